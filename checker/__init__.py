@@ -1,0 +1,1 @@
+"""The checking engines: search strategies, state store, traces, replay, reporting, CLI."""

@@ -1,0 +1,155 @@
+"""Breadth-first bounded exploration (the explicit-state engine).
+
+Level-by-level BFS from the model's initial states with de-duplication in a
+:class:`~daxcheck.checker.store.StateStore`, so the first violation of each property is a
+shortest counterexample (TLC, stateright).  Every new state is checked against every
+property not yet violated; the search stops early once all are violated.  Budgets
+(``max_states``, ``time_limit``) end the run with INCOMPLETE verdicts for the properties
+not yet violated, never with a false "holds".
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable
+
+from operator import itemgetter
+
+from .readset import read_set
+from .results import CheckResult, Stats, Verdict, HOLDS, VIOLATED, INCOMPLETE
+from .store import StateStore
+from .transitions import MemoSuccessors
+
+
+class _Memo:
+    """A property evaluated once per distinct projection of the state onto its read set
+    (:func:`~daxcheck.checker.readset.read_set`); unmemoised if it cannot be analysed."""
+
+    __slots__ = ("prop", "L", "key", "cache")
+    LIMIT = 2_000_000
+
+    def __init__(self, prop, L):
+        self.prop, self.L = prop, L
+        rs = read_set(prop.fn, L)
+        self.key = itemgetter(*rs) if rs else None
+        self.cache = {}
+
+    def holds(self, s) -> bool:
+        if self.key is None:
+            return self.prop.fn(self.L, s)
+        k = self.key(s)
+        r = self.cache.get(k)
+        if r is None:
+            if len(self.cache) >= self.LIMIT:
+                self.cache.clear()
+            r = self.cache[k] = bool(self.prop.fn(self.L, s))
+        return r
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits of one run: ``max_states`` distinct states, ``time_limit`` seconds (None =
+    unlimited)."""
+
+    max_states: int | None = None
+    time_limit: float | None = None
+
+
+def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
+            progress: Callable[[Stats], None] | None = None,
+            progress_every: float = 0.25, memo: bool = True) -> CheckResult:
+    """Explore ``model`` breadth-first to ``depth`` (default: the model's bound) checking
+    the :class:`~daxcheck.properties.Property` list ``props``.
+
+    ``progress(stats)`` is called about every ``progress_every`` seconds.  ``memo=False``
+    computes successors with the plain :meth:`DaxModel.successors` (reference semantics).  Returns a
+    :class:`CheckResult` with one :class:`Verdict` per property (counterexample traces as
+    ``[(action index, state)]``) and :class:`Stats`.
+    """
+    L = model.L
+    successors = MemoSuccessors(model).successors if memo else model.successors
+    depth = model.bounds.depth if depth is None else depth
+    store = StateStore()
+    stats = Stats()
+    fired = Counter()
+    verdicts: dict[str, Verdict] = {}
+    pending = [_Memo(p, L) for p in props]
+    t0 = time.perf_counter()
+    next_tick = t0 + progress_every
+
+    def check(sid, s, level):
+        nonlocal pending
+        bad = [p for p in pending if not p.holds(s)]
+        if bad:
+            for p in bad:
+                verdicts[p.prop.name] = Verdict(p.prop.name, VIOLATED, level, trace=store.path(sid))
+            pending = [p for p in pending if p.prop.name not in verdicts]
+
+    frontier = []
+    for s in model.init_states():
+        sid = store.add(s, -1, -1)
+        if sid >= 0:
+            frontier.append(sid)
+            check(sid, s, 0)
+    level = 0
+    complete = False
+    states = store.states
+    while pending:
+        if not frontier:
+            complete = True
+            break
+        if level >= depth:
+            break
+        nxt = []
+        for sid in frontier:
+            s = states[sid]
+            for i, ns in successors(s):
+                stats.transitions += 1
+                fired[i] += 1
+                if ns is s:
+                    continue
+                nid = store.add(ns, sid, i)
+                if nid < 0:
+                    continue
+                nxt.append(nid)
+                if pending:
+                    check(nid, ns, level + 1)
+            if not pending:
+                break
+            n = len(states)
+            if n & 255 == 0 or progress is not None:
+                now = time.perf_counter()
+                if budget.max_states is not None and n >= budget.max_states:
+                    stats.stopped = f"max-states {budget.max_states} reached"
+                elif budget.time_limit is not None and now - t0 >= budget.time_limit:
+                    stats.stopped = f"time limit {budget.time_limit:g}s reached"
+                if progress is not None and now >= next_tick:
+                    stats.states, stats.depth, stats.seconds = n, level, now - t0
+                    progress(stats)
+                    next_tick = now + progress_every
+                if stats.stopped:
+                    break
+        if stats.stopped:
+            break
+        frontier = nxt
+        level += 1
+    stats.states = len(states)
+    stats.depth = level
+    stats.seconds = time.perf_counter() - t0
+    by_family = Counter()
+    for i, c in fired.items():
+        by_family[model.actions[i].name] += c
+    stats.fired = dict(by_family)
+    for p in (m.prop for m in pending):
+        if stats.stopped:
+            verdicts[p.name] = Verdict(p.name, INCOMPLETE, max(level - 1, 0))
+        else:
+            verdicts[p.name] = Verdict(p.name, HOLDS, level, complete=complete)
+    families = []
+    for a in model.actions:
+        if a.name not in families:
+            families.append(a.name)
+    never = [f for f in families if by_family.get(f, 0) == 0]
+    ordered = {p.name: verdicts[p.name] for p in props}
+    return CheckResult(model.design.name, model.bounds.as_dict(), ordered, stats, never)

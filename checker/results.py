@@ -1,0 +1,89 @@
+"""Result values of a check: per-property verdicts, exploration statistics, exit codes."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+EXIT_OK = 0
+"""Every property holds within the bound (TLC: 0)."""
+EXIT_VIOLATION = 12
+"""A safety property is violated (TLC/Apalache: 12)."""
+EXIT_INCOMPLETE = 75
+"""A budget ran out before the bound was covered (TLC 75-77 family: not a pass)."""
+EXIT_BAD_INPUT = 2
+"""Unknown names, malformed files, impossible bounds."""
+EXIT_UNEXPECTED = 1
+"""``--expect``: computed verdicts differ from the designs' expected verdicts."""
+
+HOLDS, VIOLATED, INCOMPLETE = "holds", "violated", "incomplete"
+
+
+@dataclass
+class Verdict:
+    """The verdict for one property of one design.
+
+    status: HOLDS (no violation in the explored space), VIOLATED, or INCOMPLETE (a budget
+    ran out first).  depth: for VIOLATED, the length of the shortest counterexample
+    (actions); for HOLDS, the depth bound covered.  complete: HOLDS over the whole
+    reachable space (the frontier emptied before the depth bound).  trace: for VIOLATED,
+    ``[(action index or -1, state bytes), ...]``.
+    """
+
+    prop: str
+    status: str
+    depth: int
+    complete: bool = False
+    trace: list | None = None
+
+    def label(self) -> str:
+        if self.status == VIOLATED:
+            return f"violated at depth {self.depth}"
+        if self.status == INCOMPLETE:
+            return f"incomplete (covered depth {self.depth})"
+        return "holds (all reachable)" if self.complete else f"holds to depth {self.depth}"
+
+
+@dataclass
+class Stats:
+    """Exploration statistics: distinct states, transitions (enabled successor
+    computations), deepest level reached, seconds, per-family counts of successful
+    transitions, and the reason a budget stopped the run (or None)."""
+
+    states: int = 0
+    transitions: int = 0
+    depth: int = 0
+    seconds: float = 0.0
+    fired: dict = field(default_factory=dict)
+    stopped: str | None = None
+
+    @property
+    def rate(self) -> float:
+        """Distinct states per second."""
+        return self.states / self.seconds if self.seconds > 0 else float(self.states)
+
+
+@dataclass
+class CheckResult:
+    """All verdicts of one design at one bound, with its statistics and the bounds used."""
+
+    design: str
+    bounds: dict
+    verdicts: dict
+    stats: Stats
+    never_fired: list = field(default_factory=list)
+
+    def exit_code(self) -> int:
+        st = [v.status for v in self.verdicts.values()]
+        if VIOLATED in st:
+            return EXIT_VIOLATION
+        if INCOMPLETE in st:
+            return EXIT_INCOMPLETE
+        return EXIT_OK
+
+
+def combined_exit(results) -> int:
+    """Exit code of several checks: violation beats incomplete beats ok."""
+    codes = {r.exit_code() for r in results}
+    for c in (EXIT_VIOLATION, EXIT_INCOMPLETE):
+        if c in codes:
+            return c
+    return EXIT_OK

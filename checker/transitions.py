@@ -1,0 +1,101 @@
+"""Memoised successor computation for the explicit engine.
+
+Each action instance is evaluated once on a taint state (:mod:`.readset`) to learn its
+read set R (fields its guard or effect may read) and write set W (fields it may change).
+Two states equal on R have the same successor on W and are unchanged elsewhere, so the
+engine caches ``s[R] -> (values at W) | disabled`` per action and patches ``s``.  Actions
+that cannot be analysed run their plain ``apply``.  :meth:`DaxModel.successors` remains
+the reference semantics; the tests check this cache against it state by state.
+"""
+from __future__ import annotations
+
+from operator import itemgetter
+
+from daxcheck.spec.vocab import SymbolicUseError
+
+from .readset import Dep, TaintState, taint_backend
+
+_DISABLED = object()
+
+
+def action_footprint(model, a):
+    """``(R, W)``: sorted offsets action ``a`` may read and may write in ``model``, or None
+    if the action uses a construct the taint backend cannot follow."""
+    L = model.L
+    with taint_backend() as b:
+        s = TaintState(L.width)
+        try:
+            out = a.apply(model, s)
+        except SymbolicUseError:
+            return None
+    reads = set()
+    for g in b.guards:
+        if isinstance(g, Dep):
+            reads |= g.offs
+    writes = []
+    if out is not None and out is not s:
+        for o in range(L.width):
+            v = out[o]
+            if v is not s[o]:
+                writes.append(o)
+                if isinstance(v, Dep):
+                    reads |= v.offs
+    return tuple(sorted(reads)), tuple(writes)
+
+
+class _Memo:
+    __slots__ = ("key", "writes", "cache")
+
+    def __init__(self, reads, writes):
+        self.key = itemgetter(*reads) if len(reads) > 1 else (
+            (lambda s, o=reads[0]: s[o]) if reads else (lambda s: ()))
+        self.writes = writes
+        self.cache = {}
+
+
+class MemoSuccessors:
+    """``successors(s)`` like :meth:`DaxModel.successors`, memoised per action on its read
+    set.  ``limit`` bounds each action's cache (cleared when full)."""
+
+    def __init__(self, model, limit: int = 1_000_000):
+        self.model = model
+        self.limit = limit
+        self.memos = []
+        for a in model.actions:
+            fp = action_footprint(model, a)
+            self.memos.append(None if fp is None else _Memo(*fp))
+
+    def successors(self, s: bytes):
+        model, acts, memos, limit = self.model, self.model.actions, self.memos, self.limit
+        for g in model.groups:
+            first = True
+            for i in g:
+                m = memos[i]
+                if m is None:
+                    ns = acts[i].apply(model, s)
+                else:
+                    k = m.key(s)
+                    vals = m.cache.get(k)
+                    if vals is None:
+                        ns = acts[i].apply(model, s)
+                        if len(m.cache) >= limit:
+                            m.cache.clear()
+                        if ns is None:
+                            m.cache[k] = _DISABLED
+                        else:
+                            m.cache[k] = tuple(ns[o] for o in m.writes)
+                    elif vals is _DISABLED:
+                        ns = None
+                    elif not vals:
+                        ns = s
+                    else:
+                        d = bytearray(s)
+                        for o, v in zip(m.writes, vals):
+                            d[o] = v
+                        ns = bytes(d)
+                if ns is None:
+                    if first:
+                        break
+                    continue
+                first = False
+                yield i, ns

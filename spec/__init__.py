@@ -1,0 +1,1 @@
+"""The executable fsdax specification: state, vocabulary, actions, designs, model."""

@@ -1,0 +1,85 @@
+"""The model: a design at some bounds, with its init states, actions and transitions.
+
+Shaped like stateright's ``Model``: :meth:`DaxModel.init_states`, the enabled actions of a
+state, and a pure :meth:`DaxModel.next_state`.  The action list is fixed per model (families
+in :data:`~daxcheck.spec.actions.FAMILY_ORDER`, arguments in ``instances`` order), so a
+trace names each step by action and replays deterministically.
+"""
+from __future__ import annotations
+
+from .actions import ACTIONS, FAMILY_ORDER, Action
+from .designs import Design
+from .state import Bounds, Layout
+
+
+class ActionError(ValueError):
+    """An action that does not belong to the model (unknown family, out of the design's
+    scope, or arguments outside the bounds); the message names it."""
+
+
+class DaxModel:
+    """A design explored at given bounds.
+
+    ``design``: a :class:`Design`; ``bounds``: a :class:`Bounds` (default: the design's).
+    Attributes: ``L`` (the :class:`Layout`), ``actions`` (tuple of every action instance, in
+    order), ``groups`` (runs of consecutive action indices sharing a guard key).
+    Raises BoundsError for bounds out of range.
+    """
+
+    def __init__(self, design: Design, bounds: Bounds | None = None):
+        self.design = design
+        self.bounds = (bounds or design.bounds).validate()
+        self.L = Layout(self.bounds)
+        acts = []
+        for fam in FAMILY_ORDER:
+            if fam in design.families:
+                acts.extend(ACTIONS[fam].instances(self.L, design))
+        self.actions: tuple[Action, ...] = tuple(acts)
+        self.index = {a: i for i, a in enumerate(self.actions)}
+        groups, last = [], None
+        for i, a in enumerate(acts):
+            key = a.guard_key()
+            if key != last:
+                groups.append([])
+                last = key
+            groups[-1].append(i)
+        self.groups = tuple(tuple(g) for g in groups)
+
+    def init_states(self) -> list[bytes]:
+        """The initial states (one: empty files after mkfs, see Layout.init_state)."""
+        return [self.L.init_state()]
+
+    def next_state(self, s: bytes, a: Action):
+        """The successor of ``s`` under ``a``, or None if ``a`` is disabled in ``s``."""
+        return a.apply(self, s)
+
+    def successors(self, s: bytes):
+        """Yield ``(action index, next state)`` for every enabled action of ``s``, in action
+        order.  A group whose first instance is disabled is skipped whole (its members
+        differ only in arguments that do not affect enabledness)."""
+        acts = self.actions
+        for g in self.groups:
+            first = True
+            for i in g:
+                ns = acts[i].apply(self, s)
+                if ns is None:
+                    if first:
+                        break
+                    continue
+                first = False
+                yield i, ns
+
+    def action_from_args(self, name: str, args: dict) -> Action:
+        """The model's action with family ``name`` and ``args`` (as in ITF ``#meta``).
+        Raises ActionError if there is no such action in this model."""
+        cls = ACTIONS.get(name)
+        if cls is None:
+            raise ActionError(f"unknown action {name!r} (known: {', '.join(FAMILY_ORDER)})")
+        try:
+            a = cls(**args)
+        except TypeError as e:
+            raise ActionError(f"action {name} has bad arguments {args!r}: {e}") from None
+        if a not in self.index:
+            raise ActionError(f"action {a.describe()} is not in design {self.design.name} at "
+                              f"these bounds")
+        return a
