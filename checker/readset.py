@@ -27,7 +27,9 @@ class Dep:
         self.offs = offs
 
     def _op(self, other=None):
-        return Dep(self.offs | other.offs) if isinstance(other, Dep) else self
+        # Always a new object: identity means "this field was not changed" to the
+        # write-set analysis in transitions.py.
+        return Dep(self.offs | other.offs) if isinstance(other, Dep) else Dep(self.offs)
 
     __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _op
     __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _op
@@ -62,7 +64,7 @@ class _TaintBackend:
     or_ = and_
 
     def not_(self, c):
-        return c
+        return _union((c,))
 
     def require(self, c):
         self.guards.append(c)

@@ -417,14 +417,53 @@ class Seal(Action):
         return [cls(f) for f in L.files]
 
 
+def _remap_range(D, L, d, a, b, soff, doff, length):
+    """xfs_reflink_remap_range of blocks ``soff``.. of ``src`` ``a`` onto ``doff``.. of
+    ``dst`` ``b``, ``length`` blocks, shortened to ``a``'s EOF (generic_remap_checks): the
+    source range is written back (dax_writeback_mapping_range), the destination range is
+    written back and its mappings and entries dropped (xfs_flush_unmap_range), each
+    destination block is unmapped (its old block loses a reference) and, when the source
+    block is a *written* extent, the source block is shared into it (refcount + 1).  A hole
+    or an unwritten source extent leaves a hole (xfs_reflink_remap_extent maps only
+    xfs_bmap_is_written_extent since 5.8; the kernel oracle showed FICLONE of a
+    fallocated file gives a destination with no extent and an unshared source).  The
+    destination's i_size grows to the end of the range, never shrinks
+    (xfs_reflink_update_dest)."""
+    sz = d[L.size[a]]
+    for i in range(length):
+        when(d, soff + i < sz, lambda d, i=i: k.writeback_entry(L, d, a, soff + i))
+    for i in range(length):
+        when(d, soff + i < sz, lambda d, i=i: k.writeback_entry(L, d, b, doff + i))
+    for i in range(length):
+        x, y = soff + i, doff + i
+
+        def remap(d, x=x, y=y):
+            k.invalidate(D, L, d, b, y)
+            k.free_index(D, L, d, b, y)
+            kind = d[L.ext_kind[a][x]]
+            written = kind == WRITTEN
+            d[L.ext_kind[b][y]] = If(written, WRITTEN, HOLE)
+            d[L.ext_pblk[b][y]] = If(written, d[L.ext_pblk[a][x]], 0)
+            when(d, written, lambda d: k.ref_add(L, d, d[L.ext_pblk[a][x]], 1))
+            for g in L.segs:
+                for t in L.toks:
+                    o = L.ghost_written[b][y][g][t - 1]
+                    d[o] = If(d[L.ghost_written[a][x][g][t - 1]] == 1, 1, d[o])
+        when(d, soff + i < sz, remap)
+    o = L.size[b]
+    end = If(sz - soff < length, doff + sz - soff, doff + length)
+    d[o] = If(d[o] < end, end, d[o])
+
+
 @action
 @dataclass(frozen=True)
 class Reflink(Action):
-    """ioctl(FICLONE): ``dst`` becomes a reflink of the whole of ``src``
-    (xfs_reflink_remap_range).  Both files are written back (dax_writeback_mapping_range,
-    write-protecting their PTEs), ``dst``'s mappings and entries are dropped, its old
-    blocks freed, and every extent of ``src`` is shared into ``dst`` (refcount + 1,
-    unwritten stays unwritten).  The design decides whether it is allowed at all."""
+    """ioctl(FICLONE): all of ``src`` (to its EOF) is reflinked into ``dst`` from offset 0
+    (xfs_reflink_remap_range, see :func:`_remap_range`): ``dst``'s blocks within ``src``'s
+    size are replaced (written extents shared, unwritten ones and holes become holes),
+    ``dst``'s blocks past ``src``'s EOF stay, ``dst``'s size becomes the larger of the two.
+    Disabled when ``src`` is empty (the kernel returns 0 before doing anything) or the
+    design refuses reflink."""
 
     name: ClassVar[str] = "reflink"
     src: int
@@ -433,24 +472,10 @@ class Reflink(Action):
     def apply(self, m, s):
         L, D = m.L, m.design
         a, b = self.src, self.dst
-        if not require(D.reflink_allowed(L, s, a, b)):
+        if not require(And(D.reflink_allowed(L, s, a, b), s[L.size[a]] > 0)):
             return None
         d = draft(s)
-        k.writeback_file(L, d, a)
-        k.writeback_file(L, d, b)
-        for x in L.blks:
-            k.invalidate(D, L, d, b, x)
-            k.free_index(D, L, d, b, x)
-        for x in L.blks:
-            kind = d[L.ext_kind[a][x]]
-            d[L.ext_kind[b][x]] = kind
-            d[L.ext_pblk[b][x]] = d[L.ext_pblk[a][x]]
-            when(d, kind != HOLE, lambda d, x=x: k.ref_add(L, d, d[L.ext_pblk[a][x]], 1))
-            for g in L.segs:
-                for t in L.toks:
-                    o = L.ghost_written[b][x][g][t - 1]
-                    d[o] = If(d[L.ghost_written[a][x][g][t - 1]] == 1, 1, d[o])
-        d[L.size[b]] = d[L.size[a]]
+        _remap_range(D, L, d, a, b, 0, 0, len(L.blks))
         return freeze(d)
 
     @classmethod

@@ -273,3 +273,40 @@ def _flatten(v, shape, name):
     for e in v:
         out.extend(_flatten(e, shape[1:], name))
     return out
+
+
+def field_domain(L: "Layout", offset: int) -> tuple[int, ...]:
+    """The values field ``offset`` of layout ``L`` can hold in any state the transitions
+    produce (a sound over-approximation used by the symbolic engine to constrain arbitrary
+    states; the k-induction prover re-proves it, so a too-narrow domain is reported, not
+    trusted).  Returns a sorted tuple of ints in 0..255.  Raises KeyError for an offset
+    outside the layout."""
+    name = L.field_at(offset)[0]
+    b = L.bounds
+    extents = b.files * b.blocks
+    toks = tuple(range(b.tokens + 1))
+    if name in ("size", "jsize"):
+        return tuple(range(b.blocks + 1))
+    if name in ("sealed", "usync", "pmd_zero", "xa_dirty", "ghost_written"):
+        return (0, 1)
+    if name in ("ext_kind", "jext_kind"):
+        return (HOLE, UNWRITTEN, WRITTEN)
+    if name in ("ext_pblk", "jext_pblk", "xa_pfn", "pte_pfn", "ghost_seal_pblk"):
+        return tuple(range(b.phys))
+    if name == "xa_kind":
+        return (XA_EMPTY, XA_ZERO, XA_PFN)
+    if name == "mmap_mode":
+        return (MM_NONE, MM_SHARED, MM_SYNC)
+    if name == "pte_kind":
+        return (PTE_NONE, PTE_RO, PTE_RW, PTE_ZERO)
+    if name in ("refcount", "page_share"):
+        return tuple(range(extents + 1))
+    if name == "page_mapping":
+        return (PG_NULL,) + tuple(range(1, b.files + 1)) + (PG_SHARED,)
+    if name == "page_index":
+        return tuple(range(b.blocks))
+    if name in ("cache", "media"):
+        return toks + (STALE,)
+    if name == "ghost_durable":
+        return (0,) + tuple(t + 1 for t in toks) + (STALE + 1,)
+    raise KeyError(f"field {name} has no domain")  # pragma: no cover - every field is listed

@@ -1,0 +1,256 @@
+"""The ``daxcheck`` command line.
+
+    daxcheck check [--design D ...] [--property P ...] [--engine explicit|z3] [bounds] [budgets]
+    daxcheck replay FILE [--pmem PATH] [--force] [--crash-states all|N] [--seed S]
+    daxcheck list designs|properties|actions
+
+Exit codes: 0 every property holds within the bound, 12 a violation was found (or
+reproduced by replay), 75 incomplete (a budget ran out, or the solver said unknown),
+2 bad input, 1 ``--expect`` found verdicts that differ from the designs' expectations.
+Bad input is reported on one line, never as a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from daxcheck import __version__
+
+from .results import (EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK, EXIT_UNEXPECTED,
+                      EXIT_VIOLATION, VIOLATED, combined_exit)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors and exit code 2."""
+
+    def error(self, message):
+        sys.stderr.write(f"daxcheck: error: {message}\n")
+        raise SystemExit(EXIT_BAD_INPUT)
+
+
+def _positive_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return v
+
+
+def _positive_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not positive")
+    return v
+
+
+def _crash_states(text):
+    if text == "all":
+        return "all"
+    return _positive_int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="daxcheck", description="Model checker and executable specification "
+                "of Linux filesystem DAX (fsdax).")
+    p.add_argument("--version", action="version", version=f"daxcheck {__version__}")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+
+    def user_files(sp):
+        sp.add_argument("--designs", metavar="FILE", help="Python file registering extra designs")
+        sp.add_argument("--properties", metavar="FILE",
+                        help="Python file with extra @invariant properties")
+
+    c = sub.add_parser("check", help="explore designs and check properties")
+    c.add_argument("--design", action="append", default=[], metavar="D",
+                   help="design to check (repeatable; default: all)")
+    c.add_argument("--property", action="append", default=[], metavar="P",
+                   help="property to check (repeatable; default: all)")
+    user_files(c)
+    c.add_argument("--engine", choices=("explicit", "z3"), default="explicit")
+    for b, h in (("depth", "maximum trace length (actions)"), ("files", "number of files"),
+                 ("blocks", "4 KiB blocks per file"), ("phys", "physical pmem blocks"),
+                 ("tokens", "distinct data tokens"), ("procs", "processes")):
+        c.add_argument(f"--{b}", type=_positive_int, metavar="N", help=h + " (default: the design's)")
+    c.add_argument("--max-states", type=_positive_int, metavar="N",
+                   help="stop with 'incomplete' after N distinct states per design")
+    c.add_argument("--time-limit", type=_positive_float, metavar="S",
+                   help="stop with 'incomplete' after S seconds per design")
+    c.add_argument("--out", default="counterexamples", metavar="DIR",
+                   help="where counterexample ITF files go (default: counterexamples)")
+    c.add_argument("--no-write", action="store_true", help="do not write counterexample files")
+    c.add_argument("--force", action="store_true", help="overwrite different existing files")
+    c.add_argument("--quiet", action="store_true", help="verdict table only")
+    c.add_argument("--expect", action="store_true",
+                   help="CI gate: exit 0 iff every design's verdicts match its expectations")
+
+    r = sub.add_parser("replay", help="re-execute a counterexample on the spec and on pmem bytes")
+    r.add_argument("file", help="an *.itf.json counterexample")
+    user_files(r)
+    r.add_argument("--pmem", metavar="PATH", help="pmem image file to replay on (a copy "
+                   "unless --force)")
+    r.add_argument("--force", action="store_true", help="write to the --pmem file itself")
+    r.add_argument("--crash-states", type=_crash_states, default="all", metavar="all|N",
+                   help="crash images to check at each crash (default: all up to 4096)")
+    r.add_argument("--seed", type=_positive_int, default=0, help="seed for sampled crash images")
+
+    ls = sub.add_parser("list", help="list designs, properties or actions")
+    ls.add_argument("what", choices=("designs", "properties", "actions"))
+    user_files(ls)
+    return p
+
+
+def main(argv=None) -> int:
+    """Entry point of the ``daxcheck`` console script; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    from .report import make_console
+    from .runner import InputError
+    from .trace import TraceError
+    console = make_console()
+    try:
+        if args.cmd == "check":
+            return _check(args, argv, console)
+        if args.cmd == "replay":
+            return _replay(args, console)
+        return _list(args, console)
+    except (InputError, TraceError) as e:
+        sys.stderr.write(f"daxcheck: error: {e}\n")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        sys.stderr.write("daxcheck: interrupted\n")
+        return 130
+
+
+def _check(args, argv, console) -> int:
+    from daxcheck.properties import PROPERTIES
+    from daxcheck.spec.designs import DESIGNS
+    from .explore import Budget
+    from .report import Progress, stats_line, trace_table, verdict_table
+    from .runner import command_line, load_user_files, make_model, pick, run_check, save_traces
+
+    load_user_files(args.designs, args.properties)
+    designs = pick(args.design, DESIGNS, "design")
+    props = pick(args.property, PROPERTIES, "property")
+    overrides = {k: getattr(args, k) for k in ("depth", "files", "blocks", "phys", "tokens",
+                                               "procs")}
+    models = [make_model(d, overrides) for d in designs]
+    budget = Budget(args.max_states, args.time_limit)
+    cmd = command_line(argv)
+    checks = []
+    for m in models:
+        prog = Progress(console, m.design.name)
+        try:
+            checks.append(run_check(m, props, args.engine, budget, prog, cmd))
+        finally:
+            prog.close()
+    names = [p.name for p in props]
+    console.print(verdict_table(checks, names))
+    console.print("[dim]holds = no violation up to the depth bound; holds* = whole reachable "
+                  "space explored; d = shortest counterexample length[/dim]")
+    problems = []
+    for c in checks:
+        for w in c.result.never_fired:
+            console.print(f"[yellow]warning:[/yellow] {c.model.design.name}: action "
+                          f"'{w}' never fired")
+        if c.result.stats.stopped:
+            console.print(f"[yellow]incomplete:[/yellow] {c.model.design.name}: "
+                          f"{c.result.stats.stopped}")
+        if not args.quiet:
+            for name, t in c.traces.items():
+                console.print(trace_table(t, c.model, f"{c.model.design.name}: {name} violated "
+                                          f"at depth {t.depth}"))
+        if not args.no_write:
+            for path, status in save_traces(c, args.out, args.force):
+                if status.startswith("conflict"):
+                    problems.append(status[len("conflict: "):])
+                elif not args.quiet:
+                    console.print(f"[dim]{status}: {path}[/dim]")
+    if not args.quiet:
+        for c in checks:
+            console.print(f"[dim]{stats_line(c)}[/dim]")
+    for p in problems:
+        sys.stderr.write(f"daxcheck: error: {p}\n")
+    if problems:
+        return EXIT_BAD_INPUT
+    if args.expect:
+        return _expect(checks, names, console)
+    return combined_exit([c.result for c in checks])
+
+
+def _expect(checks, names, console) -> int:
+    """Compare computed verdicts with each design's ``expect_violated``."""
+    bad = []
+    for c in checks:
+        got = {p for p, v in c.result.verdicts.items() if v.status == VIOLATED}
+        want = set(c.model.design.expect_violated) & set(names)
+        incomplete = [p for p, v in c.result.verdicts.items() if v.status not in (VIOLATED, "holds")]
+        if incomplete:
+            bad.append(f"{c.model.design.name}: incomplete for {', '.join(incomplete)}")
+        missing, extra = want - got, (got - want) if not want else set()
+        if missing:
+            bad.append(f"{c.model.design.name}: expected violation of {', '.join(sorted(missing))} "
+                       f"not found")
+        if extra:
+            bad.append(f"{c.model.design.name}: expected to hold but violates "
+                       f"{', '.join(sorted(extra))}")
+    for b in bad:
+        console.print(f"[red]unexpected:[/red] {b}")
+    if not bad:
+        console.print("[green]all verdicts match the designs' expectations[/green]")
+    return EXIT_UNEXPECTED if bad else EXIT_OK
+
+
+def _replay(args, console) -> int:
+    from .replay import replay_spec
+    from .report import trace_table
+    from .runner import load_user_files
+    load_user_files(args.designs, args.properties)
+    r = replay_spec(args.file)
+    console.print(trace_table(r.trace, r.model, f"replay of {args.file} on design "
+                              f"{r.model.design.name}"))
+    if r.divergence:
+        console.print(f"[yellow]note:[/yellow] the spec now computes different states: {r.divergence}")
+    if r.disabled_at is not None:
+        console.print(f"[green]does not reproduce:[/green] step {r.disabled_at} is no longer "
+                      f"enabled in design {r.model.design.name}")
+        return EXIT_OK
+    if not r.reproduced:
+        console.print(f"[green]does not reproduce:[/green] {r.prop} holds after the last step")
+        return EXIT_OK
+    console.print(f"[bold red]reproduces:[/bold red] {r.prop} fails after step {r.trace.depth}")
+    return EXIT_VIOLATION
+
+
+def _list(args, console) -> int:
+    from rich.table import Table
+    from daxcheck.properties import PROPERTIES
+    from daxcheck.spec.actions import ACTIONS, FAMILY_ORDER
+    from daxcheck.spec.designs import DESIGNS
+    from .runner import load_user_files
+    load_user_files(args.designs, args.properties)
+    t = Table(show_lines=False)
+    if args.what == "designs":
+        for col in ("design", "seed", "expected", "summary"):
+            t.add_column(col, overflow="fold")
+        for d in DESIGNS.values():
+            exp = ", ".join(sorted(d.expect_violated)) or "holds"
+            t.add_row(d.name, d.seed, exp, d.summary)
+    elif args.what == "properties":
+        t.add_column("property")
+        t.add_column("origin")
+        t.add_column("meaning", overflow="fold")
+        for p in PROPERTIES.values():
+            t.add_row(p.name, p.origin, p.summary)
+    else:
+        t.add_column("action")
+        t.add_column("models", overflow="fold")
+        for name in FAMILY_ORDER:
+            doc = " ".join((ACTIONS[name].__doc__ or "").split())
+            t.add_row(name, doc.split(". ")[0] + ".")
+    console.print(t)
+    return EXIT_OK

@@ -1,0 +1,128 @@
+"""Running checks: resolve names, build models, call an engine, save counterexamples.
+
+This is the layer between the CLI and the engines; it imports no ``rich``.  Bad input
+(unknown names, bounds out of range, unreadable user files) raises :class:`InputError`
+with a one-line message; the CLI prints it and exits 2.
+"""
+from __future__ import annotations
+
+import importlib.util
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from daxcheck.properties import PROPERTIES, PropertyFileError, load_properties_file
+from daxcheck.spec.designs import DESIGNS, DesignError
+from daxcheck.spec.model import DaxModel
+from daxcheck.spec.state import BoundsError
+
+from .explore import Budget, explore
+from .results import VIOLATED
+from .trace import Trace, file_name_for
+
+
+class InputError(ValueError):
+    """Bad user input: the message is one line naming the problem."""
+
+
+def load_designs_file(path: str) -> list[str]:
+    """Import a user's Python file that calls ``register_design``; returns the names it
+    added.  Raises InputError (missing file, error in it, no design registered)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"design file {path} does not exist")
+    before = set(DESIGNS)
+    spec = importlib.util.spec_from_file_location(f"daxcheck_user_designs_{p.stem}", p)
+    mod = importlib.util.module_from_spec(spec)
+    try:
+        sys.modules[spec.name] = mod
+        spec.loader.exec_module(mod)
+    except Exception as e:  # a user's file: one line, no traceback
+        raise InputError(f"{path}: {type(e).__name__}: {e}") from None
+    added = [n for n in DESIGNS if n not in before]
+    if not added:
+        raise InputError(f"{path} registers no design (call register_design)")
+    return added
+
+
+def load_user_files(designs_file=None, properties_file=None) -> None:
+    """Load the optional user design and property files (InputError on failure)."""
+    if designs_file:
+        load_designs_file(designs_file)
+    if properties_file:
+        try:
+            load_properties_file(properties_file)
+        except PropertyFileError as e:
+            raise InputError(str(e)) from None
+
+
+def pick(names, registry, what):
+    """The registry entries named (all when ``names`` is empty).  InputError for an
+    unknown name, listing the valid ones."""
+    if not names:
+        return list(registry.values())
+    out = []
+    for n in names:
+        if n not in registry:
+            raise InputError(f"unknown {what} {n!r} (valid: {', '.join(registry)})")
+        out.append(registry[n])
+    return out
+
+
+def make_model(design, overrides: dict) -> DaxModel:
+    """Model of ``design`` at its default bounds with ``overrides`` (None values ignored).
+    InputError for bounds out of range."""
+    try:
+        return DaxModel(design, design.bounds.replace(**overrides))
+    except (BoundsError, DesignError) as e:
+        raise InputError(str(e)) from None
+
+
+@dataclass
+class Check:
+    """One design checked: its model, result, and counterexample traces per property."""
+
+    model: DaxModel
+    result: object
+    traces: dict
+
+
+def run_check(model, props, engine="explicit", budget=Budget(), progress=None,
+              command=None) -> Check:
+    """Check ``props`` on ``model`` with the named engine ("explicit" or "z3"); the
+    counterexamples come back as :class:`Trace` objects keyed by property name."""
+    if engine == "explicit":
+        res = explore(model, props, budget=budget, progress=progress)
+    elif engine == "z3":
+        from .symbolic import bmc
+        res = bmc(model, props, model.bounds.depth, time_limit=budget.time_limit)
+    else:
+        raise InputError(f"unknown engine {engine!r} (valid: explicit, z3)")
+    traces = {}
+    for name, v in res.verdicts.items():
+        if v.status == VIOLATED:
+            traces[name] = Trace.from_path(model, v.trace, name,
+                                           {"engine": engine, "command": command or ""})
+    return Check(model, res, traces)
+
+
+def save_traces(check: Check, out_dir, force=False) -> list[tuple[str, str]]:
+    """Write each counterexample of ``check`` to ``out_dir``; returns ``[(path, status)]``
+    with status "written", "unchanged" or "conflict: ..." (an existing different file is
+    never overwritten without ``force``)."""
+    out = []
+    for name, t in check.traces.items():
+        path = Path(out_dir) / file_name_for(check.model.design.name, name)
+        try:
+            out.append((str(path), t.write(check.model, path, force=force)))
+        except FileExistsError as e:
+            out.append((str(path), f"conflict: {e}"))
+        except OSError as e:
+            out.append((str(path), f"conflict: cannot write: {e.strerror}"))
+    return out
+
+
+def command_line(argv) -> str:
+    """The command as typed, for ITF #meta."""
+    return "daxcheck " + " ".join(shlex.quote(a) for a in argv)

@@ -1,0 +1,40 @@
+"""Shared helpers for the tests: build models and drive them by action."""
+from __future__ import annotations
+
+from daxcheck.spec.actions import (Crash, Evict, Fallocate, Fault, Fdatasync, Flush, Mmap,
+                                   PmdFault, Punch, Read, Reflink, Seal, Store, Truncate, Write)
+from daxcheck.spec.designs import DESIGNS, ALL_FAMILIES
+from daxcheck.spec.model import DaxModel
+from daxcheck.spec.state import Bounds
+
+WIDE = Bounds(files=2, blocks=2, phys=4, tokens=2, procs=2, depth=6)
+
+
+def model(design="cow-srcmap", bounds=WIDE, **changes):
+    """A model of a shipped design (optionally varied) with every action family."""
+    d = DESIGNS[design].variant(families=ALL_FAMILIES, **changes)
+    return DaxModel(d, bounds)
+
+
+def run(m, *actions, s=None):
+    """Apply ``actions`` in order from ``s`` (default: the initial state); each must be
+    enabled.  Returns the final state."""
+    s = m.init_states()[0] if s is None else s
+    for a in actions:
+        ns = m.next_state(s, a)
+        assert ns is not None, f"{a.describe()} unexpectedly disabled"
+        s = ns
+    return s
+
+
+def field(m, s, name, *idx):
+    """Value of field ``name`` at index ``idx`` of state ``s``."""
+    o = getattr(m.L, name)
+    for i in idx:
+        o = o[i]
+    return s[o]
+
+
+__all__ = ["Crash", "Evict", "Fallocate", "Fault", "Fdatasync", "Flush", "Mmap", "PmdFault",
+           "Punch", "Read", "Reflink", "Seal", "Store", "Truncate", "Write", "model", "run",
+           "field", "WIDE"]

@@ -1,0 +1,327 @@
+"""Unit tests of each action's transition (one or more per action family)."""
+from daxcheck.spec.state import (HOLE, UNWRITTEN, WRITTEN, XA_EMPTY, XA_ZERO, XA_PFN, PTE_NONE,
+                                 PTE_RO, PTE_RW, PTE_ZERO, MM_SHARED, MM_SYNC, PG_NULL,
+                                 PG_SHARED, STALE)
+from helpers import (Crash, Evict, Fallocate, Fault, Fdatasync, Flush, Mmap, PmdFault, Punch,
+                     Read, Reflink, Seal, Store, Truncate, Write, field, model, run)
+
+A, B = 0, 1
+
+
+def test_initial_state_is_empty_files_and_stale_media():
+    m = model()
+    s = m.init_states()[0]
+    assert field(m, s, "size", A) == 0 and field(m, s, "ext_kind", A, 0) == HOLE
+    assert all(field(m, s, "media", b, g) == STALE for b in range(4) for g in range(2))
+    assert field(m, s, "refcount", 0) == 0
+
+
+def test_mmap_sets_mode_once_and_map_sync_only_where_offered():
+    m = model()
+    s = run(m, Mmap(0, A, True))
+    assert field(m, s, "mmap_mode", 0, A) == MM_SYNC
+    assert m.next_state(s, Mmap(0, A, False)) is None
+    m2 = model("userspace-flush")
+    assert Mmap(0, A, True) not in m2.index
+
+
+def test_mmap_sync_enters_userspace_sync_mode_only_in_usync_designs():
+    m = model("mixed-dirty-tracking")
+    assert field(m, run(m, Mmap(0, A, True)), "usync", A) == 1
+    m2 = model("map-sync")
+    assert field(m2, run(m2, Mmap(0, A, True)), "usync", A) == 0
+
+
+def test_fault_beyond_eof_is_disabled_sigbus():
+    m = model()
+    s = run(m, Mmap(0, A, False))
+    assert m.next_state(s, Fault(0, A, 0, False)) is None
+
+
+def test_write_into_hole_allocates_a_zeroed_block_and_extends_size():
+    m = model()
+    s = run(m, Write(A, 1, 0, 0, 1))
+    assert field(m, s, "size", A) == 2
+    assert field(m, s, "ext_kind", A, 1) == WRITTEN
+    p = field(m, s, "ext_pblk", A, 1)
+    assert field(m, s, "refcount", p) == 1
+    assert field(m, s, "media", p, 0) == 1 and field(m, s, "media", p, 1) == 0  # XFS_BMAPI_ZERO
+    assert field(m, s, "ghost_written", A, 1, 0, 0) == 1
+
+
+def test_read_fault_on_hole_maps_zero_page_then_write_fault_allocates():
+    m = model()
+    s = run(m, Fallocate(A, 0), Mmap(0, A, False), Fault(0, A, 0, False))
+    assert field(m, s, "pte_kind", 0, A, 0) == PTE_ZERO
+    assert field(m, s, "xa_kind", A, 0) == XA_ZERO
+    s = run(m, Fault(0, A, 0, True), s=s)
+    p = field(m, s, "ext_pblk", A, 0)
+    assert field(m, s, "ext_kind", A, 0) == WRITTEN  # unwritten converted
+    assert field(m, s, "media", p, 0) == 0  # converted blocks are zeroed
+    assert field(m, s, "xa_kind", A, 0) == XA_PFN and field(m, s, "xa_dirty", A, 0) == 1
+    assert field(m, s, "pte_kind", 0, A, 0) == PTE_RW and field(m, s, "pte_pfn", 0, A, 0) == p
+    assert field(m, s, "page_mapping", p) == A + 1 and field(m, s, "page_index", p) == 0
+
+
+def test_zero_entry_replacement_unmaps_other_process_zero_pte():
+    m = model()
+    s = run(m, Truncate(A, 1), Mmap(0, A, False), Mmap(1, A, False), Fault(0, A, 0, False),
+            Fault(1, A, 0, False), Fault(0, A, 0, True))
+    assert field(m, s, "pte_kind", 1, A, 0) == PTE_NONE
+    assert field(m, s, "pte_kind", 0, A, 0) == PTE_RW
+
+
+def test_read_fault_on_written_block_is_read_only_and_clean():
+    m = model()
+    s = run(m, Write(A, 0, 0, 1, 1), Mmap(0, A, False), Fault(0, A, 0, False))
+    assert field(m, s, "pte_kind", 0, A, 0) == PTE_RO
+    assert field(m, s, "xa_dirty", A, 0) == 0
+
+
+def test_map_sync_write_fault_commits_metadata_before_writable_pte():
+    m = model()
+    s = run(m, Truncate(A, 1), Mmap(0, A, True), Fault(0, A, 0, True))
+    assert field(m, s, "jext_kind", A, 0) == WRITTEN and field(m, s, "jsize", A) == 1
+    m2 = model()
+    s2 = run(m2, Truncate(A, 1), Mmap(0, A, False), Fault(0, A, 0, True))
+    assert field(m2, s2, "jext_kind", A, 0) == HOLE
+
+
+def test_store_goes_to_cache_and_flush_to_media():
+    m = model()
+    s = run(m, Truncate(A, 1), Mmap(0, A, False), Fault(0, A, 0, True), Store(0, A, 0, 1, 2))
+    p = field(m, s, "ext_pblk", A, 0)
+    assert field(m, s, "cache", p, 1) == 2 and field(m, s, "media", p, 1) == 0
+    s = run(m, Flush(0, A, 0), s=s)
+    assert field(m, s, "cache", p, 1) == 0 and field(m, s, "media", p, 1) == 2
+
+
+def test_store_needs_a_writable_pte():
+    m = model()
+    s = run(m, Write(A, 0, 0, 1, 1), Mmap(0, A, False), Fault(0, A, 0, False))
+    assert m.next_state(s, Store(0, A, 0, 0, 1)) is None
+
+
+def test_flush_promise_only_through_writable_map_sync_pte():
+    m = model()
+    s = run(m, Truncate(A, 1), Mmap(0, A, True), Fault(0, A, 0, True), Store(0, A, 0, 0, 1),
+            Flush(0, A, 0))
+    assert field(m, s, "ghost_durable", A, 0, 0) == 2  # token 1 promised
+    m2 = model()
+    s2 = run(m2, Truncate(A, 1), Mmap(0, A, False), Fault(0, A, 0, True), Store(0, A, 0, 0, 1),
+             Flush(0, A, 0))
+    assert field(m2, s2, "ghost_durable", A, 0, 0) == 0
+    m3 = model("userspace-flush")
+    s3 = run(m3, Truncate(A, 1), Mmap(0, A, False), Fault(0, A, 0, True), Store(0, A, 0, 0, 1),
+             Flush(0, A, 0))
+    assert field(m3, s3, "ghost_durable", A, 0, 0) == 2
+
+
+def test_fdatasync_writes_back_dirty_entries_write_protects_and_commits():
+    m = model()
+    s = run(m, Truncate(A, 1), Mmap(0, A, False), Fault(0, A, 0, True), Store(0, A, 0, 0, 1),
+            Fdatasync(A))
+    p = field(m, s, "ext_pblk", A, 0)
+    assert field(m, s, "media", p, 0) == 1 and field(m, s, "cache", p, 0) == 0
+    assert field(m, s, "xa_dirty", A, 0) == 0
+    assert field(m, s, "pte_kind", 0, A, 0) == PTE_RO
+    assert field(m, s, "jext_kind", A, 0) == WRITTEN
+    assert field(m, s, "ghost_durable", A, 0, 0) == 2
+
+
+def test_mixed_dirty_tracking_fsync_flushes_nothing_in_usync_mode():
+    m = model("mixed-dirty-tracking")
+    s = run(m, Truncate(A, 1), Mmap(0, A, True), Mmap(1, A, False), Fault(1, A, 0, True),
+            Store(1, A, 0, 0, 1), Fdatasync(A))
+    p = field(m, s, "ext_pblk", A, 0)
+    assert field(m, s, "xa_dirty", A, 0) == 0
+    assert field(m, s, "cache", p, 0) == 1  # still only in the CPU cache
+
+
+def test_fallocate_makes_unwritten_extent_and_read_returns_zeros():
+    m = model()
+    s = run(m, Fallocate(A, 1))
+    assert field(m, s, "ext_kind", A, 1) == UNWRITTEN and field(m, s, "size", A) == 2
+    p = field(m, s, "ext_pblk", A, 1)
+    assert field(m, s, "media", p, 0) == STALE  # not zeroed: unwritten reads as zeros
+    assert m.next_state(s, Fallocate(A, 1)) is None
+
+
+def test_read_changes_nothing_and_is_disabled_past_eof():
+    m = model()
+    s = run(m, Write(A, 0, 0, 1, 1))
+    assert m.next_state(s, Read(A, 0)) is s
+    assert m.next_state(s, Read(A, 1)) is None
+
+
+def test_reflink_shares_blocks_and_frees_destination_blocks():
+    m = model()
+    s = run(m, Write(A, 0, 0, 1, 1), Write(B, 1, 0, 1, 2))
+    old_b = field(m, s, "ext_pblk", B, 1)
+    s = run(m, Reflink(A, B), s=s)
+    p = field(m, s, "ext_pblk", A, 0)
+    assert field(m, s, "ext_pblk", B, 0) == p and field(m, s, "refcount", p) == 2
+    assert field(m, s, "ext_kind", B, 1) == HOLE and field(m, s, "refcount", old_b) == 0
+    assert field(m, s, "size", B) == 1
+
+
+def test_reflink_refused_and_sealed_rules():
+    assert model("reflink-refused").next_state(
+        run(model("reflink-refused"), Write(A, 0, 0, 1, 1)), Reflink(A, B)) is None
+    m = model("immutable-no-reflink")
+    s = run(m, Seal(A))
+    assert m.next_state(s, Reflink(A, B)) is None and m.next_state(s, Reflink(B, A)) is None
+    m2 = model("immutable-extents")
+    s2 = run(m2, Seal(A))
+    assert m2.next_state(s2, Reflink(A, B)) is not None
+    assert m2.next_state(s2, Reflink(B, A)) is None  # a sealed destination never
+
+
+def test_partial_write_to_shared_block_cows_with_srcmap_copy():
+    m = model()
+    s = run(m, Write(A, 0, 0, 1, 1), Reflink(A, B), Write(B, 0, 0, 0, 2))
+    pa, pb = field(m, s, "ext_pblk", A, 0), field(m, s, "ext_pblk", B, 0)
+    assert pa != pb and field(m, s, "refcount", pa) == 1 and field(m, s, "refcount", pb) == 1
+    assert field(m, s, "media", pb, 0) == 2 and field(m, s, "media", pb, 1) == 1  # tail copied
+    assert field(m, s, "media", pa, 0) == 1
+
+
+def test_single_iomap_cow_leaves_tail_uncopied():
+    m = model("cow-single-iomap")
+    s = run(m, Write(A, 0, 0, 1, 1), Reflink(A, B), Write(B, 0, 0, 0, 2))
+    pb = field(m, s, "ext_pblk", B, 0)
+    assert field(m, s, "media", pb, 1) == STALE
+
+
+def test_cow_from_unwritten_source_zeroes_edges():
+    m = model()
+    s = run(m, Fallocate(A, 0), Reflink(A, B), Write(B, 0, 1, 1, 2))
+    pb = field(m, s, "ext_pblk", B, 0)
+    assert field(m, s, "media", pb, 0) == 0 and field(m, s, "media", pb, 1) == 2
+
+
+def test_write_is_disabled_on_enospc():
+    m = model(bounds=model().bounds.replace(phys=1))
+    s = run(m, Write(A, 0, 0, 1, 1))
+    assert m.next_state(s, Write(A, 1, 0, 1, 1)) is None
+
+
+def test_seal_fills_unshares_commits_and_refuses_changes():
+    m = model("immutable-no-reflink")
+    s = run(m, Write(A, 0, 0, 0, 1), Seal(A))
+    assert all(field(m, s, "ext_kind", A, x) == WRITTEN for x in (0, 1))
+    assert field(m, s, "sealed", A) == 1 and field(m, s, "size", A) == 2
+    assert field(m, s, "jext_kind", A, 1) == WRITTEN
+    assert [field(m, s, "ghost_seal_pblk", A, x) for x in (0, 1)] == \
+        [field(m, s, "ext_pblk", A, x) for x in (0, 1)]
+    for a in (Punch(A, 0), Truncate(A, 1), Seal(A)):
+        assert m.next_state(s, a) is None
+
+
+def test_immutable_extents_design_moves_a_sealed_extent_on_cow():
+    m = model("immutable-extents")
+    s = run(m, Seal(A), Reflink(A, B))
+    p = field(m, s, "ext_pblk", A, 0)
+    s = run(m, Write(A, 0, 0, 1, 1), s=s)
+    assert field(m, s, "ext_pblk", A, 0) != p
+    m2 = model("immutable-no-reflink")
+    s2 = run(m2, Seal(A))
+    assert field(m2, run(m2, Write(A, 0, 0, 1, 1), s=s2), "ext_pblk", A, 0) == \
+        field(m2, s2, "ext_pblk", A, 0)
+
+
+def test_punch_unmaps_disassociates_and_frees():
+    m = model()
+    s = run(m, Write(A, 0, 0, 1, 1), Mmap(0, A, False), Fault(0, A, 0, False))
+    p = field(m, s, "ext_pblk", A, 0)
+    s = run(m, Punch(A, 0), s=s)
+    assert field(m, s, "pte_kind", 0, A, 0) == PTE_NONE and field(m, s, "xa_kind", A, 0) == XA_EMPTY
+    assert field(m, s, "page_mapping", p) == PG_NULL and field(m, s, "refcount", p) == 0
+    assert field(m, s, "ext_kind", A, 0) == HOLE
+
+
+def test_freed_block_is_busy_until_log_commit():
+    m = model(bounds=model().bounds.replace(phys=1))
+    s = run(m, Write(A, 0, 0, 1, 1), Fdatasync(A), Punch(A, 0))
+    assert m.next_state(s, Write(B, 0, 0, 1, 2)) is None  # busy extent: not reused yet
+    s = run(m, Fdatasync(A), s=s)
+    assert m.next_state(s, Write(B, 0, 0, 1, 2)) is not None
+
+
+def test_truncate_shrinks_and_frees_and_grows():
+    m = model()
+    s = run(m, Write(A, 1, 0, 1, 1), Truncate(A, 1))
+    assert field(m, s, "size", A) == 1 and field(m, s, "ext_kind", A, 1) == HOLE
+    s = run(m, Truncate(A, 2), s=s)
+    assert field(m, s, "size", A) == 2
+    assert m.next_state(s, Truncate(A, 2)) is None
+
+
+def test_crash_loses_volatile_state_and_recovers_from_journal():
+    m = model()
+    s = run(m, Write(A, 0, 0, 1, 1), Fdatasync(A), Write(A, 1, 0, 1, 1), Mmap(0, A, False),
+            Fault(0, A, 0, True), Store(0, A, 0, 0, 2), Crash())
+    p = field(m, s, "ext_pblk", A, 0)
+    assert field(m, s, "size", A) == 1 and field(m, s, "ext_kind", A, 1) == HOLE
+    assert field(m, s, "cache", p, 0) == 0 and field(m, s, "media", p, 0) == 1
+    assert field(m, s, "mmap_mode", 0, A) == 0 and field(m, s, "xa_kind", A, 0) == XA_EMPTY
+    assert field(m, s, "refcount", p) == 1 and sum(field(m, s, "refcount", b) for b in range(4)) == 1
+
+
+def test_evict_writes_back_a_dirty_line_without_flush():
+    m = model()
+    s = run(m, Truncate(A, 1), Mmap(0, A, False), Fault(0, A, 0, True), Store(0, A, 0, 1, 2))
+    p = field(m, s, "ext_pblk", A, 0)
+    assert m.next_state(s, Evict(p, 0)) is None
+    s = run(m, Evict(p, 1), s=s)
+    assert field(m, s, "media", p, 1) == 2 and field(m, s, "cache", p, 1) == 0
+
+
+def test_pmd_fault_hole_length_decides_zero_page_coverage():
+    bad = model("hole-size-unknown")
+    s = run(bad, Write(A, 1, 0, 1, 1), Mmap(0, A, False))
+    s2 = bad.next_state(s, PmdFault(0, A))
+    assert s2 is not None
+    assert field(bad, s2, "pte_kind", 0, A, 1) == PTE_ZERO  # zero page over a written block
+    good = model("iomap-hole-size")
+    assert good.next_state(run(good, Write(A, 1, 0, 1, 1), Mmap(0, A, False)), PmdFault(0, A)) is None
+    s3 = run(good, Truncate(A, 2), Mmap(0, A, False), PmdFault(0, A))
+    assert field(good, s3, "pmd_zero", A) == 1
+    s4 = run(good, Fault(0, A, 1, True), s=s3)  # a PTE write fault downgrades the PMD
+    assert field(good, s4, "pmd_zero", A) == 0 and field(good, s4, "pte_kind", 0, A, 0) == PTE_NONE
+
+
+def test_shared_count_associates_both_owners():
+    m = model()
+    s = run(m, Write(A, 0, 0, 1, 1), Mmap(0, A, False), Fault(0, A, 0, False), Reflink(A, B),
+            Mmap(0, B, False), Fault(0, B, 0, False))
+    p = field(m, s, "ext_pblk", A, 0)
+    assert field(m, s, "page_mapping", p) == PG_SHARED and field(m, s, "page_share", p) == 2
+    s = run(m, Punch(B, 0), s=s)
+    assert field(m, s, "page_mapping", p) == PG_SHARED and field(m, s, "page_share", p) == 1
+    s = run(m, Punch(A, 0), s=s)
+    assert field(m, s, "page_mapping", p) == PG_NULL and field(m, s, "page_share", p) == 0
+
+
+def test_single_owner_overwrites_page_mapping():
+    m = model("reflink-single-owner")
+    s = run(m, Write(A, 0, 0, 1, 1), Mmap(0, A, False), Fault(0, A, 0, False), Reflink(A, B),
+            Mmap(0, B, False), Fault(0, B, 0, False))
+    assert field(m, s, "page_mapping", field(m, s, "ext_pblk", A, 0)) == B + 1
+
+
+def test_write_fault_on_shared_block_copies_whole_block():
+    m = model()
+    s = run(m, Write(A, 0, 0, 1, 1), Reflink(A, B), Mmap(0, B, False), Fault(0, B, 0, True))
+    pa, pb = field(m, s, "ext_pblk", A, 0), field(m, s, "ext_pblk", B, 0)
+    assert pa != pb and field(m, s, "media", pb, 0) == 1 and field(m, s, "media", pb, 1) == 1
+
+
+def test_in_core_shared_check_overwrites_journal_shared_block_in_place():
+    lazy = model("cow-in-core-refcount")
+    pre = (Write(A, 0, 0, 1, 1), Reflink(A, B), Fdatasync(A), Write(A, 0, 0, 0, 1))
+    s = run(lazy, *pre, Write(B, 0, 0, 1, 2))
+    assert field(lazy, s, "jext_pblk", A, 0) == field(lazy, s, "ext_pblk", B, 0)
+    safe = model("cow-srcmap")
+    s2 = run(safe, *pre, Write(B, 0, 0, 1, 2))
+    assert field(safe, s2, "jext_pblk", A, 0) != field(safe, s2, "ext_pblk", B, 0)
