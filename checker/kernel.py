@@ -44,6 +44,8 @@ _FIEMAP_EXT = struct.Struct("=QQQQQIIII")        # logical, physical, length, re
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.fallocate.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
 _libc.fallocate.restype = ctypes.c_int
+_libc.sync_file_range.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+_libc.sync_file_range.restype = ctypes.c_int
 
 
 class OracleUnavailable(RuntimeError):
@@ -151,6 +153,15 @@ def fallocate(fd: int, mode: int, offset: int, length: int) -> None:
     if _libc.fallocate(fd, mode, offset, length) != 0:
         e = ctypes.get_errno()
         raise OSError(e, f"fallocate(mode={mode:#x}, {offset}, {length}): {os.strerror(e)}")
+
+
+def writeback(fd: int, offset: int, length: int) -> None:
+    """sync_file_range(WAIT_BEFORE | WRITE | WAIT_AFTER) over bytes offset..+length: write
+    the dirty page cache back and wait for the I/O (I/O completion runs, e.g.
+    xfs_reflink_end_cow), without fsync's log force.  Raises OSError."""
+    if _libc.sync_file_range(fd, offset, length, 1 | 2 | 4) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, f"sync_file_range({offset}, {length}): {os.strerror(e)}")
 
 
 def punch_hole(fd: int, offset: int, length: int) -> None:

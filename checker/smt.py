@@ -81,6 +81,8 @@ class Outcome:
             return 1
         if z3.is_false(v):
             return 0
+        if z3.is_bv_value(v):
+            return v.as_signed_long()
         return v.as_long()
 
 
@@ -164,12 +166,51 @@ class Solver:
 
 
 # ----------------------------------------------------------------------------- terms
+FIELD_BITS = 10
+"""Width of the bit-vector a state field is encoded in.  Ten bits, compared *signed*, hold
+every value the spec computes from byte fields (-255..511: +1/-1 and counts of at most 9)
+without wrap-around, so the encoding has exactly the semantics of Python ints; Z3 then
+bit-blasts each query to SAT, which is much faster here than linear integer arithmetic."""
+
+_int_sort = {"bits": FIELD_BITS}
+
+
+def field_sort_bits() -> int | None:
+    """Bits of the current field encoding (None: mathematical integers)."""
+    return _int_sort["bits"]
+
+
+@contextmanager
+def field_encoding(bits: int | None):
+    """Encode state fields (and integer literals in terms) as ``bits``-wide bit-vectors,
+    or as ``z3.Int`` with ``bits=None``, for the duration of the block."""
+    old = _int_sort["bits"]
+    _int_sort["bits"] = bits
+    try:
+        yield
+    finally:
+        _int_sort["bits"] = old
+
+
+def int_val(v: int):
+    """An integer literal in the current field encoding."""
+    bits = _int_sort["bits"]
+    return z3.IntVal(v) if bits is None else z3.BitVecVal(v, bits)
+
+
+def int_var(name: str):
+    """An integer variable in the current field encoding."""
+    bits = _int_sort["bits"]
+    return z3.Int(name) if bits is None else z3.BitVec(name, bits)
+
+
 def term(v):
-    """A Python ``bool``/``int`` or a Z3 term as a Z3 term."""
+    """A Python ``bool``/``int`` or a Z3 term as a Z3 term (ints in the current field
+    encoding)."""
     if isinstance(v, bool):
         return z3.BoolVal(v)
     if isinstance(v, int):
-        return z3.IntVal(v)
+        return int_val(v)
     return v
 
 
@@ -241,9 +282,10 @@ def ule(a, b):
 
 # ----------------------------------------------------------------------------- states
 def fresh_state(L, tag: str) -> tuple:
-    """A symbolic state for layout ``L``: one ``z3.Int`` per field, named
+    """A symbolic state for layout ``L``: one integer term per field (see
+    :data:`FIELD_BITS`), named
     ``<tag>.<field label>`` (e.g. ``s3.ext_kind[a,0]``)."""
-    return tuple(z3.Int(f"{tag}.{L.label(o)}") for o in range(L.width))
+    return tuple(int_var(f"{tag}.{L.label(o)}") for o in range(L.width))
 
 
 def domain(L, s) -> object:

@@ -616,7 +616,49 @@ class Evict(Action):
         return [cls(b, g) for b in L.phys for g in L.segs]
 
 
+@action
+@dataclass(frozen=True)
+class ReflinkRange(Action):
+    """ioctl(FICLONERANGE) of ``length`` blocks of ``src`` from block ``soff`` onto ``dst``
+    at block ``doff`` (xfs_reflink_remap_range, see :func:`_remap_range`): the range is
+    shortened to ``src``'s EOF; written source extents are shared, holes and unwritten
+    extents leave holes; ``dst`` grows to the end of the range.  Disabled (EINVAL) when
+    ``soff`` is at or past ``src``'s EOF, or the design refuses reflink.  Overlapping
+    ranges of one file (EINVAL, generic_remap_file_range_prep) have no instance."""
+
+    name: ClassVar[str] = "reflink_range"
+    src: int
+    dst: int
+    soff: int
+    doff: int
+    length: int
+
+    def apply(self, m, s):
+        L, D = m.L, m.design
+        a, b = self.src, self.dst
+        if not require(And(D.reflink_allowed(L, s, a, b), self.soff < s[L.size[a]])):
+            return None
+        d = draft(s)
+        _remap_range(D, L, d, a, b, self.soff, self.doff, self.length)
+        return freeze(d)
+
+    @classmethod
+    def instances(cls, L, D):
+        B = len(L.blks)
+        out = []
+        for a in L.files:
+            for b in L.files:
+                for n in range(1, B + 1):
+                    for so in range(B - n + 1):
+                        for do in range(B - n + 1):
+                            if a == b and do < so + n and so < do + n:
+                                continue
+                            out.append(cls(a, b, so, do, n))
+        return out
+
+
 FAMILY_ORDER = ("mmap", "fault", "pmd_fault", "store", "flush", "write", "read", "fallocate",
-                "seal", "reflink", "punch", "truncate", "fdatasync", "crash", "evict")
+                "seal", "reflink", "punch", "truncate", "fdatasync", "crash", "evict",
+                "reflink_range")
 """Deterministic order of action families in a model's action list."""
 assert set(FAMILY_ORDER) == set(ACTIONS), "every registered action has a place in the order"

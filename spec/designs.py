@@ -24,7 +24,8 @@ from .vocab import And, Or, Not, If
 DESIGNS: dict[str, "Design"] = {}
 
 ALL_FAMILIES = ("mmap", "fault", "pmd_fault", "store", "flush", "write", "read", "fallocate",
-                "seal", "reflink", "punch", "truncate", "fdatasync", "crash", "evict")
+                "seal", "reflink", "punch", "truncate", "fdatasync", "crash", "evict",
+                "reflink_range")
 
 
 class DesignError(ValueError):

@@ -1,0 +1,481 @@
+"""The Z3 engines: bounded model checking and k-induction over the same transition
+functions and property predicates the explicit engine runs.
+
+:class:`SymbolicModel` evaluates every action instance once over a symbolic state (one
+``z3.Int`` per field, :mod:`.smt`), which gives the action's enabling condition (its
+``require`` guards) and its next-state terms; the step relation of the whole model is one
+term ``T(cur, nxt, sel)`` in which the selector ``sel`` picks one action instance per step.
+Each property is likewise evaluated once into a term over ``cur``.  The engines
+instantiate these templates per step by substitution.
+
+* :func:`bmc` unrolls the step relation from the initial state, depth by depth, and asks
+  at every depth k whether some property can fail at step k.  The first depth with an
+  answer is the shortest counterexample, as with the explicit engine's BFS.  Every Z3
+  counterexample is replayed through the explicit semantics
+  (:meth:`~daxcheck.checker.trace.Trace.from_actions`) and the property is re-evaluated on
+  the concrete final state before it is reported (mypyvy ``--smoke-test-solver``); a
+  disagreement raises :class:`EngineDisagreement` instead of a verdict.
+* :func:`prove` is k-induction with Houdini-style lemma strengthening: the property and
+  candidate lemmas (the other shipped invariants, the per-field value domains, and
+  optionally lemmas mined from explicitly explored states) are checked in the base case,
+  and in the inductive step every candidate that can fail after k steps of candidates
+  holding is dropped until the remaining set is k-inductive as a whole.  Every lemma that
+  is assumed is thereby proved, so the answer "proved" is sound whatever the source of the
+  candidates (Flanagan & Leino, Houdini, FME 2001; Sheeran et al., k-induction, FMCAD 2000).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from daxcheck.spec.state import field_domain
+
+from . import smt
+from .results import CheckResult, Stats, Verdict, HOLDS, VIOLATED, INCOMPLETE
+from .smt import Result
+from .trace import Trace, TraceError
+
+
+class EngineDisagreement(RuntimeError):
+    """Internal error: a Z3 counterexample does not replay through the explicit semantics,
+    or the property holds on the replayed state.  Never reported as a verdict."""
+
+
+class ProveError(ValueError):
+    """Bad arguments to :func:`prove` (k out of range, unknown lemma set)."""
+
+
+# ----------------------------------------------------------------------------- templates
+class SymbolicModel:
+    """The step relation and property terms of a :class:`~daxcheck.spec.model.DaxModel`.
+
+    Built once per model: every action is evaluated over the symbolic state ``cur``.
+    Attributes: ``entries`` (list of ``(action index, guard term, {offset: next term})``
+    for every action that is not disabled for Python-level reasons and is not a no-op),
+    ``build_seconds``.  Raises :class:`~daxcheck.spec.vocab.SymbolicUseError` when an action
+    or property cannot be evaluated symbolically.
+    """
+
+    def __init__(self, model):
+        t0 = time.perf_counter()
+        self.model = model
+        L = self.L = model.L
+        self.cur = smt.fresh_state(L, "cur")
+        self.nxt = smt.fresh_state(L, "nxt")
+        self.sel = smt.z3.BitVec("sel", 8)
+        self.entries = []
+        for i, a in enumerate(model.actions):
+            out, guards = smt.evaluate(a.apply, model, self.cur, what=f"action {a.describe()}")
+            if out is None or out is self.cur:
+                continue  # disabled whatever the state, or a read (changes nothing)
+            g = smt.simplify(smt.conj(guards))
+            if smt.is_false(g):
+                continue
+            writes = {}
+            for o in range(L.width):
+                v = out[o]
+                if v is self.cur[o]:
+                    continue
+                v = smt.simplify(v)
+                if v.eq(self.cur[o]):
+                    continue
+                writes[o] = v
+            self.entries.append((i, g, writes))
+        n = len(self.entries)
+        sel = self.sel
+        enabled = smt.z3.BoolVal(False)
+        for j in range(n - 1, -1, -1):
+            enabled = smt.z3.If(sel == j, self.entries[j][1], enabled)
+        parts = [smt.z3.ULT(sel, n), enabled]
+        for o in range(L.width):
+            v = self.cur[o]
+            for j in range(n - 1, -1, -1):
+                w = self.entries[j][2].get(o)
+                if w is not None:
+                    v = smt.z3.If(sel == j, w, v)
+            parts.append(self.nxt[o] == v)
+        self.step_term = smt.z3.And(parts)
+        self._props = {}
+        self.build_seconds = time.perf_counter() - t0
+
+    def prop_term(self, prop):
+        """The term of property ``prop`` (a :class:`~daxcheck.properties.Property` or any
+        object with ``name`` and ``fn(L, s)``) over ``cur``, cached by name."""
+        t = self._props.get(prop.name)
+        if t is None:
+            r, guards = smt.evaluate(prop.fn, self.L, self.cur, what=f"property {prop.name}")
+            t = self._props[prop.name] = smt.simplify(smt.conj([r] + guards))
+        return t
+
+    def at(self, t, s):
+        """Template term ``t`` (over ``cur``) instantiated at symbolic state ``s``."""
+        return smt.substitute(t, list(zip(self.cur, s)))
+
+    def step(self, s, s2, sel):
+        """The step relation from symbolic state ``s`` to ``s2`` with selector ``sel``."""
+        return smt.substitute(self.step_term, list(zip(self.cur, s)) + list(zip(self.nxt, s2))
+                              + [(self.sel, sel)])
+
+    def action_of(self, j: int) -> int:
+        """Model action index of selector value ``j``."""
+        return self.entries[j][0]
+
+
+class _Unrolling:
+    """Symbolic states ``S[0..k]`` and selectors joined by the step relation in a solver."""
+
+    def __init__(self, sm: SymbolicModel, solver: smt.Solver, tag: str, init: bytes | None):
+        self.sm, self.solver, self.tag = sm, solver, tag
+        self.S = [smt.fresh_state(sm.L, f"{tag}0")]
+        self.sels = []
+        if init is not None:
+            solver.add(smt.eq_state(self.S[0], init))
+        else:
+            solver.add(_byte_range(self.S[0]))
+
+    def extend(self):
+        k = len(self.S)
+        s2 = smt.fresh_state(self.sm.L, f"{self.tag}{k}")
+        sel = smt.z3.BitVec(f"{self.tag}_act{k}", 8)
+        self.solver.add(self.sm.step(self.S[-1], s2, sel))
+        if self.tag != "s":
+            self.solver.add(_byte_range(s2))
+        self.S.append(s2)
+        self.sels.append(sel)
+
+    def path(self, out: smt.Outcome):
+        """``(actions, states)`` of the model in a REFUTED outcome."""
+        m = self.sm.model
+        acts = [m.actions[self.sm.action_of(out.value(v))] for v in self.sels]
+        states = [smt.state_value(out, s) for s in self.S]
+        return acts, states
+
+
+def _byte_range(s):
+    return smt.z3.And([smt.z3.And(v >= 0, v <= 255) for v in s])
+
+
+def _replay(model, acts, states, props, what):
+    """Replay a Z3 path through the explicit semantics; return the replayed trace and the
+    names of ``props`` that fail on its final state.  Raises EngineDisagreement."""
+    try:
+        tr = Trace.from_actions(model, acts)
+    except TraceError as e:
+        raise EngineDisagreement(f"{what}: Z3 path does not replay: {e}") from None
+    for n, (a, b) in enumerate(zip(tr.states, states)):
+        if a != b:
+            diff = [model.L.label(o) for o in range(model.L.width) if a[o] != b[o]]
+            raise EngineDisagreement(f"{what}: Z3 state {n} differs from the replayed one at "
+                                     f"{', '.join(diff[:5])}")
+    last = tr.states[-1]
+    return tr, [p.name for p in props if not p.fn(model.L, last)]
+
+
+# ----------------------------------------------------------------------------- BMC
+def bmc(model, props, depth: int | None = None, time_limit: float | None = None,
+        progress=None, sm: SymbolicModel | None = None) -> CheckResult:
+    """Bounded model checking of ``props`` on ``model`` up to ``depth`` actions (default:
+    the model's bounds.depth) with Z3.
+
+    Depth by depth k = 0..depth, asks whether some property not yet violated fails after
+    exactly k actions from the initial state; the first k is therefore the shortest
+    counterexample length.  Returns a :class:`CheckResult` like
+    :func:`~daxcheck.checker.explore.explore`: VIOLATED verdicts carry the replayed trace
+    ``[(-1, s0), (action index, s1), ...]``; HOLDS means no violation up to ``depth``
+    (``complete`` is always False: BMC does not detect the end of the reachable space);
+    INCOMPLETE means the solver answered unknown or ``time_limit`` seconds passed (depth =
+    the last depth fully covered).  ``progress(k, seconds)`` is called after each depth.
+    ``stats.depth`` is the deepest k fully answered; ``stats.states`` is 0 (no states are
+    enumerated) and ``stats.transitions`` the number of solver queries.
+    Raises EngineDisagreement (internal error) if a counterexample does not replay, and
+    SymbolicUseError if an action or property cannot be evaluated symbolically.
+    """
+    K = model.bounds.depth if depth is None else depth
+    if not isinstance(K, int) or isinstance(K, bool) or K < 0:
+        raise ValueError(f"depth must be a non-negative int, not {K!r}")
+    t0 = time.perf_counter()
+    deadline = smt.Deadline(time_limit)
+    sm = sm or SymbolicModel(model)
+    bad = {p.name: smt.neg(sm.prop_term(p)) for p in props}
+    solver = smt.Solver(deadline)
+    run = _Unrolling(sm, solver, "s", model.init_states()[0])
+    pending = list(props)
+    verdicts = {}
+    stats = Stats()
+    covered = -1
+    for k in range(K + 1):
+        if k > 0:
+            run.extend()
+        while pending:
+            with solver.frame():
+                solver.add(smt.disj([sm.at(bad[p.name], run.S[k]) for p in pending]))
+                out = solver.check()
+                stats.transitions += 1
+                if out.result is Result.REFUTED:
+                    acts, states = run.path(out)
+            if out.result is Result.UNKNOWN:
+                stats.stopped = f"solver unknown at depth {k}: {out.reason}"
+                break
+            if out.result is Result.CONFIRMED:
+                break
+            tr, failing = _replay(model, acts, states, pending, f"bmc {model.design.name} depth {k}")
+            if not failing:
+                raise EngineDisagreement(
+                    f"bmc {model.design.name} depth {k}: Z3 says one of "
+                    f"{', '.join(p.name for p in pending)} fails, but all hold on the replayed state")
+            path = [(-1, tr.states[0])] + [(model.index[a], s) for a, s in zip(acts, tr.states[1:])]
+            for name in failing:
+                verdicts[name] = Verdict(name, VIOLATED, k, trace=path)
+            pending = [p for p in pending if p.name not in verdicts]
+        if stats.stopped:
+            break
+        covered = k
+        if progress is not None:
+            progress(k, time.perf_counter() - t0)
+        if not pending:
+            break
+    for p in pending:
+        if stats.stopped:
+            verdicts[p.name] = Verdict(p.name, INCOMPLETE, max(covered, 0))
+        else:
+            verdicts[p.name] = Verdict(p.name, HOLDS, K)
+    stats.depth = max(covered, 0)
+    stats.seconds = time.perf_counter() - t0
+    ordered = {p.name: verdicts[p.name] for p in props}
+    return CheckResult(model.design.name, model.bounds.as_dict(), ordered, stats, [])
+
+
+# ----------------------------------------------------------------------------- k-induction
+@dataclass(frozen=True)
+class Lemma:
+    """A candidate invariant for strengthening: ``name`` and ``fn(L, s)`` in the
+    vocabulary (the same shape as a registered property)."""
+
+    name: str
+    fn: object
+    doc: str = ""
+
+
+def domain_lemmas(L) -> list[Lemma]:
+    """One candidate lemma per state field: the field's value is in
+    :func:`~daxcheck.spec.state.field_domain`."""
+    out = []
+    for o in range(L.width):
+        vals = field_domain(L, o)
+
+        def fn(L, s, o=o, vals=vals):
+            from daxcheck.spec.vocab import Or
+            return Or(*[s[o] == v for v in vals])
+        out.append(Lemma(f"domain:{L.label(o)}", fn, f"{L.label(o)} in {vals}"))
+    return out
+
+
+def mined_lemmas(model, max_states: int = 30000, depth: int | None = None) -> list[Lemma]:
+    """Candidate lemmas guessed from explicitly explored states (Daikon-style): for every
+    field the set of values seen, and for every pair of fields ``(o1, o2)`` and value
+    ``v`` of ``o1`` the set of values ``o2`` takes when ``o1 == v`` (only where that set is
+    smaller than the field's overall set).  Explores breadth-first from the initial state
+    up to ``max_states`` states / ``depth`` levels.  The candidates are guesses; the prover
+    keeps only those it proves."""
+    L = model.L
+    seen = {model.init_states()[0]}
+    frontier = list(seen)
+    lvl = 0
+    maxd = model.bounds.depth if depth is None else depth
+    while frontier and len(seen) < max_states and lvl < maxd:
+        nxt = []
+        for s in frontier:
+            for _, ns in model.successors(s):
+                if ns not in seen:
+                    seen.add(ns)
+                    nxt.append(ns)
+        frontier, lvl = nxt, lvl + 1
+    states = list(seen)
+    W = L.width
+    vals = [sorted({s[o] for s in states}) for o in range(W)]
+    out = []
+    for o in range(W):
+        dom = field_domain(L, o)
+        if len(vals[o]) < len(dom):
+            def fn(L, s, o=o, vs=tuple(vals[o])):
+                from daxcheck.spec.vocab import Or
+                return Or(*[s[o] == v for v in vs])
+            out.append(Lemma(f"values:{L.label(o)}", fn))
+    for o1 in range(W):
+        if len(vals[o1]) < 2:
+            continue
+        for v in vals[o1]:
+            sub = [s for s in states if s[o1] == v]
+            for o2 in range(W):
+                if o2 == o1 or len(vals[o2]) < 2:
+                    continue
+                vs = sorted({s[o2] for s in sub})
+                if len(vs) < len(vals[o2]):
+                    def fn(L, s, o1=o1, v=v, o2=o2, vs=tuple(vs)):
+                        from daxcheck.spec.vocab import Or, Implies
+                        return Implies(s[o1] == v, Or(*[s[o2] == w for w in vs]))
+                    out.append(Lemma(f"when:{L.label(o1)}={v}:{L.label(o2)}", fn))
+    return out
+
+
+@dataclass
+class ProofResult:
+    """The answer of :func:`prove`.
+
+    status: "proved" (holds in every reachable state, at every depth), "refuted" (a
+    counterexample; ``trace`` as in a Verdict), "not inductive" (at ``k``, even with the
+    lemmas that survived; ``cti`` is the counterexample to induction: ``(actions, states)``
+    of k+1 arbitrary states where the candidates hold in the first k and the property
+    fails in the last), or "unknown" (solver gave up / time limit; never a pass).
+    k: the induction depth of the answer; lemmas: names of the lemmas assumed (and proved)
+    alongside the property; seconds; reason (for unknown).
+    """
+
+    design: str
+    prop: str
+    status: str
+    k: int
+    lemmas: list = field(default_factory=list)
+    trace: list | None = None
+    cti: tuple | None = None
+    seconds: float = 0.0
+    reason: str = ""
+
+    def lines(self, L=None) -> list[str]:
+        """Human-readable report lines; with layout ``L`` the counterexample to induction
+        is shown as the first state's non-zero fields and then, per step, the action and
+        the fields it changed (``label: old -> new``)."""
+        head = {"proved": f"{self.prop} holds at every depth in {self.design} "
+                          f"({self.k}-induction, {len(self.lemmas)} lemma(s), {self.seconds:.1f}s)",
+                "refuted": f"{self.prop} is violated in {self.design} at depth {self.k}",
+                "not inductive": f"{self.prop} is not {self.k}-inductive in {self.design} "
+                                 f"(with {len(self.lemmas)} surviving lemma(s))",
+                "unknown": f"{self.prop} in {self.design}: unknown ({self.reason}); not a pass"}
+        out = [head[self.status]]
+        if self.status == "proved" and self.lemmas:
+            shown = [n for n in self.lemmas if not n.startswith(("domain:", "values:", "when:"))]
+            rest = len(self.lemmas) - len(shown)
+            out.append("  lemmas: " + ", ".join(shown + ([f"{rest} mined/domain lemmas"] if rest else [])))
+        if self.status == "not inductive" and self.cti and L is not None:
+            acts, states = self.cti
+            out.append("  counterexample to induction (arbitrary start state, candidates hold "
+                       "until the last state):")
+            out.append("  state 0: " + ", ".join(f"{L.label(o)}={L.show(o, v)}"
+                                                 for o, v in enumerate(states[0]) if v != 0))
+            for n, (a, s0, s1) in enumerate(zip(acts, states, states[1:]), 1):
+                ch = [f"{L.label(o)}: {L.show(o, s0[o])} -> {L.show(o, s1[o])}"
+                      for o in range(L.width) if s0[o] != s1[o]]
+                out.append(f"  step {n} {a.describe()}: " + ("; ".join(ch) or "no change"))
+        return out
+
+
+def prove(model, prop, k: int | None = None, max_k: int = 4, lemmas: str = "shipped",
+          time_limit: float | None = None, simple_path: bool = True,
+          mine_states: int = 30000, sm: SymbolicModel | None = None) -> ProofResult:
+    """k-induction for ``prop`` on ``model``.
+
+    ``k``: a single induction depth to try; otherwise k = 1..``max_k`` in turn (1..30).
+    ``lemmas``: "none" (the property alone), "shipped" (plus the other shipped invariants
+    and the per-field value domains as candidates), or "mined" (plus candidates mined from
+    explicitly explored states, :func:`mined_lemmas`).  At each k, the base case checks
+    every candidate on every path of fewer than k actions from the initial state
+    (BMC; a failing property is "refuted", a failing lemma is dropped), then the inductive
+    step drops every candidate that can fail after k consecutive states where all
+    remaining candidates hold (Houdini) until the set is k-inductive, or the property
+    itself is dropped ("not inductive" at that k).  With ``simple_path`` the k states of
+    the step are pairwise distinct (complete for finite systems as k grows).  States are
+    arbitrary byte vectors (every concrete state is one).
+    Returns a :class:`ProofResult`.  Raises ProveError for bad arguments.
+    """
+    from daxcheck.properties import PROPERTIES
+    if lemmas not in ("none", "shipped", "mined"):
+        raise ProveError(f"lemmas must be none, shipped or mined, not {lemmas!r}")
+    ks = [k] if k is not None else list(range(1, max_k + 1))
+    for kk in ks:
+        if not isinstance(kk, int) or isinstance(kk, bool) or not 1 <= kk <= 30:
+            raise ProveError(f"induction depth k must be an int in 1..30, not {kk!r}")
+    t0 = time.perf_counter()
+    deadline = smt.Deadline(time_limit)
+    sm = sm or SymbolicModel(model)
+    L = model.L
+    cands = [prop]
+    if lemmas in ("shipped", "mined"):
+        cands += [p for p in PROPERTIES.values() if p.name != prop.name and p.origin == "shipped"]
+        cands += domain_lemmas(L)
+    if lemmas == "mined":
+        cands += mined_lemmas(model, mine_states)
+    terms = {c.name: sm.prop_term(c) for c in cands}
+    name = model.design.name
+
+    def result(status, kk, **kw):
+        return ProofResult(name, prop.name, status, kk, seconds=time.perf_counter() - t0, **kw)
+
+    # Base case, shared by all k: which candidates fail within depth < k.
+    base_solver = smt.Solver(deadline)
+    base = _Unrolling(sm, base_solver, "s", model.init_states()[0])
+    false_at = {}          # candidate name -> shallowest failing depth
+    base_depth = -1
+    cti = None
+    survivors = []
+    for kk in ks:
+        while base_depth < kk - 1:
+            base_depth += 1
+            if base_depth > 0:
+                base.extend()
+            live = [c for c in cands if c.name not in false_at]
+            while live:
+                with base_solver.frame():
+                    base_solver.add(smt.disj([smt.neg(sm.at(terms[c.name], base.S[base_depth]))
+                                              for c in live]))
+                    out = base_solver.check()
+                    if out.result is Result.REFUTED:
+                        acts, states = base.path(out)
+                if out.result is Result.UNKNOWN:
+                    return result("unknown", kk, reason=f"base case depth {base_depth}: {out.reason}")
+                if out.result is Result.CONFIRMED:
+                    break
+                tr, failing = _replay(model, acts, states, live, f"prove {name} base {base_depth}")
+                if not failing:
+                    raise EngineDisagreement(f"prove {name}: base case counterexample at depth "
+                                             f"{base_depth} does not fail on replay")
+                for n in failing:
+                    false_at[n] = base_depth
+                if prop.name in failing:
+                    path = [(-1, tr.states[0])] + [(model.index[a], s) for a, s in
+                                                   zip(acts, tr.states[1:])]
+                    return result("refuted", base_depth, trace=path)
+                live = [c for c in live if c.name not in false_at]
+        # Inductive step at kk with Houdini.
+        active = [c for c in cands if c.name not in false_at]
+        solver = smt.Solver(deadline)
+        run = _Unrolling(sm, solver, "i", None)
+        for _ in range(kk):
+            run.extend()
+        ind = {c.name: smt.z3.Bool(f"use:{c.name}") for c in active}
+        for c in active:
+            for i in range(kk):
+                solver.add(smt.z3.Implies(ind[c.name], sm.at(terms[c.name], run.S[i])))
+        solver.add(smt.disj([smt.z3.And(ind[c.name], smt.neg(sm.at(terms[c.name], run.S[kk])))
+                             for c in active]))
+        if simple_path:
+            for i in range(kk + 1):
+                for j in range(i + 1, kk + 1):
+                    solver.add(smt.neg(smt.eq_state(run.S[i], run.S[j])))
+        while True:
+            out = solver.check(*[ind[c.name] for c in active])
+            if out.result is Result.UNKNOWN:
+                return result("unknown", kk, reason=f"inductive step k={kk}: {out.reason}")
+            if out.result is Result.CONFIRMED:
+                return result("proved", kk, lemmas=[c.name for c in active if c.name != prop.name])
+            acts, states = run.path(out)
+            last = states[-1]
+            dropped = {c.name for c in active if not c.fn(L, last)}
+            if not dropped:
+                raise EngineDisagreement(f"prove {name} k={kk}: Z3 step counterexample satisfies "
+                                         f"every candidate when evaluated concretely")
+            if prop.name in dropped:
+                cti = (acts, states)
+                survivors = [c.name for c in active if c.name != prop.name and c.name not in dropped]
+                break
+            active = [c for c in active if c.name not in dropped]
+    return result("not inductive", ks[-1], lemmas=survivors, cti=cti)

@@ -1,0 +1,156 @@
+"""The daxcheck command through a subprocess: exit codes, files, replay, bad input."""
+import json
+import subprocess
+import sys
+
+import pytest
+
+FAST_BAD = "hole-size-unknown"      # violates at depth 3, small space
+FAST_GOOD = "iomap-hole-size"
+
+
+def dax(*args, cwd=None):
+    r = subprocess.run([sys.executable, "-m", "daxcheck", *args], capture_output=True, text=True,
+                       cwd=cwd, timeout=300)
+    assert "Traceback" not in r.stderr, r.stderr
+    return r
+
+
+def test_check_violation_writes_itf_and_exits_12(tmp_path):
+    r = dax("check", "--design", FAST_BAD, "--out", str(tmp_path))
+    assert r.returncode == 12, r.stdout + r.stderr
+    f = tmp_path / f"{FAST_BAD}__mapping_matches_extents.itf.json"
+    doc = json.loads(f.read_text())
+    meta = doc["#meta"]
+    assert meta["design"] == FAST_BAD and meta["property"] == "mapping_matches_extents"
+    assert meta["bounds"]["depth"] == 5 and meta["tool"].startswith("daxcheck ")
+    assert meta["command"].startswith("daxcheck check") and meta["engine"] == "explicit"
+    assert [s["#meta"]["action"] for s in doc["states"][1:]] == ["mmap", "write", "pmd_fault"]
+    assert "pmd_fault" in r.stdout and "VIOLATED d=3" in r.stdout
+    assert len(list(tmp_path.iterdir())) == 1
+
+
+def test_check_holds_exits_0_and_writes_nothing(tmp_path):
+    r = dax("check", "--design", FAST_GOOD, "--out", str(tmp_path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_existing_user_file_is_not_overwritten_without_force(tmp_path):
+    assert dax("check", "--design", FAST_BAD, "--out", str(tmp_path)).returncode == 12
+    f = tmp_path / f"{FAST_BAD}__mapping_matches_extents.itf.json"
+    assert dax("check", "--design", FAST_BAD, "--out", str(tmp_path)).returncode == 12  # identical
+    f.write_text("my notes, not a trace\n")
+    r = dax("check", "--design", FAST_BAD, "--out", str(tmp_path))
+    assert r.returncode == 2 and "--force" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert f.read_text() == "my notes, not a trace\n"
+    assert dax("check", "--design", FAST_BAD, "--out", str(tmp_path), "--force").returncode == 12
+    assert json.loads(f.read_text())["#meta"]["design"] == FAST_BAD
+
+
+def test_budget_exhaustion_exits_75():
+    r = dax("check", "--design", "cow-srcmap", "--max-states", "50", "--no-write", "--quiet")
+    assert r.returncode == 75 and "incomplete" in r.stdout
+
+
+def test_replay_reproduces_then_not_after_a_design_fix(tmp_path):
+    dax("check", "--design", "reflink-single-owner", "--property", "no_page_two_mappings",
+        "--out", str(tmp_path))
+    f = tmp_path / "reflink-single-owner__no_page_two_mappings.itf.json"
+    r = dax("replay", str(f))
+    assert r.returncode == 12 and "reproduces" in r.stdout
+    doc = json.loads(f.read_text())
+    doc["#meta"]["design"] = "reflink-shared-count"   # the same steps on the fixed design
+    fixed = tmp_path / "fixed.itf.json"
+    fixed.write_text(json.dumps(doc))
+    r = dax("replay", str(fixed))
+    assert r.returncode == 0 and "does not reproduce" in r.stdout
+    doc["#meta"]["design"] = "reflink-refused"         # the fix refuses a step
+    fixed.write_text(json.dumps(doc))
+    r = dax("replay", str(fixed))
+    assert r.returncode == 0 and "no longer enabled" in r.stdout
+
+
+@pytest.mark.parametrize("mutate,expect", [
+    (lambda t: t[: len(t) // 2], "not valid JSON"),
+    (lambda t: json.dumps({**json.loads(t), "#meta": {"bounds": {}}}), "#meta.design"),
+    (lambda t: t.replace('"reflink-single-owner"', '"no-such-design"'), "unknown design"),
+    (lambda t: t.replace('"depth": 7', '"depth": 700'), "#meta.bounds"),
+    (lambda t: t.replace('"ext_kind"', '"ext_kindX"'), "vars"),
+    (lambda t: t.replace('"action": "fault"', '"action": "teleport"'), "unknown action"),
+])
+def test_malformed_traces_exit_2_naming_the_field(tmp_path, mutate, expect):
+    dax("check", "--design", "reflink-single-owner", "--property", "no_page_two_mappings",
+        "--out", str(tmp_path))
+    good = (tmp_path / "reflink-single-owner__no_page_two_mappings.itf.json").read_text()
+    bad = tmp_path / "bad.itf.json"
+    bad.write_text(mutate(good))
+    r = dax("replay", str(bad))
+    assert r.returncode == 2 and expect in r.stderr and str(bad) in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args,expect", [
+    (["check", "--design", "nope"], "valid: reflink-single-owner"),
+    (["check", "--property", "nope"], "valid: no_page_two_mappings"),
+    (["check", "--design", FAST_GOOD, "--depth", "99"], "depth=99"),
+    (["check", "--design", FAST_GOOD, "--phys", "0"], "phys=0"),
+    (["check", "--depth", "x"], "not an integer"),
+    (["check", "--time-limit", "0"], "not positive"),
+    (["replay", "/nonexistent/x.itf.json"], "no such file"),
+    (["list", "nothing"], "invalid choice"),
+    (["check", "--properties", "/nonexistent.py"], "does not exist"),
+    (["check", "--designs", "/nonexistent.py"], "does not exist"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, expect):
+    r = dax(*args)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert expect in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_list_commands():
+    for what, needle in (("designs", "cow-srcmap"), ("properties", "no_stale_data"),
+                         ("actions", "fdatasync")):
+        r = dax("list", what)
+        assert r.returncode == 0 and needle in r.stdout
+
+
+def test_user_property_and_design_files(tmp_path):
+    props = tmp_path / "props.py"
+    props.write_text('''
+from daxcheck.properties import invariant
+
+@invariant
+def file_a_stays_small(L, s):
+    """File a never grows past one block (a user's invariant)."""
+    return s[L.size[0]] <= 1
+''')
+    designs = tmp_path / "designs.py"
+    designs.write_text('''
+from daxcheck.spec.designs import DESIGNS, register_design
+register_design(DESIGNS["iomap-hole-size"].variant(name="my-hole-size", hole_size="unknown"))
+''')
+    r = dax("check", "--designs", str(designs), "--properties", str(props), "--design", "my-hole-size",
+            "--property", "file_a_stays_small", "--property", "mapping_matches_extents",
+            "--out", str(tmp_path / "cx"))
+    assert r.returncode == 12
+    assert (tmp_path / "cx" / "my-hole-size__file_a_stays_small.itf.json").exists()
+    assert (tmp_path / "cx" / "my-hole-size__mapping_matches_extents.itf.json").exists()
+    r = dax("replay", str(tmp_path / "cx" / "my-hole-size__file_a_stays_small.itf.json"),
+            "--designs", str(designs), "--properties", str(props))
+    assert r.returncode == 12
+    r = dax("replay", str(tmp_path / "cx" / "my-hole-size__file_a_stays_small.itf.json"))
+    assert r.returncode == 2 and "unknown design" in r.stderr
+
+
+def test_expect_gate(tmp_path):
+    r = dax("check", "--design", FAST_BAD, "--design", FAST_GOOD, "--expect", "--no-write", "--quiet")
+    assert r.returncode == 0 and "match" in r.stdout
+    designs = tmp_path / "d.py"
+    designs.write_text('''
+from daxcheck.spec.designs import DESIGNS, register_design
+register_design(DESIGNS["hole-size-unknown"].variant(name="claims-fixed", expect_violated=frozenset()))
+''')
+    r = dax("check", "--designs", str(designs), "--design", "claims-fixed", "--expect", "--no-write")
+    assert r.returncode == 1 and "expected to hold but violates mapping_matches_extents" in r.stdout
