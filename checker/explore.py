@@ -19,19 +19,20 @@ from operator import itemgetter
 from .readset import read_set
 from .results import CheckResult, Stats, Verdict, HOLDS, VIOLATED, INCOMPLETE
 from .store import StateStore
-from .transitions import MemoSuccessors
+from .transitions import MemoSuccessors, action_footprint
 
 
 class _Memo:
     """A property evaluated once per distinct projection of the state onto its read set
     (:func:`~daxcheck.checker.readset.read_set`); unmemoised if it cannot be analysed."""
 
-    __slots__ = ("prop", "L", "key", "cache")
+    __slots__ = ("prop", "L", "key", "cache", "reads")
     LIMIT = 2_000_000
 
     def __init__(self, prop, L):
         self.prop, self.L = prop, L
         rs = read_set(prop.fn, L)
+        self.reads = None if rs is None else frozenset(rs)
         self.key = itemgetter(*rs) if rs else None
         self.cache = {}
 
@@ -68,19 +69,30 @@ def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
     ``[(action index, state)]``) and :class:`Stats`.
     """
     L = model.L
-    successors = MemoSuccessors(model).successors if memo else model.successors
+    footprints = [action_footprint(model, a) for a in model.actions]
+    successors = (MemoSuccessors(model, footprints=footprints).successors if memo
+                  else model.successors)
     depth = model.bounds.depth if depth is None else depth
     store = StateStore()
     stats = Stats()
     fired = Counter()
     verdicts: dict[str, Verdict] = {}
     pending = [_Memo(p, L) for p in props]
+    # affects[i]: the properties action i can change.  Every state already discovered
+    # satisfies every property still pending, so a successor whose action writes nothing a
+    # property reads inherits its parent's "holds" and is not re-evaluated.
+    affects = [frozenset(p.prop.name for p in pending
+                         if fp is None or p.reads is None or p.reads & frozenset(fp[1]))
+               for fp in footprints]
     t0 = time.perf_counter()
     next_tick = t0 + progress_every
 
-    def check(sid, s, level):
+    def check(sid, s, level, via=None):
         nonlocal pending
-        bad = [p for p in pending if not p.holds(s)]
+        if via is None:
+            bad = [p for p in pending if not p.holds(s)]
+        else:
+            bad = [p for p in pending if p.prop.name in via and not p.holds(s)]
         if bad:
             for p in bad:
                 verdicts[p.prop.name] = Verdict(p.prop.name, VIOLATED, level, trace=store.path(sid))
@@ -114,7 +126,7 @@ def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
                     continue
                 nxt.append(nid)
                 if pending:
-                    check(nid, ns, level + 1)
+                    check(nid, ns, level + 1, affects[i])
             if not pending:
                 break
             n = len(states)

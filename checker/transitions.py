@@ -44,12 +44,21 @@ def action_footprint(model, a):
 
 
 class _Memo:
-    __slots__ = ("key", "writes", "cache")
+    __slots__ = ("key", "writes", "runs", "cache")
 
     def __init__(self, reads, writes):
         self.key = itemgetter(*reads) if len(reads) > 1 else (
             (lambda s, o=reads[0]: s[o]) if reads else (lambda s: ()))
         self.writes = writes
+        # Contiguous runs of written offsets: (start, end, index into the cached values).
+        runs, i = [], 0
+        while i < len(writes):
+            j = i
+            while j + 1 < len(writes) and writes[j + 1] == writes[j] + 1:
+                j += 1
+            runs.append((writes[i], writes[j] + 1, i, j + 1))
+            i = j + 1
+        self.runs = tuple(runs)
         self.cache = {}
 
 
@@ -57,12 +66,13 @@ class MemoSuccessors:
     """``successors(s)`` like :meth:`DaxModel.successors`, memoised per action on its read
     set.  ``limit`` bounds each action's cache (cleared when full)."""
 
-    def __init__(self, model, limit: int = 1_000_000):
+    def __init__(self, model, limit: int = 1_000_000, footprints=None):
         self.model = model
         self.limit = limit
         self.memos = []
-        for a in model.actions:
-            fp = action_footprint(model, a)
+        fps = footprints if footprints is not None else [action_footprint(model, a)
+                                                         for a in model.actions]
+        for fp in fps:
             self.memos.append(None if fp is None else _Memo(*fp))
 
     def successors(self, s: bytes):
@@ -83,15 +93,15 @@ class MemoSuccessors:
                         if ns is None:
                             m.cache[k] = _DISABLED
                         else:
-                            m.cache[k] = tuple(ns[o] for o in m.writes)
+                            m.cache[k] = bytes(ns[o] for o in m.writes)
                     elif vals is _DISABLED:
                         ns = None
                     elif not vals:
                         ns = s
                     else:
                         d = bytearray(s)
-                        for o, v in zip(m.writes, vals):
-                            d[o] = v
+                        for a, b, i0, i1 in m.runs:
+                            d[a:b] = vals[i0:i1]
                         ns = bytes(d)
                 if ns is None:
                     if first:
