@@ -6,9 +6,7 @@ with a one-line message; the CLI prints it and exits 2.
 """
 from __future__ import annotations
 
-import importlib.util
 import shlex
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,17 +27,12 @@ class InputError(ValueError):
 def load_designs_file(path: str) -> list[str]:
     """Import a user's Python file that calls ``register_design``; returns the names it
     added.  Raises InputError (missing file, error in it, no design registered)."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"design file {path} does not exist")
+    from daxcheck.userfile import UserFileError, import_user_file
     before = set(DESIGNS)
-    spec = importlib.util.spec_from_file_location(f"daxcheck_user_designs_{p.stem}", p)
-    mod = importlib.util.module_from_spec(spec)
     try:
-        sys.modules[spec.name] = mod
-        spec.loader.exec_module(mod)
-    except Exception as e:  # a user's file: one line, no traceback
-        raise InputError(f"{path}: {type(e).__name__}: {e}") from None
+        import_user_file(path, "design")
+    except UserFileError as e:
+        raise InputError(str(e)) from None
     added = [n for n in DESIGNS if n not in before]
     if not added:
         raise InputError(f"{path} registers no design (call register_design)")

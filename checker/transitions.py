@@ -75,37 +75,29 @@ class MemoSuccessors:
         for fp in fps:
             self.memos.append(None if fp is None else _Memo(*fp))
 
+    def step(self, i: int, s: bytes):
+        """The successor of ``s`` under action ``i`` (or None), from the cache if the
+        projection of ``s`` on the action's read set was seen before."""
+        m = self.memos[i]
+        if m is None:
+            return self.model.actions[i].apply(self.model, s)
+        k = m.key(s)
+        vals = m.cache.get(k)
+        if vals is None:
+            ns = self.model.actions[i].apply(self.model, s)
+            if len(m.cache) >= self.limit:
+                m.cache.clear()
+            m.cache[k] = _DISABLED if ns is None else bytes(ns[o] for o in m.writes)
+            return ns
+        if vals is _DISABLED:
+            return None
+        if not vals:
+            return s
+        d = bytearray(s)
+        for a, b, i0, i1 in m.runs:
+            d[a:b] = vals[i0:i1]
+        return bytes(d)
+
     def successors(self, s: bytes):
-        model, acts, memos, limit = self.model, self.model.actions, self.memos, self.limit
-        for g in model.groups:
-            first = True
-            for i in g:
-                m = memos[i]
-                if m is None:
-                    ns = acts[i].apply(model, s)
-                else:
-                    k = m.key(s)
-                    vals = m.cache.get(k)
-                    if vals is None:
-                        ns = acts[i].apply(model, s)
-                        if len(m.cache) >= limit:
-                            m.cache.clear()
-                        if ns is None:
-                            m.cache[k] = _DISABLED
-                        else:
-                            m.cache[k] = bytes(ns[o] for o in m.writes)
-                    elif vals is _DISABLED:
-                        ns = None
-                    elif not vals:
-                        ns = s
-                    else:
-                        d = bytearray(s)
-                        for a, b, i0, i1 in m.runs:
-                            d[a:b] = vals[i0:i1]
-                        ns = bytes(d)
-                if ns is None:
-                    if first:
-                        break
-                    continue
-                first = False
-                yield i, ns
+        """:meth:`DaxModel.successors` with the memoised :meth:`step`."""
+        return self.model.successors(s, self.step)

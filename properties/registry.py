@@ -8,11 +8,8 @@ bug it catches; the decorator rejects a property without one (Hypothesis-style
 """
 from __future__ import annotations
 
-import importlib.util
 import inspect
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 PROPERTIES: dict[str, "Property"] = {}
@@ -76,28 +73,16 @@ def load_properties_file(path: str) -> list[str]:
     Returns the names it added.  Raises PropertyFileError (missing file, syntax or import
     error, a bad definition, or no property defined)."""
     global _origin
-    p = Path(path)
-    if not p.is_file():
-        raise PropertyFileError(f"property file {path} does not exist")
+    from daxcheck.userfile import UserFileError, import_user_file
     before = set(PROPERTIES)
-    spec = importlib.util.spec_from_file_location(f"daxcheck_user_props_{p.stem}", p)
-    mod = importlib.util.module_from_spec(spec)
-    _origin = str(p)
+    _origin = str(path)
     try:
-        sys.modules[spec.name] = mod
-        spec.loader.exec_module(mod)
-    except InvalidDefinition as e:
-        raise PropertyFileError(f"{path}: {e}") from None
-    except Exception as e:  # a user's file: report any failure in one line
-        line = ""
-        tb = e.__traceback__
-        while tb is not None:
-            if tb.tb_frame.f_code.co_filename == str(p):
-                line = f" line {tb.tb_lineno}"
-            tb = tb.tb_next
-        if isinstance(e, SyntaxError):
-            line = f" line {e.lineno}"
-        raise PropertyFileError(f"{path}{line}: {type(e).__name__}: {e}") from None
+        import_user_file(path, "property")
+    except UserFileError as e:
+        cause = e.__cause__
+        if isinstance(cause, InvalidDefinition):
+            raise PropertyFileError(f"{path}: {cause}") from None
+        raise PropertyFileError(str(e)) from None
     finally:
         _origin = "shipped"
     added = [n for n in PROPERTIES if n not in before]

@@ -53,15 +53,18 @@ class DaxModel:
         """The successor of ``s`` under ``a``, or None if ``a`` is disabled in ``s``."""
         return a.apply(self, s)
 
-    def successors(self, s: bytes):
+    def successors(self, s: bytes, step=None):
         """Yield ``(action index, next state)`` for every enabled action of ``s``, in action
         order.  A group whose first instance is disabled is skipped whole (its members
-        differ only in arguments that do not affect enabledness)."""
-        acts = self.actions
+        differ only in arguments that do not affect enabledness).  ``step(i, s)`` replaces
+        ``self.actions[i].apply(self, s)`` (the explorer passes a memoised one)."""
+        if step is None:
+            acts = self.actions
+            step = lambda i, s: acts[i].apply(self, s)  # noqa: E731
         for g in self.groups:
             first = True
             for i in g:
-                ns = acts[i].apply(self, s)
+                ns = step(i, s)
                 if ns is None:
                     if first:
                         break
