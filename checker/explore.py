@@ -75,7 +75,7 @@ def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
     depth = model.bounds.depth if depth is None else depth
     store = StateStore()
     stats = Stats()
-    fired = Counter()
+    fired = [0] * len(model.actions)
     verdicts: dict[str, Verdict] = {}
     pending = [_Memo(p, L) for p in props]
     # affects[i]: the properties action i can change.  Every state already discovered
@@ -117,7 +117,6 @@ def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
         for sid in frontier:
             s = states[sid]
             for i, ns in successors(s):
-                stats.transitions += 1
                 fired[i] += 1
                 if ns is s:
                     continue
@@ -150,12 +149,13 @@ def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
     stats.depth = level
     stats.seconds = time.perf_counter() - t0
     by_family = Counter()
-    for i, c in fired.items():
+    stats.transitions = sum(fired)
+    for i, c in enumerate(fired):
         by_family[model.actions[i].name] += c
     stats.fired = dict(by_family)
     for p in (m.prop for m in pending):
         if stats.stopped:
-            verdicts[p.name] = Verdict(p.name, INCOMPLETE, max(level - 1, 0))
+            verdicts[p.name] = Verdict(p.name, INCOMPLETE, level)  # every state at <= level was checked
         else:
             verdicts[p.name] = Verdict(p.name, HOLDS, level, complete=complete)
     families = []
