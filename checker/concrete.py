@@ -317,13 +317,31 @@ class ConcreteExecutor:
         for x in self.L.blks:
             self._begin_write(s, ns, a.file, x, ())
 
+    def _remap(self, s, ns, src, dst, soff, doff, length):
+        """xfs_reflink_remap_range: write back the source range and the destination range
+        (clwb + fence of dirty entries, within ``src``'s EOF), then every destination block
+        the remap replaced inherits the source block's written history.  A destination
+        block left as it was (both unwritten, per the abstract map) inherits nothing."""
+        L = self.L
+        n = [i for i in range(length) if soff + i < s[L.size[src]]]
+        for i in n:
+            self._writeback_entry(s, src, soff + i)
+        for i in n:
+            self._writeback_entry(s, dst, doff + i)
+        for i in n:
+            x, y = soff + i, doff + i
+            kept = (s[L.ext_kind[src][x]] == UNWRITTEN and s[L.ext_kind[dst][y]] == UNWRITTEN
+                    and ns[L.ext_kind[dst][y]] == UNWRITTEN
+                    and ns[L.ext_pblk[dst][y]] == s[L.ext_pblk[dst][y]])
+            if not kept:
+                for g in L.segs:
+                    self.written[(dst, y, g)] |= self.written[(src, x, g)]
+
     def _do_reflink(self, a, s, ns):
-        for f in (a.src, a.dst):
-            for x in self.L.blks:
-                self._writeback_entry(s, f, x)
-        for x in self.L.blks:
-            for g in self.L.segs:
-                self.written[(a.dst, x, g)] |= self.written[(a.src, x, g)]
+        self._remap(s, ns, a.src, a.dst, 0, 0, len(self.L.blks))
+
+    def _do_reflink_range(self, a, s, ns):
+        self._remap(s, ns, a.src, a.dst, a.soff, a.doff, a.length)
 
     def _do_punch(self, a, s, ns):
         self._writeback_entry(s, a.file, a.idx)
@@ -360,9 +378,19 @@ class ConcreteExecutor:
 
     def check(self, step: int, a, s) -> None:
         """Refinement check against abstract state ``s`` after ``step`` (0 = initial
-        state); raises :class:`RefinementError` at the first differing field."""
+        state): the decoded media and cache of every (block, segment), and the concrete
+        written history against ``ghost_written``; raises :class:`RefinementError` at the
+        first differing field."""
         L = self.L
         where = "initial state" if a is None else f"step {step} {a.describe()}"
+        for (f, x, g), toks in self.written.items():
+            for t in L.toks:
+                off = L.ghost_written[f][x][g][t - 1]
+                if (t in toks) != (s[off] == 1):
+                    raise RefinementError(
+                        f"refinement check failed after {where}: {L.label(off)} is "
+                        f"{int(t in toks)} in the concrete write history but {s[off]} in "
+                        f"the spec")
         for (b, g), (media, cache) in self.abstraction().items():
             for name, conc, off in (("media", media, L.media[b][g]),
                                     ("cache", cache, L.cache[b][g])):
@@ -594,7 +622,7 @@ class CrashCheck:
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
         how = (f"{self.checked} sampled (seed {self.seed}) of {self.possible} possible"
-               if self.sampled else f"all {self.checked}")
+               if self.sampled else f"{self.checked} of {self.possible} (all)")
         where = "at the end of the trace" if self.at_end else f"at step {self.after_step}"
         out = [f"crash {where}: {how} crash images checked, {self.failed} failed"]
         for desc, n in self.failures.most_common():
@@ -684,6 +712,21 @@ class ConcreteReport:
     def reproduced(self) -> bool:
         """A byte-level violation was seen (a symptom or a failing crash image)."""
         return bool(self.symptoms) or self.crash_images_failed > 0
+
+    def as_dict(self) -> dict:
+        """The report as JSON-able data (for a summary table or ``--json``)."""
+        return {"design": self.design, "property": self.prop, "steps": self.steps,
+                "pmem_path": self.pmem_path, "pmem_bytes": self.pmem_bytes,
+                "pmem_copy_of": self.pmem_copy_of, "refinement_ok": self.refinement_ok,
+                "refinement_error": self.refinement_error, "symptoms": list(self.symptoms),
+                "notes": list(self.notes),
+                "crashes": [{"after_step": c.after_step, "at_end": c.at_end,
+                             "possible": c.possible, "checked": c.checked, "failed": c.failed,
+                             "sampled": c.sampled, "seed": c.seed,
+                             "failures": dict(c.failures)} for c in self.crashes],
+                "crash_images_checked": self.crash_images_checked,
+                "crash_images_failed": self.crash_images_failed,
+                "reproduced": self.reproduced}
 
     def lines(self) -> list[str]:
         """The report as plain text lines (no markup)."""

@@ -154,3 +154,22 @@ register_design(DESIGNS["hole-size-unknown"].variant(name="claims-fixed", expect
 ''')
     r = dax("check", "--designs", str(designs), "--design", "claims-fixed", "--expect", "--no-write")
     assert r.returncode == 1 and "expected to hold but violates mapping_matches_extents" in r.stdout
+
+
+def test_replay_on_a_users_pmem_file_works_on_a_copy_unless_forced(tmp_path):
+    dax("check", "--design", "cow-single-iomap", "--property", "no_stale_data", "--out", str(tmp_path))
+    f = tmp_path / "cow-single-iomap__no_stale_data.itf.json"
+    img = tmp_path / "pmem.img"
+    img.write_bytes(bytes(1 << 20))
+    r = dax("replay", str(f), "--pmem", str(img))
+    assert r.returncode == 12 and "stale pmem contents" in r.stdout
+    assert img.read_bytes() == bytes(1 << 20)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f.name, img.name])
+    r = dax("replay", str(f), "--pmem", str(img), "--force")
+    assert r.returncode == 12 and img.read_bytes() != bytes(1 << 20)
+    small = tmp_path / "small.img"
+    small.write_bytes(bytes(100))
+    r = dax("replay", str(f), "--pmem", str(small))
+    assert r.returncode == 2 and "too small" in r.stderr
+    r = dax("replay", str(f), "--crash-states", "many")
+    assert r.returncode == 2
