@@ -3,6 +3,9 @@
     daxcheck check [--design D ...] [--property P ...] [--engine explicit|z3] [bounds] [budgets]
     daxcheck replay FILE [--pmem PATH] [--force] [--crash-states all|N] [--seed S]
     daxcheck list designs|properties|actions
+    daxcheck prove [--design D] [--property P] [--k K]      (k-induction with Z3)
+    daxcheck query [NAME ...]                               (byte-offset questions to Z3)
+    daxcheck oracle [--runs N] [--seed S]     (root: compares the spec with a real XFS)
 
 Exit codes: 0 every property holds within the bound, 12 a violation was found (or
 reproduced by replay), 75 incomplete (a budget ran out, or the solver said unknown),
@@ -13,6 +16,7 @@ Bad input is reported on one line, never as a traceback.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from daxcheck import __version__
@@ -99,8 +103,30 @@ def build_parser() -> argparse.ArgumentParser:
                    help="crash images to check at each crash (default: all up to 4096)")
     r.add_argument("--seed", type=_positive_int, default=0, help="seed for sampled crash images")
 
-    ls = sub.add_parser("list", help="list designs, properties or actions")
-    ls.add_argument("what", choices=("designs", "properties", "actions"))
+    o = sub.add_parser("oracle", help="differential test of the spec against a real XFS "
+                       "with reflink on a loop device (needs root)")
+    o.add_argument("--runs", type=_positive_int, default=200, help="generated sequences")
+    o.add_argument("--seed", type=_positive_int, default=0)
+    o.add_argument("--max-ops", type=_positive_int, default=10, help="operations per sequence")
+
+    pv = sub.add_parser("prove", help="k-induction with Z3: holds at every depth?")
+    pv.add_argument("--design", action="append", default=[], metavar="D",
+                    help="design (repeatable; default: every design expected to hold)")
+    pv.add_argument("--property", action="append", default=[], metavar="P",
+                    help="property (repeatable; default: all)")
+    user_files(pv)
+    pv.add_argument("--k", type=_positive_int, help="one induction depth (default: 1..--max-k)")
+    pv.add_argument("--max-k", type=_positive_int, default=2, help="largest k tried (default 2)")
+    pv.add_argument("--lemmas", choices=("none", "shipped", "mined"), default="shipped",
+                    help="strengthening candidates, each proved before it is used")
+    pv.add_argument("--time-limit", type=_positive_float, metavar="S", help="per proof")
+
+    q = sub.add_parser("query", help="byte-offset questions answered by Z3")
+    q.add_argument("name", nargs="*", help="queries to run (default: all)")
+    q.add_argument("--time-limit", type=_positive_float, default=30.0, metavar="S")
+
+    ls = sub.add_parser("list", help="list designs, properties, actions or queries")
+    ls.add_argument("what", choices=("designs", "properties", "actions", "queries"))
     user_files(ls)
     return p
 
@@ -118,10 +144,25 @@ def main(argv=None) -> int:
             return _check(args, argv, console)
         if args.cmd == "replay":
             return _replay(args, console)
+        if args.cmd == "oracle":
+            return _oracle(args, console)
+        if args.cmd == "prove":
+            return _prove(args, console)
+        if args.cmd == "query":
+            return _query(args, console)
         return _list(args, console)
     except (InputError, TraceError) as e:
         sys.stderr.write(f"daxcheck: error: {e}\n")
         return EXIT_BAD_INPUT
+    except Exception as e:  # engine disagreement or an unexpected failure: one line, exit 1
+        from daxcheck.spec.vocab import SymbolicUseError
+        if isinstance(e, SymbolicUseError):
+            sys.stderr.write(f"daxcheck: error: cannot evaluate symbolically: {e}\n")
+            return EXIT_BAD_INPUT
+        if type(e).__name__ == "EngineDisagreement":
+            sys.stderr.write(f"daxcheck: internal error: {e}\n")
+            return EXIT_UNEXPECTED
+        raise
     except KeyboardInterrupt:
         sys.stderr.write("daxcheck: interrupted\n")
         return 130
@@ -243,6 +284,68 @@ def _replay(args, console) -> int:
     return EXIT_VIOLATION
 
 
+def _oracle(args, console) -> int:
+    from .oracle import OracleError, run_oracle, unavailable_reason, xfs_mount
+    from .runner import InputError
+    why = unavailable_reason()
+    if why:
+        sys.stderr.write(f"daxcheck: oracle cannot run here: {why}\n")
+        return EXIT_INCOMPLETE
+    try:
+        with xfs_mount() as m:
+            s = run_oracle(m.path, args.runs, args.seed, max_ops=args.max_ops)
+    except OracleError as e:
+        raise InputError(str(e)) from None
+    for line in s.lines():
+        console.print(line, markup=False)
+    return EXIT_VIOLATION if s.mismatches else EXIT_OK
+
+
+def _prove(args, console) -> int:
+    from daxcheck.properties import PROPERTIES
+    from daxcheck.spec.designs import DESIGNS
+    from .runner import InputError, load_user_files, pick
+    from .symbolic import ProveError, prove
+    from daxcheck.spec.model import DaxModel
+    load_user_files(args.designs, args.properties)
+    designs = pick(args.design, DESIGNS, "design") if args.design else [
+        d for d in DESIGNS.values() if not d.expect_violated]
+    props = pick(args.property, PROPERTIES, "property")
+    codes = set()
+    for d in designs:
+        m = DaxModel(d)
+        for p in props:
+            try:
+                r = prove(m, p, k=args.k, max_k=args.max_k, lemmas=args.lemmas,
+                          time_limit=args.time_limit)
+            except ProveError as e:
+                raise InputError(str(e)) from None
+            style = {"proved": "green", "refuted": "bold red"}.get(r.status, "yellow")
+            lines = r.lines(m.L)
+            console.print(f"[{style}]{lines[0]}[/{style}]")
+            for line in lines[1:]:
+                console.print(line, markup=False)
+            codes.add({"proved": EXIT_OK, "refuted": EXIT_VIOLATION}.get(r.status, EXIT_INCOMPLETE))
+    for c in (EXIT_VIOLATION, EXIT_INCOMPLETE):
+        if c in codes:
+            return c
+    return EXIT_OK
+
+
+def _query(args, console) -> int:
+    from .queries import QueryError, run_queries
+    from .runner import InputError
+    try:
+        results = run_queries(args.name or None, time_limit=args.time_limit)
+    except QueryError as e:
+        raise InputError(str(e)) from None
+    for r in results:
+        for line in r.lines():
+            console.print(line, markup=False)
+    st = {r.status for r in results}
+    return EXIT_VIOLATION if "sat" in st else (EXIT_INCOMPLETE if "unknown" in st else EXIT_OK)
+
+
 def _list(args, console) -> int:
     from rich.table import Table
     from daxcheck.properties import PROPERTIES
@@ -263,11 +366,18 @@ def _list(args, console) -> int:
         t.add_column("meaning", overflow="fold")
         for p in PROPERTIES.values():
             t.add_row(p.name, p.origin, p.summary)
+    elif args.what == "queries":
+        from .queries import QUERIES
+        t.add_column("query")
+        t.add_column("question", overflow="fold")
+        for name, q in QUERIES.items():
+            t.add_row(name, " ".join((q.__doc__ or getattr(q, "doc", "") or "").split())[:200])
     else:
         t.add_column("action")
         t.add_column("models", overflow="fold")
         for name in FAMILY_ORDER:
             doc = " ".join((ACTIONS[name].__doc__ or "").split())
-            t.add_row(name, doc.split(". ")[0] + ".")
+            doc = re.sub(r":\w+:`([^`]*)`", r"\1", doc).replace("``", "")
+            t.add_row(name, doc.split(". ")[0].rstrip(".") + ".")
     console.print(t)
     return EXIT_OK

@@ -16,7 +16,7 @@ def make_console(stderr=False) -> Console:
     """A console that does not wrap on narrow CI logs (width >= 120)."""
     c = Console(stderr=stderr, highlight=False)
     if not c.is_terminal:
-        c = Console(stderr=stderr, highlight=False, width=max(c.width, 140))
+        c = Console(stderr=stderr, highlight=False, width=max(c.width, 170))
     return c
 
 
@@ -34,17 +34,18 @@ def verdict_table(checks, prop_names) -> Table:
     """Design x property matrix: "holds" (to the depth bound), "holds*" (whole reachable
     space), "VIOLATED d=N" (shortest counterexample depth) or "incomplete"."""
     t = Table(title="daxcheck verdicts", show_lines=False)
-    t.add_column("design")
+    t.add_column("design", no_wrap=True, min_width=20)
     t.add_column("seed", justify="center")
     for p in prop_names:
-        t.add_column(p.replace("_", " "), justify="center", overflow="fold", max_width=14)
+        t.add_column(p.replace("_", " "), justify="center", no_wrap=True, min_width=12)
     t.add_column("states", justify="right")
     t.add_column("depth", justify="right")
     t.add_column("time", justify="right")
     for c in checks:
         r = c.result
         t.add_row(r.design, c.model.design.seed, *[_cell(r.verdicts.get(p)) for p in prop_names],
-                  f"{r.stats.states:,}", str(c.model.bounds.depth), f"{r.stats.seconds:.1f}s")
+                  f"{r.stats.states:,}" if r.stats.states else "(z3)", str(c.model.bounds.depth),
+                  f"{r.stats.seconds:.1f}s")
     return t
 
 
@@ -100,7 +101,8 @@ class Progress:
         if not self.console.is_terminal or time.perf_counter() - self.start < 1.0:
             return
         text = Text(f"{self.label}: {stats.states:,} states, depth {stats.depth}, "
-                    f"{stats.rate:,.0f} states/s", style="cyan")
+                    f"{stats.rate:,.0f} states/s" if stats.states else
+                    f"{self.label}: depth {stats.depth} done, {stats.seconds:.0f}s", style="cyan")
         if self.live is None:
             self.live = Live(text, console=self.console, transient=True, refresh_per_second=4)
             self.live.start()

@@ -89,7 +89,11 @@ def run_check(model, props, engine="explicit", budget=Budget(), progress=None,
         res = explore(model, props, budget=budget, progress=progress)
     elif engine == "z3":
         from .symbolic import bmc
-        res = bmc(model, props, model.bounds.depth, time_limit=budget.time_limit)
+        from .results import Stats
+        report = None if progress is None else (
+            lambda k, sec: progress(Stats(depth=k, seconds=sec)))
+        res = bmc(model, props, model.bounds.depth, time_limit=budget.time_limit,
+                  progress=report)
     else:
         raise InputError(f"unknown engine {engine!r} (valid: explicit, z3)")
     traces = {}

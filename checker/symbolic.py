@@ -56,13 +56,15 @@ class SymbolicModel:
     or property cannot be evaluated symbolically.
     """
 
-    def __init__(self, model):
+    def __init__(self, model, encoding: str = "index"):
+        if encoding not in ("onehot", "index"):
+            raise ValueError(f"encoding must be onehot or index, not {encoding!r}")
+        self.encoding = encoding
         t0 = time.perf_counter()
         self.model = model
         L = self.L = model.L
         self.cur = smt.fresh_state(L, "cur")
         self.nxt = smt.fresh_state(L, "nxt")
-        self.sel = smt.z3.BitVec("sel", 8)
         self.entries = []
         for i, a in enumerate(model.actions):
             out, guards = smt.evaluate(a.apply, model, self.cur, what=f"action {a.describe()}")
@@ -82,20 +84,39 @@ class SymbolicModel:
                 writes[o] = v
             self.entries.append((i, g, writes))
         n = len(self.entries)
-        sel = self.sel
-        enabled = smt.z3.BoolVal(False)
-        for j in range(n - 1, -1, -1):
-            enabled = smt.z3.If(sel == j, self.entries[j][1], enabled)
-        parts = [smt.z3.ULT(sel, n), enabled]
-        for o in range(L.width):
-            v = self.cur[o]
+        z3 = smt.z3
+        self.written = sorted({o for _, _, w in self.entries for o in w})
+        if self.encoding == "onehot":
+            # One Boolean per action instance, exactly one true; each implies its guard
+            # and its writes; a field keeps its value unless one of its writers is chosen.
+            self.sel = [z3.Bool(f"act{j}") for j in range(n)]
+            parts = [z3.PbEq([(a, 1) for a in self.sel], 1)] if n else [z3.BoolVal(False)]
+            writers = {o: [] for o in self.written}
+            for j, (_, g, w) in enumerate(self.entries):
+                parts.append(z3.Implies(self.sel[j], z3.And([g] + [self.nxt[o] == v
+                                                                    for o, v in w.items()])))
+                for o in w:
+                    writers[o].append(self.sel[j])
+            for o in self.written:
+                parts.append(z3.Or([self.nxt[o] == self.cur[o]] + writers[o]))
+        else:
+            # A bit-vector selector and an if-then-else chain per field.
+            self.sel = [z3.BitVec("sel", 16)]
+            sel = self.sel[0]
+            enabled = z3.BoolVal(False)
             for j in range(n - 1, -1, -1):
-                w = self.entries[j][2].get(o)
-                if w is not None:
-                    v = smt.z3.If(sel == j, w, v)
-            parts.append(self.nxt[o] == v)
-        self.step_term = smt.z3.And(parts)
+                enabled = z3.If(sel == j, self.entries[j][1], enabled)
+            parts = [z3.ULT(sel, n), enabled]
+            for o in self.written:
+                v = self.cur[o]
+                for j in range(n - 1, -1, -1):
+                    w = self.entries[j][2].get(o)
+                    if w is not None:
+                        v = z3.If(sel == j, w, v)
+                parts.append(self.nxt[o] == v)
+        self.step_term = z3.And(parts)
         self._props = {}
+        self.logic = "QF_FD" if smt.field_sort_bits() is not None else None
         self.build_seconds = time.perf_counter() - t0
 
     def prop_term(self, prop):
@@ -111,14 +132,33 @@ class SymbolicModel:
         """Template term ``t`` (over ``cur``) instantiated at symbolic state ``s``."""
         return smt.substitute(t, list(zip(self.cur, s)))
 
-    def step(self, s, s2, sel):
-        """The step relation from symbolic state ``s`` to ``s2`` with selector ``sel``."""
-        return smt.substitute(self.step_term, list(zip(self.cur, s)) + list(zip(self.nxt, s2))
-                              + [(self.sel, sel)])
+    def step(self, s, s2, tag: str):
+        """``(term, selectors)``: the step relation from symbolic state ``s`` to ``s2`` with
+        fresh selector variables named after ``tag``."""
+        z3 = smt.z3
+        if self.encoding == "onehot":
+            sels = [z3.Bool(f"{tag}.act{j}") for j in range(len(self.sel))]
+        else:
+            sels = [z3.BitVec(f"{tag}.sel", 16)]
+        t = smt.substitute(self.step_term, list(zip(self.cur, s)) + list(zip(self.nxt, s2))
+                           + list(zip(self.sel, sels)))
+        return t, sels
 
-    def action_of(self, j: int) -> int:
-        """Model action index of selector value ``j``."""
-        return self.entries[j][0]
+    def chosen(self, out: smt.Outcome, sels) -> int:
+        """Model action index the selectors ``sels`` of one step take in outcome ``out``."""
+        if self.encoding == "onehot":
+            js = [j for j, v in enumerate(sels) if out.value(v) == 1]
+            if len(js) != 1:
+                raise EngineDisagreement(f"{len(js)} actions chosen in one step")
+            return self.entries[js[0]][0]
+        return self.entries[out.value(sels[0])][0]
+
+    def next_state_vars(self, s, tag: str) -> tuple:
+        """A symbolic successor of ``s``: fresh variables for fields some action writes,
+        the very terms of ``s`` for the others."""
+        fresh = smt.fresh_state(self.L, tag)
+        w = set(self.written)
+        return tuple(fresh[o] if o in w else s[o] for o in range(self.L.width))
 
 
 class _Unrolling:
@@ -135,18 +175,18 @@ class _Unrolling:
 
     def extend(self):
         k = len(self.S)
-        s2 = smt.fresh_state(self.sm.L, f"{self.tag}{k}")
-        sel = smt.z3.BitVec(f"{self.tag}_act{k}", 8)
-        self.solver.add(self.sm.step(self.S[-1], s2, sel))
+        s2 = self.sm.next_state_vars(self.S[-1], f"{self.tag}{k}")
+        t, sels = self.sm.step(self.S[-1], s2, f"{self.tag}{k}")
+        self.solver.add(t)
         if self.tag != "s":
-            self.solver.add(_byte_range(s2))
+            self.solver.add(_byte_range([s2[o] for o in self.sm.written]))
         self.S.append(s2)
-        self.sels.append(sel)
+        self.sels.append(sels)
 
     def path(self, out: smt.Outcome):
         """``(actions, states)`` of the model in a REFUTED outcome."""
         m = self.sm.model
-        acts = [m.actions[self.sm.action_of(out.value(v))] for v in self.sels]
+        acts = [m.actions[self.sm.chosen(out, v)] for v in self.sels]
         states = [smt.state_value(out, s) for s in self.S]
         return acts, states
 
@@ -197,7 +237,7 @@ def bmc(model, props, depth: int | None = None, time_limit: float | None = None,
     deadline = smt.Deadline(time_limit)
     sm = sm or SymbolicModel(model)
     bad = {p.name: smt.neg(sm.prop_term(p)) for p in props}
-    solver = smt.Solver(deadline)
+    solver = smt.Solver(deadline, logic=sm.logic)
     run = _Unrolling(sm, solver, "s", model.init_states()[0])
     pending = list(props)
     verdicts = {}
@@ -206,13 +246,17 @@ def bmc(model, props, depth: int | None = None, time_limit: float | None = None,
     for k in range(K + 1):
         if k > 0:
             run.extend()
+            # Facts proved at the previous depth: no pending property failed there.
+            solver.add(*[sm.at(sm.prop_term(p), run.S[k - 1]) for p in pending])
         while pending:
-            with solver.frame():
-                solver.add(smt.disj([sm.at(bad[p.name], run.S[k]) for p in pending]))
-                out = solver.check()
-                stats.transitions += 1
-                if out.result is Result.REFUTED:
-                    acts, states = run.path(out)
+            goal = smt.z3.Bool(f"goal{k}.{stats.transitions}")
+            solver.add(smt.z3.Implies(goal, smt.disj([sm.at(bad[p.name], run.S[k])
+                                                       for p in pending])))
+            out = solver.check(goal)
+            stats.transitions += 1
+            if out.result is Result.REFUTED:
+                acts, states = run.path(out)
+            solver.add(smt.neg(goal))
             if out.result is Result.UNKNOWN:
                 stats.stopped = f"solver unknown at depth {k}: {out.reason}"
                 break
@@ -411,7 +455,7 @@ def prove(model, prop, k: int | None = None, max_k: int = 4, lemmas: str = "ship
         return ProofResult(name, prop.name, status, kk, seconds=time.perf_counter() - t0, **kw)
 
     # Base case, shared by all k: which candidates fail within depth < k.
-    base_solver = smt.Solver(deadline)
+    base_solver = smt.Solver(deadline, logic=sm.logic)
     base = _Unrolling(sm, base_solver, "s", model.init_states()[0])
     false_at = {}          # candidate name -> shallowest failing depth
     base_depth = -1
@@ -447,7 +491,7 @@ def prove(model, prop, k: int | None = None, max_k: int = 4, lemmas: str = "ship
                 live = [c for c in live if c.name not in false_at]
         # Inductive step at kk with Houdini.
         active = [c for c in cands if c.name not in false_at]
-        solver = smt.Solver(deadline)
+        solver = smt.Solver(deadline, logic=sm.logic)
         run = _Unrolling(sm, solver, "i", None)
         for _ in range(kk):
             run.extend()
@@ -462,7 +506,8 @@ def prove(model, prop, k: int | None = None, max_k: int = 4, lemmas: str = "ship
                 for j in range(i + 1, kk + 1):
                     solver.add(smt.neg(smt.eq_state(run.S[i], run.S[j])))
         while True:
-            out = solver.check(*[ind[c.name] for c in active])
+            live = {c.name for c in active}
+            out = solver.check(*[ind[n] if n in live else smt.neg(ind[n]) for n in ind])
             if out.result is Result.UNKNOWN:
                 return result("unknown", kk, reason=f"inductive step k={kk}: {out.reason}")
             if out.result is Result.CONFIRMED:

@@ -426,7 +426,9 @@ def _remap_range(D, L, d, a, b, soff, doff, length):
     block is a *written* extent, the source block is shared into it (refcount + 1).  A hole
     or an unwritten source extent leaves a hole (xfs_reflink_remap_extent maps only
     xfs_bmap_is_written_extent since 5.8; the kernel oracle showed FICLONE of a
-    fallocated file gives a destination with no extent and an unshared source).  The
+    fallocated file gives a destination with no extent and an unshared source), except
+    that an unwritten destination block facing an unwritten source block is left as it is
+    ("both unwritten, nothing to do"; also seen on the kernel).  The
     destination's i_size grows to the end of the range, never shrinks
     (xfs_reflink_update_dest)."""
     sz = d[L.size[a]]
@@ -437,11 +439,9 @@ def _remap_range(D, L, d, a, b, soff, doff, length):
     for i in range(length):
         x, y = soff + i, doff + i
 
-        def remap(d, x=x, y=y):
-            k.invalidate(D, L, d, b, y)
+        def replace(d, x=x, y=y):
             k.free_index(D, L, d, b, y)
-            kind = d[L.ext_kind[a][x]]
-            written = kind == WRITTEN
+            written = d[L.ext_kind[a][x]] == WRITTEN
             d[L.ext_kind[b][y]] = If(written, WRITTEN, HOLE)
             d[L.ext_pblk[b][y]] = If(written, d[L.ext_pblk[a][x]], 0)
             when(d, written, lambda d: k.ref_add(L, d, d[L.ext_pblk[a][x]], 1))
@@ -449,6 +449,11 @@ def _remap_range(D, L, d, a, b, soff, doff, length):
                 for t in L.toks:
                     o = L.ghost_written[b][y][g][t - 1]
                     d[o] = If(d[L.ghost_written[a][x][g][t - 1]] == 1, 1, d[o])
+
+        def remap(d, x=x, y=y, replace=replace):
+            k.invalidate(D, L, d, b, y)
+            when(d, Not(And(d[L.ext_kind[a][x]] == UNWRITTEN, d[L.ext_kind[b][y]] == UNWRITTEN)),
+                 replace)
         when(d, soff + i < sz, remap)
     o = L.size[b]
     end = If(sz - soff < length, doff + sz - soff, doff + length)

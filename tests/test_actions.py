@@ -161,6 +161,10 @@ def test_reflink_shares_blocks_and_frees_destination_blocks():
     s = run(m, Reflink(A, B), s=s)
     p = field(m, s, "ext_pblk", A, 0)
     assert field(m, s, "ext_pblk", B, 0) == p and field(m, s, "refcount", p) == 2
+    # FICLONE replaces dst only up to src's EOF: b's block 1 and size stay (kernel oracle)
+    assert field(m, s, "ext_pblk", B, 1) == old_b and field(m, s, "refcount", old_b) == 1
+    assert field(m, s, "size", B) == 2
+    s = run(m, Truncate(B, 0), Reflink(A, B), s=s)
     assert field(m, s, "ext_kind", B, 1) == HOLE and field(m, s, "refcount", old_b) == 0
     assert field(m, s, "size", B) == 1
 
