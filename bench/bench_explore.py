@@ -9,7 +9,10 @@ machine is shared and absolute times drift:
 * memo speedup = memoised states/s / reference (memo=False) states/s, same design,
 * bytes/state = (peak RSS - RSS of an idle process with daxcheck imported) / states.
 
-Usage: ``python bench/bench_explore.py [--design NAME] [--json FILE]``.
+Each figure is the median of ``--repeat`` runs (default 3): the VM's speed varies by
+tens of percent from one second to the next.
+
+Usage: ``python bench/bench_explore.py [--design NAME] [--repeat N] [--json FILE]``.
 """
 from __future__ import annotations
 
@@ -37,23 +40,29 @@ print(json.dumps({"design": name, "states": r.stats.states, "transitions": r.sta
 """
 
 
-def child(name: str, memo: bool = True) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, name, "1" if memo else "0"],
-                         capture_output=True, text=True, check=True).stdout
-    return json.loads(out)
+def child(name: str, memo: bool = True, repeat: int = 1) -> dict:
+    """Median-rate run of ``name`` over ``repeat`` fresh processes."""
+    runs = []
+    for _ in range(repeat):
+        out = subprocess.run([sys.executable, "-c", CHILD, name, "1" if memo else "0"],
+                             capture_output=True, text=True, check=True).stdout
+        runs.append(json.loads(out))
+    runs.sort(key=lambda r: r.get("rate", 0))
+    return runs[len(runs) // 2]
 
 
 def main() -> int:
     from daxcheck.spec.designs import DESIGNS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--design", action="append", help="only these designs")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per design (median)")
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
     names = args.design or list(DESIGNS)
     idle = child("-")["rss_kb"]
-    rows = [child(n) for n in names]
+    rows = [child(n, repeat=args.repeat) for n in names]
     largest = max(rows, key=lambda r: r["states"])
-    plain = child(largest["design"], memo=False)
+    plain = child(largest["design"], memo=False, repeat=args.repeat)
     print(f"{'design':24s} {'states':>9s} {'transitions':>12s} {'seconds':>8s} {'states/s':>9s} "
           f"{'peak MB':>8s} {'B/state':>8s}")
     for r in rows:

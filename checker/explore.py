@@ -22,30 +22,33 @@ from .store import StateStore
 from .transitions import MemoSuccessors, action_footprint
 
 
-class _Memo:
-    """A property evaluated once per distinct projection of the state onto its read set
+class _Conjunct:
+    """One conjunct of a property (the whole property if it was not declared per item),
+    evaluated once per distinct projection of the state onto its read set
     (:func:`~daxcheck.checker.readset.read_set`); unmemoised if it cannot be analysed."""
 
-    __slots__ = ("prop", "L", "key", "cache", "reads")
+    __slots__ = ("fn", "L", "key", "cache", "reads")
     LIMIT = 2_000_000
 
-    def __init__(self, prop, L):
-        self.prop, self.L = prop, L
-        rs = read_set(prop.fn, L)
+    def __init__(self, fn, L):
+        self.fn, self.L = fn, L
+        rs = read_set(fn, L)
         self.reads = None if rs is None else frozenset(rs)
-        self.key = itemgetter(*rs) if rs else None
+        # A conjunct that cannot be analysed is memoised on the whole state (exact).
+        self.key = (lambda s: s) if rs is None else (itemgetter(*rs) if len(rs) > 1 else (
+            (lambda s, o=rs[0]: s[o]) if rs else (lambda s: ())))
         self.cache = {}
 
-    def holds(self, s) -> bool:
-        if self.key is None:
-            return self.prop.fn(self.L, s)
-        k = self.key(s)
-        r = self.cache.get(k)
-        if r is None:
-            if len(self.cache) >= self.LIMIT:
-                self.cache.clear()
-            r = self.cache[k] = bool(self.prop.fn(self.L, s))
+    def fill(self, s) -> bool:
+        """Evaluate on ``s`` and remember the answer for its projection."""
+        if len(self.cache) >= self.LIMIT:
+            self.cache.clear()
+        r = self.cache[self.key(s)] = bool(self.fn(self.L, s))
         return r
+
+    def holds(self, s) -> bool:
+        r = self.cache.get(self.key(s))
+        return self.fill(s) if r is None else r
 
 
 @dataclass(frozen=True)
@@ -77,26 +80,38 @@ def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
     stats = Stats()
     fired = [0] * len(model.actions)
     verdicts: dict[str, Verdict] = {}
-    pending = [_Memo(p, L) for p in props]
-    # affects[i]: the properties action i can change.  Every state already discovered
-    # satisfies every property still pending, so a successor whose action writes nothing a
-    # property reads inherits its parent's "holds" and is not re-evaluated.
-    affects = [frozenset(p.prop.name for p in pending
-                         if fp is None or p.reads is None or p.reads & frozenset(fp[1]))
-               for fp in footprints]
+    conj = {p.name: [_Conjunct(fn, L) for _, fn in p.conjuncts(L)] for p in props}
+    pending = list(props)
+    # affected[i][name]: the conjuncts of property ``name`` that action i can change.
+    # Every state already discovered satisfies every property still pending, so a
+    # successor whose action writes nothing a conjunct reads inherits its parent's "holds"
+    # and the conjunct is not re-evaluated.
+    affected_by_prop = []
+    for fp in footprints:
+        w = None if fp is None else frozenset(fp[1])
+        affected_by_prop.append({p.name: [c for c in conj[p.name]
+                                          if w is None or c.reads is None or c.reads & w]
+                                 for p in props})
+
+    def flatten():
+        """Per action, the pending properties' affected conjuncts in one list, as
+        ``(key, cache, conjunct)`` for the inlined check in the loop below."""
+        return [[(c.key, c.cache, c) for p in pending for c in aff[p.name]]
+                for aff in affected_by_prop]
+    flat = flatten()
     t0 = time.perf_counter()
     next_tick = t0 + progress_every
 
-    def check(sid, s, level, via=None):
-        nonlocal pending
-        if via is None:
-            bad = [p for p in pending if not p.holds(s)]
-        else:
-            bad = [p for p in pending if p.prop.name in via and not p.holds(s)]
+    def check(sid, s, level):
+        nonlocal pending, flat
+        bad = [p for p in pending if not all(c.holds(s) for c in conj[p.name])]
         if bad:
             for p in bad:
-                verdicts[p.prop.name] = Verdict(p.prop.name, VIOLATED, level, trace=store.path(sid))
-            pending = [p for p in pending if p.prop.name not in verdicts]
+                items = p.failing_items(L, s)
+                verdicts[p.name] = Verdict(p.name, VIOLATED, level, trace=store.path(sid),
+                                           items=[i for i in items if i is not None])
+            pending = [p for p in pending if p.name not in verdicts]
+            flat = flatten()
 
     frontier = []
     for s in model.init_states():
@@ -106,7 +121,7 @@ def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
             check(sid, s, 0)
     level = 0
     complete = False
-    states = store.states
+    states, ids, parent, via = store.states, store.ids, store.parent, store.via
     while pending:
         if not frontier:
             complete = True
@@ -118,14 +133,21 @@ def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
             s = states[sid]
             for i, ns in successors(s):
                 fired[i] += 1
-                if ns is s:
+                if ns is s or ns in ids:
                     continue
-                nid = store.add(ns, sid, i)
-                if nid < 0:
-                    continue
+                nid = len(states)
+                ids[ns] = nid
+                states.append(ns)
+                parent.append(sid)
+                via.append(i)
                 nxt.append(nid)
-                if pending:
-                    check(nid, ns, level + 1, affects[i])
+                for key, cache, c in flat[i]:
+                    r = cache.get(key(ns))
+                    if r is None:
+                        r = c.fill(ns)
+                    if not r:
+                        check(nid, ns, level + 1)
+                        break
             if not pending:
                 break
             n = len(states)
@@ -153,7 +175,7 @@ def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
     for i, c in enumerate(fired):
         by_family[model.actions[i].name] += c
     stats.fired = dict(by_family)
-    for p in (m.prop for m in pending):
+    for p in pending:
         if stats.stopped:
             verdicts[p.name] = Verdict(p.name, INCOMPLETE, level)  # every state at <= level was checked
         else:

@@ -2,6 +2,7 @@
 statistics and progress.  Only this module and the CLI import rich."""
 from __future__ import annotations
 
+import textwrap
 import time
 
 from rich.console import Console
@@ -37,7 +38,8 @@ def verdict_table(checks, prop_names) -> Table:
     t.add_column("design", no_wrap=True, min_width=20)
     t.add_column("seed", justify="center")
     for p in prop_names:
-        t.add_column(p.replace("_", " "), justify="center", no_wrap=True, min_width=12)
+        t.add_column("\n".join(textwrap.wrap(p.replace("_", " "), 12)), justify="center",
+                     no_wrap=True, min_width=12)
     t.add_column("states", justify="right")
     t.add_column("depth", justify="right")
     t.add_column("time", justify="right")

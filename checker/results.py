@@ -25,7 +25,9 @@ class Verdict:
     ran out first).  depth: for VIOLATED, the length of the shortest counterexample
     (actions); for HOLDS, the depth bound covered.  complete: HOLDS over the whole
     reachable space (the frontier emptied before the depth bound).  trace: for VIOLATED,
-    ``[(action index or -1, state bytes), ...]``.
+    ``[(action index or -1, state bytes), ...]``; items: for VIOLATED, the items (pages,
+    file blocks or segments) whose conjunct fails in the last state, for properties
+    declared per item.
     """
 
     prop: str
@@ -33,6 +35,7 @@ class Verdict:
     depth: int
     complete: bool = False
     trace: list | None = None
+    items: list = field(default_factory=list)
 
     def label(self) -> str:
         if self.status == VIOLATED:

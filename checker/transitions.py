@@ -44,9 +44,10 @@ def action_footprint(model, a):
 
 
 class _Memo:
-    __slots__ = ("key", "writes", "runs", "cache")
+    __slots__ = ("key", "writes", "runs", "cache", "reads")
 
     def __init__(self, reads, writes):
+        self.reads = reads
         self.key = itemgetter(*reads) if len(reads) > 1 else (
             (lambda s, o=reads[0]: s[o]) if reads else (lambda s: ()))
         self.writes = writes
@@ -75,29 +76,45 @@ class MemoSuccessors:
         for fp in fps:
             self.memos.append(None if fp is None else _Memo(*fp))
 
-    def step(self, i: int, s: bytes):
-        """The successor of ``s`` under action ``i`` (or None), from the cache if the
-        projection of ``s`` on the action's read set was seen before."""
-        m = self.memos[i]
+        # Actions with the same read set (e.g. the write(2) variants of one block) share
+        # one key computation per state: the last (state, key) pair, compared by identity.
+        self._last = {}
+        self.steps = [self._make_step(i) for i in range(len(model.actions))]
+
+    def _make_step(self, i: int):
+        """The memoised transition of action ``i``: the successor from the cache if the
+        projection of the state on the action's read set was seen before (values patched
+        into the state in contiguous runs), else from ``apply`` (and cached)."""
+        model, a, m, limit = self.model, self.model.actions[i], self.memos[i], self.limit
+        apply = a.apply
         if m is None:
-            return self.model.actions[i].apply(self.model, s)
-        k = m.key(s)
-        vals = m.cache.get(k)
-        if vals is None:
-            ns = self.model.actions[i].apply(self.model, s)
-            if len(m.cache) >= self.limit:
-                m.cache.clear()
-            m.cache[k] = _DISABLED if ns is None else bytes(ns[o] for o in m.writes)
-            return ns
-        if vals is _DISABLED:
-            return None
-        if not vals:
-            return s
-        d = bytearray(s)
-        for a, b, i0, i1 in m.runs:
-            d[a:b] = vals[i0:i1]
-        return bytes(d)
+            return lambda s: apply(model, s)
+        key, cache, runs, writes = m.key, m.cache, m.runs, m.writes
+        last = self._last.setdefault(m.reads, [None, None])
+
+        def step(s):
+            if last[0] is s:
+                k = last[1]
+            else:
+                k = last[1] = key(s)
+                last[0] = s
+            vals = cache.get(k)
+            if vals is None:
+                ns = apply(model, s)
+                if len(cache) >= limit:
+                    cache.clear()
+                cache[k] = _DISABLED if ns is None else bytes(ns[o] for o in writes)
+                return ns
+            if vals is _DISABLED:
+                return None
+            if not vals:
+                return s
+            d = bytearray(s)
+            for lo, hi, i0, i1 in runs:
+                d[lo:hi] = vals[i0:i1]
+            return bytes(d)
+        return step
 
     def successors(self, s: bytes):
-        """:meth:`DaxModel.successors` with the memoised :meth:`step`."""
-        return self.model.successors(s, self.step)
+        """:meth:`DaxModel.successors` with the memoised steps."""
+        return self.model.successors(s, self.steps)

@@ -25,17 +25,36 @@ class PropertyFileError(ValueError):
 
 @dataclass(frozen=True)
 class Property:
-    """A registered invariant: ``name``, predicate ``fn(L, s) -> bool``, English ``doc``,
-    and ``origin`` (``shipped`` or the user's file)."""
+    """A registered invariant: ``name``, predicate ``fn(L, s) -> bool`` (the whole
+    invariant), English ``doc``, ``origin`` (``shipped`` or the user's file).
+
+    A property declared ``@invariant(each=domain)`` is a conjunction over the items of
+    ``domain(L)`` (file offsets, pmem pages...): ``item_fn(L, s, item)`` is one conjunct and
+    ``fn`` their ForAll.  Engines may check the conjuncts one by one (the explicit engine
+    memoises each on its own read set) and report which item failed.
+    """
 
     name: str
     fn: Callable
     doc: str
     origin: str = "shipped"
+    each: Callable | None = None
+    item_fn: Callable | None = None
 
     def holds(self, L, s) -> bool:
         """Evaluate the invariant on state ``s``."""
         return self.fn(L, s)
+
+    def conjuncts(self, L) -> list:
+        """``[(item or None, pred(L, s))]``: the conjuncts to check separately (one, the
+        whole invariant, when it was not declared with ``each``)."""
+        if self.each is None:
+            return [(None, self.fn)]
+        return [(it, (lambda L, s, it=it: self.item_fn(L, s, it))) for it in self.each(L)]
+
+    def failing_items(self, L, s) -> list:
+        """Items whose conjunct fails in ``s`` (``[None]`` for a failing plain invariant)."""
+        return [it for it, fn in self.conjuncts(L) if not fn(L, s)]
 
     @property
     def summary(self) -> str:
@@ -46,10 +65,16 @@ class Property:
 _origin = "shipped"
 
 
-def invariant(fn: Callable | None = None, *, name: str | None = None):
-    """Decorator registering ``fn(L, s) -> bool`` as an invariant named ``name`` (default:
-    the function name).  Raises InvalidDefinition for a missing docstring, a signature
-    that is not two positional parameters, or a name already registered."""
+def invariant(fn: Callable | None = None, *, name: str | None = None,
+              each: Callable | None = None):
+    """Decorator registering an invariant named ``name`` (default: the function name).
+
+    Without ``each`` the function is ``pred(L, s) -> bool``.  With ``each=domain`` (a
+    function of the layout returning a finite sequence of items) the function is
+    ``pred(L, s, item) -> bool`` and the invariant is its conjunction over the items.
+    Raises InvalidDefinition for a missing docstring, a wrong number of parameters, or a
+    name already registered.
+    """
 
     def register(f):
         nm = name or f.__name__
@@ -57,12 +82,22 @@ def invariant(fn: Callable | None = None, *, name: str | None = None):
         if not doc:
             raise InvalidDefinition(f"property {nm} has no docstring saying what it means")
         params = list(inspect.signature(f).parameters.values())
-        if len(params) != 2:
-            raise InvalidDefinition(f"property {nm} must take (L, s), not {len(params)} parameters")
+        want = 2 if each is None else 3
+        if len(params) != want:
+            raise InvalidDefinition(f"property {nm} must take {'(L, s)' if want == 2 else '(L, s, item)'}, "
+                                    f"not {len(params)} parameters")
         if nm in PROPERTIES:
             raise InvalidDefinition(f"property {nm} is already registered "
                                     f"(from {PROPERTIES[nm].origin})")
-        PROPERTIES[nm] = Property(nm, f, doc, _origin)
+        if each is None:
+            PROPERTIES[nm] = Property(nm, f, doc, _origin)
+        else:
+            from daxcheck.spec.vocab import ForAll
+
+            def whole(L, s):
+                return ForAll(each(L), lambda it: f(L, s, it))
+            whole.__name__ = whole.__qualname__ = f.__name__
+            PROPERTIES[nm] = Property(nm, whole, doc, _origin, each, f)
         return f
 
     return register(fn) if fn is not None else register

@@ -53,24 +53,28 @@ class DaxModel:
         """The successor of ``s`` under ``a``, or None if ``a`` is disabled in ``s``."""
         return a.apply(self, s)
 
-    def successors(self, s: bytes, step=None):
+    def successors(self, s: bytes, steps=None):
         """Yield ``(action index, next state)`` for every enabled action of ``s``, in action
         order.  A group whose first instance is disabled is skipped whole (its members
-        differ only in arguments that do not affect enabledness).  ``step(i, s)`` replaces
-        ``self.actions[i].apply(self, s)`` (the explorer passes a memoised one)."""
-        if step is None:
-            acts = self.actions
-            step = lambda i, s: acts[i].apply(self, s)  # noqa: E731
+        differ only in arguments that do not affect enabledness).  ``steps[i](s)`` replaces
+        ``self.actions[i].apply(self, s)`` (the explorer passes memoised ones)."""
+        if steps is None:
+            steps = self.steps
         for g in self.groups:
             first = True
             for i in g:
-                ns = step(i, s)
+                ns = steps[i](s)
                 if ns is None:
                     if first:
                         break
                     continue
                 first = False
                 yield i, ns
+
+    @property
+    def steps(self):
+        """Per action index, the plain transition ``s -> next state or None``."""
+        return [(lambda s, a=a: a.apply(self, s)) for a in self.actions]
 
     def action_from_args(self, name: str, args: dict) -> Action:
         """The model's action with family ``name`` and ``args`` (as in ITF ``#meta``).

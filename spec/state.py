@@ -172,6 +172,7 @@ class Layout:
         self.toks = range(1, bounds.tokens + 1)
         self.procs = range(bounds.procs)
         self.file_blks = tuple(itertools.product(self.files, self.blks))
+        self.file_blk_segs = tuple(itertools.product(self.files, self.blks, self.segs))
         self.volatile = tuple(o for (_, _, cat, _, _, flat) in self.fields
                               if cat in VOLATILE_CATEGORIES for o in flat)
         self._names = {}

@@ -70,9 +70,9 @@ class Toy:
     def next_state(self, s, a):
         return a.apply(self, s)
 
-    def successors(self, s, step=None):
+    def successors(self, s, steps=None):
         for i, a in enumerate(self.actions):
-            ns = a.apply(self, s) if step is None else step(i, s)
+            ns = a.apply(self, s) if steps is None else steps[i](s)
             if ns is not None:
                 yield i, ns
 
