@@ -172,7 +172,7 @@ def _check(args, argv, console) -> int:
     from daxcheck.properties import PROPERTIES
     from daxcheck.spec.designs import DESIGNS
     from .explore import Budget
-    from .report import Progress, stats_line, trace_table, verdict_table
+    from .report import Progress, fmt_item, stats_line, trace_table, verdict_table
     from .runner import command_line, load_user_files, make_model, pick, run_check, save_traces
 
     load_user_files(args.designs, args.properties)
@@ -204,8 +204,10 @@ def _check(args, argv, console) -> int:
                           f"{c.result.stats.stopped}")
         if not args.quiet:
             for name, t in c.traces.items():
+                items = c.result.verdicts[name].items
+                where = f" (at {', '.join(fmt_item(i) for i in items)})" if items else ""
                 console.print(trace_table(t, c.model, f"{c.model.design.name}: {name} violated "
-                                          f"at depth {t.depth}"))
+                                          f"at depth {t.depth}{where}"))
         if not args.no_write:
             for path, status in save_traces(c, args.out, args.force):
                 if status.startswith("conflict"):
