@@ -70,12 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--properties", metavar="FILE",
                         help="Python file with extra @invariant properties")
 
+    def selection(sp, designs_default):
+        sp.add_argument("--design", action="append", default=[], metavar="D",
+                        help=f"design (repeatable; default: {designs_default})")
+        sp.add_argument("--property", action="append", default=[], metavar="P",
+                        help="property (repeatable; default: all)")
+        user_files(sp)
+
     c = sub.add_parser("check", help="explore designs and check properties")
-    c.add_argument("--design", action="append", default=[], metavar="D",
-                   help="design to check (repeatable; default: all)")
-    c.add_argument("--property", action="append", default=[], metavar="P",
-                   help="property to check (repeatable; default: all)")
-    user_files(c)
+    selection(c, "all")
     c.add_argument("--engine", choices=("explicit", "z3"), default="explicit")
     for b, h in (("depth", "maximum trace length (actions)"), ("files", "number of files"),
                  ("blocks", "4 KiB blocks per file"), ("phys", "physical pmem blocks"),
@@ -110,11 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--max-ops", type=_positive_int, default=10, help="operations per sequence")
 
     pv = sub.add_parser("prove", help="k-induction with Z3: holds at every depth?")
-    pv.add_argument("--design", action="append", default=[], metavar="D",
-                    help="design (repeatable; default: every design expected to hold)")
-    pv.add_argument("--property", action="append", default=[], metavar="P",
-                    help="property (repeatable; default: all)")
-    user_files(pv)
+    selection(pv, "every design expected to hold")
     pv.add_argument("--k", type=_positive_int, help="one induction depth (default: 1..--max-k)")
     pv.add_argument("--max-k", type=_positive_int, default=2, help="largest k tried (default 2)")
     pv.add_argument("--lemmas", choices=("none", "shipped", "mined"), default="shipped",

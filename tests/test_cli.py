@@ -173,3 +173,28 @@ def test_replay_on_a_users_pmem_file_works_on_a_copy_unless_forced(tmp_path):
     assert r.returncode == 2 and "too small" in r.stderr
     r = dax("replay", str(f), "--crash-states", "many")
     assert r.returncode == 2
+
+
+def test_z3_engine_prove_and_query_through_the_cli(tmp_path):
+    r = dax("check", "--engine", "z3", "--design", "userspace-flush", "--out", str(tmp_path), "--quiet")
+    assert r.returncode == 12 and "VIOLATED d=4" in r.stdout
+    doc = json.loads((tmp_path / "userspace-flush__durable_after_sync.itf.json").read_text())
+    assert doc["#meta"]["engine"] == "z3"
+    assert dax("replay", str(tmp_path / "userspace-flush__durable_after_sync.itf.json")).returncode == 12
+    r = dax("prove", "--design", "map-sync", "--property", "refcounts_consistent")
+    assert r.returncode == 0 and "holds at every depth" in r.stdout
+    assert dax("query", "cow-srcmap").returncode == 0
+    r = dax("query", "cow-single-iomap")
+    assert r.returncode == 12 and "example 1: pos=" in r.stdout
+    r = dax("query", "nope")
+    assert r.returncode == 2 and "unknown query" in r.stderr
+
+
+def test_oracle_command():
+    from daxcheck.checker.oracle import unavailable_reason
+    why = unavailable_reason()
+    r = dax("oracle", "--runs", "5", "--seed", "2")
+    if why:
+        assert r.returncode == 75 and why in r.stderr
+    else:
+        assert r.returncode == 0 and "5 matched" in r.stdout and "0 mismatches" in r.stdout
