@@ -46,8 +46,9 @@ SEG_BYTES = BLOCK // SEGS
 """Bytes per segment (2048)."""
 LINES_PER_SEG = SEG_BYTES // LINE
 """Cache lines per segment (32)."""
-DURABILITY_PROPS = frozenset({"durable_after_sync"})
-"""Properties whose byte-level check is a crash at the end of the trace."""
+DURABILITY_PROPS = frozenset({"durable_after_sync", "no_stale_data_after_crash"})
+"""Properties about what a crash leaves: checked on the crash images of a crash added at
+the end of the trace."""
 MAX_DETAILS = 3
 """Failing crash images described in full per crash point."""
 

@@ -136,3 +136,19 @@ def refcounts_consistent(L, s, b):
     """
     return s[L.refcount[b]] == Count(L.file_blks, lambda fx: And(
         s[L.ext_kind[fx[0]][fx[1]]] != HOLE, s[L.ext_pblk[fx[0]][fx[1]]] == b))
+
+
+@invariant(each=file_segments)
+def no_stale_data_after_crash(L, s, fxg):
+    """What a crash at this moment would leave readable (journaled extent map and size,
+    media contents, caches lost) is data written to that file offset or zeros: recovery
+    never exposes another file's data, a freed block's data, or pmem contents from before
+    mkfs.
+
+    Catches a journal commit that makes an extent written before its data reached the
+    media (allocation without XFS_BMAPI_ZERO, unwritten conversion logged too early), and
+    an in-place overwrite of a block that another inode's journaled map still references
+    (the in-core refcount window, cow-in-core-refcount).
+    """
+    f, x, g = fxg
+    return _legit(L, s, f, x, g, persisted_view(L, s, f, x, g))

@@ -306,7 +306,9 @@ def field_domain(L: "Layout", offset: int) -> tuple[int, ...]:
         return (PG_NULL,) + tuple(range(1, b.files + 1)) + (PG_SHARED,)
     if name == "page_index":
         return tuple(range(b.blocks))
-    if name in ("cache", "media"):
+    if name == "cache":
+        return toks  # only stores (tokens 1..T) dirty a line; 0 is clean
+    if name == "media":
         return toks + (STALE,)
     if name == "ghost_durable":
         return (0,) + tuple(t + 1 for t in toks) + (STALE + 1,)

@@ -143,10 +143,11 @@ def select(s: Sequence, offsets: Sequence[int], i):
 
     ``offsets`` is one row of a :class:`~daxcheck.spec.state.Layout` table (e.g. the
     refcount of every physical block).  A symbolic ``i`` becomes an if-then-else chain
-    over the finite domain (an out-of-range ``i`` reads the last element).
+    over the finite domain.  An out-of-range ``i`` (only in an arbitrary byte vector,
+    never in a reachable state) reads the last element, concretely and symbolically alike.
     """
     if type(i) is int:
-        return s[offsets[i]]
+        return s[offsets[i]] if i < len(offsets) else s[offsets[-1]]
     r = s[offsets[-1]]
     for k in range(len(offsets) - 2, -1, -1):
         r = _sym().ite(i == k, s[offsets[k]], r)
@@ -155,9 +156,10 @@ def select(s: Sequence, offsets: Sequence[int], i):
 
 def store(d, offsets: Sequence[int], i, v) -> None:
     """Write ``v`` into field ``offsets[i]`` of draft ``d``; a guarded update of every
-    element when ``i`` is symbolic."""
+    element when ``i`` is symbolic.  An out-of-range ``i`` writes nothing (both ways)."""
     if type(i) is int:
-        d[offsets[i]] = v
+        if i < len(offsets):
+            d[offsets[i]] = v
         return
     for k, o in enumerate(offsets):
         d[o] = _sym().ite(i == k, v, d[o])

@@ -64,3 +64,11 @@ def test_python_truth_test_on_a_state_value_is_a_clear_error():
 def test_no_backend_means_a_clear_error_for_non_bool_conditions():
     with pytest.raises(SymbolicUseError, match="compare state fields explicitly"):
         V.If(1, 2, 3)
+
+
+def test_out_of_range_index_means_the_same_concretely_and_symbolically():
+    s = bytes([5, 6, 7, 9])
+    assert V.select(s, (0, 1, 2), 200) == 7
+    d = V.draft(s)
+    V.store(d, (0, 1, 2), 200, 1)
+    assert bytes(d) == s
