@@ -7,7 +7,10 @@ machine is shared and absolute times drift:
 
 * floor ratio = distinct states/s of the largest design / 30,000 (the issue's floor),
 * memo speedup = memoised states/s / reference (memo=False) states/s, same design,
-* bytes/state = (peak RSS - RSS of an idle process with daxcheck imported) / states.
+* bytes/state = (peak RSS - RSS of an idle process with daxcheck imported) / states,
+* calib = a fixed pure-Python workload (200,000 dict inserts of 8-byte keys, best of 5)
+  timed in the same process just before the exploration; states per calib-second
+  normalises the rate for the VM's speed at that moment.
 
 Each figure is the median of ``--repeat`` runs (default 3): the VM's speed varies by
 tens of percent from one second to the next.
@@ -29,14 +32,18 @@ from daxcheck.spec.designs import DESIGNS
 from daxcheck.spec.model import DaxModel
 from daxcheck.properties import PROPERTIES
 from daxcheck.checker.explore import explore
+import timeit
 name, memo = sys.argv[1], sys.argv[2] == "1"
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+calib = min(timeit.repeat('d={}\nfor i in range(200000): d[i.to_bytes(8, "little")] = i',
+                          number=1, repeat=5))
 if name == "-":
     print(json.dumps({"rss_kb": base})); sys.exit(0)
 r = explore(DaxModel(DESIGNS[name]), list(PROPERTIES.values()), memo=memo)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"design": name, "states": r.stats.states, "transitions": r.stats.transitions,
-                  "seconds": r.stats.seconds, "rate": r.stats.rate, "rss_kb": peak}))
+                  "seconds": r.stats.seconds, "rate": r.stats.rate, "rss_kb": peak,
+                  "calib_s": calib}))
 """
 
 
@@ -75,12 +82,16 @@ def main() -> int:
         "states_per_s": round(largest["rate"]), "floor_ratio": round(largest["rate"] / FLOOR, 2),
         "memo_speedup": round(largest["rate"] / plain["rate"], 2),
         "peak_rss_mb": round(largest["rss_kb"] / 1024, 1), "bytes_per_state": round(per),
+        "calib_s": round(largest["calib_s"], 4),
+        "states_per_calib_s": round(largest["rate"] * largest["calib_s"]),
     }
     print()
     print(f"largest design {summary['largest_design']}: {summary['states']:,} states at "
           f"{summary['states_per_s']:,} states/s = {summary['floor_ratio']}x the 30,000/s floor; "
           f"memoisation speedup {summary['memo_speedup']}x (same run); peak RSS "
-          f"{summary['peak_rss_mb']} MB, ~{summary['bytes_per_state']} bytes/state")
+          f"{summary['peak_rss_mb']} MB, ~{summary['bytes_per_state']} bytes/state; calibration "
+          f"loop {summary['calib_s']}s in that process ({summary['states_per_calib_s']:,} states "
+          f"per calibration-loop time)")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"rows": rows, "summary": summary}, f, indent=1)

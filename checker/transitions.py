@@ -90,6 +90,8 @@ class MemoSuccessors:
         if m is None:
             return lambda s: apply(model, s)
         key, cache, runs, writes = m.key, m.cache, m.runs, m.writes
+        wget = itemgetter(*writes) if len(writes) > 1 else (
+            (lambda s, o=writes[0]: (s[o],)) if writes else (lambda s: ()))
         last = self._last.setdefault(m.reads, [None, None])
 
         def step(s):
@@ -103,7 +105,7 @@ class MemoSuccessors:
                 ns = apply(model, s)
                 if len(cache) >= limit:
                     cache.clear()
-                cache[k] = _DISABLED if ns is None else bytes(ns[o] for o in writes)
+                cache[k] = _DISABLED if ns is None else bytes(wget(ns))
                 return ns
             if vals is _DISABLED:
                 return None
