@@ -9,7 +9,7 @@ machine is shared and absolute times drift:
 * memo speedup = memoised states/s / reference (memo=False) states/s, same design,
 * bytes/state = (peak RSS - RSS of an idle process with daxcheck imported) / states,
 * calib = a fixed pure-Python workload (200,000 dict inserts of 8-byte keys, best of 5)
-  timed in the same process just before the exploration; states per calib-second
+  timed in the same process right after the exploration; states per calib-second
   normalises the rate for the VM's speed at that moment.
 
 Each figure is the median of ``--repeat`` runs (default 3): the VM's speed varies by
@@ -35,12 +35,12 @@ from daxcheck.checker.explore import explore
 import timeit
 name, memo = sys.argv[1], sys.argv[2] == "1"
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-calib = min(timeit.repeat('d={}\nfor i in range(200000): d[i.to_bytes(8, "little")] = i',
-                          number=1, repeat=5))
 if name == "-":
     print(json.dumps({"rss_kb": base})); sys.exit(0)
 r = explore(DaxModel(DESIGNS[name]), list(PROPERTIES.values()), memo=memo)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+calib = min(timeit.repeat('d={}\nfor i in range(200000): d[i.to_bytes(8, "little")] = i',
+                          number=1, repeat=5))
 print(json.dumps({"design": name, "states": r.stats.states, "transitions": r.stats.transitions,
                   "seconds": r.stats.seconds, "rate": r.stats.rate, "rss_kb": peak,
                   "calib_s": calib}))
