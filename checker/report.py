@@ -10,7 +10,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .results import HOLDS, VIOLATED, INCOMPLETE
+from .results import VIOLATED, INCOMPLETE
 
 
 def make_console(stderr=False) -> Console:

@@ -10,7 +10,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from daxcheck.properties import PROPERTIES, PropertyFileError, load_properties_file
+from daxcheck.properties import PropertyFileError, load_properties_file
 from daxcheck.spec.designs import DESIGNS, DesignError
 from daxcheck.spec.model import DaxModel
 from daxcheck.spec.state import BoundsError

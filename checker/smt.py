@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import linecache
 import os
-import sys
 import time
 import traceback
 from contextlib import contextmanager

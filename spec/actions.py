@@ -10,13 +10,12 @@ the model's action list, and therefore every trace, replays by action.
 """
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, fields as dc_fields
 from typing import ClassVar
 
 from .state import (HOLE, UNWRITTEN, WRITTEN, XA_EMPTY, XA_ZERO, XA_PFN, PTE_NONE, PTE_RO,
-                    PTE_RW, PTE_ZERO, MM_NONE, MM_SHARED, MM_SYNC, SEGS, file_name)
-from .vocab import (And, Or, Not, If, ForAll, Count, select, store, when, require, draft,
+                    PTE_RW, PTE_ZERO, MM_NONE, MM_SHARED, MM_SYNC, file_name)
+from .vocab import (And, Or, Not, If, ForAll, Count, store, when, require, draft,
                     freeze)
 from . import fsdax as k
 

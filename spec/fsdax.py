@@ -59,9 +59,7 @@ def find_free(L, d):
 def zero_block(L, d, b):
     """dax_zero_page_range on block ``b``: non-temporal zeroing, flushed (durable), which
     also drops any dirty cache line of the block."""
-    for g in L.segs:
-        store(d, L.media_col[g], b, 0)
-        store(d, L.cache_col[g], b, 0)
+    zero_segs(L, d, b, L.segs)
 
 
 def copy_block(L, d, src, dst, segs):
