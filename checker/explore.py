@@ -121,7 +121,7 @@ def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
             check(sid, s, 0)
     level = 0
     complete = False
-    states, ids, parent, via = store.states, store.ids, store.parent, store.via
+    states, add = store.states, store.add
     while pending:
         if not frontier:
             complete = True
@@ -133,13 +133,11 @@ def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
             s = states[sid]
             for i, ns in successors(s):
                 fired[i] += 1
-                if ns is s or ns in ids:
+                if ns is s:
                     continue
-                nid = len(states)
-                ids[ns] = nid
-                states.append(ns)
-                parent.append(sid)
-                via.append(i)
+                nid = add(ns, sid, i)
+                if nid < 0:
+                    continue
                 nxt.append(nid)
                 for key, cache, c in flat[i]:
                     r = cache.get(key(ns))
