@@ -118,14 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
     pv.add_argument("--max-k", type=_positive_int, default=2, help="largest k tried (default 2)")
     pv.add_argument("--lemmas", choices=("none", "shipped", "mined"), default="shipped",
                     help="strengthening candidates, each proved before it is used")
-    pv.add_argument("--time-limit", type=_positive_float, metavar="S", help="per proof")
+    pv.add_argument("--time-limit", type=_positive_float, metavar="S",
+                    help="per design (one Houdini run proves all its properties)")
 
     q = sub.add_parser("query", help="byte-offset questions answered by Z3")
     q.add_argument("name", nargs="*", help="queries to run (default: all)")
     q.add_argument("--time-limit", type=_positive_float, default=30.0, metavar="S")
 
     ls = sub.add_parser("list", help="list designs, properties, actions or queries")
-    ls.add_argument("what", choices=("designs", "properties", "actions", "queries"))
+    ls.add_argument("what", choices=("designs", "properties", "lemmas", "actions", "queries"))
     user_files(ls)
     return p
 
@@ -168,15 +169,15 @@ def main(argv=None) -> int:
 
 
 def _check(args, argv, console) -> int:
-    from daxcheck.properties import PROPERTIES
     from daxcheck.spec.designs import DESIGNS
     from .explore import Budget
     from .report import Progress, fmt_item, stats_line, trace_table, verdict_table
-    from .runner import command_line, load_user_files, make_model, pick, run_check, save_traces
+    from .runner import (command_line, load_user_files, make_model, pick, pick_properties,
+                         run_check, save_traces)
 
     load_user_files(args.designs, args.properties)
     designs = pick(args.design, DESIGNS, "design")
-    props = pick(args.property, PROPERTIES, "property")
+    props = pick_properties(args.property)
     overrides = {k: getattr(args, k) for k in ("depth", "files", "blocks", "phys", "tokens",
                                                "procs")}
     models = [make_model(d, overrides) for d in designs]
@@ -306,7 +307,7 @@ def _prove(args, console) -> int:
     from daxcheck.properties import PROPERTIES
     from daxcheck.spec.designs import DESIGNS
     from .runner import InputError, load_user_files, pick
-    from .symbolic import ProveError, prove
+    from .symbolic import ProveError, prove_all
     from daxcheck.spec.model import DaxModel
     load_user_files(args.designs, args.properties)
     designs = pick(args.design, DESIGNS, "design") if args.design else [
@@ -315,18 +316,23 @@ def _prove(args, console) -> int:
     codes = set()
     for d in designs:
         m = DaxModel(d)
-        for p in props:
-            try:
-                r = prove(m, p, k=args.k, max_k=args.max_k, lemmas=args.lemmas,
-                          time_limit=args.time_limit)
-            except ProveError as e:
-                raise InputError(str(e)) from None
+        try:
+            run = prove_all(m, props, k=args.k, max_k=args.max_k, lemmas=args.lemmas,
+                            time_limit=args.time_limit)
+        except ProveError as e:
+            raise InputError(str(e)) from None
+        n = sum(r.status == "proved" for r in run.results)
+        console.print(f"[bold]{d.name}[/bold]: {n} of {len(props)} propert"
+                      f"{'y' if len(props) == 1 else 'ies'} proved ({run.seconds:.1f}s)")
+        for r in run.results:
             style = {"proved": "green", "refuted": "bold red"}.get(r.status, "yellow")
             lines = r.lines(m.L)
-            console.print(f"[{style}]{lines[0]}[/{style}]")
+            console.print(f"  [{style}]{lines[0]}[/{style}]")
             for line in lines[1:]:
-                console.print(line, markup=False)
+                console.print("  " + line, markup=False)
             codes.add({"proved": EXIT_OK, "refuted": EXIT_VIOLATION}.get(r.status, EXIT_INCOMPLETE))
+        for line in run.lines():
+            console.print(line, markup=False)
     for c in (EXIT_VIOLATION, EXIT_INCOMPLETE):
         if c in codes:
             return c
@@ -349,7 +355,7 @@ def _query(args, console) -> int:
 
 def _list(args, console) -> int:
     from rich.table import Table
-    from daxcheck.properties import PROPERTIES
+    from daxcheck.properties import LEMMAS, PROPERTIES
     from daxcheck.spec.actions import ACTIONS, FAMILY_ORDER
     from daxcheck.spec.designs import DESIGNS
     from .runner import load_user_files
@@ -361,11 +367,11 @@ def _list(args, console) -> int:
         for d in DESIGNS.values():
             exp = ", ".join(sorted(d.expect_violated)) or "holds"
             t.add_row(d.name, d.seed, exp, d.summary)
-    elif args.what == "properties":
-        t.add_column("property")
+    elif args.what in ("properties", "lemmas"):
+        t.add_column("lemma" if args.what == "lemmas" else "property")
         t.add_column("origin")
         t.add_column("meaning", overflow="fold")
-        for p in PROPERTIES.values():
+        for p in (PROPERTIES if args.what == "properties" else LEMMAS).values():
             t.add_row(p.name, p.origin, p.summary)
     elif args.what == "queries":
         from .queries import QUERIES

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from daxcheck.properties import PROPERTIES
+from daxcheck.properties import lookup
 
 from .trace import Trace, TraceError, read_itf
 
@@ -42,9 +42,11 @@ def replay_spec(path, designs=None) -> SpecReplay:
     name = recorded.prop
     if name is None:
         raise TraceError(f"{path}: field #meta.property is empty: not a counterexample")
-    if name not in PROPERTIES:
+    try:
+        prop = lookup(name)
+    except KeyError:
         raise TraceError(f"{path}: field #meta.property names unknown property {name!r} "
-                         f"(pass --properties FILE for a user's invariant)")
+                         f"(pass --properties FILE for a user's invariant)") from None
     L = model.L
     s = model.init_states()[0]
     states, acts = [s], []
@@ -63,7 +65,7 @@ def replay_spec(path, designs=None) -> SpecReplay:
             divergence = _diff(L, n, recorded.states[n], ns)
         s = ns
     trace = Trace(model.design.name, name, model.bounds, acts, states, recorded.meta)
-    reproduced = disabled is None and not PROPERTIES[name].holds(L, s)
+    reproduced = disabled is None and not prop.holds(L, s)
     return SpecReplay(trace, model, name, reproduced, disabled, divergence)
 
 

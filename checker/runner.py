@@ -63,6 +63,14 @@ def pick(names, registry, what):
     return out
 
 
+def pick_properties(names):
+    """The invariants named (all shipped and user invariants when ``names`` is empty); a
+    lemma's name is accepted too, so ``check --property <lemma>`` confirms a lemma with
+    the explicit engine.  InputError for an unknown name."""
+    from daxcheck.properties import LEMMAS, PROPERTIES
+    return pick(names, PROPERTIES if not names else {**PROPERTIES, **LEMMAS}, "property")
+
+
 def make_model(design, overrides: dict) -> DaxModel:
     """Model of ``design`` at its default bounds with ``overrides`` (None values ignored).
     InputError for bounds out of range."""

@@ -314,6 +314,21 @@ def domain_lemmas(L) -> list[Lemma]:
     return out
 
 
+def frame_lemmas(sm: "SymbolicModel") -> list[Lemma]:
+    """One lemma per state field that no action of the model writes (e.g. ``sealed`` in a
+    design without the seal action): the field keeps its initial value.  True by
+    construction of the step relation, and still proved like every candidate."""
+    init = sm.model.init_states()[0]
+    written = set(sm.written)
+    out = []
+    for o in range(sm.L.width):
+        if o not in written:
+            def fn(L, s, o=o, v=init[o]):
+                return s[o] == v
+            out.append(Lemma(f"frame:{sm.L.label(o)}", fn, f"{sm.L.label(o)} stays {init[o]}"))
+    return out
+
+
 def mined_lemmas(model, max_states: int = 30000, depth: int | None = None) -> list[Lemma]:
     """Candidate lemmas guessed from explicitly explored states (Daikon-style): for every
     field the set of values seen, and for every pair of fields ``(o1, o2)`` and value
@@ -362,6 +377,10 @@ def mined_lemmas(model, max_states: int = 30000, depth: int | None = None) -> li
     return out
 
 
+AUTO_LEMMA_PREFIXES = ("domain:", "frame:", "values:", "when:")
+"""Name prefixes of the generated (per-field) candidate lemmas."""
+
+
 @dataclass
 class ProofResult:
     """The answer of :func:`prove`.
@@ -386,7 +405,8 @@ class ProofResult:
     reason: str = ""
 
     def lines(self, L=None) -> list[str]:
-        """Human-readable report lines; with layout ``L`` the counterexample to induction
+        """Human-readable report lines (the lemmas used are reported per design by
+        :meth:`ProofRun.lines`); with layout ``L`` the counterexample to induction
         is shown as the first state's non-zero fields and then, per step, the action and
         the fields it changed (``label: old -> new``)."""
         head = {"proved": f"{self.prop} holds at every depth in {self.design} "
@@ -396,10 +416,6 @@ class ProofResult:
                                  f"(with {len(self.lemmas)} surviving lemma(s))",
                 "unknown": f"{self.prop} in {self.design}: unknown ({self.reason}); not a pass"}
         out = [head[self.status]]
-        if self.status == "proved" and self.lemmas:
-            shown = [n for n in self.lemmas if not n.startswith(("domain:", "values:", "when:"))]
-            rest = len(self.lemmas) - len(shown)
-            out.append("  lemmas: " + ", ".join(shown + ([f"{rest} mined/domain lemmas"] if rest else [])))
         if self.status == "not inductive" and self.cti and L is not None:
             acts, states = self.cti
             out.append("  counterexample to induction (arbitrary start state, candidates hold "
@@ -410,57 +426,129 @@ class ProofResult:
                 ch = [f"{L.label(o)}: {L.show(o, s0[o])} -> {L.show(o, s1[o])}"
                       for o in range(L.width) if s0[o] != s1[o]]
                 out.append(f"  step {n} {a.describe()}: " + ("; ".join(ch) or "no change"))
+            out.append("  (the start state may be unreachable: a @lemma that excludes it, or a "
+                       "larger --max-k, may complete the proof; `daxcheck check` searches for a "
+                       "reachable violation)")
         return out
 
 
-def prove(model, prop, k: int | None = None, max_k: int = 4, lemmas: str = "shipped",
-          time_limit: float | None = None, simple_path: bool = True,
-          mine_states: int = 30000, sm: SymbolicModel | None = None) -> ProofResult:
-    """k-induction for ``prop`` on ``model``.
+@dataclass
+class ProofRun:
+    """The answer of :func:`prove_all` for one design: ``results`` (one
+    :class:`ProofResult` per property asked, in order), ``lemma_status`` (for every named
+    candidate that is not a goal, i.e. the shipped and user lemmas and the other
+    invariants: "proved" at the final k, "false at depth d" when the base case refuted it,
+    "not inductive" when Houdini dropped it, or "undecided (solver unknown)"), ``auto_lemmas`` (how many generated
+    domain/frame/mined candidates were offered), ``k`` (the last induction depth tried),
+    ``seconds``."""
+
+    design: str
+    results: list
+    lemma_status: dict = field(default_factory=dict)
+    auto_lemmas: int = 0
+    k: int = 0
+    seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        """Report lines on the lemmas: those proved and used, those dropped and why."""
+        used = [n for n, st in self.lemma_status.items() if st == "proved"]
+        dropped = [f"{n} ({st})" for n, st in self.lemma_status.items() if st != "proved"]
+        out = [f"  lemmas proved and assumed: {', '.join(used) or 'none'}"
+               + (f"; plus the proved ones of {self.auto_lemmas} generated per-field "
+                  f"(domain/frame/mined) candidates" if self.auto_lemmas else "")]
+        if dropped:
+            out.append(f"  lemmas dropped: {', '.join(dropped)}")
+        return out
+
+
+def prove(model, prop, **kw) -> ProofResult:
+    """k-induction for the single property ``prop``: :func:`prove_all` with ``[prop]``;
+    same keyword arguments.  Returns its :class:`ProofResult`."""
+    return prove_all(model, [prop], **kw).results[0]
+
+
+def prove_all(model, props, k: int | None = None, max_k: int = 4, lemmas: str = "shipped",
+              time_limit: float | None = None, simple_path: bool = True,
+              mine_states: int = 30000, sm: SymbolicModel | None = None) -> ProofRun:
+    """k-induction for every property of ``props`` on ``model`` in one Houdini run.
 
     ``k``: a single induction depth to try; otherwise k = 1..``max_k`` in turn (1..30).
-    ``lemmas``: "none" (the property alone), "shipped" (plus the other shipped invariants
-    and the per-field value domains as candidates), or "mined" (plus candidates mined from
-    explicitly explored states, :func:`mined_lemmas`).  At each k, the base case checks
-    every candidate on every path of fewer than k actions from the initial state
-    (BMC; a failing property is "refuted", a failing lemma is dropped), then the inductive
-    step drops every candidate that can fail after k consecutive states where all
-    remaining candidates hold (Houdini) until the set is k-inductive, or the property
-    itself is dropped ("not inductive" at that k).  With ``simple_path`` the k states of
-    the step are pairwise distinct (complete for finite systems as k grows).  States are
-    arbitrary byte vectors (every concrete state is one).
-    Returns a :class:`ProofResult`.  Raises ProveError for bad arguments.
+    ``lemmas``: "none" (the properties alone), "shipped" (plus the other shipped
+    invariants, every registered :func:`~daxcheck.properties.lemma` (shipped or from a
+    user's file), one value-domain lemma per field and one frame lemma per field no action
+    writes), or "mined" (plus candidates mined from explicitly explored states,
+    :func:`mined_lemmas`).  At each k, the base case checks every candidate on every path
+    of fewer than k actions from the initial state (BMC; a failing property is "refuted"
+    with its trace, a failing lemma is dropped), then the inductive step drops every
+    candidate that can fail after k consecutive states where all remaining candidates
+    hold (Houdini, Flanagan & Leino 2001) until the remaining set is k-inductive: every
+    property left in it is "proved"; a property dropped keeps the counterexample to
+    induction that dropped it and is retried at the next k.  With ``simple_path`` the
+    k states of the step are pairwise distinct.  States are arbitrary byte vectors (every
+    concrete state is one).  Since every assumed candidate is itself proved, "proved" is
+    sound whatever the candidates were.
+    Returns a :class:`ProofRun`.  Raises ProveError for bad arguments.
     """
-    from daxcheck.properties import PROPERTIES
+    from daxcheck.properties import PROPERTIES, LEMMAS
     if lemmas not in ("none", "shipped", "mined"):
         raise ProveError(f"lemmas must be none, shipped or mined, not {lemmas!r}")
     ks = [k] if k is not None else list(range(1, max_k + 1))
     for kk in ks:
         if not isinstance(kk, int) or isinstance(kk, bool) or not 1 <= kk <= 30:
             raise ProveError(f"induction depth k must be an int in 1..30, not {kk!r}")
+    if not props:
+        raise ProveError("no property to prove")
     t0 = time.perf_counter()
     deadline = smt.Deadline(time_limit)
     sm = sm or SymbolicModel(model)
     L = model.L
-    cands = [prop]
+    goals = {p.name: p for p in props}
+    cands = list(props)
+    named = []
+    auto = []
     if lemmas in ("shipped", "mined"):
-        cands += [p for p in PROPERTIES.values() if p.name != prop.name and p.origin == "shipped"]
-        cands += domain_lemmas(L)
+        named = [p for p in PROPERTIES.values() if p.name not in goals and p.origin == "shipped"]
+        named += [p for p in LEMMAS.values() if p.name not in goals]
+        auto = domain_lemmas(L) + frame_lemmas(sm)
     if lemmas == "mined":
-        cands += mined_lemmas(model, mine_states)
+        auto += mined_lemmas(model, mine_states)
+    cands += named + auto
     terms = {c.name: sm.prop_term(c) for c in cands}
     name = model.design.name
+    results = {}
+    ctis = {}
 
-    def result(status, kk, **kw):
-        return ProofResult(name, prop.name, status, kk, seconds=time.perf_counter() - t0, **kw)
+    def done(status, kk, **kw):
+        return ProofResult(name, "", status, kk, seconds=time.perf_counter() - t0, **kw)
+
+    def finish(kk, unknown=None):
+        out = []
+        for p in props:
+            r = results.get(p.name)
+            if r is None:
+                if unknown is not None:
+                    r = done("unknown", kk, reason=unknown)
+                else:
+                    cti, surv = ctis.get(p.name, (None, []))
+                    r = done("not inductive", kk, cti=cti, lemmas=surv)
+            r.prop = p.name
+            out.append(r)
+        status = {}
+        for c in named:
+            if c.name in false_at:
+                status[c.name] = f"false at depth {false_at[c.name]}"
+            elif unknown is not None:
+                status[c.name] = "undecided (solver unknown)"
+            else:
+                status[c.name] = "proved" if c.name in survivors else "not inductive"
+        return ProofRun(name, out, status, len(auto), kk, time.perf_counter() - t0)
 
     # Base case, shared by all k: which candidates fail within depth < k.
     base_solver = smt.Solver(deadline, logic=sm.logic)
     base = _Unrolling(sm, base_solver, "s", model.init_states()[0])
     false_at = {}          # candidate name -> shallowest failing depth
     base_depth = -1
-    cti = None
-    survivors = []
+    survivors = set()
     for kk in ks:
         while base_depth < kk - 1:
             base_depth += 1
@@ -475,7 +563,7 @@ def prove(model, prop, k: int | None = None, max_k: int = 4, lemmas: str = "ship
                     if out.result is Result.REFUTED:
                         acts, states = base.path(out)
                 if out.result is Result.UNKNOWN:
-                    return result("unknown", kk, reason=f"base case depth {base_depth}: {out.reason}")
+                    return finish(kk, f"base case depth {base_depth}: {out.reason}")
                 if out.result is Result.CONFIRMED:
                     break
                 tr, failing = _replay(model, acts, states, live, f"prove {name} base {base_depth}")
@@ -484,11 +572,13 @@ def prove(model, prop, k: int | None = None, max_k: int = 4, lemmas: str = "ship
                                              f"{base_depth} does not fail on replay")
                 for n in failing:
                     false_at[n] = base_depth
-                if prop.name in failing:
-                    path = [(-1, tr.states[0])] + [(model.index[a], s) for a, s in
-                                                   zip(acts, tr.states[1:])]
-                    return result("refuted", base_depth, trace=path)
+                    if n in goals and n not in results:
+                        path = [(-1, tr.states[0])] + [(model.index[a], s) for a, s in
+                                                       zip(acts, tr.states[1:])]
+                        results[n] = done("refuted", base_depth, trace=path)
                 live = [c for c in live if c.name not in false_at]
+        if all(n in results for n in goals):
+            return finish(kk)
         # Inductive step at kk with Houdini.
         active = [c for c in cands if c.name not in false_at]
         solver = smt.Solver(deadline, logic=sm.logic)
@@ -509,18 +599,22 @@ def prove(model, prop, k: int | None = None, max_k: int = 4, lemmas: str = "ship
             live = {c.name for c in active}
             out = solver.check(*[ind[n] if n in live else smt.neg(ind[n]) for n in ind])
             if out.result is Result.UNKNOWN:
-                return result("unknown", kk, reason=f"inductive step k={kk}: {out.reason}")
+                return finish(kk, f"inductive step k={kk}: {out.reason}")
             if out.result is Result.CONFIRMED:
-                return result("proved", kk, lemmas=[c.name for c in active if c.name != prop.name])
+                survivors = live
+                break
             acts, states = run.path(out)
             last = states[-1]
             dropped = {c.name for c in active if not c.fn(L, last)}
             if not dropped:
                 raise EngineDisagreement(f"prove {name} k={kk}: Z3 step counterexample satisfies "
                                          f"every candidate when evaluated concretely")
-            if prop.name in dropped:
-                cti = (acts, states)
-                survivors = [c.name for c in active if c.name != prop.name and c.name not in dropped]
-                break
+            for n in dropped & set(goals):
+                ctis[n] = ((acts, states), sorted(live - dropped - set(goals)))
             active = [c for c in active if c.name not in dropped]
-    return result("not inductive", ks[-1], lemmas=survivors, cti=cti)
+        for n in goals:
+            if n in survivors and n not in results:
+                results[n] = done("proved", kk, lemmas=[c.name for c in active if c.name != n])
+        if all(n in results for n in goals):
+            return finish(kk)
+    return finish(ks[-1])

@@ -82,7 +82,9 @@ def durable_after_sync(L, s, fxg):
     return Implies(promise != 0, persisted_view(L, s, f, x, g) == promise - 1)
 
 
-def _legit(L, s, f, x, g, v):
+def legit(L, s, f, x, g, v):
+    """Data token ``v`` may be read at file ``f`` block ``x`` segment ``g``: zeros, or a
+    token that was written there (``ghost_written``, which reflink inherits)."""
     return Or(v == 0, Exists(L.toks, lambda t: And(
         v == t, s[L.ghost_written[f][x][g][t - 1]] == 1)))
 
@@ -98,9 +100,9 @@ def no_stale_data(L, s, fxg):
     that exposed the previous owner's data (dax_iomap_copy_around zero_edge fix).
     """
     f, x, g = fxg
-    read = Implies(x < s[L.size[f]], _legit(L, s, f, x, g, file_view(L, s, f, x, g)))
+    read = Implies(x < s[L.size[f]], legit(L, s, f, x, g, file_view(L, s, f, x, g)))
     loads = ForAll(L.procs, lambda n: Implies(
-        s[L.pte_kind[n][f][x]] != PTE_NONE, _legit(L, s, f, x, g, load_view(L, s, n, f, x, g))))
+        s[L.pte_kind[n][f][x]] != PTE_NONE, legit(L, s, f, x, g, load_view(L, s, n, f, x, g))))
     return And(read, loads)
 
 
@@ -151,4 +153,4 @@ def no_stale_data_after_crash(L, s, fxg):
     (the in-core refcount window, cow-in-core-refcount).
     """
     f, x, g = fxg
-    return _legit(L, s, f, x, g, persisted_view(L, s, f, x, g))
+    return legit(L, s, f, x, g, persisted_view(L, s, f, x, g))

@@ -13,6 +13,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 PROPERTIES: dict[str, "Property"] = {}
+"""Invariants: what ``daxcheck check`` and ``prove`` decide, by name."""
+
+LEMMAS: dict[str, "Property"] = {}
+"""Strengthening lemmas: auxiliary invariants that ``daxcheck prove`` offers the
+k-induction as candidates (each proved before it is used, Houdini); ``check --property``
+also accepts their names, so the explicit engine can confirm one on a design."""
 
 
 class InvalidDefinition(TypeError):
@@ -65,6 +71,35 @@ class Property:
 _origin = "shipped"
 
 
+def _register(table: dict, kind: str, fn, name, each):
+    def register(f):
+        nm = name or f.__name__
+        doc = inspect.getdoc(f)
+        if not doc:
+            raise InvalidDefinition(f"{kind} {nm} has no docstring saying what it means")
+        params = list(inspect.signature(f).parameters.values())
+        want = 2 if each is None else 3
+        if len(params) != want:
+            raise InvalidDefinition(f"{kind} {nm} must take {'(L, s)' if want == 2 else '(L, s, item)'}, "
+                                    f"not {len(params)} parameters")
+        for other in (PROPERTIES, LEMMAS):
+            if nm in other:
+                raise InvalidDefinition(f"{kind} {nm} is already registered "
+                                        f"(from {other[nm].origin})")
+        if each is None:
+            table[nm] = Property(nm, f, doc, _origin)
+        else:
+            from daxcheck.spec.vocab import ForAll
+
+            def whole(L, s):
+                return ForAll(each(L), lambda it: f(L, s, it))
+            whole.__name__ = whole.__qualname__ = f.__name__
+            table[nm] = Property(nm, whole, doc, _origin, each, f)
+        return f
+
+    return register(fn) if fn is not None else register
+
+
 def invariant(fn: Callable | None = None, *, name: str | None = None,
               each: Callable | None = None):
     """Decorator registering an invariant named ``name`` (default: the function name).
@@ -73,43 +108,36 @@ def invariant(fn: Callable | None = None, *, name: str | None = None,
     function of the layout returning a finite sequence of items) the function is
     ``pred(L, s, item) -> bool`` and the invariant is its conjunction over the items.
     Raises InvalidDefinition for a missing docstring, a wrong number of parameters, or a
-    name already registered.
+    name already registered (as an invariant or a lemma).
     """
+    return _register(PROPERTIES, "property", fn, name, each)
 
-    def register(f):
-        nm = name or f.__name__
-        doc = inspect.getdoc(f)
-        if not doc:
-            raise InvalidDefinition(f"property {nm} has no docstring saying what it means")
-        params = list(inspect.signature(f).parameters.values())
-        want = 2 if each is None else 3
-        if len(params) != want:
-            raise InvalidDefinition(f"property {nm} must take {'(L, s)' if want == 2 else '(L, s, item)'}, "
-                                    f"not {len(params)} parameters")
-        if nm in PROPERTIES:
-            raise InvalidDefinition(f"property {nm} is already registered "
-                                    f"(from {PROPERTIES[nm].origin})")
-        if each is None:
-            PROPERTIES[nm] = Property(nm, f, doc, _origin)
-        else:
-            from daxcheck.spec.vocab import ForAll
 
-            def whole(L, s):
-                return ForAll(each(L), lambda it: f(L, s, it))
-            whole.__name__ = whole.__qualname__ = f.__name__
-            PROPERTIES[nm] = Property(nm, whole, doc, _origin, each, f)
-        return f
+def lemma(fn: Callable | None = None, *, name: str | None = None,
+          each: Callable | None = None):
+    """Decorator registering a strengthening lemma for ``daxcheck prove``: same shapes and
+    errors as :func:`invariant`.  A lemma is an auxiliary invariant (typically relating
+    two parts of the state, e.g. dirty cache lines and dirty DAX entries) that makes a
+    property inductive; the prover assumes only the lemmas it proves, so a wrong lemma
+    costs a proof, never soundness."""
+    return _register(LEMMAS, "lemma", fn, name, each)
 
-    return register(fn) if fn is not None else register
+
+def lookup(name: str) -> "Property":
+    """The invariant or lemma called ``name``; KeyError if neither exists."""
+    if name in PROPERTIES:
+        return PROPERTIES[name]
+    return LEMMAS[name]
 
 
 def load_properties_file(path: str) -> list[str]:
-    """Import a user's Python file whose ``@invariant`` functions add to the registry.
+    """Import a user's Python file whose ``@invariant`` (and ``@lemma``) functions add to
+    the registries.
     Returns the names it added.  Raises PropertyFileError (missing file, syntax or import
     error, a bad definition, or no property defined)."""
     global _origin
     from daxcheck.userfile import UserFileError, import_user_file
-    before = set(PROPERTIES)
+    before = set(PROPERTIES) | set(LEMMAS)
     _origin = str(path)
     try:
         import_user_file(path, "property")
@@ -120,7 +148,7 @@ def load_properties_file(path: str) -> list[str]:
         raise PropertyFileError(str(e)) from None
     finally:
         _origin = "shipped"
-    added = [n for n in PROPERTIES if n not in before]
+    added = [n for n in list(PROPERTIES) + list(LEMMAS) if n not in before]
     if not added:
-        raise PropertyFileError(f"{path} defines no @invariant property")
+        raise PropertyFileError(f"{path} defines no @invariant property or @lemma")
     return added

@@ -111,9 +111,33 @@ def test_bad_input_is_one_line_and_exit_2(args, expect):
 
 def test_list_commands():
     for what, needle in (("designs", "cow-srcmap"), ("properties", "no_stale_data"),
-                         ("actions", "fdatasync")):
+                         ("lemmas", "dirty_lines_have_dirty_entry"), ("actions", "fdatasync")):
         r = dax("list", what)
         assert r.returncode == 0 and needle in r.stdout
+
+
+def test_user_lemma_file_in_prove(tmp_path):
+    f = tmp_path / "mylemmas.py"
+    f.write_text('''
+from daxcheck.properties import lemma
+
+
+@lemma
+def jsize_is_zero(L, s):
+    """Wrong on purpose: fdatasync commits a non-zero size."""
+    return s[L.jsize[0]] == 0
+''')
+    r = dax("prove", "--design", "map-sync", "--property", "durable_after_sync",
+            "--properties", str(f))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "durable_after_sync holds at every depth in map-sync" in r.stdout
+    assert "jsize_is_zero (not inductive)" in " ".join(r.stdout.split())
+    r = dax("check", "--design", "map-sync", "--property", "jsize_is_zero", "--properties",
+            str(f), "--out", str(tmp_path))
+    assert r.returncode == 12 and "VIOLATED" in r.stdout
+    trace = tmp_path / "map-sync__jsize_is_zero.itf.json"
+    r = dax("replay", str(trace), "--properties", str(f))
+    assert r.returncode == 12 and "reproduces: jsize_is_zero fails" in r.stdout
 
 
 def test_user_property_and_design_files(tmp_path):

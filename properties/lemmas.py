@@ -1,0 +1,154 @@
+"""The shipped strengthening lemmas for ``daxcheck prove``.
+
+The durability and stale-data invariants are true in every reachable state but are not
+inductive on their own: from an arbitrary state where they hold, one step can break them
+(a dirty cache line that no DAX entry tracks is lost by fdatasync; a dirty line of a
+reflinked block is flushed under another file).  The lemmas below are the bookkeeping
+facts the kernel relies on to make them true: which dirty cache lines the DAX dirty tags
+cover, which blocks a dirty entry owns, what a durability promise says about the current
+contents.  Each is itself an invariant of the designs that get it right; the prover keeps
+a lemma only where it proves it (Houdini), so in a design that breaks one (e.g. the
+untracked dirty lines of mixed-dirty-tracking) it is dropped, not trusted.
+
+Each lemma is declared per item like the invariants, in the vocabulary, so
+``daxcheck check --property <lemma>`` confirms it with the explicit engine too.
+"""
+from __future__ import annotations
+
+from daxcheck.spec.fsdax import cpu_data, file_view
+from daxcheck.spec.state import HOLE, WRITTEN, XA_PFN, PTE_RW, MM_SYNC
+from daxcheck.spec.vocab import And, Or, Not, Implies, ForAll, Exists, select
+
+from .fsdax import file_blocks, file_segments, legit
+from .registry import lemma
+
+
+def page_segments(L):
+    """Items: (physical block, segment) pairs: one CPU cache line group each."""
+    return tuple((b, g) for b in L.phys for g in L.segs)
+
+
+def _refs(L, s, f, x, p):
+    """(f, x) has an in-memory extent (written or unwritten) on physical block p."""
+    return And(s[L.ext_kind[f][x]] != HOLE, s[L.ext_pblk[f][x]] == p)
+
+
+def _jrefs(L, s, f, x, p):
+    """(f, x) has a journaled extent on physical block p."""
+    return And(s[L.jext_kind[f][x]] != HOLE, s[L.jext_pblk[f][x]] == p)
+
+
+@lemma(each=file_blocks)
+def extents_within_eof(L, s, fx):
+    """No extent lies at or past EOF, in memory or in the journal: every block at or past
+    i_size is a hole (truncate frees them, xfs_itruncate_extents; write, fallocate and
+    reflink grow i_size to cover what they map).  Lets the prover equate "what read(2)
+    returns" with "what the block holds" for every mapped block."""
+    f, x = fx
+    return And(Implies(s[L.ext_kind[f][x]] != HOLE, x < s[L.size[f]]),
+               Implies(s[L.jext_kind[f][x]] != HOLE, x < s[L.jsize[f]]))
+
+
+@lemma(each=file_blocks)
+def writable_pte_has_dirty_entry(L, s, fx):
+    """Every writable PTE of a file index lies under a DAX entry tagged dirty: a write
+    fault tags the entry (dax_insert_entry with dirty) before the PTE becomes writable and
+    dax_entry_mkclean write-protects every PTE before writeback clears the tag.  This is
+    what lets fdatasync find every page userspace may have stored to; the mixed
+    userspace-sync mode of seed 004 breaks it."""
+    f, x = fx
+    return ForAll(L.procs, lambda n: Implies(s[L.pte_kind[n][f][x]] == PTE_RW,
+                                             s[L.xa_dirty[f][x]] == 1))
+
+
+@lemma(each=file_blocks)
+def dirty_entry_owns_block(L, s, fx):
+    """A dirty DAX entry is a pfn entry over the index's own written extent, whose block
+    no other extent maps in memory (refcount 1): write faults break sharing by CoW
+    before they dirty an entry, and reflink writes the source range back first
+    (xfs_reflink_remap_prep → filemap_write_and_wait_range)."""
+    f, x = fx
+    p = s[L.xa_pfn[f][x]]
+    return Implies(s[L.xa_dirty[f][x]] == 1, And(
+        s[L.xa_kind[f][x]] == XA_PFN, s[L.ext_kind[f][x]] == WRITTEN,
+        s[L.ext_pblk[f][x]] == p, select(s, L.refcount, p) == 1))
+
+
+@lemma(each=file_blocks)
+def dirty_block_not_in_other_journal(L, s, fx):
+    """The block under a dirty DAX entry is in no other inode's journaled block map: an
+    in-place overwrite of a block that a crash would hand back to another file never
+    happens (the shared check counts journaled references; the cow-in-core-refcount
+    design breaks this)."""
+    f, x = fx
+    p = s[L.xa_pfn[f][x]]
+    return Implies(s[L.xa_dirty[f][x]] == 1, ForAll(L.file_blks, lambda hy: Or(
+        hy == (f, x), Not(_jrefs(L, s, hy[0], hy[1], p)))))
+
+
+@lemma(each=page_segments)
+def dirty_lines_have_dirty_entry(L, s, bg):
+    """Every dirty CPU cache line of pmem belongs to a block some file's DAX entry maps
+    with PAGECACHE_TAG_DIRTY set: the only stores are through writable PTEs, and every
+    path that drops a dirty entry writes it back first (dax_writeback_one), so
+    dax_writeback_mapping_range in fsync finds every line it must flush."""
+    b, g = bg
+    return Implies(s[L.cache[b][g]] != 0, Exists(L.file_blks, lambda fx: And(
+        s[L.xa_kind[fx[0]][fx[1]]] == XA_PFN, s[L.xa_pfn[fx[0]][fx[1]]] == b,
+        s[L.xa_dirty[fx[0]][fx[1]]] == 1)))
+
+
+@lemma(each=file_segments)
+def mapped_block_holds_written_data(L, s, fxg):
+    """The media and any dirty cache line under an in-memory written extent hold data
+    written to that file offset (or inherited through reflink) or zeros: allocation
+    zeroes (XFS_BMAPI_ZERO), unwritten conversion zeroes, CoW copies or zeroes around
+    the write (dax_iomap_copy_around), and only the owner stores into a dirty line.
+    The single-iomap CoW of seed 003 breaks it."""
+    f, x, g = fxg
+    p = s[L.ext_pblk[f][x]]
+    return Implies(s[L.ext_kind[f][x]] == WRITTEN, And(
+        legit(L, s, f, x, g, select(s, L.media_col[g], p)),
+        legit(L, s, f, x, g, select(s, L.cache_col[g], p))))
+
+
+@lemma(each=file_segments)
+def promise_matches_contents(L, s, fxg):
+    """While a durability promise stands, the file offset still reads the promised data
+    and no dirty cache line of its block is pending: every store, write(2), punch or
+    reflink onto the offset withdraws the promise, and CoW copies the data along."""
+    f, x, g = fxg
+    promise = s[L.ghost_durable[f][x][g]]
+    written = s[L.ext_kind[f][x]] == WRITTEN
+    p = s[L.ext_pblk[f][x]]
+    return Implies(promise != 0, And(
+        file_view(L, s, f, x, g) == promise - 1,
+        Implies(written, select(s, L.cache_col[g], p) == 0)))
+
+
+@lemma(each=file_blocks)
+def map_sync_writable_is_journaled(L, s, fx):
+    """A writable PTE in a MAP_SYNC mapping maps an index whose extent is already in the
+    journal, within the journaled i_size: the write fault returned VM_FAULT_NEEDDSYNC and
+    dax_finish_sync_fault forced the log before installing it (4.15), and every later
+    change to the extent unmaps the PTE first."""
+    f, x = fx
+    return ForAll(L.procs, lambda n: Implies(
+        And(s[L.pte_kind[n][f][x]] == PTE_RW, s[L.mmap_mode[n][f]] == MM_SYNC),
+        And(s[L.jext_kind[f][x]] == s[L.ext_kind[f][x]],
+            s[L.jext_pblk[f][x]] == s[L.ext_pblk[f][x]], x < s[L.jsize[f]])))
+
+
+@lemma(each=file_blocks)
+def sealed_map_is_journaled_and_exclusive(L, s, fx):
+    """A sealed (S_IOMAP_IMMUTABLE) file's block map is the journaled one, covers the
+    whole file, and no other extent maps its blocks in memory or in the journal: the seal
+    unshares, allocates and forces the log, and afterwards the design refuses every
+    change (Wong/Williams 2017, seed 001)."""
+    f, x = fx
+    p = s[L.ext_pblk[f][x]]
+    return Implies(s[L.sealed[f]] == 1, And(
+        s[L.size[f]] == len(L.blks), s[L.jsize[f]] == len(L.blks),
+        s[L.jext_kind[f][x]] == s[L.ext_kind[f][x]], s[L.jext_pblk[f][x]] == p,
+        select(s, L.refcount, p) == 1,
+        ForAll(L.file_blks, lambda hy: Or(hy == (f, x), Not(_jrefs(L, s, hy[0], hy[1], p))))))
