@@ -77,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="property (repeatable; default: all)")
         user_files(sp)
 
+    def outputs(sp):
+        sp.add_argument("--out", default="counterexamples", metavar="DIR",
+                        help="where counterexample ITF files go (default: counterexamples)")
+        sp.add_argument("--no-write", action="store_true", help="do not write counterexample files")
+        sp.add_argument("--force", action="store_true", help="overwrite different existing files")
+
     c = sub.add_parser("check", help="explore designs and check properties")
     selection(c, "all")
     c.add_argument("--engine", choices=("explicit", "z3"), default="explicit")
@@ -88,10 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop with 'incomplete' after N distinct states per design")
     c.add_argument("--time-limit", type=_positive_float, metavar="S",
                    help="stop with 'incomplete' after S seconds per design")
-    c.add_argument("--out", default="counterexamples", metavar="DIR",
-                   help="where counterexample ITF files go (default: counterexamples)")
-    c.add_argument("--no-write", action="store_true", help="do not write counterexample files")
-    c.add_argument("--force", action="store_true", help="overwrite different existing files")
+    outputs(c)
     c.add_argument("--quiet", action="store_true", help="verdict table only")
     c.add_argument("--expect", action="store_true",
                    help="CI gate: exit 0 iff every design's verdicts match its expectations")
@@ -120,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="strengthening candidates, each proved before it is used")
     pv.add_argument("--time-limit", type=_positive_float, metavar="S",
                     help="per design (one Houdini run proves all its properties)")
+    outputs(pv)
 
     q = sub.add_parser("query", help="byte-offset questions answered by Z3")
     q.add_argument("name", nargs="*", help="queries to run (default: all)")
@@ -147,7 +151,7 @@ def main(argv=None) -> int:
         if args.cmd == "oracle":
             return _oracle(args, console)
         if args.cmd == "prove":
-            return _prove(args, console)
+            return _prove(args, argv, console)
         if args.cmd == "query":
             return _query(args, console)
         return _list(args, console)
@@ -173,7 +177,7 @@ def _check(args, argv, console) -> int:
     from .explore import Budget
     from .report import Progress, fmt_item, stats_line, trace_table, verdict_table
     from .runner import (command_line, load_user_files, make_model, pick, pick_properties,
-                         run_check, save_traces)
+                         run_check)
 
     load_user_files(args.designs, args.properties)
     designs = pick(args.design, DESIGNS, "design")
@@ -209,11 +213,7 @@ def _check(args, argv, console) -> int:
                 console.print(trace_table(t, c.model, f"{c.model.design.name}: {name} violated "
                                           f"at depth {t.depth}{where}"))
         if not args.no_write:
-            for path, status in save_traces(c, args.out, args.force):
-                if status.startswith("conflict"):
-                    problems.append(status[len("conflict: "):])
-                elif not args.quiet:
-                    console.print(f"[dim]{status}: {path}[/dim]")
+            problems += _save(c, args, console)
     if not args.quiet:
         for c in checks:
             console.print(f"[dim]{stats_line(c)}[/dim]")
@@ -224,6 +224,19 @@ def _check(args, argv, console) -> int:
     if args.expect:
         return _expect(checks, names, console)
     return combined_exit([c.result for c in checks])
+
+
+def _save(check, args, console) -> list[str]:
+    """Write ``check``'s counterexamples per ``--out/--force/--quiet``; returns the
+    conflicts (a different existing file, an unwritable folder) as messages."""
+    from .runner import save_traces
+    problems = []
+    for path, status in save_traces(check, args.out, args.force):
+        if status.startswith("conflict"):
+            problems.append(status[len("conflict: "):])
+        elif not getattr(args, "quiet", False):
+            console.print(f"[dim]{status}: {path}[/dim]")
+    return problems
 
 
 def _expect(checks, names, console) -> int:
@@ -303,17 +316,21 @@ def _oracle(args, console) -> int:
     return EXIT_VIOLATION if s.mismatches else EXIT_OK
 
 
-def _prove(args, console) -> int:
+def _prove(args, argv, console) -> int:
     from daxcheck.properties import PROPERTIES
     from daxcheck.spec.designs import DESIGNS
     from .runner import InputError, load_user_files, pick
+    from .report import trace_table
+    from .runner import Check, command_line
     from .symbolic import ProveError, prove_all
+    from .trace import Trace
     from daxcheck.spec.model import DaxModel
     load_user_files(args.designs, args.properties)
     designs = pick(args.design, DESIGNS, "design") if args.design else [
         d for d in DESIGNS.values() if not d.expect_violated]
     props = pick(args.property, PROPERTIES, "property")
     codes = set()
+    problems = []
     for d in designs:
         m = DaxModel(d)
         try:
@@ -333,6 +350,17 @@ def _prove(args, console) -> int:
             codes.add({"proved": EXIT_OK, "refuted": EXIT_VIOLATION}.get(r.status, EXIT_INCOMPLETE))
         for line in run.lines():
             console.print(line, markup=False)
+        traces = {r.prop: Trace.from_path(m, r.trace, r.prop, {"engine": "z3 k-induction base case",
+                                                               "command": command_line(argv)})
+                  for r in run.results if r.status == "refuted"}
+        for name, t in traces.items():
+            console.print(trace_table(t, m, f"{d.name}: {name} violated at depth {t.depth}"))
+        if traces and not args.no_write:
+            problems += _save(Check(m, run, traces), args, console)
+    for p in problems:
+        sys.stderr.write(f"daxcheck: error: {p}\n")
+    if problems:
+        return EXIT_BAD_INPUT
     for c in (EXIT_VIOLATION, EXIT_INCOMPLETE):
         if c in codes:
             return c

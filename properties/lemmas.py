@@ -15,7 +15,7 @@ Each lemma is declared per item like the invariants, in the vocabulary, so
 """
 from __future__ import annotations
 
-from daxcheck.spec.fsdax import cpu_data, file_view
+from daxcheck.spec.fsdax import file_view
 from daxcheck.spec.state import HOLE, WRITTEN, XA_PFN, PTE_RW, MM_SYNC
 from daxcheck.spec.vocab import And, Or, Not, Implies, ForAll, Exists, select
 
@@ -26,11 +26,6 @@ from .registry import lemma
 def page_segments(L):
     """Items: (physical block, segment) pairs: one CPU cache line group each."""
     return tuple((b, g) for b in L.phys for g in L.segs)
-
-
-def _refs(L, s, f, x, p):
-    """(f, x) has an in-memory extent (written or unwritten) on physical block p."""
-    return And(s[L.ext_kind[f][x]] != HOLE, s[L.ext_pblk[f][x]] == p)
 
 
 def _jrefs(L, s, f, x, p):

@@ -116,6 +116,21 @@ def test_list_commands():
         assert r.returncode == 0 and needle in r.stdout
 
 
+def test_prove_saves_a_refuted_property_as_itf(tmp_path):
+    r = dax("prove", "--design", "userspace-flush", "--property", "durable_after_sync",
+            "--max-k", "5", "--out", str(tmp_path))
+    assert r.returncode == 12, r.stdout + r.stderr
+    assert "durable_after_sync is violated in userspace-flush at depth 4" in r.stdout
+    f = tmp_path / "userspace-flush__durable_after_sync.itf.json"
+    meta = json.loads(f.read_text())["#meta"]
+    assert meta["engine"] == "z3 k-induction base case" and meta["command"].startswith("daxcheck prove")
+    r = dax("replay", str(f))
+    assert r.returncode == 12 and "reproduces: durable_after_sync fails after step 4" in r.stdout
+    r = dax("prove", "--design", "userspace-flush", "--property", "durable_after_sync",
+            "--max-k", "5", "--no-write", cwd=tmp_path)
+    assert r.returncode == 12 and not (tmp_path / "counterexamples").exists()
+
+
 def test_user_lemma_file_in_prove(tmp_path):
     f = tmp_path / "mylemmas.py"
     f.write_text('''
