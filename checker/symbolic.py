@@ -438,7 +438,8 @@ class ProofRun:
     :class:`ProofResult` per property asked, in order), ``lemma_status`` (for every named
     candidate that is not a goal, i.e. the shipped and user lemmas and the other
     invariants: "proved" at the final k, "false at depth d" when the base case refuted it,
-    "not inductive" when Houdini dropped it, or "undecided (solver unknown)"), ``auto_lemmas`` (how many generated
+    "not inductive" when Houdini dropped it, "undecided (solver unknown)", or "not symbolic:
+    ..." when it cannot be evaluated over Z3 terms and was left out), ``auto_lemmas`` (how many generated
     domain/frame/mined candidates were offered), ``k`` (the last induction depth tried),
     ``seconds``."""
 
@@ -486,7 +487,9 @@ def prove_all(model, props, k: int | None = None, max_k: int = 4, lemmas: str = 
     induction that dropped it and is retried at the next k.  With ``simple_path`` the
     k states of the step are pairwise distinct.  States are arbitrary byte vectors (every
     concrete state is one).  Since every assumed candidate is itself proved, "proved" is
-    sound whatever the candidates were.
+    sound whatever the candidates were.  A lemma or other invariant that cannot be
+    evaluated symbolically is left out (status "not symbolic: ..."); a goal that cannot
+    raises SymbolicUseError.
     Returns a :class:`ProofRun`.  Raises ProveError for bad arguments.
     """
     from daxcheck.properties import PROPERTIES, LEMMAS
@@ -512,6 +515,13 @@ def prove_all(model, props, k: int | None = None, max_k: int = 4, lemmas: str = 
         auto = domain_lemmas(L) + frame_lemmas(sm)
     if lemmas == "mined":
         auto += mined_lemmas(model, mine_states)
+    unusable = {}
+    for c in named:
+        try:
+            sm.prop_term(c)
+        except smt.SymbolicUseError as e:   # explicit-only lemma: offered, not usable here
+            unusable[c.name] = f"not symbolic: {e}"
+    named = [c for c in named if c.name not in unusable]
     cands += named + auto
     terms = {c.name: sm.prop_term(c) for c in cands}
     name = model.design.name
@@ -533,7 +543,7 @@ def prove_all(model, props, k: int | None = None, max_k: int = 4, lemmas: str = 
                     r = done("not inductive", kk, cti=cti, lemmas=surv)
             r.prop = p.name
             out.append(r)
-        status = {}
+        status = dict(unusable)
         for c in named:
             if c.name in false_at:
                 status[c.name] = f"false at depth {false_at[c.name]}"

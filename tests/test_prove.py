@@ -90,7 +90,13 @@ def test_wrong_lemmas_are_dropped_not_trusted():
     def everything_is_fine(L, s):
         return s[L.size[0]] == 7   # would make any property vacuously inductive
 
+    def branches_in_python(L, s):
+        if s[L.size[0]] > 1:             # fine on bytes, not on Z3 terms
+            return False
+        return True
+
     wrong = [Property("media_never_stale", media_never_stale, "planted: false at mkfs"),
+             Property("branches_in_python", branches_in_python, "planted: explicit-only"),
              Property("caches_always_clean", caches_always_clean, "planted: a store dirties one"),
              Property("everything_is_fine", everything_is_fine, "planted: unreachable")]
     for w in wrong:
@@ -104,6 +110,7 @@ def test_wrong_lemmas_are_dropped_not_trusted():
     assert run.lemma_status["media_never_stale"] == "false at depth 0"
     assert run.lemma_status["everything_is_fine"] == "false at depth 0"
     assert run.lemma_status["caches_always_clean"] in ("not inductive", "false at depth 1")
+    assert run.lemma_status["branches_in_python"].startswith("not symbolic: ")
     assert "lemmas dropped: " in "\n".join(run.lines())
     assert not caches_always_clean(L, _reach_dirty_line(m))
 
