@@ -33,6 +33,10 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_BAD_INPUT)
 
 
+BOUND_NAMES = ("depth", "files", "blocks", "phys", "tokens", "procs")
+"""The bounds a command line may override (``check --files 3``); ``prove`` takes all but depth."""
+
+
 def _positive_int(text):
     try:
         v = int(text)
@@ -83,13 +87,18 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--no-write", action="store_true", help="do not write counterexample files")
         sp.add_argument("--force", action="store_true", help="overwrite different existing files")
 
+    def sizes(sp, bounds):
+        for b, h in (("depth", "maximum trace length (actions)"), ("files", "number of files"),
+                     ("blocks", "4 KiB blocks per file"), ("phys", "physical pmem blocks"),
+                     ("tokens", "distinct data tokens"), ("procs", "processes")):
+            if b in bounds:
+                sp.add_argument(f"--{b}", type=_positive_int, metavar="N",
+                                help=h + " (default: the design's)")
+
     c = sub.add_parser("check", help="explore designs and check properties")
     selection(c, "all")
     c.add_argument("--engine", choices=("explicit", "z3"), default="explicit")
-    for b, h in (("depth", "maximum trace length (actions)"), ("files", "number of files"),
-                 ("blocks", "4 KiB blocks per file"), ("phys", "physical pmem blocks"),
-                 ("tokens", "distinct data tokens"), ("procs", "processes")):
-        c.add_argument(f"--{b}", type=_positive_int, metavar="N", help=h + " (default: the design's)")
+    sizes(c, BOUND_NAMES)
     c.add_argument("--max-states", type=_positive_int, metavar="N",
                    help="stop with 'incomplete' after N distinct states per design")
     c.add_argument("--time-limit", type=_positive_float, metavar="S",
@@ -123,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="strengthening candidates, each proved before it is used")
     pv.add_argument("--time-limit", type=_positive_float, metavar="S",
                     help="per design (one Houdini run proves all its properties)")
+    sizes(pv, BOUND_NAMES[1:])   # a proof covers every depth
     outputs(pv)
 
     q = sub.add_parser("query", help="byte-offset questions answered by Z3")
@@ -182,8 +192,7 @@ def _check(args, argv, console) -> int:
     load_user_files(args.designs, args.properties)
     designs = pick(args.design, DESIGNS, "design")
     props = pick_properties(args.property)
-    overrides = {k: getattr(args, k) for k in ("depth", "files", "blocks", "phys", "tokens",
-                                               "procs")}
+    overrides = {k: getattr(args, k) for k in BOUND_NAMES}
     models = [make_model(d, overrides) for d in designs]
     budget = Budget(args.max_states, args.time_limit)
     cmd = command_line(argv)
@@ -321,26 +330,29 @@ def _prove(args, argv, console) -> int:
     from daxcheck.spec.designs import DESIGNS
     from .runner import InputError, load_user_files, pick
     from .report import trace_table
-    from .runner import Check, command_line
+    from .runner import Check, command_line, make_model
     from .symbolic import ProveError, prove_all
     from .trace import Trace
-    from daxcheck.spec.model import DaxModel
     load_user_files(args.designs, args.properties)
     designs = pick(args.design, DESIGNS, "design") if args.design else [
         d for d in DESIGNS.values() if not d.expect_violated]
     props = pick(args.property, PROPERTIES, "property")
     codes = set()
     problems = []
+    overrides = {k: getattr(args, k) for k in BOUND_NAMES[1:]}
     for d in designs:
-        m = DaxModel(d)
+        m = make_model(d, overrides)
         try:
             run = prove_all(m, props, k=args.k, max_k=args.max_k, lemmas=args.lemmas,
                             time_limit=args.time_limit)
         except ProveError as e:
             raise InputError(str(e)) from None
         n = sum(r.status == "proved" for r in run.results)
-        console.print(f"[bold]{d.name}[/bold]: {n} of {len(props)} propert"
-                      f"{'y' if len(props) == 1 else 'ies'} proved ({run.seconds:.1f}s)")
+        b = m.bounds
+        console.print(f"[bold]{d.name}[/bold] (files={b.files} blocks={b.blocks} phys={b.phys} "
+                      f"tokens={b.tokens} procs={b.procs}): {n} of {len(props)} propert"
+                      f"{'y' if len(props) == 1 else 'ies'} proved at every depth "
+                      f"({run.seconds:.1f}s)")
         for r in run.results:
             style = {"proved": "green", "refuted": "bold red"}.get(r.status, "yellow")
             lines = r.lines(m.L)

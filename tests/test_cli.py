@@ -222,6 +222,11 @@ def test_z3_engine_prove_and_query_through_the_cli(tmp_path):
     assert dax("replay", str(tmp_path / "userspace-flush__durable_after_sync.itf.json")).returncode == 12
     r = dax("prove", "--design", "map-sync", "--property", "refcounts_consistent")
     assert r.returncode == 0 and "holds at every depth" in r.stdout
+    r = dax("prove", "--design", "map-sync", "--files", "2", "--procs", "2")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "map-sync (files=2 blocks=1 phys=2 tokens=1 procs=2): 7 of 7 properties proved" in r.stdout
+    r = dax("prove", "--design", "map-sync", "--files", "9")
+    assert r.returncode == 2 and "bound files=9 is out of range" in r.stderr
     assert dax("query", "cow-srcmap").returncode == 0
     r = dax("query", "cow-single-iomap")
     assert r.returncode == 12 and "example 1: pos=" in r.stdout
