@@ -33,8 +33,12 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(EXIT_BAD_INPUT)
 
 
-BOUND_NAMES = ("depth", "files", "blocks", "phys", "tokens", "procs")
-"""The bounds a command line may override (``check --files 3``); ``prove`` takes all but depth."""
+BOUND_HELP = {"depth": "maximum trace length (actions)", "files": "number of files",
+              "blocks": "4 KiB blocks per file", "phys": "physical pmem blocks",
+              "tokens": "distinct data tokens", "procs": "processes"}
+"""The bounds a command line may override (``check --files 3``), with their help."""
+BOUND_NAMES = tuple(BOUND_HELP)
+"""Their names; ``prove`` takes all but depth."""
 
 
 def _positive_int(text):
@@ -87,13 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--no-write", action="store_true", help="do not write counterexample files")
         sp.add_argument("--force", action="store_true", help="overwrite different existing files")
 
-    def sizes(sp, bounds):
-        for b, h in (("depth", "maximum trace length (actions)"), ("files", "number of files"),
-                     ("blocks", "4 KiB blocks per file"), ("phys", "physical pmem blocks"),
-                     ("tokens", "distinct data tokens"), ("procs", "processes")):
-            if b in bounds:
-                sp.add_argument(f"--{b}", type=_positive_int, metavar="N",
-                                help=h + " (default: the design's)")
+    def sizes(sp, names):
+        for b in names:
+            sp.add_argument(f"--{b}", type=_positive_int, metavar="N",
+                            help=BOUND_HELP[b] + " (default: the design's)")
 
     c = sub.add_parser("check", help="explore designs and check properties")
     selection(c, "all")
@@ -328,9 +329,8 @@ def _oracle(args, console) -> int:
 def _prove(args, argv, console) -> int:
     from daxcheck.properties import PROPERTIES
     from daxcheck.spec.designs import DESIGNS
-    from .runner import InputError, load_user_files, pick
     from .report import trace_table
-    from .runner import Check, command_line, make_model
+    from .runner import Check, InputError, command_line, load_user_files, make_model, pick
     from .symbolic import ProveError, prove_all
     from .trace import Trace
     load_user_files(args.designs, args.properties)

@@ -267,7 +267,7 @@ def bmc(model, props, depth: int | None = None, time_limit: float | None = None,
                 raise EngineDisagreement(
                     f"bmc {model.design.name} depth {k}: Z3 says one of "
                     f"{', '.join(p.name for p in pending)} fails, but all hold on the replayed state")
-            path = [(-1, tr.states[0])] + [(model.index[a], s) for a, s in zip(acts, tr.states[1:])]
+            path = tr.path(model)
             for name in failing:
                 verdicts[name] = Verdict(name, VIOLATED, k, trace=path)
             pending = [p for p in pending if p.name not in verdicts]
@@ -375,10 +375,6 @@ def mined_lemmas(model, max_states: int = 30000, depth: int | None = None) -> li
                         return Implies(s[o1] == v, Or(*[s[o2] == w for w in vs]))
                     out.append(Lemma(f"when:{L.label(o1)}={v}:{L.label(o2)}", fn))
     return out
-
-
-AUTO_LEMMA_PREFIXES = ("domain:", "frame:", "values:", "when:")
-"""Name prefixes of the generated (per-field) candidate lemmas."""
 
 
 @dataclass
@@ -528,8 +524,8 @@ def prove_all(model, props, k: int | None = None, max_k: int = 4, lemmas: str = 
     results = {}
     ctis = {}
 
-    def done(status, kk, **kw):
-        return ProofResult(name, "", status, kk, seconds=time.perf_counter() - t0, **kw)
+    def done(prop, status, kk, **kw):
+        return ProofResult(name, prop, status, kk, seconds=time.perf_counter() - t0, **kw)
 
     def finish(kk, unknown=None):
         out = []
@@ -537,11 +533,10 @@ def prove_all(model, props, k: int | None = None, max_k: int = 4, lemmas: str = 
             r = results.get(p.name)
             if r is None:
                 if unknown is not None:
-                    r = done("unknown", kk, reason=unknown)
+                    r = done(p.name, "unknown", kk, reason=unknown)
                 else:
                     cti, surv = ctis.get(p.name, (None, []))
-                    r = done("not inductive", kk, cti=cti, lemmas=surv)
-            r.prop = p.name
+                    r = done(p.name, "not inductive", kk, cti=cti, lemmas=surv)
             out.append(r)
         status = dict(unusable)
         for c in named:
@@ -583,9 +578,7 @@ def prove_all(model, props, k: int | None = None, max_k: int = 4, lemmas: str = 
                 for n in failing:
                     false_at[n] = base_depth
                     if n in goals and n not in results:
-                        path = [(-1, tr.states[0])] + [(model.index[a], s) for a, s in
-                                                       zip(acts, tr.states[1:])]
-                        results[n] = done("refuted", base_depth, trace=path)
+                        results[n] = done(n, "refuted", base_depth, trace=tr.path(model))
                 live = [c for c in live if c.name not in false_at]
         if all(n in results for n in goals):
             return finish(kk)
@@ -624,7 +617,7 @@ def prove_all(model, props, k: int | None = None, max_k: int = 4, lemmas: str = 
             active = [c for c in active if c.name not in dropped]
         for n in goals:
             if n in survivors and n not in results:
-                results[n] = done("proved", kk, lemmas=[c.name for c in active if c.name != n])
+                results[n] = done(n, "proved", kk, lemmas=[c.name for c in active if c.name != n])
         if all(n in results for n in goals):
             return finish(kk)
     return finish(ks[-1])

@@ -54,6 +54,12 @@ class Trace:
         return cls(model.design.name, prop, model.bounds, acts, [s for _, s in path],
                    dict(meta or {}))
 
+    def path(self, model: DaxModel) -> list:
+        """The explorer path ``[(-1, s0), (action index, s1), ...]`` of this trace in
+        ``model`` (inverse of :meth:`from_path`; KeyError for an action not in it)."""
+        return [(-1, self.states[0])] + [(model.index[a], s)
+                                         for a, s in zip(self.actions, self.states[1:])]
+
     @classmethod
     def from_actions(cls, model: DaxModel, actions, prop=None, meta=None) -> "Trace":
         """Execute ``actions`` from the initial state with the model's semantics.
