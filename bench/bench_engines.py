@@ -18,8 +18,8 @@ import argparse
 import sys
 import time
 
-from daxcheck.checker.explore import explore
-from daxcheck.checker.symbolic import bmc, prove_all, SymbolicModel
+from daxcheck.checker.explicit.explore import explore
+from daxcheck.checker.symbolic.engine import bmc, prove_all, SymbolicModel
 from daxcheck.properties import PROPERTIES
 from daxcheck.spec.designs import DESIGNS
 from daxcheck.spec.model import DaxModel

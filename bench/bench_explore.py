@@ -31,7 +31,7 @@ import json, resource, sys, time
 from daxcheck.spec.designs import DESIGNS
 from daxcheck.spec.model import DaxModel
 from daxcheck.properties import PROPERTIES
-from daxcheck.checker.explore import explore
+from daxcheck.checker.explicit.explore import explore
 import timeit
 name, memo = sys.argv[1], sys.argv[2] == "1"
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -185,7 +185,7 @@ def main(argv=None) -> int:
 
 def _check(args, argv, console) -> int:
     from daxcheck.spec.designs import DESIGNS
-    from .explore import Budget
+    from .explicit import Budget
     from .report import Progress, fmt_item, stats_line, trace_table, verdict_table
     from .runner import (command_line, load_user_files, make_model, pick, pick_properties,
                          run_check)
@@ -273,8 +273,8 @@ def _expect(checks, names, console) -> int:
 
 
 def _replay(args, console) -> int:
-    from .concrete import RefinementError, replay_concrete
-    from .pmem import PmemError
+    from .concrete.executor import RefinementError, replay_concrete
+    from .concrete.pmem import PmemError
     from .replay import replay_spec
     from .report import trace_table
     from .runner import InputError, load_user_files
@@ -310,7 +310,7 @@ def _replay(args, console) -> int:
 
 
 def _oracle(args, console) -> int:
-    from .oracle import OracleError, run_oracle, unavailable_reason, xfs_mount
+    from .oracle.differential import OracleError, run_oracle, unavailable_reason, xfs_mount
     from .runner import InputError
     why = unavailable_reason()
     if why:
@@ -331,7 +331,7 @@ def _prove(args, argv, console) -> int:
     from daxcheck.spec.designs import DESIGNS
     from .report import trace_table
     from .runner import Check, InputError, command_line, load_user_files, make_model, pick
-    from .symbolic import ProveError, prove_all
+    from .symbolic.engine import ProveError, prove_all
     from .trace import Trace
     load_user_files(args.designs, args.properties)
     designs = pick(args.design, DESIGNS, "design") if args.design else [
@@ -380,7 +380,7 @@ def _prove(args, argv, console) -> int:
 
 
 def _query(args, console) -> int:
-    from .queries import QueryError, run_queries
+    from .symbolic.queries import QueryError, run_queries
     from .runner import InputError
     try:
         results = run_queries(args.name or None, time_limit=args.time_limit)
@@ -414,7 +414,7 @@ def _list(args, console) -> int:
         for p in (PROPERTIES if args.what == "properties" else LEMMAS).values():
             t.add_row(p.name, p.origin, p.summary)
     elif args.what == "queries":
-        from .queries import QUERIES
+        from .symbolic.queries import QUERIES
         t.add_column("query")
         t.add_column("question", overflow="fold")
         for name, q in QUERIES.items():

@@ -15,7 +15,7 @@ from daxcheck.spec.designs import DESIGNS, DesignError
 from daxcheck.spec.model import DaxModel
 from daxcheck.spec.state import BoundsError
 
-from .explore import Budget, explore
+from .explicit import Budget, explore
 from .results import VIOLATED
 from .trace import Trace, file_name_for
 
@@ -96,7 +96,7 @@ def run_check(model, props, engine="explicit", budget=Budget(), progress=None,
     if engine == "explicit":
         res = explore(model, props, budget=budget, progress=progress)
     elif engine == "z3":
-        from .symbolic import bmc
+        from .symbolic.engine import bmc
         from .results import Stats
         report = None if progress is None else (
             lambda k, sec: progress(Stats(depth=k, seconds=sec)))

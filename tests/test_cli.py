@@ -235,7 +235,7 @@ def test_z3_engine_prove_and_query_through_the_cli(tmp_path):
 
 
 def test_oracle_command():
-    from daxcheck.checker.oracle import unavailable_reason
+    from daxcheck.checker.oracle.differential import unavailable_reason
     why = unavailable_reason()
     r = dax("oracle", "--runs", "5", "--seed", "2")
     if why:

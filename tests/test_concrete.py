@@ -8,10 +8,10 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from daxcheck.checker.concrete import (Codec, ConcreteExecutor, RefinementError,
+from daxcheck.checker.concrete.executor import (Codec, ConcreteExecutor, RefinementError,
                                        replay_concrete)
-from daxcheck.checker.explore import explore
-from daxcheck.checker.pmem import BLOCK, LINE, MAX_ENUM, PmemBuffer, PmemError
+from daxcheck.checker.explicit.explore import explore
+from daxcheck.checker.concrete.pmem import BLOCK, LINE, MAX_ENUM, PmemBuffer, PmemError
 from daxcheck.checker.trace import Trace, TraceError, read_itf
 from daxcheck.properties import PROPERTIES
 from daxcheck.spec.designs import ALL_FAMILIES, DESIGNS, Design

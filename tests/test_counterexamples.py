@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from daxcheck.checker.concrete import replay_concrete
-from daxcheck.checker.explore import explore
+from daxcheck.checker.concrete.executor import replay_concrete
+from daxcheck.checker.explicit.explore import explore
 from daxcheck.checker.replay import replay_spec
 from daxcheck.checker.results import VIOLATED
 from daxcheck.properties import PROPERTIES

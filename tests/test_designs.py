@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from daxcheck.checker.explore import explore
+from daxcheck.checker.explicit.explore import explore
 from daxcheck.checker.results import HOLDS, VIOLATED
 from daxcheck.properties import PROPERTIES
 from daxcheck.spec.designs import DESIGNS

@@ -5,9 +5,9 @@ from typing import ClassVar
 
 import pytest
 
-from daxcheck.checker.explore import Budget, explore
+from daxcheck.checker.explicit.explore import Budget, explore
 from daxcheck.checker.results import HOLDS, INCOMPLETE, VIOLATED
-from daxcheck.checker.transitions import MemoSuccessors, action_footprint
+from daxcheck.checker.explicit.transitions import MemoSuccessors, action_footprint
 from daxcheck.properties import PROPERTIES, Property
 from daxcheck.spec.actions import Action
 from daxcheck.spec.designs import DESIGNS

@@ -11,8 +11,8 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from daxcheck.checker.kernel import block_map
-from daxcheck.checker.oracle import (Clone, CloneRange, Falloc, Fsync, MStore, OracleError,
+from daxcheck.checker.oracle.kernel import block_map
+from daxcheck.checker.oracle.differential import (Clone, CloneRange, Falloc, Fsync, MStore, OracleError,
                                      PunchHole, PWrite, Trunc, crash_experiment, oracle_design,
                                      run_oracle, run_sequence, sequences, token_bytes,
                                      unavailable_reason, xfs_mount)
@@ -64,7 +64,7 @@ def test_run_oracle_counts_at_least_200_matching_sequences(xfs):
 def test_run_oracle_shrinks_a_mismatch_to_a_minimal_op_list(xfs, monkeypatch):
     """Against a wrong spec (single-iomap CoW leaves the tail of an unaligned CoW write
     uncopied) the oracle reports a mismatch whose op list is short and ends in the write."""
-    import daxcheck.checker.oracle as oracle
+    import daxcheck.checker.oracle.differential as oracle
     wrong = oracle.oracle_design().variant(cow="single-iomap")
     monkeypatch.setattr(oracle, "_MODELS", {})
     monkeypatch.setattr(oracle, "oracle_design", lambda files=3, blocks=2, phys=6:
@@ -115,7 +115,7 @@ def test_ficlone_sets_fiemap_shared_on_both_files(xfs):
     fb = os.open(pb, os.O_RDWR | os.O_CREAT | os.O_TRUNC)
     try:
         os.pwrite(fa, token_bytes(1) * 4, 0)
-        from daxcheck.checker.kernel import ficlone, writeback
+        from daxcheck.checker.oracle.kernel import ficlone, writeback
         ficlone(fa, fb)
         ma, mb = block_map(fa, 2), block_map(fb, 2)
         assert ma == mb and all(e is not None and e[1] for e in ma)

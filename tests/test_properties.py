@@ -5,8 +5,8 @@ import dataclasses
 import pytest
 
 import daxcheck.spec.fsdax as fsdax
-from daxcheck.checker.explore import explore
-from daxcheck.checker.readset import read_set
+from daxcheck.checker.explicit.explore import explore
+from daxcheck.checker.explicit.readset import read_set
 from daxcheck.checker.results import VIOLATED
 from daxcheck.properties import (PROPERTIES, InvalidDefinition, PropertyFileError, invariant,
                                  load_properties_file)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from daxcheck.checker.explore import explore
+from daxcheck.checker.explicit.explore import explore
 from daxcheck.checker.results import HOLDS, VIOLATED
-from daxcheck.checker.symbolic import ProveError, SymbolicModel, frame_lemmas, prove_all
+from daxcheck.checker.symbolic.engine import ProveError, SymbolicModel, frame_lemmas, prove_all
 from daxcheck.properties import LEMMAS, PROPERTIES
 from daxcheck.properties.registry import Property
 from daxcheck.spec.designs import DESIGNS

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from daxcheck.checker import smt
-from daxcheck.checker.explore import explore
-from daxcheck.checker.queries import PAGE_SIZE, PMD_SIZE, QUERIES, QueryError, get_query
+from daxcheck.checker.symbolic import smt
+from daxcheck.checker.explicit.explore import explore
+from daxcheck.checker.symbolic.queries import PAGE_SIZE, PMD_SIZE, QUERIES, QueryError, get_query
 from daxcheck.checker.results import EXIT_INCOMPLETE, HOLDS, INCOMPLETE, VIOLATED
-from daxcheck.checker.symbolic import (EngineDisagreement, ProveError, SymbolicModel, bmc,
+from daxcheck.checker.symbolic.engine import (EngineDisagreement, ProveError, SymbolicModel, bmc,
                                        prove)
 from daxcheck.properties import PROPERTIES
 from daxcheck.properties.registry import Property

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from daxcheck.checker.explore import explore
+from daxcheck.checker.explicit.explore import explore
 from daxcheck.checker.replay import replay_spec
 from daxcheck.checker.trace import Trace, TraceError, read_itf
 from daxcheck.properties import PROPERTIES

@@ -2,7 +2,7 @@
 backend, which records dependencies) with the same code."""
 import pytest
 
-from daxcheck.checker.readset import Dep, TaintState, read_set, taint_backend
+from daxcheck.checker.explicit.readset import Dep, TaintState, read_set, taint_backend
 from daxcheck.spec import vocab as V
 from daxcheck.spec.vocab import SymbolicUseError
 

@@ -8,7 +8,7 @@ for a proof that none exist.  Each query is named after the design it checks and
 ``expect`` ("sat" = offending values exist, "unsat" = none) taken from the seed thread,
 which the tests compare with what Z3 computes.
 
-All Z3 use goes through :mod:`daxcheck.checker.smt` (64-bit bit-vector helpers).
+All Z3 use goes through :mod:`daxcheck.checker.symbolic.smt` (64-bit bit-vector helpers).
 """
 from __future__ import annotations
 

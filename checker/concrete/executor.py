@@ -40,7 +40,7 @@ from daxcheck.spec.state import (HOLE, UNWRITTEN, WRITTEN, XA_PFN, PTE_NONE, PTE
                                  file_name, token_name)
 
 from .pmem import BLOCK, LINE, MAX_ENUM, PmemBuffer, PmemError
-from .trace import TraceError
+from ..trace import TraceError
 
 SEG_BYTES = BLOCK // SEGS
 """Bytes per segment (2048)."""

@@ -17,7 +17,7 @@ from typing import Callable
 from operator import itemgetter
 
 from .readset import read_set
-from .results import CheckResult, Stats, Verdict, HOLDS, VIOLATED, INCOMPLETE
+from ..results import CheckResult, Stats, Verdict, HOLDS, VIOLATED, INCOMPLETE
 from .store import StateStore
 from .transitions import MemoSuccessors, action_footprint
 

@@ -31,9 +31,9 @@ from dataclasses import dataclass, field
 from daxcheck.spec.state import field_domain
 
 from . import smt
-from .results import CheckResult, Stats, Verdict, HOLDS, VIOLATED, INCOMPLETE
+from ..results import CheckResult, Stats, Verdict, HOLDS, VIOLATED, INCOMPLETE
 from .smt import Result
-from .trace import Trace, TraceError
+from ..trace import Trace, TraceError
 
 
 class EngineDisagreement(RuntimeError):
@@ -220,7 +220,7 @@ def bmc(model, props, depth: int | None = None, time_limit: float | None = None,
     Depth by depth k = 0..depth, asks whether some property not yet violated fails after
     exactly k actions from the initial state; the first k is therefore the shortest
     counterexample length.  Returns a :class:`CheckResult` like
-    :func:`~daxcheck.checker.explore.explore`: VIOLATED verdicts carry the replayed trace
+    :func:`~daxcheck.checker.explicit.explore.explore`: VIOLATED verdicts carry the replayed trace
     ``[(-1, s0), (action index, s1), ...]``; HOLDS means no violation up to ``depth``
     (``complete`` is always False: BMC does not detect the end of the reachable space);
     INCOMPLETE means the solver answered unknown or ``time_limit`` seconds passed (depth =

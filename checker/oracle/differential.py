@@ -31,11 +31,11 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from ..spec import actions as A
-from ..spec.designs import ALL_FAMILIES, DESIGNS, Design
-from ..spec.fsdax import file_view
-from ..spec.model import DaxModel
-from ..spec.state import (HOLE, MM_NONE, PTE_RW, SEGS, STALE, UNWRITTEN, Bounds, file_name,
+from ...spec import actions as A
+from ...spec.designs import ALL_FAMILIES, DESIGNS, Design
+from ...spec.fsdax import file_view
+from ...spec.model import DaxModel
+from ...spec.state import (HOLE, MM_NONE, PTE_RW, SEGS, STALE, UNWRITTEN, Bounds, file_name,
                           token_name)
 from .kernel import (BLOCK, OracleUnavailable, XfsMount, block_map, fallocate, ficlone,
                      ficlonerange, punch_hole, unavailable_reason, writeback, xfs_mount)
