@@ -9,8 +9,9 @@ overrides one method, or a :meth:`Design.variant` with different settings, regis
 :func:`register_design` from a file passed to ``daxcheck check --designs FILE``.
 
 The default of every setting is the merged-kernel (6.x) behaviour; each shipped design
-changes one setting.  ``expect_violated`` is the seed's claim, checked by the tests against
-what exploration computes.
+changes one setting.  ``expect_violated`` is the exact set of properties the design violates
+at its default bounds (the seed's claim and what else the bug breaks), compared with what
+exploration computes by ``check --expect``, ``daxcheck gate`` and the tests.
 """
 from __future__ import annotations
 
@@ -53,7 +54,9 @@ class Design:
                    place) | "in-core" (the in-core refcount btree alone decides)
       partial_writes: write(2) of one segment is explored (unaligned writes)
     Scope: ``families`` explored, default ``bounds``.
-    ``expect_violated``: properties the seed says this design violates (empty = holds).
+    ``expect_violated``: exactly the shipped properties this design violates at its default
+    bounds (empty = every property holds); ``check --expect`` and ``daxcheck gate`` fail when
+    the computed set differs in either direction.
     """
 
     name: str
@@ -223,7 +226,8 @@ for _d in (
            "DAX and reflink exclusive (XFS until 5.18)", reflink="refused", **_REFLINK),
     Design("immutable-extents", "001",
            "sealed block map, but sealed files can be reflinked and CoW'd",
-           seal="reflink-allowed", expect_violated=frozenset({"immutable_extents_never_move"}),
+           seal="reflink-allowed",
+           expect_violated=frozenset({"immutable_extents_never_move", "durable_after_sync"}),
            **_IMMUTABLE),
     Design("immutable-no-reflink", "001",
            "sealed inodes refuse reflink and CoW (Chinner: mutually exclusive)",
@@ -241,7 +245,9 @@ for _d in (
            usync_mode=True, expect_violated=frozenset({"durable_after_sync"}), **_MIXED),
     Design("cow-single-iomap", "003",
            "CoW through one iomap with IOMAP_F_COW: unaligned head/tail left uncopied",
-           cow="single-iomap", expect_violated=frozenset({"no_stale_data"}), **_COW),
+           cow="single-iomap",
+           expect_violated=frozenset({"no_stale_data", "no_stale_data_after_crash",
+                                      "durable_after_sync"}), **_COW),
     Design("cow-srcmap", "003",
            "CoW with a source map: head/tail copied, zeroed for an unwritten source (5.19)",
            **_COW),
@@ -249,7 +255,8 @@ for _d in (
            "in-place overwrite decided by the in-core refcount alone: a block whose sharing an "
            "uncommitted CoW remap broke is overwritten in place, and a crash hands it back to "
            "the other file (model finding)",
-           shared_check="in-core", expect_violated=frozenset({"durable_after_sync"}), **_COW),
+           shared_check="in-core",
+           expect_violated=frozenset({"durable_after_sync", "no_stale_data_after_crash"}), **_COW),
     Design("hole-size-unknown", "000",
            "the PMD fault trusts a hole length the filesystem never reported (buffer_head)",
            hole_size="unknown", expect_violated=frozenset({"mapping_matches_extents"}), **_HOLE),
