@@ -16,6 +16,7 @@ Bad input is reported on one line, never as a traceback.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import re
 import sys
 
@@ -109,6 +110,22 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--expect", action="store_true",
                    help="CI gate: exit 0 iff every design's verdicts match its expectations")
 
+    g = sub.add_parser("gate", help="CI gate: recompute every verdict, depth and state count "
+                       "and compare them exactly with a verdict manifest")
+    g.add_argument("manifest", nargs="?", metavar="MANIFEST",
+                   help="manifest file (default: the shipped counterexamples/manifest.json)")
+    g.add_argument("--design", action="append", default=[], metavar="D",
+                   help="gate (or --update) only these designs (repeatable; default: all listed)")
+    user_files(g)
+    g.add_argument("--update", action="store_true",
+                   help="rewrite the manifest and its counterexample files from what is computed "
+                   "now (after a deliberate change); prints what moved")
+    g.add_argument("--no-replay", action="store_true",
+                   help="do not replay the counterexample files the manifest names")
+    g.add_argument("--time-limit", type=_positive_float, metavar="S",
+                   help="per design; a design that runs out is a difference (incomplete)")
+    g.add_argument("--quiet", action="store_true", help="differences only")
+
     r = sub.add_parser("replay", help="re-execute a counterexample on the spec and on pmem bytes")
     r.add_argument("file", help="an *.itf.json counterexample")
     user_files(r)
@@ -153,12 +170,15 @@ def main(argv=None) -> int:
     from .report import make_console
     from .runner import InputError
     from .trace import TraceError
+    from .gate import ManifestError
     console = make_console()
     try:
         if args.cmd == "check":
             return _check(args, argv, console)
         if args.cmd == "replay":
             return _replay(args, console)
+        if args.cmd == "gate":
+            return _gate(args, console)
         if args.cmd == "oracle":
             return _oracle(args, console)
         if args.cmd == "prove":
@@ -166,7 +186,7 @@ def main(argv=None) -> int:
         if args.cmd == "query":
             return _query(args, console)
         return _list(args, console)
-    except (InputError, TraceError) as e:
+    except (InputError, TraceError, ManifestError) as e:
         sys.stderr.write(f"daxcheck: error: {e}\n")
         return EXIT_BAD_INPUT
     except Exception as e:  # engine disagreement or an unexpected failure: one line, exit 1
@@ -250,26 +270,91 @@ def _save(check, args, console) -> list[str]:
 
 
 def _expect(checks, names, console) -> int:
-    """Compare computed verdicts with each design's ``expect_violated``."""
-    bad = []
-    for c in checks:
-        got = {p for p, v in c.result.verdicts.items() if v.status == VIOLATED}
-        want = set(c.model.design.expect_violated) & set(names)
-        incomplete = [p for p, v in c.result.verdicts.items() if v.status not in (VIOLATED, "holds")]
-        if incomplete:
-            bad.append(f"{c.model.design.name}: incomplete for {', '.join(incomplete)}")
-        missing, extra = want - got, (got - want) if not want else set()
-        if missing:
-            bad.append(f"{c.model.design.name}: expected violation of {', '.join(sorted(missing))} "
-                       f"not found")
-        if extra:
-            bad.append(f"{c.model.design.name}: expected to hold but violates "
-                       f"{', '.join(sorted(extra))}")
-    for b in bad:
-        console.print(f"[red]unexpected:[/red] {b}")
+    """Compare each design's computed violations with its ``expect_violated`` (restricted to
+    the properties checked) exactly: an unexpected violation, a missing one and an
+    incomplete verdict are all differences (exit 1)."""
+    from .gate import expect_differences
+    bad = expect_differences(checks, names)
+    for d in bad:
+        console.print(f"[red]unexpected:[/red] {d.design}: {d.computed} (expected "
+                      f"{d.manifest})", highlight=False)
     if not bad:
-        console.print("[green]all verdicts match the designs' expectations[/green]")
+        console.print("[green]all verdicts match the designs' expectations exactly[/green]")
     return EXIT_UNEXPECTED if bad else EXIT_OK
+
+
+def _gate(args, console) -> int:
+    from daxcheck.properties import PROPERTIES
+    from daxcheck.spec.designs import DESIGNS
+    from .gate import (DEFAULT_MANIFEST, compare, compute, expect_differences, load_manifest,
+                       manifest_of, run_gate, update_manifest)
+    from .report import Progress, difference_table, verdict_table
+    from .runner import InputError, load_user_files
+    shipped = {"designs": list(DESIGNS),
+               "properties": [n for n, p in PROPERTIES.items() if p.origin == "shipped"]}
+    load_user_files(args.designs, args.properties)
+    path = Path(args.manifest) if args.manifest else DEFAULT_MANIFEST
+    is_shipped = path.resolve() == DEFAULT_MANIFEST.resolve()
+    unknown = [d for d in args.design if d not in DESIGNS]
+    if unknown:
+        raise InputError(f"unknown design {unknown[0]!r} (valid: {', '.join(DESIGNS)})")
+
+    def progress(name):
+        return Progress(console, name)
+
+    if args.update:
+        if args.time_limit is not None:
+            raise InputError("--time-limit cannot be combined with --update (a manifest never "
+                             "pins an incomplete verdict)")
+        old = load_manifest(path) if path.exists() else None
+        if args.design:
+            names = list(args.design)
+        elif old is not None:
+            names = [n for n in old["designs"] if n in DESIGNS]
+            names += [n for n in (shipped["designs"] if is_shipped else ()) if n not in names]
+        else:  # a new manifest of a user's own designs (all designs if none were loaded)
+            names = [n for n in DESIGNS if is_shipped or n not in shipped["designs"]] or list(DESIGNS)
+        props = [p for p in (old["properties"] if old else PROPERTIES) if p in PROPERTIES]
+        if is_shipped:
+            props += [p for p in shipped["properties"] if p not in props]
+        checks = compute(names, DESIGNS, [PROPERTIES[p] for p in props], progress=progress)
+        if old is not None:
+            moved = compare({**old, "designs": {n: e for n, e in old["designs"].items()
+                                                if n in names}},
+                            manifest_of(checks, props), checks)
+            if moved:
+                console.print(difference_table(moved, f"what moved since {path}"))
+        for f, status in update_manifest(path, checks, props, old):
+            console.print(f"[dim]{status}: {f}[/dim]")
+        still = expect_differences(checks, props)
+        if still:
+            console.print(difference_table(still, "still different after --update: a design "
+                                           "must declare what it violates (expect_violated)"))
+            return EXIT_UNEXPECTED
+        return EXIT_OK
+
+    res = run_gate(path, DESIGNS, PROPERTIES, only=args.design or None,
+                   require_all=shipped if is_shipped else None,
+                   budget=_budget(args), progress=progress, replay=not args.no_replay)
+    if not args.quiet:
+        names = [p for p in res.manifest["properties"] if p in PROPERTIES]
+        console.print(verdict_table(res.checks, names))
+        ok = sum(1 for _, s in res.replayed if s == "reproduces")
+        console.print(f"[dim]counterexamples replayed (spec and pmem bytes): {ok} of "
+                      f"{len(res.replayed)} reproduce[/dim]")
+    if res.passed:
+        console.print(f"[green]gate passed:[/green] {len(res.checks)} designs match {path}")
+        return EXIT_OK
+    console.print(difference_table(res.differences, f"gate failed: {len(res.differences)} "
+                                   f"difference(s) from {path}"))
+    console.print("[dim]after a deliberate change: daxcheck gate --update "
+                  f"{'' if is_shipped else path}[/dim]")
+    return EXIT_UNEXPECTED
+
+
+def _budget(args):
+    from .explicit import Budget
+    return Budget(getattr(args, "max_states", None), getattr(args, "time_limit", None))
 
 
 def _replay(args, console) -> int:

@@ -51,6 +51,17 @@ def verdict_table(checks, prop_names) -> Table:
     return t
 
 
+def difference_table(differences, title: str) -> Table:
+    """The gate's differences (:class:`~daxcheck.checker.gate.Difference`), one row each:
+    design, property, what differs, the manifest's value and the computed one."""
+    t = Table(title=title, title_justify="left")
+    for col in ("design", "property", "what", "manifest", "computed"):
+        t.add_column(col, overflow="fold")
+    for d in differences:
+        t.add_row(d.design, d.prop or "-", d.what, d.manifest, Text(d.computed, style="red"))
+    return t
+
+
 def trace_table(trace, model, title: str) -> Table:
     """A counterexample as a table of steps showing only the fields each step changed
     (ghost fields dimmed)."""

@@ -96,23 +96,25 @@ class Trace:
         return {"#meta": meta, "vars": [f[0] for f in L.fields], "states": states}
 
     def write(self, model: DaxModel, path, force: bool = False) -> str:
-        """Write the ITF file at ``path``.  Returns "written", "unchanged" (an identical
-        trace is already there; the file is left alone) or raises FileExistsError if a
-        different file is there and ``force`` is False."""
+        """Write the ITF file at ``path``.  Returns "written", or "unchanged" when an identical
+        trace (same design, property and states) is already there: that file is left alone,
+        even with ``force``.  Raises FileExistsError if a different file is there and
+        ``force`` is False."""
         p = Path(path)
         doc = self.to_itf(model)
-        if p.exists() and not force:
+        if p.exists():
             try:
                 old = json.loads(p.read_text())
                 same = (old.get("#meta", {}).get("design") == self.design
                         and old.get("#meta", {}).get("property") == self.prop
                         and old.get("states") == doc["states"])
-            except (OSError, ValueError):
+            except (OSError, ValueError, AttributeError):
                 same = False
             if same:
                 return "unchanged"
-            raise FileExistsError(f"{path} exists and holds a different trace "
-                                  f"(use --force to overwrite it)")
+            if not force:
+                raise FileExistsError(f"{path} exists and holds a different trace "
+                                      f"(use --force to overwrite it)")
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.with_name(p.name + ".tmp")
         tmp.write_text(json.dumps(doc, indent=1) + "\n")

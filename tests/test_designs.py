@@ -1,53 +1,35 @@
-"""Every shipped design at its default bounds: verdicts, shortest counterexample depths and
-distinct-state counts are pinned in ``expected_verdicts.json`` (a manifest checked against
-what exploration computes), and each seed's claim (``expect_violated``) must hold.
+"""Every shipped design at its default bounds: the gate recomputes the verdicts, shortest
+counterexample depths and distinct-state counts pinned in ``counterexamples/manifest.json``
+and replays every shipped counterexample; each design violates exactly what it declares.
 
-Regenerate the manifest after an intended spec change with
-``DAXCHECK_UPDATE_MANIFEST=1 pytest tests/test_designs.py`` and review the diff.
+After an intended spec change, regenerate the manifest and the counterexamples with
+``daxcheck gate --update`` and review the diff.
 """
-import json
-import os
-from pathlib import Path
-
 import pytest
 
-from daxcheck.checker.explicit.explore import explore
 from daxcheck.checker.results import HOLDS, VIOLATED
-from daxcheck.properties import PROPERTIES
 from daxcheck.spec.designs import DESIGNS
-from daxcheck.spec.model import DaxModel
-
-MANIFEST = Path(__file__).with_name("expected_verdicts.json")
-SHIPPED = [p for p in PROPERTIES.values() if p.origin == "shipped"]
 
 
-@pytest.fixture(scope="module")
-def computed():
-    out = {}
-    for name, d in DESIGNS.items():
-        r = explore(DaxModel(d), SHIPPED)
-        out[name] = {"states": r.stats.states,
-                     "verdicts": {p: (f"violated@{v.depth}" if v.status == VIOLATED else v.status)
-                                  for p, v in r.verdicts.items()}}
-    if os.environ.get("DAXCHECK_UPDATE_MANIFEST"):
-        MANIFEST.write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
-    return out
+def test_shipped_gate_passes(shipped_gate):
+    """No difference from the manifest: verdicts, depths, state counts, counterexamples."""
+    assert [d.line() for d in shipped_gate.differences] == []
+    assert sorted(c.result.design for c in shipped_gate.checks) == sorted(DESIGNS)
 
 
-def test_manifest_matches_exploration(computed):
-    expected = json.loads(MANIFEST.read_text())
-    assert sorted(expected) == sorted(computed)
-    for name in computed:
-        assert computed[name] == expected[name], name
+def test_every_violation_has_a_reproducing_counterexample(shipped_gate):
+    want = {f"{c.result.design}__{p}.itf.json" for c in shipped_gate.checks
+            for p, v in c.result.verdicts.items() if v.status == VIOLATED}
+    assert want and dict(shipped_gate.replayed) == {f: "reproduces" for f in want}
 
 
 @pytest.mark.parametrize("name", sorted(DESIGNS))
-def test_seed_claim(computed, name):
+def test_design_violates_exactly_what_it_declares(shipped_gate, name):
     """A design violates exactly the properties it declares (a fixed one: none)."""
-    d = DESIGNS[name]
-    got = {p for p, v in computed[name]["verdicts"].items() if v.startswith("violated")}
-    assert all(v in (HOLDS,) or v.startswith("violated") for v in computed[name]["verdicts"].values())
-    assert got == set(d.expect_violated)
+    c = next(c for c in shipped_gate.checks if c.result.design == name)
+    assert all(v.status in (HOLDS, VIOLATED) for v in c.result.verdicts.values())
+    got = {p for p, v in c.result.verdicts.items() if v.status == VIOLATED}
+    assert got == set(DESIGNS[name].expect_violated)
 
 
 def test_seed_pairs_differ_in_one_setting():

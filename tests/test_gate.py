@@ -1,0 +1,164 @@
+"""The gate is exact: every kind of difference from a manifest fails it, and only a
+difference does.  Planted differences run on the two small hole-size designs so each test
+explores a few thousand states; the full shipped gate runs once (tests/test_designs.py)."""
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from daxcheck.checker.gate import (DEFAULT_MANIFEST, SHIPPED_DIR, ManifestError, load_manifest,
+                                   run_gate)
+from daxcheck.properties import PROPERTIES
+from daxcheck.spec.designs import DESIGNS
+
+SMALL = ("hole-size-unknown", "iomap-hole-size")
+CEX = "hole-size-unknown__mapping_matches_extents.itf.json"
+
+
+@pytest.fixture
+def small(tmp_path):
+    """A manifest of the two hole-size designs, with its counterexample, in a tmp folder."""
+    doc = load_manifest(DEFAULT_MANIFEST)
+    doc["designs"] = {n: doc["designs"][n] for n in SMALL}
+    path = tmp_path / "manifest.json"
+    path.write_text(json.dumps(doc, indent=1))
+    shutil.copy(SHIPPED_DIR / CEX, tmp_path / CEX)
+    return path
+
+
+def gate(path, designs=DESIGNS):
+    return [(d.design, d.prop, d.what) for d in run_gate(path, designs, PROPERTIES).differences]
+
+
+def edit(path, fn):
+    doc = json.loads(path.read_text())
+    fn(doc)
+    path.write_text(json.dumps(doc))
+
+
+def test_unchanged_manifest_passes(small):
+    assert gate(small) == []
+
+
+def test_state_count_off_by_one_fails(small):
+    edit(small, lambda d: d["designs"]["iomap-hole-size"].update(states=1870))
+    assert gate(small) == [("iomap-hole-size", None, "states")]
+
+
+def test_shorter_or_longer_counterexample_fails(small):
+    for depth in (2, 4):
+        edit(small, lambda d: d["designs"]["hole-size-unknown"]["verdicts"][
+            "mapping_matches_extents"].update(depth=depth))
+        assert gate(small) == [("hole-size-unknown", "mapping_matches_extents",
+                                "shortest counterexample depth")]
+
+
+def test_new_violation_in_a_broken_design_fails(small, monkeypatch):
+    """A planted spec bug (unwritten conversion without zeroing the block) adds a violation
+    to a design already expected to be broken: the old --expect ignored that."""
+    from daxcheck.spec import fsdax
+    monkeypatch.setattr(fsdax, "zero_block", lambda L, d, b: None)
+    diffs = gate(small)
+    assert ("hole-size-unknown", None, "expect_violated") in diffs
+    assert ("hole-size-unknown", "no_stale_data", "verdict") in diffs
+
+
+def test_one_line_behaviour_change_fails(small, monkeypatch):
+    monkeypatch.setitem(DESIGNS, "iomap-hole-size",
+                        DESIGNS["iomap-hole-size"].variant(hole_size="unknown"))
+    diffs = gate(small)
+    assert ("iomap-hole-size", "mapping_matches_extents", "verdict") in diffs
+    assert ("iomap-hole-size", None, "states") in diffs
+
+
+def test_counterexample_problems_fail(small):
+    f = small.parent / CEX
+    doc = json.loads(f.read_text())
+    del doc["states"][2]                          # a middle state deleted
+    f.write_text(json.dumps(doc))
+    assert gate(small) == [("hole-size-unknown", "mapping_matches_extents", "counterexample")]
+    f.unlink()                                    # the witness missing
+    assert gate(small) == [("hole-size-unknown", "mapping_matches_extents", "counterexample")]
+    shutil.copy(SHIPPED_DIR / CEX, f)
+    (small.parent / "stray.itf.json").write_text("{}")   # a file no entry names
+    assert gate(small) == [("*", None, "counterexample")]
+
+
+def test_listed_design_or_property_gone_fails(small):
+    edit(small, lambda d: d["designs"].update({"no-such-design": d["designs"]["iomap-hole-size"]}))
+    edit(small, lambda d: d["properties"].append("no_such_property"))
+    diffs = gate(small)
+    assert ("no-such-design", None, "design") in diffs and ("*", "no_such_property", "property") in diffs
+
+
+def test_shipped_manifest_must_list_every_shipped_design(small):
+    shipped = {"designs": list(DESIGNS), "properties": list(PROPERTIES)}
+    diffs = run_gate(small, DESIGNS, PROPERTIES, require_all=shipped).differences
+    missing = {d.design for d in diffs if d.what == "design"}
+    assert missing == set(DESIGNS) - set(SMALL)
+
+
+@pytest.mark.parametrize("text,field", [
+    ("{", "not valid JSON"),
+    ('{"format": "daxcheck-manifest", "version": 1, "properties": [], "designs": {"x": {}}}',
+     "designs/x"),
+    ('{"format": "daxcheck-manifest", "version": 2, "properties": [], "designs": {}}', "version"),
+])
+def test_malformed_manifest_is_named(tmp_path, text, field):
+    p = tmp_path / "m.json"
+    p.write_text(text)
+    with pytest.raises(ManifestError, match=field):
+        load_manifest(p)
+
+
+def dax(*args, cwd=None):
+    r = subprocess.run([sys.executable, "-m", "daxcheck", *args], capture_output=True, text=True,
+                       cwd=cwd, timeout=300)
+    assert "Traceback" not in r.stderr, r.stderr
+    return r
+
+
+def test_cli_gate_exit_codes_and_update(tmp_path, small):
+    assert dax("gate", str(small), "--quiet").returncode == 0
+    mutate = tmp_path / "mutate.py"
+    mutate.write_text("from daxcheck.spec.designs import DESIGNS\n"
+                      "DESIGNS['iomap-hole-size'] = DESIGNS['iomap-hole-size'].variant("
+                      "hole_size='unknown', expect_violated=frozenset({"
+                      "'mapping_matches_extents'}))\n"
+                      "from daxcheck.spec.designs import register_design\n"
+                      "register_design(DESIGNS['map-sync'].variant(name='mine'))\n")
+    r = dax("gate", str(small), "--designs", str(mutate), "--quiet")
+    assert r.returncode == 1 and "iomap-hole-size" in r.stdout and "violated@3" in r.stdout
+    # --update pins the change (and writes the new witness); the gate then passes again
+    r = dax("gate", str(small), "--designs", str(mutate), "--update")
+    assert r.returncode == 0 and "what moved" in r.stdout
+    assert (small.parent / "iomap-hole-size__mapping_matches_extents.itf.json").is_file()
+    assert dax("gate", str(small), "--designs", str(mutate), "--quiet").returncode == 0
+    # a change the design does not declare is never blessed by --update
+    mutate.write_text(mutate.read_text().replace("expect_violated=frozenset({"
+                                                 "'mapping_matches_extents'})", ""))
+    r = dax("gate", str(small), "--designs", str(mutate), "--update")
+    assert r.returncode == 1 and "expect_violated" in r.stdout
+    # bad input: one line, exit 2
+    (tmp_path / "bad.json").write_text("[1]")
+    r = dax("gate", str(tmp_path / "bad.json"))
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "bad.json" in r.stderr
+    r = dax("gate", str(tmp_path / "none.json"))
+    assert r.returncode == 2 and "--update" in r.stderr
+
+
+def test_cli_expect_is_exact(tmp_path):
+    """The README's cow-no-zero example expects one violation but has three: --expect exits 1
+    and names the two unexpected ones."""
+    f = tmp_path / "my_designs.py"
+    f.write_text('from daxcheck.spec.designs import DESIGNS, register_design\n'
+                 'register_design(DESIGNS["cow-srcmap"].variant(name="cow-no-zero", '
+                 'cow="single-iomap",\n    expect_violated=frozenset({"no_stale_data"})))\n')
+    r = dax("check", "--designs", str(f), "--design", "cow-no-zero", "--expect", "--no-write",
+            "--quiet")
+    assert r.returncode == 1
+    assert "unexpected violation of durable_after_sync, no_stale_data_after_crash" in r.stdout
+    r = dax("check", "--design", "hole-size-unknown", "--expect", "--no-write", "--quiet")
+    assert r.returncode == 0
