@@ -320,8 +320,13 @@ class CloneRange(Op):
     """ioctl(dst, FICLONERANGE) of ``nblk`` blocks of ``src`` from block ``soff`` onto
     block ``doff`` of ``dst``; the byte length passed is shortened to ``src``'s EOF (as the
     spec's ReflinkRange does).  Skipped when ``soff`` is at or past ``src``'s EOF (EINVAL on
-    both sides), when the ranges of one file overlap (no spec instance, EINVAL), or when the
-    shortened length ends mid-block inside ``dst`` (kernel EINVAL, byte-granular)."""
+    both sides), when the ranges of one file overlap (no spec instance, EINVAL), when the
+    shortened length ends mid-block inside ``dst`` (kernel EINVAL, byte-granular), or when
+    ``doff`` lies past ``dst``'s mid-block EOF in a shared block: xfs_reflink_remap_prep
+    zeroes ``dst`` from EOF to ``doff`` first, which CoWs that block (seen on XFS: after
+    ``pwrite(b, 0, 2048); FICLONE(b -> a); FICLONERANGE(a@0 -> a@4096)`` a's block 0 moved
+    and b's block is no longer shared), and the spec's block-granular sizes have no such
+    zeroing write."""
 
     src: int
     soff: int
@@ -347,6 +352,8 @@ class CloneRange(Op):
         if n <= 0 or a not in c.m.index:
             raise _Skip()
         if n % BLOCK and self.doff * BLOCK + n < c.nbytes[self.dst]:
+            raise _Skip()
+        if c.zeroing_eof_cows(self.dst, self.doff * BLOCK):
             raise _Skip()
         c.step(a)
         c.nbytes[self.dst] = max(c.nbytes[self.dst], self.doff * BLOCK + n)
