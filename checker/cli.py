@@ -163,8 +163,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so that every ``finally`` and context manager
+    (the oracle's mount, temporary files) cleans up as it does for Ctrl-C."""
+
+
+def _on_sigterm(signum, frame):
+    raise Terminated()
+
+
 def main(argv=None) -> int:
-    """Entry point of the ``daxcheck`` console script; returns the exit code."""
+    """Entry point of the ``daxcheck`` console script; returns the exit code (130 after
+    SIGINT, 143 after SIGTERM, both handled so that cleanup runs)."""
+    import signal
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, _on_sigterm)
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     from .report import make_console
@@ -198,6 +211,9 @@ def main(argv=None) -> int:
             sys.stderr.write(f"daxcheck: internal error: {e}\n")
             return EXIT_UNEXPECTED
         raise
+    except Terminated:
+        sys.stderr.write("daxcheck: terminated\n")
+        return 143
     except KeyboardInterrupt:
         sys.stderr.write("daxcheck: interrupted\n")
         return 130

@@ -226,3 +226,57 @@ def test_crash_after_in_core_cow_remap_gives_a_the_data_written_to_b():
     assert obs["after_recovery"] == {"a": "[t3 t3] (4096 B)", "b": "[t3 t3] (4096 B)"}
     assert after[1] == cloned[1] and after[2] == cloned[2]  # both map P, shared, again
     assert len(obs["steps"]) == 5
+
+
+def _leftovers():
+    """Our temporary oracle directories and the mounts inside them."""
+    import glob
+    import tempfile
+    dirs = glob.glob(os.path.join(tempfile.gettempdir(), "daxcheck-xfs-*"))
+    with open("/proc/mounts") as fh:
+        mounts = [line.split()[1] for line in fh if "daxcheck-xfs-" in line]
+    return dirs, mounts
+
+
+def _oracle_until_mounted(tmp_path):
+    """Start a long ``daxcheck oracle`` and wait until its XFS is mounted; returns it."""
+    import subprocess
+    import sys
+    import time
+    before = _leftovers()[0]
+    p = subprocess.Popen([sys.executable, "-m", "daxcheck", "oracle", "--runs", "1000000"],
+                         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                         text=True)
+    for _ in range(300):
+        dirs, mounts = _leftovers()
+        if any(m.startswith(d) for d in set(dirs) - set(before) for m in mounts):
+            return p
+        time.sleep(0.1)
+    p.kill()
+    pytest.fail("the oracle never mounted its XFS")
+
+
+@needs_kernel
+def test_sigterm_unmounts_and_removes_everything(tmp_path):
+    import signal
+    before = _leftovers()
+    p = _oracle_until_mounted(tmp_path)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 143 and "terminated" in err and "Traceback" not in err
+    assert _leftovers() == before
+    assert list(tmp_path.iterdir()) == []          # no .hypothesis/ in the user's directory
+
+
+@needs_kernel
+def test_a_killed_run_is_cleaned_up_by_the_next_one(tmp_path):
+    import signal
+    from daxcheck.checker.oracle.kernel import reap_stale_mounts
+    before = _leftovers()
+    p = _oracle_until_mounted(tmp_path)
+    p.send_signal(signal.SIGKILL)
+    p.wait(timeout=30)
+    left = _leftovers()
+    assert left != before                          # SIGKILL leaves the mount behind ...
+    removed = reap_stale_mounts()                  # ... which the next run removes
+    assert set(removed) == set(left[0]) - set(before[0]) and _leftovers() == before

@@ -590,6 +590,21 @@ def sequences(max_ops: int = 10):
     return strat()
 
 
+MAX_RUNS = 1_000_000
+"""Largest ``--runs`` (sequences) one oracle run accepts."""
+MAX_OPS = 100
+"""Largest ``--max-ops`` (operations per sequence)."""
+
+
+def _hypothesis_home() -> None:
+    """Point hypothesis's storage directory at the user's cache (``$XDG_CACHE_HOME`` or
+    ``~/.cache``, ``daxcheck/hypothesis``) so that no ``.hypothesis/`` folder appears in the
+    directory daxcheck is run from."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    set_hypothesis_home_dir(os.path.join(base, "daxcheck", "hypothesis"))
+
+
 @dataclass
 class OracleSummary:
     """What :func:`run_oracle` did: ``sequences`` run (generated, including shrinking
@@ -624,14 +639,17 @@ def run_oracle(mountpoint: str | os.PathLike | None, runs: int, seed: int,
     the first mismatch to a minimal op list.  Returns an :class:`OracleSummary`.  Raises
     OracleError for ``runs`` < 1 or a mountpoint that is not a directory, OracleUnavailable
     when a temporary mount cannot be made."""
-    if not isinstance(runs, int) or isinstance(runs, bool) or runs < 1:
-        raise OracleError(f"runs={runs!r} is not a positive int")
+    if not isinstance(runs, int) or isinstance(runs, bool) or not 1 <= runs <= MAX_RUNS:
+        raise OracleError(f"runs={runs!r} is not an int in 1..{MAX_RUNS}")
+    if not isinstance(max_ops, int) or isinstance(max_ops, bool) or not 1 <= max_ops <= MAX_OPS:
+        raise OracleError(f"max-ops={max_ops!r} is not an int in 1..{MAX_OPS}")
     if mountpoint is None:
         with xfs_mount() as m:
             return run_oracle(m.path, runs, seed, max_ops)
     root = os.fspath(mountpoint)
     if not os.path.isdir(root):
         raise OracleError(f"oracle directory {root} does not exist")
+    _hypothesis_home()
     from hypothesis import HealthCheck, given, settings, seed as hseed, assume
 
     summary = OracleSummary()

@@ -12,6 +12,8 @@ import contextlib
 import ctypes
 import ctypes.util
 import fcntl
+import glob
+import json
 import os
 import shutil
 import struct
@@ -80,20 +82,74 @@ def _run(cmd: list[str]) -> str:
     return r.stdout
 
 
+_PREFIX = "daxcheck-xfs-"
+"""Name prefix of the oracle's temporary directories (image + mount point)."""
+_OWNER = "daxcheck-oracle.owner"
+"""Marker file in such a directory: the pid and start time of the process that made it, so
+that a later run removes only what a *dead* run of its own left (never another mount)."""
+
+
+def _start_time(pid: int) -> str | None:
+    """Start time (clock ticks since boot, /proc/<pid>/stat field 22) of a live process, or
+    None if there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def reap_stale_mounts(tmpdir: str | None = None) -> list[str]:
+    """Clean up after oracle runs that were killed (SIGKILL, power loss of the session):
+    for every ``daxcheck-xfs-*`` directory in ``tmpdir`` (default: the temporary directory)
+    that carries this tool's owner marker naming a process that no longer runs, unmount
+    its mount point, detach the loop devices backed by its image (``losetup -j``) and
+    remove the directory.  Directories without the marker, or whose owner still runs, are
+    never touched.  Returns the directories removed."""
+    removed = []
+    for top in glob.glob(os.path.join(tmpdir or tempfile.gettempdir(), _PREFIX + "*")):
+        try:
+            with open(os.path.join(top, _OWNER)) as fh:
+                owner = json.load(fh)
+            pid, start = int(owner["pid"]), str(owner["start"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if _start_time(pid) == start:
+            continue                      # its owner is alive: not ours to clean
+        mnt, image = os.path.join(top, "mnt"), os.path.join(top, "xfs.img")
+        if os.path.ismount(mnt):
+            _umount(mnt)
+        if os.path.exists(image):
+            r = subprocess.run(["losetup", "-j", image], capture_output=True, text=True)
+            for line in r.stdout.splitlines():
+                dev = line.split(":", 1)[0].strip()
+                if dev.startswith("/dev/loop"):
+                    subprocess.run(["losetup", "-d", dev], capture_output=True)
+        if not os.path.ismount(mnt):
+            shutil.rmtree(top, ignore_errors=True)
+            removed.append(top)
+    return removed
+
+
 @contextlib.contextmanager
 def xfs_mount(size_mb: int = 512):
     """Create a ``size_mb`` MiB sparse image in a fresh temporary directory, format it with
     ``mkfs.xfs -m reflink=1 -b size=4096``, attach it to a loop device and mount it; yields
     the mount point (a directory path).  Always unmounts, detaches the loop device and
-    removes the image and directories, even when the body raises.  Raises
-    OracleUnavailable (one-line reason) when the oracle cannot run here or a step fails,
-    ValueError for a size outside 300..4096 MiB (mkfs.xfs needs >= 300 MiB)."""
+    removes the image and directories when the body raises or the process is interrupted
+    (SIGINT, and SIGTERM through the CLI); what a SIGKILLed run left behind is removed by
+    the next run (:func:`reap_stale_mounts`).  Raises OracleUnavailable (one-line reason)
+    when the oracle cannot run here or a step fails, ValueError for a size outside
+    300..4096 MiB (mkfs.xfs needs >= 300 MiB)."""
     if not isinstance(size_mb, int) or isinstance(size_mb, bool) or not 300 <= size_mb <= 4096:
         raise ValueError(f"xfs_mount size_mb={size_mb!r} is not an int in 300..4096")
     why = unavailable_reason()
     if why:
         raise OracleUnavailable(why)
-    top = tempfile.mkdtemp(prefix="daxcheck-xfs-")
+    reap_stale_mounts()
+    top = tempfile.mkdtemp(prefix=_PREFIX)
+    with open(os.path.join(top, _OWNER), "w") as fh:
+        json.dump({"pid": os.getpid(), "start": _start_time(os.getpid())}, fh)
     image = os.path.join(top, "xfs.img")
     mnt = os.path.join(top, "mnt")
     os.mkdir(mnt)
