@@ -184,7 +184,7 @@ def test_bad_ops_are_rejected_with_a_message(tmp_path):
         run_sequence(str(tmp_path), 2, 2, [Clone(A, A)])
     with pytest.raises(OracleError, match="size 4 blocks"):
         run_sequence(str(tmp_path), 2, 2, [Trunc(A, 4)])
-    with pytest.raises(OracleError, match="positive"):
+    with pytest.raises(OracleError, match="is not an int in 1.."):
         run_oracle(str(tmp_path), 0, 1)
     with pytest.raises(OracleError, match="does not exist"):
         run_oracle(str(tmp_path / "nope"), 1, 1)
