@@ -62,6 +62,19 @@ def _positive_float(text):
     return v
 
 
+def _weights(text):
+    out = {}
+    for part in text.split(","):
+        fam, sep, w = part.partition("=")
+        try:
+            out[fam.strip()] = float(w)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{part!r} is not FAMILY=WEIGHT") from None
+        if not sep or out[fam.strip()] < 0:
+            raise argparse.ArgumentTypeError(f"{part!r} is not FAMILY=WEIGHT (weight >= 0)")
+    return out
+
+
 def _crash_states(text):
     if text == "all":
         return "all"
@@ -109,6 +122,23 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--quiet", action="store_true", help="verdict table only")
     c.add_argument("--expect", action="store_true",
                    help="CI gate: exit 0 iff every design's verdicts match its expectations")
+
+    sm = sub.add_parser("simulate", help="random walks deeper than breadth-first search reaches; "
+                        "violations are shrunk, saved and replayable like any counterexample")
+    selection(sm, "all")
+    sm.add_argument("--depth", type=_positive_int, default=200, metavar="N",
+                    help="steps per walk (default 200; not bounded by the design's depth)")
+    sm.add_argument("--runs", type=_positive_int, default=1000, metavar="N",
+                    help="walks per design (default 1000)")
+    sm.add_argument("--seed", type=_positive_int, default=0, help="random seed (default 0)")
+    sm.add_argument("--time-limit", type=_positive_float, metavar="S", help="per design")
+    sm.add_argument("--weights", type=_weights, metavar="FAMILY=W,...",
+                    help="relative weight of action families (default 1 each; 0 leaves one out)")
+    sm.add_argument("--swarm", action="store_true",
+                    help="swarm testing: fresh random family weights for every walk")
+    sizes(sm, BOUND_NAMES[1:])
+    outputs(sm)
+    sm.add_argument("--quiet", action="store_true", help="verdict table only")
 
     g = sub.add_parser("gate", help="CI gate: recompute every verdict, depth and state count "
                        "and compare them exactly with a verdict manifest")
@@ -192,6 +222,8 @@ def main(argv=None) -> int:
             return _replay(args, console)
         if args.cmd == "gate":
             return _gate(args, console)
+        if args.cmd == "simulate":
+            return _simulate(args, argv, console)
         if args.cmd == "oracle":
             return _oracle(args, console)
         if args.cmd == "prove":
@@ -269,6 +301,47 @@ def _check(args, argv, console) -> int:
         return EXIT_BAD_INPUT
     if args.expect:
         return _expect(checks, names, console)
+    return combined_exit([c.result for c in checks])
+
+
+def _simulate(args, argv, console) -> int:
+    from daxcheck.spec.designs import DESIGNS
+    from .report import Progress, trace_table, verdict_table
+    from .runner import command_line, load_user_files, make_model, pick, pick_properties, run_simulate
+    load_user_files(args.designs, args.properties)
+    designs = pick(args.design, DESIGNS, "design")
+    props = pick_properties(args.property)
+    overrides = {k: getattr(args, k) for k in BOUND_NAMES[1:]}
+    checks, problems = [], []
+    for d in designs:
+        m = make_model(d, overrides)
+        prog = Progress(console, d.name)
+        try:
+            c = run_simulate(m, props, args.depth, args.runs, args.seed, args.time_limit,
+                             args.weights, args.swarm, prog, command_line(argv))
+        finally:
+            prog.close()
+        checks.append(c)
+        st = c.result.stats
+        for name, t in c.traces.items():
+            f = st.found[name]
+            if not args.quiet:
+                console.print(trace_table(t, m, f"{d.name}: {name} violated: found in walk "
+                                          f"{f.walk} at step {f.step}, shrunk from {f.raw_length} "
+                                          f"to {t.depth} steps"))
+        if not args.no_write:
+            problems += _save(c, args, console)
+    console.print(verdict_table(checks, [p.name for p in props]))
+    for c in checks:
+        st = c.result.stats
+        console.print(f"[dim]{c.model.design.name}: {st.walks:,} walks of up to {args.depth} "
+                      f"steps, {st.states:,} states visited, {st.deadlocks:,} deadlocked, "
+                      f"{st.seconds:.1f}s{'; ' + st.stopped if st.stopped else ''}[/dim]")
+    console.print("[dim]not found = no walk violated it (random search proves nothing)[/dim]")
+    for p in problems:
+        sys.stderr.write(f"daxcheck: error: {p}\n")
+    if problems:
+        return EXIT_BAD_INPUT
     return combined_exit([c.result for c in checks])
 
 

@@ -10,7 +10,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from .results import VIOLATED, INCOMPLETE
+from .results import INCOMPLETE, NOT_FOUND, VIOLATED
 
 
 def make_console(stderr=False) -> Console:
@@ -28,6 +28,8 @@ def _cell(v) -> Text:
         return Text(f"VIOLATED d={v.depth}", style="bold red")
     if v.status == INCOMPLETE:
         return Text("incomplete", style="yellow")
+    if v.status == NOT_FOUND:
+        return Text("not found", style="dim")
     return Text("holds*" if v.complete else "holds", style="green")
 
 

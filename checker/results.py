@@ -15,6 +15,9 @@ EXIT_UNEXPECTED = 1
 """``--expect``: computed verdicts differ from the designs' expected verdicts."""
 
 HOLDS, VIOLATED, INCOMPLETE = "holds", "violated", "incomplete"
+NOT_FOUND = "not found"
+"""Random simulation found no violation: not a pass (random search proves nothing), exit 0
+like TLC's -simulate."""
 
 
 @dataclass

@@ -112,6 +112,24 @@ def run_check(model, props, engine="explicit", budget=Budget(), progress=None,
     return Check(model, res, traces)
 
 
+def run_simulate(model, props, depth=200, runs=1000, seed=0, time_limit=None, weights=None,
+                 swarm=False, progress=None, command=None) -> Check:
+    """Random walks on ``model`` (:func:`~daxcheck.checker.simulate.simulate`); each
+    violation comes back shrunk as a :class:`Trace` keyed by property name.  InputError for
+    bad parameters (depth, runs, weights)."""
+    from .simulate import SimulationError, simulate
+    try:
+        res = simulate(model, props, depth=depth, runs=runs, seed=seed, time_limit=time_limit,
+                       weights=weights, swarm=swarm, progress=progress)
+    except SimulationError as e:
+        raise InputError(str(e)) from None
+    meta = {"engine": f"simulate (seed {seed}{', swarm' if swarm else ''}, shrunk)",
+            "command": command or ""}
+    traces = {name: Trace.from_path(model, v.trace, name, meta)
+              for name, v in res.verdicts.items() if v.status == VIOLATED}
+    return Check(model, res, traces)
+
+
 def save_traces(check: Check, out_dir, force=False) -> list[tuple[str, str]]:
     """Write each counterexample of ``check`` to ``out_dir``; returns ``[(path, status)]``
     with status "written", "unchanged" or "conflict: ..." (an existing different file is

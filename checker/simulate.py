@@ -1,0 +1,219 @@
+"""Random simulation: deep random walks for bugs beyond the breadth-first bound.
+
+TLC ``-simulate``, Quint ``run``, stateright and FizzBee all have a random mode for depths
+exhaustive search cannot reach.  :func:`simulate` runs seeded random walks from the initial
+state: at each step one enabled action is chosen (uniformly, or by per-family weights), and
+every property not yet violated is checked on every state reached.  A violation is shrunk by
+delta debugging over the action sequence (ddmin, Zeller & Hildebrandt 2002; an action the
+shortened sequence has disabled is dropped, as Hypothesis's shrinker would) to a 1-minimal
+trace: removing any single action no longer reproduces it.  The shrunk trace is re-executed
+with the reference semantics (``model.next_state``) before it is reported, and is saved and
+replayed like any counterexample.
+
+*Swarm* mode (Groce et al., ISSTA'12) draws fresh family weights for every walk, some of
+them zero, so that different walks leave out different kinds of operations: a bug that
+needs a long run of writes without an intervening crash or punch is found much sooner.
+
+Random search never proves anything: a property no walk violates is reported as "not found",
+never as "holds".  This module imports no ``rich``.
+"""
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from .results import NOT_FOUND, CheckResult, Stats, Verdict, VIOLATED
+
+
+class SimulationError(ValueError):
+    """Bad simulation parameters (walk depth, run count, weights); the message names it."""
+
+
+@dataclass(frozen=True)
+class Found:
+    """Where a violation was first seen: walk number, step within the walk, and the length
+    of the walk's action sequence before shrinking."""
+
+    walk: int
+    step: int
+    raw_length: int
+
+
+@dataclass
+class SimStats(Stats):
+    """:class:`~daxcheck.checker.results.Stats` of a simulation: ``states`` counts states
+    visited by walks (with repetition), ``walks`` the walks run, ``deadlocks`` walks that
+    ended in a state with no enabled action, ``found`` per violated property a
+    :class:`Found`."""
+
+    walks: int = 0
+    deadlocks: int = 0
+    found: dict = field(default_factory=dict)
+
+
+def _check_weights(weights):
+    from daxcheck.spec.actions import ACTIONS
+    for f, w in (weights or {}).items():
+        if f not in ACTIONS:
+            raise SimulationError(f"weight for {f!r}, which is not an action family (known: "
+                                  f"{', '.join(ACTIONS)})")
+        if not isinstance(w, (int, float)) or w < 0:
+            raise SimulationError(f"weight {f}={w!r} is not a non-negative number")
+
+
+def replay_until_violation(model, actions, prop) -> list | None:
+    """Apply ``actions`` from the initial state, skipping any that is disabled where it
+    comes, and stop at the first state violating ``prop``.  Returns the actions applied up
+    to that state (a trace whose last state violates ``prop``), or None if no state does."""
+    L = model.L
+    s = model.init_states()[0]
+    if not prop.holds(L, s):
+        return []
+    out = []
+    for a in actions:
+        ns = model.next_state(s, a)
+        if ns is None:
+            continue
+        out.append(a)
+        s = ns
+        if not prop.holds(L, s):
+            return out
+    return None
+
+
+def shrink(model, actions, prop, budget: float | None = None) -> list:
+    """Delta debugging (ddmin) of ``actions``, a sequence reaching a violation of ``prop``:
+    the result still reaches it (:func:`replay_until_violation`) and is 1-minimal (dropping
+    any single action loses the violation), unless ``budget`` seconds run out first.  Raises
+    ValueError if ``actions`` does not reach a violation."""
+    cur = replay_until_violation(model, actions, prop)
+    if cur is None:
+        raise ValueError(f"the sequence does not violate {prop.name}")
+    end = None if budget is None else time.monotonic() + budget
+    n = 2
+    while len(cur) >= 2:
+        if end is not None and time.monotonic() > end:
+            break
+        size = len(cur) / n
+        chunks = [cur[round(i * size):round((i + 1) * size)] for i in range(n)]
+        for i in range(n):
+            cand = [a for j, c in enumerate(chunks) if j != i for a in c]
+            got = replay_until_violation(model, cand, prop)
+            if got is not None:
+                cur = got
+                n = max(n - 1, 2)
+                break
+        else:
+            if n >= len(cur):
+                break
+            n = min(2 * n, len(cur))
+    return cur
+
+
+def simulate(model, props, depth: int = 200, runs: int | None = 1000, seed: int = 0,
+             time_limit: float | None = None, weights: dict | None = None, swarm: bool = False,
+             progress: Callable[[Stats], None] | None = None,
+             progress_every: float = 0.5) -> CheckResult:
+    """Random walks of at most ``depth`` steps on ``model`` checking the Property list
+    ``props``; stops after ``runs`` walks (None: no limit), ``time_limit`` seconds, or once
+    every property is violated.  ``seed`` makes the run reproducible; ``weights`` maps an
+    action family to a non-negative weight (default 1; 0 leaves it out; a family this design
+    does not have is ignored); ``swarm`` draws
+    fresh random weights per walk instead.  Returns a :class:`CheckResult` whose violated
+    verdicts carry a shrunk trace ``[(action index, state)]`` (checked against the reference
+    semantics) and whose other verdicts have status :data:`NOT_FOUND`; ``stats`` is a
+    :class:`SimStats`.  Raises SimulationError for bad parameters."""
+    if not isinstance(depth, int) or isinstance(depth, bool) or not 1 <= depth <= 100_000:
+        raise SimulationError(f"walk depth {depth!r} is not an int in 1..100000")
+    if runs is not None and (not isinstance(runs, int) or isinstance(runs, bool) or runs < 1):
+        raise SimulationError(f"runs={runs!r} is not a positive int")
+    if runs is None and time_limit is None:
+        raise SimulationError("an unbounded simulation needs --runs or --time-limit")
+    _check_weights(weights)
+    from .explicit.transitions import MemoSuccessors
+    rng = random.Random(seed)
+    L = model.L
+    succ = MemoSuccessors(model).successors
+    families = sorted({a.name for a in model.actions})
+    fam_of = [a.name for a in model.actions]
+    stats = SimStats()
+    pending = list(props)
+    hits: dict = {}
+    verdicts: dict = {}
+    cache: dict = {}
+    t0 = time.perf_counter()
+    next_tick = t0 + progress_every
+    s0 = model.init_states()[0]
+
+    def violated(s):
+        key = s
+        r = cache.get(key)
+        if r is None:
+            if len(cache) > 500_000:
+                cache.clear()
+            r = cache[key] = tuple(p.name for p in props if not p.holds(L, s))
+        return r
+
+    for p in pending:
+        if p.name in violated(s0):
+            hits[p.name] = (Found(0, 0, 0), [])
+    pending = [p for p in pending if p.name not in hits]
+    walk = 0
+    while pending and (runs is None or walk < runs):
+        if time_limit is not None and time.perf_counter() - t0 >= time_limit:
+            stats.stopped = f"time limit {time_limit:g}s reached"
+            break
+        walk += 1
+        if swarm:
+            w = {f: (rng.random() if rng.random() < 0.7 else 0.0) for f in families}
+        else:
+            w = {f: 1.0 for f in families}
+            w.update(weights or {})
+        s, acts = s0, []
+        for step in range(1, depth + 1):
+            options = [(i, ns) for i, ns in succ(s) if w.get(fam_of[i], 1.0) > 0]
+            if not options:
+                stats.deadlocks += 1
+                break
+            if swarm or weights:
+                i, ns = rng.choices(options, [w[fam_of[i]] for i, _ in options])[0]
+            else:
+                i, ns = options[rng.randrange(len(options))]
+            acts.append(model.actions[i])
+            s = ns
+            stats.states += 1
+            bad = violated(s)
+            if bad:
+                for p in pending:
+                    if p.name in bad and p.name not in hits:
+                        hits[p.name] = (Found(walk, step, len(acts)), list(acts))
+                pending = [p for p in pending if p.name not in hits]
+                if not pending:
+                    break
+        stats.walks = walk
+        now = time.perf_counter()
+        if progress is not None and now >= next_tick:
+            stats.seconds, stats.depth = now - t0, depth
+            progress(stats)
+            next_tick = now + progress_every
+    stats.walks = walk
+    from .trace import Trace
+    for p in props:
+        if p.name in hits:
+            found, raw = hits[p.name]
+            small = shrink(model, raw, p, budget=30.0)
+            tr = Trace.from_actions(model, small, p.name)   # the reference semantics
+            if p.holds(L, tr.states[-1]):  # pragma: no cover - shrink guarantees it
+                raise AssertionError(f"shrunk trace of {p.name} does not violate it")
+            verdicts[p.name] = Verdict(p.name, VIOLATED, tr.depth, trace=tr.path(model),
+                                       items=[i for i in p.failing_items(L, tr.states[-1])
+                                              if i is not None])
+            stats.found[p.name] = found
+        else:
+            verdicts[p.name] = Verdict(p.name, NOT_FOUND, depth)
+    stats.seconds = time.perf_counter() - t0
+    stats.depth = depth
+    stats.transitions = stats.states
+    return CheckResult(model.design.name, model.bounds.as_dict(), verdicts, stats, [])
