@@ -215,6 +215,8 @@ def test_prove_bad_arguments():
     m = DaxModel(DESIGNS["map-sync"])
     with pytest.raises(ProveError, match="1..30"):
         prove(m, PROPERTIES["refcounts_consistent"], k=0)
+    with pytest.raises(ProveError, match="max-k"):
+        prove(m, PROPERTIES["refcounts_consistent"], max_k=0)
     with pytest.raises(ProveError, match="lemmas"):
         prove(m, PROPERTIES["refcounts_consistent"], lemmas="all")
 

@@ -491,6 +491,9 @@ def prove_all(model, props, k: int | None = None, max_k: int = 4, lemmas: str = 
     from daxcheck.properties import PROPERTIES, LEMMAS
     if lemmas not in ("none", "shipped", "mined"):
         raise ProveError(f"lemmas must be none, shipped or mined, not {lemmas!r}")
+    if k is None and (not isinstance(max_k, int) or isinstance(max_k, bool)
+                      or not 1 <= max_k <= 30):
+        raise ProveError(f"largest induction depth max-k must be an int in 1..30, not {max_k!r}")
     ks = [k] if k is not None else list(range(1, max_k + 1))
     for kk in ks:
         if not isinstance(kk, int) or isinstance(kk, bool) or not 1 <= kk <= 30:
