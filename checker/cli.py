@@ -7,11 +7,13 @@
     daxcheck query [NAME ...]                               (byte-offset questions to Z3)
     daxcheck oracle [--runs N] [--seed S]     (root: compares the spec with a real XFS)
 
-Exit codes: 0 every property holds within the bound, 12 a violation was found (or
-reproduced by replay), 75 incomplete (a budget ran out, or the solver said unknown),
-2 bad input, 1 ``--expect`` found verdicts that differ from the designs' expectations (or
-replay's byte-level executor disagreed with the spec: an internal error).
-Bad input is reported on one line, never as a traceback.
+Exit codes (:data:`~daxcheck.checker.results.EXIT_CODES`, printed by ``--help``): 0 every
+property holds within the bound, 12 a violation was found (or reproduced by replay), 75
+incomplete (a budget ran out, or the solver said unknown), 2 bad input, 1 the gate or
+``--expect`` found a difference (or replay's byte-level executor disagreed with the spec: an
+internal error), 3 a user's predicate, lemma or design hook raised.
+Bad input and a user's code that raises are reported on one line, never as a traceback
+(``--traceback`` shows the full one).
 """
 from __future__ import annotations
 
@@ -19,11 +21,12 @@ import argparse
 from pathlib import Path
 import re
 import sys
+import textwrap
 
 from daxcheck import __version__
 
-from .results import (EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK, EXIT_UNEXPECTED,
-                      EXIT_VIOLATION, VIOLATED, combined_exit)
+from .results import (EXIT_BAD_INPUT, EXIT_CODES, EXIT_INCOMPLETE, EXIT_OK, EXIT_UNEXPECTED,
+                      EXIT_USER_CODE, EXIT_VIOLATION, VIOLATED, combined_exit)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,11 +71,26 @@ def _crash_states(text):
     return _positive_int(text)
 
 
+EPILOG = "exit codes:\n" + "\n".join(
+    textwrap.fill(text, 78, initial_indent=f"  {code:>2}  ", subsequent_indent=" " * 6)
+    for code, text in EXIT_CODES)
+"""The exit-code table at the end of every ``--help``."""
+
+
 def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--traceback", action="store_true",
+                        help="on an error in a user's code (exit 3) or an internal error, "
+                        "print the full Python traceback")
     p = _Parser(prog="daxcheck", description="Model checker and executable specification "
-                "of Linux filesystem DAX (fsdax).")
+                "of Linux filesystem DAX (fsdax).", epilog=EPILOG,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"daxcheck {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+
+    def command(name, **kw):
+        return sub.add_parser(name, parents=[common], epilog=EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter, **kw)
 
     def user_files(sp):
         sp.add_argument("--designs", metavar="FILE", help="Python file registering extra designs")
@@ -97,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
             sp.add_argument(f"--{b}", type=_positive_int, metavar="N",
                             help=BOUND_HELP[b] + " (default: the design's)")
 
-    c = sub.add_parser("check", help="explore designs and check properties")
+    c = command("check", help="explore designs and check properties")
     selection(c, "all")
     c.add_argument("--engine", choices=("explicit", "z3"), default="explicit")
     sizes(c, BOUND_NAMES)
@@ -110,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--expect", action="store_true",
                    help="CI gate: exit 0 iff every design's verdicts match its expectations")
 
-    g = sub.add_parser("gate", help="CI gate: recompute every verdict, depth and state count "
+    g = command("gate", help="CI gate: recompute every verdict, depth and state count "
                        "and compare them exactly with a verdict manifest")
     g.add_argument("manifest", nargs="?", metavar="MANIFEST",
                    help="manifest file (default: the shipped counterexamples/manifest.json)")
@@ -126,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="per design; a design that runs out is a difference (incomplete)")
     g.add_argument("--quiet", action="store_true", help="differences only")
 
-    r = sub.add_parser("replay", help="re-execute a counterexample on the spec and on pmem bytes")
+    r = command("replay", help="re-execute a counterexample on the spec and on pmem bytes")
     r.add_argument("file", help="an *.itf.json counterexample")
     user_files(r)
     r.add_argument("--pmem", metavar="PATH", help="pmem image file to replay on (a copy "
@@ -136,13 +154,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="crash images to check at each crash (default: all up to 4096)")
     r.add_argument("--seed", type=_positive_int, default=0, help="seed for sampled crash images")
 
-    o = sub.add_parser("oracle", help="differential test of the spec against a real XFS "
+    o = command("oracle", help="differential test of the spec against a real XFS "
                        "with reflink on a loop device (needs root)")
     o.add_argument("--runs", type=_positive_int, default=200, help="generated sequences")
     o.add_argument("--seed", type=_positive_int, default=0)
     o.add_argument("--max-ops", type=_positive_int, default=10, help="operations per sequence")
 
-    pv = sub.add_parser("prove", help="k-induction with Z3: holds at every depth?")
+    pv = command("prove", help="k-induction with Z3: holds at every depth?")
     selection(pv, "every design expected to hold")
     pv.add_argument("--k", type=_positive_int, help="one induction depth (default: 1..--max-k)")
     pv.add_argument("--max-k", type=_positive_int, default=2, help="largest k tried (default 2)")
@@ -153,11 +171,11 @@ def build_parser() -> argparse.ArgumentParser:
     sizes(pv, BOUND_NAMES[1:])   # a proof covers every depth
     outputs(pv)
 
-    q = sub.add_parser("query", help="byte-offset questions answered by Z3")
+    q = command("query", help="byte-offset questions answered by Z3")
     q.add_argument("name", nargs="*", help="queries to run (default: all)")
     q.add_argument("--time-limit", type=_positive_float, default=30.0, metavar="S")
 
-    ls = sub.add_parser("list", help="list designs, properties, actions or queries")
+    ls = command("list", help="list designs, properties, actions or queries")
     ls.add_argument("what", choices=("designs", "properties", "lemmas", "actions", "queries"))
     user_files(ls)
     return p
@@ -172,6 +190,7 @@ def main(argv=None) -> int:
     from .trace import TraceError
     from .gate import ManifestError
     console = make_console()
+    from daxcheck.usercode import UserCodeError, raised, user_frame
     try:
         if args.cmd == "check":
             return _check(args, argv, console)
@@ -189,18 +208,34 @@ def main(argv=None) -> int:
     except (InputError, TraceError, ManifestError) as e:
         sys.stderr.write(f"daxcheck: error: {e}\n")
         return EXIT_BAD_INPUT
+    except UserCodeError as e:
+        return _user_code_error(e, args)
     except Exception as e:  # engine disagreement or an unexpected failure: one line, exit 1
         from daxcheck.spec.vocab import SymbolicUseError
+        from daxcheck.userfile import LOADED
         if isinstance(e, SymbolicUseError):
             sys.stderr.write(f"daxcheck: error: cannot evaluate symbolically: {e}\n")
             return EXIT_BAD_INPUT
         if type(e).__name__ == "EngineDisagreement":
             sys.stderr.write(f"daxcheck: internal error: {e}\n")
             return EXIT_UNEXPECTED
+        files = {f for rec in LOADED.values() for f in (rec.path, rec.module.__file__)}
+        if files and user_frame(e, files):    # raised in a user's file (e.g. a design hook)
+            return _user_code_error(raised(e, "user code", files=files), args)
         raise
     except KeyboardInterrupt:
         sys.stderr.write("daxcheck: interrupted\n")
         return 130
+
+
+def _user_code_error(e, args) -> int:
+    """Report a user's code that raised: one line (exit 3), the traceback with
+    ``--traceback``."""
+    if getattr(args, "traceback", False):
+        import traceback
+        traceback.print_exception(e.__cause__ or e, file=sys.stderr)
+    sys.stderr.write(f"daxcheck: error: {e}\n")
+    return EXIT_USER_CODE
 
 
 def _check(args, argv, console) -> int:

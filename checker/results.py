@@ -12,7 +12,22 @@ EXIT_INCOMPLETE = 75
 EXIT_BAD_INPUT = 2
 """Unknown names, malformed files, impossible bounds."""
 EXIT_UNEXPECTED = 1
-"""``--expect``: computed verdicts differ from the designs' expected verdicts."""
+"""``daxcheck gate`` or ``--expect``: computed verdicts differ from the manifest or from the
+designs' expected verdicts."""
+EXIT_USER_CODE = 3
+"""A user's predicate, lemma or design hook raised (or a predicate returned a non-bool)."""
+
+EXIT_CODES = ((EXIT_OK, "every property holds within the bound (a replayed trace no longer "
+               "reproduces)"),
+              (EXIT_VIOLATION, "a violation was found (or reproduced by replay)"),
+              (EXIT_INCOMPLETE, "incomplete: a budget ran out, the solver said unknown, or a "
+               "proof is not inductive (never a pass)"),
+              (EXIT_BAD_INPUT, "bad input: unknown design or property, malformed file, "
+               "impossible bounds, a user file that cannot be imported (one line on stderr)"),
+              (EXIT_UNEXPECTED, "the gate or --expect found a difference"),
+              (EXIT_USER_CODE, "a user's predicate, lemma or design hook raised, or a predicate "
+               "returned a non-bool (one line naming file:line; --traceback for the full one)"))
+"""Every exit code with its meaning (``--help`` and the README print this table)."""
 
 HOLDS, VIOLATED, INCOMPLETE = "holds", "violated", "incomplete"
 

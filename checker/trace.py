@@ -164,7 +164,8 @@ def read_itf(path, designs=None) -> tuple[Trace, DaxModel, dict]:
         bounds = Bounds(**meta["bounds"]).validate()
     except (TypeError, BoundsError) as e:
         raise TraceError(f"{p}: field #meta.bounds is invalid: {e}") from None
-    model = DaxModel(designs[name], bounds)
+    from daxcheck.usercode import guard_design
+    model = DaxModel(guard_design(designs[name]), bounds)
     states_doc = doc.get("states")
     if not isinstance(states_doc, list) or not states_doc:
         raise TraceError(f"{p}: field states is missing or empty")
