@@ -177,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = command("list", help="list designs, properties, actions or queries")
     ls.add_argument("what", choices=("designs", "properties", "lemmas", "actions", "queries"))
+    ls.add_argument("--verbose", "-v", action="store_true",
+                    help="actions: document every argument (name, meaning, units)")
     user_files(ls)
     return p
 
@@ -540,11 +542,23 @@ def _list(args, console) -> int:
         for name, q in QUERIES.items():
             t.add_row(name, " ".join((q.__doc__ or getattr(q, "doc", "") or "").split())[:200])
     else:
+        from dataclasses import fields as dc_fields
+        from daxcheck.spec.arguments import arg_doc
         t.add_column("action")
+        if args.verbose:
+            t.add_column("argument")
         t.add_column("models", overflow="fold")
         for name in FAMILY_ORDER:
-            doc = " ".join((ACTIONS[name].__doc__ or "").split())
+            cls = ACTIONS[name]
+            doc = " ".join((cls.__doc__ or "").split())
             doc = re.sub(r":\w+:`([^`]*)`", r"\1", doc).replace("``", "")
-            t.add_row(name, doc.split(". ")[0].rstrip(".") + ".")
+            if not args.verbose:
+                t.add_row(name, doc.split(". ")[0].rstrip(".") + ".")
+                continue
+            t.add_row(name, "", doc, end_section=not dc_fields(cls))
+            fs = dc_fields(cls)
+            for i, f in enumerate(fs):
+                t.add_row("", f.name, arg_doc(cls, f.name) or "(undocumented)",
+                          end_section=i == len(fs) - 1)
     console.print(t)
     return EXIT_OK

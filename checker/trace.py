@@ -2,13 +2,24 @@
 
 A :class:`Trace` names its design, the property it violates (if any), the bounds, the
 actions and the states they produce.  On disk it is an ITF trace (Apalache ADR-015,
-``*.itf.json``): ``#meta`` records design, settings, property, bounds, engine, the command
-and the tool version; ``vars`` are the state fields; each state is a record of nested
-lists of ints and its ``#meta`` records the action (family and arguments) that produced it,
-so a trace replays by action (stateright ``checker/path.rs``).
+``*.itf.json``): ``#meta`` records design, settings, property, bounds, engine, the command,
+the tool version and the user files the trace needs; ``vars`` are the state fields; each
+state's ``#meta`` records the action (family and arguments) that produced it, so a trace
+replays by action (stateright ``checker/path.rs``).
+
+State fields are rendered from the layout's field metadata (``Layout.fields``: name, index
+dimensions, enum), so a new field needs no code here: an index dimension with named
+members (files ``a b c``, pfns ``p0 p1``, processes ``P0``, segments ``s0``, tokens ``t1``)
+is a record keyed by those names; a numeric one (file block index) is an ITF ``#map`` from
+the index to the value; a value with an enum is its name as a string (``"written"``,
+``"pfn"``, ``"stale"``, ``"p1"``, ``"t2"``), a plain counter stays an integer.  E.g.
+``"ext_kind": {"a": {"#map": [[0, "written"], [1, "hole"]]}}``,
+``"media": {"p0": {"s0": "t1", "s1": "stale"}}``.  Reading also accepts the earlier
+positional form (nested lists of integers).
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass, field
@@ -16,7 +27,7 @@ from pathlib import Path
 
 from daxcheck import __version__
 from daxcheck.spec.model import ActionError, DaxModel
-from daxcheck.spec.state import Bounds, BoundsError
+from daxcheck.spec.state import Bounds, BoundsError, _fmt_index as index_name
 
 ITF_FORMAT = "ITF"
 
@@ -91,7 +102,7 @@ class Trace:
             if i > 0:
                 a = self.actions[i - 1]
                 rec["#meta"].update({"action": a.name, "args": a.args(), "step": a.describe()})
-            rec.update(L.to_record(s))
+            rec.update(state_to_itf(L, s))
             states.append(rec)
         return {"#meta": meta, "vars": [f[0] for f in L.fields], "states": states}
 
@@ -176,11 +187,9 @@ def read_itf(path, designs=None) -> tuple[Trace, DaxModel, dict]:
         if not isinstance(rec, dict):
             raise TraceError(f"{p}: field states[{i}] is not a record")
         try:
-            states.append(model.L.from_record(rec))
-        except KeyError as e:
-            raise TraceError(f"{p}: field states[{i}].{e.args[0]} is missing") from None
+            states.append(state_from_itf(model.L, rec))
         except ValueError as e:
-            raise TraceError(f"{p}: field states[{i}]: {e}") from None
+            raise TraceError(f"{p}: field states[{i}].{e}") from None
         if i == 0:
             continue
         m = rec.get("#meta")
@@ -193,3 +202,107 @@ def read_itf(path, designs=None) -> tuple[Trace, DaxModel, dict]:
     prop = meta.get("property")
     extra = {k: v for k, v in meta.items() if k in ("engine", "command")}
     return Trace(name, prop, bounds, actions, states, extra), model, doc
+
+
+# ------------------------------------------------------------------ ITF values
+def _named(dim: str) -> bool:
+    """Whether members of index dimension ``dim`` have names (a, p0, s0...) rather than
+    being plain numbers (file block indices)."""
+    return index_name(dim, 0) != "0"
+
+
+def _fields(L):
+    """``(name, dims, enum, flat offsets)`` of every field of layout ``L``."""
+    return [(f[0], f[1], f[3], f[5]) for f in L.fields]
+
+
+def state_to_itf(L, s: bytes) -> dict:
+    """The state ``s`` of layout ``L`` as ``{field: ITF value}`` (see the module
+    docstring for the shapes)."""
+    out = {}
+    for name, dims, enum, flat in _fields(L):
+        offs = iter(flat)
+
+        def enc(dims):
+            if not dims:
+                o = next(offs)
+                return s[o] if enum is None else L.show(o, s[o])
+            d, rest = dims[0], dims[1:]
+            items = [(i, enc(rest)) for i in range(L.dims[d])]
+            if _named(d):
+                return {index_name(d, i): v for i, v in items}
+            return {"#map": [[i, v] for i, v in items]}
+        out[name] = enc(tuple(dims))
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _names_to_values(L, name: str) -> dict:
+    """``{shown name: byte value}`` for field ``name`` of ``L`` (inverse of ``L.show``)."""
+    o = getattr(L, name)
+    while isinstance(o, tuple):
+        o = o[0]
+    return {L.show(o, v): v for v in range(256)}
+
+
+def _int(v):
+    if isinstance(v, dict) and set(v) == {"#bigint"} and isinstance(v["#bigint"], str):
+        try:
+            return int(v["#bigint"])
+        except ValueError:
+            return None
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def state_from_itf(L, rec: dict) -> bytes:
+    """Inverse of :func:`state_to_itf` (also accepting nested lists of integers, and
+    ``#bigint`` integers as itf-py writes them).  Raises ValueError whose message starts
+    with the path of the offending field, e.g. ``media.p1.s0 holds 'stal', not one of ...``."""
+    d = bytearray(L.width)
+    for name, dims, enum, flat in _fields(L):
+        if name not in rec:
+            raise ValueError(f"{name} is missing")
+        offs = iter(flat)
+
+        def dec(v, dims, path):
+            if not dims:
+                o = next(offs)
+                n = _int(v)
+                if n is None and isinstance(v, str) and enum is not None:
+                    n = _names_to_values(L, name).get(v)
+                if n is None or not 0 <= n <= 255:
+                    want = "an int in 0..255" if enum is None else (
+                        "one of " + ", ".join(list(_names_to_values(L, name))[:8]) + "...")
+                    raise ValueError(f"{path} holds {v!r}, not {want}")
+                d[o] = n
+                return
+            dim, rest, n = dims[0], dims[1:], L.dims[dims[0]]
+            if isinstance(v, list):                      # the earlier positional form
+                if len(v) != n:
+                    raise ValueError(f"{path} has {len(v)} entries, not {n}")
+                for i, e in enumerate(v):
+                    dec(e, rest, f"{path}[{i}]")
+                return
+            if isinstance(v, dict) and "#map" in v:
+                pairs = v["#map"]
+                ok = isinstance(pairs, list) and all(
+                    isinstance(e, list) and len(e) == 2 for e in pairs)
+                keys = [_int(e[0]) for e in pairs] if ok else None
+                if not ok or sorted(k for k in keys if k is not None) != list(range(n)) \
+                        or None in keys:
+                    raise ValueError(f"{path} must be a #map from each of 0..{n - 1} to a value")
+                by = dict(zip(keys, (e[1] for e in pairs)))
+                for i in range(n):
+                    dec(by[i], rest, f"{path}[{i}]")
+                return
+            if isinstance(v, dict) and _named(dim):
+                want = [index_name(dim, i) for i in range(n)]
+                if sorted(v) != sorted(want):
+                    raise ValueError(f"{path} must be a record with keys {', '.join(want)}, "
+                                     f"not {', '.join(map(str, v)) or 'none'}")
+                for k in want:
+                    dec(v[k], rest, f"{path}.{k}")
+                return
+            raise ValueError(f"{path} is neither a list, a record nor a #map")
+        dec(rec[name], tuple(dims), name)
+    return bytes(d)
