@@ -96,6 +96,9 @@ class Trace:
                 "seed": model.design.seed, "property": self.prop,
                 "bounds": self.bounds.as_dict(), "depth": self.depth}
         meta.update(self.meta)
+        files = user_files_of(self.design, self.prop)
+        if files:
+            meta["user_files"] = files
         states = []
         for i, s in enumerate(self.states):
             rec = {"#meta": {"index": i}}
@@ -133,6 +136,62 @@ class Trace:
         return "written"
 
 
+def user_files_of(design: str, prop: str | None) -> list[dict]:
+    """The user files a trace of ``design`` violating ``prop`` needs, as ITF ``#meta``
+    entries ``{"kind": "designs"|"properties", "path": absolute path, "sha256": hex}``
+    (empty for shipped designs and properties)."""
+    from daxcheck.userfile import provenance
+    out = []
+    for kind, key, name in (("designs", "designs", design), ("properties", "properties", prop),
+                            ("properties", "lemmas", prop)):
+        rec = provenance(key, name) if name else None
+        if rec is not None and all(e["path"] != rec.path for e in out):
+            out.append({"kind": kind, "path": rec.path, "sha256": rec.sha256})
+    return out
+
+
+def load_recorded_user_files(p: str, meta: dict, designs) -> None:
+    """Load the user files a trace's ``#meta.user_files`` records, unless what they define
+    (its design, its property) is registered already (e.g. the user passed ``--designs``).
+    Raises TraceError naming the field when an entry is malformed, or a file moved or
+    changed since the trace was written."""
+    from daxcheck.properties import LEMMAS, PROPERTIES, PropertyFileError, load_properties_file
+    from daxcheck.userfile import LOADED, UserFileError, file_sha256
+    entries = meta.get("user_files", [])
+    if not isinstance(entries, list):
+        raise TraceError(f"{p}: field #meta.user_files is not a list")
+    for i, e in enumerate(entries):
+        where = f"{p}: field #meta.user_files[{i}]"
+        if not (isinstance(e, dict) and e.get("kind") in ("designs", "properties")
+                and isinstance(e.get("path"), str) and isinstance(e.get("sha256"), str)):
+            raise TraceError(f"{where} needs kind (designs|properties), path and sha256")
+        needed = meta.get("design") not in designs if e["kind"] == "designs" else (
+            meta.get("property") not in PROPERTIES and meta.get("property") not in LEMMAS)
+        loaded = LOADED.get(e["path"])
+        if not needed or (loaded is not None and loaded.sha256 == e["sha256"]):
+            continue
+        flag = "--designs" if e["kind"] == "designs" else "--properties"
+        try:
+            digest = file_sha256(e["path"])
+        except OSError:
+            raise TraceError(f"{where}: {e['path']} no longer exists (moved? pass {flag} FILE)") \
+                from None
+        if digest != e["sha256"]:
+            raise TraceError(f"{where}: {e['path']} changed since the trace was written (pass "
+                             f"{flag} {e['path']} to replay on it as it is now)")
+        try:
+            if e["kind"] == "designs":
+                from .runner import InputError, load_designs_file
+                try:
+                    load_designs_file(e["path"])
+                except InputError as err:
+                    raise UserFileError(str(err)) from None
+            else:
+                load_properties_file(e["path"])
+        except (UserFileError, PropertyFileError) as err:
+            raise TraceError(f"{where}: {err}") from None
+
+
 def file_name_for(design: str, prop: str) -> str:
     """Counterexample file name: ``<design>__<property>.itf.json``."""
     return f"{design}__{prop}.itf.json"
@@ -167,6 +226,7 @@ def read_itf(path, designs=None) -> tuple[Trace, DaxModel, dict]:
     for key in ("design", "bounds"):
         if key not in meta:
             raise TraceError(f"{p}: field #meta.{key} is missing")
+    load_recorded_user_files(p, meta, designs)
     name = meta["design"]
     if name not in designs:
         raise TraceError(f"{p}: field #meta.design names unknown design {name!r} "

@@ -179,8 +179,22 @@ register_design(DESIGNS["iomap-hole-size"].variant(name="my-hole-size", hole_siz
     r = dax("replay", str(tmp_path / "cx" / "my-hole-size__file_a_stays_small.itf.json"),
             "--designs", str(designs), "--properties", str(props))
     assert r.returncode == 12
-    r = dax("replay", str(tmp_path / "cx" / "my-hole-size__file_a_stays_small.itf.json"))
-    assert r.returncode == 2 and "unknown design" in r.stderr
+    # the trace records the user files it needs: replay loads them again without flags
+    trace = tmp_path / "cx" / "my-hole-size__file_a_stays_small.itf.json"
+    recorded = json.loads(trace.read_text())["#meta"]["user_files"]
+    assert [(e["kind"], e["path"]) for e in recorded] == [("designs", str(designs)),
+                                                          ("properties", str(props))]
+    r = dax("replay", str(trace))
+    assert r.returncode == 12, r.stdout + r.stderr
+    props.write_text(props.read_text().replace("<= 1", "<= 2"))       # changed since
+    r = dax("replay", str(trace))
+    assert r.returncode == 2 and "#meta.user_files[1]" in r.stderr and "changed" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = dax("replay", str(trace), "--properties", str(props))         # as it is now: fixed
+    assert r.returncode == 0 and "does not reproduce" in r.stdout
+    designs.rename(tmp_path / "moved.py")                             # moved
+    r = dax("replay", str(trace), "--properties", str(props))
+    assert r.returncode == 2 and "no longer exists" in r.stderr and str(designs) in r.stderr
 
 
 def test_expect_gate(tmp_path):
