@@ -243,7 +243,7 @@ def _user_code_error(e, args) -> int:
 def _check(args, argv, console) -> int:
     from daxcheck.spec.designs import DESIGNS
     from .explicit import Budget
-    from .report import Progress, fmt_item, stats_line, trace_table, verdict_table
+    from .report import Progress, fmt_item, stats_line, trace_table, verdict_tables
     from .runner import (command_line, load_user_files, make_model, pick, pick_properties,
                          run_check)
 
@@ -262,17 +262,16 @@ def _check(args, argv, console) -> int:
         finally:
             prog.close()
     names = [p.name for p in props]
-    console.print(verdict_table(checks, names))
-    console.print("[dim]holds = no violation up to the depth bound; holds* = whole reachable "
-                  "space explored; d = shortest counterexample length[/dim]")
+    for part in verdict_tables(checks, names, console.width):
+        console.print(part)
     problems = []
     for c in checks:
         for w in c.result.never_fired:
             console.print(f"[yellow]warning:[/yellow] {c.model.design.name}: action "
-                          f"'{w}' never fired")
+                          f"'{w}' never fired", soft_wrap=True)
         if c.result.stats.stopped:
             console.print(f"[yellow]incomplete:[/yellow] {c.model.design.name}: "
-                          f"{c.result.stats.stopped}")
+                          f"{c.result.stats.stopped}", soft_wrap=True)
         if not args.quiet:
             for name, t in c.traces.items():
                 items = c.result.verdicts[name].items
@@ -283,7 +282,7 @@ def _check(args, argv, console) -> int:
             problems += _save(c, args, console)
     if not args.quiet:
         for c in checks:
-            console.print(f"[dim]{stats_line(c)}[/dim]")
+            console.print(f"[dim]{stats_line(c)}[/dim]", soft_wrap=True)
     for p in problems:
         sys.stderr.write(f"daxcheck: error: {p}\n")
     if problems:
@@ -302,7 +301,7 @@ def _save(check, args, console) -> list[str]:
         if status.startswith("conflict"):
             problems.append(status[len("conflict: "):])
         elif not getattr(args, "quiet", False):
-            console.print(f"[dim]{status}: {path}[/dim]")
+            console.print(f"[dim]{status}: {path}[/dim]", soft_wrap=True)
     return problems
 
 
@@ -314,9 +313,9 @@ def _expect(checks, names, console) -> int:
     bad = expect_differences(checks, names)
     for d in bad:
         console.print(f"[red]unexpected:[/red] {d.design}: {d.computed} (expected "
-                      f"{d.manifest})", highlight=False)
+                      f"{d.manifest})", highlight=False, soft_wrap=True)
     if not bad:
-        console.print("[green]all verdicts match the designs' expectations exactly[/green]")
+        console.print("[green]all verdicts match the designs' expectations exactly[/green]", soft_wrap=True)
     return EXIT_UNEXPECTED if bad else EXIT_OK
 
 
@@ -325,7 +324,7 @@ def _gate(args, console) -> int:
     from daxcheck.spec.designs import DESIGNS
     from .gate import (DEFAULT_MANIFEST, compare, compute, expect_differences, load_manifest,
                        manifest_of, run_gate, update_manifest)
-    from .report import Progress, difference_table, verdict_table
+    from .report import Progress, difference_table, verdict_tables
     from .runner import InputError, load_user_files
     shipped = {"designs": list(DESIGNS),
                "properties": [n for n, p in PROPERTIES.items() if p.origin == "shipped"]}
@@ -362,7 +361,7 @@ def _gate(args, console) -> int:
             if moved:
                 console.print(difference_table(moved, f"what moved since {path}"))
         for f, status in update_manifest(path, checks, props, old):
-            console.print(f"[dim]{status}: {f}[/dim]")
+            console.print(f"[dim]{status}: {f}[/dim]", soft_wrap=True)
         still = expect_differences(checks, props)
         if still:
             console.print(difference_table(still, "still different after --update: a design "
@@ -375,17 +374,18 @@ def _gate(args, console) -> int:
                    budget=_budget(args), progress=progress, replay=not args.no_replay)
     if not args.quiet:
         names = [p for p in res.manifest["properties"] if p in PROPERTIES]
-        console.print(verdict_table(res.checks, names))
+        for part in verdict_tables(res.checks, names, console.width):
+            console.print(part)
         ok = sum(1 for _, s in res.replayed if s == "reproduces")
         console.print(f"[dim]counterexamples replayed (spec and pmem bytes): {ok} of "
-                      f"{len(res.replayed)} reproduce[/dim]")
+                      f"{len(res.replayed)} reproduce[/dim]", soft_wrap=True)
     if res.passed:
-        console.print(f"[green]gate passed:[/green] {len(res.checks)} designs match {path}")
+        console.print(f"[green]gate passed:[/green] {len(res.checks)} designs match {path}", soft_wrap=True)
         return EXIT_OK
     console.print(difference_table(res.differences, f"gate failed: {len(res.differences)} "
                                    f"difference(s) from {path}"))
     console.print("[dim]after a deliberate change: daxcheck gate --update "
-                  f"{'' if is_shipped else path}[/dim]")
+                  f"{'' if is_shipped else path}[/dim]", soft_wrap=True)
     return EXIT_UNEXPECTED
 
 
@@ -405,10 +405,10 @@ def _replay(args, console) -> int:
     console.print(trace_table(r.trace, r.model, f"replay of {args.file} on design "
                               f"{r.model.design.name}"))
     if r.divergence:
-        console.print(f"[yellow]note:[/yellow] the spec now computes different states: {r.divergence}")
+        console.print(f"[yellow]note:[/yellow] the spec now computes different states: {r.divergence}", soft_wrap=True)
     if r.disabled_at is not None:
         console.print(f"[green]does not reproduce:[/green] step {r.disabled_at} is no longer "
-                      f"enabled in design {r.model.design.name}")
+                      f"enabled in design {r.model.design.name}", soft_wrap=True)
         return EXIT_OK
     try:
         rep = replay_concrete(r.model, r.trace.actions, pmem_path=args.pmem, force=args.force,
@@ -418,16 +418,16 @@ def _replay(args, console) -> int:
         return EXIT_UNEXPECTED
     except (PmemError, ValueError) as e:
         raise InputError(str(e)) from None
-    console.print("[bold]byte-level replay on pmem[/bold]")
+    console.print("[bold]byte-level replay on pmem[/bold]", soft_wrap=True)
     for line in rep.lines():
-        console.print(f"  {line}", markup=False)
+        console.print(f"  {line}", markup=False, soft_wrap=True)
     if not r.reproduced and not rep.reproduced:
-        console.print(f"[green]does not reproduce:[/green] {r.prop} holds after the last step")
+        console.print(f"[green]does not reproduce:[/green] {r.prop} holds after the last step", soft_wrap=True)
         return EXIT_OK
     if r.reproduced:
-        console.print(f"[bold red]reproduces:[/bold red] {r.prop} fails after step {r.trace.depth}")
+        console.print(f"[bold red]reproduces:[/bold red] {r.prop} fails after step {r.trace.depth}", soft_wrap=True)
     else:
-        console.print(f"[bold red]reproduces at byte level only[/bold red] ({r.prop} holds on the spec)")
+        console.print(f"[bold red]reproduces at byte level only[/bold red] ({r.prop} holds on the spec)", soft_wrap=True)
     return EXIT_VIOLATION
 
 
@@ -474,11 +474,11 @@ def _prove(args, argv, console) -> int:
         console.print(f"[bold]{d.name}[/bold] (files={b.files} blocks={b.blocks} phys={b.phys} "
                       f"tokens={b.tokens} procs={b.procs}): {n} of {len(props)} propert"
                       f"{'y' if len(props) == 1 else 'ies'} proved at every depth "
-                      f"({run.seconds:.1f}s)")
+                      f"({run.seconds:.1f}s)", soft_wrap=True)
         for r in run.results:
             style = {"proved": "green", "refuted": "bold red"}.get(r.status, "yellow")
             lines = r.lines(m.L)
-            console.print(f"  [{style}]{lines[0]}[/{style}]")
+            console.print(f"  [{style}]{lines[0]}[/{style}]", soft_wrap=True)
             for line in lines[1:]:
                 console.print("  " + line, markup=False)
             codes.add({"proved": EXIT_OK, "refuted": EXIT_VIOLATION}.get(r.status, EXIT_INCOMPLETE))

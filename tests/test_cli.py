@@ -26,7 +26,7 @@ def test_check_violation_writes_itf_and_exits_12(tmp_path):
     assert meta["bounds"]["depth"] == 5 and meta["tool"].startswith("daxcheck ")
     assert meta["command"].startswith("daxcheck check") and meta["engine"] == "explicit"
     assert [s["#meta"]["action"] for s in doc["states"][1:]] == ["mmap", "write", "pmd_fault"]
-    assert "pmd_fault" in r.stdout and "VIOLATED d=3" in r.stdout
+    assert "pmd_fault" in r.stdout and "✗3" in r.stdout
     assert len(list(tmp_path.iterdir())) == 1
 
 
@@ -149,7 +149,7 @@ def jsize_is_zero(L, s):
     assert "jsize_is_zero (not inductive)" in " ".join(r.stdout.split())
     r = dax("check", "--design", "map-sync", "--property", "jsize_is_zero", "--properties",
             str(f), "--out", str(tmp_path))
-    assert r.returncode == 12 and "VIOLATED" in r.stdout
+    assert r.returncode == 12 and "✗" in r.stdout
     trace = tmp_path / "map-sync__jsize_is_zero.itf.json"
     r = dax("replay", str(trace), "--properties", str(f))
     assert r.returncode == 12 and "reproduces: jsize_is_zero fails" in r.stdout
@@ -230,7 +230,7 @@ def test_replay_on_a_users_pmem_file_works_on_a_copy_unless_forced(tmp_path):
 
 def test_z3_engine_prove_and_query_through_the_cli(tmp_path):
     r = dax("check", "--engine", "z3", "--design", "userspace-flush", "--out", str(tmp_path), "--quiet")
-    assert r.returncode == 12 and "VIOLATED d=4" in r.stdout
+    assert r.returncode == 12 and "✗4" in r.stdout
     doc = json.loads((tmp_path / "userspace-flush__durable_after_sync.itf.json").read_text())
     assert doc["#meta"]["engine"] == "z3"
     assert dax("replay", str(tmp_path / "userspace-flush__durable_after_sync.itf.json")).returncode == 12
