@@ -110,6 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--no-write", action="store_true", help="do not write counterexample files")
         sp.add_argument("--force", action="store_true", help="overwrite different existing files")
 
+    def machine(sp):
+        sp.add_argument("--json", metavar="FILE", help="write the results as JSON (one object "
+                        "per design x property: verdict, depth, states, seconds, trace file)")
+        sp.add_argument("--junit", metavar="FILE", help="write JUnit XML (a testcase per "
+                        "design x property; a violation is a failure)")
+        sp.add_argument("--summary", metavar="FILE", help="write a Markdown table (for a "
+                        "PR comment)")
+
     def sizes(sp, names):
         for b in names:
             sp.add_argument(f"--{b}", type=_positive_int, metavar="N",
@@ -124,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--time-limit", type=_positive_float, metavar="S",
                    help="stop with 'incomplete' after S seconds per design")
     outputs(c)
+    machine(c)
     c.add_argument("--quiet", action="store_true", help="verdict table only")
     c.add_argument("--expect", action="store_true",
                    help="CI gate: exit 0 iff every design's verdicts match its expectations")
@@ -143,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--time-limit", type=_positive_float, metavar="S",
                    help="per design; a design that runs out is a difference (incomplete)")
     g.add_argument("--quiet", action="store_true", help="differences only")
+    machine(g)
+    g.add_argument("--force", action="store_true",
+                   help="overwrite --json/--junit/--summary files daxcheck did not write")
 
     r = command("replay", help="re-execute a counterexample on the spec and on pmem bytes")
     r.add_argument("file", help="an *.itf.json counterexample")
@@ -170,6 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="per design (one Houdini run proves all its properties)")
     sizes(pv, BOUND_NAMES[1:])   # a proof covers every depth
     outputs(pv)
+    machine(pv)
 
     q = command("query", help="byte-offset questions answered by Z3")
     q.add_argument("name", nargs="*", help="queries to run (default: all)")
@@ -191,6 +204,7 @@ def main(argv=None) -> int:
     from .runner import InputError
     from .trace import TraceError
     from .gate import ManifestError
+    from .outputs import OutputError
     console = make_console()
     from daxcheck.usercode import UserCodeError, raised, user_frame
     try:
@@ -199,7 +213,7 @@ def main(argv=None) -> int:
         if args.cmd == "replay":
             return _replay(args, console)
         if args.cmd == "gate":
-            return _gate(args, console)
+            return _gate(args, argv, console)
         if args.cmd == "oracle":
             return _oracle(args, console)
         if args.cmd == "prove":
@@ -207,7 +221,7 @@ def main(argv=None) -> int:
         if args.cmd == "query":
             return _query(args, console)
         return _list(args, console)
-    except (InputError, TraceError, ManifestError) as e:
+    except (InputError, TraceError, ManifestError, OutputError) as e:
         sys.stderr.write(f"daxcheck: error: {e}\n")
         return EXIT_BAD_INPUT
     except UserCodeError as e:
@@ -243,7 +257,8 @@ def _user_code_error(e, args) -> int:
 def _check(args, argv, console) -> int:
     from daxcheck.spec.designs import DESIGNS
     from .explicit import Budget
-    from .report import Progress, fmt_item, stats_line, trace_table, verdict_tables
+    from .report import Progress, stats_line, trace_table, verdict_tables
+    from .results import fmt_item
     from .runner import (command_line, load_user_files, make_model, pick, pick_properties,
                          run_check)
 
@@ -254,7 +269,7 @@ def _check(args, argv, console) -> int:
     models = [make_model(d, overrides) for d in designs]
     budget = Budget(args.max_states, args.time_limit)
     cmd = command_line(argv)
-    checks = []
+    checks, written = [], {}
     for m in models:
         prog = Progress(console, m.design.name)
         try:
@@ -279,7 +294,7 @@ def _check(args, argv, console) -> int:
                 console.print(trace_table(t, c.model, f"{c.model.design.name}: {name} violated "
                                           f"at depth {t.depth}{where}"))
         if not args.no_write:
-            problems += _save(c, args, console)
+            problems += _save(c, args, console, written)
     if not args.quiet:
         for c in checks:
             console.print(f"[dim]{stats_line(c)}[/dim]", soft_wrap=True)
@@ -287,20 +302,29 @@ def _check(args, argv, console) -> int:
         sys.stderr.write(f"daxcheck: error: {p}\n")
     if problems:
         return EXIT_BAD_INPUT
-    if args.expect:
-        return _expect(checks, names, console)
-    return combined_exit([c.result for c in checks])
+    code = _expect(checks, names, console) if args.expect else combined_exit(
+        [c.result for c in checks])
+    from .outputs import rows_of_checks, write_outputs
+    write_outputs(args, rows_of_checks(checks, names, written, args.engine), "daxcheck check",
+                  cmd, code)
+    return code
 
 
-def _save(check, args, console) -> list[str]:
+def _save(check, args, console, written=None) -> list[str]:
     """Write ``check``'s counterexamples per ``--out/--force/--quiet``; returns the
-    conflicts (a different existing file, an unwritable folder) as messages."""
+    conflicts (a different existing file, an unwritable folder) as messages.  The paths of
+    the files there now go to ``written[(design, property)]``."""
     from .runner import save_traces
+    from .trace import file_name_for
+    by_file = {file_name_for(check.model.design.name, p): p for p in check.traces}
     problems = []
     for path, status in save_traces(check, args.out, args.force):
         if status.startswith("conflict"):
             problems.append(status[len("conflict: "):])
-        elif not getattr(args, "quiet", False):
+            continue
+        if written is not None:
+            written[(check.model.design.name, by_file[Path(path).name])] = path
+        if not getattr(args, "quiet", False):
             console.print(f"[dim]{status}: {path}[/dim]", soft_wrap=True)
     return problems
 
@@ -319,13 +343,13 @@ def _expect(checks, names, console) -> int:
     return EXIT_UNEXPECTED if bad else EXIT_OK
 
 
-def _gate(args, console) -> int:
+def _gate(args, argv, console) -> int:
     from daxcheck.properties import PROPERTIES
     from daxcheck.spec.designs import DESIGNS
     from .gate import (DEFAULT_MANIFEST, compare, compute, expect_differences, load_manifest,
                        manifest_of, run_gate, update_manifest)
     from .report import Progress, difference_table, verdict_tables
-    from .runner import InputError, load_user_files
+    from .runner import InputError, command_line, load_user_files
     shipped = {"designs": list(DESIGNS),
                "properties": [n for n, p in PROPERTIES.items() if p.origin == "shipped"]}
     load_user_files(args.designs, args.properties)
@@ -379,6 +403,14 @@ def _gate(args, console) -> int:
         ok = sum(1 for _, s in res.replayed if s == "reproduces")
         console.print(f"[dim]counterexamples replayed (spec and pmem bytes): {ok} of "
                       f"{len(res.replayed)} reproduce[/dim]", soft_wrap=True)
+    from .outputs import attach_differences, rows_of_checks, write_outputs
+    names = [p for p in res.manifest["properties"] if p in PROPERTIES]
+    files = {(n, p): str(path.parent / e["counterexample"]) for n, d in res.manifest["designs"].items()
+             for p, e in d["verdicts"].items() if "counterexample" in e}
+    code = EXIT_OK if res.passed else EXIT_UNEXPECTED
+    write_outputs(args, attach_differences(rows_of_checks(res.checks, names, files),
+                                           res.differences),
+                  "daxcheck gate", command_line(argv), code, res.differences)
     if res.passed:
         console.print(f"[green]gate passed:[/green] {len(res.checks)} designs match {path}", soft_wrap=True)
         return EXIT_OK
@@ -460,7 +492,7 @@ def _prove(args, argv, console) -> int:
         d for d in DESIGNS.values() if not d.expect_violated]
     props = pick(args.property, PROPERTIES, "property")
     codes = set()
-    problems = []
+    problems, runs, written = [], [], {}
     overrides = {k: getattr(args, k) for k in BOUND_NAMES[1:]}
     for d in designs:
         m = make_model(d, overrides)
@@ -490,15 +522,16 @@ def _prove(args, argv, console) -> int:
         for name, t in traces.items():
             console.print(trace_table(t, m, f"{d.name}: {name} violated at depth {t.depth}"))
         if traces and not args.no_write:
-            problems += _save(Check(m, run, traces), args, console)
+            problems += _save(Check(m, run, traces), args, console, written)
+        runs.append((m, run, traces))
     for p in problems:
         sys.stderr.write(f"daxcheck: error: {p}\n")
     if problems:
         return EXIT_BAD_INPUT
-    for c in (EXIT_VIOLATION, EXIT_INCOMPLETE):
-        if c in codes:
-            return c
-    return EXIT_OK
+    code = next((c for c in (EXIT_VIOLATION, EXIT_INCOMPLETE) if c in codes), EXIT_OK)
+    from .outputs import rows_of_proofs, write_outputs
+    write_outputs(args, rows_of_proofs(runs, written), "daxcheck prove", command_line(argv), code)
+    return code
 
 
 def _query(args, console) -> int:

@@ -138,18 +138,6 @@ def trace_table(trace, model, title: str) -> Table:
     return t
 
 
-def fmt_item(item) -> str:
-    """An invariant's item: a pmem page ``p1``, a file block ``a[0]`` or a segment
-    ``a[0].s1``."""
-    from daxcheck.spec.state import file_name
-    if isinstance(item, int):
-        return f"p{item}"
-    if isinstance(item, tuple) and len(item) in (2, 3):
-        out = f"{file_name(item[0])}[{item[1]}]"
-        return out + (f".s{item[2]}" if len(item) == 3 else "")
-    return str(item)
-
-
 def stats_line(check) -> str:
     """One line of statistics for a check."""
     st = check.result.stats

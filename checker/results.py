@@ -105,3 +105,15 @@ def combined_exit(results) -> int:
         if c in codes:
             return c
     return EXIT_OK
+
+
+def fmt_item(item) -> str:
+    """An invariant's item (:attr:`Verdict.items`): a pmem page ``p1``, a file block ``a[0]``
+    or a segment ``a[0].s1``."""
+    from daxcheck.spec.state import file_name
+    if isinstance(item, int):
+        return f"p{item}"
+    if isinstance(item, tuple) and len(item) in (2, 3):
+        out = f"{file_name(item[0])}[{item[1]}]"
+        return out + (f".s{item[2]}" if len(item) == 3 else "")
+    return str(item)
