@@ -166,6 +166,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="crash images to check at each crash (default: all up to 4096)")
     r.add_argument("--seed", type=_positive_int, default=0, help="seed for sampled crash images")
 
+    v = command("view", help="draw a counterexample as one self-contained HTML page")
+    v.add_argument("file", help="an *.itf.json counterexample")
+    v.add_argument("--html", required=True, metavar="OUT", help="the HTML file to write")
+    v.add_argument("--force", action="store_true", help="overwrite OUT if it is not a daxcheck page")
+
+    gr = command("graph", help="export the explored state graph (small bounds) with networkx")
+    gr.add_argument("--design", required=True, metavar="D")
+    user_files(gr)
+    gr.add_argument("--out", required=True, metavar="FILE", help="G.graphml or G.dot")
+    gr.add_argument("--max-states", type=_positive_int, default=5000, metavar="N",
+                    help="refuse when the graph has more states (default 5000)")
+    gr.add_argument("--force", action="store_true", help="overwrite FILE")
+    sizes(gr, BOUND_NAMES)
+
     o = command("oracle", help="differential test of the spec against a real XFS "
                        "with reflink on a loop device (needs root)")
     o.add_argument("--runs", type=_positive_int, default=200, help="generated sequences")
@@ -214,6 +228,10 @@ def main(argv=None) -> int:
             return _replay(args, console)
         if args.cmd == "gate":
             return _gate(args, argv, console)
+        if args.cmd == "view":
+            return _view(args, console)
+        if args.cmd == "graph":
+            return _graph(args, console)
         if args.cmd == "oracle":
             return _oracle(args, console)
         if args.cmd == "prove":
@@ -461,6 +479,34 @@ def _replay(args, console) -> int:
     else:
         console.print(f"[bold red]reproduces at byte level only[/bold red] ({r.prop} holds on the spec)", soft_wrap=True)
     return EXIT_VIOLATION
+
+
+def _view(args, console) -> int:
+    from .runner import InputError
+    from .view import write_view
+    try:
+        n = write_view(args.file, args.html, force=args.force)
+    except (FileExistsError, OSError) as e:
+        raise InputError(str(e)) from None
+    console.print(f"[dim]written: {args.html} ({n} steps)[/dim]", soft_wrap=True)
+    return EXIT_OK
+
+
+def _graph(args, console) -> int:
+    from daxcheck.spec.designs import DESIGNS
+    from .graph import GraphError, state_graph, write_graph
+    from .runner import InputError, load_user_files, make_model, pick, pick_properties
+    load_user_files(args.designs, args.properties)
+    d = pick([args.design], DESIGNS, "design")[0]
+    m = make_model(d, {k: getattr(args, k) for k in BOUND_NAMES})
+    try:
+        g = state_graph(m, pick_properties([]), args.max_states)
+        write_graph(g, args.out, force=args.force)
+    except GraphError as e:
+        raise InputError(str(e)) from None
+    console.print(f"[dim]written: {args.out} ({g.number_of_nodes():,} states, "
+                  f"{g.number_of_edges():,} transitions)[/dim]", soft_wrap=True)
+    return EXIT_OK
 
 
 def _oracle(args, console) -> int:
