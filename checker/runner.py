@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from daxcheck.properties import PropertyFileError, load_properties_file
-from daxcheck.spec.designs import DESIGNS, DesignError
+from daxcheck.spec.designs import DesignError
 from daxcheck.spec.model import DaxModel
 from daxcheck.spec.state import BoundsError
 

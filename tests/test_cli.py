@@ -1,19 +1,14 @@
 """The daxcheck command through a subprocess: exit codes, files, replay, bad input."""
 import json
-import subprocess
-import sys
 
 import pytest
+
+from helpers import dax
 
 FAST_BAD = "hole-size-unknown"      # violates at depth 3, small space
 FAST_GOOD = "iomap-hole-size"
 
 
-def dax(*args, cwd=None):
-    r = subprocess.run([sys.executable, "-m", "daxcheck", *args], capture_output=True, text=True,
-                       cwd=cwd, timeout=300)
-    assert "Traceback" not in r.stderr, r.stderr
-    return r
 
 
 def test_check_violation_writes_itf_and_exits_12(tmp_path):

@@ -2,15 +2,13 @@
 back with junitparser) and a Markdown summary; a user's file is never overwritten."""
 import json
 import shutil
-import subprocess
-import sys
 
 import jsonschema
-import pytest
 from junitparser import Error, Failure, JUnitXml
 
 from daxcheck.checker.gate import DEFAULT_MANIFEST, SHIPPED_DIR, load_manifest
 from daxcheck.checker.outputs import RESULTS_SCHEMA
+from helpers import dax
 from daxcheck.properties import PROPERTIES
 
 CEX = "hole-size-unknown__mapping_matches_extents.itf.json"
@@ -18,11 +16,6 @@ SUMMARY = ("mapping_matches_extents violated at depth 3 (at a[1]): mmap(proc=P0,
            "sync=false) -> write(file=a, idx=1, lo=0, hi=1, token=t1) -> pmd_fault(proc=P0, file=a)")
 
 
-def dax(*args, cwd=None):
-    r = subprocess.run([sys.executable, "-m", "daxcheck", *args], capture_output=True, text=True,
-                       cwd=cwd, timeout=300)
-    assert "Traceback" not in r.stderr, r.stderr
-    return r
 
 
 def outs(tmp_path):

@@ -3,8 +3,6 @@ cut, progress is printed as plain lines when stdout is not a terminal."""
 import io
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 from rich.console import Console
@@ -15,6 +13,7 @@ from daxcheck.checker.results import Stats
 from daxcheck.checker.runner import make_model, pick_properties, run_check
 from daxcheck.properties import LEMMAS, PROPERTIES
 from daxcheck.spec.designs import DESIGNS
+from helpers import dax
 
 DESIGNS_FILE = '''
 from daxcheck.spec.designs import DESIGNS, register_design
@@ -38,11 +37,9 @@ def test_verdict_table_fits_and_shows_everything(tmp_path, columns):
     (tmp_path / "p.py").write_text(PROPS_FILE)
     designs = ["hole-size-unknown", "iomap-hole-size", "userspace-flush",
                "a-users-rather-long-design-name"]
-    r = subprocess.run([sys.executable, "-m", "daxcheck", "check", "--quiet", "--no-write",
-                        "--designs", str(tmp_path / "d.py"), "--properties", str(tmp_path / "p.py"),
-                        *[a for d in designs for a in ("--design", d)]],
-                       capture_output=True, text=True, timeout=300,
-                       env={**os.environ, "COLUMNS": str(columns)})
+    r = dax("check", "--quiet", "--no-write", "--designs", str(tmp_path / "d.py"),
+            "--properties", str(tmp_path / "p.py"), *[a for d in designs for a in ("--design", d)],
+            env={**os.environ, "COLUMNS": str(columns)})
     assert r.returncode == 12, r.stdout + r.stderr
     lines = r.stdout.splitlines()
     assert max(len(x) for x in lines) <= columns

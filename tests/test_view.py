@@ -3,13 +3,13 @@ a screenshot that is not blank), and the state graph exported with networkx."""
 import html.parser
 import shutil
 import subprocess
-import sys
 
 import networkx as nx
 import pytest
 
 from daxcheck.checker.gate import SHIPPED_DIR
 from daxcheck.checker.trace import read_itf
+from helpers import dax
 
 CEX = SHIPPED_DIR / "cow-single-iomap__no_stale_data.itf.json"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -17,11 +17,6 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-def dax(*args):
-    r = subprocess.run([sys.executable, "-m", "daxcheck", *args], capture_output=True, text=True,
-                       timeout=300)
-    assert "Traceback" not in r.stderr, r.stderr
-    return r
 
 
 def chromium(tmp_path, *args):
