@@ -7,11 +7,13 @@
     daxcheck query [NAME ...]                               (byte-offset questions to Z3)
     daxcheck oracle [--runs N] [--seed S]     (root: compares the spec with a real XFS)
 
-Exit codes: 0 every property holds within the bound, 12 a violation was found (or
-reproduced by replay), 75 incomplete (a budget ran out, or the solver said unknown),
-2 bad input, 1 ``--expect`` found verdicts that differ from the designs' expectations (or
-replay's byte-level executor disagreed with the spec: an internal error).
-Bad input is reported on one line, never as a traceback.
+Exit codes (:data:`~daxcheck.checker.results.EXIT_CODES`, printed by ``--help``): 0 every
+property holds within the bound, 12 a violation was found (or reproduced by replay), 75
+incomplete (a budget ran out, or the solver said unknown), 2 bad input, 1 the gate or
+``--expect`` found a difference (or replay's byte-level executor disagreed with the spec: an
+internal error), 3 a user's predicate, lemma or design hook raised.
+Bad input and a user's code that raises are reported on one line, never as a traceback
+(``--traceback`` shows the full one).
 """
 from __future__ import annotations
 
@@ -19,11 +21,12 @@ import argparse
 from pathlib import Path
 import re
 import sys
+import textwrap
 
 from daxcheck import __version__
 
-from .results import (EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK, EXIT_UNEXPECTED,
-                      EXIT_VIOLATION, VIOLATED, combined_exit)
+from .results import (EXIT_BAD_INPUT, EXIT_CODES, EXIT_INCOMPLETE, EXIT_OK, EXIT_UNEXPECTED,
+                      EXIT_USER_CODE, EXIT_VIOLATION, VIOLATED, combined_exit)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -81,11 +84,26 @@ def _crash_states(text):
     return _positive_int(text)
 
 
+EPILOG = "exit codes:\n" + "\n".join(
+    textwrap.fill(text, 78, initial_indent=f"  {code:>2}  ", subsequent_indent=" " * 6)
+    for code, text in EXIT_CODES)
+"""The exit-code table at the end of every ``--help``."""
+
+
 def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--traceback", action="store_true",
+                        help="on an error in a user's code (exit 3) or an internal error, "
+                        "print the full Python traceback")
     p = _Parser(prog="daxcheck", description="Model checker and executable specification "
-                "of Linux filesystem DAX (fsdax).")
+                "of Linux filesystem DAX (fsdax).", epilog=EPILOG,
+                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", action="version", version=f"daxcheck {__version__}")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+
+    def command(name, **kw):
+        return sub.add_parser(name, parents=[common], epilog=EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter, **kw)
 
     def user_files(sp):
         sp.add_argument("--designs", metavar="FILE", help="Python file registering extra designs")
@@ -105,12 +123,20 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--no-write", action="store_true", help="do not write counterexample files")
         sp.add_argument("--force", action="store_true", help="overwrite different existing files")
 
+    def machine(sp):
+        sp.add_argument("--json", metavar="FILE", help="write the results as JSON (one object "
+                        "per design x property: verdict, depth, states, seconds, trace file)")
+        sp.add_argument("--junit", metavar="FILE", help="write JUnit XML (a testcase per "
+                        "design x property; a violation is a failure)")
+        sp.add_argument("--summary", metavar="FILE", help="write a Markdown table (for a "
+                        "PR comment)")
+
     def sizes(sp, names):
         for b in names:
             sp.add_argument(f"--{b}", type=_positive_int, metavar="N",
                             help=BOUND_HELP[b] + " (default: the design's)")
 
-    c = sub.add_parser("check", help="explore designs and check properties")
+    c = command("check", help="explore designs and check properties")
     selection(c, "all")
     c.add_argument("--engine", choices=("explicit", "z3"), default="explicit")
     sizes(c, BOUND_NAMES)
@@ -119,12 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--time-limit", type=_positive_float, metavar="S",
                    help="stop with 'incomplete' after S seconds per design")
     outputs(c)
+    machine(c)
     c.add_argument("--quiet", action="store_true", help="verdict table only")
     c.add_argument("--expect", action="store_true",
                    help="CI gate: exit 0 iff every design's verdicts match its expectations")
 
-    sm = sub.add_parser("simulate", help="random walks deeper than breadth-first search reaches; "
-                        "violations are shrunk, saved and replayable like any counterexample")
+    sm = command("simulate", help="random walks deeper than breadth-first search reaches; "
+                 "violations are shrunk, saved and replayable like any counterexample")
     selection(sm, "all")
     sm.add_argument("--depth", type=_positive_int, default=200, metavar="N",
                     help="steps per walk (default 200; not bounded by the design's depth)")
@@ -138,9 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="swarm testing: fresh random family weights for every walk")
     sizes(sm, BOUND_NAMES[1:])
     outputs(sm)
+    machine(sm)
     sm.add_argument("--quiet", action="store_true", help="verdict table only")
 
-    g = sub.add_parser("gate", help="CI gate: recompute every verdict, depth and state count "
+    g = command("gate", help="CI gate: recompute every verdict, depth and state count "
                        "and compare them exactly with a verdict manifest")
     g.add_argument("manifest", nargs="?", metavar="MANIFEST",
                    help="manifest file (default: the shipped counterexamples/manifest.json)")
@@ -155,8 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--time-limit", type=_positive_float, metavar="S",
                    help="per design; a design that runs out is a difference (incomplete)")
     g.add_argument("--quiet", action="store_true", help="differences only")
+    machine(g)
+    g.add_argument("--force", action="store_true",
+                   help="overwrite --json/--junit/--summary files daxcheck did not write")
 
-    r = sub.add_parser("replay", help="re-execute a counterexample on the spec and on pmem bytes")
+    r = command("replay", help="re-execute a counterexample on the spec and on pmem bytes")
     r.add_argument("file", help="an *.itf.json counterexample")
     user_files(r)
     r.add_argument("--pmem", metavar="PATH", help="pmem image file to replay on (a copy "
@@ -166,13 +197,27 @@ def build_parser() -> argparse.ArgumentParser:
                    help="crash images to check at each crash (default: all up to 4096)")
     r.add_argument("--seed", type=_positive_int, default=0, help="seed for sampled crash images")
 
-    o = sub.add_parser("oracle", help="differential test of the spec against a real XFS "
+    v = command("view", help="draw a counterexample as one self-contained HTML page")
+    v.add_argument("file", help="an *.itf.json counterexample")
+    v.add_argument("--html", required=True, metavar="OUT", help="the HTML file to write")
+    v.add_argument("--force", action="store_true", help="overwrite OUT if it is not a daxcheck page")
+
+    gr = command("graph", help="export the explored state graph (small bounds) with networkx")
+    gr.add_argument("--design", required=True, metavar="D")
+    user_files(gr)
+    gr.add_argument("--out", required=True, metavar="FILE", help="G.graphml or G.dot")
+    gr.add_argument("--max-states", type=_positive_int, default=5000, metavar="N",
+                    help="refuse when the graph has more states (default 5000)")
+    gr.add_argument("--force", action="store_true", help="overwrite FILE")
+    sizes(gr, BOUND_NAMES)
+
+    o = command("oracle", help="differential test of the spec against a real XFS "
                        "with reflink on a loop device (needs root)")
     o.add_argument("--runs", type=_positive_int, default=200, help="generated sequences")
     o.add_argument("--seed", type=_positive_int, default=0)
     o.add_argument("--max-ops", type=_positive_int, default=10, help="operations per sequence")
 
-    pv = sub.add_parser("prove", help="k-induction with Z3: holds at every depth?")
+    pv = command("prove", help="k-induction with Z3: holds at every depth?")
     selection(pv, "every design expected to hold")
     pv.add_argument("--k", type=_positive_int, help="one induction depth (default: 1..--max-k)")
     pv.add_argument("--max-k", type=_positive_int, default=2, help="largest k tried (default 2)")
@@ -182,13 +227,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help="per design (one Houdini run proves all its properties)")
     sizes(pv, BOUND_NAMES[1:])   # a proof covers every depth
     outputs(pv)
+    machine(pv)
 
-    q = sub.add_parser("query", help="byte-offset questions answered by Z3")
+    q = command("query", help="byte-offset questions answered by Z3")
     q.add_argument("name", nargs="*", help="queries to run (default: all)")
     q.add_argument("--time-limit", type=_positive_float, default=30.0, metavar="S")
 
-    ls = sub.add_parser("list", help="list designs, properties, actions or queries")
+    ls = command("list", help="list designs, properties, actions or queries")
     ls.add_argument("what", choices=("designs", "properties", "lemmas", "actions", "queries"))
+    ls.add_argument("--verbose", "-v", action="store_true",
+                    help="actions: document every argument (name, meaning, units)")
     user_files(ls)
     return p
 
@@ -214,16 +262,22 @@ def main(argv=None) -> int:
     from .runner import InputError
     from .trace import TraceError
     from .gate import ManifestError
+    from .outputs import OutputError
     console = make_console()
+    from daxcheck.usercode import UserCodeError, raised, user_frame
     try:
         if args.cmd == "check":
             return _check(args, argv, console)
         if args.cmd == "replay":
             return _replay(args, console)
         if args.cmd == "gate":
-            return _gate(args, console)
+            return _gate(args, argv, console)
         if args.cmd == "simulate":
             return _simulate(args, argv, console)
+        if args.cmd == "view":
+            return _view(args, console)
+        if args.cmd == "graph":
+            return _graph(args, console)
         if args.cmd == "oracle":
             return _oracle(args, console)
         if args.cmd == "prove":
@@ -231,17 +285,23 @@ def main(argv=None) -> int:
         if args.cmd == "query":
             return _query(args, console)
         return _list(args, console)
-    except (InputError, TraceError, ManifestError) as e:
+    except (InputError, TraceError, ManifestError, OutputError) as e:
         sys.stderr.write(f"daxcheck: error: {e}\n")
         return EXIT_BAD_INPUT
+    except UserCodeError as e:
+        return _user_code_error(e, args)
     except Exception as e:  # engine disagreement or an unexpected failure: one line, exit 1
         from daxcheck.spec.vocab import SymbolicUseError
+        from daxcheck.userfile import LOADED
         if isinstance(e, SymbolicUseError):
             sys.stderr.write(f"daxcheck: error: cannot evaluate symbolically: {e}\n")
             return EXIT_BAD_INPUT
         if type(e).__name__ == "EngineDisagreement":
             sys.stderr.write(f"daxcheck: internal error: {e}\n")
             return EXIT_UNEXPECTED
+        files = {f for rec in LOADED.values() for f in (rec.path, rec.module.__file__)}
+        if files and user_frame(e, files):    # raised in a user's file (e.g. a design hook)
+            return _user_code_error(raised(e, "user code", files=files), args)
         raise
     except Terminated:
         sys.stderr.write("daxcheck: terminated\n")
@@ -251,10 +311,21 @@ def main(argv=None) -> int:
         return 130
 
 
+def _user_code_error(e, args) -> int:
+    """Report a user's code that raised: one line (exit 3), the traceback with
+    ``--traceback``."""
+    if getattr(args, "traceback", False):
+        import traceback
+        traceback.print_exception(e.__cause__ or e, file=sys.stderr)
+    sys.stderr.write(f"daxcheck: error: {e}\n")
+    return EXIT_USER_CODE
+
+
 def _check(args, argv, console) -> int:
     from daxcheck.spec.designs import DESIGNS
     from .explicit import Budget
-    from .report import Progress, fmt_item, stats_line, trace_table, verdict_table
+    from .report import Progress, stats_line, trace_table, verdict_tables
+    from .results import fmt_item
     from .runner import (command_line, load_user_files, make_model, pick, pick_properties,
                          run_check)
 
@@ -265,7 +336,7 @@ def _check(args, argv, console) -> int:
     models = [make_model(d, overrides) for d in designs]
     budget = Budget(args.max_states, args.time_limit)
     cmd = command_line(argv)
-    checks = []
+    checks, written = [], {}
     for m in models:
         prog = Progress(console, m.design.name)
         try:
@@ -273,17 +344,16 @@ def _check(args, argv, console) -> int:
         finally:
             prog.close()
     names = [p.name for p in props]
-    console.print(verdict_table(checks, names))
-    console.print("[dim]holds = no violation up to the depth bound; holds* = whole reachable "
-                  "space explored; d = shortest counterexample length[/dim]")
+    for part in verdict_tables(checks, names, console.width):
+        console.print(part)
     problems = []
     for c in checks:
         for w in c.result.never_fired:
             console.print(f"[yellow]warning:[/yellow] {c.model.design.name}: action "
-                          f"'{w}' never fired")
+                          f"'{w}' never fired", soft_wrap=True)
         if c.result.stats.stopped:
             console.print(f"[yellow]incomplete:[/yellow] {c.model.design.name}: "
-                          f"{c.result.stats.stopped}")
+                          f"{c.result.stats.stopped}", soft_wrap=True)
         if not args.quiet:
             for name, t in c.traces.items():
                 items = c.result.verdicts[name].items
@@ -291,34 +361,38 @@ def _check(args, argv, console) -> int:
                 console.print(trace_table(t, c.model, f"{c.model.design.name}: {name} violated "
                                           f"at depth {t.depth}{where}"))
         if not args.no_write:
-            problems += _save(c, args, console)
+            problems += _save(c, args, console, written)
     if not args.quiet:
         for c in checks:
-            console.print(f"[dim]{stats_line(c)}[/dim]")
+            console.print(f"[dim]{stats_line(c)}[/dim]", soft_wrap=True)
     for p in problems:
         sys.stderr.write(f"daxcheck: error: {p}\n")
     if problems:
         return EXIT_BAD_INPUT
-    if args.expect:
-        return _expect(checks, names, console)
-    return combined_exit([c.result for c in checks])
+    code = _expect(checks, names, console) if args.expect else combined_exit(
+        [c.result for c in checks])
+    from .outputs import rows_of_checks, write_outputs
+    write_outputs(args, rows_of_checks(checks, names, written, args.engine), "daxcheck check",
+                  cmd, code)
+    return code
 
 
 def _simulate(args, argv, console) -> int:
     from daxcheck.spec.designs import DESIGNS
-    from .report import Progress, trace_table, verdict_table
+    from .report import Progress, trace_table, verdict_tables
     from .runner import command_line, load_user_files, make_model, pick, pick_properties, run_simulate
     load_user_files(args.designs, args.properties)
     designs = pick(args.design, DESIGNS, "design")
     props = pick_properties(args.property)
     overrides = {k: getattr(args, k) for k in BOUND_NAMES[1:]}
-    checks, problems = [], []
+    cmd = command_line(argv)
+    checks, problems, written = [], [], {}
     for d in designs:
         m = make_model(d, overrides)
         prog = Progress(console, d.name)
         try:
             c = run_simulate(m, props, args.depth, args.runs, args.seed, args.time_limit,
-                             args.weights, args.swarm, prog, command_line(argv))
+                             args.weights, args.swarm, prog, cmd)
         finally:
             prog.close()
         checks.append(c)
@@ -330,31 +404,43 @@ def _simulate(args, argv, console) -> int:
                                           f"{f.walk} at step {f.step}, shrunk from {f.raw_length} "
                                           f"to {t.depth} steps"))
         if not args.no_write:
-            problems += _save(c, args, console)
-    console.print(verdict_table(checks, [p.name for p in props]))
+            problems += _save(c, args, console, written)
+    names = [p.name for p in props]
+    for part in verdict_tables(checks, names, console.width):
+        console.print(part)
     for c in checks:
         st = c.result.stats
         console.print(f"[dim]{c.model.design.name}: {st.walks:,} walks of up to {args.depth} "
                       f"steps, {st.states:,} states visited, {st.deadlocks:,} deadlocked, "
-                      f"{st.seconds:.1f}s{'; ' + st.stopped if st.stopped else ''}[/dim]")
-    console.print("[dim]not found = no walk violated it (random search proves nothing)[/dim]")
+                      f"{st.seconds:.1f}s{'; ' + st.stopped if st.stopped else ''}[/dim]",
+                      soft_wrap=True)
     for p in problems:
         sys.stderr.write(f"daxcheck: error: {p}\n")
     if problems:
         return EXIT_BAD_INPUT
-    return combined_exit([c.result for c in checks])
+    code = combined_exit([c.result for c in checks])
+    from .outputs import rows_of_checks, write_outputs
+    write_outputs(args, rows_of_checks(checks, names, written, "simulate"), "daxcheck simulate",
+                  cmd, code)
+    return code
 
 
-def _save(check, args, console) -> list[str]:
+def _save(check, args, console, written=None) -> list[str]:
     """Write ``check``'s counterexamples per ``--out/--force/--quiet``; returns the
-    conflicts (a different existing file, an unwritable folder) as messages."""
+    conflicts (a different existing file, an unwritable folder) as messages.  The paths of
+    the files there now go to ``written[(design, property)]``."""
     from .runner import save_traces
+    from .trace import file_name_for
+    by_file = {file_name_for(check.model.design.name, p): p for p in check.traces}
     problems = []
     for path, status in save_traces(check, args.out, args.force):
         if status.startswith("conflict"):
             problems.append(status[len("conflict: "):])
-        elif not getattr(args, "quiet", False):
-            console.print(f"[dim]{status}: {path}[/dim]")
+            continue
+        if written is not None:
+            written[(check.model.design.name, by_file[Path(path).name])] = path
+        if not getattr(args, "quiet", False):
+            console.print(f"[dim]{status}: {path}[/dim]", soft_wrap=True)
     return problems
 
 
@@ -366,19 +452,19 @@ def _expect(checks, names, console) -> int:
     bad = expect_differences(checks, names)
     for d in bad:
         console.print(f"[red]unexpected:[/red] {d.design}: {d.computed} (expected "
-                      f"{d.manifest})", highlight=False)
+                      f"{d.manifest})", highlight=False, soft_wrap=True)
     if not bad:
-        console.print("[green]all verdicts match the designs' expectations exactly[/green]")
+        console.print("[green]all verdicts match the designs' expectations exactly[/green]", soft_wrap=True)
     return EXIT_UNEXPECTED if bad else EXIT_OK
 
 
-def _gate(args, console) -> int:
+def _gate(args, argv, console) -> int:
     from daxcheck.properties import PROPERTIES
     from daxcheck.spec.designs import DESIGNS
     from .gate import (DEFAULT_MANIFEST, compare, compute, expect_differences, load_manifest,
                        manifest_of, run_gate, update_manifest)
-    from .report import Progress, difference_table, verdict_table
-    from .runner import InputError, load_user_files
+    from .report import Progress, difference_table, verdict_tables
+    from .runner import InputError, command_line, load_user_files
     shipped = {"designs": list(DESIGNS),
                "properties": [n for n, p in PROPERTIES.items() if p.origin == "shipped"]}
     load_user_files(args.designs, args.properties)
@@ -414,7 +500,7 @@ def _gate(args, console) -> int:
             if moved:
                 console.print(difference_table(moved, f"what moved since {path}"))
         for f, status in update_manifest(path, checks, props, old):
-            console.print(f"[dim]{status}: {f}[/dim]")
+            console.print(f"[dim]{status}: {f}[/dim]", soft_wrap=True)
         still = expect_differences(checks, props)
         if still:
             console.print(difference_table(still, "still different after --update: a design "
@@ -427,17 +513,26 @@ def _gate(args, console) -> int:
                    budget=_budget(args), progress=progress, replay=not args.no_replay)
     if not args.quiet:
         names = [p for p in res.manifest["properties"] if p in PROPERTIES]
-        console.print(verdict_table(res.checks, names))
+        for part in verdict_tables(res.checks, names, console.width):
+            console.print(part)
         ok = sum(1 for _, s in res.replayed if s == "reproduces")
         console.print(f"[dim]counterexamples replayed (spec and pmem bytes): {ok} of "
-                      f"{len(res.replayed)} reproduce[/dim]")
+                      f"{len(res.replayed)} reproduce[/dim]", soft_wrap=True)
+    from .outputs import attach_differences, rows_of_checks, write_outputs
+    names = [p for p in res.manifest["properties"] if p in PROPERTIES]
+    files = {(n, p): str(path.parent / e["counterexample"]) for n, d in res.manifest["designs"].items()
+             for p, e in d["verdicts"].items() if "counterexample" in e}
+    code = EXIT_OK if res.passed else EXIT_UNEXPECTED
+    write_outputs(args, attach_differences(rows_of_checks(res.checks, names, files),
+                                           res.differences),
+                  "daxcheck gate", command_line(argv), code, res.differences)
     if res.passed:
-        console.print(f"[green]gate passed:[/green] {len(res.checks)} designs match {path}")
+        console.print(f"[green]gate passed:[/green] {len(res.checks)} designs match {path}", soft_wrap=True)
         return EXIT_OK
     console.print(difference_table(res.differences, f"gate failed: {len(res.differences)} "
                                    f"difference(s) from {path}"))
     console.print("[dim]after a deliberate change: daxcheck gate --update "
-                  f"{'' if is_shipped else path}[/dim]")
+                  f"{'' if is_shipped else path}[/dim]", soft_wrap=True)
     return EXIT_UNEXPECTED
 
 
@@ -457,10 +552,10 @@ def _replay(args, console) -> int:
     console.print(trace_table(r.trace, r.model, f"replay of {args.file} on design "
                               f"{r.model.design.name}"))
     if r.divergence:
-        console.print(f"[yellow]note:[/yellow] the spec now computes different states: {r.divergence}")
+        console.print(f"[yellow]note:[/yellow] the spec now computes different states: {r.divergence}", soft_wrap=True)
     if r.disabled_at is not None:
         console.print(f"[green]does not reproduce:[/green] step {r.disabled_at} is no longer "
-                      f"enabled in design {r.model.design.name}")
+                      f"enabled in design {r.model.design.name}", soft_wrap=True)
         return EXIT_OK
     try:
         rep = replay_concrete(r.model, r.trace.actions, pmem_path=args.pmem, force=args.force,
@@ -470,17 +565,45 @@ def _replay(args, console) -> int:
         return EXIT_UNEXPECTED
     except (PmemError, ValueError) as e:
         raise InputError(str(e)) from None
-    console.print("[bold]byte-level replay on pmem[/bold]")
+    console.print("[bold]byte-level replay on pmem[/bold]", soft_wrap=True)
     for line in rep.lines():
-        console.print(f"  {line}", markup=False)
+        console.print(f"  {line}", markup=False, soft_wrap=True)
     if not r.reproduced and not rep.reproduced:
-        console.print(f"[green]does not reproduce:[/green] {r.prop} holds after the last step")
+        console.print(f"[green]does not reproduce:[/green] {r.prop} holds after the last step", soft_wrap=True)
         return EXIT_OK
     if r.reproduced:
-        console.print(f"[bold red]reproduces:[/bold red] {r.prop} fails after step {r.trace.depth}")
+        console.print(f"[bold red]reproduces:[/bold red] {r.prop} fails after step {r.trace.depth}", soft_wrap=True)
     else:
-        console.print(f"[bold red]reproduces at byte level only[/bold red] ({r.prop} holds on the spec)")
+        console.print(f"[bold red]reproduces at byte level only[/bold red] ({r.prop} holds on the spec)", soft_wrap=True)
     return EXIT_VIOLATION
+
+
+def _view(args, console) -> int:
+    from .runner import InputError
+    from .view import write_view
+    try:
+        n = write_view(args.file, args.html, force=args.force)
+    except (FileExistsError, OSError) as e:
+        raise InputError(str(e)) from None
+    console.print(f"[dim]written: {args.html} ({n} steps)[/dim]", soft_wrap=True)
+    return EXIT_OK
+
+
+def _graph(args, console) -> int:
+    from daxcheck.spec.designs import DESIGNS
+    from .graph import GraphError, state_graph, write_graph
+    from .runner import InputError, load_user_files, make_model, pick, pick_properties
+    load_user_files(args.designs, args.properties)
+    d = pick([args.design], DESIGNS, "design")[0]
+    m = make_model(d, {k: getattr(args, k) for k in BOUND_NAMES})
+    try:
+        g = state_graph(m, pick_properties([]), args.max_states)
+        write_graph(g, args.out, force=args.force)
+    except GraphError as e:
+        raise InputError(str(e)) from None
+    console.print(f"[dim]written: {args.out} ({g.number_of_nodes():,} states, "
+                  f"{g.number_of_edges():,} transitions)[/dim]", soft_wrap=True)
+    return EXIT_OK
 
 
 def _oracle(args, console) -> int:
@@ -512,7 +635,7 @@ def _prove(args, argv, console) -> int:
         d for d in DESIGNS.values() if not d.expect_violated]
     props = pick(args.property, PROPERTIES, "property")
     codes = set()
-    problems = []
+    problems, runs, written = [], [], {}
     overrides = {k: getattr(args, k) for k in BOUND_NAMES[1:]}
     for d in designs:
         m = make_model(d, overrides)
@@ -526,11 +649,11 @@ def _prove(args, argv, console) -> int:
         console.print(f"[bold]{d.name}[/bold] (files={b.files} blocks={b.blocks} phys={b.phys} "
                       f"tokens={b.tokens} procs={b.procs}): {n} of {len(props)} propert"
                       f"{'y' if len(props) == 1 else 'ies'} proved at every depth "
-                      f"({run.seconds:.1f}s)")
+                      f"({run.seconds:.1f}s)", soft_wrap=True)
         for r in run.results:
             style = {"proved": "green", "refuted": "bold red"}.get(r.status, "yellow")
             lines = r.lines(m.L)
-            console.print(f"  [{style}]{lines[0]}[/{style}]")
+            console.print(f"  [{style}]{lines[0]}[/{style}]", soft_wrap=True)
             for line in lines[1:]:
                 console.print("  " + line, markup=False)
             codes.add({"proved": EXIT_OK, "refuted": EXIT_VIOLATION}.get(r.status, EXIT_INCOMPLETE))
@@ -542,15 +665,16 @@ def _prove(args, argv, console) -> int:
         for name, t in traces.items():
             console.print(trace_table(t, m, f"{d.name}: {name} violated at depth {t.depth}"))
         if traces and not args.no_write:
-            problems += _save(Check(m, run, traces), args, console)
+            problems += _save(Check(m, run, traces), args, console, written)
+        runs.append((m, run, traces))
     for p in problems:
         sys.stderr.write(f"daxcheck: error: {p}\n")
     if problems:
         return EXIT_BAD_INPUT
-    for c in (EXIT_VIOLATION, EXIT_INCOMPLETE):
-        if c in codes:
-            return c
-    return EXIT_OK
+    code = next((c for c in (EXIT_VIOLATION, EXIT_INCOMPLETE) if c in codes), EXIT_OK)
+    from .outputs import rows_of_proofs, write_outputs
+    write_outputs(args, rows_of_proofs(runs, written), "daxcheck prove", command_line(argv), code)
+    return code
 
 
 def _query(args, console) -> int:
@@ -594,11 +718,23 @@ def _list(args, console) -> int:
         for name, q in QUERIES.items():
             t.add_row(name, " ".join((q.__doc__ or getattr(q, "doc", "") or "").split())[:200])
     else:
+        from dataclasses import fields as dc_fields
+        from daxcheck.spec.arguments import arg_doc
         t.add_column("action")
+        if args.verbose:
+            t.add_column("argument")
         t.add_column("models", overflow="fold")
         for name in FAMILY_ORDER:
-            doc = " ".join((ACTIONS[name].__doc__ or "").split())
+            cls = ACTIONS[name]
+            doc = " ".join((cls.__doc__ or "").split())
             doc = re.sub(r":\w+:`([^`]*)`", r"\1", doc).replace("``", "")
-            t.add_row(name, doc.split(". ")[0].rstrip(".") + ".")
+            if not args.verbose:
+                t.add_row(name, doc.split(". ")[0].rstrip(".") + ".")
+                continue
+            t.add_row(name, "", doc, end_section=not dc_fields(cls))
+            fs = dc_fields(cls)
+            for i, f in enumerate(fs):
+                t.add_row("", f.name, arg_doc(cls, f.name) or "(undocumented)",
+                          end_section=i == len(fs) - 1)
     console.print(t)
     return EXIT_OK

@@ -2,11 +2,13 @@
 statistics and progress.  Only this module and the CLI import rich."""
 from __future__ import annotations
 
+import io
+import os
 import textwrap
 import time
 
+from rich import box
 from rich.console import Console
-from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
@@ -14,43 +16,90 @@ from .results import INCOMPLETE, NOT_FOUND, VIOLATED
 
 
 def make_console(stderr=False) -> Console:
-    """A console that does not wrap on narrow CI logs (width >= 120)."""
+    """A console for the CLI: a terminal's own width; when output goes to a file or a CI
+    log, the width in ``COLUMNS`` if set, else 120 (rich would assume 80)."""
     c = Console(stderr=stderr, highlight=False)
-    if not c.is_terminal:
-        c = Console(stderr=stderr, highlight=False, width=max(c.width, 170))
+    if not c.is_terminal and not os.environ.get("COLUMNS"):
+        c = Console(stderr=stderr, highlight=False, width=120)
     return c
+
+
+LEGEND = ("ok = holds up to the depth bound; ok* = holds in the whole reachable space; "
+          "✗N = violated, shortest counterexample N steps; ? = incomplete (budget); "
+          "nf = no random walk violated it (simulate: not a pass); - = not checked")
+"""What the cells of the verdict table mean."""
 
 
 def _cell(v) -> Text:
     if v is None:
         return Text("-", style="dim")
     if v.status == VIOLATED:
-        return Text(f"VIOLATED d={v.depth}", style="bold red")
+        return Text(f"✗{v.depth}", style="bold red")
     if v.status == INCOMPLETE:
-        return Text("incomplete", style="yellow")
+        return Text("?", style="yellow")
     if v.status == NOT_FOUND:
-        return Text("not found", style="dim")
-    return Text("holds*" if v.complete else "holds", style="green")
+        return Text("nf", style="dim")
+    return Text("ok*" if v.complete else "ok", style="green")
 
 
-def verdict_table(checks, prop_names) -> Table:
-    """Design x property matrix: "holds" (to the depth bound), "holds*" (whole reachable
-    space), "VIOLATED d=N" (shortest counterexample depth) or "incomplete"."""
-    t = Table(title="daxcheck verdicts", show_lines=False)
-    t.add_column("design", no_wrap=True, min_width=20)
+def prop_label(i: int) -> str:
+    """Column label of the i-th property (0-based) in the verdict table: P1, P2..."""
+    return f"P{i + 1}"
+
+
+def _verdict_table(checks, prop_names, cols, stats: bool, title: str | None) -> Table:
+    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+              show_edge=False, padding=(0, 0))
+    t.add_column("design", overflow="fold")
     t.add_column("seed", justify="center")
-    for p in prop_names:
-        t.add_column("\n".join(textwrap.wrap(p.replace("_", " "), 12)), justify="center",
-                     no_wrap=True, min_width=12)
-    t.add_column("states", justify="right")
-    t.add_column("depth", justify="right")
-    t.add_column("time", justify="right")
+    for i in cols:
+        t.add_column(prop_label(i), justify="center", no_wrap=True)
+    if stats:
+        t.add_column("states", justify="right", no_wrap=True)
+        t.add_column("depth", justify="right", no_wrap=True)
+        t.add_column("time", justify="right", no_wrap=True)
     for c in checks:
         r = c.result
-        t.add_row(r.design, c.model.design.seed, *[_cell(r.verdicts.get(p)) for p in prop_names],
-                  f"{r.stats.states:,}" if r.stats.states else "(z3)", str(c.model.bounds.depth),
-                  f"{r.stats.seconds:.1f}s")
+        row = [r.design, c.model.design.seed, *[_cell(r.verdicts.get(prop_names[i])) for i in cols]]
+        if stats:
+            row += [f"{r.stats.states:,}" if r.stats.states else "(z3)",
+                    str(c.model.bounds.depth), f"{r.stats.seconds:.1f}s"]
+        t.add_row(*row)
     return t
+
+
+def verdict_tables(checks, prop_names, width: int = 80) -> list:
+    """The design x property verdict matrix as renderables that fit ``width`` columns with
+    nothing cut: designs as rows, properties as columns P1..Pn (a legend names them and the
+    cells), then the states, depth bound and time of each design.  When the properties do not
+    fit in one table they are split over several (each with the design column; states, depth
+    and time in the last).  Cells: "ok" (holds to the depth bound), "ok*" (whole reachable
+    space), "✗N" (violated, shortest counterexample N), "?" (incomplete), "-" (not checked)."""
+    measure = Console(width=10_000, file=io.StringIO())
+    n = len(prop_names)
+
+    def fits(cols, stats):
+        tb = _verdict_table(checks, prop_names, cols, stats, None)
+        return measure.measure(tb).maximum <= width
+    chunks, start = [], 0
+    while start < n or not chunks:
+        end = n
+        while end > start + 1 and not fits(range(start, end), end == n):
+            end -= 1
+        chunks.append(range(start, end))
+        start = end
+    out = []
+    for k, cols in enumerate(chunks):
+        title = "daxcheck verdicts" + (f" ({k + 1}/{len(chunks)})" if len(chunks) > 1 else "")
+        out.append(_verdict_table(checks, prop_names, cols, k == len(chunks) - 1, title))
+    lines = [""]
+    for i, p in enumerate(prop_names):      # "P1 name" entries packed, never split
+        entry = f"{prop_label(i)} {p}"
+        if lines[-1] and len(lines[-1]) + 2 + len(entry) > width:
+            lines.append("")
+        lines[-1] += ("  " if lines[-1] else "") + entry
+    out.append(Text(textwrap.fill(LEGEND, width) + "\n" + "\n".join(lines), style="dim"))
+    return out
 
 
 def difference_table(differences, title: str) -> Table:
@@ -91,18 +140,6 @@ def trace_table(trace, model, title: str) -> Table:
     return t
 
 
-def fmt_item(item) -> str:
-    """An invariant's item: a pmem page ``p1``, a file block ``a[0]`` or a segment
-    ``a[0].s1``."""
-    from daxcheck.spec.state import file_name
-    if isinstance(item, int):
-        return f"p{item}"
-    if isinstance(item, tuple) and len(item) in (2, 3):
-        out = f"{file_name(item[0])}[{item[1]}]"
-        return out + (f".s{item[2]}" if len(item) == 3 else "")
-    return str(item)
-
-
 def stats_line(check) -> str:
     """One line of statistics for a check."""
     st = check.result.stats
@@ -116,27 +153,46 @@ def stats_line(check) -> str:
 
 
 class Progress:
-    """A progress callback for the explorer that shows a live line only for runs that
-    last over a second and only on a terminal."""
+    """A progress callback for an engine (called with :class:`~daxcheck.checker.results.Stats`
+    a few times a second).  On a terminal: a transient rich.progress line (spinner, states,
+    depth, rate, elapsed) for runs that last over a second.  Otherwise (a CI log, a file): a
+    plain line every ``every`` seconds, like TLC's ``Progress(depth)`` lines, e.g.
+    ``Progress(4) cow-srcmap: 81,234 distinct states, 30,112 states/s, 2.7s``."""
 
-    def __init__(self, console: Console, label: str):
-        self.console, self.label = console, label
-        self.start = time.perf_counter()
-        self.live = None
+    def __init__(self, console: Console, label: str, every: float = 5.0,
+                 clock=time.perf_counter):
+        self.console, self.label, self.every, self.clock = console, label, every, clock
+        self.start = self.last = clock()
+        self.bar = self.task = None
+
+    def text(self, stats) -> str:
+        """The progress line for ``stats``."""
+        if stats.states:
+            return (f"Progress({stats.depth}) {self.label}: {stats.states:,} distinct states, "
+                    f"{stats.rate:,.0f} states/s, {stats.seconds:.1f}s")
+        return f"Progress({stats.depth}) {self.label}: depth {stats.depth} done, {stats.seconds:.1f}s"
 
     def __call__(self, stats) -> None:
-        if not self.console.is_terminal or time.perf_counter() - self.start < 1.0:
+        now = self.clock()
+        if not self.console.is_terminal:
+            if now - self.last >= self.every:
+                self.console.print(self.text(stats), markup=False, highlight=False, crop=False,
+                                   soft_wrap=True)
+                self.last = now
             return
-        text = Text(f"{self.label}: {stats.states:,} states, depth {stats.depth}, "
-                    f"{stats.rate:,.0f} states/s" if stats.states else
-                    f"{self.label}: depth {stats.depth} done, {stats.seconds:.0f}s", style="cyan")
-        if self.live is None:
-            self.live = Live(text, console=self.console, transient=True, refresh_per_second=4)
-            self.live.start()
+        if now - self.start < 1.0:
+            return
+        if self.bar is None:
+            from rich.progress import Progress as Bar, SpinnerColumn, TextColumn, TimeElapsedColumn
+            self.bar = Bar(SpinnerColumn(), TextColumn("{task.description}", style="cyan"),
+                           TimeElapsedColumn(), console=self.console, transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(self.text(stats), total=None)
         else:
-            self.live.update(text)
+            self.bar.update(self.task, description=self.text(stats))
 
     def close(self) -> None:
-        if self.live is not None:
-            self.live.stop()
-            self.live = None
+        """Remove the terminal progress line (if any)."""
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None

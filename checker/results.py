@@ -12,7 +12,22 @@ EXIT_INCOMPLETE = 75
 EXIT_BAD_INPUT = 2
 """Unknown names, malformed files, impossible bounds."""
 EXIT_UNEXPECTED = 1
-"""``--expect``: computed verdicts differ from the designs' expected verdicts."""
+"""``daxcheck gate`` or ``--expect``: computed verdicts differ from the manifest or from the
+designs' expected verdicts."""
+EXIT_USER_CODE = 3
+"""A user's predicate, lemma or design hook raised (or a predicate returned a non-bool)."""
+
+EXIT_CODES = ((EXIT_OK, "every property holds within the bound (a replayed trace no longer "
+               "reproduces)"),
+              (EXIT_VIOLATION, "a violation was found (or reproduced by replay)"),
+              (EXIT_INCOMPLETE, "incomplete: a budget ran out, the solver said unknown, or a "
+               "proof is not inductive (never a pass)"),
+              (EXIT_BAD_INPUT, "bad input: unknown design or property, malformed file, "
+               "impossible bounds, a user file that cannot be imported (one line on stderr)"),
+              (EXIT_UNEXPECTED, "the gate or --expect found a difference"),
+              (EXIT_USER_CODE, "a user's predicate, lemma or design hook raised, or a predicate "
+               "returned a non-bool (one line naming file:line; --traceback for the full one)"))
+"""Every exit code with its meaning (``--help`` and the README print this table)."""
 
 HOLDS, VIOLATED, INCOMPLETE = "holds", "violated", "incomplete"
 NOT_FOUND = "not found"
@@ -93,3 +108,15 @@ def combined_exit(results) -> int:
         if c in codes:
             return c
     return EXIT_OK
+
+
+def fmt_item(item) -> str:
+    """An invariant's item (:attr:`Verdict.items`): a pmem page ``p1``, a file block ``a[0]``
+    or a segment ``a[0].s1``."""
+    from daxcheck.spec.state import file_name
+    if isinstance(item, int):
+        return f"p{item}"
+    if isinstance(item, tuple) and len(item) in (2, 3):
+        out = f"{file_name(item[0])}[{item[1]}]"
+        return out + (f".s{item[2]}" if len(item) == 3 else "")
+    return str(item)

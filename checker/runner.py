@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from daxcheck.properties import PropertyFileError, load_properties_file
-from daxcheck.spec.designs import DESIGNS, DesignError
+from daxcheck.spec.designs import DesignError
 from daxcheck.spec.model import DaxModel
 from daxcheck.spec.state import BoundsError
 
@@ -28,12 +28,10 @@ def load_designs_file(path: str) -> list[str]:
     """Import a user's Python file that calls ``register_design``; returns the names it
     added.  Raises InputError (missing file, error in it, no design registered)."""
     from daxcheck.userfile import UserFileError, import_user_file
-    before = set(DESIGNS)
     try:
-        import_user_file(path, "design")
+        added = import_user_file(path, "design").names("designs")
     except UserFileError as e:
         raise InputError(str(e)) from None
-    added = [n for n in DESIGNS if n not in before]
     if not added:
         raise InputError(f"{path} registers no design (call register_design)")
     return added
@@ -72,10 +70,12 @@ def pick_properties(names):
 
 
 def make_model(design, overrides: dict) -> DaxModel:
-    """Model of ``design`` at its default bounds with ``overrides`` (None values ignored).
+    """Model of ``design`` at its default bounds with ``overrides`` (None values ignored);
+    a design with user code runs guarded (:func:`daxcheck.usercode.guard_design`).
     InputError for bounds out of range."""
+    from daxcheck.usercode import guard_design
     try:
-        return DaxModel(design, design.bounds.replace(**overrides))
+        return DaxModel(guard_design(design), design.bounds.replace(**overrides))
     except (BoundsError, DesignError) as e:
         raise InputError(str(e)) from None
 
@@ -92,18 +92,27 @@ class Check:
 def run_check(model, props, engine="explicit", budget=Budget(), progress=None,
               command=None) -> Check:
     """Check ``props`` on ``model`` with the named engine ("explicit" or "z3"); the
-    counterexamples come back as :class:`Trace` objects keyed by property name."""
-    if engine == "explicit":
-        res = explore(model, props, budget=budget, progress=progress)
-    elif engine == "z3":
-        from .symbolic.engine import bmc
-        from .results import Stats
-        report = None if progress is None else (
-            lambda k, sec: progress(Stats(depth=k, seconds=sec)))
-        res = bmc(model, props, model.bounds.depth, time_limit=budget.time_limit,
-                  progress=report)
-    else:
+    counterexamples come back as :class:`Trace` objects keyed by property name.  Raises
+    :class:`~daxcheck.usercode.UserCodeError` (naming the design) when a user's predicate or
+    hook raises or a predicate returns a non-bool."""
+    from daxcheck.usercode import UserCodeError
+    if engine not in ("explicit", "z3"):
         raise InputError(f"unknown engine {engine!r} (valid: explicit, z3)")
+    try:
+        if engine == "explicit":
+            res = explore(model, props, budget=budget, progress=progress)
+        else:
+            from .symbolic.engine import bmc
+            from .results import Stats
+            report = None if progress is None else (
+                lambda k, sec: progress(Stats(depth=k, seconds=sec)))
+            res = bmc(model, props, model.bounds.depth, time_limit=budget.time_limit,
+                      progress=report)
+    except UserCodeError as e:
+        msg = str(e)
+        msg = msg[:-1] + f", design {model.design.name})" if msg.endswith(")") else (
+            f"{msg} (design {model.design.name})")
+        raise UserCodeError(msg) from e.__cause__
     traces = {}
     for name, v in res.verdicts.items():
         if v.status == VIOLATED:

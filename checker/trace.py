@@ -2,13 +2,24 @@
 
 A :class:`Trace` names its design, the property it violates (if any), the bounds, the
 actions and the states they produce.  On disk it is an ITF trace (Apalache ADR-015,
-``*.itf.json``): ``#meta`` records design, settings, property, bounds, engine, the command
-and the tool version; ``vars`` are the state fields; each state is a record of nested
-lists of ints and its ``#meta`` records the action (family and arguments) that produced it,
-so a trace replays by action (stateright ``checker/path.rs``).
+``*.itf.json``): ``#meta`` records design, settings, property, bounds, engine, the command,
+the tool version and the user files the trace needs; ``vars`` are the state fields; each
+state's ``#meta`` records the action (family and arguments) that produced it, so a trace
+replays by action (stateright ``checker/path.rs``).
+
+State fields are rendered from the layout's field metadata (``Layout.fields``: name, index
+dimensions, enum), so a new field needs no code here: an index dimension with named
+members (files ``a b c``, pfns ``p0 p1``, processes ``P0``, segments ``s0``, tokens ``t1``)
+is a record keyed by those names; a numeric one (file block index) is an ITF ``#map`` from
+the index to the value; a value with an enum is its name as a string (``"written"``,
+``"pfn"``, ``"stale"``, ``"p1"``, ``"t2"``), a plain counter stays an integer.  E.g.
+``"ext_kind": {"a": {"#map": [[0, "written"], [1, "hole"]]}}``,
+``"media": {"p0": {"s0": "t1", "s1": "stale"}}``.  Reading also accepts the earlier
+positional form (nested lists of integers).
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass, field
@@ -16,7 +27,7 @@ from pathlib import Path
 
 from daxcheck import __version__
 from daxcheck.spec.model import ActionError, DaxModel
-from daxcheck.spec.state import Bounds, BoundsError
+from daxcheck.spec.state import Bounds, BoundsError, _fmt_index as index_name
 
 ITF_FORMAT = "ITF"
 
@@ -85,13 +96,16 @@ class Trace:
                 "seed": model.design.seed, "property": self.prop,
                 "bounds": self.bounds.as_dict(), "depth": self.depth}
         meta.update(self.meta)
+        files = user_files_of(self.design, self.prop)
+        if files:
+            meta["user_files"] = files
         states = []
         for i, s in enumerate(self.states):
             rec = {"#meta": {"index": i}}
             if i > 0:
                 a = self.actions[i - 1]
                 rec["#meta"].update({"action": a.name, "args": a.args(), "step": a.describe()})
-            rec.update(L.to_record(s))
+            rec.update(state_to_itf(L, s))
             states.append(rec)
         return {"#meta": meta, "vars": [f[0] for f in L.fields], "states": states}
 
@@ -120,6 +134,62 @@ class Trace:
         tmp.write_text(json.dumps(doc, indent=1) + "\n")
         os.replace(tmp, p)
         return "written"
+
+
+def user_files_of(design: str, prop: str | None) -> list[dict]:
+    """The user files a trace of ``design`` violating ``prop`` needs, as ITF ``#meta``
+    entries ``{"kind": "designs"|"properties", "path": absolute path, "sha256": hex}``
+    (empty for shipped designs and properties)."""
+    from daxcheck.userfile import provenance
+    out = []
+    for kind, key, name in (("designs", "designs", design), ("properties", "properties", prop),
+                            ("properties", "lemmas", prop)):
+        rec = provenance(key, name) if name else None
+        if rec is not None and all(e["path"] != rec.path for e in out):
+            out.append({"kind": kind, "path": rec.path, "sha256": rec.sha256})
+    return out
+
+
+def load_recorded_user_files(p: str, meta: dict, designs) -> None:
+    """Load the user files a trace's ``#meta.user_files`` records, unless what they define
+    (its design, its property) is registered already (e.g. the user passed ``--designs``).
+    Raises TraceError naming the field when an entry is malformed, or a file moved or
+    changed since the trace was written."""
+    from daxcheck.properties import LEMMAS, PROPERTIES, PropertyFileError, load_properties_file
+    from daxcheck.userfile import LOADED, UserFileError, file_sha256
+    entries = meta.get("user_files", [])
+    if not isinstance(entries, list):
+        raise TraceError(f"{p}: field #meta.user_files is not a list")
+    for i, e in enumerate(entries):
+        where = f"{p}: field #meta.user_files[{i}]"
+        if not (isinstance(e, dict) and e.get("kind") in ("designs", "properties")
+                and isinstance(e.get("path"), str) and isinstance(e.get("sha256"), str)):
+            raise TraceError(f"{where} needs kind (designs|properties), path and sha256")
+        needed = meta.get("design") not in designs if e["kind"] == "designs" else (
+            meta.get("property") not in PROPERTIES and meta.get("property") not in LEMMAS)
+        loaded = LOADED.get(e["path"])
+        if not needed or (loaded is not None and loaded.sha256 == e["sha256"]):
+            continue
+        flag = "--designs" if e["kind"] == "designs" else "--properties"
+        try:
+            digest = file_sha256(e["path"])
+        except OSError:
+            raise TraceError(f"{where}: {e['path']} no longer exists (moved? pass {flag} FILE)") \
+                from None
+        if digest != e["sha256"]:
+            raise TraceError(f"{where}: {e['path']} changed since the trace was written (pass "
+                             f"{flag} {e['path']} to replay on it as it is now)")
+        try:
+            if e["kind"] == "designs":
+                from .runner import InputError, load_designs_file
+                try:
+                    load_designs_file(e["path"])
+                except InputError as err:
+                    raise UserFileError(str(err)) from None
+            else:
+                load_properties_file(e["path"])
+        except (UserFileError, PropertyFileError) as err:
+            raise TraceError(f"{where}: {err}") from None
 
 
 def file_name_for(design: str, prop: str) -> str:
@@ -156,6 +226,7 @@ def read_itf(path, designs=None) -> tuple[Trace, DaxModel, dict]:
     for key in ("design", "bounds"):
         if key not in meta:
             raise TraceError(f"{p}: field #meta.{key} is missing")
+    load_recorded_user_files(p, meta, designs)
     name = meta["design"]
     if name not in designs:
         raise TraceError(f"{p}: field #meta.design names unknown design {name!r} "
@@ -164,7 +235,8 @@ def read_itf(path, designs=None) -> tuple[Trace, DaxModel, dict]:
         bounds = Bounds(**meta["bounds"]).validate()
     except (TypeError, BoundsError) as e:
         raise TraceError(f"{p}: field #meta.bounds is invalid: {e}") from None
-    model = DaxModel(designs[name], bounds)
+    from daxcheck.usercode import guard_design
+    model = DaxModel(guard_design(designs[name]), bounds)
     states_doc = doc.get("states")
     if not isinstance(states_doc, list) or not states_doc:
         raise TraceError(f"{p}: field states is missing or empty")
@@ -175,11 +247,9 @@ def read_itf(path, designs=None) -> tuple[Trace, DaxModel, dict]:
         if not isinstance(rec, dict):
             raise TraceError(f"{p}: field states[{i}] is not a record")
         try:
-            states.append(model.L.from_record(rec))
-        except KeyError as e:
-            raise TraceError(f"{p}: field states[{i}].{e.args[0]} is missing") from None
+            states.append(state_from_itf(model.L, rec))
         except ValueError as e:
-            raise TraceError(f"{p}: field states[{i}]: {e}") from None
+            raise TraceError(f"{p}: field states[{i}].{e}") from None
         if i == 0:
             continue
         m = rec.get("#meta")
@@ -192,3 +262,107 @@ def read_itf(path, designs=None) -> tuple[Trace, DaxModel, dict]:
     prop = meta.get("property")
     extra = {k: v for k, v in meta.items() if k in ("engine", "command")}
     return Trace(name, prop, bounds, actions, states, extra), model, doc
+
+
+# ------------------------------------------------------------------ ITF values
+def _named(dim: str) -> bool:
+    """Whether members of index dimension ``dim`` have names (a, p0, s0...) rather than
+    being plain numbers (file block indices)."""
+    return index_name(dim, 0) != "0"
+
+
+def _fields(L):
+    """``(name, dims, enum, flat offsets)`` of every field of layout ``L``."""
+    return [(f[0], f[1], f[3], f[5]) for f in L.fields]
+
+
+def state_to_itf(L, s: bytes) -> dict:
+    """The state ``s`` of layout ``L`` as ``{field: ITF value}`` (see the module
+    docstring for the shapes)."""
+    out = {}
+    for name, dims, enum, flat in _fields(L):
+        offs = iter(flat)
+
+        def enc(dims):
+            if not dims:
+                o = next(offs)
+                return s[o] if enum is None else L.show(o, s[o])
+            d, rest = dims[0], dims[1:]
+            items = [(i, enc(rest)) for i in range(L.dims[d])]
+            if _named(d):
+                return {index_name(d, i): v for i, v in items}
+            return {"#map": [[i, v] for i, v in items]}
+        out[name] = enc(tuple(dims))
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _names_to_values(L, name: str) -> dict:
+    """``{shown name: byte value}`` for field ``name`` of ``L`` (inverse of ``L.show``)."""
+    o = getattr(L, name)
+    while isinstance(o, tuple):
+        o = o[0]
+    return {L.show(o, v): v for v in range(256)}
+
+
+def _int(v):
+    if isinstance(v, dict) and set(v) == {"#bigint"} and isinstance(v["#bigint"], str):
+        try:
+            return int(v["#bigint"])
+        except ValueError:
+            return None
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def state_from_itf(L, rec: dict) -> bytes:
+    """Inverse of :func:`state_to_itf` (also accepting nested lists of integers, and
+    ``#bigint`` integers as itf-py writes them).  Raises ValueError whose message starts
+    with the path of the offending field, e.g. ``media.p1.s0 holds 'stal', not one of ...``."""
+    d = bytearray(L.width)
+    for name, dims, enum, flat in _fields(L):
+        if name not in rec:
+            raise ValueError(f"{name} is missing")
+        offs = iter(flat)
+
+        def dec(v, dims, path):
+            if not dims:
+                o = next(offs)
+                n = _int(v)
+                if n is None and isinstance(v, str) and enum is not None:
+                    n = _names_to_values(L, name).get(v)
+                if n is None or not 0 <= n <= 255:
+                    want = "an int in 0..255" if enum is None else (
+                        "one of " + ", ".join(list(_names_to_values(L, name))[:8]) + "...")
+                    raise ValueError(f"{path} holds {v!r}, not {want}")
+                d[o] = n
+                return
+            dim, rest, n = dims[0], dims[1:], L.dims[dims[0]]
+            if isinstance(v, list):                      # the earlier positional form
+                if len(v) != n:
+                    raise ValueError(f"{path} has {len(v)} entries, not {n}")
+                for i, e in enumerate(v):
+                    dec(e, rest, f"{path}[{i}]")
+                return
+            if isinstance(v, dict) and "#map" in v:
+                pairs = v["#map"]
+                ok = isinstance(pairs, list) and all(
+                    isinstance(e, list) and len(e) == 2 for e in pairs)
+                keys = [_int(e[0]) for e in pairs] if ok else None
+                if not ok or sorted(k for k in keys if k is not None) != list(range(n)) \
+                        or None in keys:
+                    raise ValueError(f"{path} must be a #map from each of 0..{n - 1} to a value")
+                by = dict(zip(keys, (e[1] for e in pairs)))
+                for i in range(n):
+                    dec(by[i], rest, f"{path}[{i}]")
+                return
+            if isinstance(v, dict) and _named(dim):
+                want = [index_name(dim, i) for i in range(n)]
+                if sorted(v) != sorted(want):
+                    raise ValueError(f"{path} must be a record with keys {', '.join(want)}, "
+                                     f"not {', '.join(map(str, v)) or 'none'}")
+                for k in want:
+                    dec(v[k], rest, f"{path}.{k}")
+                return
+            raise ValueError(f"{path} is neither a list, a record nor a #map")
+        dec(rec[name], tuple(dims), name)
+    return bytes(d)

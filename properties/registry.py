@@ -68,7 +68,17 @@ class Property:
         return " ".join(self.doc.split()).split(". ")[0].rstrip(".") + "."
 
 
-_origin = "shipped"
+_origin = None
+
+
+def _origin_of(f) -> str:
+    """Where a property comes from: the user file being loaded, "shipped" for daxcheck's
+    own modules, else the file that defines ``f`` (a test module, a user's script)."""
+    if _origin is not None:
+        return _origin
+    if (getattr(f, "__module__", "") or "").startswith("daxcheck."):
+        return "shipped"
+    return inspect.getsourcefile(f) or getattr(f, "__module__", None) or "user"
 
 
 def _register(table: dict, kind: str, fn, name, each):
@@ -86,15 +96,20 @@ def _register(table: dict, kind: str, fn, name, each):
             if nm in other:
                 raise InvalidDefinition(f"{kind} {nm} is already registered "
                                         f"(from {other[nm].origin})")
+        origin = _origin_of(f)
+        g = f
+        if origin != "shipped":  # a user's code: one-line errors, non-bool results refused
+            from daxcheck.usercode import guard_predicate
+            g = guard_predicate(f, f"{kind} {nm}")
         if each is None:
-            table[nm] = Property(nm, f, doc, _origin)
+            table[nm] = Property(nm, g, doc, origin)
         else:
             from daxcheck.spec.vocab import ForAll
 
             def whole(L, s):
-                return ForAll(each(L), lambda it: f(L, s, it))
+                return ForAll(each(L), lambda it: g(L, s, it))
             whole.__name__ = whole.__qualname__ = f.__name__
-            table[nm] = Property(nm, whole, doc, _origin, each, f)
+            table[nm] = Property(nm, whole, doc, origin, each, g)
         return f
 
     return register(fn) if fn is not None else register
@@ -132,23 +147,22 @@ def lookup(name: str) -> "Property":
 
 def load_properties_file(path: str) -> list[str]:
     """Import a user's Python file whose ``@invariant`` (and ``@lemma``) functions add to
-    the registries.
+    the registries (once: loading it again is a no-op, see :mod:`daxcheck.userfile`).
     Returns the names it added.  Raises PropertyFileError (missing file, syntax or import
     error, a bad definition, or no property defined)."""
     global _origin
     from daxcheck.userfile import UserFileError, import_user_file
-    before = set(PROPERTIES) | set(LEMMAS)
     _origin = str(path)
     try:
-        import_user_file(path, "property")
+        rec = import_user_file(path, "property")
     except UserFileError as e:
         cause = e.__cause__
         if isinstance(cause, InvalidDefinition):
             raise PropertyFileError(f"{path}: {cause}") from None
         raise PropertyFileError(str(e)) from None
     finally:
-        _origin = "shipped"
-    added = [n for n in list(PROPERTIES) + list(LEMMAS) if n not in before]
+        _origin = None
+    added = rec.names("properties") + rec.names("lemmas")
     if not added:
         raise PropertyFileError(f"{path} defines no @invariant property or @lemma")
     return added

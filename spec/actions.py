@@ -14,10 +14,11 @@ from dataclasses import dataclass, fields as dc_fields
 from typing import ClassVar
 
 from .state import (HOLE, UNWRITTEN, WRITTEN, XA_EMPTY, XA_ZERO, XA_PFN, PTE_NONE, PTE_RO,
-                    PTE_RW, PTE_ZERO, MM_NONE, MM_SHARED, MM_SYNC, file_name)
+                    PTE_RW, PTE_ZERO, MM_NONE, MM_SHARED, MM_SYNC)
 from .vocab import (And, Or, Not, If, ForAll, Count, store, when, require, draft,
                     freeze)
 from . import fsdax as k
+from .arguments import show_arg
 
 ACTIONS: dict[str, type] = {}
 
@@ -50,22 +51,10 @@ class Action:
                                     if f.name not in self.free)
 
     def describe(self) -> str:
-        """Short human form, e.g. ``fault(P0, a, 0, write)``."""
-        parts = []
-        for f in dc_fields(self):
-            v = getattr(self, f.name)
-            if f.name in ("file", "src", "dst"):
-                v = file_name(v)
-            elif f.name == "proc":
-                v = f"P{v}"
-            elif f.name == "token":
-                v = f"t{v}"
-            elif f.name == "seg":
-                v = f"s{v}"
-            elif isinstance(v, bool):
-                v = f.name if v else f"no-{f.name}"
-            parts.append(str(v))
-        return f"{self.name}({', '.join(parts)})"
+        """Short human form with argument names, e.g. ``fault(proc=P0, file=a, idx=0,
+        write=true)`` (values shown by :func:`~daxcheck.spec.arguments.show_arg`)."""
+        return f"{self.name}(" + ", ".join(
+            f"{f.name}={show_arg(f.name, getattr(self, f.name))}" for f in dc_fields(self)) + ")"
 
     @classmethod
     def instances(cls, L, D):  # pragma: no cover - abstract

@@ -1,6 +1,9 @@
 """Shared helpers for the tests: build models and drive them by action."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from daxcheck.spec.actions import (Crash, Evict, Fallocate, Fault, Fdatasync, Flush, Mmap,
                                    PmdFault, Punch, Read, Reflink, Seal, Store, Truncate, Write)
 from daxcheck.spec.designs import DESIGNS, ALL_FAMILIES
@@ -35,6 +38,15 @@ def field(m, s, name, *idx):
     return s[o]
 
 
-__all__ = ["Crash", "Evict", "Fallocate", "Fault", "Fdatasync", "Flush", "Mmap", "PmdFault",
+def dax(*args, cwd=None, env=None, traceback_ok=False):
+    """Run ``python -m daxcheck ARGS`` in a subprocess (5 minutes at most); unless
+    ``traceback_ok``, assert that nothing printed a Python traceback."""
+    r = subprocess.run([sys.executable, "-m", "daxcheck", *args], capture_output=True, text=True,
+                       cwd=cwd, env=env, timeout=300)
+    assert traceback_ok or "Traceback" not in r.stderr, r.stderr
+    return r
+
+
+__all__ = ["dax", "Crash", "Evict", "Fallocate", "Fault", "Fdatasync", "Flush", "Mmap", "PmdFault",
            "Punch", "Read", "Reflink", "Seal", "Store", "Truncate", "Write", "model", "run",
            "field", "WIDE"]

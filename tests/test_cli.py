@@ -1,19 +1,14 @@
 """The daxcheck command through a subprocess: exit codes, files, replay, bad input."""
 import json
-import subprocess
-import sys
 
 import pytest
+
+from helpers import dax
 
 FAST_BAD = "hole-size-unknown"      # violates at depth 3, small space
 FAST_GOOD = "iomap-hole-size"
 
 
-def dax(*args, cwd=None):
-    r = subprocess.run([sys.executable, "-m", "daxcheck", *args], capture_output=True, text=True,
-                       cwd=cwd, timeout=300)
-    assert "Traceback" not in r.stderr, r.stderr
-    return r
 
 
 def test_check_violation_writes_itf_and_exits_12(tmp_path):
@@ -26,7 +21,7 @@ def test_check_violation_writes_itf_and_exits_12(tmp_path):
     assert meta["bounds"]["depth"] == 5 and meta["tool"].startswith("daxcheck ")
     assert meta["command"].startswith("daxcheck check") and meta["engine"] == "explicit"
     assert [s["#meta"]["action"] for s in doc["states"][1:]] == ["mmap", "write", "pmd_fault"]
-    assert "pmd_fault" in r.stdout and "VIOLATED d=3" in r.stdout
+    assert "pmd_fault" in r.stdout and "✗3" in r.stdout
     assert len(list(tmp_path.iterdir())) == 1
 
 
@@ -149,7 +144,7 @@ def jsize_is_zero(L, s):
     assert "jsize_is_zero (not inductive)" in " ".join(r.stdout.split())
     r = dax("check", "--design", "map-sync", "--property", "jsize_is_zero", "--properties",
             str(f), "--out", str(tmp_path))
-    assert r.returncode == 12 and "VIOLATED" in r.stdout
+    assert r.returncode == 12 and "✗" in r.stdout
     trace = tmp_path / "map-sync__jsize_is_zero.itf.json"
     r = dax("replay", str(trace), "--properties", str(f))
     assert r.returncode == 12 and "reproduces: jsize_is_zero fails" in r.stdout
@@ -179,8 +174,22 @@ register_design(DESIGNS["iomap-hole-size"].variant(name="my-hole-size", hole_siz
     r = dax("replay", str(tmp_path / "cx" / "my-hole-size__file_a_stays_small.itf.json"),
             "--designs", str(designs), "--properties", str(props))
     assert r.returncode == 12
-    r = dax("replay", str(tmp_path / "cx" / "my-hole-size__file_a_stays_small.itf.json"))
-    assert r.returncode == 2 and "unknown design" in r.stderr
+    # the trace records the user files it needs: replay loads them again without flags
+    trace = tmp_path / "cx" / "my-hole-size__file_a_stays_small.itf.json"
+    recorded = json.loads(trace.read_text())["#meta"]["user_files"]
+    assert [(e["kind"], e["path"]) for e in recorded] == [("designs", str(designs)),
+                                                          ("properties", str(props))]
+    r = dax("replay", str(trace))
+    assert r.returncode == 12, r.stdout + r.stderr
+    props.write_text(props.read_text().replace("<= 1", "<= 2"))       # changed since
+    r = dax("replay", str(trace))
+    assert r.returncode == 2 and "#meta.user_files[1]" in r.stderr and "changed" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = dax("replay", str(trace), "--properties", str(props))         # as it is now: fixed
+    assert r.returncode == 0 and "does not reproduce" in r.stdout
+    designs.rename(tmp_path / "moved.py")                             # moved
+    r = dax("replay", str(trace), "--properties", str(props))
+    assert r.returncode == 2 and "no longer exists" in r.stderr and str(designs) in r.stderr
 
 
 def test_expect_gate(tmp_path):
@@ -216,7 +225,7 @@ def test_replay_on_a_users_pmem_file_works_on_a_copy_unless_forced(tmp_path):
 
 def test_z3_engine_prove_and_query_through_the_cli(tmp_path):
     r = dax("check", "--engine", "z3", "--design", "userspace-flush", "--out", str(tmp_path), "--quiet")
-    assert r.returncode == 12 and "VIOLATED d=4" in r.stdout
+    assert r.returncode == 12 and "✗4" in r.stdout
     doc = json.loads((tmp_path / "userspace-flush__durable_after_sync.itf.json").read_text())
     assert doc["#meta"]["engine"] == "z3"
     assert dax("replay", str(tmp_path / "userspace-flush__durable_after_sync.itf.json")).returncode == 12

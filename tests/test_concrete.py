@@ -312,7 +312,7 @@ def test_planted_spec_bug_is_caught_by_the_refinement_check(monkeypatch):
     with pytest.raises(RefinementError) as e:
         replay_concrete(m, _cow_trace())
     msg = str(e.value)
-    assert "step 3 write(a, 0, 0, 0, t2)" in msg and "media[p1,s1]" in msg
+    assert "step 3 write(file=a, idx=0, lo=0, hi=0, token=t2)" in msg and "media[p1,s1]" in msg
     assert "\n" not in msg
     rep = replay_concrete(m, _cow_trace(), strict=False)
     assert not rep.refinement_ok and rep.refinement_error == msg and rep.steps == 2
@@ -321,12 +321,12 @@ def test_planted_spec_bug_is_caught_by_the_refinement_check(monkeypatch):
 def test_planted_executor_bug_is_caught_by_the_refinement_check(monkeypatch):
     m = DaxModel(DESIGNS["cow-srcmap"])
     monkeypatch.setattr(ConcreteExecutor, "_zero_block", lambda self, b: None)
-    with pytest.raises(RefinementError, match=r"step 1 write\(a, 0, 0, 0, t1\).*media\[p0"):
+    with pytest.raises(RefinementError, match=r"step 1 write\(file=a, idx=0, lo=0, hi=0, token=t1\).*media\[p0"):
         replay_concrete(m, [Write(0, 0, 0, 0, 1)])
 
 
 def test_write_history_is_refinement_checked_against_the_ghost(monkeypatch):
     m = DaxModel(DESIGNS["cow-srcmap"])
     monkeypatch.setattr(ConcreteExecutor, "_do_reflink", lambda self, a, s, ns: None)
-    with pytest.raises(RefinementError, match=r"step 2 reflink\(a, b\): ghost_written\[b,0,s0,t1\]"):
+    with pytest.raises(RefinementError, match=r"step 2 reflink\(src=a, dst=b\): ghost_written\[b,0,s0,t1\]"):
         replay_concrete(m, _cow_trace())

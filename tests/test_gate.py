@@ -3,8 +3,6 @@ difference does.  Planted differences run on the two small hole-size designs so 
 explores a few thousand states; the full shipped gate runs once (tests/test_designs.py)."""
 import json
 import shutil
-import subprocess
-import sys
 
 import pytest
 
@@ -12,6 +10,7 @@ from daxcheck.checker.gate import (DEFAULT_MANIFEST, SHIPPED_DIR, ManifestError,
                                    run_gate)
 from daxcheck.properties import PROPERTIES
 from daxcheck.spec.designs import DESIGNS
+from helpers import dax
 
 SMALL = ("hole-size-unknown", "iomap-hole-size")
 CEX = "hole-size-unknown__mapping_matches_extents.itf.json"
@@ -113,11 +112,6 @@ def test_malformed_manifest_is_named(tmp_path, text, field):
         load_manifest(p)
 
 
-def dax(*args, cwd=None):
-    r = subprocess.run([sys.executable, "-m", "daxcheck", *args], capture_output=True, text=True,
-                       cwd=cwd, timeout=300)
-    assert "Traceback" not in r.stderr, r.stderr
-    return r
 
 
 def test_cli_gate_exit_codes_and_update(tmp_path, small):

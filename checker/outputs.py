@@ -1,0 +1,340 @@
+"""Machine-readable results of ``check``, ``prove`` and ``gate``: JSON, JUnit XML, Markdown.
+
+Every command first turns what it computed into :class:`Row` values, one per design x
+property, then writes any of:
+
+* ``--json FILE``: ``{"format": "daxcheck-results", "version": 1, "command", "tool",
+  "exit_code", "results": [row...], "differences": [...]}`` (:data:`RESULTS_SCHEMA`, a JSON
+  Schema checked by the tests);
+* ``--junit FILE``: JUnit XML, one ``<testsuite>`` per design and one ``<testcase>`` per
+  property (``classname`` the design, ``name`` the property); a violation is a
+  ``<failure>`` whose message is the trace summary, an incomplete verdict or an unknown proof
+  an ``<error>``; for the gate, a testcase fails exactly when the gate found a difference for
+  it (design-level differences go to a "(design)" testcase, manifest-level ones to a
+  "(manifest)" suite);
+* ``--summary FILE``: a Markdown table (designs x properties) for a PR comment.
+
+A file that exists and was not written by daxcheck is never overwritten without ``--force``.
+This module imports no ``rich``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from daxcheck import __version__
+
+from .results import HOLDS, INCOMPLETE, NOT_FOUND, VIOLATED, fmt_item
+
+RESULTS_FORMAT = "daxcheck-results"
+_ROW_SCHEMA = {
+    "type": "object",
+    "required": ["design", "property", "verdict", "depth", "states", "seconds", "trace"],
+    "additionalProperties": False,
+    "properties": {
+        "design": {"type": "string"},
+        "property": {"type": "string"},
+        "verdict": {"enum": [HOLDS, VIOLATED, INCOMPLETE, NOT_FOUND, "proved", "refuted",
+                             "not inductive", "unknown"]},
+        "depth": {"type": ["integer", "null"], "minimum": 0},
+        "complete": {"type": "boolean"},
+        "states": {"type": ["integer", "null"], "minimum": 0},
+        "seconds": {"type": "number", "minimum": 0},
+        "trace": {"type": ["string", "null"]},
+        "summary": {"type": ["string", "null"]},
+        "items": {"type": "array", "items": {"type": "string"}},
+        "engine": {"type": "string"},
+        "bounds": {"type": "object", "additionalProperties": {"type": "integer"}},
+        "difference": {"type": ["string", "null"]},
+        "gated": {"type": "boolean"},
+    },
+}
+RESULTS_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["format", "version", "command", "tool", "exit_code", "results"],
+    "additionalProperties": False,
+    "properties": {
+        "format": {"const": RESULTS_FORMAT},
+        "version": {"const": 1},
+        "command": {"type": "string"},
+        "tool": {"type": "string"},
+        "exit_code": {"type": "integer"},
+        "results": {"type": "array", "items": _ROW_SCHEMA},
+        "differences": {"type": "array", "items": {
+            "type": "object", "required": ["design", "property", "what", "manifest", "computed"],
+            "properties": {"design": {"type": "string"}, "property": {"type": ["string", "null"]},
+                           "what": {"type": "string"}, "manifest": {"type": "string"},
+                           "computed": {"type": "string"}}}},
+    },
+}
+"""JSON Schema (draft 2020-12) of a ``--json`` file."""
+
+_JUNIT_SUITES = "daxcheck"
+_MD_MARK = "<!-- daxcheck summary -->"
+
+
+class OutputError(ValueError):
+    """An output file cannot be written (exists and is not daxcheck's, or an OS error);
+    one-line message naming it."""
+
+
+@dataclass
+class Row:
+    """One design x property result.
+
+    verdict: holds / violated / incomplete (``check``, ``gate``) or proved / refuted / not
+    inductive / unknown (``prove``); depth: shortest counterexample length (violated), depth
+    covered (holds, incomplete) or induction depth k (prove); states: distinct states of the
+    design's exploration (None for Z3); seconds: the design's run time (shared by its
+    properties); trace: the counterexample file written, or None; summary: one line, the
+    violated property and its steps; difference: the gate's differences for this entry."""
+
+    design: str
+    property: str
+    verdict: str
+    depth: int | None
+    states: int | None
+    seconds: float
+    trace: str | None = None
+    summary: str | None = None
+    complete: bool = False
+    items: list = field(default_factory=list)
+    engine: str = "explicit"
+    bounds: dict = field(default_factory=dict)
+    difference: str | None = None
+    gated: bool = False
+
+    @property
+    def failed(self) -> bool:
+        """A JUnit failure: a violation (or refutation); for the gate (``gated``), exactly a
+        difference from the manifest (a pinned violation passes)."""
+        if self.gated:
+            return self.difference is not None
+        return self.verdict in (VIOLATED, "refuted")
+
+    @property
+    def errored(self) -> bool:
+        """A JUnit error: no verdict (budget, solver unknown, proof not inductive)."""
+        return not self.gated and self.verdict in (INCOMPLETE, "unknown", "not inductive")
+
+
+def trace_summary(prop: str, depth: int, actions, items=()) -> str:
+    """``prop violated at depth N (at a[1]): step 1 -> step 2 -> ...`` (actions described
+    with argument names)."""
+    where = f" (at {', '.join(fmt_item(i) for i in items)})" if items else ""
+    return f"{prop} violated at depth {depth}{where}: " + " -> ".join(a.describe() for a in actions)
+
+
+def rows_of_checks(checks, prop_names, written=None, engine="explicit") -> list[Row]:
+    """Rows of ``check``/``gate`` results (:class:`~daxcheck.checker.runner.Check` list), for
+    ``prop_names`` in order; ``written``: ``{(design, property): trace file path}``."""
+    written = written or {}
+    out = []
+    for c in checks:
+        r = c.result
+        for p in prop_names:
+            v = r.verdicts.get(p)
+            if v is None:
+                continue
+            t = c.traces.get(p)
+            out.append(Row(r.design, p, v.status, v.depth, r.stats.states or None,
+                           round(r.stats.seconds, 3), written.get((r.design, p)),
+                           trace_summary(p, t.depth, t.actions, v.items) if t else None,
+                           bool(v.complete), [fmt_item(i) for i in v.items], engine,
+                           dict(r.bounds)))
+    return out
+
+
+def rows_of_proofs(runs, written=None) -> list[Row]:
+    """Rows of ``prove`` results: ``runs`` is ``[(model, ProofRun, traces)]`` with
+    ``traces`` ``{property: Trace}`` of the refuted ones."""
+    written = written or {}
+    out = []
+    for m, run, traces in runs:
+        for r in run.results:
+            t = traces.get(r.prop)
+            out.append(Row(r.design, r.prop, r.status, r.k, None, round(r.seconds, 3),
+                           written.get((r.design, r.prop)),
+                           trace_summary(r.prop, t.depth, t.actions) if t else (
+                               r.reason or None),
+                           engine="z3 k-induction", bounds=m.bounds.as_dict()))
+    return out
+
+
+def attach_differences(rows, differences) -> list[Row]:
+    """The gate's rows with each :class:`~daxcheck.checker.gate.Difference` attached to its
+    design x property row; design-level ones become a "(design)" row, manifest-level ones
+    (design "*") a "(manifest)" row."""
+    for r in rows:
+        r.gated = True
+    by = {(r.design, r.property): r for r in rows}
+    out = list(rows)
+    for d in differences:
+        key = (d.design, d.prop or "(design)") if d.design != "*" else ("(manifest)", d.prop or "-")
+        row = by.get(key)
+        if row is None:
+            row = by[key] = Row(key[0], key[1], HOLDS, None, None, 0.0, engine="gate", gated=True)
+            out.append(row)
+        row.difference = "; ".join(x for x in (row.difference, d.line()) if x)
+    designs = {r.design for r in rows}
+    for name in sorted(designs):                      # a passing "(design)" testcase per design
+        if (name, "(design)") not in by:
+            out.append(Row(name, "(design)", HOLDS, None, None, 0.0, engine="gate", gated=True))
+    return out
+
+
+def _check_writable(path: Path, marker: str, force: bool) -> None:
+    if path.is_dir():
+        raise OutputError(f"{path} is a directory")
+    if path.exists() and not force:
+        try:
+            head = path.read_text(errors="replace")[:400]
+        except OSError as e:
+            raise OutputError(f"{path}: cannot read: {e.strerror}") from None
+        if marker not in head:
+            raise OutputError(f"{path} exists and was not written by daxcheck (use --force to "
+                              f"overwrite it)")
+
+
+def _write(path, text: str, marker: str, force: bool) -> None:
+    p = Path(path)
+    _check_writable(p, marker, force)
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, p)
+    except OSError as e:
+        raise OutputError(f"{path}: cannot write: {e.strerror}") from None
+
+
+def json_document(rows, command: str, exit_code: int, differences=None) -> dict:
+    """The ``--json`` document (see :data:`RESULTS_SCHEMA`)."""
+    doc = {"format": RESULTS_FORMAT, "version": 1, "command": command,
+           "tool": f"daxcheck {__version__}", "exit_code": exit_code,
+           "results": [asdict(r) for r in rows]}
+    if differences is not None:
+        doc["differences"] = [{"design": d.design, "property": d.prop, "what": d.what,
+                               "manifest": d.manifest, "computed": d.computed}
+                              for d in differences]
+    return doc
+
+
+def junit_document(rows, title: str) -> ET.Element:
+    """The ``--junit`` document: ``<testsuites name="daxcheck">`` with a testsuite per
+    design (in order of first appearance) and a testcase per row."""
+    root = ET.Element("testsuites", name=_JUNIT_SUITES)
+    suites = {}
+    for r in rows:
+        s = suites.get(r.design)
+        if s is None:
+            s = suites[r.design] = ET.SubElement(root, "testsuite", name=r.design)
+        tc = ET.SubElement(s, "testcase", classname=r.design, name=r.property,
+                           time=f"{r.seconds:.3f}")
+        detail = "\n".join(x for x in (
+            f"{title}: {r.verdict}" + (f" at depth {r.depth}" if r.depth is not None else ""),
+            r.summary, r.difference and f"gate: {r.difference}",
+            r.trace and f"trace: {r.trace}") if x)
+        if r.failed:
+            msg = r.difference or r.summary or f"{r.property} {r.verdict}"
+            ET.SubElement(tc, "failure", message=msg, type=r.verdict).text = detail
+        elif r.errored:
+            ET.SubElement(tc, "error", message=f"{r.property}: {r.verdict}" + (
+                f" ({r.summary})" if r.summary else ""), type=r.verdict).text = detail
+        elif r.verdict == NOT_FOUND:   # random simulation proves nothing: neither pass nor fail
+            ET.SubElement(tc, "skipped", message=f"{r.property}: no random walk violated it")
+    for s in root:
+        cases = list(s)
+        s.set("tests", str(len(cases)))
+        s.set("failures", str(sum(1 for c in cases if c.find("failure") is not None)))
+        s.set("errors", str(sum(1 for c in cases if c.find("error") is not None)))
+        s.set("time", f"{max((float(c.get('time')) for c in cases), default=0.0):.3f}")
+    for k in ("tests", "failures", "errors"):
+        root.set(k, str(sum(int(s.get(k)) for s in root)))
+    return root
+
+
+_MD_CELL = {HOLDS: "holds", VIOLATED: "**violated**", INCOMPLETE: "incomplete",
+            NOT_FOUND: "not found",
+            "proved": "proved", "refuted": "**refuted**", "not inductive": "not inductive",
+            "unknown": "unknown"}
+
+
+def _md(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_summary(rows, title: str, exit_code: int, differences=None) -> str:
+    """The ``--summary`` Markdown: a heading with the outcome, a design x property table
+    (cells "holds", "**violated** (d=N)", ...; then states and time), the counterexample
+    files, and the gate's differences (if any)."""
+    props, designs = [], {}
+    for r in rows:
+        if r.property.startswith("("):
+            continue
+        if r.property not in props:
+            props.append(r.property)
+        designs.setdefault(r.design, {})[r.property] = r
+    bad = sum(1 for r in rows if r.failed)
+    out = [_MD_MARK, f"### {title}: exit {exit_code}, {bad} failing of {len(rows)}", ""]
+    out.append("| design | " + " | ".join(_md(p) for p in props) + " | states | time |")
+    out.append("|---|" + "---|" * len(props) + "--:|--:|")
+    for d, by in designs.items():
+        cells = []
+        for p in props:
+            r = by.get(p)
+            if r is None:
+                cells.append("-")
+                continue
+            c = _MD_CELL.get(r.verdict, r.verdict)
+            if r.verdict in (VIOLATED, "refuted"):
+                c += f" (d={r.depth})"
+            if r.difference:
+                c += " ⚠ differs"
+            cells.append(c)
+        any_row = next(iter(by.values()))
+        states = f"{any_row.states:,}" if any_row.states else "-"
+        out.append(f"| {_md(d)} | " + " | ".join(cells) + f" | {states} | {any_row.seconds:.1f}s |")
+    traces = [r for r in rows if r.trace]
+    if traces:
+        out += ["", "Counterexamples:", ""]
+        out += [f"- `{_md(r.trace)}`: {_md(r.summary or '')}" for r in traces]
+    if differences:
+        out += ["", "Differences from the manifest:", "",
+                "| design | property | what | manifest | computed |", "|---|---|---|---|---|"]
+        out += [f"| {_md(d.design)} | {_md(d.prop or '-')} | {_md(d.what)} | {_md(d.manifest)} "
+                f"| {_md(d.computed)} |" for d in differences]
+    return "\n".join(out) + "\n"
+
+
+def write_outputs(args, rows, title: str, command: str, exit_code: int,
+                  differences=None) -> list[str]:
+    """Write the files ``args.json``, ``args.junit`` and ``args.summary`` asked for (each may
+    be None) from ``rows``; ``args.force`` allows overwriting a file daxcheck did not write.
+    Returns the paths written.  Raises OutputError (one line)."""
+    force = getattr(args, "force", False)
+    for path, marker in ((args.json, f'"format": "{RESULTS_FORMAT}"'),
+                         (args.junit, f'<testsuites name="{_JUNIT_SUITES}"'),
+                         (args.summary, _MD_MARK)):
+        if path:
+            _check_writable(Path(path), marker, force)    # all refused before any is written
+    done = []
+    if args.json:
+        doc = json_document(rows, command, exit_code, differences)
+        _write(args.json, json.dumps(doc, indent=1) + "\n", f'"format": "{RESULTS_FORMAT}"', force)
+        done.append(args.json)
+    if args.junit:
+        root = junit_document(rows, title)
+        ET.indent(root)
+        _write(args.junit, '<?xml version="1.0" encoding="utf-8"?>\n'
+               + ET.tostring(root, encoding="unicode") + "\n",
+               f'<testsuites name="{_JUNIT_SUITES}"', force)
+        done.append(args.junit)
+    if args.summary:
+        _write(args.summary, markdown_summary(rows, title, exit_code, differences), _MD_MARK, force)
+        done.append(args.summary)
+    return done

@@ -1,0 +1,63 @@
+"""Every name registry of daxcheck in one list, and their isolation.
+
+A registry is a module-level ``dict`` that user code adds to: properties and lemmas
+(``@invariant``, ``@lemma``), designs (``register_design``), action families (``@action``)
+and the user files loaded so far.  :data:`REGISTRIES` lists them; a registry added later
+joins snapshots, isolation and user-file bookkeeping by one line there.
+
+:func:`isolated` snapshots every registry and restores it afterwards, so a test suite (the
+pytest plugin's ``daxcheck`` fixture) can define invariants and designs, or load the same user
+file, any number of times in one process.
+"""
+from __future__ import annotations
+
+import importlib
+from contextlib import contextmanager
+
+REGISTRIES = (
+    ("properties", "daxcheck.properties.registry", "PROPERTIES"),
+    ("lemmas", "daxcheck.properties.registry", "LEMMAS"),
+    ("designs", "daxcheck.spec.designs", "DESIGNS"),
+    ("actions", "daxcheck.spec.actions", "ACTIONS"),
+    ("user_files", "daxcheck.userfile", "LOADED"),
+)
+"""``(key, module, attribute)`` of every registry (a ``dict`` keyed by name)."""
+
+NAMED = ("properties", "lemmas", "designs", "actions")
+"""The registries whose entries a user file defines (what it "added")."""
+
+
+def registries() -> dict[str, dict]:
+    """``{key: the registry dict itself}`` for every entry of :data:`REGISTRIES`."""
+    return {key: getattr(importlib.import_module(mod), attr) for key, mod, attr in REGISTRIES}
+
+
+def snapshot() -> dict[str, dict]:
+    """A shallow copy of every registry, for :func:`restore`."""
+    return {key: dict(reg) for key, reg in registries().items()}
+
+
+def restore(snap: dict[str, dict]) -> None:
+    """Put every registry back to ``snap`` (in place: modules holding a reference to a
+    registry see the restored contents)."""
+    for key, reg in registries().items():
+        if key in snap:
+            reg.clear()
+            reg.update(snap[key])
+
+
+def names() -> dict[str, set]:
+    """``{key: set of names}`` for the registries of :data:`NAMED`."""
+    regs = registries()
+    return {key: set(regs[key]) for key in NAMED}
+
+
+@contextmanager
+def isolated():
+    """Run the block with every registry restored to its current contents afterwards
+    (whatever the block registered, loaded or removed is undone, also on an exception)."""
+    snap = snapshot()
+    try:
+        yield
+    finally:
+        restore(snap)

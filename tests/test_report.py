@@ -1,0 +1,85 @@
+"""Terminal output for people and CI logs: the verdict table fits 80 columns with nothing
+cut, progress is printed as plain lines when stdout is not a terminal."""
+import io
+import os
+import re
+
+import pytest
+from rich.console import Console
+
+from daxcheck.checker.explicit import Budget
+from daxcheck.checker.report import Progress, verdict_tables
+from daxcheck.checker.results import Stats
+from daxcheck.checker.runner import make_model, pick_properties, run_check
+from daxcheck.properties import LEMMAS, PROPERTIES
+from daxcheck.spec.designs import DESIGNS
+from helpers import dax
+
+DESIGNS_FILE = '''
+from daxcheck.spec.designs import DESIGNS, register_design
+register_design(DESIGNS["map-sync"].variant(name="a-users-rather-long-design-name"))
+'''
+PROPS_FILE = '''
+from daxcheck.properties import invariant
+
+
+@invariant
+def file_a_stays_small(L, s):
+    """File a never grows past one block (a user's invariant)."""
+    return s[L.size[0]] <= 1
+'''
+CELL = r"(ok\*?|✗\d+|\?|-)"
+
+
+@pytest.mark.parametrize("columns", [80, 120])
+def test_verdict_table_fits_and_shows_everything(tmp_path, columns):
+    (tmp_path / "d.py").write_text(DESIGNS_FILE)
+    (tmp_path / "p.py").write_text(PROPS_FILE)
+    designs = ["hole-size-unknown", "iomap-hole-size", "userspace-flush",
+               "a-users-rather-long-design-name"]
+    r = dax("check", "--quiet", "--no-write", "--designs", str(tmp_path / "d.py"),
+            "--properties", str(tmp_path / "p.py"), *[a for d in designs for a in ("--design", d)],
+            env={**os.environ, "COLUMNS": str(columns)})
+    assert r.returncode == 12, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert max(len(x) for x in lines) <= columns
+    text = " ".join(r.stdout.split())
+    for i, p in enumerate(list(PROPERTIES) + ["file_a_stays_small"]):
+        assert f"P{i + 1} {p}" in text
+    n = len(PROPERTIES) + 1
+    for d in designs:
+        row = [x for x in lines if x.startswith(d[:20])]
+        assert len(row) == 1 and re.fullmatch(
+            rf"{re.escape(d[:20])}.*?\d{{3}} +({CELL} +){{{n}}}[\d,]+ +\d+ +\d+\.\ds", row[0]), row
+
+
+def test_many_properties_are_split_over_tables_never_cut():
+    props = pick_properties(list(PROPERTIES) + list(LEMMAS))
+    checks = [run_check(make_model(DESIGNS[d], {"depth": 2}), props, budget=Budget())
+              for d in ("map-sync", "iomap-hole-size")]
+    out = io.StringIO()
+    console = Console(file=out, width=80)
+    parts = verdict_tables(checks, [p.name for p in props], 80)
+    assert len(parts) > 2                       # several tables and the legend
+    for part in parts:
+        console.print(part)
+    lines = out.getvalue().splitlines()
+    assert max(len(x) for x in lines) <= 80
+    heads = " ".join(x for x in lines if x.startswith("design"))
+    assert all(f"P{i + 1}" in heads.split() for i in range(len(props)))
+    for c in checks:
+        assert any(x.startswith(c.result.design) and f"{c.result.stats.states:,}" in x
+                   for x in lines)
+
+
+def test_progress_lines_when_not_a_terminal():
+    out = io.StringIO()
+    now = [0.0]
+    p = Progress(Console(file=out, width=80), "cow-srcmap", every=5.0, clock=lambda: now[0])
+    for t, n in ((1.0, 100), (5.5, 5000), (7.0, 7000), (11.0, 9000)):
+        now[0] = t
+        p(Stats(states=n, depth=3, seconds=t))
+    p.close()
+    assert out.getvalue().splitlines() == [
+        "Progress(3) cow-srcmap: 5,000 distinct states, 909 states/s, 5.5s",
+        "Progress(3) cow-srcmap: 9,000 distinct states, 818 states/s, 11.0s"]
