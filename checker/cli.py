@@ -2,7 +2,7 @@
 
     daxcheck check [--design D ...] [--property P ...] [--engine explicit|z3] [bounds] [budgets]
     daxcheck replay FILE [--pmem PATH] [--force] [--crash-states all|N] [--seed S]
-    daxcheck list designs|properties|actions
+    daxcheck list designs|properties|lemmas|actions|hooks|queries [--verbose]
     daxcheck prove [--design D] [--property P] [--k K]      (k-induction with Z3)
     daxcheck query [NAME ...]                               (byte-offset questions to Z3)
     daxcheck oracle [--runs N] [--seed S]     (root: compares the spec with a real XFS)
@@ -233,10 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("name", nargs="*", help="queries to run (default: all)")
     q.add_argument("--time-limit", type=_positive_float, default=30.0, metavar="S")
 
-    ls = command("list", help="list designs, properties, actions or queries")
-    ls.add_argument("what", choices=("designs", "properties", "lemmas", "actions", "queries"))
+    ls = command("list", help="list designs, properties, lemmas, actions, hooks or queries")
+    ls.add_argument("what", choices=("designs", "properties", "lemmas", "actions", "hooks",
+                                     "queries"))
     ls.add_argument("--verbose", "-v", action="store_true",
-                    help="actions: document every argument (name, meaning, units)")
+                    help="actions: document every argument (name, meaning, units); designs: "
+                    "the citation (commit, thread, xfstest) and the scope")
     user_files(ls)
     return p
 
@@ -694,17 +696,31 @@ def _query(args, console) -> int:
 def _list(args, console) -> int:
     from rich.table import Table
     from daxcheck.properties import LEMMAS, PROPERTIES
-    from daxcheck.spec.actions import ACTIONS, FAMILY_ORDER
+    from daxcheck.spec.actions import ACTIONS
     from daxcheck.spec.designs import DESIGNS
     from .runner import load_user_files
     load_user_files(args.designs, args.properties)
     t = Table(show_lines=False)
     if args.what == "designs":
-        for col in ("design", "seed", "expected", "summary"):
+        cols = ("design", "seed", "expected", "summary") + (
+            ("citation", "scope") if args.verbose else ())
+        for col in cols:
             t.add_column(col, overflow="fold")
         for d in DESIGNS.values():
             exp = ", ".join(sorted(d.expect_violated)) or "holds"
-            t.add_row(d.name, d.seed, exp, d.summary)
+            row = [d.name, d.seed, exp, d.summary]
+            if args.verbose:
+                b = d.bounds
+                row += [d.cite or "-", f"{' '.join(d.families)}; files={b.files} "
+                        f"blocks={b.blocks} phys={b.phys} tokens={b.tokens} procs={b.procs} "
+                        f"depth={b.depth}" + (f" segs={b.segs}" if b.segs != 2 else "")]
+            t.add_row(*row)
+    elif args.what == "hooks":
+        from daxcheck.spec.designs import hooks
+        t.add_column("hook")
+        t.add_column("kernel source", overflow="fold")
+        for name, doc in hooks():
+            t.add_row(name, doc)
     elif args.what in ("properties", "lemmas"):
         t.add_column("lemma" if args.what == "lemmas" else "property")
         t.add_column("origin")
@@ -724,8 +740,7 @@ def _list(args, console) -> int:
         if args.verbose:
             t.add_column("argument")
         t.add_column("models", overflow="fold")
-        for name in FAMILY_ORDER:
-            cls = ACTIONS[name]
+        for name, cls in ACTIONS.items():
             doc = " ".join((cls.__doc__ or "").split())
             doc = re.sub(r":\w+:`([^`]*)`", r"\1", doc).replace("``", "")
             if not args.verbose:

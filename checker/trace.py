@@ -96,7 +96,7 @@ class Trace:
                 "seed": model.design.seed, "property": self.prop,
                 "bounds": self.bounds.as_dict(), "depth": self.depth}
         meta.update(self.meta)
-        files = user_files_of(self.design, self.prop)
+        files = user_files_of(self.design, self.prop, model)
         if files:
             meta["user_files"] = files
         states = []
@@ -136,14 +136,20 @@ class Trace:
         return "written"
 
 
-def user_files_of(design: str, prop: str | None) -> list[dict]:
+def user_files_of(design: str, prop: str | None, model=None) -> list[dict]:
     """The user files a trace of ``design`` violating ``prop`` needs, as ITF ``#meta``
     entries ``{"kind": "designs"|"properties", "path": absolute path, "sha256": hex}``
-    (empty for shipped designs and properties)."""
+    (empty for shipped designs and properties).  With ``model``, also the files that
+    declared a user action family in its scope or a ghost field of its layout (loaded as
+    a design file)."""
     from daxcheck.userfile import provenance
     out = []
+    extra = []
+    if model is not None:
+        extra = [("designs", "actions", f) for f in model.design.families]
+        extra += [("designs", "ghost_fields", f[0]) for f in model.L.fields]
     for kind, key, name in (("designs", "designs", design), ("properties", "properties", prop),
-                            ("properties", "lemmas", prop)):
+                            ("properties", "lemmas", prop), *extra):
         rec = provenance(key, name) if name else None
         if rec is not None and all(e["path"] != rec.path for e in out):
             out.append({"kind": kind, "path": rec.path, "sha256": rec.sha256})
@@ -165,9 +171,14 @@ def load_recorded_user_files(p: str, meta: dict, designs) -> None:
         if not (isinstance(e, dict) and e.get("kind") in ("designs", "properties")
                 and isinstance(e.get("path"), str) and isinstance(e.get("sha256"), str)):
             raise TraceError(f"{where} needs kind (designs|properties), path and sha256")
-        needed = meta.get("design") not in designs if e["kind"] == "designs" else (
-            meta.get("property") not in PROPERTIES and meta.get("property") not in LEMMAS)
         loaded = LOADED.get(e["path"])
+        if e["kind"] == "designs":
+            from daxcheck.userfile import provenance
+            owner = provenance("designs", meta.get("design"))
+            extras = owner is None or owner.path != e["path"]   # actions / ghost fields
+            needed = meta.get("design") not in designs or (extras and loaded is None)
+        else:
+            needed = meta.get("property") not in PROPERTIES and meta.get("property") not in LEMMAS
         if not needed or (loaded is not None and loaded.sha256 == e["sha256"]):
             continue
         flag = "--designs" if e["kind"] == "designs" else "--properties"

@@ -19,11 +19,13 @@ REGISTRIES = (
     ("lemmas", "daxcheck.properties.registry", "LEMMAS"),
     ("designs", "daxcheck.spec.designs", "DESIGNS"),
     ("actions", "daxcheck.spec.actions", "ACTIONS"),
+    ("ghost_fields", "daxcheck.spec.state", "GHOST_FIELDS"),
+    ("warnings", "daxcheck.spec.state", "WARNINGS"),
     ("user_files", "daxcheck.userfile", "LOADED"),
 )
 """``(key, module, attribute)`` of every registry (a ``dict`` keyed by name)."""
 
-NAMED = ("properties", "lemmas", "designs", "actions")
+NAMED = ("properties", "lemmas", "designs", "actions", "ghost_fields", "warnings")
 """The registries whose entries a user file defines (what it "added")."""
 
 

@@ -5,9 +5,10 @@ explicit engine memoises each conjunct on its own small read set."""
 from __future__ import annotations
 
 from daxcheck.spec.fsdax import file_view, load_view, persisted_view
-from daxcheck.spec.state import (HOLE, WRITTEN, XA_PFN, XA_ZERO, PTE_NONE, PTE_RO, PTE_RW,
-                                 PTE_ZERO, MM_NONE, PG_NULL, PG_SHARED)
-from daxcheck.spec.vocab import And, Or, Implies, ForAll, Exists, Count
+from daxcheck.spec.state import (HOLE, WRITTEN, XA_EMPTY, XA_PFN, XA_ZERO, PTE_NONE, PTE_RO,
+                                 PTE_RW, PTE_ZERO, PTE_ANON, MM_NONE, PG_NULL, PG_SHARED,
+                                 ORDER_PMD)
+from daxcheck.spec.vocab import And, Or, Not, If, Implies, ForAll, Exists, Count, select
 
 from .registry import invariant
 
@@ -102,8 +103,15 @@ def no_stale_data(L, s, fxg):
     f, x, g = fxg
     read = Implies(x < s[L.size[f]], legit(L, s, f, x, g, file_view(L, s, f, x, g)))
     loads = ForAll(L.procs, lambda n: Implies(
-        s[L.pte_kind[n][f][x]] != PTE_NONE, legit(L, s, f, x, g, load_view(L, s, n, f, x, g))))
+        file_pte(L, s, n, f, x), legit(L, s, f, x, g, load_view(L, s, n, f, x, g))))
     return And(read, loads)
+
+
+def file_pte(L, s, n, f, x):
+    """Process ``n`` has a PTE for ``f``/``x`` that maps file data (pmem or the zero page),
+    not a MAP_PRIVATE anonymous copy (whose contents are the process's own)."""
+    k = s[L.pte_kind[n][f][x]]
+    return And(k != PTE_NONE, k != PTE_ANON)
 
 
 @invariant(each=file_blocks)
@@ -154,3 +162,117 @@ def no_stale_data_after_crash(L, s, fxg):
     """
     f, x, g = fxg
     return legit(L, s, f, x, g, persisted_view(L, s, f, x, g))
+
+
+# ------------------------------------------------------------------- issue 8 properties
+@invariant
+def no_kernel_warning(L, s):
+    """No kernel WARN_ON was reached: the ``warning`` field is 0.  A transition that reaches
+    a ``warn_on`` (e.g. ``WARN_ON_ONCE(page->mapping)`` in dax_associate_entry) records the
+    message, which the trace shows.
+
+    Catches the paths the kernel itself asserts can never happen: a second owner
+    associated with a pmem page (reflink before 5.19, the 2022 read→reflink→read warning
+    fixed in 6.2), a page disassociated by a file that does not own it, a truncated page
+    still pinned by DMA (dax_layout_busy_page not waited for, 4.19).
+    """
+    return s[L.warning] == 0
+
+
+@invariant(each=file_segments)
+def read_returns_last_write(L, s, fxg):
+    """read(2) within i_size, and every load through a PTE that maps the file, returns the
+    data last written at that offset (by write(2), a store through a shared mapping, a DMA
+    into a pinned DAX buffer, a clone, zeroing, punching, truncation; zeros if nothing was):
+    POSIX read-after-write, per segment.  After a crash the recovered contents count as
+    the last write (durability is durable_after_sync's business).
+
+    Catches a write(2) that leaves a stale dirty cache line over its non-temporal stores
+    (a later read returns the older data), a zero page still mapped after write(2)
+    allocated the block (4.12 'dax: fix data corruption due to stale mmap reads',
+    generic/428), a PMD zero page over written data (seed 000), dedupe sharing blocks that
+    differ, a write fault on a shared block that writes in place, DMA landing in a block
+    that was freed and reused.
+    """
+    f, x, g = fxg
+    last = s[L.ghost_last[f][x][g]]
+    read = Implies(x < s[L.size[f]], file_view(L, s, f, x, g) == last)
+    loads = ForAll(L.procs, lambda n: Implies(file_pte(L, s, n, f, x),
+                                              load_view(L, s, n, f, x, g) == last))
+    return And(read, loads)
+
+
+@invariant(each=file_blocks)
+def dedupe_shares_equal_data(L, s, fx):
+    """Two file offsets whose extents share a physical block (reflink, FICLONERANGE,
+    FIDEDUPERANGE) were last written with the same data, segment by segment: sharing
+    never changes what either offset holds, and a shared block is never written in place
+    (a write CoWs it first).
+
+    Catches dedupe comparing the wrong ranges (2022, 'fsdax: dedupe: iter two files at the
+    same time': the source iterator did not advance) and a write fault that ignores
+    IOMAP_F_SHARED and stores into a block another file still references (DAX faults
+    before 5.19's dax_iomap_cow_copy).
+    """
+    f, x = fx
+    p = s[L.ext_pblk[f][x]]
+    return Implies(s[L.ext_kind[f][x]] == WRITTEN, ForAll(L.file_blks, lambda gy: Implies(
+        And(gy > (f, x), s[L.ext_kind[gy[0]][gy[1]]] == WRITTEN,
+            s[L.ext_pblk[gy[0]][gy[1]]] == p),
+        ForAll(L.segs, lambda g: s[L.ghost_last[f][x][g]] == s[L.ghost_last[gy[0]][gy[1]][g]]))))
+
+
+@invariant(each=pages)
+def pinned_pages_stay_allocated(L, s, b):
+    """A pmem page pinned by get_user_pages (an O_DIRECT read or RDMA into a DAX mapping)
+    stays allocated to the file offset it was pinned through until the pin is dropped:
+    that extent is written and maps the page (the DMA target is the filesystem block).
+
+    Catches punch hole / truncate freeing a block whose page is still the target of DMA,
+    so the allocator hands it to another file and the DMA lands there (fixed by
+    dax_layout_busy_page and xfs_break_layouts, 4.18/4.19, 'ext4: handle layout changes to
+    pinned DAX mapping', xfstests generic/503).
+    """
+    return Implies(s[L.pinned[b]] == 1, Exists(L.file_blks, lambda fx: And(
+        s[L.pin_file[b]] == fx[0], s[L.pin_idx[b]] == fx[1],
+        s[L.ext_kind[fx[0]][fx[1]]] == WRITTEN, s[L.ext_pblk[fx[0]][fx[1]]] == b)))
+
+
+@invariant(each=lambda L: L.files)
+def pmd_excludes_pte(L, s, f):
+    """A PMD entry of a file's DAX xarray excludes PTE-sized entries in its range: while the
+    file has a PMD (zero-page or pfn) entry, every index of the range belongs to it, and
+    no index claims the PMD order without one; in each process a PMD mapping excludes PTE
+    mappings of the range (its PTEs mirror the PMD: the zero page, or the PMD's pfns
+    read-only).
+
+    Catches a PMD inserted over 4 KiB entries the lookup missed (2016 zero-page entries
+    left in the tree; 2018 XArray conversion, fixed with xas_find_conflict) and a
+    MAP_PRIVATE write fault that installs a PTE under a live PMD mapping instead of
+    splitting it (generic/437, 'mm: avoid spurious bad pmd warning messages').
+    """
+    pmd = Or(s[L.pmd_zero[f]] == 1, s[L.pmd_pfn[f]] == 1)
+    xa = ForAll(L.blks, lambda x: And(
+        Implies(pmd, And(s[L.xa_order[f][x]] == ORDER_PMD, s[L.xa_kind[f][x]] != XA_EMPTY)),
+        Implies(s[L.xa_order[f][x]] == ORDER_PMD, pmd)))
+    ptes = ForAll(L.procs, lambda n: Implies(s[L.pmd_map[n][f]] == 1, And(pmd, ForAll(
+        L.blks, lambda x: If(s[L.pmd_zero[f]] == 1, s[L.pte_kind[n][f][x]] == PTE_ZERO,
+                             And(s[L.pte_kind[n][f][x]] == PTE_RO,
+                                 s[L.pte_pfn[n][f][x]] == s[L.xa_pfn[f][x]]))))))
+    return And(xa, ptes)
+
+
+@invariant(each=lambda L: L.files)
+def dax_flag_changes_only_when_unmapped(L, s, f):
+    """An inode without S_DAX has no DAX state: no DAX xarray entry and no process PTE
+    reaching pmem or the zero page.  S_DAX may change only while the inode has no
+    mappings and no entries (it takes effect at inode eviction since 5.8).
+
+    Catches turning DAX off under a live mapping (2018: chattr +j / the DAX mount option
+    changed while a file was mapped: later page-cache writeback overwrote DAX data;
+    per-inode DAX, xfstests generic/605-608).
+    """
+    return Implies(s[L.s_dax[f]] == 0, And(
+        ForAll(L.blks, lambda x: s[L.xa_kind[f][x]] == XA_EMPTY),
+        ForAll(L.procs, lambda n: ForAll(L.blks, lambda x: Or(
+            s[L.pte_kind[n][f][x]] == PTE_NONE, s[L.pte_kind[n][f][x]] == PTE_ANON)))))

@@ -16,7 +16,7 @@ Each lemma is declared per item like the invariants, in the vocabulary, so
 from __future__ import annotations
 
 from daxcheck.spec.fsdax import file_view
-from daxcheck.spec.state import HOLE, WRITTEN, XA_PFN, PTE_RW, MM_SYNC
+from daxcheck.spec.state import HOLE, WRITTEN, XA_PFN, PTE_RW, MM_SYNC, PG_SHARED
 from daxcheck.spec.vocab import And, Or, Not, Implies, ForAll, Exists, select
 
 from .fsdax import file_blocks, file_segments, legit
@@ -147,3 +147,33 @@ def sealed_map_is_journaled_and_exclusive(L, s, fx):
         s[L.jext_kind[f][x]] == s[L.ext_kind[f][x]], s[L.jext_pblk[f][x]] == p,
         select(s, L.refcount, p) == 1,
         ForAll(L.file_blks, lambda hy: Or(hy == (f, x), Not(_jrefs(L, s, hy[0], hy[1], p))))))
+
+
+@lemma(each=lambda L: L.phys)
+def shared_page_has_a_share(L, s, b):
+    """A pmem page marked PAGE_MAPPING_DAX_SHARED has at least one share: the last
+    dax_disassociate_entry of a shared page clears page->mapping (dax_page_share_put
+    reaching 0).  With no_page_two_mappings this says a shared page has an owner, so a new
+    association of it is always through a shared extent (no WARN_ON_ONCE(page->mapping))."""
+    return Implies(s[L.page_mapping[b]] == PG_SHARED, s[L.page_share[b]] >= 1)
+
+
+@lemma(each=file_segments)
+def nothing_last_written_beyond_eof(L, s, fxg):
+    """Past EOF the last data written is zeros: truncate and collapse zero what they cut
+    off, a write that lands past EOF extends i_size over it, and a crash rebuilds both from
+    the journal.  So extending i_size (fallocate, truncate up) exposes zeros, which is what
+    read_returns_last_write expects there."""
+    f, x, g = fxg
+    return Implies(x >= s[L.size[f]], s[L.ghost_last[f][x][g]] == 0)
+
+
+@lemma(each=lambda L: L.phys)
+def pinned_page_has_entry(L, s, b):
+    """A page pinned by get_user_pages is the pfn of the DAX entry of the offset it was
+    pinned through: gup reached it through a PTE, which needs the entry, and every path
+    that deletes the entry first waits in dax_layout_busy_page while the page is pinned
+    (xfs_break_dax_layouts, 4.19)."""
+    return Implies(s[L.pinned[b]] == 1, Exists(L.file_blks, lambda fx: And(
+        s[L.pin_file[b]] == fx[0], s[L.pin_idx[b]] == fx[1],
+        s[L.xa_kind[fx[0]][fx[1]]] == XA_PFN, s[L.xa_pfn[fx[0]][fx[1]]] == b)))

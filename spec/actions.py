@@ -3,29 +3,66 @@
 ``Action.apply(model, s)`` is stateright's ``next_state``: it returns the successor state
 (``bytes``) or ``None`` when the action is not enabled in ``s`` (refused with an errno, or
 would fault with SIGBUS, or has nothing to do).  It never mutates ``s``.  Transitions branch
-on action arguments in plain Python and on the state through :mod:`daxcheck.spec.vocab`.
+on action arguments in plain Python and on the state through :mod:`daxcheck.spec.vocab`, and
+every kernel step goes through a design hook (``D.<hook>``, :mod:`daxcheck.spec.designs`).
 
 Each class's ``instances(L, design)`` enumerates its argument tuples in a fixed order, so
-the model's action list, and therefore every trace, replays by action.
+the model's action list, and therefore every trace, replays by action.  A user's file adds a
+family with :func:`action` (a frozen dataclass with ``name``, ``instances`` and ``apply``);
+a design explores it when its name is in the design's ``families``.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, fields as dc_fields
 from typing import ClassVar
 
-from .state import (HOLE, UNWRITTEN, WRITTEN, XA_EMPTY, XA_ZERO, XA_PFN, PTE_NONE, PTE_RO,
-                    PTE_RW, PTE_ZERO, MM_NONE, MM_SHARED, MM_SYNC)
-from .vocab import (And, Or, Not, If, ForAll, Count, store, when, require, draft,
-                    freeze)
+from .state import (HOLE, UNWRITTEN, WRITTEN, PTE_NONE, PTE_RO, PTE_RW, PTE_ZERO, PTE_ANON,
+                    MM_NONE, MM_SHARED, MM_SYNC, MM_PRIVATE, XA_EMPTY, XA_ZERO, XA_PFN,
+                    ORDER_PMD, file_name)
+from .vocab import (And, Or, Not, If, ForAll, store, select, when, require, draft, freeze)
 from . import fsdax as k
 from .arguments import show_arg
 
 ACTIONS: dict[str, type] = {}
+"""Every action family by name, in registration order: the shipped ones, then users' in
+the order their files were loaded.  That order is a model's family order (deterministic,
+so traces replay by action)."""
+
+
+class ActionDefinitionError(TypeError):
+    """A user's action family was defined wrongly (no name, name taken, no apply or
+    instances, not a dataclass); the message names it."""
 
 
 def action(cls):
-    """Class decorator registering an action family under ``cls.name``."""
-    ACTIONS[cls.name] = cls
+    """Class decorator registering an action family under ``cls.name``.
+
+    ``cls`` must subclass :class:`Action`, set a class attribute ``name`` and define
+    ``apply(self, model, s)`` and ``instances(cls, L, D)``; a class that is not yet a
+    dataclass is made a frozen one.  Registering the same class again (the same user file
+    loaded twice) replaces it in place; a name taken by another family raises
+    ActionDefinitionError."""
+    if not (isinstance(cls, type) and issubclass(cls, Action)):
+        raise ActionDefinitionError(f"@action {getattr(cls, '__name__', cls)!r} must subclass "
+                                    f"daxcheck.spec.actions.Action")
+    name = cls.__dict__.get("name")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ActionDefinitionError(f"@action {cls.__name__} needs a class attribute "
+                                    f"name: ClassVar[str] = '<family>'")
+    for m in ("apply", "instances"):
+        if getattr(cls, m) is getattr(Action, m):
+            raise ActionDefinitionError(f"@action {name} does not define {m}()")
+    if not dataclasses.is_dataclass(cls) or "__dataclass_fields__" not in cls.__dict__:
+        cls = dataclass(frozen=True)(cls)
+    elif not cls.__dataclass_params__.frozen:
+        raise ActionDefinitionError(f"@action {name} must be a frozen dataclass")
+    old = ACTIONS.get(name)
+    if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise ActionDefinitionError(f"action family {name} is already registered "
+                                    f"({old.__module__}.{old.__qualname__})")
+    ACTIONS[name] = cls
+    k.declare_warnings_of(cls)
     return cls
 
 
@@ -33,7 +70,8 @@ def action(cls):
 class Action:
     """Base of all actions.  ``name`` is the family; ``free`` lists arguments that never
     change whether the action is enabled (the explorer skips a group of instances that
-    differ only in those once one of them is disabled)."""
+    differ only in those once one of them is disabled); ``fields`` names the ghost fields
+    a user's family needs (declared with :func:`~daxcheck.spec.state.ghost_field`)."""
 
     name: ClassVar[str] = "?"
     free: ClassVar[tuple] = ()
@@ -61,51 +99,36 @@ class Action:
         raise NotImplementedError
 
 
+# ============================================================================ ghosts
 def _promise(L, d, f, x):
     """Ghost: the current contents of ``f``/``x`` are promised durable."""
     for g in L.segs:
         d[L.ghost_durable[f][x][g]] = k.file_view(L, d, f, x, g) + 1
 
 
-def _install_pfn(D, L, d, n, f, x, write):
-    """dax_insert_entry + vmf_insert_mixed(_mkwrite) for a pfn: replace a zero entry
-    (unmapping its zero-page PTEs), associate the page (design hook) if the entry is new,
-    dirty the entry on a write fault when the design tracks dirtiness, set the PTE."""
-    p = d[L.ext_pblk[f][x]]
-    k.break_pmd(D, L, d, f)
-
-    def stale(d):
-        k.invalidate(D, L, d, f, x)
-    when(d, Or(d[L.xa_kind[f][x]] == XA_ZERO,
-               And(d[L.xa_kind[f][x]] == XA_PFN, d[L.xa_pfn[f][x]] != p)), stale)
-
-    def fresh(d):
-        D.associate(L, d, p, f, x, k.is_shared(L, d, f, x, D.shared_check == "in-core+journal"))
-        d[L.xa_kind[f][x]] = XA_PFN
-        d[L.xa_pfn[f][x]] = p
-    when(d, d[L.xa_kind[f][x]] == XA_EMPTY, fresh)
-    if write:
-        o = L.xa_dirty[f][x]
-        d[o] = If(D.tracks_dirty(L, d, f), 1, d[o])
-    d[L.pte_kind[n][f][x]] = PTE_RW if write else PTE_RO
-    d[L.pte_pfn[n][f][x]] = p
+def _per_inode_dax(D, L, s, f):
+    """With per-inode DAX in scope, DAX mmaps and faults need S_DAX (page-cache I/O of a
+    non-DAX inode is outside the model): the condition, else True."""
+    return s[L.s_dax[f]] == 1 if D.has("dax_toggle") else True
 
 
-def _install_zero(D, L, d, n, f, x):
-    """dax_load_hole: insert a zero-page entry (if the index has none) and map the shared
-    zero page read-only."""
-    k.break_pmd(D, L, d, f)
-    o = L.xa_kind[f][x]
-    d[o] = If(d[o] == XA_EMPTY, XA_ZERO, d[o])
-    d[L.pte_kind[n][f][x]] = PTE_ZERO
-    d[L.pte_pfn[n][f][x]] = 0
+def _write_ranges(L, D):
+    """Segment ranges (lo, hi) a write(2) or zero range may cover: the whole block first,
+    then (with ``partial_writes``) every other contiguous range."""
+    S = len(L.segs)
+    whole = (0, S - 1)
+    if not D.partial_writes:
+        return (whole,)
+    return (whole,) + tuple((lo, hi) for lo in range(S) for hi in range(lo, S)
+                            if (lo, hi) != whole)
 
 
+# ============================================================================ mappings
 @action
 @dataclass(frozen=True)
 class Mmap(Action):
     """mmap(MAP_SHARED) of ``file`` by process ``proc``; with ``sync``,
-    mmap(MAP_SHARED_VALIDATE | MAP_SYNC) (4.15, only where the design offers it).  In a
+    mmap(MAP_SHARED_VALIDATE | MAP_SYNC) (4.15, only where ->mmap accepts it).  In a
     design whose MAP_SYNC puts the inode in userspace-sync mode (daxfile, seed 004) the
     inode enters that mode."""
 
@@ -117,7 +140,7 @@ class Mmap(Action):
     def apply(self, m, s):
         L, D = m.L, m.design
         o = L.mmap_mode[self.proc][self.file]
-        if not require(s[o] == MM_NONE):
+        if not require(And(s[o] == MM_NONE, _per_inode_dax(D, L, s, self.file))):
             return None
         d = draft(s)
         d[o] = MM_SYNC if self.sync else MM_SHARED
@@ -127,8 +150,89 @@ class Mmap(Action):
 
     @classmethod
     def instances(cls, L, D):
-        syncs = (False, True) if D.map_sync else (False,)
+        syncs = (False, True) if D.mmap_map_sync else (False,)
         return [cls(n, f, y) for n in L.procs for f in L.files for y in syncs]
+
+
+@action
+@dataclass(frozen=True)
+class MmapPrivate(Action):
+    """mmap(MAP_PRIVATE) of ``file`` by process ``proc``: reads fault in the file's pmem
+    pages (or the zero page) read-only; a write fault copies the page into an anonymous
+    page of the process (dax_fault_cow_page), which stores then change alone."""
+
+    name: ClassVar[str] = "mmap_private"
+    proc: int
+    file: int
+
+    def apply(self, m, s):
+        L, D = m.L, m.design
+        o = L.mmap_mode[self.proc][self.file]
+        if not require(And(s[o] == MM_NONE, _per_inode_dax(D, L, s, self.file))):
+            return None
+        d = draft(s)
+        d[o] = MM_PRIVATE
+        return freeze(d)
+
+    @classmethod
+    def instances(cls, L, D):
+        return [cls(n, f) for n in L.procs for f in L.files]
+
+
+@action
+@dataclass(frozen=True)
+class Munmap(Action):
+    """munmap of process ``proc``'s whole mapping of ``file`` (unmap_region → zap_page_range):
+    its PMD and PTEs (and anonymous CoW pages) go; the DAX entries stay in the inode's
+    xarray."""
+
+    name: ClassVar[str] = "munmap"
+    proc: int
+    file: int
+
+    def apply(self, m, s):
+        L = m.L
+        n, f = self.proc, self.file
+        if not require(s[L.mmap_mode[n][f]] != MM_NONE):
+            return None
+        d = draft(s)
+        d[L.pmd_map[n][f]] = 0
+        for x in L.blks:
+            d[L.pte_kind[n][f][x]] = PTE_NONE
+            d[L.pte_pfn[n][f][x]] = 0
+            for g in L.segs:
+                d[L.anon[n][f][x][g]] = 0
+        d[L.mmap_mode[n][f]] = MM_NONE
+        return freeze(d)
+
+    @classmethod
+    def instances(cls, L, D):
+        return [cls(n, f) for n in L.procs for f in L.files]
+
+
+def _insert_pfn(D, L, d, n, f, x, write):
+    """The pfn side of a fault: dax_insert_entry (design hook) + vmf_insert_mixed(_mkwrite)
+    for the extent's block, after any PMD entry of the range is downgraded."""
+    p = d[L.ext_pblk[f][x]]
+    k.break_pmd(D, L, d, f)
+    shared = D.iomap_f_shared(L, d, f, x, "read")
+    dirty = D.dax_mark_dirty(L, d, f) if write else False
+    D.dax_insert_entry(L, d, f, x, p, dirty, shared)
+    d[L.pte_kind[n][f][x]] = PTE_RW if write else PTE_RO
+    d[L.pte_pfn[n][f][x]] = p
+
+
+def _cow_page(D, L, d, n, f, x):
+    """dax_fault_cow_page: a write fault on a MAP_PRIVATE mapping copies the file page
+    (zeros for a hole) into a new anonymous page and maps it writable; no block is
+    allocated.  A PMD mapping of the range is split first (``private_pmd_split``; the
+    huge-PMD write-protect fault of a DAX PMD falls back to PTEs)."""
+    if D.private_pmd_split == "split":
+        k.zap_pmd(L, d, n, f)
+    for g in L.segs:
+        d[L.anon[n][f][x][g]] = k.file_view(L, d, f, x, g)
+    d[L.pte_kind[n][f][x]] = PTE_ANON
+    d[L.pte_pfn[n][f][x]] = 0
 
 
 @action
@@ -140,8 +244,9 @@ class Fault(Action):
     write fault (no PTE, a read-only PTE via pfn_mkwrite, or the zero page) calls
     ->iomap_begin(IOMAP_WRITE), which allocates, converts or CoWs (see
     :func:`fsdax.begin_write`); on a MAP_SYNC mapping with IOMAP_F_DIRTY the fault returns
-    VM_FAULT_NEEDDSYNC and dax_finish_sync_fault fsyncs before the writable PTE is set.
-    Disabled beyond EOF (SIGBUS) or when not mapped."""
+    VM_FAULT_NEEDDSYNC and dax_finish_sync_fault fsyncs before the writable PTE is set.  A
+    write fault on a MAP_PRIVATE mapping copies the page into an anonymous page
+    (dax_fault_cow_page).  Disabled beyond EOF (SIGBUS) or when not mapped."""
 
     name: ClassVar[str] = "fault"
     proc: int
@@ -154,21 +259,33 @@ class Fault(Action):
         n, f, x = self.proc, self.file, self.idx
         mm = s[L.mmap_mode[n][f]]
         pk = s[L.pte_kind[n][f][x]]
-        if not require(And(mm != MM_NONE, x < s[L.size[f]],
-                           pk != PTE_RW if self.write else pk == PTE_NONE)):
-            return None
+        want = And(pk != PTE_RW, pk != PTE_ANON) if self.write else pk == PTE_NONE
+        base = And(mm != MM_NONE, x < s[L.size[f]], want, _per_inode_dax(D, L, s, f))
         d = draft(s)
-        if self.write:
-            if not k.begin_write(D, L, d, f, x, ()):
+        if not self.write:
+            if not require(base):
                 return None
-            if D.map_sync:
-                when(d, And(mm == MM_SYNC, k.inode_meta_dirty(L, d, f)),
-                     lambda d: (k.writeback_entry(L, d, f, x), k.journal_commit(L, d)))
-            _install_pfn(D, L, d, n, f, x, True)
-        else:
             written = d[L.ext_kind[f][x]] == WRITTEN
-            when(d, written, lambda d: _install_pfn(D, L, d, n, f, x, False))
-            when(d, Not(written), lambda d: _install_zero(D, L, d, n, f, x))
+            when(d, written, lambda d: _insert_pfn(D, L, d, n, f, x, False))
+            when(d, Not(written), lambda d: (k.break_pmd(D, L, d, f),
+                                             D.dax_load_hole(L, d, n, f, x)))
+            return freeze(d)
+        new = D.iomap_f_new(L, s, f, x)
+        plan, ok = k.write_plan(D, L, d, f, x, "fault")
+        private = (mm == MM_PRIVATE) if D.private_mappings else False
+        if not require(And(base, Or(private, ok))):
+            return None
+
+        def shared_fault(d):
+            k.write_effects(D, L, d, f, x, (), "fault", plan)
+            sync = D.dax_fault_is_synchronous(L, d, n, f)
+            if sync is not False:
+                when(d, And(sync, D.iomap_f_dirty(L, d, f, x, new)),
+                     lambda d: D.dax_finish_sync_fault(L, d, f, x))
+            _insert_pfn(D, L, d, n, f, x, True)
+        when(d, Not(private), shared_fault)
+        if private is not False:
+            when(d, private, lambda d: _cow_page(D, L, d, n, f, x))
         return freeze(d)
 
     @classmethod
@@ -180,12 +297,15 @@ class Fault(Action):
 @action
 @dataclass(frozen=True)
 class PmdFault(Action):
-    """A read fault served by a PMD (huge) zero page over indices 0..blocks-1
-    (dax_iomap_pmd_fault → dax_pmd_load_hole).  The filesystem's ->iomap_begin reports the
-    extent at index 0 and its length (design hook ``hole_length``: the true hole length
-    with iomap, the requested length with get_block/buffer_head, seed 000).  Falls back
-    (disabled) unless index 0 is a hole at least a PMD long, the PMD lies within EOF and
-    no PTE or entry exists in the range (pmd_none, xas_find_conflict)."""
+    """A read fault served by one PMD over indices 0..blocks-1 (dax_iomap_pmd_fault).  The
+    filesystem's ->iomap_begin reports the extent at index 0 and its length.  Over a hole
+    at least a PMD long (design hook ``iomap_hole_length``: the true hole length with
+    iomap, the requested length with get_block/buffer_head, seed 000) the PMD zero page is
+    mapped (dax_pmd_load_hole); with ``pmd_pfn_entries``, over a written, PMD-aligned,
+    physically contiguous extent the PMD maps the pmem pages read-only.  Falls back
+    (disabled) unless the PMD lies within EOF, this process has no page table under the PMD
+    (pmd_none) and the xarray has no conflicting entry in the range (hook
+    ``xas_find_conflict``)."""
 
     name: ClassVar[str] = "pmd_fault"
     proc: int
@@ -194,18 +314,40 @@ class PmdFault(Action):
     def apply(self, m, s):
         L, D = m.L, m.design
         n, f, B = self.proc, self.file, len(L.blks)
-        if not require(And(s[L.mmap_mode[n][f]] != MM_NONE, s[L.size[f]] >= B,
-                           ForAll(L.blks, lambda x: And(s[L.pte_kind[n][f][x]] == PTE_NONE,
-                                                        s[L.xa_kind[f][x]] == XA_EMPTY)),
-                           s[L.ext_kind[f][0]] == HOLE,
-                           D.hole_length(L, s, f, 0, B) >= B)):
+        common = And(s[L.mmap_mode[n][f]] != MM_NONE, s[L.size[f]] >= B,
+                     k.pmd_ptes_none(L, s, n, f), Not(D.xas_find_conflict(L, s, n, f)),
+                     _per_inode_dax(D, L, s, f))
+        hole = And(s[L.ext_kind[f][0]] == HOLE, D.iomap_hole_length(L, s, f, 0, B) >= B)
+        pfn, base = k.pmd_aligned_extent(L, s, f) if D.pmd_pfn_entries else (False, 0)
+        if pfn is not False:
+            pfn = And(pfn, ForAll(L.blks, lambda x: s[L.xa_kind[f][x]] == XA_EMPTY))
+        if not require(And(common, Or(hole, pfn))):
             return None
         d = draft(s)
-        for x in L.blks:
-            d[L.xa_kind[f][x]] = XA_ZERO
-            d[L.pte_kind[n][f][x]] = PTE_ZERO
-            d[L.pte_pfn[n][f][x]] = 0
-        d[L.pmd_zero[f]] = 1
+
+        def zero(d):
+            for x in L.blks:  # an index with an entry of its own keeps it (the conflict)
+                free = d[L.xa_kind[f][x]] == XA_EMPTY
+                d[L.xa_order[f][x]] = If(free, ORDER_PMD, d[L.xa_order[f][x]])
+                d[L.xa_kind[f][x]] = If(free, XA_ZERO, d[L.xa_kind[f][x]])
+                d[L.pte_kind[n][f][x]] = PTE_ZERO
+                d[L.pte_pfn[n][f][x]] = 0
+            d[L.pmd_zero[f]] = 1
+
+        def pfn_pmd(d):
+            for x in L.blks:
+                p = base + x
+                D.dax_associate_entry(L, d, p, f, x, D.iomap_f_shared(L, d, f, x, "read"))
+                d[L.xa_kind[f][x]] = XA_PFN
+                d[L.xa_pfn[f][x]] = p
+                d[L.xa_order[f][x]] = ORDER_PMD
+                d[L.pte_kind[n][f][x]] = PTE_RO
+                d[L.pte_pfn[n][f][x]] = p
+            d[L.pmd_pfn[f]] = 1
+        when(d, hole, zero)
+        if pfn is not False:
+            when(d, Not(hole), pfn_pmd)
+        d[L.pmd_map[n][f]] = 1
         return freeze(d)
 
     @classmethod
@@ -220,7 +362,8 @@ class PmdFault(Action):
 class Store(Action):
     """A userspace store of ``token`` into segment ``seg`` of ``file`` index ``idx``
     through process ``proc``'s writable PTE: the data sits in the CPU cache (dirty line)
-    until flushed or lost in a crash."""
+    until flushed or lost in a crash.  Through a MAP_PRIVATE anonymous page the store
+    changes only that page."""
 
     name: ClassVar[str] = "store"
     free: ClassVar[tuple] = ("seg", "token")
@@ -231,14 +374,20 @@ class Store(Action):
     token: int
 
     def apply(self, m, s):
-        L = m.L
+        L, D = m.L, m.design
         n, f, x, g, t = self.proc, self.file, self.idx, self.seg, self.token
-        if not require(s[L.pte_kind[n][f][x]] == PTE_RW):
+        pk = s[L.pte_kind[n][f][x]]
+        anon = (pk == PTE_ANON) if D.private_mappings else False
+        if not require(Or(pk == PTE_RW, anon)):
             return None
         d = draft(s)
-        store(d, L.cache_col[g], d[L.pte_pfn[n][f][x]], t)
-        d[L.ghost_written[f][x][g][t - 1]] = 1
-        d[L.ghost_durable[f][x][g]] = 0
+
+        def shared(d):
+            store(d, L.cache_col[g], d[L.pte_pfn[n][f][x]], t)
+            k.wrote(L, d, f, x, g, t)
+        when(d, pk == PTE_RW, shared)
+        if anon is not False:
+            when(d, anon, lambda d: d.__setitem__(L.anon[n][f][x][g], t))
         return freeze(d)
 
     @classmethod
@@ -269,7 +418,7 @@ class Flush(Action):
             return None
         d = draft(s)
         k.flush_block(L, d, d[L.pte_pfn[n][f][x]])
-        when(d, D.flush_durable(L, d, n, f, x), lambda d: _promise(L, d, f, x))
+        when(d, D.userspace_flush_durable(L, d, n, f, x), lambda d: _promise(L, d, f, x))
         return freeze(d)
 
     @classmethod
@@ -277,19 +426,16 @@ class Flush(Action):
         return [cls(n, f, x) for n in L.procs for f in L.files for x in L.blks]
 
 
-def _write_ranges(D):
-    return ((0, 1), (0, 0), (1, 1)) if D.partial_writes else ((0, 1),)
-
-
+# ============================================================================ file I/O
 @action
 @dataclass(frozen=True)
 class Write(Action):
     """write(2) of ``token`` to segments ``lo``..``hi`` of block ``idx`` of ``file``
     (dax_iomap_rw → dax_iomap_iter): ->iomap_begin allocates, converts or CoWs the block
     (:func:`fsdax.begin_write`; a partial write to a shared block is the unaligned CoW of
-    seed 003), then the data is copied with non-temporal stores (durable on media, any
-    dirty cache line of the block dropped).  Extends i_size.  Disabled on ENOSPC or when the
-    design refuses the CoW."""
+    seed 003), then dax_copy_from_iter stores the data with non-temporal stores (durable on
+    media, any dirty cache line of the block dropped).  Extends i_size.  Disabled on ENOSPC
+    or when the design refuses the CoW."""
 
     name: ClassVar[str] = "write"
     free: ClassVar[tuple] = ("lo", "hi", "token")
@@ -308,18 +454,15 @@ class Write(Action):
             return None
         p = d[L.ext_pblk[f][x]]
         for g in segs:
-            store(d, L.media_col[g], p, t)
-            store(d, L.cache_col[g], p, 0)
-            d[L.ghost_written[f][x][g][t - 1]] = 1
-            d[L.ghost_durable[f][x][g]] = 0
-        o = L.size[f]
-        d[o] = If(d[o] < x + 1, x + 1, d[o])
+            D.dax_copy_from_iter(L, d, p, g, t)
+            k.wrote(L, d, f, x, g, t)
+        k.grow(L, d, f, x + 1)
         return freeze(d)
 
     @classmethod
     def instances(cls, L, D):
         return [cls(f, x, lo, hi, t) for f in L.files for x in L.blks
-                for lo, hi in _write_ranges(D) for t in L.toks]
+                for lo, hi in _write_ranges(L, D) for t in L.toks]
 
 
 @action
@@ -355,17 +498,17 @@ class Fallocate(Action):
     idx: int
 
     def apply(self, m, s):
-        L = m.L
+        L, D = m.L, m.design
         f, x = self.file, self.idx
-        found, b = k.find_free(L, s)
-        if not require(And(s[L.sealed[f]] == 0, s[L.ext_kind[f][x]] == HOLE, found)):
+        found, b = D.xfs_bmapi_write(L, s)
+        if not require(And(Not(D.is_iomap_immutable(L, s, f, "fallocate")),
+                           s[L.ext_kind[f][x]] == HOLE, found)):
             return None
         d = draft(s)
         d[L.ext_kind[f][x]] = UNWRITTEN
         d[L.ext_pblk[f][x]] = b
         store(d, L.refcount, b, 1)
-        o = L.size[f]
-        d[o] = If(d[o] < x + 1, x + 1, d[o])
+        k.grow(L, d, f, x + 1)
         return freeze(d)
 
     @classmethod
@@ -391,13 +534,13 @@ class Seal(Action):
             return None
         d = draft(s)
         for x in L.blks:
-            if not k.begin_write(D, L, d, f, x, ()):
+            if not k.begin_write(D, L, d, f, x, (), "seal"):
                 return None
         d[L.size[f]] = len(L.blks)
         d[L.sealed[f]] = 1
         for x in L.blks:
             d[L.ghost_seal_pblk[f][x]] = d[L.ext_pblk[f][x]]
-        k.journal_commit(L, d)
+        D.xfs_log_force(L, d)
         return freeze(d)
 
     @classmethod
@@ -405,7 +548,8 @@ class Seal(Action):
         return [cls(f) for f in L.files]
 
 
-def _remap_range(D, L, d, a, b, soff, doff, length):
+# ============================================================================ reflink
+def remap_range(D, L, d, a, b, soff, doff, length, dedupe=False):
     """xfs_reflink_remap_range of blocks ``soff``.. of ``src`` ``a`` onto ``doff``.. of
     ``dst`` ``b``, ``length`` blocks, shortened to ``a``'s EOF (generic_remap_checks): the
     source range is written back (dax_writeback_mapping_range), the destination range is
@@ -418,41 +562,50 @@ def _remap_range(D, L, d, a, b, soff, doff, length):
     that an unwritten destination block facing an unwritten source block is left as it is
     ("both unwritten, nothing to do"; also seen on the kernel).  The
     destination's i_size grows to the end of the range, never shrinks
-    (xfs_reflink_update_dest)."""
+    (xfs_reflink_update_dest).  Ghosts: a clone inherits what was written at the source
+    offset and its last data; a dedupe (``dedupe``) changes no file's contents, so the
+    destination keeps its own."""
     sz = d[L.size[a]]
     for i in range(length):
-        when(d, soff + i < sz, lambda d, i=i: k.writeback_entry(L, d, a, soff + i))
+        when(d, soff + i < sz, lambda d, i=i: D.dax_writeback_one(L, d, a, soff + i))
     for i in range(length):
-        when(d, soff + i < sz, lambda d, i=i: k.writeback_entry(L, d, b, doff + i))
+        when(d, soff + i < sz, lambda d, i=i: D.dax_writeback_one(L, d, b, doff + i))
     for i in range(length):
         x, y = soff + i, doff + i
 
         def replace(d, x=x, y=y):
+            last = [d[L.ghost_last[a][x][g]] for g in L.segs]
             k.free_index(D, L, d, b, y)
             written = d[L.ext_kind[a][x]] == WRITTEN
             d[L.ext_kind[b][y]] = If(written, WRITTEN, HOLE)
             d[L.ext_pblk[b][y]] = If(written, d[L.ext_pblk[a][x]], 0)
             when(d, written, lambda d: k.ref_add(L, d, d[L.ext_pblk[a][x]], 1))
+            if dedupe:
+                return
             for g in L.segs:
+                k.set_last(L, d, b, y, g, If(written, last[g], 0))
                 for t in L.toks:
                     o = L.ghost_written[b][y][g][t - 1]
                     d[o] = If(d[L.ghost_written[a][x][g][t - 1]] == 1, 1, d[o])
 
         def remap(d, x=x, y=y, replace=replace):
-            k.invalidate(D, L, d, b, y)
+            if dedupe:
+                keep = [d[L.ghost_last[b][y][g]] for g in L.segs]
+            D.invalidate_inode_pages2_range(L, d, b, y)
             when(d, Not(And(d[L.ext_kind[a][x]] == UNWRITTEN, d[L.ext_kind[b][y]] == UNWRITTEN)),
                  replace)
+            if dedupe:
+                for g in L.segs:
+                    k.set_last(L, d, b, y, g, keep[g])
         when(d, soff + i < sz, remap)
-    o = L.size[b]
-    end = If(sz - soff < length, doff + sz - soff, doff + length)
-    d[o] = If(d[o] < end, end, d[o])
+    k.grow(L, d, b, If(sz - soff < length, doff + sz - soff, doff + length))
 
 
 @action
 @dataclass(frozen=True)
 class Reflink(Action):
     """ioctl(FICLONE): all of ``src`` (to its EOF) is reflinked into ``dst`` from offset 0
-    (xfs_reflink_remap_range, see :func:`_remap_range`): ``dst``'s blocks within ``src``'s
+    (xfs_reflink_remap_range, see :func:`remap_range`): ``dst``'s blocks within ``src``'s
     size are replaced (written extents shared, unwritten ones and holes become holes),
     ``dst``'s blocks past ``src``'s EOF stay, ``dst``'s size becomes the larger of the two.
     Disabled when ``src`` is empty (the kernel returns 0 before doing anything) or the
@@ -465,10 +618,10 @@ class Reflink(Action):
     def apply(self, m, s):
         L, D = m.L, m.design
         a, b = self.src, self.dst
-        if not require(And(D.reflink_allowed(L, s, a, b), s[L.size[a]] > 0)):
+        if not require(And(D.xfs_reflink_remap_prep(L, s, a, b), s[L.size[a]] > 0)):
             return None
         d = draft(s)
-        _remap_range(D, L, d, a, b, 0, 0, len(L.blks))
+        D.xfs_reflink_remap_blocks(L, d, a, b, 0, 0, len(L.blks))
         return freeze(d)
 
     @classmethod
@@ -476,12 +629,28 @@ class Reflink(Action):
         return [cls(a, b) for a in L.files for b in L.files if a != b]
 
 
+def _range_instances(cls, L):
+    """(src, dst, soff, doff, length) for every in-bounds range; overlapping ranges of
+    one file (EINVAL, generic_remap_file_range_prep) have no instance."""
+    B = len(L.blks)
+    out = []
+    for a in L.files:
+        for b in L.files:
+            for n in range(1, B + 1):
+                for so in range(B - n + 1):
+                    for do in range(B - n + 1):
+                        if a == b and do < so + n and so < do + n:
+                            continue
+                        out.append(cls(a, b, so, do, n))
+    return out
+
+
 @action
 @dataclass(frozen=True)
 class Punch(Action):
     """fallocate(FALLOC_FL_PUNCH_HOLE | KEEP_SIZE) of block ``idx`` of ``file``
-    (xfs_free_file_space): break layouts, write back and unmap the range, free the block.
-    Refused on a sealed inode; disabled on a hole."""
+    (xfs_free_file_space): break layouts (waiting for pinned pages), write back and unmap
+    the range, free the block.  Refused on a sealed inode; disabled on a hole."""
 
     name: ClassVar[str] = "punch"
     file: int
@@ -490,10 +659,12 @@ class Punch(Action):
     def apply(self, m, s):
         L, D = m.L, m.design
         f, x = self.file, self.idx
-        if not require(And(s[L.sealed[f]] == 0, s[L.ext_kind[f][x]] != HOLE)):
+        busy = D.xfs_break_layouts(L, s, f, [x]) if D.has("pin") else True
+        if not require(And(Not(D.is_iomap_immutable(L, s, f, "punch")),
+                           s[L.ext_kind[f][x]] != HOLE, busy)):
             return None
         d = draft(s)
-        k.punch_index(D, L, d, f, x)
+        D.xfs_free_file_space(L, d, f, x)
         return freeze(d)
 
     @classmethod
@@ -505,8 +676,9 @@ class Punch(Action):
 @dataclass(frozen=True)
 class Truncate(Action):
     """ftruncate(``file``, ``size`` blocks) (xfs_setattr_size): growing only sets i_size;
-    shrinking breaks layouts, unmaps and frees every block at or past the new size
-    (truncate_pagecache + xfs_itruncate_extents).  Refused on a sealed inode."""
+    shrinking breaks layouts (waiting for pinned pages), unmaps and frees every block at or
+    past the new size (truncate_pagecache + xfs_itruncate_extents).  Refused on a sealed
+    inode."""
 
     name: ClassVar[str] = "truncate"
     file: int
@@ -515,12 +687,14 @@ class Truncate(Action):
     def apply(self, m, s):
         L, D = m.L, m.design
         f, n = self.file, self.size
-        if not require(And(s[L.sealed[f]] == 0, s[L.size[f]] != n)):
+        gone = [x for x in L.blks if x >= n]
+        busy = D.xfs_break_layouts(L, s, f, gone) if D.has("pin") else True
+        if not require(And(Not(D.is_iomap_immutable(L, s, f, "truncate")),
+                           s[L.size[f]] != n, busy)):
             return None
         d = draft(s)
-        for x in L.blks:
-            if x >= n:
-                k.punch_index(D, L, d, f, x)
+        for x in gone:
+            D.xfs_free_file_space(L, d, f, x)
         d[L.size[f]] = n
         return freeze(d)
 
@@ -540,11 +714,10 @@ class Fdatasync(Action):
     file: int
 
     def apply(self, m, s):
-        L = m.L
+        L, D = m.L, m.design
         f = self.file
         d = draft(s)
-        k.writeback_file(L, d, f)
-        k.journal_commit(L, d)
+        D.xfs_file_fsync(L, d, f)
         for x in L.blks:
             when(d, x < d[L.size[f]], lambda d, x=x: _promise(L, d, f, x))
         return freeze(d)
@@ -557,26 +730,21 @@ class Fdatasync(Action):
 @action
 @dataclass(frozen=True)
 class Crash(Action):
-    """Power failure followed by mount and log recovery: CPU caches (dirty lines not
-    flushed), DAX entries, page tables, struct page state and un-journaled metadata are
-    lost; the in-memory map and sizes are rebuilt from the journal and refcounts
-    recomputed from it (xlog_recover + refcount btree).  Ghost state survives."""
+    """Power failure followed by mount and log recovery (hook ``xlog_recover``): CPU caches
+    (dirty lines not flushed), DAX entries, page tables, struct page state and
+    un-journaled metadata are lost; the in-memory map and sizes are rebuilt from the
+    journal and refcounts recomputed from it.  Ghost state survives; the data last written
+    at each offset becomes what the recovered file holds (POSIX says nothing about data
+    not synced)."""
 
     name: ClassVar[str] = "crash"
 
     def apply(self, m, s):
-        L = m.L
+        L, D = m.L, m.design
         d = draft(s)
-        for o in L.volatile:
-            d[o] = 0
-        for f, x in L.file_blks:
-            d[L.ext_kind[f][x]] = d[L.jext_kind[f][x]]
-            d[L.ext_pblk[f][x]] = d[L.jext_pblk[f][x]]
-        for f in L.files:
-            d[L.size[f]] = d[L.jsize[f]]
-        for b in L.phys:
-            d[L.refcount[b]] = Count(L.file_blks, lambda fx: And(
-                d[L.jext_kind[fx[0]][fx[1]]] != HOLE, d[L.jext_pblk[fx[0]][fx[1]]] == b))
+        for f, x, g in L.file_blk_segs:
+            k.set_last(L, d, f, x, g, k.persisted_view(L, s, f, x, g))
+        D.xlog_recover(L, d)
         return freeze(d)
 
     @classmethod
@@ -613,7 +781,7 @@ class Evict(Action):
 @dataclass(frozen=True)
 class ReflinkRange(Action):
     """ioctl(FICLONERANGE) of ``length`` blocks of ``src`` from block ``soff`` onto ``dst``
-    at block ``doff`` (xfs_reflink_remap_range, see :func:`_remap_range`): the range is
+    at block ``doff`` (xfs_reflink_remap_range, see :func:`remap_range`): the range is
     shortened to ``src``'s EOF; written source extents are shared, holes and unwritten
     extents leave holes; ``dst`` grows to the end of the range.  Disabled (EINVAL) when
     ``soff`` is at or past ``src``'s EOF, or the design refuses reflink.  Overlapping
@@ -629,29 +797,413 @@ class ReflinkRange(Action):
     def apply(self, m, s):
         L, D = m.L, m.design
         a, b = self.src, self.dst
-        if not require(And(D.reflink_allowed(L, s, a, b), self.soff < s[L.size[a]])):
+        if not require(And(D.xfs_reflink_remap_prep(L, s, a, b), self.soff < s[L.size[a]])):
             return None
         d = draft(s)
-        _remap_range(D, L, d, a, b, self.soff, self.doff, self.length)
+        D.xfs_reflink_remap_blocks(L, d, a, b, self.soff, self.doff, self.length)
         return freeze(d)
 
     @classmethod
     def instances(cls, L, D):
-        B = len(L.blks)
-        out = []
-        for a in L.files:
-            for b in L.files:
-                for n in range(1, B + 1):
-                    for so in range(B - n + 1):
-                        for do in range(B - n + 1):
-                            if a == b and do < so + n and so < do + n:
-                                continue
-                            out.append(cls(a, b, so, do, n))
-        return out
+        return _range_instances(cls, L)
 
 
-FAMILY_ORDER = ("mmap", "fault", "pmd_fault", "store", "flush", "write", "read", "fallocate",
-                "seal", "reflink", "punch", "truncate", "fdatasync", "crash", "evict",
-                "reflink_range")
-"""Deterministic order of action families in a model's action list."""
-assert set(FAMILY_ORDER) == set(ACTIONS), "every registered action has a place in the order"
+# ============================================================================ sync
+@action
+@dataclass(frozen=True)
+class Fsync(Action):
+    """fsync(``file``) (xfs_file_fsync with datasync 0): as fdatasync in this model (the
+    timestamps fsync also logs are not state); the contents become a durability promise."""
+
+    name: ClassVar[str] = "fsync"
+    file: int
+
+    def apply(self, m, s):
+        return Fdatasync(self.file).apply(m, s)
+
+    @classmethod
+    def instances(cls, L, D):
+        return [cls(f) for f in L.files]
+
+
+@action
+@dataclass(frozen=True)
+class Msync(Action):
+    """msync(MS_SYNC) of process ``proc``'s shared mapping of ``file`` (vfs_fsync_range
+    over the mapped range, datasync: dax_writeback_mapping_range + xfs_log_force); the
+    contents become a durability promise.  Disabled without a shared mapping (msync of a
+    MAP_PRIVATE mapping writes nothing back)."""
+
+    name: ClassVar[str] = "msync"
+    proc: int
+    file: int
+
+    def apply(self, m, s):
+        L = m.L
+        mm = s[L.mmap_mode[self.proc][self.file]]
+        if not require(Or(mm == MM_SHARED, mm == MM_SYNC)):
+            return None
+        return Fdatasync(self.file).apply(m, s)
+
+    @classmethod
+    def instances(cls, L, D):
+        return [cls(n, f) for n in L.procs for f in L.files]
+
+
+# ============================================================================ fallocate
+def _flush_unmap(D, L, d, f, xs):
+    """xfs_flush_unmap_range over indices ``xs``: write back and invalidate each."""
+    for x in xs:
+        D.dax_writeback_one(L, d, f, x)
+        D.invalidate_inode_pages2_range(L, d, f, x)
+
+
+@action
+@dataclass(frozen=True)
+class ZeroRange(Action):
+    """fallocate(FALLOC_FL_ZERO_RANGE) of segments ``lo``..``hi`` of block ``idx`` of
+    ``file``.  A whole block: mappings are dropped and the block becomes unwritten
+    (ext4_zero_range converts in place; a hole or a shared block gets a new unwritten
+    block, as XFS's punch + preallocate does).  Part of a block: dax_zero_range zeroes the
+    segments of a written block in place (hook ``dax_zero_range``) or, for a shared block,
+    through a CoW with the rest copied (->iomap_begin IOMAP_F_SHARED + srcmap); holes and
+    unwritten extents already read zeros.  Extends i_size.  Refused on a sealed inode."""
+
+    name: ClassVar[str] = "zero_range"
+    file: int
+    idx: int
+    lo: int
+    hi: int
+
+    def apply(self, m, s):
+        L, D = m.L, m.design
+        f, x = self.file, self.idx
+        segs = tuple(range(self.lo, self.hi + 1))
+        whole = len(segs) == len(L.segs)
+        kd = s[L.ext_kind[f][x]]
+        allowed = Not(D.is_iomap_immutable(L, s, f, "zero"))
+        d = draft(s)
+        if whole:
+            busy = D.xfs_break_layouts(L, s, f, [x]) if D.has("pin") else True
+            shared = k.is_shared(L, s, f, x, D.shared_check == "in-core+journal")
+            renew = Or(kd == HOLE, shared)
+            found, b = D.xfs_bmapi_write(L, s)
+            if not require(And(allowed, busy, Or(Not(renew), found))):
+                return None
+            _flush_unmap(D, L, d, f, [x])
+
+            def fresh(d):
+                D.xfs_free_file_space(L, d, f, x)
+                d[L.ext_pblk[f][x]] = b
+                store(d, L.refcount, b, 1)
+            when(d, renew, fresh)
+            d[L.ext_kind[f][x]] = UNWRITTEN
+        else:
+            plan, ok = k.write_plan(D, L, d, f, x, "zero")
+            mapped = kd == WRITTEN
+            if not require(And(allowed, Or(Not(mapped), ok))):
+                return None
+
+            def zero(d):
+                k.write_effects(D, L, d, f, x, segs, "zero", plan)
+                D.dax_zero_range(L, d, f, x, segs)
+            when(d, mapped, zero)
+        for g in segs:
+            k.set_last(L, d, f, x, g, 0)
+        k.clear_promise(L, d, f, x)
+        k.grow(L, d, f, x + 1)
+        return freeze(d)
+
+    @classmethod
+    def instances(cls, L, D):
+        return [cls(f, x, lo, hi) for f in L.files for x in L.blks
+                for lo, hi in _write_ranges(L, D)]
+
+
+def _shift(L, d, f, dst, src):
+    """Extent and ghosts of ``f`` block ``src`` move to block ``dst`` (collapse/insert);
+    what was ever written at either offset stays legitimate there (a crash before the log
+    commit brings the old map back)."""
+    d[L.ext_kind[f][dst]] = d[L.ext_kind[f][src]]
+    d[L.ext_pblk[f][dst]] = d[L.ext_pblk[f][src]]
+    for g in L.segs:
+        k.set_last(L, d, f, dst, g, d[L.ghost_last[f][src][g]])
+        d[L.ghost_durable[f][dst][g]] = 0
+        for t in L.toks:
+            o = L.ghost_written[f][dst][g][t - 1]
+            d[o] = If(d[L.ghost_written[f][src][g][t - 1]] == 1, 1, d[o])
+
+
+def _clear(L, d, f, x):
+    """Block ``x`` of ``f`` becomes a hole reading zeros (after a shift moved it away)."""
+    d[L.ext_kind[f][x]] = HOLE
+    d[L.ext_pblk[f][x]] = 0
+    k.clear_promise(L, d, f, x)
+    for g in L.segs:
+        k.set_last(L, d, f, x, g, 0)
+
+
+@action
+@dataclass(frozen=True)
+class CollapseRange(Action):
+    """fallocate(FALLOC_FL_COLLAPSE_RANGE) of block ``idx`` of ``file``
+    (xfs_collapse_file_space): break layouts, free the block (xfs_free_file_space), write
+    back and unmap everything from ``idx`` to EOF (xfs_flush_unmap_range), shift the later
+    extents down one block (xfs_bmap_collapse_extents), i_size shrinks by a block.
+    EINVAL unless the range ends before EOF; refused on a sealed inode (hook
+    ``is_iomap_immutable``)."""
+
+    name: ClassVar[str] = "collapse_range"
+    file: int
+    idx: int
+
+    def apply(self, m, s):
+        L, D = m.L, m.design
+        f, x, B = self.file, self.idx, len(L.blks)
+        tail = list(range(x, B))
+        busy = D.xfs_break_layouts(L, s, f, tail) if D.has("pin") else True
+        if not require(And(Not(D.is_iomap_immutable(L, s, f, "collapse")),
+                           x + 1 < s[L.size[f]], busy)):
+            return None
+        d = draft(s)
+        D.xfs_free_file_space(L, d, f, x)
+        _flush_unmap(D, L, d, f, tail[1:])
+        for y in range(x, B - 1):
+            _shift(L, d, f, y, y + 1)
+        _clear(L, d, f, B - 1)
+        d[L.size[f]] = d[L.size[f]] - 1
+        return freeze(d)
+
+    @classmethod
+    def instances(cls, L, D):
+        return [cls(f, x) for f in L.files for x in L.blks if x + 1 < len(L.blks)]
+
+
+@action
+@dataclass(frozen=True)
+class InsertRange(Action):
+    """fallocate(FALLOC_FL_INSERT_RANGE) of one block at ``idx`` of ``file``
+    (xfs_insert_file_space): break layouts, write back and unmap from ``idx`` to EOF, shift
+    the extents from ``idx`` up one block (xfs_bmap_insert_extents), leaving a hole; i_size
+    grows by a block.  EINVAL unless ``idx`` is before EOF and the file has room; refused
+    on a sealed inode."""
+
+    name: ClassVar[str] = "insert_range"
+    file: int
+    idx: int
+
+    def apply(self, m, s):
+        L, D = m.L, m.design
+        f, x, B = self.file, self.idx, len(L.blks)
+        tail = list(range(x, B))
+        busy = D.xfs_break_layouts(L, s, f, tail) if D.has("pin") else True
+        if not require(And(Not(D.is_iomap_immutable(L, s, f, "insert")),
+                           x < s[L.size[f]], s[L.size[f]] < B, busy)):
+            return None
+        d = draft(s)
+        _flush_unmap(D, L, d, f, tail)
+        for y in range(B - 1, x, -1):
+            _shift(L, d, f, y, y - 1)
+        _clear(L, d, f, x)
+        d[L.size[f]] = d[L.size[f]] + 1
+        return freeze(d)
+
+    @classmethod
+    def instances(cls, L, D):
+        return [cls(f, x) for f in L.files for x in L.blks if x + 1 < len(L.blks)]
+
+
+@action
+@dataclass(frozen=True)
+class Unshare(Action):
+    """fallocate(FALLOC_FL_UNSHARE_RANGE) of block ``idx`` of ``file``
+    (xfs_reflink_unshare → dax_file_unshare → dax_unshare_iter): a block ->iomap_begin
+    reports IOMAP_F_SHARED is copied whole into a CoW block (``dax_iomap_copy_around``;
+    a hole or unwritten source is zeroed since 2023) and remapped.  Disabled when there is
+    nothing to unshare or on a sealed inode."""
+
+    name: ClassVar[str] = "unshare"
+    file: int
+    idx: int
+
+    def apply(self, m, s):
+        L, D = m.L, m.design
+        f, x = self.file, self.idx
+        if not require(And(s[L.ext_kind[f][x]] != HOLE, x < s[L.size[f]],
+                           D.iomap_f_shared(L, s, f, x, "write"),
+                           Not(D.is_iomap_immutable(L, s, f, "unshare")))):
+            return None
+        d = draft(s)
+        if not k.begin_write(D, L, d, f, x, (), "unshare"):
+            return None
+        return freeze(d)
+
+    @classmethod
+    def instances(cls, L, D):
+        return [cls(f, x) for f in L.files for x in L.blks]
+
+
+@action
+@dataclass(frozen=True)
+class Dedupe(Action):
+    """ioctl(FIDEDUPERANGE) of ``length`` blocks of ``src`` from ``soff`` against ``dst`` at
+    ``doff`` (xfs_file_remap_range(REMAP_FILE_DEDUP) → dax_remap_file_range_prep →
+    dax_dedupe_file_range_compare): only when both ranges lie within EOF and read the same
+    (hook ``dax_dedupe_file_range_compare``; else FILE_DEDUPE_RANGE_DIFFERS: disabled) the
+    destination's blocks are replaced by shared references to the source's (see
+    :func:`remap_range`); no file's contents change."""
+
+    name: ClassVar[str] = "dedupe"
+    src: int
+    dst: int
+    soff: int
+    doff: int
+    length: int
+
+    def apply(self, m, s):
+        L, D = m.L, m.design
+        a, b, n = self.src, self.dst, self.length
+        if not require(And(D.xfs_reflink_remap_prep(L, s, a, b),
+                           self.soff + n <= s[L.size[a]], self.doff + n <= s[L.size[b]],
+                           D.dax_dedupe_file_range_compare(L, s, a, self.soff, b, self.doff, n))):
+            return None
+        d = draft(s)
+        D.xfs_reflink_remap_blocks(L, d, a, b, self.soff, self.doff, n, dedupe=True)
+        return freeze(d)
+
+    @classmethod
+    def instances(cls, L, D):
+        return [a for a in _range_instances(cls, L) if a.src != a.dst]
+
+
+# ============================================================================ pins / DMA
+@action
+@dataclass(frozen=True)
+class Pin(Action):
+    """get_user_pages(FOLL_WRITE | FOLL_PIN) on process ``proc``'s writable DAX mapping of
+    ``file`` index ``idx`` (an O_DIRECT read or RDMA into a buffer that is itself a DAX
+    mapping, generic/503, generic/462): the pmem page the PTE maps is pinned for the DMA.
+    Disabled without a writable PTE or when the page is already pinned."""
+
+    name: ClassVar[str] = "pin"
+    proc: int
+    file: int
+    idx: int
+
+    def apply(self, m, s):
+        L = m.L
+        n, f, x = self.proc, self.file, self.idx
+        p = s[L.pte_pfn[n][f][x]]
+        if not require(And(s[L.pte_kind[n][f][x]] == PTE_RW, select(s, L.pinned, p) == 0)):
+            return None
+        d = draft(s)
+        store(d, L.pinned, p, 1)
+        store(d, L.pin_file, p, f)
+        store(d, L.pin_idx, p, x)
+        return freeze(d)
+
+    @classmethod
+    def instances(cls, L, D):
+        return [cls(n, f, x) for n in L.procs for f in L.files for x in L.blks]
+
+
+@action
+@dataclass(frozen=True)
+class Dma(Action):
+    """The device completes the DMA into pinned page ``phys`` with ``token`` and the pin is
+    dropped (unpin_user_pages): every segment of the page now holds the data (a DMA write
+    reaches memory; cached copies are invalidated).  Ghost: userspace asked for this data
+    at the file offset the pin was taken through."""
+
+    name: ClassVar[str] = "dma"
+    free: ClassVar[tuple] = ("token",)
+    phys: int
+    token: int
+
+    def apply(self, m, s):
+        L = m.L
+        p, t = self.phys, self.token
+        if not require(s[L.pinned[p]] == 1):
+            return None
+        d = draft(s)
+        for g in L.segs:
+            d[L.media[p][g]] = t
+            d[L.cache[p][g]] = 0
+        pf, pi = s[L.pin_file[p]], s[L.pin_idx[p]]
+        for f, x in L.file_blks:
+            when(d, And(pf == f, pi == x),
+                 lambda d, f=f, x=x: [k.wrote(L, d, f, x, g, t) for g in L.segs])
+        d[L.pinned[p]] = 0
+        d[L.pin_file[p]] = 0
+        d[L.pin_idx[p]] = 0
+        return freeze(d)
+
+    @classmethod
+    def instances(cls, L, D):
+        return [cls(b, t) for b in L.phys for t in L.toks]
+
+
+# ============================================================================ S_DAX
+@action
+@dataclass(frozen=True)
+class DaxToggle(Action):
+    """ioctl(FS_IOC_FSSETXATTR) setting (``on``) or clearing FS_XFLAG_DAX on ``file``
+    (xfs_ioctl_setattr_xflags; hook ``xfs_ioctl_setattr_dax`` decides when S_DAX follows:
+    at eviction since 5.8, xfstests generic/605-608).  Disabled when the flag already has
+    that value."""
+
+    name: ClassVar[str] = "dax_toggle"
+    file: int
+    on: bool
+
+    def apply(self, m, s):
+        L, D = m.L, m.design
+        f = self.file
+        if not require(s[L.xflag_dax[f]] != (1 if self.on else 0)):
+            return None
+        d = draft(s)
+        D.xfs_ioctl_setattr_dax(L, d, f, self.on)
+        return freeze(d)
+
+    @classmethod
+    def instances(cls, L, D):
+        return [cls(f, on) for f in L.files for on in (False, True)]
+
+
+@action
+@dataclass(frozen=True)
+class EvictInode(Action):
+    """The inode of ``file`` is evicted (iput_final after the last mapping and open file
+    went, d_mark_dontcache; drop_caches): its DAX mapping is written back and every entry
+    deleted (truncate_inode_pages_final → dax_delete_mapping_entry), and the next load
+    takes S_DAX from FS_XFLAG_DAX.  Disabled while a process maps the file or when S_DAX
+    would not change."""
+
+    name: ClassVar[str] = "evict_inode"
+    file: int
+
+    def apply(self, m, s):
+        L, D = m.L, m.design
+        f = self.file
+        if not require(And(ForAll(L.procs, lambda n: s[L.mmap_mode[n][f]] == MM_NONE),
+                           s[L.s_dax[f]] != s[L.xflag_dax[f]])):
+            return None
+        d = draft(s)
+        D.dax_writeback_mapping_range(L, d, f)
+        k.break_pmd(D, L, d, f)
+        for x in L.blks:
+            D.dax_delete_mapping_entry(L, d, f, x)
+        d[L.s_dax[f]] = d[L.xflag_dax[f]]
+        return freeze(d)
+
+    @classmethod
+    def instances(cls, L, D):
+        return [cls(f) for f in L.files]
+
+
+SHIPPED_FAMILIES = tuple(ACTIONS)
+"""The shipped action families, in order."""
+FAMILY_ORDER = SHIPPED_FAMILIES
+"""The shipped families in model order (users' families follow, see :data:`ACTIONS`)."""
+
+k.declare_module_warnings(__file__)

@@ -31,6 +31,7 @@ ARGUMENTS = {
     "doff": "first block of the destination range (4 KiB blocks)",
     "length": "length of the range in 4 KiB blocks",
     "phys": "physical pmem block (pfn) p0, p1...",
+    "on": "true: set FS_XFLAG_DAX on the file; false: clear it",
 }
 """Argument name -> meaning (units: blocks are 4 KiB pages, segments 2 KiB)."""
 

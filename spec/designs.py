@@ -1,17 +1,22 @@
-"""Designs: named variants of the fsdax actions, each taken from a seed thread.
+"""Designs: named variants of the fsdax kernel, each taken from a seed thread or from the
+kernel's history.
 
-A :class:`Design` fixes the kernel decisions the seeds argue about (page->mapping
-bookkeeping, whether reflink is allowed, the CoW copy, the hole length the fault path
-trusts, what a userspace flush promises, dirty tracking under MAP_SYNC) plus its *scope*:
-which action families are explored and at which default bounds (like a TLA+ .cfg).  Every
-decision is a method written in the vocabulary, so a user's variant is a subclass that
-overrides one method, or a :meth:`Design.variant` with different settings, registered with
-:func:`register_design` from a file passed to ``daxcheck check --designs FILE``.
+A :class:`Design` is the kernel as a set of *hooks*: one method per kernel function the
+spec models (``dax_associate_entry``, ``dax_writeback_one``, ``xfs_reflink_end_cow``, the
+``->iomap_begin`` flag decisions ``iomap_f_shared`` / ``iomap_f_dirty`` / ``iomap_f_new`` /
+``iomap_hole_length``, ``invalidate_inode_pages2_range``, ``dax_layout_busy_page``,
+``xfs_log_force``, ``xlog_recover``, ``xfs_bmapi_write`` ...).  Every call site in the
+actions and in :mod:`~daxcheck.spec.fsdax` goes through ``D.<hook>(...)``, so a user's
+subclass overriding one hook changes that kernel step everywhere: in the explicit engine,
+in the Z3 engine and in the byte-level replay.  Hooks are written in the vocabulary (they
+may get symbolic state); ``daxcheck list hooks`` prints them with their kernel source.
 
-The default of every setting is the merged-kernel (6.x) behaviour; each shipped design
-changes one setting.  ``expect_violated`` is the exact set of properties the design violates
-at its default bounds (the seed's claim and what else the bug breaks), compared with what
-exploration computes by ``check --expect``, ``daxcheck gate`` and the tests.
+*Settings* are sugar for the common variants (each selects a body inside one or two
+hooks), and the design's *scope* (``families`` explored, default ``bounds``) is its TLA+
+``.cfg``.  The default of every setting is the merged-kernel (6.x) behaviour.
+``expect_violated`` is the exact set of properties the design violates at its default
+bounds, compared with what exploration computes by ``check --expect``, ``daxcheck gate`` and
+the tests; ``cite`` names the commit, thread or xfstest the design comes from.
 """
 from __future__ import annotations
 
@@ -19,44 +24,75 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from . import fsdax as k
-from .state import Bounds, MM_SYNC, UNWRITTEN, HOLE, PTE_RW
-from .vocab import And, Or, Not, If
+from .actions import ACTIONS, SHIPPED_FAMILIES
+from .state import Bounds, MM_SYNC, HOLE, UNWRITTEN, PTE_RW, XA_EMPTY, XA_PFN
+from .vocab import And, Or, Not, select
 
 DESIGNS: dict[str, "Design"] = {}
 
-ALL_FAMILIES = ("mmap", "fault", "pmd_fault", "store", "flush", "write", "read", "fallocate",
-                "seal", "reflink", "punch", "truncate", "fdatasync", "crash", "evict",
-                "reflink_range")
+ALL_FAMILIES = SHIPPED_FAMILIES
+"""Every shipped action family (a user's ``@action`` family adds its name to a design's
+``families`` to be explored there)."""
 
 
 class DesignError(ValueError):
     """An invalid design definition (unknown setting value, unknown action family)."""
 
 
+def hook(fn):
+    """Mark a :class:`Design` method as a kernel hook (listed by ``daxcheck list hooks``).
+    The docstring's first line names the kernel function modelled."""
+    fn.__daxcheck_hook__ = True
+    return fn
+
+
 @dataclass(frozen=True)
 class Design:
-    """One design variant.
+    """One design variant: a name, where it comes from, its scope, and the kernel as hooks.
 
-    Settings (strings so they show in traces; each maps to a method below):
+    Settings (strings so they show in traces; each selects the body of one or two hooks):
       page_owner:  "shared-count" (6.2 page->share) | "single-owner" (before 5.19)
       reflink:     "allowed" | "refused" (XFS: "DAX and reflink cannot be used together")
       seal:        "none" | "reflink-allowed" (sealed files may be reflink sources and CoW)
                    | "no-reflink" (sealed files refuse reflink and CoW)
+      seal_checks: "all" (a sealed inode refuses every block-map change) | "no-shift"
+                   (collapse/insert range are not checked)
       cow:         "srcmap" (iomap srcmap, dax_iomap_copy_around) | "single-iomap"
+      cow_edges:   "zeroed" (a hole/unwritten CoW source is zeroed around the write, 2022)
+                   | "stale" (skipped for a hole, copied raw for unwritten)
+      cow_fork:    "reflink" (only shared extents are CoW'd) | "always" (XFS always_cow)
+      fault_cow:   "copy" (a write fault on a shared extent CoWs it, 5.19) | "in-place"
+                   (before 5.19 the DAX fault path ignored IOMAP_F_SHARED)
+      read_shared: "reported" (read faults get IOMAP_F_SHARED, 6.2) | "not-reported"
       hole_size:   "iomap" (true hole length) | "unknown" (get_block leaves b_size)
-      flush_durable: "map-sync" (only MAP_SYNC or sealed mappings) | "any" (daxfile:
+      flush_durable_mode: "map-sync" (only MAP_SYNC or sealed mappings) | "any" (daxfile:
                    every userspace flush is a durability point, metadata not synced)
-      map_sync:    MAP_SYNC offered at all
+      mmap_map_sync: MAP_SYNC accepted by ->mmap (mmap_supported_flags)
+      sync_fault:  "iomap-dirty" (dax_fault_is_synchronous: a MAP_SYNC write fault with
+                   IOMAP_F_DIRTY fsyncs before the PTE is writable) | "never"
+      iomap_dirty: "pinned" (IOMAP_F_DIRTY while the inode has unlogged metadata,
+                   xfs_ipincount) | "new" (only when this ->iomap_begin allocated)
       usync_mode:  MAP_SYNC puts the whole inode into userspace-sync mode, which stops
                    dirty tracking for every mapping (the mixed mode Chinner warns about)
       shared_check: "in-core+journal" (a block still referenced by another inode's
                    journaled map counts as shared, so it is CoW'd, not overwritten in
                    place) | "in-core" (the in-core refcount btree alone decides)
-      partial_writes: write(2) of one segment is explored (unaligned writes)
-    Scope: ``families`` explored, default ``bounds``.
-    ``expect_violated``: exactly the shipped properties this design violates at its default
-    bounds (empty = every property holds); ``check --expect`` and ``daxcheck gate`` fail when
-    the computed set differs in either direction.
+      new_invalidate: "always" (write(2) over an IOMAP_F_NEW mapping invalidates the range,
+                   4.12) | "faults-only"
+      pmd_conflict: "xas_find_conflict" (a PMD entry only over an empty range) |
+                   "index-only" (only the PMD-aligned index is looked up)
+      private_pmd_split: "split" (a MAP_PRIVATE write fault splits the PMD mapping first) |
+                   "none"
+      dedupe_compare: "lockstep" | "stale-srcmap" (the source iterator does not advance)
+      break_layouts: "wait" (punch/truncate wait for pinned pages, dax_layout_busy_page)
+                   | "none"
+      dax_toggle:  "on-evict" (FS_XFLAG_DAX takes effect when the inode is evicted, 5.8)
+                   | "immediate" (S_DAX flips under live mappings)
+      partial_writes: write(2) of part of a block is explored (unaligned writes)
+      pmd_pfn_entries: PMD faults over written PMD-aligned extents map pfn PMDs
+    Scope: ``families`` explored, default ``bounds``.  ``expect_violated``: exactly the
+    shipped properties this design violates at its default bounds (empty = every property
+    holds).  ``cite``: commit / thread / xfstest.
     """
 
     name: str
@@ -65,120 +101,422 @@ class Design:
     families: tuple = ALL_FAMILIES
     bounds: Bounds = field(default_factory=Bounds)
     expect_violated: frozenset = frozenset()
+    cite: str = ""
     page_owner: str = "shared-count"
     reflink: str = "allowed"
     seal: str = "none"
+    seal_checks: str = "all"
     cow: str = "srcmap"
+    cow_edges: str = "zeroed"
+    cow_fork: str = "reflink"
+    fault_cow: str = "copy"
+    read_shared: str = "reported"
     hole_size: str = "iomap"
     flush_durable_mode: str = "map-sync"
-    map_sync: bool = True
+    mmap_map_sync: bool = True
+    sync_fault: str = "iomap-dirty"
+    iomap_dirty: str = "pinned"
     usync_mode: bool = False
     shared_check: str = "in-core+journal"
+    new_invalidate: str = "always"
+    pmd_conflict: str = "xas_find_conflict"
+    private_pmd_split: str = "split"
+    dedupe_compare: str = "lockstep"
+    break_layouts: str = "wait"
+    dax_toggle: str = "on-evict"
     partial_writes: bool = True
+    pmd_pfn_entries: bool = False
 
     _CHOICES = {"page_owner": ("shared-count", "single-owner"),
                 "reflink": ("allowed", "refused"),
                 "seal": ("none", "reflink-allowed", "no-reflink"),
+                "seal_checks": ("all", "no-shift"),
                 "cow": ("srcmap", "single-iomap"),
+                "cow_edges": ("zeroed", "stale"),
+                "cow_fork": ("reflink", "always"),
+                "fault_cow": ("copy", "in-place"),
+                "read_shared": ("reported", "not-reported"),
                 "hole_size": ("iomap", "unknown"),
                 "flush_durable_mode": ("map-sync", "any"),
-                "shared_check": ("in-core+journal", "in-core")}
+                "sync_fault": ("iomap-dirty", "never"),
+                "iomap_dirty": ("pinned", "new"),
+                "shared_check": ("in-core+journal", "in-core"),
+                "new_invalidate": ("always", "faults-only"),
+                "pmd_conflict": ("xas_find_conflict", "index-only"),
+                "private_pmd_split": ("split", "none"),
+                "dedupe_compare": ("lockstep", "stale-srcmap"),
+                "break_layouts": ("wait", "none"),
+                "dax_toggle": ("on-evict", "immediate")}
+    _FLAGS = ("mmap_map_sync", "usync_mode", "partial_writes", "pmd_pfn_entries")
 
     def __post_init__(self):
         for key, allowed in self._CHOICES.items():
             if getattr(self, key) not in allowed:
                 raise DesignError(f"design {self.name}: {key}={getattr(self, key)!r} is not one "
                                   f"of {', '.join(allowed)}")
-        bad = [f for f in self.families if f not in ALL_FAMILIES]
+        for key in self._FLAGS:
+            if not isinstance(getattr(self, key), bool):
+                raise DesignError(f"design {self.name}: {key} must be True or False")
+        bad = [f for f in self.families if f not in ACTIONS]
         if bad:
             raise DesignError(f"design {self.name}: unknown action famil{'y' if len(bad) == 1 else 'ies'} "
                               f"{', '.join(bad)}")
         self.bounds.validate()
 
+    _OLD_HOOKS = {"associate": "dax_associate_entry", "disassociate": "dax_disassociate_entry",
+                  "cow_fill": "dax_iomap_copy_around", "hole_length": "iomap_hole_length",
+                  "flush_durable": "userspace_flush_durable", "tracks_dirty": "dax_mark_dirty",
+                  "reflink_allowed": "xfs_reflink_remap_prep"}
+
+    def __init_subclass__(cls, **kw):
+        """A subclass overriding a hook by its name before the hooks were named after the
+        kernel functions (``associate``, ``cow_fill``, ``hole_length``, ``flush_durable``,
+        ``tracks_dirty``, ``reflink_allowed``, ``cow_allowed``) overrides that hook."""
+        super().__init_subclass__(**kw)
+        for old, new in cls._OLD_HOOKS.items():
+            if old in cls.__dict__ and new not in cls.__dict__:
+                setattr(cls, new, lambda self, *a, _old=old: getattr(self, _old)(*a))
+        if "cow_allowed" in cls.__dict__ and "is_iomap_immutable" not in cls.__dict__:
+            base = cls.is_iomap_immutable
+
+            def immutable(self, L, s, f, op, _base=base):
+                if op == "cow":
+                    return Not(self.cow_allowed(L, s, f))
+                return _base(self, L, s, f, op)
+            cls.is_iomap_immutable = immutable
+
     def variant(self, **changes) -> "Design":
-        """A copy with some settings changed (e.g. a user's variant of a shipped design)."""
+        """A copy with some settings changed (e.g. a user's variant of a shipped design).
+        Raises DesignError for an unknown setting."""
+        names = {f.name for f in dataclasses.fields(self)}
+        bad = [c for c in changes if c not in names]
+        if bad:
+            raise DesignError(f"design {self.name}: unknown setting {bad[0]!r}")
         return dataclasses.replace(self, **changes)
 
     def settings(self) -> dict:
         """The kernel-decision settings as a dict (for reports and ITF #meta)."""
-        return {key: getattr(self, key) for key in
-                ("page_owner", "reflink", "seal", "cow", "hole_size", "flush_durable_mode",
-                 "map_sync", "usync_mode", "shared_check", "partial_writes")}
+        return {key: getattr(self, key) for key in tuple(self._CHOICES) + self._FLAGS}
 
-    # ---- decision hooks (vocabulary-only; may get symbolic state) -------------------
-    def associate(self, L, d, b, f, x, shared):
+    def has(self, family: str) -> bool:
+        """The family is in this design's scope (mechanisms a design leaves out cost
+        nothing: their branches are not built)."""
+        return family in self.families
+
+    @property
+    def private_mappings(self) -> bool:
+        """MAP_PRIVATE mappings are explored (``mmap_private`` in scope)."""
+        return self.has("mmap_private")
+
+    # ================================================================ ->iomap_begin
+    @hook
+    def iomap_f_shared(self, L, s, f, x, op):
+        """->iomap_begin IOMAP_F_SHARED (xfs_direct_write_iomap_begin, xfs_read_iomap_begin).
+
+        ``op``: "read" (a read fault: page association), "fault" (a write fault) or "write"
+        (write(2), zeroing, unshare).  Shared = the block has other references in the
+        in-core refcount btree or (``shared_check`` in-core+journal) in another inode's
+        journaled map.  XFS's always_cow reports every write through the CoW fork; read
+        faults get the flag since 6.2 (``read_shared``); before 5.19 the DAX write-fault
+        path ignored it (``fault_cow`` in-place)."""
+        if op == "read" and self.read_shared == "not-reported":
+            return False
+        if op == "fault" and self.fault_cow == "in-place":
+            return False
+        shared = k.is_shared(L, s, f, x, self.shared_check == "in-core+journal")
+        if op != "read" and self.cow_fork == "always":
+            return True
+        return shared
+
+    @hook
+    def iomap_f_new(self, L, s, f, x):
+        """->iomap_begin IOMAP_F_NEW: the block is allocated or converted by this call
+        (xfs_iomap_write_direct on a hole or an unwritten extent)."""
+        kd = s[L.ext_kind[f][x]]
+        return Or(kd == HOLE, kd == UNWRITTEN)
+
+    @hook
+    def iomap_f_dirty(self, L, s, f, x, new):
+        """->iomap_begin IOMAP_F_DIRTY (xfs_direct_write_iomap_begin, 4.15 'xfs: support
+        for synchronous DAX faults'): the inode has metadata not yet in the log
+        (xfs_ipincount && ili_fsync_fields), so a MAP_SYNC fault must fsync first.
+        ``new``: this call allocated (IOMAP_F_NEW), for the "new" variant."""
+        if self.iomap_dirty == "new":
+            return new
+        return k.inode_meta_dirty(L, s, f)
+
+    @hook
+    def iomap_hole_length(self, L, s, f, x, want):
+        """->iomap_begin length of an IOMAP_HOLE at ``f``/``x`` when DAX asks for ``want``
+        blocks (xfs_bmapi_read; ext2_get_blocks left bh->b_size at the request, seed 000)."""
+        if self.hole_size == "unknown":
+            return want
+        return k.hole_run(L, s, f, x, want)
+
+    # ================================================================ allocation
+    @hook
+    def xfs_bmapi_write(self, L, s):
+        """xfs_bmapi_write → xfs_bmap_btalloc: ``(found, b)``, the lowest block with
+        refcount 0 that no journaled map references (xfs_extent_busy)."""
+        return k.find_free(L, s)
+
+    @hook
+    def xfs_zero_extent(self, L, d, b):
+        """xfs_zero_extent (XFS_BMAPI_ZERO for DAX): a new or converted block is zeroed
+        with dax_zero_page_range before it is mapped."""
+        k.zero_block(L, d, b)
+
+    # ================================================================ fs/dax.c
+    @hook
+    def dax_associate_entry(self, L, d, b, f, x, shared):
         """dax_associate_entry: record that file ``f`` index ``x`` maps pmem page ``b``."""
         if self.page_owner == "single-owner":
             k.associate_single_owner(L, d, b, f, x, shared)
         else:
             k.associate_shared_count(L, d, b, f, x, shared)
 
-    def disassociate(self, L, d, b, f, x):
+    @hook
+    def dax_disassociate_entry(self, L, d, b, f, x):
         """dax_disassociate_entry: the entry of ``f``/``x`` for page ``b`` goes away."""
         if self.page_owner == "single-owner":
             k.disassociate_single_owner(L, d, b, f, x)
         else:
             k.disassociate_shared_count(L, d, b, f, x)
 
-    def reflink_allowed(self, L, s, src, dst):
-        """Whether FICLONE ``src`` → ``dst`` proceeds (else EINVAL/EPERM: disabled)."""
-        if self.reflink == "refused":
-            return False
-        if self.seal == "no-reflink":
-            return And(s[L.sealed[src]] == 0, s[L.sealed[dst]] == 0)
-        return s[L.sealed[dst]] == 0
+    @hook
+    def dax_insert_entry(self, L, d, f, x, p, dirty, shared):
+        """dax_insert_entry: the pfn entry of ``f``/``x`` for block ``p`` (replacing a zero
+        entry or an entry for another block), associated, tagged dirty if ``dirty``."""
+        k.insert_entry(self, L, d, f, x, p, dirty, shared)
 
-    def cow_allowed(self, L, s, f):
-        """Whether a write may break sharing of ``f``'s extent by CoW (moving it)."""
-        if self.seal == "no-reflink":
-            return s[L.sealed[f]] == 0
+    @hook
+    def dax_mark_dirty(self, L, s, f):
+        """dax_insert_entry(DAX_DIRTY) on a write fault: whether the entry is tagged
+        PAGECACHE_TAG_DIRTY so fsync will flush it (off for an inode in userspace-sync
+        mode, ``usync_mode``, seed 004)."""
+        if self.usync_mode:
+            return s[L.usync[f]] == 0
         return True
 
-    def cow_fill(self, L, d, src_kind, src, dst, segs, whole):
-        """Fill the CoW destination ``dst`` outside the written range: ``segs`` are the
-        segments the write does not cover (all of them for a fault, ``whole``).
+    @hook
+    def dax_load_hole(self, L, d, n, f, x):
+        """dax_load_hole: a read fault on a hole maps the shared zero page."""
+        k.insert_zero_entry(L, d, n, f, x)
 
-        srcmap (dax_iomap_copy_around, 5.19+, with the 2022 zero_edge fix): copy from the
-        source block, or zero when the source map is unwritten.  single-iomap (IOMAP_F_COW,
-        2019 btrfs series): the head/tail of an unaligned write are left as they are and a
-        whole-page copy is raw, whatever the source type was (the information was dropped).
-        """
-        if self.cow == "single-iomap":
-            if whole:
-                k.copy_block(L, d, src, dst, segs)
+    @hook
+    def xas_find_conflict(self, L, s, n, f):
+        """grab_mapping_entry(PMD_ORDER) → xas_find_conflict: an entry of its own in the
+        PMD range forces the fault back to PTEs ("index-only": the radix-tree era lookup at
+        the aligned index only, history item 9)."""
+        if self.pmd_conflict == "index-only":
+            return s[L.xa_kind[f][0]] != XA_EMPTY
+        return k.pmd_conflict(L, s, n, f, L.blks)
+
+    @hook
+    def dax_delete_mapping_entry(self, L, d, f, x):
+        """dax_delete_mapping_entry / __dax_invalidate_entry: drop the entry of ``f``/``x``."""
+        k.delete_entry(self, L, d, f, x)
+
+    @hook
+    def unmap_mapping_pages(self, L, d, f, x):
+        """unmap_mapping_pages: drop every process's PTE of ``f``/``x`` (a MAP_PRIVATE
+        anonymous CoW page stays: even_cows is false)."""
+        if self.private_mappings:
+            from .state import PTE_ANON, PTE_NONE
+            from .vocab import If
+            for n in L.procs:
+                kd = d[L.pte_kind[n][f][x]]
+                anon = kd == PTE_ANON
+                d[L.pte_kind[n][f][x]] = If(anon, kd, PTE_NONE)
+                d[L.pte_pfn[n][f][x]] = If(anon, d[L.pte_pfn[n][f][x]], 0)
+        else:
+            k.unmap(L, d, f, x)
+
+    @hook
+    def invalidate_inode_pages2_range(self, L, d, f, x):
+        """invalidate_inode_pages2_range: break a covering PMD entry, unmap every PTE of
+        ``f``/``x`` and delete its DAX entry."""
+        k.invalidate(self, L, d, f, x)
+
+    @hook
+    def dax_iomap_iter_new(self, L, d, f, x, op):
+        """dax_iomap_iter: an IOMAP_F_NEW mapping is invalidated before it is used, so a zero
+        page mapped over the old hole goes away (4.12 'dax: fix data corruption due to stale
+        mmap reads', generic/428).  ``op``: "write" for write(2), else a fault/seal/zero."""
+        if self.new_invalidate == "faults-only" and op == "write":
             return
-        unwritten = src_kind == UNWRITTEN
-        from .vocab import when
-        when(d, unwritten, lambda d: k.zero_segs(L, d, dst, segs))
-        when(d, Not(unwritten), lambda d: k.copy_block(L, d, src, dst, segs))
+        self.invalidate_inode_pages2_range(L, d, f, x)
 
-    def hole_length(self, L, s, f, x, want):
-        """The length (blocks) ->iomap_begin reports for the hole at ``f``/``x`` when DAX
-        asks for ``want`` blocks.  iomap: the real extent length (contiguous holes);
-        unknown: the requested length (ext2 get_block left bh->b_size untouched, seed 000)."""
-        if self.hole_size == "unknown":
-            return want
-        n, run = 0, True
-        for y in range(x, min(x + want, len(L.blks))):
-            run = And(run, s[L.ext_kind[f][y]] == HOLE)
-            n = n + If(run, 1, 0)
-        return n
+    @hook
+    def dax_writeback_one(self, L, d, f, x):
+        """dax_writeback_one: flush a dirty pfn entry's cache lines, clean the entry and
+        write-protect its PTEs (dax_entry_mkclean)."""
+        k.writeback_entry(L, d, f, x)
 
-    def flush_durable(self, L, s, n, f, x):
-        """Whether a userspace flush through process ``n``'s mapping of ``f`` index ``x``
-        is promised durable: a writable PTE of a MAP_SYNC mapping (its write fault synced
-        the metadata) or a sealed (daxfile) inode; "any": every mapping (seed 004)."""
+    @hook
+    def dax_writeback_mapping_range(self, L, d, f):
+        """dax_writeback_mapping_range over the whole file."""
+        k.writeback_file(self, L, d, f)
+
+    @hook
+    def dax_iomap_copy_around(self, L, d, src_kind, src, dst, segs, whole):
+        """dax_iomap_copy_around (dax_iomap_cow_copy before 6.1): fill the CoW destination
+        ``dst`` outside the write (``segs``; all of them for a fault, ``whole``), see
+        :func:`~daxcheck.spec.fsdax.copy_around` (settings ``cow``, ``cow_edges``)."""
+        k.copy_around(L, d, src_kind, src, dst, segs, whole, self.cow == "single-iomap",
+                      self.cow_edges == "zeroed")
+
+    @hook
+    def dax_copy_from_iter(self, L, d, p, g, t):
+        """dax_copy_from_iter → memcpy_flushcache: write(2) stores token ``t`` into segment
+        ``g`` of block ``p`` with non-temporal stores (durable, no dirty line left)."""
+        k.nt_store(L, d, p, g, t)
+
+    @hook
+    def dax_zero_range(self, L, d, f, x, segs):
+        """dax_zero_range → dax_zero_iter → dax_memzero: zero ``segs`` of ``f``/``x`` in
+        place (a written, unshared block after ->iomap_begin(IOMAP_ZERO))."""
+        k.zero_segs(L, d, d[L.ext_pblk[f][x]], segs)
+
+    @hook
+    def dax_layout_busy_page(self, L, s, f, x):
+        """dax_layout_busy_page_range: the page under ``f``/``x``'s DAX entry is pinned
+        (get_user_pages: O_DIRECT/RDMA in flight), so a layout change must wait (4.18/4.19,
+        'ext4: handle layout changes to pinned DAX mapping', generic/503)."""
+        if self.break_layouts == "none":
+            return False
+        return And(s[L.xa_kind[f][x]] == XA_PFN, select(s, L.pinned, s[L.xa_pfn[f][x]]) == 1)
+
+    @hook
+    def dax_dedupe_file_range_compare(self, L, s, a, soff, b, doff, length):
+        """dax_dedupe_file_range_compare: the ``length`` blocks of ``a`` from ``soff`` and
+        of ``b`` from ``doff`` read the same ("stale-srcmap": the source iterator does not
+        advance, 2022 'fsdax: dedupe: iter two files at the same time')."""
+        stale = self.dedupe_compare == "stale-srcmap"
+        return And(*[k.file_view(L, s, a, soff + (0 if stale else i), g)
+                     == k.file_view(L, s, b, doff + i, g)
+                     for i in range(length) for g in L.segs])
+
+    @hook
+    def dax_fault_is_synchronous(self, L, s, n, f):
+        """dax_fault_is_synchronous: a write fault through a MAP_SYNC (VM_SYNC) mapping
+        must make the metadata durable before the PTE becomes writable."""
+        if not self.mmap_map_sync or self.sync_fault == "never":
+            return False
+        return s[L.mmap_mode[n][f]] == MM_SYNC
+
+    @hook
+    def dax_finish_sync_fault(self, L, d, f, x):
+        """dax_finish_sync_fault: VM_FAULT_NEEDDSYNC → vfs_fsync_range(datasync) of the
+        faulting page, then the writable pfn is inserted."""
+        self.dax_writeback_one(L, d, f, x)
+        self.xfs_log_force(L, d)
+
+    # ================================================================ reflink / CoW
+    @hook
+    def xfs_reflink_remap_prep(self, L, s, src, dst):
+        """xfs_reflink_remap_prep: whether FICLONE/FICLONERANGE/FIDEDUPERANGE ``src`` →
+        ``dst`` proceeds (else EINVAL/EPERM: disabled)."""
+        if self.reflink == "refused":
+            return False
+        return And(Not(self.is_iomap_immutable(L, s, src, "reflink-src")),
+                   Not(self.is_iomap_immutable(L, s, dst, "reflink-dst")))
+
+    @hook
+    def xfs_reflink_remap_blocks(self, L, d, a, b, soff, doff, length, dedupe=False):
+        """xfs_reflink_remap_range → xfs_reflink_remap_blocks: share ``length`` blocks of
+        ``a`` from ``soff`` into ``b`` at ``doff`` (see :func:`remap_range`)."""
+        from .actions import remap_range
+        remap_range(self, L, d, a, b, soff, doff, length, dedupe)
+
+    @hook
+    def xfs_reflink_end_cow(self, L, d, f, x, new):
+        """xfs_reflink_end_cow: remap ``f``/``x`` onto the CoW destination ``new``."""
+        k.cow_remap(self, L, d, f, x, new)
+
+    # ================================================================ block map changes
+    @hook
+    def is_iomap_immutable(self, L, s, f, op):
+        """IS_IOMAP_IMMUTABLE (2017 S_IOMAP_IMMUTABLE proposal, seed 001): ``op`` on ``f`` is
+        refused because its block map is sealed.  ``op``: "fallocate", "punch",
+        "truncate", "zero", "collapse", "insert", "unshare", "cow", "reflink-src",
+        "reflink-dst"."""
+        sealed = s[L.sealed[f]] == 1
+        if op in ("cow", "reflink-src"):
+            return sealed if self.seal == "no-reflink" else False
+        if op in ("collapse", "insert") and self.seal_checks == "no-shift":
+            return False
+        return sealed
+
+    @hook
+    def xfs_break_layouts(self, L, s, f, xs):
+        """xfs_break_layouts (BREAK_UNMAP) before a block-map change of indices ``xs`` of
+        ``f``: wait while dax_layout_busy_page finds a pinned page (the action is disabled
+        until the pin goes).  Returns the enabling condition."""
+        return And(*[Not(self.dax_layout_busy_page(L, s, f, x)) for x in xs])
+
+    @hook
+    def xfs_free_file_space(self, L, d, f, x):
+        """xfs_free_file_space for one block: write back and unmap the range
+        (xfs_flush_unmap_range → truncate_pagecache_range), then xfs_bunmapi."""
+        if self.has("pin"):
+            def warn(d):
+                k.truncate_pinned_warning(L, d, d[L.xa_pfn[f][x]])
+            from .vocab import when
+            when(d, d[L.xa_kind[f][x]] == XA_PFN, warn)
+        k.punch_index(self, L, d, f, x)
+
+    # ================================================================ journal
+    @hook
+    def xfs_log_force(self, L, d):
+        """xfs_log_force: every logged metadata change reaches the on-disk log."""
+        k.journal_commit(L, d)
+
+    @hook
+    def xfs_file_fsync(self, L, d, f):
+        """xfs_file_fsync: dax_writeback_mapping_range, then force the log."""
+        self.dax_writeback_mapping_range(L, d, f)
+        self.xfs_log_force(L, d)
+
+    @hook
+    def xlog_recover(self, L, d):
+        """Mount after a power failure: xlog_recover replays the log; volatile state is gone
+        (see :func:`~daxcheck.spec.fsdax.recover`)."""
+        k.recover(L, d, self.has("dax_toggle"))
+
+    # ================================================================ per-inode DAX
+    @hook
+    def xfs_ioctl_setattr_dax(self, L, d, f, on):
+        """xfs_ioctl_setattr_prepare_dax (5.8, per-inode DAX): FS_XFLAG_DAX is changed on
+        disk and S_DAX follows when the inode is next evicted (d_mark_dontcache);
+        "immediate": S_DAX flips at once, under live mappings (the 2018 chattr problem)."""
+        d[L.xflag_dax[f]] = 1 if on else 0
+        if self.dax_toggle == "immediate":
+            d[L.s_dax[f]] = 1 if on else 0
+
+    # ================================================================ userspace contract
+    @hook
+    def userspace_flush_durable(self, L, s, n, f, x):
+        """The userspace flush contract (pmem_persist after MAP_SYNC, seed 004): whether a
+        flush through process ``n``'s mapping of ``f``/``x`` is a durability point: a
+        writable PTE of a MAP_SYNC mapping or a sealed (daxfile) inode; "any": every
+        mapping."""
         if self.flush_durable_mode == "any":
             return True
         return Or(And(s[L.mmap_mode[n][f]] == MM_SYNC, s[L.pte_kind[n][f][x]] == PTE_RW),
                   s[L.sealed[f]] == 1)
 
-    def tracks_dirty(self, L, s, f):
-        """Whether a write fault tags the DAX entry dirty so fsync will flush it.  With
-        ``usync_mode`` an inode in userspace-sync mode tracks nothing (seed 004)."""
-        if self.usync_mode:
-            return s[L.usync[f]] == 0
-        return True
+
+def hooks() -> list[tuple[str, str]]:
+    """Every kernel hook of :class:`Design`: ``(name, kernel source)`` where the source is
+    the docstring's first sentence (it names the kernel function modelled), in class
+    order."""
+    out = []
+    for name, v in vars(Design).items():
+        if getattr(v, "__daxcheck_hook__", False):
+            doc = " ".join((v.__doc__ or "").split()).replace("``", "")
+            out.append((name, doc.split(". ")[0].rstrip(".") + "."))
+    return out
 
 
 def register_design(d: Design) -> Design:
@@ -187,6 +525,8 @@ def register_design(d: Design) -> Design:
     if d.name in DESIGNS:
         raise DesignError(f"design {d.name} is already registered")
     DESIGNS[d.name] = d
+    if type(d) is not Design:
+        k.declare_warnings_of(d)
     return d
 
 
@@ -214,54 +554,73 @@ _HOLE = dict(families=("mmap", "fault", "pmd_fault", "store", "flush", "write", 
              bounds=Bounds(files=1, blocks=2, phys=2, tokens=1, procs=1, depth=5),
              partial_writes=False)
 
-for _d in (
+SEED_DESIGNS = (
     Design("reflink-single-owner", "002",
            "reflink on fsdax with one page->mapping per pmem page (the dax_associate_entry TODO)",
-           page_owner="single-owner", expect_violated=frozenset({"no_page_two_mappings"}),
-           **_REFLINK),
+           page_owner="single-owner",
+           expect_violated=frozenset({"no_page_two_mappings", "no_kernel_warning"}),
+           cite="seed 002 (Rodrigues/Wilcox 2021); WARN_ON_ONCE(page->mapping) in "
+                "dax_associate_entry", **_REFLINK),
     Design("reflink-shared-count", "002",
            "reflink on fsdax with PAGE_MAPPING_DAX_SHARED and page->share (5.19/6.2)",
+           cite="seed 002; 6.2 'fsdax: introduce page->share for fsdax in reflink mode'",
            **_REFLINK),
     Design("reflink-refused", "002",
-           "DAX and reflink exclusive (XFS until 5.18)", reflink="refused", **_REFLINK),
+           "DAX and reflink exclusive (XFS until 5.18)", reflink="refused",
+           cite="seed 002; XFS 'DAX and reflink cannot be used together' (until 5.18)",
+           **_REFLINK),
     Design("immutable-extents", "001",
            "sealed block map, but sealed files can be reflinked and CoW'd",
            seal="reflink-allowed",
            expect_violated=frozenset({"immutable_extents_never_move", "durable_after_sync"}),
-           **_IMMUTABLE),
+           cite="seed 001 (Wong/Chinner 2017, FALLOC_FL_SEAL_BLOCK_MAP)", **_IMMUTABLE),
     Design("immutable-no-reflink", "001",
            "sealed inodes refuse reflink and CoW (Chinner: mutually exclusive)",
-           seal="no-reflink", **_IMMUTABLE),
+           seal="no-reflink", cite="seed 001 (Chinner's reply)", **_IMMUTABLE),
     Design("userspace-flush", "004",
            "userspace flush is a durability point on any mapping; metadata never synced",
-           flush_durable_mode="any", map_sync=False,
-           expect_violated=frozenset({"durable_after_sync"}), **_SYNC),
+           flush_durable_mode="any", mmap_map_sync=False,
+           expect_violated=frozenset({"durable_after_sync"}),
+           cite="seed 004 (Chinner/Lutomirski 2017, daxfile)", **_SYNC),
     Design("map-sync", "004",
            "MAP_SYNC: the fault syncs metadata before the PTE becomes writable (4.15)",
-           **_SYNC),
+           cite="seed 004; 4.15 'mm: Define MAP_SYNC and VM_SYNC flags', generic/470", **_SYNC),
     Design("mixed-dirty-tracking", "004",
            "a MAP_SYNC writer puts the inode in userspace-sync mode; fsync of another "
            "process's plain mapping flushes nothing",
-           usync_mode=True, expect_violated=frozenset({"durable_after_sync"}), **_MIXED),
+           usync_mode=True, expect_violated=frozenset({"durable_after_sync"}),
+           cite="seed 004 (Chinner on mixed per-inode sync modes)", **_MIXED),
     Design("cow-single-iomap", "003",
            "CoW through one iomap with IOMAP_F_COW: unaligned head/tail left uncopied",
            cow="single-iomap",
            expect_violated=frozenset({"no_stale_data", "no_stale_data_after_crash",
-                                      "durable_after_sync"}), **_COW),
+                                      "durable_after_sync", "read_returns_last_write"}),
+           cite="seed 003 (Hellwig/Chinner 2019, btrfs DAX IOMAP_F_COW)", **_COW),
     Design("cow-srcmap", "003",
            "CoW with a source map: head/tail copied, zeroed for an unwritten source (5.19)",
-           **_COW),
+           cite="seed 003; 5.5 'iomap: use a srcmap for a read-modify-write I/O', 5.19 "
+                "'fsdax: Introduce dax_iomap_cow_copy()'", **_COW),
     Design("cow-in-core-refcount", "003",
            "in-place overwrite decided by the in-core refcount alone: a block whose sharing an "
            "uncommitted CoW remap broke is overwritten in place, and a crash hands it back to "
            "the other file (model finding)",
            shared_check="in-core",
-           expect_violated=frozenset({"durable_after_sync", "no_stale_data_after_crash"}), **_COW),
+           expect_violated=frozenset({"durable_after_sync", "no_stale_data_after_crash"}),
+           cite="model finding, reproduced on XFS by the kernel oracle "
+                "(tests/test_oracle.py)", **_COW),
     Design("hole-size-unknown", "000",
            "the PMD fault trusts a hole length the filesystem never reported (buffer_head)",
-           hole_size="unknown", expect_violated=frozenset({"mapping_matches_extents"}), **_HOLE),
+           hole_size="unknown",
+           expect_violated=frozenset({"mapping_matches_extents", "read_returns_last_write"}),
+           cite="seed 000 (Williams/Wilcox 2016, get_block b_size)", **_HOLE),
     Design("iomap-hole-size", "000",
            "->iomap_begin reports the true hole length; PMD zero page only over real holes",
-           **_HOLE),
-):
+           cite="seed 000; iomap-based DAX faults (4.10)", **_HOLE),
+)
+
+k.declare_module_warnings(__file__)
+
+for _d in SEED_DESIGNS:
     register_design(_d)
+
+from . import history  # noqa: E402,F401  (registers the history designs)

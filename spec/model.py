@@ -2,12 +2,12 @@
 
 Shaped like stateright's ``Model``: :meth:`DaxModel.init_states`, the enabled actions of a
 state, and a pure :meth:`DaxModel.next_state`.  The action list is fixed per model (families
-in :data:`~daxcheck.spec.actions.FAMILY_ORDER`, arguments in ``instances`` order), so a
+in :data:`~daxcheck.spec.actions.ACTIONS` order, arguments in ``instances`` order), so a
 trace names each step by action and replays deterministically.
 """
 from __future__ import annotations
 
-from .actions import ACTIONS, FAMILY_ORDER, Action
+from .actions import ACTIONS, Action
 from .designs import Design
 from .state import Bounds, Layout
 
@@ -31,7 +31,7 @@ class DaxModel:
         self.bounds = (bounds or design.bounds).validate()
         self.L = Layout(self.bounds)
         acts = []
-        for fam in FAMILY_ORDER:
+        for fam in ACTIONS:
             if fam in design.families:
                 acts.extend(ACTIONS[fam].instances(self.L, design))
         self.actions: tuple[Action, ...] = tuple(acts)
@@ -81,7 +81,7 @@ class DaxModel:
         Raises ActionError if there is no such action in this model."""
         cls = ACTIONS.get(name)
         if cls is None:
-            raise ActionError(f"unknown action {name!r} (known: {', '.join(FAMILY_ORDER)})")
+            raise ActionError(f"unknown action {name!r} (known: {', '.join(ACTIONS)})")
         try:
             a = cls(**args)
         except TypeError as e:

@@ -218,6 +218,32 @@ SYMPTOM = {
     ("cow-in-core-refcount", "durable_after_sync"): "after recovery reads file b's data",
     ("hole-size-unknown", "mapping_matches_extents"):
         "bytes 4096-8191: loads return zeros (the zero page) but read(2) returns t1",
+    ("reflink-range-single-owner", "no_page_two_mappings"):
+        "mapped by file a index 0, file a index 1",
+    ("read-fault-unshared-flag", "no_kernel_warning"):
+        "reaches WARN_ON_ONCE: dax_associate_entry: page->mapping already set",
+    ("cow-fault-in-place", "dedupe_shares_equal_data"):
+        "is shared by file a block 0 and file b block 0 and holds t2",
+    ("cow-edges-stale", "no_stale_data"): "file a, bytes 2048-4095 read stale pmem contents",
+    ("dedupe-stale-srcmap", "read_returns_last_write"):
+        "read(2) of file a, bytes 4096-6143 return t2 (file b's data",
+    ("dma-pin-ignored", "pinned_pages_stay_allocated"):
+        "are pinned for a DMA into file a block 0, but now belong to no file (free)",
+    ("map-sync-dirty-if-new", "durable_after_sync"):
+        "promised t1 by a sync, but the recovered file ends at byte 0",
+    ("map-sync-no-sync-fault", "durable_after_sync"):
+        "promised t1 by a sync, but the recovered file ends at byte 0",
+    ("seal-ignores-collapse", "immutable_extents_never_move"):
+        "sealed file a block 0 was at pmem bytes 0x00000-0x00fff (p0) when sealed but now "
+        "lives at p1",
+    ("pmd-lookup-index-only", "pmd_excludes_pte"):
+        "a PMD entry covers bytes 0-8191 but index 1 (bytes 4096-8191) still has a 4 KiB entry",
+    ("write-keeps-zero-page", "read_returns_last_write"):
+        "P0's loads from file a, bytes 0-2047 return zeros, but the last write there was t1",
+    ("pmd-private-no-split", "pmd_excludes_pte"):
+        "P0 maps file a with a PMD and also with a PTE at bytes 0-4095 (an anonymous CoW page)",
+    ("dax-toggle-immediate", "dax_flag_changes_only_when_unmapped"):
+        "file a is no longer DAX (S_DAX clear) but P0 still maps bytes 0-4095 to pmem block p0",
 }
 """The byte-level symptom of each seed design's claimed violation (every violation's byte-level
 reproduction is checked by the gate, tests/test_designs.py)."""
@@ -308,7 +334,7 @@ def _cow_trace():
 def test_planted_spec_bug_is_caught_by_the_refinement_check(monkeypatch):
     m = DaxModel(DESIGNS["cow-srcmap"])
     replay_concrete(m, _cow_trace())                  # agrees before the bug is planted
-    monkeypatch.setattr(Design, "cow_fill", lambda self, L, d, *a: None)
+    monkeypatch.setattr(Design, "dax_iomap_copy_around", lambda self, L, d, *a: None)
     with pytest.raises(RefinementError) as e:
         replay_concrete(m, _cow_trace())
     msg = str(e.value)

@@ -43,3 +43,30 @@ def test_seed_pairs_differ_in_one_setting():
         assert 1 <= len(diff) <= 2, (bad, good, diff)  # userspace-flush also drops MAP_SYNC
         assert DESIGNS[bad].families == DESIGNS[good].families
         assert DESIGNS[bad].bounds == DESIGNS[good].bounds
+
+
+def test_history_items_are_pairs_differing_in_one_setting():
+    """Each history item (fsdax-history.md 1-10) is a pair or triple in one scope: the fixed
+    design holds, each broken one violates, and they differ in exactly one setting."""
+    from daxcheck.spec.history import HISTORY
+    assert len(HISTORY) >= 20 and len(DESIGNS) >= 33
+    items = {}
+    for d in HISTORY:
+        items.setdefault(d.seed, []).append(d)
+        assert d.cite and "history" in d.cite
+    assert sorted(items, key=lambda s: int(s[1:])) == [f"h{i}" for i in range(1, 11)]
+    for seed, ds in items.items():
+        fixed = [d for d in ds if not d.expect_violated]
+        assert fixed, seed
+        for bad in ds:
+            if not bad.expect_violated:
+                continue
+            good = next(f for f in fixed if f.families == bad.families and f.bounds == bad.bounds)
+            a, b = bad.settings(), good.settings()
+            assert len({k for k in a if a[k] != b[k]}) == 1, (bad.name, good.name)
+
+
+def test_every_action_family_is_in_some_shipped_scope():
+    from daxcheck.spec.actions import SHIPPED_FAMILIES
+    covered = {f for d in DESIGNS.values() for f in d.families}
+    assert set(SHIPPED_FAMILIES) <= covered

@@ -23,7 +23,8 @@ def small(tmp_path):
     doc["designs"] = {n: doc["designs"][n] for n in SMALL}
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps(doc, indent=1))
-    shutil.copy(SHIPPED_DIR / CEX, tmp_path / CEX)
+    for f in SHIPPED_DIR.glob(f"{SMALL[0]}__*.itf.json"):
+        shutil.copy(f, tmp_path / f.name)
     return path
 
 
@@ -120,7 +121,7 @@ def test_cli_gate_exit_codes_and_update(tmp_path, small):
     mutate.write_text("from daxcheck.spec.designs import DESIGNS\n"
                       "DESIGNS['iomap-hole-size'] = DESIGNS['iomap-hole-size'].variant("
                       "hole_size='unknown', expect_violated=frozenset({"
-                      "'mapping_matches_extents'}))\n"
+                      "'mapping_matches_extents', 'read_returns_last_write'}))\n"
                       "from daxcheck.spec.designs import register_design\n"
                       "register_design(DESIGNS['map-sync'].variant(name='mine'))\n")
     r = dax("gate", str(small), "--designs", str(mutate), "--quiet")
@@ -132,7 +133,8 @@ def test_cli_gate_exit_codes_and_update(tmp_path, small):
     assert dax("gate", str(small), "--designs", str(mutate), "--quiet").returncode == 0
     # a change the design does not declare is never blessed by --update
     mutate.write_text(mutate.read_text().replace("expect_violated=frozenset({"
-                                                 "'mapping_matches_extents'})", ""))
+                                                 "'mapping_matches_extents', "
+                                                 "'read_returns_last_write'})", ""))
     r = dax("gate", str(small), "--designs", str(mutate), "--update")
     assert r.returncode == 1 and "expect_violated" in r.stdout
     # bad input: one line, exit 2

@@ -47,10 +47,11 @@ def test_check_json_junit_markdown(tmp_path):
     tc = cases(tmp_path / "r.xml")
     assert len(tc) == 2 * len(PROPERTIES)
     failed = {k: c.result[0] for k, c in tc.items() if c.result}
-    assert list(failed) == [("hole-size-unknown", "mapping_matches_extents")]
+    assert list(failed) == [("hole-size-unknown", "mapping_matches_extents"),
+                            ("hole-size-unknown", "read_returns_last_write")]
     f = failed[("hole-size-unknown", "mapping_matches_extents")]
     assert isinstance(f, Failure) and f.message == SUMMARY
-    assert JUnitXml.fromfile(str(tmp_path / "r.xml")).failures == 1
+    assert JUnitXml.fromfile(str(tmp_path / "r.xml")).failures == 2
 
     md = (tmp_path / "r.md").read_text()
     assert "| design | no_page_two_mappings |" in md
@@ -86,7 +87,8 @@ def test_gate_outputs_fail_exactly_where_the_gate_differs(tmp_path):
     m = tmp_path / "m" / "manifest.json"
     m.parent.mkdir()
     m.write_text(json.dumps(doc))
-    shutil.copy(SHIPPED_DIR / CEX, m.parent / CEX)
+    for f in SHIPPED_DIR.glob("hole-size-unknown__*.itf.json"):
+        shutil.copy(f, m.parent / f.name)
     r = dax("gate", str(m), "--quiet", *outs(tmp_path))
     assert r.returncode == 1, r.stdout + r.stderr
     out = json.loads((tmp_path / "r.json").read_text())

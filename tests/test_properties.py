@@ -102,7 +102,7 @@ def _explore(design, depth, props):
 class ForgetfulDisassociate(Design):
     """Planted bug: entry deletion never clears page->mapping."""
 
-    def disassociate(self, L, d, b, f, x):
+    def dax_disassociate_entry(self, L, d, b, f, x):
         pass
 
 
@@ -116,7 +116,7 @@ def test_planted_disassociate_bug_is_caught():
 class NoCowCopy(Design):
     """Planted bug: CoW never fills the destination."""
 
-    def cow_fill(self, L, d, src_kind, src, dst, segs, whole):
+    def dax_iomap_copy_around(self, L, d, src_kind, src, dst, segs, whole):
         pass
 
 
@@ -128,7 +128,7 @@ def test_planted_cow_copy_bug_is_caught():
 
 def test_planted_dirty_tracking_bug_is_caught():
     class NoDirty(Design):
-        def tracks_dirty(self, L, s, f):
+        def dax_mark_dirty(self, L, s, f):
             return False
     base = DESIGNS["map-sync"]
     d = NoDirty(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)})

@@ -38,11 +38,33 @@ LEMMA_VIOLATIONS = {
     "mixed-dirty-tracking": {"writable_pte_has_dirty_entry": 3, "dirty_lines_have_dirty_entry": 4,
                              "promise_matches_contents": 5},
     "cow-single-iomap": {"mapped_block_holds_written_data": 3, "promise_matches_contents": 4},
+    "cow-fault-in-place": {"dirty_entry_owns_block": 4, "dirty_block_not_in_other_journal": 4,
+                           "mapped_block_holds_written_data": 5},
+    "cow-edges-stale": {"mapped_block_holds_written_data": 1},
+    "dedupe-stale-srcmap": {"mapped_block_holds_written_data": 5},
+    "dma-pin-ignored": {"nothing_last_written_beyond_eof": 6, "pinned_page_has_entry": 5},
+    "map-sync-dirty-if-new": {"promise_matches_contents": 5, "map_sync_writable_is_journaled": 3},
+    "map-sync-no-sync-fault": {"promise_matches_contents": 5, "map_sync_writable_is_journaled": 3},
+    "seal-ignores-collapse": {"sealed_map_is_journaled_and_exclusive": 2},
 }
+
+# Which designs k-induction runs on: every seed design, and every history design expected to
+# hold except dedupe-lockstep (its proof takes ~150 s: the compare guard over every segment
+# of two 2-block ranges).  The broken history designs' violations are pinned by exploration
+# (the gate) and BMC (test_symbolic.py); a proof attempt on them only re-confirms "not
+# proved" at 2-30 s each.
+PROVED = [n for n, d in DESIGNS.items()
+          if not d.seed.startswith("h") or (not d.expect_violated and n != "dedupe-lockstep")]
+
+# Lemmas a design expected to hold cannot use, with the reason: in cow-edges-zeroed (XFS
+# always_cow, no mappings in scope) nothing creates a dirty cache line, but writes clear cache
+# lines through a computed block index, so no frame lemma pins them and an arbitrary start
+# state's dirty line outlives its entry when always_cow remaps the block.
+UNPROVABLE_LEMMAS = {"cow-edges-zeroed": {"dirty_lines_have_dirty_entry"}}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(DESIGNS))
+@pytest.mark.parametrize("name", PROVED)
 def test_prove_agrees_with_exploration(name):
     d = DESIGNS[name]
     m = DaxModel(d)
@@ -63,7 +85,8 @@ def test_prove_agrees_with_exploration(name):
         assert {r.k for r in run.results} == {1}
     assumed = [n for n, st in run.lemma_status.items() if st == "proved" and n in LEMMAS]
     if not d.expect_violated:
-        assert assumed == list(LEMMAS)
+        skip = UNPROVABLE_LEMMAS.get(name, set())
+        assert assumed == [n for n in LEMMAS if n not in skip]
     ex = explore(m, list(LEMMAS.values()))
     violated = {n: v.depth for n, v in ex.verdicts.items() if v.status != HOLDS}
     assert violated == LEMMA_VIOLATIONS.get(name, {})
@@ -124,6 +147,9 @@ def test_frame_lemmas_pin_fields_no_action_writes():
     assert not any(n.startswith("frame:size") for n in names)
     m2 = DaxModel(DESIGNS["immutable-no-reflink"])
     assert "frame:sealed[a]" not in {lm.name for lm in frame_lemmas(SymbolicModel(m2))}
+    # a field only the crash writes, and only with its initial value, keeps it too
+    assert {"frame:pinned[p0]", "frame:pin_file[p0]", "frame:anon[P0,a,0,s0]"} <= names
+    assert "frame:cache[p0,s0]" not in names
 
 
 def test_prove_all_needs_a_property():

@@ -36,14 +36,16 @@ from dataclasses import dataclass, field
 
 from daxcheck.spec.actions import Crash
 from daxcheck.spec.state import (HOLE, UNWRITTEN, WRITTEN, XA_PFN, PTE_NONE, PTE_RO, PTE_RW,
-                                 PTE_ZERO, MM_SYNC, PG_NULL, PG_SHARED, SEGS, STALE,
+                                 PTE_ZERO, PTE_ANON, MM_SYNC, MM_PRIVATE, PG_NULL, PG_SHARED,
+                                 ORDER_PMD, SEGS, STALE,
                                  file_name, token_name)
 
 from .pmem import BLOCK, LINE, MAX_ENUM, PmemBuffer, PmemError
 from ..trace import TraceError
 
 SEG_BYTES = BLOCK // SEGS
-"""Bytes per segment (2048)."""
+"""Bytes per segment at the default two segments per block (2048); a model with
+``Bounds.segs`` set uses ``BLOCK // segs`` (:attr:`ConcreteExecutor.seg_bytes`)."""
 LINES_PER_SEG = SEG_BYTES // LINE
 """Cache lines per segment (32)."""
 DURABILITY_PROPS = frozenset({"durable_after_sync", "no_stale_data_after_crash"})
@@ -95,9 +97,11 @@ _GARBLED = LineInfo("garbled", None)
 
 
 class Codec:
-    """The byte patterns of tokens and their decoding (the abstraction function's core)."""
+    """The byte patterns of tokens and their decoding (the abstraction function's core).
+    ``seg_bytes``: bytes per segment (a multiple of the 64-byte line)."""
 
-    def __init__(self):
+    def __init__(self, seg_bytes: int = SEG_BYTES):
+        self.seg_bytes = seg_bytes
         self._cache: dict[bytes, LineInfo] = {_ZERO_LINE: LineInfo("zero", 0)}
 
     @staticmethod
@@ -110,10 +114,10 @@ class Codec:
         """The 2048 bytes of token ``t`` written at file ``f`` block ``x`` segment ``g`` by
         ``via`` ("write"/"store") at trace step ``step``; token 0 is zeros."""
         if t == 0:
-            return bytes(SEG_BYTES)
+            return bytes(self.seg_bytes)
         return b"".join(self._pad(f"DAXCHECK t={t} file={file_name(f)} blk={x} seg={g} "
                                   f"ln={ln:02d} op={step:03d} by={via}")
-                        for ln in range(LINES_PER_SEG))
+                        for ln in range(self.seg_bytes // LINE))
 
     def stale_block(self, p: int) -> bytes:
         """The 4096 pre-mkfs bytes of physical block ``p``."""
@@ -150,8 +154,8 @@ class Codec:
     def summarize(self, b: bytes) -> str:
         """Short English for a block's (or segment's) contents, per segment."""
         parts = []
-        for g in range(0, len(b), SEG_BYTES):
-            infos = self.lines(b[g:g + SEG_BYTES])
+        for g in range(0, len(b), self.seg_bytes):
+            infos = self.lines(b[g:g + self.seg_bytes])
             kinds = {(i.kind, i.token, i.file) for i in infos}
             parts.append(infos[0].describe() if len(kinds) == 1 else "a torn mix of writes")
         if len(set(parts)) == 1:
@@ -179,7 +183,9 @@ class ConcreteExecutor:
     STALE pattern on the media of every physical block.  :meth:`step` applies one action
     given the abstract pre- and post-state; :meth:`check` is the refinement check.
     ``written[(f, x, g)]`` is the concrete history of tokens written (or inherited by
-    reflink) at each file offset.
+    reflink) at each file offset, ``last[(f, x, g)]`` the token userspace last wrote there
+    (0 after zeroing; what read(2) must return), ``warned`` the kernel WARNs the spec's
+    steps reached (message per step).
     """
 
     def __init__(self, model, pmem: PmemBuffer):
@@ -189,17 +195,20 @@ class ConcreteExecutor:
             raise PmemError(f"pmem region of {pmem.size} bytes is too small: the trace uses "
                             f"{model.bounds.phys} blocks = {need} bytes")
         self.pmem = pmem
-        self.codec = Codec()
+        self.seg_bytes = BLOCK // self.L.nsegs
+        self.codec = Codec(self.seg_bytes)
+        self.notes = []
         self.written = {(f, x, g): set() for f, x in self.L.file_blks for g in self.L.segs}
+        self.last = {(f, x, g): 0 for f, x in self.L.file_blks for g in self.L.segs}
+        self.warned = []
         self.step_no = 0
         for p in self.L.phys:
             pmem.write_media(p * BLOCK, self.codec.stale_block(p))
 
     # ------------------------------------------------------------------ addresses
-    @staticmethod
-    def seg_off(b: int, g: int) -> int:
+    def seg_off(self, b: int, g: int) -> int:
         """Byte offset of segment ``g`` of physical block ``b``."""
-        return b * BLOCK + g * SEG_BYTES
+        return b * BLOCK + g * self.seg_bytes
 
     # ------------------------------------------------------------------ data primitives
     def _zero_block(self, b):
@@ -212,13 +221,14 @@ class ConcreteExecutor:
         """dax_iomap_copy_around copy: coherent CPU read of ``src`` (copy_mc_to_kernel),
         non-temporal stores into ``dst``, fence."""
         for g in segs:
-            self.pmem.nt_store(self.seg_off(dst, g), self.pmem.load(self.seg_off(src, g), SEG_BYTES))
+            self.pmem.nt_store(self.seg_off(dst, g),
+                               self.pmem.load(self.seg_off(src, g), self.seg_bytes))
         self.pmem.sfence()
 
     def _zero_segs(self, dst, segs):
         """The zero_edge branch of dax_iomap_copy_around: non-temporal zeroing, fence."""
         for g in segs:
-            self.pmem.nt_store(self.seg_off(dst, g), bytes(SEG_BYTES))
+            self.pmem.nt_store(self.seg_off(dst, g), bytes(self.seg_bytes))
         self.pmem.sfence()
 
     def _writeback_entry(self, s, f, x):
@@ -228,41 +238,127 @@ class ConcreteExecutor:
         if s[L.xa_kind[f][x]] == XA_PFN and s[L.xa_dirty[f][x]] == 1:
             self.pmem.persist(s[L.xa_pfn[f][x]] * BLOCK, BLOCK)
 
+    def _overrides(self, *hooks) -> bool:
+        """The design is a user's subclass that overrides one of ``hooks`` (data decisions
+        the executor otherwise re-implements from the design's settings)."""
+        from daxcheck.spec.designs import Design
+        return any(getattr(type(self.D), h) is not getattr(Design, h) for h in hooks)
+
+    def _fill(self, s, ns, src, dst, segs, fallback):
+        """Fill segments ``segs`` of block ``dst`` the way the abstract step did when the
+        design overrides a data hook: zeros where the spec's destination now holds 0, a copy
+        of ``src`` where it holds what ``src`` held, else nothing; ``fallback()`` (the
+        executor's own byte-level semantics) otherwise."""
+        if not self._overrides("dax_iomap_copy_around", "xfs_zero_extent"):
+            fallback()
+            return
+        L = self.L
+        for g in segs:
+            want = ns[L.media[dst][g]]
+            have = s[L.cache[src][g]] or s[L.media[src][g]] if src is not None else None
+            if want == 0:
+                self._zero_segs(dst, [g])
+            elif want == have:
+                self._copy_segs(src, dst, [g])
+
     def _begin_write(self, s, ns, f, x, segs):
         """The data side of ->iomap_begin(IOMAP_WRITE) for ``f``/``x`` covering ``segs``
-        (empty: a fault or seal, the whole block), decided from the abstract extent before
-        (``s``) and after (``ns``): a hole that became written was allocated (zero it), an
-        unwritten extent written in place was converted (zero it), an extent that moved was
-        copied-on-write (fill the segments the write does not cover, per the design)."""
+        (empty: a fault, seal or unshare, the whole block), decided from the abstract extent
+        before (``s``) and after (``ns``): a hole that became written was allocated (zero
+        it), an unwritten extent written in place was converted (zero it), an extent that
+        moved was copied-on-write (fill the segments the write does not cover, per the
+        design: ``cow``, ``cow_edges``)."""
         L = self.L
         k0, p0 = s[L.ext_kind[f][x]], s[L.ext_pblk[f][x]]
         k1, p1 = ns[L.ext_kind[f][x]], ns[L.ext_pblk[f][x]]
         if k1 != WRITTEN:
             return
-        if k0 == HOLE:
-            self._zero_block(p1)
+        uncovered = [g for g in L.segs if g not in segs]
+        if k0 == HOLE and not self._moved_by_cow(s, ns, f, x):
+            self._fill(s, ns, None, p1, L.segs, lambda: self._zero_block(p1))
         elif k0 == UNWRITTEN and p1 == p0:
-            self._zero_block(p0)
-        elif p1 != p0:
-            uncovered = [g for g in L.segs if g not in segs]
+            self._fill(s, ns, None, p0, L.segs, lambda: self._zero_block(p0))
+        elif p1 != p0 or k0 != WRITTEN:
             whole = not segs
-            if self.D.cow == "single-iomap":
-                # IOMAP_F_COW through one iomap: the source type was dropped; a whole-page
-                # fault copies raw, an unaligned write leaves the head/tail as they were.
-                if whole:
+
+            def own():
+                if self.D.cow == "single-iomap":
+                    # IOMAP_F_COW through one iomap: the source type was dropped; a
+                    # whole-page fault copies raw, an unaligned write leaves the head/tail.
+                    if whole:
+                        self._copy_segs(p0, p1, uncovered)
+                elif k0 in (HOLE, UNWRITTEN):
+                    if self.D.cow_edges == "zeroed":
+                        self._zero_segs(p1, uncovered)
+                    elif k0 == UNWRITTEN:   # before the 2022 fix: copied raw, holes skipped
+                        self._copy_segs(p0, p1, uncovered)
+                else:
                     self._copy_segs(p0, p1, uncovered)
-            elif k0 == UNWRITTEN:
-                self._zero_segs(p1, uncovered)
-            else:
-                self._copy_segs(p0, p1, uncovered)
+            self._fill(s, ns, p0 if k0 != HOLE else None, p1, uncovered, own)
+
+    def _moved_by_cow(self, s, ns, f, x) -> bool:
+        """The write went through the CoW fork (always_cow): the new block is not zeroed."""
+        return self.D.cow_fork == "always"
 
     # ------------------------------------------------------------------ actions
     def step(self, a, s, ns) -> None:
-        """Apply the data effects of action ``a`` taking abstract state ``s`` to ``ns``."""
+        """Apply the data effects of action ``a`` taking abstract state ``s`` to ``ns``.  An
+        action family without byte-level semantics here (a user's ``@action``) is replayed
+        abstract-only: the concrete media and caches adopt the spec's tokens for the blocks
+        it changed, and a note says so."""
         self.step_no += 1
-        getattr(self, "_do_" + a.name)(a, s, ns)
+        L = self.L
+        if ns[L.warning] != s[L.warning]:
+            self.warned.append(f"step {self.step_no} {a.describe()} reaches "
+                               f"WARN_ON_ONCE: {L.show(L.warning, ns[L.warning])}")
+        do = getattr(self, "_do_" + a.name, None)
+        if do is None:
+            self._adopt(a, s, ns)
+            return
+        do(a, s, ns)
+
+    def _adopt(self, a, s, ns):
+        """Abstract-only step: write the canonical byte pattern of every (block, segment)
+        whose abstract media or cache token changed, and take the write history from the
+        spec's ``ghost_written``."""
+        L = self.L
+        note = f"step {self.step_no} {a.describe()}: no byte-level semantics (abstract only)"
+        if note not in self.notes:
+            self.notes.append(note)
+        owner = {}
+        for f, x in L.file_blks:
+            if ns[L.ext_kind[f][x]] != HOLE:
+                owner.setdefault(ns[L.ext_pblk[f][x]], (f, x))
+        for b in L.phys:
+            f, x = owner.get(b, (0, 0))
+            for g in L.segs:
+                off = self.seg_off(b, g)
+                m0, m1 = s[L.media[b][g]], ns[L.media[b][g]]
+                c0, c1 = s[L.cache[b][g]], ns[L.cache[b][g]]
+                if m1 != m0 or (c0 and not c1):
+                    self.pmem.nt_store(off, self._pattern(m1, b, f, x, g))
+                    self.pmem.sfence()
+                if c1 and c1 != c0:
+                    self.pmem.store(off, self._pattern(c1, b, f, x, g))
+        for f, x in L.file_blks:
+            for g in L.segs:
+                self.written[(f, x, g)] = {t for t in L.toks
+                                           if ns[L.ghost_written[f][x][g][t - 1]] == 1}
+                self.last[(f, x, g)] = ns[L.ghost_last[f][x][g]]
+
+    def _pattern(self, t, b, f, x, g):
+        """The bytes of token ``t`` for segment ``g`` of block ``b`` (written at ``f``/``x``)."""
+        if t == STALE:
+            return self.codec.stale_block(b)[g * self.seg_bytes:(g + 1) * self.seg_bytes]
+        return self.codec.data_segment(t, f, x, g, self.step_no, "user")
 
     def _do_mmap(self, a, s, ns):
+        pass
+
+    def _do_munmap(self, a, s, ns):
+        pass
+
+    def _do_mmap_private(self, a, s, ns):
         pass
 
     def _do_read(self, a, s, ns):
@@ -272,32 +368,47 @@ class ConcreteExecutor:
         pass  # XFS_BMAPI_PREALLOC: unwritten, not zeroed
 
     def _do_pmd_fault(self, a, s, ns):
-        pass  # maps the huge zero page: no pmem data touched
+        pass  # maps the huge zero page or the pages read-only: no pmem data touched
+
+    def _do_dax_toggle(self, a, s, ns):
+        pass
+
+    def _do_pin(self, a, s, ns):
+        pass
+
+    def _synced(self, s, ns, f) -> bool:
+        """The step forced the log with a change of ``f``'s journaled map or size."""
+        L = self.L
+        return any(s[o] != ns[o] for y in L.blks
+                   for o in (L.jext_kind[f][y], L.jext_pblk[f][y])) or \
+            s[L.jsize[f]] != ns[L.jsize[f]]
 
     def _do_fault(self, a, s, ns):
         if not a.write:
             return
         L, f, x = self.L, a.file, a.idx
+        if s[L.mmap_mode[a.proc][f]] == MM_PRIVATE:
+            return  # dax_fault_cow_page copies into an anonymous (DRAM) page
         self._begin_write(s, ns, f, x, ())
         # MAP_SYNC: dax_finish_sync_fault fsyncs when IOMAP_F_DIRTY (the inode's journal
         # changed in this step); its writeback sees the entry as it was unless
         # ->iomap_begin moved or converted the extent (which invalidated the entry).
-        if self.D.map_sync and s[L.mmap_mode[a.proc][f]] == MM_SYNC:
-            synced = any(s[o] != ns[o] for y in L.blks
-                         for o in (L.jext_kind[f][y], L.jext_pblk[f][y])) or \
-                s[L.jsize[f]] != ns[L.jsize[f]]
+        if s[L.mmap_mode[a.proc][f]] == MM_SYNC and self._synced(s, ns, f):
             same = (s[L.ext_kind[f][x]], s[L.ext_pblk[f][x]]) == \
                 (ns[L.ext_kind[f][x]], ns[L.ext_pblk[f][x]])
-            if synced and same:
+            if same:
                 self._writeback_entry(s, f, x)
 
     def _do_store(self, a, s, ns):
         L = self.L
+        if s[L.pte_kind[a.proc][a.file][a.idx]] == PTE_ANON:
+            return  # a MAP_PRIVATE anonymous page is DRAM, not pmem
         b = s[L.pte_pfn[a.proc][a.file][a.idx]]
         self.pmem.store(self.seg_off(b, a.seg),
                         self.codec.data_segment(a.token, a.file, a.idx, a.seg, self.step_no,
                                                 "store"))
         self.written[(a.file, a.idx, a.seg)].add(a.token)
+        self.last[(a.file, a.idx, a.seg)] = a.token
 
     def _do_flush(self, a, s, ns):
         b = s[self.L.pte_pfn[a.proc][a.file][a.idx]]
@@ -308,17 +419,84 @@ class ConcreteExecutor:
         self._begin_write(s, ns, a.file, a.idx, segs)
         p = ns[self.L.ext_pblk[a.file][a.idx]]
         for g in segs:  # dax_copy_from_iter -> memcpy_flushcache (movnt)
-            self.pmem.nt_store(self.seg_off(p, g),
-                               self.codec.data_segment(a.token, a.file, a.idx, g,
-                                                       self.step_no, "write"))
+            data = self.codec.data_segment(a.token, a.file, a.idx, g, self.step_no, "write")
+            if self._overrides("dax_copy_from_iter") and ns[self.L.cache[p][g]] != 0:
+                self.pmem.store(self.seg_off(p, g), data)   # the override left a cached store
+            else:
+                self.pmem.nt_store(self.seg_off(p, g), data)
             self.written[(a.file, a.idx, g)].add(a.token)
+            self.last[(a.file, a.idx, g)] = a.token
         self.pmem.sfence()
 
     def _do_seal(self, a, s, ns):
         for x in self.L.blks:
             self._begin_write(s, ns, a.file, x, ())
 
-    def _remap(self, s, ns, src, dst, soff, doff, length):
+    def _do_unshare(self, a, s, ns):
+        self._begin_write(s, ns, a.file, a.idx, ())
+
+    def _do_zero_range(self, a, s, ns):
+        L, f, x = self.L, a.file, a.idx
+        segs = tuple(range(a.lo, a.hi + 1))
+        self._writeback_entry(s, f, x)
+        for g in segs:
+            self.last[(f, x, g)] = 0
+        if len(segs) == len(L.segs) or ns[L.ext_kind[f][x]] != WRITTEN:
+            return  # the block became unwritten (or already read zeros): no data moves
+        self._begin_write(s, ns, f, x, segs)
+        self._zero_segs(ns[L.ext_pblk[f][x]], segs)   # dax_zero_iter → dax_memzero
+
+    def _shift_written(self, f, dst, src):
+        for g in self.L.segs:
+            self.written[(f, dst, g)] |= self.written[(f, src, g)]
+            self.last[(f, dst, g)] = self.last[(f, src, g)]
+
+    def _zeroed(self, f, x):
+        for g in self.L.segs:
+            self.last[(f, x, g)] = 0
+
+    def _do_collapse_range(self, a, s, ns):
+        L, f = self.L, a.file
+        for y in range(a.idx, len(L.blks)):
+            self._writeback_entry(s, f, y)
+        self._zeroed(f, a.idx)
+        for y in range(a.idx, len(L.blks) - 1):
+            self._shift_written(f, y, y + 1)
+        self._zeroed(f, len(L.blks) - 1)
+
+    def _do_insert_range(self, a, s, ns):
+        L, f = self.L, a.file
+        for y in range(a.idx, len(L.blks)):
+            self._writeback_entry(s, f, y)
+        for y in range(len(L.blks) - 1, a.idx, -1):
+            self._shift_written(f, y, y - 1)
+        self._zeroed(f, a.idx)
+
+    def _do_dma(self, a, s, ns):
+        """The device writes the pinned page (DMA reaches memory, cached copies dropped)."""
+        L, p = self.L, a.phys
+        f, x = s[L.pin_file[p]], s[L.pin_idx[p]]
+        for g in L.segs:
+            self.pmem.nt_store(self.seg_off(p, g),
+                               self.codec.data_segment(a.token, f, x, g, self.step_no, "dma"))
+            self.written[(f, x, g)].add(a.token)
+            self.last[(f, x, g)] = a.token
+        self.pmem.sfence()
+
+    def _do_evict_inode(self, a, s, ns):
+        for x in self.L.blks:
+            self._writeback_entry(s, a.file, x)
+
+    def _do_dedupe(self, a, s, ns):
+        self._remap(s, ns, a.src, a.dst, a.soff, a.doff, a.length, inherit=False)
+
+    def _do_fsync(self, a, s, ns):
+        self._do_fdatasync(a, s, ns)
+
+    def _do_msync(self, a, s, ns):
+        self._do_fdatasync(a, s, ns)
+
+    def _remap(self, s, ns, src, dst, soff, doff, length, inherit=True):
         """xfs_reflink_remap_range: write back the source range and the destination range
         (clwb + fence of dirty entries, within ``src``'s EOF), then every destination block
         the remap replaced inherits the source block's written history.  A destination
@@ -334,7 +512,10 @@ class ConcreteExecutor:
             kept = (s[L.ext_kind[src][x]] == UNWRITTEN and s[L.ext_kind[dst][y]] == UNWRITTEN
                     and ns[L.ext_kind[dst][y]] == UNWRITTEN
                     and ns[L.ext_pblk[dst][y]] == s[L.ext_pblk[dst][y]])
-            if not kept:
+            if not kept and inherit:
+                src_written = s[L.ext_kind[src][x]] == WRITTEN
+                for g in L.segs:
+                    self.last[(dst, y, g)] = self.last[(src, x, g)] if src_written else 0
                 for g in L.segs:
                     self.written[(dst, y, g)] |= self.written[(src, x, g)]
 
@@ -346,11 +527,13 @@ class ConcreteExecutor:
 
     def _do_punch(self, a, s, ns):
         self._writeback_entry(s, a.file, a.idx)
+        self._zeroed(a.file, a.idx)
 
     def _do_truncate(self, a, s, ns):
         for x in self.L.blks:
             if x >= a.size:
                 self._writeback_entry(s, a.file, x)
+                self._zeroed(a.file, x)
 
     def _do_fdatasync(self, a, s, ns):
         for x in self.L.blks:
@@ -358,9 +541,17 @@ class ConcreteExecutor:
 
     def _do_crash(self, a, s, ns):
         self.pmem.crash()
+        # POSIX promises nothing about unsynced data: what the recovered file holds is
+        # the new "last write" (durability is checked on the crash images).
+        for f, x in self.L.file_blks:
+            data = self.read_block(ns, f, x)
+            for g in self.L.segs:
+                tok = 0 if data is None else self.codec.segment_token(
+                    data[g * self.seg_bytes:(g + 1) * self.seg_bytes])
+                self.last[(f, x, g)] = STALE if tok is None else tok
 
     def _do_evict(self, a, s, ns):
-        self.pmem.evict(self.seg_off(a.phys, a.seg), SEG_BYTES)
+        self.pmem.evict(self.seg_off(a.phys, a.seg), self.seg_bytes)
 
     # ------------------------------------------------------------------ abstraction
     def abstraction(self) -> dict:
@@ -371,9 +562,10 @@ class ConcreteExecutor:
         for b in self.L.phys:
             for g in self.L.segs:
                 off = self.seg_off(b, g)
-                media = self.codec.segment_token(self.pmem.media(off, SEG_BYTES))
-                cache = (self.codec.segment_token(self.pmem.load(off, SEG_BYTES))
-                         if self.pmem.dirty(off, SEG_BYTES) else 0)
+                n = self.seg_bytes
+                media = self.codec.segment_token(self.pmem.media(off, n))
+                cache = (self.codec.segment_token(self.pmem.load(off, n))
+                         if self.pmem.dirty(off, n) else 0)
                 out[(b, g)] = (media, cache)
         return out
 
@@ -392,6 +584,12 @@ class ConcreteExecutor:
                         f"refinement check failed after {where}: {L.label(off)} is "
                         f"{int(t in toks)} in the concrete write history but {s[off]} in "
                         f"the spec")
+        for (f, x, g), t in self.last.items():
+            off = L.ghost_last[f][x][g]
+            if t != s[off]:
+                raise RefinementError(
+                    f"refinement check failed after {where}: {L.label(off)} is "
+                    f"{_tok(t)} in the concrete write history but {_tok(s[off])} in the spec")
         for (b, g), (media, cache) in self.abstraction().items():
             for name, conc, off in (("media", media, L.media[b][g]),
                                     ("cache", cache, L.cache[b][g])):
@@ -399,7 +597,7 @@ class ConcreteExecutor:
                     raise RefinementError(
                         f"refinement check failed after {where}: {L.label(off)} is "
                         f"{_tok(conc)} on the concrete pmem (bytes 0x{self.seg_off(b, g):05x}-"
-                        f"0x{self.seg_off(b, g) + SEG_BYTES - 1:05x}) but {_tok(s[off])} in "
+                        f"0x{self.seg_off(b, g) + self.seg_bytes - 1:05x}) but {_tok(s[off])} in "
                         f"the spec")
 
     # ------------------------------------------------------------------ views
@@ -417,10 +615,11 @@ class ConcreteExecutor:
 
     def load_block(self, s, n, f, x):
         """What loads through process ``n``'s PTE of ``f``/``x`` return (the zero page for
-        a zero PTE), or None without a PTE."""
+        a zero PTE), or None without a PTE or for a MAP_PRIVATE anonymous page (DRAM, not
+        modelled in bytes)."""
         L = self.L
         k = s[L.pte_kind[n][f][x]]
-        if k == PTE_NONE:
+        if k in (PTE_NONE, PTE_ANON):
             return None
         if k == PTE_ZERO:
             return bytes(BLOCK)
@@ -462,7 +661,7 @@ def _bad_lines(ex: ConcreteExecutor, f, x, data: bytes, pmem_off: int, verb: str
     for none) data differing from the promised token."""
     out = []
     for i, info in enumerate(ex.codec.lines(data)):
-        g = i // LINES_PER_SEG
+        g = i // (ex.seg_bytes // LINE)
         start = x * BLOCK + i * LINE
         po = pmem_off + i * LINE if pmem_off >= 0 else -1
         desc = None
@@ -591,10 +790,153 @@ def _check_sealed(ex, s) -> list[str]:
     return out
 
 
+def _seg_tokens(ex, data: bytes) -> list:
+    """Token per segment of a 4096-byte block (None: torn or garbled)."""
+    n = ex.seg_bytes
+    return [ex.codec.segment_token(data[g * n:(g + 1) * n]) for g in ex.L.segs]
+
+
+def _describe_seg(ex, data: bytes, g: int) -> str:
+    n = ex.seg_bytes
+    return ex.codec.summarize(data[g * n:(g + 1) * n])
+
+
+def _check_last_write(ex, s) -> list[str]:
+    """read_returns_last_write at byte level: the bytes read(2) returns within EOF, and the
+    bytes loads through every PTE that maps the file return, hold the token userspace last
+    wrote at that offset (the executor's own history of writes, stores, DMA, zeroing)."""
+    L, out = ex.L, []
+
+    def compare(where, f, x, data):
+        for g, tok in enumerate(_seg_tokens(ex, data)):
+            want = ex.last[(f, x, g)]
+            if tok != want:
+                start = x * BLOCK + g * ex.seg_bytes
+                out.append(f"{where} file {file_name(f)}, bytes {start}-{start + ex.seg_bytes - 1}"
+                           f" return {_describe_seg(ex, data, g)}, but the last write there was "
+                           f"{token_name(want) if want else 'zeros'}")
+    for f, x in L.file_blks:
+        data = ex.read_block(s, f, x)
+        if data is not None:
+            compare("read(2) of", f, x, data)
+    for n in L.procs:
+        for f, x in L.file_blks:
+            if s[L.pte_kind[n][f][x]] in (PTE_RO, PTE_RW, PTE_ZERO):
+                compare(f"P{n}'s loads from", f, x, ex.load_block(s, n, f, x))
+    return out
+
+
+def _check_warnings(ex, s) -> list[str]:
+    """no_kernel_warning: the WARN_ON_ONCE the replayed steps reach (the kernel's own
+    report, as dmesg would show it), with the pmem page the warning is about."""
+    return list(ex.warned)
+
+
+def _check_shared_data(ex, s) -> list[str]:
+    """dedupe_shares_equal_data at byte level: two offsets mapping one pmem block read the
+    same bytes, so what userspace last wrote at both must be the same; report the offset
+    whose own last write the shared bytes contradict."""
+    L, out = ex.L, []
+    for (f, x) in L.file_blks:
+        if s[L.ext_kind[f][x]] != WRITTEN:
+            continue
+        for (h, y) in L.file_blks:
+            if (h, y) <= (f, x) or s[L.ext_kind[h][y]] != WRITTEN or \
+                    s[L.ext_pblk[h][y]] != s[L.ext_pblk[f][x]]:
+                continue
+            p = s[L.ext_pblk[f][x]]
+            data = ex.pmem.load(p * BLOCK, BLOCK)
+            for g, tok in enumerate(_seg_tokens(ex, data)):
+                a, b = ex.last[(f, x, g)], ex.last[(h, y, g)]
+                if a != b:
+                    start = g * ex.seg_bytes
+                    out.append(f"pmem block p{p} (bytes 0x{p * BLOCK + start:05x}-) is shared by "
+                               f"file {file_name(f)} block {x} and file {file_name(h)} block {y} "
+                               f"and holds {_describe_seg(ex, data, g)}, but the last writes "
+                               f"there were {token_name(a)} and {token_name(b)}")
+    return out
+
+
+def _check_pins(ex, s) -> list[str]:
+    """pinned_pages_stay_allocated at byte level: a pinned page is the DMA target; name the
+    file block whose bytes the DMA would overwrite now."""
+    L, out = ex.L, []
+    for p in L.phys:
+        if s[L.pinned[p]] != 1:
+            continue
+        f, x = s[L.pin_file[p]], s[L.pin_idx[p]]
+        if s[L.ext_kind[f][x]] == WRITTEN and s[L.ext_pblk[f][x]] == p:
+            continue
+        now = [(h, y) for h, y in L.file_blks
+               if s[L.ext_kind[h][y]] != HOLE and s[L.ext_pblk[h][y]] == p]
+        who = (", ".join(f"file {file_name(h)} block {y}" for h, y in now)
+               if now else "no file (free)")
+        out.append(f"pmem bytes 0x{p * BLOCK:05x}-0x{p * BLOCK + BLOCK - 1:05x} (p{p}, holding "
+                   f"{ex.codec.summarize(ex.pmem.load(p * BLOCK, BLOCK))}) are pinned for a DMA "
+                   f"into file {file_name(f)} block {x}, but now belong to {who}: the DMA "
+                   f"will land there")
+    return out
+
+
+def _check_pmd(ex, s) -> list[str]:
+    """pmd_excludes_pte: the PMD-order entry or mapping and the 4 KiB entries or PTEs that
+    overlap it, with the bytes each maps."""
+    L, out = ex.L, []
+    for f in L.files:
+        pmd = s[L.pmd_zero[f]] == 1 or s[L.pmd_pfn[f]] == 1
+        for x in L.blks:
+            own = s[L.xa_kind[f][x]] != 0 and s[L.xa_order[f][x]] != ORDER_PMD
+            if pmd and own:
+                out.append(f"file {file_name(f)}: a PMD entry covers bytes 0-"
+                           f"{len(L.blks) * BLOCK - 1} but index {x} (bytes {x * BLOCK}-"
+                           f"{x * BLOCK + BLOCK - 1}) still has a 4 KiB entry of its own")
+        for n in L.procs:
+            if s[L.pmd_map[n][f]] != 1:
+                continue
+            for x in L.blks:
+                k = s[L.pte_kind[n][f][x]]
+                ok = (k == PTE_ZERO) if s[L.pmd_zero[f]] == 1 else (
+                    k == PTE_RO and s[L.pte_pfn[n][f][x]] == s[L.xa_pfn[f][x]])
+                if not ok:
+                    load = ex.load_block(s, n, f, x)
+                    what = ("an anonymous CoW page" if load is None else
+                            f"loads return {ex.codec.summarize(load)}")
+                    out.append(f"P{n} maps file {file_name(f)} with a PMD and also with a PTE "
+                               f"at bytes {x * BLOCK}-{x * BLOCK + BLOCK - 1} ({what})")
+    return out
+
+
+def _check_dax_flag(ex, s) -> list[str]:
+    """dax_flag_changes_only_when_unmapped: a file without S_DAX whose PTEs still reach pmem
+    (stores there bypass the page cache the inode now uses)."""
+    L, out = ex.L, []
+    for f in L.files:
+        if s[L.s_dax[f]] != 0:
+            continue
+        for n in L.procs:
+            for x in L.blks:
+                if s[L.pte_kind[n][f][x]] in (PTE_RO, PTE_RW, PTE_ZERO):
+                    out.append(f"file {file_name(f)} is no longer DAX (S_DAX clear) but P{n} "
+                               f"still maps bytes {x * BLOCK}-{x * BLOCK + BLOCK - 1} to "
+                               f"{'the zero page' if s[L.pte_kind[n][f][x]] == PTE_ZERO else f'pmem block p{s[L.pte_pfn[n][f][x]]}'}")
+        for x in L.blks:
+            if s[L.xa_kind[f][x]] != 0 and not any(
+                    s[L.pte_kind[n][f][x]] != PTE_NONE for n in L.procs):
+                out.append(f"file {file_name(f)} is no longer DAX (S_DAX clear) but its "
+                           f"xarray still holds a DAX entry at index {x}")
+    return out
+
+
 _FINAL_CHECKS = {"no_stale_data": _check_reads,
                  "mapping_matches_extents": _check_coherence,
                  "no_page_two_mappings": _check_reverse_map,
-                 "immutable_extents_never_move": _check_sealed}
+                 "immutable_extents_never_move": _check_sealed,
+                 "read_returns_last_write": _check_last_write,
+                 "no_kernel_warning": _check_warnings,
+                 "dedupe_shares_equal_data": _check_shared_data,
+                 "pinned_pages_stay_allocated": _check_pins,
+                 "pmd_excludes_pte": _check_pmd,
+                 "dax_flag_changes_only_when_unmapped": _check_dax_flag}
 
 
 # ============================================================================ crashes
@@ -643,8 +985,8 @@ def _check_recovered(ex, rec, media: bytes) -> list[_Bad]:
             for g in L.segs:
                 want = promise(g)
                 if want and want - 1 != 0:
-                    start = x * BLOCK + g * SEG_BYTES
-                    bads.append(_Bad(f, start, start + SEG_BYTES - 1,
+                    start = x * BLOCK + g * ex.seg_bytes
+                    bads.append(_Bad(f, start, start + ex.seg_bytes - 1,
                                      f"promised {token_name(want - 1)} by a sync, but the "
                                      f"recovered file ends at byte {rec[L.size[f]] * BLOCK}: "
                                      f"the data is lost", -1, b""))
@@ -793,6 +1135,7 @@ def replay_concrete(model, actions, pmem_path=None, force: bool = False,
                 ex.check(n, a, ns)
                 rep.steps = n
                 s = ns
+            rep.notes += ex.notes
         except RefinementError as e:
             if strict:
                 raise

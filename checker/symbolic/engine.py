@@ -316,10 +316,17 @@ def domain_lemmas(L) -> list[Lemma]:
 
 def frame_lemmas(sm: "SymbolicModel") -> list[Lemma]:
     """One lemma per state field that no action of the model writes (e.g. ``sealed`` in a
-    design without the seal action): the field keeps its initial value.  True by
-    construction of the step relation, and still proved like every candidate."""
+    design without the seal action), or that every action writing it sets to its initial
+    value (e.g. ``pinned``, which only the crash resets, in a design without pins): the
+    field keeps its initial value.  True by construction of the step relation, and still
+    proved like every candidate."""
     init = sm.model.init_states()[0]
     written = set(sm.written)
+    for o in list(written):
+        vals = [w[o] for _, _, w in sm.entries if o in w]
+        if all(smt.z3.is_bv_value(v) or smt.z3.is_int_value(v) for v in vals) and \
+                all(smt.z3.simplify(v).as_long() == init[o] for v in vals):
+            written.discard(o)
     out = []
     for o in range(sm.L.width):
         if o not in written:
