@@ -14,8 +14,9 @@ WIDE = Bounds(files=2, blocks=2, phys=4, tokens=2, procs=2, depth=6)
 
 
 def model(design="cow-srcmap", bounds=WIDE, **changes):
-    """A model of a shipped design (optionally varied) with every action family."""
-    d = DESIGNS[design].variant(families=ALL_FAMILIES, **changes)
+    """A model of a shipped design (optionally varied) with every action family (unless
+    ``families`` is among the changes)."""
+    d = DESIGNS[design].variant(**{"families": ALL_FAMILIES, **changes})
     return DaxModel(d, bounds)
 
 

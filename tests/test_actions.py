@@ -329,3 +329,135 @@ def test_in_core_shared_check_overwrites_journal_shared_block_in_place():
     safe = model("cow-srcmap")
     s2 = run(safe, *pre, Write(B, 0, 0, 1, 2))
     assert field(safe, s2, "jext_pblk", A, 0) != field(safe, s2, "ext_pblk", B, 0)
+
+
+def test_finer_segments_explore_every_unaligned_range_and_replay_on_bytes():
+    """Bounds.segs=4 (1 KiB segments): a write of the middle two segments of a shared block
+    copies the head and the tail around it (dax_iomap_copy_around), on the spec and on
+    pmem bytes."""
+    from daxcheck.checker.concrete.executor import replay_concrete
+    from daxcheck.spec.state import Bounds
+    m = model("cow-srcmap", Bounds(files=2, blocks=1, phys=3, tokens=2, procs=1, depth=4, segs=4))
+    ranges = {(a.lo, a.hi) for a in m.actions if a.name == "write"}
+    assert len(ranges) == 10 and (1, 2) in ranges
+    acts = [Write(A, 0, 0, 3, 1), Reflink(A, B), Write(A, 0, 1, 2, 2)]
+    s = run(m, *acts)
+    p = field(m, s, "ext_pblk", A, 0)
+    assert [field(m, s, "media", p, g) for g in range(4)] == [1, 2, 2, 1]
+    rep = replay_concrete(m, acts, prop="no_stale_data")
+    assert rep.refinement_ok and not rep.symptoms and rep.steps == 3
+    assert m.bounds.as_dict()["segs"] == 4 and "segs" not in model().bounds.as_dict()
+
+
+# ------------------------------------------------------------------ issue 8 families
+from daxcheck.spec.actions import (CollapseRange, DaxToggle, Dedupe, Dma, EvictInode,  # noqa: E402
+                                   InsertRange, MmapPrivate, Msync, Munmap, Pin, Unshare,
+                                   ZeroRange)
+from daxcheck.spec.state import MM_NONE, MM_PRIVATE, PTE_ANON, UNWRITTEN as UNW  # noqa: E402
+
+
+def test_munmap_drops_ptes_but_keeps_entries():
+    m = model()
+    s = run(m, Write(A, 0, 0, 1, 1), Mmap(0, A, False), Fault(0, A, 0, True), Munmap(0, A))
+    assert field(m, s, "mmap_mode", 0, A) == MM_NONE and field(m, s, "pte_kind", 0, A, 0) == PTE_NONE
+    assert field(m, s, "xa_kind", A, 0) == XA_PFN and field(m, s, "xa_dirty", A, 0) == 1
+    assert m.next_state(s, Munmap(0, A)) is None
+
+
+def test_private_write_fault_copies_into_an_anonymous_page():
+    m = model()
+    s = run(m, Write(A, 0, 0, 1, 1), MmapPrivate(0, A), Fault(0, A, 0, False))
+    assert field(m, s, "mmap_mode", 0, A) == MM_PRIVATE and field(m, s, "pte_kind", 0, A, 0) == PTE_RO
+    s = run(m, Fault(0, A, 0, True), Store(0, A, 0, 0, 2), s=s)
+    assert field(m, s, "pte_kind", 0, A, 0) == PTE_ANON
+    assert [field(m, s, "anon", 0, A, 0, g) for g in range(2)] == [2, 1]
+    p = field(m, s, "ext_pblk", A, 0)       # the file is untouched
+    assert field(m, s, "cache", p, 0) == 0 and field(m, s, "ghost_last", A, 0, 0) == 1
+    assert m.next_state(s, Msync(0, A)) is None     # nothing to write back from a private map
+
+
+def test_pmd_fault_maps_an_aligned_written_extent_read_only():
+    m = model(pmd_pfn_entries=True)
+    s = run(m, Write(A, 0, 0, 1, 1), Write(A, 1, 0, 1, 1), Mmap(0, A, False), PmdFault(0, A))
+    assert field(m, s, "pmd_pfn", A) == 1 and field(m, s, "pmd_map", 0, A) == 1
+    assert [field(m, s, "pte_pfn", 0, A, x) for x in (0, 1)] == [0, 1]
+    assert [field(m, s, "page_mapping", p) for p in (0, 1)] == [A + 1, A + 1]
+    s = run(m, Punch(A, 1), s=s)                     # invalidating one index drops the PMD
+    assert field(m, s, "pmd_pfn", A) == 0 and field(m, s, "pte_kind", 0, A, 0) == PTE_NONE
+    assert field(m, s, "page_mapping", 0) == PG_NULL
+
+
+def test_zero_range_whole_block_becomes_unwritten_partial_zeroes_in_place():
+    m = model()
+    s = run(m, Write(A, 0, 0, 1, 1), ZeroRange(A, 0, 1, 1))
+    p = field(m, s, "ext_pblk", A, 0)
+    assert [field(m, s, "media", p, g) for g in (0, 1)] == [1, 0]
+    assert field(m, s, "ghost_last", A, 0, 1) == 0
+    s = run(m, ZeroRange(A, 0, 0, 1), s=s)
+    assert field(m, s, "ext_kind", A, 0) == UNW and field(m, s, "ext_pblk", A, 0) == p
+    s2 = run(m, Write(A, 0, 0, 1, 1), Reflink(A, B), ZeroRange(A, 0, 0, 0))   # shared: CoW
+    q = field(m, s2, "ext_pblk", A, 0)
+    assert q != field(m, s2, "ext_pblk", B, 0)
+    assert [field(m, s2, "media", q, g) for g in (0, 1)] == [0, 1]
+
+
+def test_collapse_and_insert_shift_extents_and_ghosts():
+    m = model()
+    s = run(m, Write(A, 0, 0, 1, 1), Write(A, 1, 0, 1, 2))
+    p1 = field(m, s, "ext_pblk", A, 1)
+    c = run(m, CollapseRange(A, 0), s=s)
+    assert field(m, c, "size", A) == 1 and field(m, c, "ext_pblk", A, 0) == p1
+    assert field(m, c, "ext_kind", A, 1) == HOLE and field(m, c, "ghost_last", A, 0, 0) == 2
+    assert m.next_state(s, CollapseRange(A, 1)) is None          # the range reaches EOF
+    i = run(m, Truncate(A, 1), InsertRange(A, 0), s=s)
+    p0 = field(m, s, "ext_pblk", A, 0)
+    assert field(m, i, "size", A) == 2 and field(m, i, "ext_kind", A, 0) == HOLE
+    assert field(m, i, "ext_pblk", A, 1) == p0 and field(m, i, "ghost_last", A, 1, 0) == 1
+    assert m.next_state(s, InsertRange(A, 0)) is None             # no room past EOF
+
+
+def test_unshare_copies_a_shared_block_and_nothing_else():
+    m = model()
+    s = run(m, Write(A, 0, 0, 1, 1))
+    assert m.next_state(s, Unshare(A, 0)) is None
+    s = run(m, Reflink(A, B), Unshare(A, 0), s=s)
+    pa, pb = field(m, s, "ext_pblk", A, 0), field(m, s, "ext_pblk", B, 0)
+    assert pa != pb and field(m, s, "refcount", pa) == 1 == field(m, s, "refcount", pb)
+    assert field(m, s, "media", pa, 1) == 1
+
+
+def test_dedupe_shares_only_equal_ranges_and_changes_no_contents():
+    m = model()
+    s = run(m, Write(A, 0, 0, 1, 1), Write(B, 0, 0, 1, 2))
+    assert m.next_state(s, Dedupe(A, B, 0, 0, 1)) is None        # FILE_DEDUPE_RANGE_DIFFERS
+    s = run(m, Write(B, 0, 0, 1, 1), Dedupe(A, B, 0, 0, 1), s=s)
+    assert field(m, s, "ext_pblk", A, 0) == field(m, s, "ext_pblk", B, 0)
+    assert field(m, s, "ghost_written", B, 0, 0, 1) == 1 and field(m, s, "ghost_last", B, 0, 0) == 1
+
+
+def test_pin_blocks_punch_until_the_dma_completes():
+    m = model(families=("mmap", "fault", "write", "punch", "truncate", "pin", "dma"))
+    s = run(m, Write(A, 0, 0, 1, 1), Mmap(0, A, False), Fault(0, A, 0, True), Pin(0, A, 0))
+    p = field(m, s, "ext_pblk", A, 0)
+    assert field(m, s, "pinned", p) == 1 and field(m, s, "pin_file", p) == A
+    assert m.next_state(s, Punch(A, 0)) is None and m.next_state(s, Truncate(A, 0)) is None
+    s = run(m, Dma(p, 2), Punch(A, 0), s=s)
+    assert field(m, s, "pinned", p) == 0 and field(m, s, "ghost_written", A, 0, 0, 1) == 1
+    bad = model(families=("mmap", "fault", "write", "punch", "pin", "dma"), break_layouts="none")
+    s = run(bad, Write(A, 0, 0, 1, 1), Mmap(0, A, False), Fault(0, A, 0, True), Pin(0, A, 0),
+            Punch(A, 0))
+    assert bad.L.show(bad.L.warning, s[bad.L.warning]) == \
+        "dax_disassociate_entry: truncating a pinned page"
+
+
+def test_dax_flag_takes_effect_at_eviction():
+    m = model(families=("mmap", "munmap", "fault", "write", "dax_toggle", "evict_inode"))
+    s = run(m, Write(A, 0, 0, 1, 1), Mmap(0, A, False), Fault(0, A, 0, False), DaxToggle(A, False))
+    assert field(m, s, "xflag_dax", A) == 0 and field(m, s, "s_dax", A) == 1
+    assert m.next_state(s, EvictInode(A)) is None                # still mapped
+    s = run(m, Munmap(0, A), EvictInode(A), s=s)
+    assert field(m, s, "s_dax", A) == 0 and field(m, s, "xa_kind", A, 0) == 0
+    assert m.next_state(s, Mmap(0, A, False)) is None            # no DAX mmap of a non-DAX inode
+    imm = model(families=("mmap", "fault", "write", "dax_toggle"), dax_toggle="immediate")
+    s = run(imm, Write(A, 0, 0, 1, 1), Mmap(0, A, False), Fault(0, A, 0, False), DaxToggle(A, False))
+    assert field(imm, s, "s_dax", A) == 0 and field(imm, s, "pte_kind", 0, A, 0) == PTE_RO

@@ -210,3 +210,22 @@ def test_bad_user_property_files_give_one_line_errors(tmp_path, body, msg):
     assert "\n" not in str(e.value)
     with pytest.raises(PropertyFileError, match="does not exist"):
         load_properties_file(str(tmp_path / "missing.py"))
+
+
+class StaleLineWrite(Design):
+    """Planted bug: write(2) stores to the media but leaves a dirty cache line of the block
+    in place, so later loads and reads see the older data."""
+
+    def dax_copy_from_iter(self, L, d, p, g, t):
+        from daxcheck.spec.vocab import store
+        store(d, L.media_col[g], p, t)
+
+
+def test_planted_stale_cache_line_is_caught_only_by_read_returns_last_write():
+    base = DESIGNS["map-sync"].variant(bounds=DESIGNS["map-sync"].bounds.replace(tokens=2, depth=5))
+    d = StaleLineWrite(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)})
+    v = _explore(d, 5, [p for p, x in P.items() if x.origin == "shipped"])
+    bad = {p: x.depth for p, x in v.items() if x.status == VIOLATED}
+    assert bad == {"read_returns_last_write": 5}    # mmap, write t1, fault, store t2, write t1
+    fixed = _explore(base, 5, ["read_returns_last_write"])
+    assert fixed["read_returns_last_write"].status != VIOLATED
