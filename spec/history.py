@@ -34,7 +34,7 @@ HISTORY = []
 #    (FICLONERANGE within a file), so page->mapping/index can name only one of them.
 HISTORY += _pair(
     1, ("mmap", "fault", "write", "read", "reflink_range"),
-    Bounds(files=1, blocks=2, phys=2, tokens=1, procs=1, depth=5),
+    Bounds(files=1, blocks=2, phys=2, tokens=1, procs=1, depth=8),
     "page_owner", "single-owner", "shared-count",
     "history 1; until 5.19 dax_associate_entry kept one page->mapping (XFS refused DAX+reflink); "
     "5.19 'fsdax: set a CoW flag when associate reflink mappings', 6.2 page->share",
@@ -48,7 +48,7 @@ HISTORY += _pair(
 #    read took the single-owner path over a page another file owns.
 HISTORY += _pair(
     2, ("mmap", "fault", "write", "read", "reflink"),
-    Bounds(files=2, blocks=1, phys=2, tokens=1, procs=1, depth=6),
+    Bounds(files=2, blocks=1, phys=2, tokens=1, procs=1, depth=9),
     "read_shared", "not-reported", "reported",
     "history 2; 2022 warning on read->FICLONE->read; 6.2 series 'fsdax,xfs: fix warning "
     "messages': 'fsdax,xfs: set the shared flag when file extent is shared', 'fsdax: "
@@ -63,21 +63,22 @@ HISTORY += _pair(
 #    the shared block itself writable.
 HISTORY += _pair(
     3, ("mmap", "fault", "store", "write", "read", "reflink"),
-    Bounds(files=2, blocks=1, phys=2, tokens=2, procs=1, depth=5),
+    Bounds(files=2, blocks=1, phys=2, tokens=2, procs=1, depth=7),
     "fault_cow", "in-place", "copy",
     "history 3; 5.19 series 'fsdax,xfs: Add reflink&dedupe support for fsdax': 'fsdax: "
     "Introduce dax_iomap_cow_copy()', 'fsdax: Replace mmap entry in case of CoW'",
     ("a write fault on a reflinked block maps it writable in place (the DAX fault path "
      "before 5.19 ignores IOMAP_F_SHARED): stores land in the other file too",
      "a write fault on a shared block copies it (dax_iomap_cow_copy) and remaps (5.19)"),
-    (frozenset({"no_stale_data", "read_returns_last_write", "dedupe_shares_equal_data"}),),
+    (frozenset({"no_stale_data", "no_stale_data_after_crash", "read_returns_last_write",
+                "dedupe_shares_equal_data"}),),
     ("cow-fault-in-place", "cow-fault-copy"), partial_writes=False)
 
 # 4. CoW over a hole or unwritten source (XFS always_cow: every write goes through the
 #    CoW fork, whose blocks are not zeroed): the edges kept the previous owner's data.
 HISTORY += _pair(
     4, ("write", "read", "fallocate", "punch", "zero_range", "unshare"),
-    Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=4),
+    Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=7),
     "cow_edges", "stale", "zeroed",
     "history 4; 6.2 'fsdax: zero the edges if source is HOLE or UNWRITTEN' (2022), 2023 "
     "'fsdax: unshare: zero destination if srcmap is HOLE or UNWRITTEN'; XFS always_cow",
@@ -90,7 +91,7 @@ HISTORY += _pair(
 # 5. Dedupe compared the wrong ranges: the source iterator stayed on its first block.
 HISTORY += _pair(
     5, ("write", "read", "dedupe"),
-    Bounds(files=2, blocks=2, phys=4, tokens=2, procs=1, depth=5),
+    Bounds(files=2, blocks=2, phys=4, tokens=2, procs=1, depth=6),
     "dedupe_compare", "stale-srcmap", "lockstep",
     "history 5; 6.2 'fsdax: dedupe: iter two files at the same time' (2022)",
     ("dax_dedupe_file_range_compare advances only the destination: blocks that differ are "
@@ -102,7 +103,7 @@ HISTORY += _pair(
 # 6. DMA pin vs punch/truncate: with DAX the DMA target is the filesystem block itself.
 HISTORY += _pair(
     6, ("mmap", "fault", "write", "read", "punch", "truncate", "pin", "dma"),
-    Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=6),
+    Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=9),
     "break_layouts", "none", "wait",
     "history 6; 4.18/4.19 dax_layout_busy_page + xfs_break_dax_layouts, 'ext4: handle "
     "layout changes to pinned DAX mapping'; xfstests generic/503",
@@ -117,7 +118,7 @@ HISTORY += _pair(
 #    for, and whether the fault acts on it at all.
 _SYNC_SCOPE = ("mmap", "fault", "store", "flush", "write", "read", "fallocate", "fsync",
                "msync", "crash", "evict")
-_SYNC_BOUNDS = Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=5)
+_SYNC_BOUNDS = Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=8)
 _SYNC_CITE = ("history 7; 4.15 MAP_SYNC: 'dax: Implement dax_finish_sync_fault()', 'xfs: "
               "support for synchronous DAX faults' (IOMAP_F_DIRTY when xfs_ipincount); "
               "xfstests generic/470")
@@ -141,7 +142,7 @@ HISTORY += [
 #    the ones that shift them (defrag, collapse/insert range).
 HISTORY += _pair(
     8, ("write", "read", "seal", "punch", "collapse_range", "insert_range", "fdatasync"),
-    Bounds(files=1, blocks=2, phys=2, tokens=1, procs=1, depth=4),
+    Bounds(files=1, blocks=2, phys=2, tokens=1, procs=1, depth=7),
     "seal_checks", "no-shift", "all",
     "history 8; 2017 FALLOC_FL_SEAL_BLOCK_MAP / S_IOMAP_IMMUTABLE proposal (not merged); "
     "Chinner: reflink, defrag and CoW all need to move extents",
@@ -156,7 +157,7 @@ HISTORY += _pair(
 _PMD_CITE = "history 9; xfstests generic/437 and generic/428"
 HISTORY += _pair(
     9, ("mmap", "fault", "pmd_fault", "write", "read", "truncate"),
-    Bounds(files=1, blocks=2, phys=2, tokens=1, procs=2, depth=5),
+    Bounds(files=1, blocks=2, phys=2, tokens=1, procs=2, depth=7),
     "pmd_conflict", "index-only", "xas_find_conflict",
     "history 9; 2016 4K zero-page entries left under a PMD, 2018 XArray conversion "
     "(xas_find_conflict in grab_mapping_entry)",
@@ -168,7 +169,7 @@ HISTORY += _pair(
     pmd_pfn_entries=True)
 HISTORY += _pair(
     9, ("mmap", "fault", "pmd_fault", "write", "read", "truncate"),
-    Bounds(files=1, blocks=2, phys=2, tokens=1, procs=1, depth=4),
+    Bounds(files=1, blocks=2, phys=2, tokens=1, procs=1, depth=7),
     "new_invalidate", "faults-only", "always",
     "history 9; 4.12 'dax: fix data corruption due to stale mmap reads'; xfstests generic/428",
     ("write(2) into a hole under a zero page (PTE or PMD) does not invalidate it: mmap reads "
@@ -179,7 +180,7 @@ HISTORY += _pair(
 HISTORY += _pair(
     9, ("mmap", "mmap_private", "munmap", "fault", "pmd_fault", "store", "write", "read",
         "truncate"),
-    Bounds(files=1, blocks=2, phys=2, tokens=1, procs=1, depth=4),
+    Bounds(files=1, blocks=2, phys=2, tokens=1, procs=1, depth=6),
     "private_pmd_split", "none", "split",
     "history 9; xfstests generic/437 (t_mmap_cow_race): 'mm: avoid spurious 'bad pmd' "
     "warning messages', 'dax: Fix race between colliding PMD & PTE entries' (the race "
@@ -194,7 +195,7 @@ HISTORY += _pair(
 # 10. Toggling S_DAX while mapped.
 HISTORY += _pair(
     10, ("mmap", "munmap", "fault", "store", "write", "read", "dax_toggle", "evict_inode"),
-    Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=4),
+    Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=7),
     "dax_toggle", "immediate", "on-evict",
     "history 10; 2018 chattr +j on a mapped DAX file; 5.8 per-inode DAX "
     "(FS_XFLAG_DAX takes effect at inode eviction, d_mark_dontcache); xfstests "

@@ -39,6 +39,7 @@ LEMMA_VIOLATIONS = {
                              "promise_matches_contents": 5},
     "cow-single-iomap": {"mapped_block_holds_written_data": 3, "promise_matches_contents": 4},
     "cow-fault-in-place": {"dirty_entry_owns_block": 4, "dirty_block_not_in_other_journal": 4,
+                           "dirty_lines_have_dirty_entry": 6,
                            "mapped_block_holds_written_data": 5},
     "cow-edges-stale": {"mapped_block_holds_written_data": 1},
     "dedupe-stale-srcmap": {"mapped_block_holds_written_data": 5},
