@@ -18,7 +18,7 @@ from typing import ClassVar
 
 from daxcheck.properties import invariant
 from daxcheck.spec import fsdax
-from daxcheck.spec.actions import Action, action
+from daxcheck.spec.actions import Action, Write, action
 from daxcheck.spec.designs import DESIGNS, Design, register_design
 from daxcheck.spec.state import Bounds, ghost_field
 from daxcheck.spec.vocab import And, Implies, draft, freeze, when
@@ -33,9 +33,10 @@ ghost_field("dsync_promise", ("file", "blk", "seg"), kind="promise",
 @action
 @dataclass(frozen=True)
 class DsyncWrite(Action):
-    """pwritev2(RWF_DSYNC) of ``token`` to block ``idx`` of ``file`` (iomap_dio_rw): allocate
-    or CoW through ->iomap_begin, store the data, then run generic_write_sync (force the log)
-    only when ->iomap_begin reported IOMAP_F_DIRTY; a pure overwrite skips it (FUA)."""
+    """pwritev2(RWF_DSYNC) of ``token`` to block ``idx`` of ``file`` (iomap_dio_rw): the
+    write(2) path (->iomap_begin allocates or CoWs, the data is stored), then
+    generic_write_sync (force the log) only when ->iomap_begin reported IOMAP_F_DIRTY; a
+    pure overwrite skips it (FUA)."""
 
     name: ClassVar[str] = "dsync_write"
     file: int
@@ -45,17 +46,12 @@ class DsyncWrite(Action):
     def apply(self, m, s):
         L, D = m.L, m.design
         f, x, t = self.file, self.idx, self.token
-        new = D.iomap_f_new(L, s, f, x)
-        d = draft(s)
-        if not fsdax.begin_write(D, L, d, f, x, tuple(L.segs)):
+        new = D.iomap_f_new(L, s, f, x)                  # asked before ->iomap_begin runs
+        w = Write(f, x, 0, len(L.segs) - 1, t).apply(m, s)   # dax_iomap_rw, as write(2)
+        if w is None:
             return None
-        dirty = D.iomap_f_dirty(L, d, f, x, new)        # asked after the allocation
-        p = d[L.ext_pblk[f][x]]
-        for g in L.segs:
-            D.dax_copy_from_iter(L, d, p, g, t)
-            fsdax.wrote(L, d, f, x, g, t)
-        fsdax.grow(L, d, f, x + 1)
-        when(d, dirty, lambda d: D.xfs_log_force(L, d))
+        d = draft(w)
+        when(d, D.iomap_f_dirty(L, d, f, x, new), lambda d: D.xfs_log_force(L, d))
         for g in L.segs:
             d[L.dsync_promise[f][x][g]] = t + 1
         return freeze(d)
