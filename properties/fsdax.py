@@ -8,7 +8,7 @@ from daxcheck.spec.fsdax import file_view, load_view, persisted_view
 from daxcheck.spec.state import (HOLE, WRITTEN, XA_EMPTY, XA_PFN, XA_ZERO, PTE_NONE, PTE_RO,
                                  PTE_RW, PTE_ZERO, PTE_ANON, MM_NONE, PG_NULL, PG_SHARED,
                                  ORDER_PMD)
-from daxcheck.spec.vocab import And, Or, Not, If, Implies, ForAll, Exists, Count, select
+from daxcheck.spec.vocab import And, Or, If, Implies, ForAll, Exists, Count
 
 from .registry import invariant
 

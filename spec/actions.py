@@ -19,7 +19,7 @@ from typing import ClassVar
 
 from .state import (HOLE, UNWRITTEN, WRITTEN, PTE_NONE, PTE_RO, PTE_RW, PTE_ZERO, PTE_ANON,
                     MM_NONE, MM_SHARED, MM_SYNC, MM_PRIVATE, XA_EMPTY, XA_ZERO, XA_PFN,
-                    ORDER_PMD, file_name)
+                    ORDER_PMD)
 from .vocab import (And, Or, Not, If, ForAll, store, select, when, require, draft, freeze)
 from . import fsdax as k
 from .arguments import show_arg

@@ -24,9 +24,9 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from . import fsdax as k
-from .actions import ACTIONS, SHIPPED_FAMILIES
-from .state import Bounds, MM_SYNC, HOLE, UNWRITTEN, PTE_RW, XA_EMPTY, XA_PFN
-from .vocab import And, Or, Not, select
+from .actions import ACTIONS, SHIPPED_FAMILIES, remap_range
+from .state import Bounds, MM_SYNC, HOLE, UNWRITTEN, PTE_ANON, PTE_NONE, PTE_RW, XA_EMPTY, XA_PFN
+from .vocab import And, Or, Not, If, select, when
 
 DESIGNS: dict[str, "Design"] = {}
 
@@ -322,8 +322,6 @@ class Design:
         """unmap_mapping_pages: drop every process's PTE of ``f``/``x`` (a MAP_PRIVATE
         anonymous CoW page stays: even_cows is false)."""
         if self.private_mappings:
-            from .state import PTE_ANON, PTE_NONE
-            from .vocab import If
             for n in L.procs:
                 kd = d[L.pte_kind[n][f][x]]
                 anon = kd == PTE_ANON
@@ -426,7 +424,6 @@ class Design:
     def xfs_reflink_remap_blocks(self, L, d, a, b, soff, doff, length, dedupe=False):
         """xfs_reflink_remap_range → xfs_reflink_remap_blocks: share ``length`` blocks of
         ``a`` from ``soff`` into ``b`` at ``doff`` (see :func:`remap_range`)."""
-        from .actions import remap_range
         remap_range(self, L, d, a, b, soff, doff, length, dedupe)
 
     @hook
@@ -462,7 +459,6 @@ class Design:
         if self.has("pin"):
             def warn(d):
                 k.truncate_pinned_warning(L, d, d[L.xa_pfn[f][x]])
-            from .vocab import when
             when(d, d[L.xa_kind[f][x]] == XA_PFN, warn)
         k.punch_index(self, L, d, f, x)
 

@@ -16,9 +16,9 @@ token.
 from __future__ import annotations
 
 from .state import (HOLE, UNWRITTEN, WRITTEN, XA_EMPTY, XA_ZERO, XA_PFN, PTE_NONE, PTE_RO,
-                    PTE_RW, PTE_ZERO, PTE_ANON, PG_NULL, PG_SHARED, ORDER_PTE, ORDER_PMD,
-                    MM_NONE, WARNINGS)
-from .vocab import And, Or, Not, If, ForAll, Exists, Count, select, store, when, first
+                    PTE_RW, PTE_ZERO, PTE_ANON, PG_NULL, PG_SHARED, ORDER_PTE, MM_NONE,
+                    WARNINGS)
+from .vocab import And, Or, Not, If, ForAll, Exists, Count, select, store, when, first, require
 
 
 # --------------------------------------------------------------------------- kernel WARNs
@@ -467,7 +467,6 @@ def begin_write(D, L, d, f, x, segs, op="write"):
     False (disabled: ENOSPC, or the design refuses the CoW) before changing ``d``; call it
     at the top level of a transition (it calls :func:`~daxcheck.spec.vocab.require`).
     """
-    from .vocab import require
     plan, ok = write_plan(D, L, d, f, x, op)
     if not require(ok):
         return False
