@@ -1,0 +1,95 @@
+"""The visited set of the batched explorer: 64-bit state fingerprints, 8 bytes per state.
+
+Fingerprints live in sorted ``uint64`` arrays (TLC keeps a fingerprint set too; stateright
+a hash map of fingerprints): a small sorted *delta* receives each insertion (a merge of two
+sorted runs, linear time) and is folded into the main set when it exceeds an eighth of it.
+The main set is split into ``2**b`` buckets by the top ``b`` bits so that folding never
+copies more than one bucket at a time (the transient memory stays a fraction of the set).
+Queries come sorted (the explorer sorts its candidates anyway), so each bucket is searched
+with one ``np.searchsorted`` over a contiguous slice of the queries.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+U64 = np.uint64
+_EMPTY = np.zeros(0, dtype=U64)
+BUCKET_TARGET = 1 << 20
+"""Fingerprints per bucket before the buckets split (8 MiB)."""
+
+
+def merge_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The sorted union (with repeats) of two sorted uint64 arrays (linear: timsort finds
+    the two runs)."""
+    if a.size == 0:
+        return b.copy()
+    if b.size == 0:
+        return a
+    out = np.concatenate((a, b))
+    out.sort(kind="stable")
+    return out
+
+
+def _hits(arr: np.ndarray, q: np.ndarray) -> np.ndarray:
+    if arr.size == 0 or q.size == 0:
+        return np.zeros(q.shape[0], dtype=bool)
+    i = np.searchsorted(arr, q)
+    i[i == arr.size] = arr.size - 1
+    return arr[i] == q
+
+
+class FingerprintSet:
+    """A set of uint64 fingerprints.  ``contains(q)`` and ``add(q)`` take *sorted* arrays;
+    ``add`` takes fingerprints not yet in the set.  ``len()`` counts them; ``nbytes`` is the
+    memory of the arrays."""
+
+    def __init__(self):
+        self.b = 0
+        self.buckets = [_EMPTY]
+        self.delta = _EMPTY
+        self.n = 0
+
+    def __len__(self) -> int:
+        return self.n
+
+    @property
+    def nbytes(self) -> int:
+        return self.delta.nbytes + sum(x.nbytes for x in self.buckets)
+
+    def _bounds(self, q: np.ndarray) -> np.ndarray:
+        if self.b == 0:
+            return np.array([0, q.shape[0]])
+        top = (np.arange(1, 1 << self.b, dtype=U64) << U64(64 - self.b))
+        return np.concatenate(([0], np.searchsorted(q, top), [q.shape[0]]))
+
+    def contains(self, q: np.ndarray) -> np.ndarray:
+        """Bool mask: which of the sorted fingerprints ``q`` are in the set."""
+        hit = _hits(self.delta, q)
+        bounds = self._bounds(q)
+        for j, arr in enumerate(self.buckets):
+            lo, hi = bounds[j], bounds[j + 1]
+            if hi > lo and arr.size:
+                hit[lo:hi] |= _hits(arr, q[lo:hi])
+        return hit
+
+    def add(self, q: np.ndarray) -> None:
+        """Insert the sorted fingerprints ``q`` (none of them in the set)."""
+        self.delta = merge_sorted(self.delta, q)
+        self.n += q.shape[0]
+        if self.delta.shape[0] > max(1 << 16, (self.n - self.delta.shape[0]) >> 3):
+            self._fold()
+
+    def _fold(self):
+        bounds = self._bounds(self.delta)
+        for j in range(len(self.buckets)):
+            part = self.delta[bounds[j]:bounds[j + 1]]
+            if part.size:
+                self.buckets[j] = merge_sorted(self.buckets[j], part)
+        self.delta = _EMPTY
+        while self.n > BUCKET_TARGET << self.b and self.b < 12:
+            split = []
+            for j, arr in enumerate(self.buckets):
+                mid = np.searchsorted(arr, U64(((2 * j + 1) << (63 - self.b)) & (2**64 - 1)))
+                split += [arr[:mid].copy(), arr[mid:].copy()]
+            self.buckets = split
+            self.b += 1

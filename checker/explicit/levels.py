@@ -1,0 +1,634 @@
+"""The batched breadth-first explorer: whole frontier chunks per NumPy call.
+
+Level by level, the frontier (bit-packed states, :mod:`.packing`, plus one 64-bit
+fingerprint each) is processed in chunks of :data:`CHUNK` states:
+
+1. For every distinct read set R of the model's actions (:func:`.transitions.action_footprint`),
+   the chunk's projections on R are looked up in an exact :class:`.keytable.KeyTable`; the
+   projections never seen are evaluated once, all together, by the array backend of the
+   vocabulary (:mod:`.batched`; row by row with the reference ``apply`` when the backend
+   cannot run a transition), and each action of that R records, per projection: enabled or
+   not, the values it leaves on its write set W, and the fingerprint change they cause.
+2. A successor's fingerprint is its parent's XOR that change (Zobrist hashing: the
+   fingerprint of a state is the XOR of one random 64-bit number per (field, value), so
+   only the fields an action writes are touched).  Successor states are never built
+   before de-duplication.
+3. Candidates are de-duplicated by fingerprint, within the chunk (the first in BFS order
+   wins, so parents and traces are those of the reference explorer) and against the
+   visited set (:class:`.fpset.FingerprintSet`); only new states are built, by patching
+   the parent's words on W.
+4. Every property conjunct is memoised the same way on its own read set, and checked on
+   the new states.
+
+BFS order is the reference explorer's (parent order, then action order), so the states
+counted, the verdicts, the shortest depths and even the counterexample traces are
+identical to :mod:`.explore`'s memoised explorer; a test compares them on every design.
+Per level only the parent index (int32) and action (uint16) of each new state is kept;
+a counterexample is rebuilt by re-executing those actions from the initial state with the
+reference ``apply`` and is checked (fingerprints match, the property fails) before it is
+reported.  The probability that a fingerprint collision hid a state is reported (TLC's
+bound n²/2⁶⁵); ``exact=True`` keeps every state's words and compares states on every
+fingerprint match, which removes the probabilistic step.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import numpy as np
+
+from daxcheck.spec.vocab import SymbolicUseError
+
+from ..results import CheckResult, Stats, Verdict, HOLDS, VIOLATED, INCOMPLETE
+from .batched import evaluate_action, evaluate_predicate, evaluate_rows, predicate_rows
+from .fpset import FingerprintSet
+from .keytable import KeyTable
+from .packing import Packing, repack
+from .readset import read_set
+from .transitions import action_footprint
+
+U64 = np.uint64
+CHUNK = 1 << 15
+"""Frontier states per chunk."""
+ROWWISE_BELOW = 24
+"""Fewer new projections than this are evaluated row by row (the array backend's fixed
+cost per vocabulary operation is larger than the reference ``apply`` on a few rows)."""
+SEED = 0xDA7C4EC
+_BACKEND_ERRORS = (SymbolicUseError, ValueError, TypeError, IndexError, ZeroDivisionError)
+
+
+class _Repack(Exception):
+    """A transition produced a value wider than its packed column."""
+
+    def __init__(self, maxvals):
+        self.maxvals = maxvals
+
+
+class ExploreError(RuntimeError):
+    """An internal inconsistency of the batched explorer (a rebuilt counterexample that
+    does not reproduce); never a verdict."""
+
+
+def zobrist_table(width: int, seed: int = SEED) -> np.ndarray:
+    """``(width, 256)`` random uint64: the fingerprint of a state is the XOR of
+    ``Z[c, s[c]]`` over its fields ``c``."""
+    return np.random.default_rng(seed).integers(0, 2**64, size=(width, 256), dtype=U64,
+                                                endpoint=False)
+
+
+def fingerprints(Z: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Fingerprints of ``(n, width)`` uint8 rows."""
+    out = np.zeros(rows.shape[0], dtype=U64)
+    for c in range(rows.shape[1]):
+        out ^= Z[c][rows[:, c]]
+    return out
+
+
+class _ActionInfo:
+    """Static facts of one action: read set R (all columns if the taint analysis could
+    not follow it), write set W, W\\R, and the batched/row-wise evaluation mode."""
+
+    __slots__ = ("index", "action", "reads", "writes", "wnr", "rowwise")
+
+    def __init__(self, index, action, fp, width):
+        self.index, self.action = index, action
+        if fp is None:
+            self.reads = self.writes = tuple(range(width))
+        else:
+            self.reads, self.writes = fp
+        rs = set(self.reads)
+        self.wnr = tuple(c for c in self.writes if c not in rs)
+        self.rowwise = False
+
+
+class _Group:
+    """One key table (a distinct read set) with, per entry, what each of its actions
+    does: ``en[i]`` enabled, ``dz[i]`` fingerprint change, ``wp[i]`` the packed values
+    per written word."""
+
+    def __init__(self, packing, reads, infos):
+        self.table = KeyTable(packing, reads)
+        self.infos = infos
+        self.cap = 0
+        self.en = {}
+        self.dz = {}
+        self.wp = {}
+        self.clear = {}
+        for a in infos:
+            masks = packing.word_masks(a.writes)
+            self.clear[a.index] = tuple((w, U64(~m & (2**64 - 1))) for w, m in sorted(masks.items()))
+            self.wp[a.index] = np.zeros((len(masks), 0), dtype=U64)
+            self.en[a.index] = np.zeros(0, dtype=bool)
+            self.dz[a.index] = np.zeros(0, dtype=U64)
+
+    def grow(self, need):
+        if need <= self.cap:
+            return
+        cap = max(need, 2 * self.cap, 256)
+        for i in self.en:
+            self.en[i] = np.concatenate((self.en[i], np.zeros(cap - self.cap, dtype=bool)))
+            self.dz[i] = np.concatenate((self.dz[i], np.zeros(cap - self.cap, dtype=U64)))
+            wp = self.wp[i]
+            self.wp[i] = np.concatenate((wp, np.zeros((wp.shape[0], cap - self.cap), dtype=U64)),
+                                        axis=1)
+        self.cap = cap
+
+
+class _ConjGroup:
+    """One key table for the conjuncts sharing a read set; ``ok[j]`` per entry."""
+
+    def __init__(self, packing, reads, conjs):
+        self.table = KeyTable(packing, reads)
+        self.conjs = conjs          # [(property name, fn)]
+        self.ok = [np.zeros(0, dtype=bool) for _ in conjs]
+        self.rowwise = [False] * len(conjs)
+
+    def grow(self, need):
+        for j, a in enumerate(self.ok):
+            if need > a.shape[0]:
+                self.ok[j] = np.concatenate((a, np.zeros(max(need, 2 * a.shape[0], 256)
+                                                         - a.shape[0], dtype=bool)))
+
+
+class BatchedExplorer:
+    """One batched exploration of ``model`` for the Property list ``props`` (see the
+    module docstring); :meth:`run` returns the :class:`CheckResult`."""
+
+    def __init__(self, model, props, depth, budget, progress=None, progress_every=0.25,
+                 exact=False, chunk=CHUNK):
+        self.model, self.props = model, list(props)
+        self.L = model.L
+        self.width = self.L.width
+        self.depth = model.bounds.depth if depth is None else depth
+        self.budget, self.progress, self.progress_every = budget, progress, progress_every
+        self.exact, self.chunk = exact, chunk
+        self.nA = len(model.actions)
+        self.Z = zobrist_table(self.width)
+        self.infos = [_ActionInfo(i, a, action_footprint(model, a), self.width)
+                      for i, a in enumerate(model.actions)]
+        groups = getattr(model, "groups", None) or tuple((i,) for i in range(self.nA))
+        self.model_groups = tuple(tuple(g) for g in groups)
+        by_reads = {}
+        for a in self.infos:
+            by_reads.setdefault(a.reads, []).append(a)
+        self.by_reads = by_reads
+        self.conj_reads = {}
+        for p in self.props:
+            for _, fn in p.conjuncts(self.L):
+                rs = read_set(fn, self.L)
+                rs = tuple(range(self.width)) if rs is None else rs
+                self.conj_reads.setdefault(rs, []).append((p.name, fn))
+        self.groups = {}
+        self.cgroups = {}
+        self.packing = None
+        self.visited = FingerprintSet()
+        self.par = []               # per level: int32 parent index in the previous level
+        self.via = []               # per level: uint16/int32 action index
+        self.stats = Stats()
+        self.fired = np.zeros(self.nA, dtype=np.int64)
+        self.verdicts = {}
+        self.pending = [p.name for p in self.props]
+        self.store = [] if exact else None   # exact: per level, the words of every state
+        self.collisions_checked = 0
+
+    # ------------------------------------------------------------------ packing
+    def _set_packing(self, packing):
+        self.packing = packing
+        self.groups.clear()
+        self.cgroups.clear()
+
+    def _repack_all(self, maxvals, pieces_lists):
+        caps = self.packing.cap
+        new = self.packing.widened(np.maximum(caps, maxvals))
+        if new is None:  # pragma: no cover - a _Repack always carries a wider value
+            raise ExploreError("repack requested without a wider value")
+        old = self.packing
+        for pieces in pieces_lists:
+            for j, (w, f) in enumerate(pieces):
+                pieces[j] = (repack(w, old, new), f)
+        if self.store is not None:
+            self.store[:] = [repack(w, old, new) for w in self.store]
+        self._set_packing(new)
+
+    def _group(self, reads):
+        g = self.groups.get(reads)
+        if g is None:
+            g = self.groups[reads] = _Group(self.packing, reads, self.by_reads[reads])
+        return g
+
+    def _cgroup(self, reads):
+        g = self.cgroups.get(reads)
+        if g is None:
+            g = self.cgroups[reads] = _ConjGroup(self.packing, reads, self.conj_reads[reads])
+        return g
+
+    # ------------------------------------------------------------------ memo fill
+    def _entries(self, g, words, fill):
+        """Entry id of every state of the chunk ``words`` in key table ``g.table``,
+        evaluating the projections never seen with ``fill(g, rows)``."""
+        t = g.table
+        keys = t.keys(words)
+        ent = t.lookup(keys)
+        while True:
+            miss = np.flatnonzero(ent < 0)
+            if miss.size == 0:
+                return ent
+            reps = t.distinct(keys, miss)
+            rows = self.packing.unpack_rows(words[:, reps])
+            fill(g, rows, len(t))   # may raise _Repack before anything is added
+            ids = t.add(keys, reps)
+            ent[miss] = t.lookup(t.take(keys, miss))
+
+    def _fill_actions(self, g, rows, base):
+        k = rows.shape[0]
+        results = []
+        maxvals = None
+        for a in g.infos:
+            en, vals = self._evaluate(a, rows)
+            if vals.size:
+                bad = (vals < 0) | (vals > 255)
+                if (bad & en).any():
+                    # The reference would fail storing such a value: let it say so.
+                    evaluate_rows(self.model, a.action, rows[(bad & en).any(axis=0)], a.writes)
+                    raise ExploreError(f"{a.action!r}: array backend produced a value outside "
+                                       f"0..255 that the reference accepts")
+                vals = np.where(en, vals, 0)
+                cap = self.packing.cap[list(a.writes)]
+                over = vals.max(axis=1) > cap
+                if over.any():
+                    if maxvals is None:
+                        maxvals = np.zeros(self.width, dtype=np.int64)
+                    for c, v in zip(a.writes, vals.max(axis=1)):
+                        maxvals[c] = max(maxvals[c], int(v))
+            results.append((a, en, vals))
+        if maxvals is not None:
+            raise _Repack(maxvals)
+        g.grow(base + k)
+        Z = self.Z
+        for a, en, vals in results:
+            i = a.index
+            g.en[i][base:base + k] = en
+            dz = np.zeros(k, dtype=U64)
+            rs = set(a.reads)
+            for j, c in enumerate(a.writes):
+                dz ^= Z[c][vals[j]]
+                if c in rs:
+                    dz ^= Z[c][rows[:, c]]
+            g.dz[i][base:base + k] = np.where(en, dz, U64(0))
+            packed = self.packing.pack_values(a.writes, vals)
+            for j, (w, _) in enumerate(g.clear[i]):
+                g.wp[i][j, base:base + k] = packed[w]
+
+    def _evaluate(self, a, rows):
+        if not a.rowwise and rows.shape[0] >= ROWWISE_BELOW:
+            try:
+                return evaluate_action(self.model, a.action, rows, a.writes)
+            except _BACKEND_ERRORS:
+                a.rowwise = True
+        return evaluate_rows(self.model, a.action, rows, a.writes)
+
+    def _fill_conjs(self, g, rows, base):
+        k = rows.shape[0]
+        g.grow(base + k)
+        for j, (_, fn) in enumerate(g.conjs):
+            r = None
+            if not g.rowwise[j] and k >= ROWWISE_BELOW:
+                try:
+                    r = evaluate_predicate(fn, self.L, rows)
+                except _BACKEND_ERRORS:
+                    g.rowwise[j] = True
+            if r is None:
+                r = predicate_rows(fn, self.L, rows)
+            g.ok[j][base:base + k] = r
+
+    # ------------------------------------------------------------------ properties
+    def _check(self, words):
+        """Per pending property, the index of the first state of ``words`` violating it."""
+        viol = {}
+        pend = set(self.pending)
+        for reads, conjs in self.conj_reads.items():
+            if not any(name in pend for name, _ in conjs):
+                continue
+            g = self._cgroup(reads)
+            ent = self._entries(g, words, self._fill_conjs)
+            for j, (name, _) in enumerate(g.conjs):
+                if name not in pend:
+                    continue
+                bad = ~g.ok[j][ent]
+                viol[name] = bad if name not in viol else (viol[name] | bad)
+        first = {}
+        for name, bad in viol.items():
+            nz = np.flatnonzero(bad)
+            if nz.size:
+                first[name] = int(nz[0])
+        return first
+
+    # ------------------------------------------------------------------ chunks
+    def _rechunk(self, pieces):
+        """Join consecutive small (words, fps) pieces into pieces of at least ``self.chunk``
+        states (the transient copy is one chunk)."""
+        out, buf, n = [], [], 0
+        for w, f in pieces:
+            buf.append((w, f))
+            n += f.shape[0]
+            if n >= self.chunk:
+                out.append(_join(buf))
+                buf, n = [], 0
+        if buf:
+            out.append(_join(buf))
+        return out
+
+    def _successors(self, words, fps):
+        """Candidates of a chunk: ``(fps, okeys, ents, rows per action)`` where okey =
+        parent position * nA + action (BFS order)."""
+        ents = {}
+        for reads in self.by_reads:
+            g = self._group(reads)
+            ents[reads] = self._entries(g, words, self._fill_actions)
+        cf, co, rows_by = [], [], {}
+        pk = self.packing
+        for mg in self.model_groups:
+            first = None
+            for i in mg:
+                a = self.infos[i]
+                g = self.groups[a.reads]
+                e_all = ents[a.reads]
+                en = g.en[i][e_all]
+                if first is None:
+                    first = en
+                else:
+                    en = en & first
+                rows = np.flatnonzero(en)
+                rows_by[i] = rows
+                if rows.size == 0:
+                    continue
+                f = fps[rows] ^ g.dz[i][e_all[rows]]
+                if a.wnr:
+                    by_word = {}
+                    for c in a.wnr:
+                        by_word.setdefault(pk.word[c], []).append(c)
+                    for w, cs in by_word.items():
+                        x = words[w][rows]
+                        for c in cs:
+                            f ^= self.Z[c][(x >> U64(pk.shift[c])) & U64(int(pk.cap[c]))]
+                cf.append(f)
+                co.append(rows.astype(np.int64) * self.nA + i)
+        if not cf:
+            return np.zeros(0, U64), np.zeros(0, np.int64), ents, rows_by
+        return np.concatenate(cf), np.concatenate(co), ents, rows_by
+
+    def _dedupe(self, cfp, cok):
+        """New states among the candidates: ``(okeys, fps)`` in BFS order, each the first
+        occurrence of its fingerprint, none in the visited set; the visited set is updated."""
+        M = cfp.shape[0]
+        if M == 0:
+            return np.zeros(0, np.int64), np.zeros(0, U64)
+        k = max(1, (M - 1).bit_length())
+        low = U64((1 << k) - 1)
+        comb = (cfp & ~low) | np.arange(M, dtype=U64)
+        comb.sort()
+        pos = (comb & low).astype(np.int64)
+        full, oks = cfp[pos], cok[pos]
+        hi = comb >> U64(k)
+        start = np.ones(M, dtype=bool)
+        start[1:] = hi[1:] != hi[:-1]
+        mixed = np.flatnonzero(~start[1:] & (full[1:] != full[:-1]))
+        if mixed.size == 0:
+            st = np.flatnonzero(start)
+            rfp, rok = full[st], np.minimum.reduceat(oks, st)
+        else:
+            run = np.cumsum(start) - 1
+            bad = np.isin(run, run[mixed + 1])
+            good = ~bad
+            st = np.flatnonzero(start & good)
+            gfull, goks = full[good], oks[good]
+            gst = np.flatnonzero(start[good])
+            rfp1, rok1 = gfull[gst], np.minimum.reduceat(goks, gst) if gst.size else goks[:0]
+            bf, bo = full[bad], oks[bad]
+            o = np.lexsort((bo, bf))
+            bf, bo = bf[o], bo[o]
+            f1 = np.ones(bf.shape[0], dtype=bool)
+            f1[1:] = bf[1:] != bf[:-1]
+            rfp = np.concatenate((rfp1, bf[f1]))
+            rok = np.concatenate((rok1, bo[f1]))
+            o = np.argsort(rfp, kind="stable")
+            rfp, rok = rfp[o], rok[o]
+        new = ~self.visited.contains(rfp)
+        nfp, nok = rfp[new], rok[new]
+        if self.exact:
+            nfp, nok = self._exact_split(nfp, nok, rfp, rok, new)
+        self.visited.add(nfp)
+        o = np.argsort(nok, kind="stable")
+        return nok[o], nfp[o]
+
+    # ------------------------------------------------------------------ main loop
+    def run(self) -> CheckResult:
+        """Explore breadth-first to the depth bound, or until every property is violated or
+        a budget runs out."""
+        model, L = self.model, self.L
+        t0 = time.perf_counter()
+        next_tick = t0 + self.progress_every
+        init = []
+        for s in model.init_states():
+            if s not in init:
+                init.append(s)
+        rows0 = np.frombuffer(b"".join(init), dtype=np.uint8).reshape(len(init), self.width)
+        self._set_packing(Packing.for_values(rows0.max(axis=0)))
+        fps0 = fingerprints(self.Z, rows0)
+        self.init_rows = rows0
+        words0 = self.packing.pack_rows(rows0)
+        self.visited.add(np.sort(fps0))
+        self.par.append(np.full(rows0.shape[0], -1, dtype=np.int32))
+        self.via.append(np.full(rows0.shape[0], -1, dtype=np.int32))
+        if self.store is not None:
+            self.store.append(words0)
+        self.n_states = rows0.shape[0]
+        frontier = [(words0, fps0)]
+        self._record(self._check(words0), 0, fps0, [], 0)
+        level = 0
+        complete = False
+        budget = self.budget
+        stopped = None
+        while self.pending:
+            if not frontier:
+                complete = True
+                break
+            if level >= self.depth:
+                break
+            nxt = []
+            par_pieces, via_pieces = [], []
+            self.cur = via_pieces
+            base = 0          # position of the chunk in the frontier level
+            done = 0          # new states of this level so far
+            pi, start = 0, 0
+            while pi < len(frontier):
+                w_all, f_all = frontier[pi]
+                if start >= f_all.shape[0]:
+                    pi, start = pi + 1, 0
+                    continue
+                end = min(start + self.chunk, f_all.shape[0])
+                words, fps = w_all[:, start:end], f_all[start:end]
+                try:
+                    cfp, cok, ents, rows_by = self._successors(words, fps)
+                except _Repack as r:
+                    self._repack_all(r.maxvals, [frontier, nxt])
+                    continue
+                start = end
+                nok, nfp = self._dedupe(cfp, cok)
+                parents = nok // self.nA
+                acts = nok % self.nA
+                nwords = self._build(words, parents, acts, ents)
+                cut = None
+                if budget.max_states is not None and \
+                        self.n_states + nfp.shape[0] >= budget.max_states:
+                    cut = max(0, budget.max_states - self.n_states)
+                    stopped = f"max-states {budget.max_states} reached"
+                    nwords, nfp, parents, acts = (nwords[:, :cut], nfp[:cut], parents[:cut],
+                                                  acts[:cut])
+                first = self._check(nwords) if nfp.size else {}
+                last = None   # last parent whose successors count (a stop mid-chunk)
+                if first and len(first) == len(self.pending):
+                    # Every pending property is violated in this chunk: the reference stops
+                    # after the parent whose successors violated the last of them.
+                    last = int(parents[max(first.values())])
+                    keep = int(np.searchsorted(parents, last, side="right"))
+                    nwords, nfp, parents, acts = (nwords[:, :keep], nfp[:keep], parents[:keep],
+                                                  acts[:keep])
+                elif cut is not None:
+                    last = int(parents[-1]) if parents.size else -1
+                for i, rows in rows_by.items():
+                    self.fired[i] += rows.size if last is None else int(
+                        np.searchsorted(rows, last, side="right"))
+                par_pieces.append((parents + base).astype(np.int32))
+                via_pieces.append(acts.astype(np.int32))
+                if self.store is not None:
+                    self.store.append(nwords)
+                nxt.append((nwords, nfp))
+                self.n_states += nfp.shape[0]
+                if first:
+                    self._record(first, level + 1, nfp, par_pieces, done)
+                done += nfp.shape[0]
+                base += fps.shape[0]
+                if not self.pending or stopped:
+                    break
+                now = time.perf_counter()
+                if budget.time_limit is not None and now - t0 >= budget.time_limit:
+                    stopped = f"time limit {budget.time_limit:g}s reached"
+                    break
+                if self.progress is not None and now >= next_tick:
+                    self.stats.states, self.stats.depth = self.n_states, level
+                    self.stats.seconds = now - t0
+                    self.progress(self.stats)
+                    next_tick = now + self.progress_every
+            self.par.append(_cat(par_pieces, np.int32))
+            self.via.append(_cat(via_pieces, np.int32))
+            self.cur = None
+            if stopped or not self.pending:
+                break
+            frontier = self._rechunk(nxt)
+            level += 1
+        return self._result(level, complete, stopped, t0)
+
+    def _build(self, words, parents, acts, ents):
+        """The words of the new states: each parent's words patched on its action's W."""
+        nw = words[:, parents]
+        if parents.size == 0:
+            return nw
+        order = np.argsort(acts, kind="stable")
+        sa = acts[order]
+        cuts = np.flatnonzero(np.diff(sa)) + 1
+        starts = np.concatenate(([0], cuts))
+        ends = np.concatenate((cuts, [sa.shape[0]]))
+        for lo, hi in zip(starts, ends):
+            i = int(sa[lo])
+            sel = order[lo:hi]
+            a = self.infos[i]
+            g = self.groups[a.reads]
+            e = ents[a.reads][parents[sel]]
+            for j, (w, clr) in enumerate(g.clear[i]):
+                nw[w, sel] = (nw[w, sel] & clr) | g.wp[i][j, e]
+        return nw
+
+    # ------------------------------------------------------------------ verdicts
+    def _record(self, first, depth, nfp, par_pieces, offset):
+        """Record violations: ``first[name]`` is the index (in this chunk's new states,
+        which start at ``offset`` in the level) of the first state violating ``name``."""
+        for name, j in sorted(first.items(), key=lambda x: x[1]):
+            if name not in self.pending:
+                continue
+            p = next(p for p in self.props if p.name == name)
+            trace = self._trace(depth, offset + j, nfp[j], par_pieces)
+            items = p.failing_items(self.L, trace[-1][1])
+            self.verdicts[name] = Verdict(name, VIOLATED, depth, trace=trace,
+                                          items=[i for i in items if i is not None])
+        self.pending = [n for n in self.pending if n not in self.verdicts]
+
+    def _trace(self, depth, idx, fp, par_pieces):
+        """Rebuild the path to state ``idx`` of level ``depth`` by re-executing its actions
+        from the initial state (reference semantics) and check it."""
+        steps = []
+        lvl, i = depth, idx
+        while lvl > 0:
+            par = self.par[lvl] if lvl < len(self.par) else _cat(par_pieces, np.int32)
+            via = self.via[lvl] if lvl < len(self.via) else _cat(self.cur, np.int32)
+            steps.append(int(via[i]))
+            i = int(par[i])
+            lvl -= 1
+        steps.reverse()
+        s = bytes(self.init_rows[i])
+        path = [(-1, s)]
+        for a in steps:
+            ns = self.model.actions[a].apply(self.model, s)
+            if ns is None:
+                raise ExploreError(f"rebuilt counterexample: step {len(path)} "
+                                   f"({self.model.actions[a]!r}) is disabled")
+            path.append((a, ns))
+            s = ns
+        got = fingerprints(self.Z, np.frombuffer(s, dtype=np.uint8).reshape(1, -1))[0]
+        if got != fp:
+            raise ExploreError("rebuilt counterexample does not reach the state found "
+                               "(fingerprint mismatch)")
+        return path
+
+    def _result(self, level, complete, stopped, t0):
+        st = self.stats
+        st.states = self.n_states
+        st.depth = level
+        st.seconds = time.perf_counter() - t0
+        st.stopped = stopped
+        fired = [int(x) for x in self.fired]
+        st.transitions = sum(fired)
+        by_family = Counter()
+        for i, c in enumerate(fired):
+            by_family[self.model.actions[i].name] += c
+        st.fired = dict(by_family)
+        st.collision_probability = None if self.exact else collision_probability(self.n_states)
+        for name in self.pending:
+            if stopped:
+                self.verdicts[name] = Verdict(name, INCOMPLETE, level)
+            else:
+                self.verdicts[name] = Verdict(name, HOLDS, level, complete=complete)
+        families = []
+        for a in self.model.actions:
+            if a.name not in families:
+                families.append(a.name)
+        never = [f for f in families if by_family.get(f, 0) == 0]
+        ordered = {p.name: self.verdicts[p.name] for p in self.props}
+        return CheckResult(self.model.design.name, self.model.bounds.as_dict(), ordered, st,
+                           never)
+
+
+def collision_probability(n: int) -> float:
+    """TLC's estimate of the probability that a 64-bit fingerprint collision made the
+    search miss a state, for ``n`` distinct states: n² / 2⁶⁵."""
+    return n * n / 2.0**65
+
+
+def _join(buf):
+    if len(buf) == 1:
+        return buf[0]
+    return (np.concatenate([w for w, _ in buf], axis=1), np.concatenate([f for _, f in buf]))
+
+
+def _cat(pieces, dtype):
+    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=dtype)
