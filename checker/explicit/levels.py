@@ -163,6 +163,7 @@ class BatchedExplorer:
         self.budget, self.progress, self.progress_every = budget, progress, progress_every
         self.exact, self.chunk = exact, chunk
         self.nA = len(model.actions)
+        self.via_dtype = np.uint16 if self.nA < 2**16 else np.int32
         self.Z = zobrist_table(self.width)
         self.infos = [_ActionInfo(i, a, action_footprint(model, a), self.width)
                       for i, a in enumerate(model.actions)]
@@ -197,9 +198,39 @@ class BatchedExplorer:
         self.groups.clear()
         self.cgroups.clear()
 
+    def _domain_max(self) -> np.ndarray:
+        """Per column, the largest value the layout declares it can hold, where the spec
+        offers a declaration (``spec.state.field_domain``); 0 elsewhere.  Only a first
+        guess for the packed widths: a wider value repacks."""
+        out = np.zeros(self.width, dtype=np.int64)
+        try:
+            from daxcheck.spec.state import field_domain
+        except ImportError:  # pragma: no cover - a spec without declared domains
+            return out
+        for c in range(self.width):
+            try:
+                out[c] = max(field_domain(self.L, c))
+            except Exception:  # an undeclared (e.g. user ghost) field, a toy layout
+                pass
+        return np.minimum(out, 255)
+
+    def _field_columns(self):
+        """Column groups that share a field (from ``L.fields`` when the layout has it)."""
+        out = []
+        for f in getattr(self.L, "fields", ()):
+            try:
+                out.append(tuple(f[5]))
+            except (IndexError, TypeError):
+                pass
+        return out
+
     def _repack_all(self, maxvals, pieces_lists):
         caps = self.packing.cap
-        new = self.packing.widened(np.maximum(caps, maxvals))
+        maxvals = np.maximum(caps, maxvals)
+        for cols in self._field_columns():   # widen every element of a field together
+            cols = list(cols)
+            maxvals[cols] = maxvals[cols].max()
+        new = self.packing.widened(maxvals)
         if new is None:  # pragma: no cover - a _Repack always carries a wider value
             raise ExploreError("repack requested without a wider value")
         old = self.packing
@@ -433,7 +464,8 @@ class BatchedExplorer:
             if s not in init:
                 init.append(s)
         rows0 = np.frombuffer(b"".join(init), dtype=np.uint8).reshape(len(init), self.width)
-        self._set_packing(Packing.for_values(rows0.max(axis=0)))
+        self._set_packing(Packing.for_values(np.maximum(rows0.max(axis=0),
+                                                        self._domain_max())))
         fps0 = fingerprints(self.Z, rows0)
         self.init_rows = rows0
         words0 = self.packing.pack_rows(rows0)
@@ -449,8 +481,9 @@ class BatchedExplorer:
         complete = False
         budget = self.budget
         stopped = None
+        frontier_n = rows0.shape[0]
         while self.pending:
-            if not frontier:
+            if frontier_n == 0:
                 complete = True
                 break
             if level >= self.depth:
@@ -500,10 +533,11 @@ class BatchedExplorer:
                     self.fired[i] += rows.size if last is None else int(
                         np.searchsorted(rows, last, side="right"))
                 par_pieces.append((parents + base).astype(np.int32))
-                via_pieces.append(acts.astype(np.int32))
+                via_pieces.append(acts.astype(self.via_dtype))
                 if self.store is not None:
                     self.store.append(nwords)
-                nxt.append((nwords, nfp))
+                if level + 1 < self.depth:   # the last level is checked, never expanded
+                    nxt.append((nwords, nfp))
                 self.n_states += nfp.shape[0]
                 if first:
                     self._record(first, level + 1, nfp, par_pieces, done)
@@ -521,11 +555,12 @@ class BatchedExplorer:
                     self.progress(self.stats)
                     next_tick = now + self.progress_every
             self.par.append(_cat(par_pieces, np.int32))
-            self.via.append(_cat(via_pieces, np.int32))
+            self.via.append(_cat(via_pieces, self.via_dtype))
             self.cur = None
             if stopped or not self.pending:
                 break
             frontier = self._rechunk(nxt)
+            frontier_n = done
             level += 1
         return self._result(level, complete, stopped, t0)
 
@@ -570,7 +605,7 @@ class BatchedExplorer:
         lvl, i = depth, idx
         while lvl > 0:
             par = self.par[lvl] if lvl < len(self.par) else _cat(par_pieces, np.int32)
-            via = self.via[lvl] if lvl < len(self.via) else _cat(self.cur, np.int32)
+            via = self.via[lvl] if lvl < len(self.via) else _cat(self.cur, self.via_dtype)
             steps.append(int(via[i]))
             i = int(par[i])
             lvl -= 1
