@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .memory import long_lived
+
 U64 = np.uint64
 _EMPTY = np.zeros(0, dtype=U64)
 BUCKET_TARGET = 1 << 20
@@ -41,11 +43,17 @@ def _hits(arr: np.ndarray, q: np.ndarray) -> np.ndarray:
 class FingerprintSet:
     """A set of uint64 fingerprints.  ``contains(q)`` and ``add(q)`` take *sorted* arrays;
     ``add`` takes fingerprints not yet in the set.  ``len()`` counts them; ``nbytes`` is the
-    memory of the arrays."""
+    memory of the arrays.
+
+    Each bucket is a :func:`~.memory.long_lived` array with spare room at its end (an eighth
+    of its size): a fold writes the new fingerprints after the old ones and sorts in place (two
+    sorted runs: a linear merge), so memory is only mapped anew when a bucket outgrows its
+    room."""
 
     def __init__(self):
         self.b = 0
-        self.buckets = [_EMPTY]
+        self.buckets = [_EMPTY]     # arrays with room; self.sizes[j] items in use
+        self.sizes = [0]
         self.delta = _EMPTY
         self.n = 0
 
@@ -68,8 +76,8 @@ class FingerprintSet:
         bounds = self._bounds(q)
         for j, arr in enumerate(self.buckets):
             lo, hi = bounds[j], bounds[j + 1]
-            if hi > lo and arr.size:
-                hit[lo:hi] |= _hits(arr, q[lo:hi])
+            if hi > lo and self.sizes[j]:
+                hit[lo:hi] |= _hits(arr[:self.sizes[j]], q[lo:hi])
         return hit
 
     def add(self, q: np.ndarray) -> None:
@@ -84,12 +92,32 @@ class FingerprintSet:
         for j in range(len(self.buckets)):
             part = self.delta[bounds[j]:bounds[j + 1]]
             if part.size:
-                self.buckets[j] = merge_sorted(self.buckets[j], part)
+                self._merge_into(j, part)
         self.delta = _EMPTY
-        while self.n > BUCKET_TARGET << self.b and self.b < 12:
-            split = []
-            for j, arr in enumerate(self.buckets):
-                mid = np.searchsorted(arr, U64(((2 * j + 1) << (63 - self.b)) & (2**64 - 1)))
-                split += [arr[:mid].copy(), arr[mid:].copy()]
-            self.buckets = split
+        while self.n > BUCKET_TARGET << self.b and self.b < 16:
+            old, sizes = self.buckets, self.sizes
+            self.buckets, self.sizes = [], []
+            for j in range(len(old)):
+                arr, old[j] = old[j][:sizes[j]], None     # one bucket copied at a time
+                mid = int(np.searchsorted(arr, U64((2 * j + 1) << (63 - self.b))))
+                for half in (arr[:mid], arr[mid:]):
+                    self.buckets.append(_with_room(half))
+                    self.sizes.append(half.shape[0])
+                del arr
             self.b += 1
+
+    def _merge_into(self, j, part):
+        arr, n = self.buckets[j], self.sizes[j]
+        if n + part.shape[0] > arr.shape[0]:
+            arr = self.buckets[j] = _with_room(arr[:n], n + part.shape[0])
+        arr[n:n + part.shape[0]] = part
+        self.sizes[j] = n = n + part.shape[0]
+        arr[:n].sort(kind="stable")
+
+
+def _with_room(a: np.ndarray, need: int | None = None) -> np.ndarray:
+    """A :func:`long_lived` copy of ``a`` with room for ``need`` items plus an eighth."""
+    need = a.shape[0] if need is None else need
+    out = long_lived(max(need + (need >> 3), 1024), a.dtype)
+    out[:a.shape[0]] = a
+    return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .memory import grow, long_lived
 from .packing import Packing
 
 U64 = np.uint64
@@ -25,7 +26,7 @@ class KeyTable:
     ``packing``.  ``len(table)`` is the number of entries; ids are dense from 0.
 
     ``keys(words)`` computes the keys of a ``(nw, n)`` chunk; ``lookup(keys)`` gives an
-    int64 entry id per row (-1: not yet in the table); ``add(keys, rows)`` adds the keys of
+    int32 entry id per row (-1: not yet in the table); ``add(keys, rows)`` adds the keys of
     the given rows (distinct, absent) and returns their new ids; ``distinct(keys, rows)``
     picks one row per distinct key among ``rows``.
     """
@@ -52,10 +53,10 @@ class KeyTable:
                     else:
                         b += 1
             self.runs = tuple(runs)
-            self.slots = np.full(1 << bits, -1, dtype=np.int64)
+            self.slots = np.full(1 << bits, -1, dtype=np.int32)
         else:
             self.tbits = 10
-            self.slots = np.full(1 << self.tbits, -1, dtype=np.int64)
+            self.slots = np.full(1 << self.tbits, -1, dtype=np.int32)
             self.stored = [np.zeros(1024, dtype=U64) for _ in self.parts]
 
     def __len__(self) -> int:
@@ -91,12 +92,12 @@ class KeyTable:
 
     # ------------------------------------------------------------------ lookup
     def lookup(self, keys) -> np.ndarray:
-        """Entry id per row, -1 where the key is not in the table."""
+        """Entry id per row (int32), -1 where the key is not in the table."""
         if self.direct:
             return self.slots[keys]
         h, kws = keys
         n = h.shape[0]
-        out = np.full(n, -1, dtype=np.int64)
+        out = np.full(n, -1, dtype=np.int32)
         if self.n == 0 or n == 0:
             return out
         mask = (1 << self.tbits) - 1
@@ -132,7 +133,7 @@ class KeyTable:
     def add(self, keys, rows: np.ndarray) -> np.ndarray:
         """Add the keys of ``rows`` (pairwise distinct, none in the table); returns their ids."""
         m = rows.shape[0]
-        ids = np.arange(self.n, self.n + m, dtype=np.int64)
+        ids = np.arange(self.n, self.n + m, dtype=np.int32)
         if self.direct:
             self.slots[keys[rows]] = ids
             self.n += m
@@ -140,9 +141,8 @@ class KeyTable:
         h, kws = self.take(keys, rows)
         need = self.n + m
         if need > self.stored[0].shape[0]:
-            cap = max(need, 2 * self.stored[0].shape[0])
-            self.stored = [np.concatenate((st, np.zeros(cap - st.shape[0], dtype=U64)))
-                           for st in self.stored]
+            cap = max(need, self.stored[0].shape[0] * 3 // 2)
+            self.stored = [grow(st, cap) for st in self.stored]
         for st, x in zip(self.stored, kws):
             st[self.n:need] = x
         self.n = need
@@ -165,8 +165,9 @@ class KeyTable:
     def _rehash(self, n):
         while 2 * n > (1 << self.tbits):
             self.tbits += 1
-        self.slots = np.full(1 << self.tbits, -1, dtype=np.int64)
-        ids = np.arange(n, dtype=np.int64)
+        self.slots = long_lived(1 << self.tbits, np.int32)
+        self.slots[:] = -1
+        ids = np.arange(n, dtype=np.int32)
         self._place(self._hash_of(ids), ids)
 
     def _place(self, h, ids):

@@ -42,6 +42,7 @@ from daxcheck.spec.vocab import SymbolicUseError
 from ..results import CheckResult, Stats, Verdict, HOLDS, VIOLATED, INCOMPLETE
 from .batched import evaluate_action, evaluate_predicate, evaluate_rows, predicate_rows
 from .fpset import FingerprintSet
+from .memory import grow, long_lived, release_free_memory
 from .keytable import KeyTable
 from .packing import Packing, repack
 from .readset import read_set
@@ -54,6 +55,8 @@ ROWWISE_BELOW = 24
 """Fewer new projections than this are evaluated row by row (the array backend's fixed
 cost per vocabulary operation is larger than the reference ``apply`` on a few rows)."""
 SEED = 0xDA7C4EC
+BLOCK = 1 << 17
+"""States per block of the next frontier."""
 _BACKEND_ERRORS = (SymbolicUseError, ValueError, TypeError, IndexError, ZeroDivisionError)
 
 
@@ -124,13 +127,11 @@ class _Group:
     def grow(self, need):
         if need <= self.cap:
             return
-        cap = max(need, 2 * self.cap, 256)
+        cap = max(need, self.cap * 3 // 2, 256)
         for i in self.en:
-            self.en[i] = np.concatenate((self.en[i], np.zeros(cap - self.cap, dtype=bool)))
-            self.dz[i] = np.concatenate((self.dz[i], np.zeros(cap - self.cap, dtype=U64)))
-            wp = self.wp[i]
-            self.wp[i] = np.concatenate((wp, np.zeros((wp.shape[0], cap - self.cap), dtype=U64)),
-                                        axis=1)
+            self.en[i] = grow(self.en[i], cap)
+            self.dz[i] = grow(self.dz[i], cap)
+            self.wp[i] = grow(self.wp[i], cap)
         self.cap = cap
 
 
@@ -146,8 +147,7 @@ class _ConjGroup:
     def grow(self, need):
         for j, a in enumerate(self.ok):
             if need > a.shape[0]:
-                self.ok[j] = np.concatenate((a, np.zeros(max(need, 2 * a.shape[0], 256)
-                                                         - a.shape[0], dtype=bool)))
+                self.ok[j] = grow(a, max(need, a.shape[0] * 3 // 2, 256))
 
 
 class BatchedExplorer:
@@ -155,15 +155,17 @@ class BatchedExplorer:
     module docstring); :meth:`run` returns the :class:`CheckResult`."""
 
     def __init__(self, model, props, depth, budget, progress=None, progress_every=0.25,
-                 exact=False, chunk=CHUNK):
+                 exact=False, chunk=None):
         self.model, self.props = model, list(props)
         self.L = model.L
         self.width = self.L.width
         self.depth = model.bounds.depth if depth is None else depth
         self.budget, self.progress, self.progress_every = budget, progress, progress_every
-        self.exact, self.chunk = exact, chunk
         self.nA = len(model.actions)
-        self.via_dtype = np.uint16 if self.nA < 2**16 else np.int32
+        self.exact = exact
+        # Candidates per chunk (states x enabled actions) bound the transient memory.
+        self.chunk = chunk or max(1024, min(CHUNK, (1 << 19) // max(1, self.nA)))
+        self.okey_dtype = np.int32 if self.chunk * self.nA < 2**31 else np.int64
         self.Z = zobrist_table(self.width)
         self.infos = [_ActionInfo(i, a, action_footprint(model, a), self.width)
                       for i, a in enumerate(model.actions)]
@@ -183,8 +185,9 @@ class BatchedExplorer:
         self.cgroups = {}
         self.packing = None
         self.visited = FingerprintSet()
-        self.par = []               # per level: int32 parent index in the previous level
-        self.via = []               # per level: uint16/int32 action index
+        # Per level, each state's link: parent index in the previous level * nA + action
+        # (uint32 when it fits: 4 bytes per state).
+        self.links = []
         self.stats = Stats()
         self.fired = np.zeros(self.nA, dtype=np.int64)
         self.verdicts = {}
@@ -355,19 +358,22 @@ class BatchedExplorer:
         return first
 
     # ------------------------------------------------------------------ chunks
-    def _rechunk(self, pieces):
-        """Join consecutive small (words, fps) pieces into pieces of at least ``self.chunk``
-        states (the transient copy is one chunk)."""
-        out, buf, n = [], [], 0
-        for w, f in pieces:
-            buf.append((w, f))
-            n += f.shape[0]
-            if n >= self.chunk:
-                out.append(_join(buf))
-                buf, n = [], 0
-        if buf:
-            out.append(_join(buf))
-        return out
+    def _take_chunk(self, queue):
+        """Remove about ``self.chunk`` states from the front of ``queue`` (a list of
+        (words, fps) pieces) and return them as one piece; only a chunk is ever copied,
+        and consumed pieces are released as the level goes."""
+        buf, n = [], 0
+        while queue and n < self.chunk:
+            w, f = queue[0]
+            take = self.chunk - n
+            if f.shape[0] <= take:
+                buf.append(queue.pop(0))
+                n += f.shape[0]
+            else:
+                buf.append((w[:, :take], f[:take]))
+                queue[0] = (w[:, take:], f[take:])
+                n += take
+        return _join(buf)
 
     def _successors(self, words, fps):
         """Candidates of a chunk: ``(fps, okeys, ents, rows per action)`` where okey =
@@ -403,9 +409,9 @@ class BatchedExplorer:
                         for c in cs:
                             f ^= self.Z[c][(x >> U64(pk.shift[c])) & U64(int(pk.cap[c]))]
                 cf.append(f)
-                co.append(rows.astype(np.int64) * self.nA + i)
+                co.append(rows.astype(self.okey_dtype) * self.nA + i)
         if not cf:
-            return np.zeros(0, U64), np.zeros(0, np.int64), ents, rows_by
+            return np.zeros(0, U64), np.zeros(0, self.okey_dtype), ents, rows_by
         return np.concatenate(cf), np.concatenate(co), ents, rows_by
 
     def _dedupe(self, cfp, cok):
@@ -413,7 +419,7 @@ class BatchedExplorer:
         occurrence of its fingerprint, none in the visited set; the visited set is updated."""
         M = cfp.shape[0]
         if M == 0:
-            return np.zeros(0, np.int64), np.zeros(0, U64)
+            return np.zeros(0, self.okey_dtype), np.zeros(0, U64)
         k = max(1, (M - 1).bit_length())
         low = U64((1 << k) - 1)
         comb = (cfp & ~low) | np.arange(M, dtype=U64)
@@ -470,13 +476,12 @@ class BatchedExplorer:
         self.init_rows = rows0
         words0 = self.packing.pack_rows(rows0)
         self.visited.add(np.sort(fps0))
-        self.par.append(np.full(rows0.shape[0], -1, dtype=np.int32))
-        self.via.append(np.full(rows0.shape[0], -1, dtype=np.int32))
+        self.links.append(np.zeros(rows0.shape[0], dtype=np.uint32))
         if self.store is not None:
             self.store.append(words0)
         self.n_states = rows0.shape[0]
         frontier = [(words0, fps0)]
-        self._record(self._check(words0), 0, fps0, [], 0)
+        self._record(self._check(words0), 0, fps0, 0)
         level = 0
         complete = False
         budget = self.budget
@@ -488,25 +493,23 @@ class BatchedExplorer:
                 break
             if level >= self.depth:
                 break
-            nxt = []
-            par_pieces, via_pieces = [], []
-            self.cur = via_pieces
+            nxt = _Blocks(self.packing.nw, max(self.chunk, BLOCK))
+            link_dtype = np.uint32 if frontier_n * self.nA < 2**32 else np.int64
+            self.cur = link_pieces = []
             base = 0          # position of the chunk in the frontier level
             done = 0          # new states of this level so far
-            pi, start = 0, 0
-            while pi < len(frontier):
-                w_all, f_all = frontier[pi]
-                if start >= f_all.shape[0]:
-                    pi, start = pi + 1, 0
-                    continue
-                end = min(start + self.chunk, f_all.shape[0])
-                words, fps = w_all[:, start:end], f_all[start:end]
-                try:
-                    cfp, cok, ents, rows_by = self._successors(words, fps)
-                except _Repack as r:
-                    self._repack_all(r.maxvals, [frontier, nxt])
-                    continue
-                start = end
+            queue = frontier
+            frontier = None
+            while queue:
+                words, fps = self._take_chunk(queue)
+                while True:
+                    try:
+                        cfp, cok, ents, rows_by = self._successors(words, fps)
+                        break
+                    except _Repack as r:
+                        holder = [(words, fps)]
+                        self._repack_all(r.maxvals, [holder, queue, nxt])
+                        words, fps = holder[0]
                 nok, nfp = self._dedupe(cfp, cok)
                 parents = nok // self.nA
                 acts = nok % self.nA
@@ -532,17 +535,18 @@ class BatchedExplorer:
                 for i, rows in rows_by.items():
                     self.fired[i] += rows.size if last is None else int(
                         np.searchsorted(rows, last, side="right"))
-                par_pieces.append((parents + base).astype(np.int32))
-                via_pieces.append(acts.astype(self.via_dtype))
+                link_pieces.append((parents.astype(np.int64) + base) * self.nA + acts)
+                link_pieces[-1] = link_pieces[-1].astype(link_dtype)
                 if self.store is not None:
                     self.store.append(nwords)
                 if level + 1 < self.depth:   # the last level is checked, never expanded
-                    nxt.append((nwords, nfp))
+                    nxt.append(nwords, nfp)
                 self.n_states += nfp.shape[0]
                 if first:
-                    self._record(first, level + 1, nfp, par_pieces, done)
+                    self._record(first, level + 1, nfp, done)
                 done += nfp.shape[0]
                 base += fps.shape[0]
+
                 if not self.pending or stopped:
                     break
                 now = time.perf_counter()
@@ -554,12 +558,12 @@ class BatchedExplorer:
                     self.stats.seconds = now - t0
                     self.progress(self.stats)
                     next_tick = now + self.progress_every
-            self.par.append(_cat(par_pieces, np.int32))
-            self.via.append(_cat(via_pieces, self.via_dtype))
+            self.links.append(_cat(link_pieces, link_dtype))
             self.cur = None
+            release_free_memory()
             if stopped or not self.pending:
                 break
-            frontier = self._rechunk(nxt)
+            frontier = nxt.pieces()
             frontier_n = done
             level += 1
         return self._result(level, complete, stopped, t0)
@@ -585,29 +589,28 @@ class BatchedExplorer:
         return nw
 
     # ------------------------------------------------------------------ verdicts
-    def _record(self, first, depth, nfp, par_pieces, offset):
+    def _record(self, first, depth, nfp, offset):
         """Record violations: ``first[name]`` is the index (in this chunk's new states,
         which start at ``offset`` in the level) of the first state violating ``name``."""
         for name, j in sorted(first.items(), key=lambda x: x[1]):
             if name not in self.pending:
                 continue
             p = next(p for p in self.props if p.name == name)
-            trace = self._trace(depth, offset + j, nfp[j], par_pieces)
+            trace = self._trace(depth, offset + j, nfp[j])
             items = p.failing_items(self.L, trace[-1][1])
             self.verdicts[name] = Verdict(name, VIOLATED, depth, trace=trace,
                                           items=[i for i in items if i is not None])
         self.pending = [n for n in self.pending if n not in self.verdicts]
 
-    def _trace(self, depth, idx, fp, par_pieces):
+    def _trace(self, depth, idx, fp):
         """Rebuild the path to state ``idx`` of level ``depth`` by re-executing its actions
         from the initial state (reference semantics) and check it."""
         steps = []
         lvl, i = depth, idx
         while lvl > 0:
-            par = self.par[lvl] if lvl < len(self.par) else _cat(par_pieces, np.int32)
-            via = self.via[lvl] if lvl < len(self.via) else _cat(self.cur, self.via_dtype)
-            steps.append(int(via[i]))
-            i = int(par[i])
+            links = self.links[lvl] if lvl < len(self.links) else np.concatenate(self.cur)
+            i, a = divmod(int(links[i]), self.nA)
+            steps.append(a)
             lvl -= 1
         steps.reverse()
         s = bytes(self.init_rows[i])
@@ -659,6 +662,47 @@ def collision_probability(n: int) -> float:
     return n * n / 2.0**65
 
 
+class _Blocks:
+    """The next frontier, built chunk by chunk into large :func:`.fpset.long_lived` blocks
+    of ``size`` states (words and fingerprints)."""
+
+    def __init__(self, nw, size):
+        self.nw, self.size = nw, size
+        self.blocks = []          # [words (nw, size), fps (size), filled]
+
+    def append(self, words, fps):
+        n, at = fps.shape[0], 0
+        while at < n:
+            if not self.blocks or self.blocks[-1][2] == self.blocks[-1][1].shape[0]:
+                self.blocks.append([long_lived(self.nw * self.size, U64).reshape(self.nw, self.size),
+                                    long_lived(self.size, U64), 0])
+            b = self.blocks[-1]
+            k = min(n - at, b[1].shape[0] - b[2])
+            b[0][:, b[2]:b[2] + k] = words[:, at:at + k]
+            b[1][b[2]:b[2] + k] = fps[at:at + k]
+            b[2] += k
+            at += k
+
+    def pieces(self):
+        """The blocks as (words, fps) pieces (the last one trimmed), releasing them."""
+        out = [(w[:, :k], f[:k]) for w, f, k in self.blocks if k]
+        self.blocks = []
+        return out
+
+    def __iter__(self):
+        return iter([(w[:, :k], f[:k]) for w, f, k in self.blocks if k])
+
+    def __setitem__(self, j, piece):
+        """Replace block ``j`` by a (repacked) piece, which becomes full: later appends go
+        to a new block of the piece's word count."""
+        w, f = piece
+        self.blocks[j] = [w, f, f.shape[0]]
+        self.nw = w.shape[0]
+
+    def __len__(self):
+        return len(self.blocks)
+
+
 def _join(buf):
     if len(buf) == 1:
         return buf[0]
@@ -666,4 +710,6 @@ def _join(buf):
 
 
 def _cat(pieces, dtype):
-    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=dtype)
+    out = long_lived(sum(p.shape[0] for p in pieces), dtype)
+    np.concatenate(pieces, out=out, casting="unsafe") if pieces else None
+    return out
