@@ -90,9 +90,10 @@ class Check:
 
 
 def run_check(model, props, engine="explicit", budget=Budget(), progress=None,
-              command=None) -> Check:
+              command=None, exact=False) -> Check:
     """Check ``props`` on ``model`` with the named engine ("explicit" or "z3"); the
-    counterexamples come back as :class:`Trace` objects keyed by property name.  Raises
+    counterexamples come back as :class:`Trace` objects keyed by property name.
+    ``exact``: the explicit engine compares whole states instead of fingerprints.  Raises
     :class:`~daxcheck.usercode.UserCodeError` (naming the design) when a user's predicate or
     hook raises or a predicate returns a non-bool."""
     from daxcheck.usercode import UserCodeError
@@ -100,7 +101,7 @@ def run_check(model, props, engine="explicit", budget=Budget(), progress=None,
         raise InputError(f"unknown engine {engine!r} (valid: explicit, z3)")
     try:
         if engine == "explicit":
-            res = explore(model, props, budget=budget, progress=progress)
+            res = explore(model, props, budget=budget, progress=progress, exact=exact)
         else:
             from .symbolic.engine import bmc
             from .results import Stats

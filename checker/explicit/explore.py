@@ -77,9 +77,9 @@ def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
     (counterexample traces as ``[(action index, state)]``) and :class:`Stats`.
     """
     if batched and memo:
-        from .levels import BatchedExplorer
-        return BatchedExplorer(model, props, depth, budget, progress, progress_every,
-                               exact=exact).run()
+        from .levels import explore_batched
+        return explore_batched(model, props, depth, budget, progress, progress_every,
+                               exact=exact)
     return explore_states(model, props, depth, budget, progress, progress_every, memo)
 
 

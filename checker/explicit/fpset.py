@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .memory import long_lived
+from .memory import long_lived, long_lived_copy
 
 U64 = np.uint64
 _EMPTY = np.zeros(0, dtype=U64)
@@ -121,3 +121,45 @@ def _with_room(a: np.ndarray, need: int | None = None) -> np.ndarray:
     out = long_lived(max(need + (need >> 3), 1024), a.dtype)
     out[:a.shape[0]] = a
     return out
+
+
+class FingerprintIndex:
+    """Fingerprint -> state id, for the exact mode: sorted fingerprints with their ids in
+    a main pair of arrays plus recent sorted runs, folded in when they exceed an eighth of
+    it.  ``find(q)`` returns the id of each fingerprint of ``q`` (-1 when absent); a
+    fingerprint may map to one id only (a second state with the same fingerprint is a
+    collision, which the explorer detects and resolves by restarting with another seed)."""
+
+    def __init__(self):
+        self.fps = _EMPTY
+        self.ids = np.zeros(0, dtype=np.int64)
+        self.runs = []
+        self.in_runs = 0
+
+    def __len__(self) -> int:
+        return self.fps.shape[0] + self.in_runs
+
+    def find(self, q: np.ndarray) -> np.ndarray:
+        out = np.full(q.shape[0], -1, dtype=np.int64)
+        for fps, ids in [(self.fps, self.ids)] + self.runs:
+            if fps.size == 0 or q.size == 0:
+                continue
+            i = np.searchsorted(fps, q)
+            i[i == fps.size] = fps.size - 1
+            hit = fps[i] == q
+            out[hit] = ids[i[hit]]
+        return out
+
+    def add(self, fps: np.ndarray, ids: np.ndarray) -> None:
+        """Insert fingerprints ``fps`` (none present) with their state ``ids``."""
+        if fps.size == 0:
+            return
+        o = np.argsort(fps, kind="stable")
+        self.runs.append((fps[o], ids[o].astype(np.int64)))
+        self.in_runs += fps.shape[0]
+        if self.in_runs > max(1 << 16, self.fps.shape[0] >> 3) or len(self.runs) > 32:
+            fps = np.concatenate([self.fps] + [r[0] for r in self.runs])
+            ids = np.concatenate([self.ids] + [r[1] for r in self.runs])
+            o = np.argsort(fps, kind="stable")
+            self.fps, self.ids = long_lived_copy(fps[o]), long_lived_copy(ids[o])
+            self.runs, self.in_runs = [], 0

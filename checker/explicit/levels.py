@@ -41,7 +41,7 @@ from daxcheck.spec.vocab import SymbolicUseError
 
 from ..results import CheckResult, Stats, Verdict, HOLDS, VIOLATED, INCOMPLETE
 from .batched import evaluate_action, evaluate_predicate, evaluate_rows, predicate_rows
-from .fpset import FingerprintSet
+from .fpset import FingerprintIndex, FingerprintSet
 from .memory import grow, long_lived, release_free_memory
 from .keytable import KeyTable
 from .packing import Packing, repack
@@ -60,11 +60,25 @@ BLOCK = 1 << 17
 _BACKEND_ERRORS = (SymbolicUseError, ValueError, TypeError, IndexError, ZeroDivisionError)
 
 
+class _Collision(Exception):
+    """Exact mode: two distinct states share a fingerprint (the run restarts with another
+    Zobrist seed)."""
+
+
 class _Repack(Exception):
     """A transition produced a value wider than its packed column."""
 
     def __init__(self, maxvals):
         self.maxvals = maxvals
+
+
+class FingerprintCollision(RuntimeError):
+    """Exact mode found two distinct states with the same 64-bit fingerprint under the
+    Zobrist table of ``seed``; :func:`explore_batched` reruns with another seed."""
+
+    def __init__(self, seed):
+        super().__init__(f"fingerprint collision under seed {seed:#x}")
+        self.seed = seed
 
 
 class ExploreError(RuntimeError):
@@ -155,18 +169,18 @@ class BatchedExplorer:
     module docstring); :meth:`run` returns the :class:`CheckResult`."""
 
     def __init__(self, model, props, depth, budget, progress=None, progress_every=0.25,
-                 exact=False, chunk=None):
+                 exact=False, chunk=None, seed=SEED):
         self.model, self.props = model, list(props)
         self.L = model.L
         self.width = self.L.width
         self.depth = model.bounds.depth if depth is None else depth
         self.budget, self.progress, self.progress_every = budget, progress, progress_every
         self.nA = len(model.actions)
-        self.exact = exact
+        self.exact, self.seed = exact, seed
         # Candidates per chunk (states x enabled actions) bound the transient memory.
         self.chunk = chunk or max(1024, min(CHUNK, (1 << 19) // max(1, self.nA)))
         self.okey_dtype = np.int32 if self.chunk * self.nA < 2**31 else np.int64
-        self.Z = zobrist_table(self.width)
+        self.Z = zobrist_table(self.width, seed)
         self.infos = [_ActionInfo(i, a, action_footprint(model, a), self.width)
                       for i, a in enumerate(model.actions)]
         groups = getattr(model, "groups", None) or tuple((i,) for i in range(self.nA))
@@ -192,7 +206,9 @@ class BatchedExplorer:
         self.fired = np.zeros(self.nA, dtype=np.int64)
         self.verdicts = {}
         self.pending = [p.name for p in self.props]
-        self.store = [] if exact else None   # exact: per level, the words of every state
+        # Exact mode: every state's words (``stored``, by state id) and fingerprint -> id.
+        self.index = FingerprintIndex() if exact else None
+        self.stored = None
         self.collisions_checked = 0
 
     # ------------------------------------------------------------------ packing
@@ -240,8 +256,8 @@ class BatchedExplorer:
         for pieces in pieces_lists:
             for j, (w, f) in enumerate(pieces):
                 pieces[j] = (repack(w, old, new), f)
-        if self.store is not None:
-            self.store[:] = [repack(w, old, new) for w in self.store]
+        if self.stored is not None:
+            self.stored = repack(self.stored, old, new)
         self._set_packing(new)
 
     def _group(self, reads):
@@ -414,9 +430,11 @@ class BatchedExplorer:
             return np.zeros(0, U64), np.zeros(0, self.okey_dtype), ents, rows_by
         return np.concatenate(cf), np.concatenate(co), ents, rows_by
 
-    def _dedupe(self, cfp, cok):
+    def _dedupe(self, cfp, cok, words, ents):
         """New states among the candidates: ``(okeys, fps)`` in BFS order, each the first
-        occurrence of its fingerprint, none in the visited set; the visited set is updated."""
+        occurrence of its fingerprint, none in the visited set; the visited set is updated.
+        In exact mode every fingerprint match is checked on the states' words (raises
+        _Collision)."""
         M = cfp.shape[0]
         if M == 0:
             return np.zeros(0, self.okey_dtype), np.zeros(0, U64)
@@ -450,13 +468,52 @@ class BatchedExplorer:
             rok = np.concatenate((rok1, bo[f1]))
             o = np.argsort(rfp, kind="stable")
             rfp, rok = rfp[o], rok[o]
-        new = ~self.visited.contains(rfp)
-        nfp, nok = rfp[new], rok[new]
         if self.exact:
-            nfp, nok = self._exact_split(nfp, nok, rfp, rok, new)
-        self.visited.add(nfp)
+            self._verify_chunk(cfp, cok, words, ents)
+            ids = self.index.find(rfp)
+            new = ids < 0
+            seen = np.flatnonzero(~new)
+            if seen.size:
+                mine = self._build(words, rok[seen] // self.nA, rok[seen] % self.nA, ents)
+                if (mine != self._stored_words(ids[seen])).any():
+                    raise _Collision()
+        else:
+            new = ~self.visited.contains(rfp)
+        nfp, nok = rfp[new], rok[new]
+        if not self.exact:
+            self.visited.add(nfp)
         o = np.argsort(nok, kind="stable")
         return nok[o], nfp[o]
+
+    # ------------------------------------------------------------------ exact mode
+    def _verify_chunk(self, cfp, cok, words, ents):
+        """Every two candidates of the chunk with the same fingerprint are the same state."""
+        o = np.argsort(cfp, kind="stable")
+        f = cfp[o]
+        dup = np.flatnonzero(f[1:] == f[:-1])
+        if dup.size == 0:
+            return
+        a, b = cok[o[dup]], cok[o[dup + 1]]
+        wa = self._build(words, a // self.nA, a % self.nA, ents)
+        wb = self._build(words, b // self.nA, b % self.nA, ents)
+        if (wa != wb).any():
+            raise _Collision()
+
+    def _store(self, nwords, nfp):
+        """Keep the words of new states (ids in discovery order) and index their
+        fingerprints."""
+        n = nfp.shape[0]
+        if self.stored is None:
+            self.stored = long_lived((self.packing.nw, max(n, 1024)), U64)
+            self.n_stored = 0
+        if self.n_stored + n > self.stored.shape[1]:
+            self.stored = grow(self.stored, max(self.n_stored + n, self.stored.shape[1] * 3 // 2))
+        self.stored[:, self.n_stored:self.n_stored + n] = nwords
+        self.index.add(nfp, np.arange(self.n_stored, self.n_stored + n))
+        self.n_stored += n
+
+    def _stored_words(self, ids):
+        return self.stored[:, ids]
 
     # ------------------------------------------------------------------ main loop
     def run(self) -> CheckResult:
@@ -475,10 +532,11 @@ class BatchedExplorer:
         fps0 = fingerprints(self.Z, rows0)
         self.init_rows = rows0
         words0 = self.packing.pack_rows(rows0)
-        self.visited.add(np.sort(fps0))
+        if not self.exact:
+            self.visited.add(np.sort(fps0))
         self.links.append(np.zeros(rows0.shape[0], dtype=np.uint32))
-        if self.store is not None:
-            self.store.append(words0)
+        if self.index is not None:
+            self._store(words0, fps0)
         self.n_states = rows0.shape[0]
         frontier = [(words0, fps0)]
         self._record(self._check(words0), 0, fps0, 0)
@@ -510,7 +568,10 @@ class BatchedExplorer:
                         holder = [(words, fps)]
                         self._repack_all(r.maxvals, [holder, queue, nxt])
                         words, fps = holder[0]
-                nok, nfp = self._dedupe(cfp, cok)
+                try:
+                    nok, nfp = self._dedupe(cfp, cok, words, ents)
+                except _Collision:
+                    raise FingerprintCollision(self.seed) from None
                 parents = nok // self.nA
                 acts = nok % self.nA
                 nwords = self._build(words, parents, acts, ents)
@@ -537,8 +598,8 @@ class BatchedExplorer:
                         np.searchsorted(rows, last, side="right"))
                 link_pieces.append((parents.astype(np.int64) + base) * self.nA + acts)
                 link_pieces[-1] = link_pieces[-1].astype(link_dtype)
-                if self.store is not None:
-                    self.store.append(nwords)
+                if self.index is not None:
+                    self._store(nwords, nfp)
                 if level + 1 < self.depth:   # the last level is checked, never expanded
                     nxt.append(nwords, nfp)
                 self.n_states += nfp.shape[0]
@@ -654,6 +715,23 @@ class BatchedExplorer:
         ordered = {p.name: self.verdicts[p.name] for p in self.props}
         return CheckResult(self.model.design.name, self.model.bounds.as_dict(), ordered, st,
                            never)
+
+
+def explore_batched(model, props, depth=None, budget=None, progress=None, progress_every=0.25,
+                    exact=False) -> CheckResult:
+    """Run a :class:`BatchedExplorer`.  In exact mode a detected fingerprint collision
+    (probability about n²/2⁶⁵) reruns the search with another Zobrist table, so distinct
+    states are never merged; raises ExploreError after 4 collisions in a row."""
+    from .explore import Budget
+    budget = Budget() if budget is None else budget
+    for attempt in range(4):
+        try:
+            return BatchedExplorer(model, props, depth, budget, progress, progress_every,
+                                   exact=exact, seed=SEED + attempt).run()
+        except FingerprintCollision:
+            continue
+    raise ExploreError("four fingerprint collisions in a row: the Zobrist tables are not "
+                       "random")
 
 
 def collision_probability(n: int) -> float:
