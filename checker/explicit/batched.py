@@ -162,9 +162,10 @@ def evaluate_action(model, action, rows: np.ndarray, writes) -> tuple:
 
     Returns ``(enabled, values)``: a bool array of ``k`` (the conjunction of every
     ``require``), and a ``(len(writes), k)`` int64 array of the values the action leaves at
-    the offsets ``writes`` (its write set).  Raises SymbolicUseError (or the NumPy error of
-    a construct outside the vocabulary: ValueError, TypeError, IndexError) when the
-    transition cannot be evaluated this way; the caller then uses :func:`evaluate_rows`.
+    the offsets ``writes`` (its write set).  Raises SymbolicUseError (or whatever a
+    construct outside the vocabulary raises on arrays: ValueError, TypeError...) when the
+    transition cannot be evaluated this way; the caller then uses :func:`evaluate_rows`,
+    where a genuine error (a user's hook that raises) is reported by the reference path.
     """
     k = rows.shape[0]
     s = batch_state(rows)
@@ -185,13 +186,23 @@ def evaluate_action(model, action, rows: np.ndarray, writes) -> tuple:
     return enabled, values
 
 
+class NotBoolean(TypeError):
+    """A predicate's batched result is not a condition (e.g. an int): the reference
+    semantics refuses such a predicate, so it is re-evaluated row by row."""
+
+
 def evaluate_predicate(fn, L, rows: np.ndarray) -> np.ndarray:
     """``fn(L, s)`` on the ``(k, width)`` uint8 ``rows`` at once: a bool array of ``k``.
-    Raises like :func:`evaluate_action`."""
+    Raises like :func:`evaluate_action`, and NotBoolean when the result is not a condition
+    (Python bool or boolean array)."""
     k = rows.shape[0]
     with np.errstate(all="ignore"), _Installed():
         r = fn(L, batch_state(rows))
-    return np.array(_mask(r, k), dtype=bool)
+    if type(r) is bool:
+        return np.full(k, r)
+    if type(r) is Col and r.v.dtype == np.bool_:
+        return np.array(np.broadcast_to(r.v, (k,)), dtype=bool)
+    raise NotBoolean(f"predicate returned {type(r).__name__}")
 
 
 def evaluate_rows(model, action, rows: np.ndarray, writes) -> tuple:
