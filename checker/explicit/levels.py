@@ -619,11 +619,11 @@ class BatchedExplorer:
             self.links.append(_cat(link_pieces, link_dtype))
             self.cur = None
             release_free_memory()
-            if stopped or not self.pending:
+            if stopped:
                 break
             frontier = nxt.pieces()
             frontier_n = done
-            level += 1
+            level += 1   # also when every property is violated (the reference counts it)
         return self._result(level, complete, stopped, t0)
 
     def _build(self, words, parents, acts, ents):
