@@ -70,7 +70,8 @@ class Stats:
     transitions, the reason a budget stopped the run (or None), and, for a run that
     de-duplicated states by 64-bit fingerprints, the probability that a fingerprint
     collision made it miss a state (TLC's estimate; None when states were compared
-    exactly)."""
+    exactly), and the symmetry reduction used (None: not asked for; "off (why)" when the
+    declared symmetry did not hold)."""
 
     states: int = 0
     transitions: int = 0
@@ -79,6 +80,7 @@ class Stats:
     fired: dict = field(default_factory=dict)
     stopped: str | None = None
     collision_probability: float | None = None
+    symmetry: str | None = None
 
     @property
     def rate(self) -> float:

@@ -54,6 +54,11 @@ class Design:
                    place) | "in-core" (the in-core refcount btree alone decides)
       partial_writes: write(2) of one segment is explored (unaligned writes)
     Scope: ``families`` explored, default ``bounds``.
+    ``symmetric``: index dimensions whose members the design treats alike (Murphi
+    scalarsets, TLC symmetry sets), used by ``check --symmetry``: files, processes and data
+    tokens.  Physical blocks are not: the allocator hands out the lowest free block
+    (xfs_bmap_btalloc).  The explorer verifies the claim on every transition and property
+    it evaluates and explores without the reduction when it does not hold.
     ``expect_violated``: exactly the shipped properties this design violates at its default
     bounds (empty = every property holds); ``check --expect`` and ``daxcheck gate`` fail when
     the computed set differs in either direction.
@@ -75,6 +80,7 @@ class Design:
     usync_mode: bool = False
     shared_check: str = "in-core+journal"
     partial_writes: bool = True
+    symmetric: tuple = ("file", "proc", "tok")
 
     _CHOICES = {"page_owner": ("shared-count", "single-owner"),
                 "reflink": ("allowed", "refused"),

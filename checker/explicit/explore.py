@@ -63,12 +63,13 @@ class Budget:
 def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
             progress: Callable[[Stats], None] | None = None,
             progress_every: float = 0.25, memo: bool = True, batched: bool = True,
-            exact: bool = False) -> CheckResult:
+            exact: bool = False, symmetry=False) -> CheckResult:
     """Explore ``model`` breadth-first to ``depth`` (default: the model's bound) checking
     the :class:`~daxcheck.properties.Property` list ``props``.
 
     By default the batched explorer (:mod:`.levels`: whole frontier chunks through the
-    array backend, 64-bit fingerprints; ``exact=True`` compares full states instead) runs.
+    array backend, 64-bit fingerprints; ``exact=True`` compares full states instead;
+    ``symmetry=True`` reduces by the design's symmetric index sets, checked as it goes) runs.
     ``batched=False`` runs the reference per-state explorer below (memoised on read sets);
     ``memo=False`` additionally computes successors with the plain
     :meth:`DaxModel.successors` (reference semantics).  Both give the same states, verdicts,
@@ -79,7 +80,7 @@ def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
     if batched and memo:
         from .levels import explore_batched
         return explore_batched(model, props, depth, budget, progress, progress_every,
-                               exact=exact)
+                               exact=exact, symmetry=symmetry)
     return explore_states(model, props, depth, budget, progress, progress_every, memo)
 
 

@@ -29,6 +29,12 @@ reference ``apply`` and is checked (fingerprints match, the property fails) befo
 reported.  The probability that a fingerprint collision hid a state is reported (TLC's
 bound n²/2⁶⁵); ``exact=True`` keeps every state's words and compares states on every
 fingerprint match, which removes the probabilistic step.
+
+With ``symmetry`` (:mod:`.symmetry`), every state carries one fingerprint per element of
+the group (the fingerprint of its image, also updated incrementally) and states are
+de-duplicated on the smallest, which is the same for all states of an orbit; the state kept
+is the one reached first, so traces stay in original terms.  The claimed symmetry is
+checked on every projection evaluated, and the run is repeated without it when it fails.
 """
 from __future__ import annotations
 
@@ -44,6 +50,7 @@ from .memory import grow, long_lived, release_free_memory
 from .keytable import KeyTable
 from .packing import Packing, repack
 from .readset import read_set
+from .symmetry import Symmetry, SymmetryBroken, has_perfect_matching
 from .transitions import action_footprint
 
 U64 = np.uint64
@@ -91,10 +98,11 @@ def zobrist_table(width: int, seed: int = SEED) -> np.ndarray:
 
 
 def fingerprints(Z: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Fingerprints of ``(n, width)`` uint8 rows."""
-    out = np.zeros(rows.shape[0], dtype=U64)
+    """Fingerprints of ``(n, width)`` uint8 rows: ``(n,)`` for a ``(width, 256)`` table,
+    ``(G, n)`` for a stack of ``G`` tables (one per symmetry element)."""
+    out = np.zeros(Z.shape[:-2] + (rows.shape[0],), dtype=U64)
     for c in range(rows.shape[1]):
-        out ^= Z[c][rows[:, c]]
+        out ^= Z[..., c, :][..., rows[:, c]]
     return out
 
 
@@ -117,10 +125,10 @@ class _ActionInfo:
 
 class _Group:
     """One key table (a distinct read set) with, per entry, what each of its actions
-    does: ``en[i]`` enabled, ``dz[i]`` fingerprint change, ``wp[i]`` the packed values
-    per written word."""
+    does: ``en[i]`` enabled, ``dz[i]`` fingerprint change (one row per symmetry element),
+    ``wp[i]`` the packed values per written word."""
 
-    def __init__(self, packing, reads, infos):
+    def __init__(self, packing, reads, infos, G=1):
         self.table = KeyTable(packing, reads)
         self.infos = infos
         self.cap = 0
@@ -133,7 +141,7 @@ class _Group:
             self.clear[a.index] = tuple((w, U64(~m & (2**64 - 1))) for w, m in sorted(masks.items()))
             self.wp[a.index] = np.zeros((len(masks), 0), dtype=U64)
             self.en[a.index] = np.zeros(0, dtype=bool)
-            self.dz[a.index] = np.zeros(0, dtype=U64)
+            self.dz[a.index] = np.zeros((G, 0), dtype=U64)
 
     def grow(self, need):
         if need <= self.cap:
@@ -147,13 +155,13 @@ class _Group:
 
 
 class _ConjGroup:
-    """One key table for the conjuncts sharing a read set; ``ok[j]`` per entry."""
+    """One key table for the conjuncts sharing a read set; ``ok[j]`` per entry of the
+    ``j``-th conjunct of ``conjs`` (indices into the explorer's conjunct list)."""
 
     def __init__(self, packing, reads, conjs):
         self.table = KeyTable(packing, reads)
-        self.conjs = conjs          # [(property name, fn)]
+        self.conjs = conjs
         self.ok = [np.zeros(0, dtype=bool) for _ in conjs]
-        self.rowwise = [False] * len(conjs)
 
     def grow(self, need):
         for j, a in enumerate(self.ok):
@@ -166,7 +174,7 @@ class BatchedExplorer:
     module docstring); :meth:`run` returns the :class:`CheckResult`."""
 
     def __init__(self, model, props, depth, budget, progress=None, progress_every=0.25,
-                 exact=False, chunk=None, seed=SEED):
+                 exact=False, chunk=None, seed=SEED, symmetry=None):
         self.model, self.props = model, list(props)
         self.L = model.L
         self.width = self.L.width
@@ -180,18 +188,32 @@ class BatchedExplorer:
         self.Z = zobrist_table(self.width, seed)
         self.infos = [_ActionInfo(i, a, action_footprint(model, a), self.width)
                       for i, a in enumerate(model.actions)]
+        # Symmetry: G fingerprints per state (one per group element, identity first).
+        self.sym = Symmetry(self.L, symmetry) if symmetry else None
+        if self.sym is not None and len(self.sym) == 1:
+            self.sym = None
+        self.Zs = self.Z[None] if self.sym is None else self.sym.zobrist(self.Z)
+        self.G = self.Zs.shape[0]
         groups = getattr(model, "groups", None) or tuple((i,) for i in range(self.nA))
         self.model_groups = tuple(tuple(g) for g in groups)
         by_reads = {}
         for a in self.infos:
             by_reads.setdefault(a.reads, []).append(a)
         self.by_reads = by_reads
-        self.conj_reads = {}
+        self.conjs = []             # (property name, fn, read set)
+        self.conj_reads = {}        # read set -> indices into self.conjs
         for p in self.props:
             for _, fn in p.conjuncts(self.L):
                 rs = read_set(fn, self.L)
                 rs = tuple(range(self.width)) if rs is None else rs
-                self.conj_reads.setdefault(rs, []).append((p.name, fn))
+                self.conj_reads.setdefault(rs, []).append(len(self.conjs))
+                self.conjs.append((p.name, fn, rs))
+        self.conj_rowwise = [False] * len(self.conjs)
+        if self.sym is not None:
+            self.act_cand = self.sym.candidates([(a.reads, a.writes) for a in self.infos])
+            cc = self.sym.candidates([(r, ()) for _, _, r in self.conjs])
+            self.conj_cand = [[{j for j in c if self.conjs[j][0] == self.conjs[i][0]}
+                               for i, c in enumerate(ck)] for ck in cc]
         self.groups = {}
         self.cgroups = {}
         self.packing = None
@@ -260,7 +282,7 @@ class BatchedExplorer:
     def _group(self, reads):
         g = self.groups.get(reads)
         if g is None:
-            g = self.groups[reads] = _Group(self.packing, reads, self.by_reads[reads])
+            g = self.groups[reads] = _Group(self.packing, reads, self.by_reads[reads], self.G)
         return g
 
     def _cgroup(self, reads):
@@ -310,18 +332,20 @@ class BatchedExplorer:
             results.append((a, en, vals))
         if maxvals is not None:
             raise _Repack(maxvals)
+        if self.sym is not None:
+            self._check_actions(rows, results)
         g.grow(base + k)
-        Z = self.Z
+        Zs = self.Zs
         for a, en, vals in results:
             i = a.index
             g.en[i][base:base + k] = en
-            dz = np.zeros(k, dtype=U64)
+            dz = np.zeros((self.G, k), dtype=U64)
             rs = set(a.reads)
             for j, c in enumerate(a.writes):
-                dz ^= Z[c][vals[j]]
+                dz ^= Zs[:, c, :][:, vals[j]]
                 if c in rs:
-                    dz ^= Z[c][rows[:, c]]
-            g.dz[i][base:base + k] = np.where(en, dz, U64(0))
+                    dz ^= Zs[:, c, :][:, rows[:, c]]
+            g.dz[i][:, base:base + k] = np.where(en, dz, U64(0))
             packed = self.packing.pack_values(a.writes, vals)
             for j, (w, _) in enumerate(g.clear[i]):
                 g.wp[i][j, base:base + k] = packed[w]
@@ -334,19 +358,73 @@ class BatchedExplorer:
                 a.rowwise = True
         return evaluate_rows(self.model, a.action, rows, a.writes)
 
+    def _predicate(self, ci, rows):
+        """Conjunct ``ci`` on ``rows`` (array backend, else row by row)."""
+        fn = self.conjs[ci][1]
+        if not self.conj_rowwise[ci] and rows.shape[0] >= ROWWISE_BELOW:
+            try:
+                return evaluate_predicate(fn, self.L, rows)
+            except Exception:   # outside the array backend: the reference path decides
+                self.conj_rowwise[ci] = True
+        return predicate_rows(fn, self.L, rows)
+
     def _fill_conjs(self, g, rows, base):
         k = rows.shape[0]
+        results = [self._predicate(ci, rows) for ci in g.conjs]
+        if self.sym is not None:
+            self._check_conjuncts(rows, g.conjs, results)
         g.grow(base + k)
-        for j, (_, fn) in enumerate(g.conjs):
-            r = None
-            if not g.rowwise[j] and k >= ROWWISE_BELOW:
-                try:
-                    r = evaluate_predicate(fn, self.L, rows)
-                except Exception:   # outside the array backend: the reference path decides
-                    g.rowwise[j] = True
-            if r is None:
-                r = predicate_rows(fn, self.L, rows)
+        for j, r in enumerate(results):
             g.ok[j][base:base + k] = r
+
+    # ------------------------------------------------------------------ symmetry checks
+    def _check_actions(self, rows, results):
+        """Drop, per group element, the candidate images of each evaluated action that do
+        not map its results on ``rows`` (see :mod:`.symmetry`)."""
+        sym = self.sym
+        for k in range(1, self.G):
+            img = sym.image(rows, k)
+            for a, en, vals in results:
+                cand = self.act_cand[k][a.index]
+                for b in list(cand):
+                    bi = self.infos[b]
+                    en_b, vals_b = self._evaluate(bi, img)
+                    if not sym.check_results(k, a.writes, en, vals, bi.writes, en_b, vals_b):
+                        cand.discard(b)
+                if not cand:
+                    raise SymmetryBroken(f"{_describe(a.action)} has no image under "
+                                         f"{sym.name(k)}")
+
+    def _check_conjuncts(self, rows, conjs, results):
+        """Drop the candidate images of each evaluated conjunct that disagree with it on
+        the images of ``rows``."""
+        sym = self.sym
+        for k in range(1, self.G):
+            img = sym.image(rows, k)
+            for ci, r in zip(conjs, results):
+                cand = self.conj_cand[k][ci]
+                for cj in list(cand):
+                    if not np.array_equal(self._predicate(cj, img), r):
+                        cand.discard(cj)
+                if not cand:
+                    raise SymmetryBroken(f"property {self.conjs[ci][0]} is not invariant under "
+                                         f"{sym.name(k)}")
+
+    def _check_bijections(self):
+        """At the end: the surviving candidates must contain a bijection of the actions and,
+        per property, of its conjuncts, for every group element."""
+        for k in range(1, self.G):
+            if not has_perfect_matching(self.act_cand[k]):
+                raise SymmetryBroken(f"the actions are not permuted by {self.sym.name(k)}")
+            by_prop = {}
+            for i, (name, _, _) in enumerate(self.conjs):
+                by_prop.setdefault(name, []).append(i)
+            for name, idx in by_prop.items():
+                pos = {ci: j for j, ci in enumerate(idx)}
+                rel = [{pos[c] for c in self.conj_cand[k][ci]} for ci in idx]
+                if not has_perfect_matching(rel):
+                    raise SymmetryBroken(f"property {name} is not invariant under "
+                                         f"{self.sym.name(k)}")
 
     # ------------------------------------------------------------------ properties
     def _check(self, words):
@@ -354,11 +432,12 @@ class BatchedExplorer:
         viol = {}
         pend = set(self.pending)
         for reads, conjs in self.conj_reads.items():
-            if not any(name in pend for name, _ in conjs):
+            if not any(self.conjs[ci][0] in pend for ci in conjs):
                 continue
             g = self._cgroup(reads)
             ent = self._entries(g, words, self._fill_conjs)
-            for j, (name, _) in enumerate(g.conjs):
+            for j, ci in enumerate(g.conjs):
+                name = self.conjs[ci][0]
                 if name not in pend:
                     continue
                 bad = ~g.ok[j][ent]
@@ -379,18 +458,19 @@ class BatchedExplorer:
         while queue and n < self.chunk:
             w, f = queue[0]
             take = self.chunk - n
-            if f.shape[0] <= take:
+            if f.shape[1] <= take:
                 buf.append(queue.pop(0))
-                n += f.shape[0]
+                n += f.shape[1]
             else:
-                buf.append((w[:, :take], f[:take]))
-                queue[0] = (w[:, take:], f[take:])
+                buf.append((w[:, :take], f[:, :take]))
+                queue[0] = (w[:, take:], f[:, take:])
                 n += take
         return _join(buf)
 
     def _successors(self, words, fps):
         """Candidates of a chunk: ``(fps, okeys, ents, rows per action)`` where okey =
-        parent position * nA + action (BFS order)."""
+        parent position * nA + action (BFS order) and ``fps`` is ``(G, M)``: the
+        fingerprints of each candidate's images."""
         ents = {}
         for reads in self.by_reads:
             g = self._group(reads)
@@ -412,7 +492,7 @@ class BatchedExplorer:
                 rows_by[i] = rows
                 if rows.size == 0:
                     continue
-                f = fps[rows] ^ g.dz[i][e_all[rows]]
+                f = fps[:, rows] ^ g.dz[i][:, e_all[rows]]
                 if a.wnr:
                     by_word = {}
                     for c in a.wnr:
@@ -420,21 +500,23 @@ class BatchedExplorer:
                     for w, cs in by_word.items():
                         x = words[w][rows]
                         for c in cs:
-                            f ^= self.Z[c][(x >> U64(pk.shift[c])) & U64(int(pk.cap[c]))]
+                            v = ((x >> U64(pk.shift[c])) & U64(int(pk.cap[c]))).astype(np.intp)
+                            f ^= self.Zs[:, c, :][:, v]
                 cf.append(f)
                 co.append(rows.astype(self.okey_dtype) * self.nA + i)
         if not cf:
-            return np.zeros(0, U64), np.zeros(0, self.okey_dtype), ents, rows_by
-        return np.concatenate(cf), np.concatenate(co), ents, rows_by
+            return np.zeros((self.G, 0), U64), np.zeros(0, self.okey_dtype), ents, rows_by
+        return np.concatenate(cf, axis=1), np.concatenate(co), ents, rows_by
 
-    def _dedupe(self, cfp, cok, words, ents):
-        """New states among the candidates: ``(okeys, fps)`` in BFS order, each the first
-        occurrence of its fingerprint, none in the visited set; the visited set is updated.
-        In exact mode every fingerprint match is checked on the states' words (raises
-        _Collision)."""
-        M = cfp.shape[0]
+    def _dedupe(self, call, cok, words, ents):
+        """New states among the candidates: ``(okeys, fps)`` in BFS order (``fps`` ``(G,
+        n)``), each the first occurrence of its canonical fingerprint (the smallest of its
+        images'), none in the visited set; the visited set is updated.  In exact mode every
+        fingerprint match is checked on the states' words (raises _Collision)."""
+        M = cok.shape[0]
         if M == 0:
-            return np.zeros(0, self.okey_dtype), np.zeros(0, U64)
+            return np.zeros(0, self.okey_dtype), np.zeros((self.G, 0), U64)
+        cfp = call[0] if self.G == 1 else call.min(axis=0)
         k = max(1, (M - 1).bit_length())
         low = U64((1 << k) - 1)
         comb = (cfp & ~low) | np.arange(M, dtype=U64)
@@ -472,15 +554,18 @@ class BatchedExplorer:
             seen = np.flatnonzero(~new)
             if seen.size:
                 mine = self._build(words, rok[seen] // self.nA, rok[seen] % self.nA, ents)
-                if (mine != self._stored_words(ids[seen])).any():
+                if not self._same(mine, self._stored_words(ids[seen])).all():
                     raise _Collision()
         else:
             new = ~self.visited.contains(rfp)
         nfp, nok = rfp[new], rok[new]
         if not self.exact:
             self.visited.add(nfp)
-        o = np.argsort(nok, kind="stable")
-        return nok[o], nfp[o]
+        if self.G == 1:
+            o = np.argsort(nok, kind="stable")
+            return nok[o], nfp[o][None]
+        nok = np.sort(nok)
+        return nok, call[:, _positions(cok, nok)]
 
     # ------------------------------------------------------------------ exact mode
     def _verify_chunk(self, cfp, cok, words, ents):
@@ -493,13 +578,26 @@ class BatchedExplorer:
         a, b = cok[o[dup]], cok[o[dup + 1]]
         wa = self._build(words, a // self.nA, a % self.nA, ents)
         wb = self._build(words, b // self.nA, b % self.nA, ents)
-        if (wa != wb).any():
+        if not self._same(wa, wb).all():
             raise _Collision()
+
+    def _same(self, wa, wb):
+        """Per column pair: the states are equal, or with symmetry in the same orbit."""
+        eq = (wa == wb).all(axis=0)
+        if self.G == 1 or eq.all():
+            return eq
+        rows = self.packing.unpack_rows(wa[:, ~eq])
+        orbit = np.zeros(rows.shape[0], dtype=bool)
+        for k in range(1, self.G):
+            orbit |= (self.packing.pack_rows(self.sym.image(rows, k)) == wb[:, ~eq]).all(axis=0)
+        eq[~eq] = orbit
+        return eq
 
     def _store(self, nwords, nfp):
         """Keep the words of new states (ids in discovery order) and index their
-        fingerprints."""
-        n = nfp.shape[0]
+        canonical fingerprints."""
+        n = nfp.shape[1]
+        nfp = nfp[0] if self.G == 1 else nfp.min(axis=0)
         if self.stored is None:
             self.stored = long_lived((self.packing.nw, max(n, 1024)), U64)
             self.n_stored = 0
@@ -526,17 +624,22 @@ class BatchedExplorer:
         rows0 = np.frombuffer(b"".join(init), dtype=np.uint8).reshape(len(init), self.width)
         self._set_packing(Packing.for_values(np.maximum(rows0.max(axis=0),
                                                         self._domain_max())))
-        fps0 = fingerprints(self.Z, rows0)
+        if self.sym is not None:
+            self.sym.check_init(rows0)
+        fps0 = fingerprints(self.Zs, rows0)
+        canon = fps0.min(axis=0)
+        first = np.sort(np.unique(canon, return_index=True)[1])   # one state per orbit
+        rows0, fps0, canon = rows0[first], fps0[:, first], canon[first]
         self.init_rows = rows0
         words0 = self.packing.pack_rows(rows0)
         if not self.exact:
-            self.visited.add(np.sort(fps0))
+            self.visited.add(np.sort(canon))
         self.links.append(np.zeros(rows0.shape[0], dtype=np.uint32))
         if self.index is not None:
             self._store(words0, fps0)
         self.n_states = rows0.shape[0]
         frontier = [(words0, fps0)]
-        self._record(self._check(words0), 0, fps0, 0)
+        self._record(self._check(words0), 0, fps0[0], 0)
         level = 0
         complete = False
         budget = self.budget
@@ -548,7 +651,7 @@ class BatchedExplorer:
                 break
             if level >= self.depth:
                 break
-            nxt = _Blocks(self.packing.nw, max(self.chunk, BLOCK))
+            nxt = _Blocks(self.packing.nw, self.G, max(self.chunk, BLOCK))
             link_dtype = np.uint32 if frontier_n * self.nA < 2**32 else np.int64
             self.cur = link_pieces = []
             base = 0          # position of the chunk in the frontier level
@@ -574,20 +677,20 @@ class BatchedExplorer:
                 nwords = self._build(words, parents, acts, ents)
                 cut = None
                 if budget.max_states is not None and \
-                        self.n_states + nfp.shape[0] >= budget.max_states:
+                        self.n_states + nfp.shape[1] >= budget.max_states:
                     cut = max(0, budget.max_states - self.n_states)
                     stopped = f"max-states {budget.max_states} reached"
-                    nwords, nfp, parents, acts = (nwords[:, :cut], nfp[:cut], parents[:cut],
-                                                  acts[:cut])
-                first = self._check(nwords) if nfp.size else {}
+                    nwords, nfp, parents, acts = (nwords[:, :cut], nfp[:, :cut],
+                                                  parents[:cut], acts[:cut])
+                first = self._check(nwords) if nfp.shape[1] else {}
                 last = None   # last parent whose successors count (a stop mid-chunk)
                 if first and len(first) == len(self.pending):
                     # Every pending property is violated in this chunk: the reference stops
                     # after the parent whose successors violated the last of them.
                     last = int(parents[max(first.values())])
                     keep = int(np.searchsorted(parents, last, side="right"))
-                    nwords, nfp, parents, acts = (nwords[:, :keep], nfp[:keep], parents[:keep],
-                                                  acts[:keep])
+                    nwords, nfp, parents, acts = (nwords[:, :keep], nfp[:, :keep],
+                                                  parents[:keep], acts[:keep])
                 elif cut is not None:
                     last = int(parents[-1]) if parents.size else -1
                 for i, rows in rows_by.items():
@@ -599,11 +702,11 @@ class BatchedExplorer:
                     self._store(nwords, nfp)
                 if level + 1 < self.depth:   # the last level is checked, never expanded
                     nxt.append(nwords, nfp)
-                self.n_states += nfp.shape[0]
+                self.n_states += nfp.shape[1]
                 if first:
-                    self._record(first, level + 1, nfp, done)
-                done += nfp.shape[0]
-                base += fps.shape[0]
+                    self._record(first, level + 1, nfp[0], done)
+                done += nfp.shape[1]
+                base += fps.shape[1]
 
                 if not self.pending or stopped:
                     break
@@ -624,6 +727,8 @@ class BatchedExplorer:
             frontier = nxt.pieces()
             frontier_n = done
             level += 1   # also when every property is violated (the reference counts it)
+        if self.sym is not None:
+            self._check_bijections()
         return self._result(level, complete, stopped, t0)
 
     def _build(self, words, parents, acts, ents):
@@ -698,7 +803,9 @@ class BatchedExplorer:
         for i, c in enumerate(fired):
             by_family[self.model.actions[i].name] += c
         st.fired = dict(by_family)
-        st.collision_probability = None if self.exact else collision_probability(self.n_states)
+        st.collision_probability = None if self.exact else collision_probability(
+            self.n_states, self.G)
+        st.symmetry = None if self.sym is None else self.sym.describe()
         for name in self.pending:
             if stopped:
                 self.verdicts[name] = Verdict(name, INCOMPLETE, level)
@@ -715,63 +822,77 @@ class BatchedExplorer:
 
 
 def explore_batched(model, props, depth=None, budget=None, progress=None, progress_every=0.25,
-                    exact=False) -> CheckResult:
-    """Run a :class:`BatchedExplorer`.  In exact mode a detected fingerprint collision
-    (probability about n²/2⁶⁵) reruns the search with another Zobrist table, so distinct
-    states are never merged; raises ExploreError after 4 collisions in a row."""
+                    exact=False, symmetry=False) -> CheckResult:
+    """Run a :class:`BatchedExplorer`.  ``symmetry``: reduce by the index sets the design
+    declares symmetric (``design.symmetric``), or by the given sets; when the check finds
+    the symmetry does not hold the search is run again without it and the stats say why.
+    In exact mode a detected fingerprint collision (probability about n²/2⁶⁵) reruns the
+    search with another Zobrist table, so distinct states are never merged; raises
+    ExploreError after 4 collisions in a row."""
     from .explore import Budget
     budget = Budget() if budget is None else budget
+    sets = None
+    if symmetry:
+        sets = tuple(getattr(model.design, "symmetric", ()) if symmetry is True else symmetry)
+    broken = None
     for attempt in range(4):
         try:
-            return BatchedExplorer(model, props, depth, budget, progress, progress_every,
-                                   exact=exact, seed=SEED + attempt).run()
+            r = BatchedExplorer(model, props, depth, budget, progress, progress_every,
+                                exact=exact, seed=SEED + attempt, symmetry=sets).run()
+            if broken:
+                r.stats.symmetry = f"off ({broken})"
+            return r
         except FingerprintCollision:
             continue
+        except SymmetryBroken as e:
+            broken, sets = str(e), None
     raise ExploreError("four fingerprint collisions in a row: the Zobrist tables are not "
                        "random")
 
 
-def collision_probability(n: int) -> float:
+def collision_probability(n: int, group: int = 1) -> float:
     """TLC's estimate of the probability that a 64-bit fingerprint collision made the
-    search miss a state, for ``n`` distinct states: n² / 2⁶⁵."""
-    return n * n / 2.0**65
+    search miss a state, for ``n`` distinct states: n² / 2⁶⁵; with symmetry each state is
+    compared through the smallest of its ``group`` image fingerprints, which multiplies
+    the bound by ``group²``."""
+    return n * n * group * group / 2.0**65
 
 
 class _Blocks:
     """The next frontier, built chunk by chunk into large :func:`.fpset.long_lived` blocks
     of ``size`` states (words and fingerprints)."""
 
-    def __init__(self, nw, size):
-        self.nw, self.size = nw, size
-        self.blocks = []          # [words (nw, size), fps (size), filled]
+    def __init__(self, nw, G, size):
+        self.nw, self.G, self.size = nw, G, size
+        self.blocks = []          # [words (nw, size), fps (G, size), filled]
 
     def append(self, words, fps):
-        n, at = fps.shape[0], 0
+        n, at = fps.shape[1], 0
         while at < n:
-            if not self.blocks or self.blocks[-1][2] == self.blocks[-1][1].shape[0]:
-                self.blocks.append([long_lived(self.nw * self.size, U64).reshape(self.nw, self.size),
-                                    long_lived(self.size, U64), 0])
+            if not self.blocks or self.blocks[-1][2] == self.blocks[-1][1].shape[1]:
+                self.blocks.append([long_lived((self.nw, self.size), U64),
+                                    long_lived((self.G, self.size), U64), 0])
             b = self.blocks[-1]
-            k = min(n - at, b[1].shape[0] - b[2])
+            k = min(n - at, b[1].shape[1] - b[2])
             b[0][:, b[2]:b[2] + k] = words[:, at:at + k]
-            b[1][b[2]:b[2] + k] = fps[at:at + k]
+            b[1][:, b[2]:b[2] + k] = fps[:, at:at + k]
             b[2] += k
             at += k
 
     def pieces(self):
         """The blocks as (words, fps) pieces (the last one trimmed), releasing them."""
-        out = [(w[:, :k], f[:k]) for w, f, k in self.blocks if k]
+        out = [(w[:, :k], f[:, :k]) for w, f, k in self.blocks if k]
         self.blocks = []
         return out
 
     def __iter__(self):
-        return iter([(w[:, :k], f[:k]) for w, f, k in self.blocks if k])
+        return iter([(w[:, :k], f[:, :k]) for w, f, k in self.blocks if k])
 
     def __setitem__(self, j, piece):
         """Replace block ``j`` by a (repacked) piece, which becomes full: later appends go
         to a new block of the piece's word count."""
         w, f = piece
-        self.blocks[j] = [w, f, f.shape[0]]
+        self.blocks[j] = [w, f, f.shape[1]]
         self.nw = w.shape[0]
 
     def __len__(self):
@@ -781,7 +902,18 @@ class _Blocks:
 def _join(buf):
     if len(buf) == 1:
         return buf[0]
-    return (np.concatenate([w for w, _ in buf], axis=1), np.concatenate([f for _, f in buf]))
+    return (np.concatenate([w for w, _ in buf], axis=1),
+            np.concatenate([f for _, f in buf], axis=1))
+
+
+def _positions(cok, nok):
+    """Positions in ``cok`` (distinct okeys) of the sorted okeys ``nok``."""
+    o = np.argsort(cok, kind="stable")
+    return o[np.searchsorted(cok[o], nok)]
+
+
+def _describe(a) -> str:
+    return a.describe() if hasattr(a, "describe") else repr(a)
 
 
 def _cat(pieces, dtype):
