@@ -25,6 +25,7 @@ from typing import ClassVar
 
 from daxcheck.properties import Property
 from daxcheck.spec.actions import Action
+from daxcheck.spec.model import DaxModel
 from daxcheck.spec.vocab import (And, Count, Exists, ForAll, draft, first, freeze, require,
                                  select, store, when)
 
@@ -74,6 +75,19 @@ class Alloc(Action):
         return freeze(d)
 
 
+def _set_entry(m, s, i, present):
+    """Insert (``present``) or drop the DAX entry of page ``i``; the block's share count
+    follows.  Enabled when the page has an extent and the entry is not already so."""
+    L = m.L
+    e = s[L.ext[i]]
+    if not require(And(e != 0, s[L.ent[i]] == (0 if present else 1))):
+        return None
+    d = draft(s)
+    d[L.ent[i]] = 1 if present else 0
+    store(d, L.share, e - 1, select(d, L.share, e - 1) + (1 if present else -1))
+    return freeze(d)
+
+
 @dataclass(frozen=True)
 class Fault(Action):
     """A mapped page without an entry gets one (the block's share count + 1)."""
@@ -82,14 +96,7 @@ class Fault(Action):
     i: int
 
     def apply(self, m, s):
-        L = m.L
-        e = s[L.ext[self.i]]
-        if not require(And(e != 0, s[L.ent[self.i]] == 0)):
-            return None
-        d = draft(s)
-        d[L.ent[self.i]] = 1
-        store(d, L.share, e - 1, select(d, L.share, e - 1) + 1)
-        return freeze(d)
+        return _set_entry(m, s, self.i, True)
 
 
 @dataclass(frozen=True)
@@ -100,14 +107,7 @@ class Unmap(Action):
     i: int
 
     def apply(self, m, s):
-        L = m.L
-        e = s[L.ext[self.i]]
-        if not require(And(e != 0, s[L.ent[self.i]] == 1)):
-            return None
-        d = draft(s)
-        d[L.ent[self.i]] = 0
-        store(d, L.share, e - 1, select(d, L.share, e - 1) - 1)
-        return freeze(d)
+        return _set_entry(m, s, self.i, False)
 
 
 @dataclass(frozen=True)
@@ -210,14 +210,10 @@ class ToyModel:
     def init_states(self):
         return [self.L.init_state()]
 
-    def next_state(self, s, a):
-        return a.apply(self, s)
-
-    def successors(self, s, steps=None):
-        for i, a in enumerate(self.actions):
-            ns = a.apply(self, s) if steps is None else steps[i](s)
-            if ns is not None:
-                yield i, ns
+    # The reference explorer's interface, shared with the real model.
+    next_state = DaxModel.next_state
+    successors = DaxModel.successors
+    steps = DaxModel.steps
 
 
 def _refcount(L, s, b):

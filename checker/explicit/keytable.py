@@ -75,13 +75,7 @@ class KeyTable:
                 k = x if k is None else (k | x)
             return k.astype(np.int64)
         kws = [words[w] & U64(m) for w, m in self.parts]
-        h = kws[0] * _M1
-        for x in kws[1:]:
-            h = (h ^ x) * _M2
-        h ^= h >> U64(31)
-        h *= _M3
-        h ^= h >> U64(29)
-        return h, kws
+        return _mix(kws), kws
 
     @staticmethod
     def take(keys, rows):
@@ -152,23 +146,13 @@ class KeyTable:
             self._place(h, ids)
         return ids
 
-    def _hash_of(self, ids):
-        kws = [st[ids] for st in self.stored]
-        h = kws[0] * _M1
-        for x in kws[1:]:
-            h = (h ^ x) * _M2
-        h ^= h >> U64(31)
-        h *= _M3
-        h ^= h >> U64(29)
-        return h
-
     def _rehash(self, n):
         while 2 * n > (1 << self.tbits):
             self.tbits += 1
         self.slots = long_lived(1 << self.tbits, np.int32)
         self.slots[:] = -1
         ids = np.arange(n, dtype=np.int32)
-        self._place(self._hash_of(ids), ids)
+        self._place(_mix([st[ids] for st in self.stored]), ids)
 
     def _place(self, h, ids):
         mask = (1 << self.tbits) - 1
@@ -180,3 +164,14 @@ class KeyTable:
             won = np.zeros(ids.shape[0], dtype=bool)
             won[np.flatnonzero(free)[self.slots[s] == i]] = True
             ids, slot = ids[~won], (slot[~won] + 1) & mask
+
+
+def _mix(kws):
+    """A 64-bit hash of the masked key words ``kws`` (one uint64 array each)."""
+    h = kws[0] * _M1
+    for x in kws[1:]:
+        h = (h ^ x) * _M2
+    h ^= h >> U64(31)
+    h *= _M3
+    h ^= h >> U64(29)
+    return h
