@@ -11,7 +11,10 @@ absolute times drift.  Three parts:
    of the latter (the reference takes minutes there); the speedup is the ratio of the
    median times, and the two must agree on the states and verdicts;
 3. ``cow-single-iomap`` one level deeper (default 8) with the batched explorer: states,
-   time and peak RSS (the issue asks for under 2 GB).
+   time and peak RSS (the issue asks for under 2 GB);
+4. symmetry reduction (``check --symmetry``) on ``reflink-shared-count --files 3`` and
+   ``cow-single-iomap --phys 4``: states with and without, and whether every verdict and
+   shortest depth is the same.
 
 bytes/state = (peak RSS - RSS of an idle process with the same imports) / states.
 
@@ -36,26 +39,31 @@ from daxcheck.checker.explicit.explore import explore
 import daxcheck.checker.explicit.levels  # NumPy etc.: in the idle baseline too
 import resource
 name, engine, depth = sys.argv[1], sys.argv[2], int(sys.argv[3])
+over = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
 if name == "-":
     print(json.dumps({"rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss})); sys.exit(0)
 d = DESIGNS[name]
-m = DaxModel(d, d.bounds.replace(depth=depth) if depth else d.bounds)
+m = DaxModel(d, d.bounds.replace(**over, **({"depth": depth} if depth else {})))
 t = time.perf_counter()
-r = explore(m, list(PROPERTIES.values()), batched=engine == "batched")
+r = explore(m, list(PROPERTIES.values()), batched=engine != "reference",
+            symmetry=engine == "symmetry")
 dt = time.perf_counter() - t
 print(json.dumps({"design": name, "engine": engine, "depth": m.bounds.depth,
                   "states": r.stats.states, "transitions": r.stats.transitions,
                   "seconds": dt, "rate": r.stats.states / dt,
                   "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "symmetry": r.stats.symmetry,
                   "verdicts": {k: [v.status, v.depth] for k, v in r.verdicts.items()}}))
 """
 
 
-def child(name: str, engine: str = "batched", depth: int = 0) -> dict:
-    """One fresh, single-CPU process exploring ``name`` (depth 0: the design's bound)."""
+def child(name: str, engine: str = "batched", depth: int = 0, **bounds) -> dict:
+    """One fresh, single-CPU process exploring ``name`` (depth 0: the design's bound) with
+    ``engine`` batched, reference or symmetry (batched with ``--symmetry``)."""
     cpu = max(os.sched_getaffinity(0))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    out = subprocess.run([sys.executable, "-c", CHILD, name, engine, str(depth)],
+    out = subprocess.run([sys.executable, "-c", CHILD, name, engine, str(depth),
+                          json.dumps(bounds)],
                          capture_output=True, text=True, check=True, env=env,
                          preexec_fn=lambda: os.sched_setaffinity(0, {cpu})).stdout
     return json.loads(out)
@@ -115,10 +123,23 @@ def main() -> int:
         deep = child(big, "batched", args.deep)
         print(f"{big} --depth {args.deep}: {deep['states']:,} states in {deep['seconds']:.1f} s, "
               f"peak RSS {deep['rss_kb'] / 1024:,.0f} MB ({per_state(deep):.0f} B/state)")
+    sym = []
+    print()
+    for name, bounds in (("reflink-shared-count", {"files": 3}), ("cow-single-iomap", {"phys": 4})):
+        full, red = child(name, "batched", **bounds), child(name, "symmetry", **bounds)
+        same = full["verdicts"] == red["verdicts"]
+        sym.append({"design": name, "bounds": bounds, "states": full["states"],
+                    "symmetric_states": red["states"], "symmetry": red["symmetry"],
+                    "same_verdicts": same})
+        print(f"{name} {' '.join(f'--{k} {v}' for k, v in bounds.items())}: "
+              f"{full['states']:,} states, {red['states']:,} with --symmetry "
+              f"({full['states'] / red['states']:.2f}x fewer; {red['symmetry']}); verdicts and "
+              f"shortest depths {'identical' if same else 'DIFFERENT'}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"rows": rows, "compare": {"batched": new, "reference": ref,
-                                                 "speedup": speedup}, "deep": deep}, f, indent=1)
+                                                 "speedup": speedup}, "deep": deep,
+                       "symmetry": sym}, f, indent=1)
     return 0
 
 
