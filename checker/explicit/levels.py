@@ -1,7 +1,8 @@
 """The batched breadth-first explorer: whole frontier chunks per NumPy call.
 
 Level by level, the frontier (bit-packed states, :mod:`.packing`, plus one 64-bit
-fingerprint each) is processed in chunks of :data:`CHUNK` states:
+fingerprint each) is processed in chunks (about 2^19 / number of actions states, at most
+:data:`CHUNK`):
 
 1. For every distinct read set R of the model's actions (:func:`.transitions.action_footprint`),
    the chunk's projections on R are looked up in an exact :class:`.keytable.KeyTable`; the
@@ -23,8 +24,8 @@ fingerprint each) is processed in chunks of :data:`CHUNK` states:
 BFS order is the reference explorer's (parent order, then action order), so the states
 counted, the verdicts, the shortest depths and even the counterexample traces are
 identical to :mod:`.explore`'s memoised explorer; a test compares them on every design.
-Per level only the parent index (int32) and action (uint16) of each new state is kept;
-a counterexample is rebuilt by re-executing those actions from the initial state with the
+Per level only a link (parent index * number of actions + action: 4 bytes) of each new
+state is kept; a counterexample is rebuilt by re-executing those actions from the initial state with the
 reference ``apply`` and is checked (fingerprints match, the property fails) before it is
 reported.  The probability that a fingerprint collision hid a state is reported (TLC's
 bound n²/2⁶⁵); ``exact=True`` keeps every state's words and compares states on every
@@ -170,8 +171,17 @@ class _ConjGroup:
 
 
 class BatchedExplorer:
-    """One batched exploration of ``model`` for the Property list ``props`` (see the
-    module docstring); :meth:`run` returns the :class:`CheckResult`."""
+    """One batched exploration of ``model`` (a :class:`~daxcheck.spec.model.DaxModel` or
+    any model with ``L.width``, ``actions``, ``init_states()``, ``design.name``,
+    ``bounds``; states are ``bytes``) for the Property list ``props``, to ``depth``
+    levels, within ``budget`` (see the module docstring); :meth:`run` returns the
+    :class:`CheckResult`.  ``exact``: compare states on fingerprint matches; ``chunk``:
+    the states per chunk; ``seed``: of the Zobrist table; ``symmetry``: dimension names
+    to reduce by.  ``run`` raises ExploreError (an internal inconsistency, e.g. a
+    transition that is not a function of the state), FingerprintCollision (exact mode),
+    SymmetryBroken (the claimed symmetry fails; :func:`explore_batched` handles the last
+    two), and whatever the reference ``apply`` raises on a state (a user's hook:
+    ``UserCodeError``)."""
 
     def __init__(self, model, props, depth, budget, progress=None, progress_every=0.25,
                  exact=False, chunk=None, seed=SEED, symmetry=None):
