@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .memory import long_lived, long_lived_copy
+from .memory import long_lived, long_lived_copy, release_free_memory
 
 U64 = np.uint64
 _EMPTY = np.zeros(0, dtype=U64)
@@ -88,6 +88,7 @@ class FingerprintSet:
             self._fold()
 
     def _fold(self):
+        release_free_memory()   # the set's largest moment: first give back freed heap pages
         bounds = self._bounds(self.delta)
         for j in range(len(self.buckets)):
             part = self.delta[bounds[j]:bounds[j + 1]]

@@ -519,13 +519,15 @@ class BatchedExplorer:
         return np.concatenate(cf, axis=1), np.concatenate(co), ents, rows_by
 
     def _dedupe(self, call, cok, words, ents):
-        """New states among the candidates: ``(okeys, fps)`` in BFS order (``fps`` ``(G,
-        n)``), each the first occurrence of its canonical fingerprint (the smallest of its
-        images'), none in the visited set; the visited set is updated.  In exact mode every
-        fingerprint match is checked on the states' words (raises _Collision)."""
+        """New states among the candidates: ``(okeys, fps, fresh)``: okeys in BFS order,
+        ``fps`` ``(G, n)`` in that order, each the first occurrence of its canonical
+        fingerprint (the smallest of its images'), none in the visited set; ``fresh`` their
+        canonical fingerprints sorted, for the caller to add to the visited set once the
+        candidate arrays are released (None in exact mode).  In exact mode every fingerprint
+        match is checked on the states' words (raises _Collision)."""
         M = cok.shape[0]
         if M == 0:
-            return np.zeros(0, self.okey_dtype), np.zeros((self.G, 0), U64)
+            return np.zeros(0, self.okey_dtype), np.zeros((self.G, 0), U64), None
         cfp = call[0] if self.G == 1 else call.min(axis=0)
         k = max(1, (M - 1).bit_length())
         low = U64((1 << k) - 1)
@@ -569,13 +571,12 @@ class BatchedExplorer:
         else:
             new = ~self.visited.contains(rfp)
         nfp, nok = rfp[new], rok[new]
-        if not self.exact:
-            self.visited.add(nfp)
+        fresh = None if self.exact else nfp   # sorted: for the visited set
         if self.G == 1:
             o = np.argsort(nok, kind="stable")
-            return nok[o], nfp[o][None]
+            return nok[o], nfp[o][None], fresh
         nok = np.sort(nok)
-        return nok, call[:, _positions(cok, nok)]
+        return nok, call[:, _positions(cok, nok)], fresh
 
     # ------------------------------------------------------------------ exact mode
     def _verify_chunk(self, cfp, cok, words, ents):
@@ -679,9 +680,13 @@ class BatchedExplorer:
                         self._repack_all(r.maxvals, [holder, queue, nxt])
                         words, fps = holder[0]
                 try:
-                    nok, nfp = self._dedupe(cfp, cok, words, ents)
+                    nok, nfp, fresh = self._dedupe(cfp, cok, words, ents)
                 except _Collision:
                     raise FingerprintCollision(self.seed) from None
+                del cfp, cok
+                if fresh is not None:
+                    self.visited.add(fresh)
+                    del fresh
                 parents = nok // self.nA
                 acts = nok % self.nA
                 nwords = self._build(words, parents, acts, ents)
