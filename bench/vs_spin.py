@@ -13,7 +13,9 @@ reflink; see bench/toy_model.py) is explored to completion by
 Each tool runs in its own process pinned to one CPU, the tools alternate, and each figure
 is the median of ``--repeat`` runs (default 3): the machine is shared, so only ratios
 measured in one run mean anything.  Time is the exploration's own (pan's "elapsed time";
-the Python tools time their search, not interpreter start-up).  Bytes per state are
+the Python tools time their search, not interpreter start-up); the CPU columns are each
+process's user + system time (whole process, start-up included), which other load on the
+machine distorts less than elapsed time does.  Bytes per state are
 (peak RSS - RSS of the same runtime idle) / states; for pan that includes its hash table
 and the part of its DFS stack it touched.
 
@@ -95,8 +97,9 @@ def _cpu() -> int:
     return max(os.sched_getaffinity(0))
 
 
-def run_pinned(cmd, cwd=None, env=None) -> tuple[str, int]:
-    """Run ``cmd`` on one CPU; returns (stdout, peak RSS in KiB of that process)."""
+def run_pinned(cmd, cwd=None, env=None) -> tuple[str, int, float]:
+    """Run ``cmd`` on one CPU; returns (stdout, peak RSS in KiB, CPU seconds (user + system,
+    the whole process) of that process)."""
     cpu = _cpu()
     p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          text=True, preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
@@ -105,7 +108,7 @@ def run_pinned(cmd, cwd=None, env=None) -> tuple[str, int]:
     p.returncode = os.waitstatus_to_exitcode(status)
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({p.returncode}):\n{out[-2000:]}")
-    return out, ru.ru_maxrss
+    return out, ru.ru_maxrss, ru.ru_utime + ru.ru_stime
 
 
 class Spin:
@@ -123,21 +126,22 @@ class Spin:
         self.name = "Spin d_step " + ("BFS" if bfs else "DFS")
 
     def run(self) -> dict:
-        out, rss = run_pinned(["./pan", f"-m{self.m}", f"-w{self.w}"], cwd=self.dir)
+        out, rss, cpu = run_pinned(["./pan", f"-m{self.m}", f"-w{self.w}"], cwd=self.dir)
         if "max search depth too small" in out:   # pragma: no cover - -m is an upper bound
             raise RuntimeError("pan: -m too small")
         states = int(re.search(r"(\d+) states, stored", out).group(1))
         secs = float(re.search(r"elapsed time ([\d.e+-]+) seconds", out).group(1))
-        return {"states": states, "seconds": secs, "rss_kb": rss}
+        return {"states": states, "seconds": secs, "rss_kb": rss, "cpu": cpu}
 
     def close(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def run_naive(F, P, B) -> dict:
-    out, rss = run_pinned([sys.executable, str(HERE / "toy_naive.py"), str(F), str(P), str(B)])
+    out, rss, cpu = run_pinned([sys.executable, str(HERE / "toy_naive.py"), str(F), str(P),
+                                str(B)])
     m = re.search(r"states=(\d+) transitions=\d+ secs=([\d.]+)", out)
-    return {"states": int(m.group(1)), "seconds": float(m.group(2)), "rss_kb": rss}
+    return {"states": int(m.group(1)), "seconds": float(m.group(2)), "rss_kb": rss, "cpu": cpu}
 
 
 DAXCHECK = r"""
@@ -159,18 +163,18 @@ print(json.dumps({"states": r.stats.states, "seconds": dt}))
 
 def run_daxcheck(F, P, B) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-    out, rss = run_pinned([sys.executable, "-c", DAXCHECK, str(HERE), str(F), str(P), str(B)],
-                          env=env)
+    out, rss, cpu = run_pinned([sys.executable, "-c", DAXCHECK, str(HERE), str(F), str(P),
+                                str(B)], env=env)
     d = json.loads(out.strip().splitlines()[-1])
-    d["rss_kb"] = rss
+    d["rss_kb"], d["cpu"] = rss, cpu
     return d
 
 
 def idle_rss() -> dict:
     """Peak RSS (KiB) of each runtime doing nothing: the bytes/state baseline."""
-    _, py = run_pinned([sys.executable, "-c", "pass"])
+    _, py, _ = run_pinned([sys.executable, "-c", "pass"])
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out, dx = run_pinned([sys.executable, "-c", DAXCHECK, str(HERE), "0", "0", "0"], env=env)
+    out, dx, _ = run_pinned([sys.executable, "-c", DAXCHECK, str(HERE), "0", "0", "0"], env=env)
     return {"naive": py, "daxcheck": dx, "spin": 0}
 
 
@@ -212,11 +216,14 @@ def main(argv=None) -> int:
             raise SystemExit(f"{name} counted different states across runs: {states}")
         n = states.pop()
         rate = statistics.median(r["states"] / r["seconds"] for r in rs)
+        cpu_rate = statistics.median(r["states"] / r["cpu"] for r in rs)
         rss = statistics.median(r["rss_kb"] for r in rs)
         idle = base["daxcheck" if name == "daxcheck" else
                     "naive" if name.startswith("naive") else "spin"]
         rows[name] = {"states": n, "seconds": statistics.median(r["seconds"] for r in rs),
-                      "states_per_s": rate, "peak_rss_mb": rss / 1024,
+                      "states_per_s": rate, "states_per_cpu_s": cpu_rate,
+                      "cpu_seconds": statistics.median(r["cpu"] for r in rs),
+                      "peak_rss_mb": rss / 1024,
                       "bytes_per_state": (rss - idle) * 1024 / n,
                       "runs": [round(r["states"] / r["seconds"]) for r in rs]}
     counts = {r["states"] for r in rows.values()}
@@ -226,16 +233,19 @@ def main(argv=None) -> int:
     spin = rows.get("Spin d_step DFS")
     print(f"toy model {F}x{P}x{B}: {counts.pop():,} states; one CPU per tool, alternating, "
           f"median of {args.repeat}")
-    print(f"{'tool':20s} {'seconds':>8s} {'states/s':>10s} {'peak RSS MB':>12s} {'B/state':>8s} "
-          f"{'vs Spin DFS':>12s}")
+    print(f"{'tool':20s} {'seconds':>8s} {'states/s':>10s} {'vs Spin':>8s} {'CPU s':>7s} "
+          f"{'states/CPU s':>12s} {'vs Spin':>8s} {'peak RSS MB':>12s} {'B/state':>8s}")
     for name, r in rows.items():
         ratio = f"{r['states_per_s'] / spin['states_per_s']:.2f}x" if spin else "-"
-        print(f"{name:20s} {r['seconds']:8.2f} {r['states_per_s']:10,.0f} {r['peak_rss_mb']:12.1f} "
-              f"{r['bytes_per_state']:8.1f} {ratio:>12s}")
+        cratio = f"{r['states_per_cpu_s'] / spin['states_per_cpu_s']:.2f}x" if spin else "-"
+        print(f"{name:20s} {r['seconds']:8.2f} {r['states_per_s']:10,.0f} {ratio:>8s} "
+              f"{r['cpu_seconds']:7.2f} {r['states_per_cpu_s']:12,.0f} {cratio:>8s} "
+              f"{r['peak_rss_mb']:12.1f} {r['bytes_per_state']:8.1f}")
     d, n = rows["daxcheck"], rows.get("naive Python BFS")
     line = f"daxcheck: {d['bytes_per_state']:.1f} bytes/state"
     if spin:
-        line += f", {d['states_per_s'] / spin['states_per_s']:.2f}x Spin's d_step DFS states/s"
+        line += (f", {d['states_per_s'] / spin['states_per_s']:.2f}x Spin's d_step DFS states/s "
+                 f"({d['states_per_cpu_s'] / spin['states_per_cpu_s']:.2f}x per CPU second)")
     if n:
         line += f", {d['states_per_s'] / n['states_per_s']:.2f}x the naive Python BFS"
     print(line)
