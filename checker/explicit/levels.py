@@ -219,6 +219,9 @@ class BatchedExplorer:
                 self.conj_reads.setdefault(rs, []).append(len(self.conjs))
                 self.conjs.append((p.name, fn, rs))
         self.conj_rowwise = [False] * len(self.conjs)
+        # Per conjunct read set, which actions write a field of it.
+        self.conj_affected = {r: np.array([not set(a.writes).isdisjoint(r) for a in self.infos],
+                                          dtype=bool) for r in self.conj_reads}
         if self.sym is not None:
             self.act_cand = self.sym.candidates([(a.reads, a.writes) for a in self.infos])
             cc = self.sym.candidates([(r, ()) for _, _, r in self.conjs])
@@ -437,26 +440,35 @@ class BatchedExplorer:
                                          f"{self.sym.name(k)}")
 
     # ------------------------------------------------------------------ properties
-    def _check(self, words):
-        """Per pending property, the index of the first state of ``words`` violating it."""
-        viol = {}
+    def _check(self, words, acts=None):
+        """Per pending property, the index of the first state of ``words`` violating it.
+
+        With ``acts`` (the action that produced each state), a conjunct is evaluated only
+        on the states whose action writes a field it reads: on the others it has its
+        parent's value, and every parent satisfies every pending property (as in the
+        reference explorer)."""
+        first = {}
         pend = set(self.pending)
         for reads, conjs in self.conj_reads.items():
             if not any(self.conjs[ci][0] in pend for ci in conjs):
                 continue
+            rows = None
+            if acts is not None:
+                touched = self.conj_affected[reads][acts]
+                if not touched.any():
+                    continue
+                if not touched.all():
+                    rows = np.flatnonzero(touched)
             g = self._cgroup(reads)
-            ent = self._entries(g, words, self._fill_conjs)
+            ent = self._entries(g, words if rows is None else words[:, rows], self._fill_conjs)
             for j, ci in enumerate(g.conjs):
                 name = self.conjs[ci][0]
                 if name not in pend:
                     continue
-                bad = ~g.ok[j][ent]
-                viol[name] = bad if name not in viol else (viol[name] | bad)
-        first = {}
-        for name, bad in viol.items():
-            nz = np.flatnonzero(bad)
-            if nz.size:
-                first[name] = int(nz[0])
+                nz = np.flatnonzero(~g.ok[j][ent])
+                if nz.size:
+                    at = int(nz[0] if rows is None else rows[nz[0]])
+                    first[name] = min(first.get(name, at), at)
         return first
 
     # ------------------------------------------------------------------ chunks
@@ -697,7 +709,7 @@ class BatchedExplorer:
                     stopped = f"max-states {budget.max_states} reached"
                     nwords, nfp, parents, acts = (nwords[:, :cut], nfp[:, :cut],
                                                   parents[:cut], acts[:cut])
-                first = self._check(nwords) if nfp.shape[1] else {}
+                first = self._check(nwords, acts) if nfp.shape[1] else {}
                 last = None   # last parent whose successors count (a stop mid-chunk)
                 if first and len(first) == len(self.pending):
                     # Every pending property is violated in this chunk: the reference stops
