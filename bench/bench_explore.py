@@ -1,100 +1,145 @@
-"""Benchmark of the explicit engine: distinct states per second and peak memory.
+"""Benchmark of the explicit engine: distinct states per second and memory, against the
+reference per-state explorer ("today's engine": memoised on read sets) in the same run.
 
-Every shipped design is explored at its default bound in a fresh Python process (so the
-peak resident set size is its own); the largest design (most distinct states) is also run
-with memoisation off.  Figures are reported as ratios measured in this one run, because the
-machine is shared and absolute times drift:
+Every run is a fresh Python process (so its peak resident set size is its own) pinned to
+one CPU; figures are ratios measured in this one run, because the machine is shared and
+absolute times drift.  Three parts:
 
-* floor ratio = distinct states/s of the largest design / 30,000 (the issue's floor),
-* memo speedup = memoised states/s / reference (memo=False) states/s, same design,
-* bytes/state = (peak RSS - RSS of an idle process with daxcheck imported) / states,
-* calib = a fixed pure-Python workload (200,000 dict inserts of 8-byte keys, best of 5)
-  timed in the same process right after the exploration; states per calib-second
-  normalises the rate for the VM's speed at that moment.
+1. every shipped design at its default bound with the default (batched) explorer;
+2. ``cow-single-iomap`` at ``--depth`` (default 7) with the batched explorer and with the
+   reference explorer, alternating, ``--repeat`` runs of the former and ``--ref-repeat``
+   of the latter (the reference takes minutes there); the speedup is the ratio of the
+   median times, and the two must agree on the states and verdicts;
+3. ``cow-single-iomap`` one level deeper (default 8) with the batched explorer: states,
+   time and peak RSS (the issue asks for under 2 GB);
+4. symmetry reduction (``check --symmetry``) on ``reflink-shared-count --files 3`` and
+   ``cow-single-iomap --phys 4``: states with and without, and whether every verdict and
+   shortest depth is the same.
 
-Each figure is the median of ``--repeat`` runs (default 3): the VM's speed varies by
-tens of percent from one second to the next.
+bytes/state = (peak RSS - RSS of an idle process with the same imports) / states.
 
-Usage: ``python bench/bench_explore.py [--design NAME] [--repeat N] [--json FILE]``.
+Usage: ``python bench/bench_explore.py [--design NAME] [--repeat N] [--ref-repeat N]
+[--depth D] [--deep D] [--json FILE]``
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import subprocess
 import sys
 
-FLOOR = 30_000
-
 CHILD = r"""
-import json, resource, sys, time
+import json, os, sys, time
 from daxcheck.spec.designs import DESIGNS
 from daxcheck.spec.model import DaxModel
 from daxcheck.properties import PROPERTIES
 from daxcheck.checker.explicit.explore import explore
-import timeit
-name, memo = sys.argv[1], sys.argv[2] == "1"
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+import daxcheck.checker.explicit.levels  # NumPy etc.: in the idle baseline too
+import resource
+name, engine, depth = sys.argv[1], sys.argv[2], int(sys.argv[3])
+over = json.loads(sys.argv[4]) if len(sys.argv) > 4 else {}
 if name == "-":
-    print(json.dumps({"rss_kb": base})); sys.exit(0)
-r = explore(DaxModel(DESIGNS[name]), list(PROPERTIES.values()), memo=memo)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-calib = min(timeit.repeat('d={}\nfor i in range(200000): d[i.to_bytes(8, "little")] = i',
-                          number=1, repeat=5))
-print(json.dumps({"design": name, "states": r.stats.states, "transitions": r.stats.transitions,
-                  "seconds": r.stats.seconds, "rate": r.stats.rate, "rss_kb": peak,
-                  "calib_s": calib}))
+    print(json.dumps({"rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss})); sys.exit(0)
+d = DESIGNS[name]
+m = DaxModel(d, d.bounds.replace(**over, **({"depth": depth} if depth else {})))
+t = time.perf_counter()
+r = explore(m, list(PROPERTIES.values()), batched=engine != "reference",
+            symmetry=engine == "symmetry")
+dt = time.perf_counter() - t
+print(json.dumps({"design": name, "engine": engine, "depth": m.bounds.depth,
+                  "states": r.stats.states, "transitions": r.stats.transitions,
+                  "seconds": dt, "rate": r.stats.states / dt,
+                  "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                  "symmetry": r.stats.symmetry,
+                  "verdicts": {k: [v.status, v.depth] for k, v in r.verdicts.items()}}))
 """
 
 
-def child(name: str, memo: bool = True, repeat: int = 1) -> dict:
-    """Median-rate run of ``name`` over ``repeat`` fresh processes."""
-    runs = []
-    for _ in range(repeat):
-        out = subprocess.run([sys.executable, "-c", CHILD, name, "1" if memo else "0"],
-                             capture_output=True, text=True, check=True).stdout
-        runs.append(json.loads(out))
-    runs.sort(key=lambda r: r.get("rate", 0))
+def child(name: str, engine: str = "batched", depth: int = 0, **bounds) -> dict:
+    """One fresh, single-CPU process exploring ``name`` (depth 0: the design's bound) with
+    ``engine`` batched, reference or symmetry (batched with ``--symmetry``)."""
+    cpu = max(os.sched_getaffinity(0))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-c", CHILD, name, engine, str(depth),
+                          json.dumps(bounds)],
+                         capture_output=True, text=True, check=True, env=env,
+                         preexec_fn=lambda: os.sched_setaffinity(0, {cpu})).stdout
+    return json.loads(out)
+
+
+def median_run(runs: list) -> dict:
+    runs = sorted(runs, key=lambda r: r["seconds"])
     return runs[len(runs) // 2]
 
 
 def main() -> int:
     from daxcheck.spec.designs import DESIGNS
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--design", action="append", help="only these designs")
-    ap.add_argument("--repeat", type=int, default=3, help="runs per design (median)")
+    ap.add_argument("--design", action="append", help="only these designs in part 1")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per figure (median)")
+    ap.add_argument("--ref-repeat", type=int, default=1,
+                    help="runs of the reference explorer in part 2 (median)")
+    ap.add_argument("--depth", type=int, default=7, help="part 2 depth (default 7)")
+    ap.add_argument("--deep", type=int, default=8, help="part 3 depth (default 8; 0 skips)")
     ap.add_argument("--json", help="also write the figures to this file")
     args = ap.parse_args()
-    names = args.design or list(DESIGNS)
     idle = child("-")["rss_kb"]
-    rows = [child(n, repeat=args.repeat) for n in names]
-    largest = max(rows, key=lambda r: r["states"])
-    plain = child(largest["design"], memo=False, repeat=args.repeat)
+
+    def per_state(r):
+        return (r["rss_kb"] - idle) * 1024 / max(r["states"], 1)
+
+    names = args.design or list(DESIGNS)
+    rows = [median_run([child(n) for _ in range(args.repeat)]) for n in names]
     print(f"{'design':24s} {'states':>9s} {'transitions':>12s} {'seconds':>8s} {'states/s':>9s} "
           f"{'peak MB':>8s} {'B/state':>8s}")
     for r in rows:
-        per = (r["rss_kb"] - idle) * 1024 / max(r["states"], 1)
         print(f"{r['design']:24s} {r['states']:9,d} {r['transitions']:12,d} {r['seconds']:8.2f} "
-              f"{r['rate']:9,.0f} {r['rss_kb'] / 1024:8.1f} {per:8.0f}")
-    per = (largest["rss_kb"] - idle) * 1024 / largest["states"]
-    summary = {
-        "largest_design": largest["design"], "states": largest["states"],
-        "states_per_s": round(largest["rate"]), "floor_ratio": round(largest["rate"] / FLOOR, 2),
-        "memo_speedup": round(largest["rate"] / plain["rate"], 2),
-        "peak_rss_mb": round(largest["rss_kb"] / 1024, 1), "bytes_per_state": round(per),
-        "calib_s": round(largest["calib_s"], 4),
-        "states_per_calib_s": round(largest["rate"] * largest["calib_s"]),
-    }
+              f"{r['rate']:9,.0f} {r['rss_kb'] / 1024:8.1f} {per_state(r):8.0f}")
+
+    big = "cow-single-iomap"
+    new, ref = [], []
+    for k in range(max(args.repeat, args.ref_repeat)):   # alternating
+        if k < args.repeat:
+            new.append(child(big, "batched", args.depth))
+        if k < args.ref_repeat:
+            ref.append(child(big, "reference", args.depth))
+    n, r = median_run(new), median_run(ref)
+    if (n["states"], n["verdicts"]) != (r["states"], r["verdicts"]):
+        raise SystemExit(f"batched and reference explorers disagree on {big} depth "
+                         f"{args.depth}: {n['states']} vs {r['states']} states")
+    speedup = r["seconds"] / n["seconds"]
     print()
-    print(f"largest design {summary['largest_design']}: {summary['states']:,} states at "
-          f"{summary['states_per_s']:,} states/s = {summary['floor_ratio']}x the 30,000/s floor; "
-          f"memoisation speedup {summary['memo_speedup']}x (same run); peak RSS "
-          f"{summary['peak_rss_mb']} MB, ~{summary['bytes_per_state']} bytes/state; calibration "
-          f"loop {summary['calib_s']}s in that process ({summary['states_per_calib_s']:,} states "
-          f"per calibration-loop time)")
+    print(f"{big} --depth {args.depth}: {n['states']:,} states (same states and verdicts in "
+          f"both)")
+    print(f"  batched   {n['seconds']:8.1f} s {n['rate']:10,.0f} states/s  peak "
+          f"{n['rss_kb'] / 1024:7.0f} MB  {per_state(n):5.0f} B/state  (median of {len(new)})")
+    print(f"  reference {r['seconds']:8.1f} s {r['rate']:10,.0f} states/s  peak "
+          f"{r['rss_kb'] / 1024:7.0f} MB  {per_state(r):5.0f} B/state  (median of {len(ref)})")
+    print(f"  speedup {speedup:.1f}x (same run)")
+    deep = None
+    if args.deep:
+        deep = child(big, "batched", args.deep)
+        print(f"{big} --depth {args.deep}: {deep['states']:,} states in {deep['seconds']:.1f} s, "
+              f"peak RSS {deep['rss_kb'] / 1024:,.0f} MB ({per_state(deep):.0f} B/state)")
+    sym = []
+    print()
+    for name, bounds in (("reflink-shared-count", {"files": 3}), ("cow-single-iomap", {"phys": 4})):
+        full, red = child(name, "batched", **bounds), child(name, "symmetry", **bounds)
+        same = full["verdicts"] == red["verdicts"]
+        sym.append({"design": name, "bounds": bounds, "states": full["states"],
+                    "symmetric_states": red["states"], "symmetry": red["symmetry"],
+                    "same_verdicts": same})
+        print(f"{name} {' '.join(f'--{k} {v}' for k, v in bounds.items())}: "
+              f"{full['states']:,} states, {red['states']:,} with --symmetry "
+              f"({full['states'] / red['states']:.2f}x fewer; {red['symmetry']}); verdicts and "
+              f"shortest depths {'identical' if same else 'DIFFERENT'}")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"rows": rows, "summary": summary}, f, indent=1)
+            json.dump({"rows": rows, "compare": {"batched": new, "reference": ref,
+                                                 "speedup": speedup}, "deep": deep,
+                       "symmetry": sym}, f, indent=1)
     return 0
 
 

@@ -145,6 +145,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop with 'incomplete' after N distinct states per design")
     c.add_argument("--time-limit", type=_positive_float, metavar="S",
                    help="stop with 'incomplete' after S seconds per design")
+    c.add_argument("--exact", action="store_true",
+                   help="explicit engine: compare whole states, not 64-bit fingerprints "
+                        "(no probabilistic step; more memory)")
+    c.add_argument("--symmetry", action="store_true",
+                   help="explicit engine: explore one state per permutation of the files, "
+                        "processes and tokens the design treats alike (checked as it goes; "
+                        "state counts then differ from the manifest's)")
     outputs(c)
     machine(c)
     c.add_argument("--quiet", action="store_true", help="verdict table only")
@@ -343,7 +350,8 @@ def _check(args, argv, console) -> int:
     for m in models:
         prog = Progress(console, m.design.name)
         try:
-            checks.append(run_check(m, props, args.engine, budget, prog, cmd))
+            checks.append(run_check(m, props, args.engine, budget, prog, cmd,
+                                    exact=args.exact, symmetry=args.symmetry))
         finally:
             prog.close()
     names = [p.name for p in props]

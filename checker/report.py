@@ -147,6 +147,11 @@ def stats_line(check) -> str:
     line = (f"{check.model.design.name}: {st.states:,} distinct states, {st.transitions:,} "
             f"transitions, depth {st.depth}, {st.seconds:.2f}s, {st.rate:,.0f} states/s; "
             f"fired: {fired}")
+    if st.symmetry is not None:
+        line += f"; symmetry: {st.symmetry}"
+    if st.collision_probability is not None:
+        line += (f"; fingerprints: probability {st.collision_probability:.1e} that a "
+                 f"collision hid a state (--exact to rule it out)")
     if st.stopped:
         line += f"; stopped: {st.stopped}"
     return line

@@ -67,7 +67,11 @@ class Verdict:
 class Stats:
     """Exploration statistics: distinct states, transitions (enabled successor
     computations), deepest level reached, seconds, per-family counts of successful
-    transitions, and the reason a budget stopped the run (or None)."""
+    transitions, the reason a budget stopped the run (or None), and, for a run that
+    de-duplicated states by 64-bit fingerprints, the probability that a fingerprint
+    collision made it miss a state (TLC's estimate; None when states were compared
+    exactly), and the symmetry reduction used (None: not asked for; "off (why)" when the
+    declared symmetry did not hold)."""
 
     states: int = 0
     transitions: int = 0
@@ -75,6 +79,8 @@ class Stats:
     seconds: float = 0.0
     fired: dict = field(default_factory=dict)
     stopped: str | None = None
+    collision_probability: float | None = None
+    symmetry: str | None = None
 
     @property
     def rate(self) -> float:

@@ -90,9 +90,11 @@ class Check:
 
 
 def run_check(model, props, engine="explicit", budget=Budget(), progress=None,
-              command=None) -> Check:
+              command=None, exact=False, symmetry=False) -> Check:
     """Check ``props`` on ``model`` with the named engine ("explicit" or "z3"); the
-    counterexamples come back as :class:`Trace` objects keyed by property name.  Raises
+    counterexamples come back as :class:`Trace` objects keyed by property name.
+    ``exact``: the explicit engine compares whole states instead of fingerprints;
+    ``symmetry``: it reduces by the design's symmetric index sets.  Raises
     :class:`~daxcheck.usercode.UserCodeError` (naming the design) when a user's predicate or
     hook raises or a predicate returns a non-bool."""
     from daxcheck.usercode import UserCodeError
@@ -100,7 +102,8 @@ def run_check(model, props, engine="explicit", budget=Budget(), progress=None,
         raise InputError(f"unknown engine {engine!r} (valid: explicit, z3)")
     try:
         if engine == "explicit":
-            res = explore(model, props, budget=budget, progress=progress)
+            res = explore(model, props, budget=budget, progress=progress, exact=exact,
+                          symmetry=symmetry)
         else:
             from .symbolic.engine import bmc
             from .results import Stats

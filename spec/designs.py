@@ -90,9 +90,15 @@ class Design:
                    | "immediate" (S_DAX flips under live mappings)
       partial_writes: write(2) of part of a block is explored (unaligned writes)
       pmd_pfn_entries: PMD faults over written PMD-aligned extents map pfn PMDs
-    Scope: ``families`` explored, default ``bounds``.  ``expect_violated``: exactly the
-    shipped properties this design violates at its default bounds (empty = every property
-    holds).  ``cite``: commit / thread / xfstest.
+    Scope: ``families`` explored, default ``bounds``.
+    ``symmetric``: index dimensions whose members the design treats alike (Murphi
+    scalarsets, TLC symmetry sets), used by ``check --symmetry``: files, processes and data
+    tokens.  Physical blocks are not: the allocator hands out the lowest free block
+    (xfs_bmap_btalloc).  The explorer verifies the claim on every transition and property
+    it evaluates and explores without the reduction when it does not hold.
+    ``expect_violated``: exactly the shipped properties this design violates at its default
+    bounds (empty = every property holds); ``check --expect`` and ``daxcheck gate`` fail when
+    the computed set differs in either direction.  ``cite``: commit / thread / xfstest.
     """
 
     name: str
@@ -126,6 +132,7 @@ class Design:
     dax_toggle: str = "on-evict"
     partial_writes: bool = True
     pmd_pfn_entries: bool = False
+    symmetric: tuple = ("file", "proc", "tok")
 
     _CHOICES = {"page_owner": ("shared-count", "single-owner"),
                 "reflink": ("allowed", "refused"),

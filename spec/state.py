@@ -271,6 +271,13 @@ def ghost_field(name: str, dims: tuple, kind=None, doc: str = "", domain=None,
     GHOST_FIELDS[name] = spec
     return spec
 
+ENUM_MEMBERS = {"pblk": ("phys", 0), "token": ("tok", 1), "promise": ("tok", 2),
+                "pgmap": ("file", 1)}
+"""Value encodings (the ``enum`` of FIELDS) that name a member of an index dimension: a
+value ``v`` names member ``v - offset`` of that dimension when it lies in range; other
+values (0 = zeros or NULL, STALE, PG_SHARED, a promise of zeros) name none.  Symmetry
+reduction permutes such values together with the indices of that dimension."""
+
 
 def file_name(f: int) -> str:
     """Display name of file index f: a, b, c."""

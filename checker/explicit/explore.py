@@ -62,15 +62,35 @@ class Budget:
 
 def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
             progress: Callable[[Stats], None] | None = None,
-            progress_every: float = 0.25, memo: bool = True) -> CheckResult:
+            progress_every: float = 0.25, memo: bool = True, batched: bool = True,
+            exact: bool = False, symmetry=False) -> CheckResult:
     """Explore ``model`` breadth-first to ``depth`` (default: the model's bound) checking
     the :class:`~daxcheck.properties.Property` list ``props``.
 
-    ``progress(stats)`` is called about every ``progress_every`` seconds.  ``memo=False``
-    computes successors with the plain :meth:`DaxModel.successors` (reference semantics).  Returns a
-    :class:`CheckResult` with one :class:`Verdict` per property (counterexample traces as
-    ``[(action index, state)]``) and :class:`Stats`.
+    By default the batched explorer (:mod:`.levels`: whole frontier chunks through the
+    array backend, 64-bit fingerprints; ``exact=True`` compares full states instead;
+    ``symmetry=True`` reduces by the design's symmetric index sets, checked as it goes) runs.
+    ``batched=False`` runs the reference per-state explorer below (memoised on read sets);
+    ``memo=False`` additionally computes successors with the plain
+    :meth:`DaxModel.successors` (reference semantics).  Both give the same states, verdicts,
+    depths and traces.  ``progress(stats)`` is called about every ``progress_every``
+    seconds.  Returns a :class:`CheckResult` with one :class:`Verdict` per property
+    (counterexample traces as ``[(action index, state)]``) and :class:`Stats`.
     """
+    if batched and memo:
+        from .levels import explore_batched
+        return explore_batched(model, props, depth, budget, progress, progress_every,
+                               exact=exact, symmetry=symmetry)
+    return explore_states(model, props, depth, budget, progress, progress_every, memo)
+
+
+def explore_states(model, props, depth: int | None = None, budget: Budget = Budget(),
+                   progress: Callable[[Stats], None] | None = None,
+                   progress_every: float = 0.25, memo: bool = True) -> CheckResult:
+    """The reference explorer: one state at a time, successors memoised per action on its
+    read set (:class:`~.transitions.MemoSuccessors`), or plain with ``memo=False``; states
+    kept whole in a :class:`~.store.StateStore` (no probabilistic step).  Same arguments and
+    result as :func:`explore`."""
     L = model.L
     footprints = [action_footprint(model, a) for a in model.actions]
     successors = (MemoSuccessors(model, footprints=footprints).successors if memo
