@@ -1,7 +1,7 @@
 """The ``daxcheck`` command line.
 
     daxcheck check [--design D ...] [--property P ...] [--engine explicit|z3] [bounds] [budgets]
-    daxcheck replay FILE [--pmem PATH] [--force] [--crash-states all|N] [--seed S]
+    daxcheck replay FILE [--design D] [--pmem PATH] [--force] [--crash-states all|N] [--seed S]
     daxcheck list designs|properties|actions
     daxcheck prove [--design D] [--property P] [--k K]      (k-induction with Z3)
     daxcheck query [NAME ...]                               (byte-offset questions to Z3)
@@ -189,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = command("replay", help="re-execute a counterexample on the spec and on pmem bytes")
     r.add_argument("file", help="an *.itf.json counterexample")
+    r.add_argument("--design", metavar="D", help="replay the recorded actions on design D "
+                   "(at the recorded bounds) instead of the recorded design: does the "
+                   "counterexample still reproduce on a fixed design?")
     user_files(r)
     r.add_argument("--pmem", metavar="PATH", help="pmem image file to replay on (a copy "
                    "unless --force)")
@@ -548,9 +551,12 @@ def _replay(args, console) -> int:
     from .report import trace_table
     from .runner import InputError, load_user_files
     load_user_files(args.designs, args.properties)
-    r = replay_spec(args.file)
+    r = replay_spec(args.file, on_design=args.design)
     console.print(trace_table(r.trace, r.model, f"replay of {args.file} on design "
                               f"{r.model.design.name}"))
+    for note in r.notes:
+        from rich.markup import escape
+        console.print(f"[yellow]note:[/yellow] {escape(note)}", soft_wrap=True, highlight=False)
     if r.divergence:
         console.print(f"[yellow]note:[/yellow] the spec now computes different states: {r.divergence}", soft_wrap=True)
     if r.disabled_at is not None:

@@ -38,6 +38,14 @@ def field(m, s, name, *idx):
     return s[o]
 
 
+def reseal(doc: dict) -> dict:
+    """``doc`` (an ITF document) with its integrity checksum recomputed, as if daxcheck had
+    written it: for tests of the checks that come after the checksum."""
+    from daxcheck.checker.trace import integrity_digest
+    doc["#meta"]["integrity"] = {"sha256": integrity_digest(doc)}
+    return doc
+
+
 def dax(*args, cwd=None, env=None, traceback_ok=False):
     """Run ``python -m daxcheck ARGS`` in a subprocess (5 minutes at most); unless
     ``traceback_ok``, assert that nothing printed a Python traceback."""
@@ -47,6 +55,6 @@ def dax(*args, cwd=None, env=None, traceback_ok=False):
     return r
 
 
-__all__ = ["dax", "Crash", "Evict", "Fallocate", "Fault", "Fdatasync", "Flush", "Mmap", "PmdFault",
+__all__ = ["dax", "reseal", "Crash", "Evict", "Fallocate", "Fault", "Fdatasync", "Flush", "Mmap", "PmdFault",
            "Punch", "Read", "Reflink", "Seal", "Store", "Truncate", "Write", "model", "run",
            "field", "WIDE"]
