@@ -244,30 +244,36 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, turned into an exception so that every ``finally`` and context manager
-    (the oracle's mount, temporary files) cleans up as it does for Ctrl-C."""
-
-
-def _on_sigterm(signum, frame):
-    raise Terminated()
-
-
 def main(argv=None) -> int:
     """Entry point of the ``daxcheck`` console script; returns the exit code (130 after
-    SIGINT, 143 after SIGTERM, both handled so that cleanup runs)."""
-    import signal
-    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-        signal.signal(signal.SIGTERM, _on_sigterm)
+    SIGINT, 143 after SIGTERM, both handled so that cleanup runs; :data:`EXIT_CODES`
+    otherwise).  Whatever the input, the outcome is an exit code and at most one error
+    line on stderr, never a traceback (``--traceback`` asks for it)."""
+    from daxcheck.usercode import Terminated, is_interrupt, signal_handlers
     argv = sys.argv[1:] if argv is None else argv
+    with signal_handlers():
+        try:
+            return _main(argv)
+        except Terminated:
+            sys.stderr.write("daxcheck: terminated\n")
+            return 143
+        except KeyboardInterrupt as e:
+            if not is_interrupt(e):       # raised by code, outside any user frame: a bug
+                return _internal_error(e, "--traceback" in argv)
+            sys.stderr.write("daxcheck: interrupted\n")
+            return 130
+
+
+def _main(argv) -> int:
     args = build_parser().parse_args(argv)
+    from daxcheck.fileio import InputFileError
+    from daxcheck.usercode import TimeLimitReached, UserCodeError, is_interrupt
+    from .gate import ManifestError
+    from .outputs import OutputError
     from .report import make_console
     from .runner import InputError
     from .trace import TraceError
-    from .gate import ManifestError
-    from .outputs import OutputError
     console = make_console()
-    from daxcheck.usercode import UserCodeError, raised, user_frame
     try:
         if args.cmd == "check":
             return _check(args, argv, console)
@@ -288,30 +294,54 @@ def main(argv=None) -> int:
         if args.cmd == "query":
             return _query(args, console)
         return _list(args, console)
-    except (InputError, TraceError, ManifestError, OutputError) as e:
-        sys.stderr.write(f"daxcheck: error: {e}\n")
+    except (InputError, TraceError, ManifestError, OutputError, InputFileError) as e:
+        sys.stderr.write(f"daxcheck: error: {_one_line(e)}\n")
         return EXIT_BAD_INPUT
     except UserCodeError as e:
         return _user_code_error(e, args)
-    except Exception as e:  # engine disagreement or an unexpected failure: one line, exit 1
+    except TimeLimitReached as e:      # outside an engine run (the runner reports its own)
+        sys.stderr.write(f"daxcheck: incomplete: {e.reason()}\n")
+        return EXIT_INCOMPLETE
+    except BaseException as e:  # an engine disagreement, a user's code, or a bug: one line
+        if is_interrupt(e):
+            raise
         from daxcheck.spec.vocab import SymbolicUseError
-        from daxcheck.userfile import LOADED
+        from daxcheck.usercode import raised, user_frame
         if isinstance(e, SymbolicUseError):
-            sys.stderr.write(f"daxcheck: error: cannot evaluate symbolically: {e}\n")
+            sys.stderr.write(f"daxcheck: error: cannot evaluate symbolically: {_one_line(e)}\n")
             return EXIT_BAD_INPUT
         if type(e).__name__ == "EngineDisagreement":
-            sys.stderr.write(f"daxcheck: internal error: {e}\n")
+            sys.stderr.write(f"daxcheck: internal error: {_one_line(e)}\n")
             return EXIT_UNEXPECTED
-        files = {f for rec in LOADED.values() for f in (rec.path, rec.module.__file__)}
-        if files and user_frame(e, files):    # raised in a user's file (e.g. a design hook)
-            return _user_code_error(raised(e, "user code", files=files), args)
-        raise
-    except Terminated:
-        sys.stderr.write("daxcheck: terminated\n")
-        return 143
-    except KeyboardInterrupt:
-        sys.stderr.write("daxcheck: interrupted\n")
-        return 130
+        if user_frame(e):    # raised in a user's file (a hook, a domain, sys.exit())
+            return _user_code_error(raised(e, "user code"), args)
+        return _internal_error(e, args.traceback)
+
+
+def _one_line(e) -> str:
+    return " ".join(str(e).split())
+
+
+def _internal_error(e: BaseException, traceback: bool) -> int:
+    """A failure in daxcheck's own code: one line naming the exception and where it was
+    raised (exit 1), the full traceback with ``--traceback``."""
+    import traceback as tb_mod
+    if traceback:
+        tb_mod.print_exception(e, file=sys.stderr)
+    frames = tb_mod.extract_tb(e.__traceback__)
+    at = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    msg = _one_line(e)[:300]
+    sys.stderr.write(f"daxcheck: internal error: {type(e).__name__}"
+                     f"{': ' + msg if msg else ''}{at} (please report it; --traceback shows "
+                     f"the full one)\n")
+    return EXIT_UNEXPECTED
+
+
+def esc(text) -> str:
+    """``text`` with rich markup escaped (paths and names a user chose are printed inside
+    markup strings)."""
+    from rich.markup import escape
+    return escape(str(text))
 
 
 def _user_code_error(e, args) -> int:
@@ -352,11 +382,11 @@ def _check(args, argv, console) -> int:
     problems = []
     for c in checks:
         for w in c.result.never_fired:
-            console.print(f"[yellow]warning:[/yellow] {c.model.design.name}: action "
+            console.print(f"[yellow]warning:[/yellow] {esc(c.model.design.name)}: action "
                           f"'{w}' never fired", soft_wrap=True)
         if c.result.stats.stopped:
-            console.print(f"[yellow]incomplete:[/yellow] {c.model.design.name}: "
-                          f"{c.result.stats.stopped}", soft_wrap=True)
+            console.print(f"[yellow]incomplete:[/yellow] {esc(c.model.design.name)}: "
+                          f"{esc(c.result.stats.stopped)}", soft_wrap=True)
         if not args.quiet:
             for name, t in c.traces.items():
                 items = c.result.verdicts[name].items
@@ -367,7 +397,7 @@ def _check(args, argv, console) -> int:
             problems += _save(c, args, console, written)
     if not args.quiet:
         for c in checks:
-            console.print(f"[dim]{stats_line(c)}[/dim]", soft_wrap=True)
+            console.print(f"[dim]{esc(stats_line(c))}[/dim]", soft_wrap=True)
     for p in problems:
         sys.stderr.write(f"daxcheck: error: {p}\n")
     if problems:
@@ -413,9 +443,9 @@ def _simulate(args, argv, console) -> int:
         console.print(part)
     for c in checks:
         st = c.result.stats
-        console.print(f"[dim]{c.model.design.name}: {st.walks:,} walks of up to {args.depth} "
+        console.print(f"[dim]{esc(c.model.design.name)}: {st.walks:,} walks of up to {args.depth} "
                       f"steps, {st.states:,} states visited, {st.deadlocks:,} deadlocked, "
-                      f"{st.seconds:.1f}s{'; ' + st.stopped if st.stopped else ''}[/dim]",
+                      f"{st.seconds:.1f}s{'; ' + esc(st.stopped) if st.stopped else ''}[/dim]",
                       soft_wrap=True)
     for p in problems:
         sys.stderr.write(f"daxcheck: error: {p}\n")
@@ -443,7 +473,7 @@ def _save(check, args, console, written=None) -> list[str]:
         if written is not None:
             written[(check.model.design.name, by_file[Path(path).name])] = path
         if not getattr(args, "quiet", False):
-            console.print(f"[dim]{status}: {path}[/dim]", soft_wrap=True)
+            console.print(f"[dim]{status}: {esc(path)}[/dim]", soft_wrap=True)
     return problems
 
 
@@ -454,8 +484,8 @@ def _expect(checks, names, console) -> int:
     from .gate import expect_differences
     bad = expect_differences(checks, names)
     for d in bad:
-        console.print(f"[red]unexpected:[/red] {d.design}: {d.computed} (expected "
-                      f"{d.manifest})", highlight=False, soft_wrap=True)
+        console.print(f"[red]unexpected:[/red] {esc(d.design)}: {esc(d.computed)} (expected "
+                      f"{esc(d.manifest)})", highlight=False, soft_wrap=True)
     if not bad:
         console.print("[green]all verdicts match the designs' expectations exactly[/green]", soft_wrap=True)
     return EXIT_UNEXPECTED if bad else EXIT_OK
@@ -503,7 +533,7 @@ def _gate(args, argv, console) -> int:
             if moved:
                 console.print(difference_table(moved, f"what moved since {path}"))
         for f, status in update_manifest(path, checks, props, old):
-            console.print(f"[dim]{status}: {f}[/dim]", soft_wrap=True)
+            console.print(f"[dim]{status}: {esc(f)}[/dim]", soft_wrap=True)
         still = expect_differences(checks, props)
         if still:
             console.print(difference_table(still, "still different after --update: a design "
@@ -530,12 +560,12 @@ def _gate(args, argv, console) -> int:
                                            res.differences),
                   "daxcheck gate", command_line(argv), code, res.differences)
     if res.passed:
-        console.print(f"[green]gate passed:[/green] {len(res.checks)} designs match {path}", soft_wrap=True)
+        console.print(f"[green]gate passed:[/green] {len(res.checks)} designs match {esc(path)}", soft_wrap=True)
         return EXIT_OK
     console.print(difference_table(res.differences, f"gate failed: {len(res.differences)} "
                                    f"difference(s) from {path}"))
     console.print("[dim]after a deliberate change: daxcheck gate --update "
-                  f"{'' if is_shipped else path}[/dim]", soft_wrap=True)
+                  f"{'' if is_shipped else esc(path)}[/dim]", soft_wrap=True)
     return EXIT_UNEXPECTED
 
 
@@ -555,13 +585,13 @@ def _replay(args, console) -> int:
     console.print(trace_table(r.trace, r.model, f"replay of {args.file} on design "
                               f"{r.model.design.name}"))
     for note in r.notes:
-        from rich.markup import escape
-        console.print(f"[yellow]note:[/yellow] {escape(note)}", soft_wrap=True, highlight=False)
+        console.print(f"[yellow]note:[/yellow] {esc(note)}", soft_wrap=True, highlight=False)
     if r.divergence:
-        console.print(f"[yellow]note:[/yellow] the spec now computes different states: {r.divergence}", soft_wrap=True)
+        console.print(f"[yellow]note:[/yellow] the spec now computes different states: "
+                      f"{esc(r.divergence)}", soft_wrap=True)
     if r.disabled_at is not None:
         console.print(f"[green]does not reproduce:[/green] step {r.disabled_at} is no longer "
-                      f"enabled in design {r.model.design.name}", soft_wrap=True)
+                      f"enabled in design {esc(r.model.design.name)}", soft_wrap=True)
         return EXIT_OK
     try:
         rep = replay_concrete(r.model, r.trace.actions, pmem_path=args.pmem, force=args.force,
@@ -575,12 +605,12 @@ def _replay(args, console) -> int:
     for line in rep.lines():
         console.print(f"  {line}", markup=False, soft_wrap=True)
     if not r.reproduced and not rep.reproduced:
-        console.print(f"[green]does not reproduce:[/green] {r.prop} holds after the last step", soft_wrap=True)
+        console.print(f"[green]does not reproduce:[/green] {esc(r.prop)} holds after the last step", soft_wrap=True)
         return EXIT_OK
     if r.reproduced:
-        console.print(f"[bold red]reproduces:[/bold red] {r.prop} fails after step {r.trace.depth}", soft_wrap=True)
+        console.print(f"[bold red]reproduces:[/bold red] {esc(r.prop)} fails after step {r.trace.depth}", soft_wrap=True)
     else:
-        console.print(f"[bold red]reproduces at byte level only[/bold red] ({r.prop} holds on the spec)", soft_wrap=True)
+        console.print(f"[bold red]reproduces at byte level only[/bold red] ({esc(r.prop)} holds on the spec)", soft_wrap=True)
     return EXIT_VIOLATION
 
 
@@ -591,7 +621,7 @@ def _view(args, console) -> int:
         n = write_view(args.file, args.html, force=args.force)
     except (FileExistsError, OSError) as e:
         raise InputError(str(e)) from None
-    console.print(f"[dim]written: {args.html} ({n} steps)[/dim]", soft_wrap=True)
+    console.print(f"[dim]written: {esc(args.html)} ({n} steps)[/dim]", soft_wrap=True)
     return EXIT_OK
 
 
@@ -607,7 +637,7 @@ def _graph(args, console) -> int:
         write_graph(g, args.out, force=args.force)
     except GraphError as e:
         raise InputError(str(e)) from None
-    console.print(f"[dim]written: {args.out} ({g.number_of_nodes():,} states, "
+    console.print(f"[dim]written: {esc(args.out)} ({g.number_of_nodes():,} states, "
                   f"{g.number_of_edges():,} transitions)[/dim]", soft_wrap=True)
     return EXIT_OK
 
@@ -643,23 +673,30 @@ def _prove(args, argv, console) -> int:
     codes = set()
     problems, runs, written = [], [], {}
     overrides = {k: getattr(args, k) for k in BOUND_NAMES[1:]}
+    from daxcheck.usercode import TimeLimitReached, deadline
     for d in designs:
         m = make_model(d, overrides)
         try:
-            run = prove_all(m, props, k=args.k, max_k=args.max_k, lemmas=args.lemmas,
-                            time_limit=args.time_limit)
+            with deadline(args.time_limit):     # also bounds a user's lemma that never returns
+                run = prove_all(m, props, k=args.k, max_k=args.max_k, lemmas=args.lemmas,
+                                time_limit=args.time_limit)
         except ProveError as e:
             raise InputError(str(e)) from None
+        except TimeLimitReached as e:
+            console.print(f"[yellow]incomplete:[/yellow] {esc(d.name)}: {esc(e.reason())}",
+                          soft_wrap=True)
+            codes.add(EXIT_INCOMPLETE)
+            continue
         n = sum(r.status == "proved" for r in run.results)
         b = m.bounds
-        console.print(f"[bold]{d.name}[/bold] (files={b.files} blocks={b.blocks} phys={b.phys} "
+        console.print(f"[bold]{esc(d.name)}[/bold] (files={b.files} blocks={b.blocks} phys={b.phys} "
                       f"tokens={b.tokens} procs={b.procs}): {n} of {len(props)} propert"
                       f"{'y' if len(props) == 1 else 'ies'} proved at every depth "
                       f"({run.seconds:.1f}s)", soft_wrap=True)
         for r in run.results:
             style = {"proved": "green", "refuted": "bold red"}.get(r.status, "yellow")
             lines = r.lines(m.L)
-            console.print(f"  [{style}]{lines[0]}[/{style}]", soft_wrap=True)
+            console.print(f"  [{style}]{esc(lines[0])}[/{style}]", soft_wrap=True)
             for line in lines[1:]:
                 console.print("  " + line, markup=False)
             codes.add({"proved": EXIT_OK, "refuted": EXIT_VIOLATION}.get(r.status, EXIT_INCOMPLETE))
