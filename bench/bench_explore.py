@@ -93,8 +93,8 @@ def main() -> int:
           f"loop {summary['calib_s']}s in that process ({summary['states_per_calib_s']:,} states "
           f"per calibration-loop time)")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"rows": rows, "summary": summary}, f, indent=1)
+        from daxcheck.fileio import atomic_write
+        atomic_write(args.json, json.dumps({"rows": rows, "summary": summary}, indent=1))
     return 0
 
 

@@ -344,6 +344,19 @@ def esc(text) -> str:
     return escape(str(text))
 
 
+def _preflight(args) -> None:
+    """Refuse, before any work, output destinations the end of the run would refuse: a
+    ``--json``/``--junit``/``--summary`` file that is a directory, a FIFO or not daxcheck's
+    (without ``--force``), and an ``--out`` that exists and is not a folder."""
+    from .outputs import check_outputs
+    from .runner import InputError
+    check_outputs(args)
+    out = getattr(args, "out", None)
+    if out and not getattr(args, "no_write", False) and Path(out).exists() \
+            and not Path(out).is_dir():
+        raise InputError(f"--out {out}: exists and is not a folder")
+
+
 def _user_code_error(e, args) -> int:
     """Report a user's code that raised: one line (exit 3), the traceback with
     ``--traceback``."""
@@ -362,6 +375,7 @@ def _check(args, argv, console) -> int:
     from .runner import (command_line, load_user_files, make_model, pick, pick_properties,
                          run_check)
 
+    _preflight(args)
     load_user_files(args.designs, args.properties)
     designs = pick(args.design, DESIGNS, "design")
     props = pick_properties(args.property)
@@ -414,6 +428,7 @@ def _simulate(args, argv, console) -> int:
     from daxcheck.spec.designs import DESIGNS
     from .report import Progress, trace_table, verdict_tables
     from .runner import command_line, load_user_files, make_model, pick, pick_properties, run_simulate
+    _preflight(args)
     load_user_files(args.designs, args.properties)
     designs = pick(args.design, DESIGNS, "design")
     props = pick_properties(args.property)
@@ -500,6 +515,7 @@ def _gate(args, argv, console) -> int:
     from .runner import InputError, command_line, load_user_files
     shipped = {"designs": list(DESIGNS),
                "properties": [n for n, p in PROPERTIES.items() if p.origin == "shipped"]}
+    _preflight(args)
     load_user_files(args.designs, args.properties)
     path = Path(args.manifest) if args.manifest else DEFAULT_MANIFEST
     is_shipped = path.resolve() == DEFAULT_MANIFEST.resolve()
@@ -666,6 +682,7 @@ def _prove(args, argv, console) -> int:
     from .runner import Check, InputError, command_line, load_user_files, make_model, pick
     from .symbolic.engine import ProveError, prove_all
     from .trace import Trace
+    _preflight(args)
     load_user_files(args.designs, args.properties)
     designs = pick(args.design, DESIGNS, "design") if args.design else [
         d for d in DESIGNS.values() if not d.expect_violated]
