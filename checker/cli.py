@@ -18,6 +18,7 @@ Bad input and a user's code that raises are reported on one line, never as a tra
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 import re
 import sys
@@ -33,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors and exit code 2."""
 
     def error(self, message):
-        sys.stderr.write(f"daxcheck: error: {message}\n")
+        sys.stderr.write(f"daxcheck: error: {' '.join(message.split())}\n")
         raise SystemExit(EXIT_BAD_INPUT)
 
 
@@ -60,6 +61,8 @@ def _positive_float(text):
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
     if not v > 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not positive")
     return v
@@ -73,8 +76,9 @@ def _weights(text):
             out[fam.strip()] = float(w)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{part!r} is not FAMILY=WEIGHT") from None
-        if not sep or out[fam.strip()] < 0:
-            raise argparse.ArgumentTypeError(f"{part!r} is not FAMILY=WEIGHT (weight >= 0)")
+        if not sep or not math.isfinite(out[fam.strip()]) or out[fam.strip()] < 0:
+            raise argparse.ArgumentTypeError(f"{part!r} is not FAMILY=WEIGHT (a finite "
+                                             f"weight >= 0)")
     return out
 
 
@@ -244,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+PATH_OPTIONS = ("file", "manifest", "out", "json", "junit", "summary", "html", "pmem",
+                "designs", "properties")
+"""Arguments that name files or folders (an empty one is bad input, not "the current
+folder" or "not given")."""
+
+
 def main(argv=None) -> int:
     """Entry point of the ``daxcheck`` console script; returns the exit code (130 after
     SIGINT, 143 after SIGTERM, both handled so that cleanup runs; :data:`EXIT_CODES`
@@ -275,6 +285,10 @@ def _main(argv) -> int:
     from .trace import TraceError
     console = make_console()
     try:
+        for name in PATH_OPTIONS:
+            if getattr(args, name, None) == "":
+                flag = name if name in ("file", "manifest") else "--" + name
+                raise InputError(f"{flag}: an empty path")
         if args.cmd == "check":
             return _check(args, argv, console)
         if args.cmd == "replay":
@@ -363,7 +377,7 @@ def _user_code_error(e, args) -> int:
     if getattr(args, "traceback", False):
         import traceback
         traceback.print_exception(e.__cause__ or e, file=sys.stderr)
-    sys.stderr.write(f"daxcheck: error: {e}\n")
+    sys.stderr.write(f"daxcheck: error: {_one_line(e)}\n")
     return EXIT_USER_CODE
 
 
@@ -517,7 +531,7 @@ def _gate(args, argv, console) -> int:
                "properties": [n for n, p in PROPERTIES.items() if p.origin == "shipped"]}
     _preflight(args)
     load_user_files(args.designs, args.properties)
-    path = Path(args.manifest) if args.manifest else DEFAULT_MANIFEST
+    path = Path(args.manifest) if args.manifest is not None else DEFAULT_MANIFEST
     is_shipped = path.resolve() == DEFAULT_MANIFEST.resolve()
     unknown = [d for d in args.design if d not in DESIGNS]
     if unknown:
@@ -659,8 +673,12 @@ def _graph(args, console) -> int:
 
 
 def _oracle(args, console) -> int:
-    from .oracle.differential import OracleError, run_oracle, unavailable_reason, xfs_mount
+    from .oracle.differential import (MAX_OPS, MAX_RUNS, OracleError, run_oracle,
+                                      unavailable_reason, xfs_mount)
     from .runner import InputError
+    for flag, v, hi in (("--runs", args.runs, MAX_RUNS), ("--max-ops", args.max_ops, MAX_OPS)):
+        if not 1 <= v <= hi:          # bad input before the availability check and the mount
+            raise InputError(f"{flag} {v} is out of range 1..{hi:,}")
     why = unavailable_reason()
     if why:
         sys.stderr.write(f"daxcheck: oracle cannot run here: {why}\n")
@@ -680,9 +698,13 @@ def _prove(args, argv, console) -> int:
     from daxcheck.spec.designs import DESIGNS
     from .report import trace_table
     from .runner import Check, InputError, command_line, load_user_files, make_model, pick
-    from .symbolic.engine import ProveError, prove_all
+    from .symbolic.engine import ProveError, induction_depths, prove_all
     from .trace import Trace
     _preflight(args)
+    try:
+        induction_depths(args.k, args.max_k)       # bad input before any work
+    except ProveError as e:
+        raise InputError(str(e)) from None
     load_user_files(args.designs, args.properties)
     designs = pick(args.design, DESIGNS, "design") if args.design else [
         d for d in DESIGNS.values() if not d.expect_violated]

@@ -38,10 +38,11 @@ def load_designs_file(path: str) -> list[str]:
 
 
 def load_user_files(designs_file=None, properties_file=None) -> None:
-    """Load the optional user design and property files (InputError on failure)."""
-    if designs_file:
+    """Load the optional user design and property files (None: not given; InputError on
+    failure, an empty path included)."""
+    if designs_file is not None:
         load_designs_file(designs_file)
-    if properties_file:
+    if properties_file is not None:
         try:
             load_properties_file(properties_file)
         except PropertyFileError as e:

@@ -107,7 +107,8 @@ def _on_sigterm(signum, frame):
 @contextmanager
 def signal_handlers():
     """Within the block, SIGINT raises :class:`Interrupted` and SIGTERM :class:`Terminated`
-    (a SIGTERM handler someone else installed is kept); the previous handlers come back
+    (a SIGTERM handler someone else installed is kept, but not the early one of
+    :mod:`daxcheck.__main__`, marked ``daxcheck_early``); the previous handlers come back
     afterwards.  A second signal while the first one's exception is still unwinding (a
     user's code swallowed it) exits the process at once (130 or 143); so does a time limit
     whose stop a user's code keeps swallowing (:func:`deadline`, exit 75).  Only in the main
@@ -118,7 +119,8 @@ def signal_handlers():
         return
     old_int = signal.signal(signal.SIGINT, _on_sigint)
     old_term = signal.getsignal(signal.SIGTERM)
-    if old_term in (signal.SIG_DFL, None):
+    ours = old_term in (signal.SIG_DFL, None) or getattr(old_term, "daxcheck_early", False)
+    if ours:
         signal.signal(signal.SIGTERM, _on_sigterm)
     was, _OWN_SIGNALS = _OWN_SIGNALS, True
     _STOPS["count"] = 0
@@ -127,7 +129,7 @@ def signal_handlers():
     finally:
         _OWN_SIGNALS = was
         signal.signal(signal.SIGINT, old_int)
-        if old_term in (signal.SIG_DFL, None):
+        if ours:
             signal.signal(signal.SIGTERM, old_term if old_term is not None else signal.SIG_DFL)
 
 
@@ -156,6 +158,10 @@ def _frame_where(frame, outer=frozenset()) -> tuple[str, int] | None:
     return None
 
 
+MAX_DEADLINE = 1e8
+"""Longest deadline armed (seconds, about 3 years: ``setitimer`` overflows past ~1e9); a
+longer time limit is clamped to it."""
+
 DEADLINE_GRACE = 2.0
 """Seconds daxcheck's own code may overrun a time limit (engines check their budget every
 few hundred states) before the deadline stops it anyway."""
@@ -176,6 +182,7 @@ def deadline(seconds: float | None, grace: float = DEADLINE_GRACE):
             or not hasattr(signal, "setitimer"):
         yield
         return
+    seconds = min(seconds, MAX_DEADLINE)
     start = time.monotonic()
     hard = start + seconds + grace
     first = []

@@ -91,9 +91,9 @@ def _register(table: dict, kind: str, fn, name, each):
         if not inspect.isfunction(f):
             raise InvalidDefinition(f"@{kind} decorates a function (L, s), not "
                                     f"{type(f).__name__}")
-        nm = name or f.__name__
-        if not isinstance(nm, str):
-            raise InvalidDefinition(f"{kind} name {nm!r} is not a string")
+        nm = f.__name__ if name is None else name
+        if not isinstance(nm, str) or not nm:
+            raise InvalidDefinition(f"{kind} name {nm!r} is not a non-empty string")
         doc = inspect.getdoc(f)
         if not doc:
             raise InvalidDefinition(f"{kind} {nm} has no docstring saying what it means")
