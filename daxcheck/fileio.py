@@ -54,20 +54,33 @@ def kind_of(mode: int) -> str:
 def read_input(path, what: str = "file", limit: int = MAX_INPUT_BYTES) -> bytes:
     """The bytes of the regular file ``path`` (``what`` names it in messages, e.g. "trace").
 
-    Raises InputFileError ("no such file", "is a FIFO, not a regular file", "is 20,000,000
-    bytes, over the 16,777,216-byte limit", "cannot read: Permission denied"); nothing is
-    read from a special file and a FIFO does not block (``O_NONBLOCK``)."""
+    Raises InputFileError ("no such file", "is a FIFO, not a regular trace file", "is
+    20,000,000 bytes, over the 16,777,216-byte limit", "cannot read trace: Permission
+    denied"); nothing is read from a special file and a FIFO does not block
+    (``O_NONBLOCK``)."""
+    return _read_regular(path, what, limit)
+
+
+def _read_regular(path, what: str, limit: int | None, head: int | None = None,
+                  missing_ok: bool = False) -> bytes | None:
+    """:func:`read_input` (``limit`` bytes at most), or with ``head`` just the first
+    ``head`` bytes whatever the size; None for a missing file when ``missing_ok``."""
     p = os.fspath(path)
+    kind = f"{what} " if what else ""
     try:
         fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
+        if missing_ok:
+            return None
         raise InputFileError(f"{p}: no such file") from None
     except OSError as e:
-        raise InputFileError(f"{p}: cannot read {what}: {e.strerror}") from None
+        raise InputFileError(f"{p}: cannot read {kind}".rstrip() + f": {e.strerror}") from None
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise InputFileError(f"{p}: is {kind_of(st.st_mode)}, not a regular {what} file")
+            raise InputFileError(f"{p}: is {kind_of(st.st_mode)}, not a regular {kind}file")
+        if head is not None:
+            return os.read(fd, head)
         if st.st_size > limit:
             raise InputFileError(f"{p}: is {st.st_size:,} bytes, over the {limit:,}-byte "
                                  f"limit for a {what}")
@@ -84,7 +97,7 @@ def read_input(path, what: str = "file", limit: int = MAX_INPUT_BYTES) -> bytes:
                                  f"while being read")
         return data
     except OSError as e:
-        raise InputFileError(f"{p}: cannot read {what}: {e.strerror}") from None
+        raise InputFileError(f"{p}: cannot read {kind}".rstrip() + f": {e.strerror}") from None
     finally:
         os.close(fd)
 
@@ -143,22 +156,8 @@ def read_head(path, n: int = 400) -> str | None:
     """The first ``n`` bytes of the regular file ``path`` as text (undecodable bytes
     replaced), or None when it does not exist.  Raises InputFileError for a file that is not
     regular (nothing is read from it) or cannot be read."""
-    p = os.fspath(path)
-    try:
-        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        return None
-    except OSError as e:
-        raise InputFileError(f"{p}: cannot read: {e.strerror}") from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise InputFileError(f"{p}: is {kind_of(st.st_mode)}, not a regular file")
-        return os.read(fd, n).decode("utf-8", errors="replace")
-    except OSError as e:
-        raise InputFileError(f"{p}: cannot read: {e.strerror}") from None
-    finally:
-        os.close(fd)
+    data = _read_regular(path, "", None, head=n, missing_ok=True)
+    return None if data is None else data.decode("utf-8", errors="replace")
 
 
 def check_destination(path) -> bool:

@@ -712,3 +712,12 @@ def test_the_cases_issue_12_lists(ws, case):
         argv = make()
         check("issue", argv, {2}, ws)
         assert expect in run(argv)[2]
+
+
+@pytest.mark.parametrize("pmem,code", [("fifo", 2), ("/dev/zero", 2), ("adir", 2),
+                                       ("mine.json", 2), ("no/such", 2), ("huge.itf.json", 12)])
+def test_replay_pmem_on_special_files(ws, pmem, code):
+    """``replay --pmem``: special and small files refused with one line; a big enough user
+    file is replayed on a copy next to it, which is removed again (folder unchanged)."""
+    with inside(ws):
+        check("pmem", ["replay", TRACES[0], "--pmem", pmem, "--crash-states", "4"], {code}, ws)
