@@ -136,10 +136,10 @@ def main() -> int:
               f"({full['states'] / red['states']:.2f}x fewer; {red['symmetry']}); verdicts and "
               f"shortest depths {'identical' if same else 'DIFFERENT'}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({"rows": rows, "compare": {"batched": new, "reference": ref,
-                                                 "speedup": speedup}, "deep": deep,
-                       "symmetry": sym}, f, indent=1)
+        from daxcheck.fileio import atomic_write
+        atomic_write(args.json, json.dumps({"rows": rows, "compare": {
+            "batched": new, "reference": ref, "speedup": speedup}, "deep": deep,
+            "symmetry": sym}, indent=1))
     return 0
 
 

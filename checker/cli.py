@@ -1,7 +1,7 @@
 """The ``daxcheck`` command line.
 
     daxcheck check [--design D ...] [--property P ...] [--engine explicit|z3] [bounds] [budgets]
-    daxcheck replay FILE [--pmem PATH] [--force] [--crash-states all|N] [--seed S]
+    daxcheck replay FILE [--design D] [--pmem PATH] [--force] [--crash-states all|N] [--seed S]
     daxcheck list designs|properties|lemmas|actions|hooks|queries [--verbose]
     daxcheck prove [--design D] [--property P] [--k K]      (k-induction with Z3)
     daxcheck query [NAME ...]                               (byte-offset questions to Z3)
@@ -18,6 +18,7 @@ Bad input and a user's code that raises are reported on one line, never as a tra
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 import re
 import sys
@@ -33,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors and exit code 2."""
 
     def error(self, message):
-        sys.stderr.write(f"daxcheck: error: {message}\n")
+        sys.stderr.write(f"daxcheck: error: {' '.join(message.split())}\n")
         raise SystemExit(EXIT_BAD_INPUT)
 
 
@@ -61,6 +62,8 @@ def _positive_float(text):
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
     if not v > 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not positive")
     return v
@@ -74,8 +77,9 @@ def _weights(text):
             out[fam.strip()] = float(w)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{part!r} is not FAMILY=WEIGHT") from None
-        if not sep or out[fam.strip()] < 0:
-            raise argparse.ArgumentTypeError(f"{part!r} is not FAMILY=WEIGHT (weight >= 0)")
+        if not sep or not math.isfinite(out[fam.strip()]) or out[fam.strip()] < 0:
+            raise argparse.ArgumentTypeError(f"{part!r} is not FAMILY=WEIGHT (a finite "
+                                             f"weight >= 0)")
     return out
 
 
@@ -197,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = command("replay", help="re-execute a counterexample on the spec and on pmem bytes")
     r.add_argument("file", help="an *.itf.json counterexample")
+    r.add_argument("--design", metavar="D", help="replay the recorded actions on design D "
+                   "(at the recorded bounds) instead of the recorded design: does the "
+                   "counterexample still reproduce on a fixed design?")
     user_files(r)
     r.add_argument("--pmem", metavar="PATH", help="pmem image file to replay on (a copy "
                    "unless --force)")
@@ -251,31 +258,47 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, turned into an exception so that every ``finally`` and context manager
-    (the oracle's mount, temporary files) cleans up as it does for Ctrl-C."""
-
-
-def _on_sigterm(signum, frame):
-    raise Terminated()
+PATH_OPTIONS = ("file", "manifest", "out", "json", "junit", "summary", "html", "pmem",
+                "designs", "properties")
+"""Arguments that name files or folders (an empty one is bad input, not "the current
+folder" or "not given")."""
 
 
 def main(argv=None) -> int:
     """Entry point of the ``daxcheck`` console script; returns the exit code (130 after
-    SIGINT, 143 after SIGTERM, both handled so that cleanup runs)."""
-    import signal
-    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
-        signal.signal(signal.SIGTERM, _on_sigterm)
+    SIGINT, 143 after SIGTERM, both handled so that cleanup runs; :data:`EXIT_CODES`
+    otherwise).  Whatever the input, the outcome is an exit code and at most one error
+    line on stderr, never a traceback (``--traceback`` asks for it)."""
+    from daxcheck.usercode import Terminated, is_interrupt, signal_handlers
     argv = sys.argv[1:] if argv is None else argv
+    with signal_handlers():
+        try:
+            return _main(argv)
+        except Terminated:
+            sys.stderr.write("daxcheck: terminated\n")
+            return 143
+        except KeyboardInterrupt as e:
+            if not is_interrupt(e):       # raised by code, outside any user frame: a bug
+                return _internal_error(e, "--traceback" in argv)
+            sys.stderr.write("daxcheck: interrupted\n")
+            return 130
+
+
+def _main(argv) -> int:
     args = build_parser().parse_args(argv)
+    from daxcheck.fileio import InputFileError
+    from daxcheck.usercode import TimeLimitReached, UserCodeError, is_interrupt
+    from .gate import ManifestError
+    from .outputs import OutputError
     from .report import make_console
     from .runner import InputError
     from .trace import TraceError
-    from .gate import ManifestError
-    from .outputs import OutputError
     console = make_console()
-    from daxcheck.usercode import UserCodeError, raised, user_frame
     try:
+        for name in PATH_OPTIONS:
+            if getattr(args, name, None) == "":
+                flag = name if name in ("file", "manifest") else "--" + name
+                raise InputError(f"{flag}: an empty path")
         if args.cmd == "check":
             return _check(args, argv, console)
         if args.cmd == "replay":
@@ -295,30 +318,67 @@ def main(argv=None) -> int:
         if args.cmd == "query":
             return _query(args, console)
         return _list(args, console)
-    except (InputError, TraceError, ManifestError, OutputError) as e:
-        sys.stderr.write(f"daxcheck: error: {e}\n")
+    except (InputError, TraceError, ManifestError, OutputError, InputFileError) as e:
+        sys.stderr.write(f"daxcheck: error: {_one_line(e)}\n")
         return EXIT_BAD_INPUT
     except UserCodeError as e:
         return _user_code_error(e, args)
-    except Exception as e:  # engine disagreement or an unexpected failure: one line, exit 1
+    except TimeLimitReached as e:      # outside an engine run (the runner reports its own)
+        sys.stderr.write(f"daxcheck: incomplete: {e.reason()}\n")
+        return EXIT_INCOMPLETE
+    except BaseException as e:  # an engine disagreement, a user's code, or a bug: one line
+        if is_interrupt(e):
+            raise
         from daxcheck.spec.vocab import SymbolicUseError
-        from daxcheck.userfile import LOADED
+        from daxcheck.usercode import raised, user_frame
         if isinstance(e, SymbolicUseError):
-            sys.stderr.write(f"daxcheck: error: cannot evaluate symbolically: {e}\n")
+            sys.stderr.write(f"daxcheck: error: cannot evaluate symbolically: {_one_line(e)}\n")
             return EXIT_BAD_INPUT
         if type(e).__name__ == "EngineDisagreement":
-            sys.stderr.write(f"daxcheck: internal error: {e}\n")
+            sys.stderr.write(f"daxcheck: internal error: {_one_line(e)}\n")
             return EXIT_UNEXPECTED
-        files = {f for rec in LOADED.values() for f in (rec.path, rec.module.__file__)}
-        if files and user_frame(e, files):    # raised in a user's file (e.g. a design hook)
-            return _user_code_error(raised(e, "user code", files=files), args)
-        raise
-    except Terminated:
-        sys.stderr.write("daxcheck: terminated\n")
-        return 143
-    except KeyboardInterrupt:
-        sys.stderr.write("daxcheck: interrupted\n")
-        return 130
+        if user_frame(e):    # raised in a user's file (a hook, a domain, sys.exit())
+            return _user_code_error(raised(e, "user code"), args)
+        return _internal_error(e, args.traceback)
+
+
+def _one_line(e) -> str:
+    return " ".join(str(e).split())
+
+
+def _internal_error(e: BaseException, traceback: bool) -> int:
+    """A failure in daxcheck's own code: one line naming the exception and where it was
+    raised (exit 1), the full traceback with ``--traceback``."""
+    import traceback as tb_mod
+    if traceback:
+        tb_mod.print_exception(e, file=sys.stderr)
+    frames = tb_mod.extract_tb(e.__traceback__)
+    at = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    msg = _one_line(e)[:300]
+    sys.stderr.write(f"daxcheck: internal error: {type(e).__name__}"
+                     f"{': ' + msg if msg else ''}{at} (please report it; --traceback shows "
+                     f"the full one)\n")
+    return EXIT_UNEXPECTED
+
+
+def esc(text) -> str:
+    """``text`` with rich markup escaped (paths and names a user chose are printed inside
+    markup strings)."""
+    from rich.markup import escape
+    return escape(str(text))
+
+
+def _preflight(args) -> None:
+    """Refuse, before any work, output destinations the end of the run would refuse: a
+    ``--json``/``--junit``/``--summary`` file that is a directory, a FIFO or not daxcheck's
+    (without ``--force``), and an ``--out`` that exists and is not a folder."""
+    from .outputs import check_outputs
+    from .runner import InputError
+    check_outputs(args)
+    out = getattr(args, "out", None)
+    if out and not getattr(args, "no_write", False) and Path(out).exists() \
+            and not Path(out).is_dir():
+        raise InputError(f"--out {out}: exists and is not a folder")
 
 
 def _user_code_error(e, args) -> int:
@@ -327,7 +387,7 @@ def _user_code_error(e, args) -> int:
     if getattr(args, "traceback", False):
         import traceback
         traceback.print_exception(e.__cause__ or e, file=sys.stderr)
-    sys.stderr.write(f"daxcheck: error: {e}\n")
+    sys.stderr.write(f"daxcheck: error: {_one_line(e)}\n")
     return EXIT_USER_CODE
 
 
@@ -339,6 +399,7 @@ def _check(args, argv, console) -> int:
     from .runner import (command_line, load_user_files, make_model, pick, pick_properties,
                          run_check)
 
+    _preflight(args)
     load_user_files(args.designs, args.properties)
     designs = pick(args.design, DESIGNS, "design")
     props = pick_properties(args.property)
@@ -360,11 +421,11 @@ def _check(args, argv, console) -> int:
     problems = []
     for c in checks:
         for w in c.result.never_fired:
-            console.print(f"[yellow]warning:[/yellow] {c.model.design.name}: action "
+            console.print(f"[yellow]warning:[/yellow] {esc(c.model.design.name)}: action "
                           f"'{w}' never fired", soft_wrap=True)
         if c.result.stats.stopped:
-            console.print(f"[yellow]incomplete:[/yellow] {c.model.design.name}: "
-                          f"{c.result.stats.stopped}", soft_wrap=True)
+            console.print(f"[yellow]incomplete:[/yellow] {esc(c.model.design.name)}: "
+                          f"{esc(c.result.stats.stopped)}", soft_wrap=True)
         if not args.quiet:
             for name, t in c.traces.items():
                 items = c.result.verdicts[name].items
@@ -375,7 +436,7 @@ def _check(args, argv, console) -> int:
             problems += _save(c, args, console, written)
     if not args.quiet:
         for c in checks:
-            console.print(f"[dim]{stats_line(c)}[/dim]", soft_wrap=True)
+            console.print(f"[dim]{esc(stats_line(c))}[/dim]", soft_wrap=True)
     for p in problems:
         sys.stderr.write(f"daxcheck: error: {p}\n")
     if problems:
@@ -392,6 +453,7 @@ def _simulate(args, argv, console) -> int:
     from daxcheck.spec.designs import DESIGNS
     from .report import Progress, trace_table, verdict_tables
     from .runner import command_line, load_user_files, make_model, pick, pick_properties, run_simulate
+    _preflight(args)
     load_user_files(args.designs, args.properties)
     designs = pick(args.design, DESIGNS, "design")
     props = pick_properties(args.property)
@@ -421,9 +483,9 @@ def _simulate(args, argv, console) -> int:
         console.print(part)
     for c in checks:
         st = c.result.stats
-        console.print(f"[dim]{c.model.design.name}: {st.walks:,} walks of up to {args.depth} "
+        console.print(f"[dim]{esc(c.model.design.name)}: {st.walks:,} walks of up to {args.depth} "
                       f"steps, {st.states:,} states visited, {st.deadlocks:,} deadlocked, "
-                      f"{st.seconds:.1f}s{'; ' + st.stopped if st.stopped else ''}[/dim]",
+                      f"{st.seconds:.1f}s{'; ' + esc(st.stopped) if st.stopped else ''}[/dim]",
                       soft_wrap=True)
     for p in problems:
         sys.stderr.write(f"daxcheck: error: {p}\n")
@@ -451,7 +513,7 @@ def _save(check, args, console, written=None) -> list[str]:
         if written is not None:
             written[(check.model.design.name, by_file[Path(path).name])] = path
         if not getattr(args, "quiet", False):
-            console.print(f"[dim]{status}: {path}[/dim]", soft_wrap=True)
+            console.print(f"[dim]{status}: {esc(path)}[/dim]", soft_wrap=True)
     return problems
 
 
@@ -462,8 +524,8 @@ def _expect(checks, names, console) -> int:
     from .gate import expect_differences
     bad = expect_differences(checks, names)
     for d in bad:
-        console.print(f"[red]unexpected:[/red] {d.design}: {d.computed} (expected "
-                      f"{d.manifest})", highlight=False, soft_wrap=True)
+        console.print(f"[red]unexpected:[/red] {esc(d.design)}: {esc(d.computed)} (expected "
+                      f"{esc(d.manifest)})", highlight=False, soft_wrap=True)
     if not bad:
         console.print("[green]all verdicts match the designs' expectations exactly[/green]", soft_wrap=True)
     return EXIT_UNEXPECTED if bad else EXIT_OK
@@ -478,8 +540,9 @@ def _gate(args, argv, console) -> int:
     from .runner import InputError, command_line, load_user_files
     shipped = {"designs": list(DESIGNS),
                "properties": [n for n, p in PROPERTIES.items() if p.origin == "shipped"]}
+    _preflight(args)
     load_user_files(args.designs, args.properties)
-    path = Path(args.manifest) if args.manifest else DEFAULT_MANIFEST
+    path = Path(args.manifest) if args.manifest is not None else DEFAULT_MANIFEST
     is_shipped = path.resolve() == DEFAULT_MANIFEST.resolve()
     unknown = [d for d in args.design if d not in DESIGNS]
     if unknown:
@@ -511,7 +574,7 @@ def _gate(args, argv, console) -> int:
             if moved:
                 console.print(difference_table(moved, f"what moved since {path}"))
         for f, status in update_manifest(path, checks, props, old):
-            console.print(f"[dim]{status}: {f}[/dim]", soft_wrap=True)
+            console.print(f"[dim]{status}: {esc(f)}[/dim]", soft_wrap=True)
         still = expect_differences(checks, props)
         if still:
             console.print(difference_table(still, "still different after --update: a design "
@@ -538,12 +601,12 @@ def _gate(args, argv, console) -> int:
                                            res.differences),
                   "daxcheck gate", command_line(argv), code, res.differences)
     if res.passed:
-        console.print(f"[green]gate passed:[/green] {len(res.checks)} designs match {path}", soft_wrap=True)
+        console.print(f"[green]gate passed:[/green] {len(res.checks)} designs match {esc(path)}", soft_wrap=True)
         return EXIT_OK
     console.print(difference_table(res.differences, f"gate failed: {len(res.differences)} "
                                    f"difference(s) from {path}"))
     console.print("[dim]after a deliberate change: daxcheck gate --update "
-                  f"{'' if is_shipped else path}[/dim]", soft_wrap=True)
+                  f"{'' if is_shipped else esc(path)}[/dim]", soft_wrap=True)
     return EXIT_UNEXPECTED
 
 
@@ -559,14 +622,17 @@ def _replay(args, console) -> int:
     from .report import trace_table
     from .runner import InputError, load_user_files
     load_user_files(args.designs, args.properties)
-    r = replay_spec(args.file)
+    r = replay_spec(args.file, on_design=args.design)
     console.print(trace_table(r.trace, r.model, f"replay of {args.file} on design "
                               f"{r.model.design.name}"))
+    for note in r.notes:
+        console.print(f"[yellow]note:[/yellow] {esc(note)}", soft_wrap=True, highlight=False)
     if r.divergence:
-        console.print(f"[yellow]note:[/yellow] the spec now computes different states: {r.divergence}", soft_wrap=True)
+        console.print(f"[yellow]note:[/yellow] the spec now computes different states: "
+                      f"{esc(r.divergence)}", soft_wrap=True)
     if r.disabled_at is not None:
         console.print(f"[green]does not reproduce:[/green] step {r.disabled_at} is no longer "
-                      f"enabled in design {r.model.design.name}", soft_wrap=True)
+                      f"enabled in design {esc(r.model.design.name)}", soft_wrap=True)
         return EXIT_OK
     try:
         rep = replay_concrete(r.model, r.trace.actions, pmem_path=args.pmem, force=args.force,
@@ -580,12 +646,12 @@ def _replay(args, console) -> int:
     for line in rep.lines():
         console.print(f"  {line}", markup=False, soft_wrap=True)
     if not r.reproduced and not rep.reproduced:
-        console.print(f"[green]does not reproduce:[/green] {r.prop} holds after the last step", soft_wrap=True)
+        console.print(f"[green]does not reproduce:[/green] {esc(r.prop)} holds after the last step", soft_wrap=True)
         return EXIT_OK
     if r.reproduced:
-        console.print(f"[bold red]reproduces:[/bold red] {r.prop} fails after step {r.trace.depth}", soft_wrap=True)
+        console.print(f"[bold red]reproduces:[/bold red] {esc(r.prop)} fails after step {r.trace.depth}", soft_wrap=True)
     else:
-        console.print(f"[bold red]reproduces at byte level only[/bold red] ({r.prop} holds on the spec)", soft_wrap=True)
+        console.print(f"[bold red]reproduces at byte level only[/bold red] ({esc(r.prop)} holds on the spec)", soft_wrap=True)
     return EXIT_VIOLATION
 
 
@@ -596,7 +662,7 @@ def _view(args, console) -> int:
         n = write_view(args.file, args.html, force=args.force)
     except (FileExistsError, OSError) as e:
         raise InputError(str(e)) from None
-    console.print(f"[dim]written: {args.html} ({n} steps)[/dim]", soft_wrap=True)
+    console.print(f"[dim]written: {esc(args.html)} ({n} steps)[/dim]", soft_wrap=True)
     return EXIT_OK
 
 
@@ -612,14 +678,18 @@ def _graph(args, console) -> int:
         write_graph(g, args.out, force=args.force)
     except GraphError as e:
         raise InputError(str(e)) from None
-    console.print(f"[dim]written: {args.out} ({g.number_of_nodes():,} states, "
+    console.print(f"[dim]written: {esc(args.out)} ({g.number_of_nodes():,} states, "
                   f"{g.number_of_edges():,} transitions)[/dim]", soft_wrap=True)
     return EXIT_OK
 
 
 def _oracle(args, console) -> int:
-    from .oracle.differential import OracleError, run_oracle, unavailable_reason, xfs_mount
+    from .oracle.differential import (MAX_OPS, MAX_RUNS, OracleError, run_oracle,
+                                      unavailable_reason, xfs_mount)
     from .runner import InputError
+    for flag, v, hi in (("--runs", args.runs, MAX_RUNS), ("--max-ops", args.max_ops, MAX_OPS)):
+        if not 1 <= v <= hi:          # bad input before the availability check and the mount
+            raise InputError(f"{flag} {v} is out of range 1..{hi:,}")
     why = unavailable_reason()
     if why:
         sys.stderr.write(f"daxcheck: oracle cannot run here: {why}\n")
@@ -639,8 +709,13 @@ def _prove(args, argv, console) -> int:
     from daxcheck.spec.designs import DESIGNS
     from .report import trace_table
     from .runner import Check, InputError, command_line, load_user_files, make_model, pick
-    from .symbolic.engine import ProveError, prove_all
+    from .symbolic.engine import ProveError, induction_depths, prove_all
     from .trace import Trace
+    _preflight(args)
+    try:
+        induction_depths(args.k, args.max_k)       # bad input before any work
+    except ProveError as e:
+        raise InputError(str(e)) from None
     load_user_files(args.designs, args.properties)
     designs = pick(args.design, DESIGNS, "design") if args.design else [
         d for d in DESIGNS.values() if not d.expect_violated]
@@ -648,23 +723,30 @@ def _prove(args, argv, console) -> int:
     codes = set()
     problems, runs, written = [], [], {}
     overrides = {k: getattr(args, k) for k in BOUND_NAMES[1:]}
+    from daxcheck.usercode import TimeLimitReached, deadline
     for d in designs:
         m = make_model(d, overrides)
         try:
-            run = prove_all(m, props, k=args.k, max_k=args.max_k, lemmas=args.lemmas,
-                            time_limit=args.time_limit)
+            with deadline(args.time_limit):     # also bounds a user's lemma that never returns
+                run = prove_all(m, props, k=args.k, max_k=args.max_k, lemmas=args.lemmas,
+                                time_limit=args.time_limit)
         except ProveError as e:
             raise InputError(str(e)) from None
+        except TimeLimitReached as e:
+            console.print(f"[yellow]incomplete:[/yellow] {esc(d.name)}: {esc(e.reason())}",
+                          soft_wrap=True)
+            codes.add(EXIT_INCOMPLETE)
+            continue
         n = sum(r.status == "proved" for r in run.results)
         b = m.bounds
-        console.print(f"[bold]{d.name}[/bold] (files={b.files} blocks={b.blocks} phys={b.phys} "
+        console.print(f"[bold]{esc(d.name)}[/bold] (files={b.files} blocks={b.blocks} phys={b.phys} "
                       f"tokens={b.tokens} procs={b.procs}): {n} of {len(props)} propert"
                       f"{'y' if len(props) == 1 else 'ies'} proved at every depth "
                       f"({run.seconds:.1f}s)", soft_wrap=True)
         for r in run.results:
             style = {"proved": "green", "refuted": "bold red"}.get(r.status, "yellow")
             lines = r.lines(m.L)
-            console.print(f"  [{style}]{lines[0]}[/{style}]", soft_wrap=True)
+            console.print(f"  [{style}]{esc(lines[0])}[/{style}]", soft_wrap=True)
             for line in lines[1:]:
                 console.print("  " + line, markup=False)
             codes.add({"proved": EXIT_OK, "refuted": EXIT_VIOLATION}.get(r.status, EXIT_INCOMPLETE))

@@ -18,7 +18,6 @@ This module imports no ``rich``; :mod:`daxcheck.checker.cli` prints the differen
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,21 +117,21 @@ def load_manifest(path) -> dict:
     """Read and validate a manifest.  Raises ManifestError (missing file, invalid JSON,
     schema violation naming the JSON path)."""
     import jsonschema
+    from daxcheck.fileio import InputFileError, read_json
     p = Path(path)
-    try:
-        doc = json.loads(p.read_text())
-    except FileNotFoundError:
+    if not p.exists() and not p.is_symlink():
         raise ManifestError(f"{path}: no such manifest (create one with daxcheck gate "
-                            f"--update {path})") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ManifestError(f"{path}: cannot read: {e}") from None
-    except ValueError as e:
-        raise ManifestError(f"{path}: not valid JSON: {e}") from None
+                            f"--update {path})")
     try:
-        jsonschema.validate(doc, MANIFEST_SCHEMA)
-    except jsonschema.ValidationError as e:
-        where = "/".join(str(x) for x in e.absolute_path) or "(top level)"
-        raise ManifestError(f"{path}: field {where}: {e.message}") from None
+        doc = read_json(p, "manifest")
+    except InputFileError as e:
+        raise ManifestError(str(e)) from None
+    err = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(MANIFEST_SCHEMA).iter_errors(doc))
+    if err is not None:
+        where = "/".join(str(x) for x in err.absolute_path) or "(top level)"
+        msg = " ".join(err.message.split())
+        raise ManifestError(f"{path}: field {where}: {msg[:200]}")
     return doc
 
 
@@ -404,12 +403,7 @@ def update_manifest(manifest_path, checks, prop_names, old: dict | None = None) 
             if f and f not in keep and (folder / f).is_file():
                 (folder / f).unlink()
                 changed.append((str(folder / f), "removed"))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(doc, indent=1) + "\n")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    from daxcheck.fileio import atomic_write
+    atomic_write(path, json.dumps(doc, indent=1) + "\n")
     changed.append((str(path), "written"))
     return changed

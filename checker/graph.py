@@ -76,14 +76,17 @@ def write_graph(g, path, force: bool = False) -> None:
     if p.suffix not in (".graphml", ".dot"):
         raise GraphError(f"{path}: unknown graph format {p.suffix or '(none)'} "
                          f"(use .graphml or .dot)")
-    if p.exists() and not force:
-        raise GraphError(f"{path} exists (use --force to overwrite it)")
+    from daxcheck.fileio import InputFileError, atomic_write, check_destination
     try:
+        if check_destination(p) and not force:
+            raise GraphError(f"{path} exists (use --force to overwrite it)")
         if p.suffix == ".graphml":
-            nx.write_graphml(g, p)
+            text = "\n".join(nx.generate_graphml(g)) + "\n"
         else:
             from networkx.drawing.nx_pydot import to_pydot
-            dot = to_pydot(g)
-            p.write_text(dot.to_string())
+            text = to_pydot(g).to_string()
+        atomic_write(p, text)
+    except InputFileError as e:
+        raise GraphError(str(e)) from None
     except OSError as e:
-        raise GraphError(f"{path}: cannot write: {e.strerror}") from None
+        raise GraphError(f"{path}: cannot write: {e.strerror or e}") from None

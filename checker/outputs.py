@@ -20,7 +20,6 @@ This module imports no ``rich``.
 from __future__ import annotations
 
 import json
-import os
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -188,28 +187,28 @@ def attach_differences(rows, differences) -> list[Row]:
 
 
 def _check_writable(path: Path, marker: str, force: bool) -> None:
+    from daxcheck.fileio import InputFileError, read_head
     if path.is_dir():
         raise OutputError(f"{path} is a directory")
-    if path.exists() and not force:
-        try:
-            head = path.read_text(errors="replace")[:400]
-        except OSError as e:
-            raise OutputError(f"{path}: cannot read: {e.strerror}") from None
-        if marker not in head:
-            raise OutputError(f"{path} exists and was not written by daxcheck (use --force to "
-                              f"overwrite it)")
+    try:
+        head = read_head(path)        # None: no such file; refused: a FIFO, a device
+    except InputFileError as e:
+        raise OutputError(str(e)) from None
+    if head is not None and not force and marker not in head:
+        raise OutputError(f"{path} exists and was not written by daxcheck (use --force to "
+                          f"overwrite it)")
 
 
 def _write(path, text: str, marker: str, force: bool) -> None:
+    from daxcheck.fileio import InputFileError, atomic_write
     p = Path(path)
     _check_writable(p, marker, force)
     try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, p)
+        atomic_write(p, text)
+    except InputFileError as e:
+        raise OutputError(str(e)) from None
     except OSError as e:
-        raise OutputError(f"{path}: cannot write: {e.strerror}") from None
+        raise OutputError(f"{path}: cannot write: {e.strerror or e}") from None
 
 
 def json_document(rows, command: str, exit_code: int, differences=None) -> dict:
@@ -309,6 +308,19 @@ def markdown_summary(rows, title: str, exit_code: int, differences=None) -> str:
         out += [f"| {_md(d.design)} | {_md(d.prop or '-')} | {_md(d.what)} | {_md(d.manifest)} "
                 f"| {_md(d.computed)} |" for d in differences]
     return "\n".join(out) + "\n"
+
+
+def check_outputs(args) -> None:
+    """Refuse, before any work is done, the ``--json``/``--junit``/``--summary`` files of
+    ``args`` that :func:`write_outputs` would refuse at the end (a directory, a FIFO, a file
+    daxcheck did not write without ``--force``).  Raises OutputError."""
+    force = getattr(args, "force", False)
+    for name, marker in (("json", f'"format": "{RESULTS_FORMAT}"'),
+                         ("junit", f'<testsuites name="{_JUNIT_SUITES}"'),
+                         ("summary", _MD_MARK)):
+        path = getattr(args, name, None)
+        if path:
+            _check_writable(Path(path), marker, force)
 
 
 def write_outputs(args, rows, title: str, command: str, exit_code: int,

@@ -60,7 +60,7 @@ def _verdict_table(checks, prop_names, cols, stats: bool, title: str | None) -> 
         t.add_column("time", justify="right", no_wrap=True)
     for c in checks:
         r = c.result
-        row = [r.design, c.model.design.seed, *[_cell(r.verdicts.get(prop_names[i])) for i in cols]]
+        row = [Text(str(r.design)), Text(str(c.model.design.seed)), *[_cell(r.verdicts.get(prop_names[i])) for i in cols]]
         if stats:
             row += [f"{r.stats.states:,}" if r.stats.states else "(z3)",
                     str(c.model.bounds.depth), f"{r.stats.seconds:.1f}s"]
@@ -104,20 +104,22 @@ def verdict_tables(checks, prop_names, width: int = 80) -> list:
 
 def difference_table(differences, title: str) -> Table:
     """The gate's differences (:class:`~daxcheck.checker.gate.Difference`), one row each:
-    design, property, what differs, the manifest's value and the computed one."""
-    t = Table(title=title, title_justify="left")
+    design, property, what differs, the manifest's value and the computed one.  ``title``
+    and the cells are plain text (no rich markup: they hold paths and names)."""
+    t = Table(title=Text(title), title_justify="left")
     for col in ("design", "property", "what", "manifest", "computed"):
         t.add_column(col, overflow="fold")
     for d in differences:
-        t.add_row(d.design, d.prop or "-", d.what, d.manifest, Text(d.computed, style="red"))
+        t.add_row(Text(d.design), Text(d.prop or "-"), Text(d.what), Text(d.manifest),
+                  Text(d.computed, style="red"))
     return t
 
 
 def trace_table(trace, model, title: str) -> Table:
     """A counterexample as a table of steps showing only the fields each step changed
-    (ghost fields dimmed)."""
+    (ghost fields dimmed).  ``title`` is plain text (no rich markup)."""
     L = model.L
-    t = Table(title=title, title_justify="left", show_lines=True)
+    t = Table(title=Text(title), title_justify="left", show_lines=True)
     t.add_column("#", justify="right")
     t.add_column("action")
     t.add_column("changed fields")
@@ -135,7 +137,7 @@ def trace_table(trace, model, title: str) -> Table:
                 lines.append(f"{L.label(o)}: {L.show(o, prev[o])} → {L.show(o, s[o])}", style=style)
         if not lines:
             lines = Text("(no change)", style="dim")
-        t.add_row(str(n), a.describe(), lines)
+        t.add_row(str(n), Text(a.describe()), lines)
         prev = s
     return t
 

@@ -16,7 +16,7 @@ from daxcheck.spec.model import DaxModel
 from daxcheck.spec.state import BoundsError
 
 from .explicit import Budget, explore
-from .results import VIOLATED
+from .results import INCOMPLETE, VIOLATED, CheckResult, Stats, Verdict
 from .trace import Trace, file_name_for
 
 
@@ -38,10 +38,11 @@ def load_designs_file(path: str) -> list[str]:
 
 
 def load_user_files(designs_file=None, properties_file=None) -> None:
-    """Load the optional user design and property files (InputError on failure)."""
-    if designs_file:
+    """Load the optional user design and property files (None: not given; InputError on
+    failure, an empty path included)."""
+    if designs_file is not None:
         load_designs_file(designs_file)
-    if properties_file:
+    if properties_file is not None:
         try:
             load_properties_file(properties_file)
         except PropertyFileError as e:
@@ -89,6 +90,38 @@ class Check:
     traces: dict
 
 
+def timed_out(model, props, reason: str, seconds: float, stats_type=Stats) -> CheckResult:
+    """The result of a run the hard deadline stopped (:func:`guarded_run`): every property
+    INCOMPLETE (depth 0: no level is known to be complete), ``stats.stopped`` the reason
+    (statistics of type ``stats_type``)."""
+    return CheckResult(model.design.name, model.bounds.as_dict(),
+                       {p.name: Verdict(p.name, INCOMPLETE, 0) for p in props},
+                       stats_type(seconds=seconds, stopped=reason))
+
+
+def guarded_run(model, props, time_limit, run, stats_type=Stats):
+    """``run()`` (an engine run returning a :class:`CheckResult`) with a user's code
+    contained: a :class:`~daxcheck.usercode.UserCodeError` is re-raised naming the design,
+    and with a ``time_limit`` a SIGALRM deadline (:func:`daxcheck.usercode.deadline`) stops
+    user code that never returns, giving an all-INCOMPLETE result whose reason names the
+    user's ``file:line`` ("time limit 2s reached in user code /x/mine.py:8").  Engine
+    agnostic: the engines keep their own budget checks; the deadline only fires when they
+    cannot run."""
+    import time
+    from daxcheck.usercode import TimeLimitReached, UserCodeError, deadline
+    t0 = time.perf_counter()
+    try:
+        with deadline(time_limit):
+            return run()
+    except TimeLimitReached as e:
+        return timed_out(model, props, e.reason(), time.perf_counter() - t0, stats_type)
+    except UserCodeError as e:
+        msg = str(e)
+        msg = msg[:-1] + f", design {model.design.name})" if msg.endswith(")") else (
+            f"{msg} (design {model.design.name})")
+        raise UserCodeError(msg) from e.__cause__
+
+
 def run_check(model, props, engine="explicit", budget=Budget(), progress=None,
               command=None, exact=False, symmetry=False) -> Check:
     """Check ``props`` on ``model`` with the named engine ("explicit" or "z3"); the
@@ -96,26 +129,21 @@ def run_check(model, props, engine="explicit", budget=Budget(), progress=None,
     ``exact``: the explicit engine compares whole states instead of fingerprints;
     ``symmetry``: it reduces by the design's symmetric index sets.  Raises
     :class:`~daxcheck.usercode.UserCodeError` (naming the design) when a user's predicate or
-    hook raises or a predicate returns a non-bool."""
-    from daxcheck.usercode import UserCodeError
+    hook raises or a predicate returns a non-bool; ``budget.time_limit`` also stops a
+    user's code that never returns (:func:`guarded_run`: all verdicts INCOMPLETE)."""
     if engine not in ("explicit", "z3"):
         raise InputError(f"unknown engine {engine!r} (valid: explicit, z3)")
-    try:
+
+    def run():
         if engine == "explicit":
-            res = explore(model, props, budget=budget, progress=progress, exact=exact,
-                          symmetry=symmetry)
-        else:
-            from .symbolic.engine import bmc
-            from .results import Stats
-            report = None if progress is None else (
-                lambda k, sec: progress(Stats(depth=k, seconds=sec)))
-            res = bmc(model, props, model.bounds.depth, time_limit=budget.time_limit,
-                      progress=report)
-    except UserCodeError as e:
-        msg = str(e)
-        msg = msg[:-1] + f", design {model.design.name})" if msg.endswith(")") else (
-            f"{msg} (design {model.design.name})")
-        raise UserCodeError(msg) from e.__cause__
+            return explore(model, props, budget=budget, progress=progress, exact=exact,
+                           symmetry=symmetry)
+        from .symbolic.engine import bmc
+        report = None if progress is None else (
+            lambda k, sec: progress(Stats(depth=k, seconds=sec)))
+        return bmc(model, props, model.bounds.depth, time_limit=budget.time_limit,
+                   progress=report)
+    res = guarded_run(model, props, budget.time_limit, run)
     traces = {}
     for name, v in res.verdicts.items():
         if v.status == VIOLATED:
@@ -128,11 +156,13 @@ def run_simulate(model, props, depth=200, runs=1000, seed=0, time_limit=None, we
                  swarm=False, progress=None, command=None) -> Check:
     """Random walks on ``model`` (:func:`~daxcheck.checker.simulate.simulate`); each
     violation comes back shrunk as a :class:`Trace` keyed by property name.  InputError for
-    bad parameters (depth, runs, weights)."""
-    from .simulate import SimulationError, simulate
+    bad parameters (depth, runs, weights); a user's code is contained as in
+    :func:`guarded_run`."""
+    from .simulate import SimStats, SimulationError, simulate
     try:
-        res = simulate(model, props, depth=depth, runs=runs, seed=seed, time_limit=time_limit,
-                       weights=weights, swarm=swarm, progress=progress)
+        res = guarded_run(model, props, time_limit, lambda: simulate(
+            model, props, depth=depth, runs=runs, seed=seed, time_limit=time_limit,
+            weights=weights, swarm=swarm, progress=progress), SimStats)
     except SimulationError as e:
         raise InputError(str(e)) from None
     meta = {"engine": f"simulate (seed {seed}{', swarm' if swarm else ''}, shrunk)",

@@ -20,8 +20,8 @@ positional form (nested lists of integers).
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +30,80 @@ from daxcheck.spec.model import ActionError, DaxModel
 from daxcheck.spec.state import Bounds, BoundsError, _fmt_index as index_name
 
 ITF_FORMAT = "ITF"
+BOUND_KEYS = ("files", "blocks", "phys", "tokens", "procs", "depth")
+
+_VALUE = {"anyOf": [
+    {"type": ["integer", "string", "boolean"]},
+    {"type": "object", "required": ["#bigint"], "additionalProperties": False,
+     "properties": {"#bigint": {"type": "string", "pattern": "^-?[0-9]{1,40}$"}}},
+    {"type": "object", "required": ["#map"], "additionalProperties": False,
+     "properties": {"#map": {"type": "array", "items": {
+         "type": "array", "minItems": 2, "maxItems": 2, "items": {"$ref": "#/$defs/value"}}}}},
+    {"type": "object", "propertyNames": {"pattern": "^[^#]"},
+     "additionalProperties": {"$ref": "#/$defs/value"}},
+    {"type": "array", "items": {"$ref": "#/$defs/value"}},
+]}
+TRACE_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["#meta", "vars", "states"],
+    "properties": {
+        "#meta": {
+            "type": "object",
+            "required": ["design", "bounds"],
+            "properties": {
+                "format": {"type": "string"},
+                "source": {"type": "string"},
+                "tool": {"type": "string"},
+                "design": {"type": "string", "minLength": 1, "maxLength": 200},
+                "design_settings": {"type": "object"},
+                "seed": {"type": "string"},
+                "property": {"type": ["string", "null"], "maxLength": 200},
+                "bounds": {"type": "object", "required": list(BOUND_KEYS),
+                           "additionalProperties": False,
+                           "properties": {k: {"type": "integer"} for k in BOUND_KEYS}},
+                "depth": {"type": "integer", "minimum": 0},
+                "engine": {"type": "string"},
+                "command": {"type": "string"},
+                "user_files": {"type": "array", "items": {
+                    "type": "object", "required": ["kind", "path", "sha256"],
+                    "additionalProperties": False,
+                    "properties": {"kind": {"enum": ["designs", "properties"]},
+                                   "path": {"type": "string", "minLength": 1},
+                                   "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}}},
+                "integrity": {"type": "object", "required": ["sha256"],
+                              "additionalProperties": False,
+                              "properties": {"sha256": {"type": "string",
+                                                        "pattern": "^[0-9a-f]{64}$"}}},
+            },
+        },
+        "vars": {"type": "array", "items": {"type": "string"}},
+        "states": {"type": "array", "minItems": 1, "items": {
+            "type": "object",
+            "required": ["#meta"],
+            "properties": {"#meta": {
+                "type": "object",
+                "properties": {
+                    "index": {"type": "integer", "minimum": 0},
+                    "action": {"type": "string", "minLength": 1, "maxLength": 100},
+                    "args": {"type": "object", "additionalProperties": {
+                        "type": ["integer", "boolean"]}},
+                    "step": {"type": "string"},
+                }}},
+            "additionalProperties": {"$ref": "#/$defs/value"},
+        }},
+    },
+    "$defs": {"value": _VALUE},
+}
+"""JSON Schema (draft 2020-12) of a daxcheck ITF trace, checked before the file is used:
+``#meta`` with every bound (a deleted bound is an error, not a default), the ITF value
+grammar (integers, strings, booleans, ``#bigint``, ``#map``, records, lists) for state
+fields, integer or boolean action arguments.  What the values mean is checked afterwards
+against the recorded bounds' layout (:func:`state_from_itf`)."""
+
+INTEGRITY_NOTE = ("the SHA-256 of the canonical JSON (sorted keys, no spaces, #bigint as "
+                  "integers) of #meta without #meta.integrity, vars and states")
+"""What ``#meta.integrity.sha256`` covers (documented in counterexamples/README.md)."""
 
 
 class TraceError(ValueError):
@@ -53,6 +127,10 @@ class Trace:
     actions: list
     states: list
     meta: dict = field(default_factory=dict)
+    verified: bool | None = None
+    """For a trace read from a file: True when it carried an integrity checksum (which
+    matched: a mismatch is an error), False when it had none (an older file); None for a
+    trace computed in memory."""
 
     @property
     def depth(self) -> int:
@@ -107,32 +185,38 @@ class Trace:
                 rec["#meta"].update({"action": a.name, "args": a.args(), "step": a.describe()})
             rec.update(state_to_itf(L, s))
             states.append(rec)
-        return {"#meta": meta, "vars": [f[0] for f in L.fields], "states": states}
+        doc = {"#meta": meta, "vars": [f[0] for f in L.fields], "states": states}
+        meta["integrity"] = {"sha256": integrity_digest(doc)}
+        return doc
 
     def write(self, model: DaxModel, path, force: bool = False) -> str:
         """Write the ITF file at ``path``.  Returns "written", or "unchanged" when an identical
         trace (same design, property and states) is already there: that file is left alone,
         even with ``force``.  Raises FileExistsError if a different file is there and
         ``force`` is False."""
+        from daxcheck.fileio import InputFileError, atomic_write, check_destination, read_json
         p = Path(path)
         doc = self.to_itf(model)
-        if p.exists():
+        try:
+            exists = check_destination(p)
+        except InputFileError as e:
+            raise FileExistsError(str(e)) from None
+        if exists:
             try:
-                old = json.loads(p.read_text())
-                same = (old.get("#meta", {}).get("design") == self.design
-                        and old.get("#meta", {}).get("property") == self.prop
+                old = read_json(p, "trace")
+                om = old["#meta"]
+                same = (om.get("design") == self.design and om.get("property") == self.prop
                         and old.get("states") == doc["states"])
-            except (OSError, ValueError, AttributeError):
-                same = False
-            if same:
+                intact = isinstance(om.get("integrity"), dict) and \
+                    om["integrity"].get("sha256") == integrity_digest(old)
+            except (InputFileError, TypeError, KeyError, AttributeError, ValueError):
+                same = intact = False
+            if same and intact:
                 return "unchanged"
-            if not force:
+            if not same and not force:   # the same trace without a checksum gets one
                 raise FileExistsError(f"{path} exists and holds a different trace "
                                       f"(use --force to overwrite it)")
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(p.name + ".tmp")
-        tmp.write_text(json.dumps(doc, indent=1) + "\n")
-        os.replace(tmp, p)
+        atomic_write(p, json.dumps(doc, indent=1) + "\n")
         return "written"
 
 
@@ -208,39 +292,132 @@ def file_name_for(design: str, prop: str) -> str:
     return f"{design}__{prop}.itf.json"
 
 
+def _canonical(v):
+    """``v`` with every ``{"#bigint": "N"}`` replaced by the integer N (lists for tuples)."""
+    if isinstance(v, dict):
+        if set(v) == {"#bigint"} and isinstance(v["#bigint"], str):
+            try:
+                return int(v["#bigint"])
+            except ValueError:
+                return v
+        return {k: _canonical(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_canonical(x) for x in v]
+    return v
+
+
+def canonical_json(v) -> str:
+    """The canonical JSON text of ``v``: sorted keys, no spaces, ASCII, ``#bigint`` values as
+    integers (so a trace re-encoded by itf-py keeps its checksum)."""
+    return json.dumps(_canonical(v), sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                      allow_nan=False)
+
+
+def integrity_digest(doc: dict) -> str:
+    """Hex SHA-256 over :func:`canonical_json` of the ITF document ``doc``'s ``#meta``
+    (without ``integrity``), ``vars`` and ``states``: design, settings, property, bounds,
+    the user files, and every state record with the action that produced it.  Written as
+    ``#meta.integrity.sha256``; :func:`read_itf` recomputes it, so a hand edit is reported as
+    tampering.  (Tamper evidence, not a signature: whoever edits a file can recompute it.)"""
+    meta = {k: v for k, v in doc["#meta"].items() if k != "integrity"}
+    body = {"#meta": meta, "vars": doc.get("vars"), "states": doc.get("states")}
+    return hashlib.sha256(canonical_json(body).encode("ascii")).hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _trace_validator():
+    import jsonschema
+    return jsonschema.Draft202012Validator(TRACE_SCHEMA)
+
+
+def json_path(parts) -> str:
+    """A JSON Schema error path as a field name: ``states[1].#meta.args.file``."""
+    out = ""
+    for x in parts:
+        out += f"[{x}]" if isinstance(x, int) else (f".{x}" if out else str(x))
+    return out or "(top level)"
+
+
+def _short(v, n=60) -> str:
+    r = " ".join(repr(v).split())
+    return r if len(r) <= n else r[:n - 3] + "..."
+
+
+def schema_error(p: str, doc) -> str | None:
+    """One line naming the first field of ``doc`` that breaks :data:`TRACE_SCHEMA`, or None
+    when the document fits it."""
+    import jsonschema
+    err = jsonschema.exceptions.best_match(_trace_validator().iter_errors(doc))
+    if err is None:
+        return None
+    where = list(err.absolute_path)
+    if err.validator == "required":
+        missing = next((k for k in err.validator_value if k not in err.instance), "?")
+        return f"{p}: field {json_path(where + [missing])} is missing"
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        extra = [k for k in err.instance if k not in err.schema.get("properties", {})]
+        return f"{p}: field {json_path(where + extra[:1])} is not allowed here"
+    if err.validator in ("anyOf", "propertyNames") and "#meta" not in where[1:2]:
+        return f"{p}: field {json_path(where)} holds {_short(err.instance)}, not an ITF value"
+    if err.validator == "type":
+        want = [err.validator_value] if isinstance(err.validator_value, str) else \
+            err.validator_value
+        want = " or ".join(_ARTICLE.get(w, w) for w in want)
+        return f"{p}: field {json_path(where)} holds {_short(err.instance)}, not {want}"
+    msg = " ".join(err.message.replace(repr(err.instance), _short(err.instance)).split())
+    return f"{p}: field {json_path(where)}: {msg[:160]}"
+
+
+_ARTICLE = {"string": "a string", "integer": "an integer", "object": "an object",
+            "array": "an array", "boolean": "a boolean", "number": "a number"}
+
+
+def load_itf_document(path) -> dict:
+    """The ITF document at ``path``, read safely (:func:`daxcheck.fileio.read_json`: a
+    regular file under the size cap, UTF-8, JSON, nesting bounded), checked against
+    :data:`TRACE_SCHEMA` and, when it carries one, its integrity checksum.  Raises
+    TraceError (one line naming the file and the field; "tampered" for a checksum
+    mismatch)."""
+    from daxcheck.fileio import InputFileError, read_json
+    p = str(path)
+    try:
+        doc = read_json(path, "trace")
+    except InputFileError as e:
+        raise TraceError(str(e)) from None
+    if not isinstance(doc, dict):
+        raise TraceError(f"{p}: top level is not an ITF object")
+    problem = schema_error(p, doc)
+    if problem:
+        raise TraceError(problem)
+    want = doc["#meta"].get("integrity", {}).get("sha256")
+    if want is not None and want != integrity_digest(doc):
+        raise TraceError(f"{p}: tampered: checksum mismatch (#meta.integrity): the file was "
+                         f"edited after daxcheck wrote it (to replay its actions on another "
+                         f"design, pass --design D to replay the untouched file)")
+    return doc
+
+
 def read_itf(path, designs=None) -> tuple[Trace, DaxModel, dict]:
     """Load an ITF trace written by daxcheck.
 
     Returns ``(trace, model, doc)`` where ``trace.states`` are the *recorded* states and
     ``trace.actions`` the recorded actions (resolved against the design's model at the
-    recorded bounds).  ``designs`` is the registry to resolve the design name in (default:
-    the shipped registry).  Raises TraceError naming the file and the offending field.
+    recorded bounds, with exactly the recorded argument values and types);
+    ``trace.verified`` says whether the file carried an integrity checksum (a file without
+    one is an older daxcheck's or was stripped of it: see :mod:`daxcheck.checker.replay`).
+    ``designs`` is the registry to resolve the design name in (default: the shipped
+    registry).  Raises TraceError naming the file and the offending field, or "tampered"
+    when the checksum does not match.
     """
     from daxcheck.spec.designs import DESIGNS
     designs = DESIGNS if designs is None else designs
     p = str(path)
-    try:
-        text = Path(path).read_text()
-    except FileNotFoundError:
-        raise TraceError(f"{p}: no such file") from None
-    except OSError as e:
-        raise TraceError(f"{p}: cannot read: {e.strerror}") from None
-    try:
-        doc = json.loads(text)
-    except ValueError as e:
-        raise TraceError(f"{p}: not valid JSON (truncated?): {e.msg} at line {e.lineno}") from None
-    if not isinstance(doc, dict):
-        raise TraceError(f"{p}: top level is not an ITF object")
-    meta = doc.get("#meta")
-    if not isinstance(meta, dict):
-        raise TraceError(f"{p}: field #meta is missing")
-    for key in ("design", "bounds"):
-        if key not in meta:
-            raise TraceError(f"{p}: field #meta.{key} is missing")
+    doc = load_itf_document(path)
+    meta = doc["#meta"]
     load_recorded_user_files(p, meta, designs)
     name = meta["design"]
     if name not in designs:
-        raise TraceError(f"{p}: field #meta.design names unknown design {name!r} "
+        raise TraceError(f"{p}: field #meta.design names unknown design {_short(name)} "
                          f"(known: {', '.join(designs)})")
     try:
         bounds = Bounds(**meta["bounds"]).validate()
@@ -248,31 +425,48 @@ def read_itf(path, designs=None) -> tuple[Trace, DaxModel, dict]:
         raise TraceError(f"{p}: field #meta.bounds is invalid: {e}") from None
     from daxcheck.usercode import guard_design
     model = DaxModel(guard_design(designs[name]), bounds)
-    states_doc = doc.get("states")
-    if not isinstance(states_doc, list) or not states_doc:
-        raise TraceError(f"{p}: field states is missing or empty")
-    if doc.get("vars") != [f[0] for f in model.L.fields]:
+    states_doc = doc["states"]
+    if doc["vars"] != [f[0] for f in model.L.fields]:
         raise TraceError(f"{p}: field vars does not match this version's state fields")
+    depth = meta.get("depth")
+    if depth is not None and depth != len(states_doc) - 1:
+        raise TraceError(f"{p}: field #meta.depth is {depth} but the file holds "
+                         f"{len(states_doc) - 1} steps")
     actions, states = [], []
     for i, rec in enumerate(states_doc):
-        if not isinstance(rec, dict):
-            raise TraceError(f"{p}: field states[{i}] is not a record")
+        m = rec["#meta"]
+        if m.get("index", i) != i:
+            raise TraceError(f"{p}: field states[{i}].#meta.index is {m['index']}, not {i}")
         try:
             states.append(state_from_itf(model.L, rec))
         except ValueError as e:
             raise TraceError(f"{p}: field states[{i}].{e}") from None
         if i == 0:
             continue
-        m = rec.get("#meta")
-        if not isinstance(m, dict) or "action" not in m or not isinstance(m.get("args"), dict):
+        if "action" not in m or "args" not in m:
             raise TraceError(f"{p}: field states[{i}].#meta.action/args is missing")
-        try:
-            actions.append(model.action_from_args(m["action"], m["args"]))
-        except ActionError as e:
-            raise TraceError(f"{p}: field states[{i}].#meta: {e}") from None
+        actions.append(_action(p, i, model, m["action"], m["args"]))
     prop = meta.get("property")
     extra = {k: v for k, v in meta.items() if k in ("engine", "command")}
-    return Trace(name, prop, bounds, actions, states, extra), model, doc
+    return (Trace(name, prop, bounds, actions, states, extra, verified="integrity" in meta),
+            model, doc)
+
+
+def _action(p: str, i: int, model: DaxModel, name: str, args: dict):
+    """The model's action recorded at ``states[i]``: exactly these arguments, with these
+    types (``proc: 0.0`` or ``sync: 1`` is not ``proc: 0``, ``sync: true``)."""
+    try:
+        a = model.action_from_args(name, args)
+        canon = model.actions[model.index[a]]
+    except ActionError as e:
+        raise TraceError(f"{p}: field states[{i}].#meta: {e}") from None
+    except (TypeError, ValueError, KeyError, IndexError, OverflowError) as e:
+        raise TraceError(f"{p}: field states[{i}].#meta.args: {_short(args, 120)} are not "
+                         f"arguments of {name}: {e}") from None
+    if canonical_json(canon.args()) != canonical_json(args):
+        raise TraceError(f"{p}: field states[{i}].#meta.args: {_short(args, 120)} are not "
+                         f"the arguments of {canon.describe()} (a value or type differs)")
+    return canon
 
 
 # ------------------------------------------------------------------ ITF values

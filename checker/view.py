@@ -209,11 +209,18 @@ def write_view(trace_path, out_path, force: bool = False) -> int:
                      if i is not None]
         except KeyError:
             items = []
+    from daxcheck.fileio import InputFileError, atomic_write, read_head
     page = render_html(trace, model, items)
     p = Path(out_path)
-    if p.exists() and not force and '<table class="timeline">' not in p.read_text(errors="replace"):
+    try:
+        head = read_head(p, 1 << 16)
+    except InputFileError as e:
+        raise FileExistsError(str(e)) from None
+    if head is not None and not force and '<table class="timeline">' not in head:
         raise FileExistsError(f"{out_path} exists and is not a daxcheck page (use --force to "
                               f"overwrite it)")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(page)
+    try:
+        atomic_write(p, page)
+    except InputFileError as e:
+        raise FileExistsError(str(e)) from None
     return trace.depth

@@ -28,6 +28,31 @@ REGISTRIES = (
 NAMED = ("properties", "lemmas", "designs", "actions", "ghost_fields", "warnings")
 """The registries whose entries a user file defines (what it "added")."""
 
+ENTRY_TYPES = {
+    "properties": ("daxcheck.properties.registry", "Property", "an @invariant Property"),
+    "lemmas": ("daxcheck.properties.registry", "Property", "a @lemma Property"),
+    "designs": ("daxcheck.spec.designs", "Design", "a Design (register_design)"),
+    "actions": ("daxcheck.spec.actions", "Action", "an Action subclass"),
+}
+"""``key: (module, class, what)``: the type an entry of a registry of :data:`NAMED` must
+have (an instance of the class; for actions, a subclass of it)."""
+
+
+def check_entry(key: str, value) -> str | None:
+    """Why ``value`` cannot be an entry of registry ``key`` (e.g. "is 5 (int), not a Design
+    (register_design)"), or None when it can (or the registry has no declared type)."""
+    if key not in ENTRY_TYPES:
+        return None
+    mod, cls_name, what = ENTRY_TYPES[key]
+    cls = getattr(importlib.import_module(mod), cls_name)
+    ok = (isinstance(value, type) and issubclass(value, cls)) if key == "actions" else \
+        isinstance(value, cls)
+    if ok:
+        return None
+    shown = " ".join(repr(value).split())
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    return f"is {shown} ({type(value).__name__}), not {what}"
+
 
 def registries() -> dict[str, dict]:
     """``{key: the registry dict itself}`` for every entry of :data:`REGISTRIES`."""

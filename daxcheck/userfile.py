@@ -7,12 +7,24 @@ reloads the files a trace records, and a test suite that loads a file in every t
 work.  A file whose contents changed since is loaded again after what its previous version
 registered is removed.  The record gives the names the file added to each registry of
 :mod:`daxcheck.registries` and the file's SHA-256, which traces record in ``#meta``.
+
+A user file is Python code run with the user's rights: nothing here is a sandbox.  What
+is contained is its failure modes: the file is read once (a regular file under
+:data:`~daxcheck.fileio.MAX_INPUT_BYTES`, whatever its suffix; a FIFO or a device is refused
+before reading), compiled from exactly the bytes whose SHA-256 is recorded, and executed
+without writing ``__pycache__`` beside it.  Any exception it raises while being imported,
+``SystemExit`` (``sys.exit(0)``) and a ``KeyboardInterrupt`` it raises itself included, is a
+one-line :class:`UserFileError` (exit 2), and what it registered is removed again; so is a
+name it registered that is not a plain name (``[A-Za-z0-9][A-Za-z0-9_.+-]*``, at most 100
+characters: names become file names) or an entry of the wrong type
+(:func:`daxcheck.registries.check_entry`).
 """
 from __future__ import annotations
 
 import hashlib
-import importlib.util
+import re
 import sys
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,24 +56,40 @@ LOADED: dict[str, UserFile] = {}
 :mod:`daxcheck.registries`)."""
 
 
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")
+"""What a name a user file registers must look like (it becomes part of file names)."""
+
+
 def file_sha256(path) -> str:
-    """Hex SHA-256 of the file's bytes (OSError if unreadable)."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    """Hex SHA-256 of the regular file's bytes.  Raises OSError (missing, unreadable) or
+    :class:`~daxcheck.fileio.InputFileError` (a ValueError: not a regular file, too
+    large)."""
+    from daxcheck.fileio import InputFileError, read_input
+    try:
+        return hashlib.sha256(read_input(path, "Python")).hexdigest()
+    except InputFileError as e:
+        if not Path(path).exists():
+            raise FileNotFoundError(str(e)) from None
+        raise
 
 
 def import_user_file(path: str, kind: str) -> UserFile:
     """Import ``path`` (once, see the module docstring) and return its :class:`UserFile`.
-    Raises UserFileError for a missing file or any exception the file raises while it is
-    imported (what it registered before raising is removed again)."""
+    Raises UserFileError for a missing or special file, one over the size cap, any
+    exception the file raises while it is imported (``SystemExit`` included), and a name or
+    entry it registered that is not acceptable; what it registered is removed again."""
     from daxcheck import registries
+    from daxcheck.fileio import InputFileError, read_input
     p = Path(path)
-    if not p.is_file():
-        raise UserFileError(f"{kind} file {path} does not exist")
-    key = str(p.resolve())
     try:
-        digest = file_sha256(p)
-    except OSError as e:
-        raise UserFileError(f"{kind} file {path} cannot be read: {e.strerror}") from None
+        source = read_input(p, "Python")
+    except InputFileError as e:
+        msg = str(e)
+        if msg.endswith(": no such file"):
+            msg = f"{kind} file {path} does not exist"
+        raise UserFileError(msg) from None
+    key = str(p.resolve())
+    digest = hashlib.sha256(source).hexdigest()
     regs = registries.registries()
     old = LOADED.get(key)
     if old is not None:
@@ -72,25 +100,59 @@ def import_user_file(path: str, kind: str) -> UserFile:
                 regs[k].pop(n, None)
         del LOADED[key]
     before = registries.snapshot()
-    spec = importlib.util.spec_from_file_location(f"daxcheck_user_{kind}_{p.stem}", p)
-    mod = importlib.util.module_from_spec(spec)
+    name = f"daxcheck_user_{kind}_{re.sub(r'[^0-9A-Za-z_]', '_', p.stem)}"
+    mod = types.ModuleType(name)
+    mod.__file__ = str(p)
+    saved_module = sys.modules.get(name)
+    sys.modules[name] = mod         # dataclasses and pickling look the module up by name
+    dont_write = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True  # nothing is written beside a user's file
     try:
-        sys.modules[spec.name] = mod
-        spec.loader.exec_module(mod)
-    except Exception as e:  # a user's file: one line, no traceback
+        code = compile(source, str(p), "exec", dont_inherit=True)
+        exec(code, mod.__dict__)
+        added = {k: tuple(n for n in regs[k] if n not in before[k]) for k in registries.NAMED}
+        for k, ns in added.items():
+            for n in ns:
+                _check_registered(path, k, n, regs[k][n])
+    except BaseException as e:  # a user's file: one line, no traceback
+        from daxcheck.usercode import is_interrupt
         registries.restore(before)
-        line = f" line {e.lineno}" if isinstance(e, SyntaxError) else ""
+        if saved_module is None:
+            sys.modules.pop(name, None)
+        else:
+            sys.modules[name] = saved_module
+        if is_interrupt(e):          # Ctrl-C or SIGTERM while importing: not the file's
+            raise
+        if isinstance(e, UserFileError):
+            raise
+        line = f" line {e.lineno}" if isinstance(e, SyntaxError) and e.lineno else ""
         tb = e.__traceback__
         while tb is not None:
             if tb.tb_frame.f_code.co_filename == str(p):
                 line = f" line {tb.tb_lineno}"
             tb = tb.tb_next
-        raise UserFileError(f"{path}{line}: {type(e).__name__}: {e}") from e
-    after = registries.names()
-    added = {k: tuple(n for n in regs[k] if n not in before[k]) for k in after}
+        what = " ".join(str(e).split())
+        if isinstance(e, SystemExit):
+            what = f"the file called sys.exit({e.code!r}) while being imported"
+        raise UserFileError(f"{path}{line}: {type(e).__name__}: {what[:300]}") from e
+    finally:
+        sys.dont_write_bytecode = dont_write
     rec = UserFile(key, kind, digest, mod, {k: v for k, v in added.items() if v})
     LOADED[key] = rec
     return rec
+
+
+def _check_registered(path, key: str, name, value) -> None:
+    """Raise UserFileError unless ``name`` is a plain name and ``value`` an entry of the
+    right type for registry ``key``."""
+    from daxcheck import registries
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
+        raise UserFileError(f"{path}: registers {key[:-1]} {name!r} ({type(name).__name__}): "
+                            f"a name is a string of letters, digits and _.+- (at most 100, "
+                            f"starting with a letter or digit)")
+    problem = registries.check_entry(key, value)
+    if problem:
+        raise UserFileError(f"{path}: registers {key[:-1]} {name}: {problem}")
 
 
 def provenance(key: str, name: str) -> UserFile | None:

@@ -82,8 +82,18 @@ def _origin_of(f) -> str:
 
 
 def _register(table: dict, kind: str, fn, name, each):
+    if each is not None and not callable(each):
+        raise InvalidDefinition(f"{kind} {name or getattr(fn, '__name__', '?')}: each= must "
+                                f"be a function of the layout returning the items, not "
+                                f"{type(each).__name__}")
+
     def register(f):
-        nm = name or f.__name__
+        if not inspect.isfunction(f):
+            raise InvalidDefinition(f"@{kind} decorates a function (L, s), not "
+                                    f"{type(f).__name__}")
+        nm = f.__name__ if name is None else name
+        if not isinstance(nm, str) or not nm:
+            raise InvalidDefinition(f"{kind} name {nm!r} is not a non-empty string")
         doc = inspect.getdoc(f)
         if not doc:
             raise InvalidDefinition(f"{kind} {nm} has no docstring saying what it means")
@@ -97,19 +107,21 @@ def _register(table: dict, kind: str, fn, name, each):
                 raise InvalidDefinition(f"{kind} {nm} is already registered "
                                         f"(from {other[nm].origin})")
         origin = _origin_of(f)
-        g = f
+        g, domain = f, each
         if origin != "shipped":  # a user's code: one-line errors, non-bool results refused
-            from daxcheck.usercode import guard_predicate
+            from daxcheck.usercode import guard_domain, guard_predicate
             g = guard_predicate(f, f"{kind} {nm}")
+            if each is not None:
+                domain = guard_domain(each, f"the each= domain of {kind} {nm}")
         if each is None:
             table[nm] = Property(nm, g, doc, origin)
         else:
             from daxcheck.spec.vocab import ForAll
 
             def whole(L, s):
-                return ForAll(each(L), lambda it: g(L, s, it))
+                return ForAll(domain(L), lambda it: g(L, s, it))
             whole.__name__ = whole.__qualname__ = f.__name__
-            table[nm] = Property(nm, whole, doc, origin, each, g)
+            table[nm] = Property(nm, whole, doc, origin, domain, g)
         return f
 
     return register(fn) if fn is not None else register

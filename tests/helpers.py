@@ -39,6 +39,31 @@ def field(m, s, name, *idx):
     return s[o]
 
 
+def reseal(doc: dict) -> dict:
+    """``doc`` (an ITF document) with its integrity checksum recomputed, as if daxcheck had
+    written it: for tests of the checks that come after the checksum."""
+    from daxcheck.checker.trace import integrity_digest
+    doc["#meta"]["integrity"] = {"sha256": integrity_digest(doc)}
+    return doc
+
+
+def dax_here(*args):
+    """Run ``daxcheck ARGS`` in this process (``cli.main``) with every registry isolated;
+    returns ``(exit code, stdout, stderr)``.  An exception escaping ``main`` fails the
+    test (it would be a traceback); ``SystemExit`` (argparse's --help) gives its code."""
+    import contextlib
+    import io
+    from daxcheck import registries
+    from daxcheck.checker.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    with registries.isolated(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(args))
+        except SystemExit as e:
+            code = e.code
+    return code, out.getvalue(), err.getvalue()
+
+
 def dax(*args, cwd=None, env=None, traceback_ok=False):
     """Run ``python -m daxcheck ARGS`` in a subprocess (5 minutes at most); unless
     ``traceback_ok``, assert that nothing printed a Python traceback."""
@@ -48,6 +73,6 @@ def dax(*args, cwd=None, env=None, traceback_ok=False):
     return r
 
 
-__all__ = ["dax", "Crash", "Evict", "Fallocate", "Fault", "Fdatasync", "Flush", "Mmap", "PmdFault",
+__all__ = ["dax", "dax_here", "reseal", "Crash", "Evict", "Fallocate", "Fault", "Fdatasync", "Flush", "Mmap", "PmdFault",
            "Punch", "Read", "Reflink", "Seal", "Store", "Truncate", "Write", "model", "run",
            "field", "WIDE"]

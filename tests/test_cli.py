@@ -5,7 +5,7 @@ import pytest
 
 from daxcheck.properties import PROPERTIES
 
-from helpers import dax
+from helpers import dax, reseal
 
 FAST_BAD = "hole-size-unknown"      # violates at depth 3, small space
 FAST_GOOD = "iomap-hole-size"
@@ -58,16 +58,47 @@ def test_replay_reproduces_then_not_after_a_design_fix(tmp_path):
     f = tmp_path / "reflink-single-owner__no_page_two_mappings.itf.json"
     r = dax("replay", str(f))
     assert r.returncode == 12 and "reproduces" in r.stdout
-    doc = json.loads(f.read_text())
-    doc["#meta"]["design"] = "reflink-shared-count"   # the same steps on the fixed design
-    fixed = tmp_path / "fixed.itf.json"
-    fixed.write_text(json.dumps(doc))
-    r = dax("replay", str(fixed))
-    assert r.returncode == 0 and "does not reproduce" in r.stdout
-    doc["#meta"]["design"] = "reflink-refused"         # the fix refuses a step
-    fixed.write_text(json.dumps(doc))
-    r = dax("replay", str(fixed))
+    r = dax("replay", str(f), "--design", "reflink-shared-count")   # the same steps, fixed
+    assert r.returncode == 0 and "does not reproduce" in r.stdout, r.stdout + r.stderr
+    assert "replayed on reflink-shared-count" in r.stdout
+    r = dax("replay", str(f), "--design", "reflink-refused")        # the fix refuses a step
     assert r.returncode == 0 and "no longer enabled" in r.stdout
+    r = dax("replay", str(f), "--design", "map-sync")               # reflink out of its scope
+    assert r.returncode == 0 and "not an action of design map-sync" in r.stdout
+    r = dax("replay", str(f), "--design", "nope")
+    assert r.returncode == 2 and "unknown design 'nope'" in r.stderr
+
+
+def _tamper_design(doc):
+    doc["#meta"]["design"] = "reflink-shared-count"
+
+
+def _delete_middle_state(doc):
+    del doc["states"][2]
+    doc["#meta"]["depth"] -= 1
+    for i, rec in enumerate(doc["states"]):
+        rec["#meta"]["index"] = i
+
+
+@pytest.mark.parametrize("edit", [_tamper_design, _delete_middle_state])
+def test_a_tampered_trace_is_reported_as_tampered_never_as_fixed(tmp_path, edit):
+    dax("check", "--design", "reflink-single-owner", "--property", "no_page_two_mappings",
+        "--out", str(tmp_path))
+    f = tmp_path / "reflink-single-owner__no_page_two_mappings.itf.json"
+    doc = json.loads(f.read_text())
+    edit(doc)
+    bad = tmp_path / "edited.itf.json"
+    bad.write_text(json.dumps(doc, indent=1))
+    for extra in ([], ["--design", "reflink-shared-count"]):
+        r = dax("replay", str(bad), *extra)
+        assert r.returncode == 2, r.stdout + r.stderr
+        assert "tampered: checksum mismatch" in r.stderr and len(r.stderr.splitlines()) == 1
+    del doc["#meta"]["integrity"]            # stripped of its checksum: not trusted either
+    bad.write_text(json.dumps(doc, indent=1))
+    r = dax("replay", str(bad))
+    assert r.returncode == 2 and "#meta.integrity is missing" in r.stderr
+    r = dax("replay", str(bad), "--design", "reflink-single-owner")  # explicitly asked for
+    assert r.returncode in (0, 12) and "no integrity checksum" in r.stdout
 
 
 @pytest.mark.parametrize("mutate,expect", [
@@ -83,7 +114,12 @@ def test_malformed_traces_exit_2_naming_the_field(tmp_path, mutate, expect):
         "--out", str(tmp_path))
     good = (tmp_path / "reflink-single-owner__no_page_two_mappings.itf.json").read_text()
     bad = tmp_path / "bad.itf.json"
-    bad.write_text(mutate(good))
+    text = mutate(good)
+    try:                                  # a well-formed edit gets a valid checksum, so the
+        text = json.dumps(reseal(json.loads(text)))    # check after the checksum is tested
+    except (ValueError, KeyError):
+        pass
+    bad.write_text(text)
     r = dax("replay", str(bad))
     assert r.returncode == 2 and expect in r.stderr and str(bad) in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1

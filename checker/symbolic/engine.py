@@ -471,6 +471,20 @@ def prove(model, prop, **kw) -> ProofResult:
     return prove_all(model, [prop], **kw).results[0]
 
 
+def induction_depths(k: int | None, max_k: int) -> list[int]:
+    """The induction depths ``prove_all`` tries: ``[k]``, or 1..``max_k``.  Both must be
+    ints in 1..30 when given (``max_k`` too when ``k`` is given: an impossible bound is bad
+    input whether or not it is used).  Raises ProveError."""
+    if max_k is not None and (not isinstance(max_k, int) or isinstance(max_k, bool)
+                              or not 1 <= max_k <= 30):
+        raise ProveError(f"largest induction depth max-k must be an int in 1..30, not {max_k!r}")
+    ks = [k] if k is not None else list(range(1, max_k + 1))
+    for kk in ks:
+        if not isinstance(kk, int) or isinstance(kk, bool) or not 1 <= kk <= 30:
+            raise ProveError(f"induction depth k must be an int in 1..30, not {kk!r}")
+    return ks
+
+
 def prove_all(model, props, k: int | None = None, max_k: int = 4, lemmas: str = "shipped",
               time_limit: float | None = None, simple_path: bool = True,
               mine_states: int = 30000, sm: SymbolicModel | None = None) -> ProofRun:
@@ -498,13 +512,7 @@ def prove_all(model, props, k: int | None = None, max_k: int = 4, lemmas: str = 
     from daxcheck.properties import PROPERTIES, LEMMAS
     if lemmas not in ("none", "shipped", "mined"):
         raise ProveError(f"lemmas must be none, shipped or mined, not {lemmas!r}")
-    if k is None and (not isinstance(max_k, int) or isinstance(max_k, bool)
-                      or not 1 <= max_k <= 30):
-        raise ProveError(f"largest induction depth max-k must be an int in 1..30, not {max_k!r}")
-    ks = [k] if k is not None else list(range(1, max_k + 1))
-    for kk in ks:
-        if not isinstance(kk, int) or isinstance(kk, bool) or not 1 <= kk <= 30:
-            raise ProveError(f"induction depth k must be an int in 1..30, not {kk!r}")
+    ks = induction_depths(k, max_k)
     if not props:
         raise ProveError("no property to prove")
     t0 = time.perf_counter()
