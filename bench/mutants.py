@@ -10,7 +10,7 @@ Python operators; the spec's logic is written in the vocabulary, ``And``/``Or``/
 deterministically (``--seed``; round-robin over the operators so each is represented), and
 runs each mutant in a temporary copy of the tree (never the worktree): it is *killed* when
 the fast tests fail (``tests/test_actions.py``, ``tests/test_properties.py``,
-``tests/test_vocab.py``, ``-x``) or, if they pass, when ``python -m daxcheck gate --quiet``
+``tests/test_vocab.py``, ``tests/test_spec_edges.py``, ``-x``) or, if they pass, when ``python -m daxcheck gate --quiet``
 (every shipped design against the verdict manifest, every shipped counterexample
 replayed; ``tests/test_designs.py`` is that gate) exits non-zero; *timeout* (counted as
 killed) when the pair runs over ``--timeout`` seconds.  The copy is imported through
@@ -44,7 +44,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = ("spec/fsdax.py", "spec/actions.py", "spec/designs.py", "spec/history.py")
-FAST_TESTS = ("tests/test_actions.py", "tests/test_properties.py", "tests/test_vocab.py")
+FAST_TESTS = ("tests/test_actions.py", "tests/test_properties.py", "tests/test_vocab.py",
+              "tests/test_spec_edges.py")
 OPERATORS = ("cmp", "boundary", "and_or", "drop_not", "swap_if", "const", "require", "setting")
 _NEG = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.GtE, ast.GtE: ast.Lt,
         ast.Gt: ast.LtE, ast.LtE: ast.Gt, ast.In: ast.NotIn, ast.NotIn: ast.In,

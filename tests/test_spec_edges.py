@@ -4,7 +4,7 @@ bench/mutants_survivors.md).  Unit tests per action, like tests/test_actions.py.
 from daxcheck.spec.actions import Dma, MmapPrivate, Pin, PmdFault, ZeroRange
 from daxcheck.spec.state import PTE_ANON, PTE_NONE, UNWRITTEN
 
-from helpers import WIDE, Fault, Mmap, Seal, Write, field, model, run
+from helpers import WIDE, Fault, Mmap, Reflink, Seal, Write, field, model, run
 
 A, B = 0, 1
 
@@ -20,12 +20,16 @@ def test_zero_range_of_a_hole_allocates_an_unwritten_block():
 
 
 def test_zero_range_refused_on_enospc_and_on_a_sealed_file():
-    """The guards of a whole-block ZERO_RANGE: no free block for a hole (ENOSPC) and a
-    sealed block map (mutant: the whole ``require`` deleted)."""
+    """The guards of ZERO_RANGE, whole block and part of one: no free block for a hole or
+    for the CoW of a shared block (ENOSPC), and a sealed block map (mutants: either
+    ``require`` deleted)."""
     m = model(bounds=WIDE.replace(phys=2))
     s = run(m, Write(A, 0, 0, 1, 1), Write(A, 1, 0, 1, 1))
     assert m.next_state(s, ZeroRange(B, 0, 0, 1)) is None          # a hole, no free block
     assert m.next_state(s, ZeroRange(A, 0, 0, 1)) is not None      # written: in place
+    s = run(m, Write(A, 0, 0, 1, 1), Reflink(A, B), Write(A, 1, 0, 1, 1))
+    assert m.next_state(s, ZeroRange(A, 0, 0, 0)) is None          # shared: CoW, no block
+    assert m.next_state(s, ZeroRange(A, 1, 0, 0)) is not None      # not shared: in place
     m = model("immutable-no-reflink")
     s = run(m, Write(A, 0, 0, 0, 1), Seal(A))
     assert m.next_state(s, ZeroRange(A, 0, 0, 1)) is None
