@@ -297,3 +297,28 @@ def test_time_limit_stop_saves_and_resume_continues(tmp_path, monkeypatch):
     assert _strip(resumed) == _strip(whole)
     assert resumed.stats.seconds >= part.stats.seconds
 
+
+
+def test_a_failing_save_is_one_line_and_keeps_the_previous_checkpoint(saved, tmp_path,
+                                                                      monkeypatch):
+    """ENOSPC while saving: exit 2 with one line, the half-written folder removed, the
+    previous checkpoint still resumable."""
+    import daxcheck.checker.explicit.checkpoint as ckmod
+    ck = _copy(saved, tmp_path)
+    before = _manifest(ck)
+    real = ckmod.atomic_write
+
+    def full(path, data, **kw):
+        if Path(path).name == "visited.npy":
+            raise OSError(28, "No space left on device")
+        return real(path, data, **kw)
+    monkeypatch.setattr(ckmod, "atomic_write", full)
+    code, _, err = dax_here("check", "--design", SMALL, "--checkpoint", str(ck), "--force",
+                            "--no-write")
+    _one_line(code, err, "cannot save a checkpoint", "No space left on device")
+    assert _manifest(ck) == before and sorted(p.name for p in ck.iterdir()) == \
+        sorted([MANIFEST, before["folder"]])
+    monkeypatch.setattr(ckmod, "atomic_write", real)
+    code, _, err = dax_here("check", "--design", SMALL, "--resume", str(ck), "--no-write",
+                            "--quiet")
+    assert code == 12, err

@@ -131,7 +131,13 @@ def prepare(opts: CheckpointOptions) -> None:
         return
     if p.exists() and not p.is_dir():
         raise CheckpointError(f"--checkpoint {p}: exists and is not a folder")
-    if not p.exists() or not any(p.iterdir()):
+    try:
+        p.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise CheckpointError(f"--checkpoint {p}: cannot create the folder: {e.strerror}") from None
+    if not os.access(p, os.W_OK | os.X_OK):
+        raise CheckpointError(f"--checkpoint {p}: the folder is not writable")
+    if not any(p.iterdir()):
         return
     if not (p / MANIFEST).is_file():
         raise CheckpointError(f"--checkpoint {p}: a folder that is neither empty nor a "
@@ -163,7 +169,8 @@ def _cat2(pieces, nrows, dtype=np.uint64) -> np.ndarray:
 
 class Checkpointer:
     """Writes the checkpoints of one explorer run into ``opts.path`` (see the module
-    docstring).  ``config``: :func:`run_config`; ``run``: the explorer's Zobrist ``seed``,
+    docstring); a save that fails (ENOSPC, EACCES) removes what it wrote and raises
+    CheckpointError, which ends the run.  ``config``: :func:`run_config`; ``run``: the explorer's Zobrist ``seed``,
     symmetry ``sets`` and the reason a declared symmetry was dropped (``broken``)."""
 
     def __init__(self, opts: CheckpointOptions, config: dict):
@@ -224,19 +231,25 @@ class Checkpointer:
         }
         gens = self._gens()
         gen = self.dir / f"g{(max(gens) if gens else 0) + 1:06d}"
-        gen.mkdir(parents=True)
-        files = {}
-        for name, a in arrays.items():
-            data = _npy(a)
-            atomic_write(gen / f"{name}.npy", data)
-            files[f"{name}.npy"] = [len(data), hashlib.sha256(data).hexdigest()]
-        data = json.dumps(state, indent=1).encode()
-        atomic_write(gen / "state.json", data)
-        files["state.json"] = [len(data), hashlib.sha256(data).hexdigest()]
-        manifest = {"format": FORMAT, "folder": gen.name, "files": files,
-                    "design": self.config["design"], "level": int(level),
-                    "mid_level": bool(base), "states": int(ex.n_states)}
-        atomic_write(self.dir / MANIFEST, json.dumps(manifest, indent=1))   # the commit
+        try:
+            gen.mkdir(parents=True)
+            files = {}
+            for name, a in arrays.items():
+                data = _npy(a)
+                atomic_write(gen / f"{name}.npy", data)
+                files[f"{name}.npy"] = [len(data), hashlib.sha256(data).hexdigest()]
+            data = json.dumps(state, indent=1).encode()
+            atomic_write(gen / "state.json", data)
+            files["state.json"] = [len(data), hashlib.sha256(data).hexdigest()]
+            manifest = {"format": FORMAT, "folder": gen.name, "files": files,
+                        "design": self.config["design"], "level": int(level),
+                        "mid_level": bool(base), "states": int(ex.n_states)}
+            atomic_write(self.dir / MANIFEST, json.dumps(manifest, indent=1))   # the commit
+        except (OSError, InputFileError) as e:
+            shutil.rmtree(gen, ignore_errors=True)
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            raise CheckpointError(f"--checkpoint {self.dir}: cannot save a checkpoint "
+                                  f"({why}); the previous one is intact") from None
         for n in gens:
             shutil.rmtree(self.dir / f"g{n:06d}", ignore_errors=True)
         self.saved += 1
