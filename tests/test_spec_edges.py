@@ -1,8 +1,18 @@
 """Spec behaviour no shipped design's exploration pins down, found unchecked by mutation
 testing (bench/mutants.py; each test names the surviving mutants it kills, see
 bench/mutants_survivors.md).  Unit tests per action, like tests/test_actions.py."""
-from daxcheck.spec.actions import Dma, MmapPrivate, Pin, PmdFault, ZeroRange
-from daxcheck.spec.state import PTE_ANON, PTE_NONE, UNWRITTEN
+import importlib.util
+import sys
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pytest
+
+from daxcheck import registries
+from daxcheck.spec import fsdax as k
+from daxcheck.spec.actions import (Action, ActionDefinitionError, Dedupe, Dma, Fallocate,
+                                   MmapPrivate, Pin, PmdFault, ZeroRange, action)
+from daxcheck.spec.state import PTE_ANON, PTE_NONE, STALE, UNWRITTEN, WARNINGS
 
 from helpers import WIDE, Fault, Mmap, Reflink, Seal, Write, field, model, run
 
@@ -60,3 +70,88 @@ def test_private_write_fault_splitting_a_pmd_clears_the_other_ptes():
     assert field(m, s, "pmd_map", 0, A) == 0
     assert [field(m, s, "pte_kind", 0, A, x) for x in (0, 1)] == [PTE_ANON, PTE_NONE]
     assert [field(m, s, "pte_pfn", 0, A, x) for x in (0, 1)] == [0, 0]
+
+
+def test_dedupe_compares_source_and_destination_in_lockstep_by_default():
+    """The default ``dedupe_compare`` walks both files together: a 2-block range whose
+    second blocks differ is refused, though each destination block equals the source's
+    first (mutant: the default set to "stale-srcmap")."""
+    s0 = [Write(A, 0, 0, 1, 1), Write(A, 1, 0, 1, 2), Write(B, 0, 0, 1, 1), Write(B, 1, 0, 1, 1)]
+    m = model()
+    assert m.next_state(run(m, *s0), Dedupe(A, B, 0, 0, 2)) is None
+    m = model(dedupe_compare="stale-srcmap")
+    assert m.next_state(run(m, *s0), Dedupe(A, B, 0, 0, 2)) is not None
+
+
+def test_always_cow_zeroes_the_edges_of_an_unwritten_source_by_default():
+    """XFS always_cow: a partial write over an unwritten extent goes to a new block whose
+    other segments read zeros with the default ``cow_edges`` (mutant: default "stale")."""
+    for edges, seg0 in (({}, 0), ({"cow_edges": "stale"}, STALE)):
+        m = model(cow_fork="always", **edges)
+        s = run(m, Write(A, 0, 0, 1, 1), Fallocate(A, 1), Write(A, 1, 1, 1, 2))
+        p = field(m, s, "ext_pblk", A, 1)
+        assert [field(m, s, "media", p, g) for g in (0, 1)] == [seg0, 2]
+
+
+def test_kernel_warning_messages_must_be_non_empty_strings():
+    """kernel_warning refuses a non-string and an empty message (mutant: or -> and)."""
+    with registries.isolated():
+        for bad in ("", 5, None):
+            with pytest.raises(k.SpecError):
+                k.kernel_warning(bad)
+        assert k.kernel_warning("xfs_edge: declared") in WARNINGS
+
+
+def _user_module(tmp_path, monkeypatch, text):
+    f = tmp_path / "edge_user.py"
+    f.write_text(text)
+    spec = importlib.util.spec_from_file_location("edge_user", f)
+    mod = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "edge_user", mod)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_warnings_of_a_users_class_and_instance_are_declared(tmp_path, monkeypatch):
+    """declare_warnings_of reads the source file of a class or of an instance's class
+    (mutant: the two cases swapped, nothing declared)."""
+    mod = _user_module(tmp_path, monkeypatch, "from daxcheck.spec.fsdax import warn_on\n"
+                       "class Hooked:\n"
+                       "    def hook(self, L, d):\n"
+                       "        warn_on(L, d, True, 'xfs_edge: from a class')\n")
+    with registries.isolated():
+        k.declare_warnings_of(mod.Hooked)
+        assert "xfs_edge: from a class" in WARNINGS
+    with registries.isolated():
+        k.declare_warnings_of(mod.Hooked())
+        assert "xfs_edge: from a class" in WARNINGS
+
+
+def test_an_action_family_name_belongs_to_one_class():
+    """@action: a second class taking a registered family's name is refused, the same
+    class registered again is accepted (mutant: the comparison negated)."""
+    with registries.isolated():
+        with pytest.raises(ActionDefinitionError, match="already registered"):
+            @action
+            @dataclass(frozen=True)
+            class Write2(Action):
+                name: ClassVar[str] = "write"
+
+                def apply(self, m, s):
+                    return None
+
+                @classmethod
+                def instances(cls, L, D):
+                    return []
+
+        @dataclass(frozen=True)
+        class Edge(Action):
+            name: ClassVar[str] = "edge_family"
+
+            def apply(self, m, s):
+                return None
+
+            @classmethod
+            def instances(cls, L, D):
+                return []
+        assert action(Edge) is Edge and action(Edge) is Edge
