@@ -273,7 +273,8 @@ def main(argv=None) -> int:
         recs = [byid[i] for i in sorted(byid)]
         k = sum(r["status"] != "survived" for r in recs)
         doc = {**old, "count": len(recs), "killed": k, "survived": len(recs) - k,
-               "mutants": recs, "rerun": {"ids": sorted(ids), "wall_seconds": round(wall, 1)}}
+               "mutants": recs, "rerun": {"ids": sorted(ids), "wall_seconds": round(wall, 1),
+                                          "fast_tests": list(FAST_TESTS)}}
     Path(a.out).write_text(json.dumps(doc, indent=1) + "\n")
     print(f"{doc['killed']}/{doc['count']} killed ({100 * doc['killed'] / max(1, doc['count']):.1f}%),"
           f" {doc['survived']} survived; {wall:.0f}s wall with {a.jobs} job(s); {a.out}")
