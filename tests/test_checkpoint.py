@@ -227,7 +227,8 @@ def _npy(a):
     return b.getvalue()
 
 
-@pytest.mark.parametrize("edit", ["level", "found", "visited", "fired", "pickle", "seed"])
+@pytest.mark.parametrize("edit", ["level", "found", "visited", "unsorted", "fired", "pickle",
+                                  "seed"])
 def test_consistent_looking_but_wrong_checkpoint_refused(saved, tmp_path, edit):
     ck = _copy(saved, tmp_path)
     folder, _ = _files(ck)
@@ -242,6 +243,8 @@ def test_consistent_looking_but_wrong_checkpoint_refused(saved, tmp_path, edit):
         _reseal(ck, "state.json", json.dumps(state).encode())
     elif edit == "visited":
         _reseal(ck, "visited.npy", _npy(np.zeros(3, dtype=np.uint64)))
+    elif edit == "unsorted":
+        _reseal(ck, "visited.npy", _npy(np.load(folder / "visited.npy")[::-1].copy()))
     elif edit == "fired":
         _reseal(ck, "fired.npy", _npy(np.zeros((2, 2), dtype=np.int64)))
     else:
