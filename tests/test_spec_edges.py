@@ -127,31 +127,26 @@ def test_warnings_of_a_users_class_and_instance_are_declared(tmp_path, monkeypat
         assert "xfs_edge: from a class" in WARNINGS
 
 
+def _family(family):
+    """A do-nothing action family class named ``family`` (not registered)."""
+    @dataclass(frozen=True)
+    class Family(Action):
+        name: ClassVar[str] = family
+
+        def apply(self, m, s):
+            return None
+
+        @classmethod
+        def instances(cls, L, D):
+            return []
+    return Family
+
+
 def test_an_action_family_name_belongs_to_one_class():
     """@action: a second class taking a registered family's name is refused, the same
     class registered again is accepted (mutant: the comparison negated)."""
     with registries.isolated():
         with pytest.raises(ActionDefinitionError, match="already registered"):
-            @action
-            @dataclass(frozen=True)
-            class Write2(Action):
-                name: ClassVar[str] = "write"
-
-                def apply(self, m, s):
-                    return None
-
-                @classmethod
-                def instances(cls, L, D):
-                    return []
-
-        @dataclass(frozen=True)
-        class Edge(Action):
-            name: ClassVar[str] = "edge_family"
-
-            def apply(self, m, s):
-                return None
-
-            @classmethod
-            def instances(cls, L, D):
-                return []
-        assert action(Edge) is Edge and action(Edge) is Edge
+            action(_family("write"))
+        edge = _family("edge_family")
+        assert action(edge) is edge and action(edge) is edge
