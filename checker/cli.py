@@ -156,6 +156,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="explicit engine: explore one state per permutation of the files, "
                         "processes and tokens the design treats alike (checked as it goes; "
                         "state counts then differ from the manifest's)")
+    c.add_argument("--checkpoint", metavar="DIR",
+                   help="explicit engine, one design: save the exploration into DIR at every "
+                        "level and every --checkpoint-every seconds (atomically)")
+    c.add_argument("--resume", metavar="DIR",
+                   help="continue the exploration saved in DIR (same design, bounds, "
+                        "properties and options; it keeps checkpointing into DIR)")
+    c.add_argument("--checkpoint-every", type=_positive_float, metavar="S",
+                   help="seconds between two checkpoints inside a level (default 300)")
     outputs(c)
     machine(c)
     c.add_argument("--quiet", action="store_true", help="verdict table only")
@@ -259,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 PATH_OPTIONS = ("file", "manifest", "out", "json", "junit", "summary", "html", "pmem",
-                "designs", "properties")
+                "designs", "properties", "checkpoint", "resume")
 """Arguments that name files or folders (an empty one is bad input, not "the current
 folder" or "not given")."""
 
@@ -291,6 +299,7 @@ def _main(argv) -> int:
     from .gate import ManifestError
     from .outputs import OutputError
     from .report import make_console
+    from .explicit.checkpoint import CheckpointError
     from .runner import InputError
     from .trace import TraceError
     console = make_console()
@@ -318,7 +327,8 @@ def _main(argv) -> int:
         if args.cmd == "query":
             return _query(args, console)
         return _list(args, console)
-    except (InputError, TraceError, ManifestError, OutputError, InputFileError) as e:
+    except (InputError, TraceError, ManifestError, OutputError, InputFileError,
+            CheckpointError) as e:
         sys.stderr.write(f"daxcheck: error: {_one_line(e)}\n")
         return EXIT_BAD_INPUT
     except UserCodeError as e:
@@ -405,6 +415,7 @@ def _check(args, argv, console) -> int:
     props = pick_properties(args.property)
     overrides = {k: getattr(args, k) for k in BOUND_NAMES}
     models = [make_model(d, overrides) for d in designs]
+    ckpt = _checkpoint_options(args, models)
     budget = Budget(args.max_states, args.time_limit)
     cmd = command_line(argv)
     checks, written = [], {}
@@ -412,7 +423,8 @@ def _check(args, argv, console) -> int:
         prog = Progress(console, m.design.name)
         try:
             checks.append(run_check(m, props, args.engine, budget, prog, cmd,
-                                    exact=args.exact, symmetry=args.symmetry))
+                                    exact=args.exact, symmetry=args.symmetry,
+                                    checkpoint=ckpt))
         finally:
             prog.close()
     names = [p.name for p in props]
@@ -447,6 +459,33 @@ def _check(args, argv, console) -> int:
     write_outputs(args, rows_of_checks(checks, names, written, args.engine), "daxcheck check",
                   cmd, code)
     return code
+
+
+def _checkpoint_options(args, models):
+    """``--checkpoint``/``--resume``/``--checkpoint-every`` as a CheckpointOptions (None
+    without them), the folder checked before any work.  One design per checkpoint, explicit
+    engine only; InputError or CheckpointError otherwise."""
+    from .explicit.checkpoint import EVERY, CheckpointOptions, prepare
+    from .runner import InputError
+    path = args.checkpoint if args.resume is None else args.resume
+    if path is None:
+        if args.checkpoint_every is not None:
+            raise InputError("--checkpoint-every needs --checkpoint DIR or --resume DIR")
+        return None
+    if args.checkpoint is not None and args.resume is not None:
+        raise InputError("--checkpoint and --resume: give one (a resumed run keeps "
+                         "checkpointing into its folder)")
+    flag = "--resume" if args.resume is not None else "--checkpoint"
+    if args.engine != "explicit":
+        raise InputError(f"{flag}: the explicit engine only")
+    if len(models) != 1:
+        raise InputError(f"{flag}: one design per checkpoint ({len(models)} selected); "
+                         f"pick it with --design")
+    opts = CheckpointOptions(path, resume=args.resume is not None,
+                             every=EVERY if args.checkpoint_every is None
+                             else args.checkpoint_every, force=args.force)
+    prepare(opts)
+    return opts
 
 
 def _simulate(args, argv, console) -> int:

@@ -63,7 +63,7 @@ class Budget:
 def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
             progress: Callable[[Stats], None] | None = None,
             progress_every: float = 0.25, memo: bool = True, batched: bool = True,
-            exact: bool = False, symmetry=False) -> CheckResult:
+            exact: bool = False, symmetry=False, checkpoint=None) -> CheckResult:
     """Explore ``model`` breadth-first to ``depth`` (default: the model's bound) checking
     the :class:`~daxcheck.properties.Property` list ``props``.
 
@@ -74,13 +74,17 @@ def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
     ``memo=False`` additionally computes successors with the plain
     :meth:`DaxModel.successors` (reference semantics).  Both give the same states, verdicts,
     depths and traces.  ``progress(stats)`` is called about every ``progress_every``
-    seconds.  Returns a :class:`CheckResult` with one :class:`Verdict` per property
+    seconds.  ``checkpoint``: a :class:`.checkpoint.CheckpointOptions` (batched explorer
+    only; see :mod:`.checkpoint`).  Returns a :class:`CheckResult` with one :class:`Verdict` per property
     (counterexample traces as ``[(action index, state)]``) and :class:`Stats`.
     """
     if batched and memo:
         from .levels import explore_batched
         return explore_batched(model, props, depth, budget, progress, progress_every,
-                               exact=exact, symmetry=symmetry)
+                               exact=exact, symmetry=symmetry, checkpoint=checkpoint)
+    if checkpoint is not None:
+        from .checkpoint import CheckpointError
+        raise CheckpointError("checkpoints are saved by the batched explorer only")
     return explore_states(model, props, depth, budget, progress, progress_every, memo)
 
 

@@ -184,8 +184,14 @@ class BatchedExplorer:
     ``UserCodeError``)."""
 
     def __init__(self, model, props, depth, budget, progress=None, progress_every=0.25,
-                 exact=False, chunk=None, seed=SEED, symmetry=None):
+                 exact=False, chunk=None, seed=SEED, symmetry=None, checkpoint=None,
+                 resume=None):
         self.model, self.props = model, list(props)
+        # Checkpoint/resume (.checkpoint): a Checkpointer saving this run, a Snapshot it
+        # continues from; ``found``: per violated property (depth, index in level, fp).
+        self.checkpoint, self.resume = checkpoint, resume
+        self.found = {}
+        self.seconds_before = 0.0
         self.L = model.L
         self.width = self.L.width
         self.depth = model.bounds.depth if depth is None else depth
@@ -634,14 +640,11 @@ class BatchedExplorer:
         return self.stored[:, ids]
 
     # ------------------------------------------------------------------ main loop
-    def run(self) -> CheckResult:
-        """Explore breadth-first to the depth bound, or until every property is violated or
-        a budget runs out."""
-        model, L = self.model, self.L
-        t0 = time.perf_counter()
-        next_tick = t0 + self.progress_every
+    def _start(self):
+        """Level 0: the distinct initial states (one per orbit) stored, checked and
+        returned as the first frontier ``([(words, fps)], count)``."""
         init = []
-        for s in model.init_states():
+        for s in self.model.init_states():
             if s not in init:
                 init.append(s)
         rows0 = np.frombuffer(b"".join(init), dtype=np.uint8).reshape(len(init), self.width)
@@ -661,26 +664,42 @@ class BatchedExplorer:
         if self.index is not None:
             self._store(words0, fps0)
         self.n_states = rows0.shape[0]
-        frontier = [(words0, fps0)]
         self._record(self._check(words0), 0, fps0[0], 0)
+        return [(words0, fps0)], rows0.shape[0]
+
+    def run(self) -> CheckResult:
+        """Explore breadth-first to the depth bound, or until every property is violated or
+        a budget runs out."""
+        t0 = self.t0 = time.perf_counter()
+        next_tick = t0 + self.progress_every
         level = 0
+        mid = None    # a position inside a level to continue from (a resumed checkpoint)
+        if self.resume is not None:
+            level, *mid = self.resume.restore(self)
+        else:
+            frontier, frontier_n = self._start()
         complete = False
         budget = self.budget
         stopped = None
-        frontier_n = rows0.shape[0]
         while self.pending:
-            if frontier_n == 0:
-                complete = True
-                break
-            if level >= self.depth:
-                break
-            nxt = _Blocks(self.packing.nw, self.G, max(self.chunk, BLOCK))
-            link_dtype = np.uint32 if frontier_n * self.nA < 2**32 else np.int64
-            self.cur = link_pieces = []
-            base = 0          # position of the chunk in the frontier level
-            done = 0          # new states of this level so far
-            queue = frontier
-            frontier = None
+            if mid is None:
+                if frontier_n == 0:
+                    complete = True
+                    break
+                if level >= self.depth:
+                    break
+                queue, frontier = frontier, None
+                nxt = _Blocks(self.packing.nw, self.G, max(self.chunk, BLOCK))
+                link_dtype = np.uint32 if frontier_n * self.nA < 2**32 else np.int64
+                link_pieces, base, done = [], 0, 0
+                if self.checkpoint is not None:
+                    self.checkpoint.save(self, level, queue, nxt, link_pieces, base, done,
+                                         link_dtype)
+            else:
+                queue, nxt, link_pieces, base, done, link_dtype = mid
+                mid = None
+            self.cur = link_pieces
+            # base: position of the chunk in the frontier level; done: new states so far
             while queue:
                 words, fps = self._take_chunk(queue)
                 while True:
@@ -738,12 +757,16 @@ class BatchedExplorer:
                 if not self.pending or stopped:
                     break
                 now = time.perf_counter()
-                if budget.time_limit is not None and now - t0 >= budget.time_limit:
+                timeout = budget.time_limit is not None and now - t0 >= budget.time_limit
+                if self.checkpoint is not None and (timeout or self.checkpoint.due(now)):
+                    self.checkpoint.save(self, level, queue, nxt, link_pieces, base, done,
+                                         link_dtype)
+                if timeout:
                     stopped = f"time limit {budget.time_limit:g}s reached"
                     break
                 if self.progress is not None and now >= next_tick:
                     self.stats.states, self.stats.depth = self.n_states, level
-                    self.stats.seconds = now - t0
+                    self.stats.seconds = self.seconds_before + now - t0
                     self.progress(self.stats)
                     next_tick = now + self.progress_every
             self.links.append(_cat(link_pieces, link_dtype))
@@ -787,6 +810,7 @@ class BatchedExplorer:
                 continue
             p = next(p for p in self.props if p.name == name)
             trace = self._trace(depth, offset + j, nfp[j])
+            self.found[name] = (depth, offset + j, nfp[j])
             items = p.failing_items(self.L, trace[-1][1])
             self.verdicts[name] = Verdict(name, VIOLATED, depth, trace=trace,
                                           items=[i for i in items if i is not None])
@@ -822,7 +846,7 @@ class BatchedExplorer:
         st = self.stats
         st.states = self.n_states
         st.depth = level
-        st.seconds = time.perf_counter() - t0
+        st.seconds = self.seconds_before + time.perf_counter() - t0
         st.stopped = stopped
         fired = [int(x) for x in self.fired]
         st.transitions = sum(fired)
@@ -849,30 +873,41 @@ class BatchedExplorer:
 
 
 def explore_batched(model, props, depth=None, budget=None, progress=None, progress_every=0.25,
-                    exact=False, symmetry=False) -> CheckResult:
+                    exact=False, symmetry=False, checkpoint=None) -> CheckResult:
     """Run a :class:`BatchedExplorer`.  ``symmetry``: reduce by the index sets the design
     declares symmetric (``design.symmetric``), or by the given sets; when the check finds
     the symmetry does not hold the search is run again without it and the stats say why.
     In exact mode a detected fingerprint collision (probability about n²/2⁶⁵) reruns the
     search with another Zobrist table, so distinct states are never merged; raises
-    ExploreError after 4 collisions in a row."""
+    ExploreError after 4 collisions in a row.  ``checkpoint``: a
+    :class:`.checkpoint.CheckpointOptions` (save the run into its folder, or resume the run
+    saved there; CheckpointError for an unusable or mismatched checkpoint)."""
     from .explore import Budget
     budget = Budget() if budget is None else budget
     sets = None
     if symmetry:
         sets = tuple(getattr(model.design, "symmetric", ()) if symmetry is True else symmetry)
     broken = None
+    seed, saver, resume = SEED, None, None
+    if checkpoint is not None:
+        from .checkpoint import start
+        saver, resume, seed, sets, broken = start(checkpoint, model, props, depth, exact,
+                                                  symmetry, seed, sets, broken)
     for attempt in range(4):
         try:
+            if saver is not None:
+                saver.run = {"seed": seed + attempt, "sets": sets, "broken": broken}
             r = BatchedExplorer(model, props, depth, budget, progress, progress_every,
-                                exact=exact, seed=SEED + attempt, symmetry=sets).run()
+                                exact=exact, seed=seed + attempt, symmetry=sets,
+                                checkpoint=saver, resume=resume).run()
             if broken:
                 r.stats.symmetry = f"off ({broken})"
             return r
         except FingerprintCollision:
+            resume = None
             continue
         except SymmetryBroken as e:
-            broken, sets = str(e), None
+            broken, sets, resume = str(e), None, None
     raise ExploreError("four fingerprint collisions in a row: the Zobrist tables are not "
                        "random")
 
