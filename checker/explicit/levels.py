@@ -640,21 +640,8 @@ class BatchedExplorer:
         model, L = self.model, self.L
         t0 = time.perf_counter()
         next_tick = t0 + self.progress_every
-        init = []
-        for s in model.init_states():
-            if s not in init:
-                init.append(s)
-        rows0 = np.frombuffer(b"".join(init), dtype=np.uint8).reshape(len(init), self.width)
-        self._set_packing(Packing.for_values(np.maximum(rows0.max(axis=0),
-                                                        self._domain_max())))
-        if self.sym is not None:
-            self.sym.check_init(rows0)
-        fps0 = fingerprints(self.Zs, rows0)
-        canon = fps0.min(axis=0)
-        first = np.sort(np.unique(canon, return_index=True)[1])   # one state per orbit
-        rows0, fps0, canon = rows0[first], fps0[:, first], canon[first]
-        self.init_rows = rows0
-        words0 = self.packing.pack_rows(rows0)
+        words0, fps0, canon = self._initial()
+        rows0 = self.init_rows
         if not self.exact:
             self.visited.add(np.sort(canon))
         self.links.append(np.zeros(rows0.shape[0], dtype=np.uint32))
@@ -758,6 +745,26 @@ class BatchedExplorer:
             self._check_bijections()
         return self._result(level, complete, stopped, t0)
 
+    def _initial(self):
+        """The initial level: sets the packing and ``init_rows`` (one state per orbit, in
+        the model's order) and returns ``(words, fps (G, n), canonical fps)``.  (Shared with
+        :mod:`daxcheck.checker.distributed`.)"""
+        init = []
+        for s in self.model.init_states():
+            if s not in init:
+                init.append(s)
+        rows0 = np.frombuffer(b"".join(init), dtype=np.uint8).reshape(len(init), self.width)
+        self._set_packing(Packing.for_values(np.maximum(rows0.max(axis=0),
+                                                        self._domain_max())))
+        if self.sym is not None:
+            self.sym.check_init(rows0)
+        fps0 = fingerprints(self.Zs, rows0)
+        canon = fps0.min(axis=0)
+        first = np.sort(np.unique(canon, return_index=True)[1])   # one state per orbit
+        rows0, fps0, canon = rows0[first], fps0[:, first], canon[first]
+        self.init_rows = rows0
+        return self.packing.pack_rows(rows0), fps0, canon
+
     def _build(self, words, parents, acts, ents):
         """The words of the new states: each parent's words patched on its action's W."""
         nw = words[:, parents]
@@ -795,14 +802,7 @@ class BatchedExplorer:
     def _trace(self, depth, idx, fp):
         """Rebuild the path to state ``idx`` of level ``depth`` by re-executing its actions
         from the initial state (reference semantics) and check it."""
-        steps = []
-        lvl, i = depth, idx
-        while lvl > 0:
-            links = self.links[lvl] if lvl < len(self.links) else np.concatenate(self.cur)
-            i, a = divmod(int(links[i]), self.nA)
-            steps.append(a)
-            lvl -= 1
-        steps.reverse()
+        i, steps = self._path(depth, idx)
         s = bytes(self.init_rows[i])
         path = [(-1, s)]
         for a in steps:
@@ -817,6 +817,20 @@ class BatchedExplorer:
             raise ExploreError("rebuilt counterexample does not reach the state found "
                                "(fingerprint mismatch)")
         return path
+
+    def _path(self, depth, idx):
+        """``(initial state index, action indices)`` of the path to state ``idx`` of level
+        ``depth``, from the per-level links (overridden by the distributed explorer, whose
+        links live in its workers)."""
+        steps = []
+        lvl, i = depth, idx
+        while lvl > 0:
+            links = self.links[lvl] if lvl < len(self.links) else np.concatenate(self.cur)
+            i, a = divmod(int(links[i]), self.nA)
+            steps.append(a)
+            lvl -= 1
+        steps.reverse()
+        return i, steps
 
     def _result(self, level, complete, stopped, t0):
         st = self.stats

@@ -1,0 +1,63 @@
+"""The Ray session of a distributed run: availability, start (local or joining a cluster),
+clean shutdown.
+
+Ray is an optional dependency (``pip install 'daxcheck[distributed]'``); this module
+imports it lazily so that the rest of daxcheck (and ``--workers 1``) never needs it.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+
+INSTALL_HINT = "--workers N>=2 needs Ray: pip install 'daxcheck[distributed]'"
+
+
+class DistributedError(RuntimeError):
+    """The distributed run cannot start (Ray missing, a cluster address that does not
+    answer, fewer CPUs than workers...): a one-line message; the CLI exits 2."""
+
+
+def ray_module():
+    """The imported ``ray`` module; DistributedError with :data:`INSTALL_HINT` if Ray is
+    not installed."""
+    try:
+        import ray
+    except ImportError:
+        raise DistributedError(INSTALL_HINT) from None
+    return ray
+
+
+@contextlib.contextmanager
+def ray_session(workers: int, address: str | None = None):
+    """Ray initialised for ``workers`` partition workers for the duration of the block,
+    yielding the ``ray`` module.
+
+    ``address`` None: a local Ray instance with ``workers`` CPUs (no dashboard, worker
+    logs not forwarded to this terminal, Ray's own logging at ERROR); otherwise the
+    cluster at ``address`` ("auto", "ray://host:10001", "host:6379") is joined.  A session
+    already initialised in this process (a test fixture, a user's notebook) is reused and
+    left running; one started here is shut down on every exit path (Ctrl-C and SIGTERM
+    included: the CLI turns both into exceptions).  Raises DistributedError when Ray is
+    missing or cannot start/connect."""
+    ray = ray_module()
+    if ray.is_initialized():
+        yield ray
+        return
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    kw = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
+              configure_logging=True)
+    try:
+        if address is None:
+            ray.init(num_cpus=workers, **kw)
+        else:
+            ray.init(address=address, **kw)
+    except Exception as e:   # Ray raises ConnectionError, RuntimeError, ValueError...
+        msg = " ".join(str(e).split())[:200]
+        where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+        raise DistributedError(f"cannot start {where}: {msg}") from None
+    try:
+        yield ray
+    finally:
+        ray.shutdown()
