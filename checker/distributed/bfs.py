@@ -37,6 +37,7 @@ Not supported with N >= 2 (the CLI refuses them): ``--exact`` and ``--symmetry``
 """
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -45,6 +46,7 @@ from ..explicit.explore import Budget
 from ..explicit.levels import BatchedExplorer, ExploreError, _Repack
 from ..explicit.packing import Packing, repack
 from ..results import CheckResult
+from .session import ray_session
 
 U64 = np.uint64
 
@@ -243,6 +245,35 @@ class WorkerPool:
         for a in self.actors:
             self.ray.kill(a)
         self.actors = []
+
+
+_SHARED: dict = {}
+"""Pools kept open by :func:`shared_pool` (by worker count), reused by :func:`worker_pool`."""
+
+
+def shared_pool(ray, n: int) -> "WorkerPool":
+    """A pool of ``n`` workers on the running session that :func:`worker_pool` reuses
+    instead of starting its own (a test session's fixture; the caller closes it)."""
+    pool = _SHARED[n] = WorkerPool(ray, n)
+    return pool
+
+
+@contextlib.contextmanager
+def worker_pool(n: int, address: str | None = None):
+    """A :class:`WorkerPool` of ``n`` workers for the block: the :func:`shared_pool` of
+    that size if one is open, else a new one on a :func:`~.session.ray_session` (local
+    with ``n`` CPUs, or the cluster at ``address``), closed with the session on every exit
+    path.  Raises :class:`~.session.DistributedError` (Ray missing, cannot start)."""
+    pool = _SHARED.get(n)
+    if pool is not None and pool.actors and pool.ray.is_initialized():
+        yield pool
+        return
+    with ray_session(n, address) as ray:
+        pool = WorkerPool(ray, n)
+        try:
+            yield pool
+        finally:
+            pool.close()
 
 
 class DistributedExplorer(BatchedExplorer):

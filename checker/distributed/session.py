@@ -10,10 +10,12 @@ import contextlib
 import logging
 import os
 
+from ..runner import InputError
+
 INSTALL_HINT = "--workers N>=2 needs Ray: pip install 'daxcheck[distributed]'"
 
 
-class DistributedError(RuntimeError):
+class DistributedError(InputError):
     """The distributed run cannot start (Ray missing, a cluster address that does not
     answer, fewer CPUs than workers...): a one-line message; the CLI exits 2."""
 
