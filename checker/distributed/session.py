@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
+import threading
 
 from ..runner import InputError
 
@@ -50,6 +52,10 @@ def ray_session(workers: int, address: str | None = None):
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     kw = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
               configure_logging=True)
+    before = {}
+    if threading.current_thread() is threading.main_thread():
+        before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        before = {k: (signal.SIG_DFL if v is None else v) for k, v in before.items()}
     try:
         if address is None:
             ray.init(num_cpus=workers, **kw)
@@ -59,7 +65,38 @@ def ray_session(workers: int, address: str | None = None):
         msg = " ".join(str(e).split())[:200]
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         raise DistributedError(f"cannot start {where}: {msg}") from None
+    got, restore = _keep_signal_handlers(before)
     try:
         yield ray
+    except BaseException as e:
+        from daxcheck.usercode import Interrupted, Terminated
+        if got and not isinstance(e, (Interrupted, Terminated)):
+            # Ray turns a signal that arrived inside ray.get into its own KeyboardInterrupt
+            # or SystemExit: give daxcheck's exception back (exit 130/143, one line).
+            raise (Terminated if got[-1] == signal.SIGTERM else Interrupted)() from None
+        raise
     finally:
+        restore()
         ray.shutdown()
+
+
+def _keep_signal_handlers(before):
+    """Put back the SIGINT/SIGTERM handlers ``ray.init`` replaced (``before``: signal ->
+    handler), each Python one wrapped to note the signal in the returned list.  Returns
+    ``(list, restore)``."""
+    got = []
+    if threading.current_thread() is not threading.main_thread():
+        return got, lambda: None
+
+    def wrap(prev):
+        def handler(signum, frame):
+            got.append(signum)
+            return prev(signum, frame)
+        return handler
+    for sig, prev in before.items():
+        signal.signal(sig, wrap(prev) if callable(prev) else prev)
+
+    def restore():
+        for sig, prev in before.items():
+            signal.signal(sig, prev)
+    return got, restore
