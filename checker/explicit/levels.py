@@ -65,6 +65,12 @@ BLOCK = 1 << 17
 """States per block of the next frontier."""
 
 
+def default_chunk(n_actions: int) -> int:
+    """Frontier states per chunk for a model of ``n_actions`` actions: about 2^19
+    candidates (states x actions), within 1024..:data:`CHUNK`."""
+    return max(1024, min(CHUNK, (1 << 19) // max(1, n_actions)))
+
+
 class _Collision(Exception):
     """Exact mode: two distinct states share a fingerprint (the run restarts with another
     Zobrist seed)."""
@@ -193,7 +199,7 @@ class BatchedExplorer:
         self.nA = len(model.actions)
         self.exact, self.seed = exact, seed
         # Candidates per chunk (states x enabled actions) bound the transient memory.
-        self.chunk = chunk or max(1024, min(CHUNK, (1 << 19) // max(1, self.nA)))
+        self.chunk = chunk or default_chunk(self.nA)
         self.okey_dtype = np.int32 if self.chunk * self.nA < 2**31 else np.int64
         self.Z = zobrist_table(self.width, seed)
         self.infos = [_ActionInfo(i, a, action_footprint(model, a), self.width)
