@@ -46,7 +46,7 @@ from ..explicit.explore import Budget
 from ..explicit.levels import BatchedExplorer, ExploreError, _Repack, default_chunk
 from ..explicit.packing import Packing, repack
 from ..results import CheckResult
-from .session import ray_session
+from .session import DistributedError, ray_session
 
 U64 = np.uint64
 WORKER_CHUNK_SCALE = 4
@@ -251,6 +251,14 @@ class WorkerPool:
         self.ray, self.n = ray, n
         cls = ray.remote(num_cpus=1)(PartitionWorker)
         self.actors = [cls.remote(r, n) for r in range(n)]
+        try:
+            ray.get([a.__ray_ready__.remote() for a in self.actors])
+        except Exception as e:   # ActorDiedError: typically daxcheck missing on a node
+            self.close()
+            msg = " ".join(str(e).split())[:160]
+            raise DistributedError(f"the Ray workers did not start (daxcheck must be "
+                                   f"importable by the cluster's Python on every node): "
+                                   f"{msg}") from None
 
     def close(self):
         for a in self.actors:

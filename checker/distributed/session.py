@@ -44,12 +44,15 @@ def ray_session(workers: int, address: str | None = None):
     left running; one started here is shut down on every exit path (Ctrl-C and SIGTERM
     included: the CLI turns both into exceptions).  Raises DistributedError when Ray is
     missing or cannot start/connect."""
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")   # Ray's C++ core on stderr
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray = ray_module()
     if ray.is_initialized():
         yield ray
         return
-    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if address is not None:
+        _reachable(address)
     kw = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
               configure_logging=True)
     before = {}
@@ -61,7 +64,14 @@ def ray_session(workers: int, address: str | None = None):
             ray.init(num_cpus=workers, **kw)
         else:
             ray.init(address=address, **kw)
+    except SystemExit:       # ray.init's own SIGTERM handler, before ours is back
+        from daxcheck.usercode import Terminated
+        _restore(before)
+        ray.shutdown()
+        raise Terminated() from None
     except Exception as e:   # Ray raises ConnectionError, RuntimeError, ValueError...
+        _restore(before)
+        ray.shutdown()
         msg = " ".join(str(e).split())[:200]
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
         raise DistributedError(f"cannot start {where}: {msg}") from None
@@ -80,6 +90,25 @@ def ray_session(workers: int, address: str | None = None):
         ray.shutdown()
 
 
+def _reachable(address: str, timeout: float = 5.0) -> None:
+    """DistributedError unless ``address`` ("auto", "HOST:PORT", "ray://HOST:PORT")
+    accepts a TCP connection within ``timeout`` seconds ("auto" is left to Ray): Ray
+    itself retries an unreachable cluster for minutes."""
+    import socket
+    if address == "auto":
+        return
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise DistributedError(f"--ray-address {address}: expected auto, HOST:PORT or "
+                               f"ray://HOST:PORT")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as e:
+        raise DistributedError(f"--ray-address {address}: cannot connect "
+                               f"({e.strerror or e})") from None
+
+
 def _keep_signal_handlers(before):
     """Put back the SIGINT/SIGTERM handlers ``ray.init`` replaced (``before``: signal ->
     handler), each Python one wrapped to note the signal in the returned list.  Returns
@@ -96,7 +125,9 @@ def _keep_signal_handlers(before):
     for sig, prev in before.items():
         signal.signal(sig, wrap(prev) if callable(prev) else prev)
 
-    def restore():
-        for sig, prev in before.items():
-            signal.signal(sig, prev)
-    return got, restore
+    return got, lambda: _restore(before)
+
+
+def _restore(before):
+    for sig, prev in before.items():
+        signal.signal(sig, prev)
