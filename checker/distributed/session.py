@@ -61,7 +61,7 @@ def ray_session(workers: int, address: str | None = None):
         before = {k: (signal.SIG_DFL if v is None else v) for k, v in before.items()}
     try:
         if address is None:
-            ray.init(num_cpus=workers, **kw)
+            ray.init(address="local", num_cpus=workers, **kw)   # never a running cluster
         else:
             ray.init(address=address, **kw)
     except SystemExit:       # ray.init's own SIGTERM handler, before ours is back
