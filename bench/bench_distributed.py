@@ -7,7 +7,11 @@ verdict and depth), the ratio of the one-process time to the distributed time (t
 >= 1.6 on a quiet 2-core machine), and for the distributed run: per-worker throughput
 (states / worker / second, and expansion seconds per worker), candidates per state,
 bytes sent between workers per state, states sent per state, and the workers' memory per
-state (visited fingerprints and per-level links).  The distributed time is the search
+state (visited fingerprints and per-level links), and the CPU seconds of the one-process
+run against those of the workers and the driver (a load-independent work ratio: the
+machine is shared, and a loaded machine gives two workers less than two cores; the
+"best ratio" is the one-process CPU time over the busiest distributed process's CPU time,
+what two idle cores would give).  The distributed time is the search
 only (workers built and warm: the same Ray session and actors for every repeat); Ray's
 start (``ray.init`` + actors) is printed apart.  The load average is printed before and
 after (the machine is shared: ratios, not absolute times, are what counts).
@@ -26,6 +30,12 @@ import time
 
 def load() -> str:
     return "load average %.2f %.2f %.2f" % os.getloadavg()
+
+
+def cpu() -> float:
+    """CPU seconds (user + system) of this process."""
+    t = os.times()
+    return t.user + t.system
 
 
 def main(argv=None) -> int:
@@ -60,13 +70,16 @@ def main(argv=None) -> int:
             print(f"Ray start (ray.init + {args.workers} actors): "
                   f"{out['ray_start_seconds']:.1f}s", flush=True)
             for rep in range(args.repeat):
-                t = time.perf_counter()
+                t, c = time.perf_counter(), cpu()
                 one = explore(m, props)
-                t1 = time.perf_counter() - t
+                t1, c1 = time.perf_counter() - t, cpu() - c
                 extra = {}
-                t = time.perf_counter()
+                w0 = ray.get([a.cpu_seconds.remote() for a in pool.actors])
+                t, c = time.perf_counter(), cpu()
                 two = explore_distributed(m, props, pool, stats_out=extra)
-                t2 = time.perf_counter() - t
+                t2, cd = time.perf_counter() - t, cpu() - c
+                w1 = ray.get([a.cpu_seconds.remote() for a in pool.actors])
+                cw = [b - a for a, b in zip(w0, w1)]
                 same = (one.stats.states == two.stats.states and
                         {k: (v.status, v.depth, v.trace) for k, v in one.verdicts.items()} ==
                         {k: (v.status, v.depth, v.trace) for k, v in two.verdicts.items()})
@@ -78,6 +91,9 @@ def main(argv=None) -> int:
                 expand = [sum(x["expand_seconds"][w] for x in lv) for w in range(args.workers)]
                 mem = extra["memory"]
                 run = {"one_seconds": t1, "dist_seconds": t2, "ratio": t1 / t2,
+                       "one_cpu_seconds": c1, "worker_cpu_seconds": cw,
+                       "driver_cpu_seconds": cd,
+                       "work_ratio": (sum(cw) + cd) / c1,
                        "states": [one.stats.states, two.stats.states], "identical": same,
                        "per_worker_states_per_s": n / args.workers / t2,
                        "expand_seconds_per_worker": expand,
@@ -100,6 +116,11 @@ def main(argv=None) -> int:
                       f"memory {run['visited_bytes_per_state']:.1f} B visited + "
                       f"{run['link_bytes_per_state']:.1f} B links per state; {load()}",
                       flush=True)
+                print(f"  CPU: --workers 1 {c1:.2f}s; --workers {args.workers} workers "
+                      f"{', '.join(f'{x:.2f}s' for x in cw)} + driver {cd:.2f}s = "
+                      f"{run['work_ratio']:.2f}x the one-process CPU (load-independent; with "
+                      f"{args.workers} idle cores the best ratio is about "
+                      f"{t1 / max(max(cw), cd) * c1 / t1:.2f}x)", flush=True)
         finally:
             pool.close()
     r1 = statistics.median(r["one_seconds"] for r in out["runs"])

@@ -38,6 +38,7 @@ Not supported with N >= 2 (the CLI refuses them): ``--exact`` and ``--symmetry``
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 
 import numpy as np
@@ -56,9 +57,28 @@ of the spec's Python per vocabulary operation), so fewer, larger chunks pay it l
 (measured on cow-single-iomap --depth 6: about 10% less work per level)."""
 
 
+CHECK_CHUNK = 1 << 17
+"""New states per property check in ``merge`` (the check's cost per call is mostly fixed:
+one pass over the conjuncts' read sets)."""
+
+
 def owner(fps: np.ndarray, n: int) -> np.ndarray:
     """Rank of the worker owning each fingerprint of ``fps`` (uint64): ``fp % n``."""
     return (fps % U64(n)).astype(np.intp)
+
+
+def _gather(pieces, idx):
+    """Columns ``idx`` (indices into the concatenation of the ``(nw, k_i)`` arrays
+    ``pieces``) as one ``(nw, len(idx))`` array, without concatenating the pieces."""
+    out = np.empty((pieces[0].shape[0], idx.size), dtype=U64)
+    lo = 0
+    for p in pieces:
+        hi = lo + p.shape[1]
+        m = np.flatnonzero((idx >= lo) & (idx < hi))
+        if m.size:
+            out[:, m] = p[:, idx[m] - lo]
+        lo = hi
+    return out
 
 
 def _empty_msg(packing):
@@ -174,26 +194,29 @@ class PartitionWorker:
             E._repack_all(cap, [])
         words = [m[1] if m[0] == E.packing.bits else repack(m[1], Packing(m[0]), E.packing)
                  for m in parts]
-        words = np.concatenate(words, axis=1)
         fps = np.concatenate([m[2] for m in parts])
         key = np.concatenate([m[3] for m in parts])
         del parts
-        o = np.lexsort((key, fps))               # by fingerprint, then smallest key first
-        f = fps[o]
-        first = np.ones(f.shape[0], dtype=bool)
-        first[1:] = f[1:] != f[:-1]
-        o = o[first]
-        new = ~E.visited.contains(fps[o])        # fps[o] is sorted
-        o = o[new]
-        E.visited.add(fps[o])
-        o = o[np.argsort(key[o], kind="stable")]
-        self.nwords, self.nfp, self.nkey = words[:, o], fps[o], key[o]
+        # Each message is sorted by key (chunks in parent order, each chunk's new states in
+        # key order), so this stable sort merges a few sorted runs.
+        o = np.argsort(key, kind="stable")
+        # The one-process de-duplication on positions in key order: the first occurrence of
+        # each fingerprint, none visited (sorted fingerprints in ``fresh``).
+        nidx, nfp, fresh = E._dedupe(fps[o][None], np.arange(o.size, dtype=np.int64),
+                                     None, None)
+        sel = o[nidx]
+        if fresh is not None:        # None: no candidate at all
+            E.visited.add(fresh)
+        self.nfp, self.nkey = nfp[0], key[sel]
+        self.nwords = _gather(words, sel)
+        del words, fps, key, o
         E.pending = list(pending)
         self.first = {}
         acts = self.nkey % E.nA
-        for lo in range(0, self.nkey.size, E.chunk):    # chunks: the key tables stay hot
-            for name, i in E._check(self.nwords[:, lo:lo + E.chunk],
-                                    acts[lo:lo + E.chunk]).items():
+        step = CHECK_CHUNK
+        for lo in range(0, self.nkey.size, step):
+            for name, i in E._check(self.nwords[:, lo:lo + step],
+                                    acts[lo:lo + step]).items():
                 self.first.setdefault(name, lo + i)
         if not keep:
             self.nwords = self.nwords[:, :0]
@@ -236,6 +259,11 @@ class PartitionWorker:
         g, K = self.levels[level]
         i = int(np.searchsorted(g, pos))
         return int(K[i]) if i < g.size and g[i] == pos else None
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system, seconds) this worker process has used so far."""
+        t = os.times()
+        return t.user + t.system
 
     def memory(self) -> dict:
         """Bytes held: visited set, per-level links."""

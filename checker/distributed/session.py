@@ -44,7 +44,6 @@ def ray_session(workers: int, address: str | None = None):
     left running; one started here is shut down on every exit path (Ctrl-C and SIGTERM
     included: the CLI turns both into exceptions).  Raises DistributedError when Ray is
     missing or cannot start/connect."""
-    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")   # Ray's C++ core on stderr
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray = ray_module()
