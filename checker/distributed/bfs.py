@@ -151,6 +151,12 @@ class PartitionWorker:
             ppos = self.pos[base:base + fps.shape[1]]
             key = ppos[parents] * nA + acts
             dest = owner(nfp[0], n)
+            # Fingerprints sent to other owners are marked in this worker's visited set:
+            # any later candidate with one of them (this level: a larger key; a later level:
+            # a state its owner has by then) is dropped here, before being built and sent.
+            foreign = dest != self.rank_
+            if foreign.any():
+                E.visited.add(np.sort(nfp[0][foreign]))
             for w in range(n):
                 sel = np.flatnonzero(dest == w)
                 if sel.size:
