@@ -8,8 +8,9 @@ fingerprints and the frontier of those states.  One BFS level is four rounds dri
 1. ``expand``: every worker runs its frontier, chunk by chunk, through the batched
    explorer's own successor machinery (:class:`~daxcheck.checker.explicit.levels.BatchedExplorer`:
    key tables per read set, the array backend, fingerprint deltas, de-duplication within
-   the chunk and against its own visited set), builds the new states' bit-packed words and
-   cuts them by owner into one message per worker: NumPy arrays (packing widths, words
+   the chunk and against its own visited set, where the fingerprints it sent to other
+   owners are marked too), builds the new states' bit-packed words and cuts them by owner
+   into one message per worker: NumPy arrays (packing widths, words
    ``(nw, k)`` uint64, fingerprints ``(k,)`` uint64, BFS keys ``(k,)`` int64), moved by
    Ray's object store, never as Python objects.
 2. ``merge``: every owner de-duplicates what it received (the smallest BFS key of each
