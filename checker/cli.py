@@ -48,21 +48,22 @@ BOUND_NAMES = tuple(BOUND_HELP)
 """Their names; ``prove`` takes all but depth."""
 
 
-def _positive_int(text):
+def _int(text):
     try:
-        v = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+def _positive_int(text):
+    v = _int(text)
     if v < 0:
         raise argparse.ArgumentTypeError(f"{text!r} is negative")
     return v
 
 
 def _workers(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    v = _int(text)
     if v < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not at least 1")
     return v

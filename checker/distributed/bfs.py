@@ -45,7 +45,7 @@ import time
 import numpy as np
 
 from ..explicit.explore import Budget
-from ..explicit.levels import BatchedExplorer, ExploreError, _Repack, default_chunk
+from ..explicit.levels import BatchedExplorer, ExploreError, default_chunk
 from ..explicit.packing import Packing, repack
 from ..results import CheckResult
 from .session import DistributedError, ray_session
@@ -135,15 +135,7 @@ class PartitionWorker:
         self.front = None
         base, ncand = 0, 0
         while queue:
-            words, fps = E._take_chunk(queue)
-            while True:
-                try:
-                    cfp, cok, ents, rows_by = E._successors(words, fps)
-                    break
-                except _Repack as r:
-                    holder = [(words, fps)]
-                    E._repack_all(r.maxvals, [holder, queue] + outs)
-                    words, fps = holder[0]
+            words, fps, (cfp, cok, ents, rows_by) = E._next_chunk(queue, outs)
             ncand += cok.shape[0]
             nok, nfp, _ = E._dedupe(cfp, cok, words, ents)
             del cfp, cok
