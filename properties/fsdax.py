@@ -217,7 +217,7 @@ def dedupe_shares_equal_data(L, s, fx):
     f, x = fx
     p = s[L.ext_pblk[f][x]]
     return Implies(s[L.ext_kind[f][x]] == WRITTEN, ForAll(L.file_blks, lambda gy: Implies(
-        And(gy > (f, x), s[L.ext_kind[gy[0]][gy[1]]] == WRITTEN,
+        And(gy != (f, x), s[L.ext_kind[gy[0]][gy[1]]] == WRITTEN,
             s[L.ext_pblk[gy[0]][gy[1]]] == p),
         ForAll(L.segs, lambda g: s[L.ghost_last[f][x][g]] == s[L.ghost_last[gy[0]][gy[1]][g]]))))
 
