@@ -108,8 +108,6 @@ class PartitionWorker:
         model, props = spec.build()
         chunk = default_chunk(len(model.actions)) * WORKER_CHUNK_SCALE
         self.E = E = BatchedExplorer(model, props, depth, Budget(), chunk=chunk)
-        if E.nA == 0:
-            raise ExploreError("the model has no actions")
         words0, fps0, _ = E._initial()
         mine = np.flatnonzero(owner(fps0[0], self.n) == self.rank_)
         fp = fps0[0][mine]
