@@ -495,6 +495,20 @@ class BatchedExplorer:
                 n += take
         return _join(buf)
 
+    def _next_chunk(self, queue, pieces_lists):
+        """Take the next chunk of ``queue`` (:meth:`_take_chunk`) and compute its candidates
+        (:meth:`_successors`); when a value outgrows its packed column, the chunk, ``queue``
+        and every list of (words, fps) pieces in ``pieces_lists`` are repacked and the chunk
+        is retried.  Returns ``(words, fps, (fps, okeys, ents, rows per action))``."""
+        words, fps = self._take_chunk(queue)
+        while True:
+            try:
+                return words, fps, self._successors(words, fps)
+            except _Repack as r:
+                holder = [(words, fps)]
+                self._repack_all(r.maxvals, [holder, queue, *pieces_lists])
+                words, fps = holder[0]
+
     def _successors(self, words, fps):
         """Candidates of a chunk: ``(fps, okeys, ents, rows per action)`` where okey =
         parent position * nA + action (BFS order) and ``fps`` is ``(G, M)``: the
@@ -675,15 +689,7 @@ class BatchedExplorer:
             queue = frontier
             frontier = None
             while queue:
-                words, fps = self._take_chunk(queue)
-                while True:
-                    try:
-                        cfp, cok, ents, rows_by = self._successors(words, fps)
-                        break
-                    except _Repack as r:
-                        holder = [(words, fps)]
-                        self._repack_all(r.maxvals, [holder, queue, nxt])
-                        words, fps = holder[0]
+                words, fps, (cfp, cok, ents, rows_by) = self._next_chunk(queue, [nxt])
                 try:
                     nok, nfp, fresh = self._dedupe(cfp, cok, words, ents)
                 except _Collision:
