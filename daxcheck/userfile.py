@@ -144,8 +144,15 @@ def import_user_file(path: str, kind: str) -> UserFile:
 
 def _check_registered(path, key: str, name, value) -> None:
     """Raise UserFileError unless ``name`` is a plain name and ``value`` an entry of the
-    right type for registry ``key``."""
+    right type for registry ``key`` (a kernel WARN message: one printable line)."""
     from daxcheck import registries
+    if key == "warnings":            # keyed by the WARN message itself, never a file name
+        if not isinstance(name, str) or not name.strip() or not name.isprintable() \
+                or len(name) > 200:
+            raise UserFileError(f"{path}: registers warning {name!r} "
+                                f"({type(name).__name__}): a kernel WARN message is one "
+                                f"printable line of at most 200 characters")
+        return
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise UserFileError(f"{path}: registers {key[:-1]} {name!r} ({type(name).__name__}): "
                             f"a name is a string of letters, digits and _.+- (at most 100, "
