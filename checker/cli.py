@@ -18,6 +18,7 @@ Bad input and a user's code that raises are reported on one line, never as a tra
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 from pathlib import Path
 import re
@@ -47,14 +48,42 @@ BOUND_NAMES = tuple(BOUND_HELP)
 """Their names; ``prove`` takes all but depth."""
 
 
-def _positive_int(text):
+def _int(text):
     try:
-        v = int(text)
+        return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+
+
+def _positive_int(text):
+    v = _int(text)
     if v < 0:
         raise argparse.ArgumentTypeError(f"{text!r} is negative")
     return v
+
+
+def _workers(text):
+    v = _int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not at least 1")
+    return v
+
+
+def _distributed(sp, what):
+    sp.add_argument("--workers", type=_workers, default=1, metavar="N",
+                    help=f"{what} (N>=2: Ray workers, local with N CPUs unless --ray-address; "
+                         "needs pip install 'daxcheck[distributed]')")
+    sp.add_argument("--ray-address", metavar="ADDR",
+                    help="join this Ray cluster (auto, HOST:PORT, ray://HOST:10001) "
+                         "instead of starting a local one; needs --workers N>=2")
+
+
+def _check_distributed(args) -> None:
+    from .runner import InputError
+    if args.ray_address is not None and args.workers < 2:
+        raise InputError("--ray-address needs --workers N with N >= 2")
+    if args.ray_address == "":
+        raise InputError("--ray-address: an empty address")
 
 
 def _positive_float(text):
@@ -164,6 +193,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "properties and options; it keeps checkpointing into DIR)")
     c.add_argument("--checkpoint-every", type=_positive_float, metavar="S",
                    help="seconds between two checkpoints inside a level (default 300)")
+    _distributed(c, "explicit engine: partitions of a hash-partitioned BFS (default 1: "
+                    "this process)")
     outputs(c)
     machine(c)
     c.add_argument("--quiet", action="store_true", help="verdict table only")
@@ -184,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("--swarm", action="store_true",
                     help="swarm testing: fresh random family weights for every walk")
     sizes(sm, BOUND_NAMES[1:])
+    _distributed(sm, "split the walks over N workers, swarm style (default 1: this process)")
     outputs(sm)
     machine(sm)
     sm.add_argument("--quiet", action="store_true", help="verdict table only")
@@ -406,8 +438,8 @@ def _check(args, argv, console) -> int:
     from .explicit import Budget
     from .report import Progress, stats_line, trace_table, verdict_tables
     from .results import fmt_item
-    from .runner import (command_line, load_user_files, make_model, pick, pick_properties,
-                         run_check)
+    from .runner import (check_distributable, command_line, load_user_files, make_model, pick,
+                         pick_properties, run_check)
 
     _preflight(args)
     load_user_files(args.designs, args.properties)
@@ -419,14 +451,23 @@ def _check(args, argv, console) -> int:
     budget = Budget(args.max_states, args.time_limit)
     cmd = command_line(argv)
     checks, written = [], {}
-    for m in models:
-        prog = Progress(console, m.design.name)
-        try:
-            checks.append(run_check(m, props, args.engine, budget, prog, cmd,
-                                    exact=args.exact, symmetry=args.symmetry,
-                                    checkpoint=ckpt))
-        finally:
-            prog.close()
+    _check_distributed(args)
+    with contextlib.ExitStack() as stack:
+        pool = None
+        if args.workers >= 2:
+            check_distributable(args.engine, args.exact, args.symmetry)
+            if ckpt is not None:
+                raise InputError("--checkpoint/--resume run in one process: drop --workers")
+            from .distributed.bfs import worker_pool
+            pool = stack.enter_context(worker_pool(args.workers, args.ray_address))
+        for m in models:
+            prog = Progress(console, m.design.name)
+            try:
+                checks.append(run_check(m, props, args.engine, budget, prog, cmd,
+                                        exact=args.exact, symmetry=args.symmetry, pool=pool,
+                                        checkpoint=ckpt))
+            finally:
+                prog.close()
     names = [p.name for p in props]
     for part in verdict_tables(checks, names, console.width):
         console.print(part)
@@ -499,24 +540,29 @@ def _simulate(args, argv, console) -> int:
     overrides = {k: getattr(args, k) for k in BOUND_NAMES[1:]}
     cmd = command_line(argv)
     checks, problems, written = [], [], {}
-    for d in designs:
-        m = make_model(d, overrides)
-        prog = Progress(console, d.name)
-        try:
-            c = run_simulate(m, props, args.depth, args.runs, args.seed, args.time_limit,
-                             args.weights, args.swarm, prog, cmd)
-        finally:
-            prog.close()
-        checks.append(c)
-        st = c.result.stats
-        for name, t in c.traces.items():
-            f = st.found[name]
-            if not args.quiet:
-                console.print(trace_table(t, m, f"{d.name}: {name} violated: found in walk "
-                                          f"{f.walk} at step {f.step}, shrunk from {f.raw_length} "
-                                          f"to {t.depth} steps"))
-        if not args.no_write:
-            problems += _save(c, args, console, written)
+    _check_distributed(args)
+    with contextlib.ExitStack() as stack:
+        if args.workers >= 2:     # one Ray session for every design
+            from .distributed.session import ray_session
+            stack.enter_context(ray_session(args.workers, args.ray_address))
+        for d in designs:
+            m = make_model(d, overrides)
+            prog = Progress(console, d.name)
+            try:
+                c = run_simulate(m, props, args.depth, args.runs, args.seed, args.time_limit,
+                                 args.weights, args.swarm, prog, cmd, args.workers,
+                                 args.ray_address)
+            finally:
+                prog.close()
+            checks.append(c)
+            for name, t in c.traces.items():
+                f = c.result.stats.found[name]
+                if not args.quiet:
+                    console.print(trace_table(t, m, f"{d.name}: {name} violated: found in walk "
+                                              f"{f.walk} at step {f.step}, shrunk from "
+                                              f"{f.raw_length} to {t.depth} steps"))
+            if not args.no_write:
+                problems += _save(c, args, console, written)
     names = [p.name for p in props]
     for part in verdict_tables(checks, names, console.width):
         console.print(part)

@@ -122,20 +122,39 @@ def guarded_run(model, props, time_limit, run, stats_type=Stats):
         raise UserCodeError(msg) from e.__cause__
 
 
+def check_distributable(engine="explicit", exact=False, symmetry=False) -> None:
+    """InputError naming the first option the distributed explorer does not support."""
+    if engine != "explicit" or exact or symmetry:
+        what = "--engine z3" if engine != "explicit" else "--exact" if exact else "--symmetry"
+        raise InputError(f"{what} is not supported with --workers N >= 2")
+
+
 def run_check(model, props, engine="explicit", budget=Budget(), progress=None,
-              command=None, exact=False, symmetry=False, checkpoint=None) -> Check:
+              command=None, exact=False, symmetry=False, pool=None, checkpoint=None) -> Check:
     """Check ``props`` on ``model`` with the named engine ("explicit" or "z3"); the
     counterexamples come back as :class:`Trace` objects keyed by property name.
     ``exact``: the explicit engine compares whole states instead of fingerprints;
-    ``symmetry``: it reduces by the design's symmetric index sets; ``checkpoint``: a
-    :class:`~.explicit.checkpoint.CheckpointOptions` (save the run, or resume it).  Raises
+    ``symmetry``: it reduces by the design's symmetric index sets; ``pool``: a
+    :class:`~daxcheck.checker.distributed.bfs.WorkerPool` runs the explicit engine
+    distributed over its Ray workers (same result; InputError with ``exact``,
+    ``symmetry`` or the z3 engine); ``checkpoint``: a
+    :class:`~.explicit.checkpoint.CheckpointOptions` (save the run, or resume it; one
+    process only).  Raises
     :class:`~daxcheck.usercode.UserCodeError` (naming the design) when a user's predicate or
     hook raises or a predicate returns a non-bool; ``budget.time_limit`` also stops a
     user's code that never returns (:func:`guarded_run`: all verdicts INCOMPLETE)."""
     if engine not in ("explicit", "z3"):
         raise InputError(f"unknown engine {engine!r} (valid: explicit, z3)")
 
+    if pool is not None:
+        check_distributable(engine, exact, symmetry)
+        if checkpoint is not None:
+            raise InputError("--checkpoint/--resume run in one process: drop --workers")
+
     def run():
+        if pool is not None:
+            from .distributed.bfs import explore_distributed
+            return explore_distributed(model, props, pool, budget=budget, progress=progress)
         if engine == "explicit":
             return explore(model, props, budget=budget, progress=progress, exact=exact,
                            symmetry=symmetry, checkpoint=checkpoint)
@@ -144,7 +163,8 @@ def run_check(model, props, engine="explicit", budget=Budget(), progress=None,
             lambda k, sec: progress(Stats(depth=k, seconds=sec)))
         return bmc(model, props, model.bounds.depth, time_limit=budget.time_limit,
                    progress=report)
-    res = guarded_run(model, props, budget.time_limit, run)
+    # Distributed: user code runs in the workers, the driver only waits (no deadline here).
+    res = guarded_run(model, props, None if pool is not None else budget.time_limit, run)
     traces = {}
     for name, v in res.verdicts.items():
         if v.status == VIOLATED:
@@ -154,20 +174,33 @@ def run_check(model, props, engine="explicit", budget=Budget(), progress=None,
 
 
 def run_simulate(model, props, depth=200, runs=1000, seed=0, time_limit=None, weights=None,
-                 swarm=False, progress=None, command=None) -> Check:
+                 swarm=False, progress=None, command=None, workers=1, address=None) -> Check:
     """Random walks on ``model`` (:func:`~daxcheck.checker.simulate.simulate`); each
     violation comes back shrunk as a :class:`Trace` keyed by property name.  InputError for
     bad parameters (depth, runs, weights); a user's code is contained as in
-    :func:`guarded_run`."""
+    :func:`guarded_run`.  ``workers`` >= 2: the walks are split over that many Ray
+    workers, swarm style (:mod:`daxcheck.checker.distributed.swarm`; ``address``: join
+    that Ray cluster); InputError when Ray is missing or cannot start."""
     from .simulate import SimStats, SimulationError, simulate
+    if workers >= 2:
+        from .distributed.swarm import simulate_distributed
+
+        def go():
+            return simulate_distributed(model, props, workers, depth=depth, runs=runs,
+                                        seed=seed, time_limit=time_limit, weights=weights,
+                                        swarm=swarm, address=address)
+    else:
+        def go():
+            return simulate(model, props, depth=depth, runs=runs, seed=seed,
+                            time_limit=time_limit, weights=weights, swarm=swarm,
+                            progress=progress)
     try:
-        res = guarded_run(model, props, time_limit, lambda: simulate(
-            model, props, depth=depth, runs=runs, seed=seed, time_limit=time_limit,
-            weights=weights, swarm=swarm, progress=progress), SimStats)
+        res = guarded_run(model, props, time_limit if workers < 2 else None, go, SimStats)
     except SimulationError as e:
         raise InputError(str(e)) from None
-    meta = {"engine": f"simulate (seed {seed}{', swarm' if swarm else ''}, shrunk)",
-            "command": command or ""}
+    how = f"seed {seed}{', swarm' if swarm else ''}" + (
+        f", {workers} workers" if workers >= 2 else "")
+    meta = {"engine": f"simulate ({how}, shrunk)", "command": command or ""}
     traces = {name: Trace.from_path(model, v.trace, name, meta)
               for name, v in res.verdicts.items() if v.status == VIOLATED}
     return Check(model, res, traces)

@@ -63,6 +63,17 @@ def _check_weights(weights):
             raise SimulationError(f"weight {f}={w!r} is not a non-negative number")
 
 
+def check_parameters(depth, runs, time_limit, weights) -> None:
+    """Raise SimulationError naming the first bad parameter of :func:`simulate`."""
+    if not isinstance(depth, int) or isinstance(depth, bool) or not 1 <= depth <= 100_000:
+        raise SimulationError(f"walk depth {depth!r} is not an int in 1..100000")
+    if runs is not None and (not isinstance(runs, int) or isinstance(runs, bool) or runs < 1):
+        raise SimulationError(f"runs={runs!r} is not a positive int")
+    if runs is None and time_limit is None:
+        raise SimulationError("an unbounded simulation needs --runs or --time-limit")
+    _check_weights(weights)
+
+
 def replay_until_violation(model, actions, prop) -> list | None:
     """Apply ``actions`` from the initial state, skipping any that is disabled where it
     comes, and stop at the first state violating ``prop``.  Returns the actions applied up
@@ -125,13 +136,7 @@ def simulate(model, props, depth: int = 200, runs: int | None = 1000, seed: int 
     verdicts carry a shrunk trace ``[(action index, state)]`` (checked against the reference
     semantics) and whose other verdicts have status :data:`NOT_FOUND`; ``stats`` is a
     :class:`SimStats`.  Raises SimulationError for bad parameters."""
-    if not isinstance(depth, int) or isinstance(depth, bool) or not 1 <= depth <= 100_000:
-        raise SimulationError(f"walk depth {depth!r} is not an int in 1..100000")
-    if runs is not None and (not isinstance(runs, int) or isinstance(runs, bool) or runs < 1):
-        raise SimulationError(f"runs={runs!r} is not a positive int")
-    if runs is None and time_limit is None:
-        raise SimulationError("an unbounded simulation needs --runs or --time-limit")
-    _check_weights(weights)
+    check_parameters(depth, runs, time_limit, weights)
     from .explicit.transitions import MemoSuccessors
     rng = random.Random(seed)
     L = model.L

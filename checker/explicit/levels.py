@@ -65,6 +65,12 @@ BLOCK = 1 << 17
 """States per block of the next frontier."""
 
 
+def default_chunk(n_actions: int) -> int:
+    """Frontier states per chunk for a model of ``n_actions`` actions: about 2^19
+    candidates (states x actions), within 1024..:data:`CHUNK`."""
+    return max(1024, min(CHUNK, (1 << 19) // max(1, n_actions)))
+
+
 class _Collision(Exception):
     """Exact mode: two distinct states share a fingerprint (the run restarts with another
     Zobrist seed)."""
@@ -199,7 +205,7 @@ class BatchedExplorer:
         self.nA = len(model.actions)
         self.exact, self.seed = exact, seed
         # Candidates per chunk (states x enabled actions) bound the transient memory.
-        self.chunk = chunk or max(1024, min(CHUNK, (1 << 19) // max(1, self.nA)))
+        self.chunk = chunk or default_chunk(self.nA)
         self.okey_dtype = np.int32 if self.chunk * self.nA < 2**31 else np.int64
         self.Z = zobrist_table(self.width, seed)
         self.infos = [_ActionInfo(i, a, action_footprint(model, a), self.width)
@@ -495,6 +501,20 @@ class BatchedExplorer:
                 n += take
         return _join(buf)
 
+    def _next_chunk(self, queue, pieces_lists):
+        """Take the next chunk of ``queue`` (:meth:`_take_chunk`) and compute its candidates
+        (:meth:`_successors`); when a value outgrows its packed column, the chunk, ``queue``
+        and every list of (words, fps) pieces in ``pieces_lists`` are repacked and the chunk
+        is retried.  Returns ``(words, fps, (fps, okeys, ents, rows per action))``."""
+        words, fps = self._take_chunk(queue)
+        while True:
+            try:
+                return words, fps, self._successors(words, fps)
+            except _Repack as r:
+                holder = [(words, fps)]
+                self._repack_all(r.maxvals, [holder, queue, *pieces_lists])
+                words, fps = holder[0]
+
     def _successors(self, words, fps):
         """Candidates of a chunk: ``(fps, okeys, ents, rows per action)`` where okey =
         parent position * nA + action (BFS order) and ``fps`` is ``(G, M)``: the
@@ -640,9 +660,10 @@ class BatchedExplorer:
         return self.stored[:, ids]
 
     # ------------------------------------------------------------------ main loop
-    def _start(self):
-        """Level 0: the distinct initial states (one per orbit) stored, checked and
-        returned as the first frontier ``([(words, fps)], count)``."""
+    def _initial(self):
+        """The initial level: sets the packing and ``init_rows`` (one state per orbit, in
+        the model's order) and returns ``(words, fps (G, n), canonical fps)``.  (Shared with
+        :mod:`daxcheck.checker.distributed`.)"""
         init = []
         for s in self.model.init_states():
             if s not in init:
@@ -657,7 +678,13 @@ class BatchedExplorer:
         first = np.sort(np.unique(canon, return_index=True)[1])   # one state per orbit
         rows0, fps0, canon = rows0[first], fps0[:, first], canon[first]
         self.init_rows = rows0
-        words0 = self.packing.pack_rows(rows0)
+        return self.packing.pack_rows(rows0), fps0, canon
+
+    def _start(self):
+        """Level 0: the distinct initial states (one per orbit) stored, checked and
+        returned as the first frontier ``([(words, fps)], count)``."""
+        words0, fps0, canon = self._initial()
+        rows0 = self.init_rows
         if not self.exact:
             self.visited.add(np.sort(canon))
         self.links.append(np.zeros(rows0.shape[0], dtype=np.uint32))
@@ -701,15 +728,7 @@ class BatchedExplorer:
             self.cur = link_pieces
             # base: position of the chunk in the frontier level; done: new states so far
             while queue:
-                words, fps = self._take_chunk(queue)
-                while True:
-                    try:
-                        cfp, cok, ents, rows_by = self._successors(words, fps)
-                        break
-                    except _Repack as r:
-                        holder = [(words, fps)]
-                        self._repack_all(r.maxvals, [holder, queue, nxt])
-                        words, fps = holder[0]
+                words, fps, (cfp, cok, ents, rows_by) = self._next_chunk(queue, [nxt])
                 try:
                     nok, nfp, fresh = self._dedupe(cfp, cok, words, ents)
                 except _Collision:
@@ -819,14 +838,7 @@ class BatchedExplorer:
     def _trace(self, depth, idx, fp):
         """Rebuild the path to state ``idx`` of level ``depth`` by re-executing its actions
         from the initial state (reference semantics) and check it."""
-        steps = []
-        lvl, i = depth, idx
-        while lvl > 0:
-            links = self.links[lvl] if lvl < len(self.links) else np.concatenate(self.cur)
-            i, a = divmod(int(links[i]), self.nA)
-            steps.append(a)
-            lvl -= 1
-        steps.reverse()
+        i, steps = self._path(depth, idx)
         s = bytes(self.init_rows[i])
         path = [(-1, s)]
         for a in steps:
@@ -841,6 +853,20 @@ class BatchedExplorer:
             raise ExploreError("rebuilt counterexample does not reach the state found "
                                "(fingerprint mismatch)")
         return path
+
+    def _path(self, depth, idx):
+        """``(initial state index, action indices)`` of the path to state ``idx`` of level
+        ``depth``, from the per-level links (overridden by the distributed explorer, whose
+        links live in its workers)."""
+        steps = []
+        lvl, i = depth, idx
+        while lvl > 0:
+            links = self.links[lvl] if lvl < len(self.links) else np.concatenate(self.cur)
+            i, a = divmod(int(links[i]), self.nA)
+            steps.append(a)
+            lvl -= 1
+        steps.reverse()
+        return i, steps
 
     def _result(self, level, complete, stopped, t0):
         st = self.stats

@@ -1,0 +1,139 @@
+"""Benchmark of the distributed explorer (checker/distributed/): ``--workers 1`` (the
+one-process batched explorer) against ``--workers 2`` (Ray, hash-partitioned BFS) on
+``cow-single-iomap --depth 7`` in the same run, alternating ``--repeat`` times.
+
+Prints per run and as medians: seconds, distinct states (must be identical, as must every
+verdict and depth), the ratio of the one-process time to the distributed time (target
+>= 1.6 on a quiet 2-core machine), and for the distributed run: per-worker throughput
+(states / worker / second, and expansion seconds per worker), candidates per state,
+bytes sent between workers per state, states sent per state, and the workers' memory per
+state (visited fingerprints and per-level links), and the CPU seconds of the one-process
+run against those of the workers and the driver (a load-independent work ratio: the
+machine is shared, and a loaded machine gives two workers less than two cores; the
+"best ratio" is the one-process CPU time over the busiest distributed process's CPU time,
+what two idle cores would give).  The distributed time is the search
+only (workers built and warm: the same Ray session and actors for every repeat); Ray's
+start (``ray.init`` + actors) is printed apart.  The load average is printed before and
+after (the machine is shared: ratios, not absolute times, are what counts).
+
+Usage: ``python bench/bench_distributed.py [--design NAME] [--depth D] [--workers N]
+[--repeat R] [--json FILE]``
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+
+def load() -> str:
+    return "load average %.2f %.2f %.2f" % os.getloadavg()
+
+
+def cpu() -> float:
+    """CPU seconds (user + system) of this process."""
+    t = os.times()
+    return t.user + t.system
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--design", default="cow-single-iomap")
+    ap.add_argument("--depth", type=int, default=7)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--json", metavar="FILE")
+    args = ap.parse_args(argv)
+
+    from daxcheck.checker.distributed.bfs import WorkerPool, explore_distributed
+    from daxcheck.checker.distributed.session import ray_session
+    from daxcheck.checker.explicit.explore import explore
+    from daxcheck.properties import PROPERTIES
+    from daxcheck.spec.designs import DESIGNS
+    from daxcheck.spec.model import DaxModel
+
+    d = DESIGNS[args.design]
+    m = DaxModel(d, d.bounds.replace(depth=args.depth))
+    props = list(PROPERTIES.values())
+    print(f"{args.design} --depth {args.depth}: --workers 1 vs --workers {args.workers}; "
+          f"{os.cpu_count()} CPUs; {load()}", flush=True)
+    t = time.perf_counter()
+    out = {"design": args.design, "depth": args.depth, "workers": args.workers,
+           "load_before": os.getloadavg(), "runs": []}
+    with ray_session(args.workers) as ray:
+        pool = WorkerPool(ray, args.workers)
+        try:
+            ray.get([a.__ray_ready__.remote() for a in pool.actors])   # actors started
+            out["ray_start_seconds"] = time.perf_counter() - t
+            print(f"Ray start (ray.init + {args.workers} actors): "
+                  f"{out['ray_start_seconds']:.1f}s", flush=True)
+            for rep in range(args.repeat):
+                t, c = time.perf_counter(), cpu()
+                one = explore(m, props)
+                t1, c1 = time.perf_counter() - t, cpu() - c
+                extra = {}
+                w0 = ray.get([a.cpu_seconds.remote() for a in pool.actors])
+                t, c = time.perf_counter(), cpu()
+                two = explore_distributed(m, props, pool, stats_out=extra)
+                t2, cd = time.perf_counter() - t, cpu() - c
+                w1 = ray.get([a.cpu_seconds.remote() for a in pool.actors])
+                cw = [b - a for a, b in zip(w0, w1)]
+                same = (one.stats.states == two.stats.states and
+                        {k: (v.status, v.depth, v.trace) for k, v in one.verdicts.items()} ==
+                        {k: (v.status, v.depth, v.trace) for k, v in two.verdicts.items()})
+                lv = extra["levels"]
+                n = two.stats.states
+                sent = sum(x["sent_bytes"] for x in lv)
+                sent_states = sum(x["sent_states"] for x in lv)
+                cand = sum(x["candidates"] for x in lv)
+                expand = [sum(x["expand_seconds"][w] for x in lv) for w in range(args.workers)]
+                mem = extra["memory"]
+                run = {"one_seconds": t1, "dist_seconds": t2, "ratio": t1 / t2,
+                       "one_cpu_seconds": c1, "worker_cpu_seconds": cw,
+                       "driver_cpu_seconds": cd,
+                       "work_ratio": (sum(cw) + cd) / c1,
+                       "states": [one.stats.states, two.stats.states], "identical": same,
+                       "per_worker_states_per_s": n / args.workers / t2,
+                       "expand_seconds_per_worker": expand,
+                       "candidates_per_state": cand / n,
+                       "bytes_sent_per_state": sent / n,
+                       "states_sent_per_state": sent_states / n,
+                       "visited_bytes_per_state": sum(x["visited"] for x in mem) / n,
+                       "link_bytes_per_state": sum(x["links"] for x in mem) / n,
+                       "levels": lv}
+                out["runs"].append(run)
+                print(f"run {rep + 1}: --workers 1 {t1:.2f}s, --workers {args.workers} "
+                      f"{t2:.2f}s, ratio {t1 / t2:.2f}x; states {one.stats.states:,} / "
+                      f"{two.stats.states:,} ({'identical' if same else 'DIFFERENT'} states, "
+                      f"verdicts, depths, traces)", flush=True)
+                print(f"  per worker {run['per_worker_states_per_s']:,.0f} states/s "
+                      f"(expansion {', '.join(f'{e:.2f}s' for e in expand)}); "
+                      f"{run['candidates_per_state']:.2f} candidates/state; sent "
+                      f"{run['bytes_sent_per_state']:.1f} B/state "
+                      f"({run['states_sent_per_state']:.2f} states sent/state); worker "
+                      f"memory {run['visited_bytes_per_state']:.1f} B visited + "
+                      f"{run['link_bytes_per_state']:.1f} B links per state; {load()}",
+                      flush=True)
+                print(f"  CPU: --workers 1 {c1:.2f}s; --workers {args.workers} workers "
+                      f"{', '.join(f'{x:.2f}s' for x in cw)} + driver {cd:.2f}s = "
+                      f"{run['work_ratio']:.2f}x the one-process CPU (load-independent; with "
+                      f"{args.workers} idle cores the best ratio is about "
+                      f"{t1 / max(max(cw), cd) * c1 / t1:.2f}x)", flush=True)
+        finally:
+            pool.close()
+    r1 = statistics.median(r["one_seconds"] for r in out["runs"])
+    r2 = statistics.median(r["dist_seconds"] for r in out["runs"])
+    out["median_ratio"] = r1 / r2
+    out["load_after"] = os.getloadavg()
+    print(f"median: --workers 1 {r1:.2f}s, --workers {args.workers} {r2:.2f}s, "
+          f"ratio {r1 / r2:.2f}x (target >= 1.6 on a quiet 2-core machine); {load()}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+    return 0 if all(r["identical"] for r in out["runs"]) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,148 @@
+"""The Ray path (checker/distributed/): the hash-partitioned BFS gives the one-process
+explorer's states, transitions, verdicts, depths and traces; ``check/simulate --workers``
+through the CLI; bad options and a missing Ray are one-line errors.
+
+One local Ray session (4 logical CPUs: 2 partition actors, 2 for simulate's tasks) is
+shared by the whole module; the tests that need no Ray run without starting it."""
+import json
+import sys
+
+import pytest
+
+from daxcheck.checker.cli import main
+from daxcheck.checker.explicit import Budget
+from daxcheck.checker.explicit.explore import explore
+from daxcheck.checker.results import VIOLATED
+from daxcheck.properties import PROPERTIES
+from daxcheck.spec.designs import DESIGNS
+from daxcheck.spec.model import DaxModel
+
+ALL = list(PROPERTIES.values())
+# A subset of the shipped designs at their default bounds for CI: one per family of
+# mechanisms, violated and holding, including the largest (cow-srcmap, 137,705 states).
+# test_every_design (slow) runs them all.
+CI_DESIGNS = ("hole-size-unknown", "map-sync", "dedupe-stale-srcmap", "pmd-lookup-index-only",
+              "reflink-single-owner", "immutable-extents", "cow-srcmap")
+
+
+def _summary(r):
+    return (r.stats.states, r.stats.depth, r.stats.fired, r.stats.transitions, r.never_fired,
+            {k: (v.status, v.depth, v.complete, v.items, v.trace) for k, v in r.verdicts.items()})
+
+
+@pytest.fixture(scope="module")
+def pool():
+    pytest.importorskip("ray")
+    from daxcheck.checker.distributed import bfs
+    from daxcheck.checker.distributed.session import ray_session
+    with ray_session(4) as ray:
+        p = bfs.shared_pool(ray, 2)
+        try:
+            yield p
+        finally:
+            bfs._SHARED.clear()
+            p.close()
+
+
+def _same_as_one_process(pool, m, props, budget=Budget()):
+    from daxcheck.checker.distributed.bfs import explore_distributed
+    a, b = explore(m, props, budget=budget), explore_distributed(m, props, pool, budget=budget)
+    assert _summary(b) == _summary(a)
+    return b
+
+
+@pytest.mark.parametrize("name", CI_DESIGNS)
+def test_two_workers_equal_the_one_process_explorer(pool, name):
+    """Same states, transitions per family, verdicts, depths, failing items and the very
+    same counterexample traces, every property, default bounds."""
+    _same_as_one_process(pool, DaxModel(DESIGNS[name]), ALL)
+
+
+def test_stop_when_every_property_is_violated_and_max_states(pool):
+    """The one-process engine stops after the parent whose successor violated the last
+    pending property, or at exactly --max-states: the workers count the same states and
+    transitions (each violated property alone, all together, and a cut mid-level)."""
+    d = DESIGNS["read-fault-unshared-flag"]
+    m = DaxModel(d)
+    violated = [PROPERTIES[p] for p in sorted(d.expect_violated)]
+    for props in [[p] for p in violated] + [violated]:
+        _same_as_one_process(pool, m, props)
+    r = _same_as_one_process(pool, DaxModel(DESIGNS["map-sync"]), ALL, Budget(max_states=333))
+    assert r.stats.states == 333 and r.stats.stopped
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(set(DESIGNS) - set(CI_DESIGNS)))
+def test_every_design(pool, name):
+    _same_as_one_process(pool, DaxModel(DESIGNS[name]), ALL)
+
+
+def test_cli_check_workers_2_writes_the_same_trace(pool, tmp_path, capsys):
+    """``check --workers 2`` (reusing the module's workers) exits as the one-process run
+    and writes the same counterexample (ITF states and actions)."""
+    args = ["check", "--design", "hole-size-unknown", "--quiet"]
+    assert main(args + ["--out", str(tmp_path / "one")]) == 12
+    assert main(args + ["--workers", "2", "--out", str(tmp_path / "two"),
+                        "--json", str(tmp_path / "r.json")]) == 12
+    files = sorted(p.name for p in (tmp_path / "one").iterdir())
+    assert files and files == sorted(p.name for p in (tmp_path / "two").iterdir())
+    for f in files:
+        one, two = (json.loads((tmp_path / d / f).read_text()) for d in ("one", "two"))
+        assert one["states"] == two["states"]
+    rows = json.loads((tmp_path / "r.json").read_text())
+    assert "hole-size-unknown" in json.dumps(rows)
+
+
+def test_simulate_workers_is_deterministic_and_finds_the_violation(pool):
+    """Walks split over 2 Ray tasks (worker 0 uniform, worker 1 swarm): a seed design's
+    violation is found and shrunk to within 2 steps of the BFS depth; the same seed and
+    worker count give the same result."""
+    from daxcheck.checker.distributed.swarm import simulate_distributed, worker_plan
+    m = DaxModel(DESIGNS["dma-pin-ignored"])
+    props = [PROPERTIES[p] for p in sorted(DESIGNS["dma-pin-ignored"].expect_violated)]
+    bfs = explore(m, props)
+    a = simulate_distributed(m, props, 2, depth=60, runs=300, seed=5)
+    b = simulate_distributed(m, props, 2, depth=60, runs=300, seed=5)
+    for p in props:
+        va, vb = a.verdicts[p.name], b.verdicts[p.name]
+        assert va.status == VIOLATED and va.trace == vb.trace
+        assert bfs.verdicts[p.name].depth <= va.depth <= bfs.verdicts[p.name].depth + 2
+    assert a.stats.walks == b.stats.walks and a.stats.found == b.stats.found
+    assert [w["runs"] for w in worker_plan(7, 1, 3)] == [3, 2, 2]
+    assert [w["swarm"] for w in worker_plan(7, 1, 3)] == [False, True, True]
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["check", "--workers", "0"], "--workers: '0' is not at least 1"),
+    (["check", "--workers", "-2"], "--workers: '-2' is not at least 1"),
+    (["check", "--ray-address", "auto"], "--ray-address needs --workers N with N >= 2"),
+    (["simulate", "--workers", "1", "--ray-address", "auto"], "--ray-address needs"),
+    (["check", "--workers", "2", "--exact"], "--exact is not supported with --workers"),
+    (["check", "--workers", "2", "--symmetry"], "--symmetry is not supported"),
+    (["check", "--workers", "2", "--engine", "z3"], "--engine z3 is not supported"),
+])
+def test_bad_distributed_options_are_one_line_errors(args, msg, capsys):
+    with pytest.raises(SystemExit) if "is not at least" in msg else _no_raise():
+        code = main(args + ["--design", "map-sync", "--no-write"])
+        assert code == 2
+    err = capsys.readouterr().err
+    assert msg in err and err.count("\n") == 1
+
+
+def test_without_ray_workers_2_says_how_to_install(monkeypatch, capsys):
+    from daxcheck.checker.distributed import bfs
+    monkeypatch.setattr(bfs, "_SHARED", {})
+    monkeypatch.setitem(sys.modules, "ray", None)      # import ray -> ImportError
+    for cmd in (["check"], ["simulate", "--runs", "3"]):
+        assert main(cmd + ["--workers", "2", "--design", "map-sync", "--no-write"]) == 2
+        err = capsys.readouterr().err
+        assert err == ("daxcheck: error: --workers N>=2 needs Ray: "
+                       "pip install 'daxcheck[distributed]'\n")
+
+
+class _no_raise:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
