@@ -61,6 +61,11 @@ def test_sigkill_midway_then_resume_matches_uninterrupted(tmp_path):
     assert p.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     m = _manifest(ck)
     assert m["mid_level"] and m["states"] < 956_039
+    # Besides the manifest and its checkpoint, at most one the kill interrupted (a newer
+    # one being written, or the older one being removed; the next save removes it).
+    # Checked before --resume, which goes on saving into the folder.
+    names = sorted(x.name for x in ck.iterdir())
+    assert names[0] == MANIFEST and m["folder"] in names and len(names) <= 3
     code, out, err = dax_here(*args, "--resume", str(ck), "--json", str(tmp_path / "r.json"),
                               "--out", str(tmp_path / "r"))
     assert code == 12, err
@@ -71,10 +76,6 @@ def test_sigkill_midway_then_resume_matches_uninterrupted(tmp_path):
     assert resumed == whole
     assert resumed[0]["states"] == 956_039
     assert _traces(tmp_path / "r") == _traces(tmp_path / "u") != {}
-    # Besides the manifest and its checkpoint, at most one the kill interrupted (a newer
-    # one being written, or the older one being removed; the next save removes it).
-    names = sorted(x.name for x in ck.iterdir())
-    assert names[0] == MANIFEST and m["folder"] in names and len(names) <= 3
 
 
 class _Killed(Exception):
