@@ -41,7 +41,8 @@ class _Parser(argparse.ArgumentParser):
 BOUND_HELP = {"depth": "maximum trace length (actions)", "files": "number of files",
               "blocks": "4 KiB blocks per file", "phys": "physical pmem blocks",
               "tokens": "distinct data tokens", "procs": "processes",
-              "segs": "segments per 4 KiB block, the granule of partial writes (1, 2 or 4)"}
+              "segs": "segments per 4 KiB block, the granule of partial writes (1, 2 or 4)",
+              "threads": "kernel threads running split operations (race designs; 1..3)"}
 """The bounds a command line may override (``check --files 3``), with their help."""
 BOUND_NAMES = tuple(BOUND_HELP)
 """Their names; ``prove`` takes all but depth."""
