@@ -262,7 +262,7 @@ class Fault(Action):
         pk = s[L.pte_kind[n][f][x]]
         want = And(pk != PTE_RW, pk != PTE_ANON) if self.write else pk == PTE_NONE
         base = And(mm != MM_NONE, x < s[L.size[f]], want, _per_inode_dax(D, L, s, f),
-                   locks.atomic_guard(D, L, s, "fault", f, (x,)))
+                   locks.atomic_guard(D, L, s, self))
         d = draft(s)
         if not self.write:
             if not require(base):
@@ -319,7 +319,7 @@ class PmdFault(Action):
         common = And(s[L.mmap_mode[n][f]] != MM_NONE, s[L.size[f]] >= B,
                      k.pmd_ptes_none(L, s, n, f), Not(D.xas_find_conflict(L, s, n, f)),
                      _per_inode_dax(D, L, s, f),
-                     locks.atomic_guard(D, L, s, "pmd_fault", f, tuple(L.blks)))
+                     locks.atomic_guard(D, L, s, self))
         hole = And(s[L.ext_kind[f][0]] == HOLE, D.iomap_hole_length(L, s, f, 0, B) >= B)
         pfn, base = k.pmd_aligned_extent(L, s, f) if D.pmd_pfn_entries else (False, 0)
         if pfn is not False:
@@ -452,7 +452,7 @@ class Write(Action):
         L, D = m.L, m.design
         f, x, t = self.file, self.idx, self.token
         segs = tuple(range(self.lo, self.hi + 1))
-        if not require(locks.atomic_guard(D, L, s, "write", f, (x,))):
+        if not require(locks.atomic_guard(D, L, s, self)):
             return None
         d = draft(s)
         if not k.begin_write(D, L, d, f, x, segs):
@@ -667,7 +667,7 @@ class Punch(Action):
         busy = D.xfs_break_layouts(L, s, f, [x]) if D.has("pin") else True
         if not require(And(Not(D.is_iomap_immutable(L, s, f, "punch")),
                            s[L.ext_kind[f][x]] != HOLE, busy,
-                           locks.atomic_guard(D, L, s, "punch", f, (x,)))):
+                           locks.atomic_guard(D, L, s, self))):
             return None
         d = draft(s)
         D.xfs_free_file_space(L, d, f, x)
@@ -697,7 +697,7 @@ class Truncate(Action):
         busy = D.xfs_break_layouts(L, s, f, gone) if D.has("pin") else True
         if not require(And(Not(D.is_iomap_immutable(L, s, f, "truncate")),
                            s[L.size[f]] != n, busy,
-                           locks.atomic_guard(D, L, s, "truncate", f, tuple(gone)))):
+                           locks.atomic_guard(D, L, s, self))):
             return None
         d = draft(s)
         for x in gone:

@@ -132,7 +132,21 @@ def atomic_needs(D, L, op: str, f: int, xs=()) -> tuple:
     return tuple(out)
 
 
-def atomic_guard(D, L, s, op: str, f: int, xs=()):
-    """Enabling condition of atomic ``op`` on ``f``/``xs``: every lock it takes is free (see
+def atomic_needs_of(D, L, a) -> tuple:
+    """:func:`atomic_needs` of the atomic action ``a`` (by family: ``fault``, ``pmd_fault``,
+    ``write``, ``punch``, ``truncate``; other families take no modelled lock)."""
+    if not L.races:
+        return ()
+    if a.name in ("fault", "write", "punch"):
+        return atomic_needs(D, L, a.name, a.file, (a.idx,))
+    if a.name == "pmd_fault":
+        return atomic_needs(D, L, "pmd_fault", a.file, tuple(L.blks))
+    if a.name == "truncate":
+        return atomic_needs(D, L, "truncate", a.file, tuple(x for x in L.blks if x >= a.size))
+    return ()
+
+
+def atomic_guard(D, L, s, a):
+    """Enabling condition of the atomic action ``a``: every lock it takes is free (see
     :func:`atomic_needs`); True for a design without lock fields."""
-    return free(L, s, atomic_needs(D, L, op, f, xs))
+    return free(L, s, atomic_needs_of(D, L, a))
