@@ -157,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="explicit engine: explore one state per permutation of the files, "
                         "processes and tokens the design treats alike (checked as it goes; "
                         "state counts then differ from the manifest's)")
+    c.add_argument("--por", action="store_true",
+                   help="explicit engine, race designs: partial-order reduction by ample "
+                        "sets (same verdicts when the search is complete; counterexamples "
+                        "may be longer; state counts then differ from the manifest's)")
     outputs(c)
     machine(c)
     c.add_argument("--quiet", action="store_true", help="verdict table only")
@@ -413,7 +417,8 @@ def _check(args, argv, console) -> int:
         prog = Progress(console, m.design.name)
         try:
             checks.append(run_check(m, props, args.engine, budget, prog, cmd,
-                                    exact=args.exact, symmetry=args.symmetry))
+                                    exact=args.exact, symmetry=args.symmetry,
+                                    por=args.por))
         finally:
             prog.close()
     names = [p.name for p in props]

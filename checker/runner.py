@@ -123,11 +123,12 @@ def guarded_run(model, props, time_limit, run, stats_type=Stats):
 
 
 def run_check(model, props, engine="explicit", budget=Budget(), progress=None,
-              command=None, exact=False, symmetry=False) -> Check:
+              command=None, exact=False, symmetry=False, por=False) -> Check:
     """Check ``props`` on ``model`` with the named engine ("explicit" or "z3"); the
     counterexamples come back as :class:`Trace` objects keyed by property name.
     ``exact``: the explicit engine compares whole states instead of fingerprints;
-    ``symmetry``: it reduces by the design's symmetric index sets.  Raises
+    ``symmetry``: it reduces by the design's symmetric index sets; ``por``: by ample sets
+    (partial-order reduction, race designs).  Raises
     :class:`~daxcheck.usercode.UserCodeError` (naming the design) when a user's predicate or
     hook raises or a predicate returns a non-bool; ``budget.time_limit`` also stops a
     user's code that never returns (:func:`guarded_run`: all verdicts INCOMPLETE)."""
@@ -137,7 +138,7 @@ def run_check(model, props, engine="explicit", budget=Budget(), progress=None,
     def run():
         if engine == "explicit":
             return explore(model, props, budget=budget, progress=progress, exact=exact,
-                           symmetry=symmetry)
+                           symmetry=symmetry, por=por)
         from .symbolic.engine import bmc
         report = None if progress is None else (
             lambda k, sec: progress(Stats(depth=k, seconds=sec)))

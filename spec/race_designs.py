@@ -63,7 +63,7 @@ RACES += _race(
 # r3. PMD vs PTE faults on one MAP_PRIVATE range: reads take a PMD, writes a PTE (CoW).
 RACES += _race(
     3, ("mmap_private", "truncate", "dax_fault", "dax_pmd_fault"),
-    Bounds(files=1, blocks=2, phys=1, tokens=1, procs=1, depth=14, threads=2),
+    Bounds(files=1, blocks=2, phys=1, tokens=1, procs=1, depth=18, threads=2),
     "fault_pmd_recheck", ("none", "recheck"),
     ("pmd-pte-fault-no-recheck", "pmd-pte-fault-recheck"),
     ("a PTE write fault and a PMD read fault of one private mapping each saw pmd_none and "
@@ -79,7 +79,7 @@ _R4_CITE = ("4.18 'mm, fs, dax: handle layout changes to pinned dax mappings' (5
             "2018; xfstests generic/503")
 RACES += _race(
     4, ("mmap", "write", "fault", "pin", "dma", "punch_hole"),
-    Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=36, threads=2),
+    Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=40, threads=2),
     "layout_break", ("no-unmap", "unmap-drop-retry"),
     ("busy-page-no-unmap", "busy-page-unmap"),
     ("punch looks for pinned pages with the mapping left in place: get_user_pages_fast "
@@ -91,8 +91,8 @@ RACES += _race(
 
 # r5. The wait for a busy page vs the O_DIRECT read that pinned it (deadlock).
 RACES += _race(
-    5, ("mmap", "write", "fault", "punch_hole", "dio_read"),
-    Bounds(files=1, blocks=2, phys=2, tokens=1, procs=1, depth=40, threads=2),
+    5, ("mmap", "write", "punch_hole", "dio_read"),
+    Bounds(files=1, blocks=2, phys=2, tokens=1, procs=1, depth=30, threads=2),
     "layout_break", ("hold-mmaplock", "unmap-drop-retry"),
     ("busy-page-wait-holds-mmaplock", "xfs-break-dax-layouts"),
     ("punch waits for a pinned page holding XFS_MMAPLOCK_EXCL: the O_DIRECT read that "

@@ -166,6 +166,16 @@ class SplitOp(Action):
         """The operation's argument dicts (without thread and step)."""
         raise NotImplementedError
 
+    NEXT: ClassVar[dict] = {}
+
+    @classmethod
+    def next_steps(cls, j: int) -> tuple:
+        """The steps that may follow step ``j`` (``NEXT``, default ``j + 1``; none after the
+        last): the operation's control flow, for the partial-order reduction."""
+        if j in cls.NEXT:
+            return cls.NEXT[j]
+        return (j + 1,) if j + 1 < len(cls.STEPS) else ()
+
     @classmethod
     def instances(cls, L, D):
         return [cls(thread=t, step=i, **args) for t in L.threads
@@ -199,12 +209,13 @@ class DaxFault(SplitOp):
     waiting in wait_entry_unlocked; the design may recheck the PMD under the entry lock;
     under the page-table lock a PTE is installed only over pte_none: the looked-up
     block's pfn read-only, the zero page for a hole, or for a write fault on a
-    MAP_PRIVATE mapping a copy in an anonymous page (dax_fault_cow_page); every lock is
-    dropped).  ``write`` faults are split only on MAP_PRIVATE mappings (no allocation);
+    MAP_PRIVATE mapping a copy in an anonymous page (dax_fault_cow_page)), step
+    ``dax_unlock_entry`` (the entry lock and MMAPLOCK are dropped: dax_unlock_entry,
+    xfs_iunlock).  ``write`` faults are split only on MAP_PRIVATE mappings (no allocation);
     shared write faults stay the atomic ``fault``."""
 
     name: ClassVar[str] = "dax_fault"
-    STEPS: ClassVar[tuple] = ("iomap_begin", "finish_fault")
+    STEPS: ClassVar[tuple] = ("iomap_begin", "finish_fault", "dax_unlock_entry")
     FLAGS: ClassVar[tuple] = ("write",)
     thread: int
     proc: int
@@ -222,13 +233,13 @@ class DaxFault(SplitOp):
                 out.append(Need("mmap-shared", f, 0, t))
             if first:
                 out.append(Need("entry", f, x, t))
-        elif not first:
+        elif step == 1 and not first:
             out.append(Need("entry", f, x, t))
         return tuple(out)
 
     def held(self, D, L):
-        """Locks held between the steps (dropped by ``finish_fault``)."""
-        return tuple(n for n in self.needs(D, L, 0))
+        """Locks held after ``finish_fault`` (dropped by ``dax_unlock_entry``)."""
+        return self.needs(D, L, 0) + self.needs(D, L, 1)
 
     def iomap_begin(self, m, L, D, s):
         n, f, x, t = self.proc, self.file, self.idx, self.thread
@@ -249,6 +260,7 @@ class DaxFault(SplitOp):
         if not require(locks.free(L, s, self.needs(D, L, 1))):
             return None
         d = draft(s)
+        _take(L, d, self.needs(D, L, 1), t)
         collide = D.dax_pte_fault_pmd_collision(L, s, n, f)
         pk = s[L.pte_kind[n][f][x]]
         if self.write:
@@ -272,7 +284,11 @@ class DaxFault(SplitOp):
             when(d, And(go, written), pfn)
             when(d, And(go, Not(written)), lambda d: (k.break_pmd(D, L, d, f),
                                                       D.dax_load_hole(L, d, n, f, x)))
-        _drop(L, d, self.held(D, L), t)
+        return d, 2
+
+    def dax_unlock_entry(self, m, L, D, s):
+        d = draft(s)
+        _drop(L, d, self.held(D, L), self.thread)
         return d, DONE
 
     @classmethod
@@ -352,16 +368,18 @@ class PunchHole(SplitOp):
     sleep in ``xfs_wait_dax_page`` until it is idle, either holding MMAPLOCK or, as
     xfs_break_dax_layouts does, dropping it and retaking it in ``xfs_relock`` before looking
     again); ``xfs_flush_unmap_range`` (write back, unmap and delete the DAX entry, waiting
-    for its entry lock: truncate_pagecache_range); ``xfs_bunmapi`` (free the block, drop
-    MMAPLOCK).  Between the last two a fault that does not take MMAPLOCK maps the block
+    for its entry lock: truncate_pagecache_range); ``xfs_bunmapi`` (free the block);
+    ``xfs_iunlock`` (drop MMAPLOCK).  Between the last two a fault that does not take MMAPLOCK maps the block
     again.  Disabled on a hole and on a sealed inode.  (The split replaces the
     ``xfs_free_file_space`` hook by its two halves: the ``dax_writeback_one`` and
     ``invalidate_inode_pages2_range`` hooks, then the extent is freed.)"""
 
     name: ClassVar[str] = "punch_hole"
     STEPS: ClassVar[tuple] = ("xfs_ilock", "dax_layout_busy_page", "xfs_wait_dax_page",
-                              "xfs_relock", "xfs_flush_unmap_range", "xfs_bunmapi")
+                              "xfs_relock", "xfs_flush_unmap_range", "xfs_bunmapi",
+                              "xfs_iunlock")
     RETRY: ClassVar[frozenset] = frozenset({3})
+    NEXT: ClassVar[dict] = {1: (2, 4), 2: (3, 4), 3: (1,)}
     thread: int
     file: int
     idx: int
@@ -432,7 +450,11 @@ class PunchHole(SplitOp):
         f, x, t = self.file, self.idx, self.thread
         d = draft(s)
         when(d, s[L.ext_kind[f][x]] != HOLE, lambda d: k.free_index(D, L, d, f, x))
-        _drop(L, d, self._mmap(D), t)
+        return d, 6
+
+    def xfs_iunlock(self, m, L, D, s):
+        d = draft(s)
+        _drop(L, d, self._mmap(D), self.thread)
         return d, DONE
 
     @classmethod
@@ -445,77 +467,73 @@ class PunchHole(SplitOp):
 class DioRead(SplitOp):
     """An O_DIRECT read(2) into a buffer that is process ``proc``'s MAP_SHARED DAX mapping of
     ``file`` indices 0 and 1 (xfstests generic/503's t_mmap_collision), split at its locks:
-    step ``gup_fast`` (get_user_pages_fast pins the page of index 0 through its writable
-    PTE; the pin belongs to this thread), step ``gup_slow`` (index 1: pinned through its
-    writable PTE, or, without one, faulted in by the slow path, which takes
-    XFS_MMAPLOCK_SHARED (xfs_filemap_fault) and so waits for a hole punch holding it
-    exclusive, then pinned; beyond EOF the fault fails after taking MMAPLOCK and the read
-    returns EFAULT), step ``dio_complete`` (unless it failed, the device writes the data
-    read, token t1, into every page this thread pinned; the pins are dropped:
-    unpin_user_pages).  Model limit: the thread's pins always go through ``dio_complete``
-    (the atomic ``dma`` completes only pins no thread holds)."""
+    steps ``gup_page0`` and ``gup_page1`` (get_user_pages pins each page: through its
+    writable PTE (the fast path), or the slow path faults it in first, which takes
+    XFS_MMAPLOCK_SHARED (xfs_filemap_fault) and so waits while a hole punch holds it
+    exclusive; beyond EOF the fault fails after taking MMAPLOCK and the read returns EFAULT
+    without DMA), step ``dio_complete`` (unless it failed, the device writes the data read,
+    token t1, into every page this thread pinned; the pins are dropped: unpin_user_pages).
+    The pins belong to the thread (``pin_holder``); the atomic ``dma`` completes only pins
+    no thread holds."""
 
     name: ClassVar[str] = "dio_read"
-    STEPS: ClassVar[tuple] = ("gup_fast", "gup_slow", "dio_complete")
+    STEPS: ClassVar[tuple] = ("gup_page0", "gup_page1", "dio_complete")
     thread: int
     proc: int
     file: int
     step: int
 
     def needs(self, D, L, step):
-        if step == 1 and D.xfs_ilock_mmaplock("fault"):
+        if step in (0, 1) and D.xfs_ilock_mmaplock("fault"):
             return (Need("mmap-shared", self.file, 0, self.thread),)
         return ()
 
     def blocked_by(self, D, L, s, u):
-        """``gup_slow`` waits for MMAPLOCK only when index 1 has no writable PTE (the
-        slow path's fault takes it before it checks anything else)."""
-        if self.step == 1:
-            fast = s[L.pte_kind[self.proc][self.file][1]] == PTE_RW
+        """A get_user_pages step waits for MMAPLOCK only when its page has no writable PTE
+        (the slow path's fault takes it before it checks anything else)."""
+        if self.step in (0, 1):
+            fast = s[L.pte_kind[self.proc][self.file][self.step]] == PTE_RW
             return And(Not(fast), super().blocked_by(D, L, s, u))
         return super().blocked_by(D, L, s, u)
 
     def locked_out(self, D, L, s, u):
-        """Never: ``gup_slow``'s wait is conditional (a writable PTE lets it through)."""
+        """Never: the waits are conditional (a writable PTE lets the step through)."""
         return False
 
-    def _pin(self, L, d, x):
+    def _gup(self, L, D, s, x):
         n, f, t = self.proc, self.file, self.thread
-        p = d[L.pte_pfn[n][f][x]]
-        store(d, L.pinned, p, 1)
-        store(d, L.pin_holder, p, t + 1)
-        store(d, L.pin_file, p, f)
-        store(d, L.pin_idx, p, x)
-
-    def gup_fast(self, m, L, D, s):
-        n, f = self.proc, self.file
-        p = s[L.pte_pfn[n][f][0]]
-        if not require(And(s[L.pte_kind[n][f][0]] == PTE_RW, select(s, L.pinned, p) == 0)):
-            return None
-        d = draft(s)
-        self._pin(L, d, 0)
-        return d, 1
-
-    def gup_slow(self, m, L, D, s):
-        n, f, x, t = self.proc, self.file, 1, self.thread
         fast = s[L.pte_kind[n][f][x]] == PTE_RW
         plan, ok = k.write_plan(D, L, draft(s), f, x, "fault")
-        if not require(Or(fast, locks.free(L, s, self.needs(D, L, 1)))):
+        if not require(Or(fast, locks.free(L, s, self.needs(D, L, x)))):
             return None
         d = draft(s)
-        # The slow path faults the page in (xfs_filemap_fault: MMAPLOCK first, then the
-        # EOF check); beyond EOF, or when the page is already pinned, get_user_pages fails
-        # and the read ends with EFAULT, without DMA (th_kind = 1 remembers it).
-        faultable = And(Not(fast), s[L.mmap_mode[n][f]] != MM_NONE, x < s[L.size[f]], ok)
+        failed = s[L.th_kind[t]] == 1 if x else False
+        faultable = And(Not(fast), Not(failed), s[L.mmap_mode[n][f]] != MM_NONE,
+                        x < s[L.size[f]], ok)
 
         def fault(d):
             k.write_effects(D, L, d, f, x, (), "fault", plan)
             _insert_pfn(D, L, d, n, f, x, True)
         when(d, faultable, fault)
-        got = And(Or(fast, faultable), select(d, L.pinned, d[L.pte_pfn[n][f][x]]) == 0)
-        when(d, got, lambda d: self._pin(L, d, x))
+        p = d[L.pte_pfn[n][f][x]]
+        got = And(Not(failed), Or(fast, faultable), select(d, L.pinned, p) == 0)
+
+        def pin(d):
+            store(d, L.pinned, p, 1)
+            store(d, L.pin_holder, p, t + 1)
+            store(d, L.pin_file, p, f)
+            store(d, L.pin_idx, p, x)
+        when(d, got, pin)
         d[L.th_kind[t]] = If(got, 0, 1)
-        return d, 2
+        return d
+
+    def gup_page0(self, m, L, D, s):
+        d = self._gup(L, D, s, 0)
+        return None if d is None else (d, 1)
+
+    def gup_page1(self, m, L, D, s):
+        d = self._gup(L, D, s, 1)
+        return None if d is None else (d, 2)
 
     def dio_complete(self, m, L, D, s):
         t = self.thread

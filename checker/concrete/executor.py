@@ -516,9 +516,10 @@ class ConcreteExecutor:
         """get_user_pages' slow path faults the page in like a write fault; at completion
         the device writes the data read (t1) into the pages this thread pinned."""
         L, step = self.L, a.STEPS[a.step]
-        if step == "gup_slow" and s[L.pte_kind[a.proc][a.file][1]] != PTE_RW and \
-                ns[L.pte_kind[a.proc][a.file][1]] == PTE_RW:
-            self._do_fault(_WriteFault(a.proc, a.file, 1), s, ns)
+        if step in ("gup_page0", "gup_page1") and \
+                s[L.pte_kind[a.proc][a.file][a.step]] != PTE_RW and \
+                ns[L.pte_kind[a.proc][a.file][a.step]] == PTE_RW:
+            self._do_fault(_WriteFault(a.proc, a.file, a.step), s, ns)
         elif step == "dio_complete" and s[L.th_kind[a.thread]] == 0:
             for p in L.phys:
                 if s[L.pin_holder[p]] == a.thread + 1:

@@ -38,9 +38,6 @@ import numpy as np
 
 from daxcheck.spec import locks
 from daxcheck.spec.races import LOCK_FIELDS, SplitOp, _thread_offsets
-from daxcheck.spec.vocab import Or
-
-from .batched import evaluate_predicate, predicate_rows
 from .readset import read_set
 from .transitions import action_footprint
 
@@ -56,10 +53,10 @@ class AmpleSets:
     def __init__(self, model, props, footprints=None):
         self.model = model
         L, D = model.L, model.design
-        self.L = L
+        self.L, self.D = L, D
         self.reduced = 0
         self.expanded = 0
-        self.cands = []          # (action index, thread, predicate or True)
+        self.cands = []          # (action index, thread, atomic dependents, split dependents)
         self.active = False
         self.why = None
         if not getattr(L, "races", False):
@@ -77,6 +74,12 @@ class AmpleSets:
             if not isinstance(a, SplitOp) and (fp is None or private & set(fp[1])):
                 self.why = f"{a.describe()} writes a lock or thread field"
                 return
+        # Each thread's step instances by (family, arguments, step), for the reachability
+        # of another thread's dependent step.
+        self.steps = {}
+        for i, a in enumerate(acts):
+            if isinstance(a, SplitOp):
+                self.steps[(a.thread, _op_key(a), a.step)] = a
         visible = set()
         for p in props:
             if p.name == "no_deadlock":
@@ -96,30 +99,82 @@ class AmpleSets:
             if visible is None or wa & visible:
                 continue
             t = a.thread
-            outs = []
+            atomic, split = [], []
             ok = True
             for b, fb in zip(acts, fps):
-                if getattr(b, "thread", None) == t and isinstance(b, SplitOp):
+                if isinstance(b, SplitOp) and b.thread == t:
                     continue
                 if fb is not None:
                     rb, wb = set(fb[0]), set(fb[1])
                     if not (ra & wb or wa & rb or wa & wb):
                         continue
-                out = _locked_out(D, L, b, t)
-                if out is None:
+                if isinstance(b, SplitOp):
+                    split.append(b)
+                    continue
+                needs = locks.atomic_needs_of(D, L, b)
+                if not needs:
                     ok = False
                     break
-                outs.append(out)
-            if not ok:
-                continue
-            if not outs:
-                self.cands.append((i, t, True))
-            else:
-                self.cands.append((i, t, lambda L, s, outs=tuple(outs):
-                                   _all(L, s, outs)))
+                atomic.append(needs)
+            if ok:
+                self.cands.append((i, t, tuple(atomic), tuple(split)))
         self.active = bool(self.cands)
         if not self.active:
             self.why = "no step of a thread is independent of the others in any state"
+
+    # ------------------------------------------------------------ C1 on one state
+    def _locked(self, b, s, t) -> bool:
+        """Step ``b`` of another thread needs a lock ``t`` holds (so it is disabled until
+        ``t`` moves)."""
+        return b.locked_out(self.D, self.L, s, t) is True
+
+    def _reachable(self, b, s, t) -> bool:
+        """Thread ``b.thread`` may run step ``b`` before thread ``t`` moves: some path of its
+        own steps from where it is now reaches ``b`` through steps not locked out by ``t``
+        (over-approximated: a thread inside another operation may finish it)."""
+        L, u = self.L, b.thread
+        key = _op_key(b)
+        op, pc = s[L.th_op[u]], s[L.th_pc[u]]
+        if op == 0:
+            starts = [0]
+        elif op == b.code() and _state_key(L, s, u, b) == key:
+            starts = [pc]
+        else:
+            starts = [0]      # it may finish its operation and start this one
+        seen, todo = set(), list(starts)
+        while todo:
+            j = todo.pop()
+            if j in seen:
+                continue
+            seen.add(j)
+            step = self.steps.get((u, key, j))
+            if step is None or self._locked(step, s, t):
+                continue
+            if j == b.step:
+                return True
+            todo.extend(type(b).next_steps(j))
+        return False
+
+    def _ample_ok(self, s, cand) -> bool:
+        _, t, atomic, split = cand
+        L = self.L
+        for needs in atomic:
+            if not any(n.blocked_by(L, s, t) is True for n in needs):
+                return False
+        for b in split:
+            if self._reachable(b, s, t):
+                return False
+        return True
+
+    def choose(self, s: bytes, enabled) -> int:
+        """The ample action of state ``s`` whose enabled action indices are ``enabled``
+        (a set), or -1 (full expansion)."""
+        self.expanded += 1
+        for cand in self.cands:
+            if cand[0] in enabled and self._ample_ok(s, cand):
+                self.reduced += 1
+                return cand[0]
+        return -1
 
     def choose_rows(self, rows: np.ndarray, enabled) -> np.ndarray:
         """Per row of ``rows`` (``(n, width)`` uint8 states), the index of its ample action
@@ -127,30 +182,15 @@ class AmpleSets:
         rows."""
         n = rows.shape[0]
         chosen = np.full(n, -1, dtype=np.int64)
-        for i, _, fn in self.cands:
-            ok = enabled(i) & (chosen < 0)
-            sub = np.flatnonzero(ok)
-            if sub.size == 0:
-                continue
-            if fn is not True:
-                try:
-                    res = evaluate_predicate(fn, self.L, rows[sub])
-                except Exception:    # outside the array backend: row by row
-                    res = predicate_rows(fn, self.L, rows[sub])
-                sub = sub[np.asarray(res, dtype=bool)]
-            chosen[sub] = i
-        self.reduced += int((chosen >= 0).sum())
-        self.expanded += n
+        ens = {c[0]: enabled(c[0]) for c in self.cands}
+        any_en = np.zeros(n, dtype=bool)
+        for e in ens.values():
+            any_en |= e
+        self.expanded += n - int(any_en.sum())
+        for r in np.flatnonzero(any_en):
+            s = bytes(rows[r])
+            chosen[r] = self.choose(s, {i for i, e in ens.items() if e[r]})
         return chosen
-
-    def choose(self, s: bytes, enabled: set) -> int:
-        """The ample action of state ``s`` whose enabled actions are ``enabled``, or -1."""
-        self.expanded += 1
-        for i, _, fn in self.cands:
-            if i in enabled and (fn is True or fn(self.L, s)):
-                self.reduced += 1
-                return i
-        return -1
 
     def describe(self) -> str:
         """For the run statistics: how many expanded states got a proper ample set."""
@@ -160,20 +200,21 @@ class AmpleSets:
                 f"({len(self.cands)} candidate steps)")
 
 
-def _locked_out(D, L, b, t):
-    """``(L, s) -> condition`` that action ``b`` is disabled by a lock thread ``t`` holds,
-    or None when ``b`` takes no lock (it can never be locked out)."""
-    if isinstance(b, SplitOp):
-        needs = [n for n in b.needs(D, L, b.step) if n.kind != "pin"]
-        if not needs:
-            return None
-        return lambda L, s, b=b: b.locked_out(D, L, s, t)
-    needs = locks.atomic_needs_of(D, L, b)
-    if not needs:
-        return None
-    return lambda L, s, needs=needs: Or(*[n.blocked_by(L, s, t) for n in needs])
+def _op_key(a):
+    """A split step's operation identity: family and arguments (not thread or step)."""
+    return (a.name,) + tuple((k, v) for k, v in a.args().items() if k not in ("thread", "step"))
 
 
-def _all(L, s, outs):
-    from daxcheck.spec.vocab import And
-    return And(*[o(L, s) for o in outs])
+def _state_key(L, s, u, b):
+    """The operation identity thread ``u`` runs in ``s``, read back as ``_op_key`` of
+    family ``b`` (arguments from the thread's fields)."""
+    vals = {"proc": s[L.th_proc[u]], "file": s[L.th_file[u]], "idx": s[L.th_idx[u]]}
+    out = [b.name]
+    for k in b.args():
+        if k in ("thread", "step"):
+            continue
+        if k in b.FLAGS:
+            out.append((k, bool(s[L.th_flag[u]])))
+        else:
+            out.append((k, vals[k]))
+    return tuple(out)
