@@ -3,9 +3,6 @@ replay, no_deadlock, the partial-order reduction, and threads=1 leaving the atom
 alone."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from daxcheck.checker.concrete.executor import replay_concrete
@@ -17,6 +14,8 @@ from daxcheck.spec.designs import DESIGNS
 from daxcheck.spec.model import DaxModel
 from daxcheck.spec.races import SPLIT_FAMILIES, SplitOp
 from daxcheck.spec.state import Bounds, BoundsError
+
+from helpers import dax_here
 
 RACES = sorted(n for n, d in DESIGNS.items() if d.threaded)
 BROKEN = [n for n in RACES if DESIGNS[n].expect_violated]
@@ -108,7 +107,8 @@ def test_no_deadlock_names_the_cycle_of_waiters():
     rep = replay_concrete(m, [m.actions[i] for i, _ in v.trace[1:]], prop="no_deadlock")
     assert rep.reproduced
     text = " ".join(rep.symptoms)
-    assert "MMAPLOCK a (shared), held by T0" in text and "pin of the page" in text
+    assert "(punch_hole at xfs_wait_dax_page) waits for pin of the page under a[0]" in text
+    assert "(dio_read at gup_page1) waits for MMAPLOCK a (shared)" in text
 
 
 @pytest.mark.parametrize("name", RACES)
@@ -141,17 +141,14 @@ def test_reduction_prunes_interleavings_when_invisible():
 
 def test_check_threads_flag_and_bad_bound(tmp_path):
     """``--threads 1`` runs a race design with one kernel thread (the pin race needs only
-    one: the pin is an atomic action) and still finds it; ``--threads 4`` is one line and
-    exit 2."""
-    def run(*args):
-        return subprocess.run([sys.executable, "-m", "daxcheck", "check", "--quiet", *args],
-                              capture_output=True, text=True)
-    r = run("--design", "busy-page-no-unmap", "--threads", "1", "--property",
-            "pinned_pages_stay_allocated", "--out", str(tmp_path))
-    assert r.returncode == 12, r.stderr
+    one: the pin is an atomic action) and still finds it, and the trace replays naming the
+    thread; ``--threads 4`` is one line and exit 2."""
+    code, out, err = dax_here("check", "--quiet", "--design", "busy-page-no-unmap",
+                              "--threads", "1", "--property", "pinned_pages_stay_allocated",
+                              "--out", str(tmp_path))
+    assert code == 12, err
     trace = tmp_path / "busy-page-no-unmap__pinned_pages_stay_allocated.itf.json"
-    rep = subprocess.run([sys.executable, "-m", "daxcheck", "replay", str(trace)],
-                         capture_output=True, text=True)
-    assert rep.returncode == 12 and "thread=T0" in rep.stdout, rep.stdout + rep.stderr
-    bad = run("--design", "busy-page-no-unmap", "--threads", "4")
-    assert bad.returncode == 2 and "threads" in bad.stderr and len(bad.stderr.splitlines()) == 1
+    code, out, err = dax_here("replay", str(trace))
+    assert code == 12 and "thread=T0" in out, out + err
+    code, out, err = dax_here("check", "--design", "busy-page-no-unmap", "--threads", "4")
+    assert code == 2 and "threads" in err and len(err.splitlines()) == 1
