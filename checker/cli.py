@@ -157,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="explicit engine: explore one state per permutation of the files, "
                         "processes and tokens the design treats alike (checked as it goes; "
                         "state counts then differ from the manifest's)")
+    c.add_argument("--livelock", action="store_true",
+                   help="race designs: also report a kernel thread that can never finish "
+                        "its operation from some reachable state (builds the whole state "
+                        "graph; exit 12 when one is found)")
     c.add_argument("--por", action="store_true",
                    help="explicit engine, race designs: partial-order reduction by ample "
                         "sets (same verdicts when the search is complete; counterexamples "
@@ -449,9 +453,43 @@ def _check(args, argv, console) -> int:
         return EXIT_BAD_INPUT
     code = _expect(checks, names, console) if args.expect else combined_exit(
         [c.result for c in checks])
+    if args.livelock:
+        code = _livelock(checks, console, code)
     from .outputs import rows_of_checks, write_outputs
     write_outputs(args, rows_of_checks(checks, names, written, args.engine), "daxcheck check",
                   cmd, code)
+    return code
+
+
+def _livelock(checks, console, code) -> int:
+    """``check --livelock``: per race design, the threads that can get stuck (one line
+    each, with the shortest trace to a state where it is stuck); returns the exit code
+    (12 when a thread can get stuck, 75 when the graph was not exhausted)."""
+    from .explicit.progress import stuck_threads
+    for c in checks:
+        m, name = c.model, c.model.design.name
+        if not m.L.races:
+            continue
+        try:
+            r = stuck_threads(m)
+        except ValueError as e:
+            console.print(f"[yellow]incomplete:[/yellow] {esc(name)}: {esc(str(e))}",
+                          soft_wrap=True)
+            code = code if code == EXIT_VIOLATION else EXIT_INCOMPLETE
+            continue
+        if not r.complete:
+            console.print(f"[yellow]incomplete:[/yellow] {esc(name)}: progress not decided: the "
+                          f"state graph is not exhausted at depth {r.depth}", soft_wrap=True)
+            code = code if code == EXIT_VIOLATION else EXIT_INCOMPLETE
+        elif not r.stuck:
+            console.print(f"{esc(name)}: every thread can always finish its operation "
+                          f"({r.states:,} states)", soft_wrap=True)
+        for s in r.stuck:
+            steps = "; ".join(m.actions[i].describe() for i, _ in s.trace[1:])
+            console.print(f"[red]livelock:[/red] {esc(name)}: thread T{s.thread} can never "
+                          f"finish its operation after: {esc(steps)} ({s.states:,} such "
+                          f"states)", soft_wrap=True)
+            code = EXIT_VIOLATION
     return code
 
 

@@ -111,6 +111,24 @@ def test_no_deadlock_names_the_cycle_of_waiters():
     assert "(dio_read at gup_page1) waits for MMAPLOCK a (shared)" in text
 
 
+def test_livelock_is_found_where_threads_deadlock_and_not_on_the_fixes():
+    """A thread that can never finish its operation: both threads of the hold-MMAPLOCK
+    design get stuck (already once the punch holds MMAPLOCK after the read pinned its first
+    page); on every fixed race design every thread can always finish."""
+    from daxcheck.checker.explicit.progress import stuck_threads
+    m = DaxModel(DESIGNS["busy-page-wait-holds-mmaplock"])
+    r = stuck_threads(m)
+    assert r.complete and sorted(s.thread for s in r.stuck) == [0, 1]
+    last = r.stuck[0].trace[-1][1]
+    assert all(last[m.L.th_op[t]] != 0 for t in m.L.threads)
+    for n in FIXED:
+        r = stuck_threads(DaxModel(DESIGNS[n]))
+        assert r.complete and not r.stuck, n
+    code, out, err = dax_here("check", "--quiet", "--no-write", "--livelock", "--design",
+                              "busy-page-wait-holds-mmaplock", "--property", "no_deadlock")
+    assert code == 12 and "livelock: busy-page-wait-holds-mmaplock: thread T0" in out
+
+
 @pytest.mark.parametrize("name", RACES)
 def test_partial_order_reduction_keeps_every_verdict(name):
     """Reduced and full searches: same verdicts (every violation of the full space is
