@@ -182,6 +182,14 @@ class SplitOp(Action):
                 for args in cls.op_instances(L, D) for i in range(len(cls.STEPS))]
 
 
+def _per_mapping(L):
+    """Arguments of an operation on a whole two-page range of one process's mapping of one
+    file (none when files have a single block)."""
+    if len(L.blks) < 2:
+        return []
+    return [dict(proc=n, file=f) for n in L.procs for f in L.files]
+
+
 def _thread_offsets(L, t):
     return (L.th_op[t], L.th_pc[t], L.th_proc[t], L.th_file[t], L.th_idx[t], L.th_flag[t],
             L.th_pblk[t], L.th_kind[t])
@@ -351,9 +359,7 @@ class DaxPmdFault(SplitOp):
 
     @classmethod
     def op_instances(cls, L, D):
-        if len(L.blks) < 2:
-            return []
-        return [dict(proc=n, file=f) for n in L.procs for f in L.files]
+        return _per_mapping(L)
 
 
 # ============================================================================ layout changes
@@ -560,9 +566,7 @@ class DioRead(SplitOp):
 
     @classmethod
     def op_instances(cls, L, D):
-        if len(L.blks) < 2:
-            return []
-        return [dict(proc=n, file=f) for n in L.procs for f in L.files]
+        return _per_mapping(L)
 
 
 # ============================================================================ state
