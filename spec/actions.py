@@ -723,6 +723,8 @@ class Fdatasync(Action):
     def apply(self, m, s):
         L, D = m.L, m.design
         f = self.file
+        if not require(locks.atomic_guard(D, L, s, self)):
+            return None
         d = draft(s)
         D.xfs_file_fsync(L, d, f)
         for x in L.blks:

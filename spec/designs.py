@@ -102,6 +102,9 @@ class Design:
                    MMAPLOCK and retries, 4.19 'xfs, dax: introduce xfs_break_dax_layouts()')
                    | "no-unmap" (pins checked with the mapping left in place) |
                    "hold-mmaplock" (the wait keeps MMAPLOCK)
+      mkwrite_entry_lock: "held" (a write fault on a read-only PTE holds the DAX entry lock
+                   from tagging the entry dirty until the PTE is writable, 2016 'dax: Protect
+                   PTE modification on WP fault by radix tree entry lock') | "none"
     Scope: ``families`` explored, default ``bounds``.
     ``symmetric``: index dimensions whose members the design treats alike (Murphi
     scalarsets, TLC symmetry sets), used by ``check --symmetry``: files, processes and data
@@ -148,6 +151,7 @@ class Design:
     fault_entry_lock: str = "before-iomap"
     fault_pmd_recheck: str = "recheck"
     layout_break: str = "unmap-drop-retry"
+    mkwrite_entry_lock: str = "held"
     symmetric: tuple = ("file", "proc", "tok")
 
     _CHOICES = {"page_owner": ("shared-count", "single-owner"),
@@ -173,8 +177,10 @@ class Design:
                 "mmaplock": ("fault+truncate", "none"),
                 "fault_entry_lock": ("before-iomap", "after-iomap"),
                 "fault_pmd_recheck": ("recheck", "none"),
-                "layout_break": ("unmap-drop-retry", "no-unmap", "hold-mmaplock")}
-    _RACE_SETTINGS = ("mmaplock", "fault_entry_lock", "fault_pmd_recheck", "layout_break")
+                "layout_break": ("unmap-drop-retry", "no-unmap", "hold-mmaplock"),
+                "mkwrite_entry_lock": ("held", "none")}
+    _RACE_SETTINGS = ("mmaplock", "fault_entry_lock", "fault_pmd_recheck", "layout_break",
+                      "mkwrite_entry_lock")
     _FLAGS = ("mmap_map_sync", "usync_mode", "partial_writes", "pmd_pfn_entries")
 
     def __post_init__(self):
@@ -579,6 +585,15 @@ class Design:
         "hold-mmaplock": sleep holding it, which deadlocks against a get_user_pages that
         must fault another page of the file."""
         return self.layout_break != "hold-mmaplock"
+
+    @hook
+    def dax_pfn_mkwrite_holds_entry_lock(self):
+        """dax_pfn_mkwrite / dax_iomap_pfn_mkwrite: the entry lock is held from tagging the
+        entry dirty until the PTE is made writable (finish_mkwrite_fault), so
+        dax_writeback_one cannot clean the entry in between (2016 'dax: Protect PTE
+        modification on WP fault by radix tree entry lock'); "none": only around the
+        tagging."""
+        return self.mkwrite_entry_lock == "held"
 
     # ================================================================ userspace contract
     @hook

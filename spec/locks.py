@@ -118,6 +118,7 @@ def atomic_needs(D, L, op: str, f: int, xs=()) -> tuple:
     its guard requires them free: ``op`` "fault" (MMAPLOCK shared, the entry lock of each
     index of ``xs``), "pmd_fault" (the same over the PMD range), "write" (i_rwsem is held
     by no split step; ->iomap_begin's invalidation waits for the entry locks of ``xs``),
+    "fdatasync" (dax_writeback_one locks each entry of ``xs``),
     "truncate"/"punch" (MMAPLOCK exclusive when the design takes it, the entry locks of
     ``xs``: __dax_invalidate_entry waits for them).  Empty for a design without lock
     fields."""
@@ -143,6 +144,8 @@ def atomic_needs_of(D, L, a) -> tuple:
         return atomic_needs(D, L, "pmd_fault", a.file, tuple(L.blks))
     if a.name == "truncate":
         return atomic_needs(D, L, "truncate", a.file, tuple(x for x in L.blks if x >= a.size))
+    if a.name == "fdatasync":   # dax_writeback_one locks each entry it writes back
+        return atomic_needs(D, L, "fdatasync", a.file, tuple(L.blks))
     return ()
 
 

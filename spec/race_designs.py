@@ -100,5 +100,21 @@ RACES += _race(
      "xfs_break_dax_layouts drops MMAPLOCK while it waits for the page and retries (4.19)"),
     (frozenset({"no_deadlock"}),), "race r5; " + _R4_CITE, partial_writes=False)
 
+# r6. Write-protect fault vs writeback: the entry is tagged dirty, fsync cleans it and
+#     write-protects the (still read-only) PTE, then the fault makes the PTE writable.
+RACES += _race(
+    6, ("mmap", "write", "fault", "store", "fdatasync", "dax_mkwrite"),
+    Bounds(files=1, blocks=1, phys=1, tokens=2, procs=1, depth=20, threads=2),
+    "mkwrite_entry_lock", ("none", "held"),
+    ("mkwrite-unlocked", "mkwrite-entry-lock"),
+    ("dax_pfn_mkwrite tags the entry dirty without the entry lock: fdatasync cleans it "
+     "before the PTE becomes writable, so the next fdatasync skips the stores made "
+     "through it and promises stale media",
+     "the entry lock is held from tagging to the writable PTE (4.10)"),
+    (frozenset({"durable_after_sync"}),),
+    "race r6; 'dax: Protect PTE modification on WP fault by radix tree entry lock' (Jan "
+    "Kara, 2016, merged for 4.10 with 'dax: clear dirty entry tags on cache flush')",
+    partial_writes=False)
+
 for _d in RACES:
     register_design(_d)

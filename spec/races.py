@@ -28,7 +28,8 @@ from . import fsdax as k
 from . import locks
 from .actions import Action, action, _insert_pfn
 from .locks import Need
-from .state import (EXT_NAMES, FieldSpec, file_name, HOLE, WRITTEN, MM_NONE, MM_PRIVATE, PTE_NONE,
+from .state import (EXT_NAMES, FieldSpec, file_name, HOLE, WRITTEN, MM_NONE, MM_PRIVATE,
+                    MM_SHARED, MM_SYNC, PTE_RO, PTE_NONE,
                     PTE_RW, PTE_ANON, PTE_ZERO, ORDER_PMD, XA_EMPTY, XA_ZERO, XA_PFN)
 from .vocab import And, Or, Not, If, ForAll, Exists, select, store, when, require, draft, freeze
 
@@ -304,6 +305,62 @@ class DaxFault(SplitOp):
         writes = (False, True) if D.has("mmap_private") else (False,)
         return [dict(proc=n, file=f, idx=x, write=w) for n in L.procs for f in L.files
                 for x in L.blks for w in writes]
+
+
+@split
+@dataclass(frozen=True)
+class DaxMkwrite(SplitOp):
+    """A write fault on a read-only PTE of a MAP_SHARED mapping split at its locks
+    (dax_iomap_pfn_mkwrite, 4.9: dax_pfn_mkwrite then wp_pfn_shared): step
+    ``dax_pfn_mkwrite`` (the DAX entry is tagged dirty, PAGECACHE_TAG_DIRTY, so fsync will
+    flush it; the design holds the entry lock from here on, or takes it only around the
+    tagging), step ``finish_mkwrite_fault`` (under the page-table lock the PTE, if it is
+    still the read-only one, becomes writable; the entry lock is dropped).  Between the two,
+    without the entry lock, dax_writeback_one can clean the entry and write-protect the
+    (still read-only) PTE: the page then becomes writable with a clean entry, and the next
+    fsync skips the stores made through it."""
+
+    name: ClassVar[str] = "dax_mkwrite"
+    STEPS: ClassVar[tuple] = ("dax_pfn_mkwrite", "finish_mkwrite_fault")
+    thread: int
+    proc: int
+    file: int
+    idx: int
+    step: int
+
+    def needs(self, D, L, step):
+        if step == 0:
+            return (Need("entry", self.file, self.idx, self.thread),)
+        return ()
+
+    def _held(self, D):
+        if D.dax_pfn_mkwrite_holds_entry_lock():
+            return (Need("entry", self.file, self.idx, self.thread),)
+        return ()
+
+    def dax_pfn_mkwrite(self, m, L, D, s):
+        n, f, x, t = self.proc, self.file, self.idx, self.thread
+        mm = s[L.mmap_mode[n][f]]
+        if not require(And(Or(mm == MM_SHARED, mm == MM_SYNC), s[L.pte_kind[n][f][x]] == PTE_RO,
+                           s[L.xa_kind[f][x]] == XA_PFN, locks.free(L, s, self.needs(D, L, 0)))):
+            return None
+        d = draft(s)
+        _take(L, d, self._held(D), t)
+        o = L.xa_dirty[f][x]
+        d[o] = If(D.dax_mark_dirty(L, s, f), 1, d[o])
+        return d, 1
+
+    def finish_mkwrite_fault(self, m, L, D, s):
+        n, f, x, t = self.proc, self.file, self.idx, self.thread
+        d = draft(s)
+        o = L.pte_kind[n][f][x]
+        d[o] = If(d[o] == PTE_RO, PTE_RW, d[o])
+        _drop(L, d, self._held(D), t)
+        return d, DONE
+
+    @classmethod
+    def op_instances(cls, L, D):
+        return [dict(proc=n, file=f, idx=x) for n in L.procs for f in L.files for x in L.blks]
 
 
 @split

@@ -505,6 +505,9 @@ class ConcreteExecutor:
     def _do_dax_pmd_fault(self, a, s, ns):
         pass  # maps the huge zero page
 
+    def _do_dax_mkwrite(self, a, s, ns):
+        pass  # tags the entry dirty, makes the PTE writable: no data moves
+
     def _do_punch_hole(self, a, s, ns):
         step = a.STEPS[a.step]
         if step == "xfs_flush_unmap_range":
