@@ -973,24 +973,31 @@ def _check_dax_flag(ex, s) -> list[str]:
 
 
 def _check_deadlock(ex, s) -> list[str]:
-    """The threads the replayed interleaving left waiting for each other: per waiting
-    thread, its step and the lock another thread holds (a lock-state symptom: a deadlock
-    has no byte-level effect of its own)."""
-    from daxcheck.spec.races import SplitOp
+    """The cycles of threads the replayed interleaving left waiting for each other
+    (``no_deadlock`` fails): per waiting thread of a cycle, its step and the lock the next
+    one holds (a lock-state symptom: a deadlock has no byte-level effect of its own)."""
+    from daxcheck.spec.races import SplitOp, cycles
     m = ex.m
     L, D = m.L, m.design
-    waits = []
-    for a in m.actions:
-        if not isinstance(a, SplitOp) or a.step == 0 or not a.at(L, s):
-            continue
-        for n in a.needs(D, L, a.step):
-            for u in L.threads:
-                if n.blocked_by(L, s, u) is True and a.blocked_by(D, L, s, u) is True:
-                    waits.append(f"T{a.thread} ({a.name} at {a.STEPS[a.step]}) waits for "
-                                 f"{n.describe()}, held by T{u}")
-    if not waits or not m.L.waits_for:
+    W = L.waits_for
+    if W is None:
         return []
-    return ["threads blocked forever: " + "; ".join(waits)]
+    out = []
+    for c in cycles(L.threads):
+        ts = c.threads
+        pairs = [(ts[i], ts[(i + 1) % len(ts)]) for i in range(len(ts))]
+        if not all(W(L, s, t, u) is True for t, u in pairs):
+            continue
+        waits = []
+        for t, u in pairs:
+            for a in m.actions:
+                if isinstance(a, SplitOp) and a.thread == t and a.step and a.at(L, s) is True:
+                    for n in a.needs(D, L, a.step):
+                        if n.blocked_by(L, s, u) is True and a.blocked_by(D, L, s, u) is True:
+                            waits.append(f"T{t} ({a.name} at {a.STEPS[a.step]}) waits for "
+                                         f"{n.describe()}, held by T{u}")
+        out.append(f"threads blocked forever ({c}): " + "; ".join(waits))
+    return out
 
 
 _FINAL_CHECKS = {"no_stale_data": _check_reads,
