@@ -42,8 +42,8 @@ RACES += _race(
      "the free (4.1; invalidate_lock 5.15)"),
     (frozenset({"mapping_matches_extents", "read_returns_last_write"}),),
     "race r1; 4.1 'xfs: introduce mmap/truncate lock' (Dave Chinner, Jan 2015: page fault "
-    "IO vs truncate, hole punch, extent shifts); 5.15 'mm: Add functions to lock "
-    "invalidate_lock for page faults' (Jan Kara)", partial_writes=False)
+    "IO vs truncate, hole punch, extent shifts); the VFS invalidate_lock (5.15) since",
+    partial_writes=False)
 
 # r2. Read fault vs write(2): the fault sees a hole, write(2) allocates and writes the
 #     block and invalidates the (still empty) range, the fault maps the zero page.
@@ -113,7 +113,7 @@ RACES += _race(
      "the entry lock is held from tagging to the writable PTE (4.10)"),
     (frozenset({"durable_after_sync"}),),
     "race r6; 'dax: Protect PTE modification on WP fault by radix tree entry lock' (Jan "
-    "Kara, 2016, merged for 4.10 with 'dax: clear dirty entry tags on cache flush')",
+    "Kara, 2016 series, merged with 'dax: clear dirty entry tags on cache flush')",
     partial_writes=False)
 
 for _d in RACES:
