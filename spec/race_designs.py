@@ -110,7 +110,7 @@ RACES += _race(
     ("dax_pfn_mkwrite tags the entry dirty without the entry lock: fdatasync cleans it "
      "before the PTE becomes writable, so the next fdatasync skips the stores made "
      "through it and promises stale media",
-     "the entry lock is held from tagging to the writable PTE (4.10)"),
+     "the entry lock is held from tagging to the writable PTE (2016)"),
     (frozenset({"durable_after_sync"}),),
     "race r6; 'dax: Protect PTE modification on WP fault by radix tree entry lock' (Jan "
     "Kara, 2016 series, merged with 'dax: clear dirty entry tags on cache flush')",
