@@ -42,7 +42,8 @@ class _Parser(argparse.ArgumentParser):
 BOUND_HELP = {"depth": "maximum trace length (actions)", "files": "number of files",
               "blocks": "4 KiB blocks per file", "phys": "physical pmem blocks",
               "tokens": "distinct data tokens", "procs": "processes",
-              "segs": "segments per 4 KiB block, the granule of partial writes (1, 2 or 4)"}
+              "segs": "segments per 4 KiB block, the granule of partial writes (1, 2 or 4)",
+              "threads": "kernel threads running split operations (race designs; 1..3)"}
 """The bounds a command line may override (``check --files 3``), with their help."""
 BOUND_NAMES = tuple(BOUND_HELP)
 """Their names; ``prove`` takes all but depth."""
@@ -195,6 +196,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds between two checkpoints inside a level (default 300)")
     _distributed(c, "explicit engine: partitions of a hash-partitioned BFS (default 1: "
                     "this process)")
+    c.add_argument("--livelock", action="store_true",
+                   help="race designs: also report a kernel thread that can never finish "
+                        "its operation from some reachable state (builds the whole state "
+                        "graph; exit 12 when one is found)")
+    c.add_argument("--por", action="store_true",
+                   help="explicit engine, race designs: partial-order reduction by ample "
+                        "sets (same verdicts when the search is complete; counterexamples "
+                        "may be longer; state counts then differ from the manifest's)")
     outputs(c)
     machine(c)
     c.add_argument("--quiet", action="store_true", help="verdict table only")
@@ -458,6 +467,8 @@ def _check(args, argv, console) -> int:
             check_distributable(args.engine, args.exact, args.symmetry)
             if ckpt is not None:
                 raise InputError("--checkpoint/--resume run in one process: drop --workers")
+            if args.por:
+                raise InputError("--por is not supported with --workers N >= 2")
             from .distributed.bfs import worker_pool
             pool = stack.enter_context(worker_pool(args.workers, args.ray_address))
         for m in models:
@@ -465,7 +476,7 @@ def _check(args, argv, console) -> int:
             try:
                 checks.append(run_check(m, props, args.engine, budget, prog, cmd,
                                         exact=args.exact, symmetry=args.symmetry, pool=pool,
-                                        checkpoint=ckpt))
+                                        checkpoint=ckpt, por=args.por))
             finally:
                 prog.close()
     names = [p.name for p in props]
@@ -496,6 +507,8 @@ def _check(args, argv, console) -> int:
         return EXIT_BAD_INPUT
     code = _expect(checks, names, console) if args.expect else combined_exit(
         [c.result for c in checks])
+    if args.livelock:
+        code = _livelock(checks, console, code)
     from .outputs import rows_of_checks, write_outputs
     write_outputs(args, rows_of_checks(checks, names, written, args.engine), "daxcheck check",
                   cmd, code)
@@ -519,6 +532,8 @@ def _checkpoint_options(args, models):
     flag = "--resume" if args.resume is not None else "--checkpoint"
     if args.engine != "explicit":
         raise InputError(f"{flag}: the explicit engine only")
+    if getattr(args, "por", False):
+        raise InputError(f"{flag}: not with --por (a checkpoint records the full search)")
     if len(models) != 1:
         raise InputError(f"{flag}: one design per checkpoint ({len(models)} selected); "
                          f"pick it with --design")
@@ -527,6 +542,38 @@ def _checkpoint_options(args, models):
                              else args.checkpoint_every, force=args.force)
     prepare(opts)
     return opts
+
+
+def _livelock(checks, console, code) -> int:
+    """``check --livelock``: per race design, the threads that can get stuck (one line
+    each, with the shortest trace to a state where it is stuck); returns the exit code
+    (12 when a thread can get stuck, 75 when the graph was not exhausted)."""
+    from .explicit.progress import stuck_threads
+    for c in checks:
+        m, name = c.model, c.model.design.name
+        if not m.L.races:
+            continue
+        try:
+            r = stuck_threads(m)
+        except ValueError as e:
+            console.print(f"[yellow]incomplete:[/yellow] {esc(name)}: {esc(str(e))}",
+                          soft_wrap=True)
+            code = code if code == EXIT_VIOLATION else EXIT_INCOMPLETE
+            continue
+        if not r.complete:
+            console.print(f"[yellow]incomplete:[/yellow] {esc(name)}: progress not decided: the "
+                          f"state graph is not exhausted at depth {r.depth}", soft_wrap=True)
+            code = code if code == EXIT_VIOLATION else EXIT_INCOMPLETE
+        elif not r.stuck:
+            console.print(f"{esc(name)}: every thread can always finish its operation "
+                          f"({r.states:,} states)", soft_wrap=True)
+        for s in r.stuck:
+            steps = "; ".join(m.actions[i].describe() for i, _ in s.trace[1:])
+            console.print(f"[red]livelock:[/red] {esc(name)}: thread T{s.thread} can never "
+                          f"finish its operation after: {esc(steps)} ({s.states:,} such "
+                          f"states)", soft_wrap=True)
+            code = EXIT_VIOLATION
+    return code
 
 
 def _simulate(args, argv, console) -> int:

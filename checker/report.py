@@ -151,6 +151,8 @@ def stats_line(check) -> str:
             f"fired: {fired}")
     if st.symmetry is not None:
         line += f"; symmetry: {st.symmetry}"
+    if getattr(st, "por", None) is not None:
+        line += f"; partial-order reduction: {st.por}"
     if st.collision_probability is not None:
         line += (f"; fingerprints: probability {st.collision_probability:.1e} that a "
                  f"collision hid a state (--exact to rule it out)")

@@ -72,8 +72,9 @@ class Stats:
     transitions, the reason a budget stopped the run (or None), and, for a run that
     de-duplicated states by 64-bit fingerprints, the probability that a fingerprint
     collision made it miss a state (TLC's estimate; None when states were compared
-    exactly), and the symmetry reduction used (None: not asked for; "off (why)" when the
-    declared symmetry did not hold)."""
+    exactly), the symmetry reduction used (None: not asked for; "off (why)" when the
+    declared symmetry did not hold), and the partial-order reduction (None: not asked
+    for; else how many states got an ample set, or "off (why)")."""
 
     states: int = 0
     transitions: int = 0
@@ -83,6 +84,7 @@ class Stats:
     stopped: str | None = None
     collision_probability: float | None = None
     symmetry: str | None = None
+    por: str | None = None
 
     @property
     def rate(self) -> float:

@@ -130,7 +130,8 @@ def check_distributable(engine="explicit", exact=False, symmetry=False) -> None:
 
 
 def run_check(model, props, engine="explicit", budget=Budget(), progress=None,
-              command=None, exact=False, symmetry=False, pool=None, checkpoint=None) -> Check:
+              command=None, exact=False, symmetry=False, pool=None, checkpoint=None,
+              por=False) -> Check:
     """Check ``props`` on ``model`` with the named engine ("explicit" or "z3"); the
     counterexamples come back as :class:`Trace` objects keyed by property name.
     ``exact``: the explicit engine compares whole states instead of fingerprints;
@@ -139,7 +140,7 @@ def run_check(model, props, engine="explicit", budget=Budget(), progress=None,
     distributed over its Ray workers (same result; InputError with ``exact``,
     ``symmetry`` or the z3 engine); ``checkpoint``: a
     :class:`~.explicit.checkpoint.CheckpointOptions` (save the run, or resume it; one
-    process only).  Raises
+    process only); ``por``: by ample sets (partial-order reduction, race designs).  Raises
     :class:`~daxcheck.usercode.UserCodeError` (naming the design) when a user's predicate or
     hook raises or a predicate returns a non-bool; ``budget.time_limit`` also stops a
     user's code that never returns (:func:`guarded_run`: all verdicts INCOMPLETE)."""
@@ -157,7 +158,7 @@ def run_check(model, props, engine="explicit", budget=Budget(), progress=None,
             return explore_distributed(model, props, pool, budget=budget, progress=progress)
         if engine == "explicit":
             return explore(model, props, budget=budget, progress=progress, exact=exact,
-                           symmetry=symmetry, checkpoint=checkpoint)
+                           symmetry=symmetry, checkpoint=checkpoint, por=por)
         from .symbolic.engine import bmc
         report = None if progress is None else (
             lambda k, sec: progress(Stats(depth=k, seconds=sec)))

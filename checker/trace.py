@@ -31,6 +31,8 @@ from daxcheck.spec.state import Bounds, BoundsError, _fmt_index as index_name
 
 ITF_FORMAT = "ITF"
 BOUND_KEYS = ("files", "blocks", "phys", "tokens", "procs", "depth")
+OPTIONAL_BOUND_KEYS = ("segs", "threads")
+"""Bounds a trace records only when they differ from their default (``Bounds.as_dict``)."""
 
 _VALUE = {"anyOf": [
     {"type": ["integer", "string", "boolean"]},
@@ -61,7 +63,8 @@ TRACE_SCHEMA = {
                 "property": {"type": ["string", "null"], "maxLength": 200},
                 "bounds": {"type": "object", "required": list(BOUND_KEYS),
                            "additionalProperties": False,
-                           "properties": {k: {"type": "integer"} for k in BOUND_KEYS}},
+                           "properties": {k: {"type": "integer"}
+                                          for k in BOUND_KEYS + OPTIONAL_BOUND_KEYS}},
                 "depth": {"type": "integer", "minimum": 0},
                 "engine": {"type": "string"},
                 "command": {"type": "string"},

@@ -22,6 +22,7 @@ from .state import (HOLE, UNWRITTEN, WRITTEN, PTE_NONE, PTE_RO, PTE_RW, PTE_ZERO
                     ORDER_PMD)
 from .vocab import (And, Or, Not, If, ForAll, store, select, when, require, draft, freeze)
 from . import fsdax as k
+from . import locks
 from .arguments import show_arg
 
 ACTIONS: dict[str, type] = {}
@@ -260,7 +261,8 @@ class Fault(Action):
         mm = s[L.mmap_mode[n][f]]
         pk = s[L.pte_kind[n][f][x]]
         want = And(pk != PTE_RW, pk != PTE_ANON) if self.write else pk == PTE_NONE
-        base = And(mm != MM_NONE, x < s[L.size[f]], want, _per_inode_dax(D, L, s, f))
+        base = And(mm != MM_NONE, x < s[L.size[f]], want, _per_inode_dax(D, L, s, f),
+                   locks.atomic_guard(D, L, s, self))
         d = draft(s)
         if not self.write:
             if not require(base):
@@ -316,7 +318,8 @@ class PmdFault(Action):
         n, f, B = self.proc, self.file, len(L.blks)
         common = And(s[L.mmap_mode[n][f]] != MM_NONE, s[L.size[f]] >= B,
                      k.pmd_ptes_none(L, s, n, f), Not(D.xas_find_conflict(L, s, n, f)),
-                     _per_inode_dax(D, L, s, f))
+                     _per_inode_dax(D, L, s, f),
+                     locks.atomic_guard(D, L, s, self))
         hole = And(s[L.ext_kind[f][0]] == HOLE, D.iomap_hole_length(L, s, f, 0, B) >= B)
         pfn, base = k.pmd_aligned_extent(L, s, f) if D.pmd_pfn_entries else (False, 0)
         if pfn is not False:
@@ -449,6 +452,8 @@ class Write(Action):
         L, D = m.L, m.design
         f, x, t = self.file, self.idx, self.token
         segs = tuple(range(self.lo, self.hi + 1))
+        if not require(locks.atomic_guard(D, L, s, self)):
+            return None
         d = draft(s)
         if not k.begin_write(D, L, d, f, x, segs):
             return None
@@ -661,7 +666,8 @@ class Punch(Action):
         f, x = self.file, self.idx
         busy = D.xfs_break_layouts(L, s, f, [x]) if D.has("pin") else True
         if not require(And(Not(D.is_iomap_immutable(L, s, f, "punch")),
-                           s[L.ext_kind[f][x]] != HOLE, busy)):
+                           s[L.ext_kind[f][x]] != HOLE, busy,
+                           locks.atomic_guard(D, L, s, self))):
             return None
         d = draft(s)
         D.xfs_free_file_space(L, d, f, x)
@@ -690,7 +696,8 @@ class Truncate(Action):
         gone = [x for x in L.blks if x >= n]
         busy = D.xfs_break_layouts(L, s, f, gone) if D.has("pin") else True
         if not require(And(Not(D.is_iomap_immutable(L, s, f, "truncate")),
-                           s[L.size[f]] != n, busy)):
+                           s[L.size[f]] != n, busy,
+                           locks.atomic_guard(D, L, s, self))):
             return None
         d = draft(s)
         for x in gone:
@@ -716,6 +723,8 @@ class Fdatasync(Action):
     def apply(self, m, s):
         L, D = m.L, m.design
         f = self.file
+        if not require(locks.atomic_guard(D, L, s, self)):
+            return None
         d = draft(s)
         D.xfs_file_fsync(L, d, f)
         for x in L.blks:
@@ -1123,7 +1132,8 @@ class Dma(Action):
     def apply(self, m, s):
         L = m.L
         p, t = self.phys, self.token
-        if not require(s[L.pinned[p]] == 1):
+        mine = (s[L.pin_holder[p]] == 0) if L.races else True   # not a thread's O_DIRECT pin
+        if not require(And(s[L.pinned[p]] == 1, mine)):
             return None
         d = draft(s)
         for g in L.segs:

@@ -32,12 +32,15 @@ ARGUMENTS = {
     "length": "length of the range in 4 KiB blocks",
     "phys": "physical pmem block (pfn) p0, p1...",
     "on": "true: set FS_XFLAG_DAX on the file; false: clear it",
+    "thread": "kernel thread (T0, T1...) running the split operation (race designs)",
+    "step": "the step of the split operation, from 0 (traces show it by the kernel "
+            "function it models, e.g. iomap_begin)",
 }
 """Argument name -> meaning (units: blocks are 4 KiB pages, segments 2 KiB)."""
 
 _SHOW = {"file": file_name, "src": file_name, "dst": file_name,
          "proc": lambda v: f"P{v}", "token": lambda v: f"t{v}", "seg": lambda v: f"s{v}",
-         "phys": lambda v: f"p{v}"}
+         "phys": lambda v: f"p{v}", "thread": lambda v: f"T{v}"}
 
 
 def show_arg(name: str, value) -> str:

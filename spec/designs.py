@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from . import fsdax as k
 from .actions import ACTIONS, SHIPPED_FAMILIES, remap_range
+from .races import SPLIT_FAMILIES
 from .state import Bounds, MM_SYNC, HOLE, UNWRITTEN, PTE_ANON, PTE_NONE, PTE_RW, XA_EMPTY, XA_PFN
 from .vocab import And, Or, Not, If, select, when
 
@@ -90,6 +91,20 @@ class Design:
                    | "immediate" (S_DAX flips under live mappings)
       partial_writes: write(2) of part of a block is explored (unaligned writes)
       pmd_pfn_entries: PMD faults over written PMD-aligned extents map pfn PMDs
+    Lock discipline (race designs only, issue 11; :mod:`~daxcheck.spec.races`):
+      mmaplock:    "fault+truncate" (page faults take XFS_MMAPLOCK_SHARED, truncate and
+                   punch XFS_MMAPLOCK_EXCL: 4.1 'xfs: introduce mmap/truncate lock') | "none"
+      fault_entry_lock: "before-iomap" (the DAX entry is locked before ->iomap_begin, 2017
+                   'dax: Fix data corruption when fault races with write') | "after-iomap"
+      fault_pmd_recheck: "recheck" (PTE and PMD faults recheck the PMD under the entry
+                   lock, 2017 'dax: Fix race between colliding PMD & PTE entries') | "none"
+      layout_break: "unmap-drop-retry" (dax_layout_busy_page unmaps first; the wait drops
+                   MMAPLOCK and retries, 4.19 'xfs, dax: introduce xfs_break_dax_layouts()')
+                   | "no-unmap" (pins checked with the mapping left in place) |
+                   "hold-mmaplock" (the wait keeps MMAPLOCK)
+      mkwrite_entry_lock: "held" (a write fault on a read-only PTE holds the DAX entry lock
+                   from tagging the entry dirty until the PTE is writable, 2016 'dax: Protect
+                   PTE modification on WP fault by radix tree entry lock') | "none"
     Scope: ``families`` explored, default ``bounds``.
     ``symmetric``: index dimensions whose members the design treats alike (Murphi
     scalarsets, TLC symmetry sets), used by ``check --symmetry``: files, processes and data
@@ -132,6 +147,11 @@ class Design:
     dax_toggle: str = "on-evict"
     partial_writes: bool = True
     pmd_pfn_entries: bool = False
+    mmaplock: str = "fault+truncate"
+    fault_entry_lock: str = "before-iomap"
+    fault_pmd_recheck: str = "recheck"
+    layout_break: str = "unmap-drop-retry"
+    mkwrite_entry_lock: str = "held"
     symmetric: tuple = ("file", "proc", "tok")
 
     _CHOICES = {"page_owner": ("shared-count", "single-owner"),
@@ -153,7 +173,14 @@ class Design:
                 "private_pmd_split": ("split", "none"),
                 "dedupe_compare": ("lockstep", "stale-srcmap"),
                 "break_layouts": ("wait", "none"),
-                "dax_toggle": ("on-evict", "immediate")}
+                "dax_toggle": ("on-evict", "immediate"),
+                "mmaplock": ("fault+truncate", "none"),
+                "fault_entry_lock": ("before-iomap", "after-iomap"),
+                "fault_pmd_recheck": ("recheck", "none"),
+                "layout_break": ("unmap-drop-retry", "no-unmap", "hold-mmaplock"),
+                "mkwrite_entry_lock": ("held", "none")}
+    _RACE_SETTINGS = ("mmaplock", "fault_entry_lock", "fault_pmd_recheck", "layout_break",
+                      "mkwrite_entry_lock")
     _FLAGS = ("mmap_map_sync", "usync_mode", "partial_writes", "pmd_pfn_entries")
 
     def __post_init__(self):
@@ -202,13 +229,22 @@ class Design:
         return dataclasses.replace(self, **changes)
 
     def settings(self) -> dict:
-        """The kernel-decision settings as a dict (for reports and ITF #meta)."""
-        return {key: getattr(self, key) for key in tuple(self._CHOICES) + self._FLAGS}
+        """The kernel-decision settings as a dict (for reports and ITF #meta); the lock
+        discipline settings only for a race design (:attr:`threaded`)."""
+        keys = [k for k in tuple(self._CHOICES) + self._FLAGS
+                if self.threaded or k not in self._RACE_SETTINGS]
+        return {key: getattr(self, key) for key in keys}
 
     def has(self, family: str) -> bool:
         """The family is in this design's scope (mechanisms a design leaves out cost
         nothing: their branches are not built)."""
         return family in self.families
+
+    @property
+    def threaded(self) -> bool:
+        """A race design: a split operation (:data:`~daxcheck.spec.races.SPLIT_FAMILIES`)
+        is in scope, so states carry threads and locks."""
+        return any(f in SPLIT_FAMILIES for f in self.families)
 
     @property
     def private_mappings(self) -> bool:
@@ -497,6 +533,68 @@ class Design:
         if self.dax_toggle == "immediate":
             d[L.s_dax[f]] = 1 if on else 0
 
+    # ================================================================ locks (issue 11)
+    @hook
+    def xfs_ilock_mmaplock(self, op):
+        """xfs_ilock(XFS_MMAPLOCK_SHARED) in xfs_filemap_fault for ``op`` "fault", and
+        XFS_MMAPLOCK_EXCL in xfs_setattr_size / xfs_file_fallocate for "truncate" and
+        "punch" (the invalidate_lock since 5.15): whether ``op`` takes it (``mmaplock``;
+        before 4.1 'xfs: introduce mmap/truncate lock' nothing serialised faults against
+        truncate)."""
+        return self.mmaplock == "fault+truncate"
+
+    @hook
+    def dax_fault_grab_entry_first(self):
+        """dax_iomap_pte_fault: grab_mapping_entry locks the DAX entry before
+        ->iomap_begin, so a racing write(2)'s invalidation waits for the fault (2017 'dax:
+        Fix data corruption when fault races with write'); "after-iomap": the block is
+        looked up first and the entry locked only to insert."""
+        return self.fault_entry_lock == "before-iomap"
+
+    @hook
+    def dax_pte_fault_pmd_collision(self, L, s, n, f):
+        """dax_iomap_pte_fault under the entry lock: ``pmd_trans_huge(*vmf->pmd) ||
+        pmd_devmap(*vmf->pmd)``: a PMD was installed since handle_pte_fault looked, so the
+        fault returns VM_FAULT_NOPAGE (2017 'dax: Fix race between colliding PMD & PTE
+        entries', generic/437); "none": not rechecked."""
+        if self.fault_pmd_recheck == "none":
+            return False
+        return s[L.pmd_map[n][f]] == 1
+
+    @hook
+    def dax_pmd_fault_pte_collision(self, L, s, n, f):
+        """dax_iomap_pmd_fault under the entry lock: ``!pmd_none(*vmf->pmd)`` and not a
+        huge PMD: a PTE table appeared since the fault took the huge path, so it falls back
+        (same commit); "none": not rechecked."""
+        if self.fault_pmd_recheck == "none":
+            return False
+        return Not(k.pmd_ptes_none(L, s, n, f))
+
+    @hook
+    def dax_layout_busy_page_unmaps(self):
+        """dax_layout_busy_page: unmap_mapping_range of the range before looking for pinned
+        pages, so a new get_user_pages must fault (and block on MMAPLOCK) instead of pinning
+        through a PTE left in place (4.18 'mm, fs, dax: handle layout changes to pinned dax
+        mappings'); "no-unmap": pins are looked for with the mapping left in place."""
+        return self.layout_break != "no-unmap"
+
+    @hook
+    def xfs_wait_dax_page_drops_lock(self):
+        """xfs_wait_dax_page: drop XFS_MMAPLOCK_EXCL while sleeping until the busy page is
+        idle, retake it and look again (4.19 'xfs, dax: introduce xfs_break_dax_layouts()');
+        "hold-mmaplock": sleep holding it, which deadlocks against a get_user_pages that
+        must fault another page of the file."""
+        return self.layout_break != "hold-mmaplock"
+
+    @hook
+    def dax_pfn_mkwrite_holds_entry_lock(self):
+        """dax_pfn_mkwrite / dax_iomap_pfn_mkwrite: the entry lock is held from tagging the
+        entry dirty until the PTE is made writable (finish_mkwrite_fault), so
+        dax_writeback_one cannot clean the entry in between (2016 'dax: Protect PTE
+        modification on WP fault by radix tree entry lock'); "none": only around the
+        tagging."""
+        return self.mkwrite_entry_lock == "held"
+
     # ================================================================ userspace contract
     @hook
     def userspace_flush_durable(self, L, s, n, f, x):
@@ -627,3 +725,4 @@ for _d in SEED_DESIGNS:
     register_design(_d)
 
 from . import history  # noqa: E402,F401  (registers the history designs)
+from . import race_designs  # noqa: E402,F401  (registers the race designs, issue 11)

@@ -5,8 +5,8 @@ pair or triple of designs, the kernel before the fix (its property is violated) 
 patch series, thread or xfstest; ``seed`` is ``h<item>``.
 
 Races between concurrent kernel threads (the locking of generic/437's PMD/PTE race, the
-gup-vs-truncate race window) are not modelled here: each operation is atomic, written so
-that it can later be split into lock-delimited steps.
+gup-vs-punch race window) are the race designs of :mod:`daxcheck.spec.race_designs`, where
+those operations are split into lock-delimited steps; here each operation is atomic.
 """
 from __future__ import annotations
 

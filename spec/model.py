@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from .actions import ACTIONS, Action
 from .designs import Design
+from .races import RACE_FIELDS, waits_for
 from .state import Bounds, Layout
 
 
@@ -21,15 +22,18 @@ class DaxModel:
     """A design explored at given bounds.
 
     ``design``: a :class:`Design`; ``bounds``: a :class:`Bounds` (default: the design's).
-    Attributes: ``L`` (the :class:`Layout`), ``actions`` (tuple of every action instance, in
-    order), ``groups`` (runs of consecutive action indices sharing a guard key).
+    Attributes: ``L`` (the :class:`Layout`; a race design's, :attr:`Design.threaded`, has
+    the thread and lock fields and ``L.waits_for``, the waits-for relation of its split
+    steps), ``actions`` (tuple of every action instance, in order), ``groups`` (runs of
+    consecutive action indices sharing a guard key).
     Raises BoundsError for bounds out of range.
     """
 
     def __init__(self, design: Design, bounds: Bounds | None = None):
         self.design = design
         self.bounds = (bounds or design.bounds).validate()
-        self.L = Layout(self.bounds)
+        threaded = getattr(design, "threaded", False)
+        self.L = Layout(self.bounds, races=RACE_FIELDS if threaded else ())
         acts = []
         for fam in ACTIONS:
             if fam in design.families:
@@ -44,6 +48,8 @@ class DaxModel:
                 last = key
             groups[-1].append(i)
         self.groups = tuple(tuple(g) for g in groups)
+        if threaded:
+            self.L.waits_for = waits_for(self)
 
     def init_states(self) -> list[bytes]:
         """The initial states (one: empty files after mkfs, see Layout.init_state)."""

@@ -71,6 +71,9 @@ class Bounds:
     depth:  maximum number of actions in a trace (0..60).
     segs:   segments per 4 KiB block, the granule of sub-block writes (1, 2 or 4: 4096,
             2048 or 1024 bytes).
+    threads: kernel threads that may each be inside one split (lock-delimited) operation
+            at a time (1..3); only a race design (one with split operations in its scope,
+            issue 11) has per-thread state, so at 1 every other design is unchanged.
     Raises BoundsError from :meth:`validate`.
     """
 
@@ -81,9 +84,10 @@ class Bounds:
     procs: int = 1
     depth: int = 8
     segs: int = SEGS
+    threads: int = 1
 
     LIMITS = {"files": (1, 3), "blocks": (1, 3), "phys": (1, 6), "tokens": (1, 3),
-              "procs": (1, 2), "depth": (0, 60), "segs": (1, 4)}
+              "procs": (1, 2), "depth": (0, 60), "segs": (1, 4), "threads": (1, 3)}
 
     def validate(self) -> "Bounds":
         """Return self, or raise BoundsError naming the first bound out of range."""
@@ -104,11 +108,14 @@ class Bounds:
         return Bounds(**d).validate()
 
     def as_dict(self) -> dict:
-        """The bounds as a dict; ``segs`` only when it differs from the default (so traces and
-        manifests of two-segment models keep their shape)."""
+        """The bounds as a dict; ``segs`` and ``threads`` only when they differ from the
+        default (so traces and manifests of two-segment, one-thread models keep their
+        shape)."""
         d = {f.name: getattr(self, f.name) for f in dc_fields(self)}
         if d["segs"] == SEGS:
             del d["segs"]
+        if d["threads"] == 1:
+            del d["threads"]
         return d
 
 
@@ -118,7 +125,8 @@ class FieldSpec:
     ``blk``, ``seg``, ``tok``, ``proc``, ``phys``; ``()`` for a scalar); ``category`` (meta,
     journal, xarray, pte, page, anon, cache, media, ghost: the volatile ones are lost in a
     crash); ``kind``, the value kind (a tuple of names for an enum, or "pblk", "token",
-    "promise", "pgmap", "file", "blk", "warning", or None for a plain count/flag); ``doc``;
+    "promise", "pgmap", "file", "blk", "warning", "holder" (0 = free, else the holding
+    thread + 1), or None for a plain count/flag); ``doc``;
     ``domain``: a function of the :class:`Bounds` giving every value the field can hold
     (default: derived from the kind); ``init``: the value after mkfs; ``origin``: "shipped"
     or the user's file that declared it.
@@ -149,6 +157,8 @@ class FieldSpec:
             return tuple(range(b.files))
         if k == "blk":
             return tuple(range(b.blocks))
+        if k == "holder":
+            return tuple(range(b.threads + 1))
         if k == "token":
             return tuple(range(b.tokens + 1)) + (STALE,)
         if k == "promise":
@@ -239,7 +249,7 @@ where they were declared, in declaration order; the ``i``-th message (from 0) is
 
 VOLATILE_CATEGORIES = frozenset({"meta", "xarray", "pte", "page", "anon", "cache"})
 
-_DIM_NAMES = ("file", "blk", "seg", "tok", "proc", "phys")
+_DIM_NAMES = ("file", "blk", "seg", "tok", "proc", "phys", "thread")
 
 
 def ghost_field(name: str, dims: tuple, kind=None, doc: str = "", domain=None,
@@ -272,7 +282,7 @@ def ghost_field(name: str, dims: tuple, kind=None, doc: str = "", domain=None,
     return spec
 
 ENUM_MEMBERS = {"pblk": ("phys", 0), "token": ("tok", 1), "promise": ("tok", 2),
-                "pgmap": ("file", 1)}
+                "pgmap": ("file", 1), "holder": ("thread", 1)}
 """Value encodings (the ``enum`` of FIELDS) that name a member of an index dimension: a
 value ``v`` names member ``v - offset`` of that dimension when it lies in range; other
 values (0 = zeros or NULL, STALE, PG_SHARED, a promise of zeros) name none.  Symmetry
@@ -299,15 +309,21 @@ class Layout:
     (``L.warning``).  ``L.width`` is the number of bytes of a state.  ``L.fields`` lists
     ``(name, dims, category, enum, doc, flat offsets)`` per field; ``L.specs`` the
     :class:`FieldSpec` by name.  ``extra``: the ghost fields to add (default: every
-    declared :data:`GHOST_FIELDS` entry).
+    declared :data:`GHOST_FIELDS` entry).  ``races``: the per-thread and lock fields of a
+    race design (:data:`daxcheck.spec.races.RACE_FIELDS`), placed after the shipped fields;
+    empty for every other design, whose states stay exactly as they were.
     """
 
-    def __init__(self, bounds: Bounds, extra=None):
+    def __init__(self, bounds: Bounds, extra=None, races=()):
         self.bounds = bounds
         self.nsegs = bounds.segs
         self.dims = {"file": bounds.files, "blk": bounds.blocks, "seg": bounds.segs,
-                     "tok": bounds.tokens, "proc": bounds.procs, "phys": bounds.phys}
-        specs = list(FIELDS) + list(GHOST_FIELDS.values() if extra is None else extra)
+                     "tok": bounds.tokens, "proc": bounds.procs, "phys": bounds.phys,
+                     "thread": bounds.threads}
+        self.races = bool(races)
+        self.waits_for = None
+        specs = list(FIELDS) + list(races) + list(
+            GHOST_FIELDS.values() if extra is None else extra)
         self.fields = []          # (name, dims, category, enum, doc, flat offsets)
         self.specs = {}
         off = 0
@@ -334,6 +350,7 @@ class Layout:
         self.segs = range(bounds.segs)
         self.toks = range(1, bounds.tokens + 1)
         self.procs = range(bounds.procs)
+        self.threads = range(bounds.threads) if races else range(0)
         self.file_blks = tuple(itertools.product(self.files, self.blks))
         self.file_blk_segs = tuple(itertools.product(self.files, self.blks, self.segs))
         self.volatile = tuple(o for (_, _, cat, _, _, flat) in self.fields
@@ -402,6 +419,8 @@ class Layout:
                 "SHARED" if value == PG_SHARED else file_name(value - 1))
         if enum == "file":
             return file_name(value)
+        if enum == "holder":
+            return "-" if value == 0 else f"T{value - 1}"
         return str(value)
 
     def to_record(self, s: bytes) -> dict:
@@ -427,7 +446,8 @@ class Layout:
 
 _LAYOUT_ATTRS = frozenset(dir(Layout)) | {
     "bounds", "nsegs", "dims", "fields", "specs", "width", "media_col", "cache_col", "files",
-    "blks", "phys", "segs", "toks", "procs", "file_blks", "file_blk_segs", "volatile"}
+    "blks", "phys", "segs", "toks", "procs", "file_blks", "file_blk_segs", "volatile",
+    "races", "threads", "waits_for"}
 
 
 def _fmt_index(dim: str, i: int) -> str:
@@ -441,6 +461,8 @@ def _fmt_index(dim: str, i: int) -> str:
         return f"t{i + 1}"
     if dim == "proc":
         return f"P{i}"
+    if dim == "thread":
+        return f"T{i}"
     return str(i)
 
 

@@ -87,9 +87,10 @@ def test_properties_have_docstrings_naming_a_kernel_bug():
 
 def test_every_shipped_property_is_symbolically_analysable():
     L = DaxModel(DESIGNS["cow-srcmap"]).L
+    races = DaxModel(DESIGNS["xfs-break-dax-layouts"]).L   # no_deadlock reads thread state
     for p in P.values():
         if p.origin == "shipped":
-            rs = read_set(p.fn, L)
+            rs = read_set(p.fn, L) or read_set(p.fn, races)
             assert rs, p.name
 
 

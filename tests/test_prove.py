@@ -54,8 +54,11 @@ LEMMA_VIOLATIONS = {
 # of two 2-block ranges).  The broken history designs' violations are pinned by exploration
 # (the gate) and BMC (test_symbolic.py); a proof attempt on them only re-confirms "not
 # proved" at 2-30 s each.
-PROVED = [n for n, d in DESIGNS.items()
-          if not d.seed.startswith("h") or (not d.expect_violated and n != "dedupe-lockstep")]
+# The race designs (seed r<n>, issue 11) are not proved: k-induction over thread and lock
+# states needs lemmas tying the locks to the threads' program counters that nobody wrote
+# yet; exploration covers their whole reachable space and BMC their races.
+PROVED = [n for n, d in DESIGNS.items() if not d.seed.startswith("r") and
+          (not d.seed.startswith("h") or (not d.expect_violated and n != "dedupe-lockstep"))]
 
 # Lemmas a design expected to hold cannot use, with the reason: in cow-edges-zeroed (XFS
 # always_cow, no mappings in scope) nothing creates a dirty cache line, but writes clear cache

@@ -163,6 +163,16 @@ class Codec:
         return "; ".join(f"segment {g}: {p}" for g, p in enumerate(parts))
 
 
+@dataclass(frozen=True)
+class _WriteFault:
+    """The arguments of a write fault, for a split step that faults a page in."""
+
+    proc: int
+    file: int
+    idx: int
+    write: bool = True
+
+
 def hex_excerpt(b: bytes, n: int = 16) -> str:
     """``n`` bytes as hex plus printable ASCII, e.g. ``44 41 58 |DAX|``."""
     b = bytes(b[:n])
@@ -474,14 +484,49 @@ class ConcreteExecutor:
 
     def _do_dma(self, a, s, ns):
         """The device writes the pinned page (DMA reaches memory, cached copies dropped)."""
-        L, p = self.L, a.phys
+        self._dma_into(s, a.phys, a.token)
+
+    def _dma_into(self, s, p, token):
+        """DMA of ``token`` into pinned page ``p`` (at the file offset it was pinned
+        through)."""
+        L = self.L
         f, x = s[L.pin_file[p]], s[L.pin_idx[p]]
         for g in L.segs:
             self.pmem.nt_store(self.seg_off(p, g),
-                               self.codec.data_segment(a.token, f, x, g, self.step_no, "dma"))
-            self.written[(f, x, g)].add(a.token)
-            self.last[(f, x, g)] = a.token
+                               self.codec.data_segment(token, f, x, g, self.step_no, "dma"))
+            self.written[(f, x, g)].add(token)
+            self.last[(f, x, g)] = token
         self.pmem.sfence()
+
+    # ---------------------------------------------------------- split steps (issue 11)
+    def _do_dax_fault(self, a, s, ns):
+        pass  # a read fault maps pages, a private write fault copies into DRAM
+
+    def _do_dax_pmd_fault(self, a, s, ns):
+        pass  # maps the huge zero page
+
+    def _do_dax_mkwrite(self, a, s, ns):
+        pass  # tags the entry dirty, makes the PTE writable: no data moves
+
+    def _do_punch_hole(self, a, s, ns):
+        step = a.STEPS[a.step]
+        if step == "xfs_flush_unmap_range":
+            self._writeback_entry(s, a.file, a.idx)
+        elif step == "xfs_bunmapi" and s[self.L.ext_kind[a.file][a.idx]] != HOLE:
+            self._zeroed(a.file, a.idx)
+
+    def _do_dio_read(self, a, s, ns):
+        """get_user_pages' slow path faults the page in like a write fault; at completion
+        the device writes the data read (t1) into the pages this thread pinned."""
+        L, step = self.L, a.STEPS[a.step]
+        if step in ("gup_page0", "gup_page1") and \
+                s[L.pte_kind[a.proc][a.file][a.step]] != PTE_RW and \
+                ns[L.pte_kind[a.proc][a.file][a.step]] == PTE_RW:
+            self._do_fault(_WriteFault(a.proc, a.file, a.step), s, ns)
+        elif step == "dio_complete" and s[L.th_kind[a.thread]] == 0:
+            for p in L.phys:
+                if s[L.pin_holder[p]] == a.thread + 1:
+                    self._dma_into(s, p, 1)
 
     def _do_evict_inode(self, a, s, ns):
         for x in self.L.blks:
@@ -927,7 +972,36 @@ def _check_dax_flag(ex, s) -> list[str]:
     return out
 
 
+def _check_deadlock(ex, s) -> list[str]:
+    """The cycles of threads the replayed interleaving left waiting for each other
+    (``no_deadlock`` fails): per waiting thread of a cycle, its step and the lock the next
+    one holds (a lock-state symptom: a deadlock has no byte-level effect of its own)."""
+    from daxcheck.spec.races import SplitOp, cycles
+    m = ex.m
+    L, D = m.L, m.design
+    W = L.waits_for
+    if W is None:
+        return []
+    out = []
+    for c in cycles(L.threads):
+        ts = c.threads
+        pairs = [(ts[i], ts[(i + 1) % len(ts)]) for i in range(len(ts))]
+        if not all(W(L, s, t, u) is True for t, u in pairs):
+            continue
+        waits = []
+        for t, u in pairs:
+            for a in m.actions:
+                if isinstance(a, SplitOp) and a.thread == t and a.step and a.at(L, s) is True:
+                    for n in a.needs(D, L, a.step):
+                        if n.blocked_by(L, s, u) is True and a.blocked_by(D, L, s, u) is True:
+                            waits.append(f"T{t} ({a.name} at {a.STEPS[a.step]}) waits for "
+                                         f"{n.describe()}, held by T{u}")
+        out.append(f"threads blocked forever ({c}): " + "; ".join(waits))
+    return out
+
+
 _FINAL_CHECKS = {"no_stale_data": _check_reads,
+                 "no_deadlock": _check_deadlock,
                  "mapping_matches_extents": _check_coherence,
                  "no_page_two_mappings": _check_reverse_map,
                  "immutable_extents_never_move": _check_sealed,

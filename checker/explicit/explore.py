@@ -63,7 +63,8 @@ class Budget:
 def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
             progress: Callable[[Stats], None] | None = None,
             progress_every: float = 0.25, memo: bool = True, batched: bool = True,
-            exact: bool = False, symmetry=False, checkpoint=None) -> CheckResult:
+            exact: bool = False, symmetry=False, checkpoint=None,
+            por: bool = False) -> CheckResult:
     """Explore ``model`` breadth-first to ``depth`` (default: the model's bound) checking
     the :class:`~daxcheck.properties.Property` list ``props``.
 
@@ -73,7 +74,10 @@ def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
     ``batched=False`` runs the reference per-state explorer below (memoised on read sets);
     ``memo=False`` additionally computes successors with the plain
     :meth:`DaxModel.successors` (reference semantics).  Both give the same states, verdicts,
-    depths and traces.  ``progress(stats)`` is called about every ``progress_every``
+    depths and traces.  ``por=True``: partial-order reduction by ample sets on a race
+    design (:mod:`.por`; same verdicts when the search is complete, possibly deeper
+    counterexamples; the statistics say how many states were reduced).
+    ``progress(stats)`` is called about every ``progress_every``
     seconds.  ``checkpoint``: a :class:`.checkpoint.CheckpointOptions` (batched explorer
     only; see :mod:`.checkpoint`).  Returns a :class:`CheckResult` with one :class:`Verdict` per property
     (counterexample traces as ``[(action index, state)]``) and :class:`Stats`.
@@ -81,16 +85,18 @@ def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
     if batched and memo:
         from .levels import explore_batched
         return explore_batched(model, props, depth, budget, progress, progress_every,
-                               exact=exact, symmetry=symmetry, checkpoint=checkpoint)
+                               exact=exact, symmetry=symmetry, checkpoint=checkpoint,
+                               por=por)
     if checkpoint is not None:
         from .checkpoint import CheckpointError
         raise CheckpointError("checkpoints are saved by the batched explorer only")
-    return explore_states(model, props, depth, budget, progress, progress_every, memo)
+    return explore_states(model, props, depth, budget, progress, progress_every, memo, por)
 
 
 def explore_states(model, props, depth: int | None = None, budget: Budget = Budget(),
                    progress: Callable[[Stats], None] | None = None,
-                   progress_every: float = 0.25, memo: bool = True) -> CheckResult:
+                   progress_every: float = 0.25, memo: bool = True,
+                   por: bool = False) -> CheckResult:
     """The reference explorer: one state at a time, successors memoised per action on its
     read set (:class:`~.transitions.MemoSuccessors`), or plain with ``memo=False``; states
     kept whole in a :class:`~.store.StateStore` (no probabilistic step).  Same arguments and
@@ -99,6 +105,17 @@ def explore_states(model, props, depth: int | None = None, budget: Budget = Budg
     footprints = [action_footprint(model, a) for a in model.actions]
     successors = (MemoSuccessors(model, footprints=footprints).successors if memo
                   else model.successors)
+    ample = None
+    if por:
+        from .por import AmpleSets
+        ample = AmpleSets(model, props, footprints)
+        if ample.active:
+            plain = successors
+
+            def successors(s):
+                succ = list(plain(s))
+                i = ample.choose(s, {j for j, _ in succ})
+                return succ if i < 0 else [(j, ns) for j, ns in succ if j == i]
     depth = model.bounds.depth if depth is None else depth
     store = StateStore()
     stats = Stats()
@@ -197,6 +214,7 @@ def explore_states(model, props, depth: int | None = None, budget: Budget = Budg
     for i, c in enumerate(fired):
         by_family[model.actions[i].name] += c
     stats.fired = dict(by_family)
+    stats.por = None if ample is None else ample.describe()
     for p in pending:
         if stats.stopped:
             verdicts[p.name] = Verdict(p.name, INCOMPLETE, level)  # every state at <= level was checked

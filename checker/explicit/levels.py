@@ -191,7 +191,7 @@ class BatchedExplorer:
 
     def __init__(self, model, props, depth, budget, progress=None, progress_every=0.25,
                  exact=False, chunk=None, seed=SEED, symmetry=None, checkpoint=None,
-                 resume=None):
+                 resume=None, por=False):
         self.model, self.props = model, list(props)
         # Checkpoint/resume (.checkpoint): a Checkpointer saving this run, a Snapshot it
         # continues from; ``found``: per violated property (depth, index in level, fp).
@@ -254,6 +254,14 @@ class BatchedExplorer:
         self.index = FingerprintIndex() if exact else None
         self.stored = None
         self.collisions_checked = 0
+        # --- partial-order reduction (issue 11): a successor-set filter, see .por
+        self.por = None
+        if por:
+            from .por import AmpleSets
+            self.por = AmpleSets(model, self.props,
+                                 [None if a.reads == tuple(range(self.width)) else
+                                  (a.reads, a.writes) for a in self.infos])
+        # --- end partial-order reduction
 
     # ------------------------------------------------------------------ packing
     def _set_packing(self, packing):
@@ -525,6 +533,11 @@ class BatchedExplorer:
             ents[reads] = self._entries(g, words, self._fill_actions)
         cf, co, rows_by = [], [], {}
         pk = self.packing
+        chosen = None   # partial-order reduction: per parent, its ample action or -1
+        if self.por is not None and self.por.active:
+            chosen = self.por.choose_rows(
+                pk.unpack_rows(words),
+                lambda i: self.groups[self.infos[i].reads].en[i][ents[self.infos[i].reads]])
         for mg in self.model_groups:
             first = None
             for i in mg:
@@ -536,6 +549,8 @@ class BatchedExplorer:
                     first = en
                 else:
                     en = en & first
+                if chosen is not None:
+                    en = en & ((chosen < 0) | (chosen == i))
                 rows = np.flatnonzero(en)
                 rows_by[i] = rows
                 if rows.size == 0:
@@ -883,6 +898,7 @@ class BatchedExplorer:
         st.collision_probability = None if self.exact else collision_probability(
             self.n_states, self.G)
         st.symmetry = None if self.sym is None else self.sym.describe()
+        st.por = None if self.por is None else self.por.describe()
         for name in self.pending:
             if stopped:
                 self.verdicts[name] = Verdict(name, INCOMPLETE, level)
@@ -899,7 +915,7 @@ class BatchedExplorer:
 
 
 def explore_batched(model, props, depth=None, budget=None, progress=None, progress_every=0.25,
-                    exact=False, symmetry=False, checkpoint=None) -> CheckResult:
+                    exact=False, symmetry=False, checkpoint=None, por=False) -> CheckResult:
     """Run a :class:`BatchedExplorer`.  ``symmetry``: reduce by the index sets the design
     declares symmetric (``design.symmetric``), or by the given sets; when the check finds
     the symmetry does not hold the search is run again without it and the stats say why.
@@ -907,7 +923,8 @@ def explore_batched(model, props, depth=None, budget=None, progress=None, progre
     search with another Zobrist table, so distinct states are never merged; raises
     ExploreError after 4 collisions in a row.  ``checkpoint``: a
     :class:`.checkpoint.CheckpointOptions` (save the run into its folder, or resume the run
-    saved there; CheckpointError for an unusable or mismatched checkpoint)."""
+    saved there; CheckpointError for an unusable or mismatched checkpoint).  ``por``:
+    partial-order reduction (:mod:`.por`) for a race design."""
     from .explore import Budget
     budget = Budget() if budget is None else budget
     sets = None
@@ -925,7 +942,7 @@ def explore_batched(model, props, depth=None, budget=None, progress=None, progre
                 saver.run = {"seed": seed + attempt, "sets": sets, "broken": broken}
             r = BatchedExplorer(model, props, depth, budget, progress, progress_every,
                                 exact=exact, seed=seed + attempt, symmetry=sets,
-                                checkpoint=saver, resume=resume).run()
+                                checkpoint=saver, resume=resume, por=por).run()
             if broken:
                 r.stats.symmetry = f"off ({broken})"
             return r
