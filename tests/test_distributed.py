@@ -72,6 +72,7 @@ def test_stop_when_every_property_is_violated_and_max_states(pool):
 
 
 @pytest.mark.slow
+@pytest.mark.thorough
 @pytest.mark.parametrize("name", sorted(set(DESIGNS) - set(CI_DESIGNS)))
 def test_every_design(pool, name):
     _same_as_one_process(pool, DaxModel(DESIGNS[name]), ALL)

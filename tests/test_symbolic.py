@@ -166,6 +166,7 @@ def test_bmc_finds_seed_violation_at_explore_depth(name):
 
 
 @pytest.mark.slow
+@pytest.mark.thorough
 @pytest.mark.parametrize("name", [n for n, d in DESIGNS.items() if d.bounds.depth > CROSS_DEPTH_CAP
                                   and not d.seed.startswith(("h", "r"))])
 def test_cross_check_engines_full_depth(name):
