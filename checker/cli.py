@@ -447,8 +447,8 @@ def _check(args, argv, console) -> int:
     from .explicit import Budget
     from .report import Progress, stats_line, trace_table, verdict_tables
     from .results import fmt_item
-    from .runner import (check_distributable, command_line, load_user_files, make_model, pick,
-                         pick_properties, run_check)
+    from .runner import (InputError, check_distributable, command_line, load_user_files,
+                         make_model, pick, pick_properties, run_check)
 
     _preflight(args)
     load_user_files(args.designs, args.properties)
@@ -465,8 +465,6 @@ def _check(args, argv, console) -> int:
         pool = None
         if args.workers >= 2:
             check_distributable(args.engine, args.exact, args.symmetry)
-            if ckpt is not None:
-                raise InputError("--checkpoint/--resume run in one process: drop --workers")
             if args.por:
                 raise InputError("--por is not supported with --workers N >= 2")
             from .distributed.bfs import worker_pool
@@ -534,6 +532,8 @@ def _checkpoint_options(args, models):
         raise InputError(f"{flag}: the explicit engine only")
     if getattr(args, "por", False):
         raise InputError(f"{flag}: not with --por (a checkpoint records the full search)")
+    if getattr(args, "workers", 1) >= 2:
+        raise InputError(f"{flag}: runs in one process: drop --workers")
     if len(models) != 1:
         raise InputError(f"{flag}: one design per checkpoint ({len(models)} selected); "
                          f"pick it with --design")

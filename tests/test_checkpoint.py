@@ -326,3 +326,19 @@ def test_a_failing_save_is_one_line_and_keeps_the_previous_checkpoint(saved, tmp
     code, _, err = dax_here("check", "--design", SMALL, "--resume", str(ck), "--no-write",
                             "--quiet")
     assert code == 12, err
+
+
+@pytest.mark.parametrize("extra,expect", [
+    (["--checkpoint", "{d}", "--workers", "2"], "--checkpoint: runs in one process"),
+    (["--checkpoint", "{d}", "--por"], "--checkpoint: not with --por"),
+    (["--por", "--workers", "2"], "--por is not supported with --workers"),
+])
+def test_options_the_one_process_search_needs_are_refused_before_any_work(tmp_path, extra,
+                                                                           expect):
+    """Checkpoints and partial-order reduction run in the one-process explorer: with
+    ``--workers 2`` (or each other) one line, exit 2, before Ray starts or a folder is made."""
+    d = tmp_path / "ck"
+    code, out, err = dax_here("check", "--design", "fault-punch-unlocked", "--no-write",
+                              *[a.format(d=d) for a in extra])
+    assert code == 2 and expect in err and len(err.strip().splitlines()) == 1, err
+    assert not d.exists()
