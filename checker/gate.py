@@ -129,7 +129,8 @@ def load_manifest(path) -> dict:
     err = jsonschema.exceptions.best_match(
         jsonschema.Draft202012Validator(MANIFEST_SCHEMA).iter_errors(doc))
     if err is not None:
-        where = "/".join(str(x) for x in err.absolute_path) or "(top level)"
+        from .trace import json_path
+        where = json_path(err.absolute_path)
         msg = " ".join(err.message.split())
         raise ManifestError(f"{path}: field {where}: {msg[:200]}")
     return doc

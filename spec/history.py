@@ -15,14 +15,15 @@ from .state import Bounds
 
 
 def _pair(item, scope, bounds, setting, before, after, cite, summaries, violated,
-          names, **common):
-    """The designs of one history item: the same scope and bounds, ``setting`` = each of
-    ``before`` (a value or a tuple of values) then ``after``."""
+          names, prefix="h", **common):
+    """The designs of one history item (seed ``f"{prefix}{item}"``): the same scope and
+    bounds, ``setting`` = each of ``before`` (a value or a tuple of values) then ``after``
+    (the fix, which violates nothing)."""
     before = before if isinstance(before, tuple) else (before,)
     out = []
     for name, value, summary, bad in zip(names, before + (after,), summaries,
-                                         violated + (frozenset(),)):
-        out.append(Design(name, f"h{item}", summary, families=scope, bounds=bounds,
+                                         tuple(violated) + (frozenset(),)):
+        out.append(Design(name, f"{prefix}{item}", summary, families=scope, bounds=bounds,
                           expect_violated=frozenset(bad), cite=cite,
                           **{setting: value}, **common))
     return out

@@ -10,7 +10,8 @@ sizes and the partial-order reduction cannot push a violation past the bound.
 """
 from __future__ import annotations
 
-from .designs import Design, register_design
+from .designs import register_design
+from .history import _pair
 from .state import Bounds
 
 RACES = []
@@ -18,14 +19,10 @@ RACES = []
 
 def _race(n, scope, bounds, setting, values, names, summaries, violated, cite, **common):
     """Designs ``names`` with ``setting`` = each of ``values`` (the last is the fix, which
-    violates nothing), in one scope."""
-    out = []
-    for name, value, summary, bad in zip(names, values, summaries,
-                                         tuple(violated) + (frozenset(),)):
-        out.append(Design(name, f"r{n}", summary, families=scope, bounds=bounds,
-                          expect_violated=frozenset(bad), cite=cite, **{setting: value},
-                          **common))
-    return out
+    violates nothing), in one scope (history.py's ``_pair`` with seed ``r<n>``)."""
+    values = tuple(values)
+    return _pair(n, scope, bounds, setting, values[:-1], values[-1], cite, summaries,
+                 violated, names, prefix="r", **common)
 
 
 # r1. Fault vs hole punch: the punch unmaps the range and deletes its DAX entry, a fault

@@ -338,7 +338,7 @@ class BatchedExplorer:
             reps = t.distinct(keys, miss)
             rows = self.packing.unpack_rows(words[:, reps])
             fill(g, rows, len(t))   # may raise _Repack before anything is added
-            ids = t.add(keys, reps)
+            t.add(keys, reps)
             ent[miss] = t.lookup(t.take(keys, miss))
 
     def _fill_actions(self, g, rows, base):
@@ -446,12 +446,12 @@ class BatchedExplorer:
     def _check_bijections(self):
         """At the end: the surviving candidates must contain a bijection of the actions and,
         per property, of its conjuncts, for every group element."""
+        by_prop = {}
+        for i, (name, _, _) in enumerate(self.conjs):
+            by_prop.setdefault(name, []).append(i)
         for k in range(1, self.G):
             if not has_perfect_matching(self.act_cand[k]):
                 raise SymmetryBroken(f"the actions are not permuted by {self.sym.name(k)}")
-            by_prop = {}
-            for i, (name, _, _) in enumerate(self.conjs):
-                by_prop.setdefault(name, []).append(i)
             for name, idx in by_prop.items():
                 pos = {ci: j for j, ci in enumerate(idx)}
                 rel = [{pos[c] for c in self.conj_cand[k][ci]} for ci in idx]
@@ -776,8 +776,8 @@ class BatchedExplorer:
                 for i, rows in rows_by.items():
                     self.fired[i] += rows.size if last is None else int(
                         np.searchsorted(rows, last, side="right"))
-                link_pieces.append((parents.astype(np.int64) + base) * self.nA + acts)
-                link_pieces[-1] = link_pieces[-1].astype(link_dtype)
+                link_pieces.append(((parents.astype(np.int64) + base) * self.nA + acts)
+                                   .astype(link_dtype, copy=False))
                 if self.index is not None:
                     self._store(nwords, nfp)
                 if level + 1 < self.depth:   # the last level is checked, never expanded
