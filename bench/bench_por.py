@@ -7,13 +7,29 @@ and only the properties the design is about (its ``expect_violated``, or its bro
 partner's for a fixed design).  A step is invisible, and so may be reduced, only when it
 writes nothing the checked properties read: the fewer properties, the more reduction.
 
-Usage: ``python bench/bench_por.py [--design NAME ...] [--json FILE]``
+The last two columns bound what any ample- or stubborn-set reduction can reach on the
+design, whatever its independence relation: condition C1 implies that every enabled
+action left out of a state's reduced set commutes, in that state, with every action in
+it.  ``forced`` is the share of states (with two or more enabled actions) in which no such
+split exists: the "does not commute" graph over the enabled actions (networkx) is
+connected, so every ample/stubborn set there is the whole enabled set.  ``bound`` is the
+state count of a search that, in each state, expands only the smallest connected
+component of that graph: commutation judged semantically in the state itself (a and b
+commute when a·b and b·a both run and reach the same state), no visibility condition at
+all, and a cycle proviso that expands fully when the component's successors were all seen
+before (without it, a self-commuting retry loop hides everything).  It is optimistic (local
+commutation is weaker than independence, and the invisibility condition is dropped), not a
+proof: a real reduction with the same properties checked stays above it.
+
+Usage: ``python bench/bench_por.py [--design NAME ...] [--json FILE] [--no-bound]``
 """
 from __future__ import annotations
 
 import argparse
 import json
 import time
+
+import networkx as nx
 
 from daxcheck.checker.explicit.explore import explore
 from daxcheck.properties import PROPERTIES
@@ -49,23 +65,87 @@ def measure(name, props):
             "ample": red.stats.por}
 
 
+def local_bound(model):
+    """The ``forced`` share and the optimistic ``bound`` state count of the module docstring
+    for ``model``, with the full reachable state count: ``(full, bound, forced)``."""
+    succ = {}
+
+    def enabled(s):
+        r = succ.get(s)
+        if r is None:
+            r = succ[s] = {i: t for i, t in model.successors(s)}
+        return r
+
+    def commute(s, a, b):
+        en = enabled(s)
+        ab, ba = enabled(en[a]).get(b), enabled(en[b]).get(a)
+        return ab is not None and ab == ba
+
+    def components(s):
+        en = enabled(s)
+        g = nx.Graph()
+        g.add_nodes_from(en)
+        ks = list(en)
+        g.add_edges_from((a, b) for i, a in enumerate(ks) for b in ks[i + 1:]
+                         if not commute(s, a, b))
+        return sorted(nx.connected_components(g), key=lambda c: (len(c), min(c)))
+
+    full = set(model.init_states())
+    todo = list(full)
+    forced = several = 0
+    while todo:
+        s = todo.pop()
+        en = enabled(s)
+        if len(en) > 1:
+            several += 1
+            forced += len(components(s)) == 1
+        for t in en.values():
+            if t not in full:
+                full.add(t)
+                todo.append(t)
+    seen = set(model.init_states())
+    level = list(seen)
+    while level:
+        nxt = []
+        for s in level:
+            en = enabled(s)
+            comps = components(s) if len(en) > 1 else [set(en)]
+            pick = [en[a] for a in comps[0]]
+            if all(t in seen for t in pick):     # cycle proviso (BFS form)
+                pick = list(en.values())
+            for t in pick:
+                if t not in seen:
+                    seen.add(t)
+                    nxt.append(t)
+        level = nxt
+    return len(full), len(seen), forced / max(several, 1)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--design", action="append")
     ap.add_argument("--json")
+    ap.add_argument("--no-bound", action="store_true",
+                    help="skip the local-commutation bound (the slowest column)")
     args = ap.parse_args(argv)
     names = args.design or sorted(n for n, d in DESIGNS.items() if d.threaded)
     rows = []
     print(f"{'design':32} {'properties':>10} {'full':>8} {'reduced':>8} {'ratio':>6} "
-          f"same complete")
+          f"same complete  bound forced")
     for n in names:
+        bound = None if args.no_bound else local_bound(DaxModel(DESIGNS[n]))
         for label, props in (("all", list(PROPERTIES.values())),
                              ("own", [PROPERTIES[p] for p in _partner_props(n)])):
             r = measure(n, props)
             r["set"] = label
+            extra = ""
+            if bound is not None:
+                r["bound_states"], r["forced_share"] = bound[1], round(bound[2], 3)
+                r["bound_ratio"] = bound[1] / bound[0]
+                extra = f"  {r['bound_ratio']:5.2f} {bound[2]:6.0%}"
             rows.append(r)
             print(f"{n:32} {label:>10} {r['full']:>8,} {r['reduced']:>8,} {r['ratio']:>6.2f} "
-                  f"{str(r['same_verdicts']):>4} {str(r['complete']):>8}   {r['ample']}")
+                  f"{str(r['same_verdicts']):>4} {str(r['complete']):>8}{extra}   {r['ample']}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

@@ -482,7 +482,8 @@ class Read(Action):
     idx: int
 
     def apply(self, m, s):
-        if not require(self.idx < s[m.L.size[self.file]]):
+        if not require(And(self.idx < s[m.L.size[self.file]],
+                           locks.atomic_guard(m.design, m.L, s, self))):
             return None
         return s
 

@@ -497,13 +497,29 @@ class Design:
 
     @hook
     def xfs_free_file_space(self, L, d, f, x):
-        """xfs_free_file_space for one block: write back and unmap the range
-        (xfs_flush_unmap_range → truncate_pagecache_range), then xfs_bunmapi."""
-        if self.has("pin"):
+        """xfs_free_file_space for one block: xfs_flush_unmap_range, then xfs_bunmapi (the
+        split hole punch of the race designs runs the two halves as separate steps)."""
+        self.xfs_flush_unmap_range(L, d, f, x)
+        self.xfs_bunmapi(L, d, f, x)
+
+    @hook
+    def xfs_flush_unmap_range(self, L, d, f, x):
+        """xfs_flush_unmap_range for one block: write back (dax_writeback_one) and unmap
+        the range, deleting its DAX entry (truncate_pagecache_range); a page still pinned
+        by get_user_pages (a device pin or an O_DIRECT read's) trips the WARN in
+        dax_disassociate_entry."""
+        if self.has("pin") or self.has("dio_read"):
             def warn(d):
                 k.truncate_pinned_warning(L, d, d[L.xa_pfn[f][x]])
             when(d, d[L.xa_kind[f][x]] == XA_PFN, warn)
-        k.punch_index(self, L, d, f, x)
+        self.dax_writeback_one(L, d, f, x)
+        self.invalidate_inode_pages2_range(L, d, f, x)
+
+    @hook
+    def xfs_bunmapi(self, L, d, f, x):
+        """xfs_bunmapi for one block after its mappings are gone: the extent is removed and
+        its block's reference dropped (:func:`~daxcheck.spec.fsdax.free_index`)."""
+        k.free_index(self, L, d, f, x)
 
     # ================================================================ journal
     @hook
@@ -534,6 +550,16 @@ class Design:
             d[L.s_dax[f]] = 1 if on else 0
 
     # ================================================================ locks (issue 11)
+    @hook
+    def xfs_ilock_iolock(self, op):
+        """xfs_ilock(XFS_IOLOCK_EXCL), the inode's ``i_rwsem``, for ``op`` "write"
+        (xfs_file_dax_write), "punch" (xfs_file_fallocate, held across
+        xfs_break_layouts and xfs_free_file_space) and "truncate" (xfs_vn_setattr_size);
+        XFS_IOLOCK_SHARED for "read" (xfs_file_dax_read).  Every modelled kernel takes it;
+        a variant returning False drops it (two hole punches, or a write(2) and a punch,
+        then run at once)."""
+        return True
+
     @hook
     def xfs_ilock_mmaplock(self, op):
         """xfs_ilock(XFS_MMAPLOCK_SHARED) in xfs_filemap_fault for ``op`` "fault", and

@@ -368,14 +368,6 @@ def free_index(D, L, d, f, x):
         set_last(L, d, f, x, g, 0)
 
 
-def punch_index(D, L, d, f, x):
-    """xfs_free_file_space for one block: write back and unmap (xfs_flush_unmap_range),
-    then free the extent."""
-    D.dax_writeback_one(L, d, f, x)
-    D.invalidate_inode_pages2_range(L, d, f, x)
-    free_index(D, L, d, f, x)
-
-
 def cow_remap(D, L, d, f, x, new):
     """xfs_reflink_end_cow: the file block now maps the CoW destination ``new``; the old
     block (if any: an always_cow write into a hole has none) loses a reference; the index's

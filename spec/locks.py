@@ -11,6 +11,11 @@ The locks, by their kernel names:
   ``xa_lock[file][idx]``, the holding thread + 1 (0 = unlocked);
 * the XFS MMAPLOCK (``XFS_MMAPLOCK_SHARED``/``_EXCL``, the VFS ``invalidate_lock`` since
   5.15): ``mmap_excl[file]`` (exclusive holder + 1) and ``mmap_shared[file][thread]``;
+* the inode's ``i_rwsem`` (XFS_IOLOCK_EXCL in xfs_file_dax_write, xfs_file_fallocate and
+  xfs_vn_setattr_size; XFS_IOLOCK_SHARED in xfs_file_dax_read): ``io_excl[file]``, the
+  exclusive holder + 1.  Only the split hole punch holds it across steps; the atomic
+  write(2), read(2), truncate and punch take and drop it within their one step, so a
+  shared holder never outlives a step and needs no field;
 * a page pin taken by a kernel thread (get_user_pages(FOLL_PIN) in an O_DIRECT read):
   ``pin_holder[phys]``, the thread + 1 (0 with ``pinned`` set: a device/RDMA pin that no
   modelled thread holds).
@@ -34,7 +39,8 @@ from .vocab import And, Or, Not, ForAll, select
 @dataclass(frozen=True)
 class Need:
     """One lock an action must find free to run: ``kind`` "entry" (DAX entry lock of
-    ``file``/``idx``), "mmap-shared" / "mmap-excl" (XFS MMAPLOCK of ``file``), or "pin" (the
+    ``file``/``idx``), "mmap-shared" / "mmap-excl" (XFS MMAPLOCK of ``file``), "io-shared" /
+    "io-excl" (``i_rwsem`` of ``file``), or "pin" (the
     page under ``file``/``idx``'s DAX entry must not be pinned: dax_layout_busy_page);
     ``me``: the thread taking it (None for an atomic action), which never blocks itself."""
 
@@ -55,6 +61,8 @@ class Need:
             return s[L.mmap_excl[f]] == u + 1
         if self.kind == "mmap-excl":
             return Or(s[L.mmap_excl[f]] == u + 1, s[L.mmap_shared[f][u]] == 1)
+        if self.kind in ("io-shared", "io-excl"):
+            return s[L.io_excl[f]] == u + 1
         if self.kind == "pin":
             p = s[L.xa_pfn[f][x]]
             return And(s[L.xa_kind[f][x]] == XA_PFN, select(s, L.pinned, p) == 1,
@@ -77,7 +85,8 @@ class Need:
             return f"DAX entry lock {where}[{self.idx}]"
         if self.kind == "pin":
             return f"pin of the page under {where}[{self.idx}]"
-        return f"MMAPLOCK {where} ({self.kind.split('-')[1]})"
+        lock = "i_rwsem" if self.kind.startswith("io-") else "MMAPLOCK"
+        return f"{lock} {where} ({self.kind.split('-')[1]})"
 
 
 def free(L, s, needs):
@@ -96,6 +105,8 @@ def take(L, d, need, t):
         d[L.mmap_shared[f][t]] = 1
     elif need.kind == "mmap-excl":
         d[L.mmap_excl[f]] = t + 1
+    elif need.kind == "io-excl":
+        d[L.io_excl[f]] = t + 1
     else:
         raise ValueError(f"lock {need.kind} cannot be taken")
 
@@ -109,6 +120,8 @@ def drop(L, d, need, t):
         d[L.mmap_shared[f][t]] = 0
     elif need.kind == "mmap-excl":
         d[L.mmap_excl[f]] = 0
+    elif need.kind == "io-excl":
+        d[L.io_excl[f]] = 0
     else:
         raise ValueError(f"lock {need.kind} cannot be dropped")
 
@@ -116,15 +129,19 @@ def drop(L, d, need, t):
 def atomic_needs(D, L, op: str, f: int, xs=()) -> tuple:
     """The locks an operation that is not split takes (and drops) within its one step, so
     its guard requires them free: ``op`` "fault" (MMAPLOCK shared, the entry lock of each
-    index of ``xs``), "pmd_fault" (the same over the PMD range), "write" (i_rwsem is held
-    by no split step; ->iomap_begin's invalidation waits for the entry locks of ``xs``),
-    "fdatasync" (dax_writeback_one locks each entry of ``xs``),
-    "truncate"/"punch" (MMAPLOCK exclusive when the design takes it, the entry locks of
-    ``xs``: __dax_invalidate_entry waits for them).  Empty for a design without lock
-    fields."""
+    index of ``xs``), "pmd_fault" (the same over the PMD range), "write" (i_rwsem
+    exclusive when the design takes it; ->iomap_begin's invalidation waits for the entry
+    locks of ``xs``), "read" (i_rwsem shared), "fdatasync" (dax_writeback_one locks each
+    entry of ``xs``), "truncate"/"punch" (i_rwsem and MMAPLOCK exclusive when the design
+    takes them, the entry locks of ``xs``: __dax_invalidate_entry waits for them).  Empty
+    for a design without lock fields."""
     if not L.races:
         return ()
     out = []
+    if op in ("write", "truncate", "punch") and D.xfs_ilock_iolock(op):
+        out.append(Need("io-excl", f))
+    if op == "read" and D.xfs_ilock_iolock(op):
+        out.append(Need("io-shared", f))
     if op in ("fault", "pmd_fault") and D.xfs_ilock_mmaplock("fault"):
         out.append(Need("mmap-shared", f))
     if op in ("truncate", "punch") and D.xfs_ilock_mmaplock(op):
@@ -135,9 +152,12 @@ def atomic_needs(D, L, op: str, f: int, xs=()) -> tuple:
 
 def atomic_needs_of(D, L, a) -> tuple:
     """:func:`atomic_needs` of the atomic action ``a`` (by family: ``fault``, ``pmd_fault``,
-    ``write``, ``punch``, ``truncate``; other families take no modelled lock)."""
+    ``write``, ``read``, ``punch``, ``truncate``, ``fdatasync``; other families take no
+    modelled lock)."""
     if not L.races:
         return ()
+    if a.name == "read":
+        return atomic_needs(D, L, "read", a.file)
     if a.name in ("fault", "write", "punch"):
         return atomic_needs(D, L, a.name, a.file, (a.idx,))
     if a.name == "pmd_fault":

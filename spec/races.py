@@ -425,17 +425,19 @@ class DaxPmdFault(SplitOp):
 class PunchHole(SplitOp):
     """fallocate(FALLOC_FL_PUNCH_HOLE) of block ``idx`` of ``file`` split at its locks
     (xfs_file_fallocate → xfs_break_layouts → xfs_free_file_space): ``xfs_ilock``
-    (XFS_MMAPLOCK_EXCL, when the design takes it); ``dax_layout_busy_page`` (with the
+    (XFS_IOLOCK_EXCL, the inode's i_rwsem, and XFS_MMAPLOCK_EXCL, each when the design
+    takes it); ``dax_layout_busy_page`` (with the
     design's unmap, unmap_mapping_range of the range first, so that a new get_user_pages
     must fault and block on MMAPLOCK; then look for a pinned page: none → go on; one →
     sleep in ``xfs_wait_dax_page`` until it is idle, either holding MMAPLOCK or, as
     xfs_break_dax_layouts does, dropping it and retaking it in ``xfs_relock`` before looking
     again); ``xfs_flush_unmap_range`` (write back, unmap and delete the DAX entry, waiting
     for its entry lock: truncate_pagecache_range); ``xfs_bunmapi`` (free the block);
-    ``xfs_iunlock`` (drop MMAPLOCK).  Between the last two a fault that does not take MMAPLOCK maps the block
-    again.  Disabled on a hole and on a sealed inode.  (The split replaces the
-    ``xfs_free_file_space`` hook by its two halves: the ``dax_writeback_one`` and
-    ``invalidate_inode_pages2_range`` hooks, then the extent is freed.)"""
+    ``xfs_iunlock`` (drop MMAPLOCK and i_rwsem; a wait for a busy page drops only
+    MMAPLOCK).  Between the last two a fault that does not take MMAPLOCK maps the block
+    again.  Disabled on a hole and on a sealed inode.  (The split runs the two halves of
+    the ``xfs_free_file_space`` hook, the ``xfs_flush_unmap_range`` and ``xfs_bunmapi``
+    hooks, as separate steps, so a variant overriding either reaches both paths.)"""
 
     name: ClassVar[str] = "punch_hole"
     STEPS: ClassVar[tuple] = ("xfs_ilock", "dax_layout_busy_page", "xfs_wait_dax_page",
@@ -453,9 +455,16 @@ class PunchHole(SplitOp):
             return (Need("mmap-excl", self.file, 0, self.thread),)
         return ()
 
+    def _iolock(self, D):
+        if D.xfs_ilock_iolock("punch"):
+            return (Need("io-excl", self.file, 0, self.thread),)
+        return ()
+
     def needs(self, D, L, step):
         f, x, t = self.file, self.idx, self.thread
-        if step in (0, 3):
+        if step == 0:
+            return self._iolock(D) + self._mmap(D)
+        if step == 3:
             return self._mmap(D)
         if step == 2:
             return (Need("pin", f, x, t),)
@@ -467,10 +476,10 @@ class PunchHole(SplitOp):
         f, x = self.file, self.idx
         if not require(And(s[L.ext_kind[f][x]] != HOLE,
                            Not(D.is_iomap_immutable(L, s, f, "punch")),
-                           locks.free(L, s, self._mmap(D)))):
+                           locks.free(L, s, self.needs(D, L, 0)))):
             return None
         d = draft(s)
-        _take(L, d, self._mmap(D), self.thread)
+        _take(L, d, self.needs(D, L, 0), self.thread)
         return d, 1
 
     def dax_layout_busy_page(self, m, L, D, s):
@@ -502,22 +511,18 @@ class PunchHole(SplitOp):
         if not require(locks.free(L, s, self.needs(D, L, 4))):
             return None
         d = draft(s)
-        if D.has("pin") or D.has("dio_read"):
-            when(d, d[L.xa_kind[f][x]] == XA_PFN,
-                 lambda d: k.truncate_pinned_warning(L, d, d[L.xa_pfn[f][x]]))
-        D.dax_writeback_one(L, d, f, x)
-        D.invalidate_inode_pages2_range(L, d, f, x)
+        D.xfs_flush_unmap_range(L, d, f, x)
         return d, 5
 
     def xfs_bunmapi(self, m, L, D, s):
         f, x, t = self.file, self.idx, self.thread
         d = draft(s)
-        when(d, s[L.ext_kind[f][x]] != HOLE, lambda d: k.free_index(D, L, d, f, x))
+        when(d, s[L.ext_kind[f][x]] != HOLE, lambda d: D.xfs_bunmapi(L, d, f, x))
         return d, 6
 
     def xfs_iunlock(self, m, L, D, s):
         d = draft(s)
-        _drop(L, d, self._mmap(D), self.thread)
+        _drop(L, d, self.needs(D, L, 0), self.thread)
         return d, DONE
 
     @classmethod
@@ -654,6 +659,8 @@ RACE_FIELDS = (
               "DAX_LOCKED: the thread holding the DAX entry lock (grab_mapping_entry)"),
     FieldSpec("mmap_excl", ("file",), "meta", "holder",
               "XFS_MMAPLOCK_EXCL / invalidate_lock held exclusive by"),
+    FieldSpec("io_excl", ("file",), "meta", "holder",
+              "i_rwsem (XFS_IOLOCK_EXCL) held across steps by"),
     FieldSpec("mmap_shared", ("file", "thread"), "meta", None,
               "XFS_MMAPLOCK_SHARED / invalidate_lock held shared by the thread",
               lambda b: (0, 1)),
@@ -663,7 +670,7 @@ RACE_FIELDS = (
 """The per-thread and lock fields, in every race design's states (after the shipped
 fields) and in no other design's."""
 
-LOCK_FIELDS = ("xa_lock", "mmap_excl", "mmap_shared", "pin_holder")
+LOCK_FIELDS = ("xa_lock", "io_excl", "mmap_excl", "mmap_shared", "pin_holder")
 """The lock fields: only split steps write them (checked by the partial-order reduction)."""
 
 
