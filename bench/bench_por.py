@@ -8,18 +8,18 @@ partner's for a fixed design).  A step is invisible, and so may be reduced, only
 writes nothing the checked properties read: the fewer properties, the more reduction.
 
 The last two columns bound what any ample- or stubborn-set reduction can reach on the
-design, whatever its independence relation: condition C1 implies that every enabled
-action left out of a state's reduced set commutes, in that state, with every action in
-it.  ``forced`` is the share of states (with two or more enabled actions) in which no such
-split exists: the "does not commute" graph over the enabled actions (networkx) is
-connected, so every ample/stubborn set there is the whole enabled set.  ``bound`` is the
-state count of a search that, in each state, expands only the smallest connected
-component of that graph: commutation judged semantically in the state itself (a and b
-commute when a·b and b·a both run and reach the same state), no visibility condition at
-all, and a cycle proviso that expands fully when the component's successors were all seen
-before (without it, a self-commuting retry loop hides everything).  It is optimistic (local
-commutation is weaker than independence, and the invisibility condition is dropped), not a
-proof: a real reduction with the same properties checked stays above it.
+design, whatever its independence relation.  Condition D1 (C1 for ample sets) implies, in
+the state itself: if a kept action ``a`` can run after a left-out ``b``, then ``a·b`` runs
+too and reaches the same state; D2: some kept action (the key) is disabled by no left-out
+one.  ``forced`` is the share of states (with two or more enabled actions) in which the
+smallest set closed under these conditions (a networkx graph over the enabled actions) is
+the whole enabled set, so every ample/stubborn set there expands everything.  ``bound`` is
+the state count of a search that, in each state, expands only that smallest set: no
+visibility condition at all, and a cycle proviso that expands fully only when the set's
+successors were all seen before (without any, a self-commuting retry loop hides
+everything).  It is optimistic (commutation in one state is weaker than independence, and
+invisibility is dropped), not a proof: a sound reduction checking the same properties
+typically stays above it.
 
 Usage: ``python bench/bench_por.py [--design NAME ...] [--json FILE] [--no-bound]``
 """
@@ -76,19 +76,28 @@ def local_bound(model):
             r = succ[s] = {i: t for i, t in model.successors(s)}
         return r
 
-    def commute(s, a, b):
+    def smallest(s):
+        """The smallest set of enabled actions of ``s`` that may be expanded alone: from a
+        key action ``k``, closed under "a kept, b left out: b·a runs, so a·b must run
+        and reach the same state" (D1; left-out actions may disable non-key members), and
+        no left-out action disables ``k`` (D2)."""
         en = enabled(s)
-        ab, ba = enabled(en[a]).get(b), enabled(en[b]).get(a)
-        return ab is not None and ab == ba
-
-    def components(s):
-        en = enabled(s)
-        g = nx.Graph()
+        after = {b: enabled(t) for b, t in en.items()}
+        g = nx.DiGraph()
         g.add_nodes_from(en)
-        ks = list(en)
-        g.add_edges_from((a, b) for i, a in enumerate(ks) for b in ks[i + 1:]
-                         if not commute(s, a, b))
-        return sorted(nx.connected_components(g), key=lambda c: (len(c), min(c)))
+        for a in en:
+            for b in en:
+                if a != b and a in after[b] and after[a].get(b) != after[b][a]:
+                    g.add_edge(a, b)
+        best = None
+        for k in en:
+            keep = {k} | nx.descendants(g, k)
+            for b in en:
+                if b not in keep and k not in after[b]:      # b disables the key
+                    keep |= {b} | nx.descendants(g, b)
+            if best is None or (len(keep), min(keep)) < (len(best), min(best)):
+                best = keep
+        return best
 
     full = set(model.init_states())
     todo = list(full)
@@ -98,7 +107,7 @@ def local_bound(model):
         en = enabled(s)
         if len(en) > 1:
             several += 1
-            forced += len(components(s)) == 1
+            forced += len(smallest(s)) == len(en)
         for t in en.values():
             if t not in full:
                 full.add(t)
@@ -109,8 +118,7 @@ def local_bound(model):
         nxt = []
         for s in level:
             en = enabled(s)
-            comps = components(s) if len(en) > 1 else [set(en)]
-            pick = [en[a] for a in comps[0]]
+            pick = [en[a] for a in (smallest(s) if len(en) > 1 else en)]
             if all(t in seen for t in pick):     # cycle proviso (BFS form)
                 pick = list(en.values())
             for t in pick:

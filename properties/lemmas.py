@@ -16,6 +16,7 @@ Each lemma is declared per item like the invariants, in the vocabulary, so
 from __future__ import annotations
 
 from daxcheck.spec.fsdax import file_view
+from daxcheck.spec.races import SPLIT_FAMILIES
 from daxcheck.spec.state import HOLE, WRITTEN, XA_PFN, PTE_RW, MM_SYNC, PG_SHARED
 from daxcheck.spec.vocab import And, Or, Not, Implies, ForAll, Exists, select
 
@@ -177,3 +178,33 @@ def pinned_page_has_entry(L, s, b):
     return Implies(s[L.pinned[b]] == 1, Exists(L.file_blks, lambda fx: And(
         s[L.pin_file[b]] == fx[0], s[L.pin_idx[b]] == fx[1],
         s[L.xa_kind[fx[0]][fx[1]]] == XA_PFN, s[L.xa_pfn[fx[0]][fx[1]]] == b)))
+
+
+
+@lemma(each=lambda L: L.threads if L.races else ())
+def threads_hold_only_their_operations_locks(L, s, t):
+    """A kernel thread holds a lock (or a page pin) only while it runs a split operation
+    that takes that kind of lock, on that operation's own file and index
+    (``SplitOp.HOLDS``): every operation drops what it took before it ends
+    (dax_unlock_entry, xfs_iunlock, unpin_user_pages in dio_complete), so an idle thread
+    holds nothing.  Race designs only (one item per thread); it lets k-induction rule out
+    start states with locks no thread could have taken, the counterexamples to induction
+    of ``no_deadlock``."""
+    me = t + 1
+    op, tf, tx = s[L.th_op[t]], s[L.th_file[t]], s[L.th_idx[t]]
+
+    def runs(kind):
+        return [op == i + 1 for i, c in enumerate(SPLIT_FAMILIES.values()) if kind in c.HOLDS]
+
+    conds = []
+    for f, x in L.file_blks:
+        conds.append(Implies(s[L.xa_lock[f][x]] == me,
+                             And(Or(*runs("entry")), tf == f, tx == x)))
+    for f in L.files:
+        conds.append(Implies(s[L.io_excl[f]] == me, And(Or(*runs("io-excl")), tf == f)))
+        conds.append(Implies(s[L.mmap_excl[f]] == me, And(Or(*runs("mmap-excl")), tf == f)))
+        conds.append(Implies(s[L.mmap_shared[f][t]] == 1,
+                             And(Or(*runs("mmap-shared")), tf == f)))
+    for b in L.phys:
+        conds.append(Implies(s[L.pin_holder[b]] == me, Or(*runs("pin"))))
+    return And(*conds)

@@ -59,10 +59,14 @@ class SplitOp(Action):
     vocabulary term).  ``needs(D, L, step)`` lists the locks step ``step`` waits for (its
     guard requires them free; ``no_deadlock`` and the partial-order reduction read them).
     ``RETRY``: steps that may go back to an earlier step (never reduced, see
-    checker/explicit/por.py)."""
+    checker/explicit/por.py).  ``HOLDS``: the kinds of lock (:class:`~daxcheck.spec.locks.Need`
+    kinds, "pin" for a get_user_pages pin) a thread may hold between steps of this
+    operation, always on the operation's own file and index (the
+    ``threads_hold_only_their_operations_locks`` lemma)."""
 
     STEPS: ClassVar[tuple] = ()
     RETRY: ClassVar[frozenset] = frozenset()
+    HOLDS: ClassVar[tuple] = ()
     FLAGS: ClassVar[tuple] = ()
 
     # ------------------------------------------------------------ program counter
@@ -224,6 +228,7 @@ class DaxFault(SplitOp):
     shared write faults stay the atomic ``fault``."""
 
     name: ClassVar[str] = "dax_fault"
+    HOLDS: ClassVar[tuple] = ("entry", "mmap-shared")
     STEPS: ClassVar[tuple] = ("iomap_begin", "finish_fault", "dax_unlock_entry")
     FLAGS: ClassVar[tuple] = ("write",)
     thread: int
@@ -321,6 +326,7 @@ class DaxMkwrite(SplitOp):
     fsync skips the stores made through it."""
 
     name: ClassVar[str] = "dax_mkwrite"
+    HOLDS: ClassVar[tuple] = ("entry",)
     STEPS: ClassVar[tuple] = ("dax_pfn_mkwrite", "finish_mkwrite_fault")
     thread: int
     proc: int
@@ -440,6 +446,7 @@ class PunchHole(SplitOp):
     hooks, as separate steps, so a variant overriding either reaches both paths.)"""
 
     name: ClassVar[str] = "punch_hole"
+    HOLDS: ClassVar[tuple] = ("io-excl", "mmap-excl")
     STEPS: ClassVar[tuple] = ("xfs_ilock", "dax_layout_busy_page", "xfs_wait_dax_page",
                               "xfs_relock", "xfs_flush_unmap_range", "xfs_bunmapi",
                               "xfs_iunlock")
@@ -545,6 +552,7 @@ class DioRead(SplitOp):
     no thread holds."""
 
     name: ClassVar[str] = "dio_read"
+    HOLDS: ClassVar[tuple] = ("pin",)
     STEPS: ClassVar[tuple] = ("gup_page0", "gup_page1", "dio_complete")
     thread: int
     proc: int
