@@ -296,6 +296,14 @@ class Fault(Action):
                 for w in (False, True)]
 
 
+def per_mapping(L):
+    """Arguments ``dict(proc=, file=)`` of an operation on the whole two-page (PMD) range
+    of one process's mapping of one file: none when files have a single block."""
+    if len(L.blks) < 2:
+        return []
+    return [dict(proc=n, file=f) for n in L.procs for f in L.files]
+
+
 @action
 @dataclass(frozen=True)
 class PmdFault(Action):
@@ -355,9 +363,7 @@ class PmdFault(Action):
 
     @classmethod
     def instances(cls, L, D):
-        if len(L.blks) < 2:
-            return []
-        return [cls(n, f) for n in L.procs for f in L.files]
+        return [cls(**a) for a in per_mapping(L)]
 
 
 @action

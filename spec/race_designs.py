@@ -60,7 +60,7 @@ RACES += _race(
 # r3. PMD vs PTE faults on one MAP_PRIVATE range: reads take a PMD, writes a PTE (CoW).
 RACES += _race(
     3, ("mmap_private", "truncate", "dax_fault", "dax_pmd_fault"),
-    Bounds(files=1, blocks=2, phys=1, tokens=1, procs=1, depth=18, threads=2),
+    Bounds(files=1, blocks=2, phys=1, tokens=1, procs=1, depth=24, threads=2),
     "fault_pmd_recheck", ("none", "recheck"),
     ("pmd-pte-fault-no-recheck", "pmd-pte-fault-recheck"),
     ("a PTE write fault and a PMD read fault of one private mapping each saw pmd_none and "
@@ -111,6 +111,26 @@ RACES += _race(
     (frozenset({"durable_after_sync"}),),
     "race r6; 'dax: Protect PTE modification on WP fault by radix tree entry lock' (Jan "
     "Kara, 2016 series, merged with 'dax: clear dirty entry tags on cache flush')",
+    partial_writes=False)
+
+# r7. Fault vs truncate: dax_iomap_pte_fault checks i_size, ftruncate lowers it and
+#     deletes the DAX entry, the fault locks a fresh entry, finds the block not yet freed and
+#     maps it, xfs_itruncate_extents frees it.  MMAPLOCK (4.1) serialises them.
+RACES += _race(
+    7, ("mmap", "write", "setattr_size", "dax_fault"),
+    Bounds(files=1, blocks=1, phys=1, tokens=1, procs=1, depth=14, threads=2),
+    "mmaplock", ("none", "fault+truncate"),
+    ("fault-truncate-unlocked", "fault-truncate-mmaplock"),
+    ("a page fault checks i_size before ftruncate lowers it and maps the block after "
+     "truncate_pagecache deleted its entry: xfs_itruncate_extents frees the block under "
+     "the new PTE (no lock between faults and truncate)",
+     "faults take XFS_MMAPLOCK_SHARED across the i_size check and the insert, truncate "
+     "XFS_MMAPLOCK_EXCL (4.1; the i_size check in dax_iomap_pte_fault is 'a reliable "
+     "test' only under it)"),
+    (frozenset({"mapping_matches_extents", "read_returns_last_write"}),),
+    "race r7; 4.1 'xfs: introduce mmap/truncate lock' (Dave Chinner, Jan 2015: page fault "
+    "IO vs truncate); fs/dax.c dax_iomap_pte_fault: 'Caller is supposed to hold locks "
+    "serializing us with truncate / punch hole so this is a reliable test'",
     partial_writes=False)
 
 for _d in RACES:

@@ -26,7 +26,7 @@ from typing import ClassVar
 
 from . import fsdax as k
 from . import locks
-from .actions import Action, action, _insert_pfn
+from .actions import Action, action, _insert_pfn, per_mapping
 from .locks import Need
 from .state import (EXT_NAMES, FieldSpec, file_name, HOLE, WRITTEN, MM_NONE, MM_PRIVATE,
                     MM_SHARED, MM_SYNC, PTE_RO, PTE_NONE,
@@ -68,6 +68,8 @@ class SplitOp(Action):
     RETRY: ClassVar[frozenset] = frozenset()
     HOLDS: ClassVar[tuple] = ()
     FLAGS: ClassVar[tuple] = ()
+    TH_ARGS: ClassVar[dict] = {"proc": "proc", "file": "file", "idx": "idx"}
+    """Which argument each thread field (``th_proc``, ``th_file``, ``th_idx``) keeps."""
 
     # ------------------------------------------------------------ program counter
     def code(self) -> int:
@@ -75,7 +77,8 @@ class SplitOp(Action):
         return list(SPLIT_FAMILIES).index(self.name) + 1
 
     def _arg(self, a):
-        return getattr(self, a, 0)
+        """The argument thread field ``a`` ("proc", "file", "idx") keeps (0 if none)."""
+        return getattr(self, self.TH_ARGS.get(a, a), 0)
 
     def identity(self, L, s, t):
         """Thread ``t`` runs this operation with these arguments (vocabulary)."""
@@ -121,7 +124,7 @@ class SplitOp(Action):
 
     def apply(self, m, s):
         L, D = m.L, m.design
-        if not require(self.at(L, s)):
+        if not require(And(self.at(L, s), self.lock_guard(D, L, s))):
             return None
         r = getattr(self, self.STEPS[self.step])(m, L, D, s)
         if r is None:
@@ -134,6 +137,11 @@ class SplitOp(Action):
     def needs(self, D, L, step: int) -> tuple:
         """The locks step ``step`` of this operation waits for (default: none)."""
         return ()
+
+    def lock_guard(self, D, L, s):
+        """This step's wait (vocabulary): every lock of ``needs`` for this step is free.
+        Checked by :meth:`apply` with the program counter, before the step's body."""
+        return locks.free(L, s, self.needs(D, L, self.step))
 
     def blocked_by(self, D, L, s, u):
         """This step is blocked by a lock thread ``u`` holds (vocabulary)."""
@@ -187,14 +195,6 @@ class SplitOp(Action):
                 for args in cls.op_instances(L, D) for i in range(len(cls.STEPS))]
 
 
-def _per_mapping(L):
-    """Arguments of an operation on a whole two-page range of one process's mapping of one
-    file (none when files have a single block)."""
-    if len(L.blks) < 2:
-        return []
-    return [dict(proc=n, file=f) for n in L.procs for f in L.files]
-
-
 def _thread_offsets(L, t):
     return (L.th_op[t], L.th_pc[t], L.th_proc[t], L.th_file[t], L.th_idx[t], L.th_flag[t],
             L.th_pblk[t], L.th_kind[t])
@@ -214,11 +214,13 @@ def _drop(L, d, needs, t):
 @split
 @dataclass(frozen=True)
 class DaxFault(SplitOp):
-    """A 4 KiB page fault split at its locks (dax_iomap_pte_fault): step ``iomap_begin``
-    (handle_pte_fault found no PTE under a non-huge PMD; with the design's MMAPLOCK the
-    fault takes XFS_MMAPLOCK_SHARED (xfs_filemap_fault); if the design locks the DAX
-    entry first, grab_mapping_entry locks it; then ->iomap_begin looks the block up and
-    the thread remembers it), step ``finish_fault`` (the entry is locked now if it was not,
+    """A 4 KiB page fault split at its locks (dax_iomap_pte_fault): step
+    ``xfs_filemap_fault`` (handle_pte_fault found no PTE under a non-huge PMD; with the
+    design's MMAPLOCK the fault takes XFS_MMAPLOCK_SHARED; dax_iomap_pte_fault checks the
+    offset against i_size, "a reliable test" only because that lock serialises it with
+    truncate and hole punch), step ``iomap_begin`` (if the design locks the DAX entry
+    first, grab_mapping_entry locks it; then ->iomap_begin looks the block up and the
+    thread remembers it), step ``finish_fault`` (the entry is locked now if it was not,
     waiting in wait_entry_unlocked; the design may recheck the PMD under the entry lock;
     under the page-table lock a PTE is installed only over pte_none: the looked-up
     block's pfn read-only, the zero page for a hole, or for a write fault on a
@@ -229,7 +231,8 @@ class DaxFault(SplitOp):
 
     name: ClassVar[str] = "dax_fault"
     HOLDS: ClassVar[tuple] = ("entry", "mmap-shared")
-    STEPS: ClassVar[tuple] = ("iomap_begin", "finish_fault", "dax_unlock_entry")
+    STEPS: ClassVar[tuple] = ("xfs_filemap_fault", "iomap_begin", "finish_fault",
+                              "dax_unlock_entry")
     FLAGS: ClassVar[tuple] = ("write",)
     thread: int
     proc: int
@@ -242,39 +245,39 @@ class DaxFault(SplitOp):
         f, x, t = self.file, self.idx, self.thread
         out = []
         first = D.dax_fault_grab_entry_first()
-        if step == 0:
-            if D.xfs_ilock_mmaplock("fault"):
-                out.append(Need("mmap-shared", f, 0, t))
-            if first:
-                out.append(Need("entry", f, x, t))
-        elif step == 1 and not first:
+        if step == 0 and D.xfs_ilock_mmaplock("fault"):
+            out.append(Need("mmap-shared", f, 0, t))
+        elif step == 1 and first or step == 2 and not first:
             out.append(Need("entry", f, x, t))
         return tuple(out)
 
     def held(self, D, L):
         """Locks held after ``finish_fault`` (dropped by ``dax_unlock_entry``)."""
-        return self.needs(D, L, 0) + self.needs(D, L, 1)
+        return self.needs(D, L, 0) + self.needs(D, L, 1) + self.needs(D, L, 2)
 
-    def iomap_begin(self, m, L, D, s):
+    def xfs_filemap_fault(self, m, L, D, s):
         n, f, x, t = self.proc, self.file, self.idx, self.thread
         mm = s[L.mmap_mode[n][f]]
         pk = s[L.pte_kind[n][f][x]]
         want = And(mm == MM_PRIVATE, pk != PTE_ANON) if self.write else pk == PTE_NONE
-        if not require(And(mm != MM_NONE, x < s[L.size[f]], want,
-                           locks.free(L, s, self.needs(D, L, 0)))):
+        if not require(And(mm != MM_NONE, x < s[L.size[f]], want)):
             return None
         d = draft(s)
         _take(L, d, self.needs(D, L, 0), t)
-        d[L.th_pblk[t]] = s[L.ext_pblk[f][x]]
-        d[L.th_kind[t]] = s[L.ext_kind[f][x]]
         return d, 1
+
+    def iomap_begin(self, m, L, D, s):
+        t = self.thread
+        d = draft(s)
+        _take(L, d, self.needs(D, L, 1), t)
+        d[L.th_pblk[t]] = s[L.ext_pblk[self.file][self.idx]]
+        d[L.th_kind[t]] = s[L.ext_kind[self.file][self.idx]]
+        return d, 2
 
     def finish_fault(self, m, L, D, s):
         n, f, x, t = self.proc, self.file, self.idx, self.thread
-        if not require(locks.free(L, s, self.needs(D, L, 1))):
-            return None
         d = draft(s)
-        _take(L, d, self.needs(D, L, 1), t)
+        _take(L, d, self.needs(D, L, 2), t)
         collide = D.dax_pte_fault_pmd_collision(L, s, n, f)
         pk = s[L.pte_kind[n][f][x]]
         if self.write:
@@ -298,7 +301,7 @@ class DaxFault(SplitOp):
             when(d, And(go, written), pfn)
             when(d, And(go, Not(written)), lambda d: (k.break_pmd(D, L, d, f),
                                                       D.dax_load_hole(L, d, n, f, x)))
-        return d, 2
+        return d, 3
 
     def dax_unlock_entry(self, m, L, D, s):
         d = draft(s)
@@ -348,7 +351,7 @@ class DaxMkwrite(SplitOp):
         n, f, x, t = self.proc, self.file, self.idx, self.thread
         mm = s[L.mmap_mode[n][f]]
         if not require(And(Or(mm == MM_SHARED, mm == MM_SYNC), s[L.pte_kind[n][f][x]] == PTE_RO,
-                           s[L.xa_kind[f][x]] == XA_PFN, locks.free(L, s, self.needs(D, L, 0)))):
+                           s[L.xa_kind[f][x]] == XA_PFN)):
             return None
         d = draft(s)
         _take(L, d, self._held(D), t)
@@ -401,8 +404,6 @@ class DaxPmdFault(SplitOp):
 
     def finish_pmd(self, m, L, D, s):
         n, f, B = self.proc, self.file, len(L.blks)
-        if not require(locks.free(L, s, self.needs(D, L, 1))):
-            return None
         d = draft(s)
         ok = And(Not(D.xas_find_conflict(L, s, n, f)), s[L.ext_kind[f][0]] == HOLE,
                  D.iomap_hole_length(L, s, f, 0, B) >= B,
@@ -422,7 +423,7 @@ class DaxPmdFault(SplitOp):
 
     @classmethod
     def op_instances(cls, L, D):
-        return _per_mapping(L)
+        return per_mapping(L)
 
 
 # ============================================================================ layout changes
@@ -482,8 +483,7 @@ class PunchHole(SplitOp):
     def xfs_ilock(self, m, L, D, s):
         f, x = self.file, self.idx
         if not require(And(s[L.ext_kind[f][x]] != HOLE,
-                           Not(D.is_iomap_immutable(L, s, f, "punch")),
-                           locks.free(L, s, self.needs(D, L, 0)))):
+                           Not(D.is_iomap_immutable(L, s, f, "punch")))):
             return None
         d = draft(s)
         _take(L, d, self.needs(D, L, 0), self.thread)
@@ -501,22 +501,16 @@ class PunchHole(SplitOp):
 
     def xfs_wait_dax_page(self, m, L, D, s):
         """Sleep until the page is idle (wait_var_event on its refcount)."""
-        if not require(locks.free(L, s, self.needs(D, L, 2))):
-            return None
         return draft(s), (3 if D.xfs_wait_dax_page_drops_lock() else 4)
 
     def xfs_relock(self, m, L, D, s):
         """Retake MMAPLOCK and look for busy pages again (the retry loop)."""
-        if not require(locks.free(L, s, self._mmap(D))):
-            return None
         d = draft(s)
         _take(L, d, self._mmap(D), self.thread)
         return d, 1
 
     def xfs_flush_unmap_range(self, m, L, D, s):
         f, x = self.file, self.idx
-        if not require(locks.free(L, s, self.needs(D, L, 4))):
-            return None
         d = draft(s)
         D.xfs_flush_unmap_range(L, d, f, x)
         return d, 5
@@ -576,12 +570,18 @@ class DioRead(SplitOp):
         """Never: the waits are conditional (a writable PTE lets the step through)."""
         return False
 
+    def lock_guard(self, D, L, s):
+        """A get_user_pages step needs MMAPLOCK free only on the slow path (no writable
+        PTE: it must fault the page in)."""
+        if self.step in (0, 1):
+            fast = s[L.pte_kind[self.proc][self.file][self.step]] == PTE_RW
+            return Or(fast, super().lock_guard(D, L, s))
+        return super().lock_guard(D, L, s)
+
     def _gup(self, L, D, s, x):
         n, f, t = self.proc, self.file, self.thread
         fast = s[L.pte_kind[n][f][x]] == PTE_RW
         plan, ok = k.write_plan(D, L, draft(s), f, x, "fault")
-        if not require(Or(fast, locks.free(L, s, self.needs(D, L, x)))):
-            return None
         d = draft(s)
         failed = s[L.th_kind[t]] == 1 if x else False
         faultable = And(Not(fast), Not(failed), s[L.mmap_mode[n][f]] != MM_NONE,
@@ -636,7 +636,85 @@ class DioRead(SplitOp):
 
     @classmethod
     def op_instances(cls, L, D):
-        return _per_mapping(L)
+        return per_mapping(L)
+
+
+@split
+@dataclass(frozen=True)
+class SetattrSize(SplitOp):
+    """ftruncate(2) shrinking ``file`` to ``size`` blocks, split at its locks
+    (xfs_vn_setattr_size → xfs_setattr_size): ``xfs_ilock`` (XFS_IOLOCK_EXCL and
+    XFS_MMAPLOCK_EXCL, each when the design takes it for "truncate"), ``truncate_setsize``
+    (i_size is lowered first, so a fault that checks it from now on gets SIGBUS),
+    ``truncate_pagecache`` (each DAX entry past the new EOF is written back, unmapped and
+    deleted, waiting for its entry lock: the ``xfs_flush_unmap_range`` hook),
+    ``xfs_itruncate_extents`` (the blocks past EOF are freed: the ``xfs_bunmapi`` hook),
+    ``xfs_iunlock``.  A fault that checked i_size before ``truncate_setsize`` and looks the
+    block up after ``truncate_pagecache`` maps a block the next step frees, unless MMAPLOCK
+    keeps it out.  Refused on a sealed inode; growing stays the atomic ``truncate``, and
+    so does breaking the layouts of pinned pages (no pins in this operation's scopes)."""
+
+    name: ClassVar[str] = "setattr_size"
+    HOLDS: ClassVar[tuple] = ("io-excl", "mmap-excl")
+    TH_ARGS: ClassVar[dict] = {"file": "file", "idx": "size"}
+    STEPS: ClassVar[tuple] = ("xfs_ilock", "truncate_setsize", "truncate_pagecache",
+                              "xfs_itruncate_extents", "xfs_iunlock")
+    thread: int
+    file: int
+    size: int
+    step: int
+
+    def _gone(self, L):
+        return [x for x in L.blks if x >= self.size]
+
+    def needs(self, D, L, step):
+        f, t = self.file, self.thread
+        if step == 0:
+            out = []
+            if D.xfs_ilock_iolock("truncate"):
+                out.append(Need("io-excl", f, 0, t))
+            if D.xfs_ilock_mmaplock("truncate"):
+                out.append(Need("mmap-excl", f, 0, t))
+            return tuple(out)
+        if step == 2:
+            return tuple(Need("entry", f, x, t) for x in self._gone(L))
+        return ()
+
+    def xfs_ilock(self, m, L, D, s):
+        f = self.file
+        if not require(And(Not(D.is_iomap_immutable(L, s, f, "truncate")),
+                           s[L.size[f]] > self.size)):
+            return None
+        d = draft(s)
+        _take(L, d, self.needs(D, L, 0), self.thread)
+        return d, 1
+
+    def truncate_setsize(self, m, L, D, s):
+        d = draft(s)
+        d[L.size[self.file]] = self.size
+        return d, 2
+
+    def truncate_pagecache(self, m, L, D, s):
+        d = draft(s)
+        for x in self._gone(L):
+            D.xfs_flush_unmap_range(L, d, self.file, x)
+        return d, 3
+
+    def xfs_itruncate_extents(self, m, L, D, s):
+        f = self.file
+        d = draft(s)
+        for x in self._gone(L):
+            when(d, s[L.ext_kind[f][x]] != HOLE, lambda d, x=x: D.xfs_bunmapi(L, d, f, x))
+        return d, 4
+
+    def xfs_iunlock(self, m, L, D, s):
+        d = draft(s)
+        _drop(L, d, self.needs(D, L, 0), self.thread)
+        return d, DONE
+
+    @classmethod
+    def op_instances(cls, L, D):
+        return [dict(file=f, size=n) for f in L.files for n in range(len(L.blks))]
 
 
 # ============================================================================ state
@@ -711,12 +789,13 @@ class WaitCycle:
 
 
 def cycles(threads) -> list[WaitCycle]:
-    """Every simple cycle of distinct threads, each once (starting at its smallest
-    thread): ``T0 -> T0`` (a thread waiting for a lock it holds), ``T0 -> T1 -> T0``,
-    ``T0 -> T1 -> T2 -> T0``, ``T0 -> T2 -> T1 -> T0``..."""
+    """Every simple cycle of two or more distinct threads, each once (starting at its
+    smallest thread): ``T0 -> T1 -> T0``, ``T0 -> T1 -> T2 -> T0``,
+    ``T0 -> T2 -> T1 -> T0``...  (A thread never waits for a lock it holds itself:
+    :meth:`~daxcheck.spec.locks.Need.blocked_by` is False for the taker.)"""
     ts = list(threads)
     out = []
-    for r in range(1, len(ts) + 1):
+    for r in range(2, len(ts) + 1):
         for c in itertools.permutations(ts, r):
             if c[0] == min(c):
                 out.append(WaitCycle(c))

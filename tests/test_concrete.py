@@ -257,6 +257,8 @@ SYMPTOM = {
         "(punch_hole at xfs_wait_dax_page) waits for pin of the page under a[0]",
     ("mkwrite-unlocked", "durable_after_sync"):
         "promised t2 by a sync, but after recovery reads t1",
+    ("fault-truncate-unlocked", "mapping_matches_extents"):
+        "P0 maps file a, bytes 0-4095 beyond EOF (i_size 0 bytes): loads return t1",
 }
 """The byte-level symptom of each seed design's claimed violation (every violation's byte-level
 reproduction is checked by the gate, tests/test_designs.py)."""

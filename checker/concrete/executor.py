@@ -515,6 +515,16 @@ class ConcreteExecutor:
         elif step == "xfs_bunmapi" and s[self.L.ext_kind[a.file][a.idx]] != HOLE:
             self._zeroed(a.file, a.idx)
 
+    def _do_setattr_size(self, a, s, ns):
+        step = a.STEPS[a.step]
+        for x in self.L.blks:
+            if x < a.size:
+                continue
+            if step == "truncate_pagecache":
+                self._writeback_entry(s, a.file, x)
+            elif step == "xfs_itruncate_extents" and s[self.L.ext_kind[a.file][x]] != HOLE:
+                self._zeroed(a.file, x)
+
     def _do_dio_read(self, a, s, ns):
         """get_user_pages' slow path faults the page in like a write fault; at completion
         the device writes the data read (t1) into the pages this thread pinned."""

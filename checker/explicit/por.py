@@ -209,6 +209,7 @@ def _state_key(L, s, u, b):
     """The operation identity thread ``u`` runs in ``s``, read back as ``_op_key`` of
     family ``b`` (arguments from the thread's fields)."""
     vals = {"proc": s[L.th_proc[u]], "file": s[L.th_file[u]], "idx": s[L.th_idx[u]]}
+    field = {arg: f for f, arg in b.TH_ARGS.items()}
     out = [b.name]
     for k in b.args():
         if k in ("thread", "step"):
@@ -216,5 +217,5 @@ def _state_key(L, s, u, b):
         if k in b.FLAGS:
             out.append((k, bool(s[L.th_flag[u]])))
         else:
-            out.append((k, vals[k]))
+            out.append((k, vals[field[k]]))
     return tuple(out)
