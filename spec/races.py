@@ -210,6 +210,11 @@ def _drop(L, d, needs, t):
         locks.drop(L, d, n, t)
 
 
+def _bunmapi(L, D, s, d, f, x):
+    """The ``xfs_bunmapi`` hook on ``f``/``x`` in draft ``d`` unless ``s`` has a hole there."""
+    when(d, s[L.ext_kind[f][x]] != HOLE, lambda d: D.xfs_bunmapi(L, d, f, x))
+
+
 # ============================================================================ page faults
 @split
 @dataclass(frozen=True)
@@ -516,9 +521,8 @@ class PunchHole(SplitOp):
         return d, 5
 
     def xfs_bunmapi(self, m, L, D, s):
-        f, x, t = self.file, self.idx, self.thread
         d = draft(s)
-        when(d, s[L.ext_kind[f][x]] != HOLE, lambda d: D.xfs_bunmapi(L, d, f, x))
+        _bunmapi(L, D, s, d, self.file, self.idx)
         return d, 6
 
     def xfs_iunlock(self, m, L, D, s):
@@ -704,13 +708,10 @@ class SetattrSize(SplitOp):
         f = self.file
         d = draft(s)
         for x in self._gone(L):
-            when(d, s[L.ext_kind[f][x]] != HOLE, lambda d, x=x: D.xfs_bunmapi(L, d, f, x))
+            _bunmapi(L, D, s, d, f, x)
         return d, 4
 
-    def xfs_iunlock(self, m, L, D, s):
-        d = draft(s)
-        _drop(L, d, self.needs(D, L, 0), self.thread)
-        return d, DONE
+    xfs_iunlock = PunchHole.xfs_iunlock    # drops what xfs_ilock took (needs of step 0)
 
     @classmethod
     def op_instances(cls, L, D):
