@@ -815,8 +815,13 @@ class BatchedExplorer:
             self._check_bijections()
         return self._result(level, complete, stopped, t0)
 
-    def _build(self, words, parents, acts, ents):
-        """The words of the new states: each parent's words patched on its action's W."""
+    def _build(self, words, parents, acts, ents, groups=None, entry=None):
+        """The words of the new states: each parent's words patched on its action's W.
+        ``ents``: per read set, the key-table entry of every row of ``words``; or
+        ``entry``: the entry of each new state's parent in its action's table (the
+        distributed workers keep these, :mod:`daxcheck.checker.distributed.bfs`);
+        ``groups``: the key tables they index (default: the current ones)."""
+        groups = self.groups if groups is None else groups
         nw = words[:, parents]
         if parents.size == 0:
             return nw
@@ -829,8 +834,8 @@ class BatchedExplorer:
             i = int(sa[lo])
             sel = order[lo:hi]
             a = self.infos[i]
-            g = self.groups[a.reads]
-            e = ents[a.reads][parents[sel]]
+            g = groups[a.reads]
+            e = ents[a.reads][parents[sel]] if entry is None else entry[sel]
             for j, (w, clr) in enumerate(g.clear[i]):
                 nw[w, sel] = (nw[w, sel] & clr) | g.wp[i][j, e]
         return nw
