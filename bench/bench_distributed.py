@@ -88,7 +88,11 @@ def main(argv=None) -> int:
                 sent = sum(x["sent_bytes"] for x in lv)
                 sent_states = sum(x["sent_states"] for x in lv)
                 cand = sum(x["candidates"] for x in lv)
-                expand = [sum(x["expand_seconds"][w] for x in lv) for w in range(args.workers)]
+                rounds = [[sum(x["round_seconds"][w][k] for x in lv) for k in range(3)]
+                          for w in range(args.workers)]
+                expand = [sum(r) for r in rounds]
+                fresh = sum(x["fresh"] for x in lv)
+                moved = sum(x["moved_states"] for x in lv)
                 mem = extra["memory"]
                 run = {"one_seconds": t1, "dist_seconds": t2, "ratio": t1 / t2,
                        "one_cpu_seconds": c1, "worker_cpu_seconds": cw,
@@ -96,7 +100,9 @@ def main(argv=None) -> int:
                        "work_ratio": (sum(cw) + cd) / c1,
                        "states": [one.stats.states, two.stats.states], "identical": same,
                        "per_worker_states_per_s": n / args.workers / t2,
-                       "expand_seconds_per_worker": expand,
+                       "round_seconds_per_worker": rounds,
+                       "fresh_per_state": fresh / n,
+                       "moved_states_per_state": moved / n,
                        "candidates_per_state": cand / n,
                        "bytes_sent_per_state": sent / n,
                        "states_sent_per_state": sent_states / n,
@@ -109,10 +115,13 @@ def main(argv=None) -> int:
                       f"{two.stats.states:,} ({'identical' if same else 'DIFFERENT'} states, "
                       f"verdicts, depths, traces)", flush=True)
                 print(f"  per worker {run['per_worker_states_per_s']:,.0f} states/s "
-                      f"(expansion {', '.join(f'{e:.2f}s' for e in expand)}); "
-                      f"{run['candidates_per_state']:.2f} candidates/state; sent "
+                      f"(expand/resolve/build "
+                      f"{', '.join('/'.join(f'{x:.2f}' for x in r) + 's' for r in rounds)}); "
+                      f"{run['candidates_per_state']:.2f} candidates/state, "
+                      f"{run['fresh_per_state']:.2f} new at their worker; sent "
                       f"{run['bytes_sent_per_state']:.1f} B/state "
-                      f"({run['states_sent_per_state']:.2f} states sent/state); worker "
+                      f"({run['states_sent_per_state']:.2f} fingerprints sent/state, "
+                      f"{run['moved_states_per_state']:.3f} states moved/state); worker "
                       f"memory {run['visited_bytes_per_state']:.1f} B visited + "
                       f"{run['link_bytes_per_state']:.1f} B links per state; {load()}",
                       flush=True)

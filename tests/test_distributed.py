@@ -113,6 +113,44 @@ def test_simulate_workers_is_deterministic_and_finds_the_violation(pool):
     assert [w["swarm"] for w in worker_plan(7, 1, 3)] == [False, True, True]
 
 
+SPIN = '''
+import dataclasses
+from daxcheck.spec.designs import DESIGNS, Design, register_design
+
+
+@dataclasses.dataclass(frozen=True)
+class Spin(Design):
+    def iomap_hole_length(self, L, s, f, x, want):
+        while isinstance(s[L.size[f]], int):     # on states, not in the read-set analysis
+            {body}
+        return super().iomap_hole_length(L, s, f, x, want)
+
+
+register_design(Spin(**{{**{{f.name: getattr(DESIGNS["iomap-hole-size"], f.name)
+                           for f in dataclasses.fields(Design)}}, "name": "spin"}}))
+'''
+
+
+@pytest.mark.parametrize("body, stop", [
+    ("pass", "in user code {f}:9"),
+    ("try:\n                while True:\n                    pass\n            except "
+     "BaseException:\n                pass", "(the Ray workers did not stop: killed)")])
+def test_time_limit_stops_a_hook_that_never_returns_in_a_worker(pool, tmp_path, body, stop):
+    """A user's design hook that never returns inside the Ray workers: --time-limit stops
+    it there (naming the user's file:line), or, when the hook swallows the stop, the
+    driver kills the workers; incomplete, exit 75, one line; the next design runs on new
+    workers."""
+    from helpers import dax_here
+    f = tmp_path / "spin.py"
+    f.write_text(SPIN.format(body=body))
+    code, out, err = dax_here("check", "--designs", str(f), "--design", "spin", "--design",
+                              "map-sync", "--workers", "2", "--time-limit", "1", "--no-write",
+                              "--quiet")
+    assert code == 75, out + err
+    assert f"incomplete: spin: time limit 1s reached {stop.format(f=f)}\n" in out
+    assert "incomplete: map-sync" not in out and err == ""
+
+
 @pytest.mark.parametrize("args, msg", [
     (["check", "--workers", "0"], "--workers: '0' is not at least 1"),
     (["check", "--workers", "-2"], "--workers: '-2' is not at least 1"),
