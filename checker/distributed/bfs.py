@@ -22,8 +22,7 @@ One BFS level is four rounds driven by :class:`DistributedExplorer`:
    met this level or before is marked (its own and those owned by others: a later
    candidate has a larger key).  No state is built yet: per chunk it keeps the new
    candidates' keys, fingerprints and key-table entries, and it sends each owner only the
-   fingerprints it owns (``(k,)`` uint64, 8 bytes per candidate; in key order, so each
-   owner learns which sender met a state first from the sender's rank).
+   fingerprints it owns (``(k,)`` uint64, 8 bytes per candidate).
 2. ``resolve``: every owner decides, per sender, which of the fingerprints it received
    are new: not visited before this level and not met by a lower-ranked worker (its own
    candidates included).  It answers each sender with one bool per fingerprint, and marks
@@ -45,9 +44,12 @@ rebuilt as the one-process explorer does, by re-executing the actions of the pat
 each state: 8 bytes) each worker keeps for the range it built.
 
 Not supported with N >= 2 (the CLI refuses them): ``--exact`` and ``--symmetry``.  A
-``time_limit`` is checked between levels and enforced by the driver inside one: when a
-round has not answered by the deadline (a user's hook that never returns in a worker),
-the workers are killed (and replaced for the next run) and the result is incomplete.
+``time_limit`` is checked by the workers between chunks, and every round runs under the
+worker's :func:`daxcheck.usercode.deadline` (a user's hook or predicate still running at
+the limit is interrupted, naming its ``file:line``); the driver waits :data:`KILL_AFTER`
+seconds more, then kills the workers that have not answered (a user's code that swallows
+the stop) and replaces them after the run.  The result is then incomplete, with the
+levels completed.
 """
 from __future__ import annotations
 
@@ -58,7 +60,7 @@ import time
 import numpy as np
 
 from ..explicit.explore import Budget
-from ..explicit.levels import BatchedExplorer, ExploreError, default_chunk
+from ..explicit.levels import BatchedExplorer, ExploreError, _join, default_chunk
 from ..explicit.packing import Packing, repack
 from ..results import CheckResult
 from .session import DistributedError, ray_session
@@ -243,8 +245,7 @@ class PartitionWorker:
         E, me = self.E, self.rank_
         mine = self.mine
         self.mine = None
-        mo = np.argsort(mine, kind="stable")
-        ms = mine[mo]
+        mo = ms = None                      # this worker's candidates sorted: when needed
         lost = np.zeros(mine.size, dtype=bool)
         answers = []
         for v, q in enumerate(msgs):
@@ -256,9 +257,12 @@ class PartitionWorker:
             hit = E.visited.contains(qs)
             acc = ~hit
             h = np.flatnonzero(hit)
-            if h.size and ms.size and v < me:
+            if h.size and mine.size and v < me:
                 # Met by this worker too: the sender's key is smaller, unless a sender
                 # ranked lower still took the state already.
+                if ms is None:
+                    mo = np.argsort(mine, kind="stable")
+                    ms = mine[mo]
                 j = np.minimum(np.searchsorted(ms, qs[h]), ms.size - 1)
                 same = ms[j] == qs[h]
                 jj = mo[j[same]]
@@ -340,7 +344,8 @@ class PartitionWorker:
         out = [None] * self.n
         moved = nbytes = 0
         if bounds is not None:
-            words, fps = _join(self.nxt, self.E.packing.nw)
+            words, fps = _join(self.nxt) if self.nxt else (
+                np.zeros((self.E.packing.nw, 0), U64), np.zeros((1, 0), U64))
             self.nxt = []
             self.keep_part = None
             for w in range(self.n):
@@ -392,16 +397,6 @@ class PartitionWorker:
         """Bytes held: visited set (with the marks of fingerprints sent), per-level links."""
         return {"visited": int(self.E.visited.nbytes),
                 "links": int(sum(k.nbytes for _, k in self.levels))}
-
-
-def _join(pieces, nw):
-    """``(words, fps)`` pieces as one ``(nw, k)``, ``(1, k)`` pair."""
-    if len(pieces) == 1:
-        return pieces[0]
-    if not pieces:
-        return np.zeros((nw, 0), U64), np.zeros((1, 0), U64)
-    return (np.concatenate([w for w, _ in pieces], axis=1),
-            np.concatenate([f for _, f in pieces], axis=1))
 
 
 class WorkerPool:
