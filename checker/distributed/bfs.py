@@ -124,13 +124,16 @@ class _Chunk:
     level replaces the explorer's tables, not these), ``base`` (its first state's index
     in the worker's frontier), and per new candidate, in key order: ``okey`` (chunk row *
     nA + action), ``fp``, ``entry`` (its parent's entry in its action's table) and
-    ``dest`` (the owner of ``fp``)."""
+    ``dest`` (the owner of ``fp``).  The lowest-ranked worker's own candidates are new
+    states as soon as its visited set says so: ``own`` holds them already built and
+    checked (words, first violating index per property), else None."""
 
-    __slots__ = ("words", "packing", "groups", "base", "okey", "fp", "entry", "dest")
+    __slots__ = ("words", "packing", "groups", "base", "okey", "fp", "entry", "dest", "own")
 
-    def __init__(self, words, packing, groups, base, okey, fp, entry, dest):
+    def __init__(self, words, packing, groups, base, okey, fp, entry, dest, own=None):
         self.words, self.packing, self.groups, self.base = words, packing, groups, base
         self.okey, self.fp, self.entry, self.dest = okey, fp, entry, dest
+        self.own = own
 
 
 class PartitionWorker:
@@ -182,18 +185,23 @@ class PartitionWorker:
 
     # ------------------------------------------------------------------ rounds
     @_bounded
-    def expand(self):
+    def expand(self, pending):
         """Round 1: the new candidates of this worker's frontier, kept per chunk
-        (:class:`_Chunk`), every one marked in the visited set.  Returns ``n + 1`` values:
+        (:class:`_Chunk`), every one marked in the visited set.  Worker 0 (no lower rank
+        can take a state from it) builds the candidates it owns at once and checks the
+        ``pending`` properties on them: work moved from its ``build`` round, which is
+        the longest (it wins every tie), to this one, where it waits for the others.
+        Returns ``n + 1`` values:
         per owner the fingerprints sent to it (``(k,)`` uint64 in key order; this worker's
         own: None, kept here), then ``{"candidates", "fresh", "sent_bytes", "sent_states",
-        "seconds"}``."""
-        t0 = time.perf_counter()
+        "seconds", "cpu"}`` (wall-clock and CPU seconds of the round)."""
+        t0, c0 = time.perf_counter(), time.process_time()
         E, n, nA = self.E, self.n, self.E.nA
         ridx = {r: j for j, r in enumerate(E.by_reads)}
         act_table = np.array([ridx[a.reads] for a in E.infos], dtype=np.intp)
         queue, self.front = self.front, None
         self.chunks, self.cand = [], []     # cand: (action, parent positions) per chunk
+        E.pending = list(pending)
         out = [[] for _ in range(n)]
         base = ncand = 0
         while queue:
@@ -211,8 +219,13 @@ class PartitionWorker:
             dest = owner(fp, n)
             for w in range(n):
                 out[w].append(fp[dest == w])
+            own = None
+            if self.rank_ == 0:
+                sel = np.flatnonzero(dest == 0)
+                built = E._build(words, parents[sel], acts[sel], ents)
+                own = (built, E._check(built, acts[sel]) if sel.size else {})
             self.chunks.append(_Chunk(words, E.packing, dict(E.groups), base, nok, fp, ent,
-                                      dest.astype(np.int16)))
+                                      dest.astype(np.int16), own))
             pos0 = self.offset + base
             for i, rows in rows_by.items():
                 if rows.size:
@@ -229,7 +242,8 @@ class PartitionWorker:
                 sent += m.size
                 msgs.append(m)
         info = {"candidates": ncand, "fresh": fresh_n, "sent_bytes": 8 * sent,
-                "sent_states": sent, "seconds": time.perf_counter() - t0}
+                "sent_states": sent, "seconds": time.perf_counter() - t0,
+                "cpu": time.process_time() - c0}
         return (*msgs, info)
 
     @_bounded
@@ -240,8 +254,8 @@ class PartitionWorker:
         included) met it this level: the lowest rank has the smallest keys.  This
         worker's own candidates that a lower-ranked sender met first are lost.  Returns
         ``n + 1`` values: per sender one bool per fingerprint it sent (this worker: None),
-        then ``{"seconds"}``."""
-        t0 = time.perf_counter()
+        then ``{"seconds", "cpu"}``."""
+        t0, c0 = time.perf_counter(), time.process_time()
         E, me = self.E, self.rank_
         mine = self.mine
         self.mine = None
@@ -276,7 +290,8 @@ class PartitionWorker:
             ans[o] = acc
             answers.append(ans)
         self.lost = lost
-        return (*answers, {"seconds": time.perf_counter() - t0})
+        return (*answers, {"seconds": time.perf_counter() - t0,
+                           "cpu": time.process_time() - c0})
 
     @_bounded
     def build(self, pending, keep, *answers):
@@ -284,8 +299,8 @@ class PartitionWorker:
         others' accepted: ``answers[u]`` from owner ``u``, this worker's own None), the
         ``pending`` properties checked on them, kept (``keep``: the level will be
         expanded) in key order.  Returns ``(count, {property: (index, key, fingerprint)
-        of its first violating state here}, {"seconds"})``."""
-        t0 = time.perf_counter()
+        of its first violating state here}, {"seconds", "cpu"})``."""
+        t0, c0 = time.perf_counter(), time.process_time()
         E, nA, me = self.E, self.E.nA, self.rank_
         answers = [~self.lost if u == me else a for u, a in enumerate(answers)]
         self.lost = None
@@ -299,14 +314,28 @@ class PartitionWorker:
                 sel = np.flatnonzero(c.dest == u)
                 win[sel] = answers[u][at[u]:at[u] + sel.size]
                 at[u] += sel.size
+            # The states to build here now (all winners, or worker 0's foreign ones),
+            # then the chunk's winners in key order: ``at`` of each candidate among them.
+            todo = win if c.own is None else win & (c.dest != me)
+            ok = c.okey[todo]
+            words = self._words(c, ok // nA, ok % nA, c.entry[todo])
+            found = E._check(words, ok % nA) if ok.size else {}
+            if c.own is not None:
+                pos = np.cumsum(win) - 1
+                here, there = pos[c.dest == me], pos[todo]
+                built, own_found = c.own
+                if c.packing is not E.packing:
+                    built = repack(built, c.packing, E.packing)
+                allw = np.empty((E.packing.nw, pos[-1] + 1 if pos.size else 0), U64)
+                allw[:, here], allw[:, there], words = built, words, allw
+                found = {name: int(there[i]) for name, i in found.items()}
+                for name, i in own_found.items():
+                    found[name] = min(found.get(name, here[i]), int(here[i]))
             ok = c.okey[win]
             parents, acts = ok // nA, ok % nA
-            words = E._build(c.words, parents, acts, None, c.groups, c.entry[win])
-            if c.packing is not E.packing:         # a repack later in the level
-                words = repack(words, c.packing, E.packing)
             fp = c.fp[win]
             key = (parents.astype(np.int64) + (self.offset + c.base)) * nA + acts
-            for name, i in (E._check(words, acts) if fp.size else {}).items():
+            for name, i in found.items():
                 if name not in first:
                     first[name] = (done + i, int(key[i]), int(fp[i]))
             if keep:
@@ -315,7 +344,16 @@ class PartitionWorker:
             done += fp.size
         self.chunks = []
         self.nkey = np.concatenate(keys) if keys else np.zeros(0, np.int64)
-        return done, first, {"seconds": time.perf_counter() - t0}
+        return done, first, {"seconds": time.perf_counter() - t0,
+                             "cpu": time.process_time() - c0}
+
+    def _words(self, c, parents, acts, entry):
+        """The words of new states built from chunk ``c`` (:class:`_Chunk`), under the
+        current packing."""
+        words = self.E._build(c.words, parents, acts, None, c.groups, entry)
+        if c.packing is not self.E.packing:         # a repack later in the level
+            words = repack(words, c.packing, self.E.packing)
+        return words
 
     def key(self, i: int) -> int:
         """The key of the ``i``-th state this worker built in the current level."""
@@ -581,7 +619,8 @@ class DistributedExplorer(BatchedExplorer):
             lt = time.perf_counter()
             keep = level + 1 < self.depth
             adopted, self.calls = self.calls, []
-            outs = self._track([a.expand.options(num_returns=N + 1).remote() for a in actors])
+            outs = self._track([a.expand.options(num_returns=N + 1).remote(self.pending)
+                                for a in actors])
             ans = self._track([a.resolve.options(num_returns=N + 1).remote(
                 *[outs[v][w] for v in range(N)]) for w, a in enumerate(actors)])
             built = self._get(self._track([a.build.remote(
@@ -637,6 +676,8 @@ class DistributedExplorer(BatchedExplorer):
                               "fresh": sum(i["fresh"] for i in infos),
                               "round_seconds": [[i["seconds"], r["seconds"], b[2]["seconds"]]
                                                 for i, r, b in zip(infos, rinfos, built)],
+                              "round_cpu": [[i["cpu"], r["cpu"], b[2]["cpu"]]
+                                            for i, r, b in zip(infos, rinfos, built)],
                               # 8 B per fingerprint sent, 1 B per answer, words moved
                               "sent_bytes": 9 * sent + sum(d[2] for d in done),
                               "sent_states": sent,
