@@ -17,7 +17,9 @@ busiest distributed process's CPU time, what two idle cores would give).  The
 distributed time is the search only (workers built and warm: the same Ray session and
 actors for every repeat); Ray's
 start (``ray.init`` + actors) is printed apart.  The load average is printed before and
-after (the machine is shared: ratios, not absolute times, are what counts).
+after, and per run the CPU seconds other processes used during each search (``/proc/stat``
+minus the searches' own CPU: the machine is shared; ratios, not absolute times, are what
+counts).
 
 Usage: ``python bench/bench_distributed.py [--design NAME] [--depth D] [--workers N]
 [--repeat R] [--json FILE]``
@@ -39,6 +41,19 @@ def cpu() -> float:
     """CPU seconds (user + system) of this process."""
     t = os.times()
     return t.user + t.system
+
+
+def machine_busy() -> tuple[float, float]:
+    """``(busy, steal)``: CPU seconds all processes of this machine have used so far, and
+    the time the hypervisor gave to other machines (``/proc/stat``; zeros elsewhere)."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+    except OSError:
+        return 0.0, 0.0
+    hz = os.sysconf("SC_CLK_TCK")
+    user, nice, system, idle, iowait, irq, softirq, steal = v
+    return (user + nice + system + irq + softirq) / hz, steal / hz
 
 
 def main(argv=None) -> int:
@@ -73,16 +88,20 @@ def main(argv=None) -> int:
             print(f"Ray start (ray.init + {args.workers} actors): "
                   f"{out['ray_start_seconds']:.1f}s", flush=True)
             for rep in range(args.repeat):
-                t, c = time.perf_counter(), cpu()
+                t, c, b = time.perf_counter(), cpu(), machine_busy()
                 one = explore(m, props)
                 t1, c1 = time.perf_counter() - t, cpu() - c
+                b1 = [y - x for x, y in zip(b, machine_busy())]
+                others1 = b1[0] - c1
                 extra = {}
                 w0 = ray.get([a.cpu_seconds.remote() for a in pool.actors])
-                t, c = time.perf_counter(), cpu()
+                t, c, b = time.perf_counter(), cpu(), machine_busy()
                 two = explore_distributed(m, props, pool, stats_out=extra)
                 t2, cd = time.perf_counter() - t, cpu() - c
+                b2 = [y - x for x, y in zip(b, machine_busy())]
                 w1 = ray.get([a.cpu_seconds.remote() for a in pool.actors])
                 cw = [b - a for a, b in zip(w0, w1)]
+                others2 = b2[0] - sum(cw) - cd
                 same = (one.stats.states == two.stats.states and
                         {k: (v.status, v.depth, v.trace) for k, v in one.verdicts.items()} ==
                         {k: (v.status, v.depth, v.trace) for k, v in two.verdicts.items()})
@@ -101,6 +120,8 @@ def main(argv=None) -> int:
                        "one_cpu_seconds": c1, "worker_cpu_seconds": cw,
                        "driver_cpu_seconds": cd,
                        "work_ratio": (sum(cw) + cd) / c1,
+                       "others_cpu_seconds": [others1, others2],
+                       "steal_seconds": [b1[1], b2[1]],
                        "states": [one.stats.states, two.stats.states], "identical": same,
                        "per_worker_states_per_s": n / args.workers / t2,
                        "round_seconds_per_worker": rounds,
@@ -133,6 +154,10 @@ def main(argv=None) -> int:
                       f"{run['work_ratio']:.2f}x the one-process CPU (load-independent; with "
                       f"{args.workers} idle cores the best ratio is about "
                       f"{t1 / max(max(cw), cd) * c1 / t1:.2f}x)", flush=True)
+                print(f"  other processes (Ray's own included) used {others1:.1f} CPU s during "
+                      f"--workers 1 ({others1 / t1:.2f} cores), {others2:.1f} CPU s during "
+                      f"--workers {args.workers} ({others2 / t2:.2f} cores); hypervisor "
+                      f"steal {b1[1]:.1f} s / {b2[1]:.1f} s", flush=True)
         finally:
             pool.close()
     r1 = statistics.median(r["one_seconds"] for r in out["runs"])

@@ -124,16 +124,18 @@ class _Chunk:
     level replaces the explorer's tables, not these), ``base`` (its first state's index
     in the worker's frontier), and per new candidate, in key order: ``okey`` (chunk row *
     nA + action), ``fp``, ``entry`` (its parent's entry in its action's table) and
-    ``dest`` (the owner of ``fp``).  The lowest-ranked worker's own candidates are new
+    ``dest`` (the owner of ``fp``); ``order[i]`` is the rank of candidate ``i``'s
+    fingerprint among the chunk's (they are sent in that order).  The lowest-ranked worker's own candidates are new
     states as soon as its visited set says so: ``own`` holds them already built and
     checked (words, first violating index per property), else None."""
 
-    __slots__ = ("words", "packing", "groups", "base", "okey", "fp", "entry", "dest", "own")
+    __slots__ = ("words", "packing", "groups", "base", "okey", "fp", "entry", "dest",
+                 "order", "own")
 
-    def __init__(self, words, packing, groups, base, okey, fp, entry, dest, own=None):
+    def __init__(self, words, packing, groups, base, okey, fp, entry, dest, order, own=None):
         self.words, self.packing, self.groups, self.base = words, packing, groups, base
         self.okey, self.fp, self.entry, self.dest = okey, fp, entry, dest
-        self.own = own
+        self.order, self.own = order, own
 
 
 class PartitionWorker:
@@ -192,8 +194,8 @@ class PartitionWorker:
         ``pending`` properties on them: work moved from its ``build`` round, which is
         the longest (it wins every tie), to this one, where it waits for the others.
         Returns ``n + 1`` values:
-        per owner the fingerprints sent to it (``(k,)`` uint64 in key order; this worker's
-        own: None, kept here), then ``{"candidates", "fresh", "sent_bytes", "sent_states",
+        per owner the fingerprints sent to it (``(k,)`` uint64, sorted chunk by chunk;
+        this worker's own: None, kept here), then ``{"candidates", "fresh", "sent_bytes", "sent_states",
         "seconds", "cpu"}`` (wall-clock and CPU seconds of the round)."""
         t0, c0 = time.perf_counter(), time.process_time()
         E, n, nA = self.E, self.n, self.E.nA
@@ -208,24 +210,26 @@ class PartitionWorker:
             self._budget()
             words, fps, (cfp, cok, ents, rows_by) = E._next_chunk(queue, [])
             ncand += cok.shape[0]
-            nok, nfp, fresh = E._dedupe(cfp, cok, words, ents)
+            nok, nfp, fresh, order = E._dedupe(cfp, cok, words, ents, order=True)
             del cfp, cok
-            if fresh is not None:
-                E.visited.add(fresh)
-            del fresh
+            fresh = nfp[0, :0] if fresh is None else fresh
+            E.visited.add(fresh)
             parents, acts = nok // nA, nok % nA
             ent = np.stack([ents[r] for r in E.by_reads])[act_table[acts], parents]
             fp = nfp[0]
-            dest = owner(fp, n)
+            # Sent sorted by fingerprint (runs of one chunk: the owner's sort merges them)
+            to = owner(fresh, n)
+            dest = to[order]
             for w in range(n):
-                out[w].append(fp[dest == w])
+                out[w].append(fresh[to == w])
+            del fresh, to
             own = None
             if self.rank_ == 0:
                 sel = np.flatnonzero(dest == 0)
                 built = E._build(words, parents[sel], acts[sel], ents)
                 own = (built, E._check(built, acts[sel]) if sel.size else {})
             self.chunks.append(_Chunk(words, E.packing, dict(E.groups), base, nok, fp, ent,
-                                      dest.astype(np.int16), own))
+                                      dest.astype(np.int16), order, own))
             pos0 = self.offset + base
             for i, rows in rows_by.items():
                 if rows.size:
@@ -309,11 +313,14 @@ class PartitionWorker:
         first, keys, self.nxt, done = {}, [], [], 0
         for c in self.chunks:
             self._budget()
+            to = np.empty_like(c.dest)          # the owners in fingerprint order
+            to[c.order] = c.dest
             win = np.empty(c.okey.size, dtype=bool)
             for u in range(self.n):
-                sel = np.flatnonzero(c.dest == u)
+                sel = np.flatnonzero(to == u)
                 win[sel] = answers[u][at[u]:at[u] + sel.size]
                 at[u] += sel.size
+            win = win[c.order]
             # The states to build here now (all winners, or worker 0's foreign ones),
             # then the chunk's winners in key order: ``at`` of each candidate among them.
             todo = win if c.own is None else win & (c.dest != me)

@@ -571,16 +571,19 @@ class BatchedExplorer:
             return np.zeros((self.G, 0), U64), np.zeros(0, self.okey_dtype), ents, rows_by
         return np.concatenate(cf, axis=1), np.concatenate(co), ents, rows_by
 
-    def _dedupe(self, call, cok, words, ents):
+    def _dedupe(self, call, cok, words, ents, order=False):
         """New states among the candidates: ``(okeys, fps, fresh)``: okeys in BFS order,
         ``fps`` ``(G, n)`` in that order, each the first occurrence of its canonical
         fingerprint (the smallest of its images'), none in the visited set; ``fresh`` their
         canonical fingerprints sorted, for the caller to add to the visited set once the
         candidate arrays are released (None in exact mode).  In exact mode every fingerprint
-        match is checked on the states' words (raises _Collision)."""
+        match is checked on the states' words (raises _Collision).  ``order`` (without
+        symmetry): also the permutation ``o`` with ``fps[0] == fresh[o]`` (the distributed
+        workers send fingerprints sorted)."""
         M = cok.shape[0]
         if M == 0:
-            return np.zeros(0, self.okey_dtype), np.zeros((self.G, 0), U64), None
+            none = (np.zeros(0, self.okey_dtype), np.zeros((self.G, 0), U64), None)
+            return none + (np.zeros(0, np.intp),) if order else none
         cfp = call[0] if self.G == 1 else call.min(axis=0)
         k = max(1, (M - 1).bit_length())
         low = U64((1 << k) - 1)
@@ -627,7 +630,7 @@ class BatchedExplorer:
         fresh = None if self.exact else nfp   # sorted: for the visited set
         if self.G == 1:
             o = np.argsort(nok, kind="stable")
-            return nok[o], nfp[o][None], fresh
+            return (nok[o], nfp[o][None], fresh) + ((o,) if order else ())
         nok = np.sort(nok)
         return nok, call[:, _positions(cok, nok)], fresh
 
