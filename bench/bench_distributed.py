@@ -7,20 +7,19 @@ verdict and depth), the ratio of the one-process time to the distributed time (t
 >= 1.6 on a quiet 2-core machine; the median is that of the runs' ratios, each from two
 searches run one after the other: the machine's speed drifts by 10-20% over minutes), and
 for the distributed run: per-worker throughput (states / worker / second, and seconds per
-worker in the expand, resolve and build rounds), candidates per state, candidates new at the worker that met them per state,
-bytes sent between workers per state (fingerprints to their owners, the owners' answers,
-states moved to even out the ranges), fingerprints sent and states moved per state, the
-workers' memory per state (visited fingerprints with the marks, per-level links), and
-the CPU seconds of the one-process run against those of the workers and the driver (a
-load-independent work ratio: the machine is shared, and a loaded machine gives two
-workers less than two cores; the "best ratio" is the one-process CPU time over the
-busiest distributed process's CPU time, what two idle cores would give).  The
-distributed time is the search only (workers built and warm: the same Ray session and
-actors for every repeat); Ray's
-start (``ray.init`` + actors) is printed apart.  The load average is printed before and
-after, and per run the CPU seconds other processes used during each search (``/proc/stat``
-minus the searches' own CPU: the machine is shared; ratios, not absolute times, are what
-counts).
+worker in the expand, resolve and build rounds), candidates per state, candidates new at
+the worker that met them per state, bytes sent between workers per state (fingerprints to
+their owners, the owners' answers, states moved to even out the ranges), fingerprints sent
+and states moved per state, the workers' memory per state (visited fingerprints with the
+marks, per-level links), and the CPU seconds of the one-process run against those of the
+workers and the driver (a load-independent work ratio: the machine is shared, and a loaded
+machine gives two workers less than two cores; the "best ratio" is the one-process CPU
+time over the busiest distributed process's CPU time, what two idle cores would give).
+The distributed time is the search only (workers built and warm: the same Ray session and
+actors for every repeat); Ray's start (``ray.init`` + actors) is printed apart.  The load
+average is printed before and after, and per run the CPU seconds other processes used
+during each search (``/proc/stat`` minus the searches' own CPU: the machine is shared;
+ratios, not absolute times, are what counts).
 
 Usage: ``python bench/bench_distributed.py [--design NAME] [--depth D] [--workers N]
 [--repeat R] [--json FILE]``

@@ -126,9 +126,10 @@ class _Chunk:
     in the worker's frontier), and per new candidate, in key order: ``okey`` (chunk row *
     nA + action), ``fp``, ``entry`` (its parent's entry in its action's table) and
     ``dest`` (the owner of ``fp``); ``order[i]`` is the rank of candidate ``i``'s
-    fingerprint among the chunk's (they are sent in that order).  The lowest-ranked worker's own candidates are new
-    states as soon as its visited set says so: ``own`` holds them already built and
-    checked (words, first violating index per property), else None."""
+    fingerprint among the chunk's (they are sent in that order).  The lowest-ranked
+    worker's own candidates are new states as soon as its visited set says so: ``own``
+    holds them already built and checked (words, first violating index per property),
+    else None."""
 
     __slots__ = ("words", "packing", "groups", "base", "okey", "fp", "entry", "dest",
                  "order", "own")
@@ -194,10 +195,10 @@ class PartitionWorker:
         can take a state from it) builds the candidates it owns at once and checks the
         ``pending`` properties on them: work moved from its ``build`` round, which is
         the longest (it wins every tie), to this one, where it waits for the others.
-        Returns ``n + 1`` values:
-        per owner the fingerprints sent to it (``(k,)`` uint64, sorted chunk by chunk;
-        this worker's own: None, kept here), then ``{"candidates", "fresh", "sent_bytes", "sent_states",
-        "seconds", "cpu"}`` (wall-clock and CPU seconds of the round)."""
+        Returns ``n + 1`` values: per owner the fingerprints sent to it (``(k,)`` uint64,
+        sorted chunk by chunk; this worker's own: None, kept here), then ``{"candidates",
+        "fresh", "sent_bytes", "sent_states", "seconds", "cpu"}`` (wall-clock and CPU
+        seconds of the round)."""
         t0, c0 = time.perf_counter(), time.process_time()
         E, n, nA = self.E, self.n, self.E.nA
         ridx = {r: j for j, r in enumerate(E.by_reads)}
@@ -373,8 +374,8 @@ class PartitionWorker:
         ``<= last``; the states built here have positions from ``offset`` on.  With
         ``bounds`` (the next level's ranges, :func:`split`) the next frontier is cut to
         this worker's range.  Returns ``n + 1`` values: ``(fired, count, bytes moved,
-        states moved)``, then per worker the slice of this worker's states in its range (``(packing bits, words, fps)``;
-        this worker's own, and empty slices: None)."""
+        states moved)``, then per worker the slice of this worker's states in its range
+        (``(packing bits, words, fps)``; this worker's own, and empty slices: None)."""
         nA = self.E.nA
         fired = np.zeros(nA, dtype=np.int64)
         for i, pp in self.cand:
