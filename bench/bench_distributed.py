@@ -4,17 +4,22 @@ one-process batched explorer) against ``--workers 2`` (Ray, hash-partitioned BFS
 
 Prints per run and as medians: seconds, distinct states (must be identical, as must every
 verdict and depth), the ratio of the one-process time to the distributed time (target
->= 1.6 on a quiet 2-core machine), and for the distributed run: per-worker throughput
-(states / worker / second, and expansion seconds per worker), candidates per state,
-bytes sent between workers per state, states sent per state, and the workers' memory per
-state (visited fingerprints and per-level links), and the CPU seconds of the one-process
-run against those of the workers and the driver (a load-independent work ratio: the
-machine is shared, and a loaded machine gives two workers less than two cores; the
-"best ratio" is the one-process CPU time over the busiest distributed process's CPU time,
-what two idle cores would give).  The distributed time is the search
-only (workers built and warm: the same Ray session and actors for every repeat); Ray's
-start (``ray.init`` + actors) is printed apart.  The load average is printed before and
-after (the machine is shared: ratios, not absolute times, are what counts).
+>= 1.6 on a quiet 2-core machine; the median is that of the runs' ratios, each from two
+searches run one after the other: the machine's speed drifts by 10-20% over minutes), and
+for the distributed run: per-worker throughput (states / worker / second, and seconds per
+worker in the expand, resolve and build rounds), candidates per state, candidates new at
+the worker that met them per state, bytes sent between workers per state (fingerprints to
+their owners, the owners' answers, states moved to even out the ranges), fingerprints sent
+and states moved per state, the workers' memory per state (visited fingerprints with the
+marks, per-level links), and the CPU seconds of the one-process run against those of the
+workers and the driver (a load-independent work ratio: the machine is shared, and a loaded
+machine gives two workers less than two cores; the "best ratio" is the one-process CPU
+time over the busiest distributed process's CPU time, what two idle cores would give).
+The distributed time is the search only (workers built and warm: the same Ray session and
+actors for every repeat); Ray's start (``ray.init`` + actors) is printed apart.  The load
+average is printed before and after, and per run the CPU seconds other processes used
+during each search (``/proc/stat`` minus the searches' own CPU: the machine is shared;
+ratios, not absolute times, are what counts).
 
 Usage: ``python bench/bench_distributed.py [--design NAME] [--depth D] [--workers N]
 [--repeat R] [--json FILE]``
@@ -36,6 +41,19 @@ def cpu() -> float:
     """CPU seconds (user + system) of this process."""
     t = os.times()
     return t.user + t.system
+
+
+def machine_busy() -> tuple[float, float]:
+    """``(busy, steal)``: CPU seconds all processes of this machine have used so far, and
+    the time the hypervisor gave to other machines (``/proc/stat``; zeros elsewhere)."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:9]]
+    except OSError:
+        return 0.0, 0.0
+    hz = os.sysconf("SC_CLK_TCK")
+    user, nice, system, idle, iowait, irq, softirq, steal = v
+    return (user + nice + system + irq + softirq) / hz, steal / hz
 
 
 def main(argv=None) -> int:
@@ -70,16 +88,20 @@ def main(argv=None) -> int:
             print(f"Ray start (ray.init + {args.workers} actors): "
                   f"{out['ray_start_seconds']:.1f}s", flush=True)
             for rep in range(args.repeat):
-                t, c = time.perf_counter(), cpu()
+                t, c, b = time.perf_counter(), cpu(), machine_busy()
                 one = explore(m, props)
                 t1, c1 = time.perf_counter() - t, cpu() - c
+                b1 = [y - x for x, y in zip(b, machine_busy())]
+                others1 = b1[0] - c1
                 extra = {}
                 w0 = ray.get([a.cpu_seconds.remote() for a in pool.actors])
-                t, c = time.perf_counter(), cpu()
+                t, c, b = time.perf_counter(), cpu(), machine_busy()
                 two = explore_distributed(m, props, pool, stats_out=extra)
                 t2, cd = time.perf_counter() - t, cpu() - c
+                b2 = [y - x for x, y in zip(b, machine_busy())]
                 w1 = ray.get([a.cpu_seconds.remote() for a in pool.actors])
                 cw = [b - a for a, b in zip(w0, w1)]
+                others2 = b2[0] - sum(cw) - cd
                 same = (one.stats.states == two.stats.states and
                         {k: (v.status, v.depth, v.trace) for k, v in one.verdicts.items()} ==
                         {k: (v.status, v.depth, v.trace) for k, v in two.verdicts.items()})
@@ -88,15 +110,24 @@ def main(argv=None) -> int:
                 sent = sum(x["sent_bytes"] for x in lv)
                 sent_states = sum(x["sent_states"] for x in lv)
                 cand = sum(x["candidates"] for x in lv)
-                expand = [sum(x["expand_seconds"][w] for x in lv) for w in range(args.workers)]
+                rounds = [[sum(x["round_seconds"][w][k] for x in lv) for k in range(3)]
+                          for w in range(args.workers)]
+                expand = [sum(r) for r in rounds]
+                fresh = sum(x["fresh"] for x in lv)
+                moved = sum(x["moved_states"] for x in lv)
                 mem = extra["memory"]
                 run = {"one_seconds": t1, "dist_seconds": t2, "ratio": t1 / t2,
                        "one_cpu_seconds": c1, "worker_cpu_seconds": cw,
                        "driver_cpu_seconds": cd,
                        "work_ratio": (sum(cw) + cd) / c1,
+                       "best_ratio": c1 / max(max(cw), cd),
+                       "others_cpu_seconds": [others1, others2],
+                       "steal_seconds": [b1[1], b2[1]],
                        "states": [one.stats.states, two.stats.states], "identical": same,
                        "per_worker_states_per_s": n / args.workers / t2,
-                       "expand_seconds_per_worker": expand,
+                       "round_seconds_per_worker": rounds,
+                       "fresh_per_state": fresh / n,
+                       "moved_states_per_state": moved / n,
                        "candidates_per_state": cand / n,
                        "bytes_sent_per_state": sent / n,
                        "states_sent_per_state": sent_states / n,
@@ -109,10 +140,13 @@ def main(argv=None) -> int:
                       f"{two.stats.states:,} ({'identical' if same else 'DIFFERENT'} states, "
                       f"verdicts, depths, traces)", flush=True)
                 print(f"  per worker {run['per_worker_states_per_s']:,.0f} states/s "
-                      f"(expansion {', '.join(f'{e:.2f}s' for e in expand)}); "
-                      f"{run['candidates_per_state']:.2f} candidates/state; sent "
+                      f"(expand/resolve/build "
+                      f"{', '.join('/'.join(f'{x:.2f}' for x in r) + 's' for r in rounds)}); "
+                      f"{run['candidates_per_state']:.2f} candidates/state, "
+                      f"{run['fresh_per_state']:.2f} new at their worker; sent "
                       f"{run['bytes_sent_per_state']:.1f} B/state "
-                      f"({run['states_sent_per_state']:.2f} states sent/state); worker "
+                      f"({run['states_sent_per_state']:.2f} fingerprints sent/state, "
+                      f"{run['moved_states_per_state']:.3f} states moved/state); worker "
                       f"memory {run['visited_bytes_per_state']:.1f} B visited + "
                       f"{run['link_bytes_per_state']:.1f} B links per state; {load()}",
                       flush=True)
@@ -120,15 +154,23 @@ def main(argv=None) -> int:
                       f"{', '.join(f'{x:.2f}s' for x in cw)} + driver {cd:.2f}s = "
                       f"{run['work_ratio']:.2f}x the one-process CPU (load-independent; with "
                       f"{args.workers} idle cores the best ratio is about "
-                      f"{t1 / max(max(cw), cd) * c1 / t1:.2f}x)", flush=True)
+                      f"{run['best_ratio']:.2f}x)", flush=True)
+                print(f"  other processes (Ray's own included) used {others1:.1f} CPU s during "
+                      f"--workers 1 ({others1 / t1:.2f} cores), {others2:.1f} CPU s during "
+                      f"--workers {args.workers} ({others2 / t2:.2f} cores); hypervisor "
+                      f"steal {b1[1]:.1f} s / {b2[1]:.1f} s", flush=True)
         finally:
             pool.close()
     r1 = statistics.median(r["one_seconds"] for r in out["runs"])
     r2 = statistics.median(r["dist_seconds"] for r in out["runs"])
-    out["median_ratio"] = r1 / r2
+    ratios = sorted(r["ratio"] for r in out["runs"])
+    out["median_ratio"] = statistics.median(ratios)      # of the per-run (paired) ratios
+    out["median_best_ratio"] = statistics.median(r["best_ratio"] for r in out["runs"])
     out["load_after"] = os.getloadavg()
-    print(f"median: --workers 1 {r1:.2f}s, --workers {args.workers} {r2:.2f}s, "
-          f"ratio {r1 / r2:.2f}x (target >= 1.6 on a quiet 2-core machine); {load()}")
+    print(f"median: --workers 1 {r1:.2f}s, --workers {args.workers} {r2:.2f}s; ratio of each "
+          f"run {ratios[0]:.2f}-{ratios[-1]:.2f}x, median {out['median_ratio']:.2f}x (target "
+          f">= 1.6 on a quiet 2-core machine; CPU estimate {out['median_best_ratio']:.2f}x); "
+          f"{load()}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)

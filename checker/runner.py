@@ -164,8 +164,14 @@ def run_check(model, props, engine="explicit", budget=Budget(), progress=None,
             lambda k, sec: progress(Stats(depth=k, seconds=sec)))
         return bmc(model, props, model.bounds.depth, time_limit=budget.time_limit,
                    progress=report)
-    # Distributed: user code runs in the workers, the driver only waits (no deadline here).
-    res = guarded_run(model, props, None if pool is not None else budget.time_limit, run)
+    # Distributed: the driver's own waits for the workers are bounded by the time limit
+    # (DistributedExplorer kills workers stuck past it); the deadline here bounds the user
+    # code the driver runs itself (read sets, level 0, rebuilding a counterexample).
+    try:
+        res = guarded_run(model, props, budget.time_limit, run)
+    finally:
+        if pool is not None:
+            pool.revive()       # workers killed at the time limit: replaced, off the clock
     traces = {}
     for name, v in res.verdicts.items():
         if v.status == VIOLATED:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import os
 import signal
 import sys
 import sysconfig
@@ -234,6 +235,8 @@ def is_user_file(filename: str) -> bool:
     daxcheck's own modules nor the standard library or installed packages."""
     if not filename or filename.startswith("<"):
         return False
+    if not os.path.isabs(filename) and not os.path.exists(filename):
+        return False    # a compiled extension's source path ("python/ray/_raylet.pyx")
     try:
         p = str(Path(filename).resolve())
     except OSError:

@@ -71,6 +71,61 @@ def test_stop_when_every_property_is_violated_and_max_states(pool):
     assert r.stats.states == 333 and r.stats.stopped
 
 
+class _InProcess:
+    """The partition workers of a distributed BFS run one after the other in this process:
+    just enough of Ray's API (``actor.method.remote``, ``.options(num_returns=k)``,
+    ``get``, ``wait``) for :class:`DistributedExplorer`, to check the rounds' logic with
+    any number of workers without starting Ray."""
+
+    class _Ref:
+        def __init__(self, value):
+            self.value = value
+
+    class _Method:
+        def __init__(self, fn, n=1):
+            self.fn, self.n = fn, n
+
+        def options(self, num_returns=1):
+            return _InProcess._Method(self.fn, num_returns)
+
+        def remote(self, *args):
+            out = self.fn(*[a.value if isinstance(a, _InProcess._Ref) else a for a in args])
+            return [_InProcess._Ref(x) for x in out] if self.n > 1 else _InProcess._Ref(out)
+
+    class _Actor:
+        def __init__(self, worker):
+            self.worker = worker
+
+        def __getattr__(self, name):
+            return _InProcess._Method(getattr(self.worker, name))
+
+    def __init__(self, n):
+        from daxcheck.checker.distributed.bfs import PartitionWorker
+        self.n, self.ray = n, self
+        self.actors = [self._Actor(PartitionWorker(r, n)) for r in range(n)]
+
+    def get(self, refs, timeout=None):
+        return [r.value for r in refs] if isinstance(refs, list) else refs.value
+
+    def wait(self, refs, num_returns=1, timeout=None):
+        return refs, []
+
+    def revive(self):
+        pass
+
+
+def test_three_workers_equal_the_one_process_explorer():
+    """Three workers (a state met by several senders goes to the lowest rank; an owner's
+    own candidate is lost to a lower-ranked sender; 131 such losses here): the one-process
+    explorer's result, also cut by --max-states (no Ray: the workers run in this
+    process)."""
+    from daxcheck.checker.distributed.bfs import explore_distributed
+    m = DaxModel(DESIGNS["hole-size-unknown"])
+    for budget in (Budget(), Budget(max_states=777)):
+        assert _summary(explore_distributed(m, ALL, _InProcess(3), budget=budget)) == \
+            _summary(explore(m, ALL, budget=budget))
+
+
 @pytest.mark.slow
 @pytest.mark.thorough
 @pytest.mark.parametrize("name", sorted(set(DESIGNS) - set(CI_DESIGNS)))
@@ -111,6 +166,46 @@ def test_simulate_workers_is_deterministic_and_finds_the_violation(pool):
     assert a.stats.walks == b.stats.walks and a.stats.found == b.stats.found
     assert [w["runs"] for w in worker_plan(7, 1, 3)] == [3, 2, 2]
     assert [w["swarm"] for w in worker_plan(7, 1, 3)] == [False, True, True]
+
+
+SPIN = '''
+import dataclasses
+from daxcheck.spec.designs import DESIGNS, Design, register_design
+
+
+@dataclasses.dataclass(frozen=True)
+class Spin(Design):
+    def iomap_hole_length(self, L, s, f, x, want):
+        while isinstance(s[L.size[f]], int):     # on states, not in the read-set analysis
+            {body}
+        return super().iomap_hole_length(L, s, f, x, want)
+
+
+register_design(Spin(**{{**{{f.name: getattr(DESIGNS["iomap-hole-size"], f.name)
+                           for f in dataclasses.fields(Design)}}, "name": "spin"}}))
+'''
+
+
+@pytest.mark.parametrize("body, limit, stop", [
+    ("pass", "2", "in user code {f}:9"),
+    ("try:\n                while True:\n                    pass\n            except "
+     "BaseException:\n                pass", "1", "(the Ray workers did not stop: killed)")])
+def test_time_limit_stops_a_hook_that_never_returns_in_a_worker(pool, tmp_path, body, limit,
+                                                                stop):
+    """A user's design hook that never returns inside the Ray workers: --time-limit stops
+    it there (naming the user's file:line; the limit leaves the workers' setup time to
+    reach the hook on a loaded machine), or, when the hook swallows the stop, the driver
+    kills the workers; incomplete, exit 75, one line; the next design runs on new
+    workers."""
+    from helpers import dax_here
+    f = tmp_path / "spin.py"
+    f.write_text(SPIN.format(body=body))
+    code, out, err = dax_here("check", "--designs", str(f), "--design", "spin", "--design",
+                              "map-sync", "--workers", "2", "--time-limit", limit,
+                              "--no-write", "--quiet")
+    assert code == 75, out + err
+    assert f"incomplete: spin: time limit {limit}s reached {stop.format(f=f)}\n" in out
+    assert "incomplete: map-sync" not in out and err == ""
 
 
 @pytest.mark.parametrize("args, msg", [

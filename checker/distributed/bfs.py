@@ -1,40 +1,55 @@
-"""Hash-partitioned, level-synchronous breadth-first search on Ray (PReach's scheme).
+"""Hash-partitioned, level-synchronous breadth-first search on Ray (PReach's scheme), with
+a two-phase exchange: fingerprints first, states only where they are expanded.
 
-``N`` Ray actors (:class:`PartitionWorker`) each own the states whose 64-bit Zobrist
-fingerprint ``fp`` has ``fp % N`` equal to their rank: they keep the visited set of those
-fingerprints and the frontier of those states.  One BFS level is four rounds driven by
-:class:`DistributedExplorer`:
+``N`` Ray actors (:class:`PartitionWorker`) split two things differently:
+
+* **Duplicate detection by hash.**  Worker ``r`` owns the fingerprints ``fp`` with
+  ``fp % N == r``: the visited set of those states is its alone, and only it decides
+  whether such a state is new.
+* **Expansion by range.**  Each level's states are numbered by their BFS position (the
+  order in which the one-process explorer meets them); worker ``r`` expands a contiguous
+  range of positions, about ``1/N`` of the level.  The children a worker builds then form
+  a contiguous range of the next level too (their keys ``parent position * nA + action``
+  lie in its parents' range), so positions are prefix sums of the workers' counts and a
+  state's words stay where they were built; only the imbalance moves between neighbours.
+
+One BFS level is four rounds driven by :class:`DistributedExplorer`:
 
 1. ``expand``: every worker runs its frontier, chunk by chunk, through the batched
    explorer's own successor machinery (:class:`~daxcheck.checker.explicit.levels.BatchedExplorer`:
-   key tables per read set, the array backend, fingerprint deltas, de-duplication within
-   the chunk and against its own visited set, where the fingerprints it sent to other
-   owners are marked too), builds the new states' bit-packed words and cuts them by owner
-   into one message per worker: NumPy arrays (packing widths, words
-   ``(nw, k)`` uint64, fingerprints ``(k,)`` uint64, BFS keys ``(k,)`` int64), moved by
-   Ray's object store, never as Python objects.
-2. ``merge``: every owner de-duplicates what it received (the smallest BFS key of each
-   fingerprint wins), drops the fingerprints it has visited, checks the pending properties
-   on the new states, adds them to its visited set and keeps them, sorted by key, as its
-   share of the next frontier.
-3. ``rank``: the BFS key of a new state is ``parent's global position * nA + action``,
-   exactly the order in which the one-process explorer meets candidates (parent order,
-   then action order); a state's global position in the new level is the number of new
-   keys smaller than its own, summed over the workers (each worker receives the others'
-   sorted keys).  So positions, the first violating state of each property, the stop of a
-   run whose properties are all violated, and every counterexample trace are those of the
-   one-process engine.
+   key tables per read set, the array backend, fingerprint deltas) and de-duplicates the
+   candidates within the chunk and against its own visited set, where every fingerprint it
+   met this level or before is marked (its own and those owned by others: a later
+   candidate has a larger key).  No state is built yet: per chunk it keeps the new
+   candidates' keys, fingerprints and key-table entries, and it sends each owner only the
+   fingerprints it owns (``(k,)`` uint64, 8 bytes per candidate).
+2. ``resolve``: every owner decides, per sender, which of the fingerprints it received
+   are new: not visited before this level and not met by a lower-ranked worker (its own
+   candidates included).  It answers each sender with one bool per fingerprint, and marks
+   its own candidates that a lower-ranked sender met first as lost.
+3. ``build``: every worker builds the words of its winning candidates (exactly one build
+   per new state, as in one process), checks the pending properties on them, and keeps
+   them, in key order, as its part of the next level.
 4. ``finish``: transition counts per action (up to the parent where the one-process engine
-   would stop) and the number of new states that count.
+   would stop), the number of new states that count, the level's links; when the search
+   goes on, the slices of the next frontier that belong to another worker's range are
+   cut off (``adopt`` takes them in).
 
-A level ends when every worker has answered the round (Ray's ``get`` on all of them): the
-"drained" condition of the scheme.  Counterexamples are rebuilt as the one-process
-explorer does, by re-executing the actions of the path (its ``_trace``) from the initial
-state; the path comes from the per-level links ``(position, key)`` each worker keeps for
-its states (16 bytes per state).
+So positions, the first violating state of each property, the stop of a run whose
+properties are all violated, ``--max-states`` and every counterexample trace are those of
+the one-process engine.  A level ends when every worker has answered the round (Ray's
+``get`` on all of them): the "drained" condition of the scheme.  Counterexamples are
+rebuilt as the one-process explorer does, by re-executing the actions of the path (its
+``_trace``) from the initial state; the path comes from the per-level links (the key of
+each state: 8 bytes) each worker keeps for the range it built.
 
 Not supported with N >= 2 (the CLI refuses them): ``--exact`` and ``--symmetry``.  A
-``time_limit`` is checked between levels (the one-process engine checks between chunks).
+``time_limit`` is checked by the workers between chunks, and every round runs under the
+worker's :func:`daxcheck.usercode.deadline` (a user's hook or predicate still running at
+the limit is interrupted, naming its ``file:line``); the driver waits :data:`KILL_AFTER`
+seconds more, then kills the workers that have not answered (a user's code that swallows
+the stop) and replaces them after the run.  The result is then incomplete, with the
+levels completed.
 """
 from __future__ import annotations
 
@@ -45,7 +60,7 @@ import time
 import numpy as np
 
 from ..explicit.explore import Budget
-from ..explicit.levels import BatchedExplorer, ExploreError, default_chunk
+from ..explicit.levels import BatchedExplorer, ExploreError, _join, default_chunk
 from ..explicit.packing import Packing, repack
 from ..results import CheckResult
 from .session import DistributedError, ray_session
@@ -55,12 +70,8 @@ WORKER_CHUNK_SCALE = 4
 """A worker's frontier chunks are this many times the one-process explorer's: every worker
 fills its own key tables, and the array backend's cost per fill is mostly fixed (one pass
 of the spec's Python per vocabulary operation), so fewer, larger chunks pay it less often
-(measured on cow-single-iomap --depth 6: about 10% less work per level)."""
-
-
-CHECK_CHUNK = 1 << 17
-"""New states per property check in ``merge`` (the check's cost per call is mostly fixed:
-one pass over the conjuncts' read sets)."""
+(the one-process explorer itself is 15-35% faster with 4x chunks on cow-single-iomap
+--depth 7; for two workers, 2x, 4x, 8x and 16x measured within the machine's noise)."""
 
 
 def owner(fps: np.ndarray, n: int) -> np.ndarray:
@@ -68,27 +79,65 @@ def owner(fps: np.ndarray, n: int) -> np.ndarray:
     return (fps % U64(n)).astype(np.intp)
 
 
-def _gather(pieces, idx):
-    """Columns ``idx`` (indices into the concatenation of the ``(nw, k_i)`` arrays
-    ``pieces``) as one ``(nw, len(idx))`` array, without concatenating the pieces."""
-    out = np.empty((pieces[0].shape[0], idx.size), dtype=U64)
-    lo = 0
-    for p in pieces:
-        hi = lo + p.shape[1]
-        m = np.flatnonzero((idx >= lo) & (idx < hi))
-        if m.size:
-            out[:, m] = p[:, idx[m] - lo]
-        lo = hi
-    return out
+def split(total: int, n: int) -> list[int]:
+    """``n + 1`` boundaries cutting positions ``0..total-1`` into ``n`` contiguous ranges
+    of sizes differing by at most one: worker ``r`` expands ``[b[r], b[r + 1])``."""
+    return [total * r // n for r in range(n + 1)]
 
 
-def _empty_msg(packing):
-    return (packing.bits, np.zeros((packing.nw, 0), U64), np.zeros(0, U64),
-            np.zeros(0, np.int64))
+KILL_AFTER = 1.0
+"""Seconds past the time limit after which the driver stops waiting for the workers and
+kills them (less than :data:`daxcheck.usercode.DEADLINE_GRACE`, after which the driver's
+own deadline would interrupt its wait)."""
 
 
-def _msg_bytes(msg) -> int:
-    return sum(a.nbytes for a in msg[1:])
+class WorkerTimeLimit(Exception):
+    """A worker's deadline stopped a user's hook or predicate that was still running at the
+    time limit; ``reason`` names the user's ``file:line`` (an Exception, so that Ray hands
+    it to the driver)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _bounded(method):
+    """A round of :class:`PartitionWorker` run under the worker's deadline
+    (:func:`daxcheck.usercode.deadline` until the run's time limit): a user's code still
+    running then raises :class:`WorkerTimeLimit`."""
+    import functools
+
+    @functools.wraps(method)
+    def run(self, *args):
+        from daxcheck.usercode import TimeLimitReached, deadline
+        left = None if self.until is None else max(1e-3, self.until - time.monotonic())
+        try:
+            with deadline(left):
+                return method(self, *args)
+        except TimeLimitReached as e:
+            raise WorkerTimeLimit(TimeLimitReached(self.limit, e.where).reason()) from None
+    return run
+
+
+class _Chunk:
+    """What ``expand`` keeps of one frontier chunk until ``build``: the chunk's ``words``
+    under ``packing``, the key tables ``groups`` its entries index (a repack later in the
+    level replaces the explorer's tables, not these), ``base`` (its first state's index
+    in the worker's frontier), and per new candidate, in key order: ``okey`` (chunk row *
+    nA + action), ``fp``, ``entry`` (its parent's entry in its action's table) and
+    ``dest`` (the owner of ``fp``); ``order[i]`` is the rank of candidate ``i``'s
+    fingerprint among the chunk's (they are sent in that order).  The lowest-ranked
+    worker's own candidates are new states as soon as its visited set says so: ``own``
+    holds them already built and checked (words, first violating index per property),
+    else None."""
+
+    __slots__ = ("words", "packing", "groups", "base", "okey", "fp", "entry", "dest",
+                 "order", "own")
+
+    def __init__(self, words, packing, groups, base, okey, fp, entry, dest, order, own=None):
+        self.words, self.packing, self.groups, self.base = words, packing, groups, base
+        self.okey, self.fp, self.entry, self.dest = okey, fp, entry, dest
+        self.order, self.own = order, own
 
 
 class PartitionWorker:
@@ -97,165 +146,294 @@ class PartitionWorker:
     ``rank``/``n``: this worker's partition and the number of partitions."""
 
     def __init__(self, rank: int, n: int):
+        from daxcheck import registries
         self.rank_, self.n = rank, n
         self.E = None
+        self.until = None
+        self.registries = registries.snapshot()   # before any user file: see setup
 
     # ------------------------------------------------------------------ setup
-    def setup(self, spec, depth: int) -> int:
+    def setup(self, spec, depth: int, time_left: float | None = None,
+              time_limit: float | None = None) -> int:
         """Build the model of ``spec`` (:class:`~.spec.ModelSpec`) for a search to
-        ``depth``; keep the initial states this worker owns (global positions: their
-        index among the distinct initial states).  Returns the number kept."""
+        ``depth``; mark the initial states this worker owns as visited and keep its range
+        of them (by index among the distinct initial states) as its frontier.
+        ``time_left``: seconds until the run's ``time_limit`` (None: unbounded), which
+        bounds every round (:class:`WorkerTimeLimit`).  Returns the size of that range."""
+        self.until = None if time_left is None else time.monotonic() + time_left
+        self.limit = time_limit
+        return self._setup(spec, depth)
+
+    @_bounded
+    def _setup(self, spec, depth):
+        from daxcheck import registries
+        registries.restore(self.registries)    # a reused worker: the last run's user files out
         model, props = spec.build()
         chunk = default_chunk(len(model.actions)) * WORKER_CHUNK_SCALE
         self.E = E = BatchedExplorer(model, props, depth, Budget(), chunk=chunk)
         words0, fps0, _ = E._initial()
-        mine = np.flatnonzero(owner(fps0[0], self.n) == self.rank_)
-        fp = fps0[0][mine]
-        E.visited.add(np.sort(fp))
-        self.front = (words0[:, mine], fps0[:, mine])
-        self.pos = mine.astype(np.int64)        # global positions of the frontier, sorted
-        self.levels = [(self.pos, self.pos)]    # per level: (positions, links)
-        self.own = None
-        self.cand = []
-        return int(mine.size)
+        fp = fps0[0]
+        E.visited.add(np.sort(fp[owner(fp, self.n) == self.rank_]))
+        b = split(fp.size, self.n)
+        lo, hi = b[self.rank_], b[self.rank_ + 1]
+        self.front = [(words0[:, lo:hi], fps0[:, lo:hi])]
+        self.offset = lo                        # global position of the frontier's first
+        self.levels = [(lo, np.arange(lo, hi, dtype=np.int64))]   # per level: (offset, keys)
+        self.chunks, self.cand, self.lost = [], [], None
+        return hi - lo
+
+    def _budget(self):
+        """Between chunks: :class:`WorkerTimeLimit` once the run's time limit has passed."""
+        if self.until is not None and time.monotonic() >= self.until:
+            raise WorkerTimeLimit(f"time limit {self.limit:g}s reached")
 
     # ------------------------------------------------------------------ rounds
-    def expand(self):
-        """Round 1: successors of this worker's frontier, cut by owner.  Returns ``n + 1``
-        values: one message per worker (this worker's own is kept here: None), then
-        ``{"candidates", "sent_bytes", "sent_states", "seconds"}``."""
-        t0 = time.perf_counter()
+    @_bounded
+    def expand(self, pending):
+        """Round 1: the new candidates of this worker's frontier, kept per chunk
+        (:class:`_Chunk`), every one marked in the visited set.  Worker 0 (no lower rank
+        can take a state from it) builds the candidates it owns at once and checks the
+        ``pending`` properties on them: work moved from its ``build`` round, which is
+        the longest (it wins every tie), to this one, where it waits for the others.
+        Returns ``n + 1`` values: per owner the fingerprints sent to it (``(k,)`` uint64,
+        sorted chunk by chunk; this worker's own: None, kept here), then ``{"candidates",
+        "fresh", "sent_bytes", "sent_states", "seconds", "cpu"}`` (wall-clock and CPU
+        seconds of the round)."""
+        t0, c0 = time.perf_counter(), time.process_time()
         E, n, nA = self.E, self.n, self.E.nA
-        outs = [[] for _ in range(n)]       # per destination: (words, fps) pieces
-        keys = [[] for _ in range(n)]
-        self.cand = []                      # (action, parent positions) of every candidate
-        queue = [self.front] if self.front[1].shape[1] else []
-        self.front = None
-        base, ncand = 0, 0
+        ridx = {r: j for j, r in enumerate(E.by_reads)}
+        act_table = np.array([ridx[a.reads] for a in E.infos], dtype=np.intp)
+        queue, self.front = self.front, None
+        self.chunks, self.cand = [], []     # cand: (action, parent positions) per chunk
+        E.pending = list(pending)
+        out = [[] for _ in range(n)]
+        base = ncand = 0
         while queue:
-            words, fps, (cfp, cok, ents, rows_by) = E._next_chunk(queue, outs)
+            self._budget()
+            words, fps, (cfp, cok, ents, rows_by) = E._next_chunk(queue, [])
             ncand += cok.shape[0]
-            nok, nfp, _ = E._dedupe(cfp, cok, words, ents)
+            nok, nfp, fresh, order = E._dedupe(cfp, cok, words, ents, order=True)
             del cfp, cok
+            fresh = nfp[0, :0] if fresh is None else fresh
+            E.visited.add(fresh)
             parents, acts = nok // nA, nok % nA
-            nwords = E._build(words, parents, acts, ents)
-            ppos = self.pos[base:base + fps.shape[1]]
-            key = ppos[parents] * nA + acts
-            dest = owner(nfp[0], n)
-            # Fingerprints sent to other owners are marked in this worker's visited set:
-            # any later candidate with one of them (this level: a larger key; a later level:
-            # a state its owner has by then) is dropped here, before being built and sent.
-            foreign = dest != self.rank_
-            if foreign.any():
-                E.visited.add(np.sort(nfp[0][foreign]))
+            ent = np.stack([ents[r] for r in E.by_reads])[act_table[acts], parents]
+            fp = nfp[0]
+            # Sent sorted by fingerprint (runs of one chunk: the owner's sort merges them)
+            to = owner(fresh, n)
+            dest = to[order]
             for w in range(n):
-                sel = np.flatnonzero(dest == w)
-                if sel.size:
-                    outs[w].append((nwords[:, sel], nfp[:, sel]))
-                    keys[w].append(key[sel])
+                out[w].append(fresh[to == w])
+            del fresh, to
+            own = None
+            if self.rank_ == 0:
+                sel = np.flatnonzero(dest == 0)
+                built = E._build(words, parents[sel], acts[sel], ents)
+                own = (built, E._check(built, acts[sel]) if sel.size else {})
+            self.chunks.append(_Chunk(words, E.packing, dict(E.groups), base, nok, fp, ent,
+                                      dest.astype(np.int16), order, own))
+            pos0 = self.offset + base
             for i, rows in rows_by.items():
                 if rows.size:
-                    self.cand.append((i, ppos[rows]))
+                    self.cand.append((i, rows + pos0))
             base += fps.shape[1]
-        msgs, sent, sent_states = [], 0, 0
+        msgs, sent, fresh_n = [], 0, 0
         for w in range(n):
-            if outs[w]:
-                m = (E.packing.bits, np.concatenate([p[0] for p in outs[w]], axis=1),
-                     np.concatenate([p[1][0] for p in outs[w]]), np.concatenate(keys[w]))
-            else:
-                m = _empty_msg(E.packing)
+            m = np.concatenate(out[w]) if out[w] else np.zeros(0, U64)
+            fresh_n += m.size
             if w == self.rank_:
-                self.own = m
+                self.mine = m
                 msgs.append(None)
             else:
-                sent += _msg_bytes(m)
-                sent_states += m[2].shape[0]
+                sent += m.size
                 msgs.append(m)
-        info = {"candidates": ncand, "sent_bytes": sent, "sent_states": sent_states,
-                "seconds": time.perf_counter() - t0}
+        info = {"candidates": ncand, "fresh": fresh_n, "sent_bytes": 8 * sent,
+                "sent_states": sent, "seconds": time.perf_counter() - t0,
+                "cpu": time.process_time() - c0}
         return (*msgs, info)
 
-    def merge(self, pending, keep, *msgs):
-        """Round 2: de-duplicate the messages addressed to this worker (``msgs``: one per
-        worker, this worker's own None), drop visited fingerprints, check the ``pending``
-        properties on the new states, add them to the visited set and (``keep``: the level
-        will be expanded) keep their words.  Returns ``(sorted keys, count)``."""
-        E = self.E
-        parts = [m for m in msgs if m is not None] + [self.own]
-        self.own = None
-        cap = E.packing.cap.copy()
-        for m in parts:
-            if m[0] != E.packing.bits:
-                cap = np.maximum(cap, Packing(m[0]).cap)
-        if E.packing.widened(cap) is not None:
-            E._repack_all(cap, [])
-        words = [m[1] if m[0] == E.packing.bits else repack(m[1], Packing(m[0]), E.packing)
-                 for m in parts]
-        fps = np.concatenate([m[2] for m in parts])
-        key = np.concatenate([m[3] for m in parts])
-        del parts
-        # Each message is sorted by key (chunks in parent order, each chunk's new states in
-        # key order), so this stable sort merges a few sorted runs.
-        o = np.argsort(key, kind="stable")
-        # The one-process de-duplication on positions in key order: the first occurrence of
-        # each fingerprint, none visited (sorted fingerprints in ``fresh``).
-        nidx, nfp, fresh = E._dedupe(fps[o][None], np.arange(o.size, dtype=np.int64),
-                                     None, None)
-        sel = o[nidx]
-        if fresh is not None:        # None: no candidate at all
-            E.visited.add(fresh)
-        self.nfp, self.nkey = nfp[0], key[sel]
-        self.nwords = _gather(words, sel)
-        del words, fps, key, o
+    @_bounded
+    def resolve(self, *msgs):
+        """Round 2: which of the fingerprints each worker sent here are new states
+        (``msgs``: one array per sender, this worker's own None).  A fingerprint is new
+        unless it was visited before this level or a lower-ranked worker (this one
+        included) met it this level: the lowest rank has the smallest keys.  This
+        worker's own candidates that a lower-ranked sender met first are lost.  Returns
+        ``n + 1`` values: per sender one bool per fingerprint it sent (this worker: None),
+        then ``{"seconds", "cpu"}``."""
+        t0, c0 = time.perf_counter(), time.process_time()
+        E, me = self.E, self.rank_
+        mine = self.mine
+        self.mine = None
+        mo = ms = None                      # this worker's candidates sorted: when needed
+        lost = np.zeros(mine.size, dtype=bool)
+        answers = []
+        for v, q in enumerate(msgs):
+            if v == me:
+                answers.append(None)
+                continue
+            o = np.argsort(q, kind="stable")
+            qs = q[o]
+            hit = E.visited.contains(qs)
+            acc = ~hit
+            h = np.flatnonzero(hit)
+            if h.size and mine.size and v < me:
+                # Met by this worker too: the sender's key is smaller, unless a sender
+                # ranked lower still took the state already.
+                if ms is None:
+                    mo = np.argsort(mine, kind="stable")
+                    ms = mine[mo]
+                j = np.minimum(np.searchsorted(ms, qs[h]), ms.size - 1)
+                same = ms[j] == qs[h]
+                jj = mo[j[same]]
+                free = ~lost[jj]
+                lost[jj[free]] = True
+                acc[h[same][free]] = True
+            new = qs[~hit]
+            if new.size:
+                E.visited.add(new)
+            ans = np.empty(q.size, dtype=bool)
+            ans[o] = acc
+            answers.append(ans)
+        self.lost = lost
+        return (*answers, {"seconds": time.perf_counter() - t0,
+                           "cpu": time.process_time() - c0})
+
+    @_bounded
+    def build(self, pending, keep, *answers):
+        """Round 3: the words of this worker's winning candidates (its own not lost, the
+        others' accepted: ``answers[u]`` from owner ``u``, this worker's own None), the
+        ``pending`` properties checked on them, kept (``keep``: the level will be
+        expanded) in key order.  Returns ``(count, {property: (index, key, fingerprint)
+        of its first violating state here}, {"seconds", "cpu"})``."""
+        t0, c0 = time.perf_counter(), time.process_time()
+        E, nA, me = self.E, self.E.nA, self.rank_
+        answers = [~self.lost if u == me else a for u, a in enumerate(answers)]
+        self.lost = None
+        at = [0] * self.n
         E.pending = list(pending)
-        self.first = {}
-        acts = self.nkey % E.nA
-        step = CHECK_CHUNK
-        for lo in range(0, self.nkey.size, step):
-            for name, i in E._check(self.nwords[:, lo:lo + step],
-                                    acts[lo:lo + step]).items():
-                self.first.setdefault(name, lo + i)
-        if not keep:
-            self.nwords = self.nwords[:, :0]
-        return self.nkey, int(self.nkey.size)
+        first, keys, self.nxt, done = {}, [], [], 0
+        for c in self.chunks:
+            self._budget()
+            to = np.empty_like(c.dest)          # the owners in fingerprint order
+            to[c.order] = c.dest
+            win = np.empty(c.okey.size, dtype=bool)
+            for u in range(self.n):
+                sel = np.flatnonzero(to == u)
+                win[sel] = answers[u][at[u]:at[u] + sel.size]
+                at[u] += sel.size
+            win = win[c.order]
+            # The states to build here now (all winners, or worker 0's foreign ones),
+            # then the chunk's winners in key order: ``at`` of each candidate among them.
+            todo = win if c.own is None else win & (c.dest != me)
+            ok = c.okey[todo]
+            words = self._words(c, ok // nA, ok % nA, c.entry[todo])
+            found = E._check(words, ok % nA) if ok.size else {}
+            if c.own is not None:
+                pos = np.cumsum(win) - 1
+                here, there = pos[c.dest == me], pos[todo]
+                built, own_found = c.own
+                if c.packing is not E.packing:
+                    built = repack(built, c.packing, E.packing)
+                allw = np.empty((E.packing.nw, pos[-1] + 1 if pos.size else 0), U64)
+                allw[:, here], allw[:, there], words = built, words, allw
+                found = {name: int(there[i]) for name, i in found.items()}
+                for name, i in own_found.items():
+                    found[name] = min(found.get(name, here[i]), int(here[i]))
+            ok = c.okey[win]
+            parents, acts = ok // nA, ok % nA
+            fp = c.fp[win]
+            key = (parents.astype(np.int64) + (self.offset + c.base)) * nA + acts
+            for name, i in found.items():
+                if name not in first:
+                    first[name] = (done + i, int(key[i]), int(fp[i]))
+            if keep:
+                self.nxt.append((words, fp[None]))
+            keys.append(key)
+            done += fp.size
+        self.chunks = []
+        self.nkey = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+        return done, first, {"seconds": time.perf_counter() - t0,
+                             "cpu": time.process_time() - c0}
 
-    def rank(self, *others):
-        """Round 3: global positions of the new states from the other workers' sorted
-        keys; the new states become the frontier.  Returns, per property violated here,
-        ``(position, key, fingerprint)`` of its first violating state."""
-        K = self.nkey
-        g = np.arange(K.size, dtype=np.int64)
-        for o in others:
-            g += np.searchsorted(o, K)
-        self.pos = g
-        self.levels.append((g, K))
-        self.front = (self.nwords, self.nfp[None])
-        self.nwords = None
-        return {name: (int(g[i]), int(K[i]), int(self.nfp[i])) for name, i in self.first.items()}
+    def _words(self, c, parents, acts, entry):
+        """The words of new states built from chunk ``c`` (:class:`_Chunk`), under the
+        current packing."""
+        words = self.E._build(c.words, parents, acts, None, c.groups, entry)
+        if c.packing is not self.E.packing:         # a repack later in the level
+            words = repack(words, c.packing, self.E.packing)
+        return words
 
-    def finish(self, last, cut):
+    def key(self, i: int) -> int:
+        """The key of the ``i``-th state this worker built in the current level."""
+        return int(self.nkey[i])
+
+    def finish(self, last, cut, offset, bounds):
         """Round 4: transitions per action of the parents at positions ``<= last`` (all:
-        None), and the number of new states at positions ``< cut`` (all: None) whose
-        parent is ``<= last``."""
+        None), the number of new states at positions ``< cut`` (all: None) whose parent is
+        ``<= last``; the states built here have positions from ``offset`` on.  With
+        ``bounds`` (the next level's ranges, :func:`split`) the next frontier is cut to
+        this worker's range.  Returns ``n + 1`` values: ``(fired, count, bytes moved,
+        states moved)``, then per worker the slice of this worker's states in its range
+        (``(packing bits, words, fps)``; this worker's own, and empty slices: None)."""
         nA = self.E.nA
         fired = np.zeros(nA, dtype=np.int64)
         for i, pp in self.cand:
             fired[i] += pp.size if last is None else int(np.count_nonzero(pp <= last))
         self.cand = []
-        g, K = self.levels[-1]
+        K = self.nkey
+        self.levels.append((offset, K))
         ok = np.ones(K.size, dtype=bool)
         if last is not None:
             ok &= K // nA <= last
         if cut is not None:
-            ok &= g < cut
-        return fired, int(np.count_nonzero(ok))
+            ok &= np.arange(offset, offset + K.size) < cut
+        out = [None] * self.n
+        moved = nbytes = 0
+        if bounds is not None:
+            words, fps = _join(self.nxt) if self.nxt else (
+                np.zeros((self.E.packing.nw, 0), U64), np.zeros((1, 0), U64))
+            self.nxt = []
+            self.keep_part = None
+            for w in range(self.n):
+                lo = max(bounds[w], offset) - offset
+                hi = min(bounds[w + 1], offset + K.size) - offset
+                if hi <= lo:
+                    continue
+                part = (self.E.packing.bits, words[:, lo:hi], fps[:, lo:hi])
+                if w == self.rank_:
+                    self.keep_part = part
+                else:
+                    out[w] = part
+                    moved += hi - lo
+                    nbytes += part[1].nbytes + part[2].nbytes
+            self.offset = bounds[self.rank_]
+        self.nxt = []
+        return ((fired, int(np.count_nonzero(ok)), nbytes, moved), *out)
+
+    def adopt(self, *parts):
+        """The next frontier: the slices of this worker's range (``parts``: one per
+        worker in rank order, None where empty; this worker's own: None, kept by
+        ``finish``), repacked to the widest packing among them."""
+        E = self.E
+        parts = [self.keep_part if w == self.rank_ else p for w, p in enumerate(parts)]
+        parts = [p for p in parts if p is not None]
+        self.keep_part = None
+        cap = E.packing.cap.copy()
+        for bits, _, _ in parts:
+            if bits != E.packing.bits:
+                cap = np.maximum(cap, Packing(bits).cap)
+        if E.packing.widened(cap) is not None:
+            E._repack_all(cap, [])
+        self.front = [(w if bits == E.packing.bits else repack(w, Packing(bits), E.packing),
+                       f) for bits, w, f in parts]
 
     def link(self, level: int, pos: int):
         """The key (parent position * nA + action) of the state at global position
-        ``pos`` of ``level`` if this worker owns it, else None."""
-        g, K = self.levels[level]
-        i = int(np.searchsorted(g, pos))
-        return int(K[i]) if i < g.size and g[i] == pos else None
+        ``pos`` of ``level`` if this worker built it, else None."""
+        off, K = self.levels[level]
+        i = pos - off
+        return int(K[i]) if 0 <= i < K.size else None
 
     def cpu_seconds(self) -> float:
         """CPU time (user + system, seconds) this worker process has used so far."""
@@ -263,19 +441,20 @@ class PartitionWorker:
         return t.user + t.system
 
     def memory(self) -> dict:
-        """Bytes held: visited set, per-level links."""
+        """Bytes held: visited set (with the marks of fingerprints sent), per-level links."""
         return {"visited": int(self.E.visited.nbytes),
-                "links": int(sum(g.nbytes + k.nbytes for g, k in self.levels))}
+                "links": int(sum(k.nbytes for _, k in self.levels))}
 
 
 class WorkerPool:
     """``n`` :class:`PartitionWorker` actors (one CPU each) on the current Ray session,
-    reused for every design of a run; :meth:`close` kills them."""
+    reused for every design of a run; :meth:`kill` and :meth:`revive` replace them (a
+    time limit reached), :meth:`close` kills them."""
 
     def __init__(self, ray, n: int):
         self.ray, self.n = ray, n
-        cls = ray.remote(num_cpus=1)(PartitionWorker)
-        self.actors = [cls.remote(r, n) for r in range(n)]
+        self.cls = ray.remote(num_cpus=1)(PartitionWorker)
+        self.actors = [self.cls.remote(r, n) for r in range(n)]
         try:
             ray.get([a.__ray_ready__.remote() for a in self.actors])
         except Exception as e:   # ActorDiedError: typically daxcheck missing on a node
@@ -284,6 +463,21 @@ class WorkerPool:
             raise DistributedError(f"the Ray workers did not start (daxcheck must be "
                                    f"importable by the cluster's Python on every node): "
                                    f"{msg}") from None
+
+    def kill(self):
+        """Kill the workers, whatever they are running (a user's hook that never returns);
+        :meth:`revive` replaces them."""
+        for a in self.actors:
+            self.ray.kill(a)
+        self.killed = True
+
+    def revive(self):
+        """After :meth:`kill`: start new workers and wait until they are up (the runner
+        calls this outside a run's time limit, so that the next run does not pay for it)."""
+        if getattr(self, "killed", False):
+            self.actors = [self.cls.remote(r, self.n) for r in range(self.n)]
+            self.ray.get([a.__ray_ready__.remote() for a in self.actors])
+            self.killed = False
 
     def close(self):
         for a in self.actors:
@@ -320,25 +514,49 @@ def worker_pool(n: int, address: str | None = None):
             pool.close()
 
 
+class _Deadline(Exception):
+    """The time limit stopped the workers (the message: the reason the result gives)."""
+
+
 class DistributedExplorer(BatchedExplorer):
     """The driver of a distributed BFS of ``model`` over the workers of ``pool``: same
     arguments and :class:`CheckResult` as :class:`BatchedExplorer` (``exact`` and
     ``symmetry`` are not supported).  The driver keeps no state set: level 0 is checked
     here, every deeper level by the workers (module docstring); counterexamples are rebuilt
-    here from the links the workers keep.  ``stats_out`` (a dict, optional) receives
-    per-level measurements: seconds, candidates, states and bytes sent between workers."""
+    here from the links the workers keep.  ``budget.time_limit`` is checked between levels
+    and bounds every wait for the workers (past it they are killed and replaced: the
+    result is incomplete).  ``stats_out`` (a dict, optional) receives per-level
+    measurements: seconds per round and worker, candidates, fingerprints sent between
+    workers and bytes moved."""
 
     def __init__(self, model, props, pool, spec, depth=None, budget=None, progress=None,
                  progress_every=0.25, stats_out=None):
         super().__init__(model, props, depth, budget or Budget(), progress, progress_every)
         self.pool, self.spec = pool, spec
         self.stats_out = stats_out if stats_out is not None else {}
+        self.deadline = None
+        self.n_states = 0
+        self.calls = []         # ObjectRefs of the calls of the current level
+
+    def _get(self, refs):
+        """``ray.get(refs)``; raises :class:`_Deadline` when a worker's deadline stopped a
+        user's code, or :data:`KILL_AFTER` seconds past the time limit."""
+        try:
+            if self.deadline is None:
+                return self.pool.ray.get(refs)
+            left = max(0.0, self.deadline + KILL_AFTER - time.perf_counter())
+            return self.pool.ray.get(refs, timeout=left)
+        except self.pool.ray.exceptions.GetTimeoutError:
+            raise _Deadline(f"time limit {self.budget.time_limit:g}s reached (the Ray "
+                            f"workers did not stop: killed)") from None
+        except WorkerTimeLimit as e:
+            raise _Deadline(e.reason) from None
 
     def _path(self, depth, idx):
-        ray, actors = self.pool.ray, self.pool.actors
+        actors = self.pool.actors
         steps, i = [], idx
         for lvl in range(depth, 0, -1):
-            found = [k for k in ray.get([a.link.remote(lvl, i) for a in actors])
+            found = [k for k in self._get([a.link.remote(lvl, i) for a in actors])
                      if k is not None]
             if len(found) != 1:
                 raise ExploreError(f"level {lvl}: position {i} owned by {len(found)} workers")
@@ -349,14 +567,57 @@ class DistributedExplorer(BatchedExplorer):
 
     def run(self) -> CheckResult:
         """Explore breadth-first over the workers (see the module docstring)."""
-        ray, actors, N = self.pool.ray, self.pool.actors, self.pool.n
         t0 = time.perf_counter()
         budget = self.budget
-        ray.get([a.setup.remote(self.spec, self.depth) for a in actors])
+        if budget.time_limit is not None:
+            self.deadline = t0 + budget.time_limit
+        try:
+            return self._run(t0)
+        except _Deadline as e:
+            if not self._settle():
+                # Stuck (a user's code that swallows the stop) or still running: replaced
+                # (WorkerPool.revive), the next run starts on idle workers.
+                self.pool.kill()
+                self._settle(0.5)
+            return self._result(self.stats.depth, False, str(e), t0)
+
+    def _track(self, refs):
+        """``refs`` (ObjectRefs, or lists of them from calls with several returns), noted
+        as the calls of this level; returned as given."""
+        for r in refs:
+            self.calls.extend(r if isinstance(r, list) else [r])
+        return refs
+
+    def _settle(self, wait=None) -> bool:
+        """Wait for the calls of this level until :data:`KILL_AFTER` seconds past the time
+        limit (or ``wait`` seconds) and fetch every result that came (Ray logs the errors
+        of results never fetched); whether they all came (a worker runs its calls in
+        order: then every worker is idle)."""
+        ray, refs = self.pool.ray, self.calls
+        if wait is None:
+            wait = max(0.0, self.deadline + KILL_AFTER - time.perf_counter())
+        done, rest = ray.wait(refs, num_returns=len(refs), timeout=wait) if refs else ([], [])
+        for r in done:
+            try:
+                ray.get(r)
+            except Exception:       # the stop itself, or a round whose input was stopped
+                pass
+        self.calls = rest
+        return not rest
+
+    def _run(self, t0) -> CheckResult:
+        self.pool.revive()
+        actors, N = self.pool.actors, self.pool.n
+        budget = self.budget
+        left = None if self.deadline is None else self.deadline - time.perf_counter()
+        self._get(self._track([a.setup.remote(self.spec, self.depth, left, budget.time_limit)
+                               for a in actors]))
+        self.calls = []
         words0, fps0, _ = self._initial()
         self.n_states = frontier_n = fps0.shape[1]
         self._record(self._check(words0), 0, fps0[0], 0)
         level, complete, stopped = 0, False, None
+        self.stats.depth = 0
         per_level = self.stats_out.setdefault("levels", [])
         while self.pending:
             if frontier_n == 0:
@@ -366,62 +627,87 @@ class DistributedExplorer(BatchedExplorer):
                 break
             lt = time.perf_counter()
             keep = level + 1 < self.depth
-            outs = [a.expand.options(num_returns=N + 1).remote() for a in actors]
-            merged = [a.merge.options(num_returns=2).remote(
-                self.pending, keep, *[outs[v][w] for v in range(N)])
-                for w, a in enumerate(actors)]
-            counts = ray.get([m[1] for m in merged])
-            firsts = ray.get([a.rank.remote(*[merged[v][0] for v in range(N) if v != w])
-                              for w, a in enumerate(actors)])
-            infos = ray.get([o[N] for o in outs])
-            total = sum(counts)
+            adopted, self.calls = self.calls, []
+            outs = self._track([a.expand.options(num_returns=N + 1).remote(self.pending)
+                                for a in actors])
+            ans = self._track([a.resolve.options(num_returns=N + 1).remote(
+                *[outs[v][w] for v in range(N)]) for w, a in enumerate(actors)])
+            built = self._get(self._track([a.build.remote(
+                self.pending, keep, *[ans[u][w] for u in range(N)])
+                for w, a in enumerate(actors)]))
+            self.calls += adopted
+            self._get(adopted)
+            infos = self._get([o[N] for o in outs])
+            rinfos = self._get([r[N] for r in ans])
+            counts = [b[0] for b in built]
+            offsets = [0]
+            for c in counts:
+                offsets.append(offsets[-1] + c)
+            total = offsets[-1]
             cut = None
             if budget.max_states is not None and self.n_states + total >= budget.max_states:
                 cut = max(0, budget.max_states - self.n_states)
                 stopped = f"max-states {budget.max_states} reached"
             first = {}
-            for f in firsts:
-                for name, (g, key, fp) in f.items():
+            for w, (_, f, _) in enumerate(built):
+                for name, (i, key, fp) in f.items():
+                    g = offsets[w] + i
                     if (cut is None or g < cut) and (name not in first or g < first[name][0]):
                         first[name] = (g, key, fp)
             last = None
             if first and len(first) == len(self.pending):
                 last = max(key // self.nA for _, key, _ in first.values())
             elif cut is not None:
-                last = self._parent_at(cut - 1) if cut > 0 else -1
-            done = ray.get([a.finish.remote(last, cut) for a in actors])
-            for fired, _ in done:
-                self.fired += fired
-            kept = sum(k for _, k in done)
+                last = self._parent_at(cut - 1, offsets) if cut > 0 else -1
+            now = time.perf_counter()
+            if not stopped and budget.time_limit is not None and now - t0 >= budget.time_limit:
+                stopped = f"time limit {budget.time_limit:g}s reached"
+            go_on = keep and last is None and not stopped
+            bounds = split(total, N) if go_on else None
+            fins = self._track([a.finish.options(num_returns=N + 1).remote(
+                last, cut, offsets[w], bounds) for w, a in enumerate(actors)])
+            done = self._get([f[0] for f in fins])
+            self.calls = []
+            if go_on:       # fetched with the next level's results
+                self._track([a.adopt.remote(*[fins[v][1 + w] for v in range(N)])
+                             for w, a in enumerate(actors)])
+            for d in done:
+                self.fired += d[0]
+            kept = sum(d[1] for d in done)
             self.n_states += kept
             if first:
                 self._record({n: g for n, (g, _, _) in first.items()}, level + 1,
                              {g: U64(fp) for g, _, fp in first.values()}, 0)
+            sent = sum(i["sent_states"] for i in infos)
             per_level.append({"level": level + 1, "states": kept,
                               "seconds": time.perf_counter() - lt,
                               "candidates": sum(i["candidates"] for i in infos),
-                              "expand_seconds": [i["seconds"] for i in infos],
-                              "sent_bytes": sum(i["sent_bytes"] for i in infos),
-                              "sent_states": sum(i["sent_states"] for i in infos)})
-            now = time.perf_counter()
-            if not stopped and budget.time_limit is not None and now - t0 >= budget.time_limit:
-                stopped = f"time limit {budget.time_limit:g}s reached"
+                              "fresh": sum(i["fresh"] for i in infos),
+                              "round_seconds": [[i["seconds"], r["seconds"], b[2]["seconds"]]
+                                                for i, r, b in zip(infos, rinfos, built)],
+                              "round_cpu": [[i["cpu"], r["cpu"], b[2]["cpu"]]
+                                            for i, r, b in zip(infos, rinfos, built)],
+                              # 8 B per fingerprint sent, 1 B per answer, words moved
+                              "sent_bytes": 9 * sent + sum(d[2] for d in done),
+                              "sent_states": sent,
+                              "moved_states": sum(d[3] for d in done)})
+            self.stats.depth = level + 1
             if self.progress is not None:
-                self.stats.states, self.stats.depth = self.n_states, level + 1
-                self.stats.seconds = now - t0
+                self.stats.states = self.n_states
+                self.stats.seconds = time.perf_counter() - t0
                 self.progress(self.stats)
             if stopped:
                 break
             frontier_n = kept
             level += 1
-        self.stats_out["memory"] = ray.get([a.memory.remote() for a in actors])
+        self.stats_out["memory"] = self._get([a.memory.remote() for a in actors])
         return self._result(level, complete, stopped, t0)
 
-    def _parent_at(self, pos):
-        """Parent position of the state at global position ``pos`` of the newest level."""
-        ray, actors = self.pool.ray, self.pool.actors
-        found = [k for k in ray.get([a.link.remote(-1, pos) for a in actors]) if k is not None]
-        return found[0] // self.nA
+    def _parent_at(self, pos, offsets):
+        """Parent position of the state at global position ``pos`` of the level being
+        built (``offsets``: the first position each worker built)."""
+        w = max(v for v in range(self.pool.n) if offsets[v] <= pos)
+        return self._get(self.pool.actors[w].key.remote(pos - offsets[w])) // self.nA
 
 
 def explore_distributed(model, props, pool, depth=None, budget=None, progress=None,

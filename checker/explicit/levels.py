@@ -571,16 +571,19 @@ class BatchedExplorer:
             return np.zeros((self.G, 0), U64), np.zeros(0, self.okey_dtype), ents, rows_by
         return np.concatenate(cf, axis=1), np.concatenate(co), ents, rows_by
 
-    def _dedupe(self, call, cok, words, ents):
+    def _dedupe(self, call, cok, words, ents, order=False):
         """New states among the candidates: ``(okeys, fps, fresh)``: okeys in BFS order,
         ``fps`` ``(G, n)`` in that order, each the first occurrence of its canonical
         fingerprint (the smallest of its images'), none in the visited set; ``fresh`` their
         canonical fingerprints sorted, for the caller to add to the visited set once the
         candidate arrays are released (None in exact mode).  In exact mode every fingerprint
-        match is checked on the states' words (raises _Collision)."""
+        match is checked on the states' words (raises _Collision).  ``order`` (without
+        symmetry): also the permutation ``o`` with ``fps[0] == fresh[o]`` (the distributed
+        workers send fingerprints sorted)."""
         M = cok.shape[0]
         if M == 0:
-            return np.zeros(0, self.okey_dtype), np.zeros((self.G, 0), U64), None
+            none = (np.zeros(0, self.okey_dtype), np.zeros((self.G, 0), U64), None)
+            return none + (np.zeros(0, np.intp),) if order else none
         cfp = call[0] if self.G == 1 else call.min(axis=0)
         k = max(1, (M - 1).bit_length())
         low = U64((1 << k) - 1)
@@ -627,7 +630,7 @@ class BatchedExplorer:
         fresh = None if self.exact else nfp   # sorted: for the visited set
         if self.G == 1:
             o = np.argsort(nok, kind="stable")
-            return nok[o], nfp[o][None], fresh
+            return (nok[o], nfp[o][None], fresh) + ((o,) if order else ())
         nok = np.sort(nok)
         return nok, call[:, _positions(cok, nok)], fresh
 
@@ -815,8 +818,13 @@ class BatchedExplorer:
             self._check_bijections()
         return self._result(level, complete, stopped, t0)
 
-    def _build(self, words, parents, acts, ents):
-        """The words of the new states: each parent's words patched on its action's W."""
+    def _build(self, words, parents, acts, ents, groups=None, entry=None):
+        """The words of the new states: each parent's words patched on its action's W.
+        ``ents``: per read set, the key-table entry of every row of ``words``; or
+        ``entry``: the entry of each new state's parent in its action's table (the
+        distributed workers keep these, :mod:`daxcheck.checker.distributed.bfs`);
+        ``groups``: the key tables they index (default: the current ones)."""
+        groups = self.groups if groups is None else groups
         nw = words[:, parents]
         if parents.size == 0:
             return nw
@@ -829,8 +837,8 @@ class BatchedExplorer:
             i = int(sa[lo])
             sel = order[lo:hi]
             a = self.infos[i]
-            g = self.groups[a.reads]
-            e = ents[a.reads][parents[sel]]
+            g = groups[a.reads]
+            e = ents[a.reads][parents[sel]] if entry is None else entry[sel]
             for j, (w, clr) in enumerate(g.clear[i]):
                 nw[w, sel] = (nw[w, sel] & clr) | g.wp[i][j, e]
         return nw
