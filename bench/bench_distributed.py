@@ -112,7 +112,6 @@ def main(argv=None) -> int:
                 cand = sum(x["candidates"] for x in lv)
                 rounds = [[sum(x["round_seconds"][w][k] for x in lv) for k in range(3)]
                           for w in range(args.workers)]
-                expand = [sum(r) for r in rounds]
                 fresh = sum(x["fresh"] for x in lv)
                 moved = sum(x["moved_states"] for x in lv)
                 mem = extra["memory"]

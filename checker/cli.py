@@ -28,7 +28,7 @@ import textwrap
 from daxcheck import __version__
 
 from .results import (EXIT_BAD_INPUT, EXIT_CODES, EXIT_INCOMPLETE, EXIT_OK, EXIT_UNEXPECTED,
-                      EXIT_USER_CODE, EXIT_VIOLATION, VIOLATED, combined_exit)
+                      EXIT_USER_CODE, EXIT_VIOLATION, combined_exit)
 
 
 class _Parser(argparse.ArgumentParser):

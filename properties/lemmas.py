@@ -180,7 +180,6 @@ def pinned_page_has_entry(L, s, b):
         s[L.xa_kind[fx[0]][fx[1]]] == XA_PFN, s[L.xa_pfn[fx[0]][fx[1]]] == b)))
 
 
-
 @lemma(each=lambda L: L.threads if L.races else ())
 def threads_hold_only_their_operations_locks(L, s, t):
     """A kernel thread holds a lock (or a page pin) only while it runs a split operation
@@ -193,18 +192,16 @@ def threads_hold_only_their_operations_locks(L, s, t):
     me = t + 1
     op, tf, tx = s[L.th_op[t]], s[L.th_file[t]], s[L.th_idx[t]]
 
-    def runs(kind):
-        return [op == i + 1 for i, c in enumerate(SPLIT_FAMILIES.values()) if kind in c.HOLDS]
-
+    runs = {kind: Or(*[op == i + 1 for i, c in enumerate(SPLIT_FAMILIES.values())
+                       if kind in c.HOLDS])
+            for kind in ("entry", "io-excl", "mmap-excl", "mmap-shared", "pin")}
     conds = []
     for f, x in L.file_blks:
-        conds.append(Implies(s[L.xa_lock[f][x]] == me,
-                             And(Or(*runs("entry")), tf == f, tx == x)))
+        conds.append(Implies(s[L.xa_lock[f][x]] == me, And(runs["entry"], tf == f, tx == x)))
     for f in L.files:
-        conds.append(Implies(s[L.io_excl[f]] == me, And(Or(*runs("io-excl")), tf == f)))
-        conds.append(Implies(s[L.mmap_excl[f]] == me, And(Or(*runs("mmap-excl")), tf == f)))
-        conds.append(Implies(s[L.mmap_shared[f][t]] == 1,
-                             And(Or(*runs("mmap-shared")), tf == f)))
+        conds.append(Implies(s[L.io_excl[f]] == me, And(runs["io-excl"], tf == f)))
+        conds.append(Implies(s[L.mmap_excl[f]] == me, And(runs["mmap-excl"], tf == f)))
+        conds.append(Implies(s[L.mmap_shared[f][t]] == 1, And(runs["mmap-shared"], tf == f)))
     for b in L.phys:
-        conds.append(Implies(s[L.pin_holder[b]] == me, Or(*runs("pin"))))
+        conds.append(Implies(s[L.pin_holder[b]] == me, runs["pin"]))
     return And(*conds)

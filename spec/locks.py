@@ -126,7 +126,7 @@ def drop(L, d, need, t):
         raise ValueError(f"lock {need.kind} cannot be dropped")
 
 
-def atomic_needs(D, L, op: str, f: int, xs=()) -> tuple:
+def atomic_needs(D, L, op: str, f: int, xs=(), me=None) -> tuple:
     """The locks an operation that is not split takes (and drops) within its one step, so
     its guard requires them free: ``op`` "fault" (MMAPLOCK shared, the entry lock of each
     index of ``xs``), "pmd_fault" (the same over the PMD range), "write" (i_rwsem
@@ -134,19 +134,20 @@ def atomic_needs(D, L, op: str, f: int, xs=()) -> tuple:
     locks of ``xs``), "read" (i_rwsem shared), "fdatasync" (dax_writeback_one locks each
     entry of ``xs``), "truncate"/"punch" (i_rwsem and MMAPLOCK exclusive when the design
     takes them, the entry locks of ``xs``: __dax_invalidate_entry waits for them).  Empty
-    for a design without lock fields."""
+    for a design without lock fields.  ``me``: the thread taking them, for a split
+    operation's first step (the hole punch's and truncate's xfs_ilock)."""
     if not L.races:
         return ()
     out = []
     if op in ("write", "truncate", "punch") and D.xfs_ilock_iolock(op):
-        out.append(Need("io-excl", f))
+        out.append(Need("io-excl", f, 0, me))
     if op == "read" and D.xfs_ilock_iolock(op):
-        out.append(Need("io-shared", f))
+        out.append(Need("io-shared", f, 0, me))
     if op in ("fault", "pmd_fault") and D.xfs_ilock_mmaplock("fault"):
-        out.append(Need("mmap-shared", f))
+        out.append(Need("mmap-shared", f, 0, me))
     if op in ("truncate", "punch") and D.xfs_ilock_mmaplock(op):
-        out.append(Need("mmap-excl", f))
-    out.extend(Need("entry", f, x) for x in xs)
+        out.append(Need("mmap-excl", f, 0, me))
+    out.extend(Need("entry", f, x, me) for x in xs)
     return tuple(out)
 
 

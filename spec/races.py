@@ -31,7 +31,7 @@ from .locks import Need
 from .state import (EXT_NAMES, FieldSpec, file_name, HOLE, WRITTEN, MM_NONE, MM_PRIVATE,
                     MM_SHARED, MM_SYNC, PTE_RO, PTE_NONE,
                     PTE_RW, PTE_ANON, PTE_ZERO, ORDER_PMD, XA_EMPTY, XA_ZERO, XA_PFN)
-from .vocab import And, Or, Not, If, ForAll, Exists, select, store, when, require, draft, freeze
+from .vocab import And, Or, Not, If, select, store, when, require, draft, freeze
 
 DONE = 0
 """The "next step" of a step that ends its operation (the thread becomes idle)."""
@@ -468,15 +468,10 @@ class PunchHole(SplitOp):
             return (Need("mmap-excl", self.file, 0, self.thread),)
         return ()
 
-    def _iolock(self, D):
-        if D.xfs_ilock_iolock("punch"):
-            return (Need("io-excl", self.file, 0, self.thread),)
-        return ()
-
     def needs(self, D, L, step):
         f, x, t = self.file, self.idx, self.thread
-        if step == 0:
-            return self._iolock(D) + self._mmap(D)
+        if step == 0:     # what xfs_file_fallocate takes: i_rwsem, MMAPLOCK
+            return locks.atomic_needs(D, L, "punch", f, me=t)
         if step == 3:
             return self._mmap(D)
         if step == 2:
@@ -673,13 +668,8 @@ class SetattrSize(SplitOp):
 
     def needs(self, D, L, step):
         f, t = self.file, self.thread
-        if step == 0:
-            out = []
-            if D.xfs_ilock_iolock("truncate"):
-                out.append(Need("io-excl", f, 0, t))
-            if D.xfs_ilock_mmaplock("truncate"):
-                out.append(Need("mmap-excl", f, 0, t))
-            return tuple(out)
+        if step == 0:     # what xfs_vn_setattr_size takes: i_rwsem, MMAPLOCK
+            return locks.atomic_needs(D, L, "truncate", f, me=t)
         if step == 2:
             return tuple(Need("entry", f, x, t) for x in self._gone(L))
         return ()

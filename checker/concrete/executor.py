@@ -508,22 +508,22 @@ class ConcreteExecutor:
     def _do_dax_mkwrite(self, a, s, ns):
         pass  # tags the entry dirty, makes the PTE writable: no data moves
 
+    def _split_free(self, s, step, f, xs, flush, free):
+        """A split hole punch or truncate of ``f``'s indices ``xs``: at step ``flush`` their
+        dirty entries are written back, at step ``free`` their allocated blocks read zeros."""
+        for x in xs:
+            if step == flush:
+                self._writeback_entry(s, f, x)
+            elif step == free and s[self.L.ext_kind[f][x]] != HOLE:
+                self._zeroed(f, x)
+
     def _do_punch_hole(self, a, s, ns):
-        step = a.STEPS[a.step]
-        if step == "xfs_flush_unmap_range":
-            self._writeback_entry(s, a.file, a.idx)
-        elif step == "xfs_bunmapi" and s[self.L.ext_kind[a.file][a.idx]] != HOLE:
-            self._zeroed(a.file, a.idx)
+        self._split_free(s, a.STEPS[a.step], a.file, (a.idx,), "xfs_flush_unmap_range",
+                         "xfs_bunmapi")
 
     def _do_setattr_size(self, a, s, ns):
-        step = a.STEPS[a.step]
-        for x in self.L.blks:
-            if x < a.size:
-                continue
-            if step == "truncate_pagecache":
-                self._writeback_entry(s, a.file, x)
-            elif step == "xfs_itruncate_extents" and s[self.L.ext_kind[a.file][x]] != HOLE:
-                self._zeroed(a.file, x)
+        self._split_free(s, a.STEPS[a.step], a.file, [x for x in self.L.blks if x >= a.size],
+                         "truncate_pagecache", "xfs_itruncate_extents")
 
     def _do_dio_read(self, a, s, ns):
         """get_user_pages' slow path faults the page in like a write fault; at completion
