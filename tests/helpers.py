@@ -76,3 +76,17 @@ def dax(*args, cwd=None, env=None, traceback_ok=False):
 __all__ = ["dax", "dax_here", "reseal", "Crash", "Evict", "Fallocate", "Fault", "Fdatasync", "Flush", "Mmap", "PmdFault",
            "Punch", "Read", "Reflink", "Seal", "Store", "Truncate", "Write", "model", "run",
            "field", "WIDE"]
+
+
+def thorough_for(names, heavy):
+    """Parameters for a test run per design: the design names ``names`` (a sequence of
+    str), those in ``heavy`` marked ``thorough`` (deselected by default, run with ``-m
+    thorough``).  ``heavy`` holds the designs where that one test takes seconds (measured
+    with ``--durations``), so the default run keeps the check on the other designs and CI
+    stays well under its time budget.  Raises ValueError for a heavy name not in ``names``
+    (a renamed design would otherwise slip back into the default run unnoticed)."""
+    import pytest
+    stray = set(heavy) - set(names)
+    if stray:
+        raise ValueError(f"not among the test's designs: {sorted(stray)}")
+    return [pytest.param(n, marks=pytest.mark.thorough) if n in heavy else n for n in names]

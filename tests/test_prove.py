@@ -24,6 +24,8 @@ from daxcheck.spec.designs import DESIGNS
 from daxcheck.spec.model import DaxModel
 from daxcheck.spec.state import STALE
 
+from helpers import thorough_for
+
 MANIFEST = {name: {"verdicts": {p: (f"violated@{e['depth']}" if e["verdict"] == "violated" else
                                    e["verdict"]) for p, e in entry["verdicts"].items()}}
             for name, entry in load_manifest(DEFAULT_MANIFEST)["designs"].items()}
@@ -67,8 +69,15 @@ PROVED = [n for n, d in DESIGNS.items() if not d.seed.startswith("r") and
 UNPROVABLE_LEMMAS = {"cow-edges-zeroed": {"dirty_lines_have_dirty_entry"}}
 
 
+# The designs whose proof takes 7-28 s each (--durations on this VM): run under -m thorough,
+# the other proofs (0.6-7 s each) by default.
+HEAVY_PROOFS = {"cow-in-core-refcount", "immutable-extents", "cow-srcmap", "pmd-find-conflict",
+                "cow-single-iomap", "hole-size-unknown", "pmd-private-split",
+                "reflink-single-owner"}
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("name", PROVED)
+@pytest.mark.parametrize("name", thorough_for(PROVED, HEAVY_PROOFS))
 def test_prove_agrees_with_exploration(name):
     d = DESIGNS[name]
     m = DaxModel(d)

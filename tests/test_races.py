@@ -17,7 +17,7 @@ from daxcheck.spec.model import DaxModel
 from daxcheck.spec.races import SPLIT_FAMILIES, SplitOp
 from daxcheck.spec.state import Bounds, BoundsError
 
-from helpers import dax_here
+from helpers import dax_here, thorough_for
 
 RACES = sorted(n for n, d in DESIGNS.items() if d.threaded)
 BROKEN = [n for n in RACES if DESIGNS[n].expect_violated]
@@ -162,8 +162,7 @@ DEADLOCK_NOT_INDUCTIVE = {
     "xfs-break-dax-layouts"}
 
 
-@pytest.mark.parametrize("name", [n if n in FAST_PROOFS else
-                                  pytest.param(n, marks=pytest.mark.thorough) for n in RACES])
+@pytest.mark.parametrize("name", thorough_for(RACES, set(RACES) - FAST_PROOFS))
 def test_prove_on_race_designs_never_proves_a_reachable_violation(name):
     """k-induction (k <= 2, shipped lemmas) over the split steps: no "unknown"; nothing
     exploration violates is proved; ``no_deadlock`` is proved wherever it holds (the

@@ -20,6 +20,8 @@ from daxcheck.spec.model import DaxModel
 from daxcheck.spec.state import field_domain
 from daxcheck.spec.vocab import SymbolicUseError
 
+from helpers import thorough_for
+
 PROPS = list(PROPERTIES.values())
 
 # Depth at which the default run cross-checks each design (the design's default depth
@@ -129,7 +131,14 @@ def _check_trace(m, prop, v):
     assert not prop.fn(m.L, v.trace[-1][1])
 
 
-@pytest.mark.parametrize("name", list(DESIGNS))
+# Designs where one of the two tests below takes 7-19 s (--durations on this VM): run
+# under -m thorough; the rest by default (each seed bug stays cross-checked or BMC-found).
+HEAVY_CROSS = {"cow-srcmap", "immutable-no-reflink", "cow-in-core-refcount", "dedupe-lockstep",
+               "cow-single-iomap"}
+HEAVY_BMC = {"immutable-extents"}
+
+
+@pytest.mark.parametrize("name", thorough_for(list(DESIGNS), HEAVY_CROSS))
 def test_cross_check_engines(name):
     """Both engines, every shipped property: identical verdicts, identical shortest
     counterexample depths, and every BMC counterexample replays."""
@@ -148,7 +157,8 @@ def test_cross_check_engines(name):
             assert z.depth == depth
 
 
-@pytest.mark.parametrize("name", [n for n, d in DESIGNS.items() if d.expect_violated])
+@pytest.mark.parametrize("name", thorough_for([n for n, d in DESIGNS.items()
+                                               if d.expect_violated], HEAVY_BMC))
 def test_bmc_finds_seed_violation_at_explore_depth(name):
     """Each violating seed design's expected violation: BMC (run to exactly the depth
     explore reports) finds it at the same shortest depth, with a replayable trace."""
