@@ -9,9 +9,10 @@ searches run one after the other: the machine's speed drifts by 10-20% over minu
 for the distributed run: per-worker throughput (states / worker / second, and seconds per
 worker in the expand, resolve and build rounds), candidates per state, candidates new at
 the worker that met them per state, bytes sent between workers per state (fingerprints to
-their owners, the owners' answers, states moved to even out the ranges), fingerprints sent
-and states moved per state, the workers' memory per state (visited fingerprints with the
-marks, per-level links), and the CPU seconds of the one-process run against those of the
+their owners, the owners' answers, states moved to even out the ranges, key-table entries
+handed to the other workers at each level's end), fingerprints sent and states moved per
+state, the key-table entries the workers took from each other, the workers' memory per
+state (visited fingerprints with the marks, per-level links), and the CPU seconds of the one-process run against those of the
 workers and the driver (a load-independent work ratio: the machine is shared, and a loaded
 machine gives two workers less than two cores; the "best ratio" is the one-process CPU
 time over the busiest distributed process's CPU time, what two idle cores would give).
@@ -114,6 +115,7 @@ def main(argv=None) -> int:
                           for w in range(args.workers)]
                 fresh = sum(x["fresh"] for x in lv)
                 moved = sum(x["moved_states"] for x in lv)
+                shared = sum(x.get("shared_entries", 0) for x in lv)
                 mem = extra["memory"]
                 run = {"one_seconds": t1, "dist_seconds": t2, "ratio": t1 / t2,
                        "one_cpu_seconds": c1, "worker_cpu_seconds": cw,
@@ -130,6 +132,7 @@ def main(argv=None) -> int:
                        "candidates_per_state": cand / n,
                        "bytes_sent_per_state": sent / n,
                        "states_sent_per_state": sent_states / n,
+                       "shared_entries": shared,
                        "visited_bytes_per_state": sum(x["visited"] for x in mem) / n,
                        "link_bytes_per_state": sum(x["links"] for x in mem) / n,
                        "levels": lv}
@@ -145,7 +148,8 @@ def main(argv=None) -> int:
                       f"{run['fresh_per_state']:.2f} new at their worker; sent "
                       f"{run['bytes_sent_per_state']:.1f} B/state "
                       f"({run['states_sent_per_state']:.2f} fingerprints sent/state, "
-                      f"{run['moved_states_per_state']:.3f} states moved/state); worker "
+                      f"{run['moved_states_per_state']:.3f} states moved/state, "
+                      f"{shared:,} key-table entries shared); worker "
                       f"memory {run['visited_bytes_per_state']:.1f} B visited + "
                       f"{run['link_bytes_per_state']:.1f} B links per state; {load()}",
                       flush=True)

@@ -137,6 +137,40 @@ def test_toy_models_with_repacking_and_rowwise_properties():
         assert a.verdicts["small"].depth == mod - 1
 
 
+def test_key_table_entries_given_to_another_explorer_are_not_evaluated_again(monkeypatch):
+    """``table_delta`` / ``merge_tables`` (how the Ray workers share their memo): a fresh
+    explorer given every entry another evaluated in a whole search repeats that search
+    without evaluating one projection, with the same result; entries from another packing
+    are not taken; a delta since marks holds only what was evaluated after them."""
+    for name in ("hole-size-unknown", "reflink-single-owner"):
+        m = DaxModel(DESIGNS[name])
+        props = list(PROPERTIES.values())
+        a = levels.BatchedExplorer(m, props, m.bounds.depth, Budget())
+        ra = a.run()
+        delta = a.table_delta({})
+        entries = sum(len(g.table) for gs in (a.groups, a.cgroups) for g in gs.values())
+        b = levels.BatchedExplorer(m, props, m.bounds.depth, Budget())
+        merged, fills = [], []
+        init = b._initial
+
+        def initial():                  # the packing is set here: then merge, twice
+            out = init()
+            merged.extend([b.merge_tables(delta), b.merge_tables(delta)])
+            return out
+        monkeypatch.setattr(b, "_initial", initial)
+        for fill in ("_fill_actions", "_fill_conjs"):
+            orig = getattr(b, fill)
+            monkeypatch.setattr(b, fill, lambda g, rows, base, orig=orig:
+                                fills.append(rows.shape[0]) or orig(g, rows, base))
+        assert _summary(b.run()) == _summary(ra)
+        assert merged == [entries, 0] and entries > 0 and fills == []
+        assert a.table_delta(a.table_marks())[1] == {}
+        other = levels.BatchedExplorer(m, props, m.bounds.depth, Budget())
+        other._initial()
+        other._set_packing(Packing(tuple(min(8, x + 1) for x in other.packing.bits)))
+        assert other.merge_tables(delta) == 0
+
+
 def test_exact_mode_equals_fingerprint_mode():
     m = DaxModel(DESIGNS["cow-single-iomap"], DESIGNS["cow-single-iomap"].bounds.replace(depth=4))
     props = list(PROPERTIES.values())

@@ -126,6 +126,18 @@ def test_three_workers_equal_the_one_process_explorer():
             _summary(explore(m, ALL, budget=budget))
 
 
+def test_workers_share_their_key_table_entries():
+    """At each level's end the workers hand each other the projections they evaluated:
+    entries are taken over (and the result is still the one-process explorer's)."""
+    from daxcheck.checker.distributed.bfs import explore_distributed
+    m = DaxModel(DESIGNS["cow-srcmap"])
+    stats = {}
+    assert _summary(explore_distributed(m, ALL, _InProcess(2), stats_out=stats)) == \
+        _summary(explore(m, ALL))
+    shared = [lv.get("shared_entries", 0) for lv in stats["levels"]]
+    assert sum(shared) > 0 and shared[-1] == 0      # nothing after the last level
+
+
 @pytest.mark.slow
 @pytest.mark.thorough
 @pytest.mark.parametrize("name", sorted(set(DESIGNS) - set(CI_DESIGNS)))

@@ -33,7 +33,9 @@ One BFS level is four rounds driven by :class:`DistributedExplorer`:
 4. ``finish``: transition counts per action (up to the parent where the one-process engine
    would stop), the number of new states that count, the level's links; when the search
    goes on, the slices of the next frontier that belong to another worker's range are
-   cut off (``adopt`` takes them in).
+   cut off, and the key-table entries the worker evaluated in the level are handed out
+   (``adopt`` takes both in: a projection one worker evaluated is not evaluated again by
+   another in a later level).
 
 So positions, the first violating state of each property, the stop of a run whose
 properties are all violated, ``--max-states`` and every counterexample trace are those of
@@ -60,18 +62,12 @@ import time
 import numpy as np
 
 from ..explicit.explore import Budget
-from ..explicit.levels import BatchedExplorer, ExploreError, _join, default_chunk
+from ..explicit.levels import BatchedExplorer, ExploreError, _join
 from ..explicit.packing import Packing, repack
 from ..results import CheckResult
 from .session import DistributedError, ray_session
 
 U64 = np.uint64
-WORKER_CHUNK_SCALE = 4
-"""A worker's frontier chunks are this many times the one-process explorer's: every worker
-fills its own key tables, and the array backend's cost per fill is mostly fixed (one pass
-of the spec's Python per vocabulary operation), so fewer, larger chunks pay it less often
-(the one-process explorer itself is 15-35% faster with 4x chunks on cow-single-iomap
---depth 7; for two workers, 2x, 4x, 8x and 16x measured within the machine's noise)."""
 
 
 def owner(fps: np.ndarray, n: int) -> np.ndarray:
@@ -169,8 +165,7 @@ class PartitionWorker:
         from daxcheck import registries
         registries.restore(self.registries)    # a reused worker: the last run's user files out
         model, props = spec.build()
-        chunk = default_chunk(len(model.actions)) * WORKER_CHUNK_SCALE
-        self.E = E = BatchedExplorer(model, props, depth, Budget(), chunk=chunk)
+        self.E = E = BatchedExplorer(model, props, depth, Budget())   # the default chunks
         words0, fps0, _ = E._initial()
         fp = fps0[0]
         E.visited.add(np.sort(fp[owner(fp, self.n) == self.rank_]))
@@ -180,6 +175,7 @@ class PartitionWorker:
         self.offset = lo                        # global position of the frontier's first
         self.levels = [(lo, np.arange(lo, hi, dtype=np.int64))]   # per level: (offset, keys)
         self.chunks, self.cand, self.lost = [], [], None
+        self.marks = E.table_marks()
         return hi - lo
 
     def _budget(self):
@@ -373,9 +369,15 @@ class PartitionWorker:
         None), the number of new states at positions ``< cut`` (all: None) whose parent is
         ``<= last``; the states built here have positions from ``offset`` on.  With
         ``bounds`` (the next level's ranges, :func:`split`) the next frontier is cut to
-        this worker's range.  Returns ``n + 1`` values: ``(fired, count, bytes moved,
-        states moved)``, then per worker the slice of this worker's states in its range
-        (``(packing bits, words, fps)``; this worker's own, and empty slices: None)."""
+        this worker's range, and the key-table entries this worker evaluated in the level
+        are given to the others (:meth:`~daxcheck.checker.explicit.levels.BatchedExplorer.table_delta`:
+        a projection one worker met is then not evaluated again by another in a later
+        level; without this, 17% of the projections were evaluated twice on
+        cow-single-iomap --depth 7, 95% of those a level or more after the other worker).
+        Returns ``n + 2`` values: ``(fired, count, bytes moved, states moved)``, then per
+        worker the slice of this worker's states in its range (``(packing bits, words,
+        fps)``; this worker's own, and empty slices: None), then the table entries (None
+        when the search stops)."""
         nA = self.E.nA
         fired = np.zeros(nA, dtype=np.int64)
         for i, pp in self.cand:
@@ -390,7 +392,10 @@ class PartitionWorker:
             ok &= np.arange(offset, offset + K.size) < cut
         out = [None] * self.n
         moved = nbytes = 0
+        delta = None
         if bounds is not None:
+            delta = self.E.table_delta(self.marks)
+            nbytes += (self.n - 1) * _nbytes(delta)
             words, fps = _join(self.nxt) if self.nxt else (
                 np.zeros((self.E.packing.nw, 0), U64), np.zeros((1, 0), U64))
             self.nxt = []
@@ -409,13 +414,16 @@ class PartitionWorker:
                     nbytes += part[1].nbytes + part[2].nbytes
             self.offset = bounds[self.rank_]
         self.nxt = []
-        return ((fired, int(np.count_nonzero(ok)), nbytes, moved), *out)
+        return ((fired, int(np.count_nonzero(ok)), nbytes, moved), *out, delta)
 
-    def adopt(self, *parts):
-        """The next frontier: the slices of this worker's range (``parts``: one per
+    def adopt(self, *args):
+        """The next frontier: the slices of this worker's range (``args[:n]``: one per
         worker in rank order, None where empty; this worker's own: None, kept by
-        ``finish``), repacked to the widest packing among them."""
+        ``finish``), repacked to the widest packing among them; then the other workers'
+        key-table entries (``args[n:]``, this worker's own None) merged into this
+        worker's tables.  Returns the number of entries merged."""
         E = self.E
+        parts, deltas = args[:self.n], args[self.n:]
         parts = [self.keep_part if w == self.rank_ else p for w, p in enumerate(parts)]
         parts = [p for p in parts if p is not None]
         self.keep_part = None
@@ -427,6 +435,9 @@ class PartitionWorker:
             E._repack_all(cap, [])
         self.front = [(w if bits == E.packing.bits else repack(w, Packing(bits), E.packing),
                        f) for bits, w, f in parts]
+        merged = sum(E.merge_tables(d) for d in deltas if d is not None)
+        self.marks = E.table_marks()
+        return merged
 
     def link(self, level: int, pos: int):
         """The key (parent position * nA + action) of the state at global position
@@ -444,6 +455,17 @@ class PartitionWorker:
         """Bytes held: visited set (with the marks of fingerprints sent), per-level links."""
         return {"visited": int(self.E.visited.nbytes),
                 "links": int(sum(k.nbytes for _, k in self.levels))}
+
+
+def _nbytes(delta) -> int:
+    """Bytes of the arrays in a key-table delta (:meth:`PartitionWorker.finish`)."""
+    def size(x):
+        if isinstance(x, np.ndarray):
+            return x.nbytes
+        if isinstance(x, (list, tuple)):
+            return sum(size(y) for y in x)
+        return 0
+    return sum(size(v) for v in delta[1].values())
 
 
 class WorkerPool:
@@ -527,7 +549,8 @@ class DistributedExplorer(BatchedExplorer):
     and bounds every wait for the workers (past it they are killed and replaced: the
     result is incomplete).  ``stats_out`` (a dict, optional) receives per-level
     measurements: seconds per round and worker, candidates, fingerprints sent between
-    workers and bytes moved."""
+    workers, bytes moved, and the key-table entries the workers took from each other at
+    the level's end (``shared_entries``)."""
 
     def __init__(self, model, props, pool, spec, depth=None, budget=None, progress=None,
                  progress_every=0.25, stats_out=None):
@@ -636,7 +659,9 @@ class DistributedExplorer(BatchedExplorer):
                 self.pending, keep, *[ans[u][w] for u in range(N)])
                 for w, a in enumerate(actors)]))
             self.calls += adopted
-            self._get(adopted)
+            merged = self._get(adopted)
+            if merged and per_level:    # the previous level's entries, merged at its end
+                per_level[-1]["shared_entries"] = sum(merged)
             infos = self._get([o[N] for o in outs])
             rinfos = self._get([r[N] for r in ans])
             counts = [b[0] for b in built]
@@ -664,12 +689,14 @@ class DistributedExplorer(BatchedExplorer):
                 stopped = f"time limit {budget.time_limit:g}s reached"
             go_on = keep and last is None and not stopped
             bounds = split(total, N) if go_on else None
-            fins = self._track([a.finish.options(num_returns=N + 1).remote(
+            fins = self._track([a.finish.options(num_returns=N + 2).remote(
                 last, cut, offsets[w], bounds) for w, a in enumerate(actors)])
             done = self._get([f[0] for f in fins])
             self.calls = []
             if go_on:       # fetched with the next level's results
-                self._track([a.adopt.remote(*[fins[v][1 + w] for v in range(N)])
+                self._track([a.adopt.remote(*[fins[v][1 + w] for v in range(N)],
+                                            *[None if v == w else fins[v][N + 1]
+                                              for v in range(N)])
                              for w, a in enumerate(actors)])
             for d in done:
                 self.fired += d[0]

@@ -123,6 +123,22 @@ class KeyTable:
         first[1:] = sk[1:] != sk[:-1]
         return rows[np.sort(order[first])]
 
+    # ------------------------------------------------------------------ sharing
+    def export(self, lo: int):
+        """The keys of entries ``lo..len(self)-1`` in id order, in a form another table
+        on the same columns and packing takes back with :meth:`keys_of`: an int64 array
+        (direct tables) or a list of uint64 arrays, one per key word."""
+        if self.direct:
+            k = np.flatnonzero(self.slots >= lo)
+            return k[np.argsort(self.slots[k], kind="stable")].astype(np.int64)
+        return [st[lo:self.n].copy() for st in self.stored]
+
+    def keys_of(self, exported):
+        """The keys (as :meth:`keys` returns them) of what :meth:`export` gave."""
+        if self.direct:
+            return exported
+        return _mix(exported), exported
+
     # ------------------------------------------------------------------ insert
     def add(self, keys, rows: np.ndarray) -> np.ndarray:
         """Add the keys of ``rows`` (pairwise distinct, none in the table); returns their ids."""
