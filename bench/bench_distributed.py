@@ -5,7 +5,10 @@ one-process batched explorer) against ``--workers 2`` (Ray, hash-partitioned BFS
 Prints per run and as medians: seconds, distinct states (must be identical, as must every
 verdict and depth), the ratio of the one-process time to the distributed time (target
 >= 1.6 on a quiet 2-core machine; the median is that of the runs' ratios, each from two
-searches run one after the other: the machine's speed drifts by 10-20% over minutes), and
+searches run one after the other: the machine's speed drifts by 10-20% over minutes), the
+machine's ceiling (``N`` one-process searches run at once as ``N`` processes, between the
+two: ``N`` x one search alone / the slowest of them; on this VM two busy cores do not
+always give twice the work of one) and the share of it the distributed run reached, and
 for the distributed run: per-worker throughput (states / worker / second, and seconds per
 worker in the expand, resolve and build rounds), candidates per state, candidates new at
 the worker that met them per state, bytes sent between workers per state (fingerprints to
@@ -57,6 +60,38 @@ def machine_busy() -> tuple[float, float]:
     return (user + nice + system + irq + softirq) / hz, steal / hz
 
 
+SEARCH = r"""
+import os, sys, time
+from daxcheck.checker.explicit.explore import explore
+from daxcheck.properties import PROPERTIES
+from daxcheck.spec.designs import DESIGNS
+from daxcheck.spec.model import DaxModel
+d = DESIGNS[sys.argv[1]]
+m = DaxModel(d, d.bounds.replace(depth=int(sys.argv[2])))
+props = list(PROPERTIES.values())
+sys.stdin.readline()                    # start together
+t = time.perf_counter()
+explore(m, props)
+print(time.perf_counter() - t)
+"""
+
+
+def concurrent_searches(design: str, depth: int, n: int) -> list[float]:
+    """Seconds of ``n`` one-process searches of ``design`` to ``depth`` run at the same
+    time, one Python process each (started together once all are loaded): what ``n``
+    busy cores of this machine give each search right now."""
+    import subprocess
+    import sys
+    procs = [subprocess.Popen([sys.executable, "-c", SEARCH, design, str(depth)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             for _ in range(n)]
+    time.sleep(5.0)                     # imports and model builds done (a few seconds)
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    return [float(p.communicate()[0].split()[-1]) for p in procs]
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--design", default="cow-single-iomap")
@@ -68,7 +103,8 @@ def main(argv=None) -> int:
 
     from daxcheck.checker.distributed.bfs import WorkerPool, explore_distributed
     from daxcheck.checker.distributed.session import ray_session
-    from daxcheck.checker.explicit.explore import explore
+    from daxcheck.checker.explicit.explore import Budget, explore
+    from daxcheck.checker.explicit.levels import BatchedExplorer
     from daxcheck.properties import PROPERTIES
     from daxcheck.spec.designs import DESIGNS
     from daxcheck.spec.model import DaxModel
@@ -88,12 +124,18 @@ def main(argv=None) -> int:
             out["ray_start_seconds"] = time.perf_counter() - t
             print(f"Ray start (ray.init + {args.workers} actors): "
                   f"{out['ray_start_seconds']:.1f}s", flush=True)
+            # The one-process explorer's key tables (for the memory line; not timed).
+            ref = BatchedExplorer(m, props, m.bounds.depth, Budget())
+            ref.run()
+            one_tables = ref.table_bytes()
+            del ref
             for rep in range(args.repeat):
                 t, c, b = time.perf_counter(), cpu(), machine_busy()
                 one = explore(m, props)
                 t1, c1 = time.perf_counter() - t, cpu() - c
                 b1 = [y - x for x, y in zip(b, machine_busy())]
                 others1 = b1[0] - c1
+                pair = concurrent_searches(args.design, args.depth, args.workers)
                 extra = {}
                 w0 = ray.get([a.cpu_seconds.remote() for a in pool.actors])
                 t, c, b = time.perf_counter(), cpu(), machine_busy()
@@ -122,6 +164,8 @@ def main(argv=None) -> int:
                        "driver_cpu_seconds": cd,
                        "work_ratio": (sum(cw) + cd) / c1,
                        "best_ratio": c1 / max(max(cw), cd),
+                       "concurrent_seconds": pair,
+                       "ceiling": args.workers * t1 / max(pair),
                        "others_cpu_seconds": [others1, others2],
                        "steal_seconds": [b1[1], b2[1]],
                        "states": [one.stats.states, two.stats.states], "identical": same,
@@ -135,6 +179,8 @@ def main(argv=None) -> int:
                        "shared_entries": shared,
                        "visited_bytes_per_state": sum(x["visited"] for x in mem) / n,
                        "link_bytes_per_state": sum(x["links"] for x in mem) / n,
+                       "table_bytes_per_worker": [x["tables"] for x in mem],
+                       "one_table_bytes": one_tables,
                        "levels": lv}
                 out["runs"].append(run)
                 print(f"run {rep + 1}: --workers 1 {t1:.2f}s, --workers {args.workers} "
@@ -151,13 +197,20 @@ def main(argv=None) -> int:
                       f"{run['moved_states_per_state']:.3f} states moved/state, "
                       f"{shared:,} key-table entries shared); worker "
                       f"memory {run['visited_bytes_per_state']:.1f} B visited + "
-                      f"{run['link_bytes_per_state']:.1f} B links per state; {load()}",
+                      f"{run['link_bytes_per_state']:.1f} B links per state, key tables "
+                      f"{', '.join(f'{x / 2**20:.0f}' for x in run['table_bytes_per_worker'])} "
+                      f"MB (one process: {one_tables / 2**20:.0f} MB); {load()}",
                       flush=True)
                 print(f"  CPU: --workers 1 {c1:.2f}s; --workers {args.workers} workers "
                       f"{', '.join(f'{x:.2f}s' for x in cw)} + driver {cd:.2f}s = "
                       f"{run['work_ratio']:.2f}x the one-process CPU (load-independent; with "
                       f"{args.workers} idle cores the best ratio is about "
                       f"{run['best_ratio']:.2f}x)", flush=True)
+                print(f"  {args.workers} one-process searches at once took "
+                      f"{', '.join(f'{x:.2f}s' for x in pair)} (one alone {t1:.2f}s): this "
+                      f"machine's ceiling for {args.workers} processes now "
+                      f"{run['ceiling']:.2f}x; the distributed run reached "
+                      f"{run['ratio'] / run['ceiling']:.0%} of it", flush=True)
                 print(f"  other processes (Ray's own included) used {others1:.1f} CPU s during "
                       f"--workers 1 ({others1 / t1:.2f} cores), {others2:.1f} CPU s during "
                       f"--workers {args.workers} ({others2 / t2:.2f} cores); hypervisor "
@@ -169,11 +222,15 @@ def main(argv=None) -> int:
     ratios = sorted(r["ratio"] for r in out["runs"])
     out["median_ratio"] = statistics.median(ratios)      # of the per-run (paired) ratios
     out["median_best_ratio"] = statistics.median(r["best_ratio"] for r in out["runs"])
+    out["median_ceiling"] = statistics.median(r["ceiling"] for r in out["runs"])
+    out["median_of_ceiling"] = statistics.median(r["ratio"] / r["ceiling"]
+                                                 for r in out["runs"])
     out["load_after"] = os.getloadavg()
     print(f"median: --workers 1 {r1:.2f}s, --workers {args.workers} {r2:.2f}s; ratio of each "
           f"run {ratios[0]:.2f}-{ratios[-1]:.2f}x, median {out['median_ratio']:.2f}x (target "
           f">= 1.6 on a quiet 2-core machine; CPU estimate {out['median_best_ratio']:.2f}x); "
-          f"{load()}")
+          f"machine ceiling median {out['median_ceiling']:.2f}x, reached "
+          f"{out['median_of_ceiling']:.0%}; {load()}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)

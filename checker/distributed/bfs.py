@@ -452,9 +452,12 @@ class PartitionWorker:
         return t.user + t.system
 
     def memory(self) -> dict:
-        """Bytes held: visited set (with the marks of fingerprints sent), per-level links."""
+        """Bytes held: visited set (with the marks of fingerprints sent), per-level links,
+        key tables (each worker holds every projection any worker evaluated before the
+        last level, :meth:`finish`)."""
         return {"visited": int(self.E.visited.nbytes),
-                "links": int(sum(k.nbytes for _, k in self.levels))}
+                "links": int(sum(k.nbytes for _, k in self.levels)),
+                "tables": int(self.E.table_bytes())}
 
 
 def _nbytes(delta) -> int:

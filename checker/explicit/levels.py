@@ -364,6 +364,17 @@ class BatchedExplorer:
                 out[(kind, reads)] = (g.table.export(lo), vals)
         return self.packing.bits, out
 
+    def table_bytes(self) -> int:
+        """Bytes of the key tables (slots, stored keys) and what they record per entry."""
+        total = 0
+        for gs in (self.groups, self.cgroups):
+            for g in gs.values():
+                t = g.table
+                total += t.slots.nbytes + sum(st.nbytes for st in getattr(t, "stored", ()))
+                for arrs in ((g.en, g.dz, g.wp) if hasattr(g, "en") else (dict(enumerate(g.ok)),)):
+                    total += sum(a.nbytes for a in arrs.values())
+        return total
+
     def merge_tables(self, delta) -> int:
         """Add the entries of ``delta`` (another explorer's :meth:`table_delta`) that the
         key tables do not hold yet; nothing when it was taken under another packing (the
