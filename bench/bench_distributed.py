@@ -15,10 +15,11 @@ the worker that met them per state, bytes sent between workers per state (finger
 their owners, the owners' answers, states moved to even out the ranges, key-table entries
 handed to the other workers at each level's end), fingerprints sent and states moved per
 state, the key-table entries the workers took from each other, the workers' memory per
-state (visited fingerprints with the marks, per-level links), and the CPU seconds of the one-process run against those of the
-workers and the driver (a load-independent work ratio: the machine is shared, and a loaded
-machine gives two workers less than two cores; the "best ratio" is the one-process CPU
-time over the busiest distributed process's CPU time, what two idle cores would give).
+state (visited fingerprints with the marks, per-level links), and the CPU seconds of the
+one-process run against those of the workers and the driver (a load-independent work
+ratio: the machine is shared, and a loaded machine gives two workers less than two cores;
+the "best ratio" is the one-process CPU time over the busiest distributed process's CPU
+time, what two idle cores would give).
 The distributed time is the search only (workers built and warm: the same Ray session and
 actors for every repeat); Ray's start (``ray.init`` + actors) is printed apart.  The load
 average is printed before and after, and per run the CPU seconds other processes used
@@ -61,7 +62,7 @@ def machine_busy() -> tuple[float, float]:
 
 
 SEARCH = r"""
-import os, sys, time
+import sys, time
 from daxcheck.checker.explicit.explore import explore
 from daxcheck.properties import PROPERTIES
 from daxcheck.spec.designs import DESIGNS
@@ -69,6 +70,7 @@ from daxcheck.spec.model import DaxModel
 d = DESIGNS[sys.argv[1]]
 m = DaxModel(d, d.bounds.replace(depth=int(sys.argv[2])))
 props = list(PROPERTIES.values())
+print("ready", flush=True)
 sys.stdin.readline()                    # start together
 t = time.perf_counter()
 explore(m, props)
@@ -85,7 +87,9 @@ def concurrent_searches(design: str, depth: int, n: int) -> list[float]:
     procs = [subprocess.Popen([sys.executable, "-c", SEARCH, design, str(depth)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
              for _ in range(n)]
-    time.sleep(5.0)                     # imports and model builds done (a few seconds)
+    for p in procs:                     # imports and model builds done
+        if p.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"a concurrent search did not start: exit {p.wait()}")
     for p in procs:
         p.stdin.write("go\n")
         p.stdin.flush()

@@ -116,7 +116,7 @@ class _InProcess:
 
 def test_three_workers_equal_the_one_process_explorer():
     """Three workers (a state met by several senders goes to the lowest rank; an owner's
-    own candidate is lost to a lower-ranked sender; 131 such losses here): the one-process
+    own candidate is lost to a lower-ranked sender): the one-process
     explorer's result, also cut by --max-states (no Ray: the workers run in this
     process)."""
     from daxcheck.checker.distributed.bfs import explore_distributed

@@ -56,6 +56,7 @@ levels completed.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import time
 
@@ -101,8 +102,6 @@ def _bounded(method):
     """A round of :class:`PartitionWorker` run under the worker's deadline
     (:func:`daxcheck.usercode.deadline` until the run's time limit): a user's code still
     running then raises :class:`WorkerTimeLimit`."""
-    import functools
-
     @functools.wraps(method)
     def run(self, *args):
         from daxcheck.usercode import TimeLimitReached, deadline
@@ -166,6 +165,8 @@ class PartitionWorker:
         registries.restore(self.registries)    # a reused worker: the last run's user files out
         model, props = spec.build()
         self.E = E = BatchedExplorer(model, props, depth, Budget())   # the default chunks
+        ridx = {r: j for j, r in enumerate(E.by_reads)}
+        self.act_table = np.array([ridx[a.reads] for a in E.infos], dtype=np.intp)
         words0, fps0, _ = E._initial()
         fp = fps0[0]
         E.visited.add(np.sort(fp[owner(fp, self.n) == self.rank_]))
@@ -193,12 +194,10 @@ class PartitionWorker:
         the longest (it wins every tie), to this one, where it waits for the others.
         Returns ``n + 1`` values: per owner the fingerprints sent to it (``(k,)`` uint64,
         sorted chunk by chunk; this worker's own: None, kept here), then ``{"candidates",
-        "fresh", "sent_bytes", "sent_states", "seconds", "cpu"}`` (wall-clock and CPU
-        seconds of the round)."""
+        "fresh", "sent_states", "seconds", "cpu"}`` (wall-clock and CPU seconds of the
+        round)."""
         t0, c0 = time.perf_counter(), time.process_time()
-        E, n, nA = self.E, self.n, self.E.nA
-        ridx = {r: j for j, r in enumerate(E.by_reads)}
-        act_table = np.array([ridx[a.reads] for a in E.infos], dtype=np.intp)
+        E, n, nA, act_table = self.E, self.n, self.E.nA, self.act_table
         queue, self.front = self.front, None
         self.chunks, self.cand = [], []     # cand: (action, parent positions) per chunk
         E.pending = list(pending)
@@ -243,8 +242,7 @@ class PartitionWorker:
             else:
                 sent += m.size
                 msgs.append(m)
-        info = {"candidates": ncand, "fresh": fresh_n, "sent_bytes": 8 * sent,
-                "sent_states": sent, "seconds": time.perf_counter() - t0,
+        info = {"candidates": ncand, "fresh": fresh_n, "sent_states": sent, "seconds": time.perf_counter() - t0,
                 "cpu": time.process_time() - c0}
         return (*msgs, info)
 
@@ -461,14 +459,9 @@ class PartitionWorker:
 
 
 def _nbytes(delta) -> int:
-    """Bytes of the arrays in a key-table delta (:meth:`PartitionWorker.finish`)."""
-    def size(x):
-        if isinstance(x, np.ndarray):
-            return x.nbytes
-        if isinstance(x, (list, tuple)):
-            return sum(size(y) for y in x)
-        return 0
-    return sum(size(v) for v in delta[1].values())
+    """Bytes of the arrays in a key-table delta (keys and values: lists of arrays,
+    :meth:`~daxcheck.checker.explicit.levels.BatchedExplorer.table_delta`)."""
+    return sum(a.nbytes for keys, values in delta[1].values() for a in (*keys, *values))
 
 
 class WorkerPool:

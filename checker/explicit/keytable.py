@@ -62,6 +62,11 @@ class KeyTable:
     def __len__(self) -> int:
         return self.n
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the slots and, for a hashed table, the stored keys."""
+        return self.slots.nbytes + (0 if self.direct else sum(st.nbytes for st in self.stored))
+
     # ------------------------------------------------------------------ keys
     def keys(self, words: np.ndarray):
         """Keys of the ``(nw, n)`` chunk ``words``: a dense int64 array (direct tables) or
@@ -126,17 +131,17 @@ class KeyTable:
     # ------------------------------------------------------------------ sharing
     def export(self, lo: int):
         """The keys of entries ``lo..len(self)-1`` in id order, in a form another table
-        on the same columns and packing takes back with :meth:`keys_of`: an int64 array
-        (direct tables) or a list of uint64 arrays, one per key word."""
+        on the same columns and packing takes back with :meth:`keys_of`: a list of arrays,
+        the dense int64 keys (direct tables) or one uint64 array per key word."""
         if self.direct:
             k = np.flatnonzero(self.slots >= lo)
-            return k[np.argsort(self.slots[k], kind="stable")].astype(np.int64)
+            return [k[np.argsort(self.slots[k], kind="stable")].astype(np.int64)]
         return [st[lo:self.n].copy() for st in self.stored]
 
     def keys_of(self, exported):
         """The keys (as :meth:`keys` returns them) of what :meth:`export` gave."""
         if self.direct:
-            return exported
+            return exported[0]
         return _mix(exported), exported
 
     # ------------------------------------------------------------------ insert

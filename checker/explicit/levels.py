@@ -138,7 +138,33 @@ class _ActionInfo:
         self.rowwise = False
 
 
-class _Group:
+class _Memo:
+    """What :class:`_Group` and :class:`_ConjGroup` share: a key table ``table`` and
+    arrays whose last axis is the table's entry id (:meth:`arrays`)."""
+
+    def arrays(self) -> list:
+        raise NotImplementedError
+
+    def entries(self, lo: int, hi: int) -> list:
+        """What the arrays record for entries ``lo..hi-1`` (views)."""
+        return [a[..., lo:hi] for a in self.arrays()]
+
+    def put(self, keys, rows: np.ndarray, values: list) -> None:
+        """Add the keys ``rows`` of ``keys`` (absent from the table, pairwise distinct)
+        with what :meth:`entries` of another memo on the same read set gave for them."""
+        n0 = len(self.table)
+        self.grow(n0 + rows.size)
+        for a, v in zip(self.arrays(), values):
+            a[..., n0:n0 + rows.size] = v[..., rows]
+        self.table.add(keys, rows)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the key table and of what it records per entry."""
+        return self.table.nbytes + sum(a.nbytes for a in self.arrays())
+
+
+class _Group(_Memo):
     """One key table (a distinct read set) with, per entry, what each of its actions
     does: ``en[i]`` enabled, ``dz[i]`` fingerprint change (one row per symmetry element),
     ``wp[i]`` the packed values per written word."""
@@ -168,8 +194,11 @@ class _Group:
             self.wp[i] = grow(self.wp[i], cap)
         self.cap = cap
 
+    def arrays(self):
+        return [x for i in sorted(self.en) for x in (self.en[i], self.dz[i], self.wp[i])]
 
-class _ConjGroup:
+
+class _ConjGroup(_Memo):
     """One key table for the conjuncts sharing a read set; ``ok[j]`` per entry of the
     ``j``-th conjunct of ``conjs`` (indices into the explorer's conjunct list)."""
 
@@ -182,6 +211,9 @@ class _ConjGroup:
         for j, a in enumerate(self.ok):
             if need > a.shape[0]:
                 self.ok[j] = grow(a, max(need, a.shape[0] * 3 // 2, 256))
+
+    def arrays(self):
+        return self.ok
 
 
 class BatchedExplorer:
@@ -336,44 +368,34 @@ class BatchedExplorer:
     def table_marks(self) -> dict:
         """Where each key table stands now: ``{(kind, reads): (table, entries)}`` ("a":
         actions, "c": property conjuncts), for :meth:`table_delta`."""
-        return {(k, r): (g.table, len(g.table))
-                for k, gs in (("a", self.groups), ("c", self.cgroups)) for r, g in gs.items()}
+        return {key: (g.table, len(g.table)) for key, g in self._memos()}
+
+    def _memos(self):
+        """Every key table with its kind ("a": actions, "c": property conjuncts)."""
+        for kind, gs in (("a", self.groups), ("c", self.cgroups)):
+            for reads, g in gs.items():
+                yield (kind, reads), g
 
     def table_delta(self, marks: dict):
         """The key-table entries evaluated since ``marks`` (:meth:`table_marks`; a table
         replaced by a repack since: all its entries), to give another explorer of the same
         model (:meth:`merge_tables`): ``(packing bits, {(kind, reads): (keys, values)})``
-        where ``values`` is, per action of the table, (enabled, fingerprint change, packed
-        written words), or per conjunct its value, for each entry in key order.  Used by
-        the distributed workers (:mod:`daxcheck.checker.distributed.bfs`) so that a
-        projection evaluated by one worker is not evaluated again by another in a later
-        level."""
+        with the keys as :meth:`.keytable.KeyTable.export` gives them and ``values`` as
+        ``_Memo.entries`` does: lists of arrays (per action of the table: enabled,
+        fingerprint change, packed written words; per conjunct its value).  Used by the
+        distributed workers (:mod:`daxcheck.checker.distributed.bfs`) so that a projection
+        evaluated by one worker is not evaluated again by another in a later level."""
         out = {}
-        for kind, gs in (("a", self.groups), ("c", self.cgroups)):
-            for reads, g in gs.items():
-                t, n = marks.get((kind, reads), (None, 0))
-                lo = n if t is g.table else 0
-                if len(g.table) <= lo:
-                    continue
-                hi = len(g.table)
-                if kind == "a":
-                    vals = [(g.en[i][lo:hi], g.dz[i][:, lo:hi], g.wp[i][:, lo:hi])
-                            for i in sorted(g.en)]
-                else:
-                    vals = [ok[lo:hi] for ok in g.ok]
-                out[(kind, reads)] = (g.table.export(lo), vals)
+        for key, g in self._memos():
+            t, n = marks.get(key, (None, 0))
+            lo = n if t is g.table else 0
+            if len(g.table) > lo:
+                out[key] = (g.table.export(lo), g.entries(lo, len(g.table)))
         return self.packing.bits, out
 
     def table_bytes(self) -> int:
-        """Bytes of the key tables (slots, stored keys) and what they record per entry."""
-        total = 0
-        for gs in (self.groups, self.cgroups):
-            for g in gs.values():
-                t = g.table
-                total += t.slots.nbytes + sum(st.nbytes for st in getattr(t, "stored", ()))
-                for arrs in ((g.en, g.dz, g.wp) if hasattr(g, "en") else (dict(enumerate(g.ok)),)):
-                    total += sum(a.nbytes for a in arrs.values())
-        return total
+        """Bytes of the key tables and of what they record per entry."""
+        return sum(g.nbytes for _, g in self._memos())
 
     def merge_tables(self, delta) -> int:
         """Add the entries of ``delta`` (another explorer's :meth:`table_delta`) that the
@@ -383,25 +405,13 @@ class BatchedExplorer:
         if bits != self.packing.bits:
             return 0
         added = 0
-        for (kind, reads), (exported, vals) in tables.items():
+        for (kind, reads), (exported, values) in tables.items():
             g = self._group(reads) if kind == "a" else self._cgroup(reads)
-            t = g.table
-            keys = t.keys_of(exported)
-            rows = np.flatnonzero(t.lookup(keys) < 0)
-            if rows.size == 0:
-                continue
-            n0 = len(t)
-            g.grow(n0 + rows.size)
-            if kind == "a":
-                for i, (en, dz, wp) in zip(sorted(g.en), vals):
-                    g.en[i][n0:n0 + rows.size] = en[rows]
-                    g.dz[i][:, n0:n0 + rows.size] = dz[:, rows]
-                    g.wp[i][:, n0:n0 + rows.size] = wp[:, rows]
-            else:
-                for j, ok in enumerate(vals):
-                    g.ok[j][n0:n0 + rows.size] = ok[rows]
-            t.add(keys, rows)
-            added += rows.size
+            keys = g.table.keys_of(exported)
+            rows = np.flatnonzero(g.table.lookup(keys) < 0)
+            if rows.size:
+                g.put(keys, rows, values)
+                added += rows.size
         return added
 
     # ------------------------------------------------------------------ memo fill
