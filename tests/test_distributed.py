@@ -44,21 +44,56 @@ def pool():
             p.close()
 
 
-def _same_as_one_process(pool, m, props, budget=Budget()):
+@pytest.fixture
+def from_level_0(monkeypatch):
+    """The workers explore every level: no level is left to the driver (at the default
+    handoff, one chunk, the driver would explore most of these small designs alone)."""
+    from daxcheck.checker.distributed import bfs
+    monkeypatch.setattr(bfs, "HANDOFF", 0)
+
+
+def _same_as_one_process(pool, m, props, budget=Budget(), handoff=None, stats=None):
     from daxcheck.checker.distributed.bfs import explore_distributed
-    a, b = explore(m, props, budget=budget), explore_distributed(m, props, pool, budget=budget)
+    a = explore(m, props, budget=budget)
+    b = explore_distributed(m, props, pool, budget=budget, handoff=handoff, stats_out=stats)
     assert _summary(b) == _summary(a)
     return b
 
 
 @pytest.mark.parametrize("name", CI_DESIGNS)
-def test_two_workers_equal_the_one_process_explorer(pool, name):
+def test_two_workers_equal_the_one_process_explorer(pool, name, from_level_0):
     """Same states, transitions per family, verdicts, depths, failing items and the very
     same counterexample traces, every property, default bounds."""
-    _same_as_one_process(pool, DaxModel(DESIGNS[name]), ALL)
+    stats = {}
+    _same_as_one_process(pool, DaxModel(DESIGNS[name]), ALL, stats=stats)
+    assert stats["handoff"] == 0
 
 
-def test_stop_when_every_property_is_violated_and_max_states(pool):
+def test_workers_take_over_from_the_driver_mid_search(pool):
+    """The driver explores the levels whose frontier is below ``handoff`` states, then the
+    workers go on from its frontier, visited set and key tables: the one-process result,
+    with counterexamples found on either side of the handoff (their traces run through the
+    driver's links and the workers'), and a --max-states cut after it."""
+    m = DaxModel(DESIGNS["dedupe-stale-srcmap"])       # levels of 8, 56, 304, 1296, 3968 states
+    for h, level in ((50, 2), (1000, 4), (3000, 5)):
+        stats = {}
+        r = _same_as_one_process(pool, m, ALL, handoff=h, stats=stats)
+        assert stats["handoff"] == level
+        assert {v.depth for v in r.verdicts.values() if v.status == VIOLATED} == {5}
+    stats = {}                                          # violated at depth 3, then level 4 on
+    r = _same_as_one_process(pool, DaxModel(DESIGNS["hole-size-unknown"]), ALL, handoff=300,
+                             stats=stats)
+    assert stats["handoff"] == 4 and r.stats.depth == 5
+    stats = {}
+    r = _same_as_one_process(pool, DaxModel(DESIGNS["cow-srcmap"]), ALL, Budget(max_states=9000),
+                             handoff=500, stats=stats)
+    assert r.stats.states == 9000 and r.stats.stopped and stats["handoff"] >= 2
+    stats = {}
+    _same_as_one_process(pool, m, ALL, stats=stats)
+    assert stats["handoff"] is None         # the default, one chunk: never reached here
+
+
+def test_stop_when_every_property_is_violated_and_max_states(pool, from_level_0):
     """The one-process engine stops after the parent whose successor violated the last
     pending property, or at exactly --max-states: the workers count the same states and
     transitions (each violated property alone, all together, and a cut mid-level)."""
@@ -104,6 +139,9 @@ class _InProcess:
         self.n, self.ray = n, self
         self.actors = [self._Actor(PartitionWorker(r, n)) for r in range(n)]
 
+    def put(self, value):
+        return self._Ref(value)
+
     def get(self, refs, timeout=None):
         return [r.value for r in refs] if isinstance(refs, list) else refs.value
 
@@ -122,8 +160,10 @@ def test_three_workers_equal_the_one_process_explorer():
     from daxcheck.checker.distributed.bfs import explore_distributed
     m = DaxModel(DESIGNS["hole-size-unknown"])
     for budget in (Budget(), Budget(max_states=777)):
-        assert _summary(explore_distributed(m, ALL, _InProcess(3), budget=budget)) == \
-            _summary(explore(m, ALL, budget=budget))
+        for handoff in (0, 30):                 # from level 0, from level 3
+            assert _summary(explore_distributed(m, ALL, _InProcess(3), budget=budget,
+                                                handoff=handoff)) == \
+                _summary(explore(m, ALL, budget=budget))
 
 
 def test_workers_share_their_key_table_entries():
@@ -132,7 +172,7 @@ def test_workers_share_their_key_table_entries():
     from daxcheck.checker.distributed.bfs import explore_distributed
     m = DaxModel(DESIGNS["cow-srcmap"])
     stats = {}
-    assert _summary(explore_distributed(m, ALL, _InProcess(2), stats_out=stats)) == \
+    assert _summary(explore_distributed(m, ALL, _InProcess(2), stats_out=stats, handoff=0)) == \
         _summary(explore(m, ALL))
     shared = [lv.get("shared_entries", 0) for lv in stats["levels"]]
     assert sum(shared) > 0 and shared[-1] == 0      # nothing after the last level
@@ -141,11 +181,11 @@ def test_workers_share_their_key_table_entries():
 @pytest.mark.slow
 @pytest.mark.thorough
 @pytest.mark.parametrize("name", sorted(set(DESIGNS) - set(CI_DESIGNS)))
-def test_every_design(pool, name):
+def test_every_design(pool, name, from_level_0):
     _same_as_one_process(pool, DaxModel(DESIGNS[name]), ALL)
 
 
-def test_cli_check_workers_2_writes_the_same_trace(pool, tmp_path, capsys):
+def test_cli_check_workers_2_writes_the_same_trace(pool, tmp_path, capsys, from_level_0):
     """``check --workers 2`` (reusing the module's workers) exits as the one-process run
     and writes the same counterexample (ITF states and actions)."""
     args = ["check", "--design", "hole-size-unknown", "--quiet"]
@@ -203,7 +243,7 @@ register_design(Spin(**{{**{{f.name: getattr(DESIGNS["iomap-hole-size"], f.name)
     ("try:\n                while True:\n                    pass\n            except "
      "BaseException:\n                pass", "1", "(the Ray workers did not stop: killed)")])
 def test_time_limit_stops_a_hook_that_never_returns_in_a_worker(pool, tmp_path, body, limit,
-                                                                stop):
+                                                                stop, from_level_0):
     """A user's design hook that never returns inside the Ray workers: --time-limit stops
     it there (naming the user's file:line; the limit leaves the workers' setup time to
     reach the hook on a loaded machine), or, when the hook swallows the stop, the driver

@@ -13,7 +13,11 @@ a two-phase exchange: fingerprints first, states only where they are expanded.
   lie in its parents' range), so positions are prefix sums of the workers' counts and a
   state's words stay where they were built; only the imbalance moves between neighbours.
 
-One BFS level is four rounds driven by :class:`DistributedExplorer`:
+The driver (:class:`DistributedExplorer`) explores the first levels itself, as one
+process, until a frontier holds a chunk's worth of states (:data:`HANDOFF`); the workers
+take the search over from that frontier (each its range, every fingerprint so far marked,
+the key-table entries evaluated so far).  From there one BFS level is four rounds driven
+by the driver:
 
 1. ``expand``: every worker runs its frontier, chunk by chunk, through the batched
    explorer's own successor machinery (:class:`~daxcheck.checker.explicit.levels.BatchedExplorer`:
@@ -82,6 +86,12 @@ def split(total: int, n: int) -> list[int]:
     return [total * r // n for r in range(n + 1)]
 
 
+HANDOFF = None
+"""States in the first frontier the workers take over from the driver
+(:class:`DistributedExplorer`; None: one chunk of the batched explorer, 0: the workers
+explore from level 0)."""
+
+
 KILL_AFTER = 1.0
 """Seconds past the time limit after which the driver stops waiting for the workers and
 kills them (less than :data:`daxcheck.usercode.DEADLINE_GRACE`, after which the driver's
@@ -148,36 +158,41 @@ class PartitionWorker:
         self.registries = registries.snapshot()   # before any user file: see setup
 
     # ------------------------------------------------------------------ setup
-    def setup(self, spec, depth: int, time_left: float | None = None,
-              time_limit: float | None = None) -> int:
+    def setup(self, spec, depth: int, start, visited, tables,
+              time_left: float | None = None, time_limit: float | None = None) -> int:
         """Build the model of ``spec`` (:class:`~.spec.ModelSpec`) for a search to
-        ``depth``; mark the initial states this worker owns as visited and keep its range
-        of them (by index among the distinct initial states) as its frontier.
+        ``depth`` and take the search over from the driver
+        (:class:`DistributedExplorer`): ``start`` = ``(level, packing bits, words, fps,
+        offset)``, this worker's range of that level's frontier (``(nw, k)`` and ``(1, k)``
+        uint64 under that packing, from global position ``offset`` on); ``visited``: every
+        fingerprint of the levels so far (sorted uint64), marked here (the owned ones and
+        the others alike: none is a new state); ``tables``: the key-table entries the
+        driver evaluated (:meth:`~daxcheck.checker.explicit.levels.BatchedExplorer.table_delta`).
         ``time_left``: seconds until the run's ``time_limit`` (None: unbounded), which
-        bounds every round (:class:`WorkerTimeLimit`).  Returns the size of that range."""
+        bounds every round (:class:`WorkerTimeLimit`).  Returns ``k``."""
         self.until = None if time_left is None else time.monotonic() + time_left
         self.limit = time_limit
-        return self._setup(spec, depth)
+        return self._setup(spec, depth, start, visited, tables)
 
     @_bounded
-    def _setup(self, spec, depth):
+    def _setup(self, spec, depth, start, visited, tables):
         from daxcheck import registries
         registries.restore(self.registries)    # a reused worker: the last run's user files out
         model, props = spec.build()
         self.E = E = BatchedExplorer(model, props, depth, Budget())   # the default chunks
         ridx = {r: j for j, r in enumerate(E.by_reads)}
         self.act_table = np.array([ridx[a.reads] for a in E.infos], dtype=np.intp)
-        words0, fps0, _ = E._initial()
-        fp = fps0[0]
-        E.visited.add(np.sort(fp[owner(fp, self.n) == self.rank_]))
-        b = split(fp.size, self.n)
-        lo, hi = b[self.rank_], b[self.rank_ + 1]
-        self.front = [(words0[:, lo:hi], fps0[:, lo:hi])]
+        level, bits, words, fps, lo = start
+        E._set_packing(Packing(bits))
+        E.visited.add(visited)
+        E.merge_tables(tables)
+        self.front = [(words, fps)]
         self.offset = lo                        # global position of the frontier's first
-        self.levels = [(lo, np.arange(lo, hi, dtype=np.int64))]   # per level: (offset, keys)
+        self.first_level = level + 1            # self.levels[i]: level first_level + i
+        self.levels = []                        # per level built here: (offset, keys)
         self.chunks, self.cand, self.lost = [], [], None
         self.marks = E.table_marks()
-        return hi - lo
+        return fps.shape[1]
 
     def _budget(self):
         """Between chunks: :class:`WorkerTimeLimit` once the run's time limit has passed."""
@@ -440,7 +455,7 @@ class PartitionWorker:
     def link(self, level: int, pos: int):
         """The key (parent position * nA + action) of the state at global position
         ``pos`` of ``level`` if this worker built it, else None."""
-        off, K = self.levels[level]
+        off, K = self.levels[level - self.first_level]
         i = pos - off
         return int(K[i]) if 0 <= i < K.size else None
 
@@ -539,22 +554,33 @@ class _Deadline(Exception):
 class DistributedExplorer(BatchedExplorer):
     """The driver of a distributed BFS of ``model`` over the workers of ``pool``: same
     arguments and :class:`CheckResult` as :class:`BatchedExplorer` (``exact`` and
-    ``symmetry`` are not supported).  The driver keeps no state set: level 0 is checked
-    here, every deeper level by the workers (module docstring); counterexamples are rebuilt
-    here from the links the workers keep.  ``budget.time_limit`` is checked between levels
-    and bounds every wait for the workers (past it they are killed and replaced: the
-    result is incomplete).  ``stats_out`` (a dict, optional) receives per-level
-    measurements: seconds per round and worker, candidates, fingerprints sent between
-    workers, bytes moved, and the key-table entries the workers took from each other at
-    the level's end (``shared_entries``)."""
+    ``symmetry`` are not supported).  The driver explores the first levels itself, as the
+    one-process explorer does, up to the first level whose frontier holds at least
+    ``handoff`` states (default :data:`HANDOFF`: one chunk of the batched explorer; 0: the
+    workers from level 0): split over the workers, a smaller level costs each of them a
+    chunk's fixed costs and four rounds of messages for a fraction of a chunk's work (on
+    cow-single-iomap --depth 7 the first four levels, 22,000 states, took 0.5-0.7 s over
+    two workers; the driver explores them in 0.3 s, building its explorer included).  The workers then take the search over
+    (:meth:`PartitionWorker.setup`: their range of that frontier, every fingerprint so far,
+    the key-table entries evaluated so far) and the driver keeps no state set; every deeper
+    level is theirs (module docstring).  Counterexamples are rebuilt here from the links
+    of the driver's levels and those the workers keep.  ``budget.time_limit`` is checked
+    between chunks in the driver's levels, between levels after, and bounds every wait for
+    the workers (past it they are killed and replaced: the result is incomplete).
+    ``stats_out`` (a dict, optional) receives ``handoff`` (the level the workers took
+    over, None: the driver did the whole search) and per worker level measurements: seconds
+    per round and worker, candidates, fingerprints sent between workers, bytes moved, and
+    the key-table entries the workers took from each other at the level's end
+    (``shared_entries``)."""
 
     def __init__(self, model, props, pool, spec, depth=None, budget=None, progress=None,
-                 progress_every=0.25, stats_out=None):
+                 progress_every=0.25, stats_out=None, handoff=None):
         super().__init__(model, props, depth, budget or Budget(), progress, progress_every)
         self.pool, self.spec = pool, spec
         self.stats_out = stats_out if stats_out is not None else {}
+        handoff = HANDOFF if handoff is None else handoff
+        self.handoff = self.chunk if handoff is None else handoff
         self.deadline = None
-        self.n_states = 0
         self.calls = []         # ObjectRefs of the calls of the current level
 
     def _get(self, refs):
@@ -572,9 +598,12 @@ class DistributedExplorer(BatchedExplorer):
             raise _Deadline(e.reason) from None
 
     def _path(self, depth, idx):
+        h = None if self.handed is None else self.handed[0]
+        if h is None or depth <= h:             # a level the driver explored
+            return super()._path(depth, idx)
         actors = self.pool.actors
         steps, i = [], idx
-        for lvl in range(depth, 0, -1):
+        for lvl in range(depth, h, -1):
             found = [k for k in self._get([a.link.remote(lvl, i) for a in actors])
                      if k is not None]
             if len(found) != 1:
@@ -582,14 +611,20 @@ class DistributedExplorer(BatchedExplorer):
             i, a = divmod(found[0], self.nA)
             steps.append(a)
         steps.reverse()
-        return i, steps
+        i, before = super()._path(h, i)
+        return i, before + steps
 
     def run(self) -> CheckResult:
-        """Explore breadth-first over the workers (see the module docstring)."""
-        t0 = time.perf_counter()
+        """Explore breadth-first: the first levels here, then over the workers (see the
+        class and module docstrings)."""
         budget = self.budget
+        self.stats_out["handoff"] = None
         if budget.time_limit is not None:
-            self.deadline = t0 + budget.time_limit
+            self.deadline = time.perf_counter() + budget.time_limit
+        level, complete, stopped = self._levels()
+        t0 = self.t0
+        if self.handed is None:
+            return self._result(level, complete, stopped, t0)
         try:
             return self._run(t0)
         except _Deadline as e:
@@ -626,17 +661,28 @@ class DistributedExplorer(BatchedExplorer):
 
     def _run(self, t0) -> CheckResult:
         self.pool.revive()
-        actors, N = self.pool.actors, self.pool.n
+        ray, actors, N = self.pool.ray, self.pool.actors, self.pool.n
         budget = self.budget
+        level, frontier, frontier_n = self.handed
+        self.stats_out["handoff"] = level
+        self.stats_out["driver_seconds"] = time.perf_counter() - t0
+        words, fps = _join(frontier) if frontier else (
+            np.zeros((self.packing.nw, 0), U64), np.zeros((1, 0), U64))
+        visited, tables = ray.put(self.visited.array()), ray.put(self.table_delta({}))
+        self.visited = None                 # the workers' from now on
+        b = split(frontier_n, N)
         left = None if self.deadline is None else self.deadline - time.perf_counter()
-        self._get(self._track([a.setup.remote(self.spec, self.depth, left, budget.time_limit)
-                               for a in actors]))
+        self._get(self._track([a.setup.remote(
+            self.spec, self.depth, (level, self.packing.bits, words[:, b[w]:b[w + 1]],
+                                    fps[:, b[w]:b[w + 1]], b[w]),
+            visited, tables, left, budget.time_limit) for w, a in enumerate(actors)]))
+        self.handed = (level, None, frontier_n)     # the frontier is the workers' now
+        del words, fps, frontier, visited, tables
         self.calls = []
-        words0, fps0, _ = self._initial()
-        self.n_states = frontier_n = fps0.shape[1]
-        self._record(self._check(words0), 0, fps0[0], 0)
-        level, complete, stopped = 0, False, None
-        self.stats.depth = 0
+        self.stats_out["setup_seconds"] = (time.perf_counter() - t0
+                                           - self.stats_out["driver_seconds"])
+        complete, stopped = False, None
+        self.stats.depth = level
         per_level = self.stats_out.setdefault("levels", [])
         while self.pending:
             if frontier_n == 0:
@@ -734,12 +780,14 @@ class DistributedExplorer(BatchedExplorer):
 
 
 def explore_distributed(model, props, pool, depth=None, budget=None, progress=None,
-                        progress_every=0.25, stats_out=None) -> CheckResult:
+                        progress_every=0.25, stats_out=None, handoff=None) -> CheckResult:
     """Distributed BFS of ``model`` (a :class:`~daxcheck.spec.model.DaxModel` whose design
     and properties the workers can rebuild by name: :class:`~.spec.ModelSpec`) for the
-    Property list ``props`` on the workers of ``pool`` (:class:`WorkerPool`).  The result
-    (states, transitions, verdicts, depths, traces) is the one-process
+    Property list ``props`` on the workers of ``pool`` (:class:`WorkerPool`), from the
+    first level whose frontier holds ``handoff`` states or more (default: one chunk; 0:
+    from level 0; :class:`DistributedExplorer`).  The result (states, transitions,
+    verdicts, depths, traces) is the one-process
     :func:`~daxcheck.checker.explicit.levels.explore_batched`'s."""
     from .spec import ModelSpec
     return DistributedExplorer(model, props, pool, ModelSpec.of(model, props), depth, budget,
-                               progress, progress_every, stats_out).run()
+                               progress, progress_every, stats_out, handoff).run()

@@ -80,6 +80,11 @@ class FingerprintSet:
                 hit[lo:hi] |= _hits(arr[:self.sizes[j]], q[lo:hi])
         return hit
 
+    def array(self) -> np.ndarray:
+        """Every fingerprint of the set, sorted: one new uint64 array of ``len(self)``."""
+        return merge_sorted(np.concatenate([a[:n] for a, n in zip(self.buckets, self.sizes)]),
+                            self.delta)
+
     def add(self, q: np.ndarray) -> None:
         """Insert the sorted fingerprints ``q`` (none of them in the set)."""
         self.delta = merge_sorted(self.delta, q)

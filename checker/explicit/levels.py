@@ -292,6 +292,11 @@ class BatchedExplorer:
         self.pending = [p.name for p in self.props]
         # Exact mode: every state's words (``stored``, by state id) and fingerprint -> id.
         self.index = FingerprintIndex() if exact else None
+        # A subclass may take the search over at the first level whose frontier holds at
+        # least ``handoff`` states: :meth:`run` then stops there and leaves ``handed`` =
+        # (level, frontier pieces, frontier size) (the distributed driver,
+        # :mod:`daxcheck.checker.distributed.bfs`).
+        self.handoff, self.handed = None, None
         self.stored = None
         self.collisions_checked = 0
         # --- partial-order reduction (issue 11): a successor-set filter, see .por
@@ -805,6 +810,15 @@ class BatchedExplorer:
     def run(self) -> CheckResult:
         """Explore breadth-first to the depth bound, or until every property is violated or
         a budget runs out."""
+        level, complete, stopped = self._levels()
+        if self.sym is not None:
+            self._check_bijections()
+        return self._result(level, complete, stopped, self.t0)
+
+    def _levels(self):
+        """The search loop of :meth:`run` (from ``self.t0``, set here): returns ``(level,
+        complete, stopped)`` for :meth:`_result`; at a ``handoff`` it stops with
+        ``handed`` set."""
         t0 = self.t0 = time.perf_counter()
         next_tick = t0 + self.progress_every
         level = 0
@@ -822,6 +836,9 @@ class BatchedExplorer:
                     complete = True
                     break
                 if level >= self.depth:
+                    break
+                if self.handoff is not None and frontier_n >= self.handoff:
+                    self.handed = (level, frontier, frontier_n)
                     break
                 queue, frontier = frontier, None
                 nxt = _Blocks(self.packing.nw, self.G, max(self.chunk, BLOCK))
@@ -904,9 +921,7 @@ class BatchedExplorer:
             frontier = nxt.pieces()
             frontier_n = done
             level += 1   # also when every property is violated (the reference counts it)
-        if self.sym is not None:
-            self._check_bijections()
-        return self._result(level, complete, stopped, t0)
+        return level, complete, stopped
 
     def _build(self, words, parents, acts, ents, groups=None, entry=None):
         """The words of the new states: each parent's words patched on its action's W.
