@@ -9,7 +9,8 @@ searches run one after the other: the machine's speed drifts by 10-20% over minu
 machine's ceiling (``N`` one-process searches run at once as ``N`` processes, between the
 two: ``N`` x one search alone / the slowest of them; on this VM two busy cores do not
 always give twice the work of one) and the share of it the distributed run reached, and
-for the distributed run: per-worker throughput (states / worker / second, and seconds per
+for the distributed run: the levels the driver explored alone before the workers took its
+frontier over (and the seconds of both), per-worker throughput (states / worker / second, and seconds per
 worker in the expand, resolve and build rounds), candidates per state, candidates new at
 the worker that met them per state, bytes sent between workers per state (fingerprints to
 their owners, the owners' answers, states moved to even out the ranges, key-table entries
@@ -185,12 +186,20 @@ def main(argv=None) -> int:
                        "link_bytes_per_state": sum(x["links"] for x in mem) / n,
                        "table_bytes_per_worker": [x["tables"] for x in mem],
                        "one_table_bytes": one_tables,
+                       "handoff": extra["handoff"],
+                       "driver_seconds": extra.get("driver_seconds"),
+                       "setup_seconds": extra.get("setup_seconds"),
                        "levels": lv}
                 out["runs"].append(run)
                 print(f"run {rep + 1}: --workers 1 {t1:.2f}s, --workers {args.workers} "
                       f"{t2:.2f}s, ratio {t1 / t2:.2f}x; states {one.stats.states:,} / "
                       f"{two.stats.states:,} ({'identical' if same else 'DIFFERENT'} states, "
                       f"verdicts, depths, traces)", flush=True)
+                if extra["handoff"] is not None:
+                    print(f"  the driver explored levels 1-{extra['handoff']} "
+                          f"({n - sum(x['states'] for x in lv):,} states with level 0) in "
+                          f"{extra['driver_seconds']:.2f}s; the workers took its frontier "
+                          f"over in {extra['setup_seconds']:.2f}s", flush=True)
                 print(f"  per worker {run['per_worker_states_per_s']:,.0f} states/s "
                       f"(expand/resolve/build "
                       f"{', '.join('/'.join(f'{x:.2f}' for x in r) + 's' for r in rounds)}); "

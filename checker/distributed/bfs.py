@@ -158,36 +158,42 @@ class PartitionWorker:
         self.registries = registries.snapshot()   # before any user file: see setup
 
     # ------------------------------------------------------------------ setup
-    def setup(self, spec, depth: int, start, visited, tables,
-              time_left: float | None = None, time_limit: float | None = None) -> int:
-        """Build the model of ``spec`` (:class:`~.spec.ModelSpec`) for a search to
-        ``depth`` and take the search over from the driver
-        (:class:`DistributedExplorer`): ``start`` = ``(level, packing bits, words, fps,
-        offset)``, this worker's range of that level's frontier (``(nw, k)`` and ``(1, k)``
-        uint64 under that packing, from global position ``offset`` on); ``visited``: every
-        fingerprint of the levels so far (sorted uint64), marked here (the owned ones and
-        the others alike: none is a new state); ``tables``: the key-table entries the
-        driver evaluated (:meth:`~daxcheck.checker.explicit.levels.BatchedExplorer.table_delta`).
-        ``time_left``: seconds until the run's ``time_limit`` (None: unbounded), which
-        bounds every round (:class:`WorkerTimeLimit`).  Returns ``k``."""
+    def prepare(self, spec, depth: int, time_left: float | None = None,
+                time_limit: float | None = None) -> None:
+        """Build the model of ``spec`` (:class:`~.spec.ModelSpec`) and its explorer for a
+        search to ``depth`` (while the driver explores the first levels).  ``time_left``:
+        seconds until the run's ``time_limit`` (None: unbounded), which bounds every round
+        (:class:`WorkerTimeLimit`)."""
         self.until = None if time_left is None else time.monotonic() + time_left
         self.limit = time_limit
-        return self._setup(spec, depth, start, visited, tables)
+        self.E = None
+        self._prepare(spec, depth)
 
     @_bounded
-    def _setup(self, spec, depth, start, visited, tables):
+    def _prepare(self, spec, depth):
         from daxcheck import registries
         registries.restore(self.registries)    # a reused worker: the last run's user files out
         model, props = spec.build()
         self.E = E = BatchedExplorer(model, props, depth, Budget())   # the default chunks
         ridx = {r: j for j, r in enumerate(E.by_reads)}
         self.act_table = np.array([ridx[a.reads] for a in E.infos], dtype=np.intp)
-        level, bits, words, fps, lo = start
+
+    @_bounded
+    def start(self, level: int, bits, words, fps, offset: int, visited, tables) -> int:
+        """Take the search over from the driver (:class:`DistributedExplorer`), after
+        :meth:`prepare`: this worker's range of the frontier of ``level``, ``words`` ``(nw,
+        k)`` and ``fps`` ``(1, k)`` (uint64) under the packing of column widths ``bits``,
+        from global position ``offset`` on; ``visited``: every fingerprint of the levels
+        so far (sorted uint64), all marked here (owned or not: none is a new state);
+        ``tables``: the key-table entries the driver evaluated
+        (:meth:`~daxcheck.checker.explicit.levels.BatchedExplorer.table_delta`).  Returns
+        ``k``."""
+        E = self.E
         E._set_packing(Packing(bits))
         E.visited.add(visited)
         E.merge_tables(tables)
         self.front = [(words, fps)]
-        self.offset = lo                        # global position of the frontier's first
+        self.offset = offset                    # global position of the frontier's first
         self.first_level = level + 1            # self.levels[i]: level first_level + i
         self.levels = []                        # per level built here: (offset, keys)
         self.chunks, self.cand, self.lost = [], [], None
@@ -621,11 +627,16 @@ class DistributedExplorer(BatchedExplorer):
         self.stats_out["handoff"] = None
         if budget.time_limit is not None:
             self.deadline = time.perf_counter() + budget.time_limit
+        self.pool.revive()
+        self._track([a.prepare.remote(self.spec, self.depth, budget.time_limit,
+                                      budget.time_limit) for a in self.pool.actors])
         level, complete, stopped = self._levels()
         t0 = self.t0
-        if self.handed is None:
-            return self._result(level, complete, stopped, t0)
         try:
+            if self.handed is None:         # the driver did it all: the workers idle again
+                if not self._settle():
+                    self.pool.kill()
+                return self._result(level, complete, stopped, t0)
             return self._run(t0)
         except _Deadline as e:
             if not self._settle():
@@ -644,11 +655,11 @@ class DistributedExplorer(BatchedExplorer):
 
     def _settle(self, wait=None) -> bool:
         """Wait for the calls of this level until :data:`KILL_AFTER` seconds past the time
-        limit (or ``wait`` seconds) and fetch every result that came (Ray logs the errors
+        limit (or ``wait`` seconds; no time limit: until they end) and fetch every result that came (Ray logs the errors
         of results never fetched); whether they all came (a worker runs its calls in
         order: then every worker is idle)."""
         ray, refs = self.pool.ray, self.calls
-        if wait is None:
+        if wait is None and self.deadline is not None:
             wait = max(0.0, self.deadline + KILL_AFTER - time.perf_counter())
         done, rest = ray.wait(refs, num_returns=len(refs), timeout=wait) if refs else ([], [])
         for r in done:
@@ -660,7 +671,6 @@ class DistributedExplorer(BatchedExplorer):
         return not rest
 
     def _run(self, t0) -> CheckResult:
-        self.pool.revive()
         ray, actors, N = self.pool.ray, self.pool.actors, self.pool.n
         budget = self.budget
         level, frontier, frontier_n = self.handed
@@ -669,13 +679,13 @@ class DistributedExplorer(BatchedExplorer):
         words, fps = _join(frontier) if frontier else (
             np.zeros((self.packing.nw, 0), U64), np.zeros((1, 0), U64))
         visited, tables = ray.put(self.visited.array()), ray.put(self.table_delta({}))
-        self.visited = None                 # the workers' from now on
+        self.visited = None                 # the workers' from now on, as the key tables
+        self.groups.clear()
+        self.cgroups.clear()
         b = split(frontier_n, N)
-        left = None if self.deadline is None else self.deadline - time.perf_counter()
-        self._get(self._track([a.setup.remote(
-            self.spec, self.depth, (level, self.packing.bits, words[:, b[w]:b[w + 1]],
-                                    fps[:, b[w]:b[w + 1]], b[w]),
-            visited, tables, left, budget.time_limit) for w, a in enumerate(actors)]))
+        self._get(self._track([a.start.remote(
+            level, self.packing.bits, words[:, b[w]:b[w + 1]], fps[:, b[w]:b[w + 1]], b[w],
+            visited, tables) for w, a in enumerate(actors)]))
         self.handed = (level, None, frontier_n)     # the frontier is the workers' now
         del words, fps, frontier, visited, tables
         self.calls = []
