@@ -181,8 +181,11 @@ def test_workers_share_their_key_table_entries():
 @pytest.mark.slow
 @pytest.mark.thorough
 @pytest.mark.parametrize("name", sorted(set(DESIGNS) - set(CI_DESIGNS)))
-def test_every_design(pool, name, from_level_0):
-    _same_as_one_process(pool, DaxModel(DESIGNS[name]), ALL)
+def test_every_design(pool, name):
+    """The one-process result on every design, the workers from level 0 and from the first
+    frontier of 100 states or more."""
+    for handoff in (0, 100):
+        _same_as_one_process(pool, DaxModel(DESIGNS[name]), ALL, handoff=handoff)
 
 
 def test_cli_check_workers_2_writes_the_same_trace(pool, tmp_path, capsys, from_level_0):
