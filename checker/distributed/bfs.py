@@ -220,7 +220,8 @@ class PartitionWorker:
         t0, c0 = time.perf_counter(), time.process_time()
         E, n, nA, act_table = self.E, self.n, self.E.nA, self.act_table
         queue, self.front = self.front, None
-        self.chunks, self.cand = [], []     # cand: (action, parent positions) per chunk
+        # cand, per chunk: (global position of its first row, enabled rows per action)
+        self.chunks, self.cand = [], []
         E.pending = list(pending)
         out = [[] for _ in range(n)]
         base = ncand = 0
@@ -248,10 +249,7 @@ class PartitionWorker:
                 own = (built, E._check(built, acts[sel]) if sel.size else {})
             self.chunks.append(_Chunk(words, E.packing, dict(E.groups), base, nok, fp, ent,
                                       dest.astype(np.int16), order, own))
-            pos0 = self.offset + base
-            for i, rows in rows_by.items():
-                if rows.size:
-                    self.cand.append((i, rows + pos0))
+            self.cand.append((self.offset + base, rows_by))
             base += fps.shape[1]
         msgs, sent, fresh_n = [], 0, 0
         for w in range(n):
@@ -399,8 +397,10 @@ class PartitionWorker:
         when the search stops)."""
         nA = self.E.nA
         fired = np.zeros(nA, dtype=np.int64)
-        for i, pp in self.cand:
-            fired[i] += pp.size if last is None else int(np.count_nonzero(pp <= last))
+        for pos0, rows_by in self.cand:
+            for i, rows in rows_by.items():     # sorted chunk rows
+                fired[i] += rows.size if last is None else int(
+                    np.searchsorted(rows, last - pos0, side="right"))
         self.cand = []
         K = self.nkey
         self.levels.append((offset, K))
@@ -676,6 +676,8 @@ class DistributedExplorer(BatchedExplorer):
         level, frontier, frontier_n = self.handed
         self.stats_out["handoff"] = level
         self.stats_out["driver_seconds"] = time.perf_counter() - t0
+        self._get(self.calls)               # prepare: done by now, its errors raised here
+        self.calls = []
         words, fps = _join(frontier) if frontier else (
             np.zeros((self.packing.nw, 0), U64), np.zeros((1, 0), U64))
         visited, tables = ray.put(self.visited.array()), ray.put(self.table_delta({}))
