@@ -309,6 +309,7 @@ def _fingerprint_set_case(batches, data):
         assert fs.contains(probe).tolist() == [x in ref for x in probe.tolist()]
         assert ix.find(probe).tolist() == [ref.get(x, -1) for x in probe.tolist()]
     assert len(fs) == len(ref)
+    assert fs.array().tolist() == sorted(ref)      # the distributed driver's handoff
 
 
 # ---------------------------------------------------------------- symmetry

@@ -293,7 +293,7 @@ class BatchedExplorer:
         # Exact mode: every state's words (``stored``, by state id) and fingerprint -> id.
         self.index = FingerprintIndex() if exact else None
         # A subclass may take the search over at the first level whose frontier holds at
-        # least ``handoff`` states: :meth:`run` then stops there and leaves ``handed`` =
+        # least ``handoff`` states: :meth:`_levels` then stops there and leaves ``handed`` =
         # (level, frontier pieces, frontier size) (the distributed driver,
         # :mod:`daxcheck.checker.distributed.bfs`).
         self.handoff, self.handed = None, None
