@@ -655,9 +655,9 @@ class DistributedExplorer(BatchedExplorer):
 
     def _settle(self, wait=None) -> bool:
         """Wait for the calls of this level until :data:`KILL_AFTER` seconds past the time
-        limit (or ``wait`` seconds; no time limit: until they end) and fetch every result that came (Ray logs the errors
-        of results never fetched); whether they all came (a worker runs its calls in
-        order: then every worker is idle)."""
+        limit (or ``wait`` seconds; no time limit: until they end) and fetch every result
+        that came (Ray logs the errors of results never fetched); whether they all came (a
+        worker runs its calls in order: then every worker is idle)."""
         ray, refs = self.pool.ray, self.calls
         if wait is None and self.deadline is not None:
             wait = max(0.0, self.deadline + KILL_AFTER - time.perf_counter())
