@@ -261,8 +261,8 @@ class PartitionWorker:
             else:
                 sent += m.size
                 msgs.append(m)
-        info = {"candidates": ncand, "fresh": fresh_n, "sent_states": sent, "seconds": time.perf_counter() - t0,
-                "cpu": time.process_time() - c0}
+        info = {"candidates": ncand, "fresh": fresh_n, "sent_states": sent,
+                "seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0}
         return (*msgs, info)
 
     @_bounded
@@ -566,15 +566,17 @@ class DistributedExplorer(BatchedExplorer):
     workers from level 0): split over the workers, a smaller level costs each of them a
     chunk's fixed costs and four rounds of messages for a fraction of a chunk's work (on
     cow-single-iomap --depth 7 the first four levels, 22,000 states, took 0.5-0.7 s over
-    two workers; the driver explores them in 0.3 s, building its explorer included).  The workers then take the search over
-    (:meth:`PartitionWorker.setup`: their range of that frontier, every fingerprint so far,
-    the key-table entries evaluated so far) and the driver keeps no state set; every deeper
-    level is theirs (module docstring).  Counterexamples are rebuilt here from the links
+    two workers; the driver explores them in 0.3 s, building its explorer included).  The
+    workers build their model meanwhile (:meth:`PartitionWorker.prepare`), then take the
+    search over (:meth:`PartitionWorker.start`: their range of that frontier, every
+    fingerprint so far, the key-table entries evaluated so far) and the driver keeps no
+    state set; every deeper level is theirs (module docstring).  Counterexamples are rebuilt here from the links
     of the driver's levels and those the workers keep.  ``budget.time_limit`` is checked
     between chunks in the driver's levels, between levels after, and bounds every wait for
     the workers (past it they are killed and replaced: the result is incomplete).
     ``stats_out`` (a dict, optional) receives ``handoff`` (the level the workers took
-    over, None: the driver did the whole search) and per worker level measurements: seconds
+    over, None: the driver did the whole search), ``driver_seconds`` and
+    ``setup_seconds`` (until the handoff, and of it) and per worker level measurements: seconds
     per round and worker, candidates, fingerprints sent between workers, bytes moved, and
     the key-table entries the workers took from each other at the level's end
     (``shared_entries``)."""
