@@ -10,9 +10,9 @@ machine's ceiling (``N`` one-process searches run at once as ``N`` processes, be
 two: ``N`` x one search alone / the slowest of them; on this VM two busy cores do not
 always give twice the work of one) and the share of it the distributed run reached, and
 for the distributed run: the levels the driver explored alone before the workers took its
-frontier over (and the seconds of both), per-worker throughput (states / worker / second, and seconds per
-worker in the expand, resolve and build rounds), candidates per state, candidates new at
-the worker that met them per state, bytes sent between workers per state (fingerprints to
+frontier over (and the seconds of both), per-worker throughput (states / worker / second,
+and seconds per worker in the expand, resolve and build rounds), candidates per state,
+candidates new at the worker that met them per state, bytes sent between workers per state (fingerprints to
 their owners, the owners' answers, states moved to even out the ranges, key-table entries
 handed to the other workers at each level's end), fingerprints sent and states moved per
 state, the key-table entries the workers took from each other, the workers' memory per

@@ -160,10 +160,12 @@ def test_three_workers_equal_the_one_process_explorer():
     from daxcheck.checker.distributed.bfs import explore_distributed
     m = DaxModel(DESIGNS["hole-size-unknown"])
     for budget in (Budget(), Budget(max_states=777)):
-        for handoff in (0, 30):                 # from level 0, from level 3
+        for handoff, level in ((0, 0), (30, 3)):
+            stats = {}
             assert _summary(explore_distributed(m, ALL, _InProcess(3), budget=budget,
-                                                handoff=handoff)) == \
+                                                handoff=handoff, stats_out=stats)) == \
                 _summary(explore(m, ALL, budget=budget))
+            assert stats["handoff"] == level
 
 
 def test_workers_share_their_key_table_entries():

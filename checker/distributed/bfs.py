@@ -570,16 +570,16 @@ class DistributedExplorer(BatchedExplorer):
     workers build their model meanwhile (:meth:`PartitionWorker.prepare`), then take the
     search over (:meth:`PartitionWorker.start`: their range of that frontier, every
     fingerprint so far, the key-table entries evaluated so far) and the driver keeps no
-    state set; every deeper level is theirs (module docstring).  Counterexamples are rebuilt here from the links
-    of the driver's levels and those the workers keep.  ``budget.time_limit`` is checked
-    between chunks in the driver's levels, between levels after, and bounds every wait for
-    the workers (past it they are killed and replaced: the result is incomplete).
-    ``stats_out`` (a dict, optional) receives ``handoff`` (the level the workers took
-    over, None: the driver did the whole search), ``driver_seconds`` and
-    ``setup_seconds`` (until the handoff, and of it) and per worker level measurements: seconds
-    per round and worker, candidates, fingerprints sent between workers, bytes moved, and
-    the key-table entries the workers took from each other at the level's end
-    (``shared_entries``)."""
+    state set; every deeper level is theirs (module docstring).  Counterexamples are
+    rebuilt here from the links of the driver's levels and those the workers keep.
+    ``budget.time_limit`` is checked between chunks in the driver's levels, between levels
+    after, and bounds every wait for the workers (past it they are killed and replaced:
+    the result is incomplete).  ``stats_out`` (a dict, optional) receives ``handoff`` (the
+    level the workers took over, None: the driver did the whole search),
+    ``driver_seconds`` and ``setup_seconds`` (until the handoff, and of it) and per worker
+    level measurements: seconds per round and worker, candidates, fingerprints sent
+    between workers, bytes moved, and the key-table entries the workers took from each
+    other at the level's end (``shared_entries``)."""
 
     def __init__(self, model, props, pool, spec, depth=None, budget=None, progress=None,
                  progress_every=0.25, stats_out=None, handoff=None):
