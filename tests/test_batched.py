@@ -15,6 +15,7 @@ from daxcheck.checker.explicit.batched import (evaluate_action, evaluate_predica
 from daxcheck.checker.explicit.explore import explore
 from daxcheck.checker.explicit.fpset import FingerprintIndex, FingerprintSet
 from daxcheck.checker.explicit.keytable import KeyTable
+from daxcheck.checker.explicit import packing
 from daxcheck.checker.explicit.packing import Packing, repack
 from daxcheck.checker.explicit.transitions import action_footprint
 from daxcheck.checker.results import HOLDS, INCOMPLETE, VIOLATED
@@ -259,6 +260,10 @@ def test_packing_round_trips_and_repacks(case):
     assert (p.unpack_rows(w) == rows).all()
     wider = Packing([8] * len(caps))
     assert (wider.unpack_rows(repack(w, p, wider)) == rows).all()
+    # Both ways of unpacking: a word at a time (few states), a column at a time (many)
+    big = np.tile(rows, (packing.UNPACK_BY_WORD // len(rows) + 1, 1))
+    assert big.shape[0] >= packing.UNPACK_BY_WORD
+    assert (p.unpack_rows(p.pack_rows(big)) == big).all()
 
 
 @settings(max_examples=25, deadline=None)
@@ -310,6 +315,17 @@ def _fingerprint_set_case(batches, data):
         assert ix.find(probe).tolist() == [ref.get(x, -1) for x in probe.tolist()]
     assert len(fs) == len(ref)
     assert fs.array().tolist() == sorted(ref)      # the distributed driver's handoff
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 5000).flatmap(lambda span: st.tuples(
+    st.just(span), st.sets(st.integers(0, span - 1), max_size=min(span, 400)))))
+def test_key_order_is_the_sort_of_distinct_keys(case):
+    """``_key_order`` (the order of a chunk's new okeys) is ``argsort``'s, whether the keys
+    are sparse in their range (the sort) or dense (the marking)."""
+    span, keys = case
+    keys = np.array(sorted(keys, key=lambda k: (k * 7919) % 5003), dtype=np.int32)
+    assert levels._key_order(keys, span).tolist() == np.argsort(keys, kind="stable").tolist()
 
 
 # ---------------------------------------------------------------- symmetry

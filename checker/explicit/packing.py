@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 U64 = np.uint64
+UNPACK_BY_WORD = 2048
+"""States below which :meth:`Packing.unpack_rows` extracts a word's columns at once."""
 
 
 class Packing:
@@ -43,6 +45,7 @@ class Packing:
         self.word = tuple(word)
         self.shift = tuple(shift)
         self.cap = np.array([(1 << b) - 1 for b in self.bits], dtype=np.int64)
+        self._words = None      # _by_word, computed on first use
 
     @classmethod
     def for_values(cls, maxvals) -> "Packing":
@@ -84,12 +87,34 @@ class Packing:
         return (words[self.word[c]] >> U64(self.shift[c])) & U64(int(self.cap[c]))
 
     def unpack_rows(self, words: np.ndarray) -> np.ndarray:
-        """``(nw, n)`` words -> ``(n, width)`` uint8 rows."""
+        """``(nw, n)`` words -> ``(n, width)`` uint8 rows.  Below :data:`UNPACK_BY_WORD`
+        states, one NumPy expression per word (the columns a word holds are contiguous);
+        above, one per column, which writes ``out`` with less striding (measured on the
+        96 columns of cow-single-iomap: 0.06 ms against 0.28 ms for one state, 10 ms
+        against 12 ms for 53,773)."""
         n = words.shape[1]
         out = np.empty((n, self.width), dtype=np.uint8)
+        if n < UNPACK_BY_WORD:
+            for w, lo, hi, shifts, caps in self._by_word():
+                out[:, lo:hi] = (words[w, :, None] >> shifts) & caps
+            return out
         for c in range(self.width):
             out[:, c] = self.column(words, c)
         return out
+
+    def _by_word(self):
+        """Per word: ``(word, first column, end column, shifts (1, k), caps (1, k))``."""
+        if self._words is None:
+            word = np.array(self.word)
+            shift = np.array(self.shift, dtype=U64)
+            cap = self.cap.astype(U64)
+            self._words = []
+            for w in range(self.nw):
+                cols = np.flatnonzero(word == w)
+                if cols.size:
+                    self._words.append((w, int(cols[0]), int(cols[-1]) + 1,
+                                        shift[None, cols], cap[None, cols]))
+        return self._words
 
     def pack_values(self, cols, values) -> dict:
         """``{word: packed}`` for columns ``cols`` holding ``values`` (``(len(cols), k)``
