@@ -92,16 +92,6 @@ HANDOFF = None
 explore from level 0)."""
 
 
-PREBUILD = 0.7
-"""Worker 0's share of its own winners built in its first ``expand`` round (then set per
-level by :meth:`DistributedExplorer._share`; 0.7 evened the rounds of
-cow-single-iomap --depth 7 out in one process)."""
-
-PREBUILD_MIN = 0.1
-"""The least share :meth:`DistributedExplorer._share` gives (so that the building is
-still measured)."""
-
-
 KILL_AFTER = 1.0
 """Seconds past the time limit after which the driver stops waiting for the workers and
 kills them (less than :data:`daxcheck.usercode.DEADLINE_GRACE`, after which the driver's
@@ -143,9 +133,8 @@ class _Chunk:
     ``dest`` (the owner of ``fp``); ``order[i]`` is the rank of candidate ``i``'s
     fingerprint among the chunk's (they are sent in that order).  The lowest-ranked
     worker's own candidates are new states as soon as its visited set says so: ``own``
-    holds those of them it built and checked in ``expand`` (a bool mask over the
-    candidates, their words, first violating index per property among them), else
-    None."""
+    holds them already built and checked (words, first violating index per property),
+    else None."""
 
     __slots__ = ("words", "packing", "groups", "base", "okey", "fp", "entry", "dest",
                  "order", "own")
@@ -218,17 +207,16 @@ class PartitionWorker:
 
     # ------------------------------------------------------------------ rounds
     @_bounded
-    def expand(self, pending, prebuild: float = 1.0):
+    def expand(self, pending):
         """Round 1: the new candidates of this worker's frontier, kept per chunk
         (:class:`_Chunk`), every one marked in the visited set.  Worker 0 (no lower rank
-        can take a state from it) builds the share ``prebuild`` (0..1) of the candidates
-        it owns at once and checks the ``pending`` properties on them: work moved from its
-        ``build`` round, which is the longest (it wins every tie), to this one, where it
-        would wait for the others (the driver sets the share, :meth:`DistributedExplorer._share`).
+        can take a state from it) builds the candidates it owns at once and checks the
+        ``pending`` properties on them: work moved from its ``build`` round, which is
+        the longest (it wins every tie), to this one, where it waits for the others.
         Returns ``n + 1`` values: per owner the fingerprints sent to it (``(k,)`` uint64,
         sorted chunk by chunk; this worker's own: None, kept here), then ``{"candidates",
-        "fresh", "sent_states", "seconds", "cpu", "prebuild_seconds"}`` (wall-clock and
-        CPU seconds of the round, seconds of it spent building and checking)."""
+        "fresh", "sent_states", "seconds", "cpu"}`` (wall-clock and CPU seconds of the
+        round)."""
         t0, c0 = time.perf_counter(), time.process_time()
         E, n, nA, act_table = self.E, self.n, self.E.nA, self.act_table
         queue, self.front = self.front, None
@@ -237,7 +225,6 @@ class PartitionWorker:
         E.pending = list(pending)
         out = [[] for _ in range(n)]
         base = ncand = 0
-        pre_s = 0.0
         while queue:
             self._budget()
             words, fps, (cfp, cok, ents, rows_by) = E._next_chunk(queue, [])
@@ -256,15 +243,10 @@ class PartitionWorker:
                 out[w].append(fresh[to == w])
             del fresh, to
             own = None
-            if self.rank_ == 0 and prebuild > 0:
-                tb = time.perf_counter()
+            if self.rank_ == 0:
                 sel = np.flatnonzero(dest == 0)
-                sel = sel[:int(round(prebuild * sel.size))]
-                pre = np.zeros(nok.size, dtype=bool)
-                pre[sel] = True
                 built = E._build(words, parents[sel], acts[sel], ents)
-                own = (pre, built, E._check(built, acts[sel]) if sel.size else {})
-                pre_s += time.perf_counter() - tb
+                own = (built, E._check(built, acts[sel]) if sel.size else {})
             self.chunks.append(_Chunk(words, E.packing, dict(E.groups), base, nok, fp, ent,
                                       dest.astype(np.int16), order, own))
             self.cand.append((self.offset + base, rows_by))
@@ -280,8 +262,7 @@ class PartitionWorker:
                 sent += m.size
                 msgs.append(m)
         info = {"candidates": ncand, "fresh": fresh_n, "sent_states": sent,
-                "seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0,
-                "prebuild_seconds": pre_s}
+                "seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0}
         return (*msgs, info)
 
     @_bounded
@@ -355,16 +336,16 @@ class PartitionWorker:
                 win[sel] = answers[u][at[u]:at[u] + sel.size]
                 at[u] += sel.size
             win = win[c.order]
-            # The states to build here now (all winners but those worker 0 built in
-            # expand), then the chunk's winners in key order.
-            todo = win if c.own is None else win & ~c.own[0]
+            # The states to build here now (all winners, or worker 0's foreign ones),
+            # then the chunk's winners in key order: ``at`` of each candidate among them.
+            todo = win if c.own is None else win & (c.dest != me)
             ok = c.okey[todo]
             words = self._words(c, ok // nA, ok % nA, c.entry[todo])
             found = E._check(words, ok % nA) if ok.size else {}
             if c.own is not None:
                 pos = np.cumsum(win) - 1
-                pre, built, own_found = c.own
-                here, there = pos[pre], pos[todo]
+                here, there = pos[c.dest == me], pos[todo]
+                built, own_found = c.own
                 if c.packing is not E.packing:
                     built = repack(built, c.packing, E.packing)
                 allw = np.empty((E.packing.nw, pos[-1] + 1 if pos.size else 0), U64)
@@ -609,7 +590,6 @@ class DistributedExplorer(BatchedExplorer):
         self.handoff = self.chunk if handoff is None else handoff
         self.deadline = None
         self.calls = []         # ObjectRefs of the calls of the current level
-        self.prebuild = PREBUILD    # worker 0's share of its winners built in expand
 
     def _get(self, refs):
         """``ray.get(refs)``; raises :class:`_Deadline` when a worker's deadline stopped a
@@ -727,8 +707,8 @@ class DistributedExplorer(BatchedExplorer):
             lt = time.perf_counter()
             keep = level + 1 < self.depth
             adopted, self.calls = self.calls, []
-            outs = self._track([a.expand.options(num_returns=N + 1).remote(
-                self.pending, self.prebuild) for a in actors])
+            outs = self._track([a.expand.options(num_returns=N + 1).remote(self.pending)
+                                for a in actors])
             ans = self._track([a.resolve.options(num_returns=N + 1).remote(
                 *[outs[v][w] for v in range(N)]) for w, a in enumerate(actors)])
             built = self._get(self._track([a.build.remote(
@@ -740,7 +720,6 @@ class DistributedExplorer(BatchedExplorer):
                 per_level[-1]["shared_entries"] = sum(merged)
             infos = self._get([o[N] for o in outs])
             rinfos = self._get([r[N] for r in ans])
-            share, self.prebuild = self.prebuild, self._share(infos)
             counts = [b[0] for b in built]
             offsets = [0]
             for c in counts:
@@ -793,7 +772,7 @@ class DistributedExplorer(BatchedExplorer):
                                             for i, r, b in zip(infos, rinfos, built)],
                               # 8 B per fingerprint sent, 1 B per answer, words moved
                               "sent_bytes": 9 * sent + sum(d[2] for d in done),
-                              "sent_states": sent, "prebuild": share,
+                              "sent_states": sent,
                               "moved_states": sum(d[3] for d in done)})
             self.stats.depth = level + 1
             if self.progress is not None:
@@ -806,25 +785,6 @@ class DistributedExplorer(BatchedExplorer):
             level += 1
         self.stats_out["memory"] = self._get([a.memory.remote() for a in actors])
         return self._result(level, complete, stopped, t0)
-
-    def _share(self, infos) -> float:
-        """Worker 0's share of its own winners to build in the next level's ``expand``
-        (:meth:`PartitionWorker.expand`), from this level's ``expand`` round (``infos``:
-        each worker's info): the share that would have ended
-        worker 0's expand with the mean of the others' (its expand without the building,
-        plus the building per unit of share, measured at the current share), within
-        :data:`PREBUILD_MIN`..1.  Every worker does the same work in the two rounds but
-        worker 0, which builds more (it wins every tie) and can build its own winners
-        before the others answer; this evens the rounds out (on cow-single-iomap
-        --depth 7 a full share made worker 0's expand 0.27 s longer, and its build
-        0.17 s shorter, than worker 1's)."""
-        f = self.prebuild
-        pre = infos[0]["prebuild_seconds"]
-        if self.pool.n < 2 or pre <= 0 or f <= 0:
-            return f
-        others = sum(i["seconds"] for i in infos[1:]) / (len(infos) - 1)
-        want = (others - (infos[0]["seconds"] - pre)) / (pre / f)
-        return min(1.0, max(PREBUILD_MIN, want))
 
     def _parent_at(self, pos, offsets):
         """Parent position of the state at global position ``pos`` of the level being
