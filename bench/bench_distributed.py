@@ -12,15 +12,15 @@ always give twice the work of one) and the share of it the distributed run reach
 for the distributed run: the levels the driver explored alone before the workers took its
 frontier over (and the seconds of both), per-worker throughput (states / worker / second,
 and seconds per worker in the expand, resolve and build rounds), candidates per state,
-candidates new at the worker that met them per state, bytes sent between workers per state (fingerprints to
-their owners, the owners' answers, states moved to even out the ranges, key-table entries
-handed to the other workers at each level's end), fingerprints sent and states moved per
-state, the key-table entries the workers took from each other, the workers' memory per
-state (visited fingerprints with the marks, per-level links), and the CPU seconds of the
-one-process run against those of the workers and the driver (a load-independent work
-ratio: the machine is shared, and a loaded machine gives two workers less than two cores;
-the "best ratio" is the one-process CPU time over the busiest distributed process's CPU
-time, what two idle cores would give).
+candidates new at the worker that met them per state, bytes sent between workers per
+state (fingerprints to their owners, the owners' answers, states moved to even out the
+ranges, key-table entries handed to the other workers at each level's end), fingerprints
+sent and states moved per state, the key-table entries the workers took from each other,
+the workers' memory per state (visited fingerprints with the marks, per-level links), and
+the CPU seconds of the one-process run against those of the workers and the driver (a
+load-independent work ratio: the machine is shared, and a loaded machine gives two
+workers less than two cores; the "best ratio" is the one-process CPU time over the
+busiest distributed process's CPU time, what two idle cores would give).
 The distributed time is the search only (workers built and warm: the same Ray session and
 actors for every repeat); Ray's start (``ray.init`` + actors) is printed apart.  The load
 average is printed before and after, and per run the CPU seconds other processes used

@@ -321,11 +321,15 @@ def _fingerprint_set_case(batches, data):
 @given(st.integers(1, 5000).flatmap(lambda span: st.tuples(
     st.just(span), st.sets(st.integers(0, span - 1), max_size=min(span, 400)))))
 def test_key_order_is_the_sort_of_distinct_keys(case):
-    """``_key_order`` (the order of a chunk's new okeys) is ``argsort``'s, whether the keys
-    are sparse in their range (the sort) or dense (the marking)."""
+    """``_key_order`` (the order of a chunk's new okeys) is ``argsort``'s, both ways: by
+    sorting (sparse keys) and by marking (dense keys), each forced here."""
     span, keys = case
     keys = np.array(sorted(keys, key=lambda k: (k * 7919) % 5003), dtype=np.int32)
-    assert levels._key_order(keys, span).tolist() == np.argsort(keys, kind="stable").tolist()
+    want = np.argsort(keys, kind="stable").tolist()
+    for scatter in (0, span + 1):       # 0: always the sort; span + 1: always the marking
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(levels, "KEY_ORDER_SCATTER", scatter)
+            assert levels._key_order(keys, span).tolist() == want
 
 
 # ---------------------------------------------------------------- symmetry

@@ -726,7 +726,7 @@ class BatchedExplorer:
         if self.G == 1:
             o = _key_order(nok, words.shape[1] * self.nA)
             return (nok[o], nfp[o][None], fresh) + ((o,) if order else ())
-        nok = np.sort(nok)
+        nok = nok[_key_order(nok, words.shape[1] * self.nA)]
         return nok, call[:, _positions(cok, nok)], fresh
 
     # ------------------------------------------------------------------ exact mode
