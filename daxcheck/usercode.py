@@ -77,13 +77,45 @@ _OWN_SIGNALS = False
 _STOPS = {"count": 0}
 
 
-def _stop(exc_type, code: int, what: str):
+def _stop(exc_type, code: int, what: str, signum: int, frame):
     """Raise ``exc_type``; when an earlier stop request was swallowed (a user's ``except
-    BaseException`` in a loop), exit at once with ``code`` instead (CLI only)."""
+    BaseException`` in a loop), exit at once with ``code`` instead (CLI only).  A signal
+    that arrives while a gc callback or a ``__del__`` runs (:func:`_unraisable`: Python
+    would print the exception and drop it, and the run would go on) is sent again
+    :data:`RESEND_AFTER` seconds later, from another thread (seen with hypothesis's gc
+    callback under ``daxcheck oracle``, where a SIGTERM was lost).  Not sent from here:
+    ``os.kill``, ``signal.raise_signal`` and ``_thread.interrupt_main`` all run the
+    handler again at once, still inside that code."""
+    if _unraisable(frame):
+        import _thread
+        _thread.start_new_thread(_resend, (signum,))
+        return
     _STOPS["count"] += 1
     if _STOPS["count"] > 1:
         _exit_now(code, f"daxcheck: {what} (again: exiting at once)")
     raise exc_type()
+
+
+RESEND_AFTER = 0.01
+"""Seconds after which a signal that arrived inside a gc callback or ``__del__`` is sent
+again (:func:`_stop`); again and again while such code still runs."""
+
+
+def _resend(signum: int) -> None:
+    time.sleep(RESEND_AFTER)
+    os.kill(os.getpid(), signum)
+
+
+def _unraisable(frame) -> bool:
+    """Whether ``frame`` (a signal handler's) runs inside a gc callback or a ``__del__``,
+    where an exception is reported as "unraisable" and dropped."""
+    import gc
+    codes = {getattr(cb, "__code__", None) for cb in gc.callbacks}
+    while frame is not None:
+        if frame.f_code in codes or frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _exit_now(code: int, line: str):
@@ -98,11 +130,11 @@ def _exit_now(code: int, line: str):
 
 
 def _on_sigint(signum, frame):
-    _stop(Interrupted, 130, "interrupted")
+    _stop(Interrupted, 130, "interrupted", signum, frame)
 
 
 def _on_sigterm(signum, frame):
-    _stop(Terminated, 143, "terminated")
+    _stop(Terminated, 143, "terminated", signum, frame)
 
 
 @contextmanager

@@ -206,3 +206,34 @@ def test_time_limit_in_process_gives_incomplete_verdicts(tmp_path):
                       budget=Budget(time_limit=0.3))
     v = c.result.verdicts["spins"]
     assert v.status == INCOMPLETE and f"in user code {f}:8" in c.result.stats.stopped
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGINT"])
+def test_a_stop_signal_handled_in_a_gc_callback_is_not_lost(name):
+    """A SIGTERM or Ctrl-C whose handler runs inside a gc callback (where Python prints an
+    exception and drops it) still stops the code once the callback has returned: under
+    ``daxcheck oracle`` hypothesis's gc callback lost a SIGTERM and the run went on."""
+    import gc
+    import signal
+    import time
+    from daxcheck.usercode import Interrupted, Terminated, signal_handlers
+    sig = getattr(signal, name)
+    fired = []
+
+    def callback(phase, info):
+        if phase == "start" and not fired:
+            fired.append(phase)
+            signal.raise_signal(sig)        # runs the handler here, inside the callback
+
+    with signal_handlers():
+        gc.callbacks.append(callback)
+        try:
+            with pytest.raises(Terminated if name == "SIGTERM" else Interrupted) as e:
+                gc.collect()
+                until = time.monotonic() + 10
+                while time.monotonic() < until:     # Python code: the signal lands here
+                    pass
+        finally:
+            gc.callbacks.remove(callback)
+    assert fired == ["start"]
+    assert name != "SIGINT" or not isinstance(e.value, Terminated)
