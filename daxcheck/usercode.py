@@ -26,8 +26,10 @@ contains mistakes, not malice (``os._exit`` or a fork cannot be contained in-pro
 """
 from __future__ import annotations
 
+import _thread
 import copy
 import functools
+import gc
 import inspect
 import os
 import signal
@@ -87,7 +89,6 @@ def _stop(exc_type, code: int, what: str, signum: int, frame):
     ``os.kill``, ``signal.raise_signal`` and ``_thread.interrupt_main`` all run the
     handler again at once, still inside that code."""
     if _unraisable(frame):
-        import _thread
         _thread.start_new_thread(_resend, (signum,))
         return
     _STOPS["count"] += 1
@@ -109,7 +110,6 @@ def _resend(signum: int) -> None:
 def _unraisable(frame) -> bool:
     """Whether ``frame`` (a signal handler's) runs inside a gc callback or a ``__del__``,
     where an exception is reported as "unraisable" and dropped."""
-    import gc
     codes = {getattr(cb, "__code__", None) for cb in gc.callbacks}
     while frame is not None:
         if frame.f_code in codes or frame.f_code.co_name == "__del__":
