@@ -265,6 +265,39 @@ class MStore(Op):
 
 
 @dataclass(frozen=True)
+class MTouch(Op):
+    """A write fault on block ``blk`` of ``file`` with no new data: the first byte of the
+    page is loaded and stored back through the mapping.  Spec: a write fault unless the PTE
+    is already writable (or an anonymous copy on MAP_PRIVATE).  Past EOF: SIGBUS on both
+    sides.  Skipped when the file is not mapped."""
+
+    file: int
+    blk: int
+
+    def __str__(self):
+        return f"mtouch({file_name(self.file)}, off={self.blk * BLOCK})"
+
+    def check(self, B, F):
+        super().check(B, F)
+        if not 0 <= self.blk < B:
+            raise OracleError(f"{self}: block {self.blk} exceeds {B} blocks")
+
+    def spec(self, c):
+        f, x = self.file, self.blk
+        mm = c.mapped(f)
+        if mm == MM_NONE:
+            raise Skip()
+        if not _page_access(c, f, x * SEGS):
+            c.expect = SIGBUS
+            return
+        if c.s[c.L.pte_kind[0][f][x]] != (PTE_ANON if mm == MM_PRIVATE else PTE_RW):
+            c.step(A.Fault(0, f, x, True))
+
+    def guest(self, c):
+        _guest_call(c, f"touch {self.file} {self.blk * BLOCK}")
+
+
+@dataclass(frozen=True)
 class MLoad(Op):
     """A load of segment ``seg`` of ``file`` through its mapping (2 KiB memcpy), compared
     with the spec's load_view.  Spec: a read fault (dax_load_hole for a hole or unwritten
@@ -547,6 +580,17 @@ def run_sequence(guest: DaxGuest, kernel: str, files: int, blocks: int, ops,
 _DESIGNS: dict = {}
 
 
+def check_settings(kernel: str, settings: dict) -> None:
+    """Raise ValueError (one line) for an unknown kernel, setting name or setting value."""
+    if kernel not in SETTINGS:
+        raise ValueError(f"unknown kernel {kernel!r}: choose one of {', '.join(SETTINGS)}")
+    known = kernel_design(kernel).settings()
+    for key, value in settings.items():
+        if key not in known:
+            raise ValueError(f"unknown setting {key!r} (settings: {', '.join(sorted(known))})")
+    kernel_design(kernel).variant(**settings)  # DesignError (a ValueError) for a bad value
+
+
 def _design(kernel: str, settings: dict | None = None):
     """A design function for :func:`~..differential.model_for`: ``xfs-<kernel>`` with
     ``settings`` changed (one object per kernel and settings, so the model cache keys on
@@ -605,7 +649,7 @@ def sequences(max_ops: int = 10):
             pwrite(), pwrite(),
             st.builds(Map, fi, st.sampled_from(MAP_KINDS)),
             st.builds(MStore, fi, seg, tok), st.builds(MStore, fi, seg, tok),
-            st.builds(MLoad, fi, seg),
+            st.builds(MLoad, fi, seg), st.builds(MTouch, fi, bl),
             st.builds(Msync, fi), st.builds(Unmap, fi),
             st.builds(Falloc, fi, bl), st.builds(PunchHole, fi, bl),
             clone(), clonerange(),
@@ -687,7 +731,8 @@ def run(guest: DaxGuest, kernel: str, runs: int, seed: int, max_ops: int = 10,
     if not (0 <= crash_rate <= 1 and 0 <= kill_share <= 1):
         raise OracleError("crash rate and kill share must be in 0..1")
     D.hypothesis_home()
-    from hypothesis import HealthCheck, Phase, assume, given, settings, seed as hseed
+    from hypothesis import HealthCheck, Phase, assume, given, seed as hseed
+    from hypothesis import settings as hsettings
 
     summary = Summary(kernel, guest.release)
     rng = random.Random(seed)
@@ -704,9 +749,9 @@ def run(guest: DaxGuest, kernel: str, runs: int, seed: int, max_ops: int = 10,
     # len(ops)**2 replays) rather than by hypothesis, whose shrinker replays a sequence
     # with a crash hundreds of times, a reboot each.
     @hseed(seed)
-    @settings(max_examples=runs, deadline=None, database=None, derandomize=False,
-              suppress_health_check=list(HealthCheck), print_blob=False,
-              report_multiple_bugs=False, phases=(Phase.explicit, Phase.generate))
+    @hsettings(max_examples=runs, deadline=None, database=None, derandomize=False,
+               suppress_health_check=list(HealthCheck), print_blob=False,
+               report_multiple_bugs=False, phases=(Phase.explicit, Phase.generate))
     @given(sequences(max_ops))
     def prop(seq):
         files, blocks, ops = seq

@@ -290,6 +290,23 @@ static void cmd_store(long f, long off, long len, long byte)
 	fprintf(out, "ok\n");
 }
 
+/* A write fault with no new data: store back the byte the page holds at off. */
+static void cmd_touch(long f, long off)
+{
+	if (bad_map(f, off, 1))
+		return;
+	if (sigsetjmp(bus_jmp, 1)) {
+		in_access = 0;
+		fprintf(out, "err -7 sigbus\n");
+		return;
+	}
+	in_access = 1;
+	volatile char *p = maps[f] + off;
+	*p = *p;
+	in_access = 0;
+	fprintf(out, "ok\n");
+}
+
 static void cmd_load(long f, long off, long len)
 {
 	static unsigned char buf[MAXSEGS * SEG];
@@ -485,6 +502,8 @@ int main(int argc, char **argv)
 			}
 		} else if (!strcmp(op, "store")) {
 			cmd_store(a[0], a[1], a[2], a[3]);
+		} else if (!strcmp(op, "touch")) {
+			cmd_touch(a[0], a[1]);
 		} else if (!strcmp(op, "load")) {
 			cmd_load(a[0], a[1], a[2]);
 		} else if (!strcmp(op, "msync")) {
