@@ -36,8 +36,9 @@ from itertools import combinations
 
 from ....spec import actions as A
 from ....spec.fsdax import load_view
+from ....spec.vocab import draft, freeze
 from ....spec.kernels import SETTINGS, kernel_design
-from ....spec.state import (WARNINGS, MM_NONE, MM_PRIVATE, PTE_ANON, PTE_NONE, PTE_RW, SEGS, file_name)
+from ....spec.state import (WARNINGS, MM_NONE, MM_PRIVATE, MM_SYNC, PTE_ANON, PTE_NONE, PTE_RW, SEGS, file_name)
 from .. import differential as D
 from ..differential import BLOCK, SEG, Ctx, Discard, Mismatch, Op, OracleError, Skip
 from .guest import CommandError, DaxGuest
@@ -58,19 +59,53 @@ class GuestCtx(Ctx):
     :class:`~.guest.DaxGuest`, ``expect`` the errno the spec predicts for the current op
     (None: success),
     ``blocks`` the blocks per file (a mapping's length), ``load_want`` the token the last
-    MLoad expects."""
+    MLoad expects, ``pin[f]`` what the kernel has logged of inode ``f`` since the last log
+    force that the spec's state cannot show (:data:`PIN_TIME`, :data:`PIN_CORE`), the
+    shadow of the kernel's inode core next to ``nbytes``, the shadow of its byte sizes."""
 
     def __init__(self, model, guest: DaxGuest, blocks: int):
         super().__init__(model, None)
         self.g = guest
         self.blocks = blocks
         self.load_want = 0
+        self.pin = [PIN_NONE] * model.bounds.files
         self.expect: int | None = None
         self.kills = 0
 
     def mapped(self, f: int) -> int:
         """The spec's mmap mode of ``file`` in process 0 (MM_NONE when unmapped)."""
         return self.s[self.L.mmap_mode[0][f]]
+
+
+PIN_NONE, PIN_TIME, PIN_CORE = 0, 1, 2
+"""What the kernel logged of an inode since the last log force, beyond the spec's map and
+block size: nothing; timestamps only (XFS_ILOG_TIMESTAMP: write(2) and write faults,
+file_update_time; fsync forces the log for it, fdatasync does not); the inode core
+(XFS_ILOG_CORE: fallocate's xfs_update_prealloc_flags even where no extent changes,
+ftruncate's xfs_setattr_size, a byte i_size grown by xfs_setfilesize, a reflink's inode
+flags; fdatasync and a MAP_SYNC write fault force the log for it: ili_fsync_fields).  The
+mount uses noatime, so reads log nothing."""
+
+
+def _pin(c: "GuestCtx", f: int, level: int) -> None:
+    c.pin[f] = max(c.pin[f], level)
+
+
+def _journal(c: "GuestCtx") -> tuple:
+    L, s = c.L, c.s
+    return tuple(s[o] for f, x in L.file_blks for o in (L.jext_kind[f][x], L.jext_pblk[f][x])) + \
+        tuple(s[L.jsize[f]] for f in L.files)
+
+
+def _force_if_pinned(c: "GuestCtx", f: int, level: int) -> None:
+    """The kernel forces the log for an inode pinned at ``level`` or more
+    (xfs_fsync_flush_log; dax_iomap_fault's IOMAP_F_DIRTY): commit the spec's journal too
+    (hook xfs_log_force) when only the shadow ``pin`` knows the inode is pinned."""
+    if c.pin[f] >= level:
+        d = draft(c.s)
+        c.m.design.xfs_log_force(c.L, d)
+        c.s = freeze(d)
+        c.pin = [PIN_NONE] * len(c.pin)
 
 
 def _guest_call(c: GuestCtx, line: str) -> None:
@@ -97,6 +132,11 @@ def _errname(e: int) -> str:
 class PWrite(D.PWrite):
     __doc__ = D.PWrite.__doc__
 
+    def spec(self, c):
+        grows = (self.seg + self.nsegs) * SEG > c.nbytes[self.file]
+        super().spec(c)
+        _pin(c, self.file, PIN_CORE if grows else PIN_TIME)
+
     def guest(self, c):
         _guest_call(c, f"pwrite {self.file} {self.seg * SEG} {self.nsegs * SEG} {0x40 + self.token}")
 
@@ -104,6 +144,10 @@ class PWrite(D.PWrite):
 @dataclass(frozen=True)
 class Falloc(D.Falloc):
     __doc__ = D.Falloc.__doc__
+
+    def spec(self, c):
+        super().spec(c)
+        _pin(c, self.file, PIN_CORE)
 
     def guest(self, c):
         _guest_call(c, f"falloc {self.file} 0 {self.blk * BLOCK} {BLOCK}")
@@ -113,6 +157,10 @@ class Falloc(D.Falloc):
 class PunchHole(D.PunchHole):
     __doc__ = D.PunchHole.__doc__
 
+    def spec(self, c):
+        super().spec(c)
+        _pin(c, self.file, PIN_CORE)
+
     def guest(self, c):
         _guest_call(c, f"falloc {self.file} {FALLOC_PUNCH} {self.blk * BLOCK} {BLOCK}")
 
@@ -121,6 +169,11 @@ class PunchHole(D.PunchHole):
 class Clone(D.Clone):
     __doc__ = D.Clone.__doc__
 
+    def spec(self, c):
+        super().spec(c)
+        _pin(c, self.src, PIN_CORE)
+        _pin(c, self.dst, PIN_CORE)
+
     def guest(self, c):
         _guest_call(c, f"clone {self.src} {self.dst}")
 
@@ -128,6 +181,11 @@ class Clone(D.Clone):
 @dataclass(frozen=True)
 class CloneRange(D.CloneRange):
     __doc__ = D.CloneRange.__doc__
+
+    def spec(self, c):
+        super().spec(c)
+        _pin(c, self.src, PIN_CORE)
+        _pin(c, self.dst, PIN_CORE)
 
     def guest(self, c):
         _guest_call(c, f"clonerange {self.src} {self.soff * BLOCK} {c.clone_len} {self.dst} "
@@ -138,6 +196,10 @@ class CloneRange(D.CloneRange):
 class Fdatasync(D.Fsync):
     __doc__ = D.Fsync.__doc__
 
+    def spec(self, c):
+        super().spec(c)
+        _force_if_pinned(c, self.file, PIN_CORE)
+
     def guest(self, c):
         _guest_call(c, f"fdatasync {self.file}")
 
@@ -145,6 +207,10 @@ class Fdatasync(D.Fsync):
 @dataclass(frozen=True)
 class Trunc(D.Trunc):
     __doc__ = D.Trunc.__doc__
+
+    def spec(self, c):
+        super().spec(c)
+        _pin(c, self.file, PIN_CORE)
 
     def guest(self, c):
         _guest_call(c, f"ftrunc {self.file} {self.blocks * BLOCK}")
@@ -161,6 +227,7 @@ class Fsync(Op):
 
     def spec(self, c):
         c.step(A.Fsync(self.file))
+        _force_if_pinned(c, self.file, PIN_TIME)
 
     def guest(self, c):
         _guest_call(c, f"fsync {self.file}")
@@ -227,6 +294,18 @@ def _page_access(c: GuestCtx, f: int, seg: int) -> bool:
     return True
 
 
+def _write_fault(c: GuestCtx, f: int, x: int) -> None:
+    """A write fault on ``f``/``x``: on MAP_SYNC, IOMAP_F_DIRTY (and so the log force of
+    dax_finish_sync_fault) also holds for an inode only the shadow ``pin`` knows is pinned;
+    then the spec's Fault; shared mappings update the timestamps (xfs_write_fault →
+    file_update_time)."""
+    if c.mapped(f) == MM_SYNC:
+        _force_if_pinned(c, f, PIN_CORE)
+    c.step(A.Fault(0, f, x, True))
+    if c.mapped(f) != MM_PRIVATE:
+        _pin(c, f, PIN_TIME)
+
+
 @dataclass(frozen=True)
 class MStore(Op):
     """A store of token ``token`` into segment ``seg`` of ``file`` through its mapping
@@ -255,9 +334,8 @@ class MStore(Op):
         if not _page_access(c, f, self.seg):
             c.expect = SIGBUS
             return
-        want = PTE_ANON if mm == MM_PRIVATE else PTE_RW
-        if c.s[c.L.pte_kind[0][f][x]] != want:
-            c.step(A.Fault(0, f, x, True))
+        if c.s[c.L.pte_kind[0][f][x]] != (PTE_ANON if mm == MM_PRIVATE else PTE_RW):
+            _write_fault(c, f, x)
         c.step(A.Store(0, f, x, g, self.token))
 
     def guest(self, c):
@@ -291,7 +369,7 @@ class MTouch(Op):
             c.expect = SIGBUS
             return
         if c.s[c.L.pte_kind[0][f][x]] != (PTE_ANON if mm == MM_PRIVATE else PTE_RW):
-            c.step(A.Fault(0, f, x, True))
+            _write_fault(c, f, x)
 
     def guest(self, c):
         _guest_call(c, f"touch {self.file} {self.blk * BLOCK}")
@@ -358,6 +436,7 @@ class Msync(Op):
             raise Skip()
         if mm != MM_PRIVATE:
             c.step(A.Msync(0, self.file))
+            _force_if_pinned(c, self.file, PIN_CORE)
 
     def guest(self, c):
         _guest_call(c, f"msync {self.file}")
@@ -554,6 +633,7 @@ def run_sequence(guest: DaxGuest, kernel: str, files: int, blocks: int, ops,
     done, warned = 0, 0
     for i, op in enumerate(ops):
         c.expect = None
+        journal = _journal(c)
         try:
             op.spec(c)
         except Skip:
@@ -561,6 +641,8 @@ def run_sequence(guest: DaxGuest, kernel: str, files: int, blocks: int, ops,
         except Discard as e:
             return Outcome("discarded", done, f"op {i} {op}: spec cannot express {e} "
                                               f"(ENOSPC at these bounds)")
+        if _journal(c) != journal:  # the log was forced: every inode's changes are in it
+            c.pin = [PIN_NONE] * len(c.pin)
         try:
             op.guest(c)
             done += 1
@@ -735,7 +817,6 @@ def run(guest: DaxGuest, kernel: str, runs: int, seed: int, max_ops: int = 10,
     from hypothesis import settings as hsettings
 
     summary = Summary(kernel, guest.release)
-    rng = random.Random(seed)
     failing: list = []
     t0 = time.monotonic()
 
@@ -757,7 +838,7 @@ def run(guest: DaxGuest, kernel: str, runs: int, seed: int, max_ops: int = 10,
         files, blocks, ops = seq
         # the crash is drawn here, not by hypothesis (whose draws favour the bounds), so
         # the rates are what was asked for
-        r = rng.random()
+        r = random.Random(f"{seed}:{ops!r}").random()
         if r < crash_rate:
             ops = ops + [Crash("kill" if r < crash_rate * kill_share else "shutdown")]
         out = once(files, blocks, ops)

@@ -421,7 +421,7 @@ static void cmd_mount(const char *fs, const char *opts)
 {
 	close_all();
 	umount("/mnt");
-	if (mount("/dev/pmem0", "/mnt", fs, 0, strcmp(opts, "-") ? opts : NULL) < 0)
+	if (mount("/dev/pmem0", "/mnt", fs, MS_NOATIME, strcmp(opts, "-") ? opts : NULL) < 0)
 		reply_err(errno, "mount");
 	else
 		fprintf(out, "ok\n");
