@@ -29,6 +29,7 @@ Units: ``seg`` is a 2 KiB segment within a file, ``blk`` a 4 KiB block, sizes in
 """
 from __future__ import annotations
 
+import errno
 import random
 import time
 from dataclasses import dataclass, field
@@ -69,6 +70,7 @@ class GuestCtx(Ctx):
         self.blocks = blocks
         self.load_want = 0
         self.pin = [PIN_NONE] * model.bounds.files
+        self.dedupe_same = False
         self.expect: int | None = None
         self.kills = 0
 
@@ -124,8 +126,7 @@ def _guest_call(c: GuestCtx, line: str) -> None:
 def _errname(e: int) -> str:
     if e == SIGBUS:
         return "SIGBUS"
-    import errno as _e
-    return _e.errorcode.get(e, str(e))
+    return errno.errorcode.get(e, str(e))
 
 
 @dataclass(frozen=True)
@@ -231,6 +232,192 @@ class Fsync(Op):
 
     def guest(self, c):
         _guest_call(c, f"fsync {self.file}")
+
+
+FALLOC_COLLAPSE, FALLOC_ZERO, FALLOC_INSERT, FALLOC_UNSHARE = 0x08, 0x10, 0x20, 0x40
+"""fallocate modes (linux/falloc.h): COLLAPSE_RANGE, ZERO_RANGE, INSERT_RANGE, UNSHARE_RANGE."""
+
+
+def _spec_step_or_refused(c: GuestCtx, action, errno_if_refused: int | None) -> bool:
+    """Step ``action`` on the spec; when the spec refuses it (its guard is false), expect
+    ``errno_if_refused`` from the kernel (None: the kernel succeeds and changes nothing the
+    spec models).  Returns whether the spec stepped."""
+    ns = c.m.next_state(c.s, action)
+    if ns is None:
+        c.expect = errno_if_refused
+        return False
+    c.s = ns
+    return True
+
+
+@dataclass(frozen=True)
+class ZeroRange(Op):
+    """fallocate(FALLOC_FL_ZERO_RANGE) of segments ``lo``..``hi`` of block ``blk`` of
+    ``file`` (i_size grows to the range's end): spec ZeroRange (a whole block becomes
+    unwritten, XFS's punch + preallocate; part of a block is zeroed in place or through a
+    CoW).  Skipped where growing a mid-block EOF would zero a shared tail (as pwrite)."""
+
+    file: int
+    blk: int
+    lo: int
+    hi: int
+
+    def __str__(self):
+        return (f"zero_range({file_name(self.file)}, off={self.blk * BLOCK + self.lo * SEG}, "
+                f"len={(self.hi - self.lo + 1) * SEG})")
+
+    def check(self, B, F):
+        super().check(B, F)
+        if not (0 <= self.blk < B and 0 <= self.lo <= self.hi < SEGS):
+            raise OracleError(f"{self}: outside {B} blocks")
+
+    def spec(self, c):
+        end = self.blk * BLOCK + (self.hi + 1) * SEG
+        if c.zeroing_eof_cows(self.file, end):
+            raise Skip()
+        c.step(A.ZeroRange(self.file, self.blk, self.lo, self.hi))
+        c.nbytes[self.file] = max(c.nbytes[self.file], end)
+        _pin(c, self.file, PIN_CORE)
+
+    def guest(self, c):
+        _guest_call(c, f"falloc {self.file} {FALLOC_ZERO} {self.blk * BLOCK + self.lo * SEG} "
+                       f"{(self.hi - self.lo + 1) * SEG}")
+
+
+def _aligned(c: GuestCtx, *files) -> None:
+    """Skip unless every one of ``files`` ends on a block boundary (collapse, insert and
+    dedupe lengths are then the spec's whole blocks)."""
+    if any(c.nbytes[f] % BLOCK for f in files):
+        raise Skip()
+
+
+@dataclass(frozen=True)
+class CollapseRange(Op):
+    """fallocate(FALLOC_FL_COLLAPSE_RANGE) of block ``blk`` of ``file``: spec
+    CollapseRange; EINVAL on both sides unless the block ends before EOF.  Skipped for a
+    file whose EOF is inside a block."""
+
+    file: int
+    blk: int
+
+    def __str__(self):
+        return f"collapse_range({file_name(self.file)}, off={self.blk * BLOCK}, len={BLOCK})"
+
+    def check(self, B, F):
+        super().check(B, F)
+        if not 0 <= self.blk < B - 1:
+            raise OracleError(f"{self}: block {self.blk} leaves nothing to shift in {B} blocks")
+
+    def spec(self, c):
+        _aligned(c, self.file)
+        if _spec_step_or_refused(c, A.CollapseRange(self.file, self.blk), errno.EINVAL):
+            c.nbytes[self.file] -= BLOCK
+            _pin(c, self.file, PIN_CORE)
+
+    def guest(self, c):
+        _guest_call(c, f"falloc {self.file} {FALLOC_COLLAPSE} {self.blk * BLOCK} {BLOCK}")
+
+
+@dataclass(frozen=True)
+class InsertRange(Op):
+    """fallocate(FALLOC_FL_INSERT_RANGE) of one block at ``blk`` of ``file``: spec
+    InsertRange; EINVAL on both sides unless ``blk`` is before EOF.  Discarded when the
+    file already fills the spec's blocks (the kernel has room, the spec has not); skipped
+    for a file whose EOF is inside a block."""
+
+    file: int
+    blk: int
+
+    def __str__(self):
+        return f"insert_range({file_name(self.file)}, off={self.blk * BLOCK}, len={BLOCK})"
+
+    def check(self, B, F):
+        super().check(B, F)
+        if not 0 <= self.blk < B - 1:
+            raise OracleError(f"{self}: block {self.blk} leaves no room in {B} blocks")
+
+    def spec(self, c):
+        _aligned(c, self.file)
+        size = c.s[c.L.size[self.file]]
+        if self.blk < size and size >= c.blocks:
+            raise Discard(f"{self}: the file fills the spec's {c.blocks} blocks")
+        if _spec_step_or_refused(c, A.InsertRange(self.file, self.blk), errno.EINVAL):
+            c.nbytes[self.file] += BLOCK
+            _pin(c, self.file, PIN_CORE)
+
+    def guest(self, c):
+        _guest_call(c, f"falloc {self.file} {FALLOC_INSERT} {self.blk * BLOCK} {BLOCK}")
+
+
+@dataclass(frozen=True)
+class Unshare(Op):
+    """fallocate(FALLOC_FL_UNSHARE_RANGE) of block ``blk`` of ``file``: spec Unshare where
+    the block is shared; elsewhere the kernel succeeds and changes no extent."""
+
+    file: int
+    blk: int
+
+    def __str__(self):
+        return f"unshare({file_name(self.file)}, off={self.blk * BLOCK}, len={BLOCK})"
+
+    def check(self, B, F):
+        super().check(B, F)
+        if not 0 <= self.blk < B:
+            raise OracleError(f"{self}: block {self.blk} exceeds {B} blocks")
+
+    def spec(self, c):
+        if (self.blk + 1) * BLOCK > c.nbytes[self.file]:
+            raise Skip()  # a range past EOF: the kernel trims it; the spec has no such op
+        _spec_step_or_refused(c, A.Unshare(self.file, self.blk), None)
+        _pin(c, self.file, PIN_CORE)
+
+    def guest(self, c):
+        _guest_call(c, f"falloc {self.file} {FALLOC_UNSHARE} {self.blk * BLOCK} {BLOCK}")
+
+
+@dataclass(frozen=True)
+class Dedupe(Op):
+    """ioctl(FIDEDUPERANGE) of ``nblk`` blocks of ``src`` at ``soff`` against ``dst`` at
+    ``doff``: spec Dedupe when both ranges are inside EOF and read the same; the kernel's
+    FILE_DEDUPE_RANGE_SAME / _DIFFERS status is compared with whether the spec could step.
+    Skipped for files whose EOF is inside a block, or ranges past EOF."""
+
+    src: int
+    soff: int
+    dst: int
+    doff: int
+    nblk: int
+
+    def __str__(self):
+        return (f"dedupe({file_name(self.src)}@{self.soff * BLOCK} -> "
+                f"{file_name(self.dst)}@{self.doff * BLOCK}, {self.nblk} blk)")
+
+    def check(self, B, F):
+        super().check(B, F)
+        if self.src == self.dst or self.nblk < 1 or self.soff + self.nblk > B or \
+                self.doff + self.nblk > B:
+            raise OracleError(f"{self}: not two files' ranges inside {B} blocks")
+
+    def spec(self, c):
+        _aligned(c, self.src, self.dst)
+        if (self.soff + self.nblk) * BLOCK > c.nbytes[self.src] or \
+                (self.doff + self.nblk) * BLOCK > c.nbytes[self.dst]:
+            raise Skip()
+        c.dedupe_same = _spec_step_or_refused(
+            c, A.Dedupe(self.src, self.dst, self.soff, self.doff, self.nblk), None)
+        if c.dedupe_same:
+            _pin(c, self.dst, PIN_CORE)
+
+    def guest(self, c):
+        line = (f"dedupe {self.src} {self.soff * BLOCK} {self.nblk * BLOCK} {self.dst} "
+                f"{self.doff * BLOCK}")
+        try:
+            same = c.g.cmd(line)["same"] == "1"
+        except CommandError as e:
+            raise Mismatch(f"kernel {_errname(e.errno)}, spec predicts success ({line})") from None
+        if same != c.dedupe_same:
+            raise Mismatch(f"kernel dedupe status {'SAME' if same else 'DIFFERS'}, spec "
+                           f"{'SAME' if c.dedupe_same else 'DIFFERS'} ({line})")
 
 
 @dataclass(frozen=True)
@@ -727,6 +914,17 @@ def sequences(max_ops: int = 10):
             return CloneRange(d(fi), d(st.integers(0, blocks - n)), d(fi),
                               d(st.integers(0, blocks - n)), n)
 
+        @st.composite
+        def dedupe(d):
+            a, n = d(fi), d(st.integers(1, blocks))
+            return Dedupe(a, d(st.integers(0, blocks - n)), d(fi.filter(lambda b: b != a)),
+                          d(st.integers(0, blocks - n)), n)
+
+        @st.composite
+        def zero_range(d):
+            lo = d(st.integers(0, SEGS - 1))
+            return ZeroRange(d(fi), d(bl), lo, d(st.integers(lo, SEGS - 1)))
+
         op = st.one_of(
             pwrite(), pwrite(),
             st.builds(Map, fi, st.sampled_from(MAP_KINDS)),
@@ -734,7 +932,11 @@ def sequences(max_ops: int = 10):
             st.builds(MLoad, fi, seg), st.builds(MTouch, fi, bl),
             st.builds(Msync, fi), st.builds(Unmap, fi),
             st.builds(Falloc, fi, bl), st.builds(PunchHole, fi, bl),
-            clone(), clonerange(),
+            clone(), clonerange(), dedupe(),
+            zero_range(),
+            st.builds(Unshare, fi, bl),
+            st.builds(CollapseRange, fi, st.integers(0, blocks - 2)),
+            st.builds(InsertRange, fi, st.integers(0, blocks - 2)),
             st.builds(Fdatasync, fi), st.builds(Fsync, fi),
             st.builds(Trunc, fi, st.integers(0, blocks)))
         n = draw(st.integers(1, max_ops))
