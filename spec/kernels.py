@@ -11,7 +11,7 @@ read-fault-unshared-flag), and what they are checked against is the kernel itsel
 A difference between the two kernels that a setting expresses is a finding of the oracle:
 the 6.1 design differs from 6.12 in ``read_shared`` ('fsdax,xfs: set the shared flag when
 file extent is shared', v6.2, not in 6.1.y) and ``reflink_dax`` ('xfs: remove restrictions
-for fsdax and reflink', v6.3).
+for fsdax and reflink', v6.3), and ``dedupe_compare`` (history item 5's fixes).
 """
 from __future__ import annotations
 
@@ -45,6 +45,13 @@ SETTINGS["6.1"] = dict(SETTINGS["6.12"])
 SETTINGS["6.1"]["read_shared"] = (
     "not-reported", "6.1.y lacks v6.2 'fsdax,xfs: set the shared flag when file extent is "
     "shared': DAX read faults get no IOMAP_F_SHARED (history item 2)")
+SETTINGS["6.12"]["dedupe_compare"] = (
+    "lockstep", "dax_dedupe_file_range_compare advances both iterators and compares the "
+    "shorter length (the 2022-2023 fixes of history item 5)")
+SETTINGS["6.1"]["dedupe_compare"] = (
+    "stale-srcmap", "6.1.y's dax_dedupe_file_range_compare predates the 2022-2023 fixes "
+    "('fsdax: dedupe: iter two files in the same way', 'fsdax: dedupe should compare the min "
+    "of two iters' length'); seen on 6.1.192: FILE_DEDUPE_RANGE_DIFFERS for equal ranges")
 SETTINGS["6.1"]["reflink_dax"] = (
     "dropped-on-load", "6.1's xfs_inode_supports_dax: 'Only supported on non-reflinked files' "
     "(removed in v6.3); a reflinked inode read back after log recovery has no S_DAX")

@@ -71,7 +71,7 @@ def test_kernel_designs_differ_where_the_kernels_do():
     a, b = kernel_design("6.12"), kernel_design("6.1")
     diff = {k for k in a.settings() if a.settings()[k] != b.settings()[k]}
     assert diff == {k for k in SETTINGS["6.12"] if SETTINGS["6.12"][k][0] != SETTINGS["6.1"][k][0]}
-    assert diff == {"read_shared", "reflink_dax"}
+    assert diff == {"read_shared", "reflink_dax", "dedupe_compare"}
     assert all(src for s in SETTINGS.values() for _v, src in s.values())
 
 

@@ -39,7 +39,7 @@ from ....spec import actions as A
 from ....spec.fsdax import load_view
 from ....spec.vocab import draft, freeze
 from ....spec.kernels import SETTINGS, kernel_design
-from ....spec.state import (WARNINGS, MM_NONE, MM_PRIVATE, MM_SYNC, PTE_ANON, PTE_NONE, PTE_RW, SEGS, file_name)
+from ....spec.state import (WARNINGS, WRITTEN, MM_NONE, MM_PRIVATE, MM_SYNC, PTE_ANON, PTE_NONE, PTE_RW, SEGS, file_name)
 from .. import differential as D
 from ..differential import BLOCK, SEG, Ctx, Discard, Mismatch, Op, OracleError, Skip
 from .guest import CommandError, DaxGuest
@@ -62,14 +62,18 @@ class GuestCtx(Ctx):
     ``blocks`` the blocks per file (a mapping's length), ``load_want`` the token the last
     MLoad expects, ``pin[f]`` what the kernel has logged of inode ``f`` since the last log
     force that the spec's state cannot show (:data:`PIN_TIME`, :data:`PIN_CORE`), the
-    shadow of the kernel's inode core next to ``nbytes``, the shadow of its byte sizes."""
+    shadow of the kernel's inode core next to ``nbytes``, the shadow of its byte sizes;
+    ``reflinked[f]``: XFS_DIFLAG2_REFLINK, set on both inodes by a remap that got past
+    xfs_reflink_remap_prep (the spec has no such field)."""
 
-    def __init__(self, model, guest: DaxGuest, blocks: int):
+    def __init__(self, model, guest: DaxGuest, blocks: int, kernel: str = "6.12"):
         super().__init__(model, None)
         self.g = guest
+        self.kernel = kernel
         self.blocks = blocks
         self.load_want = 0
         self.pin = [PIN_NONE] * model.bounds.files
+        self.reflinked = [False] * model.bounds.files
         self.dedupe_same = False
         self.expect: int | None = None
         self.kills = 0
@@ -97,6 +101,23 @@ def _journal(c: "GuestCtx") -> tuple:
     L, s = c.L, c.s
     return tuple(s[o] for f, x in L.file_blks for o in (L.jext_kind[f][x], L.jext_pblk[f][x])) + \
         tuple(s[L.jsize[f]] for f in L.files)
+
+
+REFUSED_SHIFT_LOGS_CORE = {"6.1": True, "6.12": False}
+"""Per kernel: a COLLAPSE_RANGE or INSERT_RANGE refused with EINVAL still logs the inode
+core, so a later fdatasync of that file forces the log.  Observed on 6.1.192, not on
+6.12.118 (reproducer: pwrite(b, 0, 4096); fallocate(a, COLLAPSE_RANGE, 0, 4096) on an
+empty a -> EINVAL; fdatasync(a); power cut: b keeps its 4096 bytes on 6.1 only).  The
+source of the difference is not traced yet; it is kept here, in the oracle's shadow of
+the inode core, because the spec has no state for a failed fallocate."""
+
+
+def _remapped(c: "GuestCtx", src: int, dst: int) -> None:
+    """A FICLONE/FICLONERANGE/FIDEDUPERANGE went through: both inodes log their core and
+    carry the reflink flag."""
+    for f in (src, dst):
+        _pin(c, f, PIN_CORE)
+        c.reflinked[f] = True
 
 
 def _force_if_pinned(c: "GuestCtx", f: int, level: int) -> None:
@@ -171,9 +192,10 @@ class Clone(D.Clone):
     __doc__ = D.Clone.__doc__
 
     def spec(self, c):
+        empty = c.nbytes[self.src] == 0  # FICLONE of an empty file remaps nothing
         super().spec(c)
-        _pin(c, self.src, PIN_CORE)
-        _pin(c, self.dst, PIN_CORE)
+        if not empty:
+            _remapped(c, self.src, self.dst)
 
     def guest(self, c):
         _guest_call(c, f"clone {self.src} {self.dst}")
@@ -185,8 +207,7 @@ class CloneRange(D.CloneRange):
 
     def spec(self, c):
         super().spec(c)
-        _pin(c, self.src, PIN_CORE)
-        _pin(c, self.dst, PIN_CORE)
+        _remapped(c, self.src, self.dst)
 
     def guest(self, c):
         _guest_call(c, f"clonerange {self.src} {self.soff * BLOCK} {c.clone_len} {self.dst} "
@@ -313,6 +334,8 @@ class CollapseRange(Op):
         if _spec_step_or_refused(c, A.CollapseRange(self.file, self.blk), errno.EINVAL):
             c.nbytes[self.file] -= BLOCK
             _pin(c, self.file, PIN_CORE)
+        elif REFUSED_SHIFT_LOGS_CORE[c.kernel]:
+            _pin(c, self.file, PIN_CORE)
 
     def guest(self, c):
         _guest_call(c, f"falloc {self.file} {FALLOC_COLLAPSE} {self.blk * BLOCK} {BLOCK}")
@@ -344,6 +367,8 @@ class InsertRange(Op):
         if _spec_step_or_refused(c, A.InsertRange(self.file, self.blk), errno.EINVAL):
             c.nbytes[self.file] += BLOCK
             _pin(c, self.file, PIN_CORE)
+        elif REFUSED_SHIFT_LOGS_CORE[c.kernel]:
+            _pin(c, self.file, PIN_CORE)
 
     def guest(self, c):
         _guest_call(c, f"falloc {self.file} {FALLOC_INSERT} {self.blk * BLOCK} {BLOCK}")
@@ -351,8 +376,10 @@ class InsertRange(Op):
 
 @dataclass(frozen=True)
 class Unshare(Op):
-    """fallocate(FALLOC_FL_UNSHARE_RANGE) of block ``blk`` of ``file``: spec Unshare where
-    the block is shared; elsewhere the kernel succeeds and changes no extent."""
+    """fallocate(FALLOC_FL_UNSHARE_RANGE) of block ``blk`` of ``file``: spec Unshare (a
+    shared block is copied, a hole preallocated unwritten); where it is refused the kernel
+    succeeds and changes no extent.  Skipped past EOF, and for a hole or unwritten block of
+    a reflinked inode (see :meth:`spec`)."""
 
     file: int
     blk: int
@@ -368,6 +395,11 @@ class Unshare(Op):
     def spec(self, c):
         if (self.blk + 1) * BLOCK > c.nbytes[self.file]:
             raise Skip()  # a range past EOF: the kernel trims it; the spec has no such op
+        if c.reflinked[self.file] and c.s[c.L.ext_kind[self.file][self.blk]] != WRITTEN:
+            # on a reflinked inode dax_file_unshare's ->iomap_begin(IOMAP_WRITE) allocates a
+            # hole and converts an unwritten extent written and zeroed; the spec's Unshare
+            # is the path of an inode without XFS_DIFLAG2_REFLINK, a state it does not have
+            raise Skip()
         _spec_step_or_refused(c, A.Unshare(self.file, self.blk), None)
         _pin(c, self.file, PIN_CORE)
 
@@ -406,7 +438,7 @@ class Dedupe(Op):
         c.dedupe_same = _spec_step_or_refused(
             c, A.Dedupe(self.src, self.dst, self.soff, self.doff, self.nblk), None)
         if c.dedupe_same:
-            _pin(c, self.dst, PIN_CORE)
+            _remapped(c, self.src, self.dst)
 
     def guest(self, c):
         line = (f"dedupe {self.src} {self.soff * BLOCK} {self.nblk * BLOCK} {self.dst} "
@@ -814,7 +846,7 @@ def run_sequence(guest: DaxGuest, kernel: str, files: int, blocks: int, ops,
     for op in ops:
         op.check(blocks, files)
     model = D.model_for(files, blocks, _design(kernel, settings))
-    c = GuestCtx(model, guest, blocks)
+    c = GuestCtx(model, guest, blocks, kernel)
     guest.cmd(f"reset {files}")
     guest.kernel_warnings()
     done, warned = 0, 0

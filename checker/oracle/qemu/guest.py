@@ -216,7 +216,12 @@ class DaxGuest:
         Raises GuestError on a hang or a dead guest."""
         if self.sock is None:
             raise GuestError("guest is not running")
-        self.sock.sendall(line.encode() + b"\n")
+        try:
+            self.sock.sendall(line.encode() + b"\n")
+        except OSError as e:
+            self._check_alive(f"sending {line!r}")
+            self._kill()
+            raise GuestError(f"guest command port failed sending {line!r}: {e.strerror}") from None
         return self._readline(time.monotonic() + timeout, line)
 
     def cmd(self, line: str, timeout: float = CMD_TIMEOUT) -> dict:
