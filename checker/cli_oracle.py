@@ -177,8 +177,9 @@ def _qemu_oracle(args, console) -> int:
 def replay_on_kernel(args, console) -> int:
     """``replay TRACE --on qemu-dax``: the trace's actions as syscalls on the kernel; exit 0
     when the kernel shows the fixed design's behaviour (and, where the trace's design
-    differs in settings, not the broken one's), 12 when it shows the broken one's, 1 when
-    it matches neither, 75 when the trace cannot be mapped or the kernel cannot run."""
+    differs in settings, not the broken one's), 12 when it shows the broken one's (or the
+    kernel's own design has the trace design's bug settings and matches), 1 when it
+    matches neither, 75 when the trace cannot be mapped or the kernel cannot run."""
     load_user_files(args.designs, args.properties)
     recorded, model, _ = read_itf(args.file)
     try:
@@ -208,6 +209,11 @@ def replay_on_kernel(args, console) -> int:
         diff = ", ".join(f"{k}={v}" for k, v in r.differing.items())
         console.print(f"{model.design.name} ({diff}): {r.broken.status}"
                       + (f" ({r.broken.message})" if r.broken.message else ""), markup=False)
+    if r.shows_fixed and r.kernel_has_bug:
+        diff = ", ".join(f"{k}={v}" for k, v in r.bug.items())
+        console.print(f"the kernel has this design's setting ({diff}): the counterexample is "
+                      f"the kernel's own behaviour", markup=False)
+        return EXIT_VIOLATION
     if r.shows_fixed and (r.broken is None or r.tells_apart):
         console.print("the kernel shows the fixed design's behaviour", markup=False)
         return EXIT_OK

@@ -84,7 +84,10 @@ class Design:
                    "index-only" (only the PMD-aligned index is looked up)
       private_pmd_split: "split" (a MAP_PRIVATE write fault splits the PMD mapping first) |
                    "none"
-      dedupe_compare: "lockstep" | "stale-srcmap" (the source iterator does not advance)
+      dedupe_compare: "lockstep" | "stale-srcmap" (the source iterator does not advance) |
+                   "raw-media" (6.12's dax_range_compare_iter: two holes are the same, a hole
+                   and an extent differ, any other pair compares the raw pmem bytes, also
+                   of an unwritten extent, which reads as zeros)
       break_layouts: "wait" (punch/truncate wait for pinned pages, dax_layout_busy_page)
                    | "none"
       dax_toggle:  "on-evict" (FS_XFLAG_DAX takes effect when the inode is evicted, 5.8)
@@ -183,7 +186,7 @@ class Design:
                 "new_invalidate": ("always", "faults-only"),
                 "pmd_conflict": ("xas_find_conflict", "index-only"),
                 "private_pmd_split": ("split", "none"),
-                "dedupe_compare": ("lockstep", "stale-srcmap"),
+                "dedupe_compare": ("lockstep", "stale-srcmap", "raw-media"),
                 "break_layouts": ("wait", "none"),
                 "dax_toggle": ("on-evict", "immediate"),
                 "fsync_log_force": ("if-pinned", "always"),
@@ -447,10 +450,26 @@ class Design:
         """dax_dedupe_file_range_compare: the ``length`` blocks of ``a`` from ``soff`` and
         of ``b`` from ``doff`` read the same ("stale-srcmap": the source iterator does not
         advance, 2022 'fsdax: dedupe: iter two files at the same time')."""
+        if self.dedupe_compare == "raw-media":
+            return And(*[self._raw_media_same(L, s, a, soff + i, b, doff + i)
+                         for i in range(length)])
         stale = self.dedupe_compare == "stale-srcmap"
         return And(*[k.file_view(L, s, a, soff + (0 if stale else i), g)
                      == k.file_view(L, s, b, doff + i, g)
                      for i in range(length) for g in L.segs])
+
+    @staticmethod
+    def _raw_media_same(L, s, a, x, b, y):
+        """dax_range_compare_iter (fs/dax.c, 6.12) for block ``x`` of ``a`` and ``y`` of
+        ``b``: two holes are the same, a hole and an extent differ, else memcmp of the two
+        blocks' pmem through dax_direct_access, whatever the extents' state: an unwritten
+        extent is compared by its raw, possibly stale, bytes (found by the real-DAX oracle:
+        FIDEDUPERANGE of a fallocated block whose freed pmem still held 'A's against a
+        written block of 'A's reports SAME and leaves the destination a hole)."""
+        ka, kb = s[L.ext_kind[a][x]], s[L.ext_kind[b][y]]
+        raw = And(*[k.cpu_data(L, s, s[L.ext_pblk[a][x]], g)
+                    == k.cpu_data(L, s, s[L.ext_pblk[b][y]], g) for g in L.segs])
+        return Or(And(ka == HOLE, kb == HOLE), And(ka != HOLE, kb != HOLE, raw))
 
     @hook
     def dax_fault_is_synchronous(self, L, s, n, f):

@@ -101,6 +101,22 @@ HISTORY += _pair(
     (frozenset({"no_stale_data", "read_returns_last_write", "dedupe_shares_equal_data"}),),
     ("dedupe-stale-srcmap", "dedupe-lockstep"), partial_writes=False)
 
+# 5b. Dedupe compares raw pmem, also of unwritten extents (6.12, found by the real-DAX
+#     oracle): a fallocated block whose freed pmem still holds old data "equals" a written
+#     block of that data, and the destination is remapped to the unwritten extent (a hole).
+HISTORY += _pair(
+    5, ("write", "read", "fallocate", "punch", "fdatasync", "dedupe"),
+    Bounds(files=2, blocks=1, phys=2, tokens=1, procs=1, depth=7),
+    "dedupe_compare", "raw-media", "lockstep",
+    "history 5; real-DAX oracle on Debian 6.12.118: fs/dax.c dax_range_compare_iter memcmp()s "
+    "the pmem of an unwritten extent (reproducer in docs/real-dax.md)",
+    ("dax_range_compare_iter compares an unwritten extent's raw pmem: stale bytes equal to "
+     "the destination's data make FIDEDUPERANGE replace written data by a hole",
+     "dedupe compares what read(2) returns: an unwritten extent reads as zeros"),
+    (frozenset({"no_stale_data", "no_stale_data_after_crash", "read_returns_last_write",
+                "dedupe_shares_equal_data"}),),
+    ("dedupe-raw-media", "dedupe-file-view"), partial_writes=False)
+
 # 6. DMA pin vs punch/truncate: with DAX the DMA target is the filesystem block itself.
 HISTORY += _pair(
     6, ("mmap", "fault", "write", "read", "punch", "truncate", "pin", "dma"),

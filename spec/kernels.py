@@ -46,8 +46,9 @@ SETTINGS["6.1"]["read_shared"] = (
     "not-reported", "6.1.y lacks v6.2 'fsdax,xfs: set the shared flag when file extent is "
     "shared': DAX read faults get no IOMAP_F_SHARED (history item 2)")
 SETTINGS["6.12"]["dedupe_compare"] = (
-    "lockstep", "dax_dedupe_file_range_compare advances both iterators and compares the "
-    "shorter length (the 2022-2023 fixes of history item 5)")
+    "raw-media", "dax_range_compare_iter (fs/dax.c): both iterators advance (the 2022-2023 "
+    "fixes of history item 5), two holes are the same, a hole and an extent differ, other "
+    "extents, unwritten ones too, are compared by their raw pmem bytes")
 SETTINGS["6.1"]["dedupe_compare"] = (
     "stale-srcmap", "6.1.y's dax_dedupe_file_range_compare predates the 2022-2023 fixes "
     "('fsdax: dedupe: iter two files in the same way', 'fsdax: dedupe should compare the min "

@@ -143,7 +143,7 @@ def test_shipped_counterexamples_map_to_syscalls_or_say_why():
                 assert isinstance(ops[-1], O.Crash)
         except traces.NotMappable as e:
             why[os.path.basename(path)] = str(e)
-    assert len(mapped) == 24 and len(why) == len(SHIPPED) - 24
+    assert len(mapped) == 31 and len(why) == len(SHIPPED) - 31
     assert all(any(k in w for k in ("threads", "never merged", "2 MiB", "has no",
                                     "dax=inode", "second process")) for w in why.values())
 

@@ -4,7 +4,8 @@
 :func:`~daxcheck.checker.trace.read_itf`) to a real-DAX oracle op, or says why it cannot:
 
 * mmap / mmap_private / munmap / msync / fdatasync / fsync / write / fallocate / punch /
-  truncate / reflink / reflink_range / crash map to :class:`~.dax_oracle.Map` ...
+  zero_range / collapse_range / insert_range / unshare / dedupe / truncate / reflink /
+  reflink_range / crash map to :class:`~.dax_oracle.Map` ...
   :class:`~.dax_oracle.Crash` ('kill': a real power cut);
 * a read fault maps to a load through the mapping (:class:`~.dax_oracle.MLoad`), a write
   fault followed by a store to the same page to one store (:class:`~.dax_oracle.MStore`:
@@ -14,9 +15,8 @@
   of the spec's crash set the kernel shows);
 * not mappable: the block-map seal (proposed in 2017, never merged), PMD faults (the spec's
   PMD is two blocks, the kernel's 2 MiB), get_user_pages pins and DMA, the per-inode DAX
-  flag, the fallocate modes and dedupe the oracle has no op for yet, a second process, and the
-  split steps of race designs (interleavings
-  of kernel threads cannot be forced from userspace).
+  flag, a second process, and the split steps of race designs (interleavings of kernel
+  threads cannot be forced from userspace).
 * a write fault not followed by a store maps to :class:`~.dax_oracle.MTouch` (a byte loaded
   and stored back).
 
@@ -33,8 +33,9 @@ from ....spec import actions as A
 from ....spec.designs import Design
 from ....spec.kernels import kernel_design
 from ....spec.state import SEGS
-from .dax_oracle import (Clone, CloneRange, Crash, Falloc, Fdatasync, Fsync, Map, MLoad,
-                         MStore, Msync, MTouch, PunchHole, PWrite, Trunc, Unmap, run_sequence)
+from .dax_oracle import (Clone, CloneRange, CollapseRange, Crash, Dedupe, Falloc, Fdatasync,
+                         Fsync, InsertRange, Map, MLoad, MStore, Msync, MTouch, PunchHole,
+                         PWrite, Trunc, Unmap, Unshare, ZeroRange, run_sequence)
 from .guest import DaxGuest
 
 NOT_MAPPED = {
@@ -44,11 +45,6 @@ NOT_MAPPED = {
     "dma": "DMA into a pinned page has no oracle op",
     "dax_toggle": "the per-inode DAX flag needs a dax=inode mount the oracle does not use",
     "evict_inode": "inode eviction cannot be forced from userspace",
-    "zero_range": "the oracle has no FALLOC_FL_ZERO_RANGE op yet",
-    "collapse_range": "the oracle has no FALLOC_FL_COLLAPSE_RANGE op yet",
-    "insert_range": "the oracle has no FALLOC_FL_INSERT_RANGE op yet",
-    "unshare": "the oracle has no FALLOC_FL_UNSHARE_RANGE op yet",
-    "dedupe": "the oracle has no FIDEDUPERANGE op yet",
 }
 """Action names that do not map to syscalls -> why."""
 
@@ -144,6 +140,16 @@ def _simple(a, where: str):
         return CloneRange(a.src, a.soff, a.dst, a.doff, a.length)
     if isinstance(a, A.Crash):
         return Crash("kill")
+    if isinstance(a, A.ZeroRange):
+        return ZeroRange(a.file, a.idx, a.lo, a.hi)
+    if isinstance(a, A.CollapseRange):
+        return CollapseRange(a.file, a.idx)
+    if isinstance(a, A.InsertRange):
+        return InsertRange(a.file, a.idx)
+    if isinstance(a, A.Unshare):
+        return Unshare(a.file, a.idx)
+    if isinstance(a, A.Dedupe):
+        return Dedupe(a.src, a.soff, a.dst, a.doff, a.length)
     raise NotMappable(f"{where}: no syscall for action {a.name}")
 
 
@@ -170,6 +176,13 @@ class KernelReplay:
     fixed: object
     broken: object
     differing: dict
+    bug: dict
+
+    @property
+    def kernel_has_bug(self) -> bool:
+        """The trace's design differs from the defaults only in settings the kernel's
+        design has too: the counterexample is the kernel's own behaviour."""
+        return bool(self.bug) and not self.differing
 
     @property
     def shows_fixed(self) -> bool:
@@ -189,8 +202,8 @@ def check_on_kernel(guest: DaxGuest, kernel: str, actions, design,
     does not have (``prop``: the trace's property, see :func:`ops_from_trace`).  Raises
     NotMappable, GuestError."""
     files, blocks, ops = ops_from_trace(actions, design, prop)
-    differing = {k: v for k, v in bug_settings(design).items()
-                 if kernel_design(kernel).settings()[k] != v}
+    bug = bug_settings(design)
+    differing = {k: v for k, v in bug.items() if kernel_design(kernel).settings()[k] != v}
     fixed = run_sequence(guest, kernel, files, blocks, ops)
     broken = run_sequence(guest, kernel, files, blocks, ops, differing) if differing else None
-    return KernelReplay(ops, fixed, broken, differing)
+    return KernelReplay(ops, fixed, broken, differing, bug)
