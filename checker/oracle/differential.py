@@ -80,9 +80,11 @@ def oracle_design(files: int = 3, blocks: int = 2, phys: int = 6) -> Design:
 _MODELS: dict = {}
 
 
-def model_for(files: int, blocks: int, design=oracle_design) -> DaxModel:
+def model_for(files: int, blocks: int, design=None) -> DaxModel:
     """The (cached) spec model of ``design(files, blocks)`` (a function returning a Design;
-    default :func:`oracle_design`) that sequences of ``files`` x ``blocks`` run on."""
+    default :func:`oracle_design`, looked up at each call) that sequences of ``files`` x
+    ``blocks`` run on."""
+    design = design or oracle_design
     key = (design, files, blocks)
     if key not in _MODELS:
         _MODELS[key] = DaxModel(design(files, blocks))
