@@ -342,3 +342,118 @@ def test_options_the_one_process_search_needs_are_refused_before_any_work(tmp_pa
                               *[a.format(d=d) for a in extra])
     assert code == 2 and expect in err and len(err.strip().splitlines()) == 1, err
     assert not d.exists()
+
+
+def _resume_outcome(ck, tmp_path, tag):
+    """Resume ``ck``: ``(exit code, stderr, results without timings or None)``."""
+    out = tmp_path / f"{tag}.json"
+    code, _, err = dax_here("check", "--design", SMALL, "--resume", str(ck), "--no-write",
+                            "--quiet", "--json", str(out))
+    return code, err, (_results(out) if out.exists() else None)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(saved, tmp_path_factory):
+    """The results of the saved run resumed from its intact checkpoint."""
+    import shutil
+    d = tmp_path_factory.mktemp("whole")
+    shutil.copytree(saved, d / "ck")
+    code, err, res = _resume_outcome(d / "ck", d, "whole")
+    assert code == 12 and res, err
+    return res
+
+
+def _npy_data_start(data):
+    """Offset of the first data byte of an .npy file (after its header)."""
+    import io
+    import numpy.lib.format as fmt
+    f = io.BytesIO(data)
+    fmt.read_magic(f)
+    fmt.read_array_header_1_0(f)
+    return f.tell()
+
+
+def test_frontier_words_edited_and_resealed_never_give_a_search_result(saved, tmp_path):
+    """Issue 27: a byte of queue_words.npy flipped (anywhere in its data) and the SHA-256
+    recomputed in MANIFEST.json: the state it changes is outside its domain, does not pack,
+    has another fingerprint or is not in the visited set; one line, exit 2, never a
+    search (main reported 956,044 states instead of 956,039 on cow-single-iomap)."""
+    import random
+    data = (_files(saved)[0] / "queue_words.npy").read_bytes()
+    start = _npy_data_start(data)
+    assert len(data) - start >= 64
+    rng = random.Random(27)
+    for k, pos in enumerate(rng.sample(range(start, len(data)), 12)):
+        ck = _copy(saved, tmp_path / str(k))
+        d = bytearray(data)
+        d[pos] ^= 1 << rng.randrange(8)
+        _reseal(ck, "queue_words.npy", bytes(d))
+        code, err, res = _resume_outcome(ck, tmp_path, str(k))
+        assert res is None, (pos, res)
+        _one_line(code, err, "--resume", "queue_words.npy")
+
+
+@pytest.mark.parametrize("name", ["queue_words", "queue_fps", "visited", "init_rows"])
+def test_a_zeroed_array_resealed_is_refused(saved, tmp_path, name):
+    """The same array of zeros, resealed: refused (main searched on from all-zero states
+    and reported 2,064,643 states)."""
+    ck = _copy(saved, tmp_path)
+    a = np.load(_files(ck)[0] / f"{name}.npy")
+    _reseal(ck, f"{name}.npy", _npy(np.zeros_like(a)))
+    code, err, res = _resume_outcome(ck, tmp_path, "r")
+    assert res is None, res
+    _one_line(code, err, "--resume")
+
+
+def test_state_json_edited_and_resealed_is_one_line_or_the_same_run(saved, uninterrupted,
+                                                                    tmp_path):
+    """Bytes of state.json flipped and resealed: one line, exit 2 (not an internal error:
+    main gave "ValueError: byte must be in range(0, 256)", exit 1), or, where the edit
+    means nothing (the seconds spent, whitespace), exactly the uninterrupted run."""
+    import random
+    data = (_files(saved)[0] / "state.json").read_bytes()
+    rng = random.Random(27)
+    refused = 0
+    for k, pos in enumerate(rng.sample(range(len(data)), 40)):
+        ck = _copy(saved, tmp_path / str(k))
+        d = bytearray(data)
+        d[pos] ^= 1 << rng.randrange(8)
+        _reseal(ck, "state.json", bytes(d))
+        code, err, res = _resume_outcome(ck, tmp_path, str(k))
+        if code == 2:
+            _one_line(code, err, "--resume")
+            refused += 1
+        else:
+            assert (code, res) == (12, uninterrupted), (pos, code, err)
+    assert refused >= 20
+
+
+@pytest.mark.parametrize("edit", ["n_states", "manifest states", "manifest level",
+                                  "base", "found index", "link"])
+def test_counts_that_do_not_add_up_are_refused(saved, tmp_path, edit):
+    """State count, level sizes, visited set, links and the manifest must agree."""
+    ck = _copy(saved, tmp_path)
+    folder, m = _files(ck)
+    state = json.loads((folder / "state.json").read_text())
+    if edit == "n_states":
+        state["n_states"] += 1
+        _reseal(ck, "visited.npy", _npy(np.append(np.load(folder / "visited.npy"),
+                                                  np.uint64(2**64 - 1))))
+    elif edit == "base":
+        state["position"]["base"] = 1
+    elif edit == "found index":
+        name = next(iter(state["found"]))
+        state["found"][name][1] = 10**6
+    elif edit == "link":
+        lk = np.load(folder / "links_002.npy")
+        lk[0] = 10**7
+        _reseal(ck, "links_002.npy", _npy(lk))
+    if edit.startswith("manifest"):
+        _, m = _files(ck)
+        m[edit.split()[1]] += 1
+        (ck / MANIFEST).write_text(json.dumps(m))
+    else:
+        _reseal(ck, "state.json", json.dumps(state).encode())
+    code, err, res = _resume_outcome(ck, tmp_path, "r")
+    assert res is None, res
+    _one_line(code, err, "--resume", "inconsistent")
