@@ -750,11 +750,16 @@ def _budget(args):
 def _replay(args, console) -> int:
     from .concrete.executor import RefinementError, replay_concrete
     from .concrete.pmem import PmemError
-    from .replay import replay_spec
+    from .replay import mismatch, replay_spec
     from .report import trace_table
     from .runner import InputError, load_user_files
+    from .trace import TraceError
     load_user_files(args.designs, args.properties)
     r = replay_spec(args.file, on_design=args.design)
+    if args.design is None:    # the file's own claims: checked on the spec, before any bytes
+        why = mismatch(r, args.file)
+        if why:
+            raise TraceError(why)
     console.print(trace_table(r.trace, r.model, f"replay of {args.file} on design "
                               f"{r.model.design.name}"))
     for note in r.notes:
@@ -765,6 +770,11 @@ def _replay(args, console) -> int:
     if r.disabled_at is not None:
         console.print(f"[green]does not reproduce:[/green] step {r.disabled_at} is no longer "
                       f"enabled in design {esc(r.model.design.name)}", soft_wrap=True)
+        return EXIT_OK
+    if not r.reproduced:     # decided on the spec: a byte-level symptom would be another
+        console.print(f"[green]does not reproduce:[/green] {esc(r.prop)} holds after the last "
+                      f"step (on the spec; no byte-level replay for a property that holds)",
+                      soft_wrap=True)
         return EXIT_OK
     try:
         rep = replay_concrete(r.model, r.trace.actions, pmem_path=args.pmem, force=args.force,
@@ -777,13 +787,9 @@ def _replay(args, console) -> int:
     console.print("[bold]byte-level replay on pmem[/bold]", soft_wrap=True)
     for line in rep.lines():
         console.print(f"  {line}", markup=False, soft_wrap=True)
-    if not r.reproduced and not rep.reproduced:
-        console.print(f"[green]does not reproduce:[/green] {esc(r.prop)} holds after the last step", soft_wrap=True)
-        return EXIT_OK
-    if r.reproduced:
-        console.print(f"[bold red]reproduces:[/bold red] {esc(r.prop)} fails after step {r.trace.depth}", soft_wrap=True)
-    else:
-        console.print(f"[bold red]reproduces at byte level only[/bold red] ({esc(r.prop)} holds on the spec)", soft_wrap=True)
+    console.print(f"[bold red]reproduces:[/bold red] {esc(r.prop)} fails after step "
+                  f"{r.trace.depth}{'' if rep.reproduced else ' (on the spec; no byte-level symptom)'}",
+                  soft_wrap=True)
     return EXIT_VIOLATION
 
 

@@ -263,7 +263,7 @@ def check_counterexamples(manifest: dict, folder: Path, checks, crash_states=256
     no entry names are differences too (a stale witness nobody gates)."""
     from .concrete.executor import RefinementError, replay_concrete
     from .replay import replay_spec
-    from .trace import TraceError
+    from .trace import DesignChanged, TraceError
     by_design = {c.result.design: c for c in checks}
     out, replayed, named = [], [], set()
     for name, entry in manifest["designs"].items():
@@ -282,6 +282,12 @@ def check_counterexamples(manifest: dict, folder: Path, checks, crash_states=256
                 continue
             try:
                 r = replay_spec(path)
+            except DesignChanged as e:
+                out.append(Difference(name, p, "counterexample", f,
+                                      "design changed since this trace: settings "
+                                      + ", ".join(e.settings)))
+                replayed.append((f, "fails"))
+                continue
             except TraceError as e:
                 out.append(Difference(name, p, "counterexample", f, f"unreadable: {e}"))
                 replayed.append((f, "unreadable"))
