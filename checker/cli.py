@@ -345,29 +345,8 @@ def _main(argv) -> int:
     from .trace import TraceError
     console = make_console()
     try:
-        for name in PATH_OPTIONS:
-            if getattr(args, name, None) == "":
-                flag = name if name in ("file", "manifest") else "--" + name
-                raise InputError(f"{flag}: an empty path")
-        if args.cmd == "check":
-            return _check(args, argv, console)
-        if args.cmd == "replay":
-            return _replay(args, console)
-        if args.cmd == "gate":
-            return _gate(args, argv, console)
-        if args.cmd == "simulate":
-            return _simulate(args, argv, console)
-        if args.cmd == "view":
-            return _view(args, console)
-        if args.cmd == "graph":
-            return _graph(args, console)
-        if args.cmd == "oracle":
-            return _oracle(args, console)
-        if args.cmd == "prove":
-            return _prove(args, argv, console)
-        if args.cmd == "query":
-            return _query(args, console)
-        return _list(args, console)
+        with _streams_kept():
+            return _dispatch(args, argv, console)
     except (InputError, TraceError, ManifestError, OutputError, InputFileError,
             CheckpointError) as e:
         sys.stderr.write(f"daxcheck: error: {_one_line(e)}\n")
@@ -390,11 +369,149 @@ def _main(argv) -> int:
             return EXIT_UNEXPECTED
         if user_frame(e):    # raised in a user's file (a hook, a domain, sys.exit())
             return _user_code_error(raised(e, "user code"), args)
+        bad = _user_path_error(e, args)
+        if bad:              # an OS error on a path the user gave: bad input, not a bug
+            sys.stderr.write(f"daxcheck: error: {bad}\n")
+            return EXIT_BAD_INPUT
         return _internal_error(e, args.traceback)
 
 
+@contextlib.contextmanager
+def _streams_kept():
+    """Put back ``sys.stdout``/``sys.stderr`` when the block ends (a user's file or
+    predicate that set them to None or closed them must not silence the error line)."""
+    saved = sys.stdout, sys.stderr
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _dispatch(args, argv, console) -> int:
+    """Check the paths the command line names (:func:`check_paths`), then run the
+    command; returns its exit code."""
+    from .runner import InputError
+    for name in PATH_OPTIONS:
+        if getattr(args, name, None) == "":
+            flag = name if name in ("file", "manifest") else "--" + name
+            raise InputError(f"{flag}: an empty path")
+    check_paths(args)
+    if args.cmd == "check":
+        return _check(args, argv, console)
+    if args.cmd == "replay":
+        return _replay(args, console)
+    if args.cmd == "gate":
+        return _gate(args, argv, console)
+    if args.cmd == "simulate":
+        return _simulate(args, argv, console)
+    if args.cmd == "view":
+        return _view(args, console)
+    if args.cmd == "graph":
+        return _graph(args, console)
+    if args.cmd == "oracle":
+        return _oracle(args, console)
+    if args.cmd == "prove":
+        return _prove(args, argv, console)
+    if args.cmd == "query":
+        return _query(args, console)
+    return _list(args, console)
+
+
+OUTPUT_FILES = ("json", "junit", "summary", "html")
+"""Options naming a file daxcheck writes (``graph --out`` too)."""
+
+
+def _path_flags(args) -> list[tuple[str, str, str]]:
+    """``(flag, path, kind)`` for every path of ``args``: kind "file" (written), "dir" (a
+    folder written into), "input" (read)."""
+    out = []
+    for name in PATH_OPTIONS:
+        v = getattr(args, name, None)
+        if not isinstance(v, str) or not v:
+            continue
+        flag = name if name in ("file", "manifest") else "--" + name
+        if name == "out":
+            if getattr(args, "no_write", False):
+                continue
+            kind = "file" if args.cmd == "graph" else "dir"
+        elif name == "checkpoint":
+            kind = "dir"
+        elif name in OUTPUT_FILES:
+            kind = "file"
+        else:
+            kind = "input"
+        out.append((flag, v, kind))
+    return out
+
+
+def check_paths(args) -> None:
+    """Refuse, before any work, a path of ``args`` the operating system would refuse at
+    the end of the run: a name too long, a parent that is a regular file (``--out`` under a
+    file), a destination folder that cannot be created or written.  Raises InputError
+    naming the option and the path (exit 2)."""
+    import errno
+    import os
+    from .runner import InputError
+    for flag, path, kind in _path_flags(args):
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            st = None
+        except OSError as e:
+            raise InputError(f"{flag} {path}: {e.strerror or e}") from None
+        if kind == "input":
+            continue
+        if st is not None:
+            if kind == "dir" and not os.path.isdir(path):
+                raise InputError(f"{flag} {path}: exists and is not a folder")
+            continue
+        parent = Path(path).parent if kind == "file" else Path(path)
+        while True:
+            try:
+                pst = os.stat(parent)
+                break
+            except (FileNotFoundError, NotADirectoryError) as e:
+                if e.errno == errno.ENOTDIR:
+                    pst = None
+                    break
+                if parent == parent.parent:
+                    pst = None
+                    break
+                parent = parent.parent
+            except OSError as e:
+                raise InputError(f"{flag} {path}: {e.strerror or e}") from None
+        if pst is None or not os.path.isdir(parent):
+            raise InputError(f"{flag} {path}: a parent is not a folder ({_first_file(path)} "
+                             f"is a file)")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise InputError(f"{flag} {path}: cannot create it: {parent} is not writable")
+
+
+def _first_file(path) -> str:
+    """The first component of ``path`` that exists and is not a folder (or ``path``)."""
+    p = Path(path)
+    for q in list(reversed(p.parents)) + [p]:
+        if q.exists() and not q.is_dir():
+            return str(q)
+    return str(path)
+
+
+def _user_path_error(e: BaseException, args) -> str | None:
+    """One line for an OSError about a path the user gave (or a file inside the folder
+    they gave), or None."""
+    if not isinstance(e, OSError) or e.filename is None:
+        return None
+    name = str(e.filename)
+    for flag, path, _ in _path_flags(args):
+        if name == path or name.startswith(path.rstrip("/") + "/"):
+            inside = "" if name == path else f"{name}: "
+            return f"{flag} {path}: {inside}{e.strerror or type(e).__name__}"
+    return None
+
+
 def _one_line(e) -> str:
-    return " ".join(str(e).split())
+    from daxcheck.usercode import safe_str
+    return " ".join(safe_str(e).split())
 
 
 def _internal_error(e: BaseException, traceback: bool) -> int:

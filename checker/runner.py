@@ -225,7 +225,7 @@ def save_traces(check: Check, out_dir, force=False) -> list[tuple[str, str]]:
         except FileExistsError as e:
             out.append((str(path), f"conflict: {e}"))
         except OSError as e:
-            out.append((str(path), f"conflict: cannot write: {e.strerror}"))
+            out.append((str(path), f"conflict: {path}: cannot write: {e.strerror or e}"))
     return out
 
 
