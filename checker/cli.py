@@ -26,6 +26,7 @@ import sys
 import textwrap
 
 from daxcheck import __version__
+from daxcheck.supervisor import phase
 
 from .results import (EXIT_BAD_INPUT, EXIT_CODES, EXIT_INCOMPLETE, EXIT_OK, EXIT_UNEXPECTED,
                       EXIT_USER_CODE, EXIT_VIOLATION, combined_exit)
@@ -130,6 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--traceback", action="store_true",
                         help="on an error in a user's code (exit 3) or an internal error, "
                         "print the full Python traceback")
+    common.add_argument("--memory-limit", type=_positive_float, metavar="MB",
+                        help="address-space limit of the worker process that runs the "
+                        "command (RLIMIT_AS; running out is incomplete, exit 75; not "
+                        "applied in process: daxcheck.checker.cli.main, oracle)")
     p = _Parser(prog="daxcheck", description="Model checker and executable specification "
                 "of Linux filesystem DAX (fsdax).", epilog=EPILOG,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -324,13 +329,37 @@ def main(argv=None) -> int:
         try:
             return _main(argv)
         except Terminated:
-            sys.stderr.write("daxcheck: terminated\n")
+            from daxcheck.supervisor import stopped_by_supervisor
+            if not stopped_by_supervisor():     # else the supervisor prints why
+                sys.stderr.write("daxcheck: terminated\n")
             return 143
         except KeyboardInterrupt as e:
             if not is_interrupt(e):       # raised by code, outside any user frame: a bug
                 return _internal_error(e, "--traceback" in argv)
             sys.stderr.write("daxcheck: interrupted\n")
             return 130
+
+
+def preflight_argv(argv) -> tuple:
+    """The supervisor's part of :func:`main` (:mod:`daxcheck.supervisor`): parse ``argv``
+    and check the paths it names, without importing the engines.  Returns ``(args, None)``
+    when the command may run, else ``(None, exit code)`` after one line on stderr (or
+    argparse's help / version output)."""
+    from .runner import InputError
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:
+        return None, e.code if isinstance(e.code, int) else EXIT_BAD_INPUT
+    try:
+        for name in PATH_OPTIONS:
+            if getattr(args, name, None) == "":
+                flag = name if name in ("file", "manifest") else "--" + name
+                raise InputError(f"{flag}: an empty path")
+        check_paths(args)
+    except InputError as e:
+        sys.stderr.write(f"daxcheck: error: {_one_line(e)}\n")
+        return None, EXIT_BAD_INPUT
+    return args, None
 
 
 def _main(argv) -> int:
@@ -367,6 +396,10 @@ def _main(argv) -> int:
         if type(e).__name__ == "EngineDisagreement":
             sys.stderr.write(f"daxcheck: internal error: {_one_line(e)}\n")
             return EXIT_UNEXPECTED
+        if isinstance(e, MemoryError) and getattr(args, "memory_limit", None) is not None:
+            sys.stderr.write(f"daxcheck: incomplete: out of memory (--memory-limit "
+                             f"{args.memory_limit:g} MB)\n")
+            return EXIT_INCOMPLETE
         if user_frame(e):    # raised in a user's file (a hook, a domain, sys.exit())
             return _user_code_error(raised(e, "user code"), args)
         bad = _user_path_error(e, args)
@@ -587,6 +620,7 @@ def _check(args, argv, console) -> int:
             from .distributed.bfs import worker_pool
             pool = stack.enter_context(worker_pool(args.workers, args.ray_address))
         for m in models:
+            phase(f"design {m.design.name}", limited=True)
             prog = Progress(console, m.design.name)
             try:
                 checks.append(run_check(m, props, args.engine, budget, prog, cmd,
@@ -594,6 +628,7 @@ def _check(args, argv, console) -> int:
                                         checkpoint=ckpt, por=args.por))
             finally:
                 prog.close()
+    phase("reporting")
     names = [p.name for p in props]
     for part in verdict_tables(checks, names, console.width):
         console.print(part)
@@ -710,6 +745,7 @@ def _simulate(args, argv, console) -> int:
             from .distributed.session import ray_session
             stack.enter_context(ray_session(args.workers, args.ray_address))
         for d in designs:
+            phase(f"design {d.name}", limited=True)
             m = make_model(d, overrides)
             prog = Progress(console, d.name)
             try:
@@ -727,6 +763,7 @@ def _simulate(args, argv, console) -> int:
                                               f"{f.raw_length} to {t.depth} steps"))
             if not args.no_write:
                 problems += _save(c, args, console, written)
+    phase("reporting")
     names = [p.name for p in props]
     for part in verdict_tables(checks, names, console.width):
         console.print(part)
@@ -798,6 +835,7 @@ def _gate(args, argv, console) -> int:
         raise InputError(f"unknown design {unknown[0]!r} (valid: {', '.join(DESIGNS)})")
 
     def progress(name):
+        phase(f"design {name}", limited=True)
         return Progress(console, name)
 
     if args.update:
@@ -980,6 +1018,7 @@ def _prove(args, argv, console) -> int:
     overrides = {k: getattr(args, k) for k in BOUND_NAMES[1:]}
     from daxcheck.usercode import TimeLimitReached, deadline
     for d in designs:
+        phase(f"design {d.name}", limited=True)
         m = make_model(d, overrides)
         try:
             with deadline(args.time_limit):     # also bounds a user's lemma that never returns
@@ -1015,6 +1054,7 @@ def _prove(args, argv, console) -> int:
         if traces and not args.no_write:
             problems += _save(Check(m, run, traces), args, console, written)
         runs.append((m, run, traces))
+    phase("reporting")
     for p in problems:
         sys.stderr.write(f"daxcheck: error: {p}\n")
     if problems:

@@ -21,6 +21,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from daxcheck.supervisor import phase
+
 from .results import HOLDS, INCOMPLETE, VIOLATED
 
 MANIFEST_FORMAT = "daxcheck-manifest"
@@ -376,6 +378,7 @@ def run_gate(manifest_path, designs, props, only=None, require_all=None, budget=
         diffs += [Difference(n, None, "design", "not listed", "asked for") for n in missing]
     replayed = []
     if replay:
+        phase("replaying counterexamples")
         d2, replayed = check_counterexamples(manifest, path.parent, checks,
                                              scan_folder=not only)
         diffs += d2

@@ -39,7 +39,12 @@ def load_designs_file(path: str) -> list[str]:
 
 def load_user_files(designs_file=None, properties_file=None) -> None:
     """Load the optional user design and property files (None: not given; InputError on
-    failure, an empty path included)."""
+    failure, an empty path included).  Under the supervisor a limited phase: a file that
+    never finishes loading is stopped by ``--time-limit``."""
+    from daxcheck.supervisor import phase
+    if designs_file is not None or properties_file is not None:
+        phase("loading user files " + " ".join(
+            f for f in (designs_file, properties_file) if f is not None), limited=True)
     if designs_file is not None:
         load_designs_file(designs_file)
     if properties_file is not None:
