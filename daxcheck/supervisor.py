@@ -39,12 +39,18 @@ the command line too).
 """
 from __future__ import annotations
 
+import ctypes
+import faulthandler
 import json
 import os
+import re
+import resource
 import select
 import signal
 import subprocess
 import sys
+import sysconfig
+import tempfile
 import time
 
 WORKER_FD = "DAXCHECK_WORKER_FD"
@@ -52,6 +58,7 @@ WORKER_FD = "DAXCHECK_WORKER_FD"
 WORKER_LIMIT = "DAXCHECK_WORKER_LIMIT"
 WORKER_MEMORY = "DAXCHECK_WORKER_MEMORY"
 WORKER_DUMP = "DAXCHECK_WORKER_DUMP"
+WORKER_PARENT = "DAXCHECK_WORKER_PARENT"
 NO_SUPERVISOR = "DAXCHECK_NO_SUPERVISOR"
 
 SUPERVISED = ("check", "simulate", "gate", "prove", "replay", "view", "graph", "list", "query")
@@ -90,8 +97,9 @@ def worker_setup() -> bool:
     if dump:
         _PIPE["dump"] = open(dump, "w")   # noqa: SIM115 - kept open for faulthandler
     _die_with_parent()
+    if os.environ.pop(WORKER_PARENT, None) != str(os.getppid()):
+        os._exit(_EXIT_UNEXPECTED)   # the parent died before the line above: no orphan
     if memory:
-        import resource
         soft = int(float(memory) * 2**20)
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         resource.setrlimit(resource.RLIMIT_AS, (soft if hard == resource.RLIM_INFINITY
@@ -103,10 +111,9 @@ def worker_setup() -> bool:
 def _die_with_parent() -> None:
     """``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (Linux; elsewhere nothing)."""
     try:
-        import ctypes
         libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(1, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
+        libc.prctl(1, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError, ctypes.ArgumentError):
         pass
 
 
@@ -131,7 +138,6 @@ def phase(name: str, limited: bool = False) -> None:
     _send({"phase": name, "limited": bool(limited)})
     dump, limit = _PIPE["dump"], _PIPE["limit"]
     if dump is not None and limit is not None:
-        import faulthandler
         faulthandler.cancel_dump_traceback_later()
         if limited:
             faulthandler.dump_traceback_later(limit + HARD_GRACE - 0.5, file=dump)
@@ -187,9 +193,9 @@ def supervise(argv, args) -> int:
     r, w = os.pipe()
     env = dict(os.environ)
     env[WORKER_FD] = str(w)
+    env[WORKER_PARENT] = str(os.getpid())
     dump_path = None
     if limit is not None:
-        import tempfile
         fd, dump_path = tempfile.mkstemp(prefix="daxcheck-worker-", suffix=".stacks")
         os.close(fd)
         env[WORKER_LIMIT] = repr(float(limit))
@@ -348,8 +354,6 @@ def _user_location(dump_path) -> str | None:
             text = f.read()
     except OSError:
         return None
-    import re
-    import sysconfig
     pkg = os.path.dirname(os.path.abspath(__file__))
     roots = [os.path.dirname(pkg), sys.prefix, sys.base_prefix]
     roots += [sysconfig.get_paths().get(k, "") for k in ("stdlib", "purelib", "platlib")]
