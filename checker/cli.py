@@ -345,7 +345,7 @@ def preflight_argv(argv) -> tuple:
     and check the paths it names, without importing the engines.  Returns ``(args, None)``
     when the command may run, else ``(None, exit code)`` after one line on stderr (or
     argparse's help / version output)."""
-    from .runner import InputError
+    from .results import InputError
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as e:
@@ -484,7 +484,7 @@ def check_paths(args) -> None:
     naming the option and the path (exit 2)."""
     import errno
     import os
-    from .runner import InputError
+    from .results import InputError
     for flag, path, kind in _path_flags(args):
         try:
             st = os.stat(path)

@@ -32,6 +32,11 @@ EXIT_CODES = ((EXIT_OK, "every property holds within the bound (a replayed trace
                "returned a non-bool (one line naming file:line; --traceback for the full one)"))
 """Every exit code with its meaning (``--help`` and the README print this table)."""
 
+class InputError(ValueError):
+    """Bad user input: the message is one line naming the problem (also importable from
+    :mod:`daxcheck.checker.runner`)."""
+
+
 HOLDS, VIOLATED, INCOMPLETE = "holds", "violated", "incomplete"
 NOT_FOUND = "not found"
 """Random simulation found no violation: not a pass (random search proves nothing), exit 0

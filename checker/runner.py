@@ -16,12 +16,8 @@ from daxcheck.spec.model import DaxModel
 from daxcheck.spec.state import BoundsError
 
 from .explicit import Budget, explore
-from .results import INCOMPLETE, VIOLATED, CheckResult, Stats, Verdict
+from .results import INCOMPLETE, VIOLATED, CheckResult, InputError, Stats, Verdict  # noqa: F401
 from .trace import Trace, file_name_for
-
-
-class InputError(ValueError):
-    """Bad user input: the message is one line naming the problem."""
 
 
 def load_designs_file(path: str) -> list[str]:
