@@ -14,6 +14,10 @@ incomplete (a budget ran out, or the solver said unknown), 2 bad input, 1 the ga
 internal error), 3 a user's predicate, lemma or design hook raised.
 Bad input and a user's code that raises are reported on one line, never as a traceback
 (``--traceback`` shows the full one).
+
+:func:`main` runs the command in this process (uncontained: a user's code runs here); the
+console script runs it under :mod:`daxcheck.supervisor` (a worker process, limits enforced
+from outside, exit 3 or 1 for a worker that dies, 75 for ``--memory-limit``).
 """
 from __future__ import annotations
 
