@@ -393,6 +393,23 @@ def test_frontier_words_edited_and_resealed_never_give_a_search_result(saved, tm
         _one_line(code, err, "--resume", "queue_words.npy")
 
 
+def test_a_visited_fingerprint_edited_and_resealed_is_refused(saved, tmp_path):
+    """A fingerprint of an already expanded state replaced by another one that keeps the set
+    sorted: only re-executing the links finds it (the resumed run would otherwise count the
+    dropped state again: 601 states instead of 600)."""
+    folder, _ = _files(saved)
+    v = np.load(folder / "visited.npy")
+    for k, i in enumerate((1, len(v) // 2, len(v) - 2)):
+        ck = _copy(saved, tmp_path / str(k))
+        w = v.copy()
+        w[i] = w[i - 1] + (w[i] - w[i - 1]) // 2          # strictly between its neighbours
+        assert w[i - 1] < w[i] < w[i + 1]
+        _reseal(ck, "visited.npy", _npy(w))
+        code, err, res = _resume_outcome(ck, tmp_path, str(k))
+        assert res is None, res
+        _one_line(code, err, "--resume", "visited")     # the set, or a frontier state not in it
+
+
 @pytest.mark.parametrize("name", ["queue_words", "queue_fps", "visited", "init_rows"])
 def test_a_zeroed_array_resealed_is_refused(saved, tmp_path, name):
     """The same array of zeros, resealed: refused (main searched on from all-zero states
