@@ -133,6 +133,29 @@ def test_resume_from_any_chunk_matches(tmp_path, monkeypatch, design, options, n
     assert _strip(resumed) == _strip(whole)
 
 
+def test_resume_validation_with_a_bucketed_visited_set(tmp_path, monkeypatch):
+    """A visited set large enough to be split in buckets (forced small here; over 1M
+    fingerprints in a real run) answers membership for sorted queries only: a real
+    mid-level checkpoint must still resume (it was refused as "not in the visited set")."""
+    import daxcheck.checker.explicit.checkpoint as ckmod
+    import daxcheck.checker.explicit.fpset as fpset
+    import daxcheck.checker.explicit.levels as levels
+    monkeypatch.setattr(levels, "CHUNK", 256)
+    monkeypatch.setattr(fpset, "BUCKET_TARGET", 64)
+    m = make_model(DESIGNS["cow-single-iomap"], {"depth": 5})
+    props = pick_properties([])
+    whole = explore_batched(m, props)
+    opts = CheckpointOptions(str(tmp_path / "ck"), every=0.0)
+    real = ckmod.Checkpointer
+    monkeypatch.setattr(ckmod, "Checkpointer", lambda o, c: _DiesAfter(o, c, 28))
+    with pytest.raises(_Killed):
+        explore_batched(m, props, checkpoint=opts)
+    assert _manifest(opts.path)["states"] > 1 << 16     # folded into buckets on load
+    monkeypatch.setattr(ckmod, "Checkpointer", real)
+    resumed = explore_batched(m, props, checkpoint=CheckpointOptions(opts.path, resume=True))
+    assert _strip(resumed) == _strip(whole)
+
+
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     """A checkpoint of the small design (a time limit never reached: level starts only)."""
