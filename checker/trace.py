@@ -19,6 +19,7 @@ positional form (nested lists of integers).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -127,11 +128,18 @@ class DesignChanged(TraceError):
 def settings_difference(recorded, design) -> list[str]:
     """The settings whose recorded value (``recorded``: a trace's ``#meta.design_settings``
     dict) differs from ``design.settings()``, as ``"name recorded X, now Y"`` strings in
-    the design's order, then settings only one side has; empty when they agree."""
+    the design's order, then settings only one side has (a setting the trace does not
+    record counts only when the design sets it away from its default: settings added since
+    the trace was written do not invalidate it); empty when they agree."""
     now = json.loads(json.dumps(design.settings()))      # as a trace records them
     out = [f"{k} recorded {_short(recorded[k], 30)}, now {_short(v, 30)}"
            for k, v in now.items() if k in recorded and recorded[k] != v]
-    out += [f"{k} not recorded" for k in now if k not in recorded]
+    # A setting added since the trace was written: a difference only when the design does
+    # not keep its default (the behaviour the trace was explored with).
+    defaults = {f.name: f.default for f in dataclasses.fields(design)} \
+        if dataclasses.is_dataclass(design) else {}
+    out += [f"{k} not recorded, now {_short(v, 30)}" for k, v in now.items()
+            if k not in recorded and json.loads(json.dumps(defaults.get(k, None))) != v]
     out += [f"{_short(k, 30)} recorded, not a setting now" for k in recorded if k not in now]
     return out
 

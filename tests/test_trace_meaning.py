@@ -125,3 +125,20 @@ def test_gate_reports_edited_settings_as_design_changed(tmp_path):
     diffs = run_gate(path, DESIGNS, PROPERTIES).differences
     assert [(d.design, d.what) for d in diffs] == [("hole-size-unknown", "counterexample")]
     assert "design changed since this trace: settings hole_size" in diffs[0].computed
+
+
+def test_a_setting_added_since_the_trace_counts_only_away_from_its_default(tmp_path):
+    """An older trace lacks a setting added since: it still replays where the design keeps
+    the default, and is refused naming the setting where it does not."""
+    def drop(key):
+        def edit(doc):
+            del doc["#meta"]["design_settings"][key]
+        return edit
+    design = DESIGNS["reflink-single-owner"]
+    default_key = next(k for k, v in design.settings().items()
+                       if type(design).__dataclass_fields__[k].default == v)
+    code, out, err = dax_here("replay", str(_forged(tmp_path, drop(default_key))),
+                              "--crash-states", "4")
+    assert code == 12, out + err
+    code, out, err = dax_here("replay", str(_forged(tmp_path, drop("page_owner"))))
+    _one_line_2(code, out, err, "page_owner not recorded")
