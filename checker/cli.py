@@ -5,7 +5,9 @@
     daxcheck list designs|properties|lemmas|actions|hooks|queries [--verbose]
     daxcheck prove [--design D] [--property P] [--k K]      (k-induction with Z3)
     daxcheck query [NAME ...]                               (byte-offset questions to Z3)
-    daxcheck oracle [--runs N] [--seed S]     (root: compares the spec with a real XFS)
+    daxcheck oracle [--target loop-xfs|qemu-dax] [--kernel K] [--runs N] [--seed S]
+                                              (root: compares the spec with a real kernel)
+    daxcheck kernel setup [--kernel 6.12|6.1|all]   (the Debian kernels qemu-dax boots)
 
 Exit codes (:data:`~daxcheck.checker.results.EXIT_CODES`, printed by ``--help``): 0 every
 property holds within the bound, 12 a violation was found (or reproduced by replay), 75
@@ -32,6 +34,7 @@ import textwrap
 from daxcheck import __version__
 from daxcheck.supervisor import phase
 
+from . import cli_oracle
 from .results import (EXIT_BAD_INPUT, EXIT_CODES, EXIT_INCOMPLETE, EXIT_OK, EXIT_UNEXPECTED,
                       EXIT_USER_CODE, EXIT_VIOLATION, combined_exit)
 
@@ -269,6 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--crash-states", type=_crash_states, default="all", metavar="all|N",
                    help="crash images to check at each crash (default: all up to 4096)")
     r.add_argument("--seed", type=_positive_int, default=0, help="seed for sampled crash images")
+    cli_oracle.add_replay_options(r)
 
     v = command("view", help="draw a counterexample as one self-contained HTML page")
     v.add_argument("file", help="an *.itf.json counterexample")
@@ -284,11 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     gr.add_argument("--force", action="store_true", help="overwrite FILE")
     sizes(gr, BOUND_NAMES)
 
-    o = command("oracle", help="differential test of the spec against a real XFS "
-                       "with reflink on a loop device (needs root)")
-    o.add_argument("--runs", type=_positive_int, default=200, help="generated sequences")
-    o.add_argument("--seed", type=_positive_int, default=0)
-    o.add_argument("--max-ops", type=_positive_int, default=10, help="operations per sequence")
+    cli_oracle.add_commands(command, _positive_int)
 
     pv = command("prove", help="k-induction with Z3: holds at every depth?")
     selection(pv, "every design expected to hold")
@@ -436,6 +436,8 @@ def _dispatch(args, argv, console) -> int:
     if args.cmd == "check":
         return _check(args, argv, console)
     if args.cmd == "replay":
+        if args.on == "qemu-dax":
+            return cli_oracle.replay_on_kernel(args, console)
         return _replay(args, console)
     if args.cmd == "gate":
         return _gate(args, argv, console)
@@ -445,8 +447,8 @@ def _dispatch(args, argv, console) -> int:
         return _view(args, console)
     if args.cmd == "graph":
         return _graph(args, console)
-    if args.cmd == "oracle":
-        return _oracle(args, console)
+    if args.cmd in ("oracle", "kernel"):
+        return cli_oracle.run(args, console)
     if args.cmd == "prove":
         return _prove(args, argv, console)
     if args.cmd == "query":
@@ -978,27 +980,6 @@ def _graph(args, console) -> int:
     console.print(f"[dim]written: {esc(args.out)} ({g.number_of_nodes():,} states, "
                   f"{g.number_of_edges():,} transitions)[/dim]", soft_wrap=True)
     return EXIT_OK
-
-
-def _oracle(args, console) -> int:
-    from .oracle.differential import (MAX_OPS, MAX_RUNS, OracleError, run_oracle,
-                                      unavailable_reason, xfs_mount)
-    from .runner import InputError
-    for flag, v, hi in (("--runs", args.runs, MAX_RUNS), ("--max-ops", args.max_ops, MAX_OPS)):
-        if not 1 <= v <= hi:          # bad input before the availability check and the mount
-            raise InputError(f"{flag} {v} is out of range 1..{hi:,}")
-    why = unavailable_reason()
-    if why:
-        sys.stderr.write(f"daxcheck: oracle cannot run here: {why}\n")
-        return EXIT_INCOMPLETE
-    try:
-        with xfs_mount() as m:
-            s = run_oracle(m.path, args.runs, args.seed, max_ops=args.max_ops)
-    except OracleError as e:
-        raise InputError(str(e)) from None
-    for line in s.lines():
-        console.print(line, markup=False)
-    return EXIT_VIOLATION if s.mismatches else EXIT_OK
 
 
 def _prove(args, argv, console) -> int:

@@ -882,8 +882,10 @@ class ZeroRange(Action):
     (ext4_zero_range converts in place; a hole or a shared block gets a new unwritten
     block, as XFS's punch + preallocate does).  Part of a block: dax_zero_range zeroes the
     segments of a written block in place (hook ``dax_zero_range``) or, for a shared block,
-    through a CoW with the rest copied (->iomap_begin IOMAP_F_SHARED + srcmap); holes and
-    unwritten extents already read zeros.  Extends i_size.  Refused on a sealed inode."""
+    through a CoW with the rest copied (->iomap_begin IOMAP_F_SHARED + srcmap); an unwritten
+    extent already reads zeros; a hole gets an unwritten block (xfs_file_fallocate rounds the
+    range out to blocks and xfs_alloc_file_space preallocates it: found by the real-DAX
+    oracle on 6.12).  Extends i_size.  Refused on a sealed inode."""
 
     name: ClassVar[str] = "zero_range"
     file: int
@@ -917,13 +919,21 @@ class ZeroRange(Action):
         else:
             plan, ok = k.write_plan(D, L, d, f, x, "zero")
             mapped = kd == WRITTEN
-            if not require(And(allowed, Or(Not(mapped), ok))):
+            hole = kd == HOLE
+            found, b = D.xfs_bmapi_write(L, s)
+            if not require(And(allowed, Or(Not(mapped), ok), Or(Not(hole), found))):
                 return None
 
             def zero(d):
                 k.write_effects(D, L, d, f, x, segs, "zero", plan)
                 D.dax_zero_range(L, d, f, x, segs)
             when(d, mapped, zero)
+
+            def prealloc(d):  # xfs_alloc_file_space over the range rounded out to blocks
+                d[L.ext_kind[f][x]] = UNWRITTEN
+                d[L.ext_pblk[f][x]] = b
+                store(d, L.refcount, b, 1)
+            when(d, hole, prealloc)
         for g in segs:
             k.set_last(L, d, f, x, g, 0)
         k.clear_promise(L, d, f, x)
@@ -1035,8 +1045,10 @@ class Unshare(Action):
     """fallocate(FALLOC_FL_UNSHARE_RANGE) of block ``idx`` of ``file``
     (xfs_reflink_unshare → dax_file_unshare → dax_unshare_iter): a block ->iomap_begin
     reports IOMAP_F_SHARED is copied whole into a CoW block (``dax_iomap_copy_around``;
-    a hole or unwritten source is zeroed since 2023) and remapped.  Disabled when there is
-    nothing to unshare or on a sealed inode."""
+    a hole or unwritten source is zeroed since 2023) and remapped; then, as every fallocate
+    mode but punch and collapse, xfs_alloc_file_space preallocates the range, so a hole
+    gets an unwritten block (found by the real-DAX oracle on 6.12).  Disabled when there is
+    nothing to unshare or allocate, or on a sealed inode."""
 
     name: ClassVar[str] = "unshare"
     file: int
@@ -1045,13 +1057,22 @@ class Unshare(Action):
     def apply(self, m, s):
         L, D = m.L, m.design
         f, x = self.file, self.idx
-        if not require(And(s[L.ext_kind[f][x]] != HOLE, x < s[L.size[f]],
-                           D.iomap_f_shared(L, s, f, x, "write"),
-                           Not(D.is_iomap_immutable(L, s, f, "unshare")))):
-            return None
+        shared = D.iomap_f_shared(L, s, f, x, "write")
+        hole = s[L.ext_kind[f][x]] == HOLE
+        found, b = D.xfs_bmapi_write(L, s)
         d = draft(s)
-        if not k.begin_write(D, L, d, f, x, (), "unshare"):
+        plan, ok = k.write_plan(D, L, d, f, x, "unshare")
+        if not require(And(Or(shared, hole), x < s[L.size[f]],
+                           Not(D.is_iomap_immutable(L, s, f, "unshare")),
+                           Or(Not(shared), ok), Or(Not(hole), found))):
             return None
+        when(d, shared, lambda d: k.write_effects(D, L, d, f, x, (), "unshare", plan))
+
+        def prealloc(d):  # xfs_file_fallocate: xfs_alloc_file_space after the unshare
+            d[L.ext_kind[f][x]] = UNWRITTEN
+            d[L.ext_pblk[f][x]] = b
+            store(d, L.refcount, b, 1)
+        when(d, hole, prealloc)
         return freeze(d)
 
     @classmethod

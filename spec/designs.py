@@ -89,6 +89,16 @@ class Design:
                    | "none"
       dax_toggle:  "on-evict" (FS_XFLAG_DAX takes effect when the inode is evicted, 5.8)
                    | "immediate" (S_DAX flips under live mappings)
+      fsync_log_force: "if-pinned" (xfs_file_fsync forces the log only while the inode has
+                   metadata not yet in it, xfs_ipincount; xfs_log_force_seq of its
+                   ili_commit_seq pushes the whole current CIL checkpoint) | "always" (every
+                   fsync forces the whole log, the spec before the real-DAX oracle showed
+                   fdatasync of a clean file leaves another file's new size out of the log)
+      reflink_dax: "kept" (a reflinked inode keeps S_DAX when it is read back from disk,
+                   v6.3 'xfs: remove restrictions for fsdax and reflink') | "dropped-on-load"
+                   (xfs_inode_supports_dax refuses inodes with XFS_DIFLAG2_REFLINK when they
+                   are loaded: 6.1; modelled as: a file sharing a block after log recovery
+                   comes back without S_DAX; found by the real-DAX oracle on 6.1)
       partial_writes: write(2) of part of a block is explored (unaligned writes)
       pmd_pfn_entries: PMD faults over written PMD-aligned extents map pfn PMDs
     Lock discipline (race designs only, issue 11; :mod:`~daxcheck.spec.races`):
@@ -145,6 +155,8 @@ class Design:
     dedupe_compare: str = "lockstep"
     break_layouts: str = "wait"
     dax_toggle: str = "on-evict"
+    fsync_log_force: str = "if-pinned"
+    reflink_dax: str = "kept"
     partial_writes: bool = True
     pmd_pfn_entries: bool = False
     mmaplock: str = "fault+truncate"
@@ -174,6 +186,8 @@ class Design:
                 "dedupe_compare": ("lockstep", "stale-srcmap"),
                 "break_layouts": ("wait", "none"),
                 "dax_toggle": ("on-evict", "immediate"),
+                "fsync_log_force": ("if-pinned", "always"),
+                "reflink_dax": ("kept", "dropped-on-load"),
                 "mmaplock": ("fault+truncate", "none"),
                 "fault_entry_lock": ("before-iomap", "after-iomap"),
                 "fault_pmd_recheck": ("recheck", "none"),
@@ -529,15 +543,31 @@ class Design:
 
     @hook
     def xfs_file_fsync(self, L, d, f):
-        """xfs_file_fsync: dax_writeback_mapping_range, then force the log."""
+        """xfs_file_fsync: dax_writeback_mapping_range, then, if the inode is pinned
+        (xfs_ipincount: metadata not yet in the log), xfs_fsync_flush_log forces the log up
+        to its ili_commit_seq, which pushes the whole current CIL checkpoint (every inode's
+        committed transactions).  A clean inode forces nothing, so another inode's change
+        stays out of the log (found by the real-DAX oracle on 6.12: pwrite(a),
+        fdatasync(b), crash: a is empty after recovery).  ``fsync_log_force="always"``:
+        every fsync forces the log."""
         self.dax_writeback_mapping_range(L, d, f)
-        self.xfs_log_force(L, d)
+        if self.fsync_log_force == "always":
+            self.xfs_log_force(L, d)
+        else:
+            when(d, k.inode_meta_dirty(L, d, f), lambda d: self.xfs_log_force(L, d))
 
     @hook
     def xlog_recover(self, L, d):
         """Mount after a power failure: xlog_recover replays the log; volatile state is gone
-        (see :func:`~daxcheck.spec.fsdax.recover`)."""
+        (see :func:`~daxcheck.spec.fsdax.recover`).  With ``reflink_dax="dropped-on-load"``
+        (6.1's xfs_inode_supports_dax) a file that shares a block after recovery comes back
+        without S_DAX."""
         k.recover(L, d, self.has("dax_toggle"))
+        if self.reflink_dax == "dropped-on-load":
+            for f in L.files:
+                shares = Or(*[And(d[L.ext_kind[f][x]] != HOLE,
+                                  select(d, L.refcount, d[L.ext_pblk[f][x]]) > 1) for x in L.blks])
+                d[L.s_dax[f]] = If(shares, 0, d[L.s_dax[f]])
 
     # ================================================================ per-inode DAX
     @hook

@@ -80,24 +80,26 @@ def oracle_design(files: int = 3, blocks: int = 2, phys: int = 6) -> Design:
 _MODELS: dict = {}
 
 
-def _model(files: int, blocks: int) -> DaxModel:
-    key = (files, blocks)
+def model_for(files: int, blocks: int, design=oracle_design) -> DaxModel:
+    """The (cached) spec model of ``design(files, blocks)`` (a function returning a Design;
+    default :func:`oracle_design`) that sequences of ``files`` x ``blocks`` run on."""
+    key = (design, files, blocks)
     if key not in _MODELS:
-        _MODELS[key] = DaxModel(oracle_design(files, blocks))
+        _MODELS[key] = DaxModel(design(files, blocks))
     return _MODELS[key]
 
 
 # ----------------------------------------------------------------------------- operations
-class _Discard(Exception):
+class Discard(Exception):
     """The spec cannot express this step within its bounds (ENOSPC in the small spec)."""
 
 
-class _Skip(Exception):
+class Skip(Exception):
     """The op is not meaningful here on either side (e.g. a store beyond EOF, a clone the
     kernel refuses for byte-granular reasons the spec does not model); run nothing."""
 
 
-class _Ctx:
+class Ctx:
     """Per-sequence state shared by the two sides: the spec model and state, the kernel
     directory and descriptors, and the kernel's byte-granular sizes (shadow)."""
 
@@ -113,7 +115,7 @@ class _Ctx:
     def step(self, a: A.Action):
         ns = self.m.next_state(self.s, a)
         if ns is None:
-            raise _Discard(a.describe())
+            raise Discard(a.describe())
         self.s = ns
 
     def fd(self, f: int) -> int:
@@ -136,8 +138,8 @@ class _Ctx:
 @dataclass(frozen=True)
 class Op:
     """One operation of a sequence.  ``check(B, F)`` raises OracleError if the op does not
-    fit ``F`` files of ``B`` blocks; ``spec`` applies it to the spec (raising _Discard when
-    the spec cannot express it, _Skip when it is skipped on both sides); ``kernel`` runs it
+    fit ``F`` files of ``B`` blocks; ``spec`` applies it to the spec (raising Discard when
+    the spec cannot express it, Skip when it is skipped on both sides); ``kernel`` runs it
     on the kernel (OSError propagates)."""
 
     def check(self, B: int, F: int) -> None:
@@ -149,10 +151,10 @@ class Op:
         if t is not None and not 1 <= t <= 3:
             raise OracleError(f"{self}: token {t} is not in 1..3")
 
-    def spec(self, c: _Ctx) -> None:  # pragma: no cover - abstract
+    def spec(self, c: Ctx) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def kernel(self, c: _Ctx) -> None:  # pragma: no cover - abstract
+    def kernel(self, c: Ctx) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
@@ -177,7 +179,7 @@ class PWrite(Op):
     def spec(self, c):
         g0, g1 = self.seg, self.seg + self.nsegs - 1
         if c.zeroing_eof_cows(self.file, g0 * SEG):
-            raise _Skip()
+            raise Skip()
         for x in range(g0 // SEGS, g1 // SEGS + 1):
             lo = max(g0, x * SEGS) - x * SEGS
             hi = min(g1, x * SEGS + SEGS - 1) - x * SEGS
@@ -212,7 +214,7 @@ class MStore(Op):
 
     def spec(self, c):
         if (self.seg + 1) * SEG > c.nbytes[self.file]:
-            raise _Skip()
+            raise Skip()
         L, f, x, g = c.L, self.file, self.seg // SEGS, self.seg % SEGS
         if c.s[L.mmap_mode[0][f]] == MM_NONE:
             c.step(A.Mmap(0, f, False))
@@ -251,7 +253,7 @@ class Falloc(Op):
 
     def spec(self, c):
         if c.zeroing_eof_cows(self.file, (self.blk + 1) * BLOCK):
-            raise _Skip()
+            raise Skip()
         if c.s[c.L.ext_kind[self.file][self.blk]] == HOLE:
             c.step(A.Fallocate(self.file, self.blk))
         c.nbytes[self.file] = max(c.nbytes[self.file], (self.blk + 1) * BLOCK)
@@ -307,7 +309,7 @@ class Clone(Op):
         if n_src == 0:
             return
         if n_src % BLOCK and n_src < n_dst:
-            raise _Skip()
+            raise Skip()
         c.step(A.Reflink(self.src, self.dst))
         c.nbytes[self.dst] = max(n_dst, n_src)
 
@@ -350,11 +352,11 @@ class CloneRange(Op):
         a = A.ReflinkRange(self.src, self.dst, self.soff, self.doff, self.nblk)
         n = self._len(c)
         if n <= 0 or a not in c.m.index:
-            raise _Skip()
+            raise Skip()
         if n % BLOCK and self.doff * BLOCK + n < c.nbytes[self.dst]:
-            raise _Skip()
+            raise Skip()
         if c.zeroing_eof_cows(self.dst, self.doff * BLOCK):
-            raise _Skip()
+            raise Skip()
         c.step(a)
         c.nbytes[self.dst] = max(c.nbytes[self.dst], self.doff * BLOCK + n)
         c.clone_len = n  # the kernel side must use the length from before the size update
@@ -399,7 +401,7 @@ class Trunc(Op):
 
     def spec(self, c):
         if c.zeroing_eof_cows(self.file, self.blocks * BLOCK):
-            raise _Skip()
+            raise Skip()
         if c.s[c.L.size[self.file]] != self.blocks:
             c.step(A.Truncate(self.file, self.blocks))
         c.nbytes[self.file] = self.blocks * BLOCK
@@ -409,23 +411,28 @@ class Trunc(Op):
 
 
 # ----------------------------------------------------------------------------- comparison
-def _expected(c: _Ctx, f: int) -> bytes:
+def expected_bytes(c: Ctx, f: int) -> bytes:
+    """What read(2) of all of file ``f`` returns on the spec: its segments' tokens as bytes
+    (:func:`token_bytes`), cut at the kernel's byte i_size ``c.nbytes[f]``.  Raises Mismatch
+    when the spec exposes stale media (the kernel never does)."""
     L, s = c.L, c.s
     out = bytearray()
     for x in range(s[L.size[f]]):
         for g in L.segs:
             t = file_view(L, s, f, x, g)
             if t == STALE:
-                raise _Mismatch(f"spec exposes stale media in {file_name(f)} block {x} seg {g}")
+                raise Mismatch(f"spec exposes stale media in {file_name(f)} block {x} seg {g}")
             out += token_bytes(t)
     return bytes(out[:c.nbytes[f]])
 
 
-class _Mismatch(Exception):
-    pass
+class Mismatch(Exception):
+    """The kernel and the spec differ; the message says where and how."""
 
 
-def _describe(data: bytes) -> str:
+def describe(data: bytes) -> str:
+    """``data`` as segment names, e.g. ``[t1 0 mixed] (6144 B)``: 0 for zeros, tN for token
+    N's bytes, mixed otherwise."""
     segs = [data[i:i + SEG] for i in range(0, len(data), SEG)]
     names = []
     for sg in segs:
@@ -438,53 +445,62 @@ def _describe(data: bytes) -> str:
     return "[" + " ".join(names) + f"] ({len(data)} B)"
 
 
-def _compare_contents(c: _Ctx) -> None:
+def _compare_contents(c: Ctx) -> None:
     L, s = c.L, c.s
     for f in L.files:
         size = os.fstat(c.fd(f)).st_size
         if size != c.nbytes[f]:
-            raise _Mismatch(f"{file_name(f)}: kernel i_size {size} B, expected {c.nbytes[f]} B")
+            raise Mismatch(f"{file_name(f)}: kernel i_size {size} B, expected {c.nbytes[f]} B")
         if s[L.size[f]] != -(-size // BLOCK):
-            raise _Mismatch(f"{file_name(f)}: spec size {s[L.size[f]]} blocks, kernel {size} B")
+            raise Mismatch(f"{file_name(f)}: spec size {s[L.size[f]]} blocks, kernel {size} B")
         got = os.pread(c.fd(f), size + 1, 0)
-        want = _expected(c, f)
+        want = expected_bytes(c, f)
         if got != want:
-            raise _Mismatch(f"{file_name(f)}: kernel reads {_describe(got)}, spec "
-                            f"{_describe(want)}")
+            raise Mismatch(f"{file_name(f)}: kernel reads {describe(got)}, spec "
+                            f"{describe(want)}")
 
 
-def _compare_extents(c: _Ctx) -> None:
+def _compare_extents(c: Ctx) -> None:
     """FIEMAP (sync) against the spec's map for blocks below each file's size."""
+    for f in c.L.files:  # every file first: a CoW of one file changes another's SHARED flag
+        writeback(c.fd(f), 0, 0)
+    compare_maps(c, [block_map(c.fd(f), c.s[c.L.size[f]]) for f in c.L.files])
+
+
+def compare_maps(c: Ctx, kmaps: list) -> None:
+    """The kernel's block maps against the spec's map, for blocks below each file's spec
+    size: ``kmaps[f][x]`` is None for a hole, else ``(physical block, shared, unwritten)``
+    (FIEMAP, :func:`~.kernel.block_map`).  Compared: allocated or not, unwritten or not,
+    FIEMAP_EXTENT_SHARED against spec refcount > 1, and which (file, block) pairs share a
+    physical block (equality classes; block numbers themselves differ).  Raises Mismatch."""
     L, s = c.L, c.s
     kphys, sphys = {}, {}
-    for f in L.files:  # every file first: a CoW of one file changes another's SHARED flag
-        writeback(c.fd(f), 0, 0)
     for f in L.files:
-        n = s[L.size[f]]
-        km = block_map(c.fd(f), n)
-        for x in range(n):
+        km = kmaps[f]
+        for x in range(s[L.size[f]]):
             kind, p = s[L.ext_kind[f][x]], s[L.ext_pblk[f][x]]
-            k = km[x]
+            k = km[x] if x < len(km) else None
             where = f"{file_name(f)} block {x}"
             if (k is None) != (kind == HOLE):
-                raise _Mismatch(f"{where}: kernel {'hole' if k is None else 'allocated'}, spec "
-                                f"{'hole' if kind == HOLE else 'allocated'}")
+                raise Mismatch(f"{where}: kernel {'hole' if k is None else 'allocated'}, spec "
+                               f"{'hole' if kind == HOLE else 'allocated'}")
             if k is None:
                 continue
             if k[2] != (kind == UNWRITTEN):
-                raise _Mismatch(f"{where}: kernel {'unwritten' if k[2] else 'written'}, spec "
-                                f"{'unwritten' if kind == UNWRITTEN else 'written'}")
+                raise Mismatch(f"{where}: kernel {'unwritten' if k[2] else 'written'}, spec "
+                               f"{'unwritten' if kind == UNWRITTEN else 'written'}")
             spec_shared = s[L.refcount[p]] > 1
             if k[1] != spec_shared:
-                raise _Mismatch(f"{where}: kernel FIEMAP_EXTENT_SHARED={k[1]}, spec refcount "
-                                f"{s[L.refcount[p]]}")
+                raise Mismatch(f"{where}: kernel FIEMAP_EXTENT_SHARED={k[1]}, spec refcount "
+                               f"{s[L.refcount[p]]}")
             kphys.setdefault(k[0], set()).add((f, x))
             sphys.setdefault(p, set()).add((f, x))
     kc = {frozenset(v) for v in kphys.values()}
     sc = {frozenset(v) for v in sphys.values()}
     if kc != sc:
-        fmt = lambda cs: sorted(sorted(f"{file_name(f)}{x}" for f, x in cl) for cl in cs)
-        raise _Mismatch(f"blocks sharing a physical block differ: kernel {fmt(kc)}, spec {fmt(sc)}")
+        def fmt(cs):
+            return sorted(sorted(f"{file_name(f)}{x}" for f, x in cl) for cl in cs)
+        raise Mismatch(f"blocks sharing a physical block differ: kernel {fmt(kc)}, spec {fmt(sc)}")
 
 
 # ----------------------------------------------------------------------------- runner
@@ -509,7 +525,7 @@ def run_sequence(root: str, files: int, blocks: int, ops, extents: bool = True) 
         raise OracleError(f"oracle runs 2-3 files of 1-3 blocks, not {files} x {blocks}")
     for op in ops:
         op.check(blocks, files)
-    c = _Ctx(_model(files, blocks), root)
+    c = Ctx(model_for(files, blocks), root)
     paths = [os.path.join(root, file_name(f)) for f in range(files)]
     for p in paths:
         if os.path.lexists(p):
@@ -520,9 +536,9 @@ def run_sequence(root: str, files: int, blocks: int, ops, extents: bool = True) 
         for i, op in enumerate(ops):
             try:
                 op.spec(c)
-            except _Skip:
+            except Skip:
                 continue
-            except _Discard as e:
+            except Discard as e:
                 return Outcome("discarded", done, f"op {i} {op}: spec cannot express {e} "
                                                   f"(ENOSPC at these bounds)")
             try:
@@ -533,12 +549,12 @@ def run_sequence(root: str, files: int, blocks: int, ops, extents: bool = True) 
             done += 1
             try:
                 _compare_contents(c)
-            except _Mismatch as e:
+            except Mismatch as e:
                 return Outcome("mismatch", done, f"after op {i} {op}: {e}")
         if extents:
             try:
                 _compare_extents(c)
-            except _Mismatch as e:
+            except Mismatch as e:
                 return Outcome("mismatch", done, f"at the end: {e}")
         return Outcome("match", done)
     finally:
@@ -596,7 +612,7 @@ MAX_OPS = 100
 """Largest ``--max-ops`` (operations per sequence)."""
 
 
-def _hypothesis_home() -> None:
+def hypothesis_home() -> None:
     """Point hypothesis's storage directory at the user's cache (``$XDG_CACHE_HOME`` or
     ``~/.cache``, ``daxcheck/hypothesis``) so that no ``.hypothesis/`` folder appears in the
     directory daxcheck is run from."""
@@ -649,7 +665,7 @@ def run_oracle(mountpoint: str | os.PathLike | None, runs: int, seed: int,
     root = os.fspath(mountpoint)
     if not os.path.isdir(root):
         raise OracleError(f"oracle directory {root} does not exist")
-    _hypothesis_home()
+    hypothesis_home()
     from hypothesis import HealthCheck, given, settings, seed as hseed, assume
 
     summary = OracleSummary()
@@ -734,8 +750,8 @@ def crash_experiment(mnt: XfsMount) -> dict:
             os.close(fd_direct)
         snap("O_DIRECT pwrite b[0:4K] t3", fa, fb)
         obs["b_in_place"] = obs["steps"][-1][2][0][0] == obs["steps"][-2][2][0][0]
-        obs["before_crash"] = {"a": _describe(os.pread(fa, BLOCK, 0)),
-                               "b": _describe(os.pread(fb, BLOCK, 0))}
+        obs["before_crash"] = {"a": describe(os.pread(fa, BLOCK, 0)),
+                               "b": describe(os.pread(fb, BLOCK, 0))}
     finally:
         os.close(fa)
         os.close(fb)
@@ -746,8 +762,8 @@ def crash_experiment(mnt: XfsMount) -> dict:
     fb = os.open(pb, os.O_RDONLY)
     try:
         snap("after shutdown(NOLOGFLUSH) + remount (log recovery)", fa, fb)
-        obs["after_recovery"] = {"a": _describe(os.pread(fa, BLOCK + 1, 0)),
-                                 "b": _describe(os.pread(fb, BLOCK + 1, 0))}
+        obs["after_recovery"] = {"a": describe(os.pread(fa, BLOCK + 1, 0)),
+                                 "b": describe(os.pread(fb, BLOCK + 1, 0))}
     finally:
         os.close(fa)
         os.close(fb)
