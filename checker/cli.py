@@ -16,6 +16,10 @@ incomplete (a budget ran out, or the solver said unknown), 2 bad input, 1 the ga
 internal error), 3 a user's predicate, lemma or design hook raised.
 Bad input and a user's code that raises are reported on one line, never as a traceback
 (``--traceback`` shows the full one).
+
+:func:`main` runs the command in this process (uncontained: a user's code runs here); the
+console script runs it under :mod:`daxcheck.supervisor` (a worker process, limits enforced
+from outside, exit 3 or 1 for a worker that dies, 75 for ``--memory-limit``).
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ import sys
 import textwrap
 
 from daxcheck import __version__
+from daxcheck.supervisor import phase
 
 from . import cli_oracle
 from .results import (EXIT_BAD_INPUT, EXIT_CODES, EXIT_INCOMPLETE, EXIT_OK, EXIT_UNEXPECTED,
@@ -133,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--traceback", action="store_true",
                         help="on an error in a user's code (exit 3) or an internal error, "
                         "print the full Python traceback")
+    common.add_argument("--memory-limit", type=_positive_float, metavar="MB",
+                        help="address-space limit of the worker process that runs the "
+                        "command (RLIMIT_AS; running out is incomplete, exit 75; not "
+                        "applied in process: daxcheck.checker.cli.main, oracle)")
     p = _Parser(prog="daxcheck", description="Model checker and executable specification "
                 "of Linux filesystem DAX (fsdax).", epilog=EPILOG,
                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -324,13 +333,37 @@ def main(argv=None) -> int:
         try:
             return _main(argv)
         except Terminated:
-            sys.stderr.write("daxcheck: terminated\n")
+            from daxcheck.supervisor import stopped_by_supervisor
+            if not stopped_by_supervisor():     # else the supervisor prints why
+                sys.stderr.write("daxcheck: terminated\n")
             return 143
         except KeyboardInterrupt as e:
             if not is_interrupt(e):       # raised by code, outside any user frame: a bug
                 return _internal_error(e, "--traceback" in argv)
             sys.stderr.write("daxcheck: interrupted\n")
             return 130
+
+
+def preflight_argv(argv) -> tuple:
+    """The supervisor's part of :func:`main` (:mod:`daxcheck.supervisor`): parse ``argv``
+    and check the paths it names, without importing the engines.  Returns ``(args, None)``
+    when the command may run, else ``(None, exit code)`` after one line on stderr (or
+    argparse's help / version output)."""
+    from .results import InputError
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:
+        return None, e.code if isinstance(e.code, int) else EXIT_BAD_INPUT
+    try:
+        for name in PATH_OPTIONS:
+            if getattr(args, name, None) == "":
+                flag = name if name in ("file", "manifest") else "--" + name
+                raise InputError(f"{flag}: an empty path")
+        check_paths(args)
+    except InputError as e:
+        sys.stderr.write(f"daxcheck: error: {_one_line(e)}\n")
+        return None, EXIT_BAD_INPUT
+    return args, None
 
 
 def _main(argv) -> int:
@@ -345,31 +378,8 @@ def _main(argv) -> int:
     from .trace import TraceError
     console = make_console()
     try:
-        for name in PATH_OPTIONS:
-            if getattr(args, name, None) == "":
-                flag = name if name in ("file", "manifest") else "--" + name
-                raise InputError(f"{flag}: an empty path")
-        if args.cmd == "check":
-            return _check(args, argv, console)
-        if args.cmd == "replay":
-            if args.on == "qemu-dax":
-                return cli_oracle.replay_on_kernel(args, console)
-            return _replay(args, console)
-        if args.cmd == "gate":
-            return _gate(args, argv, console)
-        if args.cmd == "simulate":
-            return _simulate(args, argv, console)
-        if args.cmd == "view":
-            return _view(args, console)
-        if args.cmd == "graph":
-            return _graph(args, console)
-        if args.cmd in ("oracle", "kernel"):
-            return cli_oracle.run(args, console)
-        if args.cmd == "prove":
-            return _prove(args, argv, console)
-        if args.cmd == "query":
-            return _query(args, console)
-        return _list(args, console)
+        with _streams_kept():
+            return _dispatch(args, argv, console)
     except (InputError, TraceError, ManifestError, OutputError, InputFileError,
             CheckpointError) as e:
         sys.stderr.write(f"daxcheck: error: {_one_line(e)}\n")
@@ -390,13 +400,157 @@ def _main(argv) -> int:
         if type(e).__name__ == "EngineDisagreement":
             sys.stderr.write(f"daxcheck: internal error: {_one_line(e)}\n")
             return EXIT_UNEXPECTED
+        if isinstance(e, MemoryError) and getattr(args, "memory_limit", None) is not None:
+            sys.stderr.write(f"daxcheck: incomplete: out of memory (--memory-limit "
+                             f"{args.memory_limit:g} MB)\n")
+            return EXIT_INCOMPLETE
         if user_frame(e):    # raised in a user's file (a hook, a domain, sys.exit())
             return _user_code_error(raised(e, "user code"), args)
+        bad = _user_path_error(e, args)
+        if bad:              # an OS error on a path the user gave: bad input, not a bug
+            sys.stderr.write(f"daxcheck: error: {bad}\n")
+            return EXIT_BAD_INPUT
         return _internal_error(e, args.traceback)
 
 
+@contextlib.contextmanager
+def _streams_kept():
+    """Put back ``sys.stdout``/``sys.stderr`` when the block ends (a user's file or
+    predicate that set them to None or closed them must not silence the error line)."""
+    saved = sys.stdout, sys.stderr
+    try:
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _dispatch(args, argv, console) -> int:
+    """Check the paths the command line names (:func:`check_paths`), then run the
+    command; returns its exit code."""
+    from .runner import InputError
+    for name in PATH_OPTIONS:
+        if getattr(args, name, None) == "":
+            flag = name if name in ("file", "manifest") else "--" + name
+            raise InputError(f"{flag}: an empty path")
+    check_paths(args)
+    if args.cmd == "check":
+        return _check(args, argv, console)
+    if args.cmd == "replay":
+        if args.on == "qemu-dax":
+            return cli_oracle.replay_on_kernel(args, console)
+        return _replay(args, console)
+    if args.cmd == "gate":
+        return _gate(args, argv, console)
+    if args.cmd == "simulate":
+        return _simulate(args, argv, console)
+    if args.cmd == "view":
+        return _view(args, console)
+    if args.cmd == "graph":
+        return _graph(args, console)
+    if args.cmd in ("oracle", "kernel"):
+        return cli_oracle.run(args, console)
+    if args.cmd == "prove":
+        return _prove(args, argv, console)
+    if args.cmd == "query":
+        return _query(args, console)
+    return _list(args, console)
+
+
+OUTPUT_FILES = ("json", "junit", "summary", "html")
+"""Options naming a file daxcheck writes (``graph --out`` too)."""
+
+
+def _path_flags(args) -> list[tuple[str, str, str]]:
+    """``(flag, path, kind)`` for every path of ``args``: kind "file" (written), "dir" (a
+    folder written into), "input" (read)."""
+    out = []
+    for name in PATH_OPTIONS:
+        v = getattr(args, name, None)
+        if not isinstance(v, str) or not v:
+            continue
+        flag = name if name in ("file", "manifest") else "--" + name
+        if name == "out":
+            if getattr(args, "no_write", False):
+                continue
+            kind = "file" if args.cmd == "graph" else "dir"
+        elif name == "checkpoint":
+            kind = "dir"
+        elif name in OUTPUT_FILES:
+            kind = "file"
+        else:
+            kind = "input"
+        out.append((flag, v, kind))
+    return out
+
+
+def check_paths(args) -> None:
+    """Refuse, before any work, a path of ``args`` the operating system would refuse at
+    the end of the run: a name too long, a parent that is a regular file (``--out`` under a
+    file), a destination folder that cannot be created or written.  Raises InputError
+    naming the option and the path (exit 2)."""
+    import errno
+    import os
+    from .results import InputError
+    for flag, path, kind in _path_flags(args):
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            st = None
+        except OSError as e:
+            raise InputError(f"{flag} {path}: {e.strerror or e}") from None
+        if kind == "input":
+            continue
+        if st is not None:
+            if kind == "dir" and not os.path.isdir(path):
+                raise InputError(f"{flag} {path}: exists and is not a folder")
+            continue
+        parent = Path(path).parent if kind == "file" else Path(path)
+        while True:
+            try:
+                pst = os.stat(parent)
+                break
+            except (FileNotFoundError, NotADirectoryError) as e:
+                if e.errno == errno.ENOTDIR:
+                    pst = None
+                    break
+                if parent == parent.parent:
+                    pst = None
+                    break
+                parent = parent.parent
+            except OSError as e:
+                raise InputError(f"{flag} {path}: {e.strerror or e}") from None
+        if pst is None or not os.path.isdir(parent):
+            raise InputError(f"{flag} {path}: a parent is not a folder ({_first_file(path)} "
+                             f"is a file)")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise InputError(f"{flag} {path}: cannot create it: {parent} is not writable")
+
+
+def _first_file(path) -> str:
+    """The first component of ``path`` that exists and is not a folder (or ``path``)."""
+    p = Path(path)
+    for q in list(reversed(p.parents)) + [p]:
+        if q.exists() and not q.is_dir():
+            return str(q)
+    return str(path)
+
+
+def _user_path_error(e: BaseException, args) -> str | None:
+    """One line for an OSError about a path the user gave (or a file inside the folder
+    they gave), or None."""
+    if not isinstance(e, OSError) or e.filename is None:
+        return None
+    name = str(e.filename)
+    for flag, path, _ in _path_flags(args):
+        if name == path or name.startswith(path.rstrip("/") + "/"):
+            inside = "" if name == path else f"{name}: "
+            return f"{flag} {path}: {inside}{e.strerror or type(e).__name__}"
+    return None
+
+
 def _one_line(e) -> str:
-    return " ".join(str(e).split())
+    from daxcheck.usercode import safe_str
+    return " ".join(safe_str(e).split())
 
 
 def _internal_error(e: BaseException, traceback: bool) -> int:
@@ -472,6 +626,7 @@ def _check(args, argv, console) -> int:
             from .distributed.bfs import worker_pool
             pool = stack.enter_context(worker_pool(args.workers, args.ray_address))
         for m in models:
+            phase(f"design {m.design.name}", limited=True)
             prog = Progress(console, m.design.name)
             try:
                 checks.append(run_check(m, props, args.engine, budget, prog, cmd,
@@ -479,6 +634,7 @@ def _check(args, argv, console) -> int:
                                         checkpoint=ckpt, por=args.por))
             finally:
                 prog.close()
+    phase("reporting")
     names = [p.name for p in props]
     for part in verdict_tables(checks, names, console.width):
         console.print(part)
@@ -595,6 +751,7 @@ def _simulate(args, argv, console) -> int:
             from .distributed.session import ray_session
             stack.enter_context(ray_session(args.workers, args.ray_address))
         for d in designs:
+            phase(f"design {d.name}", limited=True)
             m = make_model(d, overrides)
             prog = Progress(console, d.name)
             try:
@@ -612,6 +769,7 @@ def _simulate(args, argv, console) -> int:
                                               f"{f.raw_length} to {t.depth} steps"))
             if not args.no_write:
                 problems += _save(c, args, console, written)
+    phase("reporting")
     names = [p.name for p in props]
     for part in verdict_tables(checks, names, console.width):
         console.print(part)
@@ -683,6 +841,7 @@ def _gate(args, argv, console) -> int:
         raise InputError(f"unknown design {unknown[0]!r} (valid: {', '.join(DESIGNS)})")
 
     def progress(name):
+        phase(f"design {name}", limited=True)
         return Progress(console, name)
 
     if args.update:
@@ -752,11 +911,16 @@ def _budget(args):
 def _replay(args, console) -> int:
     from .concrete.executor import RefinementError, replay_concrete
     from .concrete.pmem import PmemError
-    from .replay import replay_spec
+    from .replay import mismatch, replay_spec
     from .report import trace_table
     from .runner import InputError, load_user_files
+    from .trace import TraceError
     load_user_files(args.designs, args.properties)
     r = replay_spec(args.file, on_design=args.design)
+    if args.design is None:    # the file's own claims: checked on the spec, before any bytes
+        why = mismatch(r, args.file)
+        if why:
+            raise TraceError(why)
     console.print(trace_table(r.trace, r.model, f"replay of {args.file} on design "
                               f"{r.model.design.name}"))
     for note in r.notes:
@@ -767,6 +931,11 @@ def _replay(args, console) -> int:
     if r.disabled_at is not None:
         console.print(f"[green]does not reproduce:[/green] step {r.disabled_at} is no longer "
                       f"enabled in design {esc(r.model.design.name)}", soft_wrap=True)
+        return EXIT_OK
+    if not r.reproduced:     # decided on the spec: a byte-level symptom would be another
+        console.print(f"[green]does not reproduce:[/green] {esc(r.prop)} holds after the last "
+                      f"step (on the spec; no byte-level replay for a property that holds)",
+                      soft_wrap=True)
         return EXIT_OK
     try:
         rep = replay_concrete(r.model, r.trace.actions, pmem_path=args.pmem, force=args.force,
@@ -779,13 +948,9 @@ def _replay(args, console) -> int:
     console.print("[bold]byte-level replay on pmem[/bold]", soft_wrap=True)
     for line in rep.lines():
         console.print(f"  {line}", markup=False, soft_wrap=True)
-    if not r.reproduced and not rep.reproduced:
-        console.print(f"[green]does not reproduce:[/green] {esc(r.prop)} holds after the last step", soft_wrap=True)
-        return EXIT_OK
-    if r.reproduced:
-        console.print(f"[bold red]reproduces:[/bold red] {esc(r.prop)} fails after step {r.trace.depth}", soft_wrap=True)
-    else:
-        console.print(f"[bold red]reproduces at byte level only[/bold red] ({esc(r.prop)} holds on the spec)", soft_wrap=True)
+    console.print(f"[bold red]reproduces:[/bold red] {esc(r.prop)} fails after step "
+                  f"{r.trace.depth}{'' if rep.reproduced else ' (on the spec; no byte-level symptom)'}",
+                  soft_wrap=True)
     return EXIT_VIOLATION
 
 
@@ -838,6 +1003,7 @@ def _prove(args, argv, console) -> int:
     overrides = {k: getattr(args, k) for k in BOUND_NAMES[1:]}
     from daxcheck.usercode import TimeLimitReached, deadline
     for d in designs:
+        phase(f"design {d.name}", limited=True)
         m = make_model(d, overrides)
         try:
             with deadline(args.time_limit):     # also bounds a user's lemma that never returns
@@ -873,6 +1039,7 @@ def _prove(args, argv, console) -> int:
         if traces and not args.no_write:
             problems += _save(Check(m, run, traces), args, console, written)
         runs.append((m, run, traces))
+    phase("reporting")
     for p in problems:
         sys.stderr.write(f"daxcheck: error: {p}\n")
     if problems:

@@ -16,12 +16,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .oracle import differential
-from .oracle.qemu import dax_oracle, fixture, traces
-from .oracle.qemu.guest import DaxGuest, GuestError
-from .results import EXIT_INCOMPLETE, EXIT_OK, EXIT_UNEXPECTED, EXIT_VIOLATION
-from .runner import InputError, load_user_files
-from .trace import read_itf
+from .oracle.qemu import fixture
+from .results import EXIT_INCOMPLETE, EXIT_OK, EXIT_UNEXPECTED, EXIT_VIOLATION, InputError
+
+# The oracles, the guest driver and the spec are imported where they are used: the command
+# line parser is built from this module in the supervisor's parent process
+# (daxcheck/supervisor.py), which must not pay for importing the spec (~1.2 s).
 
 TARGETS = ("loop-xfs", "qemu-dax")
 """``oracle --target`` values."""
@@ -106,6 +106,7 @@ def _kernel_setup(args, console) -> int:
 
 
 def _loop_oracle(args, console) -> int:
+    from .oracle import differential
     for flag, v, hi in (("--runs", args.runs, differential.MAX_RUNS),
                         ("--max-ops", args.max_ops, differential.MAX_OPS)):
         if not 1 <= v <= hi:          # bad input before the availability check and the mount
@@ -127,6 +128,7 @@ def _loop_oracle(args, console) -> int:
 
 
 def _settings(args) -> dict:
+    from .oracle.qemu import dax_oracle
     out = dict(args.setting)
     try:
         dax_oracle.check_settings(args.kernel, out)
@@ -138,6 +140,8 @@ def _settings(args) -> dict:
 def booted(kernel: str):
     """A booted :class:`DaxGuest` on ``kernel`` with a fresh XFS mounted ``dax=always``,
     or raise GuestError / fixture.FixtureError with a one-line reason."""
+    from .oracle.qemu import dax_oracle
+    from .oracle.qemu.guest import DaxGuest
     why = fixture.unavailable_reason(kernel)
     if why:
         raise fixture.FixtureError(why)
@@ -152,6 +156,9 @@ def booted(kernel: str):
 
 
 def _qemu_oracle(args, console) -> int:
+    from .oracle import differential
+    from .oracle.qemu import dax_oracle
+    from .oracle.qemu.guest import GuestError
     if not 1 <= args.runs <= differential.MAX_RUNS or not 1 <= args.max_ops <= differential.MAX_OPS:
         raise InputError(f"--runs must be in 1..{differential.MAX_RUNS:,} and --max-ops in "
                          f"1..{differential.MAX_OPS}")
@@ -180,6 +187,10 @@ def replay_on_kernel(args, console) -> int:
     differs in settings, not the broken one's), 12 when it shows the broken one's (or the
     kernel's own design has the trace design's bug settings and matches), 1 when it
     matches neither, 75 when the trace cannot be mapped or the kernel cannot run."""
+    from .oracle.qemu import traces
+    from .oracle.qemu.guest import GuestError
+    from .runner import load_user_files
+    from .trace import read_itf
     load_user_files(args.designs, args.properties)
     recorded, model, _ = read_itf(args.file)
     try:

@@ -21,6 +21,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from daxcheck.supervisor import phase
+
 from .results import HOLDS, INCOMPLETE, VIOLATED
 
 MANIFEST_FORMAT = "daxcheck-manifest"
@@ -263,7 +265,7 @@ def check_counterexamples(manifest: dict, folder: Path, checks, crash_states=256
     no entry names are differences too (a stale witness nobody gates)."""
     from .concrete.executor import RefinementError, replay_concrete
     from .replay import replay_spec
-    from .trace import TraceError
+    from .trace import DesignChanged, TraceError
     by_design = {c.result.design: c for c in checks}
     out, replayed, named = [], [], set()
     for name, entry in manifest["designs"].items():
@@ -282,6 +284,12 @@ def check_counterexamples(manifest: dict, folder: Path, checks, crash_states=256
                 continue
             try:
                 r = replay_spec(path)
+            except DesignChanged as e:
+                out.append(Difference(name, p, "counterexample", f,
+                                      "design changed since this trace: settings "
+                                      + ", ".join(e.settings)))
+                replayed.append((f, "fails"))
+                continue
             except TraceError as e:
                 out.append(Difference(name, p, "counterexample", f, f"unreadable: {e}"))
                 replayed.append((f, "unreadable"))
@@ -370,6 +378,7 @@ def run_gate(manifest_path, designs, props, only=None, require_all=None, budget=
         diffs += [Difference(n, None, "design", "not listed", "asked for") for n in missing]
     replayed = []
     if replay:
+        phase("replaying counterexamples")
         d2, replayed = check_counterexamples(manifest, path.parent, checks,
                                              scan_folder=not only)
         diffs += d2

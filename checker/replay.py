@@ -2,8 +2,11 @@
 
 The actions recorded in an ITF file are re-executed from the initial state of the
 recorded design at the recorded bounds; recorded and recomputed states are compared field
-by field (the first divergence is reported, e.g. after a spec change), and the property is
-evaluated on the final state.
+by field, and the property is evaluated on the final state.  On the recorded design the file
+is validated by meaning, not only by its seal: ``#meta.design_settings`` must equal the
+registered design's (:func:`~daxcheck.checker.trace.check_design_settings`), and
+:func:`mismatch` says why a replay contradicts the file (a disabled step, a state that is not
+the spec's successor, a property that holds); the CLI and the gate refuse such a file.
 
 What a file says is trusted only when it is intact: :func:`~daxcheck.checker.trace.read_itf`
 refuses a file whose integrity checksum does not match ("tampered", exit 2), so a trace
@@ -22,7 +25,7 @@ from dataclasses import dataclass, field
 
 from daxcheck.properties import lookup
 
-from .trace import Trace, TraceError, read_itf
+from .trace import Trace, TraceError, check_design_settings, read_itf
 
 
 @dataclass
@@ -44,6 +47,11 @@ class SpecReplay:
     disabled_at: int | None = None
     divergence: str | None = None
     notes: list = field(default_factory=list)
+    disabled_step: str | None = None
+    """The disabled step's action, described (``reflink(src=a, dst=b)``), or None."""
+    property_changed: bool = False
+    """The property comes from a user's file other than the one the trace records (the
+    user passed ``--properties FILE`` as it is now): its verdict is asked for anew."""
 
 
 def replay_spec(path, designs=None, on_design=None) -> SpecReplay:
@@ -54,11 +62,13 @@ def replay_spec(path, designs=None, on_design=None) -> SpecReplay:
     first)."""
     from daxcheck.spec.designs import DESIGNS
     designs = DESIGNS if designs is None else designs
-    recorded, model, _ = read_itf(path, designs)
+    recorded, model, doc = read_itf(path, designs)
     if on_design is None and not recorded.verified:
         raise TraceError(f"{path}: field #meta.integrity is missing: an older or stripped "
                          f"file cannot be told apart from an edited one; re-record it, or "
                          f"replay its actions on a design you name with --design D")
+    if on_design is None:
+        check_design_settings(str(path), doc["#meta"], model.design)
     name = recorded.prop
     if name is None:
         raise TraceError(f"{path}: field #meta.property is empty: not a counterexample")
@@ -68,6 +78,10 @@ def replay_spec(path, designs=None, on_design=None) -> SpecReplay:
         raise TraceError(f"{path}: field #meta.property names unknown property {name!r} "
                          f"(pass --properties FILE for a user's invariant)") from None
     notes = []
+    changed = _property_file_changed(doc["#meta"], name)
+    if changed:
+        notes.append(f"property {name} is evaluated as {changed} defines it now (not the "
+                     f"file the trace records)")
     if on_design is not None:
         if on_design not in designs:
             raise TraceError(f"unknown design {on_design!r} for --design (valid: "
@@ -87,7 +101,7 @@ def replay_spec(path, designs=None, on_design=None) -> SpecReplay:
     divergence = None
     if same_design and recorded.states[0] != s:
         divergence = _diff(L, 0, recorded.states[0], s)
-    disabled = None
+    disabled = disabled_step = None
     for n, a in enumerate(recorded.actions, 1):
         if a not in model.index:          # another design whose scope lacks this family
             notes.append(f"step {n}: {a.describe()} is not an action of design "
@@ -96,7 +110,7 @@ def replay_spec(path, designs=None, on_design=None) -> SpecReplay:
             break
         ns = model.next_state(s, a)
         if ns is None:
-            disabled = n
+            disabled, disabled_step = n, a.describe()
             break
         acts.append(a)
         states.append(ns)
@@ -105,7 +119,64 @@ def replay_spec(path, designs=None, on_design=None) -> SpecReplay:
         s = ns
     trace = Trace(model.design.name, name, model.bounds, acts, states, recorded.meta)
     reproduced = disabled is None and not prop.holds(L, s)
-    return SpecReplay(trace, model, name, reproduced, disabled, divergence, notes)
+    return SpecReplay(trace, model, name, reproduced, disabled, divergence, notes,
+                      disabled_step, bool(changed))
+
+
+def _property_file_changed(meta: dict, name: str) -> str | None:
+    """The path of the user file registering property ``name`` now, when the trace's
+    ``#meta.user_files`` records that path with another SHA-256 (the user loaded the file
+    as it is now); else None."""
+    from daxcheck.userfile import provenance
+    rec = provenance("properties", name) or provenance("lemmas", name)
+    if rec is None:
+        return None
+    for e in meta.get("user_files", ()):
+        if isinstance(e, dict) and e.get("kind") == "properties" and e.get("path") == rec.path \
+                and e.get("sha256") != rec.sha256:
+            return rec.path
+    return None
+
+
+def mismatch(r: SpecReplay, path) -> str | None:
+    """Why a replay on the *recorded* design (no ``on_design``) contradicts the file, as
+    one line naming ``path``, or None: a step the file records is not enabled, a recorded
+    state is not the spec's successor, or the recorded property holds in the final state
+    on the spec.  Each means the trace is not what the spec computes: the spec or the
+    design changed since it was written, or the file was edited (and resealed)."""
+    why = None
+    if r.disabled_at is not None:
+        why = (f"step {r.disabled_at} ({r.disabled_step or 'its action'}) is not "
+               f"enabled in design {r.model.design.name}, yet the file records its successor")
+    elif r.divergence:
+        why = f"a recorded state is not the spec's successor ({r.divergence})"
+    elif not r.reproduced and not r.property_changed:
+        why = (f"#meta.property {r.prop} holds in the final state on the spec: the file is "
+               f"not a counterexample of it")
+    if why is None:
+        return None
+    return (f"{path}: the trace does not match the spec: {why} (the spec or the design "
+            f"changed since it was written, or the file was edited; to replay its actions "
+            f"as they stand, pass --design {r.model.design.name})")
+
+
+def check_states(path, recorded: Trace, model) -> None:
+    """Re-execute the recorded actions of ``recorded`` (read from ``path``) from the initial
+    state of ``model`` and raise TraceError (one line) at the first step that is disabled or
+    whose recorded state differs from the spec's successor."""
+    s = model.init_states()[0]
+    if recorded.states[0] != s:
+        raise TraceError(f"{path}: the trace does not match the spec: the recorded initial "
+                         f"state is not the design's ({_diff(model.L, 0, recorded.states[0], s)})")
+    for n, a in enumerate(recorded.actions, 1):
+        ns = model.next_state(s, a)
+        if ns is None:
+            raise TraceError(f"{path}: the trace does not match the spec: step {n} "
+                             f"({a.describe()}) is not enabled in design {model.design.name}")
+        if recorded.states[n] != ns:
+            raise TraceError(f"{path}: the trace does not match the spec: a recorded state "
+                             f"is not the spec's successor ({_diff(model.L, n, recorded.states[n], ns)})")
+        s = ns
 
 
 def _diff(L, n, old, new) -> str:

@@ -21,15 +21,22 @@ EXIT_CODES = ((EXIT_OK, "every property holds within the bound (a replayed trace
                "reproduces)"),
               (EXIT_VIOLATION, "a violation was found (or reproduced by replay)"),
               (EXIT_INCOMPLETE, "incomplete: a budget ran out (--time-limit also stops a "
-               "user's code that never returns), the solver said unknown, or a proof is not "
-               "inductive (never a pass)"),
+               "user's code that never returns; --memory-limit), the solver said unknown, or a "
+               "proof is not inductive (never a pass)"),
               (EXIT_BAD_INPUT, "bad input: unknown design or property, malformed or tampered "
-               "file, a special or oversized file, impossible bounds, a user file that cannot "
-               "be imported (one line on stderr)"),
+               "file (or a trace the spec contradicts), a special or oversized file, a path the "
+               "system refuses (checked before any search), impossible bounds, a user file "
+               "that cannot be imported (one line on stderr)"),
               (EXIT_UNEXPECTED, "the gate or --expect found a difference"),
               (EXIT_USER_CODE, "a user's predicate, lemma or design hook raised, or a predicate "
-               "returned a non-bool (one line naming file:line; --traceback for the full one)"))
+               "returned a non-bool (one line naming file:line; --traceback for the full one), "
+               "or, with user files given, the worker process died (a signal, os._exit)"))
 """Every exit code with its meaning (``--help`` and the README print this table)."""
+
+class InputError(ValueError):
+    """Bad user input: the message is one line naming the problem (also importable from
+    :mod:`daxcheck.checker.runner`)."""
+
 
 HOLDS, VIOLATED, INCOMPLETE = "holds", "violated", "incomplete"
 NOT_FOUND = "not found"

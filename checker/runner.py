@@ -16,12 +16,8 @@ from daxcheck.spec.model import DaxModel
 from daxcheck.spec.state import BoundsError
 
 from .explicit import Budget, explore
-from .results import INCOMPLETE, VIOLATED, CheckResult, Stats, Verdict
+from .results import INCOMPLETE, VIOLATED, CheckResult, InputError, Stats, Verdict  # noqa: F401
 from .trace import Trace, file_name_for
-
-
-class InputError(ValueError):
-    """Bad user input: the message is one line naming the problem."""
 
 
 def load_designs_file(path: str) -> list[str]:
@@ -39,7 +35,12 @@ def load_designs_file(path: str) -> list[str]:
 
 def load_user_files(designs_file=None, properties_file=None) -> None:
     """Load the optional user design and property files (None: not given; InputError on
-    failure, an empty path included)."""
+    failure, an empty path included).  Under the supervisor a limited phase: a file that
+    never finishes loading is stopped by ``--time-limit``."""
+    from daxcheck.supervisor import phase
+    if designs_file is not None or properties_file is not None:
+        phase("loading user files " + " ".join(
+            f for f in (designs_file, properties_file) if f is not None), limited=True)
     if designs_file is not None:
         load_designs_file(designs_file)
     if properties_file is not None:
@@ -225,7 +226,7 @@ def save_traces(check: Check, out_dir, force=False) -> list[tuple[str, str]]:
         except FileExistsError as e:
             out.append((str(path), f"conflict: {e}"))
         except OSError as e:
-            out.append((str(path), f"conflict: cannot write: {e.strerror}"))
+            out.append((str(path), f"conflict: {path}: cannot write: {e.strerror or e}"))
     return out
 
 

@@ -19,6 +19,7 @@ positional form (nested lists of integers).
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -112,6 +113,54 @@ INTEGRITY_NOTE = ("the SHA-256 of the canonical JSON (sorted keys, no spaces, #b
 class TraceError(ValueError):
     """A trace file is missing, malformed, truncated or does not fit the model; the
     message names the file and the field."""
+
+
+class DesignChanged(TraceError):
+    """A trace's ``#meta.design_settings`` differ from the settings of the design registered
+    under its name now: the design changed since the trace was written (or the file was
+    edited).  ``settings``: the names of the settings that differ."""
+
+    def __init__(self, message: str, settings=()):
+        super().__init__(message)
+        self.settings = tuple(settings)
+
+
+def settings_difference(recorded, design) -> list[str]:
+    """The settings whose recorded value (``recorded``: a trace's ``#meta.design_settings``
+    dict) differs from ``design.settings()``, as ``"name recorded X, now Y"`` strings in
+    the design's order, then settings only one side has (a setting the trace does not
+    record counts only when the design sets it away from its default: settings added since
+    the trace was written do not invalidate it); empty when they agree."""
+    now = json.loads(json.dumps(design.settings()))      # as a trace records them
+    out = [f"{k} recorded {_short(recorded[k], 30)}, now {_short(v, 30)}"
+           for k, v in now.items() if k in recorded and recorded[k] != v]
+    # A setting added since the trace was written: a difference only when the design does
+    # not keep its default (the behaviour the trace was explored with).
+    defaults = {f.name: f.default for f in dataclasses.fields(design)} \
+        if dataclasses.is_dataclass(design) else {}
+    out += [f"{k} not recorded, now {_short(v, 30)}" for k, v in now.items()
+            if k not in recorded and json.loads(json.dumps(defaults.get(k, None))) != v]
+    out += [f"{_short(k, 30)} recorded, not a setting now" for k in recorded if k not in now]
+    return out
+
+
+def check_design_settings(p: str, meta: dict, design) -> None:
+    """Raise :class:`DesignChanged` (one line naming the settings that differ) when the
+    ITF ``#meta`` of the trace at ``p`` records ``design_settings`` other than ``design``'s
+    (the design registered under the recorded name).  A trace without the field (an older
+    one) is not compared."""
+    rec = meta.get("design_settings")
+    if rec is None:
+        return
+    diff = settings_difference(rec, design)
+    if diff:
+        names = [d.split(" ", 1)[0] for d in diff]
+        more = f" and {len(diff) - 3} more" if len(diff) > 3 else ""
+        raise DesignChanged(f"{p}: field #meta.design_settings differs from design "
+                            f"{design.name} as registered now ({'; '.join(diff[:3])}{more}): "
+                            f"the design changed since this trace was written, or the file "
+                            f"was edited (to replay its actions on a design as it is now, "
+                            f"pass --design D)", names)
 
 
 @dataclass

@@ -197,18 +197,28 @@ def render_html(trace, model, failing_items=()) -> str:
 
 def write_view(trace_path, out_path, force: bool = False) -> int:
     """Read the ITF file ``trace_path`` and write its page to ``out_path``; returns the
-    number of steps.  Raises TraceError for a malformed trace and FileExistsError when
+    number of steps.  Raises TraceError for a malformed trace, one whose design settings
+    differ from the registered design's (:class:`~.trace.DesignChanged`), one whose states
+    are not the spec's successors or whose property holds in its final state, and
+    FileExistsError when
     ``out_path`` exists and is not a daxcheck page (unless ``force``)."""
     from daxcheck.properties import lookup
-    from .trace import read_itf
-    trace, model, _ = read_itf(trace_path)
+    from .replay import check_states
+    from .trace import TraceError, check_design_settings, read_itf
+    trace, model, doc = read_itf(trace_path)
+    check_design_settings(str(trace_path), doc["#meta"], model.design)
+    check_states(trace_path, trace, model)     # never draw states the spec does not compute
     items = []
     if trace.prop:
         try:
-            items = [i for i in lookup(trace.prop).failing_items(model.L, trace.states[-1])
-                     if i is not None]
+            prop = lookup(trace.prop)
         except KeyError:
-            items = []
+            prop = None
+        if prop is not None:
+            if prop.holds(model.L, trace.states[-1]):
+                raise TraceError(f"{trace_path}: the trace does not match the spec: "
+                                 f"#meta.property {trace.prop} holds in its final state")
+            items = [i for i in prop.failing_items(model.L, trace.states[-1]) if i is not None]
     from daxcheck.fileio import InputFileError, atomic_write, read_head
     page = render_html(trace, model, items)
     p = Path(out_path)

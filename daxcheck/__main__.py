@@ -19,10 +19,28 @@ _stop.daxcheck_early = True     # daxcheck.usercode.signal_handlers replaces it 
 
 def run() -> int:
     """Entry point: the early handlers (kept until ``main`` installs its own, which it
-    restores to these when it returns), then :func:`daxcheck.checker.cli.main`."""
+    restores to these when it returns), then either the supervisor
+    (:mod:`daxcheck.supervisor`: parse, check the paths, run the command in a worker
+    process), or, in that worker and for ``oracle`` (or with ``DAXCHECK_NO_SUPERVISOR=1``),
+    :func:`daxcheck.checker.cli.main` in this process."""
     signal.signal(signal.SIGINT, _stop)
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
         signal.signal(signal.SIGTERM, _stop)
+    from daxcheck import supervisor
+    if supervisor.worker_setup():
+        try:
+            from daxcheck.checker.cli import main
+            code = main()
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        supervisor.worker_exit(code)
+    argv = sys.argv[1:]
+    if supervisor.should_supervise(argv):
+        from daxcheck.checker.cli import preflight_argv
+        args, code = preflight_argv(argv)
+        if args is None:
+            return code
+        return supervisor.supervise(argv, args)
     from daxcheck.checker.cli import main
     return main()
 

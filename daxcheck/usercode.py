@@ -289,10 +289,23 @@ def user_frame(exc: BaseException, files=None) -> tuple[str, int] | None:
     return found
 
 
+def safe_str(exc: BaseException, conv=str) -> str:
+    """``conv(exc)`` (``str`` or ``repr``), or a placeholder naming the exception type when
+    that itself raises (a user's exception whose ``__str__`` raises must not turn the report
+    of one error into another)."""
+    try:
+        text = conv(exc)
+        return text if isinstance(text, str) else "?"
+    except BaseException as e:     # noqa: BLE001 - whatever a user's __str__ raises
+        if is_interrupt(e):
+            raise
+        return f"<{conv.__name__}() of the {type(exc).__name__} raised {type(e).__name__}>"
+
+
 def _short(exc: BaseException) -> str:
     if isinstance(exc, SystemExit):
-        return f"SystemExit: sys.exit({exc.code!r}) called"
-    msg = " ".join(str(exc).split())
+        return f"SystemExit: sys.exit({safe_str(exc.code, repr)}) called"
+    msg = " ".join(safe_str(exc).split())
     if len(msg) > 300:
         msg = msg[:297] + "..."
     return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__

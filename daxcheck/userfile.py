@@ -107,6 +107,7 @@ def import_user_file(path: str, kind: str) -> UserFile:
     sys.modules[name] = mod         # dataclasses and pickling look the module up by name
     dont_write = sys.dont_write_bytecode
     sys.dont_write_bytecode = True  # nothing is written beside a user's file
+    streams = sys.stdout, sys.stderr
     try:
         code = compile(source, str(p), "exec", dont_inherit=True)
         exec(code, mod.__dict__)
@@ -115,7 +116,7 @@ def import_user_file(path: str, kind: str) -> UserFile:
             for n in ns:
                 _check_registered(path, k, n, regs[k][n])
     except BaseException as e:  # a user's file: one line, no traceback
-        from daxcheck.usercode import is_interrupt
+        from daxcheck.usercode import is_interrupt, safe_str
         registries.restore(before)
         if saved_module is None:
             sys.modules.pop(name, None)
@@ -131,12 +132,13 @@ def import_user_file(path: str, kind: str) -> UserFile:
             if tb.tb_frame.f_code.co_filename == str(p):
                 line = f" line {tb.tb_lineno}"
             tb = tb.tb_next
-        what = " ".join(str(e).split())
+        what = " ".join(safe_str(e).split())
         if isinstance(e, SystemExit):
-            what = f"the file called sys.exit({e.code!r}) while being imported"
+            what = f"the file called sys.exit({safe_str(e.code, repr)}) while being imported"
         raise UserFileError(f"{path}{line}: {type(e).__name__}: {what[:300]}") from e
     finally:
         sys.dont_write_bytecode = dont_write
+        sys.stdout, sys.stderr = streams    # a file that replaced them (None) silences no error
     rec = UserFile(key, kind, digest, mod, {k: v for k, v in added.items() if v})
     LOADED[key] = rec
     return rec

@@ -60,7 +60,7 @@ def test_sigkill_midway_then_resume_matches_uninterrupted(tmp_path):
     p.wait()
     assert p.returncode == -signal.SIGKILL, "the run ended before it could be killed"
     m = _manifest(ck)
-    assert m["mid_level"] and m["states"] < 956_039
+    assert m["mid_level"] and m["states"] < 905_263
     # Besides the manifest and its checkpoint, at most one the kill interrupted (a newer
     # one being written, or the older one being removed; the next save removes it).
     # Checked before --resume, which goes on saving into the folder.
@@ -74,7 +74,7 @@ def test_sigkill_midway_then_resume_matches_uninterrupted(tmp_path):
     assert code == 12, err
     resumed, whole = _results(tmp_path / "r.json"), _results(tmp_path / "u.json")
     assert resumed == whole
-    assert resumed[0]["states"] == 956_039
+    assert resumed[0]["states"] == 905_263
     assert _traces(tmp_path / "r") == _traces(tmp_path / "u") != {}
 
 
@@ -130,6 +130,29 @@ def test_resume_from_any_chunk_matches(tmp_path, monkeypatch, design, options, n
     monkeypatch.setattr(ckmod, "Checkpointer", real)
     resumed = explore_batched(m, props, checkpoint=CheckpointOptions(opts.path, resume=True),
                               **options)
+    assert _strip(resumed) == _strip(whole)
+
+
+def test_resume_validation_with_a_bucketed_visited_set(tmp_path, monkeypatch):
+    """A visited set large enough to be split in buckets (forced small here; over 1M
+    fingerprints in a real run) answers membership for sorted queries only: a real
+    mid-level checkpoint must still resume (it was refused as "not in the visited set")."""
+    import daxcheck.checker.explicit.checkpoint as ckmod
+    import daxcheck.checker.explicit.fpset as fpset
+    import daxcheck.checker.explicit.levels as levels
+    monkeypatch.setattr(levels, "CHUNK", 256)
+    monkeypatch.setattr(fpset, "BUCKET_TARGET", 64)
+    m = make_model(DESIGNS["cow-single-iomap"], {"depth": 5})
+    props = pick_properties([])
+    whole = explore_batched(m, props)
+    opts = CheckpointOptions(str(tmp_path / "ck"), every=0.0)
+    real = ckmod.Checkpointer
+    monkeypatch.setattr(ckmod, "Checkpointer", lambda o, c: _DiesAfter(o, c, 28))
+    with pytest.raises(_Killed):
+        explore_batched(m, props, checkpoint=opts)
+    assert _manifest(opts.path)["states"] > 1 << 16     # folded into buckets on load
+    monkeypatch.setattr(ckmod, "Checkpointer", real)
+    resumed = explore_batched(m, props, checkpoint=CheckpointOptions(opts.path, resume=True))
     assert _strip(resumed) == _strip(whole)
 
 
@@ -342,3 +365,135 @@ def test_options_the_one_process_search_needs_are_refused_before_any_work(tmp_pa
                               *[a.format(d=d) for a in extra])
     assert code == 2 and expect in err and len(err.strip().splitlines()) == 1, err
     assert not d.exists()
+
+
+def _resume_outcome(ck, tmp_path, tag):
+    """Resume ``ck``: ``(exit code, stderr, results without timings or None)``."""
+    out = tmp_path / f"{tag}.json"
+    code, _, err = dax_here("check", "--design", SMALL, "--resume", str(ck), "--no-write",
+                            "--quiet", "--json", str(out))
+    return code, err, (_results(out) if out.exists() else None)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(saved, tmp_path_factory):
+    """The results of the saved run resumed from its intact checkpoint."""
+    import shutil
+    d = tmp_path_factory.mktemp("whole")
+    shutil.copytree(saved, d / "ck")
+    code, err, res = _resume_outcome(d / "ck", d, "whole")
+    assert code == 12 and res, err
+    return res
+
+
+def _npy_data_start(data):
+    """Offset of the first data byte of an .npy file (after its header)."""
+    import io
+    import numpy.lib.format as fmt
+    f = io.BytesIO(data)
+    fmt.read_magic(f)
+    fmt.read_array_header_1_0(f)
+    return f.tell()
+
+
+def test_frontier_words_edited_and_resealed_never_give_a_search_result(saved, tmp_path):
+    """Issue 27: a byte of queue_words.npy flipped (anywhere in its data) and the SHA-256
+    recomputed in MANIFEST.json: the state it changes is outside its domain, does not pack,
+    has another fingerprint or is not in the visited set; one line, exit 2, never a
+    search (main reported 956,044 states instead of 956,039 on cow-single-iomap)."""
+    import random
+    data = (_files(saved)[0] / "queue_words.npy").read_bytes()
+    start = _npy_data_start(data)
+    assert len(data) - start >= 64
+    rng = random.Random(27)
+    for k, pos in enumerate(rng.sample(range(start, len(data)), 12)):
+        ck = _copy(saved, tmp_path / str(k))
+        d = bytearray(data)
+        d[pos] ^= 1 << rng.randrange(8)
+        _reseal(ck, "queue_words.npy", bytes(d))
+        code, err, res = _resume_outcome(ck, tmp_path, str(k))
+        assert res is None, (pos, res)
+        _one_line(code, err, "--resume", "queue_words.npy")
+
+
+def test_a_visited_fingerprint_edited_and_resealed_is_refused(saved, tmp_path):
+    """A fingerprint of an already expanded state replaced by another one that keeps the set
+    sorted: only re-executing the links finds it (the resumed run would otherwise count the
+    dropped state again: 601 states instead of 600)."""
+    folder, _ = _files(saved)
+    v = np.load(folder / "visited.npy")
+    for k, i in enumerate((1, len(v) // 2, len(v) - 2)):
+        ck = _copy(saved, tmp_path / str(k))
+        w = v.copy()
+        w[i] = w[i - 1] + (w[i] - w[i - 1]) // 2          # strictly between its neighbours
+        assert w[i - 1] < w[i] < w[i + 1]
+        _reseal(ck, "visited.npy", _npy(w))
+        code, err, res = _resume_outcome(ck, tmp_path, str(k))
+        assert res is None, res
+        _one_line(code, err, "--resume", "visited")     # the set, or a frontier state not in it
+
+
+@pytest.mark.parametrize("name", ["queue_words", "queue_fps", "visited", "init_rows"])
+def test_a_zeroed_array_resealed_is_refused(saved, tmp_path, name):
+    """The same array of zeros, resealed: refused (main searched on from all-zero states
+    and reported 2,064,643 states)."""
+    ck = _copy(saved, tmp_path)
+    a = np.load(_files(ck)[0] / f"{name}.npy")
+    _reseal(ck, f"{name}.npy", _npy(np.zeros_like(a)))
+    code, err, res = _resume_outcome(ck, tmp_path, "r")
+    assert res is None, res
+    _one_line(code, err, "--resume")
+
+
+def test_state_json_edited_and_resealed_is_one_line_or_the_same_run(saved, uninterrupted,
+                                                                    tmp_path):
+    """Bytes of state.json flipped and resealed: one line, exit 2 (not an internal error:
+    main gave "ValueError: byte must be in range(0, 256)", exit 1), or, where the edit
+    means nothing (the seconds spent, whitespace), exactly the uninterrupted run."""
+    import random
+    data = (_files(saved)[0] / "state.json").read_bytes()
+    rng = random.Random(27)
+    refused = 0
+    for k, pos in enumerate(rng.sample(range(len(data)), 40)):
+        ck = _copy(saved, tmp_path / str(k))
+        d = bytearray(data)
+        d[pos] ^= 1 << rng.randrange(8)
+        _reseal(ck, "state.json", bytes(d))
+        code, err, res = _resume_outcome(ck, tmp_path, str(k))
+        if code == 2:
+            _one_line(code, err, "--resume")
+            refused += 1
+        else:
+            assert (code, res) == (12, uninterrupted), (pos, code, err)
+    assert refused >= 20
+
+
+@pytest.mark.parametrize("edit", ["n_states", "manifest states", "manifest level",
+                                  "base", "found index", "link"])
+def test_counts_that_do_not_add_up_are_refused(saved, tmp_path, edit):
+    """State count, level sizes, visited set, links and the manifest must agree."""
+    ck = _copy(saved, tmp_path)
+    folder, m = _files(ck)
+    state = json.loads((folder / "state.json").read_text())
+    if edit == "n_states":
+        state["n_states"] += 1
+        _reseal(ck, "visited.npy", _npy(np.append(np.load(folder / "visited.npy"),
+                                                  np.uint64(2**64 - 1))))
+    elif edit == "base":
+        state["position"]["base"] = 1
+    elif edit == "found index":
+        name = next(iter(state["found"]))
+        state["found"][name][1] = 10**6
+    elif edit == "link":
+        lk = np.load(folder / "links_002.npy")
+        lk[0] = 10**7
+        _reseal(ck, "links_002.npy", _npy(lk))
+    if edit.startswith("manifest"):
+        _, m = _files(ck)
+        m[edit.split()[1]] += 1
+        (ck / MANIFEST).write_text(json.dumps(m))
+    else:
+        _reseal(ck, "state.json", json.dumps(state).encode())
+    code, err, res = _resume_outcome(ck, tmp_path, "r")
+    assert res is None, res
+    _one_line(code, err, "--resume", "inconsistent")
