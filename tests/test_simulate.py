@@ -33,13 +33,15 @@ def test_finds_every_seed_violation_and_shrinks_near_the_bfs_depth(name):
 
 
 def test_finds_the_depth_6_violation_the_default_bound_misses():
-    """cow-in-core-refcount's no_stale_data needs 6 steps; the default BFS depth is 5."""
+    """cow-in-core-refcount's no_stale_data needs 6 steps (BFS); the default BFS depth is 5.
+    The walk's shrunk trace is 1-minimal, not necessarily shortest (seed 0: 7 steps since
+    fdatasync of a clean inode forces no log)."""
     m = DaxModel(DESIGNS["cow-in-core-refcount"])
     assert m.bounds.depth == 5 and MANIFEST["cow-in-core-refcount"]["verdicts"][
         "no_stale_data"]["verdict"] == "holds"
     v = simulate(m, [PROPERTIES["no_stale_data"]], runs=None, time_limit=60, seed=0).verdicts[
         "no_stale_data"]
-    assert v.status == VIOLATED and v.depth == 6
+    assert v.status == VIOLATED and m.bounds.depth < v.depth <= 7
 
 
 def test_shrunk_trace_is_one_minimal():
