@@ -39,7 +39,13 @@ def load_designs_file(path: str) -> list[str]:
 
 def load_user_files(designs_file=None, properties_file=None) -> None:
     """Load the optional user design and property files (None: not given; InputError on
-    failure, an empty path included)."""
+    failure, an empty path included).  They are noted in :data:`daxcheck.userfile.GIVEN`:
+    files given on the command line take precedence over those a trace or manifest
+    records."""
+    from daxcheck.userfile import GIVEN
+    for f, kind in ((designs_file, "designs"), (properties_file, "properties")):
+        if f:
+            GIVEN[str(Path(f).resolve())] = kind
     if designs_file is not None:
         load_designs_file(designs_file)
     if properties_file is not None:

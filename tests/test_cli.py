@@ -217,8 +217,8 @@ register_design(DESIGNS["iomap-hole-size"].variant(name="my-hole-size", hole_siz
     # the trace records the user files it needs: replay loads them again without flags
     trace = tmp_path / "cx" / "my-hole-size__file_a_stays_small.itf.json"
     recorded = json.loads(trace.read_text())["#meta"]["user_files"]
-    assert [(e["kind"], e["path"]) for e in recorded] == [("designs", str(designs)),
-                                                          ("properties", str(props))]
+    assert [(e["kind"], e["path"]) for e in recorded] == [("designs", "../designs.py"),
+                                                          ("properties", "../props.py")]
     r = dax("replay", str(trace))
     assert r.returncode == 12, r.stdout + r.stderr
     props.write_text(props.read_text().replace("<= 1", "<= 2"))       # changed since
