@@ -244,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--time-limit", type=_positive_float, metavar="S",
                    help="per design; a design that runs out is a difference (incomplete)")
     g.add_argument("--quiet", action="store_true", help="differences only")
+    g.add_argument("--out", default="gate-failures", metavar="DIR",
+                   help="where a failed gate writes the counterexamples behind its "
+                   "differences (default: gate-failures)")
     machine(g)
     g.add_argument("--force", action="store_true",
                    help="overwrite --json/--junit/--summary files daxcheck did not write")
@@ -667,7 +670,8 @@ def _gate(args, argv, console) -> int:
     from daxcheck.properties import PROPERTIES
     from daxcheck.spec.designs import DESIGNS
     from .gate import (DEFAULT_MANIFEST, compare, compute, expect_differences, load_manifest,
-                       manifest_of, run_gate, update_manifest)
+                       load_manifest_user_files, manifest_of, run_gate, update_manifest,
+                       write_failures)
     from .report import Progress, difference_table, verdict_tables
     from .runner import InputError, command_line, load_user_files
     shipped = {"designs": list(DESIGNS),
@@ -676,6 +680,9 @@ def _gate(args, argv, console) -> int:
     load_user_files(args.designs, args.properties)
     path = Path(args.manifest) if args.manifest is not None else DEFAULT_MANIFEST
     is_shipped = path.resolve() == DEFAULT_MANIFEST.resolve()
+    if path.exists():      # the user files it records, unless given on the command line
+        for note in load_manifest_user_files(load_manifest(path), path):
+            console.print(f"[yellow]note:[/yellow] {esc(note)}", soft_wrap=True)
     unknown = [d for d in args.design if d not in DESIGNS]
     if unknown:
         raise InputError(f"unknown design {unknown[0]!r} (valid: {', '.join(DESIGNS)})")
@@ -688,6 +695,8 @@ def _gate(args, argv, console) -> int:
             raise InputError("--time-limit cannot be combined with --update (a manifest never "
                              "pins an incomplete verdict)")
         old = load_manifest(path) if path.exists() else None
+        if old is not None:
+            _refuse_unregistered(old, path, DESIGNS, PROPERTIES)
         if args.design:
             names = list(args.design)
         elif old is not None:
@@ -728,6 +737,10 @@ def _gate(args, argv, console) -> int:
     names = [p for p in res.manifest["properties"] if p in PROPERTIES]
     files = {(n, p): str(path.parent / e["counterexample"]) for n, d in res.manifest["designs"].items()
              for p, e in d["verdicts"].items() if "counterexample" in e}
+    failures, problems = ({}, []) if res.passed else write_failures(res, args.out)
+    files.update(failures)
+    for p in problems:
+        console.print(f"[yellow]warning:[/yellow] {esc(p)}", soft_wrap=True)
     code = EXIT_OK if res.passed else EXIT_UNEXPECTED
     write_outputs(args, attach_differences(rows_of_checks(res.checks, names, files),
                                            res.differences),
@@ -737,9 +750,55 @@ def _gate(args, argv, console) -> int:
         return EXIT_OK
     console.print(difference_table(res.differences, f"gate failed: {len(res.differences)} "
                                    f"difference(s) from {path}"))
-    console.print("[dim]after a deliberate change: daxcheck gate --update "
-                  f"{'' if is_shipped else esc(path)}[/dim]", soft_wrap=True)
+    if failures:
+        first = next(iter(failures.values()))
+        console.print(f"the traces behind it: {len(failures)} in {esc(args.out)}/ (see one: "
+                      f"{esc(_replay_command(first, args))})", soft_wrap=True, highlight=False)
+    console.print(f"[dim]after a deliberate change: {esc(gate_command(args, is_shipped, update=True))}"
+                  "[/dim]", soft_wrap=True)
     return EXIT_UNEXPECTED
+
+
+def _replay_command(trace: str, args) -> str:
+    """``daxcheck replay TRACE`` with the run's ``--designs``/``--properties`` (shell-quoted)."""
+    import shlex
+    parts = ["daxcheck", "replay", trace]
+    for flag, f in (("--designs", getattr(args, "designs", None)),
+                    ("--properties", getattr(args, "properties", None))):
+        if f:
+            parts += [flag, f]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def gate_command(args, is_shipped: bool, update: bool = False) -> str:
+    """The ``daxcheck gate`` command line that repeats this run's gate (with ``--update``
+    when ``update``), carrying its manifest (unless the shipped one), ``--design`` and
+    ``--designs``/``--properties`` exactly as given, shell-quoted: a hint that does the
+    right thing when run as printed from the same folder."""
+    import shlex
+    parts = ["daxcheck", "gate"] + (["--update"] if update else [])
+    if args.manifest is not None and not is_shipped:
+        parts.append(args.manifest)
+    for d in args.design:
+        parts += ["--design", d]
+    for flag, f in (("--designs", args.designs), ("--properties", args.properties)):
+        if f:
+            parts += [flag, f]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _refuse_unregistered(manifest: dict, path, designs, props) -> None:
+    """``gate --update`` never drops what a manifest gates: InputError naming the first
+    design or property the manifest lists that is not registered in this run."""
+    from .runner import InputError
+    for what, names, registry, flag in (
+            ("design", manifest["designs"], designs, "--designs"),
+            ("property", manifest["properties"], props, "--properties")):
+        gone = [n for n in names if n not in registry]
+        if gone:
+            raise InputError(f"{path} lists {what} {gone[0]!r}, not registered in this run: "
+                             f"pass the file defining it with {flag} FILE (or delete it from "
+                             f"{path} by hand to stop gating it); nothing was updated")
 
 
 def _budget(args):
