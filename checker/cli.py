@@ -510,9 +510,14 @@ def _check(args, argv, console) -> int:
         [c.result for c in checks])
     if args.livelock:
         code = _livelock(checks, console, code)
-    from .outputs import rows_of_checks, write_outputs
-    write_outputs(args, rows_of_checks(checks, names, written, args.engine), "daxcheck check",
-                  cmd, code)
+    from .gate import expect_differences
+    from .outputs import attach_expectations, rows_of_checks, write_outputs
+    rows = rows_of_checks(checks, names, written, args.engine)
+    if args.expect:      # JUnit and JSON agree with the exit code: expected violations pass
+        write_outputs(args, attach_expectations(rows, checks), "daxcheck check --expect", cmd,
+                      code, expect_differences(checks, names))
+    else:
+        write_outputs(args, rows, "daxcheck check", cmd, code)
     return code
 
 

@@ -9,9 +9,12 @@ property, then writes any of:
 * ``--junit FILE``: JUnit XML, one ``<testsuite>`` per design and one ``<testcase>`` per
   property (``classname`` the design, ``name`` the property); a violation is a
   ``<failure>`` whose message is the trace summary, an incomplete verdict or an unknown proof
-  an ``<error>``; for the gate, a testcase fails exactly when the gate found a difference for
-  it (design-level differences go to a "(design)" testcase, manifest-level ones to a
-  "(manifest)" suite);
+  an ``<error>``; for the gate and ``check --expect``, a testcase fails exactly when a
+  difference from the manifest or the design's ``expect_violated`` concerns it (an expected
+  violation passes, an unexpected one and an expected one not found fail; design-level
+  differences go to a "(design)" testcase, manifest-level ones to a "(manifest)" suite), so
+  JUnit, JSON and the exit code agree; a testcase with a trace names it in a
+  ``<property name="trace">``, and a passing violation carries it in ``<system-out>``;
 * ``--summary FILE``: a Markdown table (designs x properties) for a PR comment.
 
 A file that exists and was not written by daxcheck is never overwritten without ``--force``.
@@ -49,6 +52,7 @@ _ROW_SCHEMA = {
         "bounds": {"type": "object", "additionalProperties": {"type": "integer"}},
         "difference": {"type": ["string", "null"]},
         "gated": {"type": "boolean"},
+        "expected": {"type": ["boolean", "null"]},
     },
 }
 RESULTS_SCHEMA = {
@@ -106,11 +110,15 @@ class Row:
     bounds: dict = field(default_factory=dict)
     difference: str | None = None
     gated: bool = False
+    expected: bool | None = None
+    """``check --expect``: whether the design declares this property violated
+    (``expect_violated``); None otherwise."""
 
     @property
     def failed(self) -> bool:
-        """A JUnit failure: a violation (or refutation); for the gate (``gated``), exactly a
-        difference from the manifest (a pinned violation passes)."""
+        """A JUnit failure: a violation (or refutation); for the gate and ``check --expect``
+        (``gated``), exactly a difference from the manifest or the expectation (a pinned or
+        expected violation passes, a missing one fails)."""
         if self.gated:
             return self.difference is not None
         return self.verdict in (VIOLATED, "refuted")
@@ -186,6 +194,26 @@ def attach_differences(rows, differences) -> list[Row]:
     return out
 
 
+def attach_expectations(rows, checks) -> list[Row]:
+    """``check --expect``: each row of ``checks`` (:class:`~daxcheck.checker.runner.Check`
+    list) compared with its design's ``expect_violated``, as
+    :func:`~daxcheck.checker.gate.expect_differences` does for the exit code: an expected
+    violation passes, an unexpected one, an expected one not found and an incomplete
+    verdict are differences (JUnit failures).  Returns ``rows``, marked ``gated``."""
+    exp = {c.result.design: set(c.model.design.expect_violated) for c in checks}
+    for r in rows:
+        r.gated = True
+        r.expected = r.property in exp.get(r.design, ())
+        if r.verdict == VIOLATED and not r.expected:
+            r.difference = f"{r.design} {r.property}: unexpected violation"
+        elif r.verdict == INCOMPLETE:
+            r.difference = f"{r.design} {r.property}: incomplete (nothing to compare)"
+        elif r.expected and r.verdict != VIOLATED:
+            r.difference = (f"{r.design} {r.property}: expected violation not found "
+                            f"({r.verdict})")
+    return rows
+
+
 def _check_writable(path: Path, marker: str, force: bool) -> None:
     from daxcheck.fileio import InputFileError, read_head
     if path.is_dir():
@@ -235,9 +263,13 @@ def junit_document(rows, title: str) -> ET.Element:
         tc = ET.SubElement(s, "testcase", classname=r.design, name=r.property,
                            time=f"{r.seconds:.3f}")
         detail = "\n".join(x for x in (
-            f"{title}: {r.verdict}" + (f" at depth {r.depth}" if r.depth is not None else ""),
+            f"{title}: {r.verdict}" + (f" at depth {r.depth}" if r.depth is not None else "")
+            + (" (expected)" if r.expected and r.verdict == VIOLATED else ""),
             r.summary, r.difference and f"gate: {r.difference}",
             r.trace and f"trace: {r.trace}") if x)
+        if r.trace:
+            props = ET.SubElement(tc, "properties")
+            ET.SubElement(props, "property", name="trace", value=r.trace)
         if r.failed:
             msg = r.difference or r.summary or f"{r.property} {r.verdict}"
             ET.SubElement(tc, "failure", message=msg, type=r.verdict).text = detail
@@ -246,6 +278,8 @@ def junit_document(rows, title: str) -> ET.Element:
                 f" ({r.summary})" if r.summary else ""), type=r.verdict).text = detail
         elif r.verdict == NOT_FOUND:   # random simulation proves nothing: neither pass nor fail
             ET.SubElement(tc, "skipped", message=f"{r.property}: no random walk violated it")
+        elif r.verdict == VIOLATED:    # a pinned or expected violation: passes, with its trace
+            ET.SubElement(tc, "system-out").text = detail
     for s in root:
         cases = list(s)
         s.set("tests", str(len(cases)))
