@@ -22,21 +22,45 @@ import contextlib
 import math
 from pathlib import Path
 import re
+import signal
 import sys
 import textwrap
+import threading
+
+from rich.text import Text
 
 from daxcheck import __version__
 
 from .results import (EXIT_BAD_INPUT, EXIT_CODES, EXIT_INCOMPLETE, EXIT_OK, EXIT_UNEXPECTED,
-                      EXIT_USER_CODE, EXIT_VIOLATION, combined_exit)
+                      EXIT_USER_CODE, EXIT_VIOLATION, combined_exit, did_you_mean)
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors and exit code 2."""
+    """argparse with one-line errors, a "did you mean" for a mistyped command, choice or
+    option, no abbreviated options (``--propert`` is not ``--property``), and exit code 2."""
+
+    def __init__(self, *a, **kw):
+        kw.setdefault("allow_abbrev", False)
+        super().__init__(*a, **kw)
 
     def error(self, message):
-        sys.stderr.write(f"daxcheck: error: {' '.join(message.split())}\n")
+        message = " ".join(message.split())
+        m = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if m:
+            message += did_you_mean(m.group(1), re.findall(r"'([^']*)'", m.group(2)))
+        m = re.search(r"unrecognized arguments: (.*)", message)
+        if m:
+            opts = {o for sp in [self, *self._subcommands()] for o in sp._option_string_actions}
+            for word in m.group(1).split():
+                if word.startswith("--"):
+                    message += did_you_mean(word.split("=")[0], opts)
+        sys.stderr.write(f"daxcheck: error: {message}\n")
         raise SystemExit(EXIT_BAD_INPUT)
+
+    def _subcommands(self) -> list:
+        """The parsers of this parser's subcommands (none for a subcommand's parser)."""
+        return [p for a in self._actions if isinstance(a, argparse._SubParsersAction)
+                for p in a.choices.values()]
 
 
 BOUND_HELP = {"depth": "maximum trace length (actions)", "files": "number of files",
@@ -207,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     outputs(c)
     machine(c)
     c.add_argument("--quiet", action="store_true", help="verdict table only")
+    c.add_argument("--verbose", "-v", action="store_true",
+                   help="also every counterexample as a table of steps, the files written "
+                   "and each design's statistics (the default when one design is checked)")
     c.add_argument("--expect", action="store_true",
                    help="CI gate: exit 0 iff every design's verdicts match its expectations")
 
@@ -448,8 +475,9 @@ def _user_code_error(e, args) -> int:
 def _check(args, argv, console) -> int:
     from daxcheck.spec.designs import DESIGNS
     from .explicit import Budget
-    from .report import Progress, stats_line, trace_table, verdict_tables
-    from .results import fmt_item
+    from .gate import expect_differences
+    from .report import Progress, run_summary, stats_line, trace_table, verdict_tables
+    from .results import HOLDS, fmt_item
     from .runner import (InputError, check_distributable, command_line, load_user_files,
                          make_model, pick, pick_properties, run_check)
 
@@ -460,7 +488,8 @@ def _check(args, argv, console) -> int:
     overrides = {k: getattr(args, k) for k in BOUND_NAMES}
     models = [make_model(d, overrides) for d in designs]
     ckpt = _checkpoint_options(args, models)
-    budget = Budget(args.max_states, args.time_limit)
+    stop = threading.Event()
+    budget = Budget(args.max_states, args.time_limit, stop=stop)
     cmd = command_line(argv)
     checks, written = [], {}
     _check_distributed(args)
@@ -472,6 +501,7 @@ def _check(args, argv, console) -> int:
                 raise InputError("--por is not supported with --workers N >= 2")
             from .distributed.bfs import worker_pool
             pool = stack.enter_context(worker_pool(args.workers, args.ray_address))
+        stack.enter_context(_soft_interrupt(stop))
         for m in models:
             prog = Progress(console, m.design.name)
             try:
@@ -480,45 +510,104 @@ def _check(args, argv, console) -> int:
                                         checkpoint=ckpt, por=args.por))
             finally:
                 prog.close()
+            if stop.is_set():
+                break
+    interrupted = stop.is_set()
     names = [p.name for p in props]
     for part in verdict_tables(checks, names, console.width):
         console.print(part)
+    verbose = args.verbose or len(models) == 1
     problems = []
     for c in checks:
-        for w in c.result.never_fired:
+        r = c.result
+        complete = not r.stats.stopped and any(v.status == HOLDS for v in r.verdicts.values())
+        for w in (r.never_fired if complete else ()):
             console.print(f"[yellow]warning:[/yellow] {esc(c.model.design.name)}: action "
                           f"'{w}' never fired", soft_wrap=True)
-        if c.result.stats.stopped:
+        if r.stats.stopped:
             console.print(f"[yellow]incomplete:[/yellow] {esc(c.model.design.name)}: "
-                          f"{esc(c.result.stats.stopped)}", soft_wrap=True)
-        if not args.quiet:
+                          f"{esc(r.stats.stopped)}", soft_wrap=True)
+        if verbose and not args.quiet:
             for name, t in c.traces.items():
-                items = c.result.verdicts[name].items
+                items = r.verdicts[name].items
                 where = f" (at {', '.join(fmt_item(i) for i in items)})" if items else ""
                 console.print(trace_table(t, c.model, f"{c.model.design.name}: {name} violated "
                                           f"at depth {t.depth}{where}"))
         if not args.no_write:
-            problems += _save(c, args, console, written)
-    if not args.quiet:
+            problems += _save(c, args, console, written, show=args.verbose)
+    if args.verbose and not args.quiet:
         for c in checks:
             console.print(f"[dim]{esc(stats_line(c))}[/dim]", soft_wrap=True)
     for p in problems:
         sys.stderr.write(f"daxcheck: error: {p}\n")
     if problems:
         return EXIT_BAD_INPUT
-    code = _expect(checks, names, console) if args.expect else combined_exit(
-        [c.result for c in checks])
+    diffs = expect_differences(checks, names)
+    if args.expect:
+        code = EXIT_UNEXPECTED if diffs else EXIT_OK
+    else:
+        code = combined_exit([c.result for c in checks])
     if args.livelock:
         code = _livelock(checks, console, code)
-    from .gate import expect_differences
+    if not args.quiet:
+        for style, line in run_summary(checks, names, diffs, written, _user_flags(args),
+                                       None if args.no_write else args.out,
+                                       len(models), expect=args.expect):
+            console.print(Text(line, style=style), soft_wrap=True)
+    elif args.expect:
+        _expect(checks, names, console)
+    if interrupted:
+        code = EXIT_INTERRUPTED
     from .outputs import attach_expectations, rows_of_checks, write_outputs
     rows = rows_of_checks(checks, names, written, args.engine)
     if args.expect:      # JUnit and JSON agree with the exit code: expected violations pass
         write_outputs(args, attach_expectations(rows, checks), "daxcheck check --expect", cmd,
-                      code, expect_differences(checks, names))
+                      code, diffs)
     else:
         write_outputs(args, rows, "daxcheck check", cmd, code)
     return code
+
+
+EXIT_INTERRUPTED = 130
+"""Exit code after Ctrl-C (SIGINT), as a shell reports a process it interrupted."""
+
+
+def _user_flags(args) -> list:
+    """``--designs F``/``--properties F`` of this run as command-line words."""
+    out = []
+    for flag, f in (("--designs", getattr(args, "designs", None)),
+                    ("--properties", getattr(args, "properties", None))):
+        if f:
+            out += [flag, f]
+    return out
+
+
+@contextlib.contextmanager
+def _soft_interrupt(event):
+    """Within the block, a first SIGINT (Ctrl-C) sets ``event``: the running search ends as
+    if a budget ran out (what it found is kept and reported, the rest is incomplete) and no
+    further design starts; a second one stops at once (the SIGINT handler installed before,
+    exit 130).  Main thread only (elsewhere the block runs unchanged)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.getsignal(signal.SIGINT)
+
+    def first(signum, frame):
+        if event.is_set():
+            signal.signal(signal.SIGINT, old)
+            if callable(old):
+                old(signum, frame)
+            raise KeyboardInterrupt
+        event.set()
+        sys.stderr.write("daxcheck: interrupted: ending the search and keeping what it found "
+                         "(Ctrl-C again stops at once)\n")
+
+    signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def _checkpoint_options(args, models):
@@ -638,10 +727,11 @@ def _simulate(args, argv, console) -> int:
     return code
 
 
-def _save(check, args, console, written=None) -> list[str]:
+def _save(check, args, console, written=None, show=None) -> list[str]:
     """Write ``check``'s counterexamples per ``--out/--force/--quiet``; returns the
     conflicts (a different existing file, an unwritable folder) as messages.  The paths of
-    the files there now go to ``written[(design, property)]``."""
+    the files there now go to ``written[(design, property)]``; a line per file is printed
+    when ``show`` (default: unless ``--quiet``)."""
     from .runner import save_traces
     from .trace import file_name_for
     by_file = {file_name_for(check.model.design.name, p): p for p in check.traces}
@@ -652,7 +742,7 @@ def _save(check, args, console, written=None) -> list[str]:
             continue
         if written is not None:
             written[(check.model.design.name, by_file[Path(path).name])] = path
-        if not getattr(args, "quiet", False):
+        if (not getattr(args, "quiet", False)) if show is None else show:
             console.print(f"[dim]{status}: {esc(path)}[/dim]", soft_wrap=True)
     return problems
 
@@ -690,7 +780,8 @@ def _gate(args, argv, console) -> int:
             console.print(f"[yellow]note:[/yellow] {esc(note)}", soft_wrap=True)
     unknown = [d for d in args.design if d not in DESIGNS]
     if unknown:
-        raise InputError(f"unknown design {unknown[0]!r} (valid: {', '.join(DESIGNS)})")
+        raise InputError(f"unknown design {unknown[0]!r}{did_you_mean(unknown[0], DESIGNS)} "
+                         f"(valid: {', '.join(DESIGNS)})")
 
     def progress(name):
         return Progress(console, name)

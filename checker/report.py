@@ -6,6 +6,7 @@ import io
 import os
 import textwrap
 import time
+from pathlib import Path
 
 from rich import box
 from rich.console import Console
@@ -25,7 +26,7 @@ def make_console(stderr=False) -> Console:
 
 
 LEGEND = ("ok = holds up to the depth bound; ok* = holds in the whole reachable space; "
-          "✗N = violated, shortest counterexample N steps; ? = incomplete (budget); "
+          "✗N = violated, shortest counterexample N steps; ? = incomplete (budget or Ctrl-C); "
           "nf = no random walk violated it (simulate: not a pass); - = not checked")
 """What the cells of the verdict table mean."""
 
@@ -42,9 +43,26 @@ def _cell(v) -> Text:
     return Text("ok*" if v.complete else "ok", style="green")
 
 
-def prop_label(i: int) -> str:
-    """Column label of the i-th property (0-based) in the verdict table: P1, P2..."""
-    return f"P{i + 1}"
+def prop_labels(prop_names) -> dict:
+    """Stable column labels of the verdict table, ``{property name: label}``: a shipped
+    invariant is ``P<n>`` by its place among the shipped invariants (the same in every run,
+    whichever are checked), a user's invariant ``U<n>`` by its place among the user
+    invariants registered in this run, a lemma ``L<n>`` by its place among the lemmas; any
+    other name is shown as itself."""
+    from daxcheck.properties import LEMMAS, PROPERTIES
+    shipped = [n for n, p in PROPERTIES.items() if p.origin == "shipped"]
+    user = [n for n, p in PROPERTIES.items() if p.origin != "shipped"]
+    out = {}
+    for n in prop_names:
+        if n in shipped:
+            out[n] = f"P{shipped.index(n) + 1}"
+        elif n in user:
+            out[n] = f"U{user.index(n) + 1}"
+        elif n in LEMMAS:
+            out[n] = f"L{list(LEMMAS).index(n) + 1}"
+        else:
+            out[n] = n
+    return out
 
 
 def _verdict_table(checks, prop_names, cols, stats: bool, title: str | None) -> Table:
@@ -52,8 +70,9 @@ def _verdict_table(checks, prop_names, cols, stats: bool, title: str | None) -> 
               show_edge=False, padding=(0, 0))
     t.add_column("design", overflow="fold")
     t.add_column("seed", justify="center")
+    labels = prop_labels(prop_names)
     for i in cols:
-        t.add_column(prop_label(i), justify="center", no_wrap=True)
+        t.add_column(labels[prop_names[i]], justify="center", no_wrap=True)
     if stats:
         t.add_column("states", justify="right", no_wrap=True)
         t.add_column("depth", justify="right", no_wrap=True)
@@ -63,15 +82,25 @@ def _verdict_table(checks, prop_names, cols, stats: bool, title: str | None) -> 
         row = [Text(str(r.design)), Text(str(c.model.design.seed)), *[_cell(r.verdicts.get(prop_names[i])) for i in cols]]
         if stats:
             row += [f"{r.stats.states:,}" if r.stats.states else "(z3)",
-                    str(c.model.bounds.depth), f"{r.stats.seconds:.1f}s"]
+                    str(depth_reached(c)), f"{r.stats.seconds:.1f}s"]
         t.add_row(*row)
     return t
 
 
+def depth_reached(check) -> int:
+    """The depth a design's search reached: the deepest level explored (or, when every
+    property was violated early, the deepest counterexample), never more than the bound."""
+    r = check.result
+    deepest = max((v.depth for v in r.verdicts.values() if v.depth is not None), default=0)
+    return min(check.model.bounds.depth, max(r.stats.depth or 0, deepest))
+
+
 def verdict_tables(checks, prop_names, width: int = 80) -> list:
     """The design x property verdict matrix as renderables that fit ``width`` columns with
-    nothing cut: designs as rows, properties as columns P1..Pn (a legend names them and the
-    cells), then the states, depth bound and time of each design.  When the properties do not
+    nothing cut: designs as rows, properties as columns keyed by stable labels
+    (:func:`prop_labels`: P1..P14 for the shipped invariants in every run, U1.. for a
+    user's, L1.. for lemmas; a legend names them and the cells), then the states, the depth
+    reached (:func:`depth_reached`) and the time of each design.  When the properties do not
     fit in one table they are split over several (each with the design column; states, depth
     and time in the last).  Cells: "ok" (holds to the depth bound), "ok*" (whole reachable
     space), "✗N" (violated, shortest counterexample N), "?" (incomplete), "-" (not checked)."""
@@ -93,12 +122,81 @@ def verdict_tables(checks, prop_names, width: int = 80) -> list:
         title = "daxcheck verdicts" + (f" ({k + 1}/{len(chunks)})" if len(chunks) > 1 else "")
         out.append(_verdict_table(checks, prop_names, cols, k == len(chunks) - 1, title))
     lines = [""]
-    for i, p in enumerate(prop_names):      # "P1 name" entries packed, never split
-        entry = f"{prop_label(i)} {p}"
+    labels = prop_labels(prop_names)
+    for p in prop_names:      # "P1 name" entries packed, never split
+        entry = f"{labels[p]} {p}"
         if lines[-1] and len(lines[-1]) + 2 + len(entry) > width:
             lines.append("")
         lines[-1] += ("  " if lines[-1] else "") + entry
     out.append(Text(textwrap.fill(LEGEND, width) + "\n" + "\n".join(lines), style="dim"))
+    return out
+
+
+def run_summary(checks, prop_names, differences, written, user_flags=(), out_dir=None,
+                designs_asked=None, expect=False) -> list:
+    """The closing summary of ``daxcheck check``, as ``[(rich style, plain line)]``: the
+    unexpected results first (``differences``: :func:`~daxcheck.checker.gate.expect_differences`,
+    a design whose violations differ from its ``expect_violated``), the incomplete designs
+    (a budget, Ctrl-C), how many designs are broken as expected and how many hold every
+    property, where the counterexamples are (``written``: ``{(design, property): path}``;
+    ``out_dir`` None: not written), then the next commands (view, replay, list properties),
+    carrying ``user_flags`` (``["--designs", F, ...]``) where they are needed.
+    ``designs_asked``: how many designs the run was to check (more than ``checks`` after
+    Ctrl-C); ``expect``: the run is ``--expect`` (a one-line verdict on expectations)."""
+    import shlex
+    out = []
+    n = len(checks)
+    secs = sum(c.result.stats.seconds for c in checks)
+    out.append(("bold", f"summary: {n} design{'s' if n != 1 else ''} x {len(prop_names)} "
+                        f"propert{'ies' if len(prop_names) != 1 else 'y'} in {secs:.1f}s"))
+    stopped = [c for c in checks if c.result.stats.stopped]
+    differences = [d for d in differences        # an incomplete design is listed below
+                   if not d.computed.startswith("incomplete for")]
+    bad = {d.design for d in differences}
+    for d in differences:
+        out.append(("red", f"  unexpected: {d.design}: {d.computed} (expected violations: "
+                           f"{d.manifest})"))
+    asked = designs_asked if designs_asked is not None else n
+    if asked > n:
+        out.append(("yellow", f"  interrupted: {n} of {asked} designs checked; the run is "
+                              f"incomplete"))
+    if stopped:
+        out.append(("yellow", f"  incomplete: {len(stopped)} design(s): " + ", ".join(
+            f"{c.result.design} ({c.result.stats.stopped})" for c in stopped[:4])
+            + (", ..." if len(stopped) > 4 else "")))
+    settled = [c for c in checks if c.result.design not in bad and c not in stopped]
+    broken = [c for c in settled if any(v.status == VIOLATED for v in c.result.verdicts.values())]
+    out.append(("", f"  as expected: {len(broken)} design(s) broken as expected (their "
+                    f"violations match expect_violated), {len(settled) - len(broken)} hold "
+                    f"every property checked"))
+    if expect:
+        out.append(("red", "  --expect: some verdicts differ from the designs' expectations")
+                   if differences else
+                   ("green", "  --expect: all verdicts match the designs' expectations exactly"))
+    files = list(written.values())
+    if out_dir is None:
+        out.append(("dim", "  counterexamples: not written (--no-write)"))
+    elif files:
+        out.append(("", f"  counterexamples: {len(files)} trace(s) in {out_dir}/"))
+    if not files and not any(c.traces for c in checks):
+        out.append(("dim", "next: daxcheck list properties   (what each property means)"))
+        return out
+    first = next((written[k] for k in written if k[0] in bad), files[0] if files else None)
+    q = " ".join(shlex.quote(x) for x in user_flags)
+    out.append(("bold", "next:"))
+    if first:
+        stem = Path(first).name.removesuffix(".itf.json")
+        out.append(("", f"  daxcheck view {shlex.quote(first)} --html {shlex.quote(stem)}.html"
+                        f"   (draw it as a web page)"))
+        out.append(("", f"  daxcheck replay {shlex.quote(first)}{' ' + q if q else ''}"
+                        f"   (re-run its steps on the spec and on pmem bytes)"))
+    design = next((c.result.design for c in checks if c.result.design in bad), None) or \
+        next((c.result.design for c in checks if c.traces), None)
+    if design and n > 1:
+        out.append(("", f"  daxcheck check --design {shlex.quote(design)}"
+                        f"{' ' + q if q else ''}   (its counterexamples step by step)"))
+    out.append(("", f"  daxcheck list properties{' ' + q if q else ''}"
+                    f"   (what each property means)"))
     return out
 
 

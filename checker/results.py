@@ -1,6 +1,8 @@
 """Result values of a check: per-property verdicts, exploration statistics, exit codes."""
 from __future__ import annotations
 
+import difflib
+
 from dataclasses import dataclass, field
 
 EXIT_OK = 0
@@ -130,3 +132,10 @@ def fmt_item(item) -> str:
         out = f"{file_name(item[0])}[{item[1]}]"
         return out + (f".s{item[2]}" if len(item) == 3 else "")
     return str(item)
+
+
+def did_you_mean(name, choices) -> str:
+    """`` (did you mean 'x'?)`` naming the closest of ``choices`` to the unknown ``name``
+    (:func:`difflib.get_close_matches`, up to two), or "" when none is close."""
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=2, cutoff=0.6)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""

@@ -6,7 +6,9 @@ with a one-line message; the CLI prints it and exits 2.
 """
 from __future__ import annotations
 
+import re
 import shlex
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from daxcheck.spec.model import DaxModel
 from daxcheck.spec.state import BoundsError
 
 from .explicit import Budget, explore
-from .results import INCOMPLETE, VIOLATED, CheckResult, Stats, Verdict
+from .results import INCOMPLETE, VIOLATED, CheckResult, Stats, Verdict, did_you_mean
 from .trace import Trace, file_name_for
 
 
@@ -31,10 +33,45 @@ def load_designs_file(path: str) -> list[str]:
     try:
         added = import_user_file(path, "design").names("designs")
     except UserFileError as e:
-        raise InputError(str(e)) from None
+        raise InputError(str(e) + _design_hint(str(e))) from None
     if not added:
         raise InputError(f"{path} registers no design (call register_design)")
+    for line in hook_typos(added):
+        sys.stderr.write(f"daxcheck: warning: {line}\n")
     return added
+
+
+def hook_typos(names) -> list[str]:
+    """Warnings, one line each, for a method of a registered design's class (``names``:
+    design names) that is no hook of :class:`~daxcheck.spec.designs.Design` but is close to
+    one (a mistyped override, which would silently change nothing)."""
+    from daxcheck.spec.designs import DESIGNS, Design, hooks
+    known = [h for h, _ in hooks()]
+    out = []
+    for cls in dict.fromkeys(type(DESIGNS[n]) for n in names if n in DESIGNS):
+        for attr, v in vars(cls).items():
+            if attr.startswith("_") or not callable(v) or hasattr(Design, attr) \
+                    or attr in Design._OLD_HOOKS or attr == "cow_allowed":   # earlier names
+                continue
+            hint = did_you_mean(attr, known)
+            if hint:
+                out.append(f"{cls.__name__}.{attr} overrides no hook{hint}")
+    return out
+
+
+def _design_hint(msg: str) -> str:
+    """A "did you mean" for a design file's error naming an unknown setting or action
+    family (:class:`~daxcheck.spec.designs.DesignError`), else ""."""
+    import dataclasses
+    from daxcheck.spec.actions import ACTIONS
+    from daxcheck.spec.designs import Design
+    m = re.search(r"unknown setting '([^']*)'", msg)
+    if m:
+        return did_you_mean(m.group(1), [f.name for f in dataclasses.fields(Design)])
+    m = re.search(r"unknown action famil(?:y|ies) ([\w, ]+)", msg)
+    if m:
+        return did_you_mean(m.group(1).split(",")[0].strip(), ACTIONS)
+    return ""
 
 
 def load_user_files(designs_file=None, properties_file=None) -> None:
@@ -63,7 +100,8 @@ def pick(names, registry, what):
     out = []
     for n in names:
         if n not in registry:
-            raise InputError(f"unknown {what} {n!r} (valid: {', '.join(registry)})")
+            raise InputError(f"unknown {what} {n!r}{did_you_mean(n, registry)} (valid: "
+                             f"{', '.join(registry)})")
         out.append(registry[n])
     return out
 

@@ -3,6 +3,7 @@ cut, progress is printed as plain lines when stdout is not a terminal."""
 import io
 import os
 import re
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -44,8 +45,9 @@ def test_verdict_table_fits_and_shows_everything(tmp_path, columns):
     lines = r.stdout.splitlines()
     assert max(len(x) for x in lines) <= columns
     text = " ".join(r.stdout.split())
-    for i, p in enumerate(list(PROPERTIES) + ["file_a_stays_small"]):
+    for i, p in enumerate(PROPERTIES):
         assert f"P{i + 1} {p}" in text
+    assert "U1 file_a_stays_small" in text      # a user's invariant: U1, in every run
     n = len(PROPERTIES) + 1
     for d in designs:   # one row per table the properties were split over; stats in the last
         rows = [x for x in lines if x.startswith(d[:20])]
@@ -72,7 +74,8 @@ def test_many_properties_are_split_over_tables_never_cut():
     lines = out.getvalue().splitlines()
     assert max(len(x) for x in lines) <= 80
     heads = " ".join(x for x in lines if x.startswith("design"))
-    assert all(f"P{i + 1}" in heads.split() for i in range(len(props)))
+    assert all(f"P{i + 1}" in heads.split() for i in range(len(PROPERTIES)))
+    assert all(f"L{i + 1}" in heads.split() for i in range(len(LEMMAS)))
     for c in checks:
         assert any(x.startswith(c.result.design) and f"{c.result.stats.states:,}" in x
                    for x in lines)
@@ -89,3 +92,48 @@ def test_progress_lines_when_not_a_terminal():
     assert out.getvalue().splitlines() == [
         "Progress(3) cow-srcmap: 5,000 distinct states, 909 states/s, 5.5s",
         "Progress(3) cow-srcmap: 9,000 distinct states, 818 states/s, 11.0s"]
+
+
+def test_main_job_prints_the_table_and_a_summary_people_act_on(tmp_path):
+    """daxcheck check (every design): the verdict table and a summary ending the output,
+    at most 80 lines; no counterexample tables unless -v or a single design."""
+    r = dax("check", "--out", str(tmp_path / "cx"), env={**os.environ, "COLUMNS": "120"})
+    assert r.returncode == 12, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert len(lines) <= 80 and "┏" not in r.stdout
+    start = next(i for i, x in enumerate(lines) if x.startswith("summary: 52 designs"))
+    tail = "\n".join(lines[start:])
+    assert "broken as expected" in tail and f"in {tmp_path / 'cx'}/" in tail
+    for cmd in ("daxcheck view ", "daxcheck replay ", "daxcheck list properties"):
+        assert cmd in tail
+    view = next(x for x in lines if "daxcheck view " in x).split()
+    assert Path(view[2]).is_file()           # the hint names a file that is there
+    # the depth column shows the depth reached: an exhausted space stops short of the bound
+    row = next(x for x in lines if x.startswith("fault-truncate-mmaplock "))
+    assert row.split()[-2] == "9" and DESIGNS["fault-truncate-mmaplock"].bounds.depth == 14
+
+
+def test_counterexample_tables_for_one_design_or_verbose(tmp_path):
+    r = dax("check", "--design", "hole-size-unknown", "--no-write")
+    assert r.returncode == 12 and "┏" in r.stdout and "pmd_fault" in r.stdout
+    r = dax("check", "--design", "hole-size-unknown", "--design", "iomap-hole-size", "--no-write")
+    assert r.returncode == 12 and "┏" not in r.stdout and "summary: 2 designs" in r.stdout
+    r = dax("check", "--design", "hole-size-unknown", "--design", "iomap-hole-size", "--no-write",
+            "-v")
+    assert r.returncode == 12 and "┏" in r.stdout and "distinct states" in r.stdout
+
+
+def test_property_labels_are_stable_across_runs(tmp_path):
+    (tmp_path / "p.py").write_text(PROPS_FILE)
+    r = dax("check", "--design", "iomap-hole-size", "--property", "no_deadlock", "--property",
+            "file_a_stays_small", "--properties", str(tmp_path / "p.py"), "--no-write")
+    text = " ".join(r.stdout.split())
+    assert f"P{list(PROPERTIES).index('no_deadlock') + 1} no_deadlock" in text
+    assert "U1 file_a_stays_small" in text and "P1 " not in text
+
+
+def test_never_fired_warnings_only_after_a_complete_search():
+    r = dax("check", "--design", "reflink-refused", "--no-write")
+    assert "action 'reflink' never fired" in r.stdout
+    r = dax("check", "--design", "reflink-refused", "--no-write", "--max-states", "50")
+    assert r.returncode == 75 and "never fired" not in r.stdout and "incomplete" in r.stdout
