@@ -126,8 +126,10 @@ def test_cli_gate_exit_codes_and_update(tmp_path, small):
                       "'mapping_matches_extents', 'read_returns_last_write'}))\n"
                       "from daxcheck.spec.designs import register_design\n"
                       "register_design(DESIGNS['map-sync'].variant(name='mine'))\n")
-    r = dax("gate", str(small), "--designs", str(mutate), "--quiet")
+    r = dax("gate", str(small), "--designs", str(mutate), "--quiet", cwd=tmp_path)
     assert r.returncode == 1 and "iomap-hole-size" in r.stdout and "violated@3" in r.stdout
+    assert (tmp_path / "gate-failures" / "iomap-hole-size__mapping_matches_extents.itf.json"
+            ).is_file()         # the counterexample behind the failure, in the folder named
     # --update pins the change (and writes the new witness); the gate then passes again
     r = dax("gate", str(small), "--designs", str(mutate), "--update")
     assert r.returncode == 0 and "what moved" in r.stdout
