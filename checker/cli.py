@@ -477,7 +477,7 @@ def _check(args, argv, console) -> int:
     from .explicit import Budget
     from .gate import expect_differences
     from .report import Progress, run_summary, stats_line, trace_table, verdict_tables
-    from .results import HOLDS, fmt_item
+    from .results import HOLDS, fmt_items
     from .runner import (InputError, check_distributable, command_line, load_user_files,
                          make_model, pick, pick_properties, run_check)
 
@@ -529,8 +529,8 @@ def _check(args, argv, console) -> int:
                           f"{esc(r.stats.stopped)}", soft_wrap=True)
         if verbose and not args.quiet:
             for name, t in c.traces.items():
-                items = r.verdicts[name].items
-                where = f" (at {', '.join(fmt_item(i) for i in items)})" if items else ""
+                items = fmt_items(name, r.verdicts[name].items, c.model.L)
+                where = f" (at {', '.join(items)})" if items else ""
                 console.print(trace_table(t, c.model, f"{c.model.design.name}: {name} violated "
                                           f"at depth {t.depth}{where}"))
         if not args.no_write:

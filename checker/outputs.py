@@ -29,7 +29,7 @@ from pathlib import Path
 
 from daxcheck import __version__
 
-from .results import HOLDS, INCOMPLETE, NOT_FOUND, VIOLATED, fmt_item
+from .results import HOLDS, INCOMPLETE, NOT_FOUND, VIOLATED, fmt_item, fmt_items
 
 RESULTS_FORMAT = "daxcheck-results"
 _ROW_SCHEMA = {
@@ -131,8 +131,10 @@ class Row:
 
 def trace_summary(prop: str, depth: int, actions, items=()) -> str:
     """``prop violated at depth N (at a[1]): step 1 -> step 2 -> ...`` (actions described
-    with argument names)."""
-    where = f" (at {', '.join(fmt_item(i) for i in items)})" if items else ""
+    with argument names); ``items``: the failing items, as labels (:func:`fmt_items`) or
+    raw (then labelled by shape)."""
+    where = f" (at {', '.join(i if isinstance(i, str) else fmt_item(i) for i in items)})" \
+        if items else ""
     return f"{prop} violated at depth {depth}{where}: " + " -> ".join(a.describe() for a in actions)
 
 
@@ -148,11 +150,11 @@ def rows_of_checks(checks, prop_names, written=None, engine="explicit") -> list[
             if v is None:
                 continue
             t = c.traces.get(p)
+            items = fmt_items(p, v.items, c.model.L)
             out.append(Row(r.design, p, v.status, v.depth, r.stats.states or None,
                            round(r.stats.seconds, 3), written.get((r.design, p)),
-                           trace_summary(p, t.depth, t.actions, v.items) if t else None,
-                           bool(v.complete), [fmt_item(i) for i in v.items], engine,
-                           dict(r.bounds)))
+                           trace_summary(p, t.depth, t.actions, items) if t else None,
+                           bool(v.complete), items, engine, dict(r.bounds)))
     return out
 
 

@@ -1,6 +1,7 @@
 """Terminal output for people and CI logs: the verdict table fits 80 columns with nothing
 cut, progress is printed as plain lines when stdout is not a terminal."""
 import io
+import json
 import os
 import re
 from pathlib import Path
@@ -137,3 +138,31 @@ def test_never_fired_warnings_only_after_a_complete_search():
     assert "action 'reflink' never fired" in r.stdout
     r = dax("check", "--design", "reflink-refused", "--no-write", "--max-states", "50")
     assert r.returncode == 75 and "never fired" not in r.stdout and "incomplete" in r.stdout
+
+
+ITEMS_FILE = '''
+import itertools
+from daxcheck.properties import invariant
+
+
+@invariant(each=lambda L: list(itertools.product(L.procs, L.files, L.blks)),
+           dims=("proc", "file", "blk"))
+def nothing_mapped(L, s, pfx):
+    """No process maps any file (a user's invariant over process x file block)."""
+    p, f, x = pfx
+    return s[L.mmap_mode[p][f]] == 0
+'''
+
+
+def test_failing_items_are_named_by_their_declared_dimensions(tmp_path):
+    f = tmp_path / "p.py"
+    f.write_text(ITEMS_FILE)
+    r = dax("check", "--design", "iomap-hole-size", "--property", "nothing_mapped",
+            "--properties", str(f), "--no-write", "--json", str(tmp_path / "r.json"))
+    assert r.returncode == 12, r.stdout + r.stderr
+    (row,) = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert row["items"][0] == "P0 a[0]" and "(at P0 a[0]" in row["summary"]
+    assert "(at P0 a[0]" in " ".join(r.stdout.split())
+    f.write_text(ITEMS_FILE.replace('dims=("proc", "file", "blk")', 'dims=("proc", "fle", "blk")'))
+    r = dax("check", "--properties", str(f), "--no-write")
+    assert r.returncode == 2 and "did you mean 'file'?" in r.stderr
