@@ -778,6 +778,9 @@ def _gate(args, argv, console) -> int:
     if path.exists():      # the user files it records, unless given on the command line
         for note in load_manifest_user_files(load_manifest(path), path):
             console.print(f"[yellow]note:[/yellow] {esc(note)}", soft_wrap=True)
+    elif not args.update and not path.is_symlink():
+        raise InputError(f"{path}: no such manifest (create one with "
+                         f"{gate_command(args, is_shipped, update=True)})")
     unknown = [d for d in args.design if d not in DESIGNS]
     if unknown:
         raise InputError(f"unknown design {unknown[0]!r}{did_you_mean(unknown[0], DESIGNS)} "

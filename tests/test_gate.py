@@ -147,6 +147,9 @@ def test_cli_gate_exit_codes_and_update(tmp_path, small):
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "bad.json" in r.stderr
     r = dax("gate", str(tmp_path / "none.json"))
     assert r.returncode == 2 and "--update" in r.stderr
+    r = dax("gate", str(tmp_path / "none.json"), "--designs", str(mutate))   # the exact command
+    assert r.returncode == 2 and (f"create one with daxcheck gate --update "
+                                  f"{tmp_path / 'none.json'} --designs {mutate})") in r.stderr
 
 
 def test_cli_expect_is_exact(tmp_path):
