@@ -22,6 +22,7 @@ import contextlib
 import math
 from pathlib import Path
 import re
+import shlex
 import signal
 import sys
 import textwrap
@@ -584,10 +585,11 @@ def _user_flags(args) -> list:
 
 @contextlib.contextmanager
 def _soft_interrupt(event):
-    """Within the block, a first SIGINT (Ctrl-C) sets ``event``: the running search ends as
-    if a budget ran out (what it found is kept and reported, the rest is incomplete) and no
-    further design starts; a second one stops at once (the SIGINT handler installed before,
-    exit 130).  Main thread only (elsewhere the block runs unchanged)."""
+    """Within the block, a first SIGINT (Ctrl-C) sets ``event`` and writes
+    ``daxcheck: interrupted`` on stderr: the running search ends as if a budget ran out
+    (what it found is kept and reported, the rest is incomplete) and no further design
+    starts; a second one stops at once (the SIGINT handler installed before, exit 130).
+    Main thread only (elsewhere the block runs unchanged)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -600,8 +602,7 @@ def _soft_interrupt(event):
                 old(signum, frame)
             raise KeyboardInterrupt
         event.set()
-        sys.stderr.write("daxcheck: interrupted: ending the search and keeping what it found "
-                         "(Ctrl-C again stops at once)\n")
+        sys.stderr.write("daxcheck: interrupted\n")     # the one line of any Ctrl-C
 
     signal.signal(signal.SIGINT, first)
     try:
@@ -860,7 +861,6 @@ def _gate(args, argv, console) -> int:
 
 def _replay_command(trace: str, args) -> str:
     """``daxcheck replay TRACE`` with the run's ``--designs``/``--properties`` (shell-quoted)."""
-    import shlex
     parts = ["daxcheck", "replay", trace]
     for flag, f in (("--designs", getattr(args, "designs", None)),
                     ("--properties", getattr(args, "properties", None))):
@@ -874,7 +874,6 @@ def gate_command(args, is_shipped: bool, update: bool = False) -> str:
     when ``update``), carrying its manifest (unless the shipped one), ``--design`` and
     ``--designs``/``--properties`` exactly as given, shell-quoted: a hint that does the
     right thing when run as printed from the same folder."""
-    import shlex
     parts = ["daxcheck", "gate"] + (["--update"] if update else [])
     if args.manifest is not None and not is_shipped:
         parts.append(args.manifest)

@@ -21,7 +21,14 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from daxcheck.fileio import atomic_write
+from daxcheck.properties import PropertyFileError, load_properties_file
+from daxcheck.userfile import GIVEN, LOADED, file_sha256
+
 from .results import HOLDS, INCOMPLETE, VIOLATED
+from .runner import InputError, load_designs_file
+from .trace import (TraceError, file_name_for, load_itf_document, recorded_path,
+                    user_files_of)
 
 MANIFEST_FORMAT = "daxcheck-manifest"
 MANIFEST_VERSION = 1
@@ -146,7 +153,6 @@ def manifest_user_files(checks, prop_names, folder) -> list[dict]:
     """The user files the designs of ``checks`` and the properties ``prop_names`` need, as
     manifest ``user_files`` entries ``{"kind", "path" (relative to ``folder``, the
     manifest's), "sha256"}`` (:func:`~daxcheck.checker.trace.user_files_of`)."""
-    from .trace import user_files_of
     out = []
     for c in checks:
         for p in list(prop_names) or [None]:
@@ -163,10 +169,6 @@ def load_manifest_user_files(manifest: dict, path) -> list[str]:
     notes, one line each, for a file that changed since the manifest was written (it is
     loaded as it is now: the gate recomputes its verdicts).  Raises ManifestError naming
     the field for a file that no longer exists or fails to load."""
-    from daxcheck.properties import PropertyFileError, load_properties_file
-    from daxcheck.userfile import GIVEN, LOADED, file_sha256
-    from .runner import InputError, load_designs_file
-    from .trace import recorded_path
     given = set(GIVEN.values())
     notes = []
     for i, e in enumerate(manifest.get("user_files", [])):
@@ -452,7 +454,6 @@ def write_failures(result: GateResult, folder) -> tuple[dict, list]:
     is replaced only when it is a trace daxcheck wrote (its integrity checksum intact).
     Returns ``(written, problems)``: ``{(design, property): path}`` and one-line messages
     for files that could not be written."""
-    from .trace import TraceError, file_name_for, load_itf_document
     folder = Path(folder)
     by = {c.result.design: c for c in result.checks}
     wanted = []
@@ -488,7 +489,6 @@ def write_failures(result: GateResult, folder) -> tuple[dict, list]:
             if trace is not None:
                 trace.write(c.model, dest, force=True)
             else:
-                from daxcheck.fileio import atomic_write
                 atomic_write(dest, old.read_text())
         except (OSError, FileExistsError, ValueError) as e:
             problems.append(f"{dest}: cannot write: {e}")

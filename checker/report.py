@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import shlex
 import textwrap
 import time
 from pathlib import Path
@@ -12,6 +13,8 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from daxcheck.properties import LEMMAS, PROPERTIES
 
 from .results import INCOMPLETE, NOT_FOUND, VIOLATED
 
@@ -49,7 +52,6 @@ def prop_labels(prop_names) -> dict:
     whichever are checked), a user's invariant ``U<n>`` by its place among the user
     invariants registered in this run, a lemma ``L<n>`` by its place among the lemmas; any
     other name is shown as itself."""
-    from daxcheck.properties import LEMMAS, PROPERTIES
     shipped = [n for n, p in PROPERTIES.items() if p.origin == "shipped"]
     user = [n for n, p in PROPERTIES.items() if p.origin != "shipped"]
     out = {}
@@ -143,7 +145,6 @@ def run_summary(checks, prop_names, differences, written, user_flags=(), out_dir
     carrying ``user_flags`` (``["--designs", F, ...]``) where they are needed.
     ``designs_asked``: how many designs the run was to check (more than ``checks`` after
     Ctrl-C); ``expect``: the run is ``--expect`` (a one-line verdict on expectations)."""
-    import shlex
     out = []
     n = len(checks)
     secs = sum(c.result.stats.seconds for c in checks)
@@ -158,8 +159,8 @@ def run_summary(checks, prop_names, differences, written, user_flags=(), out_dir
                            f"{d.manifest})"))
     asked = designs_asked if designs_asked is not None else n
     if asked > n:
-        out.append(("yellow", f"  interrupted: {n} of {asked} designs checked; the run is "
-                              f"incomplete"))
+        out.append(("yellow", f"  interrupted (Ctrl-C): {n} of {asked} designs checked; the "
+                              f"run is incomplete"))
     if stopped:
         out.append(("yellow", f"  incomplete: {len(stopped)} design(s): " + ", ".join(
             f"{c.result.design} ({c.result.stats.stopped})" for c in stopped[:4])

@@ -6,6 +6,7 @@ with a one-line message; the CLI prints it and exits 2.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 import sys
@@ -13,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from daxcheck.properties import PropertyFileError, load_properties_file
-from daxcheck.spec.designs import DesignError
+from daxcheck.spec.actions import ACTIONS
+from daxcheck.spec.designs import DESIGNS, Design, DesignError, hooks
+from daxcheck.userfile import GIVEN
 from daxcheck.spec.model import DaxModel
 from daxcheck.spec.state import BoundsError
 
@@ -45,7 +48,6 @@ def hook_typos(names) -> list[str]:
     """Warnings, one line each, for a method of a registered design's class (``names``:
     design names) that is no hook of :class:`~daxcheck.spec.designs.Design` but is close to
     one (a mistyped override, which would silently change nothing)."""
-    from daxcheck.spec.designs import DESIGNS, Design, hooks
     known = [h for h, _ in hooks()]
     out = []
     for cls in dict.fromkeys(type(DESIGNS[n]) for n in names if n in DESIGNS):
@@ -62,9 +64,6 @@ def hook_typos(names) -> list[str]:
 def _design_hint(msg: str) -> str:
     """A "did you mean" for a design file's error naming an unknown setting or action
     family (:class:`~daxcheck.spec.designs.DesignError`), else ""."""
-    import dataclasses
-    from daxcheck.spec.actions import ACTIONS
-    from daxcheck.spec.designs import Design
     m = re.search(r"unknown setting '([^']*)'", msg)
     if m:
         return did_you_mean(m.group(1), [f.name for f in dataclasses.fields(Design)])
@@ -79,7 +78,6 @@ def load_user_files(designs_file=None, properties_file=None) -> None:
     failure, an empty path included).  They are noted in :data:`daxcheck.userfile.GIVEN`:
     files given on the command line take precedence over those a trace or manifest
     records."""
-    from daxcheck.userfile import GIVEN
     for f, kind in ((designs_file, "designs"), (properties_file, "properties")):
         if f:
             GIVEN[str(Path(f).resolve())] = kind
