@@ -504,7 +504,7 @@ def _check(args, argv, console) -> int:
             pool = stack.enter_context(worker_pool(args.workers, args.ray_address))
         stack.enter_context(_soft_interrupt(stop))
         for m in models:
-            prog = Progress(console, m.design.name)
+            prog = Progress(console, m.design.name, time_limit=args.time_limit)
             try:
                 checks.append(run_check(m, props, args.engine, budget, prog, cmd,
                                         exact=args.exact, symmetry=args.symmetry, pool=pool,
@@ -692,7 +692,7 @@ def _simulate(args, argv, console) -> int:
             stack.enter_context(ray_session(args.workers, args.ray_address))
         for d in designs:
             m = make_model(d, overrides)
-            prog = Progress(console, d.name)
+            prog = Progress(console, d.name, time_limit=args.time_limit, walks=args.runs)
             try:
                 c = run_simulate(m, props, args.depth, args.runs, args.seed, args.time_limit,
                                  args.weights, args.swarm, prog, cmd, args.workers,
@@ -788,7 +788,7 @@ def _gate(args, argv, console) -> int:
                          f"(valid: {', '.join(DESIGNS)})")
 
     def progress(name):
-        return Progress(console, name)
+        return Progress(console, name, time_limit=args.time_limit)
 
     if args.update:
         if args.time_limit is not None:

@@ -263,22 +263,49 @@ def stats_line(check) -> str:
 class Progress:
     """A progress callback for an engine (called with :class:`~daxcheck.checker.results.Stats`
     a few times a second).  On a terminal: a transient rich.progress line (spinner, states,
-    depth, rate, elapsed) for runs that last over a second.  Otherwise (a CI log, a file): a
-    plain line every ``every`` seconds, like TLC's ``Progress(depth)`` lines, e.g.
-    ``Progress(4) cow-srcmap: 81,234 distinct states, 30,112 states/s, 2.7s``."""
+    depth, rate, elapsed, and a bar with the time remaining when the bound makes it
+    computable) for runs that last over a second.  Otherwise (a CI log, a file): a plain
+    line every ``every`` seconds, like TLC's ``Progress(depth)`` lines, e.g.
+    ``Progress(4) cow-srcmap: 81,234 distinct states, 30,112 states/s, 2.7s``, ending with
+    ``, ETA 12s`` when computable.  ``time_limit`` (seconds) bounds the run; ``walks`` is
+    the number of random walks a simulation runs (done / total gives its ETA)."""
 
     def __init__(self, console: Console, label: str, every: float = 5.0,
-                 clock=time.perf_counter):
+                 clock=time.perf_counter, time_limit: float | None = None,
+                 walks: int | None = None):
         self.console, self.label, self.every, self.clock = console, label, every, clock
+        self.time_limit, self.walks = time_limit, walks
         self.start = self.last = clock()
         self.bar = self.task = None
 
+    def eta(self, stats) -> float | None:
+        """Seconds left, when the bound makes it computable: the walks still to run at the
+        rate so far (a simulation), at most what is left of the time limit; None for a
+        breadth-first search without a time limit (its levels grow unpredictably)."""
+        left = None
+        done = getattr(stats, "walks", 0)
+        if self.walks and done and stats.seconds > 0:
+            left = stats.seconds * (self.walks - done) / done
+        if self.time_limit is not None:
+            cap = max(0.0, self.time_limit - stats.seconds)
+            left = cap if left is None else min(left, cap)
+        return left
+
+    def _fraction(self, stats) -> float | None:
+        left = self.eta(stats)
+        if left is None:
+            return None
+        return stats.seconds / (stats.seconds + left) if stats.seconds + left > 0 else 1.0
+
     def text(self, stats) -> str:
         """The progress line for ``stats``."""
+        left = self.eta(stats)
+        eta = f", ETA {left:.0f}s" if left is not None else ""
         if stats.states:
             return (f"Progress({stats.depth}) {self.label}: {stats.states:,} distinct states, "
-                    f"{stats.rate:,.0f} states/s, {stats.seconds:.1f}s")
-        return f"Progress({stats.depth}) {self.label}: depth {stats.depth} done, {stats.seconds:.1f}s"
+                    f"{stats.rate:,.0f} states/s, {stats.seconds:.1f}s{eta}")
+        return (f"Progress({stats.depth}) {self.label}: depth {stats.depth} done, "
+                f"{stats.seconds:.1f}s{eta}")
 
     def __call__(self, stats) -> None:
         now = self.clock()
@@ -290,14 +317,21 @@ class Progress:
             return
         if now - self.start < 1.0:
             return
+        frac = self._fraction(stats)
         if self.bar is None:
-            from rich.progress import Progress as Bar, SpinnerColumn, TextColumn, TimeElapsedColumn
-            self.bar = Bar(SpinnerColumn(), TextColumn("{task.description}", style="cyan"),
-                           TimeElapsedColumn(), console=self.console, transient=True)
+            from rich.progress import (BarColumn, Progress as Bar, SpinnerColumn, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+            cols = [SpinnerColumn(), TextColumn("{task.description}", style="cyan"),
+                    TimeElapsedColumn()]
+            if frac is not None:
+                cols += [BarColumn(bar_width=20), TimeRemainingColumn()]
+            self.bar = Bar(*cols, console=self.console, transient=True)
             self.bar.start()
-            self.task = self.bar.add_task(self.text(stats), total=None)
+            self.task = self.bar.add_task(self.text(stats), total=None if frac is None else 1.0,
+                                          completed=frac or 0.0)
         else:
-            self.bar.update(self.task, description=self.text(stats))
+            self.bar.update(self.task, description=self.text(stats),
+                            **({} if frac is None else {"completed": frac}))
 
     def close(self) -> None:
         """Remove the terminal progress line (if any)."""

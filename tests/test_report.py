@@ -166,3 +166,22 @@ def test_failing_items_are_named_by_their_declared_dimensions(tmp_path):
     f.write_text(ITEMS_FILE.replace('dims=("proc", "file", "blk")', 'dims=("proc", "fle", "blk")'))
     r = dax("check", "--properties", str(f), "--no-write")
     assert r.returncode == 2 and "did you mean 'file'?" in r.stderr
+
+
+def test_progress_lines_carry_an_eta_when_the_bound_gives_one():
+    """A time limit bounds what is left; a simulation's walks done of those asked give the
+    rate; a breadth-first search without a limit has none."""
+    from daxcheck.checker.simulate import SimStats
+    out = io.StringIO()
+    now = [0.0]
+    p = Progress(Console(file=out, width=80), "cow-srcmap", every=5.0, clock=lambda: now[0],
+                 time_limit=60)
+    now[0] = 6.0
+    p(Stats(states=600, depth=3, seconds=6.0))
+    sim = Progress(Console(file=out, width=80), "map-sync", every=5.0, clock=lambda: now[0],
+                   walks=1000)
+    now[0] = 12.0
+    sim(SimStats(states=5000, depth=0, seconds=10.0, walks=250))
+    assert out.getvalue().splitlines() == [
+        "Progress(3) cow-srcmap: 600 distinct states, 100 states/s, 6.0s, ETA 54s",
+        "Progress(0) map-sync: 5,000 distinct states, 500 states/s, 10.0s, ETA 30s"]
