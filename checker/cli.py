@@ -33,7 +33,8 @@ from rich.text import Text
 from daxcheck import __version__
 
 from .results import (EXIT_BAD_INPUT, EXIT_CODES, EXIT_INCOMPLETE, EXIT_OK, EXIT_UNEXPECTED,
-                      EXIT_USER_CODE, EXIT_VIOLATION, combined_exit, did_you_mean)
+                      EXIT_USER_CODE, EXIT_VIOLATION, FAILURES_DIR, combined_exit,
+                      did_you_mean)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -272,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--time-limit", type=_positive_float, metavar="S",
                    help="per design; a design that runs out is a difference (incomplete)")
     g.add_argument("--quiet", action="store_true", help="differences only")
-    g.add_argument("--out", default="gate-failures", metavar="DIR",
+    g.add_argument("--out", default=FAILURES_DIR, metavar="DIR",
                    help="where a failed gate writes the counterexamples behind its "
                    "differences (default: gate-failures)")
     machine(g)

@@ -25,7 +25,7 @@ from daxcheck.fileio import atomic_write
 from daxcheck.properties import PropertyFileError, load_properties_file
 from daxcheck.userfile import GIVEN, LOADED, file_sha256
 
-from .results import HOLDS, INCOMPLETE, VIOLATED
+from .results import FAILURES_DIR, HOLDS, INCOMPLETE, VIOLATED  # noqa: F401 (re-exported)
 from .runner import InputError, load_designs_file
 from .trace import (TraceError, file_name_for, load_itf_document, recorded_path,
                     user_files_of)
@@ -440,10 +440,6 @@ def run_gate(manifest_path, designs, props, only=None, require_all=None, budget=
                                              scan_folder=not only)
         diffs += d2
     return GateResult(path, manifest, checks, diffs, replayed)
-
-
-FAILURES_DIR = "gate-failures"
-"""Where a failed gate writes the counterexamples behind its differences (``--out``)."""
 
 
 def write_failures(result: GateResult, folder) -> tuple[dict, list]:

@@ -178,6 +178,10 @@ def fmt_items(prop_name: str, items, L) -> list[str]:
     return [fmt_item(i, dims) for i in items]
 
 
+FAILURES_DIR = "gate-failures"
+"""Where a failed gate writes the counterexamples behind its differences (``gate --out``)."""
+
+
 def did_you_mean(name, choices) -> str:
     """`` (did you mean 'x'?)`` naming the closest of ``choices`` to the unknown ``name``
     (:func:`difflib.get_close_matches`, up to two), or "" when none is close."""
