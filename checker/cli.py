@@ -552,10 +552,9 @@ def _check(args, argv, console) -> int:
     if args.livelock:
         code = _livelock(checks, console, code)
     if not args.quiet:
-        for style, line in run_summary(checks, names, diffs, written, _user_flags(args),
-                                       None if args.no_write else args.out,
-                                       len(models), expect=args.expect):
-            console.print(Text(line, style=style), soft_wrap=True)
+        _print_summary(console, run_summary(checks, names, diffs, written, _user_flags(args),
+                                            None if args.no_write else args.out,
+                                            len(models), expect=args.expect))
     elif args.expect:
         _expect(checks, names, console)
     if interrupted:
@@ -568,6 +567,27 @@ def _check(args, argv, console) -> int:
     else:
         write_outputs(args, rows, "daxcheck check", cmd, code)
     return code
+
+
+def _print_summary(console, lines) -> None:
+    """Print :func:`~daxcheck.checker.report.run_summary`'s ``[(style, line)]``: prose wraps
+    at the console's width; a command is never broken (it stays copyable), and when it does
+    not fit with its explanation, the explanation goes on the line above it."""
+    for style, line in lines:
+        if not line.startswith("  daxcheck "):
+            indent = " " * (len(line) - len(line.lstrip()))
+            console.print(Text(textwrap.fill(line.strip(), max(console.width, 40),
+                                             initial_indent=indent,
+                                             subsequent_indent=indent + "  ",
+                                             break_on_hyphens=False), style=style),
+                          soft_wrap=True)
+            continue
+        cmd, sep, why = line.partition("   (")
+        if sep and len(line) > console.width:
+            console.print(Text(f"  ({why}", style="dim"), soft_wrap=False)
+            console.print(Text(cmd, style=style), soft_wrap=True)
+        else:
+            console.print(Text(line, style=style), soft_wrap=True)
 
 
 EXIT_INTERRUPTED = 130

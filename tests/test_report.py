@@ -185,3 +185,15 @@ def test_progress_lines_carry_an_eta_when_the_bound_gives_one():
     assert out.getvalue().splitlines() == [
         "Progress(3) cow-srcmap: 600 distinct states, 100 states/s, 6.0s, ETA 54s",
         "Progress(0) map-sync: 5,000 distinct states, 500 states/s, 10.0s, ETA 30s"]
+
+
+def test_the_summary_fits_a_narrow_terminal_and_keeps_commands_whole(tmp_path):
+    r = dax("check", "--design", "hole-size-unknown", "--design", "iomap-hole-size", "--out",
+            str(tmp_path / "cx"), env={**os.environ, "COLUMNS": "60"})
+    assert r.returncode == 12, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    tail = lines[next(i for i, x in enumerate(lines) if x.startswith("summary:")):]
+    commands = [x for x in tail if x.startswith("  daxcheck ")]
+    assert len(commands) == 4 and all(len(x) <= 60 for x in tail if x not in commands)
+    view = next(x for x in commands if x.startswith("  daxcheck view ")).split()
+    assert Path(view[2]).is_file() and view[3] == "--html"      # whole, copyable
