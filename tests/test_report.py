@@ -101,8 +101,11 @@ def test_main_job_prints_the_table_and_a_summary_people_act_on(tmp_path):
     r = dax("check", "--out", str(tmp_path / "cx"), env={**os.environ, "COLUMNS": "120"})
     assert r.returncode == 12, r.stdout + r.stderr
     lines = r.stdout.splitlines()
-    assert len(lines) <= 80 and "┏" not in r.stdout
-    start = next(i for i, x in enumerate(lines) if x.startswith("summary: 52 designs"))
+    rows = [x for x in lines if x.split()[:1] and x.split()[0] in DESIGNS]
+    assert len(rows) == len(DESIGNS) and "┏" not in r.stdout
+    assert len(lines) - len(rows) <= 25      # 52 designs: 71 lines in all
+    start = next(i for i, x in enumerate(lines)
+                 if x.startswith(f"summary: {len(DESIGNS)} designs"))
     tail = "\n".join(lines[start:])
     assert "broken as expected" in tail and f"in {tmp_path / 'cx'}/" in tail
     for cmd in ("daxcheck view ", "daxcheck replay ", "daxcheck list properties"):
@@ -111,7 +114,7 @@ def test_main_job_prints_the_table_and_a_summary_people_act_on(tmp_path):
     assert Path(view[2]).is_file()           # the hint names a file that is there
     # the depth column shows the depth reached: an exhausted space stops short of the bound
     row = next(x for x in lines if x.startswith("fault-truncate-mmaplock "))
-    assert row.split()[-2] == "9" and DESIGNS["fault-truncate-mmaplock"].bounds.depth == 14
+    assert "ok*" in row and int(row.split()[-2]) < DESIGNS["fault-truncate-mmaplock"].bounds.depth
 
 
 def test_counterexample_tables_for_one_design_or_verbose(tmp_path):
