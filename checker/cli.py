@@ -28,23 +28,49 @@ import contextlib
 import math
 from pathlib import Path
 import re
+import shlex
+import signal
 import sys
 import textwrap
+import threading
+
+from rich.text import Text
 
 from daxcheck import __version__
 from daxcheck.supervisor import phase
 
 from . import cli_oracle
 from .results import (EXIT_BAD_INPUT, EXIT_CODES, EXIT_INCOMPLETE, EXIT_OK, EXIT_UNEXPECTED,
-                      EXIT_USER_CODE, EXIT_VIOLATION, combined_exit)
+                      EXIT_USER_CODE, EXIT_VIOLATION, FAILURES_DIR, combined_exit,
+                      did_you_mean)
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors and exit code 2."""
+    """argparse with one-line errors, a "did you mean" for a mistyped command, choice or
+    option, no abbreviated options (``--propert`` is not ``--property``), and exit code 2."""
+
+    def __init__(self, *a, **kw):
+        kw.setdefault("allow_abbrev", False)
+        super().__init__(*a, **kw)
 
     def error(self, message):
-        sys.stderr.write(f"daxcheck: error: {' '.join(message.split())}\n")
+        message = " ".join(message.split())
+        m = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if m:
+            message += did_you_mean(m.group(1), re.findall(r"'([^']*)'", m.group(2)))
+        m = re.search(r"unrecognized arguments: (.*)", message)
+        if m:
+            opts = {o for sp in [self, *self._subcommands()] for o in sp._option_string_actions}
+            for word in m.group(1).split():
+                if word.startswith("--"):
+                    message += did_you_mean(word.split("=")[0], opts)
+        sys.stderr.write(f"daxcheck: error: {message}\n")
         raise SystemExit(EXIT_BAD_INPUT)
+
+    def _subcommands(self) -> list:
+        """The parsers of this parser's subcommands (none for a subcommand's parser)."""
+        return [p for a in self._actions if isinstance(a, argparse._SubParsersAction)
+                for p in a.choices.values()]
 
 
 BOUND_HELP = {"depth": "maximum trace length (actions)", "files": "number of files",
@@ -219,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     outputs(c)
     machine(c)
     c.add_argument("--quiet", action="store_true", help="verdict table only")
+    c.add_argument("--verbose", "-v", action="store_true",
+                   help="also every counterexample as a table of steps, the files written "
+                   "and each design's statistics (the default when one design is checked)")
     c.add_argument("--expect", action="store_true",
                    help="CI gate: exit 0 iff every design's verdicts match its expectations")
 
@@ -256,6 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--time-limit", type=_positive_float, metavar="S",
                    help="per design; a design that runs out is a difference (incomplete)")
     g.add_argument("--quiet", action="store_true", help="differences only")
+    g.add_argument("--out", default=FAILURES_DIR, metavar="DIR",
+                   help="where a failed gate writes the counterexamples behind its "
+                   "differences (default: gate-failures)")
     machine(g)
     g.add_argument("--force", action="store_true",
                    help="overwrite --json/--junit/--summary files daxcheck did not write")
@@ -601,8 +633,9 @@ def _user_code_error(e, args) -> int:
 def _check(args, argv, console) -> int:
     from daxcheck.spec.designs import DESIGNS
     from .explicit import Budget
-    from .report import Progress, stats_line, trace_table, verdict_tables
-    from .results import fmt_item
+    from .gate import expect_differences
+    from .report import Progress, run_summary, stats_line, trace_table, verdict_tables
+    from .results import HOLDS, fmt_items
     from .runner import (InputError, check_distributable, command_line, load_user_files,
                          make_model, pick, pick_properties, run_check)
 
@@ -613,7 +646,8 @@ def _check(args, argv, console) -> int:
     overrides = {k: getattr(args, k) for k in BOUND_NAMES}
     models = [make_model(d, overrides) for d in designs]
     ckpt = _checkpoint_options(args, models)
-    budget = Budget(args.max_states, args.time_limit)
+    stop = threading.Event()
+    budget = Budget(args.max_states, args.time_limit, stop=stop)
     cmd = command_line(argv)
     checks, written = [], {}
     _check_distributed(args)
@@ -625,50 +659,135 @@ def _check(args, argv, console) -> int:
                 raise InputError("--por is not supported with --workers N >= 2")
             from .distributed.bfs import worker_pool
             pool = stack.enter_context(worker_pool(args.workers, args.ray_address))
+        stack.enter_context(_soft_interrupt(stop))
         for m in models:
             phase(f"design {m.design.name}", limited=True)
-            prog = Progress(console, m.design.name)
+            prog = Progress(console, m.design.name, time_limit=args.time_limit)
             try:
                 checks.append(run_check(m, props, args.engine, budget, prog, cmd,
                                         exact=args.exact, symmetry=args.symmetry, pool=pool,
                                         checkpoint=ckpt, por=args.por))
             finally:
                 prog.close()
+            if stop.is_set():
+                break
+    interrupted = stop.is_set()
     phase("reporting")
     names = [p.name for p in props]
     for part in verdict_tables(checks, names, console.width):
         console.print(part)
+    verbose = args.verbose or len(models) == 1
     problems = []
     for c in checks:
-        for w in c.result.never_fired:
+        r = c.result
+        complete = not r.stats.stopped and any(v.status == HOLDS for v in r.verdicts.values())
+        for w in (r.never_fired if complete else ()):
             console.print(f"[yellow]warning:[/yellow] {esc(c.model.design.name)}: action "
                           f"'{w}' never fired", soft_wrap=True)
-        if c.result.stats.stopped:
+        if r.stats.stopped:
             console.print(f"[yellow]incomplete:[/yellow] {esc(c.model.design.name)}: "
-                          f"{esc(c.result.stats.stopped)}", soft_wrap=True)
-        if not args.quiet:
+                          f"{esc(r.stats.stopped)}", soft_wrap=True)
+        if verbose and not args.quiet:
             for name, t in c.traces.items():
-                items = c.result.verdicts[name].items
-                where = f" (at {', '.join(fmt_item(i) for i in items)})" if items else ""
+                items = fmt_items(name, r.verdicts[name].items, c.model.L)
+                where = f" (at {', '.join(items)})" if items else ""
                 console.print(trace_table(t, c.model, f"{c.model.design.name}: {name} violated "
                                           f"at depth {t.depth}{where}"))
         if not args.no_write:
-            problems += _save(c, args, console, written)
-    if not args.quiet:
+            problems += _save(c, args, console, written, show=args.verbose)
+    if args.verbose and not args.quiet:
         for c in checks:
             console.print(f"[dim]{esc(stats_line(c))}[/dim]", soft_wrap=True)
     for p in problems:
         sys.stderr.write(f"daxcheck: error: {p}\n")
     if problems:
         return EXIT_BAD_INPUT
-    code = _expect(checks, names, console) if args.expect else combined_exit(
-        [c.result for c in checks])
+    diffs = expect_differences(checks, names)
+    if args.expect:
+        code = EXIT_UNEXPECTED if diffs else EXIT_OK
+    else:
+        code = combined_exit([c.result for c in checks])
     if args.livelock:
         code = _livelock(checks, console, code)
-    from .outputs import rows_of_checks, write_outputs
-    write_outputs(args, rows_of_checks(checks, names, written, args.engine), "daxcheck check",
-                  cmd, code)
+    if not args.quiet:
+        _print_summary(console, run_summary(checks, names, diffs, written, _user_flags(args),
+                                            None if args.no_write else args.out,
+                                            len(models), expect=args.expect))
+    elif args.expect:
+        _expect(checks, names, console)
+    if interrupted:
+        code = EXIT_INTERRUPTED
+    from .outputs import attach_expectations, rows_of_checks, write_outputs
+    rows = rows_of_checks(checks, names, written, args.engine)
+    if args.expect:      # JUnit and JSON agree with the exit code: expected violations pass
+        write_outputs(args, attach_expectations(rows, checks), "daxcheck check --expect", cmd,
+                      code, diffs)
+    else:
+        write_outputs(args, rows, "daxcheck check", cmd, code)
     return code
+
+
+def _print_summary(console, lines) -> None:
+    """Print :func:`~daxcheck.checker.report.run_summary`'s ``[(style, line)]``: prose wraps
+    at the console's width; a command is never broken (it stays copyable), and when it does
+    not fit with its explanation, the explanation goes on the line above it."""
+    for style, line in lines:
+        if not line.startswith("  daxcheck "):
+            indent = " " * (len(line) - len(line.lstrip()))
+            console.print(Text(textwrap.fill(line.strip(), max(console.width, 40),
+                                             initial_indent=indent,
+                                             subsequent_indent=indent + "  ",
+                                             break_on_hyphens=False), style=style),
+                          soft_wrap=True)
+            continue
+        cmd, sep, why = line.partition("   (")
+        if sep and len(line) > console.width:
+            console.print(Text(f"  ({why}", style="dim"), soft_wrap=False)
+            console.print(Text(cmd, style=style), soft_wrap=True)
+        else:
+            console.print(Text(line, style=style), soft_wrap=True)
+
+
+EXIT_INTERRUPTED = 130
+"""Exit code after Ctrl-C (SIGINT), as a shell reports a process it interrupted."""
+
+
+def _user_flags(args) -> list:
+    """``--designs F``/``--properties F`` of this run as command-line words."""
+    out = []
+    for flag, f in (("--designs", getattr(args, "designs", None)),
+                    ("--properties", getattr(args, "properties", None))):
+        if f:
+            out += [flag, f]
+    return out
+
+
+@contextlib.contextmanager
+def _soft_interrupt(event):
+    """Within the block, a first SIGINT (Ctrl-C) sets ``event`` and writes
+    ``daxcheck: interrupted`` on stderr: the running search ends as if a budget ran out
+    (what it found is kept and reported, the rest is incomplete) and no further design
+    starts; a second one stops at once (the SIGINT handler installed before, exit 130).
+    Main thread only (elsewhere the block runs unchanged)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.getsignal(signal.SIGINT)
+
+    def first(signum, frame):
+        if event.is_set():
+            signal.signal(signal.SIGINT, old)
+            if callable(old):
+                old(signum, frame)
+            raise KeyboardInterrupt
+        event.set()
+        sys.stderr.write("daxcheck: interrupted\n")     # the one line of any Ctrl-C
+
+    signal.signal(signal.SIGINT, first)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
 
 
 def _checkpoint_options(args, models):
@@ -753,7 +872,7 @@ def _simulate(args, argv, console) -> int:
         for d in designs:
             phase(f"design {d.name}", limited=True)
             m = make_model(d, overrides)
-            prog = Progress(console, d.name)
+            prog = Progress(console, d.name, time_limit=args.time_limit, walks=args.runs)
             try:
                 c = run_simulate(m, props, args.depth, args.runs, args.seed, args.time_limit,
                                  args.weights, args.swarm, prog, cmd, args.workers,
@@ -790,10 +909,11 @@ def _simulate(args, argv, console) -> int:
     return code
 
 
-def _save(check, args, console, written=None) -> list[str]:
+def _save(check, args, console, written=None, show=None) -> list[str]:
     """Write ``check``'s counterexamples per ``--out/--force/--quiet``; returns the
     conflicts (a different existing file, an unwritable folder) as messages.  The paths of
-    the files there now go to ``written[(design, property)]``."""
+    the files there now go to ``written[(design, property)]``; a line per file is printed
+    when ``show`` (default: unless ``--quiet``)."""
     from .runner import save_traces
     from .trace import file_name_for
     by_file = {file_name_for(check.model.design.name, p): p for p in check.traces}
@@ -804,7 +924,7 @@ def _save(check, args, console, written=None) -> list[str]:
             continue
         if written is not None:
             written[(check.model.design.name, by_file[Path(path).name])] = path
-        if not getattr(args, "quiet", False):
+        if (not getattr(args, "quiet", False)) if show is None else show:
             console.print(f"[dim]{status}: {esc(path)}[/dim]", soft_wrap=True)
     return problems
 
@@ -827,7 +947,8 @@ def _gate(args, argv, console) -> int:
     from daxcheck.properties import PROPERTIES
     from daxcheck.spec.designs import DESIGNS
     from .gate import (DEFAULT_MANIFEST, compare, compute, expect_differences, load_manifest,
-                       manifest_of, run_gate, update_manifest)
+                       load_manifest_user_files, manifest_of, run_gate, update_manifest,
+                       write_failures)
     from .report import Progress, difference_table, verdict_tables
     from .runner import InputError, command_line, load_user_files
     shipped = {"designs": list(DESIGNS),
@@ -836,19 +957,28 @@ def _gate(args, argv, console) -> int:
     load_user_files(args.designs, args.properties)
     path = Path(args.manifest) if args.manifest is not None else DEFAULT_MANIFEST
     is_shipped = path.resolve() == DEFAULT_MANIFEST.resolve()
+    if path.exists():      # the user files it records, unless given on the command line
+        for note in load_manifest_user_files(load_manifest(path), path):
+            console.print(f"[yellow]note:[/yellow] {esc(note)}", soft_wrap=True)
+    elif not args.update and not path.is_symlink():
+        raise InputError(f"{path}: no such manifest (create one with "
+                         f"{gate_command(args, is_shipped, update=True)})")
     unknown = [d for d in args.design if d not in DESIGNS]
     if unknown:
-        raise InputError(f"unknown design {unknown[0]!r} (valid: {', '.join(DESIGNS)})")
+        raise InputError(f"unknown design {unknown[0]!r}{did_you_mean(unknown[0], DESIGNS)} "
+                         f"(valid: {', '.join(DESIGNS)})")
 
     def progress(name):
         phase(f"design {name}", limited=True)
-        return Progress(console, name)
+        return Progress(console, name, time_limit=args.time_limit)
 
     if args.update:
         if args.time_limit is not None:
             raise InputError("--time-limit cannot be combined with --update (a manifest never "
                              "pins an incomplete verdict)")
         old = load_manifest(path) if path.exists() else None
+        if old is not None:
+            _refuse_unregistered(old, path, DESIGNS, PROPERTIES)
         if args.design:
             names = list(args.design)
         elif old is not None:
@@ -889,6 +1019,10 @@ def _gate(args, argv, console) -> int:
     names = [p for p in res.manifest["properties"] if p in PROPERTIES]
     files = {(n, p): str(path.parent / e["counterexample"]) for n, d in res.manifest["designs"].items()
              for p, e in d["verdicts"].items() if "counterexample" in e}
+    failures, problems = ({}, []) if res.passed else write_failures(res, args.out)
+    files.update(failures)
+    for p in problems:
+        console.print(f"[yellow]warning:[/yellow] {esc(p)}", soft_wrap=True)
     code = EXIT_OK if res.passed else EXIT_UNEXPECTED
     write_outputs(args, attach_differences(rows_of_checks(res.checks, names, files),
                                            res.differences),
@@ -898,9 +1032,53 @@ def _gate(args, argv, console) -> int:
         return EXIT_OK
     console.print(difference_table(res.differences, f"gate failed: {len(res.differences)} "
                                    f"difference(s) from {path}"))
-    console.print("[dim]after a deliberate change: daxcheck gate --update "
-                  f"{'' if is_shipped else esc(path)}[/dim]", soft_wrap=True)
+    if failures:
+        first = next(iter(failures.values()))
+        console.print(f"the traces behind it: {len(failures)} in {esc(args.out)}/ (see one: "
+                      f"{esc(_replay_command(first, args))})", soft_wrap=True, highlight=False)
+    console.print(f"[dim]after a deliberate change: {esc(gate_command(args, is_shipped, update=True))}"
+                  "[/dim]", soft_wrap=True)
     return EXIT_UNEXPECTED
+
+
+def _replay_command(trace: str, args) -> str:
+    """``daxcheck replay TRACE`` with the run's ``--designs``/``--properties`` (shell-quoted)."""
+    parts = ["daxcheck", "replay", trace]
+    for flag, f in (("--designs", getattr(args, "designs", None)),
+                    ("--properties", getattr(args, "properties", None))):
+        if f:
+            parts += [flag, f]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def gate_command(args, is_shipped: bool, update: bool = False) -> str:
+    """The ``daxcheck gate`` command line that repeats this run's gate (with ``--update``
+    when ``update``), carrying its manifest (unless the shipped one), ``--design`` and
+    ``--designs``/``--properties`` exactly as given, shell-quoted: a hint that does the
+    right thing when run as printed from the same folder."""
+    parts = ["daxcheck", "gate"] + (["--update"] if update else [])
+    if args.manifest is not None and not is_shipped:
+        parts.append(args.manifest)
+    for d in args.design:
+        parts += ["--design", d]
+    for flag, f in (("--designs", args.designs), ("--properties", args.properties)):
+        if f:
+            parts += [flag, f]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _refuse_unregistered(manifest: dict, path, designs, props) -> None:
+    """``gate --update`` never drops what a manifest gates: InputError naming the first
+    design or property the manifest lists that is not registered in this run."""
+    from .runner import InputError
+    for what, names, registry, flag in (
+            ("design", manifest["designs"], designs, "--designs"),
+            ("property", manifest["properties"], props, "--properties")):
+        gone = [n for n in names if n not in registry]
+        if gone:
+            raise InputError(f"{path} lists {what} {gone[0]!r}, not registered in this run: "
+                             f"pass the file defining it with {flag} FILE (or delete it from "
+                             f"{path} by hand to stop gating it); nothing was updated")
 
 
 def _budget(args):

@@ -21,9 +21,15 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from daxcheck.fileio import atomic_write
+from daxcheck.properties import PropertyFileError, load_properties_file
 from daxcheck.supervisor import phase
+from daxcheck.userfile import GIVEN, LOADED, file_sha256
 
-from .results import HOLDS, INCOMPLETE, VIOLATED
+from .results import FAILURES_DIR, HOLDS, INCOMPLETE, VIOLATED  # noqa: F401 (re-exported)
+from .runner import InputError, load_designs_file
+from .trace import (TraceError, file_name_for, load_itf_document, recorded_path,
+                    user_files_of)
 
 MANIFEST_FORMAT = "daxcheck-manifest"
 MANIFEST_VERSION = 1
@@ -53,6 +59,12 @@ MANIFEST_SCHEMA = {
         "version": {"const": MANIFEST_VERSION},
         "engine": {"const": "explicit"},
         "properties": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+        "user_files": {"type": "array", "items": {
+            "type": "object", "required": ["kind", "path", "sha256"],
+            "additionalProperties": False,
+            "properties": {"kind": {"enum": ["designs", "properties"]},
+                           "path": {"type": "string", "minLength": 1},
+                           "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}}},
         "designs": {
             "type": "object",
             "additionalProperties": {
@@ -136,6 +148,51 @@ def load_manifest(path) -> dict:
         msg = " ".join(err.message.split())
         raise ManifestError(f"{path}: field {where}: {msg[:200]}")
     return doc
+
+
+def manifest_user_files(checks, prop_names, folder) -> list[dict]:
+    """The user files the designs of ``checks`` and the properties ``prop_names`` need, as
+    manifest ``user_files`` entries ``{"kind", "path" (relative to ``folder``, the
+    manifest's), "sha256"}`` (:func:`~daxcheck.checker.trace.user_files_of`)."""
+    out = []
+    for c in checks:
+        for p in list(prop_names) or [None]:
+            for e in user_files_of(c.result.design, p, c.model, folder):
+                if e not in out:
+                    out.append(e)
+    return out
+
+
+def load_manifest_user_files(manifest: dict, path) -> list[str]:
+    """Load the user files the manifest at ``path`` records (``user_files``, relative to its
+    folder), except the kinds given on the command line (which take precedence:
+    :data:`daxcheck.userfile.GIVEN`) and files whose contents are loaded already.  Returns
+    notes, one line each, for a file that changed since the manifest was written (it is
+    loaded as it is now: the gate recomputes its verdicts).  Raises ManifestError naming
+    the field for a file that no longer exists or fails to load."""
+    given = set(GIVEN.values())
+    notes = []
+    for i, e in enumerate(manifest.get("user_files", [])):
+        if e["kind"] in given or any(r.sha256 == e["sha256"] for r in LOADED.values()):
+            continue
+        f = recorded_path(e["path"], Path(path).parent)
+        flag = "--" + e["kind"]
+        where = f"{path}: field user_files[{i}]"
+        try:
+            digest = file_sha256(f)
+        except (OSError, ValueError):
+            raise ManifestError(f"{where}: {f} no longer exists (moved? pass {flag} FILE)") \
+                from None
+        if digest != e["sha256"]:
+            notes.append(f"{e['path']} changed since {path} was written: gated as it is now")
+        try:
+            if e["kind"] == "designs":
+                load_designs_file(f)
+            else:
+                load_properties_file(f)
+        except (InputError, PropertyFileError) as err:
+            raise ManifestError(f"{where}: {err}") from None
+    return notes
 
 
 def _verdict_entry(v, trace_file: str | None) -> dict:
@@ -318,7 +375,7 @@ def check_counterexamples(manifest: dict, folder: Path, checks, crash_states=256
                 except RefinementError as e:
                     problem = f"byte-level replay disagrees with the spec: {e}"
                 else:
-                    if not rep.reproduced:
+                    if not rep.reproduced and byte_checked(p):
                         problem = "does not reproduce byte-level on pmem"
             if problem:
                 out.append(Difference(name, p, "counterexample", f, problem))
@@ -330,6 +387,14 @@ def check_counterexamples(manifest: dict, folder: Path, checks, crash_states=256
             if extra not in named:
                 out.append(Difference("*", None, "counterexample", "not listed", extra))
     return out, replayed
+
+
+def byte_checked(prop: str) -> bool:
+    """Whether property ``prop`` has a byte-level check on pmem (a final-state check or a
+    crash-image check); a user's invariant has none, so its counterexample is gated by
+    the spec replay and the refinement check alone."""
+    from .concrete.executor import _FINAL_CHECKS, DURABILITY_PROPS
+    return prop in _FINAL_CHECKS or prop in DURABILITY_PROPS
 
 
 def compute(names, designs, props, budget=None, progress=None) -> list:
@@ -385,6 +450,57 @@ def run_gate(manifest_path, designs, props, only=None, require_all=None, budget=
     return GateResult(path, manifest, checks, diffs, replayed)
 
 
+def write_failures(result: GateResult, folder) -> tuple[dict, list]:
+    """Write the traces behind a failed gate's differences to ``folder`` (created): for each
+    design x property with a difference (or a design whose unexpected violations differ
+    from ``expect_violated``), the counterexample computed now when it is violated, else a
+    copy of the manifest's counterexample file that no longer reproduces.  An existing file
+    is replaced only when it is a trace daxcheck wrote (its integrity checksum intact).
+    Returns ``(written, problems)``: ``{(design, property): path}`` and one-line messages
+    for files that could not be written."""
+    folder = Path(folder)
+    by = {c.result.design: c for c in result.checks}
+    wanted = []
+    for d in result.differences:
+        c = by.get(d.design)
+        if d.prop is not None and d.design != "*":
+            wanted.append((d.design, d.prop))
+        elif d.what == "expect_violated" and c is not None:
+            exp = set(c.model.design.expect_violated)
+            wanted += [(d.design, p) for p, v in c.result.verdicts.items()
+                       if v.status == VIOLATED and p not in exp]
+    written, problems = {}, []
+    for design, prop in dict.fromkeys(wanted):
+        c = by.get(design)
+        trace = c.traces.get(prop) if c is not None else None
+        entry = result.manifest["designs"].get(design, {}).get("verdicts", {}).get(prop, {})
+        old = result.manifest_path.parent / entry["counterexample"] \
+            if entry.get("counterexample") else None
+        if trace is None and (old is None or not old.is_file()):
+            continue
+        dest = folder / file_name_for(design, prop)
+        ours = True
+        if dest.exists():
+            try:
+                ours = load_itf_document(dest)["#meta"].get("integrity") is not None
+            except TraceError:
+                ours = False
+        if not ours:
+            problems.append(f"{dest} exists and is not a trace daxcheck wrote: not replaced")
+            continue
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            if trace is not None:
+                trace.write(c.model, dest, force=True)
+            else:
+                atomic_write(dest, old.read_text())
+        except (OSError, FileExistsError, ValueError) as e:
+            problems.append(f"{dest}: cannot write: {e}")
+            continue
+        written[(design, prop)] = str(dest)
+    return written, problems
+
+
 def update_manifest(manifest_path, checks, prop_names, old: dict | None = None) -> list:
     """Rewrite the manifest at ``manifest_path`` from ``checks`` and write each violation's
     counterexample beside it (replacing what was there: ``--update`` is the deliberate ask).
@@ -397,9 +513,15 @@ def update_manifest(manifest_path, checks, prop_names, old: dict | None = None) 
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
     doc = manifest_of(checks, prop_names)
+    files = manifest_user_files(checks, prop_names, folder)
     if old:
         kept = {n: e for n, e in old["designs"].items() if n not in doc["designs"]}
         doc["designs"] = dict(sorted({**kept, **doc["designs"]}.items()))
+        if kept:      # the designs not recomputed may need the files recorded before
+            files += [e for e in old.get("user_files", []) if e["path"] not in
+                      {f["path"] for f in files}]
+    if files:
+        doc["user_files"] = files
     changed = []
     for c in checks:
         for p, status in save_traces(c, folder, force=True):

@@ -9,9 +9,12 @@ property, then writes any of:
 * ``--junit FILE``: JUnit XML, one ``<testsuite>`` per design and one ``<testcase>`` per
   property (``classname`` the design, ``name`` the property); a violation is a
   ``<failure>`` whose message is the trace summary, an incomplete verdict or an unknown proof
-  an ``<error>``; for the gate, a testcase fails exactly when the gate found a difference for
-  it (design-level differences go to a "(design)" testcase, manifest-level ones to a
-  "(manifest)" suite);
+  an ``<error>``; for the gate and ``check --expect``, a testcase fails exactly when a
+  difference from the manifest or the design's ``expect_violated`` concerns it (an expected
+  violation passes, an unexpected one and an expected one not found fail; design-level
+  differences go to a "(design)" testcase, manifest-level ones to a "(manifest)" suite), so
+  JUnit, JSON and the exit code agree; a testcase with a trace names it in a
+  ``<property name="trace">``, and a passing violation carries it in ``<system-out>``;
 * ``--summary FILE``: a Markdown table (designs x properties) for a PR comment.
 
 A file that exists and was not written by daxcheck is never overwritten without ``--force``.
@@ -26,7 +29,7 @@ from pathlib import Path
 
 from daxcheck import __version__
 
-from .results import HOLDS, INCOMPLETE, NOT_FOUND, VIOLATED, fmt_item
+from .results import HOLDS, INCOMPLETE, NOT_FOUND, VIOLATED, fmt_item, fmt_items
 
 RESULTS_FORMAT = "daxcheck-results"
 _ROW_SCHEMA = {
@@ -49,6 +52,7 @@ _ROW_SCHEMA = {
         "bounds": {"type": "object", "additionalProperties": {"type": "integer"}},
         "difference": {"type": ["string", "null"]},
         "gated": {"type": "boolean"},
+        "expected": {"type": ["boolean", "null"]},
     },
 }
 RESULTS_SCHEMA = {
@@ -106,11 +110,15 @@ class Row:
     bounds: dict = field(default_factory=dict)
     difference: str | None = None
     gated: bool = False
+    expected: bool | None = None
+    """``check --expect``: whether the design declares this property violated
+    (``expect_violated``); None otherwise."""
 
     @property
     def failed(self) -> bool:
-        """A JUnit failure: a violation (or refutation); for the gate (``gated``), exactly a
-        difference from the manifest (a pinned violation passes)."""
+        """A JUnit failure: a violation (or refutation); for the gate and ``check --expect``
+        (``gated``), exactly a difference from the manifest or the expectation (a pinned or
+        expected violation passes, a missing one fails)."""
         if self.gated:
             return self.difference is not None
         return self.verdict in (VIOLATED, "refuted")
@@ -123,8 +131,10 @@ class Row:
 
 def trace_summary(prop: str, depth: int, actions, items=()) -> str:
     """``prop violated at depth N (at a[1]): step 1 -> step 2 -> ...`` (actions described
-    with argument names)."""
-    where = f" (at {', '.join(fmt_item(i) for i in items)})" if items else ""
+    with argument names); ``items``: the failing items, as labels (:func:`fmt_items`) or
+    raw (then labelled by shape)."""
+    where = f" (at {', '.join(i if isinstance(i, str) else fmt_item(i) for i in items)})" \
+        if items else ""
     return f"{prop} violated at depth {depth}{where}: " + " -> ".join(a.describe() for a in actions)
 
 
@@ -140,11 +150,11 @@ def rows_of_checks(checks, prop_names, written=None, engine="explicit") -> list[
             if v is None:
                 continue
             t = c.traces.get(p)
+            items = fmt_items(p, v.items, c.model.L)
             out.append(Row(r.design, p, v.status, v.depth, r.stats.states or None,
                            round(r.stats.seconds, 3), written.get((r.design, p)),
-                           trace_summary(p, t.depth, t.actions, v.items) if t else None,
-                           bool(v.complete), [fmt_item(i) for i in v.items], engine,
-                           dict(r.bounds)))
+                           trace_summary(p, t.depth, t.actions, items) if t else None,
+                           bool(v.complete), items, engine, dict(r.bounds)))
     return out
 
 
@@ -184,6 +194,26 @@ def attach_differences(rows, differences) -> list[Row]:
         if (name, "(design)") not in by:
             out.append(Row(name, "(design)", HOLDS, None, None, 0.0, engine="gate", gated=True))
     return out
+
+
+def attach_expectations(rows, checks) -> list[Row]:
+    """``check --expect``: each row of ``checks`` (:class:`~daxcheck.checker.runner.Check`
+    list) compared with its design's ``expect_violated``, as
+    :func:`~daxcheck.checker.gate.expect_differences` does for the exit code: an expected
+    violation passes, an unexpected one, an expected one not found and an incomplete
+    verdict are differences (JUnit failures).  Returns ``rows``, marked ``gated``."""
+    exp = {c.result.design: set(c.model.design.expect_violated) for c in checks}
+    for r in rows:
+        r.gated = True
+        r.expected = r.property in exp.get(r.design, ())
+        if r.verdict == VIOLATED and not r.expected:
+            r.difference = f"{r.design} {r.property}: unexpected violation"
+        elif r.verdict == INCOMPLETE:
+            r.difference = f"{r.design} {r.property}: incomplete (nothing to compare)"
+        elif r.expected and r.verdict != VIOLATED:
+            r.difference = (f"{r.design} {r.property}: expected violation not found "
+                            f"({r.verdict})")
+    return rows
 
 
 def _check_writable(path: Path, marker: str, force: bool) -> None:
@@ -235,9 +265,13 @@ def junit_document(rows, title: str) -> ET.Element:
         tc = ET.SubElement(s, "testcase", classname=r.design, name=r.property,
                            time=f"{r.seconds:.3f}")
         detail = "\n".join(x for x in (
-            f"{title}: {r.verdict}" + (f" at depth {r.depth}" if r.depth is not None else ""),
+            f"{title}: {r.verdict}" + (f" at depth {r.depth}" if r.depth is not None else "")
+            + (" (expected)" if r.expected and r.verdict == VIOLATED else ""),
             r.summary, r.difference and f"gate: {r.difference}",
             r.trace and f"trace: {r.trace}") if x)
+        if r.trace:
+            props = ET.SubElement(tc, "properties")
+            ET.SubElement(props, "property", name="trace", value=r.trace)
         if r.failed:
             msg = r.difference or r.summary or f"{r.property} {r.verdict}"
             ET.SubElement(tc, "failure", message=msg, type=r.verdict).text = detail
@@ -246,6 +280,8 @@ def junit_document(rows, title: str) -> ET.Element:
                 f" ({r.summary})" if r.summary else ""), type=r.verdict).text = detail
         elif r.verdict == NOT_FOUND:   # random simulation proves nothing: neither pass nor fail
             ET.SubElement(tc, "skipped", message=f"{r.property}: no random walk violated it")
+        elif r.verdict == VIOLATED:    # a pinned or expected violation: passes, with its trace
+            ET.SubElement(tc, "system-out").text = detail
     for s in root:
         cases = list(s)
         s.set("tests", str(len(cases)))

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from daxcheck.properties import lookup
 
+from .results import did_you_mean
 from .trace import Trace, TraceError, check_design_settings, read_itf
 
 
@@ -84,8 +85,8 @@ def replay_spec(path, designs=None, on_design=None) -> SpecReplay:
                      f"file the trace records)")
     if on_design is not None:
         if on_design not in designs:
-            raise TraceError(f"unknown design {on_design!r} for --design (valid: "
-                             f"{', '.join(designs)})")
+            raise TraceError(f"unknown design {on_design!r} for --design"
+                             f"{did_you_mean(on_design, designs)} (valid: {', '.join(designs)})")
         if on_design != model.design.name:
             from daxcheck.spec.model import DaxModel
             from daxcheck.usercode import guard_design

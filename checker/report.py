@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import io
 import os
+import shlex
 import textwrap
 import time
+from pathlib import Path
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from daxcheck.properties import LEMMAS, PROPERTIES
 
 from .results import INCOMPLETE, NOT_FOUND, VIOLATED
 
@@ -25,7 +29,7 @@ def make_console(stderr=False) -> Console:
 
 
 LEGEND = ("ok = holds up to the depth bound; ok* = holds in the whole reachable space; "
-          "✗N = violated, shortest counterexample N steps; ? = incomplete (budget); "
+          "✗N = violated, shortest counterexample N steps; ? = incomplete (budget or Ctrl-C); "
           "nf = no random walk violated it (simulate: not a pass); - = not checked")
 """What the cells of the verdict table mean."""
 
@@ -42,9 +46,25 @@ def _cell(v) -> Text:
     return Text("ok*" if v.complete else "ok", style="green")
 
 
-def prop_label(i: int) -> str:
-    """Column label of the i-th property (0-based) in the verdict table: P1, P2..."""
-    return f"P{i + 1}"
+def prop_labels(prop_names) -> dict:
+    """Stable column labels of the verdict table, ``{property name: label}``: a shipped
+    invariant is ``P<n>`` by its place among the shipped invariants (the same in every run,
+    whichever are checked), a user's invariant ``U<n>`` by its place among the user
+    invariants registered in this run, a lemma ``L<n>`` by its place among the lemmas; any
+    other name is shown as itself."""
+    shipped = [n for n, p in PROPERTIES.items() if p.origin == "shipped"]
+    user = [n for n, p in PROPERTIES.items() if p.origin != "shipped"]
+    out = {}
+    for n in prop_names:
+        if n in shipped:
+            out[n] = f"P{shipped.index(n) + 1}"
+        elif n in user:
+            out[n] = f"U{user.index(n) + 1}"
+        elif n in LEMMAS:
+            out[n] = f"L{list(LEMMAS).index(n) + 1}"
+        else:
+            out[n] = n
+    return out
 
 
 def _verdict_table(checks, prop_names, cols, stats: bool, title: str | None) -> Table:
@@ -52,8 +72,9 @@ def _verdict_table(checks, prop_names, cols, stats: bool, title: str | None) -> 
               show_edge=False, padding=(0, 0))
     t.add_column("design", overflow="fold")
     t.add_column("seed", justify="center")
+    labels = prop_labels(prop_names)
     for i in cols:
-        t.add_column(prop_label(i), justify="center", no_wrap=True)
+        t.add_column(labels[prop_names[i]], justify="center", no_wrap=True)
     if stats:
         t.add_column("states", justify="right", no_wrap=True)
         t.add_column("depth", justify="right", no_wrap=True)
@@ -63,15 +84,25 @@ def _verdict_table(checks, prop_names, cols, stats: bool, title: str | None) -> 
         row = [Text(str(r.design)), Text(str(c.model.design.seed)), *[_cell(r.verdicts.get(prop_names[i])) for i in cols]]
         if stats:
             row += [f"{r.stats.states:,}" if r.stats.states else "(z3)",
-                    str(c.model.bounds.depth), f"{r.stats.seconds:.1f}s"]
+                    str(depth_reached(c)), f"{r.stats.seconds:.1f}s"]
         t.add_row(*row)
     return t
 
 
+def depth_reached(check) -> int:
+    """The depth a design's search reached: the deepest level explored (or, when every
+    property was violated early, the deepest counterexample), never more than the bound."""
+    r = check.result
+    deepest = max((v.depth for v in r.verdicts.values() if v.depth is not None), default=0)
+    return min(check.model.bounds.depth, max(r.stats.depth or 0, deepest))
+
+
 def verdict_tables(checks, prop_names, width: int = 80) -> list:
     """The design x property verdict matrix as renderables that fit ``width`` columns with
-    nothing cut: designs as rows, properties as columns P1..Pn (a legend names them and the
-    cells), then the states, depth bound and time of each design.  When the properties do not
+    nothing cut: designs as rows, properties as columns keyed by stable labels
+    (:func:`prop_labels`: P1..P14 for the shipped invariants in every run, U1.. for a
+    user's, L1.. for lemmas; a legend names them and the cells), then the states, the depth
+    reached (:func:`depth_reached`) and the time of each design.  When the properties do not
     fit in one table they are split over several (each with the design column; states, depth
     and time in the last).  Cells: "ok" (holds to the depth bound), "ok*" (whole reachable
     space), "✗N" (violated, shortest counterexample N), "?" (incomplete), "-" (not checked)."""
@@ -93,12 +124,80 @@ def verdict_tables(checks, prop_names, width: int = 80) -> list:
         title = "daxcheck verdicts" + (f" ({k + 1}/{len(chunks)})" if len(chunks) > 1 else "")
         out.append(_verdict_table(checks, prop_names, cols, k == len(chunks) - 1, title))
     lines = [""]
-    for i, p in enumerate(prop_names):      # "P1 name" entries packed, never split
-        entry = f"{prop_label(i)} {p}"
+    labels = prop_labels(prop_names)
+    for p in prop_names:      # "P1 name" entries packed, never split
+        entry = f"{labels[p]} {p}"
         if lines[-1] and len(lines[-1]) + 2 + len(entry) > width:
             lines.append("")
         lines[-1] += ("  " if lines[-1] else "") + entry
     out.append(Text(textwrap.fill(LEGEND, width) + "\n" + "\n".join(lines), style="dim"))
+    return out
+
+
+def run_summary(checks, prop_names, differences, written, user_flags=(), out_dir=None,
+                designs_asked=None, expect=False) -> list:
+    """The closing summary of ``daxcheck check``, as ``[(rich style, plain line)]``: the
+    unexpected results first (``differences``: :func:`~daxcheck.checker.gate.expect_differences`,
+    a design whose violations differ from its ``expect_violated``), the incomplete designs
+    (a budget, Ctrl-C), how many designs are broken as expected and how many hold every
+    property, where the counterexamples are (``written``: ``{(design, property): path}``;
+    ``out_dir`` None: not written), then the next commands (view, replay, list properties),
+    carrying ``user_flags`` (``["--designs", F, ...]``) where they are needed.
+    ``designs_asked``: how many designs the run was to check (more than ``checks`` after
+    Ctrl-C); ``expect``: the run is ``--expect`` (a one-line verdict on expectations)."""
+    out = []
+    n = len(checks)
+    secs = sum(c.result.stats.seconds for c in checks)
+    out.append(("bold", f"summary: {n} design{'s' if n != 1 else ''} x {len(prop_names)} "
+                        f"propert{'ies' if len(prop_names) != 1 else 'y'} in {secs:.1f}s"))
+    stopped = [c for c in checks if c.result.stats.stopped]
+    differences = [d for d in differences        # an incomplete design is listed below
+                   if not d.computed.startswith("incomplete for")]
+    bad = {d.design for d in differences}
+    for d in differences:
+        out.append(("red", f"  unexpected: {d.design}: {d.computed} (expected violations: "
+                           f"{d.manifest})"))
+    asked = designs_asked if designs_asked is not None else n
+    if asked > n:
+        out.append(("yellow", f"  interrupted (Ctrl-C): {n} of {asked} designs checked; the "
+                              f"run is incomplete"))
+    if stopped:
+        out.append(("yellow", f"  incomplete: {len(stopped)} design(s): " + ", ".join(
+            f"{c.result.design} ({c.result.stats.stopped})" for c in stopped[:4])
+            + (", ..." if len(stopped) > 4 else "")))
+    settled = [c for c in checks if c.result.design not in bad and c not in stopped]
+    broken = [c for c in settled if any(v.status == VIOLATED for v in c.result.verdicts.values())]
+    out.append(("", f"  as expected: {len(broken)} design(s) broken as expected (their "
+                    f"violations match expect_violated), {len(settled) - len(broken)} hold "
+                    f"every property checked"))
+    if expect:
+        out.append(("red", "  --expect: some verdicts differ from the designs' expectations")
+                   if differences else
+                   ("green", "  --expect: all verdicts match the designs' expectations exactly"))
+    files = list(written.values())
+    if out_dir is None:
+        out.append(("dim", "  counterexamples: not written (--no-write)"))
+    elif files:
+        out.append(("", f"  counterexamples: {len(files)} trace(s) in {out_dir}/"))
+    if not files and not any(c.traces for c in checks):
+        out.append(("dim", "next: daxcheck list properties   (what each property means)"))
+        return out
+    first = next((written[k] for k in written if k[0] in bad), files[0] if files else None)
+    q = " ".join(shlex.quote(x) for x in user_flags)
+    out.append(("bold", "next:"))
+    if first:
+        stem = Path(first).name.removesuffix(".itf.json")
+        out.append(("", f"  daxcheck view {shlex.quote(first)} --html {shlex.quote(stem)}.html"
+                        f"   (draw it as a web page)"))
+        out.append(("", f"  daxcheck replay {shlex.quote(first)}{' ' + q if q else ''}"
+                        f"   (re-run its steps on the spec and on pmem bytes)"))
+    design = next((c.result.design for c in checks if c.result.design in bad), None) or \
+        next((c.result.design for c in checks if c.traces), None)
+    if design and n > 1:
+        out.append(("", f"  daxcheck check --design {shlex.quote(design)}"
+                        f"{' ' + q if q else ''}   (its counterexamples step by step)"))
+    out.append(("", f"  daxcheck list properties{' ' + q if q else ''}"
+                    f"   (what each property means)"))
     return out
 
 
@@ -164,22 +263,49 @@ def stats_line(check) -> str:
 class Progress:
     """A progress callback for an engine (called with :class:`~daxcheck.checker.results.Stats`
     a few times a second).  On a terminal: a transient rich.progress line (spinner, states,
-    depth, rate, elapsed) for runs that last over a second.  Otherwise (a CI log, a file): a
-    plain line every ``every`` seconds, like TLC's ``Progress(depth)`` lines, e.g.
-    ``Progress(4) cow-srcmap: 81,234 distinct states, 30,112 states/s, 2.7s``."""
+    depth, rate, elapsed, and a bar with the time remaining when the bound makes it
+    computable) for runs that last over a second.  Otherwise (a CI log, a file): a plain
+    line every ``every`` seconds, like TLC's ``Progress(depth)`` lines, e.g.
+    ``Progress(4) cow-srcmap: 81,234 distinct states, 30,112 states/s, 2.7s``, ending with
+    ``, ETA 12s`` when computable.  ``time_limit`` (seconds) bounds the run; ``walks`` is
+    the number of random walks a simulation runs (done / total gives its ETA)."""
 
     def __init__(self, console: Console, label: str, every: float = 5.0,
-                 clock=time.perf_counter):
+                 clock=time.perf_counter, time_limit: float | None = None,
+                 walks: int | None = None):
         self.console, self.label, self.every, self.clock = console, label, every, clock
+        self.time_limit, self.walks = time_limit, walks
         self.start = self.last = clock()
         self.bar = self.task = None
 
+    def eta(self, stats) -> float | None:
+        """Seconds left, when the bound makes it computable: the walks still to run at the
+        rate so far (a simulation), at most what is left of the time limit; None for a
+        breadth-first search without a time limit (its levels grow unpredictably)."""
+        left = None
+        done = getattr(stats, "walks", 0)
+        if self.walks and done and stats.seconds > 0:
+            left = stats.seconds * (self.walks - done) / done
+        if self.time_limit is not None:
+            cap = max(0.0, self.time_limit - stats.seconds)
+            left = cap if left is None else min(left, cap)
+        return left
+
+    def _fraction(self, stats) -> float | None:
+        left = self.eta(stats)
+        if left is None:
+            return None
+        return stats.seconds / (stats.seconds + left) if stats.seconds + left > 0 else 1.0
+
     def text(self, stats) -> str:
         """The progress line for ``stats``."""
+        left = self.eta(stats)
+        eta = f", ETA {left:.0f}s" if left is not None else ""
         if stats.states:
             return (f"Progress({stats.depth}) {self.label}: {stats.states:,} distinct states, "
-                    f"{stats.rate:,.0f} states/s, {stats.seconds:.1f}s")
-        return f"Progress({stats.depth}) {self.label}: depth {stats.depth} done, {stats.seconds:.1f}s"
+                    f"{stats.rate:,.0f} states/s, {stats.seconds:.1f}s{eta}")
+        return (f"Progress({stats.depth}) {self.label}: depth {stats.depth} done, "
+                f"{stats.seconds:.1f}s{eta}")
 
     def __call__(self, stats) -> None:
         now = self.clock()
@@ -191,14 +317,21 @@ class Progress:
             return
         if now - self.start < 1.0:
             return
+        frac = self._fraction(stats)
         if self.bar is None:
-            from rich.progress import Progress as Bar, SpinnerColumn, TextColumn, TimeElapsedColumn
-            self.bar = Bar(SpinnerColumn(), TextColumn("{task.description}", style="cyan"),
-                           TimeElapsedColumn(), console=self.console, transient=True)
+            from rich.progress import (BarColumn, Progress as Bar, SpinnerColumn, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+            cols = [SpinnerColumn(), TextColumn("{task.description}", style="cyan"),
+                    TimeElapsedColumn()]
+            if frac is not None:
+                cols += [BarColumn(bar_width=20), TimeRemainingColumn()]
+            self.bar = Bar(*cols, console=self.console, transient=True)
             self.bar.start()
-            self.task = self.bar.add_task(self.text(stats), total=None)
+            self.task = self.bar.add_task(self.text(stats), total=None if frac is None else 1.0,
+                                          completed=frac or 0.0)
         else:
-            self.bar.update(self.task, description=self.text(stats))
+            self.bar.update(self.task, description=self.text(stats),
+                            **({} if frac is None else {"completed": frac}))
 
     def close(self) -> None:
         """Remove the terminal progress line (if any)."""

@@ -1,6 +1,8 @@
 """Result values of a check: per-property verdicts, exploration statistics, exit codes."""
 from __future__ import annotations
 
+import difflib
+
 from dataclasses import dataclass, field
 
 EXIT_OK = 0
@@ -127,13 +129,68 @@ def combined_exit(results) -> int:
     return EXIT_OK
 
 
-def fmt_item(item) -> str:
-    """An invariant's item (:attr:`Verdict.items`): a pmem page ``p1``, a file block ``a[0]``
-    or a segment ``a[0].s1``."""
-    from daxcheck.spec.state import file_name
+def fmt_item(item, dims=None) -> str:
+    """An invariant's item (:attr:`Verdict.items`) as a label.  With ``dims`` (the index
+    dimension of each component, :attr:`~daxcheck.properties.Property.dims`): each component
+    named by its dimension, a block or segment attached to the file before it (``P0 a[1]``,
+    ``a[0].s1``, ``p2``).  Without: guessed from the shape, as the shipped domains have it
+    (a pmem page ``p1``, a file block ``a[0]``, a segment ``a[0].s1``)."""
+    from daxcheck.spec.state import _fmt_index, file_name
+    if dims is not None:
+        comps = item if isinstance(item, tuple) else (item,)
+        if len(comps) == len(dims) and all(isinstance(c, int) for c in comps):
+            parts = []
+            for d, i in zip(dims, comps):
+                if d == "blk" and parts:
+                    parts[-1] += f"[{i}]"
+                elif d == "seg" and parts:
+                    parts[-1] += f".s{i}"
+                else:
+                    parts.append(_fmt_index(d, i) if d != "blk" else f"blk {i}")
+            return " ".join(parts)
     if isinstance(item, int):
         return f"p{item}"
     if isinstance(item, tuple) and len(item) in (2, 3):
         out = f"{file_name(item[0])}[{item[1]}]"
         return out + (f".s{item[2]}" if len(item) == 3 else "")
     return str(item)
+
+
+def item_dims(prop_name: str, L):
+    """The index dimensions of the items of property ``prop_name`` in layout ``L``: the
+    ones it declares (``dims=``), else those of the layout domain its ``each=`` returns
+    (``L.file_blk_segs`` -> file, blk, seg; ``L.file_blks``; ``L.phys``; ``L.files``;
+    ``L.procs``), else None (unknown: :func:`fmt_item` guesses)."""
+    from daxcheck.properties import LEMMAS, PROPERTIES
+    p = PROPERTIES.get(prop_name) or LEMMAS.get(prop_name)
+    if p is None or p.each is None:
+        return None
+    if p.dims is not None:
+        return p.dims
+    try:
+        items = tuple(p.each(L))
+    except Exception:          # a user's domain that raises: reported where it is checked
+        return None
+    for dims, dom in ((("file", "blk", "seg"), L.file_blk_segs), (("file", "blk"), L.file_blks),
+                      (("phys",), L.phys), (("file",), L.files), (("proc",), L.procs)):
+        if items == tuple(dom):
+            return dims
+    return None
+
+
+def fmt_items(prop_name: str, items, L) -> list[str]:
+    """Labels of the failing ``items`` of property ``prop_name`` in layout ``L``
+    (:func:`fmt_item` with :func:`item_dims`)."""
+    dims = item_dims(prop_name, L) if items else None
+    return [fmt_item(i, dims) for i in items]
+
+
+FAILURES_DIR = "gate-failures"
+"""Where a failed gate writes the counterexamples behind its differences (``gate --out``)."""
+
+
+def did_you_mean(name, choices) -> str:
+    """`` (did you mean 'x'?)`` naming the closest of ``choices`` to the unknown ``name``
+    (:func:`difflib.get_close_matches`, up to two), or "" when none is close."""
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=2, cutoff=0.6)
+    return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""

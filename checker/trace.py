@@ -23,6 +23,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -218,15 +219,16 @@ class Trace:
                    dict(meta or {}))
 
     # ------------------------------------------------------------------ ITF
-    def to_itf(self, model: DaxModel) -> dict:
-        """The ITF document (a dict ready for ``json.dump``)."""
+    def to_itf(self, model: DaxModel, base=None) -> dict:
+        """The ITF document (a dict ready for ``json.dump``).  ``base``: the folder the
+        file goes to; user files are recorded relative to it (absolute without it)."""
         L = model.L
         meta = {"format": ITF_FORMAT, "source": "daxcheck", "tool": f"daxcheck {__version__}",
                 "design": self.design, "design_settings": model.design.settings(),
                 "seed": model.design.seed, "property": self.prop,
                 "bounds": self.bounds.as_dict(), "depth": self.depth}
         meta.update(self.meta)
-        files = user_files_of(self.design, self.prop, model)
+        files = user_files_of(self.design, self.prop, model, base)
         if files:
             meta["user_files"] = files
         states = []
@@ -248,7 +250,7 @@ class Trace:
         ``force`` is False."""
         from daxcheck.fileio import InputFileError, atomic_write, check_destination, read_json
         p = Path(path)
-        doc = self.to_itf(model)
+        doc = self.to_itf(model, p.parent)
         try:
             exists = check_destination(p)
         except InputFileError as e:
@@ -272,12 +274,33 @@ class Trace:
         return "written"
 
 
-def user_files_of(design: str, prop: str | None, model=None) -> list[dict]:
+def relative_path(path: str, base) -> str:
+    """``path`` (absolute) as recorded in a file written to folder ``base``: relative to
+    ``base`` with ``/`` separators (``../designs.py``), so the project can move; ``path``
+    itself when ``base`` is None or on another drive."""
+    if base is None:
+        return path
+    try:
+        return Path(os.path.relpath(path, Path(base).resolve())).as_posix()
+    except ValueError:      # another drive (Windows)
+        return path
+
+
+def recorded_path(path: str, base) -> str:
+    """The absolute path of a user file recorded as ``path`` in a file of folder ``base``
+    (inverse of :func:`relative_path`; an absolute ``path``, as older files record, is
+    kept)."""
+    p = Path(path)
+    return str(p if p.is_absolute() else (Path(base) / p).resolve())
+
+
+def user_files_of(design: str, prop: str | None, model=None, base=None) -> list[dict]:
     """The user files a trace of ``design`` violating ``prop`` needs, as ITF ``#meta``
-    entries ``{"kind": "designs"|"properties", "path": absolute path, "sha256": hex}``
-    (empty for shipped designs and properties).  With ``model``, also the files that
-    declared a user action family in its scope or a ghost field of its layout (loaded as
-    a design file)."""
+    entries ``{"kind": "designs"|"properties", "path": path, "sha256": hex}`` (empty for
+    shipped designs and properties); ``path`` is relative to the folder ``base`` the trace
+    is written to (:func:`relative_path`; absolute when ``base`` is None).  With ``model``,
+    also the files that declared a user action family in its scope or a ghost field of its
+    layout (loaded as a design file)."""
     from daxcheck.userfile import provenance
     out = []
     extra = []
@@ -287,54 +310,65 @@ def user_files_of(design: str, prop: str | None, model=None) -> list[dict]:
     for kind, key, name in (("designs", "designs", design), ("properties", "properties", prop),
                             ("properties", "lemmas", prop), *extra):
         rec = provenance(key, name) if name else None
-        if rec is not None and all(e["path"] != rec.path for e in out):
-            out.append({"kind": kind, "path": rec.path, "sha256": rec.sha256})
+        path = None if rec is None else relative_path(rec.path, base)
+        if rec is not None and all(e["path"] != path for e in out):
+            out.append({"kind": kind, "path": path, "sha256": rec.sha256})
     return out
 
 
 def load_recorded_user_files(p: str, meta: dict, designs) -> None:
-    """Load the user files a trace's ``#meta.user_files`` records, unless what they define
-    (its design, its property) is registered already (e.g. the user passed ``--designs``).
-    Raises TraceError naming the field when an entry is malformed, or a file moved or
-    changed since the trace was written."""
+    """Load the user files a trace's ``#meta.user_files`` records (a relative path is
+    relative to the trace's folder), unless what they define is registered already.
+
+    The command line takes precedence: an entry of a kind ("designs", "properties") given
+    with ``--designs``/``--properties`` in this run (:data:`daxcheck.userfile.GIVEN`) is
+    never loaded, and neither is one whose contents (SHA-256) were loaded already from
+    any path (a copy of the project).  Raises TraceError naming the field when an entry is
+    malformed, or a file is missing ("no longer exists") or changed ("changed since")."""
     from daxcheck.properties import LEMMAS, PROPERTIES, PropertyFileError, load_properties_file
-    from daxcheck.userfile import LOADED, UserFileError, file_sha256
+    from daxcheck.userfile import GIVEN, LOADED, UserFileError, file_sha256
     entries = meta.get("user_files", [])
     if not isinstance(entries, list):
         raise TraceError(f"{p}: field #meta.user_files is not a list")
+    given = set(GIVEN.values())
     for i, e in enumerate(entries):
         where = f"{p}: field #meta.user_files[{i}]"
         if not (isinstance(e, dict) and e.get("kind") in ("designs", "properties")
                 and isinstance(e.get("path"), str) and isinstance(e.get("sha256"), str)):
             raise TraceError(f"{where} needs kind (designs|properties), path and sha256")
-        loaded = LOADED.get(e["path"])
+        if e["kind"] in given:
+            continue
+        path = recorded_path(e["path"], Path(p).parent)
+        loaded = LOADED.get(path)
+        if any(rec.sha256 == e["sha256"] for rec in LOADED.values()):
+            continue
         if e["kind"] == "designs":
             from daxcheck.userfile import provenance
             owner = provenance("designs", meta.get("design"))
-            extras = owner is None or owner.path != e["path"]   # actions / ghost fields
+            extras = owner is None or owner.path != path   # actions / ghost fields
             needed = meta.get("design") not in designs or (extras and loaded is None)
         else:
             needed = meta.get("property") not in PROPERTIES and meta.get("property") not in LEMMAS
-        if not needed or (loaded is not None and loaded.sha256 == e["sha256"]):
+        if not needed:
             continue
         flag = "--designs" if e["kind"] == "designs" else "--properties"
         try:
-            digest = file_sha256(e["path"])
+            digest = file_sha256(path)
         except OSError:
-            raise TraceError(f"{where}: {e['path']} no longer exists (moved? pass {flag} FILE)") \
+            raise TraceError(f"{where}: {path} no longer exists (moved? pass {flag} FILE)") \
                 from None
         if digest != e["sha256"]:
-            raise TraceError(f"{where}: {e['path']} changed since the trace was written (pass "
-                             f"{flag} {e['path']} to replay on it as it is now)")
+            raise TraceError(f"{where}: {path} changed since the trace was written (pass "
+                             f"{flag} {path} to replay on it as it is now)")
         try:
             if e["kind"] == "designs":
                 from .runner import InputError, load_designs_file
                 try:
-                    load_designs_file(e["path"])
+                    load_designs_file(path)
                 except InputError as err:
                     raise UserFileError(str(err)) from None
             else:
-                load_properties_file(e["path"])
+                load_properties_file(path)
         except (UserFileError, PropertyFileError) as err:
             raise TraceError(f"{where}: {err}") from None
 

@@ -165,14 +165,15 @@ def render_html(trace, model, failing_items=()) -> str:
     """The HTML page of ``trace`` (a :class:`~daxcheck.checker.trace.Trace`) in ``model``;
     ``failing_items`` are the property's failing items in the last state (pages as ints,
     file blocks/segments as tuples)."""
-    from .results import fmt_item
+    from .results import fmt_items
     L = model.L
     failing = set()
     for it in failing_items:
         failing |= _item_keys(it)
     title = (f"{trace.design}: {trace.prop} violated at depth {trace.depth}" if trace.prop
              else f"{trace.design}: trace of {trace.depth} steps")
-    where = ", ".join(fmt_item(i) for i in failing_items)
+    where = ", ".join(fmt_items(trace.prop, list(failing_items), L)) if trace.prop else \
+        ", ".join(str(i) for i in failing_items)
     bounds = " ".join(f"{k}={v}" for k, v in trace.bounds.as_dict().items())
     settings = ", ".join(f"{k}={v}" for k, v in model.design.settings().items())
     rows = [f'<tr class="init"><td class="num">0</td><td class="action"><code>init</code></td>'

@@ -22,6 +22,7 @@ REGISTRIES = (
     ("ghost_fields", "daxcheck.spec.state", "GHOST_FIELDS"),
     ("warnings", "daxcheck.spec.state", "WARNINGS"),
     ("user_files", "daxcheck.userfile", "LOADED"),
+    ("given_files", "daxcheck.userfile", "GIVEN"),
 )
 """``(key, module, attribute)`` of every registry (a ``dict`` keyed by name)."""
 

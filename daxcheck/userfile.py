@@ -56,6 +56,12 @@ LOADED: dict[str, UserFile] = {}
 :mod:`daxcheck.registries`)."""
 
 
+GIVEN: dict[str, str] = {}
+"""User files named on this run's command line (``--designs``/``--properties``), by
+absolute path: ``{path: "designs" | "properties"}``.  They take precedence over the files
+a trace or a manifest records (a registry: see :mod:`daxcheck.registries`)."""
+
+
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]{0,99}")
 """What a name a user file registers must look like (it becomes part of file names)."""
 

@@ -8,6 +8,7 @@ bug it catches; the decorator rejects a property without one (Hypothesis-style
 """
 from __future__ import annotations
 
+import difflib
 import inspect
 from dataclasses import dataclass
 from typing import Callable
@@ -46,6 +47,9 @@ class Property:
     origin: str = "shipped"
     each: Callable | None = None
     item_fn: Callable | None = None
+    dims: tuple | None = None
+    """For ``each=``: the index dimension of each component of an item (``("proc", "file",
+    "blk")``), which names it in reports (``P0 a[1]``); None: inferred from the domain."""
 
     def holds(self, L, s) -> bool:
         """Evaluate the invariant on state ``s``."""
@@ -81,11 +85,34 @@ def _origin_of(f) -> str:
     return inspect.getsourcefile(f) or getattr(f, "__module__", None) or "user"
 
 
-def _register(table: dict, kind: str, fn, name, each):
+ITEM_DIMS = ("file", "blk", "seg", "phys", "proc", "tok", "thread")
+"""The index dimensions an item's component may have (``dims=``)."""
+
+
+def _check_dims(kind: str, name: str, each, dims) -> tuple | None:
+    """``dims`` as a tuple of :data:`ITEM_DIMS` names; InvalidDefinition otherwise (with
+    the closest name for a mistyped one), or when given without ``each``."""
+    if dims is None:
+        return None
+    if each is None:
+        raise InvalidDefinition(f"{kind} {name}: dims= names the components of each= items; "
+                                f"give each= too")
+    dims = (dims,) if isinstance(dims, str) else tuple(dims)
+    for d in dims:
+        if d not in ITEM_DIMS:
+            close = difflib.get_close_matches(str(d), ITEM_DIMS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise InvalidDefinition(f"{kind} {name}: dims= names unknown dimension {d!r}{hint} "
+                                    f"(valid: {', '.join(ITEM_DIMS)})")
+    return dims
+
+
+def _register(table: dict, kind: str, fn, name, each, dims=None):
     if each is not None and not callable(each):
         raise InvalidDefinition(f"{kind} {name or getattr(fn, '__name__', '?')}: each= must "
                                 f"be a function of the layout returning the items, not "
                                 f"{type(each).__name__}")
+    dims = _check_dims(kind, name or getattr(fn, "__name__", "?"), each, dims)
 
     def register(f):
         if not inspect.isfunction(f):
@@ -121,33 +148,37 @@ def _register(table: dict, kind: str, fn, name, each):
             def whole(L, s):
                 return ForAll(domain(L), lambda it: g(L, s, it))
             whole.__name__ = whole.__qualname__ = f.__name__
-            table[nm] = Property(nm, whole, doc, origin, domain, g)
+            table[nm] = Property(nm, whole, doc, origin, domain, g, dims)
         return f
 
     return register(fn) if fn is not None else register
 
 
 def invariant(fn: Callable | None = None, *, name: str | None = None,
-              each: Callable | None = None):
+              each: Callable | None = None, dims=None):
     """Decorator registering an invariant named ``name`` (default: the function name).
 
     Without ``each`` the function is ``pred(L, s) -> bool``.  With ``each=domain`` (a
     function of the layout returning a finite sequence of items) the function is
-    ``pred(L, s, item) -> bool`` and the invariant is its conjunction over the items.
-    Raises InvalidDefinition for a missing docstring, a wrong number of parameters, or a
-    name already registered (as an invariant or a lemma).
+    ``pred(L, s, item) -> bool`` and the invariant is its conjunction over the items;
+    ``dims`` names the index dimension of each component of an item (a tuple of
+    :data:`ITEM_DIMS`, e.g. ``("proc", "file", "blk")``) so reports name a failing item
+    ``P0 a[1]`` (default: inferred for the layout's own domains ``L.file_blk_segs``,
+    ``L.file_blks``, ``L.phys``, ``L.files``, ``L.procs``).  Raises InvalidDefinition for a
+    missing docstring, a wrong number of parameters, a name already registered (as an
+    invariant or a lemma) or an unknown dimension.
     """
-    return _register(PROPERTIES, "property", fn, name, each)
+    return _register(PROPERTIES, "property", fn, name, each, dims)
 
 
 def lemma(fn: Callable | None = None, *, name: str | None = None,
-          each: Callable | None = None):
+          each: Callable | None = None, dims=None):
     """Decorator registering a strengthening lemma for ``daxcheck prove``: same shapes and
     errors as :func:`invariant`.  A lemma is an auxiliary invariant (typically relating
     two parts of the state, e.g. dirty cache lines and dirty DAX entries) that makes a
     property inductive; the prover assumes only the lemmas it proves, so a wrong lemma
     costs a proof, never soundness."""
-    return _register(LEMMAS, "lemma", fn, name, each)
+    return _register(LEMMAS, "lemma", fn, name, each, dims)
 
 
 def lookup(name: str) -> "Property":

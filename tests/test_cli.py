@@ -1,11 +1,14 @@
 """The daxcheck command through a subprocess: exit codes, files, replay, bad input."""
 import json
+import signal
+import subprocess
+import sys
 
 import pytest
 
 from daxcheck.properties import PROPERTIES
 
-from helpers import dax, reseal
+from helpers import dax, dax_here, reseal
 
 FAST_BAD = "hole-size-unknown"      # violates at depth 3, small space
 FAST_GOOD = "iomap-hole-size"
@@ -217,8 +220,8 @@ register_design(DESIGNS["iomap-hole-size"].variant(name="my-hole-size", hole_siz
     # the trace records the user files it needs: replay loads them again without flags
     trace = tmp_path / "cx" / "my-hole-size__file_a_stays_small.itf.json"
     recorded = json.loads(trace.read_text())["#meta"]["user_files"]
-    assert [(e["kind"], e["path"]) for e in recorded] == [("designs", str(designs)),
-                                                          ("properties", str(props))]
+    assert [(e["kind"], e["path"]) for e in recorded] == [("designs", "../designs.py"),
+                                                          ("properties", "../props.py")]
     r = dax("replay", str(trace))
     assert r.returncode == 12, r.stdout + r.stderr
     props.write_text(props.read_text().replace("<= 1", "<= 2"))       # changed since
@@ -292,3 +295,69 @@ def test_oracle_command():
         assert r.returncode == 75 and why in r.stderr
     else:
         assert r.returncode == 0 and "5 matched" in r.stdout and "0 mismatches" in r.stdout
+
+
+@pytest.mark.parametrize("args,hint", [
+    (("chek",), "did you mean 'check'?"),
+    (("list", "designz"), "did you mean 'designs'?"),
+    (("check", "--propert", "x"), "did you mean '--property' or '--properties'?"),
+    (("check", "--design", "cow-srcmapp"), "did you mean 'cow-srcmap'?"),
+    (("gate", "--design", "cow-srcmapp"), "did you mean 'cow-srcmap'?"),
+    (("check", "--property", "no_stale_dat"), "did you mean 'no_stale_data'"),
+    (("query", "cow-srcmp"), "did you mean 'cow-srcmap'?"),
+])
+def test_typos_get_a_did_you_mean(args, hint):
+    """One line, exit 2, the closest name; an abbreviated option is not taken for another."""
+    code, out, err = dax_here(*args)
+    assert code == 2 and hint in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("body,hint", [
+    ('DESIGNS["map-sync"].variant(name="x", hole_sise="unknown")', "did you mean 'hole_size'?"),
+    ('DESIGNS["map-sync"].variant(name="x", families=("writ",))', "did you mean 'write'?"),
+])
+def test_design_file_typos_get_a_did_you_mean(tmp_path, body, hint):
+    f = tmp_path / "d.py"
+    f.write_text(f"from daxcheck.spec.designs import DESIGNS, register_design\n"
+                 f"register_design({body})\n")
+    code, out, err = dax_here("list", "designs", "--designs", str(f))
+    assert code == 2 and hint in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_mistyped_hook_override_is_named(tmp_path):
+    f = tmp_path / "d.py"
+    f.write_text("from dataclasses import dataclass\n"
+                 "from daxcheck.spec.designs import DESIGNS, Design, register_design\n"
+                 "@dataclass(frozen=True)\n"
+                 "class Mine(Design):\n"
+                 "    def iomap_f_dirt(self, L, s, f, x, new):\n"
+                 "        return new\n"
+                 "register_design(Mine(**{**DESIGNS['map-sync'].__dict__, 'name': 'mine'}))\n")
+    code, out, err = dax_here("list", "designs", "--designs", str(f))
+    assert code == 0 and "Mine.iomap_f_dirt overrides no hook (did you mean 'iomap_f_dirty'" in err
+
+
+def test_ctrl_c_ends_the_search_and_keeps_what_it_found(tmp_path):
+    """A real SIGINT while a design is explored: the search ends, the table, the summary, the
+    counterexamples found so far and the JSON are written; the run is incomplete, exit 130."""
+    p = subprocess.Popen([sys.executable, "-m", "daxcheck", "check", "--design",
+                          "cow-single-iomap", "--design", "cow-srcmap", "--depth", "12",
+                          "--out", "cx", "--json", "r.json"], cwd=tmp_path,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for line in p.stdout:            # a progress line: the search is running
+            if line.startswith("Progress("):
+                break
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=120)
+    finally:
+        p.kill()
+    assert p.returncode == 130, out + err
+    assert err.strip().splitlines()[-1] == "daxcheck: interrupted" and "Traceback" not in err
+    assert "interrupted (Ctrl-C)" in out and "1 of 2 designs checked" in out
+    assert "summary:" in out
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["exit_code"] == 130
+    verdicts = {x["property"]: x["verdict"] for x in doc["results"]}
+    assert "incomplete" in verdicts.values() and verdicts["no_stale_data"] == "violated"
+    assert (tmp_path / "cx" / "cow-single-iomap__no_stale_data.itf.json").is_file()

@@ -2,7 +2,9 @@
 difference does.  Planted differences run on the two small hole-size designs so each test
 explores a few thousand states; the full shipped gate runs once (tests/test_designs.py)."""
 import json
+import shlex
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -124,8 +126,10 @@ def test_cli_gate_exit_codes_and_update(tmp_path, small):
                       "'mapping_matches_extents', 'read_returns_last_write'}))\n"
                       "from daxcheck.spec.designs import register_design\n"
                       "register_design(DESIGNS['map-sync'].variant(name='mine'))\n")
-    r = dax("gate", str(small), "--designs", str(mutate), "--quiet")
+    r = dax("gate", str(small), "--designs", str(mutate), "--quiet", cwd=tmp_path)
     assert r.returncode == 1 and "iomap-hole-size" in r.stdout and "violated@3" in r.stdout
+    assert (tmp_path / "gate-failures" / "iomap-hole-size__mapping_matches_extents.itf.json"
+            ).is_file()         # the counterexample behind the failure, in the folder named
     # --update pins the change (and writes the new witness); the gate then passes again
     r = dax("gate", str(small), "--designs", str(mutate), "--update")
     assert r.returncode == 0 and "what moved" in r.stdout
@@ -143,6 +147,9 @@ def test_cli_gate_exit_codes_and_update(tmp_path, small):
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "bad.json" in r.stderr
     r = dax("gate", str(tmp_path / "none.json"))
     assert r.returncode == 2 and "--update" in r.stderr
+    r = dax("gate", str(tmp_path / "none.json"), "--designs", str(mutate))   # the exact command
+    assert r.returncode == 2 and (f"create one with daxcheck gate --update "
+                                  f"{tmp_path / 'none.json'} --designs {mutate})") in r.stderr
 
 
 def test_cli_expect_is_exact(tmp_path):
@@ -159,3 +166,92 @@ def test_cli_expect_is_exact(tmp_path):
             "read_returns_last_write") in " ".join(r.stdout.split())
     r = dax("check", "--design", "hole-size-unknown", "--expect", "--no-write", "--quiet")
     assert r.returncode == 0
+
+
+TUTORIAL = Path(__file__).resolve().parent / "user_files" / "dsync_write.py"
+UF = ("--designs", "dsync_write.py", "--properties", "dsync_write.py")
+BREAK_FIXED = ("register_design(FIXED)\n", "register_design(DirtyOnlyIfNew(**{f.name: getattr("
+               "FIXED, f.name) for f in fields(Design)}))\n")
+
+
+def _project(tmp_path):
+    """A user project (the tutorial's file) gated in its folder, then moved elsewhere: the
+    original folder is gone, as on a CI runner's fresh clone."""
+    first = tmp_path / "first"
+    first.mkdir()
+    shutil.copy(TUTORIAL, first / "dsync_write.py")
+    r = dax("gate", "m/manifest.json", *UF, "--update", cwd=first)
+    assert r.returncode == 0, r.stdout + r.stderr
+    proj = tmp_path / "elsewhere" / "proj"
+    shutil.copytree(first, proj)
+    shutil.rmtree(first)
+    return proj
+
+
+def test_user_project_copied_to_another_path_passes_its_gate(tmp_path):
+    proj = _project(tmp_path)
+    doc = json.loads((proj / "m" / "manifest.json").read_text())
+    assert [(e["kind"], e["path"]) for e in doc["user_files"]] == [("designs", "../dsync_write.py")]
+    cex = proj / "m" / "dsync-dirty-if-new__dsync_writes_survive_crash.itf.json"
+    assert json.loads(cex.read_text())["#meta"]["user_files"][0]["path"] == "../dsync_write.py"
+    for flags in (UF, ()):            # the files given, or those the manifest records
+        r = dax("gate", "m/manifest.json", *flags, cwd=proj)
+        assert r.returncode == 0 and "gate passed" in r.stdout, r.stdout + r.stderr
+    for flags in (UF[:2], ()):        # --designs given takes precedence over the trace's
+        r = dax("replay", str(cex), *flags, cwd=proj)
+        assert r.returncode == 12 and "reproduces" in r.stdout, r.stdout + r.stderr
+    # a changed file is reported as changed (and gated as it is now), not as missing
+    f = proj / "dsync_write.py"
+    f.write_text(f.read_text() + "# a comment\n")
+    r = dax("gate", "m/manifest.json", cwd=proj)
+    assert r.returncode == 0 and "changed since" in r.stdout, r.stdout + r.stderr
+    r = dax("replay", str(cex), cwd=proj)
+    assert r.returncode == 2 and "changed since" in r.stderr
+    f.unlink()
+    r = dax("gate", "m/manifest.json", cwd=proj)
+    assert r.returncode == 2 and "no longer exists" in r.stderr and "user_files[0]" in r.stderr
+
+
+def test_failed_user_gate_writes_its_trace_and_the_printed_hint_works(tmp_path):
+    proj = _project(tmp_path)
+    f = proj / "dsync_write.py"
+    good = f.read_text()
+    f.write_text(good.replace(*BREAK_FIXED))          # the fixed design broken, undeclared
+    r = dax("gate", "m/manifest.json", *UF, "--json", "r.json", cwd=proj)
+    assert r.returncode == 1, r.stdout + r.stderr
+    trace = proj / "gate-failures" / "dsync-dirty-if-pinned__dsync_writes_survive_crash.itf.json"
+    assert trace.is_file() and "gate-failures/" in r.stdout
+    rows = json.loads((proj / "r.json").read_text())["results"]
+    row = next(x for x in rows if x["design"] == "dsync-dirty-if-pinned"
+               and x["property"] == "dsync_writes_survive_crash")
+    assert row["trace"] == "gate-failures/" + trace.name and row["difference"]
+    hint = next(line for line in r.stdout.splitlines() if "after a deliberate change" in line)
+    cmd = shlex.split(hint.split(": ", 1)[1])
+    assert cmd[:3] == ["daxcheck", "gate", "--update"] and "--designs" in cmd
+    # run as printed: an undeclared violation is never blessed
+    r = dax(*cmd[1:], cwd=proj)
+    assert r.returncode == 1 and "expect_violated" in r.stdout
+    # a deliberate change (declared) is pinned by the same command; the gate passes again
+    f.write_text(good.replace(*BREAK_FIXED).replace(
+        'name="dsync-dirty-if-pinned", seed="user"',
+        'name="dsync-dirty-if-pinned", seed="user", '
+        'expect_violated=frozenset({"dsync_writes_survive_crash"})'))
+    r = dax(*cmd[1:], cwd=proj)
+    assert r.returncode == 0, r.stdout + r.stderr
+    doc = json.loads((proj / "m" / "manifest.json").read_text())
+    assert "dsync_writes_survive_crash" in doc["properties"]
+    assert doc["designs"]["dsync-dirty-if-pinned"]["verdicts"]["dsync_writes_survive_crash"][
+        "verdict"] == "violated"
+    assert dax("gate", "m/manifest.json", cwd=proj).returncode == 0
+
+
+def test_update_refuses_an_entry_not_registered_in_this_run(tmp_path):
+    proj = _project(tmp_path)
+    other = proj / "other.py"
+    other.write_text("from daxcheck.spec.designs import DESIGNS, register_design\n"
+                     "register_design(DESIGNS['map-sync'].variant(name='mine'))\n")
+    before = (proj / "m" / "manifest.json").read_text()
+    r = dax("gate", "m/manifest.json", "--designs", "other.py", "--update", cwd=proj)
+    assert r.returncode == 2 and "not registered in this run" in r.stderr
+    assert "dsync-dirty-if-" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert (proj / "m" / "manifest.json").read_text() == before

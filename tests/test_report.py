@@ -1,8 +1,10 @@
 """Terminal output for people and CI logs: the verdict table fits 80 columns with nothing
 cut, progress is printed as plain lines when stdout is not a terminal."""
 import io
+import json
 import os
 import re
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -44,8 +46,9 @@ def test_verdict_table_fits_and_shows_everything(tmp_path, columns):
     lines = r.stdout.splitlines()
     assert max(len(x) for x in lines) <= columns
     text = " ".join(r.stdout.split())
-    for i, p in enumerate(list(PROPERTIES) + ["file_a_stays_small"]):
+    for i, p in enumerate(PROPERTIES):
         assert f"P{i + 1} {p}" in text
+    assert "U1 file_a_stays_small" in text      # a user's invariant: U1, in every run
     n = len(PROPERTIES) + 1
     for d in designs:   # one row per table the properties were split over; stats in the last
         rows = [x for x in lines if x.startswith(d[:20])]
@@ -72,7 +75,8 @@ def test_many_properties_are_split_over_tables_never_cut():
     lines = out.getvalue().splitlines()
     assert max(len(x) for x in lines) <= 80
     heads = " ".join(x for x in lines if x.startswith("design"))
-    assert all(f"P{i + 1}" in heads.split() for i in range(len(props)))
+    assert all(f"P{i + 1}" in heads.split() for i in range(len(PROPERTIES)))
+    assert all(f"L{i + 1}" in heads.split() for i in range(len(LEMMAS)))
     for c in checks:
         assert any(x.startswith(c.result.design) and f"{c.result.stats.states:,}" in x
                    for x in lines)
@@ -89,3 +93,110 @@ def test_progress_lines_when_not_a_terminal():
     assert out.getvalue().splitlines() == [
         "Progress(3) cow-srcmap: 5,000 distinct states, 909 states/s, 5.5s",
         "Progress(3) cow-srcmap: 9,000 distinct states, 818 states/s, 11.0s"]
+
+
+def test_main_job_prints_the_table_and_a_summary_people_act_on(tmp_path):
+    """daxcheck check (every design): the verdict table and a summary ending the output,
+    at most 80 lines; no counterexample tables unless -v or a single design."""
+    r = dax("check", "--out", str(tmp_path / "cx"), env={**os.environ, "COLUMNS": "120"})
+    assert r.returncode == 12, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    rows = [x for x in lines if x.split()[:1] and x.split()[0] in DESIGNS]
+    assert len(rows) == len(DESIGNS) and "┏" not in r.stdout
+    assert len(lines) - len(rows) <= 25      # 52 designs: 71 lines in all
+    start = next(i for i, x in enumerate(lines)
+                 if x.startswith(f"summary: {len(DESIGNS)} designs"))
+    tail = "\n".join(lines[start:])
+    assert "broken as expected" in tail and f"in {tmp_path / 'cx'}/" in tail
+    for cmd in ("daxcheck view ", "daxcheck replay ", "daxcheck list properties"):
+        assert cmd in tail
+    view = next(x for x in lines if "daxcheck view " in x).split()
+    assert Path(view[2]).is_file()           # the hint names a file that is there
+    # the depth column shows the depth reached: an exhausted space stops short of the bound
+    row = next(x for x in lines if x.startswith("fault-truncate-mmaplock "))
+    assert "ok*" in row and int(row.split()[-2]) < DESIGNS["fault-truncate-mmaplock"].bounds.depth
+
+
+def test_counterexample_tables_for_one_design_or_verbose(tmp_path):
+    r = dax("check", "--design", "hole-size-unknown", "--no-write")
+    assert r.returncode == 12 and "┏" in r.stdout and "pmd_fault" in r.stdout
+    r = dax("check", "--design", "hole-size-unknown", "--design", "iomap-hole-size", "--no-write")
+    assert r.returncode == 12 and "┏" not in r.stdout and "summary: 2 designs" in r.stdout
+    r = dax("check", "--design", "hole-size-unknown", "--design", "iomap-hole-size", "--no-write",
+            "-v")
+    assert r.returncode == 12 and "┏" in r.stdout and "distinct states" in r.stdout
+
+
+def test_property_labels_are_stable_across_runs(tmp_path):
+    (tmp_path / "p.py").write_text(PROPS_FILE)
+    r = dax("check", "--design", "iomap-hole-size", "--property", "no_deadlock", "--property",
+            "file_a_stays_small", "--properties", str(tmp_path / "p.py"), "--no-write")
+    text = " ".join(r.stdout.split())
+    assert f"P{list(PROPERTIES).index('no_deadlock') + 1} no_deadlock" in text
+    assert "U1 file_a_stays_small" in text and "P1 " not in text
+
+
+def test_never_fired_warnings_only_after_a_complete_search():
+    r = dax("check", "--design", "reflink-refused", "--no-write")
+    assert "action 'reflink' never fired" in r.stdout
+    r = dax("check", "--design", "reflink-refused", "--no-write", "--max-states", "50")
+    assert r.returncode == 75 and "never fired" not in r.stdout and "incomplete" in r.stdout
+
+
+ITEMS_FILE = '''
+import itertools
+from daxcheck.properties import invariant
+
+
+@invariant(each=lambda L: list(itertools.product(L.procs, L.files, L.blks)),
+           dims=("proc", "file", "blk"))
+def nothing_mapped(L, s, pfx):
+    """No process maps any file (a user's invariant over process x file block)."""
+    p, f, x = pfx
+    return s[L.mmap_mode[p][f]] == 0
+'''
+
+
+def test_failing_items_are_named_by_their_declared_dimensions(tmp_path):
+    f = tmp_path / "p.py"
+    f.write_text(ITEMS_FILE)
+    r = dax("check", "--design", "iomap-hole-size", "--property", "nothing_mapped",
+            "--properties", str(f), "--no-write", "--json", str(tmp_path / "r.json"))
+    assert r.returncode == 12, r.stdout + r.stderr
+    (row,) = json.loads((tmp_path / "r.json").read_text())["results"]
+    assert row["items"][0] == "P0 a[0]" and "(at P0 a[0]" in row["summary"]
+    assert "(at P0 a[0]" in " ".join(r.stdout.split())
+    f.write_text(ITEMS_FILE.replace('dims=("proc", "file", "blk")', 'dims=("proc", "fle", "blk")'))
+    r = dax("check", "--properties", str(f), "--no-write")
+    assert r.returncode == 2 and "did you mean 'file'?" in r.stderr
+
+
+def test_progress_lines_carry_an_eta_when_the_bound_gives_one():
+    """A time limit bounds what is left; a simulation's walks done of those asked give the
+    rate; a breadth-first search without a limit has none."""
+    from daxcheck.checker.simulate import SimStats
+    out = io.StringIO()
+    now = [0.0]
+    p = Progress(Console(file=out, width=80), "cow-srcmap", every=5.0, clock=lambda: now[0],
+                 time_limit=60)
+    now[0] = 6.0
+    p(Stats(states=600, depth=3, seconds=6.0))
+    sim = Progress(Console(file=out, width=80), "map-sync", every=5.0, clock=lambda: now[0],
+                   walks=1000)
+    now[0] = 12.0
+    sim(SimStats(states=5000, depth=0, seconds=10.0, walks=250))
+    assert out.getvalue().splitlines() == [
+        "Progress(3) cow-srcmap: 600 distinct states, 100 states/s, 6.0s, ETA 54s",
+        "Progress(0) map-sync: 5,000 distinct states, 500 states/s, 10.0s, ETA 30s"]
+
+
+def test_the_summary_fits_a_narrow_terminal_and_keeps_commands_whole(tmp_path):
+    r = dax("check", "--design", "hole-size-unknown", "--design", "iomap-hole-size", "--out",
+            str(tmp_path / "cx"), env={**os.environ, "COLUMNS": "60"})
+    assert r.returncode == 12, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    tail = lines[next(i for i, x in enumerate(lines) if x.startswith("summary:")):]
+    commands = [x for x in tail if x.startswith("  daxcheck ")]
+    assert len(commands) == 4 and all(len(x) <= 60 for x in tail if x not in commands)
+    view = next(x for x in commands if x.startswith("  daxcheck view ")).split()
+    assert Path(view[2]).is_file() and view[3] == "--html"      # whole, copyable

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from operator import itemgetter
@@ -54,10 +54,21 @@ class _Conjunct:
 @dataclass(frozen=True)
 class Budget:
     """Limits of one run: ``max_states`` distinct states, ``time_limit`` seconds (None =
-    unlimited)."""
+    unlimited); ``stop``: an object with ``is_set()`` (a :class:`threading.Event`), set to
+    end the search early as if a budget ran out (Ctrl-C in ``daxcheck check``: what was
+    found so far is kept, the rest is incomplete), checked between chunks (None: never)."""
 
     max_states: int | None = None
     time_limit: float | None = None
+    stop: object = field(default=None, compare=False)
+
+    def stopped(self) -> str | None:
+        """"interrupted (Ctrl-C)" when :attr:`stop` is set, else None."""
+        return INTERRUPTED if self.stop is not None and self.stop.is_set() else None
+
+
+INTERRUPTED = "interrupted (Ctrl-C)"
+"""``Stats.stopped`` of a search ended by :attr:`Budget.stop`."""
 
 
 def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
@@ -196,6 +207,8 @@ def explore_states(model, props, depth: int | None = None, budget: Budget = Budg
                     stats.stopped = f"max-states {budget.max_states} reached"
                 elif budget.time_limit is not None and now - t0 >= budget.time_limit:
                     stats.stopped = f"time limit {budget.time_limit:g}s reached"
+                elif budget.stopped():
+                    stats.stopped = budget.stopped()
                 if progress is not None and now >= next_tick:
                     stats.states, stats.depth, stats.seconds = n, level, now - t0
                     progress(stats)

@@ -908,6 +908,9 @@ class BatchedExplorer:
                 if timeout:
                     stopped = f"time limit {budget.time_limit:g}s reached"
                     break
+                if budget.stopped():
+                    stopped = budget.stopped()
+                    break
                 if self.progress is not None and now >= next_tick:
                     self.stats.states, self.stats.depth = self.n_states, level
                     self.stats.seconds = self.seconds_before + now - t0

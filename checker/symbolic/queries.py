@@ -17,6 +17,7 @@ from typing import Callable
 
 from . import smt
 from .smt import Result
+from ..results import did_you_mean
 
 PAGE_SIZE = 4096
 PMD_SIZE = 2 * 1024 * 1024
@@ -130,7 +131,8 @@ def get_query(name: str) -> Query:
     try:
         return QUERIES[name]
     except KeyError:
-        raise QueryError(f"unknown query {name!r} (known: {', '.join(QUERIES)})") from None
+        raise QueryError(f"unknown query {name!r}{did_you_mean(name, QUERIES)} (known: "
+                         f"{', '.join(QUERIES)})") from None
 
 
 def run_queries(names=None, time_limit: float | None = 30.0) -> list[QueryResult]:
