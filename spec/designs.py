@@ -186,7 +186,7 @@ class Design:
                 "new_invalidate": ("always", "faults-only"),
                 "pmd_conflict": ("xas_find_conflict", "index-only"),
                 "private_pmd_split": ("split", "none"),
-                "dedupe_compare": ("lockstep", "stale-srcmap", "raw-media"),
+                "dedupe_compare": ("lockstep", "stale-srcmap", "raw-media", "stale-raw-media"),
                 "break_layouts": ("wait", "none"),
                 "dax_toggle": ("on-evict", "immediate"),
                 "fsync_log_force": ("if-pinned", "always"),
@@ -450,10 +450,10 @@ class Design:
         """dax_dedupe_file_range_compare: the ``length`` blocks of ``a`` from ``soff`` and
         of ``b`` from ``doff`` read the same ("stale-srcmap": the source iterator does not
         advance, 2022 'fsdax: dedupe: iter two files at the same time')."""
-        if self.dedupe_compare == "raw-media":
-            return And(*[self._raw_media_same(L, s, a, soff + i, b, doff + i)
+        stale = self.dedupe_compare in ("stale-srcmap", "stale-raw-media")
+        if self.dedupe_compare in ("raw-media", "stale-raw-media"):
+            return And(*[self._raw_media_same(L, s, a, soff + (0 if stale else i), b, doff + i)
                          for i in range(length)])
-        stale = self.dedupe_compare == "stale-srcmap"
         return And(*[k.file_view(L, s, a, soff + (0 if stale else i), g)
                      == k.file_view(L, s, b, doff + i, g)
                      for i in range(length) for g in L.segs])

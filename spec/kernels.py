@@ -50,9 +50,11 @@ SETTINGS["6.12"]["dedupe_compare"] = (
     "fixes of history item 5), two holes are the same, a hole and an extent differ, other "
     "extents, unwritten ones too, are compared by their raw pmem bytes")
 SETTINGS["6.1"]["dedupe_compare"] = (
-    "stale-srcmap", "6.1.y's dax_dedupe_file_range_compare predates the 2022-2023 fixes "
+    "stale-raw-media", "6.1.y's dax_dedupe_file_range_compare predates the 2022-2023 fixes "
     "('fsdax: dedupe: iter two files in the same way', 'fsdax: dedupe should compare the min "
-    "of two iters' length'); seen on 6.1.192: FILE_DEDUPE_RANGE_DIFFERS for equal ranges")
+    "of two iters' length'): the source iterator stays while the destination's advances; "
+    "dax_range_compare_iter's hole and raw-pmem rules as in 6.12; seen on 6.1.192: "
+    "FILE_DEDUPE_RANGE_DIFFERS for equal ranges, and for a hole against an unwritten extent")
 SETTINGS["6.1"]["reflink_dax"] = (
     "dropped-on-load", "6.1's xfs_inode_supports_dax: 'Only supported on non-reflinked files' "
     "(removed in v6.3); a reflinked inode read back after log recovery has no S_DAX")
