@@ -264,3 +264,16 @@ def test_6_1_shows_the_two_settings_it_differs_in():
         assert O.run_sequence(g, "6.1", 2, 2, dax).status == "match"
         out = O.run_sequence(g, "6.1", 2, 2, dax, {"reflink_dax": "kept"})
         assert out.status == "mismatch" and "STATX_ATTR_DAX=0" in out.message
+
+
+def test_a_guest_that_does_not_boot_is_one_line(tmp_path):
+    why = fixture.host_reason()
+    if why:
+        pytest.skip(why)
+    bogus = fixture.Fixture("6.12", "none", str(tmp_path / "no-vmlinuz"), str(tmp_path / "no-initrd"))
+    g = DaxGuest(bogus)
+    with pytest.raises(GuestError, match="QEMU exited .*no-vmlinuz") as e:
+        g.boot()
+    assert "\n" not in str(e.value) and g.proc is None
+    g.close()
+    assert not os.path.exists(g.dir)

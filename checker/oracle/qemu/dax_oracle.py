@@ -169,6 +169,16 @@ def _errname(e: int) -> str:
     return errno.errorcode.get(e, str(e))
 
 
+class _LogsInodeCore:
+    """Mixin for an op of the loop-XFS oracle that logs ``self.file``'s inode core
+    (fallocate's xfs_update_prealloc_flags, ftruncate's xfs_setattr_size): after its spec
+    side, the shadow pin (:data:`PIN_CORE`)."""
+
+    def spec(self, c):
+        super().spec(c)
+        _pin(c, self.file, PIN_CORE)
+
+
 @dataclass(frozen=True)
 class PWrite(D.PWrite):
     __doc__ = D.PWrite.__doc__
@@ -183,24 +193,16 @@ class PWrite(D.PWrite):
 
 
 @dataclass(frozen=True)
-class Falloc(D.Falloc):
+class Falloc(_LogsInodeCore, D.Falloc):
     __doc__ = D.Falloc.__doc__
-
-    def spec(self, c):
-        super().spec(c)
-        _pin(c, self.file, PIN_CORE)
 
     def guest(self, c):
         _guest_call(c, f"falloc {self.file} 0 {self.blk * BLOCK} {BLOCK}")
 
 
 @dataclass(frozen=True)
-class PunchHole(D.PunchHole):
+class PunchHole(_LogsInodeCore, D.PunchHole):
     __doc__ = D.PunchHole.__doc__
-
-    def spec(self, c):
-        super().spec(c)
-        _pin(c, self.file, PIN_CORE)
 
     def guest(self, c):
         _guest_call(c, f"falloc {self.file} {FALLOC_PUNCH} {self.blk * BLOCK} {BLOCK}")
@@ -245,12 +247,8 @@ class Fdatasync(D.Fsync):
 
 
 @dataclass(frozen=True)
-class Trunc(D.Trunc):
+class Trunc(_LogsInodeCore, D.Trunc):
     __doc__ = D.Trunc.__doc__
-
-    def spec(self, c):
-        super().spec(c)
-        _pin(c, self.file, PIN_CORE)
 
     def guest(self, c):
         _guest_call(c, f"ftrunc {self.file} {self.blocks * BLOCK}")
@@ -545,24 +543,15 @@ def _write_fault(c: GuestCtx, f: int, x: int) -> None:
 
 
 @dataclass(frozen=True)
-class MStore(Op):
+class MStore(D.MStore):
     """A store of token ``token`` into segment ``seg`` of ``file`` through its mapping
     (2 KiB memset).  Spec: a write fault (dax_iomap_pte_fault; pfn_mkwrite on a read-only
     PTE; dax_fault_cow_page on MAP_PRIVATE; dax_finish_sync_fault on MAP_SYNC) unless the
     PTE is already writable, then Store.  Past EOF: SIGBUS on both sides.  Skipped when the
-    file is not mapped."""
-
-    file: int
-    seg: int
-    token: int
+    file is not mapped.  (The loop-XFS oracle's MStore maps, stores and msyncs in one op.)"""
 
     def __str__(self):
         return f"mstore({file_name(self.file)}, off={self.seg * SEG}, t{self.token})"
-
-    def check(self, B, F):
-        super().check(B, F)
-        if not 0 <= self.seg < B * SEGS:
-            raise OracleError(f"{self}: segment {self.seg} exceeds {B} blocks")
 
     def spec(self, c):
         f, x, g = self.file, self.seg // SEGS, self.seg % SEGS

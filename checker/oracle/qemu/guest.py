@@ -21,6 +21,7 @@ the host: one command line out, one answer line back (``ok ...`` or ``err ERRNO 
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import re
@@ -129,7 +130,14 @@ class DaxGuest:
                 raise GuestError("QEMU did not open its command socket")
             time.sleep(0.02)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.sock_path)
+        try:
+            self.sock.connect(self.sock_path)
+        except OSError as e:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(timeout=5)
+            self._check_alive("while starting")
+            self._kill()
+            raise GuestError(f"cannot connect to QEMU's command socket: {e.strerror}") from None
         self._buf = b""
         line = self._readline(deadline, "boot")
         while not line.startswith("ready "):
@@ -145,8 +153,10 @@ class DaxGuest:
             err = (self.proc.stderr.read().decode(errors="replace").strip().splitlines()
                    if self.proc.stderr else [])
             tail = self.console_tail()
-            raise GuestError(f"QEMU exited {when} (status {self.proc.returncode})"
-                             + (f": {err[-1]}" if err else "") + (f"; console: {tail}" if tail else ""))
+            msg = (f"QEMU exited {when} (status {self.proc.returncode})"
+                   + (f": {err[-1]}" if err else "") + (f"; console: {tail}" if tail else ""))
+            self._kill()
+            raise GuestError(" ".join(msg.split()))
 
     def console_tail(self) -> str:
         """The last non-empty console line (for error messages), or ''."""
@@ -202,8 +212,13 @@ class DaxGuest:
             if not r:
                 self._check_alive(f"during {what!r}")
                 continue
-            chunk = self.sock.recv(65536)
-            if not chunk:
+            try:
+                chunk = self.sock.recv(65536)
+            except OSError:
+                chunk = b""
+            if not chunk:  # QEMU is going away: give it a moment to exit and say why
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(timeout=5)
                 self._check_alive(f"during {what!r}")
                 self._kill()
                 raise GuestError(f"guest closed the command port during {what!r}")
