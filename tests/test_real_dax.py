@@ -184,6 +184,16 @@ def test_fdatasync_of_a_clean_file_forces_no_log(guest612):
     assert out.status == "mismatch" and "a: spec size 1 blocks, kernel 0 B" in out.message
 
 
+def test_dedupe_compares_an_unwritten_extents_raw_pmem(guest612):
+    """The kernel finding behind dedupe_compare='raw-media': a fallocated block that got a
+    freed block's 'A's "equals" a written block of 'A's, and b loses its data."""
+    ops = [O.PWrite(2, 0, 2, 1), O.Fdatasync(2), O.PunchHole(2, 0), O.Fsync(2),
+           O.Falloc(0, 0), O.PWrite(1, 0, 2, 1), O.Dedupe(0, 0, 1, 0, 1)]
+    assert O.run_sequence(guest612, "6.12", 3, 1, ops).status == "match"
+    out = O.run_sequence(guest612, "6.12", 3, 1, ops, {"dedupe_compare": "lockstep"})
+    assert out.status == "mismatch" and "kernel dedupe status SAME, spec DIFFERS" in out.message
+
+
 def test_a_store_past_eof_is_sigbus_on_both_sides(guest612):
     out = O.run_sequence(guest612, "6.12", 2, 2, [O.PWrite(0, 0, 2, 1), O.Map(0, "shared"),
                                                    O.MStore(0, 2, 1), O.MLoad(0, 3)])
