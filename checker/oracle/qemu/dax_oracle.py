@@ -529,11 +529,14 @@ def _page_access(c: GuestCtx, f: int, seg: int) -> bool:
 
 
 def _write_fault(c: GuestCtx, f: int, x: int) -> None:
-    """A write fault on ``f``/``x``: on MAP_SYNC, IOMAP_F_DIRTY (and so the log force of
-    dax_finish_sync_fault) also holds for an inode only the shadow ``pin`` knows is pinned;
+    """A write fault on ``f``/``x``: on MAP_SYNC, in a design whose IOMAP_F_DIRTY follows
+    xfs_ipincount (``sync_fault="iomap-dirty"``, ``iomap_dirty="pinned"``: the kernel's),
+    IOMAP_F_DIRTY (and so the log force of dax_finish_sync_fault) also holds for an inode
+    only the shadow ``pin`` knows is pinned;
     then the spec's Fault; shared mappings update the timestamps (xfs_write_fault →
     file_update_time)."""
-    if c.mapped(f) == MM_SYNC:
+    D = c.m.design
+    if c.mapped(f) == MM_SYNC and D.sync_fault == "iomap-dirty" and D.iomap_dirty == "pinned":
         if inode_meta_dirty(c.L, c.s, f) or c.pin[f] >= PIN_CORE:
             c.fresh[f] = False
         _force_if_pinned(c, f, PIN_CORE)
