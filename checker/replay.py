@@ -22,11 +22,12 @@ holds) is the expected outcome of a fix.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from daxcheck.properties import lookup
 
 from .results import did_you_mean
-from .trace import Trace, TraceError, check_design_settings, read_itf
+from .trace import Trace, TraceError, check_design_settings, read_itf, recorded_path
 
 
 @dataclass
@@ -79,7 +80,7 @@ def replay_spec(path, designs=None, on_design=None) -> SpecReplay:
         raise TraceError(f"{path}: field #meta.property names unknown property {name!r} "
                          f"(pass --properties FILE for a user's invariant)") from None
     notes = []
-    changed = _property_file_changed(doc["#meta"], name)
+    changed = _property_file_changed(doc["#meta"], name, Path(path).resolve().parent)
     if changed:
         notes.append(f"property {name} is evaluated as {changed} defines it now (not the "
                      f"file the trace records)")
@@ -124,16 +125,19 @@ def replay_spec(path, designs=None, on_design=None) -> SpecReplay:
                       disabled_step, bool(changed))
 
 
-def _property_file_changed(meta: dict, name: str) -> str | None:
+def _property_file_changed(meta: dict, name: str, base) -> str | None:
     """The path of the user file registering property ``name`` now, when the trace's
-    ``#meta.user_files`` records that path with another SHA-256 (the user loaded the file
-    as it is now); else None."""
+    ``#meta.user_files`` records that path (relative to the trace's folder ``base``, or
+    absolute in older files) with another SHA-256 (the user loaded the file as it is now);
+    else None."""
     from daxcheck.userfile import provenance
     rec = provenance("properties", name) or provenance("lemmas", name)
     if rec is None:
         return None
     for e in meta.get("user_files", ()):
-        if isinstance(e, dict) and e.get("kind") == "properties" and e.get("path") == rec.path \
+        if isinstance(e, dict) and e.get("kind") == "properties" \
+                and isinstance(e.get("path"), str) \
+                and recorded_path(e["path"], base) == str(Path(rec.path).resolve()) \
                 and e.get("sha256") != rec.sha256:
             return rec.path
     return None

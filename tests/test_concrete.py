@@ -225,6 +225,8 @@ SYMPTOM = {
     ("cow-fault-in-place", "dedupe_shares_equal_data"):
         "is shared by file a block 0 and file b block 0 and holds t2",
     ("cow-edges-stale", "no_stale_data"): "file a, bytes 2048-4095 read stale pmem contents",
+    ("dedupe-raw-media", "read_returns_last_write"):
+        "read(2) of file b, bytes 0-2047 return zeros, but the last write there was t1",
     ("dedupe-stale-srcmap", "read_returns_last_write"):
         "read(2) of file a, bytes 4096-6143 return t2 (file b's data",
     ("dma-pin-ignored", "pinned_pages_stay_allocated"):
