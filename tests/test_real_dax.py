@@ -164,10 +164,10 @@ MAP_SYNC_CRASH = [O.Map(0, "sync"), O.Falloc(0, 0), O.MStore(0, 0, 1), O.Crash("
 
 
 def test_smoke_sequences_and_crash_points_match(guest612):
-    s = O.run(guest612, "6.12", runs=40, seed=5, max_ops=8, crash_rate=0.3, kill_share=0.4)
+    s = O.run(guest612, "6.12", runs=40, seed=7, max_ops=8, crash_rate=0.3, kill_share=0.15)
     assert s.mismatches == [], "\n".join(s.lines())
     assert s.matched == 40 and s.operations > 40
-    assert s.kills >= 1 and s.kills + s.shutdowns >= 4
+    assert s.kills >= 1 and s.kills + s.shutdowns >= 8
 
 
 def test_a_wrong_map_sync_setting_is_a_mismatch(guest612):
@@ -215,18 +215,6 @@ def test_every_mapped_counterexample_shows_the_fixed_design(guest612):
         except traces.NotMappable:
             continue
         assert r.shows_fixed, (path, r.fixed.message)
-
-
-def test_a_hung_guest_is_killed(guest612):
-    g = DaxGuest(fixture.find("6.12"))
-    try:
-        g.boot()
-        with pytest.raises(GuestError, match="guest hung"):
-            g.raw("ping", timeout=0.0)
-        assert g.proc is None
-    finally:
-        g.close()
-    assert not os.path.exists(g.dir)
 
 
 def test_no_qemu_survives_a_sigkill_of_daxcheck(guest612, tmp_path):
@@ -287,3 +275,12 @@ def test_a_guest_that_does_not_boot_is_one_line(tmp_path):
     assert "\n" not in str(e.value) and g.proc is None
     g.close()
     assert not os.path.exists(g.dir)
+
+
+def test_a_hung_guest_is_killed(guest612):
+    """Last of the module's tests on its guest: a command with no answer in time kills it."""
+    with pytest.raises(GuestError, match="guest hung"):
+        guest612.raw("ping", timeout=0.0)
+    assert guest612.proc is None
+    with pytest.raises(GuestError, match="not running"):
+        guest612.raw("ping")
