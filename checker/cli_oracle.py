@@ -155,27 +155,37 @@ def booted(kernel: str):
     return g
 
 
+def on_guest(kernel: str, what: str, work):
+    """``work(guest)`` on a :func:`booted` guest of ``kernel``, always closed afterwards;
+    its result, or None after writing one line (``what`` cannot run here: no fixture, the
+    guest did not boot; or incomplete: the guest hung or died)."""
+    from .oracle.qemu.guest import GuestError
+    try:
+        g = booted(kernel)
+    except (fixture.FixtureError, GuestError) as e:
+        sys.stderr.write(f"daxcheck: {what} cannot run here: {e}\n")
+        return None
+    try:
+        return work(g)
+    except GuestError as e:
+        sys.stderr.write(f"daxcheck: incomplete: {e}\n")
+        return None
+    finally:
+        g.close()
+
+
 def _qemu_oracle(args, console) -> int:
     from .oracle import differential
     from .oracle.qemu import dax_oracle
-    from .oracle.qemu.guest import GuestError
     if not 1 <= args.runs <= differential.MAX_RUNS or not 1 <= args.max_ops <= differential.MAX_OPS:
         raise InputError(f"--runs must be in 1..{differential.MAX_RUNS:,} and --max-ops in "
                          f"1..{differential.MAX_OPS}")
     settings = _settings(args)
-    try:
-        g = booted(args.kernel)
-    except (fixture.FixtureError, GuestError) as e:
-        sys.stderr.write(f"daxcheck: oracle cannot run here: {e}\n")
+    s = on_guest(args.kernel, "oracle", lambda g: dax_oracle.run(
+        g, args.kernel, args.runs, args.seed, args.max_ops, args.crash_rate, args.kill_share,
+        settings))
+    if s is None:
         return EXIT_INCOMPLETE
-    try:
-        s = dax_oracle.run(g, args.kernel, args.runs, args.seed, args.max_ops,
-                           args.crash_rate, args.kill_share, settings)
-    except GuestError as e:
-        sys.stderr.write(f"daxcheck: incomplete: {e}\n")
-        return EXIT_INCOMPLETE
-    finally:
-        g.close()
     for line in s.lines():
         console.print(line, markup=False)
     return EXIT_VIOLATION if s.mismatches else EXIT_OK
@@ -188,7 +198,6 @@ def replay_on_kernel(args, console) -> int:
     kernel's own design has the trace design's bug settings and matches), 1 when it
     matches neither, 75 when the trace cannot be mapped or the kernel cannot run."""
     from .oracle.qemu import traces
-    from .oracle.qemu.guest import GuestError
     from .runner import load_user_files
     from .trace import read_itf
     load_user_files(args.designs, args.properties)
@@ -198,19 +207,10 @@ def replay_on_kernel(args, console) -> int:
     except traces.NotMappable as e:
         console.print(f"not mappable to syscalls: {e}", markup=False)
         return EXIT_INCOMPLETE
-    try:
-        g = booted(args.kernel)
-    except (fixture.FixtureError, GuestError) as e:
-        sys.stderr.write(f"daxcheck: replay cannot run here: {e}\n")
+    r = on_guest(args.kernel, "replay", lambda g: traces.check_on_kernel(
+        g, args.kernel, recorded.actions, model.design, recorded.prop))
+    if r is None:
         return EXIT_INCOMPLETE
-    try:
-        r = traces.check_on_kernel(g, args.kernel, recorded.actions, model.design,
-                                   recorded.prop)
-    except GuestError as e:
-        sys.stderr.write(f"daxcheck: incomplete: {e}\n")
-        return EXIT_INCOMPLETE
-    finally:
-        g.close()
     console.print(f"{args.file} on {args.kernel} as {len(r.ops)} syscall ops:", markup=False)
     for i, op in enumerate(r.ops):
         console.print(f"  {i}. {op}", markup=False)
