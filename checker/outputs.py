@@ -386,3 +386,10 @@ def write_outputs(args, rows, title: str, command: str, exit_code: int,
         _write(args.summary, markdown_summary(rows, title, exit_code, differences), _MD_MARK, force)
         done.append(args.summary)
     return done
+
+
+def write_file(path, text: str, marker: str, force: bool = False) -> None:
+    """Write ``text`` to ``path`` atomically, refusing (OutputError) to overwrite a file
+    that does not contain ``marker`` (one daxcheck did not write) unless ``force``, a
+    folder, a FIFO or a device."""
+    _write(path, text, marker, force)

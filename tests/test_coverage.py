@@ -3,9 +3,12 @@ engine explores, and the report's numbers."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import textwrap
 
-from daxcheck.checker.coverage import Coverage, measure, html_report
+from daxcheck.checker.cli import main
+from daxcheck.checker.coverage import Coverage, html_report, measure, source_sites
+from daxcheck.checker.coverage.explain import REACHABLE, UNREACHABLE, DesignGoals
 from daxcheck.checker.coverage.recorder import ALONE, FALSE, TRUE, Recorder
 from daxcheck.checker.coverage.sites import scan_file
 from daxcheck.checker.runner import pick_properties
@@ -96,3 +99,76 @@ def test_merging_is_a_union():
     assert a.seen[("x", 1, 0, 0)] == TRUE | FALSE
     assert a.operations["op"] == TRUE | FALSE and a.hooks["h"] is True
     assert [d for d, _, _ in a.designs] == ["a", "b"]
+
+
+# ------------------------------------------------------------------ Z3 explanations
+def _gaps(cov, limit=None):
+    gaps = [(s, want) for s in cov.sites for want in (TRUE, FALSE)
+            if cov.outcome(s) and not cov.outcome(s) & want]
+    return gaps[:limit] if limit else gaps
+
+
+def test_z3_agrees_with_a_complete_exploration_that_a_missing_outcome_is_unreachable():
+    """The explorer decides every site of dax-toggle-on-evict to depth 7; BMC to the same
+    depth must never call a missing outcome reachable (two engines, one answer)."""
+    d = DESIGNS["dax-toggle-on-evict"]
+    props = pick_properties([])
+    cov = measure([d], props)
+    _, files = source_sites()
+    dg = DesignGoals(d, props, files)
+    answers = [dg.explain(s, want, time_limit=30) for s, want in _gaps(cov, 12)]
+    assert answers and all(e.status != REACHABLE for e in answers), [e.line() for e in answers]
+    assert any(e.status == UNREACHABLE for e in answers)
+
+
+def test_z3_finds_what_a_shallow_exploration_missed_and_the_trace_decides_it():
+    """Explored to depth 1 only, some decisions stay one-way; BMC to depth 7 finds them
+    reachable, and re-running its trace under the recorder decides the site that way."""
+    d = DESIGNS["dax-toggle-on-evict"]
+    props = pick_properties([])
+    cov = measure([d], props, depth=1)
+    _, files = source_sites()
+    dg = DesignGoals(d, props, files)
+    found = []
+    for s, want in _gaps(cov):
+        e = dg.explain(s, want, time_limit=30)
+        if e.status == REACHABLE:
+            found.append(e)
+            if len(found) == 3:
+                break
+    assert found, "no gap of a depth-1 exploration is reachable by depth 7"
+    m = dg.model
+    for e in found:
+        assert 1 < e.depth <= 7 and len(e.trace) == e.depth
+        state = m.init_states()[0]
+        for step in e.trace:
+            a = next(a for a in m.actions if a.describe() == step)
+            state = m.next_state(state, a)
+            assert state is not None
+        with Recorder(files) as rec:
+            for a in m.actions:
+                a.apply(m, state)
+            for p in props:
+                p.fn(m.L, state)
+        assert rec.decisions.get(e.site.key, 0) & e.outcome, e.line()
+
+
+def test_coverage_command_writes_json_and_html_and_gates_on_a_share(tmp_path, capsys):
+    out_json, out_html = tmp_path / "c.json", tmp_path / "c.html"
+    code = main(["coverage", "--design", "dax-toggle-on-evict", "-q", "--json", str(out_json),
+                 "--html", str(out_html), "--property", "no_stale_data"])
+    assert code == 0
+    doc = json.loads(out_json.read_text())
+    assert doc["format"] == "daxcheck-coverage" and doc["totals"]["sites"] == len(doc["sites"])
+    assert "daxcheck spec coverage" in out_html.read_text()
+    text = capsys.readouterr().out
+    assert f"{doc['totals']['both']} of {doc['totals']['sites']} decisions" in text
+    # Far under 100%: --fail-under 99 fails; a file daxcheck did not write is kept.
+    mine = tmp_path / "mine.json"
+    mine.write_text("my notes\n")
+    assert main(["coverage", "--design", "dax-toggle-on-evict", "-q",
+                 "--property", "no_stale_data", "--fail-under", "99"]) == 1
+    assert main(["coverage", "--design", "dax-toggle-on-evict", "-q",
+                 "--property", "no_stale_data", "--json", str(mine)]) == 2
+    assert mine.read_text() == "my notes\n"
+    assert main(["coverage", "--design", "no-such-design"]) == 2

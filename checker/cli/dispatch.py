@@ -17,7 +17,7 @@ from ..outputs import OutputError
 from ..report import make_console
 from ..results import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_UNEXPECTED, InputError
 from ..trace import TraceError
-from . import check, gate, graph, oracle, prove, query, replay, simulate, view
+from . import check, coverage, gate, graph, oracle, prove, query, replay, simulate, view
 from . import list as list_command
 from .common import (EXIT_INTERRUPTED, EXIT_TERMINATED, check_paths, internal_error,
                      one_line, refuse_empty_paths, user_code_error, user_path_error)
@@ -115,5 +115,5 @@ def _dispatch(args, argv, console) -> int:
     if args.cmd in ("oracle", "kernel"):
         return oracle.run(args, console)
     mod = {"replay": replay, "view": view, "graph": graph, "query": query,
-           "list": list_command}[args.cmd]
+           "list": list_command, "coverage": coverage}[args.cmd]
     return mod.run(args, console)

@@ -378,6 +378,35 @@ def _query_list_commands(command) -> None:
     _user_files(ls)
 
 
+def _coverage_command(command) -> None:
+    cv = command("coverage", help="which spec and property decisions the designs' explored "
+                 "states decide both ways (per kernel function; gaps as file:line)")
+    _selection(cv, "every registered design")
+    cv.add_argument("--depth", type=_positive_int, metavar="N",
+                    help="explore (and --explain) to depth N (default: each design's)")
+    cv.add_argument("--explain", action="store_true",
+                    help="ask Z3 (BMC) about every gap: reachable (with a trace) or "
+                    "unreachable up to the depth, in the chosen designs")
+    cv.add_argument("--time-limit", type=_positive_float, default=60.0, metavar="S",
+                    help="--explain: seconds per solver question (default 60)")
+    cv.add_argument("--fail-under", type=_percent, metavar="PCT",
+                    help="exit 1 when fewer than PCT%% of the decisions are decided both ways")
+    cv.add_argument("--json", metavar="FILE", help="every site with its outcome, as JSON")
+    cv.add_argument("--html", metavar="FILE",
+                    help="the spec's source with each decision marked (like coverage.py)")
+    cv.add_argument("--force", action="store_true", help="overwrite FILE")
+    cv.add_argument("--verbose", "-v", action="store_true",
+                    help="list every function, not only those with gaps")
+    cv.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
+
+
+def _percent(text):
+    v = _positive_float(text)
+    if v > 100:
+        raise argparse.ArgumentTypeError(f"{text!r} is over 100")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``daxcheck`` parser: every command with its options; a parse error is one line
     on stderr and ``SystemExit(2)`` (``--help``/``--version``: ``SystemExit(0)``)."""
@@ -393,6 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
                               formatter_class=argparse.RawDescriptionHelpFormatter, **kw)
 
     for add in (_check_command, _simulate_command, _gate_command, _replay_command,
-                _view_graph_commands, _oracle_commands, _prove_command, _query_list_commands):
+                _view_graph_commands, _oracle_commands, _prove_command, _query_list_commands,
+                _coverage_command):
         add(command)
     return p

@@ -13,7 +13,6 @@ disabled and the Design hooks called.
 from __future__ import annotations
 
 import html
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,15 +122,20 @@ def source_sites(extra: dict[str, Path] | None = None) -> tuple[list[Site], dict
     return sorted(sites), files
 
 
-def measure(designs, props, depth: int | None = None, extra_files=None) -> Coverage:
+def measure(designs, props, depth: int | None = None, extra_files=None,
+            progress=None) -> Coverage:
     """Explore every design in ``designs`` (each at its own bounds, to ``depth`` or its
     bound) checking ``props``, recording decisions.  Returns the merged :class:`Coverage`.
     The exploration stops where the gate's does (all properties violated, or the bound).
+    ``extra_files``: shown name -> path of user files whose decisions count too;
+    ``progress(design name, i, n)`` before each design.
     """
     sites, files = source_sites(extra_files)
     cov = Coverage(sites)
     names = tuple(n for n, _ in hooks())
-    for design in designs:
+    for i, design in enumerate(designs):
+        if progress is not None:
+            progress(design.name, i + 1, len(designs))
         model = DaxModel(design)
         with Recorder(files, actions=dict(ACTIONS), hooks=names) as rec:
             rec.watch_design(model.design)
@@ -177,9 +181,4 @@ def html_report(cov: Coverage) -> str:
     return "\n".join(parts)
 
 
-def write_json(cov: Coverage, path: str | Path) -> None:
-    """Write :meth:`Coverage.to_json` to ``path`` (UTF-8, indented)."""
-    Path(path).write_text(json.dumps(cov.to_json(), indent=1) + "\n", encoding="utf-8")
-
-
-__all__ = ["Coverage", "KINDS", "measure", "source_sites", "html_report", "write_json"]
+__all__ = ["Coverage", "KINDS", "measure", "source_sites", "html_report"]

@@ -51,6 +51,24 @@ class Recorder:
         self.hooks_called: set[str] = set()
         self._positions: dict[CodeType, list] = {}
         self._undo: list = []
+        self.symbolic = None
+        self.unit = None
+        self.path: list = []
+
+    # ------------------------------------------------------------ symbolic mode
+    def collect_terms(self, is_term) -> None:
+        """Also collect symbolic conditions (for :mod:`.explain`): a condition for which
+        ``is_term(c)`` is true is stored in ``terms[site key]`` as ``(unit, path, c)``,
+        where ``unit`` is what :attr:`unit` was set to (the action index or property being
+        evaluated) and ``path`` the conditions the call is under (the ``require`` guards
+        met so far in the unit and the enclosing ``when`` conditions)."""
+        self.symbolic = is_term
+        self.terms: dict[tuple, list] = defaultdict(list)
+
+    def start_unit(self, unit) -> None:
+        """Begin evaluating ``unit`` (an action index, a property name): the path
+        condition starts empty."""
+        self.unit, self.path = unit, []
 
     # --------------------------------------------------------------- call sites
     def _site(self, depth: int = 2):
@@ -65,8 +83,12 @@ class Recorder:
         return path, line, col
 
     def _note(self, site, operand: int, c) -> None:
-        if site is not None and (c is True or c is False):
+        if site is None:
+            return
+        if c is True or c is False:
             self.decisions[(*site, operand)] |= TRUE if c else FALSE
+        if self.symbolic is not None and (c is True or c is False or self.symbolic(c)):
+            self.terms[(*site, operand)].append((self.unit, tuple(self.path), c))
 
     # ---------------------------------------------------------- recording twins
     def _twins(self) -> dict:
@@ -78,11 +100,23 @@ class Recorder:
 
         def when(d, c, update):
             note(site_of(), 0, c)
-            return vocab.when(d, c, update)
+            if self.symbolic is None or c is True or c is False:
+                return vocab.when(d, c, update)
+
+            def under(d2):
+                self.path.append(c)
+                try:
+                    update(d2)
+                finally:
+                    self.path.pop()
+            return vocab.when(d, c, under)
 
         def require(c):
             note(site_of(), 0, c)
-            return vocab.require(c)
+            r = vocab.require(c)
+            if self.symbolic is not None and c is not True and c is not False:
+                self.path.append(c)
+            return r
 
         def junction(real):
             def twin(*cs):
