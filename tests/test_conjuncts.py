@@ -1,30 +1,32 @@
-"""Property conjuncts tested alone (issue 28): every ``And`` operand of every shipped
-property has a concrete state on which that operand, and nothing else, decides the
+"""Property conjuncts tested alone (issue 28): every ``And`` (and ``Or``) operand of every
+shipped property has a concrete state on which that operand, and nothing else, decides the
 property, so a weakened property (the operand dropped) is caught here even where no
 shipped design's exploration ever violates that conjunct alone.
 
-A *site* is one operand of one ``And`` call in ``properties/fsdax.py``, found by reading
-the source (:func:`daxcheck.checker.coverage.sites.scan_file`); a site counts under every
-shipped property whose function contains it (nested defs such as ``owns`` included) or
-calls, directly or through another helper, the module-level helper that contains it
+A *site* is one operand of one ``And``/``Or`` call in ``properties/fsdax.py``, found by
+reading the source (:func:`daxcheck.checker.coverage.sites.scan_file`); a site counts under
+every shipped property whose function contains it (nested defs such as ``owns`` included)
+or calls, directly or through another helper, the module-level helper that contains it
 (``legit``, ``file_pte``).  A :class:`Case` names one (property, site) in kernel terms and
 builds a concrete state (fields set on ``Layout.init_state()``, or a state reached by a
 tiny exploration) and the property item to evaluate.  :func:`check_case` asserts, with the
 coverage :class:`~daxcheck.checker.coverage.recorder.Recorder` watching:
 
-* the operand decided its ``And`` ALONE (seen False while every other operand was True);
+* the operand decided its call ALONE (an ``And`` operand seen False while every other
+  operand was True; an ``Or`` operand True while the others were False);
 * the property gives the case's verdict: violated for a conjunct in positive position
   (dropping it would let the violation through), holding for an operand of an
-  implication's premise or under ``Not`` (dropping it makes the property fire on a state it
-  must accept: the conjunct keeps a false alarm out) — the only way such an operand can
-  matter;
+  implication's premise, under ``Not``, or of an ``Or`` in positive position (dropping it
+  makes the property fire on a state it must accept: the operand keeps a false alarm
+  out) — the only way such an operand can matter;
 * at the property's top-level ``And`` (when its function returns one) exactly one operand
-  is False (positive cases) or none is (premise cases);
-* the property with that one operand replaced by True (dropped), evaluated on the same
-  state, gives the other verdict.
+  is False (violated cases) or none is (holding cases);
+* the property with that one operand dropped (an ``And`` operand taken as True, an ``Or``
+  operand as False), evaluated on the same state, gives the other verdict.
 
-Operands that can never change the verdict are listed in :data:`REDUNDANT` with the
-reason, and a Hypothesis test checks the claim on random states.
+Operands that never change the verdict are listed in :data:`REDUNDANT` with the reason;
+one test checks the claim on every combination of the fields the item reads, another on
+random states of all those fields (Hypothesis).
 """
 from __future__ import annotations
 
@@ -130,7 +132,8 @@ class Case:
     (() -> (layout, state, item): the item of an ``each=`` property, or None),
     ``violated`` (True: the property fails on the state and holds with the operand
     dropped; False: an operand of a premise or under Not, the property holds and fails
-    with the operand dropped), ``operand`` (for ``And(*xs)``: which operand)."""
+    with the operand dropped), ``operand`` (for ``And(*xs)``: which operand), ``kind``
+    (``And`` or ``Or``)."""
 
     name: str
     prop: str
