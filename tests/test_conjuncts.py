@@ -690,7 +690,7 @@ def test_redundant_operand_never_changes_the_verdict(key):
 
 
 @pytest.mark.parametrize("key", sorted(REDUNDANT), ids=[k[3] for k in sorted(REDUNDANT)])
-@settings(max_examples=100, deadline=None, derandomize=True,
+@settings(max_examples=100, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_redundant_operand_on_random_states(key, data):
