@@ -675,17 +675,16 @@ def test_redundant_operand_never_changes_the_verdict(key):
     prop, L = PROPERTIES[key[0]], r.layout
     offs = [_offset(L, f) for f in r.fields]
     domains = [L.specs[f[0]].values(L.bounds) for f in r.fields]
-    n, alone = 0, False
-    for values in itertools.product(*domains):
-        s = state(L, dict(zip(offs, values)))
-        with Recorder({PROPS_FILE: SHOWN}, modules=[props_fsdax]) as rec:
-            want = evaluate(prop, L, s, r.item)
-        alone |= bool(rec.decisions.get((SHOWN, site.line, site.col, site.operand), 0) & ALONE)
+    combos = list(itertools.product(*domains))
+    states = [state(L, dict(zip(offs, values))) for values in combos]
+    with Recorder({PROPS_FILE: SHOWN}, modules=[props_fsdax]) as rec:
+        verdicts = [evaluate(prop, L, s, r.item) for s in states]
+    for values, s, want in zip(combos, states, verdicts):
         assert dropped(prop, L, s, r.item, site, site.operand) is want, (
             f"dropping `{site.text}` changes {key[0]} on " +
             ", ".join(f"{L.label(o)}={L.show(o, v)}" for o, v in zip(offs, values)))
-        n += 1
-    assert n == math.prod(len(d) for d in domains)
+    assert len(states) == math.prod(len(d) for d in domains)
+    alone = bool(rec.decisions.get((SHOWN, site.line, site.col, site.operand), 0) & ALONE)
     assert alone is r.alone, f"`{site.text}` decides its And alone: {alone}"
 
 
