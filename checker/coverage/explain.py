@@ -18,7 +18,7 @@ so the symbolic evaluation walks every path the concrete one can), so:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from daxcheck.spec.model import DaxModel
 
@@ -62,7 +62,10 @@ class Explanation:
             steps = " -> ".join(self.trace) or "(initial state)"
             return f"{head}: reachable in {scope}: {steps}, then {self.unit}"
         if self.status == UNREACHABLE:
-            return f"{head}: unreachable up to depth {self.depth} in {self.design} (Z3)"
+            if self.note:
+                return (f"{head}: unreachable (Z3) {self.note}, each to its own depth "
+                        f"(deepest: {self.design}, {self.depth})")
+            return f"{head}: unreachable (Z3) up to depth {self.depth} in {self.design}"
         if self.status == NOT_REACHED:
             return f"{head}: {self.design} never evaluates it"
         return f"{head}: unresolved in {scope} ({self.note})"
@@ -177,25 +180,37 @@ def explain(design, site: Site, outcome: int, props, files: dict[str, str],
 
 def explain_gaps(gaps, designs, props, files, depth=None, bounds=None,
                  time_limit: float | None = 60.0, progress=None) -> list[Explanation]:
-    """For every ``(site, outcome)`` in ``gaps``, the first design of ``designs`` where
-    Z3 finds the outcome reachable; else the answer of the last design that evaluates the
-    site (unreachable in every one of them, or unresolved if any was); else
-    NOT_REACHED.  ``progress(done, total)`` after each gap."""
+    """For every ``(site, outcome)`` in ``gaps``: the first design of ``designs`` where Z3
+    finds the outcome reachable; else, among the designs that evaluate the site, an
+    unresolved answer if any (the solver could not decide one of them), else an
+    unreachable one whose ``note`` counts the designs that proved it unreachable; else
+    NOT_REACHED (no design evaluates the site).  ``progress(done, total)`` after each gap.
+    """
     built: dict[str, DesignGoals] = {}
     out = []
     for n, (site, outcome) in enumerate(gaps):
-        best = None
+        answers = []
         for d in designs:
             dg = built.get(d.name)
             if dg is None:
                 dg = built[d.name] = DesignGoals(d, props, files, bounds)
             e = dg.explain(site, outcome, depth, time_limit)
+            answers.append(e)
             if e.status == REACHABLE:
-                best = e
                 break
-            if e.status == UNRESOLVED or best is None or best.status == NOT_REACHED:
-                best = e if (best is None or best.status != UNRESOLVED) else best
-        out.append(best)
+        out.append(_summarise(answers))
         if progress is not None:
             progress(n + 1, len(gaps))
     return out
+
+
+def _summarise(answers: list[Explanation]) -> Explanation:
+    for status in (REACHABLE, UNRESOLVED):
+        hit = [e for e in answers if e.status == status]
+        if hit:
+            return hit[0]
+    proofs = [e for e in answers if e.status == UNREACHABLE]
+    if not proofs:
+        return answers[-1]
+    deepest = max(proofs, key=lambda e: e.depth)
+    return replace(deepest, note=f"in all {len(proofs)} designs that evaluate it")
