@@ -17,6 +17,7 @@ from daxcheck.checker.runner import load_user_files
 from daxcheck.properties import PROPERTIES
 from daxcheck.spec.designs import DESIGNS
 from daxcheck.spec.model import DaxModel
+from helpers import dax_here
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -119,3 +120,23 @@ def test_relative_links_resolve(doc):
         if "://" in target or target.startswith("mailto:"):
             continue
         assert (doc.parent / target).exists(), f"{doc.name}: {target}"
+
+
+def test_the_command_synopsis_names_real_options():
+    """Every option docs/cli.md's synopsis shows for a command is in that command's
+    ``--help`` (a renamed or dropped option makes the synopsis stale)."""
+    text = (ROOT / "docs" / "cli.md").read_text()
+    synopsis = re.search(r"## Commands\n\n```text\n(.*?)```", text, re.S).group(1)
+    commands = {}
+    for line in synopsis.splitlines():
+        if line.startswith("daxcheck "):
+            words = line.split()
+            cmd = tuple(words[1:3]) if words[1] == "kernel" else (words[1],)
+            opts = commands.setdefault(cmd, set())
+        opts.update(re.findall(r"--[a-z][a-z-]*", line))
+    assert len(commands) >= 10
+    for cmd, opts in commands.items():
+        code, out, err = dax_here(*cmd, "--help")
+        assert code == 0, err
+        missing = {o for o in opts if o not in out}
+        assert not missing, f"daxcheck {' '.join(cmd)}: {sorted(missing)}"
