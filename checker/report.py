@@ -97,41 +97,67 @@ def depth_reached(check) -> int:
     return min(check.model.bounds.depth, max(r.stats.depth or 0, deepest))
 
 
+def _compact_table(checks, prop_names, title: str | None) -> Table:
+    """One row per design for a narrow terminal: under "all" the verdict most of its
+    properties share and under "but" every other property as label + verdict (``P3✗5``),
+    read as "all ok but P3✗5"."""
+    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
+              show_edge=False, padding=(0, 0))
+    t.add_column("design", overflow="fold")
+    t.add_column("seed", justify="center", no_wrap=True)
+    t.add_column("all", justify="left", no_wrap=True)
+    t.add_column("but", overflow="fold")
+    t.add_column("states", justify="right", no_wrap=True)
+    t.add_column("depth", justify="right", no_wrap=True)
+    t.add_column("time", justify="right", no_wrap=True)
+    labels = prop_labels(prop_names)
+    for c in checks:
+        r = c.result
+        cells = [_cell(r.verdicts.get(p)) for p in prop_names]
+        plain = [x.plain for x in cells]
+        common = max(plain, key=lambda x: (plain.count(x), x.startswith("ok"))) if plain else "-"
+        rest = Text()
+        for p, cell in zip(prop_names, cells):
+            if cell.plain != common:
+                if rest:
+                    rest.append(" ")
+                rest.append(labels[p]).append(cell)
+        head = next(x for x in cells if x.plain == common) if cells else Text("-")
+        t.add_row(Text(str(r.design)), Text(str(c.model.design.seed)), head, rest,
+                  f"{r.stats.states:,}" if r.stats.states else "(z3)",
+                  str(depth_reached(c)), f"{r.stats.seconds:.1f}s")
+    return t
+
+
+COMPACT_LEGEND = "all ... but: every property has the verdict under 'all' but those listed"
+"""What the two verdict columns of the compact table mean."""
+
+
 def verdict_tables(checks, prop_names, width: int = 80) -> list:
     """The design x property verdict matrix as renderables that fit ``width`` columns with
-    nothing cut: designs as rows, properties as columns keyed by stable labels
-    (:func:`prop_labels`: P1..P14 for the shipped invariants in every run, U1.. for a
+    nothing cut, one row per design: designs as rows, properties as columns keyed by stable
+    labels (:func:`prop_labels`: P1..P14 for the shipped invariants in every run, U1.. for a
     user's, L1.. for lemmas; a legend names them and the cells), then the states, the depth
-    reached (:func:`depth_reached`) and the time of each design.  When the properties do not
-    fit in one table they are split over several (each with the design column; states, depth
-    and time in the last).  Cells: "ok" (holds to the depth bound), "ok*" (whole reachable
-    space), "✗N" (violated, shortest counterexample N), "?" (incomplete), "-" (not checked)."""
+    reached (:func:`depth_reached`) and the time of each design.  When the matrix is wider
+    than ``width`` (14 properties need about 110 columns) the table is compact instead: per
+    design the verdict most of its properties share ("all") and each other property as
+    label + verdict ("but": ``P3✗5 P9✗3``), so 54 designs still take 54 rows at 80
+    columns.  Cells: "ok" (holds to the depth bound), "ok*" (whole reachable space), "✗N"
+    (violated, shortest counterexample N steps), "?" (incomplete), "nf" (a simulation found
+    no violation), "-" (not checked).  Returns ``[Table, Text legend]``."""
     measure = Console(width=10_000, file=io.StringIO())
-    n = len(prop_names)
-
-    def fits(cols, stats):
-        tb = _verdict_table(checks, prop_names, cols, stats, None)
-        return measure.measure(tb).maximum <= width
-    chunks, start = [], 0
-    while start < n or not chunks:
-        end = n
-        while end > start + 1 and not fits(range(start, end), end == n):
-            end -= 1
-        chunks.append(range(start, end))
-        start = end
-    out = []
-    for k, cols in enumerate(chunks):
-        title = "daxcheck verdicts" + (f" ({k + 1}/{len(chunks)})" if len(chunks) > 1 else "")
-        out.append(_verdict_table(checks, prop_names, cols, k == len(chunks) - 1, title))
-    lines = [""]
     labels = prop_labels(prop_names)
+    full = _verdict_table(checks, prop_names, range(len(prop_names)), True, "daxcheck verdicts")
+    compact = measure.measure(full).maximum > width
+    table = _compact_table(checks, prop_names, "daxcheck verdicts") if compact else full
+    lines = [""]
     for p in prop_names:      # "P1 name" entries packed, never split
         entry = f"{labels[p]} {p}"
         if lines[-1] and len(lines[-1]) + 2 + len(entry) > width:
             lines.append("")
         lines[-1] += ("  " if lines[-1] else "") + entry
-    out.append(Text(textwrap.fill(LEGEND, width) + "\n" + "\n".join(lines), style="dim"))
-    return out
+    legend = LEGEND if not compact else COMPACT_LEGEND + "; " + LEGEND
+    return [table, Text(textwrap.fill(legend, width) + "\n" + "\n".join(lines), style="dim")]
 
 
 def run_summary(checks, prop_names, differences, written, user_flags=(), out_dir=None,
@@ -141,8 +167,8 @@ def run_summary(checks, prop_names, differences, written, user_flags=(), out_dir
     a design whose violations differ from its ``expect_violated``), the incomplete designs
     (a budget, Ctrl-C), how many designs are broken as expected and how many hold every
     property, where the counterexamples are (``written``: ``{(design, property): path}``;
-    ``out_dir`` None: not written), then the next commands (view, replay, list properties),
-    carrying ``user_flags`` (``["--designs", F, ...]``) where they are needed.
+    ``out_dir`` None: not written), then the next commands (a shell assignment ``t=TRACE`` of
+    the first trace, then view, replay, check --design, list properties), carrying ``user_flags`` (``["--designs", F, ...]``) where they are needed.
     ``designs_asked``: how many designs the run was to check (more than ``checks`` after
     Ctrl-C); ``expect``: the run is ``--expect`` (a one-line verdict on expectations)."""
     out = []
@@ -185,17 +211,16 @@ def run_summary(checks, prop_names, differences, written, user_flags=(), out_dir
     first = next((written[k] for k in written if k[0] in bad), files[0] if files else None)
     q = " ".join(shlex.quote(x) for x in user_flags)
     out.append(("bold", "next:"))
-    if first:
-        stem = Path(first).name.removesuffix(".itf.json")
-        out.append(("", f"  daxcheck view {shlex.quote(first)} --html {shlex.quote(stem)}.html"
-                        f"   (draw it as a web page)"))
-        out.append(("", f"  daxcheck replay {shlex.quote(first)}{' ' + q if q else ''}"
-                        f"   (re-run its steps on the spec and on pmem bytes)"))
+    if first:        # the trace path once, so every command fits 80 columns and stays whole
+        out.append(("", f"  t={shlex.quote(first)}"))
+        out.append(("", '  daxcheck view "$t" --html trace.html   (draw it as a web page)'))
+        out.append(("", f'  daxcheck replay "$t"{" " + q if q else ""}'
+                        f"   (re-run it on the spec and on pmem bytes)"))
     design = next((c.result.design for c in checks if c.result.design in bad), None) or \
         next((c.result.design for c in checks if c.traces), None)
     if design and n > 1:
         out.append(("", f"  daxcheck check --design {shlex.quote(design)}"
-                        f"{' ' + q if q else ''}   (its counterexamples step by step)"))
+                        f"{' ' + q if q else ''}   (its traces step by step)"))
     out.append(("", f"  daxcheck list properties{' ' + q if q else ''}"
                     f"   (what each property means)"))
     return out

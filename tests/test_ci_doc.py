@@ -84,3 +84,29 @@ def test_the_workflow_runs_the_script_and_uploads_its_files():
     for f in ("daxcheck-junit.xml", "daxcheck.json", "daxcheck-summary.md", "gate-failures"):
         assert f in script and f in wf
     assert "if: always()" in wf
+
+
+def test_the_install_step_names_a_real_source(tmp_path):
+    """No placeholder: the shell step and the workflow install from ``DAXCHECK_SOURCE``,
+    by default ``./daxcheck`` (the submodule the project tree shows, checked out with
+    ``submodules: true``); run with a stub ``pip`` the step passes the source on as given."""
+    text = DOC.read_text()
+    assert "OWNER" not in text
+    install, wf = block("sh install"), block("yaml .github/workflows/daxcheck.yml")
+    assert '"${DAXCHECK_SOURCE:-./daxcheck}"' in install and "submodules: true" in wf
+    assert '"${DAXCHECK_SOURCE:-./daxcheck}"' in wf and "vars.DAXCHECK_SOURCE" in wf
+    assert "  daxcheck/ " in text
+    bin_dir = tmp_path / "bin"           # python3 that records what pip was asked to install
+    bin_dir.mkdir()
+    stub = bin_dir / "python3"
+    stub.write_text('#!/bin/sh\n[ "$1 $2 $3" = "-m pip install" ] && echo "$4" >> installed\n')
+    stub.chmod(stub.stat().st_mode | stat.S_IEXEC)
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "gate.sh").write_text("true\n")
+    assert sh(install, tmp_path, bin_dir).returncode == 0
+    env_src = "daxcheck @ git+https://git.example.org/daxcheck.git@v0.1.0"
+    r = subprocess.run(["sh", "-c", install], cwd=tmp_path, capture_output=True, text=True,
+                       env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+                            "DAXCHECK_SOURCE": env_src})
+    assert r.returncode == 0
+    assert (tmp_path / "installed").read_text().splitlines() == ["./daxcheck", env_src]

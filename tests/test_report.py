@@ -33,8 +33,56 @@ def file_a_stays_small(L, s):
 CELL = r"(ok\*?|✗\d+|\?|-)"
 
 
+def expected_cell(v) -> str:
+    """The table cell of a verdict, from the verdict itself."""
+    return {"holds": "ok*" if v.complete else "ok", "violated": f"✗{v.depth}",
+            "incomplete": "?"}[v.status]
+
+
+def checked_in_process(tmp_path, designs):
+    """The same check run in process: {design: CheckResult-like check}."""
+    from daxcheck.checker.runner import load_user_files
+    from daxcheck.registries import isolated
+    with isolated():
+        load_user_files(str(tmp_path / "d.py"), str(tmp_path / "p.py"))
+        props = pick_properties(None)
+        return {d: run_check(make_model(DESIGNS[d], {}), props, budget=Budget()) for d in designs}
+
+
+def parse_rows(lines, designs, prop_labels):
+    """{design: {label: cell}} from either layout of the verdict table: the full matrix (one
+    column per property label) or the compact one ("all" verdict, "but" label+verdict)."""
+    head = next(x for x in lines if x.startswith("design "))
+    out = {}
+    if " all but " in head:
+        for d in designs:
+            i = next(i for i, x in enumerate(lines) if x.startswith(d[:20]))
+            row = lines[i].rstrip()
+            m = re.fullmatch(rf"{re.escape(d[:20])}\S* +\S+ +{CELL} +(.*?) *[\d,]+ +\d+ +\d+\.\ds",
+                             row)
+            assert m, row
+            cells = {p: m.group(1) for p in prop_labels}
+            for entry in m.group(2).split():
+                lab, cell = re.fullmatch(rf"([PUL]\d+){CELL}", entry).groups()
+                assert cells[lab] != cell
+                cells[lab] = cell
+            out[d] = cells
+        return out
+    labels = head.split()[2:-3]
+    assert labels == prop_labels
+    for d in designs:
+        row = next(x for x in lines if x.startswith(d[:20]))
+        m = re.fullmatch(rf"{re.escape(d[:20])}\S* +\S+ +((?:{CELL} +)+)[\d,]+ +\d+ +\d+\.\ds",
+                         row.rstrip())
+        assert m, row
+        out[d] = dict(zip(labels, m.group(1).split()))
+    return out
+
+
 @pytest.mark.parametrize("columns", [80, 120])
 def test_verdict_table_fits_and_shows_everything(tmp_path, columns):
+    """At 120 columns the full matrix, at 80 the compact table: both fit, and both give
+    every design's verdict on every property (the same verdicts)."""
     (tmp_path / "d.py").write_text(DESIGNS_FILE)
     (tmp_path / "p.py").write_text(PROPS_FILE)
     designs = ["hole-size-unknown", "iomap-hole-size", "userspace-flush",
@@ -49,37 +97,43 @@ def test_verdict_table_fits_and_shows_everything(tmp_path, columns):
     for i, p in enumerate(PROPERTIES):
         assert f"P{i + 1} {p}" in text
     assert "U1 file_a_stays_small" in text      # a user's invariant: U1, in every run
-    n = len(PROPERTIES) + 1
-    for d in designs:   # one row per table the properties were split over; stats in the last
-        rows = [x for x in lines if x.startswith(d[:20])]
-        cells = 0
-        for i, row in enumerate(rows):
-            stats = r"[\d,]+ +\d+ +\d+\.\ds" if i == len(rows) - 1 else ""
-            m = re.fullmatch(rf"{re.escape(d[:20])}.*?\d{{3}} +((?:{CELL} +)+){stats}",
-                             row.rstrip() + ("" if stats else " "))
-            assert m, rows
-            cells += len(m.group(1).split())
-        assert cells == n, rows
+    labels = [f"P{i + 1}" for i in range(len(PROPERTIES))] + ["U1"]
+    rows = parse_rows(lines, designs, labels)
+    assert (" all but " in r.stdout) == (columns == 80)
+    assert rows["hole-size-unknown"]["P5"] == "✗3" and rows["iomap-hole-size"]["P5"] == "ok"
+    assert all(len(v) == len(labels) for v in rows.values())
+    want = {d: {lab: expected_cell(c.result.verdicts[p])
+                for lab, p in zip(labels, [*PROPERTIES, "file_a_stays_small"])}
+            for d, c in checked_in_process(tmp_path, designs).items()}
+    assert rows == want
 
 
-def test_many_properties_are_split_over_tables_never_cut():
+def test_many_properties_at_80_columns_give_one_compact_table():
+    """Properties and lemmas together (42 columns) at 80 columns: one row per design, every
+    verdict that differs from the row's common one listed with its stable label."""
     props = pick_properties(list(PROPERTIES) + list(LEMMAS))
     checks = [run_check(make_model(DESIGNS[d], {"depth": 2}), props, budget=Budget())
               for d in ("map-sync", "iomap-hole-size")]
     out = io.StringIO()
     console = Console(file=out, width=80)
-    parts = verdict_tables(checks, [p.name for p in props], 80)
-    assert len(parts) > 2                       # several tables and the legend
+    names = [p.name for p in props]
+    parts = verdict_tables(checks, names, 80)
+    assert len(parts) == 2                      # the table and the legend
     for part in parts:
         console.print(part)
     lines = out.getvalue().splitlines()
     assert max(len(x) for x in lines) <= 80
-    heads = " ".join(x for x in lines if x.startswith("design"))
-    assert all(f"P{i + 1}" in heads.split() for i in range(len(PROPERTIES)))
-    assert all(f"L{i + 1}" in heads.split() for i in range(len(LEMMAS)))
+    text = " ".join(out.getvalue().split())
+    assert all(f"P{i + 1} {p}" in text for i, p in enumerate(PROPERTIES))
+    assert all(f"L{i + 1} {p}" in text for i, p in enumerate(LEMMAS))
+    labels = [f"P{i + 1}" for i in range(len(PROPERTIES))] + [f"L{i + 1}"
+                                                                for i in range(len(LEMMAS))]
+    rows = parse_rows(lines, [c.result.design for c in checks], labels)
     for c in checks:
         assert any(x.startswith(c.result.design) and f"{c.result.stats.states:,}" in x
                    for x in lines)
+        assert rows[c.result.design] == {label: expected_cell(c.result.verdicts[name])
+                                         for name, label in zip(names, labels)}
 
 
 def test_progress_lines_when_not_a_terminal():
@@ -95,23 +149,25 @@ def test_progress_lines_when_not_a_terminal():
         "Progress(3) cow-srcmap: 9,000 distinct states, 818 states/s, 11.0s"]
 
 
-def test_main_job_prints_the_table_and_a_summary_people_act_on(tmp_path):
+@pytest.mark.parametrize("columns", [80, 120])
+def test_main_job_prints_the_table_and_a_summary_people_act_on(tmp_path, columns):
     """daxcheck check (every design): the verdict table and a summary ending the output,
-    at most 80 lines; no counterexample tables unless -v or a single design."""
-    r = dax("check", "--out", str(tmp_path / "cx"), env={**os.environ, "COLUMNS": "120"})
+    at most 80 lines that fit the terminal (COLUMNS=80: the compact table); no
+    counterexample tables unless -v or a single design."""
+    r = dax("check", "--out", "cx", cwd=tmp_path, env={**os.environ, "COLUMNS": str(columns)})
     assert r.returncode == 12, r.stdout + r.stderr
     lines = r.stdout.splitlines()
     rows = [x for x in lines if x.split()[:1] and x.split()[0] in DESIGNS]
     assert len(rows) == len(DESIGNS) and "┏" not in r.stdout
-    assert len(lines) - len(rows) <= 25      # 52 designs: 71 lines in all
+    assert len(lines) <= 80 and max(len(x) for x in lines) <= columns
     start = next(i for i, x in enumerate(lines)
                  if x.startswith(f"summary: {len(DESIGNS)} designs"))
     tail = "\n".join(lines[start:])
-    assert "broken as expected" in tail and f"in {tmp_path / 'cx'}/" in tail
-    for cmd in ("daxcheck view ", "daxcheck replay ", "daxcheck list properties"):
+    assert "broken as expected" in tail and "in cx/" in tail
+    for cmd in ('daxcheck view "$t"', 'daxcheck replay "$t"', "daxcheck list properties"):
         assert cmd in tail
-    view = next(x for x in lines if "daxcheck view " in x).split()
-    assert Path(view[2]).is_file()           # the hint names a file that is there
+    t = next(x for x in lines if x.startswith("  t=")).strip()[2:]
+    assert (tmp_path / t).is_file()          # the hint names a file that is there
     # the depth column shows the depth reached: an exhausted space stops short of the bound
     row = next(x for x in lines if x.startswith("fault-truncate-mmaplock "))
     assert "ok*" in row and int(row.split()[-2]) < DESIGNS["fault-truncate-mmaplock"].bounds.depth
@@ -196,7 +252,8 @@ def test_the_summary_fits_a_narrow_terminal_and_keeps_commands_whole(tmp_path):
     assert r.returncode == 12, r.stdout + r.stderr
     lines = r.stdout.splitlines()
     tail = lines[next(i for i, x in enumerate(lines) if x.startswith("summary:")):]
-    commands = [x for x in tail if x.startswith("  daxcheck ")]
-    assert len(commands) == 4 and all(len(x) <= 60 for x in tail if x not in commands)
-    view = next(x for x in commands if x.startswith("  daxcheck view ")).split()
-    assert Path(view[2]).is_file() and view[3] == "--html"      # whole, copyable
+    commands = [x for x in tail if x.startswith(("  daxcheck ", "  t="))]
+    assert len(commands) == 5 and all(len(x) <= 60 for x in tail if x not in commands)
+    t = next(x for x in commands if x.startswith("  t=")).strip()[2:]
+    assert Path(t).is_file()                 # whole, copyable
+    assert '  daxcheck view "$t" --html trace.html' in commands
