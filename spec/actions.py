@@ -17,11 +17,10 @@ import dataclasses
 from dataclasses import dataclass, fields as dc_fields
 from typing import ClassVar
 
-from .state import (HOLE, UNWRITTEN, WRITTEN, PTE_NONE, PTE_RO, PTE_RW, PTE_ZERO, PTE_ANON,
-                    MM_NONE, MM_SHARED, MM_SYNC, MM_PRIVATE, XA_EMPTY, XA_ZERO, XA_PFN,
-                    ORDER_PMD)
+from .state import (HOLE, UNWRITTEN, WRITTEN, PTE_NONE, PTE_RO, PTE_RW, PTE_ANON,
+                    MM_NONE, MM_SHARED, MM_SYNC, MM_PRIVATE)
 from .vocab import (And, Or, Not, If, ForAll, store, select, when, require, draft, freeze)
-from . import fsdax as k
+from .kernel import dax, huge_memory, pmem, views, warn, xfs_bmap, xfs_iomap, xfs_reflink
 from . import locks
 from .arguments import show_arg
 
@@ -63,7 +62,7 @@ def action(cls):
         raise ActionDefinitionError(f"action family {name} is already registered "
                                     f"({old.__module__}.{old.__qualname__})")
     ACTIONS[name] = cls
-    k.declare_warnings_of(cls)
+    warn.declare_warnings_of(cls)
     return cls
 
 
@@ -104,7 +103,7 @@ class Action:
 def _promise(L, d, f, x):
     """Ghost: the current contents of ``f``/``x`` are promised durable."""
     for g in L.segs:
-        d[L.ghost_durable[f][x][g]] = k.file_view(L, d, f, x, g) + 1
+        d[L.ghost_durable[f][x][g]] = views.file_view(L, d, f, x, g) + 1
 
 
 def _per_inode_dax(D, L, s, f):
@@ -215,7 +214,7 @@ def _insert_pfn(D, L, d, n, f, x, write):
     """The pfn side of a fault: dax_insert_entry (design hook) + vmf_insert_mixed(_mkwrite)
     for the extent's block, after any PMD entry of the range is downgraded."""
     p = d[L.ext_pblk[f][x]]
-    k.break_pmd(D, L, d, f)
+    dax.break_pmd(D, L, d, f)
     shared = D.iomap_f_shared(L, d, f, x, "read")
     dirty = D.dax_mark_dirty(L, d, f) if write else False
     D.dax_insert_entry(L, d, f, x, p, dirty, shared)
@@ -229,9 +228,9 @@ def _cow_page(D, L, d, n, f, x):
     allocated.  A PMD mapping of the range is split first (``private_pmd_split``; the
     huge-PMD write-protect fault of a DAX PMD falls back to PTEs)."""
     if D.private_pmd_split == "split":
-        k.zap_pmd(L, d, n, f)
+        huge_memory.zap_pmd(L, d, n, f)
     for g in L.segs:
-        d[L.anon[n][f][x][g]] = k.file_view(L, d, f, x, g)
+        d[L.anon[n][f][x][g]] = views.file_view(L, d, f, x, g)
     d[L.pte_kind[n][f][x]] = PTE_ANON
     d[L.pte_pfn[n][f][x]] = 0
 
@@ -244,7 +243,7 @@ class Fault(Action):
     gets a read-only pfn PTE, a hole or unwritten extent the zero page (dax_load_hole).  A
     write fault (no PTE, a read-only PTE via pfn_mkwrite, or the zero page) calls
     ->iomap_begin(IOMAP_WRITE), which allocates, converts or CoWs (see
-    :func:`fsdax.begin_write`); on a MAP_SYNC mapping with IOMAP_F_DIRTY the fault returns
+    :func:`~daxcheck.spec.kernel.xfs_iomap.xfs_dax_write_iomap_begin`); on a MAP_SYNC mapping with IOMAP_F_DIRTY the fault returns
     VM_FAULT_NEEDDSYNC and dax_finish_sync_fault fsyncs before the writable PTE is set.  A
     write fault on a MAP_PRIVATE mapping copies the page into an anonymous page
     (dax_fault_cow_page).  Disabled beyond EOF (SIGBUS) or when not mapped."""
@@ -261,33 +260,12 @@ class Fault(Action):
         mm = s[L.mmap_mode[n][f]]
         pk = s[L.pte_kind[n][f][x]]
         want = And(pk != PTE_RW, pk != PTE_ANON) if self.write else pk == PTE_NONE
-        base = And(mm != MM_NONE, x < s[L.size[f]], want, _per_inode_dax(D, L, s, f),
-                   locks.atomic_guard(D, L, s, self))
-        d = draft(s)
-        if not self.write:
-            if not require(base):
-                return None
-            written = d[L.ext_kind[f][x]] == WRITTEN
-            when(d, written, lambda d: _insert_pfn(D, L, d, n, f, x, False))
-            when(d, Not(written), lambda d: (k.break_pmd(D, L, d, f),
-                                             D.dax_load_hole(L, d, n, f, x)))
-            return freeze(d)
-        new = D.iomap_f_new(L, s, f, x)
-        plan, ok = k.write_plan(D, L, d, f, x, "fault")
-        private = (mm == MM_PRIVATE) if D.private_mappings else False
-        if not require(And(base, Or(private, ok))):
+        if not require(And(mm != MM_NONE, want, _per_inode_dax(D, L, s, f),
+                           locks.atomic_guard(D, L, s, self))):
             return None
-
-        def shared_fault(d):
-            k.write_effects(D, L, d, f, x, (), "fault", plan)
-            sync = D.dax_fault_is_synchronous(L, d, n, f)
-            if sync is not False:
-                when(d, And(sync, D.iomap_f_dirty(L, d, f, x, new)),
-                     lambda d: D.dax_finish_sync_fault(L, d, f, x))
-            _insert_pfn(D, L, d, n, f, x, True)
-        when(d, Not(private), shared_fault)
-        if private is not False:
-            when(d, private, lambda d: _cow_page(D, L, d, n, f, x))
+        d = draft(s)
+        if not D.dax_iomap_pte_fault(L, d, n, f, x, self.write):
+            return None
         return freeze(d)
 
     @classmethod
@@ -323,42 +301,13 @@ class PmdFault(Action):
 
     def apply(self, m, s):
         L, D = m.L, m.design
-        n, f, B = self.proc, self.file, len(L.blks)
-        common = And(s[L.mmap_mode[n][f]] != MM_NONE, s[L.size[f]] >= B,
-                     k.pmd_ptes_none(L, s, n, f), Not(D.xas_find_conflict(L, s, n, f)),
-                     _per_inode_dax(D, L, s, f),
-                     locks.atomic_guard(D, L, s, self))
-        hole = And(s[L.ext_kind[f][0]] == HOLE, D.iomap_hole_length(L, s, f, 0, B) >= B)
-        pfn, base = k.pmd_aligned_extent(L, s, f) if D.pmd_pfn_entries else (False, 0)
-        if pfn is not False:
-            pfn = And(pfn, ForAll(L.blks, lambda x: s[L.xa_kind[f][x]] == XA_EMPTY))
-        if not require(And(common, Or(hole, pfn))):
+        n, f = self.proc, self.file
+        if not require(And(s[L.mmap_mode[n][f]] != MM_NONE, _per_inode_dax(D, L, s, f),
+                           locks.atomic_guard(D, L, s, self))):
             return None
         d = draft(s)
-
-        def zero(d):
-            for x in L.blks:  # an index with an entry of its own keeps it (the conflict)
-                free = d[L.xa_kind[f][x]] == XA_EMPTY
-                d[L.xa_order[f][x]] = If(free, ORDER_PMD, d[L.xa_order[f][x]])
-                d[L.xa_kind[f][x]] = If(free, XA_ZERO, d[L.xa_kind[f][x]])
-                d[L.pte_kind[n][f][x]] = PTE_ZERO
-                d[L.pte_pfn[n][f][x]] = 0
-            d[L.pmd_zero[f]] = 1
-
-        def pfn_pmd(d):
-            for x in L.blks:
-                p = base + x
-                D.dax_associate_entry(L, d, p, f, x, D.iomap_f_shared(L, d, f, x, "read"))
-                d[L.xa_kind[f][x]] = XA_PFN
-                d[L.xa_pfn[f][x]] = p
-                d[L.xa_order[f][x]] = ORDER_PMD
-                d[L.pte_kind[n][f][x]] = PTE_RO
-                d[L.pte_pfn[n][f][x]] = p
-            d[L.pmd_pfn[f]] = 1
-        when(d, hole, zero)
-        if pfn is not False:
-            when(d, Not(hole), pfn_pmd)
-        d[L.pmd_map[n][f]] = 1
+        if not D.dax_iomap_pmd_fault(L, d, n, f):
+            return None
         return freeze(d)
 
     @classmethod
@@ -393,7 +342,7 @@ class Store(Action):
 
         def shared(d):
             store(d, L.cache_col[g], d[L.pte_pfn[n][f][x]], t)
-            k.wrote(L, d, f, x, g, t)
+            views.wrote(L, d, f, x, g, t)
         when(d, pk == PTE_RW, shared)
         if anon is not False:
             when(d, anon, lambda d: d.__setitem__(L.anon[n][f][x][g], t))
@@ -426,7 +375,7 @@ class Flush(Action):
         if not require(Or(pk == PTE_RO, pk == PTE_RW)):
             return None
         d = draft(s)
-        k.flush_block(L, d, d[L.pte_pfn[n][f][x]])
+        pmem.flush_block(L, d, d[L.pte_pfn[n][f][x]])
         when(d, D.userspace_flush_durable(L, d, n, f, x), lambda d: _promise(L, d, f, x))
         return freeze(d)
 
@@ -441,7 +390,7 @@ class Flush(Action):
 class Write(Action):
     """write(2) of ``token`` to segments ``lo``..``hi`` of block ``idx`` of ``file``
     (dax_iomap_rw → dax_iomap_iter): ->iomap_begin allocates, converts or CoWs the block
-    (:func:`fsdax.begin_write`; a partial write to a shared block is the unaligned CoW of
+    (:func:`~daxcheck.spec.kernel.xfs_iomap.xfs_dax_write_iomap_begin`; a partial write to a shared block is the unaligned CoW of
     seed 003), then dax_copy_from_iter stores the data with non-temporal stores (durable on
     media, any dirty cache line of the block dropped).  Extends i_size.  Disabled on ENOSPC
     or when the design refuses the CoW."""
@@ -461,13 +410,13 @@ class Write(Action):
         if not require(locks.atomic_guard(D, L, s, self)):
             return None
         d = draft(s)
-        if not k.begin_write(D, L, d, f, x, segs):
+        if not D.xfs_dax_write_iomap_begin(L, d, f, x, segs):
             return None
         p = d[L.ext_pblk[f][x]]
         for g in segs:
             D.dax_copy_from_iter(L, d, p, g, t)
-            k.wrote(L, d, f, x, g, t)
-        k.grow(L, d, f, x + 1)
+            views.wrote(L, d, f, x, g, t)
+        views.grow(L, d, f, x + 1)
         return freeze(d)
 
     @classmethod
@@ -480,7 +429,7 @@ class Write(Action):
 @dataclass(frozen=True)
 class Read(Action):
     """read(2) of block ``idx`` of ``file`` (dax_iomap_rw, dax_iomap_iter read side).  It
-    changes no state: what it returns is :func:`fsdax.file_view`, which the properties
+    changes no state: what it returns is :func:`~daxcheck.spec.kernel.views.file_view`, which the properties
     check in every state, and which replay prints."""
 
     name: ClassVar[str] = "read"
@@ -520,7 +469,7 @@ class Fallocate(Action):
         d[L.ext_kind[f][x]] = UNWRITTEN
         d[L.ext_pblk[f][x]] = b
         store(d, L.refcount, b, 1)
-        k.grow(L, d, f, x + 1)
+        views.grow(L, d, f, x + 1)
         return freeze(d)
 
     @classmethod
@@ -546,7 +495,7 @@ class Seal(Action):
             return None
         d = draft(s)
         for x in L.blks:
-            if not k.begin_write(D, L, d, f, x, (), "seal"):
+            if not D.xfs_dax_write_iomap_begin(L, d, f, x, (), "seal"):
                 return None
         d[L.size[f]] = len(L.blks)
         d[L.sealed[f]] = 1
@@ -587,15 +536,15 @@ def remap_range(D, L, d, a, b, soff, doff, length, dedupe=False):
 
         def replace(d, x=x, y=y):
             last = [d[L.ghost_last[a][x][g]] for g in L.segs]
-            k.free_index(D, L, d, b, y)
+            xfs_bmap.xfs_bunmapi(D, L, d, b, y)
             written = d[L.ext_kind[a][x]] == WRITTEN
             d[L.ext_kind[b][y]] = If(written, WRITTEN, HOLE)
             d[L.ext_pblk[b][y]] = If(written, d[L.ext_pblk[a][x]], 0)
-            when(d, written, lambda d: k.ref_add(L, d, d[L.ext_pblk[a][x]], 1))
+            when(d, written, lambda d: xfs_bmap.ref_add(L, d, d[L.ext_pblk[a][x]], 1))
             if dedupe:
                 return
             for g in L.segs:
-                k.set_last(L, d, b, y, g, If(written, last[g], 0))
+                views.set_last(L, d, b, y, g, If(written, last[g], 0))
                 for t in L.toks:
                     o = L.ghost_written[b][y][g][t - 1]
                     d[o] = If(d[L.ghost_written[a][x][g][t - 1]] == 1, 1, d[o])
@@ -608,16 +557,16 @@ def remap_range(D, L, d, a, b, soff, doff, length, dedupe=False):
                  replace)
             if dedupe:
                 for g in L.segs:
-                    k.set_last(L, d, b, y, g, keep[g])
+                    views.set_last(L, d, b, y, g, keep[g])
         when(d, soff + i < sz, remap)
-    k.grow(L, d, b, If(sz - soff < length, doff + sz - soff, doff + length))
+    views.grow(L, d, b, If(sz - soff < length, doff + sz - soff, doff + length))
 
 
 @action
 @dataclass(frozen=True)
 class Reflink(Action):
     """ioctl(FICLONE): all of ``src`` (to its EOF) is reflinked into ``dst`` from offset 0
-    (xfs_reflink_remap_range, see :func:`remap_range`): ``dst``'s blocks within ``src``'s
+    (xfs_reflink_remap_range, see :func:`~daxcheck.spec.kernel.xfs_reflink.xfs_reflink_remap_blocks`): ``dst``'s blocks within ``src``'s
     size are replaced (written extents shared, unwritten ones and holes become holes),
     ``dst``'s blocks past ``src``'s EOF stay, ``dst``'s size becomes the larger of the two.
     Disabled when ``src`` is empty (the kernel returns 0 before doing anything) or the
@@ -759,7 +708,7 @@ class Crash(Action):
         L, D = m.L, m.design
         d = draft(s)
         for f, x, g in L.file_blk_segs:
-            k.set_last(L, d, f, x, g, k.persisted_view(L, s, f, x, g))
+            views.set_last(L, d, f, x, g, views.persisted_view(L, s, f, x, g))
         D.xlog_recover(L, d)
         return freeze(d)
 
@@ -797,7 +746,7 @@ class Evict(Action):
 @dataclass(frozen=True)
 class ReflinkRange(Action):
     """ioctl(FICLONERANGE) of ``length`` blocks of ``src`` from block ``soff`` onto ``dst``
-    at block ``doff`` (xfs_reflink_remap_range, see :func:`remap_range`): the range is
+    at block ``doff`` (xfs_reflink_remap_range, see :func:`~daxcheck.spec.kernel.xfs_reflink.xfs_reflink_remap_blocks`): the range is
     shortened to ``src``'s EOF; written source extents are shared, holes and unwritten
     extents leave holes; ``dst`` grows to the end of the range.  Disabled (EINVAL) when
     ``soff`` is at or past ``src``'s EOF, or the design refuses reflink.  Overlapping
@@ -903,7 +852,7 @@ class ZeroRange(Action):
         d = draft(s)
         if whole:
             busy = D.xfs_break_layouts(L, s, f, [x]) if D.has("pin") else True
-            shared = k.is_shared(L, s, f, x, D.shared_check == "in-core+journal")
+            shared = xfs_reflink.is_shared(L, s, f, x, D.shared_check == "in-core+journal")
             renew = Or(kd == HOLE, shared)
             found, b = D.xfs_bmapi_write(L, s)
             if not require(And(allowed, busy, Or(Not(renew), found))):
@@ -917,7 +866,7 @@ class ZeroRange(Action):
             when(d, renew, fresh)
             d[L.ext_kind[f][x]] = UNWRITTEN
         else:
-            plan, ok = k.write_plan(D, L, d, f, x, "zero")
+            plan, ok = xfs_iomap.write_plan(D, L, d, f, x, "zero")
             mapped = kd == WRITTEN
             hole = kd == HOLE
             found, b = D.xfs_bmapi_write(L, s)
@@ -925,7 +874,7 @@ class ZeroRange(Action):
                 return None
 
             def zero(d):
-                k.write_effects(D, L, d, f, x, segs, "zero", plan)
+                xfs_iomap.write_effects(D, L, d, f, x, segs, "zero", plan)
                 D.dax_zero_range(L, d, f, x, segs)
             when(d, mapped, zero)
 
@@ -935,9 +884,9 @@ class ZeroRange(Action):
                 store(d, L.refcount, b, 1)
             when(d, hole, prealloc)
         for g in segs:
-            k.set_last(L, d, f, x, g, 0)
-        k.clear_promise(L, d, f, x)
-        k.grow(L, d, f, x + 1)
+            views.set_last(L, d, f, x, g, 0)
+        views.clear_promise(L, d, f, x)
+        views.grow(L, d, f, x + 1)
         return freeze(d)
 
     @classmethod
@@ -953,7 +902,7 @@ def _shift(L, d, f, dst, src):
     d[L.ext_kind[f][dst]] = d[L.ext_kind[f][src]]
     d[L.ext_pblk[f][dst]] = d[L.ext_pblk[f][src]]
     for g in L.segs:
-        k.set_last(L, d, f, dst, g, d[L.ghost_last[f][src][g]])
+        views.set_last(L, d, f, dst, g, d[L.ghost_last[f][src][g]])
         d[L.ghost_durable[f][dst][g]] = 0
         for t in L.toks:
             o = L.ghost_written[f][dst][g][t - 1]
@@ -964,9 +913,9 @@ def _clear(L, d, f, x):
     """Block ``x`` of ``f`` becomes a hole reading zeros (after a shift moved it away)."""
     d[L.ext_kind[f][x]] = HOLE
     d[L.ext_pblk[f][x]] = 0
-    k.clear_promise(L, d, f, x)
+    views.clear_promise(L, d, f, x)
     for g in L.segs:
-        k.set_last(L, d, f, x, g, 0)
+        views.set_last(L, d, f, x, g, 0)
 
 
 @action
@@ -1061,12 +1010,12 @@ class Unshare(Action):
         hole = s[L.ext_kind[f][x]] == HOLE
         found, b = D.xfs_bmapi_write(L, s)
         d = draft(s)
-        plan, ok = k.write_plan(D, L, d, f, x, "unshare")
+        plan, ok = xfs_iomap.write_plan(D, L, d, f, x, "unshare")
         if not require(And(Or(shared, hole), x < s[L.size[f]],
                            Not(D.is_iomap_immutable(L, s, f, "unshare")),
                            Or(Not(shared), ok), Or(Not(hole), found))):
             return None
-        when(d, shared, lambda d: k.write_effects(D, L, d, f, x, (), "unshare", plan))
+        when(d, shared, lambda d: xfs_iomap.write_effects(D, L, d, f, x, (), "unshare", plan))
 
         def prealloc(d):  # xfs_file_fallocate: xfs_alloc_file_space after the unshare
             d[L.ext_kind[f][x]] = UNWRITTEN
@@ -1088,7 +1037,7 @@ class Dedupe(Action):
     dax_dedupe_file_range_compare): only when both ranges lie within EOF and read the same
     (hook ``dax_dedupe_file_range_compare``; else FILE_DEDUPE_RANGE_DIFFERS: disabled) the
     destination's blocks are replaced by shared references to the source's (see
-    :func:`remap_range`); no file's contents change."""
+    :func:`~daxcheck.spec.kernel.xfs_reflink.xfs_reflink_remap_blocks`); no file's contents change."""
 
     name: ClassVar[str] = "dedupe"
     src: int
@@ -1170,7 +1119,7 @@ class Dma(Action):
         pf, pi = s[L.pin_file[p]], s[L.pin_idx[p]]
         for f, x in L.file_blks:
             when(d, And(pf == f, pi == x),
-                 lambda d, f=f, x=x: [k.wrote(L, d, f, x, g, t) for g in L.segs])
+                 lambda d, f=f, x=x: [views.wrote(L, d, f, x, g, t) for g in L.segs])
         d[L.pinned[p]] = 0
         d[L.pin_file[p]] = 0
         d[L.pin_idx[p]] = 0
@@ -1228,7 +1177,7 @@ class EvictInode(Action):
             return None
         d = draft(s)
         D.dax_writeback_mapping_range(L, d, f)
-        k.break_pmd(D, L, d, f)
+        dax.break_pmd(D, L, d, f)
         for x in L.blks:
             D.dax_delete_mapping_entry(L, d, f, x)
         d[L.s_dax[f]] = d[L.xflag_dax[f]]
@@ -1244,4 +1193,4 @@ SHIPPED_FAMILIES = tuple(ACTIONS)
 FAMILY_ORDER = SHIPPED_FAMILIES
 """The shipped families in model order (users' families follow, see :data:`ACTIONS`)."""
 
-k.declare_module_warnings(__file__)
+warn.declare_module_warnings(__file__)

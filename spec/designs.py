@@ -2,14 +2,16 @@
 kernel's history.
 
 A :class:`Design` is the kernel as a set of *hooks*: one method per kernel function the
-spec models (``dax_associate_entry``, ``dax_writeback_one``, ``xfs_reflink_end_cow``, the
-``->iomap_begin`` flag decisions ``iomap_f_shared`` / ``iomap_f_dirty`` / ``iomap_f_new`` /
-``iomap_hole_length``, ``invalidate_inode_pages2_range``, ``dax_layout_busy_page``,
-``xfs_log_force``, ``xlog_recover``, ``xfs_bmapi_write`` ...).  Every call site in the
-actions and in :mod:`~daxcheck.spec.fsdax` goes through ``D.<hook>(...)``, so a user's
-subclass overriding one hook changes that kernel step everywhere: in the explicit engine,
-in the Z3 engine and in the byte-level replay.  Hooks are written in the vocabulary (they
-may get symbolic state); ``daxcheck list hooks`` prints them with their kernel source.
+spec models.  Each modelled kernel function is defined once, in the :mod:`daxcheck.spec.kernel`
+module named after its kernel source file, under its kernel name (``dax_insert_entry``,
+``dax_iomap_pte_fault``, ``dax_writeback_one``, ``xfs_reflink_end_cow``, ``xfs_log_force``,
+``xlog_recover`` ...), and installed here as the ``Design`` method of that name; the hooks
+that are design decisions with no single kernel function (lock behaviour, the userspace
+flush contract) are defined in the class.  Every call site goes through ``D.<hook>(...)``,
+so a user's subclass overriding one hook changes that kernel step everywhere: in the
+explicit engine, in the Z3 engine and in the byte-level replay.  Hooks are written in the
+vocabulary (they may get symbolic state); ``daxcheck list hooks`` prints them with their
+kernel source.
 
 *Settings* are sugar for the common variants (each selects a body inside one or two
 hooks), and the design's *scope* (``families`` explored, default ``bounds``) is its TLA+
@@ -23,11 +25,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from . import fsdax as k
-from .actions import ACTIONS, SHIPPED_FAMILIES, remap_range
+import warnings
+
+from .actions import ACTIONS, SHIPPED_FAMILIES
+from .kernel import KERNEL_FUNCTIONS
+from .kernel.views import pmd_ptes_none
+from .kernel.warn import declare_module_warnings, declare_warnings_of
 from .races import SPLIT_FAMILIES
-from .state import Bounds, MM_SYNC, HOLE, UNWRITTEN, PTE_ANON, PTE_NONE, PTE_RW, XA_EMPTY, XA_PFN
-from .vocab import And, Or, Not, If, select, when
+from .state import Bounds, MM_SYNC, PTE_RW
+from .vocab import And, Or, Not
 
 DESIGNS: dict[str, "Design"] = {}
 
@@ -224,6 +230,10 @@ class Design:
         kernel functions (``associate``, ``cow_fill``, ``hole_length``, ``flush_durable``,
         ``tracks_dirty``, ``reflink_allowed``, ``cow_allowed``) overrides that hook."""
         super().__init_subclass__(**kw)
+        if "dax_mark_dirty" in cls.__dict__ or "tracks_dirty" in cls.__dict__:
+            warnings.warn(f"{cls.__name__}: the dax_mark_dirty hook is deprecated (dax_insert_entry "
+                          f"decides the dirty tag, as in the kernel); still honoured in this "
+                          f"release", DeprecationWarning, stacklevel=2)
         for old, new in cls._OLD_HOOKS.items():
             if old in cls.__dict__ and new not in cls.__dict__:
                 setattr(cls, new, lambda self, *a, _old=old: getattr(self, _old)(*a))
@@ -268,335 +278,18 @@ class Design:
         """MAP_PRIVATE mappings are explored (``mmap_private`` in scope)."""
         return self.has("mmap_private")
 
-    # ================================================================ ->iomap_begin
-    @hook
-    def iomap_f_shared(self, L, s, f, x, op):
-        """->iomap_begin IOMAP_F_SHARED (xfs_direct_write_iomap_begin, xfs_read_iomap_begin).
-
-        ``op``: "read" (a read fault: page association), "fault" (a write fault) or "write"
-        (write(2), zeroing, unshare).  Shared = the block has other references in the
-        in-core refcount btree or (``shared_check`` in-core+journal) in another inode's
-        journaled map.  XFS's always_cow reports every write through the CoW fork; read
-        faults get the flag since 6.2 (``read_shared``); before 5.19 the DAX write-fault
-        path ignored it (``fault_cow`` in-place)."""
-        if op == "read" and self.read_shared == "not-reported":
-            return False
-        if op == "fault" and self.fault_cow == "in-place":
-            return False
-        shared = k.is_shared(L, s, f, x, self.shared_check == "in-core+journal")
-        if op != "read" and self.cow_fork == "always":
-            return True
-        return shared
-
-    @hook
-    def iomap_f_new(self, L, s, f, x):
-        """->iomap_begin IOMAP_F_NEW: the block is allocated or converted by this call
-        (xfs_iomap_write_direct on a hole or an unwritten extent)."""
-        kd = s[L.ext_kind[f][x]]
-        return Or(kd == HOLE, kd == UNWRITTEN)
-
-    @hook
-    def iomap_f_dirty(self, L, s, f, x, new):
-        """->iomap_begin IOMAP_F_DIRTY (xfs_direct_write_iomap_begin, 4.15 'xfs: support
-        for synchronous DAX faults'): the inode has metadata not yet in the log
-        (xfs_ipincount && ili_fsync_fields), so a MAP_SYNC fault must fsync first.
-        ``new``: this call allocated (IOMAP_F_NEW), for the "new" variant."""
-        if self.iomap_dirty == "new":
-            return new
-        return k.inode_meta_dirty(L, s, f)
-
-    @hook
-    def iomap_hole_length(self, L, s, f, x, want):
-        """->iomap_begin length of an IOMAP_HOLE at ``f``/``x`` when DAX asks for ``want``
-        blocks (xfs_bmapi_read; ext2_get_blocks left bh->b_size at the request, seed 000)."""
-        if self.hole_size == "unknown":
-            return want
-        return k.hole_run(L, s, f, x, want)
-
-    # ================================================================ allocation
-    @hook
-    def xfs_bmapi_write(self, L, s):
-        """xfs_bmapi_write → xfs_bmap_btalloc: ``(found, b)``, the lowest block with
-        refcount 0 that no journaled map references (xfs_extent_busy)."""
-        return k.find_free(L, s)
-
-    @hook
-    def xfs_zero_extent(self, L, d, b):
-        """xfs_zero_extent (XFS_BMAPI_ZERO for DAX): a new or converted block is zeroed
-        with dax_zero_page_range before it is mapped."""
-        k.zero_block(L, d, b)
-
-    # ================================================================ fs/dax.c
-    @hook
-    def dax_associate_entry(self, L, d, b, f, x, shared):
-        """dax_associate_entry: record that file ``f`` index ``x`` maps pmem page ``b``."""
-        if self.page_owner == "single-owner":
-            k.associate_single_owner(L, d, b, f, x, shared)
-        else:
-            k.associate_shared_count(L, d, b, f, x, shared)
-
-    @hook
-    def dax_disassociate_entry(self, L, d, b, f, x):
-        """dax_disassociate_entry: the entry of ``f``/``x`` for page ``b`` goes away."""
-        if self.page_owner == "single-owner":
-            k.disassociate_single_owner(L, d, b, f, x)
-        else:
-            k.disassociate_shared_count(L, d, b, f, x)
-
-    @hook
-    def dax_insert_entry(self, L, d, f, x, p, dirty, shared):
-        """dax_insert_entry: the pfn entry of ``f``/``x`` for block ``p`` (replacing a zero
-        entry or an entry for another block), associated, tagged dirty if ``dirty``."""
-        k.insert_entry(self, L, d, f, x, p, dirty, shared)
-
-    @hook
+    # ================================================================ deprecated
     def dax_mark_dirty(self, L, s, f):
-        """dax_insert_entry(DAX_DIRTY) on a write fault: whether the entry is tagged
-        PAGECACHE_TAG_DIRTY so fsync will flush it (off for an inode in userspace-sync
-        mode, ``usync_mode``, seed 004)."""
+        """Deprecated (0.2; kept for one release, not a hook any more): whether a write
+        fault may tag its entry PAGECACHE_TAG_DIRTY.  The kernel decides that inside
+        dax_insert_entry (``dirty = write && !dax_fault_is_synchronous``,
+        :func:`~daxcheck.spec.kernel.dax.dax_insert_entry`), which still asks this method,
+        so an override keeps working (with a DeprecationWarning when its class is defined).
+        The default is the hypothetical userspace-sync mode of seed 004 (``usync_mode``):
+        no dirty tracking for an inode in that mode."""
         if self.usync_mode:
             return s[L.usync[f]] == 0
         return True
-
-    @hook
-    def dax_load_hole(self, L, d, n, f, x):
-        """dax_load_hole: a read fault on a hole maps the shared zero page."""
-        k.insert_zero_entry(L, d, n, f, x)
-
-    @hook
-    def xas_find_conflict(self, L, s, n, f):
-        """grab_mapping_entry(PMD_ORDER) → xas_find_conflict: an entry of its own in the
-        PMD range forces the fault back to PTEs ("index-only": the radix-tree era lookup at
-        the aligned index only, history item 9)."""
-        if self.pmd_conflict == "index-only":
-            return s[L.xa_kind[f][0]] != XA_EMPTY
-        return k.pmd_conflict(L, s, n, f, L.blks)
-
-    @hook
-    def dax_delete_mapping_entry(self, L, d, f, x):
-        """dax_delete_mapping_entry / __dax_invalidate_entry: drop the entry of ``f``/``x``."""
-        k.delete_entry(self, L, d, f, x)
-
-    @hook
-    def unmap_mapping_pages(self, L, d, f, x):
-        """unmap_mapping_pages: drop every process's PTE of ``f``/``x`` (a MAP_PRIVATE
-        anonymous CoW page stays: even_cows is false)."""
-        if self.private_mappings:
-            for n in L.procs:
-                kd = d[L.pte_kind[n][f][x]]
-                anon = kd == PTE_ANON
-                d[L.pte_kind[n][f][x]] = If(anon, kd, PTE_NONE)
-                d[L.pte_pfn[n][f][x]] = If(anon, d[L.pte_pfn[n][f][x]], 0)
-        else:
-            k.unmap(L, d, f, x)
-
-    @hook
-    def invalidate_inode_pages2_range(self, L, d, f, x):
-        """invalidate_inode_pages2_range: break a covering PMD entry, unmap every PTE of
-        ``f``/``x`` and delete its DAX entry."""
-        k.invalidate(self, L, d, f, x)
-
-    @hook
-    def dax_iomap_iter_new(self, L, d, f, x, op):
-        """dax_iomap_iter: an IOMAP_F_NEW mapping is invalidated before it is used, so a zero
-        page mapped over the old hole goes away (4.12 'dax: fix data corruption due to stale
-        mmap reads', generic/428).  ``op``: "write" for write(2), else a fault/seal/zero."""
-        if self.new_invalidate == "faults-only" and op == "write":
-            return
-        self.invalidate_inode_pages2_range(L, d, f, x)
-
-    @hook
-    def dax_writeback_one(self, L, d, f, x):
-        """dax_writeback_one: flush a dirty pfn entry's cache lines, clean the entry and
-        write-protect its PTEs (dax_entry_mkclean)."""
-        k.writeback_entry(L, d, f, x)
-
-    @hook
-    def dax_writeback_mapping_range(self, L, d, f):
-        """dax_writeback_mapping_range over the whole file."""
-        k.writeback_file(self, L, d, f)
-
-    @hook
-    def dax_iomap_copy_around(self, L, d, src_kind, src, dst, segs, whole):
-        """dax_iomap_copy_around (dax_iomap_cow_copy before 6.1): fill the CoW destination
-        ``dst`` outside the write (``segs``; all of them for a fault, ``whole``), see
-        :func:`~daxcheck.spec.fsdax.copy_around` (settings ``cow``, ``cow_edges``)."""
-        k.copy_around(L, d, src_kind, src, dst, segs, whole, self.cow == "single-iomap",
-                      self.cow_edges == "zeroed")
-
-    @hook
-    def dax_copy_from_iter(self, L, d, p, g, t):
-        """dax_copy_from_iter → memcpy_flushcache: write(2) stores token ``t`` into segment
-        ``g`` of block ``p`` with non-temporal stores (durable, no dirty line left)."""
-        k.nt_store(L, d, p, g, t)
-
-    @hook
-    def dax_zero_range(self, L, d, f, x, segs):
-        """dax_zero_range → dax_zero_iter → dax_memzero: zero ``segs`` of ``f``/``x`` in
-        place (a written, unshared block after ->iomap_begin(IOMAP_ZERO))."""
-        k.zero_segs(L, d, d[L.ext_pblk[f][x]], segs)
-
-    @hook
-    def dax_layout_busy_page(self, L, s, f, x):
-        """dax_layout_busy_page_range: the page under ``f``/``x``'s DAX entry is pinned
-        (get_user_pages: O_DIRECT/RDMA in flight), so a layout change must wait (4.18/4.19,
-        'ext4: handle layout changes to pinned DAX mapping', generic/503)."""
-        if self.break_layouts == "none":
-            return False
-        return And(s[L.xa_kind[f][x]] == XA_PFN, select(s, L.pinned, s[L.xa_pfn[f][x]]) == 1)
-
-    @hook
-    def dax_dedupe_file_range_compare(self, L, s, a, soff, b, doff, length):
-        """dax_dedupe_file_range_compare: the ``length`` blocks of ``a`` from ``soff`` and
-        of ``b`` from ``doff`` read the same ("stale-srcmap": the source iterator does not
-        advance, 2022 'fsdax: dedupe: iter two files at the same time')."""
-        stale = self.dedupe_compare in ("stale-srcmap", "stale-raw-media")
-        if self.dedupe_compare in ("raw-media", "stale-raw-media"):
-            return And(*[self._raw_media_same(L, s, a, soff + (0 if stale else i), b, doff + i)
-                         for i in range(length)])
-        return And(*[k.file_view(L, s, a, soff + (0 if stale else i), g)
-                     == k.file_view(L, s, b, doff + i, g)
-                     for i in range(length) for g in L.segs])
-
-    @staticmethod
-    def _raw_media_same(L, s, a, x, b, y):
-        """dax_range_compare_iter (fs/dax.c, 6.12) for block ``x`` of ``a`` and ``y`` of
-        ``b``: two holes are the same, a hole and an extent differ, else memcmp of the two
-        blocks' pmem through dax_direct_access, whatever the extents' state: an unwritten
-        extent is compared by its raw, possibly stale, bytes (found by the real-DAX oracle:
-        FIDEDUPERANGE of a fallocated block whose freed pmem still held 'A's against a
-        written block of 'A's reports SAME and leaves the destination a hole)."""
-        ka, kb = s[L.ext_kind[a][x]], s[L.ext_kind[b][y]]
-        raw = And(*[k.cpu_data(L, s, s[L.ext_pblk[a][x]], g)
-                    == k.cpu_data(L, s, s[L.ext_pblk[b][y]], g) for g in L.segs])
-        return Or(And(ka == HOLE, kb == HOLE), And(ka != HOLE, kb != HOLE, raw))
-
-    @hook
-    def dax_fault_is_synchronous(self, L, s, n, f):
-        """dax_fault_is_synchronous: a write fault through a MAP_SYNC (VM_SYNC) mapping
-        must make the metadata durable before the PTE becomes writable."""
-        if not self.mmap_map_sync or self.sync_fault == "never":
-            return False
-        return s[L.mmap_mode[n][f]] == MM_SYNC
-
-    @hook
-    def dax_finish_sync_fault(self, L, d, f, x):
-        """dax_finish_sync_fault: VM_FAULT_NEEDDSYNC → vfs_fsync_range(datasync) of the
-        faulting page, then the writable pfn is inserted."""
-        self.dax_writeback_one(L, d, f, x)
-        self.xfs_log_force(L, d)
-
-    # ================================================================ reflink / CoW
-    @hook
-    def xfs_reflink_remap_prep(self, L, s, src, dst):
-        """xfs_reflink_remap_prep: whether FICLONE/FICLONERANGE/FIDEDUPERANGE ``src`` →
-        ``dst`` proceeds (else EINVAL/EPERM: disabled)."""
-        if self.reflink == "refused":
-            return False
-        return And(Not(self.is_iomap_immutable(L, s, src, "reflink-src")),
-                   Not(self.is_iomap_immutable(L, s, dst, "reflink-dst")))
-
-    @hook
-    def xfs_reflink_remap_blocks(self, L, d, a, b, soff, doff, length, dedupe=False):
-        """xfs_reflink_remap_range → xfs_reflink_remap_blocks: share ``length`` blocks of
-        ``a`` from ``soff`` into ``b`` at ``doff`` (see :func:`remap_range`)."""
-        remap_range(self, L, d, a, b, soff, doff, length, dedupe)
-
-    @hook
-    def xfs_reflink_end_cow(self, L, d, f, x, new):
-        """xfs_reflink_end_cow: remap ``f``/``x`` onto the CoW destination ``new``."""
-        k.cow_remap(self, L, d, f, x, new)
-
-    # ================================================================ block map changes
-    @hook
-    def is_iomap_immutable(self, L, s, f, op):
-        """IS_IOMAP_IMMUTABLE (2017 S_IOMAP_IMMUTABLE proposal, seed 001): ``op`` on ``f`` is
-        refused because its block map is sealed.  ``op``: "fallocate", "punch",
-        "truncate", "zero", "collapse", "insert", "unshare", "cow", "reflink-src",
-        "reflink-dst"."""
-        sealed = s[L.sealed[f]] == 1
-        if op in ("cow", "reflink-src"):
-            return sealed if self.seal == "no-reflink" else False
-        if op in ("collapse", "insert") and self.seal_checks == "no-shift":
-            return False
-        return sealed
-
-    @hook
-    def xfs_break_layouts(self, L, s, f, xs):
-        """xfs_break_layouts (BREAK_UNMAP) before a block-map change of indices ``xs`` of
-        ``f``: wait while dax_layout_busy_page finds a pinned page (the action is disabled
-        until the pin goes).  Returns the enabling condition."""
-        return And(*[Not(self.dax_layout_busy_page(L, s, f, x)) for x in xs])
-
-    @hook
-    def xfs_free_file_space(self, L, d, f, x):
-        """xfs_free_file_space for one block: xfs_flush_unmap_range, then xfs_bunmapi (the
-        split hole punch of the race designs runs the two halves as separate steps)."""
-        self.xfs_flush_unmap_range(L, d, f, x)
-        self.xfs_bunmapi(L, d, f, x)
-
-    @hook
-    def xfs_flush_unmap_range(self, L, d, f, x):
-        """xfs_flush_unmap_range for one block: write back (dax_writeback_one) and unmap
-        the range, deleting its DAX entry (truncate_pagecache_range); a page still pinned
-        by get_user_pages (a device pin or an O_DIRECT read's) trips the WARN in
-        dax_disassociate_entry."""
-        if self.has("pin") or self.has("dio_read"):
-            def warn(d):
-                k.truncate_pinned_warning(L, d, d[L.xa_pfn[f][x]])
-            when(d, d[L.xa_kind[f][x]] == XA_PFN, warn)
-        self.dax_writeback_one(L, d, f, x)
-        self.invalidate_inode_pages2_range(L, d, f, x)
-
-    @hook
-    def xfs_bunmapi(self, L, d, f, x):
-        """xfs_bunmapi for one block after its mappings are gone: the extent is removed and
-        its block's reference dropped (:func:`~daxcheck.spec.fsdax.free_index`)."""
-        k.free_index(self, L, d, f, x)
-
-    # ================================================================ journal
-    @hook
-    def xfs_log_force(self, L, d):
-        """xfs_log_force: every logged metadata change reaches the on-disk log."""
-        k.journal_commit(L, d)
-
-    @hook
-    def xfs_file_fsync(self, L, d, f):
-        """xfs_file_fsync: dax_writeback_mapping_range, then, if the inode is pinned
-        (xfs_ipincount: metadata not yet in the log), xfs_fsync_flush_log forces the log up
-        to its ili_commit_seq, which pushes the whole current CIL checkpoint (every inode's
-        committed transactions).  A clean inode forces nothing, so another inode's change
-        stays out of the log (found by the real-DAX oracle on 6.12: pwrite(a),
-        fdatasync(b), crash: a is empty after recovery).  ``fsync_log_force="always"``:
-        every fsync forces the log."""
-        self.dax_writeback_mapping_range(L, d, f)
-        if self.fsync_log_force == "always":
-            self.xfs_log_force(L, d)
-        else:
-            when(d, k.inode_meta_dirty(L, d, f), lambda d: self.xfs_log_force(L, d))
-
-    @hook
-    def xlog_recover(self, L, d):
-        """Mount after a power failure: xlog_recover replays the log; volatile state is gone
-        (see :func:`~daxcheck.spec.fsdax.recover`).  With ``reflink_dax="dropped-on-load"``
-        (6.1's xfs_inode_supports_dax) a file that shares a block after recovery comes back
-        without S_DAX."""
-        k.recover(L, d, self.has("dax_toggle"))
-        if self.reflink_dax == "dropped-on-load":
-            for f in L.files:
-                shares = Or(*[And(d[L.ext_kind[f][x]] != HOLE,
-                                  select(d, L.refcount, d[L.ext_pblk[f][x]]) > 1) for x in L.blks])
-                d[L.s_dax[f]] = If(shares, 0, d[L.s_dax[f]])
-
-    # ================================================================ per-inode DAX
-    @hook
-    def xfs_ioctl_setattr_dax(self, L, d, f, on):
-        """xfs_ioctl_setattr_prepare_dax (5.8, per-inode DAX): FS_XFLAG_DAX is changed on
-        disk and S_DAX follows when the inode is next evicted (d_mark_dontcache);
-        "immediate": S_DAX flips at once, under live mappings (the 2018 chattr problem)."""
-        d[L.xflag_dax[f]] = 1 if on else 0
-        if self.dax_toggle == "immediate":
-            d[L.s_dax[f]] = 1 if on else 0
 
     # ================================================================ locks (issue 11)
     @hook
@@ -643,7 +336,7 @@ class Design:
         (same commit); "none": not rechecked."""
         if self.fault_pmd_recheck == "none":
             return False
-        return Not(k.pmd_ptes_none(L, s, n, f))
+        return Not(pmd_ptes_none(L, s, n, f))
 
     @hook
     def dax_layout_busy_page_unmaps(self):
@@ -683,15 +376,25 @@ class Design:
                   s[L.sealed[f]] == 1)
 
 
+for _name, _fn in KERNEL_FUNCTIONS.items():   # each modelled kernel function is the hook's body
+    if _name in vars(Design):
+        raise DesignError(f"kernel function {_name} is also a method of Design")
+    setattr(Design, _name, _fn)
+
+
 def hooks() -> list[tuple[str, str]]:
     """Every kernel hook of :class:`Design`: ``(name, kernel source)`` where the source is
-    the docstring's first sentence (it names the kernel function modelled), in class
+    the kernel file (for a modelled kernel function, :mod:`daxcheck.spec.kernel`) and the
+    docstring's first sentence (it names the kernel function modelled), in class order:
+    the design decisions defined in the class, then the kernel functions in registration
     order."""
     out = []
     for name, v in vars(Design).items():
         if getattr(v, "__daxcheck_hook__", False):
             doc = " ".join((v.__doc__ or "").split()).replace("``", "")
-            out.append((name, doc.split(". ")[0].rstrip(".") + "."))
+            doc = doc.split(". ")[0].rstrip(".") + "."
+            src = getattr(v, "__kernel_source__", None)
+            out.append((name, f"[{src}] {doc}" if src else doc))
     return out
 
 
@@ -702,7 +405,7 @@ def register_design(d: Design) -> Design:
         raise DesignError(f"design {d.name} is already registered")
     DESIGNS[d.name] = d
     if type(d) is not Design:
-        k.declare_warnings_of(d)
+        declare_warnings_of(d)
     return d
 
 
@@ -794,7 +497,7 @@ SEED_DESIGNS = (
            cite="seed 000; iomap-based DAX faults (4.10)", **_HOLE),
 )
 
-k.declare_module_warnings(__file__)
+declare_module_warnings(__file__)
 
 for _d in SEED_DESIGNS:
     register_design(_d)

@@ -24,9 +24,9 @@ import itertools
 from dataclasses import dataclass, fields as dc_fields
 from typing import ClassVar
 
-from . import fsdax as k
+from .kernel import dax, views, xfs_iomap
 from . import locks
-from .actions import Action, action, _insert_pfn, per_mapping
+from .actions import Action, action, per_mapping
 from .locks import Need
 from .state import (EXT_NAMES, FieldSpec, file_name, HOLE, WRITTEN, MM_NONE, MM_PRIVATE,
                     MM_SHARED, MM_SYNC, PTE_RO, PTE_NONE,
@@ -288,7 +288,7 @@ class DaxFault(SplitOp):
         if self.write:
             def cow(d):   # dax_fault_cow_page on the PTE path: no PMD split
                 for g in L.segs:
-                    d[L.anon[n][f][x][g]] = k.file_view(L, d, f, x, g)
+                    d[L.anon[n][f][x][g]] = views.file_view(L, d, f, x, g)
                 d[L.pte_kind[n][f][x]] = PTE_ANON
                 d[L.pte_pfn[n][f][x]] = 0
             when(d, And(Not(collide), pk != PTE_ANON), cow)
@@ -297,14 +297,14 @@ class DaxFault(SplitOp):
             written = s[L.th_kind[t]] == WRITTEN
 
             def pfn(d):
-                k.break_pmd(D, L, d, f)
+                dax.break_pmd(D, L, d, f)
                 shared = D.iomap_f_shared(L, d, f, x, "read")
                 D.dax_insert_entry(L, d, f, x, p, False, shared)
                 d[L.pte_kind[n][f][x]] = 1   # PTE_RO
                 d[L.pte_pfn[n][f][x]] = p
             go = And(Not(collide), pk == PTE_NONE)
             when(d, And(go, written), pfn)
-            when(d, And(go, Not(written)), lambda d: (k.break_pmd(D, L, d, f),
+            when(d, And(go, Not(written)), lambda d: (dax.break_pmd(D, L, d, f),
                                                       D.dax_load_hole(L, d, n, f, x)))
         return d, 3
 
@@ -403,7 +403,7 @@ class DaxPmdFault(SplitOp):
     def huge_fault(self, m, L, D, s):
         n, f, B = self.proc, self.file, len(L.blks)
         if not require(And(s[L.mmap_mode[n][f]] != MM_NONE, s[L.size[f]] >= B,
-                           k.pmd_ptes_none(L, s, n, f))):
+                           views.pmd_ptes_none(L, s, n, f))):
             return None
         return draft(s), 1
 
@@ -580,15 +580,15 @@ class DioRead(SplitOp):
     def _gup(self, L, D, s, x):
         n, f, t = self.proc, self.file, self.thread
         fast = s[L.pte_kind[n][f][x]] == PTE_RW
-        plan, ok = k.write_plan(D, L, draft(s), f, x, "fault")
+        plan, ok = xfs_iomap.write_plan(D, L, draft(s), f, x, "fault")
         d = draft(s)
         failed = s[L.th_kind[t]] == 1 if x else False
         faultable = And(Not(fast), Not(failed), s[L.mmap_mode[n][f]] != MM_NONE,
                         x < s[L.size[f]], ok)
 
         def fault(d):
-            k.write_effects(D, L, d, f, x, (), "fault", plan)
-            _insert_pfn(D, L, d, n, f, x, True)
+            xfs_iomap.write_effects(D, L, d, f, x, (), "fault", plan)
+            dax.dax_insert_pfn(D, L, d, n, f, x, True)
         when(d, faultable, fault)
         p = d[L.pte_pfn[n][f][x]]
         got = And(Not(failed), Or(fast, faultable), select(d, L.pinned, p) == 0)
@@ -621,7 +621,7 @@ class DioRead(SplitOp):
                 pf, pi = d[L.pin_file[p]], d[L.pin_idx[p]]
                 for f, x in L.file_blks:   # the DMA wrote the data read (t1) there
                     when(d, And(pf == f, pi == x),
-                         lambda d, f=f, x=x: [k.wrote(L, d, f, x, g, 1) for g in L.segs])
+                         lambda d, f=f, x=x: [views.wrote(L, d, f, x, g, 1) for g in L.segs])
                 for g in L.segs:
                     d[L.media[p][g]] = 1
                     d[L.cache[p][g]] = 0

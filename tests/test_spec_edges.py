@@ -9,7 +9,7 @@ from typing import ClassVar
 import pytest
 
 from daxcheck import registries
-from daxcheck.spec import fsdax as k
+from daxcheck.spec.kernel import warn as k
 from daxcheck.spec.actions import (Action, ActionDefinitionError, Dedupe, Dma, Fallocate,
                                    MmapPrivate, Pin, PmdFault, ZeroRange, action)
 from daxcheck.spec.state import PTE_ANON, PTE_NONE, STALE, UNWRITTEN, WARNINGS
