@@ -1245,7 +1245,7 @@ def _query(args, console) -> int:
 def _list(args, console) -> int:
     from rich.table import Table
     from daxcheck.properties import LEMMAS, PROPERTIES
-    from daxcheck.spec.actions import ACTIONS
+    from daxcheck.spec.ops import ACTIONS
     from daxcheck.spec.designs import DESIGNS
     from .runner import load_user_files
     load_user_files(args.designs, args.properties)

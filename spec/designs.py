@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 
 import warnings
 
-from .actions import ACTIONS, SHIPPED_FAMILIES
+from .ops import ACTIONS, SHIPPED_FAMILIES
 from .kernel import KERNEL_FUNCTIONS
 from .kernel.views import pmd_ptes_none
 from .kernel.warn import declare_module_warnings, declare_warnings_of
-from .races import SPLIT_FAMILIES
+from .ops.races import SPLIT_FAMILIES
 from .state import Bounds, MM_SYNC, PTE_RW
 from .vocab import And, Or, Not
 
@@ -53,77 +53,24 @@ def hook(fn):
     return fn
 
 
+def setting(default, choices: tuple, doc: str, race: bool = False):
+    """Declare a :class:`Design` setting once: its ``default``, the allowed values
+    (``choices``; ``(False, True)`` for a flag), what each value means (``doc``, shown by
+    :func:`settings_doc`) and whether it is a lock-discipline setting that matters only in
+    a race design (``race``).  Returns the dataclass field; :data:`SETTINGS` collects them
+    and ``Design.__post_init__`` validates a design's values against them (DesignError)."""
+    return field(default=default, metadata={"choices": tuple(choices), "doc": doc,
+                                            "race": race})
+
+
 @dataclass(frozen=True)
 class Design:
     """One design variant: a name, where it comes from, its scope, and the kernel as hooks.
 
-    Settings (strings so they show in traces; each selects the body of one or two hooks):
-      page_owner:  "shared-count" (6.2 page->share) | "single-owner" (before 5.19)
-      reflink:     "allowed" | "refused" (XFS: "DAX and reflink cannot be used together")
-      seal:        "none" | "reflink-allowed" (sealed files may be reflink sources and CoW)
-                   | "no-reflink" (sealed files refuse reflink and CoW)
-      seal_checks: "all" (a sealed inode refuses every block-map change) | "no-shift"
-                   (collapse/insert range are not checked)
-      cow:         "srcmap" (iomap srcmap, dax_iomap_copy_around) | "single-iomap"
-      cow_edges:   "zeroed" (a hole/unwritten CoW source is zeroed around the write, 2022)
-                   | "stale" (skipped for a hole, copied raw for unwritten)
-      cow_fork:    "reflink" (only shared extents are CoW'd) | "always" (XFS always_cow)
-      fault_cow:   "copy" (a write fault on a shared extent CoWs it, 5.19) | "in-place"
-                   (before 5.19 the DAX fault path ignored IOMAP_F_SHARED)
-      read_shared: "reported" (read faults get IOMAP_F_SHARED, 6.2) | "not-reported"
-      hole_size:   "iomap" (true hole length) | "unknown" (get_block leaves b_size)
-      flush_durable_mode: "map-sync" (only MAP_SYNC or sealed mappings) | "any" (daxfile:
-                   every userspace flush is a durability point, metadata not synced)
-      mmap_map_sync: MAP_SYNC accepted by ->mmap (mmap_supported_flags)
-      sync_fault:  "iomap-dirty" (dax_fault_is_synchronous: a MAP_SYNC write fault with
-                   IOMAP_F_DIRTY fsyncs before the PTE is writable) | "never"
-      iomap_dirty: "pinned" (IOMAP_F_DIRTY while the inode has unlogged metadata,
-                   xfs_ipincount) | "new" (only when this ->iomap_begin allocated)
-      usync_mode:  MAP_SYNC puts the whole inode into userspace-sync mode, which stops
-                   dirty tracking for every mapping (the mixed mode Chinner warns about)
-      shared_check: "in-core+journal" (a block still referenced by another inode's
-                   journaled map counts as shared, so it is CoW'd, not overwritten in
-                   place) | "in-core" (the in-core refcount btree alone decides)
-      new_invalidate: "always" (write(2) over an IOMAP_F_NEW mapping invalidates the range,
-                   4.12) | "faults-only"
-      pmd_conflict: "xas_find_conflict" (a PMD entry only over an empty range) |
-                   "index-only" (only the PMD-aligned index is looked up)
-      private_pmd_split: "split" (a MAP_PRIVATE write fault splits the PMD mapping first) |
-                   "none"
-      dedupe_compare: "lockstep" | "stale-srcmap" (the source iterator does not advance) |
-                   "raw-media" (6.12's dax_range_compare_iter: two holes are the same, a hole
-                   and an extent differ, any other pair compares the raw pmem bytes, also
-                   of an unwritten extent, which reads as zeros)
-      break_layouts: "wait" (punch/truncate wait for pinned pages, dax_layout_busy_page)
-                   | "none"
-      dax_toggle:  "on-evict" (FS_XFLAG_DAX takes effect when the inode is evicted, 5.8)
-                   | "immediate" (S_DAX flips under live mappings)
-      fsync_log_force: "if-pinned" (xfs_file_fsync forces the log only while the inode has
-                   metadata not yet in it, xfs_ipincount; xfs_log_force_seq of its
-                   ili_commit_seq pushes the whole current CIL checkpoint) | "always" (every
-                   fsync forces the whole log, the spec before the real-DAX oracle showed
-                   fdatasync of a clean file leaves another file's new size out of the log)
-      reflink_dax: "kept" (a reflinked inode keeps S_DAX when it is read back from disk,
-                   v6.3 'xfs: remove restrictions for fsdax and reflink') | "dropped-on-load"
-                   (xfs_inode_supports_dax refuses inodes with XFS_DIFLAG2_REFLINK when they
-                   are loaded: 6.1; modelled as: a file sharing a block after log recovery
-                   comes back without S_DAX; found by the real-DAX oracle on 6.1)
-      partial_writes: write(2) of part of a block is explored (unaligned writes)
-      pmd_pfn_entries: PMD faults over written PMD-aligned extents map pfn PMDs
-    Lock discipline (race designs only, issue 11; :mod:`~daxcheck.spec.races`):
-      mmaplock:    "fault+truncate" (page faults take XFS_MMAPLOCK_SHARED, truncate and
-                   punch XFS_MMAPLOCK_EXCL: 4.1 'xfs: introduce mmap/truncate lock') | "none"
-      fault_entry_lock: "before-iomap" (the DAX entry is locked before ->iomap_begin, 2017
-                   'dax: Fix data corruption when fault races with write') | "after-iomap"
-      fault_pmd_recheck: "recheck" (PTE and PMD faults recheck the PMD under the entry
-                   lock, 2017 'dax: Fix race between colliding PMD & PTE entries') | "none"
-      layout_break: "unmap-drop-retry" (dax_layout_busy_page unmaps first; the wait drops
-                   MMAPLOCK and retries, 4.19 'xfs, dax: introduce xfs_break_dax_layouts()')
-                   | "no-unmap" (pins checked with the mapping left in place) |
-                   "hold-mmaplock" (the wait keeps MMAPLOCK)
-      mkwrite_entry_lock: "held" (a write fault on a read-only PTE holds the DAX entry lock
-                   from tagging the entry dirty until the PTE is writable, 2016 'dax: Protect
-                   PTE modification on WP fault by radix tree entry lock') | "none"
+    Settings (strings so they show in traces, or flags; each selects the body of one or two
+    hooks) are declared once each, with :func:`setting` (default, allowed values, meaning):
+    :data:`SETTINGS` and :func:`settings_doc` list them; the lock-discipline settings
+    (``race=True``) matter only in race designs (issue 11; :mod:`~daxcheck.spec.ops.races`).
     Scope: ``families`` explored, default ``bounds``.
     ``symmetric``: index dimensions whose members the design treats alike (Murphi
     scalarsets, TLC symmetry sets), used by ``check --symmetry``: files, processes and data
@@ -142,78 +89,111 @@ class Design:
     bounds: Bounds = field(default_factory=Bounds)
     expect_violated: frozenset = frozenset()
     cite: str = ""
-    page_owner: str = "shared-count"
-    reflink: str = "allowed"
-    seal: str = "none"
-    seal_checks: str = "all"
-    cow: str = "srcmap"
-    cow_edges: str = "zeroed"
-    cow_fork: str = "reflink"
-    fault_cow: str = "copy"
-    read_shared: str = "reported"
-    hole_size: str = "iomap"
-    flush_durable_mode: str = "map-sync"
-    mmap_map_sync: bool = True
-    sync_fault: str = "iomap-dirty"
-    iomap_dirty: str = "pinned"
-    usync_mode: bool = False
-    shared_check: str = "in-core+journal"
-    new_invalidate: str = "always"
-    pmd_conflict: str = "xas_find_conflict"
-    private_pmd_split: str = "split"
-    dedupe_compare: str = "lockstep"
-    break_layouts: str = "wait"
-    dax_toggle: str = "on-evict"
-    fsync_log_force: str = "if-pinned"
-    reflink_dax: str = "kept"
-    partial_writes: bool = True
-    pmd_pfn_entries: bool = False
-    mmaplock: str = "fault+truncate"
-    fault_entry_lock: str = "before-iomap"
-    fault_pmd_recheck: str = "recheck"
-    layout_break: str = "unmap-drop-retry"
-    mkwrite_entry_lock: str = "held"
+    page_owner: str = setting("shared-count", ("shared-count", "single-owner"),
+        "\"shared-count\" (6.2 page->share) | \"single-owner\" (before 5.19)")
+    reflink: str = setting("allowed", ("allowed", "refused"),
+        "\"allowed\" | \"refused\" (XFS: \"DAX and reflink cannot be used together\")")
+    seal: str = setting("none", ("none", "reflink-allowed", "no-reflink"),
+        "\"none\" | \"reflink-allowed\" (sealed files may be reflink sources and CoW) | "
+        "\"no-reflink\" (sealed files refuse reflink and CoW)")
+    seal_checks: str = setting("all", ("all", "no-shift"),
+        "\"all\" (a sealed inode refuses every block-map change) | \"no-shift\" "
+        "(collapse/insert range are not checked)")
+    cow: str = setting("srcmap", ("srcmap", "single-iomap"),
+        "\"srcmap\" (iomap srcmap, dax_iomap_copy_around) | \"single-iomap\"")
+    cow_edges: str = setting("zeroed", ("zeroed", "stale"),
+        "\"zeroed\" (a hole/unwritten CoW source is zeroed around the write, 2022) | "
+        "\"stale\" (skipped for a hole, copied raw for unwritten)")
+    cow_fork: str = setting("reflink", ("reflink", "always"),
+        "\"reflink\" (only shared extents are CoW'd) | \"always\" (XFS always_cow)")
+    fault_cow: str = setting("copy", ("copy", "in-place"),
+        "\"copy\" (a write fault on a shared extent CoWs it, 5.19) | \"in-place\" (before "
+        "5.19 the DAX fault path ignored IOMAP_F_SHARED)")
+    read_shared: str = setting("reported", ("reported", "not-reported"),
+        "\"reported\" (read faults get IOMAP_F_SHARED, 6.2) | \"not-reported\"")
+    hole_size: str = setting("iomap", ("iomap", "unknown"),
+        "\"iomap\" (true hole length) | \"unknown\" (get_block leaves b_size)")
+    flush_durable_mode: str = setting("map-sync", ("map-sync", "any"),
+        "\"map-sync\" (only MAP_SYNC or sealed mappings) | \"any\" (daxfile: every userspace "
+        "flush is a durability point, metadata not synced)")
+    mmap_map_sync: bool = setting(True, (False, True),
+        "MAP_SYNC accepted by ->mmap (mmap_supported_flags)")
+    sync_fault: str = setting("iomap-dirty", ("iomap-dirty", "never"),
+        "\"iomap-dirty\" (dax_fault_is_synchronous: a MAP_SYNC write fault with IOMAP_F_DIRTY "
+        "fsyncs before the PTE is writable) | \"never\"")
+    iomap_dirty: str = setting("pinned", ("pinned", "new"),
+        "\"pinned\" (IOMAP_F_DIRTY while the inode has unlogged metadata, xfs_ipincount) | "
+        "\"new\" (only when this ->iomap_begin allocated)")
+    usync_mode: bool = setting(False, (False, True),
+        "MAP_SYNC puts the whole inode into userspace-sync mode, which stops dirty tracking "
+        "for every mapping (the mixed mode Chinner warns about)")
+    shared_check: str = setting("in-core+journal", ("in-core+journal", "in-core"),
+        "\"in-core+journal\" (a block still referenced by another inode's journaled map "
+        "counts as shared, so it is CoW'd, not overwritten in place) | \"in-core\" (the "
+        "in-core refcount btree alone decides)")
+    new_invalidate: str = setting("always", ("always", "faults-only"),
+        "\"always\" (write(2) over an IOMAP_F_NEW mapping invalidates the range, 4.12) | "
+        "\"faults-only\"")
+    pmd_conflict: str = setting("xas_find_conflict", ("xas_find_conflict", "index-only"),
+        "\"xas_find_conflict\" (a PMD entry only over an empty range) | \"index-only\" (only "
+        "the PMD-aligned index is looked up)")
+    private_pmd_split: str = setting("split", ("split", "none"),
+        "\"split\" (a MAP_PRIVATE write fault splits the PMD mapping first) | \"none\"")
+    dedupe_compare: str = setting("lockstep", ("lockstep", "stale-srcmap", "raw-media", "stale-raw-media"),
+        "\"lockstep\" | \"stale-srcmap\" (the source iterator does not advance) | "
+        "\"raw-media\" (6.12's dax_range_compare_iter: two holes are the same, a hole and an "
+        "extent differ, any other pair compares the raw pmem bytes, also of an unwritten "
+        "extent, which reads as zeros)")
+    break_layouts: str = setting("wait", ("wait", "none"),
+        "\"wait\" (punch/truncate wait for pinned pages, dax_layout_busy_page) | \"none\"")
+    dax_toggle: str = setting("on-evict", ("on-evict", "immediate"),
+        "\"on-evict\" (FS_XFLAG_DAX takes effect when the inode is evicted, 5.8) | "
+        "\"immediate\" (S_DAX flips under live mappings)")
+    fsync_log_force: str = setting("if-pinned", ("if-pinned", "always"),
+        "\"if-pinned\" (xfs_file_fsync forces the log only while the inode has metadata not "
+        "yet in it, xfs_ipincount; xfs_log_force_seq of its ili_commit_seq pushes the whole "
+        "current CIL checkpoint) | \"always\" (every fsync forces the whole log, the spec "
+        "before the real-DAX oracle showed fdatasync of a clean file leaves another file's "
+        "new size out of the log)")
+    reflink_dax: str = setting("kept", ("kept", "dropped-on-load"),
+        "\"kept\" (a reflinked inode keeps S_DAX when it is read back from disk, v6.3 'xfs: "
+        "remove restrictions for fsdax and reflink') | \"dropped-on-load\" "
+        "(xfs_inode_supports_dax refuses inodes with XFS_DIFLAG2_REFLINK when they are "
+        "loaded: 6.1; modelled as: a file sharing a block after log recovery comes back "
+        "without S_DAX; found by the real-DAX oracle on 6.1)")
+    partial_writes: bool = setting(True, (False, True),
+        "write(2) of part of a block is explored (unaligned writes)")
+    pmd_pfn_entries: bool = setting(False, (False, True),
+        "PMD faults over written PMD-aligned extents map pfn PMDs")
+    mmaplock: str = setting("fault+truncate", ("fault+truncate", "none"),
+        "\"fault+truncate\" (page faults take XFS_MMAPLOCK_SHARED, truncate and punch "
+        "XFS_MMAPLOCK_EXCL: 4.1 'xfs: introduce mmap/truncate lock') | \"none\"", race=True)
+    fault_entry_lock: str = setting("before-iomap", ("before-iomap", "after-iomap"),
+        "\"before-iomap\" (the DAX entry is locked before ->iomap_begin, 2017 'dax: Fix data "
+        "corruption when fault races with write') | \"after-iomap\"", race=True)
+    fault_pmd_recheck: str = setting("recheck", ("recheck", "none"),
+        "\"recheck\" (PTE and PMD faults recheck the PMD under the entry lock, 2017 'dax: Fix "
+        "race between colliding PMD & PTE entries') | \"none\"", race=True)
+    layout_break: str = setting("unmap-drop-retry", ("unmap-drop-retry", "no-unmap", "hold-mmaplock"),
+        "\"unmap-drop-retry\" (dax_layout_busy_page unmaps first; the wait drops MMAPLOCK and "
+        "retries, 4.19 'xfs, dax: introduce xfs_break_dax_layouts()') | \"no-unmap\" (pins "
+        "checked with the mapping left in place) | \"hold-mmaplock\" (the wait keeps "
+        "MMAPLOCK)", race=True)
+    mkwrite_entry_lock: str = setting("held", ("held", "none"),
+        "\"held\" (a write fault on a read-only PTE holds the DAX entry lock from tagging the "
+        "entry dirty until the PTE is writable, 2016 'dax: Protect PTE modification on WP "
+        "fault by radix tree entry lock') | \"none\"", race=True)
     symmetric: tuple = ("file", "proc", "tok")
 
-    _CHOICES = {"page_owner": ("shared-count", "single-owner"),
-                "reflink": ("allowed", "refused"),
-                "seal": ("none", "reflink-allowed", "no-reflink"),
-                "seal_checks": ("all", "no-shift"),
-                "cow": ("srcmap", "single-iomap"),
-                "cow_edges": ("zeroed", "stale"),
-                "cow_fork": ("reflink", "always"),
-                "fault_cow": ("copy", "in-place"),
-                "read_shared": ("reported", "not-reported"),
-                "hole_size": ("iomap", "unknown"),
-                "flush_durable_mode": ("map-sync", "any"),
-                "sync_fault": ("iomap-dirty", "never"),
-                "iomap_dirty": ("pinned", "new"),
-                "shared_check": ("in-core+journal", "in-core"),
-                "new_invalidate": ("always", "faults-only"),
-                "pmd_conflict": ("xas_find_conflict", "index-only"),
-                "private_pmd_split": ("split", "none"),
-                "dedupe_compare": ("lockstep", "stale-srcmap", "raw-media", "stale-raw-media"),
-                "break_layouts": ("wait", "none"),
-                "dax_toggle": ("on-evict", "immediate"),
-                "fsync_log_force": ("if-pinned", "always"),
-                "reflink_dax": ("kept", "dropped-on-load"),
-                "mmaplock": ("fault+truncate", "none"),
-                "fault_entry_lock": ("before-iomap", "after-iomap"),
-                "fault_pmd_recheck": ("recheck", "none"),
-                "layout_break": ("unmap-drop-retry", "no-unmap", "hold-mmaplock"),
-                "mkwrite_entry_lock": ("held", "none")}
-    _RACE_SETTINGS = ("mmaplock", "fault_entry_lock", "fault_pmd_recheck", "layout_break",
-                      "mkwrite_entry_lock")
-    _FLAGS = ("mmap_map_sync", "usync_mode", "partial_writes", "pmd_pfn_entries")
-
     def __post_init__(self):
-        for key, allowed in self._CHOICES.items():
-            if getattr(self, key) not in allowed:
-                raise DesignError(f"design {self.name}: {key}={getattr(self, key)!r} is not one "
+        for key, meta in SETTINGS.items():
+            value, allowed = getattr(self, key), meta["choices"]
+            if allowed == (False, True):
+                if not isinstance(value, bool):
+                    raise DesignError(f"design {self.name}: {key} must be True or False")
+            elif value not in allowed:
+                raise DesignError(f"design {self.name}: {key}={value!r} is not one "
                                   f"of {', '.join(allowed)}")
-        for key in self._FLAGS:
-            if not isinstance(getattr(self, key), bool):
-                raise DesignError(f"design {self.name}: {key} must be True or False")
         bad = [f for f in self.families if f not in ACTIONS]
         if bad:
             raise DesignError(f"design {self.name}: unknown action famil{'y' if len(bad) == 1 else 'ies'} "
@@ -256,11 +236,13 @@ class Design:
         return dataclasses.replace(self, **changes)
 
     def settings(self) -> dict:
-        """The kernel-decision settings as a dict (for reports and ITF #meta); the lock
-        discipline settings only for a race design (:attr:`threaded`)."""
-        keys = [k for k in tuple(self._CHOICES) + self._FLAGS
-                if self.threaded or k not in self._RACE_SETTINGS]
-        return {key: getattr(self, key) for key in keys}
+        """The kernel-decision settings as a dict (for reports and ITF #meta): the valued
+        settings then the flags, each in declaration order; the lock discipline settings
+        only for a race design (:attr:`threaded`)."""
+        keys = [k for k, meta in SETTINGS.items() if meta["choices"] != (False, True)] + \
+               [k for k, meta in SETTINGS.items() if meta["choices"] == (False, True)]
+        return {key: getattr(self, key) for key in keys
+                if self.threaded or not SETTINGS[key]["race"]}
 
     def has(self, family: str) -> bool:
         """The family is in this design's scope (mechanisms a design leaves out cost
@@ -374,6 +356,21 @@ class Design:
             return True
         return Or(And(s[L.mmap_mode[n][f]] == MM_SYNC, s[L.pte_kind[n][f][x]] == PTE_RW),
                   s[L.sealed[f]] == 1)
+
+
+SETTINGS: dict[str, dict] = {f.name: dict(f.metadata) for f in dataclasses.fields(Design)
+                             if "choices" in f.metadata}
+"""Every design setting in declaration order: ``{"choices", "doc", "race"}`` (see
+:func:`setting`); the default is the merged-kernel (6.x) behaviour."""
+Design._CHOICES = {k: m["choices"] for k, m in SETTINGS.items() if m["choices"] != (False, True)}
+
+
+def settings_doc() -> list[tuple[str, object, tuple, str]]:
+    """``(name, default, choices, doc)`` of every design setting, in declaration order (for
+    ``daxcheck list settings`` and the docs)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(Design)}
+    return [(k, defaults[k], m["choices"], m["doc"] + (" [race designs]" if m["race"] else ""))
+            for k, m in SETTINGS.items()]
 
 
 for _name, _fn in KERNEL_FUNCTIONS.items():   # each modelled kernel function is the hook's body
@@ -501,6 +498,3 @@ declare_module_warnings(__file__)
 
 for _d in SEED_DESIGNS:
     register_design(_d)
-
-from . import history  # noqa: E402,F401  (registers the history designs)
-from . import race_designs  # noqa: E402,F401  (registers the race designs, issue 11)

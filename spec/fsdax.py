@@ -6,7 +6,8 @@ module per kernel source file, each modelled kernel function named as in the ker
 
 This module keeps the old names working for one release: reading one (``fsdax.file_view``,
 ``from daxcheck.spec.fsdax import warn_on``) returns the new object with a
-DeprecationWarning naming its new home.  Names whose old signature had no design argument
+DeprecationWarning naming its new home (once per name and process: the name is then bound
+in this module).  Names whose old signature had no design argument
 (``writeback_entry``, ``journal_commit``, ``insert_zero_entry``) get a wrapper with the old
 signature.
 """
@@ -89,7 +90,9 @@ def __getattr__(name: str):
     warnings.warn(f"daxcheck.spec.fsdax.{name} is deprecated: use "
                   f"daxcheck.spec.kernel.{mod}.{new}", DeprecationWarning, stacklevel=2)
     obj = getattr(importlib.import_module(f"daxcheck.spec.kernel.{mod}"), new)
-    return _without_design(obj) if wrap else obj
+    obj = _without_design(obj) if wrap else obj
+    globals()[name] = obj   # warned once; later reads (in a transition's hot path) are plain
+    return obj
 
 
 def __dir__():

@@ -10,7 +10,7 @@ import pytest
 
 from daxcheck import registries
 from daxcheck.spec.kernel import warn as k
-from daxcheck.spec.actions import (Action, ActionDefinitionError, Dedupe, Dma, Fallocate,
+from daxcheck.spec.ops import (Action, ActionDefinitionError, Dedupe, Dma, Fallocate,
                                    MmapPrivate, Pin, PmdFault, ZeroRange, action)
 from daxcheck.spec.state import PTE_ANON, PTE_NONE, STALE, UNWRITTEN, WARNINGS
 

@@ -31,7 +31,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from ...spec import actions as A
+from ...spec import ops as A
 from ...spec.designs import ALL_FAMILIES, DESIGNS, Design
 from ...spec.kernel.views import file_view
 from ...spec.model import DaxModel

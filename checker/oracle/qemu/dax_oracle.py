@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from ....spec import actions as A
+from ....spec import ops as A
 from ....spec.kernel.views import load_view
 from ....spec.kernel.xfs_log import inode_meta_dirty
 from ....spec.vocab import draft, freeze
