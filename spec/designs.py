@@ -381,8 +381,9 @@ for _name, _fn in KERNEL_FUNCTIONS.items():   # each modelled kernel function is
 
 def hooks() -> list[tuple[str, str]]:
     """Every kernel hook of :class:`Design`: ``(name, kernel source)`` where the source is
-    the kernel file (for a modelled kernel function, :mod:`daxcheck.spec.kernel`) and the
-    docstring's first sentence (it names the kernel function modelled), in class order:
+    the docstring's first sentence (it names the kernel function modelled and, for a
+    function of :mod:`daxcheck.spec.kernel`, its kernel file, prefixed as ``[file]`` if the
+    sentence does not name it), in class order:
     the design decisions defined in the class, then the kernel functions in registration
     order."""
     out = []
@@ -391,7 +392,7 @@ def hooks() -> list[tuple[str, str]]:
             doc = " ".join((v.__doc__ or "").split()).replace("``", "")
             doc = doc.split(". ")[0].rstrip(".") + "."
             src = getattr(v, "__kernel_source__", None)
-            out.append((name, f"[{src}] {doc}" if src else doc))
+            out.append((name, f"[{src}] {doc}" if src and src not in doc else doc))
     return out
 
 

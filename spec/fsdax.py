@@ -50,7 +50,7 @@ OLD_NAMES: dict[str, tuple[str, str, bool]] = {
     "recover": ("xfs_log", "recover_from_log", False),
     "journal_commit": ("xfs_log", "xfs_log_force", True),
     "unmap": ("mm", "unmap", False),
-    "zap_pmd": ("huge_memory", "zap_pmd", False),
+    "zap_pmd": ("huge_memory", "zap_huge_pmd", False),
     "invalidate": ("mm", "invalidate_inode_pages2_range", False),
     "break_pmd": ("dax", "break_pmd", False),
     "delete_entry": ("dax", "dax_delete_mapping_entry", False),

@@ -16,7 +16,7 @@ from ..state import (HOLE, UNWRITTEN, WRITTEN, XA_EMPTY, XA_ZERO, XA_PFN, PTE_RO
                      PTE_RW, PTE_ZERO, PTE_ANON, PG_NULL, PG_SHARED, ORDER_PTE, ORDER_PMD,
                      MM_PRIVATE, MM_SYNC)
 from ..vocab import And, Or, Not, If, Exists, ForAll, select, store, when, require
-from .huge_memory import zap_pmd
+from .huge_memory import zap_huge_pmd
 from .pmem import copy_block, flush_block, nt_store, zero_segs
 from .registry import kernel_function
 from .views import cpu_data, file_view, pmd_aligned_extent, pmd_ptes_none
@@ -204,7 +204,7 @@ def dax_delete_mapping_entry(D, L, d, f, x):
 
 @kernel_function(DAX)
 def dax_iomap_iter_new(D, L, d, f, x, op):
-    """dax_iomap_iter (fs/dax.c): an IOMAP_F_NEW mapping is invalidated before it is used,
+    """dax_iomap_iter (fs/dax.c), IOMAP_F_NEW: a new mapping is invalidated before it is used,
     so a zero page mapped over the old hole goes away (4.12 'dax: fix data corruption due
     to stale mmap reads', generic/428).  ``op``: "write" for write(2), else a
     fault/seal/zero; ``new_invalidate="faults-only"`` skips write(2)."""
@@ -356,7 +356,7 @@ def dax_fault_cow_page(D, L, d, n, f, x):
     is allocated.  A PMD mapping of the range is split first (``private_pmd_split``; the
     huge-PMD write-protect fault of a DAX PMD falls back to PTEs)."""
     if D.private_pmd_split == "split":
-        zap_pmd(L, d, n, f)
+        zap_huge_pmd(L, d, n, f)
     for g in L.segs:
         d[L.anon[n][f][x][g]] = file_view(L, d, f, x, g)
     d[L.pte_kind[n][f][x]] = PTE_ANON

@@ -5,7 +5,7 @@ from ..state import PTE_NONE, PTE_ANON
 from ..vocab import If, when
 
 
-def zap_pmd(L, d, n, f):
+def zap_huge_pmd(L, d, n, f):
     """zap_huge_pmd / __split_huge_pmd (mm/huge_memory.c) of a DAX PMD: process ``n``'s
     PMD mapping of ``f`` goes, with the PTEs that mirror it (the next access faults
     again); an anonymous CoW page stays."""

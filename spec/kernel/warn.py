@@ -38,7 +38,9 @@ def declare_warnings_in(source: str, origin: str) -> list[str]:
     except SyntaxError:
         return found
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "warn_on":
+        func = getattr(node, "func", None)
+        name = getattr(func, "id", getattr(func, "attr", None))
+        if isinstance(node, ast.Call) and name == "warn_on":
             for arg in node.args[-1:]:
                 if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
                     found.append(arg.value)

@@ -41,23 +41,23 @@ def hole_run(L, s, f, x, want):
 
 @kernel_function("fs/xfs/libxfs/xfs_bmap.c")
 def xfs_bmapi_write(D, L, s):
-    """xfs_bmapi_write → xfs_bmap_btalloc: ``(found, b)``, the lowest block with
-    refcount 0 that no journaled map references (xfs_extent_busy)."""
+    """xfs_bmapi_write (fs/xfs/libxfs/xfs_bmap.c) → xfs_bmap_btalloc: ``(found, b)``, the
+    lowest block with refcount 0 that no journaled map references (xfs_extent_busy)."""
     return find_free(L, s)
 
 
 @kernel_function("fs/xfs/xfs_bmap_util.c")
 def xfs_zero_extent(D, L, d, b):
-    """xfs_zero_extent (XFS_BMAPI_ZERO for DAX): a new or converted block is zeroed
-    with dax_zero_page_range before it is mapped."""
+    """xfs_zero_extent (fs/xfs/xfs_bmap_util.c; XFS_BMAPI_ZERO for DAX): a new or converted
+    block is zeroed with dax_zero_page_range before it is mapped."""
     zero_block(L, d, b)
 
 
 @kernel_function("fs/xfs/libxfs/xfs_bmap.c")
 def xfs_bunmapi(D, L, d, f, x):
-    """xfs_bunmapi (fs/xfs/libxfs/xfs_bmap.c) + xfs_refcount_decrease for one block: remove the extent of ``f``/``x`` after its mappings are gone: xfs_bunmapi +
-    refcount decrease; the block becomes free in memory (busy until the log commits).
-    The offset now reads zeros."""
+    """xfs_bunmapi (fs/xfs/libxfs/xfs_bmap.c) + xfs_refcount_decrease for one block: remove the
+    extent of ``f``/``x`` after its mappings are gone: xfs_bunmapi + refcount decrease; the
+    block becomes free in memory (busy until the log commits). The offset now reads zeros."""
     when(d, d[L.ext_kind[f][x]] != HOLE, lambda d: ref_add(L, d, d[L.ext_pblk[f][x]], -1))
     d[L.ext_kind[f][x]] = HOLE
     d[L.ext_pblk[f][x]] = 0

@@ -17,7 +17,8 @@ IOMAP = "fs/xfs/xfs_iomap.c"
 
 @kernel_function("fs/xfs/xfs_iomap.c")
 def iomap_f_shared(D, L, s, f, x, op):
-    """->iomap_begin IOMAP_F_SHARED (xfs_direct_write_iomap_begin, xfs_read_iomap_begin).
+    """->iomap_begin IOMAP_F_SHARED (fs/xfs/xfs_iomap.c: xfs_direct_write_iomap_begin,
+    xfs_read_iomap_begin).
 
     ``op``: "read" (a read fault: page association), "fault" (a write fault) or "write"
     (write(2), zeroing, unshare).  Shared = the block has other references in the
@@ -37,18 +38,18 @@ def iomap_f_shared(D, L, s, f, x, op):
 
 @kernel_function("fs/xfs/xfs_iomap.c")
 def iomap_f_new(D, L, s, f, x):
-    """->iomap_begin IOMAP_F_NEW: the block is allocated or converted by this call
-    (xfs_iomap_write_direct on a hole or an unwritten extent)."""
+    """->iomap_begin IOMAP_F_NEW (fs/xfs/xfs_iomap.c): the block is allocated or converted by
+    this call (xfs_iomap_write_direct on a hole or an unwritten extent)."""
     kd = s[L.ext_kind[f][x]]
     return Or(kd == HOLE, kd == UNWRITTEN)
 
 
 @kernel_function("fs/xfs/xfs_iomap.c")
 def iomap_f_dirty(D, L, s, f, x, new):
-    """->iomap_begin IOMAP_F_DIRTY (xfs_direct_write_iomap_begin, 4.15 'xfs: support
-    for synchronous DAX faults'): the inode has metadata not yet in the log
-    (xfs_ipincount && ili_fsync_fields), so a MAP_SYNC fault must fsync first.
-    ``new``: this call allocated (IOMAP_F_NEW), for the "new" variant."""
+    """->iomap_begin IOMAP_F_DIRTY (fs/xfs/xfs_iomap.c: xfs_direct_write_iomap_begin, 4.15
+    'xfs: support for synchronous DAX faults'): the inode has metadata not yet in the log
+    (xfs_ipincount && ili_fsync_fields), so a MAP_SYNC fault must fsync first. ``new``: this
+    call allocated (IOMAP_F_NEW), for the "new" variant."""
     if D.iomap_dirty == "new":
         return new
     return inode_meta_dirty(L, s, f)
@@ -56,8 +57,9 @@ def iomap_f_dirty(D, L, s, f, x, new):
 
 @kernel_function("fs/xfs/xfs_iomap.c")
 def iomap_hole_length(D, L, s, f, x, want):
-    """->iomap_begin length of an IOMAP_HOLE at ``f``/``x`` when DAX asks for ``want``
-    blocks (xfs_bmapi_read; ext2_get_blocks left bh->b_size at the request, seed 000)."""
+    """->iomap_begin hole length (fs/xfs/xfs_iomap.c): the length of an IOMAP_HOLE at
+    ``f``/``x`` when DAX asks for ``want`` blocks (xfs_bmapi_read; ext2_get_blocks left
+    bh->b_size at the request, seed 000)."""
     if D.hole_size == "unknown":
         return want
     return hole_run(L, s, f, x, want)
@@ -65,8 +67,8 @@ def iomap_hole_length(D, L, s, f, x, want):
 
 @kernel_function("include/linux/fs.h")
 def is_iomap_immutable(D, L, s, f, op):
-    """IS_IOMAP_IMMUTABLE (2017 S_IOMAP_IMMUTABLE proposal, seed 001): ``op`` on ``f`` is
-    refused because its block map is sealed.  ``op``: "fallocate", "punch",
+    """IS_IOMAP_IMMUTABLE (include/linux/fs.h, 2017 S_IOMAP_IMMUTABLE proposal, seed 001):
+    ``op`` on ``f`` is refused because its block map is sealed.  ``op``: "fallocate", "punch",
     "truncate", "zero", "collapse", "insert", "unshare", "cow", "reflink-src",
     "reflink-dst"."""
     sealed = s[L.sealed[f]] == 1

@@ -19,8 +19,9 @@ def inode_meta_dirty(L, d, f):
 
 @kernel_function("fs/xfs/xfs_log.c")
 def xfs_log_force(D, L, d):
-    """xfs_log_force (fs/xfs/xfs_log.c): every metadata transaction so far reaches the log, so the journaled
-    map and sizes of every inode become the in-memory ones (the log is global and ordered)."""
+    """xfs_log_force (fs/xfs/xfs_log.c): every metadata transaction so far reaches the log, so
+    the journaled map and sizes of every inode become the in-memory ones (the log is global and
+    ordered)."""
     for f, x in L.file_blks:
         d[L.jext_kind[f][x]] = d[L.ext_kind[f][x]]
         d[L.jext_pblk[f][x]] = d[L.ext_pblk[f][x]]
@@ -51,10 +52,10 @@ def recover_from_log(L, d, per_inode_dax=True):
 
 @kernel_function("fs/xfs/xfs_log_recover.c")
 def xlog_recover(D, L, d):
-    """Mount after a power failure: xlog_recover replays the log; volatile state is gone
-    (see :func:`~recover_from_log`).  With ``reflink_dax="dropped-on-load"``
-    (6.1's xfs_inode_supports_dax) a file that shares a block after recovery comes back
-    without S_DAX."""
+    """xlog_recover (fs/xfs/xfs_log_recover.c), mount after a power failure: the log is
+    replayed; volatile state is gone (see :func:`~recover_from_log`).  With
+    ``reflink_dax="dropped-on-load"`` (6.1's xfs_inode_supports_dax) a file that shares a block
+    after recovery comes back without S_DAX."""
     recover_from_log(L, d, D.has("dax_toggle"))
     if D.reflink_dax == "dropped-on-load":
         for f in L.files:

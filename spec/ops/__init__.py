@@ -3,8 +3,9 @@ flushes), :mod:`.file_io` (write, read), :mod:`.fallocate` (fallocate and its mo
 punch, truncate, seal), :mod:`.reflink` (FICLONE, FICLONERANGE, FIDEDUPERANGE),
 :mod:`.sync` (fdatasync, fsync, msync), :mod:`.pins` (get_user_pages pins and DMA),
 :mod:`.crash` (power failure, cache-line eviction), :mod:`.inode` (the per-inode DAX flag,
-inode eviction) and :mod:`.races` (the race designs' split operations, issue 11).  The
-framework (:class:`Action`, :func:`action`, :data:`ACTIONS`) is in :mod:`.base`.
+inode eviction) and :mod:`.races` (the race designs' split operations, issue 11, on the
+framework of :mod:`.split`).  The framework of every operation (:class:`Action`,
+:func:`action`, :data:`ACTIONS`) is in :mod:`.base`.
 
 The shipped families are registered in :data:`SHIPPED_FAMILIES` order whatever the module
 they are defined in: that order is every model's action order, so traces replay by action

@@ -17,8 +17,8 @@ from .common import write_ranges
 class Write(Action):
     """write(2) of ``token`` to segments ``lo``..``hi`` of block ``idx`` of ``file``
     (dax_iomap_rw → dax_iomap_iter): ->iomap_begin allocates, converts or CoWs the block
-    (:func:`~daxcheck.spec.kernel.xfs_iomap.xfs_dax_write_iomap_begin`; a partial write to a shared block is the unaligned CoW of
-    seed 003), then dax_copy_from_iter stores the data with non-temporal stores (durable on
+    (:func:`~daxcheck.spec.kernel.xfs_iomap.xfs_dax_write_iomap_begin`; a partial write to a
+    shared block is the unaligned CoW of seed 003), then dax_copy_from_iter stores the data with non-temporal stores (durable on
     media, any dirty cache line of the block dropped).  Extends i_size.  Disabled on ENOSPC
     or when the design refuses the CoW."""
 
@@ -56,8 +56,8 @@ class Write(Action):
 @dataclass(frozen=True)
 class Read(Action):
     """read(2) of block ``idx`` of ``file`` (dax_iomap_rw, dax_iomap_iter read side).  It
-    changes no state: what it returns is :func:`~daxcheck.spec.kernel.views.file_view`, which the properties
-    check in every state, and which replay prints."""
+    changes no state: what it returns is :func:`~daxcheck.spec.kernel.views.file_view`, which
+    the properties check in every state, and which replay prints."""
 
     name: ClassVar[str] = "read"
     file: int

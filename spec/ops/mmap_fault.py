@@ -107,14 +107,15 @@ class Munmap(Action):
 @dataclass(frozen=True)
 class Fault(Action):
     """A page fault on ``file`` index ``idx`` in process ``proc``'s mapping
-    (dax_iomap_pte_fault → dax_fault_iter).  A read fault needs no PTE: a written extent
-    gets a read-only pfn PTE, a hole or unwritten extent the zero page (dax_load_hole).  A
-    write fault (no PTE, a read-only PTE via pfn_mkwrite, or the zero page) calls
+    (dax_iomap_pte_fault → dax_fault_iter).  A read fault needs no PTE: a written extent gets a
+    read-only pfn PTE, a hole or unwritten extent the zero page (dax_load_hole).  A write fault
+    (no PTE, a read-only PTE via pfn_mkwrite, or the zero page) calls
     ->iomap_begin(IOMAP_WRITE), which allocates, converts or CoWs (see
-    :func:`~daxcheck.spec.kernel.xfs_iomap.xfs_dax_write_iomap_begin`); on a MAP_SYNC mapping with IOMAP_F_DIRTY the fault returns
-    VM_FAULT_NEEDDSYNC and dax_finish_sync_fault fsyncs before the writable PTE is set.  A
-    write fault on a MAP_PRIVATE mapping copies the page into an anonymous page
-    (dax_fault_cow_page).  Disabled beyond EOF (SIGBUS) or when not mapped."""
+    :func:`~daxcheck.spec.kernel.xfs_iomap.xfs_dax_write_iomap_begin`); on a MAP_SYNC mapping
+    with IOMAP_F_DIRTY the fault returns VM_FAULT_NEEDDSYNC and dax_finish_sync_fault fsyncs
+    before the writable PTE is set.  A write fault on a MAP_PRIVATE mapping copies the page
+    into an anonymous page (dax_fault_cow_page).  Disabled beyond EOF (SIGBUS) or when not
+    mapped."""
 
     name: ClassVar[str] = "fault"
     proc: int

@@ -14,8 +14,9 @@ from .base import Action, action
 @dataclass(frozen=True)
 class Reflink(Action):
     """ioctl(FICLONE): all of ``src`` (to its EOF) is reflinked into ``dst`` from offset 0
-    (xfs_reflink_remap_range, see :func:`~daxcheck.spec.kernel.xfs_reflink.xfs_reflink_remap_blocks`): ``dst``'s blocks within ``src``'s
-    size are replaced (written extents shared, unwritten ones and holes become holes),
+    (xfs_reflink_remap_range, see
+    :func:`~daxcheck.spec.kernel.xfs_reflink.xfs_reflink_remap_blocks`): ``dst``'s blocks
+    within ``src``'s size are replaced (written extents shared, unwritten ones and holes become holes),
     ``dst``'s blocks past ``src``'s EOF stay, ``dst``'s size becomes the larger of the two.
     Disabled when ``src`` is empty (the kernel returns 0 before doing anything) or the
     design refuses reflink."""
@@ -57,12 +58,13 @@ def _range_instances(cls, L):
 @action
 @dataclass(frozen=True)
 class ReflinkRange(Action):
-    """ioctl(FICLONERANGE) of ``length`` blocks of ``src`` from block ``soff`` onto ``dst``
-    at block ``doff`` (xfs_reflink_remap_range, see :func:`~daxcheck.spec.kernel.xfs_reflink.xfs_reflink_remap_blocks`): the range is
-    shortened to ``src``'s EOF; written source extents are shared, holes and unwritten
-    extents leave holes; ``dst`` grows to the end of the range.  Disabled (EINVAL) when
-    ``soff`` is at or past ``src``'s EOF, or the design refuses reflink.  Overlapping
-    ranges of one file (EINVAL, generic_remap_file_range_prep) have no instance."""
+    """ioctl(FICLONERANGE) of ``length`` blocks of ``src`` from block ``soff`` onto ``dst`` at
+    block ``doff`` (xfs_reflink_remap_range, see
+    :func:`~daxcheck.spec.kernel.xfs_reflink.xfs_reflink_remap_blocks`): the range is shortened
+    to ``src``'s EOF; written source extents are shared, holes and unwritten extents leave
+    holes; ``dst`` grows to the end of the range.  Disabled (EINVAL) when ``soff`` is at or
+    past ``src``'s EOF, or the design refuses reflink.  Overlapping ranges of one file (EINVAL,
+    generic_remap_file_range_prep) have no instance."""
 
     name: ClassVar[str] = "reflink_range"
     src: int
@@ -93,7 +95,8 @@ class Dedupe(Action):
     dax_dedupe_file_range_compare): only when both ranges lie within EOF and read the same
     (hook ``dax_dedupe_file_range_compare``; else FILE_DEDUPE_RANGE_DIFFERS: disabled) the
     destination's blocks are replaced by shared references to the source's (see
-    :func:`~daxcheck.spec.kernel.xfs_reflink.xfs_reflink_remap_blocks`); no file's contents change."""
+    :func:`~daxcheck.spec.kernel.xfs_reflink.xfs_reflink_remap_blocks`); no file's contents
+    change."""
 
     name: ClassVar[str] = "dedupe"
     src: int
