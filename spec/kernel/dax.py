@@ -405,17 +405,22 @@ def dax_fault_iter(D, L, d, n, f, x, write, private=False, new=False):
 
 
 @kernel_function(DAX)
-def dax_iomap_pte_fault(D, L, d, n, f, x, write):
-    """dax_iomap_pte_fault (fs/dax.c, v6.12): a 4 KiB fault of process ``n`` on ``f``/``x``
-    (the VMA and PTE checks are the operation's): VM_FAULT_SIGBUS at or past EOF;
-    grab_mapping_entry (a PMD entry of the range is downgraded, :func:`break_pmd`; not for
-    a MAP_PRIVATE write fault, which never inserts an entry); ->iomap_begin (IOMAP_WRITE
-    unless vmf->cow_page: allocate, convert or CoW, decided before anything changes,
+def dax_iomap_pte_fault(D, L, d, n, f, x, write, vma=True):
+    """dax_iomap_pte_fault (fs/dax.c, v6.12): a 4 KiB fault of process ``n`` on ``f``/``x``;
+    ``vma``: the condition under which the fault reaches the DAX code at all (the
+    operation's VMA, PTE and lock checks), required together with this function's own:
+    VM_FAULT_SIGBUS at or past EOF; ->iomap_begin (IOMAP_WRITE unless vmf->cow_page:
+    allocate, convert or CoW, decided before anything changes,
     :func:`~daxcheck.spec.kernel.xfs_iomap.write_plan`; ENOSPC or a refused CoW disables
-    the fault); then ``D.dax_fault_iter``.  Returns False (disabled) before changing ``d``;
-    call it at the top level of a transition (it calls ``require``)."""
+    the fault).  Then grab_mapping_entry (a PMD entry of the range is downgraded,
+    :func:`break_pmd`; not for a MAP_PRIVATE write fault, which never inserts an entry),
+    ->iomap_begin's effects and ``D.dax_fault_iter``.  Returns False (disabled) before
+    changing ``d``; call it at the top level of a transition (it calls ``require``).  (The
+    ->iomap_begin decision is evaluated with the VMA checks, before they are known to hold,
+    so a design hook is asked in the same states as before the fault was split into kernel
+    functions.)"""
     if not write:
-        if not require(x < d[L.size[f]]):
+        if not require(And(vma, x < d[L.size[f]])):
             return False
         break_pmd(D, L, d, f)
         D.dax_fault_iter(L, d, n, f, x, False)
@@ -423,7 +428,7 @@ def dax_iomap_pte_fault(D, L, d, n, f, x, write):
     new = D.iomap_f_new(L, d, f, x)
     plan, ok = write_plan(D, L, d, f, x, "fault")
     private = (d[L.mmap_mode[n][f]] == MM_PRIVATE) if D.private_mappings else False
-    if not require(And(x < d[L.size[f]], Or(private, ok))):
+    if not require(And(vma, x < d[L.size[f]], Or(private, ok))):
         return False
     when(d, Not(private), lambda d: (break_pmd(D, L, d, f),
                                      write_effects(D, L, d, f, x, (), "fault", plan)))
@@ -444,7 +449,7 @@ def dax_pmd_load_hole(D, L, d, n, f):
 
 
 @kernel_function(DAX)
-def dax_iomap_pmd_fault(D, L, d, n, f):
+def dax_iomap_pmd_fault(D, L, d, n, f, vma=True):
     """dax_iomap_pmd_fault (fs/dax.c): a read fault of process ``n`` served by one PMD over
     indices 0..blocks-1 of ``f``.  Falls back (disabled) unless the PMD lies within EOF,
     ``n`` has no page table under the PMD (pmd_none) and grab_mapping_entry(PMD_ORDER)
@@ -452,8 +457,10 @@ def dax_iomap_pmd_fault(D, L, d, n, f):
     index 0 and its length: over a hole at least a PMD long (``D.iomap_hole_length``) the
     PMD zero page is mapped (:func:`dax_pmd_load_hole`); with ``pmd_pfn_entries``, over a
     written, PMD-aligned, physically contiguous extent dax_insert_entry(DAX_PMD)
-    associates each page and the PMD maps them read-only.  Returns False (disabled)
-    before changing ``d``; call it at the top level of a transition."""
+    associates each page and the PMD maps them read-only.  ``vma``: the operation's VMA
+    and lock checks, required together with these (so the hooks are asked in the same
+    states as before).  Returns False (disabled) before changing ``d``; call it at the top
+    level of a transition."""
     B = len(L.blks)
     common = And(d[L.size[f]] >= B, pmd_ptes_none(L, d, n, f),
                  Not(D.xas_find_conflict(L, d, n, f)))
@@ -461,7 +468,7 @@ def dax_iomap_pmd_fault(D, L, d, n, f):
     pfn, base = pmd_aligned_extent(L, d, f) if D.pmd_pfn_entries else (False, 0)
     if pfn is not False:
         pfn = And(pfn, ForAll(L.blks, lambda x: d[L.xa_kind[f][x]] == XA_EMPTY))
-    if not require(And(common, Or(hole, pfn))):
+    if not require(And(vma, common, Or(hole, pfn))):
         return False
 
     def pfn_pmd(d):

@@ -129,11 +129,10 @@ class Fault(Action):
         mm = s[L.mmap_mode[n][f]]
         pk = s[L.pte_kind[n][f][x]]
         want = And(pk != PTE_RW, pk != PTE_ANON) if self.write else pk == PTE_NONE
-        if not require(And(mm != MM_NONE, want, per_inode_dax(D, L, s, f),
-                           locks.atomic_guard(D, L, s, self))):
-            return None
+        vma = And(mm != MM_NONE, want, per_inode_dax(D, L, s, f),
+                  locks.atomic_guard(D, L, s, self))
         d = draft(s)
-        if not D.dax_iomap_pte_fault(L, d, n, f, x, self.write):
+        if not D.dax_iomap_pte_fault(L, d, n, f, x, self.write, vma):
             return None
         return freeze(d)
 
@@ -163,11 +162,10 @@ class PmdFault(Action):
     def apply(self, m, s):
         L, D = m.L, m.design
         n, f = self.proc, self.file
-        if not require(And(s[L.mmap_mode[n][f]] != MM_NONE, per_inode_dax(D, L, s, f),
-                           locks.atomic_guard(D, L, s, self))):
-            return None
+        vma = And(s[L.mmap_mode[n][f]] != MM_NONE, per_inode_dax(D, L, s, f),
+                  locks.atomic_guard(D, L, s, self))
         d = draft(s)
-        if not D.dax_iomap_pmd_fault(L, d, n, f):
+        if not D.dax_iomap_pmd_fault(L, d, n, f, vma):
             return None
         return freeze(d)
 
