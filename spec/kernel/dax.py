@@ -368,7 +368,8 @@ def dax_insert_pfn(D, L, d, n, f, x, write, sync=False):
     for the extent's block, then vmf_insert_mixed(_mkwrite) maps it in process ``n``
     (writable for a write fault).  ``sync``: the fault is synchronous
     (dax_fault_is_synchronous with IOMAP_F_DIRTY): ``D.dax_finish_sync_fault`` runs
-    between the insert and the PTE."""
+    between the insert and the PTE.  The caller has downgraded a PMD entry of the range
+    first (:func:`break_pmd`, grab_mapping_entry)."""
     p = d[L.ext_pblk[f][x]]
     shared = D.iomap_f_shared(L, d, f, x, "read")
     D.dax_insert_entry(L, d, f, x, p, write, shared, sync)

@@ -407,6 +407,7 @@ class DioRead(SplitOp):
 
         def fault(d):
             xfs_iomap.write_effects(D, L, d, f, x, (), "fault", plan)
+            dax.break_pmd(D, L, d, f)           # grab_mapping_entry's PMD downgrade
             dax.dax_insert_pfn(D, L, d, n, f, x, True)
         when(d, faultable, fault)
         p = d[L.pte_pfn[n][f][x]]
