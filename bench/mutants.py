@@ -3,8 +3,9 @@
     python bench/mutants.py [--count 100] [--seed 0] [--jobs 1] [--timeout 300]
                             [--only ID,...] [--list] [--out bench/mutants_results.json]
 
-Generates one-line mutations of ``spec/fsdax.py``, ``spec/actions.py``, ``spec/designs.py``
-and ``spec/history.py`` with a small AST-based generator (mutmut and cosmic-ray mutate
+Generates one-line mutations of the kernel functions (``spec/kernel/*.py``), the
+operations (``spec/ops/*.py``), ``spec/designs.py`` and ``spec/history.py`` with a small
+AST-based generator (mutmut and cosmic-ray mutate
 Python operators; the spec's logic is written in the vocabulary, ``And``/``Or``/``Not``/
 ``If``/``require`` calls, which they do not know), samples ``--count`` of them
 deterministically (``--seed``; round-robin over the operators so each is represented), and
@@ -43,7 +44,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGETS = ("spec/fsdax.py", "spec/actions.py", "spec/designs.py", "spec/history.py")
+TARGETS = tuple(f"spec/kernel/{m}.py" for m in ("dax", "mm", "huge_memory", "pmem", "views",
+                                                 "xfs_bmap", "xfs_file", "xfs_iomap",
+                                                 "xfs_log", "xfs_reflink")) + \
+    tuple(f"spec/ops/{m}.py" for m in ("common", "crash", "fallocate", "file_io", "inode",
+                                       "mmap_fault", "pins", "reflink", "sync")) + \
+    ("spec/designs.py", "spec/history.py")
 FAST_TESTS = ("tests/test_actions.py", "tests/test_properties.py", "tests/test_vocab.py",
               "tests/test_spec_edges.py")
 OPERATORS = ("cmp", "boundary", "and_or", "drop_not", "swap_if", "const", "require", "setting")
@@ -221,7 +227,7 @@ def _check_sandbox() -> None:
     m = NOOP
     with tempfile.TemporaryDirectory(prefix="daxmut") as tmp:
         tree, env = _sandbox(Path(tmp), m)
-        r = subprocess.run([sys.executable, "-c", "import daxcheck.spec.fsdax as f, "
+        r = subprocess.run([sys.executable, "-c", "import daxcheck.spec.kernel.dax as f, "
                             "daxcheck.checker.gate as g; print(f.__file__); print(g.SHIPPED_DIR)"],
                            cwd=tree, env=env, capture_output=True, text=True, check=True)
         got = r.stdout.split()

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from daxcheck.properties import Property
-from daxcheck.spec.actions import Action
+from daxcheck.spec.ops import Action
 from daxcheck.spec.model import DaxModel
 from daxcheck.spec.vocab import (And, Count, Exists, ForAll, draft, first, freeze, require,
                                  select, store, when)

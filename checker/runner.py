@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from daxcheck.properties import PropertyFileError, load_properties_file
-from daxcheck.spec.actions import ACTIONS
+from daxcheck.spec.ops import ACTIONS
 from daxcheck.spec.designs import DESIGNS, Design, DesignError, hooks
 from daxcheck.userfile import GIVEN
 from daxcheck.spec.model import DaxModel

@@ -54,7 +54,7 @@ class SimStats(Stats):
 
 
 def _check_weights(weights):
-    from daxcheck.spec.actions import ACTIONS
+    from daxcheck.spec.ops import ACTIONS
     for f, w in (weights or {}).items():
         if f not in ACTIONS:
             raise SimulationError(f"weight for {f!r}, which is not an action family (known: "

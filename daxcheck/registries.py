@@ -18,7 +18,7 @@ REGISTRIES = (
     ("properties", "daxcheck.properties.registry", "PROPERTIES"),
     ("lemmas", "daxcheck.properties.registry", "LEMMAS"),
     ("designs", "daxcheck.spec.designs", "DESIGNS"),
-    ("actions", "daxcheck.spec.actions", "ACTIONS"),
+    ("actions", "daxcheck.spec.ops", "ACTIONS"),
     ("ghost_fields", "daxcheck.spec.state", "GHOST_FIELDS"),
     ("warnings", "daxcheck.spec.state", "WARNINGS"),
     ("user_files", "daxcheck.userfile", "LOADED"),
@@ -33,7 +33,7 @@ ENTRY_TYPES = {
     "properties": ("daxcheck.properties.registry", "Property", "an @invariant Property"),
     "lemmas": ("daxcheck.properties.registry", "Property", "a @lemma Property"),
     "designs": ("daxcheck.spec.designs", "Design", "a Design (register_design)"),
-    "actions": ("daxcheck.spec.actions", "Action", "an Action subclass"),
+    "actions": ("daxcheck.spec.ops", "Action", "an Action subclass"),
 }
 """``key: (module, class, what)``: the type an entry of a registry of :data:`NAMED` must
 have (an instance of the class; for actions, a subclass of it)."""

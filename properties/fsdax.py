@@ -4,8 +4,8 @@ explicit and the symbolic engine evaluate the same code, and each is declared pe
 explicit engine memoises each conjunct on its own small read set."""
 from __future__ import annotations
 
-from daxcheck.spec.fsdax import file_view, load_view, persisted_view
-from daxcheck.spec.races import cycles
+from daxcheck.spec.kernel.views import file_view, load_view, persisted_view
+from daxcheck.spec.ops.races import cycles
 from daxcheck.spec.state import (HOLE, WRITTEN, XA_EMPTY, XA_PFN, XA_ZERO, PTE_NONE, PTE_RO,
                                  PTE_RW, PTE_ZERO, PTE_ANON, MM_NONE, PG_NULL, PG_SHARED,
                                  ORDER_PMD)

@@ -15,8 +15,8 @@ Each lemma is declared per item like the invariants, in the vocabulary, so
 """
 from __future__ import annotations
 
-from daxcheck.spec.fsdax import file_view
-from daxcheck.spec.races import SPLIT_FAMILIES
+from daxcheck.spec.kernel.views import file_view
+from daxcheck.spec.ops.races import SPLIT_FAMILIES
 from daxcheck.spec.state import HOLE, WRITTEN, XA_PFN, PTE_RW, MM_SYNC, PG_SHARED
 from daxcheck.spec.vocab import And, Or, Not, Implies, ForAll, Exists, select
 

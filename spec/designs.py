@@ -2,14 +2,16 @@
 kernel's history.
 
 A :class:`Design` is the kernel as a set of *hooks*: one method per kernel function the
-spec models (``dax_associate_entry``, ``dax_writeback_one``, ``xfs_reflink_end_cow``, the
-``->iomap_begin`` flag decisions ``iomap_f_shared`` / ``iomap_f_dirty`` / ``iomap_f_new`` /
-``iomap_hole_length``, ``invalidate_inode_pages2_range``, ``dax_layout_busy_page``,
-``xfs_log_force``, ``xlog_recover``, ``xfs_bmapi_write`` ...).  Every call site in the
-actions and in :mod:`~daxcheck.spec.fsdax` goes through ``D.<hook>(...)``, so a user's
-subclass overriding one hook changes that kernel step everywhere: in the explicit engine,
-in the Z3 engine and in the byte-level replay.  Hooks are written in the vocabulary (they
-may get symbolic state); ``daxcheck list hooks`` prints them with their kernel source.
+spec models.  Each modelled kernel function is defined once, in the :mod:`daxcheck.spec.kernel`
+module named after its kernel source file, under its kernel name (``dax_insert_entry``,
+``dax_iomap_pte_fault``, ``dax_writeback_one``, ``xfs_reflink_end_cow``, ``xfs_log_force``,
+``xlog_recover`` ...), and installed here as the ``Design`` method of that name; the hooks
+that are design decisions with no single kernel function (lock behaviour, the userspace
+flush contract) are defined in the class.  Every call site goes through ``D.<hook>(...)``,
+so a user's subclass overriding one hook changes that kernel step everywhere: in the
+explicit engine, in the Z3 engine and in the byte-level replay.  Hooks are written in the
+vocabulary (they may get symbolic state); ``daxcheck list hooks`` prints them with their
+kernel source.
 
 *Settings* are sugar for the common variants (each selects a body inside one or two
 hooks), and the design's *scope* (``families`` explored, default ``bounds``) is its TLA+
@@ -23,11 +25,15 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
-from . import fsdax as k
-from .actions import ACTIONS, SHIPPED_FAMILIES, remap_range
-from .races import SPLIT_FAMILIES
-from .state import Bounds, MM_SYNC, HOLE, UNWRITTEN, PTE_ANON, PTE_NONE, PTE_RW, XA_EMPTY, XA_PFN
-from .vocab import And, Or, Not, If, select, when
+import warnings
+
+from .ops import ACTIONS, SHIPPED_FAMILIES
+from .kernel import KERNEL_FUNCTIONS
+from .kernel.views import pmd_ptes_none
+from .kernel.warn import declare_module_warnings, declare_warnings_of
+from .ops.races import SPLIT_FAMILIES
+from .state import Bounds, MM_SYNC, PTE_RW
+from .vocab import And, Or, Not
 
 DESIGNS: dict[str, "Design"] = {}
 
@@ -47,77 +53,24 @@ def hook(fn):
     return fn
 
 
+def setting(default, choices: tuple, doc: str, race: bool = False):
+    """Declare a :class:`Design` setting once: its ``default``, the allowed values
+    (``choices``; ``(False, True)`` for a flag), what each value means (``doc``, shown by
+    :func:`settings_doc`) and whether it is a lock-discipline setting that matters only in
+    a race design (``race``).  Returns the dataclass field; :data:`SETTINGS` collects them
+    and ``Design.__post_init__`` validates a design's values against them (DesignError)."""
+    return field(default=default, metadata={"choices": tuple(choices), "doc": doc,
+                                            "race": race})
+
+
 @dataclass(frozen=True)
 class Design:
     """One design variant: a name, where it comes from, its scope, and the kernel as hooks.
 
-    Settings (strings so they show in traces; each selects the body of one or two hooks):
-      page_owner:  "shared-count" (6.2 page->share) | "single-owner" (before 5.19)
-      reflink:     "allowed" | "refused" (XFS: "DAX and reflink cannot be used together")
-      seal:        "none" | "reflink-allowed" (sealed files may be reflink sources and CoW)
-                   | "no-reflink" (sealed files refuse reflink and CoW)
-      seal_checks: "all" (a sealed inode refuses every block-map change) | "no-shift"
-                   (collapse/insert range are not checked)
-      cow:         "srcmap" (iomap srcmap, dax_iomap_copy_around) | "single-iomap"
-      cow_edges:   "zeroed" (a hole/unwritten CoW source is zeroed around the write, 2022)
-                   | "stale" (skipped for a hole, copied raw for unwritten)
-      cow_fork:    "reflink" (only shared extents are CoW'd) | "always" (XFS always_cow)
-      fault_cow:   "copy" (a write fault on a shared extent CoWs it, 5.19) | "in-place"
-                   (before 5.19 the DAX fault path ignored IOMAP_F_SHARED)
-      read_shared: "reported" (read faults get IOMAP_F_SHARED, 6.2) | "not-reported"
-      hole_size:   "iomap" (true hole length) | "unknown" (get_block leaves b_size)
-      flush_durable_mode: "map-sync" (only MAP_SYNC or sealed mappings) | "any" (daxfile:
-                   every userspace flush is a durability point, metadata not synced)
-      mmap_map_sync: MAP_SYNC accepted by ->mmap (mmap_supported_flags)
-      sync_fault:  "iomap-dirty" (dax_fault_is_synchronous: a MAP_SYNC write fault with
-                   IOMAP_F_DIRTY fsyncs before the PTE is writable) | "never"
-      iomap_dirty: "pinned" (IOMAP_F_DIRTY while the inode has unlogged metadata,
-                   xfs_ipincount) | "new" (only when this ->iomap_begin allocated)
-      usync_mode:  MAP_SYNC puts the whole inode into userspace-sync mode, which stops
-                   dirty tracking for every mapping (the mixed mode Chinner warns about)
-      shared_check: "in-core+journal" (a block still referenced by another inode's
-                   journaled map counts as shared, so it is CoW'd, not overwritten in
-                   place) | "in-core" (the in-core refcount btree alone decides)
-      new_invalidate: "always" (write(2) over an IOMAP_F_NEW mapping invalidates the range,
-                   4.12) | "faults-only"
-      pmd_conflict: "xas_find_conflict" (a PMD entry only over an empty range) |
-                   "index-only" (only the PMD-aligned index is looked up)
-      private_pmd_split: "split" (a MAP_PRIVATE write fault splits the PMD mapping first) |
-                   "none"
-      dedupe_compare: "lockstep" | "stale-srcmap" (the source iterator does not advance) |
-                   "raw-media" (6.12's dax_range_compare_iter: two holes are the same, a hole
-                   and an extent differ, any other pair compares the raw pmem bytes, also
-                   of an unwritten extent, which reads as zeros)
-      break_layouts: "wait" (punch/truncate wait for pinned pages, dax_layout_busy_page)
-                   | "none"
-      dax_toggle:  "on-evict" (FS_XFLAG_DAX takes effect when the inode is evicted, 5.8)
-                   | "immediate" (S_DAX flips under live mappings)
-      fsync_log_force: "if-pinned" (xfs_file_fsync forces the log only while the inode has
-                   metadata not yet in it, xfs_ipincount; xfs_log_force_seq of its
-                   ili_commit_seq pushes the whole current CIL checkpoint) | "always" (every
-                   fsync forces the whole log, the spec before the real-DAX oracle showed
-                   fdatasync of a clean file leaves another file's new size out of the log)
-      reflink_dax: "kept" (a reflinked inode keeps S_DAX when it is read back from disk,
-                   v6.3 'xfs: remove restrictions for fsdax and reflink') | "dropped-on-load"
-                   (xfs_inode_supports_dax refuses inodes with XFS_DIFLAG2_REFLINK when they
-                   are loaded: 6.1; modelled as: a file sharing a block after log recovery
-                   comes back without S_DAX; found by the real-DAX oracle on 6.1)
-      partial_writes: write(2) of part of a block is explored (unaligned writes)
-      pmd_pfn_entries: PMD faults over written PMD-aligned extents map pfn PMDs
-    Lock discipline (race designs only, issue 11; :mod:`~daxcheck.spec.races`):
-      mmaplock:    "fault+truncate" (page faults take XFS_MMAPLOCK_SHARED, truncate and
-                   punch XFS_MMAPLOCK_EXCL: 4.1 'xfs: introduce mmap/truncate lock') | "none"
-      fault_entry_lock: "before-iomap" (the DAX entry is locked before ->iomap_begin, 2017
-                   'dax: Fix data corruption when fault races with write') | "after-iomap"
-      fault_pmd_recheck: "recheck" (PTE and PMD faults recheck the PMD under the entry
-                   lock, 2017 'dax: Fix race between colliding PMD & PTE entries') | "none"
-      layout_break: "unmap-drop-retry" (dax_layout_busy_page unmaps first; the wait drops
-                   MMAPLOCK and retries, 4.19 'xfs, dax: introduce xfs_break_dax_layouts()')
-                   | "no-unmap" (pins checked with the mapping left in place) |
-                   "hold-mmaplock" (the wait keeps MMAPLOCK)
-      mkwrite_entry_lock: "held" (a write fault on a read-only PTE holds the DAX entry lock
-                   from tagging the entry dirty until the PTE is writable, 2016 'dax: Protect
-                   PTE modification on WP fault by radix tree entry lock') | "none"
+    Settings (strings so they show in traces, or flags; each selects the body of one or two
+    hooks) are declared once each, with :func:`setting` (default, allowed values, meaning):
+    :data:`SETTINGS` and :func:`settings_doc` list them; the lock-discipline settings
+    (``race=True``) matter only in race designs (issue 11; :mod:`~daxcheck.spec.ops.races`).
     Scope: ``families`` explored, default ``bounds``.
     ``symmetric``: index dimensions whose members the design treats alike (Murphi
     scalarsets, TLC symmetry sets), used by ``check --symmetry``: files, processes and data
@@ -136,78 +89,111 @@ class Design:
     bounds: Bounds = field(default_factory=Bounds)
     expect_violated: frozenset = frozenset()
     cite: str = ""
-    page_owner: str = "shared-count"
-    reflink: str = "allowed"
-    seal: str = "none"
-    seal_checks: str = "all"
-    cow: str = "srcmap"
-    cow_edges: str = "zeroed"
-    cow_fork: str = "reflink"
-    fault_cow: str = "copy"
-    read_shared: str = "reported"
-    hole_size: str = "iomap"
-    flush_durable_mode: str = "map-sync"
-    mmap_map_sync: bool = True
-    sync_fault: str = "iomap-dirty"
-    iomap_dirty: str = "pinned"
-    usync_mode: bool = False
-    shared_check: str = "in-core+journal"
-    new_invalidate: str = "always"
-    pmd_conflict: str = "xas_find_conflict"
-    private_pmd_split: str = "split"
-    dedupe_compare: str = "lockstep"
-    break_layouts: str = "wait"
-    dax_toggle: str = "on-evict"
-    fsync_log_force: str = "if-pinned"
-    reflink_dax: str = "kept"
-    partial_writes: bool = True
-    pmd_pfn_entries: bool = False
-    mmaplock: str = "fault+truncate"
-    fault_entry_lock: str = "before-iomap"
-    fault_pmd_recheck: str = "recheck"
-    layout_break: str = "unmap-drop-retry"
-    mkwrite_entry_lock: str = "held"
+    page_owner: str = setting("shared-count", ("shared-count", "single-owner"),
+        "\"shared-count\" (6.2 page->share) | \"single-owner\" (before 5.19)")
+    reflink: str = setting("allowed", ("allowed", "refused"),
+        "\"allowed\" | \"refused\" (XFS: \"DAX and reflink cannot be used together\")")
+    seal: str = setting("none", ("none", "reflink-allowed", "no-reflink"),
+        "\"none\" | \"reflink-allowed\" (sealed files may be reflink sources and CoW) | "
+        "\"no-reflink\" (sealed files refuse reflink and CoW)")
+    seal_checks: str = setting("all", ("all", "no-shift"),
+        "\"all\" (a sealed inode refuses every block-map change) | \"no-shift\" "
+        "(collapse/insert range are not checked)")
+    cow: str = setting("srcmap", ("srcmap", "single-iomap"),
+        "\"srcmap\" (iomap srcmap, dax_iomap_copy_around) | \"single-iomap\"")
+    cow_edges: str = setting("zeroed", ("zeroed", "stale"),
+        "\"zeroed\" (a hole/unwritten CoW source is zeroed around the write, 2022) | "
+        "\"stale\" (skipped for a hole, copied raw for unwritten)")
+    cow_fork: str = setting("reflink", ("reflink", "always"),
+        "\"reflink\" (only shared extents are CoW'd) | \"always\" (XFS always_cow)")
+    fault_cow: str = setting("copy", ("copy", "in-place"),
+        "\"copy\" (a write fault on a shared extent CoWs it, 5.19) | \"in-place\" (before "
+        "5.19 the DAX fault path ignored IOMAP_F_SHARED)")
+    read_shared: str = setting("reported", ("reported", "not-reported"),
+        "\"reported\" (read faults get IOMAP_F_SHARED, 6.2) | \"not-reported\"")
+    hole_size: str = setting("iomap", ("iomap", "unknown"),
+        "\"iomap\" (true hole length) | \"unknown\" (get_block leaves b_size)")
+    flush_durable_mode: str = setting("map-sync", ("map-sync", "any"),
+        "\"map-sync\" (only MAP_SYNC or sealed mappings) | \"any\" (daxfile: every userspace "
+        "flush is a durability point, metadata not synced)")
+    mmap_map_sync: bool = setting(True, (False, True),
+        "MAP_SYNC accepted by ->mmap (mmap_supported_flags)")
+    sync_fault: str = setting("iomap-dirty", ("iomap-dirty", "never"),
+        "\"iomap-dirty\" (dax_fault_is_synchronous: a MAP_SYNC write fault with IOMAP_F_DIRTY "
+        "fsyncs before the PTE is writable) | \"never\"")
+    iomap_dirty: str = setting("pinned", ("pinned", "new"),
+        "\"pinned\" (IOMAP_F_DIRTY while the inode has unlogged metadata, xfs_ipincount) | "
+        "\"new\" (only when this ->iomap_begin allocated)")
+    usync_mode: bool = setting(False, (False, True),
+        "MAP_SYNC puts the whole inode into userspace-sync mode, which stops dirty tracking "
+        "for every mapping (the mixed mode Chinner warns about)")
+    shared_check: str = setting("in-core+journal", ("in-core+journal", "in-core"),
+        "\"in-core+journal\" (a block still referenced by another inode's journaled map "
+        "counts as shared, so it is CoW'd, not overwritten in place) | \"in-core\" (the "
+        "in-core refcount btree alone decides)")
+    new_invalidate: str = setting("always", ("always", "faults-only"),
+        "\"always\" (write(2) over an IOMAP_F_NEW mapping invalidates the range, 4.12) | "
+        "\"faults-only\"")
+    pmd_conflict: str = setting("xas_find_conflict", ("xas_find_conflict", "index-only"),
+        "\"xas_find_conflict\" (a PMD entry only over an empty range) | \"index-only\" (only "
+        "the PMD-aligned index is looked up)")
+    private_pmd_split: str = setting("split", ("split", "none"),
+        "\"split\" (a MAP_PRIVATE write fault splits the PMD mapping first) | \"none\"")
+    dedupe_compare: str = setting("lockstep", ("lockstep", "stale-srcmap", "raw-media", "stale-raw-media"),
+        "\"lockstep\" | \"stale-srcmap\" (the source iterator does not advance) | "
+        "\"raw-media\" (6.12's dax_range_compare_iter: two holes are the same, a hole and an "
+        "extent differ, any other pair compares the raw pmem bytes, also of an unwritten "
+        "extent, which reads as zeros)")
+    break_layouts: str = setting("wait", ("wait", "none"),
+        "\"wait\" (punch/truncate wait for pinned pages, dax_layout_busy_page) | \"none\"")
+    dax_toggle: str = setting("on-evict", ("on-evict", "immediate"),
+        "\"on-evict\" (FS_XFLAG_DAX takes effect when the inode is evicted, 5.8) | "
+        "\"immediate\" (S_DAX flips under live mappings)")
+    fsync_log_force: str = setting("if-pinned", ("if-pinned", "always"),
+        "\"if-pinned\" (xfs_file_fsync forces the log only while the inode has metadata not "
+        "yet in it, xfs_ipincount; xfs_log_force_seq of its ili_commit_seq pushes the whole "
+        "current CIL checkpoint) | \"always\" (every fsync forces the whole log, the spec "
+        "before the real-DAX oracle showed fdatasync of a clean file leaves another file's "
+        "new size out of the log)")
+    reflink_dax: str = setting("kept", ("kept", "dropped-on-load"),
+        "\"kept\" (a reflinked inode keeps S_DAX when it is read back from disk, v6.3 'xfs: "
+        "remove restrictions for fsdax and reflink') | \"dropped-on-load\" "
+        "(xfs_inode_supports_dax refuses inodes with XFS_DIFLAG2_REFLINK when they are "
+        "loaded: 6.1; modelled as: a file sharing a block after log recovery comes back "
+        "without S_DAX; found by the real-DAX oracle on 6.1)")
+    partial_writes: bool = setting(True, (False, True),
+        "write(2) of part of a block is explored (unaligned writes)")
+    pmd_pfn_entries: bool = setting(False, (False, True),
+        "PMD faults over written PMD-aligned extents map pfn PMDs")
+    mmaplock: str = setting("fault+truncate", ("fault+truncate", "none"),
+        "\"fault+truncate\" (page faults take XFS_MMAPLOCK_SHARED, truncate and punch "
+        "XFS_MMAPLOCK_EXCL: 4.1 'xfs: introduce mmap/truncate lock') | \"none\"", race=True)
+    fault_entry_lock: str = setting("before-iomap", ("before-iomap", "after-iomap"),
+        "\"before-iomap\" (the DAX entry is locked before ->iomap_begin, 2017 'dax: Fix data "
+        "corruption when fault races with write') | \"after-iomap\"", race=True)
+    fault_pmd_recheck: str = setting("recheck", ("recheck", "none"),
+        "\"recheck\" (PTE and PMD faults recheck the PMD under the entry lock, 2017 'dax: Fix "
+        "race between colliding PMD & PTE entries') | \"none\"", race=True)
+    layout_break: str = setting("unmap-drop-retry", ("unmap-drop-retry", "no-unmap", "hold-mmaplock"),
+        "\"unmap-drop-retry\" (dax_layout_busy_page unmaps first; the wait drops MMAPLOCK and "
+        "retries, 4.19 'xfs, dax: introduce xfs_break_dax_layouts()') | \"no-unmap\" (pins "
+        "checked with the mapping left in place) | \"hold-mmaplock\" (the wait keeps "
+        "MMAPLOCK)", race=True)
+    mkwrite_entry_lock: str = setting("held", ("held", "none"),
+        "\"held\" (a write fault on a read-only PTE holds the DAX entry lock from tagging the "
+        "entry dirty until the PTE is writable, 2016 'dax: Protect PTE modification on WP "
+        "fault by radix tree entry lock') | \"none\"", race=True)
     symmetric: tuple = ("file", "proc", "tok")
 
-    _CHOICES = {"page_owner": ("shared-count", "single-owner"),
-                "reflink": ("allowed", "refused"),
-                "seal": ("none", "reflink-allowed", "no-reflink"),
-                "seal_checks": ("all", "no-shift"),
-                "cow": ("srcmap", "single-iomap"),
-                "cow_edges": ("zeroed", "stale"),
-                "cow_fork": ("reflink", "always"),
-                "fault_cow": ("copy", "in-place"),
-                "read_shared": ("reported", "not-reported"),
-                "hole_size": ("iomap", "unknown"),
-                "flush_durable_mode": ("map-sync", "any"),
-                "sync_fault": ("iomap-dirty", "never"),
-                "iomap_dirty": ("pinned", "new"),
-                "shared_check": ("in-core+journal", "in-core"),
-                "new_invalidate": ("always", "faults-only"),
-                "pmd_conflict": ("xas_find_conflict", "index-only"),
-                "private_pmd_split": ("split", "none"),
-                "dedupe_compare": ("lockstep", "stale-srcmap", "raw-media", "stale-raw-media"),
-                "break_layouts": ("wait", "none"),
-                "dax_toggle": ("on-evict", "immediate"),
-                "fsync_log_force": ("if-pinned", "always"),
-                "reflink_dax": ("kept", "dropped-on-load"),
-                "mmaplock": ("fault+truncate", "none"),
-                "fault_entry_lock": ("before-iomap", "after-iomap"),
-                "fault_pmd_recheck": ("recheck", "none"),
-                "layout_break": ("unmap-drop-retry", "no-unmap", "hold-mmaplock"),
-                "mkwrite_entry_lock": ("held", "none")}
-    _RACE_SETTINGS = ("mmaplock", "fault_entry_lock", "fault_pmd_recheck", "layout_break",
-                      "mkwrite_entry_lock")
-    _FLAGS = ("mmap_map_sync", "usync_mode", "partial_writes", "pmd_pfn_entries")
-
     def __post_init__(self):
-        for key, allowed in self._CHOICES.items():
-            if getattr(self, key) not in allowed:
-                raise DesignError(f"design {self.name}: {key}={getattr(self, key)!r} is not one "
+        for key, meta in SETTINGS.items():
+            value, allowed = getattr(self, key), meta["choices"]
+            if allowed == (False, True):
+                if not isinstance(value, bool):
+                    raise DesignError(f"design {self.name}: {key} must be True or False")
+            elif value not in allowed:
+                raise DesignError(f"design {self.name}: {key}={value!r} is not one "
                                   f"of {', '.join(allowed)}")
-        for key in self._FLAGS:
-            if not isinstance(getattr(self, key), bool):
-                raise DesignError(f"design {self.name}: {key} must be True or False")
         bad = [f for f in self.families if f not in ACTIONS]
         if bad:
             raise DesignError(f"design {self.name}: unknown action famil{'y' if len(bad) == 1 else 'ies'} "
@@ -224,6 +210,10 @@ class Design:
         kernel functions (``associate``, ``cow_fill``, ``hole_length``, ``flush_durable``,
         ``tracks_dirty``, ``reflink_allowed``, ``cow_allowed``) overrides that hook."""
         super().__init_subclass__(**kw)
+        if "dax_mark_dirty" in cls.__dict__ or "tracks_dirty" in cls.__dict__:
+            warnings.warn(f"{cls.__name__}: the dax_mark_dirty hook is deprecated (dax_insert_entry "
+                          f"decides the dirty tag, as in the kernel); still honoured in this "
+                          f"release", DeprecationWarning, stacklevel=2)
         for old, new in cls._OLD_HOOKS.items():
             if old in cls.__dict__ and new not in cls.__dict__:
                 setattr(cls, new, lambda self, *a, _old=old: getattr(self, _old)(*a))
@@ -246,11 +236,13 @@ class Design:
         return dataclasses.replace(self, **changes)
 
     def settings(self) -> dict:
-        """The kernel-decision settings as a dict (for reports and ITF #meta); the lock
-        discipline settings only for a race design (:attr:`threaded`)."""
-        keys = [k for k in tuple(self._CHOICES) + self._FLAGS
-                if self.threaded or k not in self._RACE_SETTINGS]
-        return {key: getattr(self, key) for key in keys}
+        """The kernel-decision settings as a dict (for reports and ITF #meta): the valued
+        settings then the flags, each in declaration order; the lock discipline settings
+        only for a race design (:attr:`threaded`)."""
+        keys = [k for k, meta in SETTINGS.items() if meta["choices"] != (False, True)] + \
+               [k for k, meta in SETTINGS.items() if meta["choices"] == (False, True)]
+        return {key: getattr(self, key) for key in keys
+                if self.threaded or not SETTINGS[key]["race"]}
 
     def has(self, family: str) -> bool:
         """The family is in this design's scope (mechanisms a design leaves out cost
@@ -268,335 +260,18 @@ class Design:
         """MAP_PRIVATE mappings are explored (``mmap_private`` in scope)."""
         return self.has("mmap_private")
 
-    # ================================================================ ->iomap_begin
-    @hook
-    def iomap_f_shared(self, L, s, f, x, op):
-        """->iomap_begin IOMAP_F_SHARED (xfs_direct_write_iomap_begin, xfs_read_iomap_begin).
-
-        ``op``: "read" (a read fault: page association), "fault" (a write fault) or "write"
-        (write(2), zeroing, unshare).  Shared = the block has other references in the
-        in-core refcount btree or (``shared_check`` in-core+journal) in another inode's
-        journaled map.  XFS's always_cow reports every write through the CoW fork; read
-        faults get the flag since 6.2 (``read_shared``); before 5.19 the DAX write-fault
-        path ignored it (``fault_cow`` in-place)."""
-        if op == "read" and self.read_shared == "not-reported":
-            return False
-        if op == "fault" and self.fault_cow == "in-place":
-            return False
-        shared = k.is_shared(L, s, f, x, self.shared_check == "in-core+journal")
-        if op != "read" and self.cow_fork == "always":
-            return True
-        return shared
-
-    @hook
-    def iomap_f_new(self, L, s, f, x):
-        """->iomap_begin IOMAP_F_NEW: the block is allocated or converted by this call
-        (xfs_iomap_write_direct on a hole or an unwritten extent)."""
-        kd = s[L.ext_kind[f][x]]
-        return Or(kd == HOLE, kd == UNWRITTEN)
-
-    @hook
-    def iomap_f_dirty(self, L, s, f, x, new):
-        """->iomap_begin IOMAP_F_DIRTY (xfs_direct_write_iomap_begin, 4.15 'xfs: support
-        for synchronous DAX faults'): the inode has metadata not yet in the log
-        (xfs_ipincount && ili_fsync_fields), so a MAP_SYNC fault must fsync first.
-        ``new``: this call allocated (IOMAP_F_NEW), for the "new" variant."""
-        if self.iomap_dirty == "new":
-            return new
-        return k.inode_meta_dirty(L, s, f)
-
-    @hook
-    def iomap_hole_length(self, L, s, f, x, want):
-        """->iomap_begin length of an IOMAP_HOLE at ``f``/``x`` when DAX asks for ``want``
-        blocks (xfs_bmapi_read; ext2_get_blocks left bh->b_size at the request, seed 000)."""
-        if self.hole_size == "unknown":
-            return want
-        return k.hole_run(L, s, f, x, want)
-
-    # ================================================================ allocation
-    @hook
-    def xfs_bmapi_write(self, L, s):
-        """xfs_bmapi_write → xfs_bmap_btalloc: ``(found, b)``, the lowest block with
-        refcount 0 that no journaled map references (xfs_extent_busy)."""
-        return k.find_free(L, s)
-
-    @hook
-    def xfs_zero_extent(self, L, d, b):
-        """xfs_zero_extent (XFS_BMAPI_ZERO for DAX): a new or converted block is zeroed
-        with dax_zero_page_range before it is mapped."""
-        k.zero_block(L, d, b)
-
-    # ================================================================ fs/dax.c
-    @hook
-    def dax_associate_entry(self, L, d, b, f, x, shared):
-        """dax_associate_entry: record that file ``f`` index ``x`` maps pmem page ``b``."""
-        if self.page_owner == "single-owner":
-            k.associate_single_owner(L, d, b, f, x, shared)
-        else:
-            k.associate_shared_count(L, d, b, f, x, shared)
-
-    @hook
-    def dax_disassociate_entry(self, L, d, b, f, x):
-        """dax_disassociate_entry: the entry of ``f``/``x`` for page ``b`` goes away."""
-        if self.page_owner == "single-owner":
-            k.disassociate_single_owner(L, d, b, f, x)
-        else:
-            k.disassociate_shared_count(L, d, b, f, x)
-
-    @hook
-    def dax_insert_entry(self, L, d, f, x, p, dirty, shared):
-        """dax_insert_entry: the pfn entry of ``f``/``x`` for block ``p`` (replacing a zero
-        entry or an entry for another block), associated, tagged dirty if ``dirty``."""
-        k.insert_entry(self, L, d, f, x, p, dirty, shared)
-
-    @hook
+    # ================================================================ deprecated
     def dax_mark_dirty(self, L, s, f):
-        """dax_insert_entry(DAX_DIRTY) on a write fault: whether the entry is tagged
-        PAGECACHE_TAG_DIRTY so fsync will flush it (off for an inode in userspace-sync
-        mode, ``usync_mode``, seed 004)."""
+        """Deprecated (0.2; kept for one release, not a hook any more): whether a write
+        fault may tag its entry PAGECACHE_TAG_DIRTY.  The kernel decides that inside
+        dax_insert_entry (``dirty = write && !dax_fault_is_synchronous``,
+        :func:`~daxcheck.spec.kernel.dax.dax_insert_entry`), which still asks this method,
+        so an override keeps working (with a DeprecationWarning when its class is defined).
+        The default is the hypothetical userspace-sync mode of seed 004 (``usync_mode``):
+        no dirty tracking for an inode in that mode."""
         if self.usync_mode:
             return s[L.usync[f]] == 0
         return True
-
-    @hook
-    def dax_load_hole(self, L, d, n, f, x):
-        """dax_load_hole: a read fault on a hole maps the shared zero page."""
-        k.insert_zero_entry(L, d, n, f, x)
-
-    @hook
-    def xas_find_conflict(self, L, s, n, f):
-        """grab_mapping_entry(PMD_ORDER) → xas_find_conflict: an entry of its own in the
-        PMD range forces the fault back to PTEs ("index-only": the radix-tree era lookup at
-        the aligned index only, history item 9)."""
-        if self.pmd_conflict == "index-only":
-            return s[L.xa_kind[f][0]] != XA_EMPTY
-        return k.pmd_conflict(L, s, n, f, L.blks)
-
-    @hook
-    def dax_delete_mapping_entry(self, L, d, f, x):
-        """dax_delete_mapping_entry / __dax_invalidate_entry: drop the entry of ``f``/``x``."""
-        k.delete_entry(self, L, d, f, x)
-
-    @hook
-    def unmap_mapping_pages(self, L, d, f, x):
-        """unmap_mapping_pages: drop every process's PTE of ``f``/``x`` (a MAP_PRIVATE
-        anonymous CoW page stays: even_cows is false)."""
-        if self.private_mappings:
-            for n in L.procs:
-                kd = d[L.pte_kind[n][f][x]]
-                anon = kd == PTE_ANON
-                d[L.pte_kind[n][f][x]] = If(anon, kd, PTE_NONE)
-                d[L.pte_pfn[n][f][x]] = If(anon, d[L.pte_pfn[n][f][x]], 0)
-        else:
-            k.unmap(L, d, f, x)
-
-    @hook
-    def invalidate_inode_pages2_range(self, L, d, f, x):
-        """invalidate_inode_pages2_range: break a covering PMD entry, unmap every PTE of
-        ``f``/``x`` and delete its DAX entry."""
-        k.invalidate(self, L, d, f, x)
-
-    @hook
-    def dax_iomap_iter_new(self, L, d, f, x, op):
-        """dax_iomap_iter: an IOMAP_F_NEW mapping is invalidated before it is used, so a zero
-        page mapped over the old hole goes away (4.12 'dax: fix data corruption due to stale
-        mmap reads', generic/428).  ``op``: "write" for write(2), else a fault/seal/zero."""
-        if self.new_invalidate == "faults-only" and op == "write":
-            return
-        self.invalidate_inode_pages2_range(L, d, f, x)
-
-    @hook
-    def dax_writeback_one(self, L, d, f, x):
-        """dax_writeback_one: flush a dirty pfn entry's cache lines, clean the entry and
-        write-protect its PTEs (dax_entry_mkclean)."""
-        k.writeback_entry(L, d, f, x)
-
-    @hook
-    def dax_writeback_mapping_range(self, L, d, f):
-        """dax_writeback_mapping_range over the whole file."""
-        k.writeback_file(self, L, d, f)
-
-    @hook
-    def dax_iomap_copy_around(self, L, d, src_kind, src, dst, segs, whole):
-        """dax_iomap_copy_around (dax_iomap_cow_copy before 6.1): fill the CoW destination
-        ``dst`` outside the write (``segs``; all of them for a fault, ``whole``), see
-        :func:`~daxcheck.spec.fsdax.copy_around` (settings ``cow``, ``cow_edges``)."""
-        k.copy_around(L, d, src_kind, src, dst, segs, whole, self.cow == "single-iomap",
-                      self.cow_edges == "zeroed")
-
-    @hook
-    def dax_copy_from_iter(self, L, d, p, g, t):
-        """dax_copy_from_iter → memcpy_flushcache: write(2) stores token ``t`` into segment
-        ``g`` of block ``p`` with non-temporal stores (durable, no dirty line left)."""
-        k.nt_store(L, d, p, g, t)
-
-    @hook
-    def dax_zero_range(self, L, d, f, x, segs):
-        """dax_zero_range → dax_zero_iter → dax_memzero: zero ``segs`` of ``f``/``x`` in
-        place (a written, unshared block after ->iomap_begin(IOMAP_ZERO))."""
-        k.zero_segs(L, d, d[L.ext_pblk[f][x]], segs)
-
-    @hook
-    def dax_layout_busy_page(self, L, s, f, x):
-        """dax_layout_busy_page_range: the page under ``f``/``x``'s DAX entry is pinned
-        (get_user_pages: O_DIRECT/RDMA in flight), so a layout change must wait (4.18/4.19,
-        'ext4: handle layout changes to pinned DAX mapping', generic/503)."""
-        if self.break_layouts == "none":
-            return False
-        return And(s[L.xa_kind[f][x]] == XA_PFN, select(s, L.pinned, s[L.xa_pfn[f][x]]) == 1)
-
-    @hook
-    def dax_dedupe_file_range_compare(self, L, s, a, soff, b, doff, length):
-        """dax_dedupe_file_range_compare: the ``length`` blocks of ``a`` from ``soff`` and
-        of ``b`` from ``doff`` read the same ("stale-srcmap": the source iterator does not
-        advance, 2022 'fsdax: dedupe: iter two files at the same time')."""
-        stale = self.dedupe_compare in ("stale-srcmap", "stale-raw-media")
-        if self.dedupe_compare in ("raw-media", "stale-raw-media"):
-            return And(*[self._raw_media_same(L, s, a, soff + (0 if stale else i), b, doff + i)
-                         for i in range(length)])
-        return And(*[k.file_view(L, s, a, soff + (0 if stale else i), g)
-                     == k.file_view(L, s, b, doff + i, g)
-                     for i in range(length) for g in L.segs])
-
-    @staticmethod
-    def _raw_media_same(L, s, a, x, b, y):
-        """dax_range_compare_iter (fs/dax.c, 6.12) for block ``x`` of ``a`` and ``y`` of
-        ``b``: two holes are the same, a hole and an extent differ, else memcmp of the two
-        blocks' pmem through dax_direct_access, whatever the extents' state: an unwritten
-        extent is compared by its raw, possibly stale, bytes (found by the real-DAX oracle:
-        FIDEDUPERANGE of a fallocated block whose freed pmem still held 'A's against a
-        written block of 'A's reports SAME and leaves the destination a hole)."""
-        ka, kb = s[L.ext_kind[a][x]], s[L.ext_kind[b][y]]
-        raw = And(*[k.cpu_data(L, s, s[L.ext_pblk[a][x]], g)
-                    == k.cpu_data(L, s, s[L.ext_pblk[b][y]], g) for g in L.segs])
-        return Or(And(ka == HOLE, kb == HOLE), And(ka != HOLE, kb != HOLE, raw))
-
-    @hook
-    def dax_fault_is_synchronous(self, L, s, n, f):
-        """dax_fault_is_synchronous: a write fault through a MAP_SYNC (VM_SYNC) mapping
-        must make the metadata durable before the PTE becomes writable."""
-        if not self.mmap_map_sync or self.sync_fault == "never":
-            return False
-        return s[L.mmap_mode[n][f]] == MM_SYNC
-
-    @hook
-    def dax_finish_sync_fault(self, L, d, f, x):
-        """dax_finish_sync_fault: VM_FAULT_NEEDDSYNC → vfs_fsync_range(datasync) of the
-        faulting page, then the writable pfn is inserted."""
-        self.dax_writeback_one(L, d, f, x)
-        self.xfs_log_force(L, d)
-
-    # ================================================================ reflink / CoW
-    @hook
-    def xfs_reflink_remap_prep(self, L, s, src, dst):
-        """xfs_reflink_remap_prep: whether FICLONE/FICLONERANGE/FIDEDUPERANGE ``src`` →
-        ``dst`` proceeds (else EINVAL/EPERM: disabled)."""
-        if self.reflink == "refused":
-            return False
-        return And(Not(self.is_iomap_immutable(L, s, src, "reflink-src")),
-                   Not(self.is_iomap_immutable(L, s, dst, "reflink-dst")))
-
-    @hook
-    def xfs_reflink_remap_blocks(self, L, d, a, b, soff, doff, length, dedupe=False):
-        """xfs_reflink_remap_range → xfs_reflink_remap_blocks: share ``length`` blocks of
-        ``a`` from ``soff`` into ``b`` at ``doff`` (see :func:`remap_range`)."""
-        remap_range(self, L, d, a, b, soff, doff, length, dedupe)
-
-    @hook
-    def xfs_reflink_end_cow(self, L, d, f, x, new):
-        """xfs_reflink_end_cow: remap ``f``/``x`` onto the CoW destination ``new``."""
-        k.cow_remap(self, L, d, f, x, new)
-
-    # ================================================================ block map changes
-    @hook
-    def is_iomap_immutable(self, L, s, f, op):
-        """IS_IOMAP_IMMUTABLE (2017 S_IOMAP_IMMUTABLE proposal, seed 001): ``op`` on ``f`` is
-        refused because its block map is sealed.  ``op``: "fallocate", "punch",
-        "truncate", "zero", "collapse", "insert", "unshare", "cow", "reflink-src",
-        "reflink-dst"."""
-        sealed = s[L.sealed[f]] == 1
-        if op in ("cow", "reflink-src"):
-            return sealed if self.seal == "no-reflink" else False
-        if op in ("collapse", "insert") and self.seal_checks == "no-shift":
-            return False
-        return sealed
-
-    @hook
-    def xfs_break_layouts(self, L, s, f, xs):
-        """xfs_break_layouts (BREAK_UNMAP) before a block-map change of indices ``xs`` of
-        ``f``: wait while dax_layout_busy_page finds a pinned page (the action is disabled
-        until the pin goes).  Returns the enabling condition."""
-        return And(*[Not(self.dax_layout_busy_page(L, s, f, x)) for x in xs])
-
-    @hook
-    def xfs_free_file_space(self, L, d, f, x):
-        """xfs_free_file_space for one block: xfs_flush_unmap_range, then xfs_bunmapi (the
-        split hole punch of the race designs runs the two halves as separate steps)."""
-        self.xfs_flush_unmap_range(L, d, f, x)
-        self.xfs_bunmapi(L, d, f, x)
-
-    @hook
-    def xfs_flush_unmap_range(self, L, d, f, x):
-        """xfs_flush_unmap_range for one block: write back (dax_writeback_one) and unmap
-        the range, deleting its DAX entry (truncate_pagecache_range); a page still pinned
-        by get_user_pages (a device pin or an O_DIRECT read's) trips the WARN in
-        dax_disassociate_entry."""
-        if self.has("pin") or self.has("dio_read"):
-            def warn(d):
-                k.truncate_pinned_warning(L, d, d[L.xa_pfn[f][x]])
-            when(d, d[L.xa_kind[f][x]] == XA_PFN, warn)
-        self.dax_writeback_one(L, d, f, x)
-        self.invalidate_inode_pages2_range(L, d, f, x)
-
-    @hook
-    def xfs_bunmapi(self, L, d, f, x):
-        """xfs_bunmapi for one block after its mappings are gone: the extent is removed and
-        its block's reference dropped (:func:`~daxcheck.spec.fsdax.free_index`)."""
-        k.free_index(self, L, d, f, x)
-
-    # ================================================================ journal
-    @hook
-    def xfs_log_force(self, L, d):
-        """xfs_log_force: every logged metadata change reaches the on-disk log."""
-        k.journal_commit(L, d)
-
-    @hook
-    def xfs_file_fsync(self, L, d, f):
-        """xfs_file_fsync: dax_writeback_mapping_range, then, if the inode is pinned
-        (xfs_ipincount: metadata not yet in the log), xfs_fsync_flush_log forces the log up
-        to its ili_commit_seq, which pushes the whole current CIL checkpoint (every inode's
-        committed transactions).  A clean inode forces nothing, so another inode's change
-        stays out of the log (found by the real-DAX oracle on 6.12: pwrite(a),
-        fdatasync(b), crash: a is empty after recovery).  ``fsync_log_force="always"``:
-        every fsync forces the log."""
-        self.dax_writeback_mapping_range(L, d, f)
-        if self.fsync_log_force == "always":
-            self.xfs_log_force(L, d)
-        else:
-            when(d, k.inode_meta_dirty(L, d, f), lambda d: self.xfs_log_force(L, d))
-
-    @hook
-    def xlog_recover(self, L, d):
-        """Mount after a power failure: xlog_recover replays the log; volatile state is gone
-        (see :func:`~daxcheck.spec.fsdax.recover`).  With ``reflink_dax="dropped-on-load"``
-        (6.1's xfs_inode_supports_dax) a file that shares a block after recovery comes back
-        without S_DAX."""
-        k.recover(L, d, self.has("dax_toggle"))
-        if self.reflink_dax == "dropped-on-load":
-            for f in L.files:
-                shares = Or(*[And(d[L.ext_kind[f][x]] != HOLE,
-                                  select(d, L.refcount, d[L.ext_pblk[f][x]]) > 1) for x in L.blks])
-                d[L.s_dax[f]] = If(shares, 0, d[L.s_dax[f]])
-
-    # ================================================================ per-inode DAX
-    @hook
-    def xfs_ioctl_setattr_dax(self, L, d, f, on):
-        """xfs_ioctl_setattr_prepare_dax (5.8, per-inode DAX): FS_XFLAG_DAX is changed on
-        disk and S_DAX follows when the inode is next evicted (d_mark_dontcache);
-        "immediate": S_DAX flips at once, under live mappings (the 2018 chattr problem)."""
-        d[L.xflag_dax[f]] = 1 if on else 0
-        if self.dax_toggle == "immediate":
-            d[L.s_dax[f]] = 1 if on else 0
 
     # ================================================================ locks (issue 11)
     @hook
@@ -643,7 +318,7 @@ class Design:
         (same commit); "none": not rechecked."""
         if self.fault_pmd_recheck == "none":
             return False
-        return Not(k.pmd_ptes_none(L, s, n, f))
+        return Not(pmd_ptes_none(L, s, n, f))
 
     @hook
     def dax_layout_busy_page_unmaps(self):
@@ -683,15 +358,41 @@ class Design:
                   s[L.sealed[f]] == 1)
 
 
+SETTINGS: dict[str, dict] = {f.name: dict(f.metadata) for f in dataclasses.fields(Design)
+                             if "choices" in f.metadata}
+"""Every design setting in declaration order: ``{"choices", "doc", "race"}`` (see
+:func:`setting`); the default is the merged-kernel (6.x) behaviour."""
+Design._CHOICES = {k: m["choices"] for k, m in SETTINGS.items() if m["choices"] != (False, True)}
+
+
+def settings_doc() -> list[tuple[str, object, tuple, str]]:
+    """``(name, default, choices, doc)`` of every design setting, in declaration order (for
+    ``daxcheck list settings`` and the docs)."""
+    defaults = {f.name: f.default for f in dataclasses.fields(Design)}
+    return [(k, defaults[k], m["choices"], m["doc"] + (" [race designs]" if m["race"] else ""))
+            for k, m in SETTINGS.items()]
+
+
+for _name, _fn in KERNEL_FUNCTIONS.items():   # each modelled kernel function is the hook's body
+    if _name in vars(Design):
+        raise DesignError(f"kernel function {_name} is also a method of Design")
+    setattr(Design, _name, _fn)
+
+
 def hooks() -> list[tuple[str, str]]:
     """Every kernel hook of :class:`Design`: ``(name, kernel source)`` where the source is
-    the docstring's first sentence (it names the kernel function modelled), in class
+    the docstring's first sentence (it names the kernel function modelled and, for a
+    function of :mod:`daxcheck.spec.kernel`, its kernel file, prefixed as ``[file]`` if the
+    sentence does not name it), in class order:
+    the design decisions defined in the class, then the kernel functions in registration
     order."""
     out = []
     for name, v in vars(Design).items():
         if getattr(v, "__daxcheck_hook__", False):
             doc = " ".join((v.__doc__ or "").split()).replace("``", "")
-            out.append((name, doc.split(". ")[0].rstrip(".") + "."))
+            doc = doc.split(". ")[0].rstrip(".") + "."
+            src = getattr(v, "__kernel_source__", None)
+            out.append((name, f"[{src}] {doc}" if src and src not in doc else doc))
     return out
 
 
@@ -702,7 +403,7 @@ def register_design(d: Design) -> Design:
         raise DesignError(f"design {d.name} is already registered")
     DESIGNS[d.name] = d
     if type(d) is not Design:
-        k.declare_warnings_of(d)
+        declare_warnings_of(d)
     return d
 
 
@@ -794,10 +495,7 @@ SEED_DESIGNS = (
            cite="seed 000; iomap-based DAX faults (4.10)", **_HOLE),
 )
 
-k.declare_module_warnings(__file__)
+declare_module_warnings(__file__)
 
 for _d in SEED_DESIGNS:
     register_design(_d)
-
-from . import history  # noqa: E402,F401  (registers the history designs)
-from . import race_designs  # noqa: E402,F401  (registers the race designs, issue 11)

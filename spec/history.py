@@ -14,7 +14,7 @@ from .designs import Design, register_design
 from .state import Bounds
 
 
-def _pair(item, scope, bounds, setting, before, after, cite, summaries, violated,
+def pair(item, scope, bounds, setting, before, after, cite, summaries, violated,
           names, prefix="h", **common):
     """The designs of one history item (seed ``f"{prefix}{item}"``): the same scope and
     bounds, ``setting`` = each of ``before`` (a value or a tuple of values) then ``after``
@@ -33,7 +33,7 @@ HISTORY = []
 
 # 1. Reflink vs the single-owner page->mapping: two indices of ONE file share a block
 #    (FICLONERANGE within a file), so page->mapping/index can name only one of them.
-HISTORY += _pair(
+HISTORY += pair(
     1, ("mmap", "fault", "write", "read", "reflink_range"),
     Bounds(files=1, blocks=2, phys=2, tokens=1, procs=1, depth=8),
     "page_owner", "single-owner", "shared-count",
@@ -47,7 +47,7 @@ HISTORY += _pair(
 
 # 2. read -> reflink -> read: the read fault did not report IOMAP_F_SHARED, so the second
 #    read took the single-owner path over a page another file owns.
-HISTORY += _pair(
+HISTORY += pair(
     2, ("mmap", "fault", "write", "read", "reflink"),
     Bounds(files=2, blocks=1, phys=2, tokens=1, procs=1, depth=9),
     "read_shared", "not-reported", "reported",
@@ -62,7 +62,7 @@ HISTORY += _pair(
 
 # 3. Copy-on-write in the DAX fault path: before dax_iomap_cow_copy a write fault mapped
 #    the shared block itself writable.
-HISTORY += _pair(
+HISTORY += pair(
     3, ("mmap", "fault", "store", "write", "read", "reflink"),
     Bounds(files=2, blocks=1, phys=2, tokens=2, procs=1, depth=7),
     "fault_cow", "in-place", "copy",
@@ -77,7 +77,7 @@ HISTORY += _pair(
 
 # 4. CoW over a hole or unwritten source (XFS always_cow: every write goes through the
 #    CoW fork, whose blocks are not zeroed): the edges kept the previous owner's data.
-HISTORY += _pair(
+HISTORY += pair(
     4, ("write", "read", "fallocate", "punch", "zero_range", "unshare"),
     Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=7),
     "cow_edges", "stale", "zeroed",
@@ -90,7 +90,7 @@ HISTORY += _pair(
     ("cow-edges-stale", "cow-edges-zeroed"), cow_fork="always")
 
 # 5. Dedupe compared the wrong ranges: the source iterator stayed on its first block.
-HISTORY += _pair(
+HISTORY += pair(
     5, ("write", "read", "dedupe"),
     Bounds(files=2, blocks=2, phys=4, tokens=2, procs=1, depth=6),
     "dedupe_compare", "stale-srcmap", "lockstep",
@@ -104,7 +104,7 @@ HISTORY += _pair(
 # 5b. Dedupe compares raw pmem, also of unwritten extents (6.12, found by the real-DAX
 #     oracle): a fallocated block whose freed pmem still holds old data "equals" a written
 #     block of that data, and the destination is remapped to the unwritten extent (a hole).
-HISTORY += _pair(
+HISTORY += pair(
     5, ("write", "read", "fallocate", "punch", "fdatasync", "dedupe"),
     Bounds(files=2, blocks=1, phys=2, tokens=1, procs=1, depth=7),
     "dedupe_compare", "raw-media", "lockstep",
@@ -118,7 +118,7 @@ HISTORY += _pair(
     ("dedupe-raw-media", "dedupe-file-view"), partial_writes=False)
 
 # 6. DMA pin vs punch/truncate: with DAX the DMA target is the filesystem block itself.
-HISTORY += _pair(
+HISTORY += pair(
     6, ("mmap", "fault", "write", "read", "punch", "truncate", "pin", "dma"),
     Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=9),
     "break_layouts", "none", "wait",
@@ -157,7 +157,7 @@ HISTORY += [
 
 # 8. Immutable extents: every operation that moves extents must be refused, including
 #    the ones that shift them (defrag, collapse/insert range).
-HISTORY += _pair(
+HISTORY += pair(
     8, ("write", "read", "seal", "punch", "collapse_range", "insert_range", "fdatasync"),
     Bounds(files=1, blocks=2, phys=2, tokens=1, procs=1, depth=7),
     "seal_checks", "no-shift", "all",
@@ -172,7 +172,7 @@ HISTORY += _pair(
 
 # 9. PMD vs PTE entries.
 _PMD_CITE = "history 9; xfstests generic/437 and generic/428"
-HISTORY += _pair(
+HISTORY += pair(
     9, ("mmap", "fault", "pmd_fault", "write", "read", "truncate"),
     Bounds(files=1, blocks=2, phys=2, tokens=1, procs=2, depth=7),
     "pmd_conflict", "index-only", "xas_find_conflict",
@@ -184,7 +184,7 @@ HISTORY += _pair(
     (frozenset({"pmd_excludes_pte"}),),
     ("pmd-lookup-index-only", "pmd-find-conflict"), partial_writes=False,
     pmd_pfn_entries=True)
-HISTORY += _pair(
+HISTORY += pair(
     9, ("mmap", "fault", "pmd_fault", "write", "read", "truncate"),
     Bounds(files=1, blocks=2, phys=2, tokens=1, procs=1, depth=7),
     "new_invalidate", "faults-only", "always",
@@ -194,7 +194,7 @@ HISTORY += _pair(
      "write(2) invalidates an IOMAP_F_NEW range before copying (4.12)"),
     (frozenset({"read_returns_last_write", "mapping_matches_extents"}),),
     ("write-keeps-zero-page", "write-invalidates-zero-page"), partial_writes=False)
-HISTORY += _pair(
+HISTORY += pair(
     9, ("mmap", "mmap_private", "munmap", "fault", "pmd_fault", "store", "write", "read",
         "truncate"),
     Bounds(files=1, blocks=2, phys=2, tokens=1, procs=1, depth=6),
@@ -210,7 +210,7 @@ HISTORY += _pair(
     pmd_pfn_entries=True)
 
 # 10. Toggling S_DAX while mapped.
-HISTORY += _pair(
+HISTORY += pair(
     10, ("mmap", "munmap", "fault", "store", "write", "read", "dax_toggle", "evict_inode"),
     Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=7),
     "dax_toggle", "immediate", "on-evict",

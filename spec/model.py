@@ -7,9 +7,9 @@ trace names each step by action and replays deterministically.
 """
 from __future__ import annotations
 
-from .actions import ACTIONS, Action
+from .ops import ACTIONS, Action
 from .designs import Design
-from .races import RACE_FIELDS, waits_for
+from .ops.races import RACE_FIELDS, waits_for
 from .state import Bounds, Layout
 
 

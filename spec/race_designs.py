@@ -11,7 +11,7 @@ sizes and the partial-order reduction cannot push a violation past the bound.
 from __future__ import annotations
 
 from .designs import register_design
-from .history import _pair
+from .history import pair
 from .state import Bounds
 
 RACES = []
@@ -19,9 +19,9 @@ RACES = []
 
 def _race(n, scope, bounds, setting, values, names, summaries, violated, cite, **common):
     """Designs ``names`` with ``setting`` = each of ``values`` (the last is the fix, which
-    violates nothing), in one scope (history.py's ``_pair`` with seed ``r<n>``)."""
+    violates nothing), in one scope (history.py's ``pair`` with seed ``r<n>``)."""
     values = tuple(values)
-    return _pair(n, scope, bounds, setting, values[:-1], values[-1], cite, summaries,
+    return pair(n, scope, bounds, setting, values[:-1], values[-1], cite, summaries,
                  violated, names, prefix="r", **common)
 
 

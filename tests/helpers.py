@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from daxcheck.spec.actions import (Crash, Evict, Fallocate, Fault, Fdatasync, Flush, Mmap,
+from daxcheck.spec.ops import (Crash, Evict, Fallocate, Fault, Fdatasync, Flush, Mmap,
                                    PmdFault, Punch, Read, Reflink, Seal, Store, Truncate, Write)
 from daxcheck.spec.designs import DESIGNS, ALL_FAMILIES
 from daxcheck.spec.model import DaxModel

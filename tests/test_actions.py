@@ -350,7 +350,7 @@ def test_finer_segments_explore_every_unaligned_range_and_replay_on_bytes():
 
 
 # ------------------------------------------------------------------ issue 8 families
-from daxcheck.spec.actions import (CollapseRange, DaxToggle, Dedupe, Dma, EvictInode,  # noqa: E402
+from daxcheck.spec.ops import (CollapseRange, DaxToggle, Dedupe, Dma, EvictInode,  # noqa: E402
                                    InsertRange, MmapPrivate, Msync, Munmap, Pin, Unshare,
                                    ZeroRange)
 from daxcheck.spec.state import MM_NONE, MM_PRIVATE, PTE_ANON, UNWRITTEN as UNW  # noqa: E402

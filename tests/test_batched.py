@@ -20,7 +20,7 @@ from daxcheck.checker.explicit.packing import Packing, repack
 from daxcheck.checker.explicit.transitions import action_footprint
 from daxcheck.checker.results import HOLDS, INCOMPLETE, VIOLATED
 from daxcheck.properties import LEMMAS, PROPERTIES, Property
-from daxcheck.spec.actions import Action
+from daxcheck.spec.ops import Action
 from daxcheck.spec.designs import DESIGNS
 from daxcheck.spec.model import DaxModel
 from daxcheck.spec.vocab import If, draft, freeze, require

@@ -67,6 +67,6 @@ def test_history_items_are_pairs_differing_in_one_setting():
 
 
 def test_every_action_family_is_in_some_shipped_scope():
-    from daxcheck.spec.actions import SHIPPED_FAMILIES
+    from daxcheck.spec.ops import SHIPPED_FAMILIES
     covered = {f for d in DESIGNS.values() for f in d.families}
     assert set(SHIPPED_FAMILIES) <= covered

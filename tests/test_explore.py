@@ -9,7 +9,7 @@ from daxcheck.checker.explicit.explore import Budget, explore
 from daxcheck.checker.results import HOLDS, INCOMPLETE, VIOLATED
 from daxcheck.checker.explicit.transitions import MemoSuccessors, action_footprint
 from daxcheck.properties import PROPERTIES, Property
-from daxcheck.spec.actions import Action
+from daxcheck.spec.ops import Action
 from daxcheck.spec.designs import DESIGNS
 from daxcheck.spec.model import DaxModel
 from daxcheck.spec.state import Bounds

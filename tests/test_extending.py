@@ -16,8 +16,8 @@ from daxcheck.checker.results import HOLDS, VIOLATED
 from daxcheck.checker.runner import load_user_files
 from daxcheck.checker.symbolic.engine import bmc
 from daxcheck.properties import PROPERTIES
-from daxcheck.spec import fsdax
-from daxcheck.spec.actions import Action, ActionDefinitionError, action
+from daxcheck.spec.kernel import warn as fsdax
+from daxcheck.spec.ops import Action, ActionDefinitionError, action
 from daxcheck.spec.designs import DESIGNS, Design, hooks
 from daxcheck.spec.model import DaxModel
 from daxcheck.spec.state import WARNINGS, ghost_field

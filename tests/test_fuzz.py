@@ -571,7 +571,7 @@ def user_files(draw):
         reg = draw(st.sampled_from([("daxcheck.spec.designs", "DESIGNS"),
                                     ("daxcheck.properties", "PROPERTIES"),
                                     ("daxcheck.properties", "LEMMAS"),
-                                    ("daxcheck.spec.actions", "ACTIONS")]))
+                                    ("daxcheck.spec.ops", "ACTIONS")]))
         value = draw(st.sampled_from(["5", "'s'", "None", "lambda L, s: True", "object()",
                                       "int", "DESIGNS_OR_NOT"]))
         src = f"from {reg[0]} import {reg[1]}\nDESIGNS_OR_NOT = [1]\n{reg[1]}['x'] = {value}\n"

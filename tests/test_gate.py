@@ -60,8 +60,8 @@ def test_shorter_or_longer_counterexample_fails(small):
 def test_new_violation_in_a_broken_design_fails(small, monkeypatch):
     """A planted spec bug (unwritten conversion without zeroing the block) adds a violation
     to a design already expected to be broken: the old --expect ignored that."""
-    from daxcheck.spec import fsdax
-    monkeypatch.setattr(fsdax, "zero_block", lambda L, d, b: None)
+    from daxcheck.spec.kernel import xfs_bmap
+    monkeypatch.setattr(xfs_bmap, "zero_block", lambda L, d, b: None)
     diffs = gate(small)
     assert ("hole-size-unknown", None, "expect_violated") in diffs
     assert ("hole-size-unknown", "no_stale_data", "verdict") in diffs

@@ -4,7 +4,7 @@ import dataclasses
 
 import pytest
 
-import daxcheck.spec.fsdax as fsdax
+from daxcheck.spec.kernel import mm, xfs_bmap, xfs_reflink
 from daxcheck.checker.explicit.explore import explore
 from daxcheck.checker.explicit.readset import read_set
 from daxcheck.checker.results import VIOLATED
@@ -137,20 +137,22 @@ def test_planted_dirty_tracking_bug_is_caught():
 
 
 def test_planted_refcount_bug_is_caught(monkeypatch):
-    real = fsdax.ref_add
-    monkeypatch.setattr(fsdax, "ref_add", lambda L, d, b, delta: real(L, d, b, delta) if delta > 0 else None)
+    real = xfs_bmap.ref_add
+    for mod in (xfs_bmap, xfs_reflink):
+        monkeypatch.setattr(mod, "ref_add",
+                            lambda L, d, b, delta: real(L, d, b, delta) if delta > 0 else None)
     v = _explore(DESIGNS["reflink-shared-count"], 3, ["refcounts_consistent"])
     assert v["refcounts_consistent"].status == VIOLATED
 
 
 def test_planted_stale_pte_bug_is_caught(monkeypatch):
-    monkeypatch.setattr(fsdax, "unmap", lambda L, d, f, x: None)
+    monkeypatch.setattr(mm, "unmap", lambda L, d, f, x: None)
     v = _explore(DESIGNS["reflink-shared-count"], 5, ["mapping_matches_extents"])
     assert v["mapping_matches_extents"].status == VIOLATED
 
 
 def test_planted_journal_bug_is_caught(monkeypatch):
-    monkeypatch.setattr(fsdax, "journal_commit", lambda L, d: None)
+    monkeypatch.setattr(Design, "xfs_log_force", lambda self, L, d: None)
     v = _explore(DESIGNS["map-sync"], 5, ["durable_after_sync"])
     assert v["durable_after_sync"].status == VIOLATED
 

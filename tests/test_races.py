@@ -14,7 +14,7 @@ from daxcheck.checker.symbolic.engine import bmc, prove_all
 from daxcheck.properties import PROPERTIES
 from daxcheck.spec.designs import DESIGNS, Design
 from daxcheck.spec.model import DaxModel
-from daxcheck.spec.races import SPLIT_FAMILIES, SplitOp
+from daxcheck.spec.ops.races import SPLIT_FAMILIES, SplitOp
 from daxcheck.spec.state import Bounds, BoundsError
 
 from helpers import dax_here, thorough_for

@@ -9,8 +9,8 @@ from typing import ClassVar
 import pytest
 
 from daxcheck import registries
-from daxcheck.spec import fsdax as k
-from daxcheck.spec.actions import (Action, ActionDefinitionError, Dedupe, Dma, Fallocate,
+from daxcheck.spec.kernel import warn as k
+from daxcheck.spec.ops import (Action, ActionDefinitionError, Dedupe, Dma, Fallocate,
                                    MmapPrivate, Pin, PmdFault, ZeroRange, action)
 from daxcheck.spec.state import PTE_ANON, PTE_NONE, STALE, UNWRITTEN, WARNINGS
 
@@ -62,7 +62,7 @@ def test_dma_completion_records_the_write_at_the_pinned_offset_only():
 def test_private_write_fault_splitting_a_pmd_clears_the_other_ptes():
     """A MAP_PRIVATE write fault under a DAX PMD splits it (zap_huge_pmd): the PTEs that
     mirrored the PMD are cleared, pfn included, the faulting one becomes anonymous
-    (mutant: zap_pmd's If branches swapped, leaving stale pfns)."""
+    (mutant: zap_huge_pmd's If branches swapped, leaving stale pfns)."""
     m = model(pmd_pfn_entries=True, private_pmd_split="split")
     s = run(m, Write(A, 0, 0, 1, 1), Write(A, 1, 0, 1, 1), MmapPrivate(0, A), PmdFault(0, A))
     assert field(m, s, "pmd_map", 0, A) == 1 and field(m, s, "pte_pfn", 0, A, 1) == 1

@@ -108,7 +108,7 @@ def test_replay_spec_reproduces(cx):
 def test_every_action_argument_is_documented_and_listed(capsys):
     from dataclasses import fields
     from daxcheck.checker.cli import main
-    from daxcheck.spec.actions import ACTIONS
+    from daxcheck.spec.ops import ACTIONS
     from daxcheck.spec.arguments import arg_doc
     docs = {f.name: arg_doc(cls, f.name) for cls in ACTIONS.values() for f in fields(cls)}
     assert all(docs.values()), [n for n, d in docs.items() if not d]

@@ -7,7 +7,7 @@ import re
 from rich.table import Table
 
 from daxcheck.properties import LEMMAS, PROPERTIES
-from daxcheck.spec.actions import ACTIONS
+from daxcheck.spec.ops import ACTIONS
 from daxcheck.spec.arguments import arg_doc
 from daxcheck.spec.designs import DESIGNS, hooks
 

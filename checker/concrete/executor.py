@@ -34,7 +34,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from daxcheck.spec.actions import Crash
+from daxcheck.spec.ops import Crash
 from daxcheck.spec.state import (HOLE, UNWRITTEN, WRITTEN, XA_PFN, PTE_NONE, PTE_RO, PTE_RW,
                                  PTE_ZERO, PTE_ANON, MM_SYNC, MM_PRIVATE, PG_NULL, PG_SHARED,
                                  ORDER_PMD, SEGS, STALE,
@@ -986,7 +986,7 @@ def _check_deadlock(ex, s) -> list[str]:
     """The cycles of threads the replayed interleaving left waiting for each other
     (``no_deadlock`` fails): per waiting thread of a cycle, its step and the lock the next
     one holds (a lock-state symptom: a deadlock has no byte-level effect of its own)."""
-    from daxcheck.spec.races import SplitOp, cycles
+    from daxcheck.spec.ops.races import SplitOp, cycles
     m = ex.m
     L, D = m.L, m.design
     W = L.waits_for

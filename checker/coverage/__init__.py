@@ -17,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from daxcheck.spec.actions import ACTIONS
+from daxcheck.spec.ops import ACTIONS
 from daxcheck.spec.designs import hooks
 from daxcheck.spec.model import DaxModel
 

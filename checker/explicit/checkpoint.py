@@ -85,7 +85,7 @@ def _sources_digest() -> str:
     h = hashlib.sha256()
     for pkg in (spec_pkg, props_pkg):
         root = Path(pkg.__file__).parent
-        for p in sorted(root.glob("*.py")):
+        for p in sorted(root.rglob("*.py")):
             h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()
 

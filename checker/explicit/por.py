@@ -3,7 +3,7 @@ and Peled, *Model Checking*, ch. 10) as a successor-set filter the breadth-first
 call per state.
 
 In a state ``s`` a proper ample set is one step ``a`` of a thread ``t`` that is inside a
-split operation (:mod:`daxcheck.spec.races`); every other enabled action is dropped.  ``a``
+split operation (:mod:`daxcheck.spec.ops.races`); every other enabled action is dropped.  ``a``
 qualifies when:
 
 * C0: ``a`` is enabled in ``s`` (the set is not empty);
@@ -11,7 +11,7 @@ qualifies when:
   on ``a`` (their read/write sets from the taint analysis overlap: ``R(a)∩W(b)``,
   ``W(a)∩R(b)`` or ``W(a)∩W(b)`` non-empty) is *locked out by t* in ``s``: its guard
   requires a lock (DAX entry lock, MMAPLOCK) that ``t`` holds in a conflicting mode
-  (:meth:`daxcheck.spec.races.SplitOp.locked_out`, the atomic operations' needs
+  (:meth:`daxcheck.spec.ops.races.SplitOp.locked_out`, the atomic operations' needs
   :func:`daxcheck.spec.locks.atomic_needs_of`).  Only ``t``'s own steps release ``t``'s
   locks and ``t``'s only enabled step is ``a``, so no ``b`` dependent on ``a`` can run
   before ``a``: C1 holds.  The precondition is checked: no action but a split step
@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from daxcheck.spec import locks
-from daxcheck.spec.races import LOCK_FIELDS, SplitOp, _thread_offsets
+from daxcheck.spec.ops.races import LOCK_FIELDS, SplitOp, thread_offsets
 from .readset import read_set
 from .transitions import action_footprint
 
@@ -67,7 +67,7 @@ class AmpleSets:
                                                           for a in acts]
         private = set()
         for t in L.threads:
-            private.update(_thread_offsets(L, t))
+            private.update(thread_offsets(L, t))
         for name in LOCK_FIELDS:
             private.update(L.flat(name))
         for a, fp in zip(acts, fps):

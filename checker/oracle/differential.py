@@ -31,9 +31,9 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from ...spec import actions as A
+from ...spec import ops as A
 from ...spec.designs import ALL_FAMILIES, DESIGNS, Design
-from ...spec.fsdax import file_view
+from ...spec.kernel.views import file_view
 from ...spec.model import DaxModel
 from ...spec.state import (HOLE, MM_NONE, PTE_RW, SEGS, STALE, UNWRITTEN, Bounds, file_name,
                           token_name)

@@ -35,8 +35,9 @@ import time
 from dataclasses import dataclass, field
 from itertools import combinations
 
-from ....spec import actions as A
-from ....spec.fsdax import inode_meta_dirty, load_view
+from ....spec import ops as A
+from ....spec.kernel.views import load_view
+from ....spec.kernel.xfs_log import inode_meta_dirty
 from ....spec.vocab import draft, freeze
 from ....spec.kernels import SETTINGS, kernel_design
 from ....spec.state import (WARNINGS, WRITTEN, UNWRITTEN, MM_NONE, MM_PRIVATE, MM_SYNC, PTE_ANON, PTE_NONE, PTE_RW, SEGS, file_name)

@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from ....spec import actions as A
+from ....spec import ops as A
 from ....spec.designs import Design
 from ....spec.kernels import kernel_design
 from ....spec.state import SEGS

@@ -1,0 +1,63 @@
+"""A user file written against the API before issue 24 (tests/user_files/old_api.py:
+``daxcheck.spec.fsdax`` building blocks, ``daxcheck.spec.actions``, an old hook alias, the
+deprecated ``dax_mark_dirty`` hook, settings, a ghost field) loads with DeprecationWarnings
+and gives the verdicts it was written for; the old hook alias and the new hook name give
+the same design."""
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from daxcheck import registries
+from daxcheck.checker.explicit.explore import explore
+from daxcheck.checker.results import VIOLATED
+from daxcheck.checker.runner import load_user_files
+from daxcheck.properties import PROPERTIES
+from daxcheck.spec import actions, fsdax, ops
+from daxcheck.spec.designs import DESIGNS, Design
+from daxcheck.spec.kernel.dax import dax_insert_entry
+from daxcheck.spec.kernel.views import file_view
+from daxcheck.spec.kernel.xfs_reflink import xfs_reflink_remap_blocks
+from daxcheck.spec.model import DaxModel
+
+OLD = Path(__file__).parent / "user_files" / "old_api.py"
+NAMES = ("old-api-cow", "old-api-single-iomap", "old-api-no-cow-copy", "old-api-no-dirty")
+
+
+@pytest.fixture
+def old_api():
+    with registries.isolated():
+        with pytest.warns(DeprecationWarning) as caught:
+            load_user_files(str(OLD), str(OLD))
+        yield [str(w.message) for w in caught]
+
+
+def _run(design):
+    r = explore(DaxModel(design), list(PROPERTIES.values()))
+    return r, {n for n, v in r.verdicts.items() if v.status == VIOLATED}
+
+
+def test_old_api_file_loads_with_deprecation_warnings(old_api):
+    assert any("dax_mark_dirty" in w for w in old_api)
+    assert all(n in DESIGNS for n in NAMES)
+    assert actions.Action is ops.Action and actions.remap_range is xfs_reflink_remap_blocks
+    assert fsdax.insert_entry is dax_insert_entry and fsdax.file_view is file_view
+    with pytest.raises(AttributeError, match="no attribute 'nonesuch'"):
+        fsdax.nonesuch
+
+
+def test_old_api_designs_give_their_verdicts(old_api):
+    for name in NAMES:
+        _, violated = _run(DESIGNS[name])
+        assert violated == set(DESIGNS[name].expect_violated), name
+    assert DESIGNS["old-api-no-dirty"].expect_violated == {"durable_after_sync"}
+
+
+def test_old_hook_alias_is_the_new_hook(old_api):
+    class NewNoCowCopy(Design):
+        def dax_iomap_copy_around(self, L, d, src_kind, src, dst, segs, whole):
+            pass
+    old = DESIGNS["old-api-no-cow-copy"]
+    new = NewNoCowCopy(**{f.name: getattr(old, f.name) for f in dataclasses.fields(Design)})
+    (r_old, v_old), (r_new, v_new) = _run(old), _run(new)
+    assert (r_old.stats.states, v_old) == (r_new.stats.states, v_new)
