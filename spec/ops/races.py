@@ -506,6 +506,11 @@ class SetattrSize(SplitOp):
     def truncate_setsize(self, m, L, D, s):
         d = draft(s)
         d[L.size[self.file]] = self.size
+        # The data past the new EOF is gone for readers from here on, so a sync's promise
+        # for it is withdrawn here, as the atomic truncate withdraws it (a crash or log
+        # force before xfs_itruncate_extents may legitimately bring the blocks back).
+        for x in self._gone(L):
+            views.clear_promise(L, d, self.file, x)
         return d, 2
 
     def truncate_pagecache(self, m, L, D, s):

@@ -1,0 +1,51 @@
+"""Coverage scopes (issue 28, spec/scopes.py): a bug planted where only a coverage scope
+decides is caught by the gate's exploration of that scope and by no older design."""
+from __future__ import annotations
+
+import inspect
+import textwrap
+
+from daxcheck.checker.explicit.explore import explore
+from daxcheck.properties import PROPERTIES
+from daxcheck.spec.designs import DESIGNS
+from daxcheck.spec.model import DaxModel
+from daxcheck.spec.ops import fallocate
+from daxcheck.spec.scopes import SCOPES
+
+
+def _verdicts(design) -> dict:
+    r = explore(DaxModel(design), list(PROPERTIES.values()))
+    return {k: (v.status, v.depth) for k, v in r.verdicts.items()}
+
+
+def _plant(monkeypatch, cls, old: str, new: str) -> None:
+    """Replace ``old`` by ``new`` in the source of ``cls.apply`` (one planted bug)."""
+    src = textwrap.dedent(inspect.getsource(cls.apply))
+    assert old in src, f"{cls.__name__}.apply no longer contains {old!r}"
+    ns: dict = {}
+    exec(compile(src.replace(old, new), inspect.getsourcefile(cls), "exec"),
+         vars(inspect.getmodule(cls)), ns)
+    monkeypatch.setattr(cls, "apply", ns["apply"])
+
+
+def test_every_coverage_scope_is_registered_and_holds():
+    """The scopes are the merged kernel's behaviour: nothing is violated in them (the
+    manifest pins the same; a scope that finds a violation is a finding to look at)."""
+    for d in SCOPES:
+        assert DESIGNS[d.name] is d and d.seed == "cov" and not d.expect_violated
+
+
+def test_zero_range_that_skips_breaking_layouts_is_caught_only_by_its_coverage_scope(
+        monkeypatch):
+    """FALLOC_FL_ZERO_RANGE that no longer waits for DMA-pinned pages
+    (xfs_break_layouts) frees a pinned block: only cov-zero-range, which combines ZERO_RANGE
+    with pins and reflink, sees it; the older designs with ZERO_RANGE in scope do not."""
+    targets = [d for d in DESIGNS.values() if "zero_range" in d.families]
+    assert any(d.seed == "cov" for d in targets) and any(d.seed != "cov" for d in targets)
+    before = {d.name: _verdicts(d) for d in targets}
+    _plant(monkeypatch, fallocate.ZeroRange,
+           'busy = D.xfs_break_layouts(L, s, f, [x]) if D.has("pin") else True', "busy = True")
+    after = {d.name: _verdicts(d) for d in targets}
+    changed = {n for n in before if before[n] != after[n]}
+    assert changed == {"cov-zero-range"}
+    assert after["cov-zero-range"]["pinned_pages_stay_allocated"][0] == "violated"
