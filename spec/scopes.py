@@ -3,7 +3,8 @@ that no seed, history or race design's scope reaches, so a design change there c
 the gate unseen.  Each is the merged kernel's behaviour (:class:`Design`'s defaults, sealing
 as Chinner proposed where ``seal`` is in scope) in a scope that combines operations the
 other designs never combine; ``seed`` is ``cov``.  ``daxcheck coverage`` measures what they
-add (docs/coverage.md); the gate pins their verdicts like every other design's.
+add (docs/coverage.md); the gate pins their verdicts like every other design's.  A race scope's depth bound lets
+the search exhaust its reachable space, as the race designs' do.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ SCOPES = (
            "fdatasync and a crash inside the split truncate (after truncate_setsize, before "
            "xfs_itruncate_extents), racing a DAX fault",
            families=("mmap", "write", "setattr_size", "dax_fault", "fdatasync", "crash"),
-           bounds=Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=14, threads=2),
+           bounds=Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=30, threads=2),
            partial_writes=False,
            cite="issue 28: a log force or crash never landed inside the split truncate; "
                 "this scope found the split truncate keeping a sync's promise for data it "
@@ -46,14 +47,14 @@ SCOPES = (
     Design("cov-mkwrite-punch", "cov",
            "a hole punch and an munmap between the steps of dax_pfn_mkwrite",
            families=("mmap", "write", "fault", "store", "munmap", "punch", "dax_mkwrite"),
-           bounds=Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=20, threads=2),
+           bounds=Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=30, threads=2),
            partial_writes=False,
            cite="issue 28: nothing zapped a PTE between the steps of the mkwrite race"),
     Design("cov-punch-two-files", "cov",
            "the fault vs hole-punch race with two files and two pmem blocks, so the block a "
            "stale PTE maps and the block an extent names can differ",
            families=("mmap", "write", "fault", "punch_hole"),
-           bounds=Bounds(files=2, blocks=1, phys=2, tokens=1, procs=1, depth=20, threads=2),
+           bounds=Bounds(files=2, blocks=1, phys=2, tokens=1, procs=1, depth=40, threads=2),
            partial_writes=False,
            cite="issue 28: race designs with one pmem block cannot tell two blocks apart"),
 )

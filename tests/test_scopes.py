@@ -30,9 +30,13 @@ def _plant(monkeypatch, cls, old: str, new: str) -> None:
 
 def test_every_coverage_scope_is_registered_and_holds():
     """The scopes are the merged kernel's behaviour: nothing is violated in them (the
-    manifest pins the same; a scope that finds a violation is a finding to look at)."""
+    manifest pins the same; a scope that finds a violation is a finding to look at), and a
+    race scope's bound lets the search exhaust its reachable space."""
     for d in SCOPES:
         assert DESIGNS[d.name] is d and d.seed == "cov" and not d.expect_violated
+        if d.threaded:
+            r = explore(DaxModel(d), list(PROPERTIES.values()))
+            assert all(v.status == "holds" and v.complete for v in r.verdicts.values()), d.name
 
 
 def test_zero_range_that_skips_breaking_layouts_is_caught_only_by_its_coverage_scope(
