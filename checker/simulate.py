@@ -24,7 +24,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .results import NOT_FOUND, CheckResult, Stats, Verdict, VIOLATED
+from daxcheck.spec.actions import ACTIONS
+
+from .engine import EngineOptions
+from .explicit.transitions import MemoSuccessors
+from .results import NOT_FOUND, CheckResult, InputError, Stats, Verdict, VIOLATED
+from .trace import Trace
 
 
 class SimulationError(ValueError):
@@ -54,7 +59,6 @@ class SimStats(Stats):
 
 
 def _check_weights(weights):
-    from daxcheck.spec.actions import ACTIONS
     for f, w in (weights or {}).items():
         if f not in ACTIONS:
             raise SimulationError(f"weight for {f!r}, which is not an action family (known: "
@@ -137,7 +141,6 @@ def simulate(model, props, depth: int = 200, runs: int | None = 1000, seed: int 
     semantics) and whose other verdicts have status :data:`NOT_FOUND`; ``stats`` is a
     :class:`SimStats`.  Raises SimulationError for bad parameters."""
     check_parameters(depth, runs, time_limit, weights)
-    from .explicit.transitions import MemoSuccessors
     rng = random.Random(seed)
     L = model.L
     succ = MemoSuccessors(model).successors
@@ -204,7 +207,6 @@ def simulate(model, props, depth: int = 200, runs: int | None = 1000, seed: int 
             progress(stats)
             next_tick = now + progress_every
     stats.walks = walk
-    from .trace import Trace
     for p in props:
         if p.name in hits:
             found, raw = hits[p.name]
@@ -222,3 +224,23 @@ def simulate(model, props, depth: int = 200, runs: int | None = 1000, seed: int 
     stats.depth = depth
     stats.transitions = stats.states
     return CheckResult(model.design.name, model.bounds.as_dict(), verdicts, stats, [])
+
+
+class SimulateEngine:
+    """Random walks (``simulate``) behind the :class:`~daxcheck.checker.engine.Engine`
+    interface: reads ``depth`` (walk length in actions; None: 200), ``runs``, ``seed``,
+    ``budget.time_limit``, ``weights``, ``swarm`` and ``progress``.  Verdicts are VIOLATED
+    (a shrunk trace) or NOT_FOUND, never HOLDS; stats are :class:`SimStats`.  Raises
+    InputError for bad parameters."""
+
+    name = "simulate"
+    stats_type = SimStats
+
+    def check(self, options: EngineOptions) -> CheckResult:
+        o = options
+        try:
+            return simulate(o.model, list(o.properties), depth=200 if o.depth is None else o.depth,
+                            runs=o.runs, seed=o.seed, time_limit=o.time_limit,
+                            weights=o.weights, swarm=o.swarm, progress=o.progress)
+        except SimulationError as e:
+            raise InputError(str(e)) from None

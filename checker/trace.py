@@ -28,8 +28,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from daxcheck import __version__
+from daxcheck.fileio import InputFileError, atomic_write, check_destination, read_json
+from daxcheck.properties import LEMMAS, PROPERTIES, PropertyFileError, load_properties_file
+from daxcheck.spec.designs import DESIGNS
 from daxcheck.spec.model import ActionError, DaxModel
 from daxcheck.spec.state import Bounds, BoundsError, _fmt_index as index_name
+from daxcheck.usercode import guard_design
+from daxcheck.userfile import GIVEN, LOADED, UserFileError, file_sha256, provenance
+
+from .resolve import InputError, load_designs_file
 
 ITF_FORMAT = "ITF"
 BOUND_KEYS = ("files", "blocks", "phys", "tokens", "procs", "depth")
@@ -248,7 +255,6 @@ class Trace:
         trace (same design, property and states) is already there: that file is left alone,
         even with ``force``.  Raises FileExistsError if a different file is there and
         ``force`` is False."""
-        from daxcheck.fileio import InputFileError, atomic_write, check_destination, read_json
         p = Path(path)
         doc = self.to_itf(model, p.parent)
         try:
@@ -301,7 +307,6 @@ def user_files_of(design: str, prop: str | None, model=None, base=None) -> list[
     is written to (:func:`relative_path`; absolute when ``base`` is None).  With ``model``,
     also the files that declared a user action family in its scope or a ghost field of its
     layout (loaded as a design file)."""
-    from daxcheck.userfile import provenance
     out = []
     extra = []
     if model is not None:
@@ -325,8 +330,6 @@ def load_recorded_user_files(p: str, meta: dict, designs) -> None:
     never loaded, and neither is one whose contents (SHA-256) were loaded already from
     any path (a copy of the project).  Raises TraceError naming the field when an entry is
     malformed, or a file is missing ("no longer exists") or changed ("changed since")."""
-    from daxcheck.properties import LEMMAS, PROPERTIES, PropertyFileError, load_properties_file
-    from daxcheck.userfile import GIVEN, LOADED, UserFileError, file_sha256
     entries = meta.get("user_files", [])
     if not isinstance(entries, list):
         raise TraceError(f"{p}: field #meta.user_files is not a list")
@@ -343,7 +346,6 @@ def load_recorded_user_files(p: str, meta: dict, designs) -> None:
         if any(rec.sha256 == e["sha256"] for rec in LOADED.values()):
             continue
         if e["kind"] == "designs":
-            from daxcheck.userfile import provenance
             owner = provenance("designs", meta.get("design"))
             extras = owner is None or owner.path != path   # actions / ghost fields
             needed = meta.get("design") not in designs or (extras and loaded is None)
@@ -362,7 +364,6 @@ def load_recorded_user_files(p: str, meta: dict, designs) -> None:
                              f"{flag} {path} to replay on it as it is now)")
         try:
             if e["kind"] == "designs":
-                from .runner import InputError, load_designs_file
                 try:
                     load_designs_file(path)
                 except InputError as err:
@@ -412,7 +413,7 @@ def integrity_digest(doc: dict) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _trace_validator():
-    import jsonschema
+    import jsonschema    # third-party, loaded when a trace is read
     return jsonschema.Draft202012Validator(TRACE_SCHEMA)
 
 
@@ -464,7 +465,6 @@ def load_itf_document(path) -> dict:
     :data:`TRACE_SCHEMA` and, when it carries one, its integrity checksum.  Raises
     TraceError (one line naming the file and the field; "tampered" for a checksum
     mismatch)."""
-    from daxcheck.fileio import InputFileError, read_json
     p = str(path)
     try:
         doc = read_json(path, "trace")
@@ -495,7 +495,6 @@ def read_itf(path, designs=None) -> tuple[Trace, DaxModel, dict]:
     registry).  Raises TraceError naming the file and the offending field, or "tampered"
     when the checksum does not match.
     """
-    from daxcheck.spec.designs import DESIGNS
     designs = DESIGNS if designs is None else designs
     p = str(path)
     doc = load_itf_document(path)
@@ -509,7 +508,6 @@ def read_itf(path, designs=None) -> tuple[Trace, DaxModel, dict]:
         bounds = Bounds(**meta["bounds"]).validate()
     except (TypeError, BoundsError) as e:
         raise TraceError(f"{p}: field #meta.bounds is invalid: {e}") from None
-    from daxcheck.usercode import guard_design
     model = DaxModel(guard_design(designs[name]), bounds)
     states_doc = doc["states"]
     if doc["vars"] != [f[0] for f in model.L.fields]:

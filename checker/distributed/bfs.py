@@ -66,11 +66,16 @@ import time
 
 import numpy as np
 
-from ..explicit.explore import Budget
-from ..explicit.levels import BatchedExplorer, ExploreError, _join
+from daxcheck import registries
+from daxcheck.usercode import TimeLimitReached, deadline
+
+from ..engine import Budget, EngineOptions
+from ..explicit.frontier import join_pieces
+from ..explicit.levels import BatchedExplorer, ExploreError
 from ..explicit.packing import Packing, repack
-from ..results import CheckResult
+from ..results import CheckResult, InputError, Stats
 from .session import DistributedError, ray_session
+from .spec import ModelSpec
 
 U64 = np.uint64
 
@@ -114,7 +119,6 @@ def _bounded(method):
     running then raises :class:`WorkerTimeLimit`."""
     @functools.wraps(method)
     def run(self, *args):
-        from daxcheck.usercode import TimeLimitReached, deadline
         left = None if self.until is None else max(1e-3, self.until - time.monotonic())
         try:
             with deadline(left):
@@ -151,7 +155,6 @@ class PartitionWorker:
     ``rank``/``n``: this worker's partition and the number of partitions."""
 
     def __init__(self, rank: int, n: int):
-        from daxcheck import registries
         self.rank_, self.n = rank, n
         self.E = None
         self.until = None
@@ -171,7 +174,6 @@ class PartitionWorker:
 
     @_bounded
     def _prepare(self, spec, depth):
-        from daxcheck import registries
         registries.restore(self.registries)    # a reused worker: the last run's user files out
         model, props = spec.build()
         self.E = E = BatchedExplorer(model, props, depth, Budget())   # the default chunks
@@ -189,7 +191,7 @@ class PartitionWorker:
         (:meth:`~daxcheck.checker.explicit.levels.BatchedExplorer.table_delta`).  Returns
         ``k``."""
         E = self.E
-        E._set_packing(Packing(bits))
+        E.set_packing(Packing(bits))
         E.visited.add(visited)
         E.merge_tables(tables)
         self.front = [(words, fps)]
@@ -227,9 +229,9 @@ class PartitionWorker:
         base = ncand = 0
         while queue:
             self._budget()
-            words, fps, (cfp, cok, ents, rows_by) = E._next_chunk(queue, [])
+            words, fps, (cfp, cok, ents, rows_by) = E.next_chunk(queue, [])
             ncand += cok.shape[0]
-            nok, nfp, fresh, order = E._dedupe(cfp, cok, words, ents, order=True)
+            nok, nfp, fresh, order = E.dedupe(cfp, cok, words, ents, order=True)
             del cfp, cok
             fresh = nfp[0, :0] if fresh is None else fresh
             E.visited.add(fresh)
@@ -245,8 +247,8 @@ class PartitionWorker:
             own = None
             if self.rank_ == 0:
                 sel = np.flatnonzero(dest == 0)
-                built = E._build(words, parents[sel], acts[sel], ents)
-                own = (built, E._check(built, acts[sel]) if sel.size else {})
+                built = E.build(words, parents[sel], acts[sel], ents)
+                own = (built, E.check_states(built, acts[sel]) if sel.size else {})
             self.chunks.append(_Chunk(words, E.packing, dict(E.groups), base, nok, fp, ent,
                                       dest.astype(np.int16), order, own))
             self.cand.append((self.offset + base, rows_by))
@@ -341,7 +343,7 @@ class PartitionWorker:
             todo = win if c.own is None else win & (c.dest != me)
             ok = c.okey[todo]
             words = self._words(c, ok // nA, ok % nA, c.entry[todo])
-            found = E._check(words, ok % nA) if ok.size else {}
+            found = E.check_states(words, ok % nA) if ok.size else {}
             if c.own is not None:
                 pos = np.cumsum(win) - 1
                 here, there = pos[c.dest == me], pos[todo]
@@ -372,7 +374,7 @@ class PartitionWorker:
     def _words(self, c, parents, acts, entry):
         """The words of new states built from chunk ``c`` (:class:`_Chunk`), under the
         current packing."""
-        words = self.E._build(c.words, parents, acts, None, c.groups, entry)
+        words = self.E.build(c.words, parents, acts, None, c.groups, entry)
         if c.packing is not self.E.packing:         # a repack later in the level
             words = repack(words, c.packing, self.E.packing)
         return words
@@ -415,7 +417,7 @@ class PartitionWorker:
         if bounds is not None:
             delta = self.E.table_delta(self.marks)
             nbytes += (self.n - 1) * _nbytes(delta)
-            words, fps = _join(self.nxt) if self.nxt else (
+            words, fps = join_pieces(self.nxt) if self.nxt else (
                 np.zeros((self.E.packing.nw, 0), U64), np.zeros((1, 0), U64))
             self.nxt = []
             self.keep_part = None
@@ -451,7 +453,7 @@ class PartitionWorker:
             if bits != E.packing.bits:
                 cap = np.maximum(cap, Packing(bits).cap)
         if E.packing.widened(cap) is not None:
-            E._repack_all(cap, [])
+            E.repack_all(cap, [])
         self.front = [(w if bits == E.packing.bits else repack(w, Packing(bits), E.packing),
                        f) for bits, w, f in parts]
         merged = sum(E.merge_tables(d) for d in deltas if d is not None)
@@ -680,7 +682,7 @@ class DistributedExplorer(BatchedExplorer):
         self.stats_out["driver_seconds"] = time.perf_counter() - t0
         self._get(self.calls)               # prepare: done by now, its errors raised here
         self.calls = []
-        words, fps = _join(frontier) if frontier else (
+        words, fps = join_pieces(frontier) if frontier else (
             np.zeros((self.packing.nw, 0), U64), np.zeros((1, 0), U64))
         visited, tables = ray.put(self.visited.array()), ray.put(self.table_delta({}))
         self.visited = None                 # the workers' from now on, as the key tables
@@ -802,6 +804,28 @@ def explore_distributed(model, props, pool, depth=None, budget=None, progress=No
     from level 0; :class:`DistributedExplorer`).  The result (states, transitions,
     verdicts, depths, traces) is the one-process
     :func:`~daxcheck.checker.explicit.levels.explore_batched`'s."""
-    from .spec import ModelSpec
     return DistributedExplorer(model, props, pool, ModelSpec.of(model, props), depth, budget,
                                progress, progress_every, stats_out, handoff).run()
+
+
+class DistributedEngine:
+    """The explicit BFS over Ray workers (``distributed``, ``check --workers N``) behind the
+    :class:`~daxcheck.checker.engine.Engine` interface: reads ``pool`` (a
+    :class:`WorkerPool`, required), ``depth``, ``budget``, ``progress``/``progress_every``,
+    ``handoff`` and ``stats_out``; the result is the one-process ``bfs`` engine's.  Raises
+    InputError for what it does not support (``exact``, ``symmetry``, ``checkpoint``, no
+    pool)."""
+
+    name = "distributed"
+    stats_type = Stats
+
+    def check(self, options: EngineOptions) -> CheckResult:
+        o = options
+        what = ("--exact" if o.exact else "--symmetry" if o.symmetry else
+                "--checkpoint/--resume" if o.checkpoint is not None else None)
+        if what:
+            raise InputError(f"{what} is not supported with --workers N >= 2")
+        if o.pool is None:
+            raise InputError("the distributed engine needs a worker pool (--workers N)")
+        return explore_distributed(o.model, list(o.properties), o.pool, o.depth, o.budget,
+                                   o.progress, o.progress_every, o.stats_out, o.handoff)

@@ -35,6 +35,7 @@ the run took about 5 s to reach).  Every problem with a checkpoint is a one-line
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -48,7 +49,16 @@ from pathlib import Path
 
 import numpy as np
 
+import daxcheck.properties as props_pkg
+import daxcheck.spec as spec_pkg
 from daxcheck.fileio import InputFileError, atomic_write, parse_json, read_input
+from daxcheck.spec.state import field_domain
+from daxcheck.userfile import LOADED
+
+from .fpset import FingerprintIndex, FingerprintSet
+from .frontier import BLOCK, U64, Blocks, ExploreError, Repack, fingerprints
+from .memory import long_lived_copy
+from .packing import Packing
 
 FORMAT = "daxcheck-checkpoint/1"
 """``format`` of MANIFEST.json and state.json."""
@@ -80,8 +90,6 @@ class CheckpointOptions:
 def _sources_digest() -> str:
     """SHA-256 over the sources of the spec and the properties (a checkpoint made with
     other transition code could not be continued soundly)."""
-    import daxcheck.properties as props_pkg
-    import daxcheck.spec as spec_pkg
     h = hashlib.sha256()
     for pkg in (spec_pkg, props_pkg):
         root = Path(pkg.__file__).parent
@@ -93,7 +101,6 @@ def _sources_digest() -> str:
 def _canon(v):
     """``v`` with sets sorted and dataclasses as (type, fields): a repr that does not
     depend on string hashing (PYTHONHASHSEED)."""
-    import dataclasses
     if isinstance(v, (set, frozenset)):
         return sorted((_canon(x) for x in v), key=repr)
     if isinstance(v, (list, tuple)):
@@ -113,7 +120,6 @@ def run_config(model, props, depth, exact, symmetry) -> dict:
     dict, in the order mismatches are reported): design, bounds, depth (levels),
     properties, exact, symmetry, the loaded user files' SHA-256 and a digest of the design,
     layout, actions and spec sources."""
-    from daxcheck.userfile import LOADED
     h = hashlib.sha256()
     for part in (model.design, getattr(model.L, "fields", model.L.width),
                  tuple(model.actions)):
@@ -199,7 +205,7 @@ class Checkpointer:
 
     def save(self, ex, level, queue, nxt, link_pieces, base, done, link_dtype) -> None:
         """Save explorer ``ex`` at a chunk boundary of ``level``: ``queue`` the frontier
-        pieces not yet expanded, ``nxt`` the next level so far (a ``_Blocks``),
+        pieces not yet expanded, ``nxt`` the next level so far (a ``Blocks``),
         ``link_pieces`` this level's links so far, ``base`` frontier states expanded,
         ``done`` new states found in this level."""
         t = time.perf_counter()
@@ -314,10 +320,6 @@ class Snapshot:
             raise self._bad(f"{type(e).__name__}: {' '.join(str(e).split())[:200]}") from None
 
     def _restore(self, ex):
-        from .fpset import FingerprintIndex, FingerprintSet
-        from .levels import BLOCK, _Blocks
-        from .memory import long_lived_copy
-        from .packing import Packing
         st = self.state
         pos = st["position"]
         level, base, done = int(pos["level"]), int(pos["base"]), int(pos["done"])
@@ -329,7 +331,7 @@ class Snapshot:
         packing = Packing(st["bits"])
         if packing.width != ex.width:
             raise self._bad(f"{packing.width} columns, the model has {ex.width}")
-        ex._set_packing(packing)
+        ex.set_packing(packing)
         G, nw = ex.G, packing.nw
         ex.init_rows = self._array("init_rows", np.uint8, 2)
         if ex.init_rows.shape[1] != ex.width or ex.init_rows.shape[0] == 0:
@@ -367,7 +369,7 @@ class Snapshot:
                 xf.shape[1] != (done if level + 1 < ex.depth else 0):
             raise self._bad("frontier arrays of different lengths")
         queue = [(qw, qf)] if qf.shape[1] else []
-        nxt = _Blocks(nw, G, max(ex.chunk, BLOCK))
+        nxt = Blocks(nw, G, max(ex.chunk, BLOCK))
         nxt.append(xw, xf)
         cur = self._array("cur_links", link_dtype, 1)
         if cur.shape[0] != done:
@@ -385,11 +387,10 @@ class Snapshot:
         self._validate(ex, level, base, done, qw, qf, xw, xf, cur)
         # Violations found so far: rebuilt from the links like any counterexample (a trace
         # that does not reach the recorded state means edited links or fingerprints).
-        from .levels import ExploreError
         ex.cur = link_pieces
         for name, (depth, idx, fp) in sorted(st["found"].items(), key=lambda x: x[1][:2]):
             try:
-                ex._record({name: int(idx)}, int(depth), {int(idx): np.uint64(int(fp))}, 0)
+                ex.record({name: int(idx)}, int(depth), {int(idx): np.uint64(int(fp))}, 0)
             except ExploreError as e:
                 raise self._bad(f"the counterexample of {name!r}: {e}") from None
         ex.cur = None
@@ -437,7 +438,6 @@ class Snapshot:
         init_w = ex.packing.pack_rows(ex.init_rows) if ex.packing.fits(ex.init_rows) else None
         if init_w is None:
             raise self._bad("init_rows.npy does not fit the packing")
-        from .levels import fingerprints
         for what, words, fps in (("init_rows", init_w, fingerprints(ex.Zs, ex.init_rows)),
                                  ("queue_words", qw, qf), ("nxt_words", xw, xf)):
             for lo in range(0, words.shape[1], _VALIDATE_CHUNK):
@@ -452,7 +452,6 @@ class Snapshot:
         states reached must be exactly the visited set (or, exact, the stored states in
         discovery order), the unexpanded rest of the frontier level and the next level so
         far.  Raises CheckpointError."""
-        from .levels import fingerprints
         canon = []
         stored = []
         words, fps = init_w, fingerprints(ex.Zs, ex.init_rows)
@@ -485,7 +484,6 @@ class Snapshot:
         words and ``(G, m)`` fingerprints (computed from the parent's as the explorer does:
         its action's change, and the old values of the columns it writes without reading).
         CheckpointError for a link out of order or whose action is not enabled."""
-        from .levels import U64, _Repack
         nA = ex.nA
         pk = ex.packing
         links = links.astype(np.int64)
@@ -508,8 +506,8 @@ class Snapshot:
                 for i in {int(x) for x in used} | {first[int(x)] for x in used}:
                     reads = ex.infos[i].reads
                     if reads not in ents:
-                        ents[reads] = ex._entries(ex._group(reads), w, ex._fill_actions)
-            except _Repack:
+                        ents[reads] = ex.entries(ex.group(reads), w, ex.fill_actions)
+            except Repack:
                 raise self._bad("a state the links lead to does not fit the saved "
                                 "packing") from None
             for i in used:
@@ -526,13 +524,12 @@ class Snapshot:
                     v = ((w[pk.word[c]][sel] >> U64(pk.shift[c])) & U64(int(pk.cap[c])))
                     f ^= ex.Zs[:, c, :][:, v.astype(np.intp)]
                 ofp[:, a + mine] = f
-            out[:, a:b] = ex._build(w, par, act, ents)
+            out[:, a:b] = ex.build(w, par, act, ents)
         return out, ofp
 
     def _check_states(self, ex, what, words, fps, allowed):
         """One chunk of frontier states (``(nw, n)`` words, ``(G, n)`` fingerprints) of
         array ``what``: see :meth:`_validate`."""
-        from .levels import fingerprints
         rows = ex.packing.unpack_rows(words)
         if (ex.packing.pack_rows(rows) != words).any():
             raise self._bad(f"{what}.npy has bits outside every field")
@@ -550,7 +547,7 @@ class Snapshot:
                 raise self._bad(f"{what}.npy: a state is not in the visited set")
             return
         ids = ex.index.find(canon)
-        if (ids < 0).any() or not ex._same(words, ex.stored[:, ids]).all():
+        if (ids < 0).any() or not ex.same(words, ex.stored[:, ids]).all():
             raise self._bad(f"{what}.npy: a state is not the stored state of its fingerprint")
 
 
@@ -565,9 +562,8 @@ _VALIDATE_CHUNK = 1 << 16
 
 
 def _initial_rows(ex) -> np.ndarray:
-    """The model's initial states as :meth:`.levels.BatchedExplorer._initial` keeps them
+    """The model's initial states as :meth:`.levels.BatchedExplorer.initial` keeps them
     (distinct, one per symmetry orbit, in the model's order): ``(n, width)`` uint8."""
-    from .levels import fingerprints
     init = []
     for s in ex.model.init_states():
         if s not in init:
@@ -581,7 +577,6 @@ def _allowed_values(ex) -> np.ndarray:
     """``(width, 256)`` bool: the values each column may hold, from the layout's declared
     domains (``spec.state.field_domain``); a column without a declaration (a user's ghost
     field, a toy layout) may hold any value its packed width holds."""
-    from daxcheck.spec.state import field_domain
     out = np.zeros((ex.width, 256), dtype=bool)
     for c in range(ex.width):
         try:

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Callable
 
 from operator import itemgetter
 
-from .readset import read_set
+from ..engine import INTERRUPTED, Budget, EngineOptions  # noqa: F401 (re-exported)
 from ..results import CheckResult, Stats, Verdict, HOLDS, VIOLATED, INCOMPLETE
+from .checkpoint import CheckpointError
+from .levels import explore_batched
+from .por import AmpleSets
+from .readset import read_set
 from .store import StateStore
 from .transitions import MemoSuccessors, action_footprint
 
@@ -51,26 +54,6 @@ class _Conjunct:
         return self.fill(s) if r is None else r
 
 
-@dataclass(frozen=True)
-class Budget:
-    """Limits of one run: ``max_states`` distinct states, ``time_limit`` seconds (None =
-    unlimited); ``stop``: an object with ``is_set()`` (a :class:`threading.Event`), set to
-    end the search early as if a budget ran out (Ctrl-C in ``daxcheck check``: what was
-    found so far is kept, the rest is incomplete), checked between chunks (None: never)."""
-
-    max_states: int | None = None
-    time_limit: float | None = None
-    stop: object = field(default=None, compare=False)
-
-    def stopped(self) -> str | None:
-        """"interrupted (Ctrl-C)" when :attr:`stop` is set, else None."""
-        return INTERRUPTED if self.stop is not None and self.stop.is_set() else None
-
-
-INTERRUPTED = "interrupted (Ctrl-C)"
-"""``Stats.stopped`` of a search ended by :attr:`Budget.stop`."""
-
-
 def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
             progress: Callable[[Stats], None] | None = None,
             progress_every: float = 0.25, memo: bool = True, batched: bool = True,
@@ -94,12 +77,10 @@ def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
     (counterexample traces as ``[(action index, state)]``) and :class:`Stats`.
     """
     if batched and memo:
-        from .levels import explore_batched
         return explore_batched(model, props, depth, budget, progress, progress_every,
                                exact=exact, symmetry=symmetry, checkpoint=checkpoint,
                                por=por)
     if checkpoint is not None:
-        from .checkpoint import CheckpointError
         raise CheckpointError("checkpoints are saved by the batched explorer only")
     return explore_states(model, props, depth, budget, progress, progress_every, memo, por)
 
@@ -118,7 +99,6 @@ def explore_states(model, props, depth: int | None = None, budget: Budget = Budg
                   else model.successors)
     ample = None
     if por:
-        from .por import AmpleSets
         ample = AmpleSets(model, props, footprints)
         if ample.active:
             plain = successors
@@ -240,3 +220,38 @@ def explore_states(model, props, depth: int | None = None, budget: Budget = Budg
     never = [f for f in families if by_family.get(f, 0) == 0]
     ordered = {p.name: verdicts[p.name] for p in props}
     return CheckResult(model.design.name, model.bounds.as_dict(), ordered, stats, never)
+
+
+class BfsEngine:
+    """The default explicit engine (``bfs``): the batched breadth-first explorer
+    (:func:`~.levels.explore_batched`) behind the :class:`~daxcheck.checker.engine.Engine`
+    interface.  Reads ``depth``, ``budget``, ``progress``/``progress_every``, ``exact``,
+    ``symmetry``, ``por`` and ``checkpoint`` of the options; raises CheckpointError for an
+    unusable checkpoint."""
+
+    name = "bfs"
+    stats_type = Stats
+
+    def check(self, options: EngineOptions) -> CheckResult:
+        o = options
+        return explore(o.model, list(o.properties), o.depth, o.budget, o.progress,
+                       o.progress_every, exact=o.exact, symmetry=o.symmetry,
+                       checkpoint=o.checkpoint, por=o.por)
+
+
+class ReferenceEngine:
+    """The reference explicit engine (``reference``): one state at a time
+    (:func:`explore_states`; ``memo=False`` in the options: plain
+    :meth:`~daxcheck.spec.model.DaxModel.successors`), the oracle the batched explorer is
+    tested against.  No checkpoints (CheckpointError), no symmetry or exact mode (states
+    are always compared whole)."""
+
+    name = "reference"
+    stats_type = Stats
+
+    def check(self, options: EngineOptions) -> CheckResult:
+        o = options
+        if o.checkpoint is not None:
+            raise CheckpointError("checkpoints are saved by the batched explorer only")
+        return explore_states(o.model, list(o.properties), o.depth, o.budget, o.progress,
+                              o.progress_every, o.memo, o.por)

@@ -28,7 +28,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from daxcheck.properties import LEMMAS, PROPERTIES
 from daxcheck.spec.state import field_domain
+from daxcheck.spec.vocab import Implies, Or
 
 from . import smt
 from ..results import CheckResult, Stats, Verdict, HOLDS, VIOLATED, INCOMPLETE
@@ -308,7 +310,6 @@ def domain_lemmas(L) -> list[Lemma]:
         vals = field_domain(L, o)
 
         def fn(L, s, o=o, vals=vals):
-            from daxcheck.spec.vocab import Or
             return Or(*[s[o] == v for v in vals])
         out.append(Lemma(f"domain:{L.label(o)}", fn, f"{L.label(o)} in {vals}"))
     return out
@@ -364,7 +365,6 @@ def mined_lemmas(model, max_states: int = 30000, depth: int | None = None) -> li
         dom = field_domain(L, o)
         if len(vals[o]) < len(dom):
             def fn(L, s, o=o, vs=tuple(vals[o])):
-                from daxcheck.spec.vocab import Or
                 return Or(*[s[o] == v for v in vs])
             out.append(Lemma(f"values:{L.label(o)}", fn))
     for o1 in range(W):
@@ -378,7 +378,6 @@ def mined_lemmas(model, max_states: int = 30000, depth: int | None = None) -> li
                 vs = sorted({s[o2] for s in sub})
                 if len(vs) < len(vals[o2]):
                     def fn(L, s, o1=o1, v=v, o2=o2, vs=tuple(vs)):
-                        from daxcheck.spec.vocab import Or, Implies
                         return Implies(s[o1] == v, Or(*[s[o2] == w for w in vs]))
                     out.append(Lemma(f"when:{L.label(o1)}={v}:{L.label(o2)}", fn))
     return out
@@ -509,7 +508,6 @@ def prove_all(model, props, k: int | None = None, max_k: int = 4, lemmas: str = 
     raises SymbolicUseError.
     Returns a :class:`ProofRun`.  Raises ProveError for bad arguments.
     """
-    from daxcheck.properties import PROPERTIES, LEMMAS
     if lemmas not in ("none", "shipped", "mined"):
         raise ProveError(f"lemmas must be none, shipped or mined, not {lemmas!r}")
     ks = induction_depths(k, max_k)
