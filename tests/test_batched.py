@@ -158,8 +158,8 @@ def test_key_table_entries_given_to_another_explorer_are_not_evaluated_again(mon
             out = init()
             merged.extend([b.merge_tables(delta), b.merge_tables(delta)])
             return out
-        monkeypatch.setattr(b, "_initial", initial)
-        for fill in ("_fill_actions", "_fill_conjs"):
+        monkeypatch.setattr(b, "initial", initial)
+        for fill in ("fill_actions", "_fill_conjs"):
             orig = getattr(b, fill)
             monkeypatch.setattr(b, fill, lambda g, rows, base, orig=orig:
                                 fills.append(rows.shape[0]) or orig(g, rows, base))

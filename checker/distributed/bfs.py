@@ -761,7 +761,7 @@ class DistributedExplorer(BatchedExplorer):
             kept = sum(d[1] for d in done)
             self.n_states += kept
             if first:
-                self._record({n: g for n, (g, _, _) in first.items()}, level + 1,
+                self.record({n: g for n, (g, _, _) in first.items()}, level + 1,
                              {g: U64(fp) for g, _, fp in first.values()}, 0)
             sent = sum(i["sent_states"] for i in infos)
             per_level.append({"level": level + 1, "states": kept,
