@@ -337,54 +337,54 @@ def check_counterexamples(manifest: dict, folder: Path, checks, crash_states=256
                 out.append(Difference(name, p, "counterexample", f, "file missing"))
                 replayed.append((f, "missing"))
                 continue
-            try:
-                r = replay_spec(path)
-            except DesignChanged as e:
-                out.append(Difference(name, p, "counterexample", f,
-                                      "design changed since this trace: settings "
-                                      + ", ".join(e.settings)))
-                replayed.append((f, "fails"))
-                continue
-            except TraceError as e:
-                out.append(Difference(name, p, "counterexample", f, f"unreadable: {e}"))
-                replayed.append((f, "unreadable"))
-                continue
-            problem = None
-            if r.model.design.name != name or r.prop != p:
-                problem = f"records {r.model.design.name} {r.prop}"
-            elif r.disabled_at is not None:
-                problem = f"step {r.disabled_at} is no longer enabled"
-            elif r.divergence:
-                problem = f"the spec now computes different states ({r.divergence})"
-            elif not r.reproduced:
-                problem = f"{p} holds after the last step"
-            else:
-                c = by_design.get(name)
-                v = c.result.verdicts.get(p) if c else None
-                if v is not None and v.status == VIOLATED:
-                    now = [c.model.actions[i] for i, _ in v.trace[1:]]
-                    if now != r.trace.actions:
-                        problem = (f"not the shortest trace found now ({len(r.trace.actions)} "
-                                   f"steps recorded, {len(now)} computed, or other actions)")
-            if problem is None:
-                try:
-                    rep = replay_concrete(r.model, r.trace.actions, prop=p,
-                                          crash_states=crash_states)
-                except RefinementError as e:
-                    problem = f"byte-level replay disagrees with the spec: {e}"
-                else:
-                    if not rep.reproduced and byte_checked(p):
-                        problem = "does not reproduce byte-level on pmem"
+            status, problem = check_counterexample(path, name, p, by_design.get(name),
+                                                   crash_states)
             if problem:
                 out.append(Difference(name, p, "counterexample", f, problem))
-                replayed.append((f, "fails"))
-            else:
-                replayed.append((f, "reproduces"))
+            replayed.append((f, status))
     if scan_folder and folder.is_dir():
         for extra in sorted(x.name for x in folder.glob("*.itf.json")):
             if extra not in named:
                 out.append(Difference("*", None, "counterexample", "not listed", extra))
     return out, replayed
+
+
+def check_counterexample(path: Path, name: str, p: str, check, crash_states: int) -> tuple:
+    """Replay the counterexample file ``path`` of design ``name`` and property ``p`` on the
+    spec and byte-level on pmem, and compare it with the shortest trace of ``check`` (the
+    design's :class:`~.runner.Check` computed now, or None).  Returns ``(status, problem)``:
+    status "reproduces", "fails" or "unreadable"; problem None or one line."""
+    try:
+        r = replay_spec(path)
+    except DesignChanged as e:
+        return "fails", ("design changed since this trace: settings " + ", ".join(e.settings))
+    except TraceError as e:
+        return "unreadable", f"unreadable: {e}"
+    problem = None
+    if r.model.design.name != name or r.prop != p:
+        problem = f"records {r.model.design.name} {r.prop}"
+    elif r.disabled_at is not None:
+        problem = f"step {r.disabled_at} is no longer enabled"
+    elif r.divergence:
+        problem = f"the spec now computes different states ({r.divergence})"
+    elif not r.reproduced:
+        problem = f"{p} holds after the last step"
+    else:
+        v = check.result.verdicts.get(p) if check else None
+        if v is not None and v.status == VIOLATED:
+            now = [check.model.actions[i] for i, _ in v.trace[1:]]
+            if now != r.trace.actions:
+                problem = (f"not the shortest trace found now ({len(r.trace.actions)} "
+                           f"steps recorded, {len(now)} computed, or other actions)")
+    if problem is None:
+        try:
+            rep = replay_concrete(r.model, r.trace.actions, prop=p, crash_states=crash_states)
+        except RefinementError as e:
+            problem = f"byte-level replay disagrees with the spec: {e}"
+        else:
+            if not rep.reproduced and byte_checked(p):
+                problem = "does not reproduce byte-level on pmem"
+    return ("fails", problem) if problem else ("reproduces", None)
 
 
 def byte_checked(prop: str) -> bool:

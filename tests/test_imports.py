@@ -25,6 +25,7 @@ FOLDERS = {"spec": "daxcheck.spec", "properties": "daxcheck.properties",
 # The modules of the engine slice: engines, runner, trace, simulate, properties registry and
 # user-code support.  The checks below are strict over them.
 OWNED_PREFIXES = ("daxcheck.checker.runner", "daxcheck.checker.engine",
+                  "daxcheck.checker.engines", "daxcheck.checker.resolve", "daxcheck.checker.itf",
                   "daxcheck.checker.explicit", "daxcheck.checker.symbolic",
                   "daxcheck.checker.distributed", "daxcheck.checker.simulate",
                   "daxcheck.checker.trace", "daxcheck.checker.gate",

@@ -200,8 +200,33 @@ class DistributedExplorer(BatchedExplorer):
         return not rest
 
     def _run(self, t0) -> CheckResult:
+        level, frontier_n = self._hand_over(t0)
+        complete, stopped = False, None
+        self.stats.depth = level
+        per_level = self.stats_out.setdefault("levels", [])
+        while self.pending:
+            if frontier_n == 0:
+                complete = True
+                break
+            if level >= self.depth:
+                break
+            kept, stopped = self._round(level, t0, per_level)
+            self.stats.depth = level + 1
+            if self.progress is not None:
+                self.stats.states = self.n_states
+                self.stats.seconds = time.perf_counter() - t0
+                self.progress(self.stats)
+            if stopped:
+                break
+            frontier_n = kept
+            level += 1
+        self.stats_out["memory"] = self._get([a.memory.remote() for a in self.pool.actors])
+        return self._result(level, complete, stopped, t0)
+
+    def _hand_over(self, t0):
+        """Give the driver's frontier, visited fingerprints and key-table entries to the
+        workers (``start``); ``(level, frontier size)`` they continue from."""
         ray, actors, N = self.pool.ray, self.pool.actors, self.pool.n
-        budget = self.budget
         level, frontier, frontier_n = self.handed
         self.stats_out["handoff"] = level
         self.stats_out["driver_seconds"] = time.perf_counter() - t0
@@ -222,102 +247,103 @@ class DistributedExplorer(BatchedExplorer):
         self.calls = []
         self.stats_out["setup_seconds"] = (time.perf_counter() - t0
                                            - self.stats_out["driver_seconds"])
-        complete, stopped = False, None
-        self.stats.depth = level
-        per_level = self.stats_out.setdefault("levels", [])
-        while self.pending:
-            if frontier_n == 0:
-                complete = True
-                break
-            if level >= self.depth:
-                break
-            lt = time.perf_counter()
-            keep = level + 1 < self.depth
-            adopted, self.calls = self.calls, []
-            outs = self._track([a.expand.options(num_returns=N + 1).remote(self.pending)
-                                for a in actors])
-            ans = self._track([a.resolve.options(num_returns=N + 1).remote(
-                *[outs[v][w] for v in range(N)]) for w, a in enumerate(actors)])
-            built = self._get(self._track([a.build.remote(
-                self.pending, keep, *[ans[u][w] for u in range(N)])
-                for w, a in enumerate(actors)]))
-            self.calls += adopted
-            merged = self._get(adopted)
-            if merged and per_level:    # the previous level's entries, merged at its end
-                per_level[-1]["shared_entries"] = sum(merged)
-            infos = self._get([o[N] for o in outs])
-            rinfos = self._get([r[N] for r in ans])
-            counts = [b[0] for b in built]
-            offsets = [0]
-            for c in counts:
-                offsets.append(offsets[-1] + c)
-            total = offsets[-1]
-            cut = None
-            if budget.max_states is not None and self.n_states + total >= budget.max_states:
-                cut = max(0, budget.max_states - self.n_states)
-                stopped = f"max-states {budget.max_states} reached"
-            first = {}
-            for w, (_, f, _) in enumerate(built):
-                for name, (i, key, fp) in f.items():
-                    g = offsets[w] + i
-                    if (cut is None or g < cut) and (name not in first or g < first[name][0]):
-                        first[name] = (g, key, fp)
-            last = None
-            if first and len(first) == len(self.pending):
-                last = max(key // self.nA for _, key, _ in first.values())
-            elif cut is not None:
-                last = self._parent_at(cut - 1, offsets) if cut > 0 else -1
-            now = time.perf_counter()
-            if not stopped and budget.time_limit is not None and now - t0 >= budget.time_limit:
-                stopped = f"time limit {budget.time_limit:g}s reached"
-            go_on = keep and last is None and not stopped
-            bounds = split(total, N) if go_on else None
-            fins = self._track([a.finish.options(num_returns=N + 2).remote(
-                last, cut, offsets[w], bounds) for w, a in enumerate(actors)])
-            done = self._get([f[0] for f in fins])
-            self.calls = []
-            if go_on:       # fetched with the next level's results
-                self._track([a.adopt.remote(*[fins[v][1 + w] for v in range(N)],
-                                            *[None if v == w else fins[v][N + 1]
-                                              for v in range(N)])
-                             for w, a in enumerate(actors)])
-            for d in done:
-                self.fired += d[0]
-            kept = sum(d[1] for d in done)
-            self.n_states += kept
-            if first:
-                self.record({n: g for n, (g, _, _) in first.items()}, level + 1,
-                             {g: U64(fp) for g, _, fp in first.values()}, 0)
-            sent = sum(i["sent_states"] for i in infos)
-            per_level.append({"level": level + 1, "states": kept,
-                              "seconds": time.perf_counter() - lt,
-                              "candidates": sum(i["candidates"] for i in infos),
-                              "fresh": sum(i["fresh"] for i in infos),
-                              "round_seconds": [[i["seconds"], r["seconds"], b[2]["seconds"]]
-                                                for i, r, b in zip(infos, rinfos, built)],
-                              "round_cpu": [[i["cpu"], r["cpu"], b[2]["cpu"]]
-                                            for i, r, b in zip(infos, rinfos, built)],
-                              # 8 B per fingerprint sent, 1 B per answer, words moved
-                              "sent_bytes": 9 * sent + sum(d[2] for d in done),
-                              "sent_states": sent,
-                              "moved_states": sum(d[3] for d in done)})
-            self.stats.depth = level + 1
-            if self.progress is not None:
-                self.stats.states = self.n_states
-                self.stats.seconds = time.perf_counter() - t0
-                self.progress(self.stats)
-            if stopped:
-                break
-            frontier_n = kept
-            level += 1
-        self.stats_out["memory"] = self._get([a.memory.remote() for a in actors])
-        return self._result(level, complete, stopped, t0)
+        return level, frontier_n
+
+    def _round(self, level, t0, per_level):
+        """One level on the workers (``expand``, ``resolve``, ``build``, ``finish``, and
+        the key-table entries ``adopt``ed with the next level); ``(states kept, why the
+        run stops or None)``.  Appends the level's figures to ``per_level``."""
+        actors, N, budget = self.pool.actors, self.pool.n, self.budget
+        lt = time.perf_counter()
+        keep = level + 1 < self.depth
+        adopted, self.calls = self.calls, []
+        outs = self._track([a.expand.options(num_returns=N + 1).remote(self.pending)
+                            for a in actors])
+        ans = self._track([a.resolve.options(num_returns=N + 1).remote(
+            *[outs[v][w] for v in range(N)]) for w, a in enumerate(actors)])
+        built = self._get(self._track([a.build.remote(
+            self.pending, keep, *[ans[u][w] for u in range(N)])
+            for w, a in enumerate(actors)]))
+        self.calls += adopted
+        merged = self._get(adopted)
+        if merged and per_level:    # the previous level's entries, merged at its end
+            per_level[-1]["shared_entries"] = sum(merged)
+        infos = self._get([o[N] for o in outs])
+        rinfos = self._get([r[N] for r in ans])
+        offsets = [0]
+        for b in built:
+            offsets.append(offsets[-1] + b[0])
+        total, cut, stopped = offsets[-1], None, None
+        if budget.max_states is not None and self.n_states + total >= budget.max_states:
+            cut = max(0, budget.max_states - self.n_states)
+            stopped = f"max-states {budget.max_states} reached"
+        first = first_violations(built, offsets, cut)
+        last = None
+        if first and len(first) == len(self.pending):
+            last = max(key // self.nA for _, key, _ in first.values())
+        elif cut is not None:
+            last = self._parent_at(cut - 1, offsets) if cut > 0 else -1
+        if not stopped and budget.time_limit is not None and \
+                time.perf_counter() - t0 >= budget.time_limit:
+            stopped = f"time limit {budget.time_limit:g}s reached"
+        go_on = keep and last is None and not stopped
+        bounds = split(total, N) if go_on else None
+        fins = self._track([a.finish.options(num_returns=N + 2).remote(
+            last, cut, offsets[w], bounds) for w, a in enumerate(actors)])
+        done = self._get([f[0] for f in fins])
+        self.calls = []
+        if go_on:       # fetched with the next level's results
+            self._track([a.adopt.remote(*[fins[v][1 + w] for v in range(N)],
+                                        *[None if v == w else fins[v][N + 1]
+                                          for v in range(N)])
+                         for w, a in enumerate(actors)])
+        for d in done:
+            self.fired += d[0]
+        kept = sum(d[1] for d in done)
+        self.n_states += kept
+        if first:
+            self.record({n: g for n, (g, _, _) in first.items()}, level + 1,
+                        {g: U64(fp) for g, _, fp in first.values()}, 0)
+        per_level.append(level_figures(level + 1, kept, time.perf_counter() - lt, infos,
+                                       rinfos, built, done))
+        return kept, stopped
 
     def _parent_at(self, pos, offsets):
         """Parent position of the state at global position ``pos`` of the level being
         built (``offsets``: the first position each worker built)."""
         w = max(v for v in range(self.pool.n) if offsets[v] <= pos)
         return self._get(self.pool.actors[w].key.remote(pos - offsets[w])) // self.nA
+
+
+def first_violations(built, offsets, cut) -> dict:
+    """Per property, ``(global position, key, fingerprint)`` of the first state of the
+    level violating it, from the workers' ``build`` answers (``built``; worker ``w``'s
+    states start at ``offsets[w]``), ignoring positions at or past ``cut`` (a
+    ``--max-states`` cut; None: none)."""
+    first = {}
+    for w, (_, f, _) in enumerate(built):
+        for name, (i, key, fp) in f.items():
+            g = offsets[w] + i
+            if (cut is None or g < cut) and (name not in first or g < first[name][0]):
+                first[name] = (g, key, fp)
+    return first
+
+
+def level_figures(level, kept, seconds, infos, rinfos, built, done) -> dict:
+    """The statistics of one distributed level (``stats_out["levels"]``): states kept,
+    seconds, candidates, fresh, per worker and round the seconds and CPU seconds, bytes
+    and states sent (8 B per fingerprint, 1 B per answer, the words moved)."""
+    sent = sum(i["sent_states"] for i in infos)
+    return {"level": level, "states": kept, "seconds": seconds,
+            "candidates": sum(i["candidates"] for i in infos),
+            "fresh": sum(i["fresh"] for i in infos),
+            "round_seconds": [[i["seconds"], r["seconds"], b[2]["seconds"]]
+                              for i, r, b in zip(infos, rinfos, built)],
+            "round_cpu": [[i["cpu"], r["cpu"], b[2]["cpu"]]
+                          for i, r, b in zip(infos, rinfos, built)],
+            "sent_bytes": 9 * sent + sum(d[2] for d in done),
+            "sent_states": sent,
+            "moved_states": sum(d[3] for d in done)}
 
 
 def explore_distributed(model, props, pool, depth=None, budget=None, progress=None,

@@ -46,7 +46,7 @@ import numpy as np
 
 from ..engine import Budget
 from ..results import CheckResult, Stats, Verdict, HOLDS, VIOLATED, INCOMPLETE
-from .checkpoint import start as start_checkpoint
+from .resume import start as start_checkpoint
 from .expand import ActionInfo, ChunkExpander
 from .fpset import FingerprintIndex, FingerprintSet
 from .frontier import (BLOCK, SEED, U64, Blocks,  # noqa: F401 (re-exported)
@@ -123,23 +123,7 @@ class BatchedExplorer(ChunkExpander):
         for a in self.infos:
             by_reads.setdefault(a.reads, []).append(a)
         self.by_reads = by_reads
-        self.conjs = []             # (property name, fn, read set)
-        self.conj_reads = {}        # read set -> indices into self.conjs
-        for p in self.props:
-            for _, fn in p.conjuncts(self.L):
-                rs = read_set(fn, self.L)
-                rs = tuple(range(self.width)) if rs is None else rs
-                self.conj_reads.setdefault(rs, []).append(len(self.conjs))
-                self.conjs.append((p.name, fn, rs))
-        self.conj_rowwise = [False] * len(self.conjs)
-        # Per conjunct read set, which actions write a field of it.
-        self.conj_affected = {r: np.array([not set(a.writes).isdisjoint(r) for a in self.infos],
-                                          dtype=bool) for r in self.conj_reads}
-        if self.sym is not None:
-            self.act_cand = self.sym.candidates([(a.reads, a.writes) for a in self.infos])
-            cc = self.sym.candidates([(r, ()) for _, _, r in self.conjs])
-            self.conj_cand = [[{j for j in c if self.conjs[j][0] == self.conjs[i][0]}
-                               for i, c in enumerate(ck)] for ck in cc]
+        self._setup_conjuncts()
         self.groups = {}
         self.cgroups = {}
         self.packing = None
@@ -167,6 +151,29 @@ class BatchedExplorer(ChunkExpander):
                                  [None if a.reads == tuple(range(self.width)) else
                                   (a.reads, a.writes) for a in self.infos])
         # --- end partial-order reduction
+
+    def _setup_conjuncts(self):
+        """Every property conjunct with its read set (``conjs``, grouped by read set in
+        ``conj_reads``), per read set the actions that write into it
+        (``conj_affected``), and with symmetry the candidate images of actions and
+        conjuncts (``act_cand``, ``conj_cand``)."""
+        self.conjs = []             # (property name, fn, read set)
+        self.conj_reads = {}        # read set -> indices into self.conjs
+        for p in self.props:
+            for _, fn in p.conjuncts(self.L):
+                rs = read_set(fn, self.L)
+                rs = tuple(range(self.width)) if rs is None else rs
+                self.conj_reads.setdefault(rs, []).append(len(self.conjs))
+                self.conjs.append((p.name, fn, rs))
+        self.conj_rowwise = [False] * len(self.conjs)
+        # Per conjunct read set, which actions write a field of it.
+        self.conj_affected = {r: np.array([not set(a.writes).isdisjoint(r) for a in self.infos],
+                                          dtype=bool) for r in self.conj_reads}
+        if self.sym is not None:
+            self.act_cand = self.sym.candidates([(a.reads, a.writes) for a in self.infos])
+            cc = self.sym.candidates([(r, ()) for _, _, r in self.conjs])
+            self.conj_cand = [[{j for j in c if self.conjs[j][0] == self.conjs[i][0]}
+                               for i, c in enumerate(ck)] for ck in cc]
 
     # ------------------------------------------------------------------ main loop
     def initial(self):
@@ -215,8 +222,8 @@ class BatchedExplorer(ChunkExpander):
         """The search loop of :meth:`run` (from ``self.t0``, set here): returns ``(level,
         complete, stopped)`` for :meth:`_result`; at a ``handoff`` it stops with
         ``handed`` set."""
-        t0 = self.t0 = time.perf_counter()
-        next_tick = t0 + self.progress_every
+        self.t0 = time.perf_counter()
+        self.next_tick = self.t0 + self.progress_every
         level = 0
         mid = None    # a position inside a level to continue from (a resumed checkpoint)
         if self.resume is not None:
@@ -224,7 +231,6 @@ class BatchedExplorer(ChunkExpander):
         else:
             frontier, frontier_n = self._start()
         complete = False
-        budget = self.budget
         stopped = None
         while self.pending:
             if mid is None:
@@ -236,82 +242,24 @@ class BatchedExplorer(ChunkExpander):
                 if self.handoff is not None and frontier_n >= self.handoff:
                     self.handed = (level, frontier, frontier_n)
                     break
-                queue, frontier = frontier, None
-                nxt = Blocks(self.packing.nw, self.G, max(self.chunk, BLOCK))
-                link_dtype = np.uint32 if frontier_n * self.nA < 2**32 else np.int64
-                link_pieces, base, done = [], 0, 0
-                if self.checkpoint is not None:
-                    self.checkpoint.save(self, level, queue, nxt, link_pieces, base, done,
-                                         link_dtype)
+                pos = self._begin_level(level, frontier, frontier_n)
+                frontier = None
             else:
-                queue, nxt, link_pieces, base, done, link_dtype = mid
-                mid = None
+                pos, mid = mid, None
+            queue, nxt, link_pieces, base, done, link_dtype = pos
             self.cur = link_pieces
             # base: position of the chunk in the frontier level; done: new states so far
             while queue:
-                words, fps, (cfp, cok, ents, rows_by) = self.next_chunk(queue, [nxt])
-                try:
-                    nok, nfp, fresh = self.dedupe(cfp, cok, words, ents)
-                except Collision:
-                    raise FingerprintCollision(self.seed) from None
-                del cfp, cok
-                if fresh is not None:
-                    self.visited.add(fresh)
-                    del fresh
-                parents = nok // self.nA
-                acts = nok % self.nA
-                nwords = self.build(words, parents, acts, ents)
-                cut = None
-                if budget.max_states is not None and \
-                        self.n_states + nfp.shape[1] >= budget.max_states:
-                    cut = max(0, budget.max_states - self.n_states)
-                    stopped = f"max-states {budget.max_states} reached"
-                    nwords, nfp, parents, acts = (nwords[:, :cut], nfp[:, :cut],
-                                                  parents[:cut], acts[:cut])
-                first = self.check_states(nwords, acts) if nfp.shape[1] else {}
-                last = None   # last parent whose successors count (a stop mid-chunk)
-                if first and len(first) == len(self.pending):
-                    # Every pending property is violated in this chunk: the reference stops
-                    # after the parent whose successors violated the last of them.
-                    last = int(parents[max(first.values())])
-                    keep = int(np.searchsorted(parents, last, side="right"))
-                    nwords, nfp, parents, acts = (nwords[:, :keep], nfp[:, :keep],
-                                                  parents[:keep], acts[:keep])
-                elif cut is not None:
-                    last = int(parents[-1]) if parents.size else -1
-                for i, rows in rows_by.items():
-                    self.fired[i] += rows.size if last is None else int(
-                        np.searchsorted(rows, last, side="right"))
-                link_pieces.append(((parents.astype(np.int64) + base) * self.nA + acts)
-                                   .astype(link_dtype, copy=False))
-                if self.index is not None:
-                    self._store(nwords, nfp)
-                if level + 1 < self.depth:   # the last level is checked, never expanded
-                    nxt.append(nwords, nfp)
-                self.n_states += nfp.shape[1]
-                if first:
-                    self.record(first, level + 1, nfp[0], done)
-                done += nfp.shape[1]
-                base += fps.shape[1]
-
+                new, expanded, stopped = self._expand_chunk(queue, nxt, link_pieces, level,
+                                                            base, done, link_dtype)
+                done += new
+                base += expanded
                 if not self.pending or stopped:
                     break
-                now = time.perf_counter()
-                timeout = budget.time_limit is not None and now - t0 >= budget.time_limit
-                if self.checkpoint is not None and (timeout or self.checkpoint.due(now)):
-                    self.checkpoint.save(self, level, queue, nxt, link_pieces, base, done,
-                                         link_dtype)
-                if timeout:
-                    stopped = f"time limit {budget.time_limit:g}s reached"
+                stopped = self._between_chunks(level, queue, nxt, link_pieces, base, done,
+                                               link_dtype)
+                if stopped:
                     break
-                if budget.stopped():
-                    stopped = budget.stopped()
-                    break
-                if self.progress is not None and now >= next_tick:
-                    self.stats.states, self.stats.depth = self.n_states, level
-                    self.stats.seconds = self.seconds_before + now - t0
-                    self.progress(self.stats)
-                    next_tick = now + self.progress_every
             self.links.append(concat_long_lived(link_pieces, link_dtype))
             self.cur = None
             release_free_memory()
@@ -321,6 +269,87 @@ class BatchedExplorer(ChunkExpander):
             frontier_n = done
             level += 1   # also when every property is violated (the reference counts it)
         return level, complete, stopped
+
+    def _begin_level(self, level, frontier, frontier_n):
+        """The position at the start of ``level`` (``frontier``: its pieces, ``frontier_n``
+        states): ``[queue, next frontier, link pieces, base, done, link dtype]``, saved
+        when checkpointing."""
+        queue = frontier
+        nxt = Blocks(self.packing.nw, self.G, max(self.chunk, BLOCK))
+        link_dtype = np.uint32 if frontier_n * self.nA < 2**32 else np.int64
+        link_pieces, base, done = [], 0, 0
+        if self.checkpoint is not None:
+            self.checkpoint.save(self, level, queue, nxt, link_pieces, base, done, link_dtype)
+        return [queue, nxt, link_pieces, base, done, link_dtype]
+
+    def _expand_chunk(self, queue, nxt, link_pieces, level, base, done, link_dtype):
+        """Expand the next chunk of ``queue`` (at position ``base`` of ``level``; ``done``
+        new states so far): new states checked, counted, linked and added to ``nxt``.
+        Returns ``(new states, frontier states expanded, stop reason or None)``."""
+        budget = self.budget
+        words, fps, (cfp, cok, ents, rows_by) = self.next_chunk(queue, [nxt])
+        try:
+            nok, nfp, fresh = self.dedupe(cfp, cok, words, ents)
+        except Collision:
+            raise FingerprintCollision(self.seed) from None
+        del cfp, cok
+        if fresh is not None:
+            self.visited.add(fresh)
+            del fresh
+        parents = nok // self.nA
+        acts = nok % self.nA
+        nwords = self.build(words, parents, acts, ents)
+        cut, stopped = None, None
+        if budget.max_states is not None and \
+                self.n_states + nfp.shape[1] >= budget.max_states:
+            cut = max(0, budget.max_states - self.n_states)
+            stopped = f"max-states {budget.max_states} reached"
+            nwords, nfp, parents, acts = (nwords[:, :cut], nfp[:, :cut],
+                                          parents[:cut], acts[:cut])
+        first = self.check_states(nwords, acts) if nfp.shape[1] else {}
+        last = None   # last parent whose successors count (a stop mid-chunk)
+        if first and len(first) == len(self.pending):
+            # Every pending property is violated in this chunk: the reference stops
+            # after the parent whose successors violated the last of them.
+            last = int(parents[max(first.values())])
+            keep = int(np.searchsorted(parents, last, side="right"))
+            nwords, nfp, parents, acts = (nwords[:, :keep], nfp[:, :keep],
+                                          parents[:keep], acts[:keep])
+        elif cut is not None:
+            last = int(parents[-1]) if parents.size else -1
+        for i, rows in rows_by.items():
+            self.fired[i] += rows.size if last is None else int(
+                np.searchsorted(rows, last, side="right"))
+        link_pieces.append(((parents.astype(np.int64) + base) * self.nA + acts)
+                           .astype(link_dtype, copy=False))
+        if self.index is not None:
+            self._store(nwords, nfp)
+        if level + 1 < self.depth:   # the last level is checked, never expanded
+            nxt.append(nwords, nfp)
+        self.n_states += nfp.shape[1]
+        if first:
+            self.record(first, level + 1, nfp[0], done)
+        return nfp.shape[1], fps.shape[1], stopped
+
+    def _between_chunks(self, level, queue, nxt, link_pieces, base, done, link_dtype):
+        """After a chunk: the time limit and Ctrl-C (the stop reason, else None), a due
+        checkpoint, the progress callback."""
+        budget = self.budget
+        now = time.perf_counter()
+        timeout = budget.time_limit is not None and now - self.t0 >= budget.time_limit
+        if self.checkpoint is not None and (timeout or self.checkpoint.due(now)):
+            self.checkpoint.save(self, level, queue, nxt, link_pieces, base, done, link_dtype)
+        if timeout:
+            return f"time limit {budget.time_limit:g}s reached"
+        if budget.stopped():
+            return budget.stopped()
+        if self.progress is not None and now >= self.next_tick:
+            self.stats.states, self.stats.depth = self.n_states, level
+            self.stats.seconds = self.seconds_before + now - self.t0
+            self.progress(self.stats)
+            self.next_tick = now + self.progress_every
+        return None
+
     # ------------------------------------------------------------------ verdicts
     def record(self, first, depth, nfp, offset):
         """Record violations: ``first[name]`` is the index (in this chunk's new states,
