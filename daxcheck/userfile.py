@@ -132,22 +132,29 @@ def import_user_file(path: str, kind: str) -> UserFile:
             raise
         if isinstance(e, UserFileError):
             raise
-        line = f" line {e.lineno}" if isinstance(e, SyntaxError) and e.lineno else ""
-        tb = e.__traceback__
-        while tb is not None:
-            if tb.tb_frame.f_code.co_filename == str(p):
-                line = f" line {tb.tb_lineno}"
-            tb = tb.tb_next
-        what = " ".join(safe_str(e).split())
-        if isinstance(e, SystemExit):
-            what = f"the file called sys.exit({safe_str(e.code, repr)}) while being imported"
-        raise UserFileError(f"{path}{line}: {type(e).__name__}: {what[:300]}") from e
+        raise import_error(path, e) from e
     finally:
         sys.dont_write_bytecode = dont_write
         sys.stdout, sys.stderr = streams    # a file that replaced them (None) silences no error
     rec = UserFile(key, kind, digest, mod, {k: v for k, v in added.items() if v})
     LOADED[key] = rec
     return rec
+
+
+def import_error(path, e: BaseException) -> UserFileError:
+    """The one-line :class:`UserFileError` for exception ``e`` raised while the user file
+    ``path`` was imported: the file's deepest line in the traceback (or a syntax error's
+    line), the exception's type and message (``sys.exit()`` named as such)."""
+    line = f" line {e.lineno}" if isinstance(e, SyntaxError) and e.lineno else ""
+    tb = e.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == str(Path(path)):
+            line = f" line {tb.tb_lineno}"
+        tb = tb.tb_next
+    what = " ".join(safe_str(e).split())
+    if isinstance(e, SystemExit):
+        what = f"the file called sys.exit({safe_str(e.code, repr)}) while being imported"
+    return UserFileError(f"{path}{line}: {type(e).__name__}: {what[:300]}")
 
 
 def _check_registered(path, key: str, name, value) -> None:

@@ -17,8 +17,8 @@ import numpy as np
 from daxcheck.spec.state import field_domain
 
 from .batched import evaluate_action, evaluate_predicate, evaluate_rows, predicate_rows
-from .frontier import (U64, ROWWISE_BELOW, Collision, ExploreError, Repack, describe_action, join_pieces,
-                       key_order, positions)
+from .frontier import (U64, ROWWISE_BELOW, Collision, ExploreError, Repack, describe_action,
+                       first_per_fingerprint, join_pieces, key_order, positions)
 from .keytable import KeyTable
 from .memory import grow, long_lived
 from .packing import repack
@@ -493,36 +493,7 @@ class ChunkExpander:
             none = (np.zeros(0, self.okey_dtype), np.zeros((self.G, 0), U64), None)
             return none + (np.zeros(0, np.intp),) if order else none
         cfp = call[0] if self.G == 1 else call.min(axis=0)
-        k = max(1, (M - 1).bit_length())
-        low = U64((1 << k) - 1)
-        comb = (cfp & ~low) | np.arange(M, dtype=U64)
-        comb.sort()
-        pos = (comb & low).astype(np.int64)
-        full, oks = cfp[pos], cok[pos]
-        hi = comb >> U64(k)
-        start = np.ones(M, dtype=bool)
-        start[1:] = hi[1:] != hi[:-1]
-        mixed = np.flatnonzero(~start[1:] & (full[1:] != full[:-1]))
-        if mixed.size == 0:
-            st = np.flatnonzero(start)
-            rfp, rok = full[st], np.minimum.reduceat(oks, st)
-        else:
-            run = np.cumsum(start) - 1
-            bad = np.isin(run, run[mixed + 1])
-            good = ~bad
-            st = np.flatnonzero(start & good)
-            gfull, goks = full[good], oks[good]
-            gst = np.flatnonzero(start[good])
-            rfp1, rok1 = gfull[gst], np.minimum.reduceat(goks, gst) if gst.size else goks[:0]
-            bf, bo = full[bad], oks[bad]
-            o = np.lexsort((bo, bf))
-            bf, bo = bf[o], bo[o]
-            f1 = np.ones(bf.shape[0], dtype=bool)
-            f1[1:] = bf[1:] != bf[:-1]
-            rfp = np.concatenate((rfp1, bf[f1]))
-            rok = np.concatenate((rok1, bo[f1]))
-            o = np.argsort(rfp, kind="stable")
-            rfp, rok = rfp[o], rok[o]
+        rfp, rok = first_per_fingerprint(cfp, cok)
         if self.exact:
             self._verify_chunk(cfp, cok, words, ents)
             ids = self.index.find(rfp)

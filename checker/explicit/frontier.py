@@ -153,3 +153,43 @@ def concat_long_lived(pieces, dtype):
     out = long_lived(sum(p.shape[0] for p in pieces), dtype)
     np.concatenate(pieces, out=out, casting="unsafe") if pieces else None
     return out
+
+
+def first_per_fingerprint(cfp: np.ndarray, cok: np.ndarray):
+    """De-duplication of one chunk's candidates in BFS order: ``(rfp, rok)``, the distinct
+    canonical fingerprints of ``cfp`` (uint64, one per candidate) sorted, each with the
+    smallest okey (``cok``: parent position * actions + action) among its candidates.  One
+    sort of the fingerprints with the candidate index in their low bits; runs whose high
+    bits agree but whose fingerprints differ are resolved by a lexsort."""
+    M = cok.shape[0]
+    k = max(1, (M - 1).bit_length())
+    low = U64((1 << k) - 1)
+    comb = (cfp & ~low) | np.arange(M, dtype=U64)
+    comb.sort()
+    pos = (comb & low).astype(np.int64)
+    full, oks = cfp[pos], cok[pos]
+    hi = comb >> U64(k)
+    start = np.ones(M, dtype=bool)
+    start[1:] = hi[1:] != hi[:-1]
+    mixed = np.flatnonzero(~start[1:] & (full[1:] != full[:-1]))
+    if mixed.size == 0:
+        st = np.flatnonzero(start)
+        rfp, rok = full[st], np.minimum.reduceat(oks, st)
+    else:
+        run = np.cumsum(start) - 1
+        bad = np.isin(run, run[mixed + 1])
+        good = ~bad
+        st = np.flatnonzero(start & good)
+        gfull, goks = full[good], oks[good]
+        gst = np.flatnonzero(start[good])
+        rfp1, rok1 = gfull[gst], np.minimum.reduceat(goks, gst) if gst.size else goks[:0]
+        bf, bo = full[bad], oks[bad]
+        o = np.lexsort((bo, bf))
+        bf, bo = bf[o], bo[o]
+        f1 = np.ones(bf.shape[0], dtype=bool)
+        f1[1:] = bf[1:] != bf[:-1]
+        rfp = np.concatenate((rfp1, bf[f1]))
+        rok = np.concatenate((rok1, bo[f1]))
+        o = np.argsort(rfp, kind="stable")
+        rfp, rok = rfp[o], rok[o]
+    return rfp, rok

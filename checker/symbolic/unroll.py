@@ -45,24 +45,8 @@ class SymbolicModel:
         L = self.L = model.L
         self.cur = smt.fresh_state(L, "cur")
         self.nxt = smt.fresh_state(L, "nxt")
-        self.entries = []
-        for i, a in enumerate(model.actions):
-            out, guards = smt.evaluate(a.apply, model, self.cur, what=f"action {a.describe()}")
-            if out is None or out is self.cur:
-                continue  # disabled whatever the state, or a read (changes nothing)
-            g = smt.simplify(smt.conj(guards))
-            if smt.is_false(g):
-                continue
-            writes = {}
-            for o in range(L.width):
-                v = out[o]
-                if v is self.cur[o]:
-                    continue
-                v = smt.simplify(v)
-                if v.eq(self.cur[o]):
-                    continue
-                writes[o] = v
-            self.entries.append((i, g, writes))
+        self.entries = [e for i, a in enumerate(model.actions)
+                        if (e := self._entry(i, a)) is not None]
         n = len(self.entries)
         z3 = smt.z3
         self.written = sorted({o for _, _, w in self.entries for o in w})
@@ -98,6 +82,27 @@ class SymbolicModel:
         self._props = {}
         self.logic = "QF_FD" if smt.field_sort_bits() is not None else None
         self.build_seconds = time.perf_counter() - t0
+
+    def _entry(self, i, a):
+        """``(i, guard, {offset: next term})`` of action ``a`` (index ``i``) over ``cur``,
+        or None when it is disabled whatever the state or changes nothing."""
+        L = self.L
+        out, guards = smt.evaluate(a.apply, self.model, self.cur, what=f"action {a.describe()}")
+        if out is None or out is self.cur:
+            return None  # disabled whatever the state, or a read (changes nothing)
+        g = smt.simplify(smt.conj(guards))
+        if smt.is_false(g):
+            return None
+        writes = {}
+        for o in range(L.width):
+            v = out[o]
+            if v is self.cur[o]:
+                continue
+            v = smt.simplify(v)
+            if v.eq(self.cur[o]):
+                continue
+            writes[o] = v
+        return (i, g, writes)
 
     def prop_term(self, prop):
         """The term of property ``prop`` (a :class:`~daxcheck.properties.Property` or any
