@@ -127,6 +127,8 @@ class ChunkExpander:
 
     # ------------------------------------------------------------------ packing
     def set_packing(self, packing):
+        """Use ``packing`` (a :class:`~.packing.Packing`) from now on; the key tables, keyed
+        on packed words, are dropped."""
         self.packing = packing
         self.groups.clear()
         self.cgroups.clear()
@@ -154,6 +156,9 @@ class ChunkExpander:
         return out
 
     def repack_all(self, maxvals, pieces_lists):
+        """Widen the packing to hold ``maxvals`` (per column) and repack every list of
+        ``(words, fps)`` pieces of ``pieces_lists`` in place (a :class:`~.frontier.Repack`
+        raised by a transition)."""
         caps = self.packing.cap
         maxvals = np.maximum(caps, maxvals)
         for cols in self._field_columns():   # widen every element of a field together
@@ -171,6 +176,8 @@ class ChunkExpander:
         self.set_packing(new)
 
     def group(self, reads):
+        """The key table and per-action memo of the actions reading ``reads`` (a tuple of
+        columns), created on first use."""
         g = self.groups.get(reads)
         if g is None:
             g = self.groups[reads] = Group(self.packing, reads, self.by_reads[reads], self.G)
@@ -250,6 +257,8 @@ class ChunkExpander:
             ent[miss] = t.lookup(t.take(keys, miss))
 
     def fill_actions(self, g, rows, base):
+        """Evaluate every action of group ``g`` on the new projections ``rows`` (uint8
+        ``(n, |R|)``; entry ids from ``base``): enabled, values on W, fingerprint deltas."""
         k = rows.shape[0]
         results = []
         maxvals = None

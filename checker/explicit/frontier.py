@@ -81,6 +81,7 @@ class Blocks:
         self.blocks = []          # [words (nw, size), fps (G, size), filled]
 
     def append(self, words, fps):
+        """Append ``words`` ``(nw, n)`` and ``fps`` ``(G, n)`` (uint64), filling blocks."""
         n, at = fps.shape[1], 0
         while at < n:
             if not self.blocks or self.blocks[-1][2] == self.blocks[-1][1].shape[1]:
@@ -114,6 +115,7 @@ class Blocks:
 
 
 def join_pieces(buf):
+    """One ``(words, fps)`` pair from a list of pieces (concatenated along states)."""
     if len(buf) == 1:
         return buf[0]
     return (np.concatenate([w for w, _ in buf], axis=1),
@@ -146,10 +148,13 @@ def positions(cok, nok):
 
 
 def describe_action(a) -> str:
+    """``a.describe()`` when the action has it, else its repr (for messages)."""
     return a.describe() if hasattr(a, "describe") else repr(a)
 
 
 def concat_long_lived(pieces, dtype):
+    """The 1-D arrays ``pieces`` concatenated into one :func:`~.memory.long_lived` array
+    of ``dtype`` (a level's links)."""
     out = long_lived(sum(p.shape[0] for p in pieces), dtype)
     np.concatenate(pieces, out=out, casting="unsafe") if pieces else None
     return out

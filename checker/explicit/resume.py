@@ -41,6 +41,7 @@ class Snapshot:
         return self.state.get("run") or {}
 
     def bad(self, what) -> CheckpointError:
+        """The :class:`CheckpointError` saying the checkpoint is inconsistent in ``what``."""
         return CheckpointError(f"--resume {self.where}: inconsistent checkpoint ({what})")
 
     def _array(self, name, dtype=None, ndim=None, rows=None):

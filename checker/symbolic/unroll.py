@@ -159,6 +159,7 @@ class Unrolling:
             solver.add(byte_range(self.S[0]))
 
     def extend(self):
+        """One more step: a fresh state ``S[k]`` joined to ``S[k-1]`` by the step relation."""
         k = len(self.S)
         s2 = self.sm.next_state_vars(self.S[-1], f"{self.tag}{k}")
         t, sels = self.sm.step(self.S[-1], s2, f"{self.tag}{k}")
