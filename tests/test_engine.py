@@ -47,7 +47,8 @@ def test_the_options_are_frozen():
     o = EngineOptions(model("map-sync", 2), tuple(SHIPPED))
     with pytest.raises(AttributeError):
         o.depth = 3
-    assert o.time_limit is None and EngineOptions(o.model, budget=Budget(time_limit=2)).time_limit == 2
+    assert o.time_limit is None
+    assert EngineOptions(o.model, budget=Budget(time_limit=2)).time_limit == 2
 
 
 @pytest.mark.parametrize("name", ["userspace-flush", "map-sync"])

@@ -103,7 +103,7 @@ def graph() -> nx.DiGraph:
     mods = modules()
     g = nx.DiGraph()
     g.add_nodes_from(mods)
-    for m, p in mods.items():
+    for m in mods:
         for target, _, line, level in imports(m):
             if level and target in mods and target != m:
                 g.add_edge(m, target, line=line)
@@ -133,7 +133,7 @@ def function_level(select) -> list[str]:
     ``select(name)`` accepts, optional extras (:data:`LAZY_OK`) excepted."""
     mods = modules()
     out = []
-    for m, p in mods.items():
+    for m in mods:
         if not select(m):
             continue
         for target, _, line, level in imports(m):
