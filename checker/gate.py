@@ -21,14 +21,18 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from daxcheck.fileio import atomic_write
+from daxcheck.fileio import InputFileError, atomic_write, read_json
 from daxcheck.properties import PropertyFileError, load_properties_file
 from daxcheck.supervisor import phase
 from daxcheck.userfile import GIVEN, LOADED, file_sha256
 
+from .concrete.executor import _FINAL_CHECKS, DURABILITY_PROPS, RefinementError, replay_concrete
+from .engine import Budget
+from .replay import replay_spec
 from .results import FAILURES_DIR, HOLDS, INCOMPLETE, VIOLATED  # noqa: F401 (re-exported)
-from .runner import InputError, load_designs_file
-from .trace import (TraceError, file_name_for, load_itf_document, recorded_path,
+from .runner import InputError, load_designs_file, make_model, run_check, save_traces
+from .trace import (DesignChanged, TraceError, file_name_for, json_path, load_itf_document,
+                    recorded_path,
                     user_files_of)
 
 MANIFEST_FORMAT = "daxcheck-manifest"
@@ -131,7 +135,6 @@ def load_manifest(path) -> dict:
     """Read and validate a manifest.  Raises ManifestError (missing file, invalid JSON,
     schema violation naming the JSON path)."""
     import jsonschema
-    from daxcheck.fileio import InputFileError, read_json
     p = Path(path)
     if not p.exists() and not p.is_symlink():
         raise ManifestError(f"{path}: no such manifest (create one with daxcheck gate "
@@ -143,7 +146,6 @@ def load_manifest(path) -> dict:
     err = jsonschema.exceptions.best_match(
         jsonschema.Draft202012Validator(MANIFEST_SCHEMA).iter_errors(doc))
     if err is not None:
-        from .trace import json_path
         where = json_path(err.absolute_path)
         msg = " ".join(err.message.split())
         raise ManifestError(f"{path}: field {where}: {msg[:200]}")
@@ -208,7 +210,6 @@ def manifest_of(checks, prop_names) -> dict:
     """The manifest a gate run computed: every design of ``checks`` with its bounds, state
     count and per-property verdict entries (counterexample file names by
     :func:`~daxcheck.checker.trace.file_name_for`)."""
-    from .trace import file_name_for
     designs = {}
     for c in checks:
         r = c.result
@@ -320,9 +321,6 @@ def check_counterexamples(manifest: dict, folder: Path, checks, crash_states=256
     shortest trace the explorer computed now.  Returns ``(differences, replayed)`` where
     ``replayed`` is ``[(file name, status)]``.  With ``scan_folder``, files in ``folder`` that
     no entry names are differences too (a stale witness nobody gates)."""
-    from .concrete.executor import RefinementError, replay_concrete
-    from .replay import replay_spec
-    from .trace import DesignChanged, TraceError
     by_design = {c.result.design: c for c in checks}
     out, replayed, named = [], [], set()
     for name, entry in manifest["designs"].items():
@@ -339,49 +337,11 @@ def check_counterexamples(manifest: dict, folder: Path, checks, crash_states=256
                 out.append(Difference(name, p, "counterexample", f, "file missing"))
                 replayed.append((f, "missing"))
                 continue
-            try:
-                r = replay_spec(path)
-            except DesignChanged as e:
-                out.append(Difference(name, p, "counterexample", f,
-                                      "design changed since this trace: settings "
-                                      + ", ".join(e.settings)))
-                replayed.append((f, "fails"))
-                continue
-            except TraceError as e:
-                out.append(Difference(name, p, "counterexample", f, f"unreadable: {e}"))
-                replayed.append((f, "unreadable"))
-                continue
-            problem = None
-            if r.model.design.name != name or r.prop != p:
-                problem = f"records {r.model.design.name} {r.prop}"
-            elif r.disabled_at is not None:
-                problem = f"step {r.disabled_at} is no longer enabled"
-            elif r.divergence:
-                problem = f"the spec now computes different states ({r.divergence})"
-            elif not r.reproduced:
-                problem = f"{p} holds after the last step"
-            else:
-                c = by_design.get(name)
-                v = c.result.verdicts.get(p) if c else None
-                if v is not None and v.status == VIOLATED:
-                    now = [c.model.actions[i] for i, _ in v.trace[1:]]
-                    if now != r.trace.actions:
-                        problem = (f"not the shortest trace found now ({len(r.trace.actions)} "
-                                   f"steps recorded, {len(now)} computed, or other actions)")
-            if problem is None:
-                try:
-                    rep = replay_concrete(r.model, r.trace.actions, prop=p,
-                                          crash_states=crash_states)
-                except RefinementError as e:
-                    problem = f"byte-level replay disagrees with the spec: {e}"
-                else:
-                    if not rep.reproduced and byte_checked(p):
-                        problem = "does not reproduce byte-level on pmem"
+            status, problem = check_counterexample(path, name, p, by_design.get(name),
+                                                   crash_states)
             if problem:
                 out.append(Difference(name, p, "counterexample", f, problem))
-                replayed.append((f, "fails"))
-            else:
-                replayed.append((f, "reproduces"))
+            replayed.append((f, status))
     if scan_folder and folder.is_dir():
         for extra in sorted(x.name for x in folder.glob("*.itf.json")):
             if extra not in named:
@@ -389,11 +349,48 @@ def check_counterexamples(manifest: dict, folder: Path, checks, crash_states=256
     return out, replayed
 
 
+def check_counterexample(path: Path, name: str, p: str, check, crash_states: int) -> tuple:
+    """Replay the counterexample file ``path`` of design ``name`` and property ``p`` on the
+    spec and byte-level on pmem, and compare it with the shortest trace of ``check`` (the
+    design's :class:`~.runner.Check` computed now, or None).  Returns ``(status, problem)``:
+    status "reproduces", "fails" or "unreadable"; problem None or one line."""
+    try:
+        r = replay_spec(path)
+    except DesignChanged as e:
+        return "fails", ("design changed since this trace: settings " + ", ".join(e.settings))
+    except TraceError as e:
+        return "unreadable", f"unreadable: {e}"
+    problem = None
+    if r.model.design.name != name or r.prop != p:
+        problem = f"records {r.model.design.name} {r.prop}"
+    elif r.disabled_at is not None:
+        problem = f"step {r.disabled_at} is no longer enabled"
+    elif r.divergence:
+        problem = f"the spec now computes different states ({r.divergence})"
+    elif not r.reproduced:
+        problem = f"{p} holds after the last step"
+    else:
+        v = check.result.verdicts.get(p) if check else None
+        if v is not None and v.status == VIOLATED:
+            now = [check.model.actions[i] for i, _ in v.trace[1:]]
+            if now != r.trace.actions:
+                problem = (f"not the shortest trace found now ({len(r.trace.actions)} "
+                           f"steps recorded, {len(now)} computed, or other actions)")
+    if problem is None:
+        try:
+            rep = replay_concrete(r.model, r.trace.actions, prop=p, crash_states=crash_states)
+        except RefinementError as e:
+            problem = f"byte-level replay disagrees with the spec: {e}"
+        else:
+            if not rep.reproduced and byte_checked(p):
+                problem = "does not reproduce byte-level on pmem"
+    return ("fails", problem) if problem else ("reproduces", None)
+
+
 def byte_checked(prop: str) -> bool:
     """Whether property ``prop`` has a byte-level check on pmem (a final-state check or a
     crash-image check); a user's invariant has none, so its counterexample is gated by
     the spec replay and the refinement check alone."""
-    from .concrete.executor import _FINAL_CHECKS, DURABILITY_PROPS
     return prop in _FINAL_CHECKS or prop in DURABILITY_PROPS
 
 
@@ -402,8 +399,6 @@ def compute(names, designs, props, budget=None, progress=None) -> list:
     default bounds with the explicit engine, checking the Property list ``props``.
     ``progress(design_name)`` returns an explorer progress callback (with an optional
     ``close()``) or None.  Returns one :class:`~daxcheck.checker.runner.Check` per design."""
-    from .explicit import Budget
-    from .runner import make_model, run_check
     checks = []
     for name in names:
         m = make_model(designs[name], {})
@@ -508,7 +503,6 @@ def update_manifest(manifest_path, checks, prop_names, old: dict | None = None) 
     were; files the old entries of the recomputed designs named that no longer witness a
     violation are removed; files no entry ever named are left alone.  Returns
     ``[(path, status)]`` for what changed."""
-    from .runner import save_traces
     path = Path(manifest_path)
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
@@ -535,7 +529,6 @@ def update_manifest(manifest_path, checks, prop_names, old: dict | None = None) 
             if f and f not in keep and (folder / f).is_file():
                 (folder / f).unlink()
                 changed.append((str(folder / f), "removed"))
-    from daxcheck.fileio import atomic_write
     atomic_write(path, json.dumps(doc, indent=1) + "\n")
     changed.append((str(path), "written"))
     return changed

@@ -24,7 +24,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from .results import NOT_FOUND, CheckResult, Stats, Verdict, VIOLATED
+from daxcheck.spec.ops import ACTIONS
+
+from .engine import EngineOptions
+from .explicit.transitions import MemoSuccessors
+from .results import NOT_FOUND, CheckResult, InputError, Stats, Verdict, VIOLATED
+from .trace import Trace
 
 
 class SimulationError(ValueError):
@@ -54,7 +59,6 @@ class SimStats(Stats):
 
 
 def _check_weights(weights):
-    from daxcheck.spec.ops import ACTIONS
     for f, w in (weights or {}).items():
         if f not in ACTIONS:
             raise SimulationError(f"weight for {f!r}, which is not an action family (known: "
@@ -137,88 +141,138 @@ def simulate(model, props, depth: int = 200, runs: int | None = 1000, seed: int 
     semantics) and whose other verdicts have status :data:`NOT_FOUND`; ``stats`` is a
     :class:`SimStats`.  Raises SimulationError for bad parameters."""
     check_parameters(depth, runs, time_limit, weights)
-    from .explicit.transitions import MemoSuccessors
-    rng = random.Random(seed)
-    L = model.L
-    succ = MemoSuccessors(model).successors
-    families = sorted({a.name for a in model.actions})
-    fam_of = [a.name for a in model.actions]
-    stats = SimStats()
-    pending = list(props)
-    hits: dict = {}
-    verdicts: dict = {}
-    cache: dict = {}
-    t0 = time.perf_counter()
-    next_tick = t0 + progress_every
-    s0 = model.init_states()[0]
+    return Simulation(model, props, depth, seed, weights, swarm).run(
+        runs, time_limit, progress, progress_every)
 
-    def violated(s):
-        key = s
-        r = cache.get(key)
+
+def walk_weights(rng, families, weights, swarm: bool) -> dict:
+    """Per action family, the weight of one walk: fresh random ones in ``swarm`` mode
+    (30% of the families left out), else 1 overridden by ``weights``."""
+    if swarm:
+        return {f: (rng.random() if rng.random() < 0.7 else 0.0) for f in families}
+    w = {f: 1.0 for f in families}
+    w.update(weights or {})
+    return w
+
+
+class Simulation:
+    """One :func:`simulate` run (same arguments): the seeded generator, the memoised
+    successors and property answers, and per violated property where it was first seen
+    and the walk's actions (``hits``)."""
+
+    def __init__(self, model, props, depth, seed, weights, swarm):
+        self.model, self.props, self.depth = model, props, depth
+        self.weights, self.swarm = weights, swarm
+        self.rng = random.Random(seed)
+        self.L = model.L
+        self.succ = MemoSuccessors(model).successors
+        self.families = sorted({a.name for a in model.actions})
+        self.fam_of = [a.name for a in model.actions]
+        self.stats = SimStats()
+        self.hits: dict = {}
+        self.cache: dict = {}
+
+    def violated(self, s) -> tuple:
+        """The names of the properties ``s`` violates (memoised)."""
+        r = self.cache.get(s)
         if r is None:
-            if len(cache) > 500_000:
-                cache.clear()
-            r = cache[key] = tuple(p.name for p in props if not p.holds(L, s))
+            if len(self.cache) > 500_000:
+                self.cache.clear()
+            r = self.cache[s] = tuple(p.name for p in self.props if not p.holds(self.L, s))
         return r
 
-    for p in pending:
-        if p.name in violated(s0):
-            hits[p.name] = (Found(0, 0, 0), [])
-    pending = [p for p in pending if p.name not in hits]
-    walk = 0
-    while pending and (runs is None or walk < runs):
-        if time_limit is not None and time.perf_counter() - t0 >= time_limit:
-            stats.stopped = f"time limit {time_limit:g}s reached"
-            break
-        walk += 1
-        if swarm:
-            w = {f: (rng.random() if rng.random() < 0.7 else 0.0) for f in families}
-        else:
-            w = {f: 1.0 for f in families}
-            w.update(weights or {})
+    def run(self, runs, time_limit, progress, progress_every) -> CheckResult:
+        """Walk until ``runs`` walks, ``time_limit`` seconds or every property violated."""
+        stats = self.stats
+        self.t0 = t0 = time.perf_counter()
+        next_tick = t0 + progress_every
+        s0 = self.model.init_states()[0]
+        for p in self.props:
+            if p.name in self.violated(s0):
+                self.hits[p.name] = (Found(0, 0, 0), [])
+        pending = [p for p in self.props if p.name not in self.hits]
+        walk = 0
+        while pending and (runs is None or walk < runs):
+            if time_limit is not None and time.perf_counter() - t0 >= time_limit:
+                stats.stopped = f"time limit {time_limit:g}s reached"
+                break
+            walk += 1
+            pending = self.walk(walk, s0, pending)
+            stats.walks = walk
+            now = time.perf_counter()
+            if progress is not None and now >= next_tick:
+                stats.seconds, stats.depth = now - t0, self.depth
+                progress(stats)
+                next_tick = now + progress_every
+        stats.walks = walk
+        return self.result()
+
+    def walk(self, walk, s0, pending) -> list:
+        """Walk number ``walk`` from ``s0``; the properties still pending after it."""
+        rng, model, stats, fam_of = self.rng, self.model, self.stats, self.fam_of
+        w = walk_weights(rng, self.families, self.weights, self.swarm)
+        weighted = self.swarm or self.weights
         s, acts = s0, []
-        for step in range(1, depth + 1):
-            options = [(i, ns) for i, ns in succ(s) if w.get(fam_of[i], 1.0) > 0]
+        for step in range(1, self.depth + 1):
+            options = [(i, ns) for i, ns in self.succ(s) if w.get(fam_of[i], 1.0) > 0]
             if not options:
                 stats.deadlocks += 1
                 break
-            if swarm or weights:
+            if weighted:
                 i, ns = rng.choices(options, [w[fam_of[i]] for i, _ in options])[0]
             else:
                 i, ns = options[rng.randrange(len(options))]
             acts.append(model.actions[i])
             s = ns
             stats.states += 1
-            bad = violated(s)
+            bad = self.violated(s)
             if bad:
                 for p in pending:
-                    if p.name in bad and p.name not in hits:
-                        hits[p.name] = (Found(walk, step, len(acts)), list(acts))
-                pending = [p for p in pending if p.name not in hits]
+                    if p.name in bad and p.name not in self.hits:
+                        self.hits[p.name] = (Found(walk, step, len(acts)), list(acts))
+                pending = [p for p in pending if p.name not in self.hits]
                 if not pending:
                     break
-        stats.walks = walk
-        now = time.perf_counter()
-        if progress is not None and now >= next_tick:
-            stats.seconds, stats.depth = now - t0, depth
-            progress(stats)
-            next_tick = now + progress_every
-    stats.walks = walk
-    from .trace import Trace
-    for p in props:
-        if p.name in hits:
-            found, raw = hits[p.name]
-            small = shrink(model, raw, p, budget=30.0)
-            tr = Trace.from_actions(model, small, p.name)   # the reference semantics
-            if p.holds(L, tr.states[-1]):  # pragma: no cover - shrink guarantees it
-                raise AssertionError(f"shrunk trace of {p.name} does not violate it")
-            verdicts[p.name] = Verdict(p.name, VIOLATED, tr.depth, trace=tr.path(model),
-                                       items=[i for i in p.failing_items(L, tr.states[-1])
-                                              if i is not None])
-            stats.found[p.name] = found
-        else:
-            verdicts[p.name] = Verdict(p.name, NOT_FOUND, depth)
-    stats.seconds = time.perf_counter() - t0
-    stats.depth = depth
-    stats.transitions = stats.states
-    return CheckResult(model.design.name, model.bounds.as_dict(), verdicts, stats, [])
+        return pending
+
+    def result(self) -> CheckResult:
+        """Verdicts: each hit shrunk (:func:`shrink`) and re-executed with the reference
+        semantics, NOT_FOUND for the others."""
+        model, L, stats, verdicts = self.model, self.L, self.stats, {}
+        for p in self.props:
+            if p.name in self.hits:
+                found, raw = self.hits[p.name]
+                small = shrink(model, raw, p, budget=30.0)
+                tr = Trace.from_actions(model, small, p.name)   # the reference semantics
+                if p.holds(L, tr.states[-1]):  # pragma: no cover - shrink guarantees it
+                    raise AssertionError(f"shrunk trace of {p.name} does not violate it")
+                verdicts[p.name] = Verdict(p.name, VIOLATED, tr.depth, trace=tr.path(model),
+                                           items=[i for i in p.failing_items(L, tr.states[-1])
+                                                  if i is not None])
+                stats.found[p.name] = found
+            else:
+                verdicts[p.name] = Verdict(p.name, NOT_FOUND, self.depth)
+        stats.seconds = time.perf_counter() - self.t0
+        stats.depth = self.depth
+        stats.transitions = stats.states
+        return CheckResult(model.design.name, model.bounds.as_dict(), verdicts, stats, [])
+
+
+class SimulateEngine:
+    """Random walks (``simulate``) behind the :class:`~daxcheck.checker.engine.Engine`
+    interface: reads ``depth`` (walk length in actions; None: 200), ``runs``, ``seed``,
+    ``budget.time_limit``, ``weights``, ``swarm`` and ``progress``.  Verdicts are VIOLATED
+    (a shrunk trace) or NOT_FOUND, never HOLDS; stats are :class:`SimStats`.  Raises
+    InputError for bad parameters."""
+
+    name = "simulate"
+    stats_type = SimStats
+
+    def check(self, options: EngineOptions) -> CheckResult:
+        o = options
+        try:
+            return simulate(o.model, list(o.properties), depth=200 if o.depth is None else o.depth,
+                            runs=o.runs, seed=o.seed, time_limit=o.time_limit,
+                            weights=o.weights, swarm=o.swarm, progress=o.progress)
+        except SimulationError as e:
+            raise InputError(str(e)) from None

@@ -28,8 +28,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from daxcheck import __version__
+from daxcheck.fileio import InputFileError, atomic_write, check_destination, read_json
+from daxcheck.properties import LEMMAS, PROPERTIES, PropertyFileError, load_properties_file
+from daxcheck.spec.designs import DESIGNS
 from daxcheck.spec.model import ActionError, DaxModel
-from daxcheck.spec.state import Bounds, BoundsError, _fmt_index as index_name
+from daxcheck.spec.state import Bounds, BoundsError
+from daxcheck.usercode import guard_design
+from daxcheck.userfile import GIVEN, LOADED, UserFileError, file_sha256, provenance
+
+from .itf import TraceError, state_from_itf, state_to_itf
+from .resolve import InputError, load_designs_file
 
 ITF_FORMAT = "ITF"
 BOUND_KEYS = ("files", "blocks", "phys", "tokens", "procs", "depth")
@@ -109,11 +117,6 @@ against the recorded bounds' layout (:func:`state_from_itf`)."""
 INTEGRITY_NOTE = ("the SHA-256 of the canonical JSON (sorted keys, no spaces, #bigint as "
                   "integers) of #meta without #meta.integrity, vars and states")
 """What ``#meta.integrity.sha256`` covers (documented in counterexamples/README.md)."""
-
-
-class TraceError(ValueError):
-    """A trace file is missing, malformed, truncated or does not fit the model; the
-    message names the file and the field."""
 
 
 class DesignChanged(TraceError):
@@ -248,7 +251,6 @@ class Trace:
         trace (same design, property and states) is already there: that file is left alone,
         even with ``force``.  Raises FileExistsError if a different file is there and
         ``force`` is False."""
-        from daxcheck.fileio import InputFileError, atomic_write, check_destination, read_json
         p = Path(path)
         doc = self.to_itf(model, p.parent)
         try:
@@ -301,7 +303,6 @@ def user_files_of(design: str, prop: str | None, model=None, base=None) -> list[
     is written to (:func:`relative_path`; absolute when ``base`` is None).  With ``model``,
     also the files that declared a user action family in its scope or a ghost field of its
     layout (loaded as a design file)."""
-    from daxcheck.userfile import provenance
     out = []
     extra = []
     if model is not None:
@@ -325,8 +326,6 @@ def load_recorded_user_files(p: str, meta: dict, designs) -> None:
     never loaded, and neither is one whose contents (SHA-256) were loaded already from
     any path (a copy of the project).  Raises TraceError naming the field when an entry is
     malformed, or a file is missing ("no longer exists") or changed ("changed since")."""
-    from daxcheck.properties import LEMMAS, PROPERTIES, PropertyFileError, load_properties_file
-    from daxcheck.userfile import GIVEN, LOADED, UserFileError, file_sha256
     entries = meta.get("user_files", [])
     if not isinstance(entries, list):
         raise TraceError(f"{p}: field #meta.user_files is not a list")
@@ -343,7 +342,6 @@ def load_recorded_user_files(p: str, meta: dict, designs) -> None:
         if any(rec.sha256 == e["sha256"] for rec in LOADED.values()):
             continue
         if e["kind"] == "designs":
-            from daxcheck.userfile import provenance
             owner = provenance("designs", meta.get("design"))
             extras = owner is None or owner.path != path   # actions / ghost fields
             needed = meta.get("design") not in designs or (extras and loaded is None)
@@ -362,7 +360,6 @@ def load_recorded_user_files(p: str, meta: dict, designs) -> None:
                              f"{flag} {path} to replay on it as it is now)")
         try:
             if e["kind"] == "designs":
-                from .runner import InputError, load_designs_file
                 try:
                     load_designs_file(path)
                 except InputError as err:
@@ -412,7 +409,7 @@ def integrity_digest(doc: dict) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _trace_validator():
-    import jsonschema
+    import jsonschema    # third-party, loaded when a trace is read
     return jsonschema.Draft202012Validator(TRACE_SCHEMA)
 
 
@@ -464,7 +461,6 @@ def load_itf_document(path) -> dict:
     :data:`TRACE_SCHEMA` and, when it carries one, its integrity checksum.  Raises
     TraceError (one line naming the file and the field; "tampered" for a checksum
     mismatch)."""
-    from daxcheck.fileio import InputFileError, read_json
     p = str(path)
     try:
         doc = read_json(path, "trace")
@@ -495,7 +491,6 @@ def read_itf(path, designs=None) -> tuple[Trace, DaxModel, dict]:
     registry).  Raises TraceError naming the file and the offending field, or "tampered"
     when the checksum does not match.
     """
-    from daxcheck.spec.designs import DESIGNS
     designs = DESIGNS if designs is None else designs
     p = str(path)
     doc = load_itf_document(path)
@@ -509,7 +504,6 @@ def read_itf(path, designs=None) -> tuple[Trace, DaxModel, dict]:
         bounds = Bounds(**meta["bounds"]).validate()
     except (TypeError, BoundsError) as e:
         raise TraceError(f"{p}: field #meta.bounds is invalid: {e}") from None
-    from daxcheck.usercode import guard_design
     model = DaxModel(guard_design(designs[name]), bounds)
     states_doc = doc["states"]
     if doc["vars"] != [f[0] for f in model.L.fields]:
@@ -553,107 +547,3 @@ def _action(p: str, i: int, model: DaxModel, name: str, args: dict):
         raise TraceError(f"{p}: field states[{i}].#meta.args: {_short(args, 120)} are not "
                          f"the arguments of {canon.describe()} (a value or type differs)")
     return canon
-
-
-# ------------------------------------------------------------------ ITF values
-def _named(dim: str) -> bool:
-    """Whether members of index dimension ``dim`` have names (a, p0, s0...) rather than
-    being plain numbers (file block indices)."""
-    return index_name(dim, 0) != "0"
-
-
-def _fields(L):
-    """``(name, dims, enum, flat offsets)`` of every field of layout ``L``."""
-    return [(f[0], f[1], f[3], f[5]) for f in L.fields]
-
-
-def state_to_itf(L, s: bytes) -> dict:
-    """The state ``s`` of layout ``L`` as ``{field: ITF value}`` (see the module
-    docstring for the shapes)."""
-    out = {}
-    for name, dims, enum, flat in _fields(L):
-        offs = iter(flat)
-
-        def enc(dims):
-            if not dims:
-                o = next(offs)
-                return s[o] if enum is None else L.show(o, s[o])
-            d, rest = dims[0], dims[1:]
-            items = [(i, enc(rest)) for i in range(L.dims[d])]
-            if _named(d):
-                return {index_name(d, i): v for i, v in items}
-            return {"#map": [[i, v] for i, v in items]}
-        out[name] = enc(tuple(dims))
-    return out
-
-
-@functools.lru_cache(maxsize=256)
-def _names_to_values(L, name: str) -> dict:
-    """``{shown name: byte value}`` for field ``name`` of ``L`` (inverse of ``L.show``)."""
-    o = getattr(L, name)
-    while isinstance(o, tuple):
-        o = o[0]
-    return {L.show(o, v): v for v in range(256)}
-
-
-def _int(v):
-    if isinstance(v, dict) and set(v) == {"#bigint"} and isinstance(v["#bigint"], str):
-        try:
-            return int(v["#bigint"])
-        except ValueError:
-            return None
-    return v if isinstance(v, int) and not isinstance(v, bool) else None
-
-
-def state_from_itf(L, rec: dict) -> bytes:
-    """Inverse of :func:`state_to_itf` (also accepting nested lists of integers, and
-    ``#bigint`` integers as itf-py writes them).  Raises ValueError whose message starts
-    with the path of the offending field, e.g. ``media.p1.s0 holds 'stal', not one of ...``."""
-    d = bytearray(L.width)
-    for name, dims, enum, flat in _fields(L):
-        if name not in rec:
-            raise ValueError(f"{name} is missing")
-        offs = iter(flat)
-
-        def dec(v, dims, path):
-            if not dims:
-                o = next(offs)
-                n = _int(v)
-                if n is None and isinstance(v, str) and enum is not None:
-                    n = _names_to_values(L, name).get(v)
-                if n is None or not 0 <= n <= 255:
-                    want = "an int in 0..255" if enum is None else (
-                        "one of " + ", ".join(list(_names_to_values(L, name))[:8]) + "...")
-                    raise ValueError(f"{path} holds {v!r}, not {want}")
-                d[o] = n
-                return
-            dim, rest, n = dims[0], dims[1:], L.dims[dims[0]]
-            if isinstance(v, list):                      # the earlier positional form
-                if len(v) != n:
-                    raise ValueError(f"{path} has {len(v)} entries, not {n}")
-                for i, e in enumerate(v):
-                    dec(e, rest, f"{path}[{i}]")
-                return
-            if isinstance(v, dict) and "#map" in v:
-                pairs = v["#map"]
-                ok = isinstance(pairs, list) and all(
-                    isinstance(e, list) and len(e) == 2 for e in pairs)
-                keys = [_int(e[0]) for e in pairs] if ok else None
-                if not ok or sorted(k for k in keys if k is not None) != list(range(n)) \
-                        or None in keys:
-                    raise ValueError(f"{path} must be a #map from each of 0..{n - 1} to a value")
-                by = dict(zip(keys, (e[1] for e in pairs)))
-                for i in range(n):
-                    dec(by[i], rest, f"{path}[{i}]")
-                return
-            if isinstance(v, dict) and _named(dim):
-                want = [index_name(dim, i) for i in range(n)]
-                if sorted(v) != sorted(want):
-                    raise ValueError(f"{path} must be a record with keys {', '.join(want)}, "
-                                     f"not {', '.join(map(str, v)) or 'none'}")
-                for k in want:
-                    dec(v[k], rest, f"{path}.{k}")
-                return
-            raise ValueError(f"{path} is neither a list, a record nor a #map")
-        dec(rec[name], tuple(dims), name)
-    return bytes(d)

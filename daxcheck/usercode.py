@@ -30,6 +30,7 @@ import _thread
 import copy
 import functools
 import gc
+import importlib.util
 import inspect
 import os
 import signal
@@ -248,13 +249,18 @@ def deadline(seconds: float | None, grace: float = DEADLINE_GRACE):
             signal.setitimer(signal.ITIMER_REAL, max(left, 0.001), old_timer[1])
 
 
+INTERNAL_PACKAGES = ("daxcheck", "daxcheck.spec", "daxcheck.checker", "daxcheck.properties")
+"""daxcheck's own packages: code in their folders is never a user's."""
+
+
+@functools.lru_cache(maxsize=1)
 def _internal_roots() -> tuple[str, ...]:
-    import daxcheck
-    import daxcheck.checker
-    import daxcheck.properties
-    import daxcheck.spec
-    roots = {str(Path(m.__file__).resolve().parent) for m in
-             (daxcheck, daxcheck.spec, daxcheck.checker, daxcheck.properties)}
+    # The folders are found without importing the packages (this module is a foundation:
+    # it imports nothing of daxcheck, so nothing of daxcheck imports back into a cycle).
+    roots = set()
+    for name in INTERNAL_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        roots.update(str(Path(d).resolve()) for d in (spec.submodule_search_locations or ()))
     paths = sysconfig.get_paths()
     roots |= {str(Path(paths[k]).resolve()) for k in ("stdlib", "platstdlib", "purelib", "platlib")
               if k in paths}
@@ -323,8 +329,11 @@ def raised(exc: BaseException, what: str, default: tuple[str, int] | None = None
 
 
 def _is_taint(s) -> bool:
-    from daxcheck.checker.explicit.readset import Dep, TaintState
-    return isinstance(s, TaintState) or (isinstance(s, list) and bool(s) and isinstance(s[0], Dep))
+    # A taint state of the read-set analysis (checker/explicit/readset.py: TaintState, or
+    # a list of Dep) marks itself with ``TAINT = True``; duck-typed so that this support
+    # module knows no engine.
+    return getattr(s, "TAINT", False) is True or (
+        isinstance(s, list) and bool(s) and getattr(s[0], "TAINT", False) is True)
 
 
 def _source(fn) -> tuple[str, int] | None:

@@ -28,6 +28,10 @@ import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from daxcheck import registries
+from daxcheck.fileio import InputFileError, read_input
+from daxcheck.usercode import is_interrupt, safe_str
+
 
 class UserFileError(ValueError):
     """The file is missing or raised while being imported; one-line message naming the
@@ -70,7 +74,6 @@ def file_sha256(path) -> str:
     """Hex SHA-256 of the regular file's bytes.  Raises OSError (missing, unreadable) or
     :class:`~daxcheck.fileio.InputFileError` (a ValueError: not a regular file, too
     large)."""
-    from daxcheck.fileio import InputFileError, read_input
     try:
         return hashlib.sha256(read_input(path, "Python")).hexdigest()
     except InputFileError as e:
@@ -84,8 +87,6 @@ def import_user_file(path: str, kind: str) -> UserFile:
     Raises UserFileError for a missing or special file, one over the size cap, any
     exception the file raises while it is imported (``SystemExit`` included), and a name or
     entry it registered that is not acceptable; what it registered is removed again."""
-    from daxcheck import registries
-    from daxcheck.fileio import InputFileError, read_input
     p = Path(path)
     try:
         source = read_input(p, "Python")
@@ -122,7 +123,6 @@ def import_user_file(path: str, kind: str) -> UserFile:
             for n in ns:
                 _check_registered(path, k, n, regs[k][n])
     except BaseException as e:  # a user's file: one line, no traceback
-        from daxcheck.usercode import is_interrupt, safe_str
         registries.restore(before)
         if saved_module is None:
             sys.modules.pop(name, None)
@@ -132,16 +132,7 @@ def import_user_file(path: str, kind: str) -> UserFile:
             raise
         if isinstance(e, UserFileError):
             raise
-        line = f" line {e.lineno}" if isinstance(e, SyntaxError) and e.lineno else ""
-        tb = e.__traceback__
-        while tb is not None:
-            if tb.tb_frame.f_code.co_filename == str(p):
-                line = f" line {tb.tb_lineno}"
-            tb = tb.tb_next
-        what = " ".join(safe_str(e).split())
-        if isinstance(e, SystemExit):
-            what = f"the file called sys.exit({safe_str(e.code, repr)}) while being imported"
-        raise UserFileError(f"{path}{line}: {type(e).__name__}: {what[:300]}") from e
+        raise import_error(path, e) from e
     finally:
         sys.dont_write_bytecode = dont_write
         sys.stdout, sys.stderr = streams    # a file that replaced them (None) silences no error
@@ -150,10 +141,25 @@ def import_user_file(path: str, kind: str) -> UserFile:
     return rec
 
 
+def import_error(path, e: BaseException) -> UserFileError:
+    """The one-line :class:`UserFileError` for exception ``e`` raised while the user file
+    ``path`` was imported: the file's deepest line in the traceback (or a syntax error's
+    line), the exception's type and message (``sys.exit()`` named as such)."""
+    line = f" line {e.lineno}" if isinstance(e, SyntaxError) and e.lineno else ""
+    tb = e.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == str(Path(path)):
+            line = f" line {tb.tb_lineno}"
+        tb = tb.tb_next
+    what = " ".join(safe_str(e).split())
+    if isinstance(e, SystemExit):
+        what = f"the file called sys.exit({safe_str(e.code, repr)}) while being imported"
+    return UserFileError(f"{path}{line}: {type(e).__name__}: {what[:300]}")
+
+
 def _check_registered(path, key: str, name, value) -> None:
     """Raise UserFileError unless ``name`` is a plain name and ``value`` an entry of the
     right type for registry ``key`` (a kernel WARN message: one printable line)."""
-    from daxcheck import registries
     if key == "warnings":            # keyed by the WARN message itself, never a file name
         if not isinstance(name, str) or not name.strip() or not name.isprintable() \
                 or len(name) > 200:

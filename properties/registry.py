@@ -13,6 +13,10 @@ import inspect
 from dataclasses import dataclass
 from typing import Callable
 
+from daxcheck.spec.vocab import ForAll
+from daxcheck.usercode import guard_domain, guard_predicate
+from daxcheck.userfile import UserFileError, import_user_file
+
 PROPERTIES: dict[str, "Property"] = {}
 """Invariants: what ``daxcheck check`` and ``prove`` decide, by name."""
 
@@ -136,15 +140,12 @@ def _register(table: dict, kind: str, fn, name, each, dims=None):
         origin = _origin_of(f)
         g, domain = f, each
         if origin != "shipped":  # a user's code: one-line errors, non-bool results refused
-            from daxcheck.usercode import guard_domain, guard_predicate
             g = guard_predicate(f, f"{kind} {nm}")
             if each is not None:
                 domain = guard_domain(each, f"the each= domain of {kind} {nm}")
         if each is None:
             table[nm] = Property(nm, g, doc, origin)
         else:
-            from daxcheck.spec.vocab import ForAll
-
             def whole(L, s):
                 return ForAll(domain(L), lambda it: g(L, s, it))
             whole.__name__ = whole.__qualname__ = f.__name__
@@ -194,7 +195,6 @@ def load_properties_file(path: str) -> list[str]:
     Returns the names it added.  Raises PropertyFileError (missing file, syntax or import
     error, a bad definition, or no property defined)."""
     global _origin
-    from daxcheck.userfile import UserFileError, import_user_file
     _origin = str(path)
     try:
         rec = import_user_file(path, "property")

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from daxcheck.checker.explicit import Budget
-from daxcheck.checker.explicit import levels
+from daxcheck.checker.explicit import frontier, levels
 from daxcheck.checker.explicit.batched import (evaluate_action, evaluate_predicate,
                                                evaluate_rows)
 from daxcheck.checker.explicit.explore import explore
@@ -152,14 +152,14 @@ def test_key_table_entries_given_to_another_explorer_are_not_evaluated_again(mon
         entries = sum(len(g.table) for gs in (a.groups, a.cgroups) for g in gs.values())
         b = levels.BatchedExplorer(m, props, m.bounds.depth, Budget())
         merged, fills = [], []
-        init = b._initial
+        init = b.initial
 
         def initial():                  # the packing is set here: then merge, twice
             out = init()
             merged.extend([b.merge_tables(delta), b.merge_tables(delta)])
             return out
-        monkeypatch.setattr(b, "_initial", initial)
-        for fill in ("_fill_actions", "_fill_conjs"):
+        monkeypatch.setattr(b, "initial", initial)
+        for fill in ("fill_actions", "_fill_conjs"):
             orig = getattr(b, fill)
             monkeypatch.setattr(b, fill, lambda g, rows, base, orig=orig:
                                 fills.append(rows.shape[0]) or orig(g, rows, base))
@@ -167,8 +167,8 @@ def test_key_table_entries_given_to_another_explorer_are_not_evaluated_again(mon
         assert merged == [entries, 0] and entries > 0 and fills == []
         assert a.table_delta(a.table_marks())[1] == {}
         other = levels.BatchedExplorer(m, props, m.bounds.depth, Budget())
-        other._initial()
-        other._set_packing(Packing(tuple(min(8, x + 1) for x in other.packing.bits)))
+        other.initial()
+        other.set_packing(Packing(tuple(min(8, x + 1) for x in other.packing.bits)))
         assert other.merge_tables(delta) == 0
 
 
@@ -321,15 +321,15 @@ def _fingerprint_set_case(batches, data):
 @given(st.integers(1, 5000).flatmap(lambda span: st.tuples(
     st.just(span), st.sets(st.integers(0, span - 1), max_size=min(span, 400)))))
 def test_key_order_is_the_sort_of_distinct_keys(case):
-    """``_key_order`` (the order of a chunk's new okeys) is ``argsort``'s, both ways: by
+    """``key_order`` (the order of a chunk's new okeys) is ``argsort``'s, both ways: by
     sorting (sparse keys) and by marking (dense keys), each forced here."""
     span, keys = case
     keys = np.array(sorted(keys, key=lambda k: (k * 7919) % 5003), dtype=np.int32)
     want = np.argsort(keys, kind="stable").tolist()
     for scatter in (0, span + 1):       # 0: always the sort; span + 1: always the marking
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(levels, "KEY_ORDER_SCATTER", scatter)
-            assert levels._key_order(keys, span).tolist() == want
+            mp.setattr(frontier, "KEY_ORDER_SCATTER", scatter)
+            assert frontier.key_order(keys, span).tolist() == want
 
 
 # ---------------------------------------------------------------- symmetry

@@ -33,14 +33,14 @@ def _summary(r):
 @pytest.fixture(scope="module")
 def pool():
     pytest.importorskip("ray")
-    from daxcheck.checker.distributed import bfs
+    from daxcheck.checker.distributed import bfs, workers
     from daxcheck.checker.distributed.session import ray_session
     with ray_session(4) as ray:
         p = bfs.shared_pool(ray, 2)
         try:
             yield p
         finally:
-            bfs._SHARED.clear()
+            workers.SHARED_POOLS.clear()
             p.close()
 
 
@@ -283,8 +283,8 @@ def test_bad_distributed_options_are_one_line_errors(args, msg, capsys):
 
 
 def test_without_ray_workers_2_says_how_to_install(monkeypatch, capsys):
-    from daxcheck.checker.distributed import bfs
-    monkeypatch.setattr(bfs, "_SHARED", {})
+    from daxcheck.checker.distributed import workers
+    monkeypatch.setattr(workers, "SHARED_POOLS", {})
     monkeypatch.setitem(sys.modules, "ray", None)      # import ray -> ImportError
     for cmd in (["check"], ["simulate", "--runs", "3"]):
         assert main(cmd + ["--workers", "2", "--design", "map-sync", "--no-write"]) == 2

@@ -12,7 +12,9 @@ import os
 import signal
 import threading
 
-from ..runner import InputError
+from daxcheck.usercode import Interrupted, Terminated
+
+from ..results import InputError
 
 INSTALL_HINT = "--workers N>=2 needs Ray: pip install 'daxcheck[distributed]'"
 
@@ -64,7 +66,6 @@ def ray_session(workers: int, address: str | None = None):
         else:
             ray.init(address=address, **kw)
     except SystemExit:       # ray.init's own SIGTERM handler, before ours is back
-        from daxcheck.usercode import Terminated
         _restore(before)
         ray.shutdown()
         raise Terminated() from None
@@ -78,7 +79,6 @@ def ray_session(workers: int, address: str | None = None):
     try:
         yield ray
     except BaseException as e:
-        from daxcheck.usercode import Interrupted, Terminated
         if got and not isinstance(e, (Interrupted, Terminated)):
             # Ray turns a signal that arrived inside ray.get into its own KeyboardInterrupt
             # or SystemExit: give daxcheck's exception back (exit 130/143, one line).

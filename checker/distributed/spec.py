@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from daxcheck.properties import LEMMAS, PROPERTIES
+from daxcheck.spec.designs import DESIGNS
+from daxcheck.userfile import LOADED, import_user_file
+
+from ..resolve import make_model
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -21,7 +27,6 @@ class ModelSpec:
     @classmethod
     def of(cls, model, props) -> "ModelSpec":
         """The spec of a :class:`~daxcheck.spec.model.DaxModel` and its Property list."""
-        from daxcheck.userfile import LOADED
         files = tuple((u.path, u.kind, u.sha256) for u in LOADED.values())
         return cls(model.design.name, dict(model.bounds.as_dict()),
                    tuple(p.name for p in props), files)
@@ -29,10 +34,6 @@ class ModelSpec:
     def build(self):
         """``(model, props)`` in this process.  Raises RuntimeError when a user file
         changed since the driver loaded it (the workers would check another model)."""
-        from daxcheck.properties import LEMMAS, PROPERTIES
-        from daxcheck.spec.designs import DESIGNS
-        from daxcheck.userfile import import_user_file
-        from ..runner import make_model
         for path, kind, sha in self.user_files:
             if import_user_file(path, kind).sha256 != sha:
                 raise RuntimeError(f"{path} changed while the run started")

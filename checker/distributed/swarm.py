@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import time
 
-from ..results import NOT_FOUND, VIOLATED, CheckResult, Verdict
-from ..simulate import Found, SimStats, check_parameters, simulate
+from ..engine import EngineOptions, guarded_run
+from ..results import NOT_FOUND, VIOLATED, CheckResult, InputError, Verdict
+from ..simulate import Found, SimStats, SimulationError, check_parameters, simulate
+from .session import ray_session
+from .spec import ModelSpec
 
 
 def worker_plan(runs: int | None, seed: int, n: int, weights=None, swarm=False) -> list[dict]:
@@ -34,7 +37,6 @@ def worker_plan(runs: int | None, seed: int, n: int, weights=None, swarm=False) 
 
 def _run_part(spec, depth, time_limit, part):
     """One worker's walks (a Ray task), a user's code contained as in the one-process run."""
-    from ..runner import guarded_run
     model, props = spec.build()
     return guarded_run(model, props, time_limit, lambda: simulate(
         model, props, depth=depth, time_limit=time_limit, **part), SimStats)
@@ -74,8 +76,6 @@ def simulate_distributed(model, props, workers: int, depth=200, runs=1000, seed=
     (module docstring); same arguments and result format.  The parameters are checked in
     this process first (SimulationError); raises
     :class:`~.session.DistributedError` when Ray is missing or cannot start."""
-    from .session import ray_session
-    from .spec import ModelSpec
     check_parameters(depth, runs, time_limit, weights)
     plan = worker_plan(runs, seed, workers, weights, swarm)
     spec = ModelSpec.of(model, props)
@@ -86,3 +86,26 @@ def simulate_distributed(model, props, workers: int, depth=200, runs=1000, seed=
     res = merge_results(model, props, results, plan, depth)
     res.stats.seconds = time.perf_counter() - t0
     return res
+
+
+class SwarmEngine:
+    """Random walks over Ray workers (``swarm``, ``simulate --workers N``) behind the
+    :class:`~daxcheck.checker.engine.Engine` interface: reads ``workers``, ``address``,
+    ``depth`` (None: 200), ``runs``, ``seed``, ``budget.time_limit``, ``weights`` and
+    ``swarm``.  A user's code is contained in each worker (``in_process = False``: the
+    driver runs none of it under a deadline).  Raises InputError for bad parameters,
+    :class:`~.session.DistributedError` when Ray is missing or cannot start."""
+
+    name = "swarm"
+    stats_type = SimStats
+    in_process = False
+
+    def check(self, options: EngineOptions) -> CheckResult:
+        o = options
+        try:
+            return simulate_distributed(o.model, list(o.properties), o.workers,
+                                        depth=200 if o.depth is None else o.depth,
+                                        runs=o.runs, seed=o.seed, time_limit=o.time_limit,
+                                        weights=o.weights, swarm=o.swarm, address=o.address)
+        except SimulationError as e:
+            raise InputError(str(e)) from None

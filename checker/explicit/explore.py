@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Callable
 
 from operator import itemgetter
 
-from .readset import read_set
+from ..engine import INTERRUPTED, Budget, EngineOptions  # noqa: F401 (re-exported)
 from ..results import CheckResult, Stats, Verdict, HOLDS, VIOLATED, INCOMPLETE
+from .checkpoint import CheckpointError
+from .levels import explore_batched
+from .por import AmpleSets
+from .readset import read_set
 from .store import StateStore
 from .transitions import MemoSuccessors, action_footprint
 
@@ -51,26 +54,6 @@ class _Conjunct:
         return self.fill(s) if r is None else r
 
 
-@dataclass(frozen=True)
-class Budget:
-    """Limits of one run: ``max_states`` distinct states, ``time_limit`` seconds (None =
-    unlimited); ``stop``: an object with ``is_set()`` (a :class:`threading.Event`), set to
-    end the search early as if a budget ran out (Ctrl-C in ``daxcheck check``: what was
-    found so far is kept, the rest is incomplete), checked between chunks (None: never)."""
-
-    max_states: int | None = None
-    time_limit: float | None = None
-    stop: object = field(default=None, compare=False)
-
-    def stopped(self) -> str | None:
-        """"interrupted (Ctrl-C)" when :attr:`stop` is set, else None."""
-        return INTERRUPTED if self.stop is not None and self.stop.is_set() else None
-
-
-INTERRUPTED = "interrupted (Ctrl-C)"
-"""``Stats.stopped`` of a search ended by :attr:`Budget.stop`."""
-
-
 def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
             progress: Callable[[Stats], None] | None = None,
             progress_every: float = 0.25, memo: bool = True, batched: bool = True,
@@ -94,12 +77,10 @@ def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
     (counterexample traces as ``[(action index, state)]``) and :class:`Stats`.
     """
     if batched and memo:
-        from .levels import explore_batched
         return explore_batched(model, props, depth, budget, progress, progress_every,
                                exact=exact, symmetry=symmetry, checkpoint=checkpoint,
                                por=por)
     if checkpoint is not None:
-        from .checkpoint import CheckpointError
         raise CheckpointError("checkpoints are saved by the batched explorer only")
     return explore_states(model, props, depth, budget, progress, progress_every, memo, por)
 
@@ -112,13 +93,18 @@ def explore_states(model, props, depth: int | None = None, budget: Budget = Budg
     read set (:class:`~.transitions.MemoSuccessors`), or plain with ``memo=False``; states
     kept whole in a :class:`~.store.StateStore` (no probabilistic step).  Same arguments and
     result as :func:`explore`."""
-    L = model.L
-    footprints = [action_footprint(model, a) for a in model.actions]
+    return ReferenceRun(model, props, depth, budget, progress, progress_every, memo,
+                        por).run()
+
+
+def reference_successors(model, props, footprints, memo: bool, por: bool):
+    """``(successors, ample)``: the reference explorer's successor function ``s ->
+    [(action index, state)]`` (memoised on read sets unless ``memo`` is False) and, with
+    ``por``, the :class:`~.por.AmpleSets` filtering it (None without)."""
     successors = (MemoSuccessors(model, footprints=footprints).successors if memo
                   else model.successors)
     ample = None
     if por:
-        from .por import AmpleSets
         ample = AmpleSets(model, props, footprints)
         if ample.active:
             plain = successors
@@ -127,59 +113,96 @@ def explore_states(model, props, depth: int | None = None, budget: Budget = Budg
                 succ = list(plain(s))
                 i = ample.choose(s, {j for j, _ in succ})
                 return succ if i < 0 else [(j, ns) for j, ns in succ if j == i]
-    depth = model.bounds.depth if depth is None else depth
-    store = StateStore()
-    stats = Stats()
-    fired = [0] * len(model.actions)
-    verdicts: dict[str, Verdict] = {}
-    conj = {p.name: [_Conjunct(fn, L) for _, fn in p.conjuncts(L)] for p in props}
-    pending = list(props)
-    # affected[i][name]: the conjuncts of property ``name`` that action i can change.
-    # Every state already discovered satisfies every property still pending, so a
-    # successor whose action writes nothing a conjunct reads inherits its parent's "holds"
-    # and the conjunct is not re-evaluated.
-    affected_by_prop = []
-    for fp in footprints:
-        w = None if fp is None else frozenset(fp[1])
-        affected_by_prop.append({p.name: [c for c in conj[p.name]
-                                          if w is None or c.reads is None or c.reads & w]
-                                 for p in props})
+    return successors, ample
 
-    def flatten():
+
+def budget_stop(budget: Budget, n: int, seconds: float) -> str | None:
+    """Why ``budget`` ends a search that has ``n`` states after ``seconds`` (the
+    ``Stats.stopped`` text), or None."""
+    if budget.max_states is not None and n >= budget.max_states:
+        return f"max-states {budget.max_states} reached"
+    if budget.time_limit is not None and seconds >= budget.time_limit:
+        return f"time limit {budget.time_limit:g}s reached"
+    return budget.stopped()
+
+
+class ReferenceRun:
+    """One run of the reference explorer (:func:`explore_states`, same arguments): the
+    state store, the memoised property conjuncts, and per action the conjuncts it can
+    change (``affected``): every state already discovered satisfies every property still
+    pending, so a successor whose action writes nothing a conjunct reads inherits its
+    parent's "holds" and the conjunct is not re-evaluated."""
+
+    def __init__(self, model, props, depth, budget, progress, progress_every, memo, por):
+        self.model, self.props, self.L = model, props, model.L
+        self.budget, self.progress, self.progress_every = budget, progress, progress_every
+        footprints = [action_footprint(model, a) for a in model.actions]
+        self.successors, self.ample = reference_successors(model, props, footprints, memo, por)
+        self.depth = model.bounds.depth if depth is None else depth
+        self.store = StateStore()
+        self.stats = Stats()
+        self.fired = [0] * len(model.actions)
+        self.verdicts: dict[str, Verdict] = {}
+        self.conj = {p.name: [_Conjunct(fn, self.L) for _, fn in p.conjuncts(self.L)]
+                     for p in props}
+        self.pending = list(props)
+        self.affected = []
+        for fp in footprints:
+            w = None if fp is None else frozenset(fp[1])
+            self.affected.append({p.name: [c for c in self.conj[p.name]
+                                           if w is None or c.reads is None or c.reads & w]
+                                  for p in props})
+        self.flat = self.flatten()
+
+    def flatten(self):
         """Per action, the pending properties' affected conjuncts in one list, as
-        ``(key, cache, conjunct)`` for the inlined check in the loop below."""
-        return [[(c.key, c.cache, c) for p in pending for c in aff[p.name]]
-                for aff in affected_by_prop]
-    flat = flatten()
-    t0 = time.perf_counter()
-    next_tick = t0 + progress_every
+        ``(key, cache, conjunct)`` for the inlined check in :meth:`level`."""
+        return [[(c.key, c.cache, c) for p in self.pending for c in aff[p.name]]
+                for aff in self.affected]
 
-    def check(sid, s, level):
-        nonlocal pending, flat
-        bad = [p for p in pending if not all(c.holds(s) for c in conj[p.name])]
+    def check(self, sid, s, level):
+        """Check state ``sid`` (``s``, at ``level``) against every pending property."""
+        bad = [p for p in self.pending if not all(c.holds(s) for c in self.conj[p.name])]
         if bad:
             for p in bad:
-                items = p.failing_items(L, s)
-                verdicts[p.name] = Verdict(p.name, VIOLATED, level, trace=store.path(sid),
-                                           items=[i for i in items if i is not None])
-            pending = [p for p in pending if p.name not in verdicts]
-            flat = flatten()
+                items = p.failing_items(self.L, s)
+                self.verdicts[p.name] = Verdict(p.name, VIOLATED, level,
+                                                trace=self.store.path(sid),
+                                                items=[i for i in items if i is not None])
+            self.pending = [p for p in self.pending if p.name not in self.verdicts]
+            self.flat = self.flatten()
 
-    frontier = []
-    for s in model.init_states():
-        sid = store.add(s, -1, -1)
-        if sid >= 0:
-            frontier.append(sid)
-            check(sid, s, 0)
-    level = 0
-    complete = False
-    states, add = store.states, store.add
-    while pending:
-        if not frontier:
-            complete = True
-            break
-        if level >= depth:
-            break
+    def run(self) -> CheckResult:
+        """Level by level from the initial states to the depth bound, the empty frontier,
+        every property violated or a budget; the :class:`CheckResult`."""
+        self.t0 = time.perf_counter()
+        self.next_tick = self.t0 + self.progress_every
+        frontier = []
+        for s in self.model.init_states():
+            sid = self.store.add(s, -1, -1)
+            if sid >= 0:
+                frontier.append(sid)
+                self.check(sid, s, 0)
+        level = 0
+        complete = False
+        while self.pending:
+            if not frontier:
+                complete = True
+                break
+            if level >= self.depth:
+                break
+            frontier = self.level(frontier, level)
+            if self.stats.stopped:
+                break
+            level += 1
+        return self.result(level, complete)
+
+    def level(self, frontier, level) -> list:
+        """Expand the states ``frontier`` (ids) of ``level``; the new states' ids.  Stops
+        early (``stats.stopped``) when a budget runs out."""
+        states, add = self.store.states, self.store.add
+        successors, fired, stats = self.successors, self.fired, self.stats
+        progress = self.progress
         nxt = []
         for sid in frontier:
             s = states[sid]
@@ -191,52 +214,80 @@ def explore_states(model, props, depth: int | None = None, budget: Budget = Budg
                 if nid < 0:
                     continue
                 nxt.append(nid)
-                for key, cache, c in flat[i]:
+                for key, cache, c in self.flat[i]:
                     r = cache.get(key(ns))
                     if r is None:
                         r = c.fill(ns)
                     if not r:
-                        check(nid, ns, level + 1)
+                        self.check(nid, ns, level + 1)
                         break
-            if not pending:
+            if not self.pending:
                 break
             n = len(states)
             if n & 255 == 0 or progress is not None:
                 now = time.perf_counter()
-                if budget.max_states is not None and n >= budget.max_states:
-                    stats.stopped = f"max-states {budget.max_states} reached"
-                elif budget.time_limit is not None and now - t0 >= budget.time_limit:
-                    stats.stopped = f"time limit {budget.time_limit:g}s reached"
-                elif budget.stopped():
-                    stats.stopped = budget.stopped()
-                if progress is not None and now >= next_tick:
-                    stats.states, stats.depth, stats.seconds = n, level, now - t0
+                stats.stopped = budget_stop(self.budget, n, now - self.t0)
+                if progress is not None and now >= self.next_tick:
+                    stats.states, stats.depth, stats.seconds = n, level, now - self.t0
                     progress(stats)
-                    next_tick = now + progress_every
+                    self.next_tick = now + self.progress_every
                 if stats.stopped:
                     break
-        if stats.stopped:
-            break
-        frontier = nxt
-        level += 1
-    stats.states = len(states)
-    stats.depth = level
-    stats.seconds = time.perf_counter() - t0
-    by_family = Counter()
-    stats.transitions = sum(fired)
-    for i, c in enumerate(fired):
-        by_family[model.actions[i].name] += c
-    stats.fired = dict(by_family)
-    stats.por = None if ample is None else ample.describe()
-    for p in pending:
-        if stats.stopped:
-            verdicts[p.name] = Verdict(p.name, INCOMPLETE, level)  # every state at <= level was checked
-        else:
-            verdicts[p.name] = Verdict(p.name, HOLDS, level, complete=complete)
-    families = []
-    for a in model.actions:
-        if a.name not in families:
-            families.append(a.name)
-    never = [f for f in families if by_family.get(f, 0) == 0]
-    ordered = {p.name: verdicts[p.name] for p in props}
-    return CheckResult(model.design.name, model.bounds.as_dict(), ordered, stats, never)
+        return nxt
+
+    def result(self, level, complete) -> CheckResult:
+        """The :class:`CheckResult` of a run that ended at ``level``."""
+        model, stats, verdicts = self.model, self.stats, self.verdicts
+        stats.states = len(self.store.states)
+        stats.depth = level
+        stats.seconds = time.perf_counter() - self.t0
+        by_family = Counter()
+        stats.transitions = sum(self.fired)
+        for i, c in enumerate(self.fired):
+            by_family[model.actions[i].name] += c
+        stats.fired = dict(by_family)
+        stats.por = None if self.ample is None else self.ample.describe()
+        for p in self.pending:
+            if stats.stopped:   # every state at <= level was checked
+                verdicts[p.name] = Verdict(p.name, INCOMPLETE, level)
+            else:
+                verdicts[p.name] = Verdict(p.name, HOLDS, level, complete=complete)
+        families = list(dict.fromkeys(a.name for a in model.actions))
+        never = [f for f in families if by_family.get(f, 0) == 0]
+        ordered = {p.name: verdicts[p.name] for p in self.props}
+        return CheckResult(model.design.name, model.bounds.as_dict(), ordered, stats, never)
+
+
+class BfsEngine:
+    """The default explicit engine (``bfs``): the batched breadth-first explorer
+    (:func:`~.levels.explore_batched`) behind the :class:`~daxcheck.checker.engine.Engine`
+    interface.  Reads ``depth``, ``budget``, ``progress``/``progress_every``, ``exact``,
+    ``symmetry``, ``por`` and ``checkpoint`` of the options; raises CheckpointError for an
+    unusable checkpoint."""
+
+    name = "bfs"
+    stats_type = Stats
+
+    def check(self, options: EngineOptions) -> CheckResult:
+        o = options
+        return explore(o.model, list(o.properties), o.depth, o.budget, o.progress,
+                       o.progress_every, exact=o.exact, symmetry=o.symmetry,
+                       checkpoint=o.checkpoint, por=o.por)
+
+
+class ReferenceEngine:
+    """The reference explicit engine (``reference``): one state at a time
+    (:func:`explore_states`; ``memo=False`` in the options: plain
+    :meth:`~daxcheck.spec.model.DaxModel.successors`), the oracle the batched explorer is
+    tested against.  No checkpoints (CheckpointError), no symmetry or exact mode (states
+    are always compared whole)."""
+
+    name = "reference"
+    stats_type = Stats
+
+    def check(self, options: EngineOptions) -> CheckResult:
+        o = options
+        if o.checkpoint is not None:
+            raise CheckpointError("checkpoints are saved by the batched explorer only")
+        return explore_states(o.model, list(o.properties), o.depth, o.budget, o.progress,
+                              o.progress_every, o.memo, o.por)

@@ -42,6 +42,32 @@ from .readset import read_set
 from .transitions import action_footprint
 
 
+def private_fields(L) -> set:
+    """The offsets of the thread fields (program counters, arguments, locals) and lock
+    fields of race layout ``L``: only split steps may write them."""
+    private = set()
+    for t in L.threads:
+        private.update(thread_offsets(L, t))
+    for name in LOCK_FIELDS:
+        private.update(L.flat(name))
+    return private
+
+
+def visible_fields(props, L) -> set | None:
+    """The offsets the checked properties read (``no_deadlock`` exempt: stable), None
+    when some conjunct cannot be analysed (then every step is visible)."""
+    visible = set()
+    for p in props:
+        if p.name == "no_deadlock":
+            continue
+        for _, fn in p.conjuncts(L):
+            rs = read_set(fn, L)
+            if rs is None:
+                return None
+            visible.update(rs)
+    return visible
+
+
 class AmpleSets:
     """The ample-set filter of ``model`` for the Property list ``props`` (see the module
     docstring).  ``active``: whether any state can be reduced (False for a design without
@@ -65,11 +91,7 @@ class AmpleSets:
         acts = model.actions
         fps = footprints if footprints is not None else [action_footprint(model, a)
                                                           for a in acts]
-        private = set()
-        for t in L.threads:
-            private.update(thread_offsets(L, t))
-        for name in LOCK_FIELDS:
-            private.update(L.flat(name))
+        private = private_fields(L)
         for a, fp in zip(acts, fps):
             if not isinstance(a, SplitOp) and (fp is None or private & set(fp[1])):
                 self.why = f"{a.describe()} writes a lock or thread field"
@@ -80,47 +102,40 @@ class AmpleSets:
         for i, a in enumerate(acts):
             if isinstance(a, SplitOp):
                 self.steps[(a.thread, _op_key(a), a.step)] = a
-        visible = set()
-        for p in props:
-            if p.name == "no_deadlock":
-                continue
-            for _, fn in p.conjuncts(L):
-                rs = read_set(fn, L)
-                if rs is None:
-                    visible = None
-                    break
-                visible.update(rs)
-            if visible is None:
-                break
+        visible = visible_fields(props, L)
         for i, (a, fp) in enumerate(zip(acts, fps)):
             if not isinstance(a, SplitOp) or a.step == 0 or a.step in a.RETRY or fp is None:
                 continue
-            ra, wa = set(fp[0]), set(fp[1])
-            if visible is None or wa & visible:
+            if visible is None or set(fp[1]) & visible:
                 continue
-            t = a.thread
-            atomic, split = [], []
-            ok = True
-            for b, fb in zip(acts, fps):
-                if isinstance(b, SplitOp) and b.thread == t:
-                    continue
-                if fb is not None:
-                    rb, wb = set(fb[0]), set(fb[1])
-                    if not (ra & wb or wa & rb or wa & wb):
-                        continue
-                if isinstance(b, SplitOp):
-                    split.append(b)
-                    continue
-                needs = locks.atomic_needs_of(D, L, b)
-                if not needs:
-                    ok = False
-                    break
-                atomic.append(needs)
-            if ok:
-                self.cands.append((i, t, tuple(atomic), tuple(split)))
+            deps = self.dependents(a, fp, acts, fps)
+            if deps is not None:
+                self.cands.append((i, a.thread, *deps))
         self.active = bool(self.cands)
         if not self.active:
             self.why = "no step of a thread is independent of the others in any state"
+
+    def dependents(self, a, fp, acts, fps):
+        """The steps of other threads that step ``a`` (footprint ``fp``) depends on, as
+        ``(atomic operations' lock needs, split steps)``, or None when an atomic operation
+        depends on it without taking a lock (then ``a`` is never reduced)."""
+        ra, wa = set(fp[0]), set(fp[1])
+        atomic, split = [], []
+        for b, fb in zip(acts, fps):
+            if isinstance(b, SplitOp) and b.thread == a.thread:
+                continue
+            if fb is not None:
+                rb, wb = set(fb[0]), set(fb[1])
+                if not (ra & wb or wa & rb or wa & wb):
+                    continue
+            if isinstance(b, SplitOp):
+                split.append(b)
+                continue
+            needs = locks.atomic_needs_of(self.D, self.L, b)
+            if not needs:
+                return None
+            atomic.append(needs)
+        return tuple(atomic), tuple(split)
 
     # ------------------------------------------------------------ C1 on one state
     def _locked(self, b, s, t) -> bool:

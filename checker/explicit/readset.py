@@ -22,6 +22,8 @@ class Dep:
     """A symbolic value standing for "some function of the offsets in ``offs``"."""
 
     __slots__ = ("offs",)
+    TAINT = True
+    """Marks a taint value for :mod:`daxcheck.usercode` (which imports no engine)."""
 
     def __init__(self, offs):
         self.offs = offs
@@ -73,6 +75,9 @@ class _TaintBackend:
 
 class TaintState:
     """A state of ``width`` fields where field ``o`` reads as ``Dep({o})``."""
+
+    TAINT = True
+    """Marks a taint state for :mod:`daxcheck.usercode` (which imports no engine)."""
 
     def __init__(self, width):
         self._vals = [Dep(frozenset((o,))) for o in range(width)]

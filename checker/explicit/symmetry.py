@@ -28,6 +28,8 @@ import itertools
 
 import numpy as np
 
+from daxcheck.spec.state import ENUM_MEMBERS
+
 MAX_ELEMENTS = 720
 """The largest group used; a larger one drops its biggest factors."""
 
@@ -38,10 +40,6 @@ class SymmetryBroken(Exception):
 
 
 def _members():
-    try:
-        from daxcheck.spec.state import ENUM_MEMBERS
-    except ImportError:  # pragma: no cover - a spec without the declaration
-        return {}
     return ENUM_MEMBERS
 
 

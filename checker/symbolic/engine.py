@@ -28,187 +28,15 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from daxcheck.properties import LEMMAS, PROPERTIES
 from daxcheck.spec.state import field_domain
+from daxcheck.spec.vocab import Implies, Or
 
 from . import smt
 from ..results import CheckResult, Stats, Verdict, HOLDS, VIOLATED, INCOMPLETE
 from .smt import Result
-from ..trace import Trace, TraceError
-
-
-class EngineDisagreement(RuntimeError):
-    """Internal error: a Z3 counterexample does not replay through the explicit semantics,
-    or the property holds on the replayed state.  Never reported as a verdict."""
-
-
-class ProveError(ValueError):
-    """Bad arguments to :func:`prove` (k out of range, unknown lemma set)."""
-
-
-# ----------------------------------------------------------------------------- templates
-class SymbolicModel:
-    """The step relation and property terms of a :class:`~daxcheck.spec.model.DaxModel`.
-
-    Built once per model: every action is evaluated over the symbolic state ``cur``.
-    Attributes: ``entries`` (list of ``(action index, guard term, {offset: next term})``
-    for every action that is not disabled for Python-level reasons and is not a no-op),
-    ``build_seconds``.  Raises :class:`~daxcheck.spec.vocab.SymbolicUseError` when an action
-    or property cannot be evaluated symbolically.
-    """
-
-    def __init__(self, model, encoding: str = "index"):
-        if encoding not in ("onehot", "index"):
-            raise ValueError(f"encoding must be onehot or index, not {encoding!r}")
-        self.encoding = encoding
-        t0 = time.perf_counter()
-        self.model = model
-        L = self.L = model.L
-        self.cur = smt.fresh_state(L, "cur")
-        self.nxt = smt.fresh_state(L, "nxt")
-        self.entries = []
-        for i, a in enumerate(model.actions):
-            out, guards = smt.evaluate(a.apply, model, self.cur, what=f"action {a.describe()}")
-            if out is None or out is self.cur:
-                continue  # disabled whatever the state, or a read (changes nothing)
-            g = smt.simplify(smt.conj(guards))
-            if smt.is_false(g):
-                continue
-            writes = {}
-            for o in range(L.width):
-                v = out[o]
-                if v is self.cur[o]:
-                    continue
-                v = smt.simplify(v)
-                if v.eq(self.cur[o]):
-                    continue
-                writes[o] = v
-            self.entries.append((i, g, writes))
-        n = len(self.entries)
-        z3 = smt.z3
-        self.written = sorted({o for _, _, w in self.entries for o in w})
-        if self.encoding == "onehot":
-            # One Boolean per action instance, exactly one true; each implies its guard
-            # and its writes; a field keeps its value unless one of its writers is chosen.
-            self.sel = [z3.Bool(f"act{j}") for j in range(n)]
-            parts = [z3.PbEq([(a, 1) for a in self.sel], 1)] if n else [z3.BoolVal(False)]
-            writers = {o: [] for o in self.written}
-            for j, (_, g, w) in enumerate(self.entries):
-                parts.append(z3.Implies(self.sel[j], z3.And([g] + [self.nxt[o] == v
-                                                                    for o, v in w.items()])))
-                for o in w:
-                    writers[o].append(self.sel[j])
-            for o in self.written:
-                parts.append(z3.Or([self.nxt[o] == self.cur[o]] + writers[o]))
-        else:
-            # A bit-vector selector and an if-then-else chain per field.
-            self.sel = [z3.BitVec("sel", 16)]
-            sel = self.sel[0]
-            enabled = z3.BoolVal(False)
-            for j in range(n - 1, -1, -1):
-                enabled = z3.If(sel == j, self.entries[j][1], enabled)
-            parts = [z3.ULT(sel, n), enabled]
-            for o in self.written:
-                v = self.cur[o]
-                for j in range(n - 1, -1, -1):
-                    w = self.entries[j][2].get(o)
-                    if w is not None:
-                        v = z3.If(sel == j, w, v)
-                parts.append(self.nxt[o] == v)
-        self.step_term = z3.And(parts)
-        self._props = {}
-        self.logic = "QF_FD" if smt.field_sort_bits() is not None else None
-        self.build_seconds = time.perf_counter() - t0
-
-    def prop_term(self, prop):
-        """The term of property ``prop`` (a :class:`~daxcheck.properties.Property` or any
-        object with ``name`` and ``fn(L, s)``) over ``cur``, cached by name."""
-        t = self._props.get(prop.name)
-        if t is None:
-            r, guards = smt.evaluate(prop.fn, self.L, self.cur, what=f"property {prop.name}")
-            t = self._props[prop.name] = smt.simplify(smt.conj([r] + guards))
-        return t
-
-    def at(self, t, s):
-        """Template term ``t`` (over ``cur``) instantiated at symbolic state ``s``."""
-        return smt.substitute(t, list(zip(self.cur, s)))
-
-    def step(self, s, s2, tag: str):
-        """``(term, selectors)``: the step relation from symbolic state ``s`` to ``s2`` with
-        fresh selector variables named after ``tag``."""
-        z3 = smt.z3
-        if self.encoding == "onehot":
-            sels = [z3.Bool(f"{tag}.act{j}") for j in range(len(self.sel))]
-        else:
-            sels = [z3.BitVec(f"{tag}.sel", 16)]
-        t = smt.substitute(self.step_term, list(zip(self.cur, s)) + list(zip(self.nxt, s2))
-                           + list(zip(self.sel, sels)))
-        return t, sels
-
-    def chosen(self, out: smt.Outcome, sels) -> int:
-        """Model action index the selectors ``sels`` of one step take in outcome ``out``."""
-        if self.encoding == "onehot":
-            js = [j for j, v in enumerate(sels) if out.value(v) == 1]
-            if len(js) != 1:
-                raise EngineDisagreement(f"{len(js)} actions chosen in one step")
-            return self.entries[js[0]][0]
-        return self.entries[out.value(sels[0])][0]
-
-    def next_state_vars(self, s, tag: str) -> tuple:
-        """A symbolic successor of ``s``: fresh variables for fields some action writes,
-        the very terms of ``s`` for the others."""
-        fresh = smt.fresh_state(self.L, tag)
-        w = set(self.written)
-        return tuple(fresh[o] if o in w else s[o] for o in range(self.L.width))
-
-
-class _Unrolling:
-    """Symbolic states ``S[0..k]`` and selectors joined by the step relation in a solver."""
-
-    def __init__(self, sm: SymbolicModel, solver: smt.Solver, tag: str, init: bytes | None):
-        self.sm, self.solver, self.tag = sm, solver, tag
-        self.S = [smt.fresh_state(sm.L, f"{tag}0")]
-        self.sels = []
-        if init is not None:
-            solver.add(smt.eq_state(self.S[0], init))
-        else:
-            solver.add(_byte_range(self.S[0]))
-
-    def extend(self):
-        k = len(self.S)
-        s2 = self.sm.next_state_vars(self.S[-1], f"{self.tag}{k}")
-        t, sels = self.sm.step(self.S[-1], s2, f"{self.tag}{k}")
-        self.solver.add(t)
-        if self.tag != "s":
-            self.solver.add(_byte_range([s2[o] for o in self.sm.written]))
-        self.S.append(s2)
-        self.sels.append(sels)
-
-    def path(self, out: smt.Outcome):
-        """``(actions, states)`` of the model in a REFUTED outcome."""
-        m = self.sm.model
-        acts = [m.actions[self.sm.chosen(out, v)] for v in self.sels]
-        states = [smt.state_value(out, s) for s in self.S]
-        return acts, states
-
-
-def _byte_range(s):
-    return smt.z3.And([smt.z3.And(v >= 0, v <= 255) for v in s])
-
-
-def _replay(model, acts, states, props, what):
-    """Replay a Z3 path through the explicit semantics; return the replayed trace and the
-    names of ``props`` that fail on its final state.  Raises EngineDisagreement."""
-    try:
-        tr = Trace.from_actions(model, acts)
-    except TraceError as e:
-        raise EngineDisagreement(f"{what}: Z3 path does not replay: {e}") from None
-    for n, (a, b) in enumerate(zip(tr.states, states)):
-        if a != b:
-            diff = [model.L.label(o) for o in range(model.L.width) if a[o] != b[o]]
-            raise EngineDisagreement(f"{what}: Z3 state {n} differs from the replayed one at "
-                                     f"{', '.join(diff[:5])}")
-    last = tr.states[-1]
-    return tr, [p.name for p in props if not p.fn(model.L, last)]
+from .unroll import (EngineDisagreement, ProveError, SymbolicModel,  # noqa: F401 (re-exported)
+                     Unrolling, byte_range, replay_path)
 
 
 # ----------------------------------------------------------------------------- BMC
@@ -238,7 +66,7 @@ def bmc(model, props, depth: int | None = None, time_limit: float | None = None,
     sm = sm or SymbolicModel(model)
     bad = {p.name: smt.neg(sm.prop_term(p)) for p in props}
     solver = smt.Solver(deadline, logic=sm.logic)
-    run = _Unrolling(sm, solver, "s", model.init_states()[0])
+    run = Unrolling(sm, solver, "s", model.init_states()[0])
     pending = list(props)
     verdicts = {}
     stats = Stats()
@@ -248,29 +76,7 @@ def bmc(model, props, depth: int | None = None, time_limit: float | None = None,
             run.extend()
             # Facts proved at the previous depth: no pending property failed there.
             solver.add(*[sm.at(sm.prop_term(p), run.S[k - 1]) for p in pending])
-        while pending:
-            goal = smt.z3.Bool(f"goal{k}.{stats.transitions}")
-            solver.add(smt.z3.Implies(goal, smt.disj([sm.at(bad[p.name], run.S[k])
-                                                       for p in pending])))
-            out = solver.check(goal)
-            stats.transitions += 1
-            if out.result is Result.REFUTED:
-                acts, states = run.path(out)
-            solver.add(smt.neg(goal))
-            if out.result is Result.UNKNOWN:
-                stats.stopped = f"solver unknown at depth {k}: {out.reason}"
-                break
-            if out.result is Result.CONFIRMED:
-                break
-            tr, failing = _replay(model, acts, states, pending, f"bmc {model.design.name} depth {k}")
-            if not failing:
-                raise EngineDisagreement(
-                    f"bmc {model.design.name} depth {k}: Z3 says one of "
-                    f"{', '.join(p.name for p in pending)} fails, but all hold on the replayed state")
-            path = tr.path(model)
-            for name in failing:
-                verdicts[name] = Verdict(name, VIOLATED, k, trace=path)
-            pending = [p for p in pending if p.name not in verdicts]
+        pending = bmc_depth(model, sm, solver, run, k, pending, bad, verdicts, stats)
         if stats.stopped:
             break
         covered = k
@@ -287,6 +93,39 @@ def bmc(model, props, depth: int | None = None, time_limit: float | None = None,
     stats.seconds = time.perf_counter() - t0
     ordered = {p.name: verdicts[p.name] for p in props}
     return CheckResult(model.design.name, model.bounds.as_dict(), ordered, stats, [])
+
+
+def bmc_depth(model, sm, solver, run, k, pending, bad, verdicts, stats) -> list:
+    """Depth ``k`` of :func:`bmc`: ask until no property of ``pending`` can fail after
+    exactly ``k`` actions (``bad``: the negated property terms), each counterexample
+    replayed and recorded in ``verdicts``; ``stats.stopped`` on a solver unknown.  Returns
+    the properties still pending."""
+    while pending:
+        goal = smt.z3.Bool(f"goal{k}.{stats.transitions}")
+        solver.add(smt.z3.Implies(goal, smt.disj([sm.at(bad[p.name], run.S[k])
+                                                   for p in pending])))
+        out = solver.check(goal)
+        stats.transitions += 1
+        if out.result is Result.REFUTED:
+            acts, states = run.path(out)
+        solver.add(smt.neg(goal))
+        if out.result is Result.UNKNOWN:
+            stats.stopped = f"solver unknown at depth {k}: {out.reason}"
+            break
+        if out.result is Result.CONFIRMED:
+            break
+        tr, failing = replay_path(model, acts, states, pending,
+                                  f"bmc {model.design.name} depth {k}")
+        if not failing:
+            raise EngineDisagreement(
+                f"bmc {model.design.name} depth {k}: Z3 says one of "
+                f"{', '.join(p.name for p in pending)} fails, but all hold on the replayed "
+                f"state")
+        path = tr.path(model)
+        for name in failing:
+            verdicts[name] = Verdict(name, VIOLATED, k, trace=path)
+        pending = [p for p in pending if p.name not in verdicts]
+    return pending
 
 
 # ----------------------------------------------------------------------------- k-induction
@@ -308,7 +147,6 @@ def domain_lemmas(L) -> list[Lemma]:
         vals = field_domain(L, o)
 
         def fn(L, s, o=o, vals=vals):
-            from daxcheck.spec.vocab import Or
             return Or(*[s[o] == v for v in vals])
         out.append(Lemma(f"domain:{L.label(o)}", fn, f"{L.label(o)} in {vals}"))
     return out
@@ -364,7 +202,6 @@ def mined_lemmas(model, max_states: int = 30000, depth: int | None = None) -> li
         dom = field_domain(L, o)
         if len(vals[o]) < len(dom):
             def fn(L, s, o=o, vs=tuple(vals[o])):
-                from daxcheck.spec.vocab import Or
                 return Or(*[s[o] == v for v in vs])
             out.append(Lemma(f"values:{L.label(o)}", fn))
     for o1 in range(W):
@@ -378,7 +215,6 @@ def mined_lemmas(model, max_states: int = 30000, depth: int | None = None) -> li
                 vs = sorted({s[o2] for s in sub})
                 if len(vs) < len(vals[o2]):
                     def fn(L, s, o1=o1, v=v, o2=o2, vs=tuple(vs)):
-                        from daxcheck.spec.vocab import Or, Implies
                         return Implies(s[o1] == v, Or(*[s[o2] == w for w in vs]))
                     out.append(Lemma(f"when:{L.label(o1)}={v}:{L.label(o2)}", fn))
     return out
@@ -509,133 +345,188 @@ def prove_all(model, props, k: int | None = None, max_k: int = 4, lemmas: str = 
     raises SymbolicUseError.
     Returns a :class:`ProofRun`.  Raises ProveError for bad arguments.
     """
-    from daxcheck.properties import PROPERTIES, LEMMAS
     if lemmas not in ("none", "shipped", "mined"):
         raise ProveError(f"lemmas must be none, shipped or mined, not {lemmas!r}")
     ks = induction_depths(k, max_k)
     if not props:
         raise ProveError("no property to prove")
-    t0 = time.perf_counter()
-    deadline = smt.Deadline(time_limit)
-    sm = sm or SymbolicModel(model)
-    L = model.L
-    goals = {p.name: p for p in props}
-    cands = list(props)
-    named = []
-    auto = []
-    if lemmas in ("shipped", "mined"):
-        named = [p for p in PROPERTIES.values() if p.name not in goals and p.origin == "shipped"]
-        named += [p for p in LEMMAS.values() if p.name not in goals]
-        auto = domain_lemmas(L) + frame_lemmas(sm)
-    if lemmas == "mined":
-        auto += mined_lemmas(model, mine_states)
-    unusable = {}
-    for c in named:
-        try:
-            sm.prop_term(c)
-        except smt.SymbolicUseError as e:   # explicit-only lemma: offered, not usable here
-            unusable[c.name] = f"not symbolic: {e}"
-    named = [c for c in named if c.name not in unusable]
-    cands += named + auto
-    terms = {c.name: sm.prop_term(c) for c in cands}
-    name = model.design.name
-    results = {}
-    ctis = {}
+    return Houdini(model, props, lemmas, time_limit, simple_path, mine_states, sm).run(ks)
 
-    def done(prop, status, kk, **kw):
-        return ProofResult(name, prop, status, kk, seconds=time.perf_counter() - t0, **kw)
 
-    def finish(kk, unknown=None):
+class Houdini:
+    """One :func:`prove_all` run: the candidates (goals ``props``, named lemmas, generated
+    ones) and their terms, the base-case unrolling shared by every k, and what is known so
+    far (``results`` per goal, ``false_at`` per refuted candidate, ``ctis`` per goal
+    dropped by induction, ``survivors`` of the last inductive step).  :meth:`run` tries
+    the induction depths in turn; arguments as :func:`prove_all`'s (checked there)."""
+
+    def __init__(self, model, props, lemmas, time_limit, simple_path, mine_states, sm):
+        self.t0 = time.perf_counter()
+        self.model, self.props, self.simple_path = model, props, simple_path
+        self.deadline = smt.Deadline(time_limit)
+        self.sm = sm or SymbolicModel(model)
+        self.L = model.L
+        self.goals = {p.name: p for p in props}
+        self.named, self.auto, self.unusable = self.candidates(lemmas, mine_states)
+        self.cands = list(props) + self.named + self.auto
+        self.terms = {c.name: self.sm.prop_term(c) for c in self.cands}
+        self.name = model.design.name
+        self.results, self.ctis = {}, {}
+        self.false_at = {}          # candidate name -> shallowest failing depth
+        self.survivors = set()
+        # Base case, shared by all k: which candidates fail within depth < k.
+        self.base_solver = smt.Solver(self.deadline, logic=self.sm.logic)
+        self.base = Unrolling(self.sm, self.base_solver, "s", model.init_states()[0])
+        self.base_depth = -1
+
+    def candidates(self, lemmas, mine_states):
+        """``(named, auto, unusable)``: the named lemmas and other shipped invariants that
+        can be evaluated over Z3 terms, the generated ones (per-field domain and frame
+        lemmas; mined ones with ``lemmas="mined"``), and ``{name: "not symbolic: why"}``
+        for the named ones that cannot."""
+        named, auto = [], []
+        if lemmas in ("shipped", "mined"):
+            named = [p for p in PROPERTIES.values()
+                     if p.name not in self.goals and p.origin == "shipped"]
+            named += [p for p in LEMMAS.values() if p.name not in self.goals]
+            auto = domain_lemmas(self.L) + frame_lemmas(self.sm)
+        if lemmas == "mined":
+            auto += mined_lemmas(self.model, mine_states)
+        unusable = {}
+        for c in named:
+            try:
+                self.sm.prop_term(c)
+            except smt.SymbolicUseError as e:   # explicit-only lemma: offered, not usable here
+                unusable[c.name] = f"not symbolic: {e}"
+        return [c for c in named if c.name not in unusable], auto, unusable
+
+    def done(self, prop, status, kk, **kw) -> ProofResult:
+        """The :class:`ProofResult` of goal ``prop`` now."""
+        return ProofResult(self.name, prop, status, kk, seconds=time.perf_counter() - self.t0,
+                           **kw)
+
+    def finish(self, kk, unknown=None) -> ProofRun:
+        """The :class:`ProofRun` at depth ``kk``: goals without an answer are "unknown"
+        (``unknown``: the solver's reason) or "not inductive" (with their CTI)."""
         out = []
-        for p in props:
-            r = results.get(p.name)
+        for p in self.props:
+            r = self.results.get(p.name)
             if r is None:
                 if unknown is not None:
-                    r = done(p.name, "unknown", kk, reason=unknown)
+                    r = self.done(p.name, "unknown", kk, reason=unknown)
                 else:
-                    cti, surv = ctis.get(p.name, (None, []))
-                    r = done(p.name, "not inductive", kk, cti=cti, lemmas=surv)
+                    cti, surv = self.ctis.get(p.name, (None, []))
+                    r = self.done(p.name, "not inductive", kk, cti=cti, lemmas=surv)
             out.append(r)
-        status = dict(unusable)
-        for c in named:
-            if c.name in false_at:
-                status[c.name] = f"false at depth {false_at[c.name]}"
+        status = dict(self.unusable)
+        for c in self.named:
+            if c.name in self.false_at:
+                status[c.name] = f"false at depth {self.false_at[c.name]}"
             elif unknown is not None:
                 status[c.name] = "undecided (solver unknown)"
             else:
-                status[c.name] = "proved" if c.name in survivors else "not inductive"
-        return ProofRun(name, out, status, len(auto), kk, time.perf_counter() - t0)
+                status[c.name] = "proved" if c.name in self.survivors else "not inductive"
+        return ProofRun(self.name, out, status, len(self.auto), kk,
+                        time.perf_counter() - self.t0)
 
-    # Base case, shared by all k: which candidates fail within depth < k.
-    base_solver = smt.Solver(deadline, logic=sm.logic)
-    base = _Unrolling(sm, base_solver, "s", model.init_states()[0])
-    false_at = {}          # candidate name -> shallowest failing depth
-    base_depth = -1
-    survivors = set()
-    for kk in ks:
-        while base_depth < kk - 1:
-            base_depth += 1
-            if base_depth > 0:
+    def run(self, ks) -> ProofRun:
+        """Base case then inductive step at each depth of ``ks`` until every goal has an
+        answer."""
+        for kk in ks:
+            stopped = self.base_case(kk)
+            if stopped is not None:
+                return stopped
+            if all(n in self.results for n in self.goals):
+                return self.finish(kk)
+            stopped = self.inductive_step(kk)
+            if stopped is not None:
+                return stopped
+            if all(n in self.results for n in self.goals):
+                return self.finish(kk)
+        return self.finish(ks[-1])
+
+    def base_case(self, kk) -> ProofRun | None:
+        """Extend the base case to depth ``kk - 1``: every candidate failing on a path from
+        the initial state is false (a goal "refuted" with its replayed trace).  Returns the
+        final :class:`ProofRun` when the solver answers unknown, else None."""
+        sm, solver, base = self.sm, self.base_solver, self.base
+        while self.base_depth < kk - 1:
+            self.base_depth += 1
+            d = self.base_depth
+            if d > 0:
                 base.extend()
-            live = [c for c in cands if c.name not in false_at]
+            live = [c for c in self.cands if c.name not in self.false_at]
             while live:
-                with base_solver.frame():
-                    base_solver.add(smt.disj([smt.neg(sm.at(terms[c.name], base.S[base_depth]))
-                                              for c in live]))
-                    out = base_solver.check()
+                with solver.frame():
+                    solver.add(smt.disj([smt.neg(sm.at(self.terms[c.name], base.S[d]))
+                                         for c in live]))
+                    out = solver.check()
                     if out.result is Result.REFUTED:
                         acts, states = base.path(out)
                 if out.result is Result.UNKNOWN:
-                    return finish(kk, f"base case depth {base_depth}: {out.reason}")
+                    return self.finish(kk, f"base case depth {d}: {out.reason}")
                 if out.result is Result.CONFIRMED:
                     break
-                tr, failing = _replay(model, acts, states, live, f"prove {name} base {base_depth}")
+                tr, failing = replay_path(self.model, acts, states, live,
+                                          f"prove {self.name} base {d}")
                 if not failing:
-                    raise EngineDisagreement(f"prove {name}: base case counterexample at depth "
-                                             f"{base_depth} does not fail on replay")
+                    raise EngineDisagreement(f"prove {self.name}: base case counterexample at "
+                                             f"depth {d} does not fail on replay")
                 for n in failing:
-                    false_at[n] = base_depth
-                    if n in goals and n not in results:
-                        results[n] = done(n, "refuted", base_depth, trace=tr.path(model))
-                live = [c for c in live if c.name not in false_at]
-        if all(n in results for n in goals):
-            return finish(kk)
-        # Inductive step at kk with Houdini.
-        active = [c for c in cands if c.name not in false_at]
-        solver = smt.Solver(deadline, logic=sm.logic)
-        run = _Unrolling(sm, solver, "i", None)
+                    self.false_at[n] = d
+                    if n in self.goals and n not in self.results:
+                        self.results[n] = self.done(n, "refuted", d, trace=tr.path(self.model))
+                live = [c for c in live if c.name not in self.false_at]
+        return None
+
+    def step_solver(self, kk, active):
+        """A solver holding ``kk`` steps from an arbitrary state in which each candidate of
+        ``active`` (switched by its indicator) holds in the first ``kk`` states and some
+        fails in the last; ``(solver, indicators)``."""
+        sm = self.sm
+        solver = smt.Solver(self.deadline, logic=sm.logic)
+        run = Unrolling(sm, solver, "i", None)
         for _ in range(kk):
             run.extend()
         ind = {c.name: smt.z3.Bool(f"use:{c.name}") for c in active}
         for c in active:
             for i in range(kk):
-                solver.add(smt.z3.Implies(ind[c.name], sm.at(terms[c.name], run.S[i])))
-        solver.add(smt.disj([smt.z3.And(ind[c.name], smt.neg(sm.at(terms[c.name], run.S[kk])))
+                solver.add(smt.z3.Implies(ind[c.name], sm.at(self.terms[c.name], run.S[i])))
+        solver.add(smt.disj([smt.z3.And(ind[c.name],
+                                        smt.neg(sm.at(self.terms[c.name], run.S[kk])))
                              for c in active]))
-        if simple_path:
+        if self.simple_path:
             for i in range(kk + 1):
                 for j in range(i + 1, kk + 1):
                     solver.add(smt.neg(smt.eq_state(run.S[i], run.S[j])))
+        return solver, run, ind
+
+    def inductive_step(self, kk) -> ProofRun | None:
+        """The inductive step at ``kk`` with Houdini: drop every candidate that can fail
+        after ``kk`` states where the remaining ones hold, until the rest is inductive;
+        goals left are "proved".  Returns the final :class:`ProofRun` when the solver
+        answers unknown, else None."""
+        active = [c for c in self.cands if c.name not in self.false_at]
+        solver, run, ind = self.step_solver(kk, active)
         while True:
             live = {c.name for c in active}
             out = solver.check(*[ind[n] if n in live else smt.neg(ind[n]) for n in ind])
             if out.result is Result.UNKNOWN:
-                return finish(kk, f"inductive step k={kk}: {out.reason}")
+                return self.finish(kk, f"inductive step k={kk}: {out.reason}")
             if out.result is Result.CONFIRMED:
-                survivors = live
+                self.survivors = live
                 break
             acts, states = run.path(out)
             last = states[-1]
-            dropped = {c.name for c in active if not c.fn(L, last)}
+            dropped = {c.name for c in active if not c.fn(self.L, last)}
             if not dropped:
-                raise EngineDisagreement(f"prove {name} k={kk}: Z3 step counterexample satisfies "
-                                         f"every candidate when evaluated concretely")
-            for n in dropped & set(goals):
-                ctis[n] = ((acts, states), sorted(live - dropped - set(goals)))
+                raise EngineDisagreement(f"prove {self.name} k={kk}: Z3 step counterexample "
+                                         f"satisfies every candidate when evaluated concretely")
+            for n in dropped & set(self.goals):
+                self.ctis[n] = ((acts, states), sorted(live - dropped - set(self.goals)))
             active = [c for c in active if c.name not in dropped]
-        for n in goals:
-            if n in survivors and n not in results:
-                results[n] = done(n, "proved", kk, lemmas=[c.name for c in active if c.name != n])
-        if all(n in results for n in goals):
-            return finish(kk)
-    return finish(ks[-1])
+        for n in self.goals:
+            if n in self.survivors and n not in self.results:
+                self.results[n] = self.done(n, "proved", kk,
+                                            lemmas=[c.name for c in active if c.name != n])
+        return None
