@@ -41,7 +41,7 @@ class Budget:
 
     max_states: int | None = None
     time_limit: float | None = None
-    stop: object = field(default=None, compare=False)
+    stop: Any = field(default=None, compare=False)
 
     def stopped(self) -> str | None:
         """"interrupted (Ctrl-C)" when :attr:`stop` is set, else None."""

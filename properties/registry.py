@@ -64,7 +64,9 @@ class Property:
         whole invariant, when it was not declared with ``each``)."""
         if self.each is None:
             return [(None, self.fn)]
-        return [(it, (lambda L, s, it=it: self.item_fn(L, s, it))) for it in self.each(L)]
+        item_fn = self.item_fn
+        assert item_fn is not None, "each= without an item function"
+        return [(it, (lambda L, s, it=it: item_fn(L, s, it))) for it in self.each(L)]
 
     def failing_items(self, L, s) -> list:
         """Items whose conjunct fails in ``s`` (``[None]`` for a failing plain invariant)."""

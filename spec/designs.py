@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 import warnings
 
@@ -362,7 +363,8 @@ SETTINGS: dict[str, dict] = {f.name: dict(f.metadata) for f in dataclasses.field
                              if "choices" in f.metadata}
 """Every design setting in declaration order: ``{"choices", "doc", "race"}`` (see
 :func:`setting`); the default is the merged-kernel (6.x) behaviour."""
-Design._CHOICES = {k: m["choices"] for k, m in SETTINGS.items() if m["choices"] != (False, True)}
+setattr(Design, "_CHOICES", {k: m["choices"] for k, m in SETTINGS.items()
+                            if m["choices"] != (False, True)})  # the pre-0.2 name
 
 
 def settings_doc() -> list[tuple[str, object, tuple, str]]:
@@ -407,26 +409,26 @@ def register_design(d: Design) -> Design:
     return d
 
 
-_REFLINK = dict(families=("mmap", "fault", "store", "flush", "write", "read", "reflink", "punch",
+_REFLINK: dict[str, Any] = dict(families=("mmap", "fault", "store", "flush", "write", "read", "reflink", "punch",
                           "fdatasync", "crash"),
                 bounds=Bounds(files=2, blocks=1, phys=2, tokens=1, procs=1, depth=7),
                 partial_writes=False)
-_IMMUTABLE = dict(families=("mmap", "fault", "store", "flush", "write", "read", "seal", "reflink",
+_IMMUTABLE: dict[str, Any] = dict(families=("mmap", "fault", "store", "flush", "write", "read", "seal", "reflink",
                             "punch", "fdatasync", "crash"),
                   bounds=Bounds(files=2, blocks=1, phys=3, tokens=1, procs=1, depth=6),
                   partial_writes=False)
-_SYNC = dict(families=("mmap", "fault", "store", "flush", "write", "read", "fallocate", "punch",
+_SYNC: dict[str, Any] = dict(families=("mmap", "fault", "store", "flush", "write", "read", "fallocate", "punch",
                        "fdatasync", "crash"),
              bounds=Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=7),
              partial_writes=False)
-_MIXED = dict(families=("mmap", "fault", "store", "flush", "write", "read", "fallocate",
+_MIXED: dict[str, Any] = dict(families=("mmap", "fault", "store", "flush", "write", "read", "fallocate",
                         "fdatasync", "crash"),
               bounds=Bounds(files=1, blocks=1, phys=2, tokens=1, procs=2, depth=6),
               partial_writes=False)
-_COW = dict(families=("mmap", "fault", "store", "flush", "write", "read", "reflink", "punch",
+_COW: dict[str, Any] = dict(families=("mmap", "fault", "store", "flush", "write", "read", "reflink", "punch",
                       "fdatasync", "crash"),
             bounds=Bounds(files=2, blocks=1, phys=3, tokens=2, procs=1, depth=5))
-_HOLE = dict(families=("mmap", "fault", "pmd_fault", "store", "flush", "write", "read",
+_HOLE: dict[str, Any] = dict(families=("mmap", "fault", "pmd_fault", "store", "flush", "write", "read",
                        "fallocate", "punch", "fdatasync"),
              bounds=Bounds(files=1, blocks=2, phys=2, tokens=1, procs=1, depth=5),
              partial_writes=False)

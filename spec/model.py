@@ -40,7 +40,8 @@ class DaxModel:
                 acts.extend(ACTIONS[fam].instances(self.L, design))
         self.actions: tuple[Action, ...] = tuple(acts)
         self.index = {a: i for i, a in enumerate(self.actions)}
-        groups, last = [], None
+        groups: list[list[int]] = []
+        last = None
         for i, a in enumerate(acts):
             key = a.guard_key()
             if key != last:

@@ -36,8 +36,8 @@ def kernel_function(source: str) -> Callable[[F], F]:
         if old is not None and old.__module__ != fn.__module__:
             raise KernelFunctionError(f"kernel function {fn.__name__} is already modelled in "
                                       f"{old.__module__}")
-        fn.__kernel_source__ = source
-        fn.__daxcheck_hook__ = True
+        setattr(fn, "__kernel_source__", source)
+        setattr(fn, "__daxcheck_hook__", True)
         KERNEL_FUNCTIONS[fn.__name__] = fn
         return fn
     return register

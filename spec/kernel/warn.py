@@ -32,7 +32,7 @@ def declare_warnings_in(source: str, origin: str) -> list[str]:
     """Declare every ``warn_on(..., "literal message")`` of Python ``source`` (a spec module
     or a user's file, parsed, not run), in source order, so a message's number does not
     depend on which transition happens to run first.  Returns the messages found."""
-    found = []
+    found: list[str] = []
     try:
         tree = ast.parse(source, origin)
     except SyntaxError:

@@ -22,7 +22,7 @@ from typing import ClassVar
 from ..arguments import show_arg
 from ..kernel import warn
 
-ACTIONS: dict[str, type] = {}
+ACTIONS: dict[str, type[Action]] = {}
 """Every action family by name, in registration order: the shipped ones, then users' in
 the order their files were loaded.  That order is a model's family order (deterministic,
 so traces replay by action)."""
