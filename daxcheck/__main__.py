@@ -21,8 +21,8 @@ def run() -> int:
     """Entry point: the early handlers (kept until ``main`` installs its own, which it
     restores to these when it returns), then either the supervisor
     (:mod:`daxcheck.supervisor`: parse, check the paths, run the command in a worker
-    process), or, in that worker and for ``oracle`` (or with ``DAXCHECK_NO_SUPERVISOR=1``),
-    :func:`daxcheck.checker.cli.main` in this process."""
+    process, write its result files), or, in that worker (or with
+    ``DAXCHECK_NO_SUPERVISOR=1``), :func:`daxcheck.checker.cli.main` in this process."""
     signal.signal(signal.SIGINT, _stop)
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
         signal.signal(signal.SIGTERM, _stop)
