@@ -2,8 +2,13 @@
 
 Ctrl-C and SIGTERM are handled from the first line on, so an interrupt while daxcheck's
 modules are still being imported ends with one line and exit 130 (143), not a traceback
-(:func:`daxcheck.checker.cli.main` installs its own handlers for the run itself).
+(:func:`daxcheck.checker.cli.main` installs its own handlers for the run itself).  The
+imports come after the handlers on purpose (the only imports inside functions here), and
+run with the two signals held back: a library whose import catches the exception a handler
+raises (numpy turns it into an ImportError) would otherwise print a traceback; a signal
+that arrived meanwhile is delivered right after the import.
 """
+import contextlib
 import signal
 import sys
 
@@ -17,6 +22,16 @@ def _stop(signum, frame):
 _stop.daxcheck_early = True     # daxcheck.usercode.signal_handlers replaces it during a run
 
 
+@contextlib.contextmanager
+def _held():
+    """SIGINT and SIGTERM held back (blocked) within the block, delivered after it."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def run() -> int:
     """Entry point: the early handlers (kept until ``main`` installs its own, which it
     restores to these when it returns), then either the supervisor
@@ -26,22 +41,30 @@ def run() -> int:
     signal.signal(signal.SIGINT, _stop)
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
         signal.signal(signal.SIGTERM, _stop)
-    from daxcheck import supervisor
+    with _held():
+        from daxcheck import supervisor
     if supervisor.worker_setup():
         try:
-            from daxcheck.checker.cli import main
+            with _held():
+                from daxcheck.checker.cli import main
+            supervisor.phase("started")         # the parent passes signals on from now
             code = main()
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else 1
         supervisor.worker_exit(code)
     argv = sys.argv[1:]
     if supervisor.should_supervise(argv):
-        from daxcheck.checker.cli import preflight_argv
+        with _held():
+            from daxcheck.checker.cli import preflight_argv
         args, code = preflight_argv(argv)
         if args is None:
             return code
-        return supervisor.supervise(argv, args)
-    from daxcheck.checker.cli import main
+        code = supervisor.supervise(argv, args)
+        for sig in (signal.SIGINT, signal.SIGTERM):   # the outcome is decided: a late
+            signal.signal(sig, signal.SIG_IGN)        # signal must not kill the exit
+        return code
+    with _held():
+        from daxcheck.checker.cli import main
     return main()
 
 

@@ -124,7 +124,6 @@ def worker_setup() -> bool:
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         resource.setrlimit(resource.RLIMIT_AS, (soft if hard == resource.RLIM_INFINITY
                                                 else min(soft, hard), hard))
-    _send({"phase": "started", "limited": False})
     return True
 
 
