@@ -927,3 +927,219 @@ def test_fuzz_signal_games(tmp_path):
 def test_fuzz_signal_games_all(tmp_path):
     """The signal-games category at full size (>= 200 cases)."""
     _signal_games(CONTAINED, tmp_path)
+
+
+# resealed edits: a trace or a checkpoint edited, then resealed
+def _leaves(value, here=()):
+    """Paths to the scalar leaves (int, bool, str) inside a JSON value."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _leaves(v, here + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _leaves(v, here + (i,))
+    elif isinstance(value, (bool, int, str)):
+        yield here
+
+
+def _get(value, path):
+    for k in path:
+        value = value[k]
+    return value
+
+
+def _set(value, path, new):
+    _get(value, path[:-1])[path[-1]] = new
+
+
+def _other(r, old, pool=()):
+    """A value of ``old``'s JSON type that differs from it."""
+    if isinstance(old, bool):
+        return not old
+    if isinstance(old, int):
+        return old + r.choice([-2, -1, 1, 2, 7, 1 << 33])
+    choices = [p for p in pool if isinstance(p, str) and p != old] + [old + "x", ""]
+    if old.lstrip("-").isdigit():             # an ITF #bigint
+        choices.append(str(int(old) + r.choice([-1, 1, 1 << 40])))
+    return r.choice(choices)
+
+
+def trace_edit(i: int, doc: dict) -> tuple[str, dict]:
+    """Edit ``i`` of a trace document (a copy, resealed): ``(kind, document)``; kind
+    "harmless" edits only text no check reads (the command line)."""
+    import copy
+    import random
+    r = random.Random(f"trace edit {i}")
+    doc = copy.deepcopy(doc)
+    meta = doc["#meta"]
+    kind = r.choice(["state", "state", "arg", "settings", "design", "property", "bounds",
+                     "harmless"])
+    strings = sorted({s for st_ in doc["states"] for p in _leaves(st_)
+                      if isinstance(s := _get(st_, p), str)})
+    if kind == "state":
+        n = r.randrange(len(doc["states"]))
+        field_ = r.choice([k for k in doc["states"][n] if k != "#meta"])
+        path = r.choice(list(_leaves(doc["states"][n][field_])) or [()])
+        if path == ():
+            doc["states"][n][field_] = _other(r, doc["states"][n][field_], strings)
+        else:
+            _set(doc["states"][n][field_], path, _other(r, _get(doc["states"][n][field_],
+                                                                 path), strings))
+    elif kind == "arg":
+        n = r.randrange(1, len(doc["states"]))
+        args = doc["states"][n]["#meta"]["args"]
+        key = r.choice(sorted(args))
+        args[key] = _other(r, args[key])
+    elif kind == "settings":
+        key = r.choice(sorted(meta["design_settings"]))
+        seen = {getattr(d, key, None) for d in DESIGNS.values()}
+        meta["design_settings"][key] = _other(r, meta["design_settings"][key], sorted(
+            v for v in seen if isinstance(v, str)))
+    elif kind == "design":
+        meta["design"] = r.choice([d for d in DESIGNS if d != meta["design"]])
+    elif kind == "property":
+        meta["property"] = r.choice([p for p in PROPERTIES if p != meta["property"]])
+    elif kind == "bounds":
+        key = r.choice(sorted(meta["bounds"]))
+        meta["bounds"][key] = _other(r, meta["bounds"][key])
+    else:
+        meta["command"] = meta.get("command", "") + r.choice([" --quiet", "x", ""])
+    from daxcheck.checker.trace import integrity_digest
+    meta["integrity"] = {"sha256": integrity_digest(doc)}
+    return kind, doc
+
+
+def _violated_at_end(trace: str) -> set[str]:
+    """The properties violated in the final state of a shipped ``trace`` (on the spec)."""
+    from daxcheck.checker.replay import replay_spec
+    from daxcheck.checker.trace import integrity_digest
+    doc = json.loads((SHIPPED_DIR / trace).read_text())
+    out = set()
+    for p in PROPERTIES:
+        doc["#meta"]["property"] = p
+        doc["#meta"]["integrity"] = {"sha256": integrity_digest(doc)}
+        Path("out/probe.itf.json").write_text(json.dumps(doc))
+        if replay_spec("out/probe.itf.json", on_design=doc["#meta"]["design"]).reproduced:
+            out.add(p)
+    return out
+
+
+def _resealed_traces(ws, n):
+    with inside(ws):
+        docs = {t: json.loads((SHIPPED_DIR / t).read_text()) for t in TRACES}
+        violated = {t: _violated_at_end(t) for t in TRACES}
+        for i in range(n):
+            t = TRACES[i % len(TRACES)]
+            kind, doc = trace_edit(i, docs[t])
+            Path("out/e.itf.json").write_text(json.dumps(doc))
+            ok = {2}
+            if kind == "harmless" or (kind == "property" and doc["#meta"]["property"]
+                                      in violated[t]):
+                ok = {2, 12}     # the same file, or a true claim of another property
+            check("resealed", ["replay", "out/e.itf.json", "--crash-states", "4"], ok, ws)
+            check("resealed", ["view", "out/e.itf.json", "--html", "out/v.html"],
+                  {0, 2} if 12 in ok else {2}, ws)
+
+
+def test_fuzz_resealed_traces(ws):
+    """EDITS_DEFAULT edited and resealed traces (states, action arguments, design settings,
+    design, property, bounds): replay and view refuse each with one line (exit 2), never a
+    reproduction of something the spec does not compute; an edit of the command line only,
+    or a property the final state violates too, may replay as before."""
+    _resealed_traces(ws, EDITS_DEFAULT)
+
+
+@pytest.mark.thorough
+def test_fuzz_resealed_traces_all(ws):
+    """The resealed-trace category at full size (>= 200 cases)."""
+    _resealed_traces(ws, CONTAINED)
+
+
+CK_ARGV = ["check", "--design", "hole-size-unknown", "--depth", "4", "--no-write", "--quiet"]
+
+
+def checkpoint_edit(i: int, folder: Path) -> str:
+    """Edit ``i`` of the checkpoint in ``folder`` (in place), resealed: one value of a
+    ``.npy`` array or of ``state.json`` changed (or an array zeroed, cut or extended, or a
+    field of ``MANIFEST.json``); returns what was done."""
+    import random
+    import numpy as np
+    r = random.Random(f"checkpoint edit {i}")
+    man = json.loads((folder / "MANIFEST.json").read_text())
+    gen = folder / man["folder"]
+    name = r.choice(sorted(man["files"]) + ["MANIFEST.json"])
+    if name == "MANIFEST.json":
+        key = r.choice(["level", "states", "mid_level", "design"])
+        man[key] = _other(r, man[key])
+        (folder / "MANIFEST.json").write_text(json.dumps(man, indent=1))
+        return f"MANIFEST.json {key}"
+    if name.endswith(".json"):
+        doc = json.loads((gen / name).read_text())
+        path = r.choice(list(_leaves(doc)))
+        _set(doc, path, _other(r, _get(doc, path), ["hole-size-unknown", "uint16", "x"]))
+        data = json.dumps(doc).encode()
+        what = f"{name} {'.'.join(map(str, path))}"
+    else:
+        a = np.load(io.BytesIO((gen / name).read_bytes()), allow_pickle=False)
+        how = r.choice(["flip", "flip", "set", "zero", "cut", "extend"])
+        if a.size == 0 or how == "extend":
+            a = np.concatenate([a, a[:1] if a.size else np.ones((1,) + a.shape[1:], a.dtype)])
+        elif how == "cut":
+            a = a[:-1]
+        elif how == "zero":
+            a = np.zeros_like(a)
+        else:
+            flat = a.reshape(-1).copy()
+            k = r.randrange(flat.size)
+            if flat.dtype == bool:
+                flat[k] = not flat[k]
+            elif how == "flip":
+                flat[k] ^= flat.dtype.type(1 << r.randrange(flat.dtype.itemsize * 8))
+            else:
+                flat[k] = flat.dtype.type(r.choice([0, 1, np.iinfo(flat.dtype).max]))
+            a = flat.reshape(a.shape)
+        buf = io.BytesIO()
+        np.save(buf, a, allow_pickle=False)
+        data = buf.getvalue()
+        what = f"{name} {how}"
+    (gen / name).write_bytes(data)
+    man["files"][name] = [len(data), hashlib.sha256(data).hexdigest()]
+    (folder / "MANIFEST.json").write_text(json.dumps(man, indent=1))
+    return what
+
+
+def _results(path) -> list:
+    return [{k: v for k, v in row.items() if k != "seconds"}
+            for row in json.loads(Path(path).read_text())["results"]]
+
+
+def _resealed_checkpoints(ws, n):
+    with inside(ws):
+        shutil.rmtree("out/ck_ref", ignore_errors=True)
+        ref_code = run([*CK_ARGV, "--checkpoint", "out/ck_ref", "--json", "out/ref.json"])[0]
+        ref = _results("out/ref.json")
+        for i in range(n):
+            shutil.rmtree("out/ck", ignore_errors=True)
+            shutil.copytree("out/ck_ref", "out/ck")
+            what = checkpoint_edit(i, Path("out/ck"))
+            Path("out/r.json").unlink(missing_ok=True)
+            argv = [*CK_ARGV, "--resume", "out/ck", "--json", "out/r.json"]
+            result = run(argv)
+            check("checkpoint", argv + [what], {2, ref_code}, ws, result)
+            if result[0] != 2:    # accepted: then it must be the uninterrupted run's result
+                assert _results("out/r.json") == ref, f"{what}: a silent wrong result"
+
+
+def test_fuzz_resealed_checkpoints(ws):
+    """EDITS_DEFAULT checkpoints edited and resealed (a value of a frontier, fingerprint,
+    link or count array or of state.json changed, an array zeroed, cut or extended, a
+    manifest field changed): --resume refuses each with one line (exit 2), or, for an edit
+    that changes nothing the search reads, gives exactly the uninterrupted run's results;
+    never another search result."""
+    _resealed_checkpoints(ws, EDITS_DEFAULT)
+
+
+@pytest.mark.thorough
+def test_fuzz_resealed_checkpoints_all(ws):
+    """The resealed-checkpoint category at full size (>= 200 cases)."""
+    _resealed_checkpoints(ws, CONTAINED)
