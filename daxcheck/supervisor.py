@@ -280,9 +280,11 @@ def _write_files(files, code: int) -> int:
     for path, data in files:
         try:
             atomic_write(path, data)
-        except (OSError, ValueError) as e:
-            why = getattr(e, "strerror", None) or e
-            sys.stderr.write(f"daxcheck: error: {path}: cannot write: {why}\n")
+        except OSError as e:
+            sys.stderr.write(f"daxcheck: error: {path}: cannot write: {e.strerror or e}\n")
+            return _EXIT_BAD_INPUT
+        except ValueError as e:       # fileio.InputFileError: a folder or FIFO there now
+            sys.stderr.write(f"daxcheck: error: {' '.join(str(e).split())}\n")
             return _EXIT_BAD_INPUT
     return code
 
