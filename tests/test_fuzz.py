@@ -802,7 +802,8 @@ def hang_case(i: int) -> dict:
 def signal_case(i: int) -> dict:
     """Case ``i`` of the signal-games category: the user's file replaces or blocks
     daxcheck's handlers (at import or in a predicate), and SIGINT or SIGTERM (or nothing,
-    or two signals) reaches ``daxcheck`` at a random moment."""
+    or two signals) reaches ``daxcheck`` at a random moment after it started its worker
+    (the first ~50 ms of a process, while Python itself starts, are Python's)."""
     import random
     r = random.Random(f"signal {i}")
     game = r.choice([
@@ -821,7 +822,7 @@ def signal_case(i: int) -> dict:
                            body=_indent(game) if where == "predicate" and game else "    pass")
     sigs = r.choice([[], [signal.SIGINT], [signal.SIGTERM], [signal.SIGINT, signal.SIGINT],
                      [signal.SIGTERM, signal.SIGINT]])
-    delays = sorted(round(r.uniform(0.6, 4.0), 2) for _ in sigs)   # after Python's start
+    delays = sorted(round(r.uniform(0.0, 3.5), 2) for _ in sigs)   # after the worker starts
     return {"src": src, "sigs": sigs, "delays": delays,
             "what": f"{where}: {game or 'plain'}; signals {[s.name for s in sigs]} after "
                     f"{delays}s",
@@ -838,9 +839,12 @@ def _supervised(case: dict, folder: Path) -> tuple[int, str, float, str]:
     t0 = time.monotonic()
     p = subprocess.Popen([sys.executable, "-m", "daxcheck", *case["argv"]], cwd=folder,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ready = t0
+    if case.get("sigs"):      # from when daxcheck has started its worker (its handlers are
+        ready = _worker_started(p, t0 + PROCESS_BOUND)  # set: before, Python's own apply)
     for sig, delay in zip(case.get("sigs", []), case.get("delays", [])):
         try:
-            p.wait(max(0.0, t0 + delay - time.monotonic()))
+            p.wait(max(0.0, ready + delay - time.monotonic()))
             break                               # ended before the signal
         except subprocess.TimeoutExpired:
             p.send_signal(sig)
@@ -852,6 +856,19 @@ def _supervised(case: dict, folder: Path) -> tuple[int, str, float, str]:
         out, err = p.communicate()
         code = None
     return code, err, time.monotonic() - t0, out
+
+
+def _worker_started(p, until: float) -> float:
+    """Wait until process ``p`` has a child (daxcheck's worker) or has ended; the time."""
+    while time.monotonic() < until and p.poll() is None:
+        try:
+            with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
+                if f.read().split():
+                    break
+        except OSError:
+            break
+        time.sleep(0.02)
+    return time.monotonic()
 
 
 def _run_cases(make, n: int, tmp_path: Path) -> list[tuple[dict, tuple]]:
