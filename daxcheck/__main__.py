@@ -16,7 +16,16 @@ import sys
 def _stop(signum, frame):
     sys.stderr.write("daxcheck: interrupted\n" if signum == signal.SIGINT
                      else "daxcheck: terminated\n")
+    _decided()
     raise SystemExit(130 if signum == signal.SIGINT else 143)
+
+
+def _decided() -> None:
+    """The exit code is decided: a later SIGINT/SIGTERM is ignored (Python resets its own
+    handlers to the default while it shuts down, where a signal would kill the process
+    with another status; an ignored signal stays ignored)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 _stop.daxcheck_early = True     # daxcheck.usercode.signal_handlers replaces it during a run
@@ -60,12 +69,13 @@ def run() -> int:
         if args is None:
             return code
         code = supervisor.supervise(argv, args)
-        for sig in (signal.SIGINT, signal.SIGTERM):   # the outcome is decided: a late
-            signal.signal(sig, signal.SIG_IGN)        # signal must not kill the exit
+        _decided()
         return code
     with _held():
         from daxcheck.checker.cli import main
-    return main()
+    code = main()
+    _decided()
+    return code
 
 
 if __name__ == "__main__":

@@ -983,7 +983,8 @@ def _other(r, old, pool=()):
 
 def trace_edit(i: int, doc: dict) -> tuple[str, dict]:
     """Edit ``i`` of a trace document (a copy, resealed): ``(kind, document)``; kind
-    "harmless" edits only text no check reads (the command line)."""
+    "harmless" edits only text no check reads (the command line), or the depth bound to
+    one the trace still fits in (the same states, the same violation)."""
     import copy
     import random
     r = random.Random(f"trace edit {i}")
@@ -1019,6 +1020,8 @@ def trace_edit(i: int, doc: dict) -> tuple[str, dict]:
     elif kind == "bounds":
         key = r.choice(sorted(meta["bounds"]))
         meta["bounds"][key] = _other(r, meta["bounds"][key])
+        if key == "depth" and meta["bounds"][key] >= len(doc["states"]) - 1:
+            kind = "harmless"    # a search bound the trace still fits in: the same states
     else:
         meta["command"] = meta.get("command", "") + r.choice([" --quiet", "x", ""])
     from daxcheck.checker.trace import integrity_digest
