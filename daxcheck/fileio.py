@@ -18,6 +18,7 @@ a directory) is refused.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -180,16 +181,38 @@ def _umask() -> int:
     return old
 
 
+_REDIRECT: list = []
+"""The innermost :func:`redirected_writes` sink and filter, if any."""
+
+
+@contextlib.contextmanager
+def redirected_writes(sink, keep=lambda path: False):
+    """Within the block, :func:`atomic_write` hands ``(path as given, bytes)`` to
+    ``sink`` instead of writing (after refusing a destination that is not a regular file),
+    except for the paths ``keep(path)`` accepts, which are written as usual.  The
+    supervisor's worker (:mod:`daxcheck.supervisor`) sends its result files to the parent
+    process this way, so that the parent alone writes them; a checkpoint is kept."""
+    _REDIRECT.append((sink, keep))
+    try:
+        yield
+    finally:
+        _REDIRECT.remove((sink, keep))
+
+
 def atomic_write(path, data: bytes | str, mkdir: bool = True) -> None:
     """Write ``data`` (``str`` is UTF-8 encoded) to ``path`` atomically (see the module
     docstring): readers see the old file or the new one, never a part, and on any failure
     nothing is left behind.  ``mkdir`` creates missing parent folders.  A new file gets the
     usual mode (0666 & ~umask), a replaced one keeps its mode.  Raises OSError (e.g. ENOSPC,
-    EACCES) or InputFileError for a destination that is not a regular file."""
+    EACCES) or InputFileError for a destination that is not a regular file.  Inside
+    :func:`redirected_writes` the data goes to its sink instead."""
     p = Path(path)
     if isinstance(data, str):
         data = data.encode("utf-8")
     existed = check_destination(p)
+    if _REDIRECT and not _REDIRECT[-1][1](p):
+        _REDIRECT[-1][0](os.fspath(path), data)
+        return
     mode = os.stat(p).st_mode & 0o7777 if existed else 0o666 & ~_umask()
     if mkdir:
         p.parent.mkdir(parents=True, exist_ok=True)

@@ -4,22 +4,32 @@ The console script (and ``python -m daxcheck``) is two processes.  The *parent* 
 command line and checks every path it names (:func:`daxcheck.checker.cli.check_paths`),
 then starts the *worker*: ``python -m daxcheck`` again, in its own process group, with the
 write end of a pipe (``DAXCHECK_WORKER_FD``).  The worker runs the in-process command
-(:func:`daxcheck.checker.cli.main`: user files loaded, searches, traces and result files
-written, the verdict table printed to the inherited stdout/stderr), reports on the pipe
-the phase it is in (``{"phase": ..., "limited": ...}`` lines: "loading user files",
-"design D"...) and finally its exit code (``{"code": N}``), then ends at once with
-``os._exit``, so neither ``atexit`` handlers nor stray non-daemon threads of a user's code
-run after the result or keep the process alive.  The exit code of ``daxcheck`` is the one
-the worker reported, never its process status (a user's ``os._exit(0)`` cannot turn an
-error into a pass).
+(:func:`daxcheck.checker.cli.main`: user files loaded, searches and replays, the verdict
+table printed to the inherited stdout/stderr) and reports on the pipe, one JSON object a
+line: the phase it is in (``{"phase": ..., "limited": ...}``: "loading user files",
+"design D", "oracle --target loop-xfs"...), every result file it would write
+(``{"file": path, "data": base64}``: ``--json``, ``--junit``, ``--summary``, ``--out``
+traces, ``view --html``, ``graph --out``, ``prove --summary``; see
+:func:`daxcheck.fileio.redirected_writes`) and finally its exit code (``{"code": N}``),
+then ends at once with ``os._exit``, so neither ``atexit`` handlers nor stray non-daemon
+threads of a user's code run after the result or keep the process alive.  The parent
+alone writes the result files (atomically, once the worker has ended, so whatever a
+user's code did to them meanwhile is overwritten; a file it cannot write is one line,
+exit 2) and picks the exit code: the one the worker reported, never its process status
+(a user's ``os._exit(0)`` cannot turn an error into a pass).  Checkpoints are written by
+the search itself, in the worker; so are ``gate --update``'s manifest and traces.
 
 What the parent enforces, whatever the worker's code does (blocked signals, a disarmed
 alarm, a loop in C):
 
-* ``--time-limit S`` (check, simulate, gate, prove): a limited phase (loading user files,
-  one design) that runs :data:`HARD_GRACE` seconds past ``S`` is stopped: SIGTERM to the
-  worker's process group, SIGKILL :data:`KILL_GRACE` seconds later; one line naming the
-  phase and, when the worker's watchdog dump shows one, the user's ``file:line``; exit 75.
+* ``--time-limit S`` (check, simulate, gate, prove, replay): a limited phase (loading user
+  files, one design) that runs :data:`HARD_GRACE` seconds past ``S`` is stopped: SIGTERM
+  to the worker's process group, SIGKILL :data:`KILL_GRACE` seconds later; one line
+  naming the phase and, when the worker's watchdog dump shows one, the user's
+  ``file:line``; exit 75.  The kernel commands (``oracle``, ``kernel setup``, ``replay
+  --on qemu-dax``; :data:`KERNEL_COMMANDS`) are stopped at ``S`` itself and get
+  :data:`CLEANUP_GRACE` seconds to unmount the loop device and shut the QEMU guest down
+  (their ``finally`` blocks run on SIGTERM as on Ctrl-C) before the SIGKILL.
 * ``--memory-limit MB``: ``RLIMIT_AS`` of the worker (an allocation beyond it fails:
   ``MemoryError`` is reported as incomplete, exit 75).
 * A worker that dies of a signal (SIGSEGV) or exits without a result (``os._exit`` in a
@@ -27,19 +37,20 @@ alarm, a loop in C):
   given (their code is the likely cause), else 1.
 * Ctrl-C / SIGTERM to the parent are passed on to the worker (which stops as the in-process
   command does: one line, 130 / 143); a worker that does not stop within
-  :data:`STOP_GRACE` seconds, or a second signal, is killed.  The worker dies with the
-  parent (``PR_SET_PDEATHSIG``), so a SIGKILL of ``daxcheck`` leaves no orphan behind.
+  :data:`STOP_GRACE` seconds (:data:`CLEANUP_GRACE` for a kernel command), or a second
+  signal, is killed.  The worker dies with the parent (``PR_SET_PDEATHSIG``), so a SIGKILL
+  of ``daxcheck`` leaves no orphan behind (a loop mount it leaves is removed by the next
+  oracle run).
 
-Not contained: the worker writes the result files and counterexamples itself (atomically),
-so output already written when a worker is killed stays; ``daxcheck oracle`` runs in one
-process (it mounts file systems and must unmount them on a signal).  The in-process path,
-:func:`daxcheck.checker.cli.main`, the pytest plugin and the library API, is uncontained:
-user code there runs in the caller's process (``DAXCHECK_NO_SUPERVISOR=1`` selects it for
-the command line too).
+Not contained: the in-process path, :func:`daxcheck.checker.cli.main`, the pytest plugin
+and the library API: user code there runs in the caller's process and result files are
+written by it (``DAXCHECK_NO_SUPERVISOR=1`` selects it for the command line too).
 """
 from __future__ import annotations
 
+import base64
 import ctypes
+import errno
 import faulthandler
 import json
 import os
@@ -53,6 +64,8 @@ import sysconfig
 import tempfile
 import time
 
+from daxcheck.fileio import atomic_write
+
 WORKER_FD = "DAXCHECK_WORKER_FD"
 """Environment variable naming the worker's result pipe (set by the parent only)."""
 WORKER_LIMIT = "DAXCHECK_WORKER_LIMIT"
@@ -61,10 +74,14 @@ WORKER_DUMP = "DAXCHECK_WORKER_DUMP"
 WORKER_PARENT = "DAXCHECK_WORKER_PARENT"
 NO_SUPERVISOR = "DAXCHECK_NO_SUPERVISOR"
 
-SUPERVISED = ("check", "simulate", "gate", "prove", "replay", "view", "graph", "list", "query")
-"""Commands run in a worker (``oracle`` runs in one process)."""
-TIME_LIMITED = ("check", "simulate", "gate", "prove")
+SUPERVISED = ("check", "simulate", "gate", "prove", "replay", "view", "graph", "list", "query",
+              "oracle", "kernel")
+"""Commands run in a worker (all of them)."""
+TIME_LIMITED = ("check", "simulate", "gate", "prove", "replay", "oracle", "kernel")
 """Commands whose ``--time-limit`` the parent enforces per phase."""
+KERNEL_COMMANDS = ("oracle", "kernel")
+"""Commands that mount file systems or boot QEMU guests (``replay --on qemu-dax`` too):
+when stopped they get :data:`CLEANUP_GRACE` to unmount and shut down."""
 
 HARD_GRACE = 5.0
 """Seconds a limited phase may run past ``--time-limit`` before the parent stops it (the
@@ -74,6 +91,9 @@ KILL_GRACE = 2.0
 """Seconds between the SIGTERM and the SIGKILL of a worker being stopped."""
 STOP_GRACE = 10.0
 """Seconds a worker has to stop after a Ctrl-C or SIGTERM passed on to it."""
+CLEANUP_GRACE = 30.0
+"""Seconds a kernel command's worker has, after a SIGTERM, to unmount its loop device and
+shut its QEMU guest down before the SIGKILL (and after a passed-on Ctrl-C or SIGTERM)."""
 
 _EXIT_INCOMPLETE, _EXIT_BAD_INPUT, _EXIT_UNEXPECTED, _EXIT_USER_CODE = 75, 2, 1, 3
 
@@ -104,7 +124,6 @@ def worker_setup() -> bool:
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         resource.setrlimit(resource.RLIMIT_AS, (soft if hard == resource.RLIM_INFINITY
                                                 else min(soft, hard), hard))
-    _send({"phase": "started", "limited": False})
     return True
 
 
@@ -118,13 +137,37 @@ def _die_with_parent() -> None:
 
 
 def _send(msg: dict) -> None:
+    """One message to the parent: a JSON object on its own line (a leading newline too, so
+    that a message cut short by a signal cannot swallow the next one), written whole with
+    SIGINT/SIGTERM held back meanwhile (delivered right after)."""
     fd = _PIPE["fd"]
     if fd is None:
         return
+    data = memoryview(("\n" + json.dumps(msg) + "\n").encode())
+    held = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
-        os.write(fd, (json.dumps(msg) + "\n").encode())
+        while data:
+            data = data[os.write(fd, data):]
     except OSError:
         _PIPE["fd"] = None
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def is_worker() -> bool:
+    """Whether this process is a supervised worker (:func:`worker_setup` took the pipe)."""
+    return _PIPE["fd"] is not None
+
+
+def send_file(path: str, data: bytes) -> None:
+    """In a worker: hand the result file ``path`` (as the command line gave it, relative
+    to the parent's folder) with its whole content to the parent, which writes it
+    (atomically) once the worker has ended (the sink of
+    :func:`daxcheck.fileio.redirected_writes`).  Raises OSError when the pipe is gone."""
+    if _PIPE["fd"] is None:
+        raise OSError(errno.EPIPE, "the supervisor's pipe is closed", path)
+    _send({"file": path, "data": base64.b64encode(data).decode("ascii")})
 
 
 def phase(name: str, limited: bool = False) -> None:
@@ -185,11 +228,13 @@ class _Stop:
 
 def supervise(argv, args) -> int:
     """Run the command ``argv`` (already parsed as ``args`` and its paths checked) in a
-    worker and return the exit code (see the module docstring).  Writes at most one line
+    worker and return the exit code (see the module docstring); then write the result
+    files the worker sent (:func:`send_file`), in the order sent.  Writes at most one line
     of its own to stderr."""
     limit = getattr(args, "time_limit", None) if args.cmd in TIME_LIMITED else None
     memory = getattr(args, "memory_limit", None)
     user_files = any(getattr(args, k, None) for k in ("designs", "properties"))
+    cleanup = args.cmd in KERNEL_COMMANDS or getattr(args, "on", None) == "qemu-dax"
     r, w = os.pipe()
     env = dict(os.environ)
     env[WORKER_FD] = str(w)
@@ -214,7 +259,9 @@ def supervise(argv, args) -> int:
             return _EXIT_UNEXPECTED
         finally:
             os.close(w)
-        return _wait(child, r, limit, stop, user_files, dump_path)
+        watch = _Watch(child, r, limit, stop, dump_path, cleanup)
+        code = watch.run(user_files)
+        return _write_files(watch.files, code)
     finally:
         os.close(r)
         for s, h in old.items():
@@ -227,6 +274,21 @@ def supervise(argv, args) -> int:
                     pass
 
 
+def _write_files(files, code: int) -> int:
+    """Write the worker's result files (atomically, relative paths from this process's
+    folder); returns ``code``, or 2 after one line naming a file that cannot be written."""
+    for path, data in files:
+        try:
+            atomic_write(path, data)
+        except OSError as e:
+            sys.stderr.write(f"daxcheck: error: {path}: cannot write: {e.strerror or e}\n")
+            return _EXIT_BAD_INPUT
+        except ValueError as e:       # fileio.InputFileError: a folder or FIFO there now
+            sys.stderr.write(f"daxcheck: error: {' '.join(str(e).split())}\n")
+            return _EXIT_BAD_INPUT
+    return code
+
+
 def _kill(child, sig) -> None:
     try:
         os.killpg(child.pid, sig)
@@ -237,111 +299,170 @@ def _kill(child, sig) -> None:
             pass
 
 
-def _stop_child(child) -> None:
-    """SIGTERM to the worker's process group, SIGKILL :data:`KILL_GRACE` s later."""
+def _stop_child(child, grace: float = KILL_GRACE) -> bool:
+    """SIGTERM to the worker's process group, SIGKILL ``grace`` seconds later; returns
+    whether the worker ended within the grace period (its cleanup ran)."""
     _kill(child, signal.SIGTERM)
     try:
-        child.wait(KILL_GRACE)
+        child.wait(grace)
+        ended = True
     except subprocess.TimeoutExpired:
-        pass
+        ended = False
     _kill(child, signal.SIGKILL)
     child.wait()
+    return ended
 
 
-def _wait(child, r, limit, stop, user_files, dump_path) -> int:
-    buf = b""
-    cur = {"phase": "starting", "limited": False}
-    since = time.monotonic()
-    code = None
-    ready = False
-    seen = 0              # signals handled so far
-    stop_deadline = None
-    eof = False
-    while not eof:
-        now = time.monotonic()
-        if len(stop.signals) > seen:
-            sig = stop.signals[seen]
-            seen = len(stop.signals)
-            word = "interrupted" if sig == signal.SIGINT else "terminated"
-            rc = 130 if sig == signal.SIGINT else 143
-            if not ready or seen > 1:
-                _kill(child, signal.SIGKILL)
-                child.wait()
-                again = " (again: the worker was killed)" if seen > 1 else ""
-                sys.stderr.write(f"daxcheck: {word}{again}\n")
-                return rc
-            try:
-                child.send_signal(sig)
-            except ProcessLookupError:
-                pass
-            stop_deadline = now + STOP_GRACE
-            stop_rc, stop_word = rc, word
-        if stop_deadline is not None and now >= stop_deadline:
-            _stop_child(child)
-            sys.stderr.write(f"daxcheck: {stop_word} (the worker did not stop within "
-                             f"{STOP_GRACE:g}s: killed)\n")
-            return stop_rc
-        if limit is not None and cur["limited"] and now - since >= limit + HARD_GRACE:
-            try:
-                open(dump_path + ".stop", "w").close()    # noqa: SIM115
-            except OSError:
-                pass
-            _stop_child(child)
-            at = _user_location(dump_path)
-            sys.stderr.write(f"daxcheck: incomplete: time limit {limit:g}s reached in "
-                             f"{cur['phase']}{' at ' + at if at else ''}, and the run did not "
-                             f"stop (a user's code that blocks signals, disarms the alarm or "
-                             f"never returns): stopped by the supervisor\n")
+class _Watch:
+    """The parent's side of one worker: reads its messages (phases, result files, the
+    exit code) and enforces the time limit and the signals received meanwhile.
+    ``cleanup``: a kernel command (oracle, kernel setup, replay --on qemu-dax), given
+    :data:`CLEANUP_GRACE` to unmount and shut its guest down when stopped."""
+
+    def __init__(self, child, r, limit, stop, dump_path, cleanup=False):
+        self.child, self.r, self.limit, self.stop = child, r, limit, stop
+        self.dump_path, self.cleanup = dump_path, cleanup
+        self.grace = CLEANUP_GRACE if cleanup else KILL_GRACE
+        self.stop_window = CLEANUP_GRACE if cleanup else STOP_GRACE
+        self.hard = 0.0 if cleanup else HARD_GRACE   # no in-process deadline to wait for
+        self.files: list[tuple[str, bytes]] = []
+        self.parts: list[bytes] = []
+        self.cur = {"phase": "starting", "limited": False}
+        self.since = time.monotonic()
+        self.code = None
+        self.ready = False
+        self.seen = 0              # signals handled so far
+        self.stop_deadline = None
+        self.stop_rc, self.stop_word = None, None
+
+    def run(self, user_files: bool) -> int:
+        """Wait for the worker's end; returns the exit code."""
+        while True:
+            now = time.monotonic()
+            code = self._on_signal(now)
+            if code is None:
+                code = self._on_deadline(now)
+            if code is not None:
+                return code
+            if not self._read(now):
+                break
+        return self._finish(user_files)
+
+    def _on_signal(self, now):
+        if len(self.stop.signals) <= self.seen:
+            return None
+        sig = self.stop.signals[self.seen]
+        self.seen = len(self.stop.signals)
+        word = "interrupted" if sig == signal.SIGINT else "terminated"
+        rc = 130 if sig == signal.SIGINT else 143
+        if not self.ready or self.seen > 1:
+            _kill(self.child, signal.SIGKILL)
+            self.child.wait()
+            again = " (again: the worker was killed)" if self.seen > 1 else ""
+            sys.stderr.write(f"daxcheck: {word}{again}\n")
+            return rc
+        try:
+            self.child.send_signal(sig)
+        except ProcessLookupError:
+            pass
+        self.stop_deadline = now + self.stop_window
+        self.stop_rc, self.stop_word = rc, word
+        return None
+
+    def _on_deadline(self, now):
+        if self.stop_deadline is not None and now >= self.stop_deadline:
+            _stop_child(self.child, self.grace)
+            sys.stderr.write(f"daxcheck: {self.stop_word} (the worker did not stop within "
+                             f"{self.stop_window:g}s: killed)\n")
+            return self.stop_rc
+        if self.limit is None or not self.cur["limited"] \
+                or now - self.since < self.limit + self.hard:
+            return None
+        try:
+            open(self.dump_path + ".stop", "w").close()    # noqa: SIM115
+        except OSError:
+            pass
+        ended = _stop_child(self.child, self.grace)
+        if self.cleanup:
+            how = ("it cleaned up" if ended else
+                   f"killed after {self.grace:g}s of cleanup; the next run removes leftovers")
+            sys.stderr.write(f"daxcheck: incomplete: time limit {self.limit:g}s reached in "
+                             f"{self.cur['phase']}: stopped by the supervisor ({how})\n")
             return _EXIT_INCOMPLETE
+        at = _user_location(self.dump_path)
+        sys.stderr.write(f"daxcheck: incomplete: time limit {self.limit:g}s reached in "
+                         f"{self.cur['phase']}{' at ' + at if at else ''}, and the run did not "
+                         f"stop (a user's code that blocks signals, disarms the alarm or "
+                         f"never returns): stopped by the supervisor\n")
+        return _EXIT_INCOMPLETE
+
+    def _read(self, now) -> bool:
+        """Read what the worker sent within a short wait; False at the end of the pipe."""
         wait = 0.25
-        if limit is not None and cur["limited"]:
-            wait = max(0.0, min(wait, since + limit + HARD_GRACE - now))
+        if self.limit is not None and self.cur["limited"]:
+            wait = max(0.0, min(wait, self.since + self.limit + self.hard - now))
         try:
-            readable, _, _ = select.select([r], [], [], wait)
+            readable, _, _ = select.select([self.r], [], [], wait)
         except InterruptedError:
-            continue
+            return True
         if not readable:
-            continue
-        data = os.read(r, 65536)
+            return True
+        data = os.read(self.r, 1 << 20)
         if not data:
-            eof = True
-            break
-        buf += data
-        while b"\n" in buf:
-            line, buf = buf.split(b"\n", 1)
-            try:
-                msg = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(msg, dict):
-                continue
-            if "code" in msg and isinstance(msg["code"], int):
-                code = msg["code"]
-            elif isinstance(msg.get("phase"), str):
-                cur = {"phase": msg["phase"][:200], "limited": bool(msg.get("limited"))}
-                since = time.monotonic()
-                ready = True
-    try:
-        status = child.wait(KILL_GRACE + 3)
-    except subprocess.TimeoutExpired:     # closed its pipe but goes on: not ours to wait for
-        _stop_child(child)
-        status = child.returncode
-    if code is not None:
-        return code
-    if stop_deadline is not None:        # stopped by a signal before it could report
-        return stop_rc
-    where = f" while {cur['phase']}" if cur["phase"] != "starting" else " while starting"
-    if status < 0:
+            return False
+        while b"\n" in data:
+            head, data = data.split(b"\n", 1)
+            self.parts.append(head)
+            self._message(b"".join(self.parts))
+            self.parts = []
+        if data:
+            self.parts.append(data)
+        return True
+
+    def _message(self, line: bytes) -> None:
         try:
-            name = signal.Signals(-status).name
+            msg = json.loads(line) if line.strip() else None
         except ValueError:
-            name = f"signal {-status}"
-        what = f"the worker process died of {name}{where}"
-    else:
-        what = (f"the worker process exited (status {status}){where} without reporting a "
-                f"result (a user's code called os._exit() or closed its result pipe)")
-    sys.stderr.write(f"daxcheck: error: {what}\n")
-    return _EXIT_USER_CODE if user_files else _EXIT_UNEXPECTED
+            return
+        if not isinstance(msg, dict):
+            return
+        if "code" in msg and isinstance(msg["code"], int):
+            self.code = msg["code"]
+        elif isinstance(msg.get("file"), str) and isinstance(msg.get("data"), str):
+            try:
+                self.files.append((msg["file"], base64.b64decode(msg["data"], validate=True)))
+            except ValueError:
+                pass
+        elif isinstance(msg.get("phase"), str):
+            self.cur = {"phase": msg["phase"][:200], "limited": bool(msg.get("limited"))}
+            self.since = time.monotonic()
+            self.ready = True
+
+    def _finish(self, user_files: bool) -> int:
+        """The exit code once the worker closed its pipe: the one it reported, else one
+        line on how it ended."""
+        try:
+            status = self.child.wait(self.grace + 3)
+        except subprocess.TimeoutExpired:     # closed its pipe but goes on: not ours to wait for
+            _stop_child(self.child, self.grace)
+            status = self.child.returncode
+        if self.code is not None:
+            return self.code
+        if self.stop_deadline is not None:        # stopped by a signal before it could report
+            return self.stop_rc
+        cur = self.cur["phase"]
+        where = f" while {cur}" if cur != "starting" else " while starting"
+        if status < 0:
+            try:
+                name = signal.Signals(-status).name
+            except ValueError:
+                name = f"signal {-status}"
+            what = f"the worker process died of {name}{where}"
+        else:
+            what = (f"the worker process exited (status {status}){where} without reporting a "
+                    f"result (a user's code called os._exit() or closed its result pipe)")
+        sys.stderr.write(f"daxcheck: error: {what}\n")
+        return _EXIT_USER_CODE if user_files else _EXIT_UNEXPECTED
 
 
 def _user_location(dump_path) -> str | None:

@@ -42,6 +42,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from daxcheck.spec.vocab import SymbolicUseError
+from daxcheck.supervisor import worker_exit
 
 
 class UserCodeError(Exception):
@@ -120,14 +121,15 @@ def _unraisable(frame) -> bool:
 
 
 def _exit_now(code: int, line: str):
-    import os
-    import sys
+    """Write ``line`` and end the process at once with ``code``, reported first to the
+    supervisor's parent when this process is its worker (else the parent would see a
+    worker that ended without a result)."""
     try:
         sys.stdout.flush()
         sys.stderr.write(line + "\n")
         sys.stderr.flush()
     finally:
-        os._exit(code)
+        worker_exit(code)
 
 
 def _on_sigint(signum, frame):

@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from daxcheck.checker.oracle.differential import unavailable_reason
+
 CHECK = ["check", "--design", "userspace-flush", "--no-write", "--quiet"]
 BOUND = 45.0
 """Seconds any of these runs may take (a 2 s time limit, 5 s grace, 2 s kill grace, and a
@@ -170,3 +172,87 @@ def test_the_in_process_path_is_kept(tmp_path):
               for r in json.loads((tmp_path / f).read_text())["results"]]
              for f in ("a.json", "b.json")]
     assert strip[0] == strip[1]
+
+
+TAMPER = '''import atexit, os
+from daxcheck.properties import invariant
+
+OUT = ("out.json", "out.xml", "out.md", "cx/userspace-flush__durable_after_sync.itf.json")
+
+
+def tamper():
+    os.makedirs("cx", exist_ok=True)
+    for f in OUT:
+        with open(f, "w") as fh:
+            fh.write("tampered")
+
+
+tamper()
+atexit.register(lambda: (tamper(), os._exit(0)))
+
+
+@invariant
+def tampers(L, s):
+    """Holds; overwrites the result files whenever it is evaluated."""
+    tamper()
+    return True
+'''
+
+
+def test_the_parent_alone_writes_the_result_files(tmp_path):
+    """issue 27: the worker sends its result files over the pipe and the parent writes
+    them once the worker has ended, so a user's file that overwrites them when imported,
+    in a predicate, and in an atexit handler that then calls os._exit(0) changes neither
+    their contents nor the exit code (in process it turns the run into exit 0)."""
+    import json
+    import xml.etree.ElementTree as ET
+    (tmp_path / "tamper.py").write_text(TAMPER)
+    code, err, secs = daxcheck("check", "--design", "userspace-flush", "--quiet",
+                               "--properties", "tamper.py", "--out", "cx", "--force",
+                               "--json", "out.json", "--junit", "out.xml",
+                               "--summary", "out.md", cwd=tmp_path)
+    assert code == 12 and err == "" and secs < BOUND, err
+    doc = json.loads((tmp_path / "out.json").read_text())
+    assert doc["exit_code"] == 12
+    verdicts = {r["property"]: r["verdict"] for r in doc["results"]}
+    assert verdicts["tampers"] == "holds" and verdicts["durable_after_sync"] == "violated"
+    suite = ET.parse(tmp_path / "out.xml").getroot()
+    assert int(suite.get("failures")) >= 1 and int(suite.get("tests")) == len(verdicts)
+    assert (tmp_path / "out.md").read_text().startswith("<!-- daxcheck summary -->")
+    trace = json.loads((tmp_path / "cx/userspace-flush__durable_after_sync.itf.json")
+                       .read_text())
+    assert trace["#meta"]["property"] == "durable_after_sync"
+
+
+def test_a_result_file_that_cannot_be_written_is_one_line_exit_2(tmp_path):
+    """A destination folder replaced by a regular file while the run goes on (here by the
+    user's file, after the paths were checked): one line naming the file, exit 2."""
+    (tmp_path / "d").mkdir()
+    args = _predicate(tmp_path, "return True")
+    f = tmp_path / "mine.py"
+    f.write_text("import os\nos.rmdir('d')\nopen('d', 'w').close()\n" + f.read_text())
+    code, err, _ = daxcheck(*CHECK, *args, "--json", "d/r.json", cwd=tmp_path)
+    assert code == 2, err
+    _one_line(err, "d/r.json")
+
+
+ORACLE_REASON = unavailable_reason()
+
+
+def _daxcheck_mounts() -> set:
+    with open("/proc/mounts") as fh:
+        return {line.split()[1] for line in fh if "daxcheck-xfs-" in line}
+
+
+@pytest.mark.skipif(ORACLE_REASON is not None, reason=ORACLE_REASON or "")
+def test_the_oracle_is_stopped_at_its_time_limit_and_cleans_up(tmp_path):
+    """``daxcheck oracle`` runs under the supervisor too: ``--time-limit`` from the parent
+    (SIGTERM, the loop mount removed by the worker's cleanup), one line, exit 75."""
+    before = _daxcheck_mounts()
+    code, err, secs = daxcheck("oracle", "--runs", "1000000", "--time-limit", "2",
+                               cwd=tmp_path)
+    assert code == 75, err
+    _one_line(err, "time limit 2s reached in oracle --target loop-xfs", "it cleaned up")
+    assert secs < BOUND
+    assert not _daxcheck_mounts() - before
+    assert list(tmp_path.iterdir()) == []

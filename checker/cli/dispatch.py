@@ -3,11 +3,12 @@ module and turns every exception into one line and an exit code."""
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 
-from daxcheck.fileio import InputFileError
+from daxcheck.fileio import InputFileError, redirected_writes
 from daxcheck.spec.vocab import SymbolicUseError
-from daxcheck.supervisor import stopped_by_supervisor
+from daxcheck.supervisor import is_worker, send_file, stopped_by_supervisor
 from daxcheck.usercode import (Terminated, TimeLimitReached, UserCodeError, is_interrupt,
                                raised, signal_handlers, user_frame)
 
@@ -107,6 +108,30 @@ def _dispatch(args, argv, console) -> int:
     command; returns its exit code."""
     refuse_empty_paths(args)
     check_paths(args)
+    with _parent_writes(args):
+        return _run(args, argv, console)
+
+
+def _parent_writes(args):
+    """In a supervised worker, every file the command writes (``--json``, ``--junit``,
+    ``--summary``, ``--out`` traces, ``view --html``, ``graph --out``) is sent to the parent,
+    which alone writes it once the worker has ended (:func:`daxcheck.supervisor.send_file`):
+    what the user's code does to those files meanwhile is overwritten.  Kept here: a
+    checkpoint (written by the search itself) and ``gate --update``'s manifest and traces
+    (read back while it writes them)."""
+    if not is_worker() or (args.cmd == "gate" and args.update):
+        return contextlib.nullcontext()
+    keep = [os.path.abspath(d) for d in (getattr(args, "checkpoint", None),
+                                         getattr(args, "resume", None)) if d]
+
+    def kept(path) -> bool:
+        p = os.path.abspath(path)
+        return any(p == d or p.startswith(d.rstrip(os.sep) + os.sep) for d in keep)
+
+    return redirected_writes(send_file, kept)
+
+
+def _run(args, argv, console) -> int:
     if args.cmd == "replay" and args.on == "qemu-dax":
         return oracle.replay_on_kernel(args, console)
     if args.cmd in ("check", "gate", "simulate", "prove"):

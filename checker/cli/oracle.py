@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import sys
 
+from daxcheck.supervisor import phase
+
 from ..oracle import differential
 from ..oracle.qemu import dax_oracle, fixture, traces
 from ..oracle.qemu.guest import DaxGuest, GuestError
@@ -25,9 +27,13 @@ from ..trace import read_itf
 
 
 def run(args, console) -> int:
-    """Dispatch ``kernel`` and ``oracle``; returns the exit code."""
+    """Dispatch ``kernel`` and ``oracle``; returns the exit code.  Under the supervisor one
+    limited phase: ``--time-limit`` stops it from the parent (SIGTERM: the loop device is
+    unmounted and the guest shut down by the ``finally`` blocks below, as on Ctrl-C)."""
     if args.cmd == "kernel":
+        phase(f"kernel setup {args.kernel}", limited=True)
         return _kernel_setup(args, console)
+    phase(f"oracle --target {args.target}", limited=True)
     if args.target == "loop-xfs":
         return _loop_oracle(args, console)
     return _qemu_oracle(args, console)
@@ -131,6 +137,7 @@ def replay_on_kernel(args, console) -> int:
     kernel's own design has the trace design's bug settings and matches), 1 when it
     matches neither, 75 when the trace cannot be mapped or the kernel cannot run."""
     load_user_files(args.designs, args.properties)
+    phase(f"replay on qemu-dax {args.kernel}", limited=True)
     recorded, model, _ = read_itf(args.file)
     try:
         traces.ops_from_trace(recorded.actions, model.design, recorded.prop)

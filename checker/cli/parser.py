@@ -193,7 +193,7 @@ def _common() -> argparse.ArgumentParser:
     common.add_argument("--memory-limit", type=_positive_float, metavar="MB",
                         help="address-space limit of the worker process that runs the "
                         "command (RLIMIT_AS; running out is incomplete, exit 75; not "
-                        "applied in process: daxcheck.checker.cli.main, oracle)")
+                        "applied in process: daxcheck.checker.cli.main)")
     return common
 
 
@@ -306,6 +306,8 @@ def _replay_command(command) -> None:
                    "design")
     r.add_argument("--kernel", choices=tuple(KERNELS), default="6.12",
                    help="--on qemu-dax: the kernel booted")
+    r.add_argument("--time-limit", type=_positive_float, metavar="S",
+                   help="stop after S seconds (incomplete, exit 75)")
 
 
 def _view_graph_commands(command) -> None:
@@ -329,6 +331,8 @@ def _oracle_commands(command) -> None:
     kr.add_argument("action", choices=("setup",), help="setup: download, unpack, build the "
                     "initramfs (cached under ~/.cache/daxcheck/kernel)")
     kr.add_argument("--kernel", choices=tuple(KERNELS) + ("all",), default="6.12")
+    kr.add_argument("--time-limit", type=_positive_float, metavar="S",
+                    help="stop after S seconds (incomplete, exit 75)")
 
     o = command("oracle", help="differential test of the spec against a real kernel: XFS "
                 "with reflink on a loop device, or the real fsdax path in QEMU (needs root)")
@@ -348,6 +352,9 @@ def _oracle_commands(command) -> None:
     o.add_argument("--setting", type=_setting, action="append", default=[], metavar="K=V",
                    help="qemu-dax: change a setting of the spec design (a hypothesis to test "
                    "against the kernel, e.g. sync_fault=never); repeatable")
+    o.add_argument("--time-limit", type=_positive_float, metavar="S",
+                   help="stop after S seconds, the loop device unmounted and the guest shut "
+                   "down (incomplete, exit 75)")
 
 
 def _prove_command(command) -> None:

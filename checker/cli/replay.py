@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import sys
 
+from daxcheck.supervisor import phase
+from daxcheck.usercode import deadline
+
 from ..concrete.executor import RefinementError, replay_concrete
 from ..concrete.pmem import PmemError
 from ..replay import mismatch, replay_spec
@@ -18,8 +21,14 @@ def run(args, console) -> int:
     own claims checked first: design settings, states, the property violated at the end),
     then its actions on a pmem byte buffer.  Returns 12 when it reproduces, 0 when a step
     is no longer enabled or the property holds, 1 when the byte-level executor disagrees
-    with the spec.  Raises TraceError / InputError on a bad or edited trace."""
+    with the spec, 75 when ``--time-limit`` runs out.  Raises TraceError / InputError on a bad or edited trace."""
     load_user_files(args.designs, args.properties)
+    phase(f"replay {args.file}", limited=True)
+    with deadline(args.time_limit):       # TimeLimitReached: incomplete, exit 75
+        return _replay(args, console)
+
+
+def _replay(args, console) -> int:
     r = replay_spec(args.file, on_design=args.design)
     if args.design is None:    # the file's own claims: checked on the spec, before any bytes
         why = mismatch(r, args.file)

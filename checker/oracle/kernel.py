@@ -16,6 +16,7 @@ import glob
 import json
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import tempfile
@@ -91,11 +92,20 @@ that a later run removes only what a *dead* run of its own left (never another m
 
 def _start_time(pid: int) -> str | None:
     """Start time (clock ticks since boot, /proc/<pid>/stat field 22) of a live process, or
-    None if there is no such process."""
+    None if there is no such process, or it is dead (a zombie) or dying (a SIGKILL pending:
+    the supervisor's worker after a SIGKILL of ``daxcheck``, ``PR_SET_PDEATHSIG``)."""
     try:
         with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
+            fields = fh.read().rsplit(")", 1)[1].split()
+        if fields[0] in ("Z", "X", "x"):
+            return None
+        with open(f"/proc/{pid}/status") as fh:
+            pending = {k: int(v, 16) for k, _, v in (line.partition(":\t") for line in fh)
+                       if k in ("SigPnd", "ShdPnd")}
+        if any(v >> (signal.SIGKILL - 1) & 1 for v in pending.values()):
+            return None
+        return fields[19]
+    except (OSError, IndexError, ValueError):
         return None
 
 
