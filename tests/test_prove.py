@@ -58,8 +58,10 @@ LEMMA_VIOLATIONS = {
 # proved" at 2-30 s each.
 # The race designs (seed r<n>, issue 11) are not proved: k-induction over thread and lock
 # states needs lemmas tying the locks to the threads' program counters that nobody wrote
-# yet; exploration covers their whole reachable space and BMC their races.
-PROVED = [n for n, d in DESIGNS.items() if not d.seed.startswith("r") and
+# yet; exploration covers their whole reachable space and BMC their races.  The coverage
+# scopes (seed "cov") exist for the gate's exploration; in cov-zero-range,
+# pinned_pages_stay_allocated is not 2-inductive with the shipped lemmas.
+PROVED = [n for n, d in DESIGNS.items() if not d.seed.startswith(("r", "cov")) and
           (not d.seed.startswith("h") or (not d.expect_violated and n != "dedupe-lockstep"))]
 
 # Lemmas a design expected to hold cannot use, with the reason: in cow-edges-zeroed (XFS

@@ -6,14 +6,12 @@ import sys
 from daxcheck.properties import PROPERTIES
 from daxcheck.spec.designs import DESIGNS
 from daxcheck.supervisor import phase
-from daxcheck.usercode import TimeLimitReached, deadline
 
 from ..outputs import rows_of_proofs, write_outputs
 from ..report import trace_table
-from ..results import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATION, InputError
-from ..runner import Check, command_line, load_user_files, make_model, pick
-from ..symbolic.engine import ProveError, induction_depths, prove_all
-from ..trace import Trace
+from ..results import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATION
+from ..runner import (Check, check_prove_arguments, command_line, load_user_files, make_model,
+                      pick, run_prove)
 from .common import esc
 from .parser import BOUND_NAMES
 from .runs import preflight_outputs, save
@@ -26,10 +24,7 @@ def run(args, argv, console) -> int:
     a property is refuted, 75 when one is unknown or the time limit ran out, else 0.
     Raises InputError on bad input (``--k`` above ``--max-k``, unknown names)."""
     preflight_outputs(args)
-    try:
-        induction_depths(args.k, args.max_k)       # bad input before any work
-    except ProveError as e:
-        raise InputError(str(e)) from None
+    check_prove_arguments(args.k, args.max_k)      # bad input before any work
     load_user_files(args.designs, args.properties)
     designs = pick(args.design, DESIGNS, "design") if args.design else [
         d for d in DESIGNS.values() if not d.expect_violated]
@@ -57,21 +52,15 @@ def _prove_design(args, argv, d, props, console, codes, written):
     when the time limit stopped it."""
     phase(f"design {d.name}", limited=True)
     m = make_model(d, {k: getattr(args, k) for k in BOUND_NAMES[1:]})
-    try:
-        with deadline(args.time_limit):     # also bounds a user's lemma that never returns
-            run = prove_all(m, props, k=args.k, max_k=args.max_k, lemmas=args.lemmas,
-                            time_limit=args.time_limit)
-    except ProveError as e:
-        raise InputError(str(e)) from None
-    except TimeLimitReached as e:
-        console.print(f"[yellow]incomplete:[/yellow] {esc(d.name)}: {esc(e.reason())}",
+    proof = run_prove(m, props, k=args.k, max_k=args.max_k, lemmas=args.lemmas,
+                      time_limit=args.time_limit, command=command_line(argv))
+    if proof.run is None:
+        console.print(f"[yellow]incomplete:[/yellow] {esc(d.name)}: {esc(proof.incomplete)}",
                       soft_wrap=True)
         codes.add(EXIT_INCOMPLETE)
         return None
+    run, traces = proof.run, proof.traces
     _print_run(m, run, props, console, codes)
-    traces = {r.prop: Trace.from_path(m, r.trace, r.prop, {"engine": "z3 k-induction base case",
-                                                           "command": command_line(argv)})
-              for r in run.results if r.status == "refuted"}
     for name, t in traces.items():
         console.print(trace_table(t, m, f"{d.name}: {name} violated at depth {t.depth}"))
     problems = []
