@@ -12,6 +12,7 @@ by exploration; checked).
 Usage: ``python bench/bench_engines.py [--time SECONDS] [--design NAME ...]``
 Output: a Markdown table (paste into README.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -19,7 +20,7 @@ import sys
 import time
 
 from daxcheck.checker.explicit.explore import explore
-from daxcheck.checker.symbolic.engine import bmc, prove_all, SymbolicModel
+from daxcheck.checker.symbolic.engine import SymbolicModel, bmc, prove_all
 from daxcheck.properties import PROPERTIES
 from daxcheck.spec.designs import DESIGNS
 from daxcheck.spec.model import DaxModel
@@ -37,8 +38,14 @@ def bench_design(name: str, seconds: float) -> dict:
     reached = {}
     t0 = time.perf_counter()
     sm = SymbolicModel(m)
-    r = bmc(m, props, depth=60, time_limit=seconds, sm=sm,
-            progress=lambda k, s: reached.setdefault(k, time.perf_counter() - t0))
+    r = bmc(
+        m,
+        props,
+        depth=60,
+        time_limit=seconds,
+        sm=sm,
+        progress=lambda k, s: reached.setdefault(k, time.perf_counter() - t0),
+    )
     t_all = time.perf_counter() - t0
     # Time to the verdict at the default depth: when depth D was covered, or, if every
     # property was violated earlier, when the run ended.
@@ -48,7 +55,8 @@ def bench_design(name: str, seconds: float) -> dict:
         z = r.verdicts[p]
         if e.status == "violated":
             same &= (z.status == "violated" and z.depth == e.depth) or (
-                z.status == "incomplete" and r.stats.depth < e.depth)
+                z.status == "incomplete" and r.stats.depth < e.depth
+            )
         else:
             same &= z.status != "violated" or z.depth > D
     t0 = time.perf_counter()
@@ -57,9 +65,19 @@ def bench_design(name: str, seconds: float) -> dict:
     proved = [r.prop for r in run.results if r.status == "proved"]
     same &= all(ex.verdicts[p].status != "violated" for p in proved)
     viol = ", ".join(f"{p}@{v.depth}" for p, v in ex.verdicts.items() if v.status == "violated")
-    return {"design": name, "depth": D, "states": ex.stats.states, "explicit": t_ex,
-            "z3": t_z3, "deepest": r.stats.depth, "agree": same, "violated": viol or "-",
-            "prove": t_prove, "proved": len(proved), "props": len(props)}
+    return {
+        "design": name,
+        "depth": D,
+        "states": ex.stats.states,
+        "explicit": t_ex,
+        "z3": t_z3,
+        "deepest": r.stats.depth,
+        "agree": same,
+        "violated": viol or "-",
+        "prove": t_prove,
+        "proved": len(proved),
+        "props": len(props),
+    }
 
 
 def main(argv=None) -> int:
@@ -72,19 +90,23 @@ def main(argv=None) -> int:
     if bad:
         print(f"unknown design {bad[0]!r} (known: {', '.join(DESIGNS)})", file=sys.stderr)
         return 2
-    print(f"| design | default depth | explicit states | explicit s | Z3 BMC s to default depth "
-          f"| deepest K in {a.time:g} s | same verdicts | violated (shortest depth) "
-          f"| k-induction s | proved at every depth |")
+    print(
+        f"| design | default depth | explicit states | explicit s | Z3 BMC s to default depth "
+        f"| deepest K in {a.time:g} s | same verdicts | violated (shortest depth) "
+        f"| k-induction s | proved at every depth |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     ok = True
     for n in names:
         row = bench_design(n, a.time)
         z3s = "timeout" if row["z3"] is None else f"{row['z3']:.1f}"
         ok &= row["agree"] and row["z3"] is not None
-        print(f"| {n} | {row['depth']} | {row['states']} | {row['explicit']:.2f} | {z3s} | "
-              f"{row['deepest']} | {'yes' if row['agree'] else 'NO'} | {row['violated']} | "
-              f"{row['prove']:.1f} | {row['proved']}/{row['props']} |",
-              flush=True)
+        print(
+            f"| {n} | {row['depth']} | {row['states']} | {row['explicit']:.2f} | {z3s} | "
+            f"{row['deepest']} | {'yes' if row['agree'] else 'NO'} | {row['violated']} | "
+            f"{row['prove']:.1f} | {row['proved']}/{row['props']} |",
+            flush=True,
+        )
     return 0 if ok else 1
 
 

@@ -23,6 +23,7 @@ typically stays above it.
 
 Usage: ``python bench/bench_por.py [--design NAME ...] [--json FILE] [--no-bound]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,13 +57,21 @@ def measure(name, props):
     red = explore(m, props, por=True)
     t2 = time.perf_counter()
     same = all(full.verdicts[p.name].status == red.verdicts[p.name].status for p in props)
-    complete = all(v.complete for r in (full, red) for v in r.verdicts.values()
-                   if v.status == "holds")
-    return {"design": name, "properties": [p.name for p in props],
-            "full": full.stats.states, "reduced": red.stats.states,
-            "ratio": red.stats.states / full.stats.states, "same_verdicts": same,
-            "complete": complete, "full_s": round(t1 - t0, 2), "reduced_s": round(t2 - t1, 2),
-            "ample": red.stats.por}
+    complete = all(
+        v.complete for r in (full, red) for v in r.verdicts.values() if v.status == "holds"
+    )
+    return {
+        "design": name,
+        "properties": [p.name for p in props],
+        "full": full.stats.states,
+        "reduced": red.stats.states,
+        "ratio": red.stats.states / full.stats.states,
+        "same_verdicts": same,
+        "complete": complete,
+        "full_s": round(t1 - t0, 2),
+        "reduced_s": round(t2 - t1, 2),
+        "ample": red.stats.por,
+    }
 
 
 def local_bound(model):
@@ -93,7 +102,7 @@ def local_bound(model):
         for k in en:
             keep = {k} | nx.descendants(g, k)
             for b in en:
-                if b not in keep and k not in after[b]:      # b disables the key
+                if b not in keep and k not in after[b]:  # b disables the key
                     keep |= {b} | nx.descendants(g, b)
             if best is None or (len(keep), min(keep)) < (len(best), min(best)):
                 best = keep
@@ -119,7 +128,7 @@ def local_bound(model):
         for s in level:
             en = enabled(s)
             pick = [en[a] for a in (smallest(s) if len(en) > 1 else en)]
-            if all(t in seen for t in pick):     # cycle proviso (BFS form)
+            if all(t in seen for t in pick):  # cycle proviso (BFS form)
                 pick = list(en.values())
             for t in pick:
                 if t not in seen:
@@ -133,17 +142,24 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--design", action="append")
     ap.add_argument("--json")
-    ap.add_argument("--no-bound", action="store_true",
-                    help="skip the local-commutation bound (the slowest column)")
+    ap.add_argument(
+        "--no-bound",
+        action="store_true",
+        help="skip the local-commutation bound (the slowest column)",
+    )
     args = ap.parse_args(argv)
     names = args.design or sorted(n for n, d in DESIGNS.items() if d.threaded)
     rows = []
-    print(f"{'design':32} {'properties':>10} {'full':>8} {'reduced':>8} {'ratio':>6} "
-          f"same complete  bound forced")
+    print(
+        f"{'design':32} {'properties':>10} {'full':>8} {'reduced':>8} {'ratio':>6} "
+        f"same complete  bound forced"
+    )
     for n in names:
         bound = None if args.no_bound else local_bound(DaxModel(DESIGNS[n]))
-        for label, props in (("all", list(PROPERTIES.values())),
-                             ("own", [PROPERTIES[p] for p in _partner_props(n)])):
+        for label, props in (
+            ("all", list(PROPERTIES.values())),
+            ("own", [PROPERTIES[p] for p in _partner_props(n)]),
+        ):
             r = measure(n, props)
             r["set"] = label
             extra = ""
@@ -152,8 +168,10 @@ def main(argv=None):
                 r["bound_ratio"] = bound[1] / bound[0]
                 extra = f"  {r['bound_ratio']:5.2f} {bound[2]:6.0%}"
             rows.append(r)
-            print(f"{n:32} {label:>10} {r['full']:>8,} {r['reduced']:>8,} {r['ratio']:>6.2f} "
-                  f"{str(r['same_verdicts']):>4} {str(r['complete']):>8}{extra}   {r['ample']}")
+            print(
+                f"{n:32} {label:>10} {r['full']:>8,} {r['reduced']:>8,} {r['ratio']:>6.2f} "
+                f"{str(r['same_verdicts']):>4} {str(r['complete']):>8}{extra}   {r['ample']}"
+            )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

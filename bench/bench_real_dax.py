@@ -9,6 +9,7 @@ are prepared by ``daxcheck kernel setup --kernel all`` (root, Debian packages).
 Usage: ``python bench/bench_real_dax.py [--kernel 6.12 6.1] [--runs 200] [--crashes 6]
 [--json FILE]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,13 +42,18 @@ def measure(kernel: str, runs: int, crashes: int) -> dict:
         kill = O.run(g, kernel, crashes, seed=3, crash_rate=1.0, kill_share=1.0)
         kill_s = time.monotonic() - t
     bad = plain.mismatches + down.mismatches + kill.mismatches
-    return {"kernel": kernel, "release": g.release, "boot_s": round(boot, 1),
-            "reboot_s": [round(x, 1) for x in g.boot_seconds[1:]],
-            "sequences": plain.sequences, "ops": plain.operations,
-            "seq_per_s": round(plain.sequences / plain_s, 1),
-            "shutdown_points_per_min": round(60 * down.shutdowns / down_s, 1),
-            "kill_points_per_min": round(60 * kill.kills / kill_s, 1),
-            "mismatches": len(bad)}
+    return {
+        "kernel": kernel,
+        "release": g.release,
+        "boot_s": round(boot, 1),
+        "reboot_s": [round(x, 1) for x in g.boot_seconds[1:]],
+        "sequences": plain.sequences,
+        "ops": plain.operations,
+        "seq_per_s": round(plain.sequences / plain_s, 1),
+        "shutdown_points_per_min": round(60 * down.shutdowns / down_s, 1),
+        "kill_points_per_min": round(60 * kill.kills / kill_s, 1),
+        "mismatches": len(bad),
+    }
 
 
 def main(argv=None):
@@ -58,13 +64,17 @@ def main(argv=None):
     ap.add_argument("--json", metavar="FILE")
     args = ap.parse_args(argv)
     rows = [measure(k, args.runs, args.crashes) for k in args.kernel]
-    print("| kernel | boot s | reboots s | seq/s (no crash) | shutdown crash points/min "
-          "| kill+reboot crash points/min | mismatches |")
+    print(
+        "| kernel | boot s | reboots s | seq/s (no crash) | shutdown crash points/min "
+        "| kill+reboot crash points/min | mismatches |"
+    )
     print("|---|---|---|---|---|---|---|")
     for r in rows:
         rb = f"{min(r['reboot_s'])}-{max(r['reboot_s'])}" if r["reboot_s"] else "-"
-        print(f"| {r['kernel']} ({r['release']}) | {r['boot_s']} | {rb} | {r['seq_per_s']} "
-              f"| {r['shutdown_points_per_min']} | {r['kill_points_per_min']} | {r['mismatches']} |")
+        print(
+            f"| {r['kernel']} ({r['release']}) | {r['boot_s']} | {rb} | {r['seq_per_s']} "
+            f"| {r['shutdown_points_per_min']} | {r['kill_points_per_min']} | {r['mismatches']} |"
+        )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh, indent=1)

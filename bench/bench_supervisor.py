@@ -14,6 +14,7 @@ times, are what counts).  Exit codes must agree (12 and 0).
 
 Usage: ``python bench/bench_supervisor.py [--repeat R] [--only main|cow7] [--json FILE]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,7 +34,7 @@ WORKLOADS = {
 
 
 def load() -> str:
-    return "load average %.2f %.2f %.2f" % os.getloadavg()
+    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def once(args: list[str], supervised: bool) -> tuple[float, float, int]:
@@ -46,12 +47,18 @@ def once(args: list[str], supervised: bool) -> tuple[float, float, int]:
     with tempfile.TemporaryDirectory(prefix="bench-supervisor-") as cwd:
         before = os.times()
         t0 = time.perf_counter()
-        code = subprocess.run([sys.executable, "-m", "daxcheck", *args], cwd=cwd, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+        code = subprocess.run(
+            [sys.executable, "-m", "daxcheck", *args],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        ).returncode
         secs = time.perf_counter() - t0
         after = os.times()
-    cpu = (after.children_user - before.children_user
-           + after.children_system - before.children_system)
+    cpu = (
+        after.children_user - before.children_user + after.children_system - before.children_system
+    )
     return secs, cpu, code
 
 
@@ -75,11 +82,22 @@ def main() -> int:
                 print(f"{name}: exit codes differ: supervised {s_code}, in process {p_code}")
                 return 1
             ratios.append(s_sec / p_sec)
-            rows.append({"supervised_s": s_sec, "in_process_s": p_sec, "ratio": s_sec / p_sec,
-                         "supervised_cpu": s_cpu, "in_process_cpu": p_cpu, "exit": s_code})
-            print(f"{name} run {i + 1}: supervised {s_sec:6.2f}s (cpu {s_cpu:6.2f}s)  "
-                  f"in process {p_sec:6.2f}s (cpu {p_cpu:6.2f}s)  ratio {s_sec / p_sec:.3f}  "
-                  f"exit {s_code}", flush=True)
+            rows.append(
+                {
+                    "supervised_s": s_sec,
+                    "in_process_s": p_sec,
+                    "ratio": s_sec / p_sec,
+                    "supervised_cpu": s_cpu,
+                    "in_process_cpu": p_cpu,
+                    "exit": s_code,
+                }
+            )
+            print(
+                f"{name} run {i + 1}: supervised {s_sec:6.2f}s (cpu {s_cpu:6.2f}s)  "
+                f"in process {p_sec:6.2f}s (cpu {p_cpu:6.2f}s)  ratio {s_sec / p_sec:.3f}  "
+                f"exit {s_code}",
+                flush=True,
+            )
         med = statistics.median(ratios)
         print(f"{name}: median ratio supervised / in process {med:.3f} over {a.repeat} pairs")
         report[name] = {"rows": rows, "median_ratio": med}

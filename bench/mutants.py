@@ -28,6 +28,7 @@ a bool flipped).  Only mutations whose node sits on one source line are generate
 Writes one record per mutant to ``--out`` (JSON) and prints the kill rate; survivors are
 classified by hand in ``bench/mutants_survivors.md``.  A bench tool, not product code.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,18 +45,57 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGETS = tuple(f"spec/kernel/{m}.py" for m in ("dax", "mm", "huge_memory", "pmem", "views",
-                                                 "xfs_bmap", "xfs_file", "xfs_iomap",
-                                                 "xfs_log", "xfs_reflink")) + \
-    tuple(f"spec/ops/{m}.py" for m in ("common", "crash", "fallocate", "file_io", "inode",
-                                       "mmap_fault", "pins", "reflink", "sync")) + \
-    ("spec/designs.py", "spec/history.py")
-FAST_TESTS = ("tests/test_actions.py", "tests/test_properties.py", "tests/test_vocab.py",
-              "tests/test_spec_edges.py")
+TARGETS = (
+    tuple(
+        f"spec/kernel/{m}.py"
+        for m in (
+            "dax",
+            "mm",
+            "huge_memory",
+            "pmem",
+            "views",
+            "xfs_bmap",
+            "xfs_file",
+            "xfs_iomap",
+            "xfs_log",
+            "xfs_reflink",
+        )
+    )
+    + tuple(
+        f"spec/ops/{m}.py"
+        for m in (
+            "common",
+            "crash",
+            "fallocate",
+            "file_io",
+            "inode",
+            "mmap_fault",
+            "pins",
+            "reflink",
+            "sync",
+        )
+    )
+    + ("spec/designs.py", "spec/history.py")
+)
+FAST_TESTS = (
+    "tests/test_actions.py",
+    "tests/test_properties.py",
+    "tests/test_vocab.py",
+    "tests/test_spec_edges.py",
+)
 OPERATORS = ("cmp", "boundary", "and_or", "drop_not", "swap_if", "const", "require", "setting")
-_NEG = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.GtE, ast.GtE: ast.Lt,
-        ast.Gt: ast.LtE, ast.LtE: ast.Gt, ast.In: ast.NotIn, ast.NotIn: ast.In,
-        ast.Is: ast.IsNot, ast.IsNot: ast.Is}
+_NEG = {
+    ast.Eq: ast.NotEq,
+    ast.NotEq: ast.Eq,
+    ast.Lt: ast.GtE,
+    ast.GtE: ast.Lt,
+    ast.Gt: ast.LtE,
+    ast.LtE: ast.Gt,
+    ast.In: ast.NotIn,
+    ast.NotIn: ast.In,
+    ast.Is: ast.IsNot,
+    ast.IsNot: ast.Is,
+}
 DESCRIPTIVE = ("name", "seed", "summary", "cite")
 """Design fields that describe it and decide nothing (no ``setting`` mutants)."""
 _EDGE = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt}
@@ -67,8 +107,12 @@ def _docstrings(tree) -> set[int]:
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                    and isinstance(body[0].value.value, str):
+            if (
+                body
+                and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)
+            ):
                 out.add(id(body[0].value))
     return out
 
@@ -79,8 +123,10 @@ def _callee(node) -> str | None:
 
 def _setting_values() -> dict:
     """Per ``Design`` setting, the values the shipped designs use (for ``setting``)."""
-    from daxcheck.spec.designs import DESIGNS
     import dataclasses
+
+    from daxcheck.spec.designs import DESIGNS
+
     out = {}
     for d in DESIGNS.values():
         for f in dataclasses.fields(d):
@@ -102,14 +148,23 @@ def sites(rel: str, settings: dict) -> list[dict]:
     def add(op, node, new):
         if node.lineno != node.end_lineno:
             return
-        old = lines[node.lineno - 1][node.col_offset:node.end_col_offset]
+        old = lines[node.lineno - 1][node.col_offset : node.end_col_offset]
         text = ast.unparse(new)
         if text != old:
-            out.append({"file": rel, "op": op, "line": node.lineno, "col": node.col_offset,
-                        "end": node.end_col_offset, "old": old, "new": text})
+            out.append(
+                {
+                    "file": rel,
+                    "op": op,
+                    "line": node.lineno,
+                    "col": node.col_offset,
+                    "end": node.end_col_offset,
+                    "old": old,
+                    "new": text,
+                }
+            )
 
     in_design = set()
-    for node in ast.walk(tree):    # message text (f-strings) is not the model: left alone
+    for node in ast.walk(tree):  # message text (f-strings) is not the model: left alone
         if isinstance(node, ast.JoinedStr):
             docs |= {id(n) for n in ast.walk(node)}
     for node in ast.walk(tree):
@@ -133,17 +188,27 @@ def sites(rel: str, settings: dict) -> list[dict]:
             add("swap_if", node, ast.IfExp(node.test, node.orelse, node.body))
         elif isinstance(node, ast.Constant) and type(node.value) is int and id(node) not in docs:
             add("const", node, ast.Constant(node.value + 1))
-        elif isinstance(node, ast.AnnAssign) and id(node) in in_design and \
-                isinstance(node.target, ast.Name) and isinstance(node.value, ast.Constant):
+        elif (
+            isinstance(node, ast.AnnAssign)
+            and id(node) in in_design
+            and isinstance(node.target, ast.Name)
+            and isinstance(node.value, ast.Constant)
+        ):
             v, name = node.value.value, node.target.id
-            alt = (not v) if isinstance(v, bool) else next(
-                iter(sorted(x for x in settings.get(name, ()) if x != v)), None)
+            alt = (
+                (not v)
+                if isinstance(v, bool)
+                else next(iter(sorted(x for x in settings.get(name, ()) if x != v)), None)
+            )
             if alt is not None:
                 add("setting", node.value, ast.Constant(alt))
         name = _callee(node)
         if name in ("And", "Or") and node.args:
-            add("and_or", node, ast.Call(ast.Name("Or" if name == "And" else "And"),
-                                         node.args, node.keywords))
+            add(
+                "and_or",
+                node,
+                ast.Call(ast.Name("Or" if name == "And" else "And"), node.args, node.keywords),
+            )
         elif name == "Not" and len(node.args) == 1:
             add("drop_not", node, node.args[0])
         elif name == "If" and len(node.args) == 3:
@@ -177,18 +242,22 @@ def choose(count: int, seed: int) -> list[dict]:
 def _sandbox(base: Path, m: dict) -> tuple[Path, dict]:
     """A copy of the tree with mutant ``m`` applied, and the environment importing it."""
     tree = base / "tree"
-    shutil.copytree(ROOT, tree, ignore=shutil.ignore_patterns(
-        ".git", "*.egg-info", "__pycache__", ".hypothesis", ".pytest_cache"))
+    shutil.copytree(
+        ROOT,
+        tree,
+        ignore=shutil.ignore_patterns(
+            ".git", "*.egg-info", "__pycache__", ".hypothesis", ".pytest_cache"
+        ),
+    )
     path = tree / m["file"]
     lines = path.read_text().splitlines(keepends=True)
     ln = lines[m["line"] - 1]
-    assert ln[m["col"]:m["end"]] == m["old"], (m, ln)
-    lines[m["line"] - 1] = ln[:m["col"]] + m["new"] + ln[m["end"]:]
+    assert ln[m["col"] : m["end"]] == m["old"], (m, ln)
+    lines[m["line"] - 1] = ln[: m["col"]] + m["new"] + ln[m["end"] :]
     path.write_text("".join(lines))
-    for sub in ("spec", "checker", "properties"):     # the installed layout, in the copy
+    for sub in ("spec", "checker", "properties"):  # the installed layout, in the copy
         (tree / "daxcheck" / sub).symlink_to(tree / sub)
-    env = dict(os.environ, PYTHONPATH=str(tree), PYTHONDONTWRITEBYTECODE="1",
-               PYTHONHASHSEED="0")
+    env = dict(os.environ, PYTHONPATH=str(tree), PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
     return tree, env
 
 
@@ -197,15 +266,20 @@ def run_one(m: dict, timeout: float) -> dict:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="daxmut") as tmp:
         tree, env = _sandbox(Path(tmp), m)
-        steps = [("tests", [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
-                            *FAST_TESTS]),
-                 ("gate", [sys.executable, "-m", "daxcheck", "gate", "--quiet"])]
+        steps = [
+            (
+                "tests",
+                [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *FAST_TESTS],
+            ),
+            ("gate", [sys.executable, "-m", "daxcheck", "gate", "--quiet"]),
+        ]
         status, detail = "survived", ""
         for name, cmd in steps:
             left = timeout - (time.perf_counter() - t0)
             try:
-                r = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True,
-                                   timeout=max(1.0, left))
+                r = subprocess.run(
+                    cmd, cwd=tree, env=env, capture_output=True, text=True, timeout=max(1.0, left)
+                )
             except subprocess.TimeoutExpired:
                 status, detail = "timeout", f"{name} over {timeout:g}s"
                 break
@@ -213,12 +287,19 @@ def run_one(m: dict, timeout: float) -> dict:
                 out = (r.stdout + r.stderr).strip().splitlines()
                 status, detail = f"killed by {name}", (out[-1] if out else "")[:300]
                 break
-    return {**m, "status": status, "detail": detail,
-            "seconds": round(time.perf_counter() - t0, 1)}
+    return {**m, "status": status, "detail": detail, "seconds": round(time.perf_counter() - t0, 1)}
 
 
-NOOP = {"id": -1, "file": TARGETS[0], "op": "none", "line": 1, "col": 0, "end": 0, "old": "",
-        "new": ""}
+NOOP = {
+    "id": -1,
+    "file": TARGETS[0],
+    "op": "none",
+    "line": 1,
+    "col": 0,
+    "end": 0,
+    "old": "",
+    "new": "",
+}
 """The unmutated tree (the baseline run: it must survive)."""
 
 
@@ -227,9 +308,19 @@ def _check_sandbox() -> None:
     m = NOOP
     with tempfile.TemporaryDirectory(prefix="daxmut") as tmp:
         tree, env = _sandbox(Path(tmp), m)
-        r = subprocess.run([sys.executable, "-c", "import daxcheck.spec.kernel.dax as f, "
-                            "daxcheck.checker.gate as g; print(f.__file__); print(g.SHIPPED_DIR)"],
-                           cwd=tree, env=env, capture_output=True, text=True, check=True)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "import daxcheck.spec.kernel.dax as f, "
+                "daxcheck.checker.gate as g; print(f.__file__); print(g.SHIPPED_DIR)",
+            ],
+            cwd=tree,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         got = r.stdout.split()
         if not got[0].startswith(tmp) or not got[1].startswith(str(Path(tmp).resolve())):
             sys.exit(f"mutants: the sandbox imports {got}, not the copy in {tmp}")
@@ -264,26 +355,48 @@ def main(argv=None) -> int:
     with ThreadPoolExecutor(a.jobs) as pool:
         for r in pool.map(lambda m: run_one(m, a.timeout), picked):
             records.append(r)
-            print(f"{r['id']:3d} {r['status']:16s} {r['seconds']:6.1f}s {r['op']:8s} "
-                  f"{r['file']}:{r['line']}  {r['old']} -> {r['new']}", flush=True)
+            print(
+                f"{r['id']:3d} {r['status']:16s} {r['seconds']:6.1f}s {r['op']:8s} "
+                f"{r['file']}:{r['line']}  {r['old']} -> {r['new']}",
+                flush=True,
+            )
     wall = time.perf_counter() - t0
     killed = [r for r in records if r["status"] != "survived"]
-    doc = {"seed": a.seed, "count": len(records), "generated": total, "killed": len(killed),
-           "survived": len(records) - len(killed), "wall_seconds": round(wall, 1),
-           "jobs": a.jobs, "fast_tests": list(FAST_TESTS),
-           "baseline_seconds": base["seconds"], "mutants": records}
-    if a.only and Path(a.out).exists():      # merge a partial re-run into the results
+    doc = {
+        "seed": a.seed,
+        "count": len(records),
+        "generated": total,
+        "killed": len(killed),
+        "survived": len(records) - len(killed),
+        "wall_seconds": round(wall, 1),
+        "jobs": a.jobs,
+        "fast_tests": list(FAST_TESTS),
+        "baseline_seconds": base["seconds"],
+        "mutants": records,
+    }
+    if a.only and Path(a.out).exists():  # merge a partial re-run into the results
         old = json.loads(Path(a.out).read_text())
         byid = {r["id"]: r for r in old["mutants"]}
         byid.update({r["id"]: r for r in records})
         recs = [byid[i] for i in sorted(byid)]
         k = sum(r["status"] != "survived" for r in recs)
-        doc = {**old, "count": len(recs), "killed": k, "survived": len(recs) - k,
-               "mutants": recs, "rerun": {"ids": sorted(ids), "wall_seconds": round(wall, 1),
-                                          "fast_tests": list(FAST_TESTS)}}
+        doc = {
+            **old,
+            "count": len(recs),
+            "killed": k,
+            "survived": len(recs) - k,
+            "mutants": recs,
+            "rerun": {
+                "ids": sorted(ids),
+                "wall_seconds": round(wall, 1),
+                "fast_tests": list(FAST_TESTS),
+            },
+        }
     Path(a.out).write_text(json.dumps(doc, indent=1) + "\n")
-    print(f"{doc['killed']}/{doc['count']} killed ({100 * doc['killed'] / max(1, doc['count']):.1f}%),"
-          f" {doc['survived']} survived; {wall:.0f}s wall with {a.jobs} job(s); {a.out}")
+    print(
+        f"{doc['killed']}/{doc['count']} killed ({100 * doc['killed'] / max(1, doc['count']):.1f}%),"
+        f" {doc['survived']} survived; {wall:.0f}s wall with {a.jobs} job(s); {a.out}"
+    )
     return 0
 
 

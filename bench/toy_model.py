@@ -17,6 +17,7 @@ none).
 
 Usage: ``python bench/toy_model.py F P B`` explores and prints the figures.
 """
+
 from __future__ import annotations
 
 import sys
@@ -24,10 +25,21 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from daxcheck.properties import Property
-from daxcheck.spec.ops import Action
 from daxcheck.spec.model import DaxModel
-from daxcheck.spec.vocab import (And, Count, Exists, ForAll, draft, first, freeze, require,
-                                 select, store, when)
+from daxcheck.spec.ops import Action
+from daxcheck.spec.vocab import (
+    And,
+    Count,
+    Exists,
+    ForAll,
+    draft,
+    first,
+    freeze,
+    require,
+    select,
+    store,
+    when,
+)
 
 
 class ToyLayout:
@@ -160,8 +172,12 @@ class Reflink(Action):
         L = m.L
         P = L.P
         a, b = self.src * P, self.dst * P
-        if not require(And(ForAll(range(P), lambda k: s[L.ext[b + k]] == 0),
-                           Exists(range(P), lambda k: s[L.ext[a + k]] != 0))):
+        if not require(
+            And(
+                ForAll(range(P), lambda k: s[L.ext[b + k]] == 0),
+                Exists(range(P), lambda k: s[L.ext[a + k]] != 0),
+            )
+        ):
             return None
         d = draft(s)
         for k in range(P):
@@ -182,8 +198,12 @@ class ToyBounds:
     depth: int = 10**6
 
     def as_dict(self) -> dict:
-        return {"files": self.files, "pages": self.pages, "blocks": self.blocks,
-                "depth": self.depth}
+        return {
+            "files": self.files,
+            "pages": self.pages,
+            "blocks": self.blocks,
+            "depth": self.depth,
+        }
 
 
 @dataclass(frozen=True)
@@ -220,23 +240,31 @@ def _refcount(L, s, b):
     return s[L.refc[b]] == Count(range(L.F * L.P), lambda i: s[L.ext[i]] == b + 1)
 
 
-REFCOUNTS = Property("toy_refcounts_consistent", lambda L, s: ForAll(
-    range(L.B), lambda b: _refcount(L, s, b)),
+REFCOUNTS = Property(
+    "toy_refcounts_consistent",
+    lambda L, s: ForAll(range(L.B), lambda b: _refcount(L, s, b)),
     "Each block's refcount equals the number of pages whose extent maps it.",
-    "bench", each=lambda L: range(L.B), item_fn=_refcount)
+    "bench",
+    each=lambda L: range(L.B),
+    item_fn=_refcount,
+)
 """The toy's invariant (holds), declared per block like the shipped invariants."""
 
 
 def main(argv=None) -> int:
     import time
+
     from daxcheck.checker.explicit.explore import explore
+
     F, P, B = (int(x) for x in (argv or sys.argv[1:4]))
     t = time.perf_counter()
     r = explore(ToyModel(F, P, B), [REFCOUNTS])
     dt = time.perf_counter() - t
     v = r.verdicts[REFCOUNTS.name]
-    print(f"states={r.stats.states} transitions={r.stats.transitions} depth={r.stats.depth} "
-          f"secs={dt:.3f} states/s={r.stats.states / dt:.0f} verdict={v.label()}")
+    print(
+        f"states={r.stats.states} transitions={r.stats.transitions} depth={r.stats.depth} "
+        f"secs={dt:.3f} states/s={r.stats.states / dt:.0f} verdict={v.label()}"
+    )
     return 0
 
 

@@ -21,11 +21,13 @@ This module also holds what every engine run needs from the support layer: a use
 contained (:func:`guarded_run`) and the all-incomplete result of a run stopped in it
 (:func:`timed_out`).
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from daxcheck.usercode import TimeLimitReached, UserCodeError, deadline
 
@@ -44,7 +46,7 @@ class Budget:
     stop: Any = field(default=None, compare=False)
 
     def stopped(self) -> str | None:
-        """"interrupted (Ctrl-C)" when :attr:`stop` is set, else None."""
+        """ "interrupted (Ctrl-C)" when :attr:`stop` is set, else None."""
         return INTERRUPTED if self.stop is not None and self.stop.is_set() else None
 
 
@@ -148,9 +150,12 @@ def timed_out(model, props, reason: str, seconds: float, stats_type=Stats) -> Ch
     """The result of a run the hard deadline stopped (:func:`guarded_run`): every property
     INCOMPLETE (depth 0: no level is known to be complete), ``stats.stopped`` the reason
     (statistics of type ``stats_type``)."""
-    return CheckResult(model.design.name, model.bounds.as_dict(),
-                       {p.name: Verdict(p.name, INCOMPLETE, 0) for p in props},
-                       stats_type(seconds=seconds, stopped=reason))
+    return CheckResult(
+        model.design.name,
+        model.bounds.as_dict(),
+        {p.name: Verdict(p.name, INCOMPLETE, 0) for p in props},
+        stats_type(seconds=seconds, stopped=reason),
+    )
 
 
 def guarded_run(model, props, time_limit, run, stats_type=Stats):
@@ -169,8 +174,11 @@ def guarded_run(model, props, time_limit, run, stats_type=Stats):
         return timed_out(model, props, e.reason(), time.perf_counter() - t0, stats_type)
     except UserCodeError as e:
         msg = str(e)
-        msg = msg[:-1] + f", design {model.design.name})" if msg.endswith(")") else (
-            f"{msg} (design {model.design.name})")
+        msg = (
+            msg[:-1] + f", design {model.design.name})"
+            if msg.endswith(")")
+            else (f"{msg} (design {model.design.name})")
+        )
         raise UserCodeError(msg) from e.__cause__
 
 
@@ -183,5 +191,6 @@ def run_engine(name: str, options: EngineOptions, guarded: bool = True) -> Check
     if not guarded:
         return engine.check(options)
     limit = options.time_limit if getattr(engine, "in_process", True) else None
-    return guarded_run(options.model, options.properties, limit,
-                       lambda: engine.check(options), engine.stats_type)
+    return guarded_run(
+        options.model, options.properties, limit, lambda: engine.check(options), engine.stats_type
+    )

@@ -16,6 +16,7 @@ the options and the registry functions are in :mod:`.engine`.  Registered here:
 The Z3 engines are loaded on first use (importing Z3 costs a third of a second); Ray is
 imported only when a distributed run starts a session.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -48,8 +49,13 @@ class LazyEngine:
         return self.load().check(options)
 
 
-for _engine in (BfsEngine(), ReferenceEngine(),
-                LazyEngine("bmc", "daxcheck.checker.symbolic.proof", "BmcEngine"),
-                LazyEngine("prove", "daxcheck.checker.symbolic.proof", "ProveEngine"),
-                SimulateEngine(), DistributedEngine(), SwarmEngine()):
+for _engine in (
+    BfsEngine(),
+    ReferenceEngine(),
+    LazyEngine("bmc", "daxcheck.checker.symbolic.proof", "BmcEngine"),
+    LazyEngine("prove", "daxcheck.checker.symbolic.proof", "ProveEngine"),
+    SimulateEngine(),
+    DistributedEngine(),
+    SwarmEngine(),
+):
     register(_engine)

@@ -20,6 +20,7 @@ property, then writes any of:
 A file that exists and was not written by daxcheck is never overwritten without ``--force``.
 This module imports no ``rich``.
 """
+
 from __future__ import annotations
 
 import json
@@ -41,8 +42,18 @@ _ROW_SCHEMA = {
     "properties": {
         "design": {"type": "string"},
         "property": {"type": "string"},
-        "verdict": {"enum": [HOLDS, VIOLATED, INCOMPLETE, NOT_FOUND, "proved", "refuted",
-                             "not inductive", "unknown"]},
+        "verdict": {
+            "enum": [
+                HOLDS,
+                VIOLATED,
+                INCOMPLETE,
+                NOT_FOUND,
+                "proved",
+                "refuted",
+                "not inductive",
+                "unknown",
+            ]
+        },
         "depth": {"type": ["integer", "null"], "minimum": 0},
         "complete": {"type": "boolean"},
         "states": {"type": ["integer", "null"], "minimum": 0},
@@ -69,11 +80,20 @@ RESULTS_SCHEMA = {
         "tool": {"type": "string"},
         "exit_code": {"type": "integer"},
         "results": {"type": "array", "items": _ROW_SCHEMA},
-        "differences": {"type": "array", "items": {
-            "type": "object", "required": ["design", "property", "what", "manifest", "computed"],
-            "properties": {"design": {"type": "string"}, "property": {"type": ["string", "null"]},
-                           "what": {"type": "string"}, "manifest": {"type": "string"},
-                           "computed": {"type": "string"}}}},
+        "differences": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["design", "property", "what", "manifest", "computed"],
+                "properties": {
+                    "design": {"type": "string"},
+                    "property": {"type": ["string", "null"]},
+                    "what": {"type": "string"},
+                    "manifest": {"type": "string"},
+                    "computed": {"type": "string"},
+                },
+            },
+        },
     },
 }
 """JSON Schema (draft 2020-12) of a ``--json`` file."""
@@ -135,8 +155,11 @@ def trace_summary(prop: str, depth: int, actions, items=()) -> str:
     """``prop violated at depth N (at a[1]): step 1 -> step 2 -> ...`` (actions described
     with argument names); ``items``: the failing items, as labels (:func:`fmt_items`) or
     raw (then labelled by shape)."""
-    where = f" (at {', '.join(i if isinstance(i, str) else fmt_item(i) for i in items)})" \
-        if items else ""
+    where = (
+        f" (at {', '.join(i if isinstance(i, str) else fmt_item(i) for i in items)})"
+        if items
+        else ""
+    )
     return f"{prop} violated at depth {depth}{where}: " + " -> ".join(a.describe() for a in actions)
 
 
@@ -153,10 +176,22 @@ def rows_of_checks(checks, prop_names, written=None, engine="explicit") -> list[
                 continue
             t = c.traces.get(p)
             items = fmt_items(p, v.items, c.model.L)
-            out.append(Row(r.design, p, v.status, v.depth, r.stats.states or None,
-                           round(r.stats.seconds, 3), written.get((r.design, p)),
-                           trace_summary(p, t.depth, t.actions, items) if t else None,
-                           bool(v.complete), items, engine, dict(r.bounds)))
+            out.append(
+                Row(
+                    r.design,
+                    p,
+                    v.status,
+                    v.depth,
+                    r.stats.states or None,
+                    round(r.stats.seconds, 3),
+                    written.get((r.design, p)),
+                    trace_summary(p, t.depth, t.actions, items) if t else None,
+                    bool(v.complete),
+                    items,
+                    engine,
+                    dict(r.bounds),
+                )
+            )
     return out
 
 
@@ -168,11 +203,20 @@ def rows_of_proofs(runs, written=None) -> list[Row]:
     for m, run, traces in runs:
         for r in run.results:
             t = traces.get(r.prop)
-            out.append(Row(r.design, r.prop, r.status, r.k, None, round(r.seconds, 3),
-                           written.get((r.design, r.prop)),
-                           trace_summary(r.prop, t.depth, t.actions) if t else (
-                               r.reason or None),
-                           engine="z3 k-induction", bounds=m.bounds.as_dict()))
+            out.append(
+                Row(
+                    r.design,
+                    r.prop,
+                    r.status,
+                    r.k,
+                    None,
+                    round(r.seconds, 3),
+                    written.get((r.design, r.prop)),
+                    trace_summary(r.prop, t.depth, t.actions) if t else (r.reason or None),
+                    engine="z3 k-induction",
+                    bounds=m.bounds.as_dict(),
+                )
+            )
     return out
 
 
@@ -192,7 +236,7 @@ def attach_differences(rows, differences) -> list[Row]:
             out.append(row)
         row.difference = "; ".join(x for x in (row.difference, d.line()) if x)
     designs = {r.design for r in rows}
-    for name in sorted(designs):                      # a passing "(design)" testcase per design
+    for name in sorted(designs):  # a passing "(design)" testcase per design
         if (name, "(design)") not in by:
             out.append(Row(name, "(design)", HOLDS, None, None, 0.0, engine="gate", gated=True))
     return out
@@ -213,8 +257,7 @@ def attach_expectations(rows, checks) -> list[Row]:
         elif r.verdict == INCOMPLETE:
             r.difference = f"{r.design} {r.property}: incomplete (nothing to compare)"
         elif r.expected and r.verdict != VIOLATED:
-            r.difference = (f"{r.design} {r.property}: expected violation not found "
-                            f"({r.verdict})")
+            r.difference = f"{r.design} {r.property}: expected violation not found ({r.verdict})"
     return rows
 
 
@@ -222,17 +265,18 @@ def _check_writable(path: Path, marker: str, force: bool) -> None:
     if path.is_dir():
         raise OutputError(f"{path} is a directory")
     try:
-        head = read_head(path)        # None: no such file; refused: a FIFO, a device
+        head = read_head(path)  # None: no such file; refused: a FIFO, a device
     except InputFileError as e:
         raise OutputError(str(e)) from None
     if head is not None and not force and marker not in head:
-        raise OutputError(f"{path} exists and was not written by daxcheck (use --force to "
-                          f"overwrite it)")
+        raise OutputError(
+            f"{path} exists and was not written by daxcheck (use --force to overwrite it)"
+        )
 
 
 def _write(path, text: str, marker: str, force: bool) -> None:
     p = Path(path)
-    if not is_worker():     # a worker checked it before any user code ran (check_outputs)
+    if not is_worker():  # a worker checked it before any user code ran (check_outputs)
         _check_writable(p, marker, force)
     try:
         atomic_write(p, text)
@@ -244,13 +288,25 @@ def _write(path, text: str, marker: str, force: bool) -> None:
 
 def json_document(rows, command: str, exit_code: int, differences=None) -> dict:
     """The ``--json`` document (see :data:`RESULTS_SCHEMA`)."""
-    doc = {"format": RESULTS_FORMAT, "version": 1, "command": command,
-           "tool": f"daxcheck {__version__}", "exit_code": exit_code,
-           "results": [asdict(r) for r in rows]}
+    doc = {
+        "format": RESULTS_FORMAT,
+        "version": 1,
+        "command": command,
+        "tool": f"daxcheck {__version__}",
+        "exit_code": exit_code,
+        "results": [asdict(r) for r in rows],
+    }
     if differences is not None:
-        doc["differences"] = [{"design": d.design, "property": d.prop, "what": d.what,
-                               "manifest": d.manifest, "computed": d.computed}
-                              for d in differences]
+        doc["differences"] = [
+            {
+                "design": d.design,
+                "property": d.prop,
+                "what": d.what,
+                "manifest": d.manifest,
+                "computed": d.computed,
+            }
+            for d in differences
+        ]
     return doc
 
 
@@ -263,13 +319,21 @@ def junit_document(rows, title: str) -> ET.Element:
         s = suites.get(r.design)
         if s is None:
             s = suites[r.design] = ET.SubElement(root, "testsuite", name=r.design)
-        tc = ET.SubElement(s, "testcase", classname=r.design, name=r.property,
-                           time=f"{r.seconds:.3f}")
-        detail = "\n".join(x for x in (
-            f"{title}: {r.verdict}" + (f" at depth {r.depth}" if r.depth is not None else "")
-            + (" (expected)" if r.expected and r.verdict == VIOLATED else ""),
-            r.summary, r.difference and f"gate: {r.difference}",
-            r.trace and f"trace: {r.trace}") if x)
+        tc = ET.SubElement(
+            s, "testcase", classname=r.design, name=r.property, time=f"{r.seconds:.3f}"
+        )
+        detail = "\n".join(
+            x
+            for x in (
+                f"{title}: {r.verdict}"
+                + (f" at depth {r.depth}" if r.depth is not None else "")
+                + (" (expected)" if r.expected and r.verdict == VIOLATED else ""),
+                r.summary,
+                r.difference and f"gate: {r.difference}",
+                r.trace and f"trace: {r.trace}",
+            )
+            if x
+        )
         if r.trace:
             props = ET.SubElement(tc, "properties")
             ET.SubElement(props, "property", name="trace", value=r.trace)
@@ -277,11 +341,15 @@ def junit_document(rows, title: str) -> ET.Element:
             msg = r.difference or r.summary or f"{r.property} {r.verdict}"
             ET.SubElement(tc, "failure", message=msg, type=r.verdict).text = detail
         elif r.errored:
-            ET.SubElement(tc, "error", message=f"{r.property}: {r.verdict}" + (
-                f" ({r.summary})" if r.summary else ""), type=r.verdict).text = detail
-        elif r.verdict == NOT_FOUND:   # random simulation proves nothing: neither pass nor fail
+            ET.SubElement(
+                tc,
+                "error",
+                message=f"{r.property}: {r.verdict}" + (f" ({r.summary})" if r.summary else ""),
+                type=r.verdict,
+            ).text = detail
+        elif r.verdict == NOT_FOUND:  # random simulation proves nothing: neither pass nor fail
             ET.SubElement(tc, "skipped", message=f"{r.property}: no random walk violated it")
-        elif r.verdict == VIOLATED:    # a pinned or expected violation: passes, with its trace
+        elif r.verdict == VIOLATED:  # a pinned or expected violation: passes, with its trace
             ET.SubElement(tc, "system-out").text = detail
     for s in root:
         cases = list(s)
@@ -294,10 +362,16 @@ def junit_document(rows, title: str) -> ET.Element:
     return root
 
 
-_MD_CELL = {HOLDS: "holds", VIOLATED: "**violated**", INCOMPLETE: "incomplete",
-            NOT_FOUND: "not found",
-            "proved": "proved", "refuted": "**refuted**", "not inductive": "not inductive",
-            "unknown": "unknown"}
+_MD_CELL = {
+    HOLDS: "holds",
+    VIOLATED: "**violated**",
+    INCOMPLETE: "incomplete",
+    NOT_FOUND: "not found",
+    "proved": "proved",
+    "refuted": "**refuted**",
+    "not inductive": "not inductive",
+    "unknown": "unknown",
+}
 
 
 def _md(text) -> str:
@@ -340,10 +414,18 @@ def markdown_summary(rows, title: str, exit_code: int, differences=None) -> str:
         out += ["", "Counterexamples:", ""]
         out += [f"- `{_md(r.trace)}`: {_md(r.summary or '')}" for r in traces]
     if differences:
-        out += ["", "Differences from the manifest:", "",
-                "| design | property | what | manifest | computed |", "|---|---|---|---|---|"]
-        out += [f"| {_md(d.design)} | {_md(d.prop or '-')} | {_md(d.what)} | {_md(d.manifest)} "
-                f"| {_md(d.computed)} |" for d in differences]
+        out += [
+            "",
+            "Differences from the manifest:",
+            "",
+            "| design | property | what | manifest | computed |",
+            "|---|---|---|---|---|",
+        ]
+        out += [
+            f"| {_md(d.design)} | {_md(d.prop or '-')} | {_md(d.what)} | {_md(d.manifest)} "
+            f"| {_md(d.computed)} |"
+            for d in differences
+        ]
     return "\n".join(out) + "\n"
 
 
@@ -352,25 +434,30 @@ def check_outputs(args) -> None:
     ``args`` that :func:`write_outputs` would refuse at the end (a directory, a FIFO, a file
     daxcheck did not write without ``--force``).  Raises OutputError."""
     force = getattr(args, "force", False)
-    for name, marker in (("json", f'"format": "{RESULTS_FORMAT}"'),
-                         ("junit", f'<testsuites name="{_JUNIT_SUITES}"'),
-                         ("summary", _MD_MARK)):
+    for name, marker in (
+        ("json", f'"format": "{RESULTS_FORMAT}"'),
+        ("junit", f'<testsuites name="{_JUNIT_SUITES}"'),
+        ("summary", _MD_MARK),
+    ):
         path = getattr(args, name, None)
         if path:
             _check_writable(Path(path), marker, force)
 
 
-def write_outputs(args, rows, title: str, command: str, exit_code: int,
-                  differences=None) -> list[str]:
+def write_outputs(
+    args, rows, title: str, command: str, exit_code: int, differences=None
+) -> list[str]:
     """Write the files ``args.json``, ``args.junit`` and ``args.summary`` asked for (each may
     be None) from ``rows``; ``args.force`` allows overwriting a file daxcheck did not write.
     Returns the paths written.  Raises OutputError (one line)."""
     force = getattr(args, "force", False)
-    for path, marker in ((args.json, f'"format": "{RESULTS_FORMAT}"'),
-                         (args.junit, f'<testsuites name="{_JUNIT_SUITES}"'),
-                         (args.summary, _MD_MARK)):
-        if path and not is_worker():      # a supervised worker: checked before the run
-            _check_writable(Path(path), marker, force)    # all refused before any is written
+    for path, marker in (
+        (args.json, f'"format": "{RESULTS_FORMAT}"'),
+        (args.junit, f'<testsuites name="{_JUNIT_SUITES}"'),
+        (args.summary, _MD_MARK),
+    ):
+        if path and not is_worker():  # a supervised worker: checked before the run
+            _check_writable(Path(path), marker, force)  # all refused before any is written
     done = []
     if args.json:
         doc = json_document(rows, command, exit_code, differences)
@@ -379,9 +466,14 @@ def write_outputs(args, rows, title: str, command: str, exit_code: int,
     if args.junit:
         root = junit_document(rows, title)
         ET.indent(root)
-        _write(args.junit, '<?xml version="1.0" encoding="utf-8"?>\n'
-               + ET.tostring(root, encoding="unicode") + "\n",
-               f'<testsuites name="{_JUNIT_SUITES}"', force)
+        _write(
+            args.junit,
+            '<?xml version="1.0" encoding="utf-8"?>\n'
+            + ET.tostring(root, encoding="unicode")
+            + "\n",
+            f'<testsuites name="{_JUNIT_SUITES}"',
+            force,
+        )
         done.append(args.junit)
     if args.summary:
         _write(args.summary, markdown_summary(rows, title, exit_code, differences), _MD_MARK, force)

@@ -6,6 +6,7 @@ line (or of a trace's or manifest's ``#meta``) into registered designs, properti
 bounds out of range, unreadable user files) raises :class:`InputError` with a one-line
 message; the CLI prints it and exits 2.  :mod:`.runner` re-exports every name here.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,9 +15,9 @@ import sys
 from pathlib import Path
 
 from daxcheck.properties import LEMMAS, PROPERTIES, PropertyFileError, load_properties_file
-from daxcheck.spec.ops import ACTIONS
 from daxcheck.spec.designs import DESIGNS, Design, DesignError, hooks
 from daxcheck.spec.model import DaxModel
+from daxcheck.spec.ops import ACTIONS
 from daxcheck.spec.state import BoundsError
 from daxcheck.supervisor import phase
 from daxcheck.usercode import guard_design
@@ -47,8 +48,13 @@ def hook_typos(names) -> list[str]:
     out = []
     for cls in dict.fromkeys(type(DESIGNS[n]) for n in names if n in DESIGNS):
         for attr, v in vars(cls).items():
-            if attr.startswith("_") or not callable(v) or hasattr(Design, attr) \
-                    or attr in Design._OLD_HOOKS or attr == "cow_allowed":   # earlier names
+            if (
+                attr.startswith("_")
+                or not callable(v)
+                or hasattr(Design, attr)
+                or attr in Design._OLD_HOOKS
+                or attr == "cow_allowed"
+            ):  # earlier names
                 continue
             hint = did_you_mean(attr, known)
             if hint:
@@ -75,8 +81,11 @@ def load_user_files(designs_file=None, properties_file=None) -> None:
     records.  Under the supervisor a limited phase: a file that never finishes loading is
     stopped by ``--time-limit``."""
     if designs_file is not None or properties_file is not None:
-        phase("loading user files " + " ".join(
-            f for f in (designs_file, properties_file) if f is not None), limited=True)
+        phase(
+            "loading user files "
+            + " ".join(f for f in (designs_file, properties_file) if f is not None),
+            limited=True,
+        )
     for f, kind in ((designs_file, "designs"), (properties_file, "properties")):
         if f:
             GIVEN[str(Path(f).resolve())] = kind
@@ -97,8 +106,9 @@ def pick(names, registry, what):
     out = []
     for n in names:
         if n not in registry:
-            raise InputError(f"unknown {what} {n!r}{did_you_mean(n, registry)} (valid: "
-                             f"{', '.join(registry)})")
+            raise InputError(
+                f"unknown {what} {n!r}{did_you_mean(n, registry)} (valid: {', '.join(registry)})"
+            )
         out.append(registry[n])
     return out
 

@@ -9,6 +9,7 @@ imports no ``rich``.  Names and files are resolved by :mod:`.resolve` (re-export
 names, bounds out of range, unreadable user files) raises :class:`InputError` with a
 one-line message; the CLI prints it and exits 2.
 """
+
 from __future__ import annotations
 
 import shlex
@@ -19,10 +20,15 @@ from daxcheck.spec.model import DaxModel
 
 from . import engines  # noqa: F401 (registers every engine)
 from .engine import Budget, EngineOptions, guarded_run, run_engine, timed_out  # noqa: F401
-from .resolve import (hook_typos, load_designs_file, load_user_files,  # noqa: F401 (re-exported)
-                      make_model, pick, pick_properties)
-from .results import (INCOMPLETE, VIOLATED, CheckResult, InputError, Stats, Verdict,  # noqa: F401
-                      did_you_mean)
+from .resolve import (  # noqa: F401 (re-exported)
+    hook_typos,
+    load_designs_file,
+    load_user_files,
+    make_model,
+    pick,
+    pick_properties,
+)
+from .results import INCOMPLETE, VIOLATED, CheckResult, InputError, Stats, Verdict, did_you_mean  # noqa: F401
 from .trace import Trace, file_name_for
 
 CHECK_ENGINES = {"explicit": "bfs", "z3": "bmc"}
@@ -48,8 +54,11 @@ def check_distributable(engine="explicit", exact=False, symmetry=False) -> None:
 def traces_of(model, result: CheckResult, meta: dict) -> dict:
     """``{property name: Trace}`` of the VIOLATED verdicts of ``result`` (ITF ``#meta``
     ``meta``: engine, command)."""
-    return {name: Trace.from_path(model, v.trace, name, meta)
-            for name, v in result.verdicts.items() if v.status == VIOLATED}
+    return {
+        name: Trace.from_path(model, v.trace, name, meta)
+        for name, v in result.verdicts.items()
+        if v.status == VIOLATED
+    }
 
 
 def run(engine: str, options: EngineOptions, meta: dict | None = None) -> Check:
@@ -58,13 +67,24 @@ def run(engine: str, options: EngineOptions, meta: dict | None = None) -> Check:
     traces (``#meta`` ``meta``; default: the engine's name).  Raises InputError (unknown
     engine, unsupported options), UserCodeError naming the design."""
     res = run_engine(engine, options)
-    return Check(options.model, res, traces_of(options.model, res,
-                                               meta or {"engine": engine, "command": ""}))
+    return Check(
+        options.model, res, traces_of(options.model, res, meta or {"engine": engine, "command": ""})
+    )
 
 
-def run_check(model, props, engine="explicit", budget=Budget(), progress=None,
-              command=None, exact=False, symmetry=False, pool=None, checkpoint=None,
-              por=False) -> Check:
+def run_check(
+    model,
+    props,
+    engine="explicit",
+    budget=Budget(),
+    progress=None,
+    command=None,
+    exact=False,
+    symmetry=False,
+    pool=None,
+    checkpoint=None,
+    por=False,
+) -> Check:
     """Check ``props`` on ``model`` with the named engine ("explicit": the ``bfs`` engine,
     or ``distributed`` with a ``pool``; "z3": ``bmc``); the counterexamples come back as
     :class:`Trace` objects keyed by property name.
@@ -84,22 +104,45 @@ def run_check(model, props, engine="explicit", budget=Budget(), progress=None,
         check_distributable(engine, exact, symmetry)
         if checkpoint is not None:
             raise InputError("--checkpoint/--resume run in one process: drop --workers")
-    options = EngineOptions(model, tuple(props), budget=budget, progress=progress,
-                            exact=exact, symmetry=symmetry, checkpoint=checkpoint, por=por,
-                            pool=pool)
+    options = EngineOptions(
+        model,
+        tuple(props),
+        budget=budget,
+        progress=progress,
+        exact=exact,
+        symmetry=symmetry,
+        checkpoint=checkpoint,
+        por=por,
+        pool=pool,
+    )
     # Distributed: the driver's own waits for the workers are bounded by the time limit
     # (DistributedExplorer kills workers stuck past it); the deadline bounds the user
     # code the driver runs itself (read sets, level 0, rebuilding a counterexample).
     try:
-        return run("distributed" if pool is not None else CHECK_ENGINES[engine], options,
-                   {"engine": engine, "command": command or ""})
+        return run(
+            "distributed" if pool is not None else CHECK_ENGINES[engine],
+            options,
+            {"engine": engine, "command": command or ""},
+        )
     finally:
         if pool is not None:
-            pool.revive()       # workers killed at the time limit: replaced, off the clock
+            pool.revive()  # workers killed at the time limit: replaced, off the clock
 
 
-def run_simulate(model, props, depth=200, runs=1000, seed=0, time_limit=None, weights=None,
-                 swarm=False, progress=None, command=None, workers=1, address=None) -> Check:
+def run_simulate(
+    model,
+    props,
+    depth=200,
+    runs=1000,
+    seed=0,
+    time_limit=None,
+    weights=None,
+    swarm=False,
+    progress=None,
+    command=None,
+    workers=1,
+    address=None,
+) -> Check:
     """Random walks on ``model`` (the ``simulate`` engine,
     :func:`~daxcheck.checker.simulate.simulate`); each violation comes back shrunk as a
     :class:`Trace` keyed by property name.  InputError for bad parameters (depth, runs,
@@ -107,30 +150,43 @@ def run_simulate(model, props, depth=200, runs=1000, seed=0, time_limit=None, we
     the walks are split over that many Ray workers, swarm style (the ``swarm`` engine,
     :mod:`daxcheck.checker.distributed.swarm`; ``address``: join that Ray cluster);
     InputError when Ray is missing or cannot start."""
-    options = EngineOptions(model, tuple(props), depth=depth, budget=Budget(time_limit=time_limit),
-                            progress=progress, runs=runs, seed=seed, weights=weights,
-                            swarm=swarm, workers=workers, address=address)
+    options = EngineOptions(
+        model,
+        tuple(props),
+        depth=depth,
+        budget=Budget(time_limit=time_limit),
+        progress=progress,
+        runs=runs,
+        seed=seed,
+        weights=weights,
+        swarm=swarm,
+        workers=workers,
+        address=address,
+    )
     how = f"seed {seed}{', swarm' if swarm else ''}" + (
-        f", {workers} workers" if workers >= 2 else "")
+        f", {workers} workers" if workers >= 2 else ""
+    )
     meta = {"engine": f"simulate ({how}, shrunk)", "command": command or ""}
     return run("swarm" if workers >= 2 else "simulate", options, meta)
 
 
-def run_prove(model, props, k=None, max_k=4, lemmas="shipped", time_limit=None,
-              command: str = ""):
+def run_prove(model, props, k=None, max_k=4, lemmas="shipped", time_limit=None, command: str = ""):
     """One design's turn of ``daxcheck prove``
     (:func:`~daxcheck.checker.symbolic.proof.prove_design`: k-induction under the time
     limit's deadline, refuted properties as traces).  Returns its ``DesignProof``; raises
     InputError for bad arguments.  Z3 is loaded here, on first use."""
     from .symbolic.proof import prove_design
-    return prove_design(model, props, k=k, max_k=max_k, lemmas=lemmas,
-                        time_limit=time_limit, command=command)
+
+    return prove_design(
+        model, props, k=k, max_k=max_k, lemmas=lemmas, time_limit=time_limit, command=command
+    )
 
 
 def check_prove_arguments(k, max_k) -> None:
     """InputError unless ``k``/``max_k`` are valid induction depths (checked before any
     work).  Z3 is loaded here, on first use."""
     from .symbolic.proof import check_induction_depths
+
     check_induction_depths(k, max_k)
 
 

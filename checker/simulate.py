@@ -17,18 +17,19 @@ needs a long run of writes without an intervening crash or punch is found much s
 Random search never proves anything: a property no walk violates is reported as "not found",
 never as "holds".  This module imports no ``rich``.
 """
+
 from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from daxcheck.spec.ops import ACTIONS
 
 from .engine import EngineOptions
 from .explicit.transitions import MemoSuccessors
-from .results import NOT_FOUND, CheckResult, InputError, Stats, Verdict, VIOLATED
+from .results import NOT_FOUND, VIOLATED, CheckResult, InputError, Stats, Verdict
 from .trace import Trace
 
 
@@ -61,8 +62,9 @@ class SimStats(Stats):
 def _check_weights(weights):
     for f, w in (weights or {}).items():
         if f not in ACTIONS:
-            raise SimulationError(f"weight for {f!r}, which is not an action family (known: "
-                                  f"{', '.join(ACTIONS)})")
+            raise SimulationError(
+                f"weight for {f!r}, which is not an action family (known: {', '.join(ACTIONS)})"
+            )
         if not isinstance(w, (int, float)) or w < 0:
             raise SimulationError(f"weight {f}={w!r} is not a non-negative number")
 
@@ -112,7 +114,7 @@ def shrink(model, actions, prop, budget: float | None = None) -> list:
         if end is not None and time.monotonic() > end:
             break
         size = len(cur) / n
-        chunks = [cur[round(i * size):round((i + 1) * size)] for i in range(n)]
+        chunks = [cur[round(i * size) : round((i + 1) * size)] for i in range(n)]
         for i in range(n):
             cand = [a for j, c in enumerate(chunks) if j != i for a in c]
             got = replay_until_violation(model, cand, prop)
@@ -127,10 +129,18 @@ def shrink(model, actions, prop, budget: float | None = None) -> list:
     return cur
 
 
-def simulate(model, props, depth: int = 200, runs: int | None = 1000, seed: int = 0,
-             time_limit: float | None = None, weights: dict | None = None, swarm: bool = False,
-             progress: Callable[[Stats], None] | None = None,
-             progress_every: float = 0.5) -> CheckResult:
+def simulate(
+    model,
+    props,
+    depth: int = 200,
+    runs: int | None = 1000,
+    seed: int = 0,
+    time_limit: float | None = None,
+    weights: dict | None = None,
+    swarm: bool = False,
+    progress: Callable[[Stats], None] | None = None,
+    progress_every: float = 0.5,
+) -> CheckResult:
     """Random walks of at most ``depth`` steps on ``model`` checking the Property list
     ``props``; stops after ``runs`` walks (None: no limit), ``time_limit`` seconds, or once
     every property is violated.  ``seed`` makes the run reproducible; ``weights`` maps an
@@ -142,7 +152,8 @@ def simulate(model, props, depth: int = 200, runs: int | None = 1000, seed: int 
     :class:`SimStats`.  Raises SimulationError for bad parameters."""
     check_parameters(depth, runs, time_limit, weights)
     return Simulation(model, props, depth, seed, weights, swarm).run(
-        runs, time_limit, progress, progress_every)
+        runs, time_limit, progress, progress_every
+    )
 
 
 def walk_weights(rng, families, weights, swarm: bool) -> dict:
@@ -243,12 +254,16 @@ class Simulation:
             if p.name in self.hits:
                 found, raw = self.hits[p.name]
                 small = shrink(model, raw, p, budget=30.0)
-                tr = Trace.from_actions(model, small, p.name)   # the reference semantics
+                tr = Trace.from_actions(model, small, p.name)  # the reference semantics
                 if p.holds(L, tr.states[-1]):  # pragma: no cover - shrink guarantees it
                     raise AssertionError(f"shrunk trace of {p.name} does not violate it")
-                verdicts[p.name] = Verdict(p.name, VIOLATED, tr.depth, trace=tr.path(model),
-                                           items=[i for i in p.failing_items(L, tr.states[-1])
-                                                  if i is not None])
+                verdicts[p.name] = Verdict(
+                    p.name,
+                    VIOLATED,
+                    tr.depth,
+                    trace=tr.path(model),
+                    items=[i for i in p.failing_items(L, tr.states[-1]) if i is not None],
+                )
                 stats.found[p.name] = found
             else:
                 verdicts[p.name] = Verdict(p.name, NOT_FOUND, self.depth)
@@ -271,8 +286,16 @@ class SimulateEngine:
     def check(self, options: EngineOptions) -> CheckResult:
         o = options
         try:
-            return simulate(o.model, list(o.properties), depth=200 if o.depth is None else o.depth,
-                            runs=o.runs, seed=o.seed, time_limit=o.time_limit,
-                            weights=o.weights, swarm=o.swarm, progress=o.progress)
+            return simulate(
+                o.model,
+                list(o.properties),
+                depth=200 if o.depth is None else o.depth,
+                runs=o.runs,
+                seed=o.seed,
+                time_limit=o.time_limit,
+                weights=o.weights,
+                swarm=o.swarm,
+                progress=o.progress,
+            )
         except SimulationError as e:
             raise InputError(str(e)) from None

@@ -17,6 +17,7 @@ the index to the value; a value with an enum is its name as a string (``"written
 ``"media": {"p0": {"s0": "t1", "s1": "stale"}}``.  Reading also accepts the earlier
 positional form (nested lists of integers).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -44,17 +45,39 @@ BOUND_KEYS = ("files", "blocks", "phys", "tokens", "procs", "depth")
 OPTIONAL_BOUND_KEYS = ("segs", "threads")
 """Bounds a trace records only when they differ from their default (``Bounds.as_dict``)."""
 
-_VALUE = {"anyOf": [
-    {"type": ["integer", "string", "boolean"]},
-    {"type": "object", "required": ["#bigint"], "additionalProperties": False,
-     "properties": {"#bigint": {"type": "string", "pattern": "^-?[0-9]{1,40}$"}}},
-    {"type": "object", "required": ["#map"], "additionalProperties": False,
-     "properties": {"#map": {"type": "array", "items": {
-         "type": "array", "minItems": 2, "maxItems": 2, "items": {"$ref": "#/$defs/value"}}}}},
-    {"type": "object", "propertyNames": {"pattern": "^[^#]"},
-     "additionalProperties": {"$ref": "#/$defs/value"}},
-    {"type": "array", "items": {"$ref": "#/$defs/value"}},
-]}
+_VALUE = {
+    "anyOf": [
+        {"type": ["integer", "string", "boolean"]},
+        {
+            "type": "object",
+            "required": ["#bigint"],
+            "additionalProperties": False,
+            "properties": {"#bigint": {"type": "string", "pattern": "^-?[0-9]{1,40}$"}},
+        },
+        {
+            "type": "object",
+            "required": ["#map"],
+            "additionalProperties": False,
+            "properties": {
+                "#map": {
+                    "type": "array",
+                    "items": {
+                        "type": "array",
+                        "minItems": 2,
+                        "maxItems": 2,
+                        "items": {"$ref": "#/$defs/value"},
+                    },
+                }
+            },
+        },
+        {
+            "type": "object",
+            "propertyNames": {"pattern": "^[^#]"},
+            "additionalProperties": {"$ref": "#/$defs/value"},
+        },
+        {"type": "array", "items": {"$ref": "#/$defs/value"}},
+    ]
+}
 TRACE_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
@@ -71,40 +94,62 @@ TRACE_SCHEMA = {
                 "design_settings": {"type": "object"},
                 "seed": {"type": "string"},
                 "property": {"type": ["string", "null"], "maxLength": 200},
-                "bounds": {"type": "object", "required": list(BOUND_KEYS),
-                           "additionalProperties": False,
-                           "properties": {k: {"type": "integer"}
-                                          for k in BOUND_KEYS + OPTIONAL_BOUND_KEYS}},
+                "bounds": {
+                    "type": "object",
+                    "required": list(BOUND_KEYS),
+                    "additionalProperties": False,
+                    "properties": {
+                        k: {"type": "integer"} for k in BOUND_KEYS + OPTIONAL_BOUND_KEYS
+                    },
+                },
                 "depth": {"type": "integer", "minimum": 0},
                 "engine": {"type": "string"},
                 "command": {"type": "string"},
-                "user_files": {"type": "array", "items": {
-                    "type": "object", "required": ["kind", "path", "sha256"],
+                "user_files": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["kind", "path", "sha256"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "kind": {"enum": ["designs", "properties"]},
+                            "path": {"type": "string", "minLength": 1},
+                            "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                        },
+                    },
+                },
+                "integrity": {
+                    "type": "object",
+                    "required": ["sha256"],
                     "additionalProperties": False,
-                    "properties": {"kind": {"enum": ["designs", "properties"]},
-                                   "path": {"type": "string", "minLength": 1},
-                                   "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}}},
-                "integrity": {"type": "object", "required": ["sha256"],
-                              "additionalProperties": False,
-                              "properties": {"sha256": {"type": "string",
-                                                        "pattern": "^[0-9a-f]{64}$"}}},
+                    "properties": {"sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}},
+                },
             },
         },
         "vars": {"type": "array", "items": {"type": "string"}},
-        "states": {"type": "array", "minItems": 1, "items": {
-            "type": "object",
-            "required": ["#meta"],
-            "properties": {"#meta": {
+        "states": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
                 "type": "object",
+                "required": ["#meta"],
                 "properties": {
-                    "index": {"type": "integer", "minimum": 0},
-                    "action": {"type": "string", "minLength": 1, "maxLength": 100},
-                    "args": {"type": "object", "additionalProperties": {
-                        "type": ["integer", "boolean"]}},
-                    "step": {"type": "string"},
-                }}},
-            "additionalProperties": {"$ref": "#/$defs/value"},
-        }},
+                    "#meta": {
+                        "type": "object",
+                        "properties": {
+                            "index": {"type": "integer", "minimum": 0},
+                            "action": {"type": "string", "minLength": 1, "maxLength": 100},
+                            "args": {
+                                "type": "object",
+                                "additionalProperties": {"type": ["integer", "boolean"]},
+                            },
+                            "step": {"type": "string"},
+                        },
+                    }
+                },
+                "additionalProperties": {"$ref": "#/$defs/value"},
+            },
+        },
     },
     "$defs": {"value": _VALUE},
 }
@@ -114,8 +159,10 @@ grammar (integers, strings, booleans, ``#bigint``, ``#map``, records, lists) for
 fields, integer or boolean action arguments.  What the values mean is checked afterwards
 against the recorded bounds' layout (:func:`state_from_itf`)."""
 
-INTEGRITY_NOTE = ("the SHA-256 of the canonical JSON (sorted keys, no spaces, #bigint as "
-                  "integers) of #meta without #meta.integrity, vars and states")
+INTEGRITY_NOTE = (
+    "the SHA-256 of the canonical JSON (sorted keys, no spaces, #bigint as "
+    "integers) of #meta without #meta.integrity, vars and states"
+)
 """What ``#meta.integrity.sha256`` covers (documented in counterexamples/README.md)."""
 
 
@@ -135,15 +182,24 @@ def settings_difference(recorded, design) -> list[str]:
     the design's order, then settings only one side has (a setting the trace does not
     record counts only when the design sets it away from its default: settings added since
     the trace was written do not invalidate it); empty when they agree."""
-    now = json.loads(json.dumps(design.settings()))      # as a trace records them
-    out = [f"{k} recorded {_short(recorded[k], 30)}, now {_short(v, 30)}"
-           for k, v in now.items() if k in recorded and recorded[k] != v]
+    now = json.loads(json.dumps(design.settings()))  # as a trace records them
+    out = [
+        f"{k} recorded {_short(recorded[k], 30)}, now {_short(v, 30)}"
+        for k, v in now.items()
+        if k in recorded and recorded[k] != v
+    ]
     # A setting added since the trace was written: a difference only when the design does
     # not keep its default (the behaviour the trace was explored with).
-    defaults = {f.name: f.default for f in dataclasses.fields(design)} \
-        if dataclasses.is_dataclass(design) else {}
-    out += [f"{k} not recorded, now {_short(v, 30)}" for k, v in now.items()
-            if k not in recorded and json.loads(json.dumps(defaults.get(k, None))) != v]
+    defaults = (
+        {f.name: f.default for f in dataclasses.fields(design)}
+        if dataclasses.is_dataclass(design)
+        else {}
+    )
+    out += [
+        f"{k} not recorded, now {_short(v, 30)}"
+        for k, v in now.items()
+        if k not in recorded and json.loads(json.dumps(defaults.get(k))) != v
+    ]
     out += [f"{_short(k, 30)} recorded, not a setting now" for k in recorded if k not in now]
     return out
 
@@ -160,11 +216,14 @@ def check_design_settings(p: str, meta: dict, design) -> None:
     if diff:
         names = [d.split(" ", 1)[0] for d in diff]
         more = f" and {len(diff) - 3} more" if len(diff) > 3 else ""
-        raise DesignChanged(f"{p}: field #meta.design_settings differs from design "
-                            f"{design.name} as registered now ({'; '.join(diff[:3])}{more}): "
-                            f"the design changed since this trace was written, or the file "
-                            f"was edited (to replay its actions on a design as it is now, "
-                            f"pass --design D)", names)
+        raise DesignChanged(
+            f"{p}: field #meta.design_settings differs from design "
+            f"{design.name} as registered now ({'; '.join(diff[:3])}{more}): "
+            f"the design changed since this trace was written, or the file "
+            f"was edited (to replay its actions on a design as it is now, "
+            f"pass --design D)",
+            names,
+        )
 
 
 @dataclass
@@ -193,20 +252,22 @@ class Trace:
         return len(self.actions)
 
     @classmethod
-    def from_path(cls, model: DaxModel, path, prop=None, meta=None) -> "Trace":
+    def from_path(cls, model: DaxModel, path, prop=None, meta=None) -> Trace:
         """Build from an explorer path ``[(action index or -1, state), ...]``."""
         acts = [model.actions[i] for i, _ in path[1:]]
-        return cls(model.design.name, prop, model.bounds, acts, [s for _, s in path],
-                   dict(meta or {}))
+        return cls(
+            model.design.name, prop, model.bounds, acts, [s for _, s in path], dict(meta or {})
+        )
 
     def path(self, model: DaxModel) -> list:
         """The explorer path ``[(-1, s0), (action index, s1), ...]`` of this trace in
         ``model`` (inverse of :meth:`from_path`; KeyError for an action not in it)."""
-        return [(-1, self.states[0])] + [(model.index[a], s)
-                                         for a, s in zip(self.actions, self.states[1:])]
+        return [(-1, self.states[0])] + [
+            (model.index[a], s) for a, s in zip(self.actions, self.states[1:])
+        ]
 
     @classmethod
-    def from_actions(cls, model: DaxModel, actions, prop=None, meta=None) -> "Trace":
+    def from_actions(cls, model: DaxModel, actions, prop=None, meta=None) -> Trace:
         """Execute ``actions`` from the initial state with the model's semantics.
         Raises TraceError naming the first step whose action is disabled."""
         s = model.init_states()[0]
@@ -214,22 +275,29 @@ class Trace:
         for n, a in enumerate(actions, 1):
             ns = model.next_state(s, a)
             if ns is None:
-                raise TraceError(f"step {n}: {a.describe()} is not enabled in design "
-                                 f"{model.design.name}")
+                raise TraceError(
+                    f"step {n}: {a.describe()} is not enabled in design {model.design.name}"
+                )
             states.append(ns)
             s = ns
-        return cls(model.design.name, prop, model.bounds, list(actions), states,
-                   dict(meta or {}))
+        return cls(model.design.name, prop, model.bounds, list(actions), states, dict(meta or {}))
 
     # ------------------------------------------------------------------ ITF
     def to_itf(self, model: DaxModel, base=None) -> dict:
         """The ITF document (a dict ready for ``json.dump``).  ``base``: the folder the
         file goes to; user files are recorded relative to it (absolute without it)."""
         L = model.L
-        meta = {"format": ITF_FORMAT, "source": "daxcheck", "tool": f"daxcheck {__version__}",
-                "design": self.design, "design_settings": model.design.settings(),
-                "seed": model.design.seed, "property": self.prop,
-                "bounds": self.bounds.as_dict(), "depth": self.depth}
+        meta = {
+            "format": ITF_FORMAT,
+            "source": "daxcheck",
+            "tool": f"daxcheck {__version__}",
+            "design": self.design,
+            "design_settings": model.design.settings(),
+            "seed": model.design.seed,
+            "property": self.prop,
+            "bounds": self.bounds.as_dict(),
+            "depth": self.depth,
+        }
         meta.update(self.meta)
         files = user_files_of(self.design, self.prop, model, base)
         if files:
@@ -261,17 +329,22 @@ class Trace:
             try:
                 old = read_json(p, "trace")
                 om = old["#meta"]
-                same = (om.get("design") == self.design and om.get("property") == self.prop
-                        and old.get("states") == doc["states"])
-                intact = isinstance(om.get("integrity"), dict) and \
-                    om["integrity"].get("sha256") == integrity_digest(old)
+                same = (
+                    om.get("design") == self.design
+                    and om.get("property") == self.prop
+                    and old.get("states") == doc["states"]
+                )
+                intact = isinstance(om.get("integrity"), dict) and om["integrity"].get(
+                    "sha256"
+                ) == integrity_digest(old)
             except (InputFileError, TypeError, KeyError, AttributeError, ValueError):
                 same = intact = False
             if same and intact:
                 return "unchanged"
-            if not same and not force:   # the same trace without a checksum gets one
-                raise FileExistsError(f"{path} exists and holds a different trace "
-                                      f"(use --force to overwrite it)")
+            if not same and not force:  # the same trace without a checksum gets one
+                raise FileExistsError(
+                    f"{path} exists and holds a different trace (use --force to overwrite it)"
+                )
         atomic_write(p, json.dumps(doc, indent=1) + "\n")
         return "written"
 
@@ -284,7 +357,7 @@ def relative_path(path: str, base) -> str:
         return path
     try:
         return Path(os.path.relpath(path, Path(base).resolve())).as_posix()
-    except ValueError:      # another drive (Windows)
+    except ValueError:  # another drive (Windows)
         return path
 
 
@@ -308,8 +381,12 @@ def user_files_of(design: str, prop: str | None, model=None, base=None) -> list[
     if model is not None:
         extra = [("designs", "actions", f) for f in model.design.families]
         extra += [("designs", "ghost_fields", f[0]) for f in model.L.fields]
-    for kind, key, name in (("designs", "designs", design), ("properties", "properties", prop),
-                            ("properties", "lemmas", prop), *extra):
+    for kind, key, name in (
+        ("designs", "designs", design),
+        ("properties", "properties", prop),
+        ("properties", "lemmas", prop),
+        *extra,
+    ):
         rec = provenance(key, name) if name else None
         path = None if rec is None else relative_path(rec.path, base)
         if rec is not None and all(e["path"] != path for e in out):
@@ -332,8 +409,12 @@ def load_recorded_user_files(p: str, meta: dict, designs) -> None:
     given = set(GIVEN.values())
     for i, e in enumerate(entries):
         where = f"{p}: field #meta.user_files[{i}]"
-        if not (isinstance(e, dict) and e.get("kind") in ("designs", "properties")
-                and isinstance(e.get("path"), str) and isinstance(e.get("sha256"), str)):
+        if not (
+            isinstance(e, dict)
+            and e.get("kind") in ("designs", "properties")
+            and isinstance(e.get("path"), str)
+            and isinstance(e.get("sha256"), str)
+        ):
             raise TraceError(f"{where} needs kind (designs|properties), path and sha256")
         if e["kind"] in given:
             continue
@@ -343,7 +424,7 @@ def load_recorded_user_files(p: str, meta: dict, designs) -> None:
             continue
         if e["kind"] == "designs":
             owner = provenance("designs", meta.get("design"))
-            extras = owner is None or owner.path != path   # actions / ghost fields
+            extras = owner is None or owner.path != path  # actions / ghost fields
             needed = meta.get("design") not in designs or (extras and loaded is None)
         else:
             needed = meta.get("property") not in PROPERTIES and meta.get("property") not in LEMMAS
@@ -353,11 +434,14 @@ def load_recorded_user_files(p: str, meta: dict, designs) -> None:
         try:
             digest = file_sha256(path)
         except OSError:
-            raise TraceError(f"{where}: {path} no longer exists (moved? pass {flag} FILE)") \
-                from None
+            raise TraceError(
+                f"{where}: {path} no longer exists (moved? pass {flag} FILE)"
+            ) from None
         if digest != e["sha256"]:
-            raise TraceError(f"{where}: {path} changed since the trace was written (pass "
-                             f"{flag} {path} to replay on it as it is now)")
+            raise TraceError(
+                f"{where}: {path} changed since the trace was written (pass "
+                f"{flag} {path} to replay on it as it is now)"
+            )
         try:
             if e["kind"] == "designs":
                 try:
@@ -392,8 +476,9 @@ def _canonical(v):
 def canonical_json(v) -> str:
     """The canonical JSON text of ``v``: sorted keys, no spaces, ASCII, ``#bigint`` values as
     integers (so a trace re-encoded by itf-py keeps its checksum)."""
-    return json.dumps(_canonical(v), sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False)
+    return json.dumps(
+        _canonical(v), sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    )
 
 
 def integrity_digest(doc: dict) -> str:
@@ -409,7 +494,8 @@ def integrity_digest(doc: dict) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _trace_validator():
-    import jsonschema    # third-party, loaded when a trace is read
+    import jsonschema  # third-party, loaded when a trace is read
+
     return jsonschema.Draft202012Validator(TRACE_SCHEMA)
 
 
@@ -423,13 +509,14 @@ def json_path(parts) -> str:
 
 def _short(v, n=60) -> str:
     r = " ".join(repr(v).split())
-    return r if len(r) <= n else r[:n - 3] + "..."
+    return r if len(r) <= n else r[: n - 3] + "..."
 
 
 def schema_error(p: str, doc) -> str | None:
     """One line naming the first field of ``doc`` that breaks :data:`TRACE_SCHEMA`, or None
     when the document fits it."""
     import jsonschema
+
     err = jsonschema.exceptions.best_match(_trace_validator().iter_errors(doc))
     if err is None:
         return None
@@ -443,16 +530,23 @@ def schema_error(p: str, doc) -> str | None:
     if err.validator in ("anyOf", "propertyNames") and "#meta" not in where[1:2]:
         return f"{p}: field {json_path(where)} holds {_short(err.instance)}, not an ITF value"
     if err.validator == "type":
-        want = [err.validator_value] if isinstance(err.validator_value, str) else \
-            err.validator_value
+        want = (
+            [err.validator_value] if isinstance(err.validator_value, str) else err.validator_value
+        )
         want = " or ".join(_ARTICLE.get(w, w) for w in want)
         return f"{p}: field {json_path(where)} holds {_short(err.instance)}, not {want}"
     msg = " ".join(err.message.replace(repr(err.instance), _short(err.instance)).split())
     return f"{p}: field {json_path(where)}: {msg[:160]}"
 
 
-_ARTICLE = {"string": "a string", "integer": "an integer", "object": "an object",
-            "array": "an array", "boolean": "a boolean", "number": "a number"}
+_ARTICLE = {
+    "string": "a string",
+    "integer": "an integer",
+    "object": "an object",
+    "array": "an array",
+    "boolean": "a boolean",
+    "number": "a number",
+}
 
 
 def load_itf_document(path) -> dict:
@@ -473,9 +567,11 @@ def load_itf_document(path) -> dict:
         raise TraceError(problem)
     want = doc["#meta"].get("integrity", {}).get("sha256")
     if want is not None and want != integrity_digest(doc):
-        raise TraceError(f"{p}: tampered: checksum mismatch (#meta.integrity): the file was "
-                         f"edited after daxcheck wrote it (to replay its actions on another "
-                         f"design, pass --design D to replay the untouched file)")
+        raise TraceError(
+            f"{p}: tampered: checksum mismatch (#meta.integrity): the file was "
+            f"edited after daxcheck wrote it (to replay its actions on another "
+            f"design, pass --design D to replay the untouched file)"
+        )
     return doc
 
 
@@ -498,8 +594,10 @@ def read_itf(path, designs=None) -> tuple[Trace, DaxModel, dict]:
     load_recorded_user_files(p, meta, designs)
     name = meta["design"]
     if name not in designs:
-        raise TraceError(f"{p}: field #meta.design names unknown design {_short(name)} "
-                         f"(known: {', '.join(designs)})")
+        raise TraceError(
+            f"{p}: field #meta.design names unknown design {_short(name)} "
+            f"(known: {', '.join(designs)})"
+        )
     try:
         bounds = Bounds(**meta["bounds"]).validate()
     except (TypeError, BoundsError) as e:
@@ -510,8 +608,9 @@ def read_itf(path, designs=None) -> tuple[Trace, DaxModel, dict]:
         raise TraceError(f"{p}: field vars does not match this version's state fields")
     depth = meta.get("depth")
     if depth is not None and depth != len(states_doc) - 1:
-        raise TraceError(f"{p}: field #meta.depth is {depth} but the file holds "
-                         f"{len(states_doc) - 1} steps")
+        raise TraceError(
+            f"{p}: field #meta.depth is {depth} but the file holds {len(states_doc) - 1} steps"
+        )
     actions, states = [], []
     for i, rec in enumerate(states_doc):
         m = rec["#meta"]
@@ -528,8 +627,11 @@ def read_itf(path, designs=None) -> tuple[Trace, DaxModel, dict]:
         actions.append(_action(p, i, model, m["action"], m["args"]))
     prop = meta.get("property")
     extra = {k: v for k, v in meta.items() if k in ("engine", "command")}
-    return (Trace(name, prop, bounds, actions, states, extra, verified="integrity" in meta),
-            model, doc)
+    return (
+        Trace(name, prop, bounds, actions, states, extra, verified="integrity" in meta),
+        model,
+        doc,
+    )
 
 
 def _action(p: str, i: int, model: DaxModel, name: str, args: dict):
@@ -541,9 +643,13 @@ def _action(p: str, i: int, model: DaxModel, name: str, args: dict):
     except ActionError as e:
         raise TraceError(f"{p}: field states[{i}].#meta: {e}") from None
     except (TypeError, ValueError, KeyError, IndexError, OverflowError) as e:
-        raise TraceError(f"{p}: field states[{i}].#meta.args: {_short(args, 120)} are not "
-                         f"arguments of {name}: {e}") from None
+        raise TraceError(
+            f"{p}: field states[{i}].#meta.args: {_short(args, 120)} are not "
+            f"arguments of {name}: {e}"
+        ) from None
     if canonical_json(canon.args()) != canonical_json(args):
-        raise TraceError(f"{p}: field states[{i}].#meta.args: {_short(args, 120)} are not "
-                         f"the arguments of {canon.describe()} (a value or type differs)")
+        raise TraceError(
+            f"{p}: field states[{i}].#meta.args: {_short(args, 120)} are not "
+            f"the arguments of {canon.describe()} (a value or type differs)"
+        )
     return canon

@@ -4,4 +4,5 @@ The distribution maps the repository folders onto one namespace: ``spec/`` is
 ``daxcheck.spec``, ``checker/`` is ``daxcheck.checker``, ``properties/`` is
 ``daxcheck.properties``.
 """
+
 __version__ = "0.1.0"

@@ -8,14 +8,16 @@ run with the two signals held back: a library whose import catches the exception
 raises (numpy turns it into an ImportError) would otherwise print a traceback; a signal
 that arrived meanwhile is delivered right after the import.
 """
+
 import contextlib
 import signal
 import sys
 
 
 def _stop(signum, frame):
-    sys.stderr.write("daxcheck: interrupted\n" if signum == signal.SIGINT
-                     else "daxcheck: terminated\n")
+    sys.stderr.write(
+        "daxcheck: interrupted\n" if signum == signal.SIGINT else "daxcheck: terminated\n"
+    )
     _decided()
     raise SystemExit(130 if signum == signal.SIGINT else 143)
 
@@ -28,7 +30,7 @@ def _decided() -> None:
         signal.signal(sig, signal.SIG_IGN)
 
 
-_stop.daxcheck_early = True     # daxcheck.usercode.signal_handlers replaces it during a run
+_stop.daxcheck_early = True  # daxcheck.usercode.signal_handlers replaces it during a run
 
 
 @contextlib.contextmanager
@@ -56,7 +58,7 @@ def run() -> int:
         try:
             with _held():
                 from daxcheck.checker.cli import main
-            supervisor.phase("started")         # the parent passes signals on from now
+            supervisor.phase("started")  # the parent passes signals on from now
             code = main()
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else 1

@@ -16,6 +16,7 @@ destination is left as it was.  Only SIGKILL can leave a temporary file behind (
 in ``.daxcheck-tmp``).  A destination that exists and is not a regular file (a FIFO, a device,
 a directory) is refused.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,8 +41,13 @@ class InputFileError(ValueError):
     not UTF-8 text or not JSON.  The message is one line starting with the path."""
 
 
-_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR,
-          "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def kind_of(mode: int) -> str:
@@ -62,8 +68,9 @@ def read_input(path, what: str = "file", limit: int = MAX_INPUT_BYTES) -> bytes:
     return _read_regular(path, what, limit)
 
 
-def _read_regular(path, what: str, limit: int | None, head: int | None = None,
-                  missing_ok: bool = False) -> bytes | None:
+def _read_regular(
+    path, what: str, limit: int | None, head: int | None = None, missing_ok: bool = False
+) -> bytes | None:
     """:func:`read_input` (``limit`` bytes at most), or with ``head`` just the first
     ``head`` bytes whatever the size; None for a missing file when ``missing_ok``."""
     p = os.fspath(path)
@@ -83,8 +90,9 @@ def _read_regular(path, what: str, limit: int | None, head: int | None = None,
         if head is not None:
             return os.read(fd, head)
         if st.st_size > limit:
-            raise InputFileError(f"{p}: is {st.st_size:,} bytes, over the {limit:,}-byte "
-                                 f"limit for a {what}")
+            raise InputFileError(
+                f"{p}: is {st.st_size:,} bytes, over the {limit:,}-byte limit for a {what}"
+            )
         chunks, left = [], limit + 1
         while left > 0:
             b = os.read(fd, min(left, 1 << 20))
@@ -94,8 +102,9 @@ def _read_regular(path, what: str, limit: int | None, head: int | None = None,
             left -= len(b)
         data = b"".join(chunks)
         if len(data) > limit:
-            raise InputFileError(f"{p}: grew past the {limit:,}-byte limit for a {what} "
-                                 f"while being read")
+            raise InputFileError(
+                f"{p}: grew past the {limit:,}-byte limit for a {what} while being read"
+            )
         return data
     except OSError as e:
         raise InputFileError(f"{p}: cannot read {kind}".rstrip() + f": {e.strerror}") from None
@@ -127,16 +136,18 @@ def parse_json(data: bytes, p: str, max_nesting: int = MAX_JSON_NESTING):
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        raise InputFileError(f"{p}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset "
-                             f"{e.start})") from None
+        raise InputFileError(
+            f"{p}: not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})"
+        ) from None
     try:
         doc = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as e:
-        raise InputFileError(f"{p}: not valid JSON (truncated?): {e.msg} at line "
-                             f"{e.lineno}") from None
+        raise InputFileError(
+            f"{p}: not valid JSON (truncated?): {e.msg} at line {e.lineno}"
+        ) from None
     except RecursionError:
         raise InputFileError(f"{p}: not valid JSON: nested too deeply") from None
-    except ValueError as e:           # e.g. an integer of more than 4,300 digits
+    except ValueError as e:  # e.g. an integer of more than 4,300 digits
         raise InputFileError(f"{p}: not valid JSON: {' '.join(str(e).split())[:160]}") from None
     if nesting_depth(doc, max_nesting) > max_nesting:
         raise InputFileError(f"{p}: JSON nested more than {max_nesting} levels deep")
@@ -147,8 +158,9 @@ def _no_constant(name):
     raise ValueError(f"{name} is not a JSON number")
 
 
-def read_json(path, what: str = "file", limit: int = MAX_INPUT_BYTES,
-              max_nesting: int = MAX_JSON_NESTING):
+def read_json(
+    path, what: str = "file", limit: int = MAX_INPUT_BYTES, max_nesting: int = MAX_JSON_NESTING
+):
     """:func:`read_input` then :func:`parse_json`: the JSON document in ``path``."""
     return parse_json(read_input(path, what, limit), os.fspath(path), max_nesting)
 

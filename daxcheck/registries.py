@@ -9,6 +9,7 @@ joins snapshots, isolation and user-file bookkeeping by one line there.
 pytest plugin's ``daxcheck`` fixture) can define invariants and designs, or load the same user
 file, any number of times in one process.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -46,8 +47,11 @@ def check_entry(key: str, value) -> str | None:
         return None
     mod, cls_name, what = ENTRY_TYPES[key]
     cls = getattr(importlib.import_module(mod), cls_name)
-    ok = (isinstance(value, type) and issubclass(value, cls)) if key == "actions" else \
-        isinstance(value, cls)
+    ok = (
+        (isinstance(value, type) and issubclass(value, cls))
+        if key == "actions"
+        else isinstance(value, cls)
+    )
     if ok:
         return None
     shown = " ".join(repr(value).split())

@@ -46,6 +46,7 @@ Not contained: the in-process path, :func:`daxcheck.checker.cli.main`, the pytes
 and the library API: user code there runs in the caller's process and result files are
 written by it (``DAXCHECK_NO_SUPERVISOR=1`` selects it for the command line too).
 """
+
 from __future__ import annotations
 
 import base64
@@ -74,8 +75,19 @@ WORKER_DUMP = "DAXCHECK_WORKER_DUMP"
 WORKER_PARENT = "DAXCHECK_WORKER_PARENT"
 NO_SUPERVISOR = "DAXCHECK_NO_SUPERVISOR"
 
-SUPERVISED = ("check", "simulate", "gate", "prove", "replay", "view", "graph", "list", "query",
-              "oracle", "kernel")
+SUPERVISED = (
+    "check",
+    "simulate",
+    "gate",
+    "prove",
+    "replay",
+    "view",
+    "graph",
+    "list",
+    "query",
+    "oracle",
+    "kernel",
+)
 """Commands run in a worker (all of them)."""
 TIME_LIMITED = ("check", "simulate", "gate", "prove", "replay", "oracle", "kernel")
 """Commands whose ``--time-limit`` the parent enforces per phase."""
@@ -115,15 +127,16 @@ def worker_setup() -> bool:
     _PIPE["fd"] = int(fd)
     _PIPE["limit"] = float(limit) if limit else None
     if dump:
-        _PIPE["dump"] = open(dump, "w")   # noqa: SIM115 - kept open for faulthandler
+        _PIPE["dump"] = open(dump, "w")  # noqa: SIM115 - kept open for faulthandler
     _die_with_parent()
     if os.environ.pop(WORKER_PARENT, None) != str(os.getppid()):
-        os._exit(_EXIT_UNEXPECTED)   # the parent died before the line above: no orphan
+        os._exit(_EXIT_UNEXPECTED)  # the parent died before the line above: no orphan
     if memory:
         soft = int(float(memory) * 2**20)
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
-        resource.setrlimit(resource.RLIMIT_AS, (soft if hard == resource.RLIM_INFINITY
-                                                else min(soft, hard), hard))
+        resource.setrlimit(
+            resource.RLIMIT_AS, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard)
+        )
     return True
 
 
@@ -148,7 +161,7 @@ def _send(msg: dict) -> None:
     old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
         while data:
-            data = data[os.write(fd, data):]
+            data = data[os.write(fd, data) :]
     except OSError:
         _PIPE["fd"] = None
     finally:
@@ -198,11 +211,11 @@ def worker_exit(code) -> None:
     thread join).  Never returns."""
     try:
         sys.stdout.flush()
-    except Exception:     # noqa: BLE001 - a stream a user's code closed
+    except Exception:  # noqa: BLE001 - a stream a user's code closed
         pass
     try:
         sys.stderr.flush()
-    except Exception:     # noqa: BLE001
+    except Exception:  # noqa: BLE001
         pass
     _send({"code": code if isinstance(code, int) else _EXIT_UNEXPECTED})
     os._exit(code if isinstance(code, int) and 0 <= code < 256 else _EXIT_UNEXPECTED)
@@ -251,11 +264,13 @@ def supervise(argv, args) -> int:
     old = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
-            child = subprocess.Popen([sys.executable, "-m", "daxcheck", *argv], env=env,
-                                     pass_fds=(w,), process_group=0)
+            child = subprocess.Popen(
+                [sys.executable, "-m", "daxcheck", *argv], env=env, pass_fds=(w,), process_group=0
+            )
         except OSError as e:
-            sys.stderr.write(f"daxcheck: error: cannot start the worker process: "
-                             f"{e.strerror or e}\n")
+            sys.stderr.write(
+                f"daxcheck: error: cannot start the worker process: {e.strerror or e}\n"
+            )
             return _EXIT_UNEXPECTED
         finally:
             os.close(w)
@@ -283,7 +298,7 @@ def _write_files(files, code: int) -> int:
         except OSError as e:
             sys.stderr.write(f"daxcheck: error: {path}: cannot write: {e.strerror or e}\n")
             return _EXIT_BAD_INPUT
-        except ValueError as e:       # fileio.InputFileError: a folder or FIFO there now
+        except ValueError as e:  # fileio.InputFileError: a folder or FIFO there now
             sys.stderr.write(f"daxcheck: error: {' '.join(str(e).split())}\n")
             return _EXIT_BAD_INPUT
     return code
@@ -324,14 +339,14 @@ class _Watch:
         self.dump_path, self.cleanup = dump_path, cleanup
         self.grace = CLEANUP_GRACE if cleanup else KILL_GRACE
         self.stop_window = CLEANUP_GRACE if cleanup else STOP_GRACE
-        self.hard = 0.0 if cleanup else HARD_GRACE   # no in-process deadline to wait for
+        self.hard = 0.0 if cleanup else HARD_GRACE  # no in-process deadline to wait for
         self.files: list[tuple[str, bytes]] = []
         self.parts: list[bytes] = []
         self.cur = {"phase": "starting", "limited": False}
         self.since = time.monotonic()
         self.code = None
         self.ready = False
-        self.seen = 0              # signals handled so far
+        self.seen = 0  # signals handled so far
         self.stop_deadline = None
         self.stop_rc, self.stop_word = None, None
 
@@ -372,28 +387,40 @@ class _Watch:
     def _on_deadline(self, now):
         if self.stop_deadline is not None and now >= self.stop_deadline:
             _stop_child(self.child, self.grace)
-            sys.stderr.write(f"daxcheck: {self.stop_word} (the worker did not stop within "
-                             f"{self.stop_window:g}s: killed)\n")
+            sys.stderr.write(
+                f"daxcheck: {self.stop_word} (the worker did not stop within "
+                f"{self.stop_window:g}s: killed)\n"
+            )
             return self.stop_rc
-        if self.limit is None or not self.cur["limited"] \
-                or now - self.since < self.limit + self.hard:
+        if (
+            self.limit is None
+            or not self.cur["limited"]
+            or now - self.since < self.limit + self.hard
+        ):
             return None
         try:
-            open(self.dump_path + ".stop", "w").close()    # noqa: SIM115
+            open(self.dump_path + ".stop", "w").close()  # noqa: SIM115
         except OSError:
             pass
         ended = _stop_child(self.child, self.grace)
         if self.cleanup:
-            how = ("it cleaned up" if ended else
-                   f"killed after {self.grace:g}s of cleanup; the next run removes leftovers")
-            sys.stderr.write(f"daxcheck: incomplete: time limit {self.limit:g}s reached in "
-                             f"{self.cur['phase']}: stopped by the supervisor ({how})\n")
+            how = (
+                "it cleaned up"
+                if ended
+                else f"killed after {self.grace:g}s of cleanup; the next run removes leftovers"
+            )
+            sys.stderr.write(
+                f"daxcheck: incomplete: time limit {self.limit:g}s reached in "
+                f"{self.cur['phase']}: stopped by the supervisor ({how})\n"
+            )
             return _EXIT_INCOMPLETE
         at = _user_location(self.dump_path)
-        sys.stderr.write(f"daxcheck: incomplete: time limit {self.limit:g}s reached in "
-                         f"{self.cur['phase']}{' at ' + at if at else ''}, and the run did not "
-                         f"stop (a user's code that blocks signals, disarms the alarm or "
-                         f"never returns): stopped by the supervisor\n")
+        sys.stderr.write(
+            f"daxcheck: incomplete: time limit {self.limit:g}s reached in "
+            f"{self.cur['phase']}{' at ' + at if at else ''}, and the run did not "
+            f"stop (a user's code that blocks signals, disarms the alarm or "
+            f"never returns): stopped by the supervisor\n"
+        )
         return _EXIT_INCOMPLETE
 
     def _read(self, now) -> bool:
@@ -443,12 +470,12 @@ class _Watch:
         line on how it ended."""
         try:
             status = self.child.wait(self.grace + 3)
-        except subprocess.TimeoutExpired:     # closed its pipe but goes on: not ours to wait for
+        except subprocess.TimeoutExpired:  # closed its pipe but goes on: not ours to wait for
             _stop_child(self.child, self.grace)
             status = self.child.returncode
         if self.code is not None:
             return self.code
-        if self.stop_deadline is not None:        # stopped by a signal before it could report
+        if self.stop_deadline is not None:  # stopped by a signal before it could report
             return self.stop_rc
         cur = self.cur["phase"]
         where = f" while {cur}" if cur != "starting" else " while starting"
@@ -459,8 +486,10 @@ class _Watch:
                 name = f"signal {-status}"
             what = f"the worker process died of {name}{where}"
         else:
-            what = (f"the worker process exited (status {status}){where} without reporting a "
-                    f"result (a user's code called os._exit() or closed its result pipe)")
+            what = (
+                f"the worker process exited (status {status}){where} without reporting a "
+                f"result (a user's code called os._exit() or closed its result pipe)"
+            )
         sys.stderr.write(f"daxcheck: error: {what}\n")
         return _EXIT_USER_CODE if user_files else _EXIT_UNEXPECTED
 

@@ -24,6 +24,7 @@ user's frame is on the stack (an infinite loop in a predicate or hook), the run 
 "incomplete" verdict (exit 75).  User files run as Python code with the user's rights: this
 contains mistakes, not malice (``os._exit`` or a fork cannot be contained in-process).
 """
+
 from __future__ import annotations
 
 import _thread
@@ -214,8 +215,11 @@ def deadline(seconds: float | None, grace: float = DEADLINE_GRACE):
     engine-agnostic; only in the main thread
     (elsewhere, and with ``seconds`` None, the block runs unbounded).  A timer and SIGALRM
     handler set before are restored afterwards."""
-    if seconds is None or threading.current_thread() is not threading.main_thread() \
-            or not hasattr(signal, "setitimer"):
+    if (
+        seconds is None
+        or threading.current_thread() is not threading.main_thread()
+        or not hasattr(signal, "setitimer")
+    ):
         yield
         return
     seconds = min(seconds, MAX_DEADLINE)
@@ -231,12 +235,15 @@ def deadline(seconds: float | None, grace: float = DEADLINE_GRACE):
         now = time.monotonic()
         where = _frame_where(frame, outer)
         if where is None and now < hard:
-            return                 # daxcheck's own code: its budget check will stop it
+            return  # daxcheck's own code: its budget check will stop it
         if not first:
             first.append(now)
-        elif _OWN_SIGNALS and now > first[0] + grace:   # the stop keeps being swallowed
-            _exit_now(75, f"daxcheck: incomplete: {TimeLimitReached(seconds, where).reason()}"
-                          f" (the code does not stop when asked: exiting at once)")
+        elif _OWN_SIGNALS and now > first[0] + grace:  # the stop keeps being swallowed
+            _exit_now(
+                75,
+                f"daxcheck: incomplete: {TimeLimitReached(seconds, where).reason()}"
+                f" (the code does not stop when asked: exiting at once)",
+            )
         raise TimeLimitReached(seconds, where)
 
     old_handler = signal.signal(signal.SIGALRM, on_alarm)
@@ -264,8 +271,11 @@ def _internal_roots() -> tuple[str, ...]:
         spec = importlib.util.find_spec(name)
         roots.update(str(Path(d).resolve()) for d in (spec.submodule_search_locations or ()))
     paths = sysconfig.get_paths()
-    roots |= {str(Path(paths[k]).resolve()) for k in ("stdlib", "platstdlib", "purelib", "platlib")
-              if k in paths}
+    roots |= {
+        str(Path(paths[k]).resolve())
+        for k in ("stdlib", "platstdlib", "purelib", "platlib")
+        if k in paths
+    }
     return tuple(sorted(roots))
 
 
@@ -276,7 +286,7 @@ def is_user_file(filename: str) -> bool:
     if not filename or filename.startswith("<"):
         return False
     if not os.path.isabs(filename) and not os.path.exists(filename):
-        return False    # a compiled extension's source path ("python/ray/_raylet.pyx")
+        return False  # a compiled extension's source path ("python/ray/_raylet.pyx")
     try:
         p = str(Path(filename).resolve())
     except OSError:
@@ -304,7 +314,7 @@ def safe_str(exc: BaseException, conv=str) -> str:
     try:
         text = conv(exc)
         return text if isinstance(text, str) else "?"
-    except BaseException as e:     # noqa: BLE001 - whatever a user's __str__ raises
+    except BaseException as e:  # noqa: BLE001 - whatever a user's __str__ raises
         if is_interrupt(e):
             raise
         return f"<{conv.__name__}() of the {type(exc).__name__} raised {type(e).__name__}>"
@@ -319,8 +329,9 @@ def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {msg}" if msg else type(exc).__name__
 
 
-def raised(exc: BaseException, what: str, default: tuple[str, int] | None = None,
-           files=None) -> UserCodeError:
+def raised(
+    exc: BaseException, what: str, default: tuple[str, int] | None = None, files=None
+) -> UserCodeError:
     """The :class:`UserCodeError` for ``exc`` raised by user code ``what`` (e.g. "property
     p"): located at its deepest user frame (or ``default``)."""
     where = user_frame(exc, files) or default
@@ -335,7 +346,8 @@ def _is_taint(s) -> bool:
     # a list of Dep) marks itself with ``TAINT = True``; duck-typed so that this support
     # module knows no engine.
     return getattr(s, "TAINT", False) is True or (
-        isinstance(s, list) and bool(s) and getattr(s[0], "TAINT", False) is True)
+        isinstance(s, list) and bool(s) and getattr(s[0], "TAINT", False) is True
+    )
 
 
 def _source(fn) -> tuple[str, int] | None:
@@ -363,15 +375,17 @@ def guard_predicate(fn, what: str):
             if _is_taint(s):
                 raise SymbolicUseError(f"{what}: {_short(e)}") from e
             raise
-        except BaseException as e:      # sys.exit() or a raised KeyboardInterrupt: an error
+        except BaseException as e:  # sys.exit() or a raised KeyboardInterrupt: an error
             if _user_exit(e):
                 raise raised(e, what, src) from e
             raise
         if type(s) is bytes and r is not True and r is not False:
             loc = f"{src[0]}:{src[1]}: " if src else ""
-            raise UserCodeError(f"{loc}{what} returned {r!r} ({type(r).__name__}), not a bool: "
-                                f"compare fields explicitly (s[o] != 0) and combine with "
-                                f"And/Or/Not")
+            raise UserCodeError(
+                f"{loc}{what} returned {r!r} ({type(r).__name__}), not a bool: "
+                f"compare fields explicitly (s[o] != 0) and combine with "
+                f"And/Or/Not"
+            )
         return r
 
     guarded.__wrapped_user__ = fn
@@ -396,12 +410,14 @@ def guard_domain(each, what: str):
                 raise raised(e, what, src) from e
             raise
         if isinstance(r, (str, bytes, dict)) or not hasattr(r, "__iter__"):
-            raise UserCodeError(f"{loc}{what} returned {r!r:.60} ({type(r).__name__}), not "
-                                f"a list of items")
+            raise UserCodeError(
+                f"{loc}{what} returned {r!r:.60} ({type(r).__name__}), not a list of items"
+            )
         try:
             return tuple(r)
         except Exception as e:
             raise raised(e, what, src) from e
+
     return guarded
 
 
@@ -418,13 +434,14 @@ def _guard_method(fn, what: str):
             s = args[1] if len(args) > 1 else None
             if _is_taint(s):
                 raise SymbolicUseError(f"{what}: {_short(e)}") from e
-            if isinstance(s, (list, tuple)):      # Z3 terms: the symbolic engine reports it
+            if isinstance(s, (list, tuple)):  # Z3 terms: the symbolic engine reports it
                 raise
             raise raised(e, what, src) from e
-        except BaseException as e:      # sys.exit() or a raised KeyboardInterrupt: an error
+        except BaseException as e:  # sys.exit() or a raised KeyboardInterrupt: an error
             if _user_exit(e):
                 raise raised(e, what, src) from e
             raise
+
     return guarded
 
 
@@ -441,12 +458,14 @@ def guard_design(design):
             if name.startswith("__") or name in methods or not inspect.isfunction(attr):
                 continue
             methods[name] = attr if is_user_file(attr.__code__.co_filename) else None
-    user = {n: _guard_method(f, f"design hook {n}")
-            for n, f in methods.items() if f is not None}
+    user = {n: _guard_method(f, f"design hook {n}") for n, f in methods.items() if f is not None}
     if not user:
         return design
-    guarded_cls = type(cls.__name__, (cls,), {**user, "__qualname__": cls.__qualname__,
-                                              "__module__": cls.__module__})
+    guarded_cls = type(
+        cls.__name__,
+        (cls,),
+        {**user, "__qualname__": cls.__qualname__, "__module__": cls.__module__},
+    )
     g = copy.copy(design)
     object.__setattr__(g, "__class__", guarded_cls)
     return g

@@ -19,6 +19,7 @@ name it registered that is not a plain name (``[A-Za-z0-9][A-Za-z0-9_.+-]*``, at
 characters: names become file names) or an entry of the wrong type
 (:func:`daxcheck.registries.check_entry`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -102,7 +103,7 @@ def import_user_file(path: str, kind: str) -> UserFile:
     if old is not None:
         if old.sha256 == digest and all(n in regs[k] for k, ns in old.added.items() for n in ns):
             return old
-        for k, ns in old.added.items():       # a changed file replaces what it registered
+        for k, ns in old.added.items():  # a changed file replaces what it registered
             for n in ns:
                 regs[k].pop(n, None)
         del LOADED[key]
@@ -111,7 +112,7 @@ def import_user_file(path: str, kind: str) -> UserFile:
     mod = types.ModuleType(name)
     mod.__file__ = str(p)
     saved_module = sys.modules.get(name)
-    sys.modules[name] = mod         # dataclasses and pickling look the module up by name
+    sys.modules[name] = mod  # dataclasses and pickling look the module up by name
     dont_write = sys.dont_write_bytecode
     sys.dont_write_bytecode = True  # nothing is written beside a user's file
     streams = sys.stdout, sys.stderr
@@ -128,14 +129,14 @@ def import_user_file(path: str, kind: str) -> UserFile:
             sys.modules.pop(name, None)
         else:
             sys.modules[name] = saved_module
-        if is_interrupt(e):          # Ctrl-C or SIGTERM while importing: not the file's
+        if is_interrupt(e):  # Ctrl-C or SIGTERM while importing: not the file's
             raise
         if isinstance(e, UserFileError):
             raise
         raise import_error(path, e) from e
     finally:
         sys.dont_write_bytecode = dont_write
-        sys.stdout, sys.stderr = streams    # a file that replaced them (None) silences no error
+        sys.stdout, sys.stderr = streams  # a file that replaced them (None) silences no error
     rec = UserFile(key, kind, digest, mod, {k: v for k, v in added.items() if v})
     LOADED[key] = rec
     return rec
@@ -160,17 +161,25 @@ def import_error(path, e: BaseException) -> UserFileError:
 def _check_registered(path, key: str, name, value) -> None:
     """Raise UserFileError unless ``name`` is a plain name and ``value`` an entry of the
     right type for registry ``key`` (a kernel WARN message: one printable line)."""
-    if key == "warnings":            # keyed by the WARN message itself, never a file name
-        if not isinstance(name, str) or not name.strip() or not name.isprintable() \
-                or len(name) > 200:
-            raise UserFileError(f"{path}: registers warning {name!r} "
-                                f"({type(name).__name__}): a kernel WARN message is one "
-                                f"printable line of at most 200 characters")
+    if key == "warnings":  # keyed by the WARN message itself, never a file name
+        if (
+            not isinstance(name, str)
+            or not name.strip()
+            or not name.isprintable()
+            or len(name) > 200
+        ):
+            raise UserFileError(
+                f"{path}: registers warning {name!r} "
+                f"({type(name).__name__}): a kernel WARN message is one "
+                f"printable line of at most 200 characters"
+            )
         return
     if not isinstance(name, str) or not NAME_RE.fullmatch(name):
-        raise UserFileError(f"{path}: registers {key[:-1]} {name!r} ({type(name).__name__}): "
-                            f"a name is a string of letters, digits and _.+- (at most 100, "
-                            f"starting with a letter or digit)")
+        raise UserFileError(
+            f"{path}: registers {key[:-1]} {name!r} ({type(name).__name__}): "
+            f"a name is a string of letters, digits and _.+- (at most 100, "
+            f"starting with a letter or digit)"
+        )
     problem = registries.check_entry(key, value)
     if problem:
         raise UserFileError(f"{path}: registers {key[:-1]} {name}: {problem}")

@@ -24,6 +24,7 @@ line ``...`` in a block stands for any number of lines of output, so a block may
 excerpt.  A block that still matches is left as it is; one that does not is rewritten with
 the full output (trim it again by hand if it was an excerpt).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,6 +48,7 @@ FILE_BLOCK = re.compile(r"```python\n# ([\w.-]+\.py)\b[^\n]*\n(.*?)```", re.S)
 class Block:
     """One output block: the marker's command (``env``, ``argv``, expected ``code``), the
     block's text as the file has it (``shown``), its character span in the file."""
+
     env: dict
     argv: list
     code: int
@@ -108,12 +110,18 @@ def matches(shown: str, actual: str) -> bool:
     if len(parts) == 1:
         return want == got
     first, *middle, last = parts
-    if got[:len(first)] != first or (last and got[len(got) - len(last):] != last):
+    if got[: len(first)] != first or (last and got[len(got) - len(last) :] != last):
         return False
     at, end = len(first), len(got) - len(last)
-    for part in middle:             # each excerpt in order, anywhere after the previous one
-        at = next((i + len(part) for i in range(at, end - len(part) + 1)
-                   if got[i:i + len(part)] == part), None)
+    for part in middle:  # each excerpt in order, anywhere after the previous one
+        at = next(
+            (
+                i + len(part)
+                for i in range(at, end - len(part) + 1)
+                if got[i : i + len(part)] == part
+            ),
+            None,
+        )
         if at is None:
             return False
     return at <= end
@@ -133,11 +141,18 @@ def run(block: Block, cwd: Path) -> str:
     """Run a block's command; its stdout (stderr appended when it printed any).  A wrong
     exit code raises RuntimeError naming the command."""
     env = {**os.environ, **block.env}
-    r = subprocess.run([sys.executable, "-m", "daxcheck", *block.argv], cwd=cwd, env=env,
-                       capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        [sys.executable, "-m", "daxcheck", *block.argv],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     if r.returncode != block.code:
-        raise RuntimeError(f"{block.command}: exit {r.returncode}, expected {block.code}\n"
-                           f"{r.stdout}{r.stderr}")
+        raise RuntimeError(
+            f"{block.command}: exit {r.returncode}, expected {block.code}\n{r.stdout}{r.stderr}"
+        )
     return r.stdout + r.stderr
 
 
@@ -157,9 +172,10 @@ def process(doc: Path, check: bool) -> list[str]:
                 continue
             problems.append(f"{doc.relative_to(ROOT)}: the output of `{b.command}` changed")
             marker_end = text.index("\n", b.span[0]) + 1
-            fence = text[marker_end:text.index("\n", marker_end) + 1]
-            new.append((b.span, text[b.span[0]:marker_end] + fence + actual.rstrip("\n")
-                        + "\n```\n"))
+            fence = text[marker_end : text.index("\n", marker_end) + 1]
+            new.append(
+                (b.span, text[b.span[0] : marker_end] + fence + actual.rstrip("\n") + "\n```\n")
+            )
     finally:
         shutil.rmtree(cwd, ignore_errors=True)
     if not check and new:
@@ -173,10 +189,14 @@ def process(doc: Path, check: bool) -> list[str]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true",
-                    help="change nothing; exit 1 if a block differs from its command's output")
-    ap.add_argument("files", nargs="*", type=Path, help="Markdown files (default: README.md "
-                    "and docs/*.md)")
+    ap.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; exit 1 if a block differs from its command's output",
+    )
+    ap.add_argument(
+        "files", nargs="*", type=Path, help="Markdown files (default: README.md and docs/*.md)"
+    )
     args = ap.parse_args(argv)
     problems = []
     for doc in args.files or DOCS:

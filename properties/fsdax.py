@@ -2,14 +2,28 @@
 explicit and the symbolic engine evaluate the same code, and each is declared per item
 (pmem page, file block, or file block segment) so a violation names the item and the
 explicit engine memoises each conjunct on its own small read set."""
+
 from __future__ import annotations
 
 from daxcheck.spec.kernel.views import file_view, load_view, persisted_view
 from daxcheck.spec.ops.races import cycles
-from daxcheck.spec.state import (HOLE, WRITTEN, XA_EMPTY, XA_PFN, XA_ZERO, PTE_NONE, PTE_RO,
-                                 PTE_RW, PTE_ZERO, PTE_ANON, MM_NONE, PG_NULL, PG_SHARED,
-                                 ORDER_PMD)
-from daxcheck.spec.vocab import And, Or, Not, If, Implies, ForAll, Exists, Count
+from daxcheck.spec.state import (
+    HOLE,
+    MM_NONE,
+    ORDER_PMD,
+    PG_NULL,
+    PG_SHARED,
+    PTE_ANON,
+    PTE_NONE,
+    PTE_RO,
+    PTE_RW,
+    PTE_ZERO,
+    WRITTEN,
+    XA_EMPTY,
+    XA_PFN,
+    XA_ZERO,
+)
+from daxcheck.spec.vocab import And, Count, Exists, ForAll, If, Implies, Not, Or
 
 from .registry import invariant
 
@@ -40,15 +54,27 @@ def no_page_two_mappings(L, s, b):
     one shared block, WARN_ON_ONCE in dax_disassociate_entry) and the 2022
     read→reflink→read warning fixed in 6.2 (page->share).
     """
+
     def owns(fx):
         return And(s[L.xa_kind[fx[0]][fx[1]]] == XA_PFN, s[L.xa_pfn[fx[0]][fx[1]]] == b)
+
     owners = Count(L.file_blks, owns)
     m = s[L.page_mapping[b]]
     single = And(m != PG_NULL, m != PG_SHARED)
-    return And(Implies(m == PG_NULL, owners == 0),
-               Implies(m == PG_SHARED, s[L.page_share[b]] == owners),
-               Implies(single, And(owners == 1, ForAll(L.file_blks, lambda fx: Implies(
-                   owns(fx), And(m == fx[0] + 1, s[L.page_index[b]] == fx[1]))))))
+    return And(
+        Implies(m == PG_NULL, owners == 0),
+        Implies(m == PG_SHARED, s[L.page_share[b]] == owners),
+        Implies(
+            single,
+            And(
+                owners == 1,
+                ForAll(
+                    L.file_blks,
+                    lambda fx: Implies(owns(fx), And(m == fx[0] + 1, s[L.page_index[b]] == fx[1])),
+                ),
+            ),
+        ),
+    )
 
 
 @invariant(each=file_blocks)
@@ -61,9 +87,15 @@ def immutable_extents_never_move(L, s, fx):
     Chinner: "the copy-on-write operation requires allocating and freeing extents").
     """
     f, x = fx
-    return Implies(s[L.sealed[f]] == 1, And(
-        s[L.ext_kind[f][x]] == WRITTEN, s[L.ext_pblk[f][x]] == s[L.ghost_seal_pblk[f][x]],
-        s[L.jext_kind[f][x]] == WRITTEN, s[L.jext_pblk[f][x]] == s[L.ghost_seal_pblk[f][x]]))
+    return Implies(
+        s[L.sealed[f]] == 1,
+        And(
+            s[L.ext_kind[f][x]] == WRITTEN,
+            s[L.ext_pblk[f][x]] == s[L.ghost_seal_pblk[f][x]],
+            s[L.jext_kind[f][x]] == WRITTEN,
+            s[L.jext_pblk[f][x]] == s[L.ghost_seal_pblk[f][x]],
+        ),
+    )
 
 
 @invariant(each=file_segments)
@@ -87,8 +119,9 @@ def durable_after_sync(L, s, fxg):
 def legit(L, s, f, x, g, v):
     """Data token ``v`` may be read at file ``f`` block ``x`` segment ``g``: zeros, or a
     token that was written there (``ghost_written``, which reflink inherits)."""
-    return Or(v == 0, Exists(L.toks, lambda t: And(
-        v == t, s[L.ghost_written[f][x][g][t - 1]] == 1)))
+    return Or(
+        v == 0, Exists(L.toks, lambda t: And(v == t, s[L.ghost_written[f][x][g][t - 1]] == 1))
+    )
 
 
 @invariant(each=file_segments)
@@ -103,8 +136,12 @@ def no_stale_data(L, s, fxg):
     """
     f, x, g = fxg
     read = Implies(x < s[L.size[f]], legit(L, s, f, x, g, file_view(L, s, f, x, g)))
-    loads = ForAll(L.procs, lambda n: Implies(
-        file_pte(L, s, n, f, x), legit(L, s, f, x, g, load_view(L, s, n, f, x, g))))
+    loads = ForAll(
+        L.procs,
+        lambda n: Implies(
+            file_pte(L, s, n, f, x), legit(L, s, f, x, g, load_view(L, s, n, f, x, g))
+        ),
+    )
     return And(read, loads)
 
 
@@ -127,13 +164,21 @@ def mapping_matches_extents(L, s, fx):
     """
     f, x = fx
     xk, ek = s[L.xa_kind[f][x]], s[L.ext_kind[f][x]]
-    entry = And(Implies(xk == XA_PFN, And(ek == WRITTEN, s[L.xa_pfn[f][x]] == s[L.ext_pblk[f][x]])),
-                Implies(xk == XA_ZERO, ek != WRITTEN))
-    ptes = ForAll(L.procs, lambda n: And(
-        Implies(Or(s[L.pte_kind[n][f][x]] == PTE_RO, s[L.pte_kind[n][f][x]] == PTE_RW),
-                And(xk == XA_PFN, s[L.pte_pfn[n][f][x]] == s[L.xa_pfn[f][x]])),
-        Implies(s[L.pte_kind[n][f][x]] == PTE_ZERO, And(ek != WRITTEN, xk == XA_ZERO)),
-        Implies(s[L.pte_kind[n][f][x]] != PTE_NONE, s[L.mmap_mode[n][f]] != MM_NONE)))
+    entry = And(
+        Implies(xk == XA_PFN, And(ek == WRITTEN, s[L.xa_pfn[f][x]] == s[L.ext_pblk[f][x]])),
+        Implies(xk == XA_ZERO, ek != WRITTEN),
+    )
+    ptes = ForAll(
+        L.procs,
+        lambda n: And(
+            Implies(
+                Or(s[L.pte_kind[n][f][x]] == PTE_RO, s[L.pte_kind[n][f][x]] == PTE_RW),
+                And(xk == XA_PFN, s[L.pte_pfn[n][f][x]] == s[L.xa_pfn[f][x]]),
+            ),
+            Implies(s[L.pte_kind[n][f][x]] == PTE_ZERO, And(ek != WRITTEN, xk == XA_ZERO)),
+            Implies(s[L.pte_kind[n][f][x]] != PTE_NONE, s[L.mmap_mode[n][f]] != MM_NONE),
+        ),
+    )
     return And(entry, ptes)
 
 
@@ -145,8 +190,10 @@ def refcounts_consistent(L, s, b):
     Catches reflink/CoW/punch paths that share or free a block without updating the
     refcount btree, which leads to double allocation and cross-file data exposure.
     """
-    return s[L.refcount[b]] == Count(L.file_blks, lambda fx: And(
-        s[L.ext_kind[fx[0]][fx[1]]] != HOLE, s[L.ext_pblk[fx[0]][fx[1]]] == b))
+    return s[L.refcount[b]] == Count(
+        L.file_blks,
+        lambda fx: And(s[L.ext_kind[fx[0]][fx[1]]] != HOLE, s[L.ext_pblk[fx[0]][fx[1]]] == b),
+    )
 
 
 @invariant(each=file_segments)
@@ -198,8 +245,9 @@ def read_returns_last_write(L, s, fxg):
     f, x, g = fxg
     last = s[L.ghost_last[f][x][g]]
     read = Implies(x < s[L.size[f]], file_view(L, s, f, x, g) == last)
-    loads = ForAll(L.procs, lambda n: Implies(file_pte(L, s, n, f, x),
-                                              load_view(L, s, n, f, x, g) == last))
+    loads = ForAll(
+        L.procs, lambda n: Implies(file_pte(L, s, n, f, x), load_view(L, s, n, f, x, g) == last)
+    )
     return And(read, loads)
 
 
@@ -217,10 +265,22 @@ def dedupe_shares_equal_data(L, s, fx):
     """
     f, x = fx
     p = s[L.ext_pblk[f][x]]
-    return Implies(s[L.ext_kind[f][x]] == WRITTEN, ForAll(L.file_blks, lambda gy: Implies(
-        And(gy != (f, x), s[L.ext_kind[gy[0]][gy[1]]] == WRITTEN,
-            s[L.ext_pblk[gy[0]][gy[1]]] == p),
-        ForAll(L.segs, lambda g: s[L.ghost_last[f][x][g]] == s[L.ghost_last[gy[0]][gy[1]][g]]))))
+    return Implies(
+        s[L.ext_kind[f][x]] == WRITTEN,
+        ForAll(
+            L.file_blks,
+            lambda gy: Implies(
+                And(
+                    gy != (f, x),
+                    s[L.ext_kind[gy[0]][gy[1]]] == WRITTEN,
+                    s[L.ext_pblk[gy[0]][gy[1]]] == p,
+                ),
+                ForAll(
+                    L.segs, lambda g: s[L.ghost_last[f][x][g]] == s[L.ghost_last[gy[0]][gy[1]][g]]
+                ),
+            ),
+        ),
+    )
 
 
 @invariant(each=pages)
@@ -234,9 +294,18 @@ def pinned_pages_stay_allocated(L, s, b):
     dax_layout_busy_page and xfs_break_layouts, 4.18/4.19, 'ext4: handle layout changes to
     pinned DAX mapping', xfstests generic/503).
     """
-    return Implies(s[L.pinned[b]] == 1, Exists(L.file_blks, lambda fx: And(
-        s[L.pin_file[b]] == fx[0], s[L.pin_idx[b]] == fx[1],
-        s[L.ext_kind[fx[0]][fx[1]]] == WRITTEN, s[L.ext_pblk[fx[0]][fx[1]]] == b)))
+    return Implies(
+        s[L.pinned[b]] == 1,
+        Exists(
+            L.file_blks,
+            lambda fx: And(
+                s[L.pin_file[b]] == fx[0],
+                s[L.pin_idx[b]] == fx[1],
+                s[L.ext_kind[fx[0]][fx[1]]] == WRITTEN,
+                s[L.ext_pblk[fx[0]][fx[1]]] == b,
+            ),
+        ),
+    )
 
 
 @invariant(each=lambda L: L.files)
@@ -253,13 +322,33 @@ def pmd_excludes_pte(L, s, f):
     splitting it (generic/437, 'mm: avoid spurious bad pmd warning messages').
     """
     pmd = Or(s[L.pmd_zero[f]] == 1, s[L.pmd_pfn[f]] == 1)
-    xa = ForAll(L.blks, lambda x: And(
-        Implies(pmd, And(s[L.xa_order[f][x]] == ORDER_PMD, s[L.xa_kind[f][x]] != XA_EMPTY)),
-        Implies(s[L.xa_order[f][x]] == ORDER_PMD, pmd)))
-    ptes = ForAll(L.procs, lambda n: Implies(s[L.pmd_map[n][f]] == 1, And(pmd, ForAll(
-        L.blks, lambda x: If(s[L.pmd_zero[f]] == 1, s[L.pte_kind[n][f][x]] == PTE_ZERO,
-                             And(s[L.pte_kind[n][f][x]] == PTE_RO,
-                                 s[L.pte_pfn[n][f][x]] == s[L.xa_pfn[f][x]]))))))
+    xa = ForAll(
+        L.blks,
+        lambda x: And(
+            Implies(pmd, And(s[L.xa_order[f][x]] == ORDER_PMD, s[L.xa_kind[f][x]] != XA_EMPTY)),
+            Implies(s[L.xa_order[f][x]] == ORDER_PMD, pmd),
+        ),
+    )
+    ptes = ForAll(
+        L.procs,
+        lambda n: Implies(
+            s[L.pmd_map[n][f]] == 1,
+            And(
+                pmd,
+                ForAll(
+                    L.blks,
+                    lambda x: If(
+                        s[L.pmd_zero[f]] == 1,
+                        s[L.pte_kind[n][f][x]] == PTE_ZERO,
+                        And(
+                            s[L.pte_kind[n][f][x]] == PTE_RO,
+                            s[L.pte_pfn[n][f][x]] == s[L.xa_pfn[f][x]],
+                        ),
+                    ),
+                ),
+            ),
+        ),
+    )
     return And(xa, ptes)
 
 
@@ -273,10 +362,21 @@ def dax_flag_changes_only_when_unmapped(L, s, f):
     changed while a file was mapped: later page-cache writeback overwrote DAX data;
     per-inode DAX, xfstests generic/605-608).
     """
-    return Implies(s[L.s_dax[f]] == 0, And(
-        ForAll(L.blks, lambda x: s[L.xa_kind[f][x]] == XA_EMPTY),
-        ForAll(L.procs, lambda n: ForAll(L.blks, lambda x: Or(
-            s[L.pte_kind[n][f][x]] == PTE_NONE, s[L.pte_kind[n][f][x]] == PTE_ANON)))))
+    return Implies(
+        s[L.s_dax[f]] == 0,
+        And(
+            ForAll(L.blks, lambda x: s[L.xa_kind[f][x]] == XA_EMPTY),
+            ForAll(
+                L.procs,
+                lambda n: ForAll(
+                    L.blks,
+                    lambda x: Or(
+                        s[L.pte_kind[n][f][x]] == PTE_NONE, s[L.pte_kind[n][f][x]] == PTE_ANON
+                    ),
+                ),
+            ),
+        ),
+    )
 
 
 def waiter_cycles(L):

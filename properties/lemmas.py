@@ -13,12 +13,13 @@ untracked dirty lines of mixed-dirty-tracking) it is dropped, not trusted.
 Each lemma is declared per item like the invariants, in the vocabulary, so
 ``daxcheck check --property <lemma>`` confirms it with the explicit engine too.
 """
+
 from __future__ import annotations
 
 from daxcheck.spec.kernel.views import file_view
 from daxcheck.spec.ops.races import SPLIT_FAMILIES
-from daxcheck.spec.state import HOLE, WRITTEN, XA_PFN, PTE_RW, MM_SYNC, PG_SHARED
-from daxcheck.spec.vocab import And, Or, Not, Implies, ForAll, Exists, select
+from daxcheck.spec.state import HOLE, MM_SYNC, PG_SHARED, PTE_RW, WRITTEN, XA_PFN
+from daxcheck.spec.vocab import And, Exists, ForAll, Implies, Not, Or, select
 
 from .fsdax import file_blocks, file_segments, legit
 from .registry import lemma
@@ -41,8 +42,10 @@ def extents_within_eof(L, s, fx):
     reflink grow i_size to cover what they map).  Lets the prover equate "what read(2)
     returns" with "what the block holds" for every mapped block."""
     f, x = fx
-    return And(Implies(s[L.ext_kind[f][x]] != HOLE, x < s[L.size[f]]),
-               Implies(s[L.jext_kind[f][x]] != HOLE, x < s[L.jsize[f]]))
+    return And(
+        Implies(s[L.ext_kind[f][x]] != HOLE, x < s[L.size[f]]),
+        Implies(s[L.jext_kind[f][x]] != HOLE, x < s[L.jsize[f]]),
+    )
 
 
 @lemma(each=file_blocks)
@@ -53,8 +56,9 @@ def writable_pte_has_dirty_entry(L, s, fx):
     what lets fdatasync find every page userspace may have stored to; the mixed
     userspace-sync mode of seed 004 breaks it."""
     f, x = fx
-    return ForAll(L.procs, lambda n: Implies(s[L.pte_kind[n][f][x]] == PTE_RW,
-                                             s[L.xa_dirty[f][x]] == 1))
+    return ForAll(
+        L.procs, lambda n: Implies(s[L.pte_kind[n][f][x]] == PTE_RW, s[L.xa_dirty[f][x]] == 1)
+    )
 
 
 @lemma(each=file_blocks)
@@ -65,9 +69,15 @@ def dirty_entry_owns_block(L, s, fx):
     (xfs_reflink_remap_prep → filemap_write_and_wait_range)."""
     f, x = fx
     p = s[L.xa_pfn[f][x]]
-    return Implies(s[L.xa_dirty[f][x]] == 1, And(
-        s[L.xa_kind[f][x]] == XA_PFN, s[L.ext_kind[f][x]] == WRITTEN,
-        s[L.ext_pblk[f][x]] == p, select(s, L.refcount, p) == 1))
+    return Implies(
+        s[L.xa_dirty[f][x]] == 1,
+        And(
+            s[L.xa_kind[f][x]] == XA_PFN,
+            s[L.ext_kind[f][x]] == WRITTEN,
+            s[L.ext_pblk[f][x]] == p,
+            select(s, L.refcount, p) == 1,
+        ),
+    )
 
 
 @lemma(each=file_blocks)
@@ -78,8 +88,10 @@ def dirty_block_not_in_other_journal(L, s, fx):
     design breaks this)."""
     f, x = fx
     p = s[L.xa_pfn[f][x]]
-    return Implies(s[L.xa_dirty[f][x]] == 1, ForAll(L.file_blks, lambda hy: Or(
-        hy == (f, x), Not(_jrefs(L, s, hy[0], hy[1], p)))))
+    return Implies(
+        s[L.xa_dirty[f][x]] == 1,
+        ForAll(L.file_blks, lambda hy: Or(hy == (f, x), Not(_jrefs(L, s, hy[0], hy[1], p)))),
+    )
 
 
 @lemma(each=page_segments)
@@ -89,9 +101,17 @@ def dirty_lines_have_dirty_entry(L, s, bg):
     path that drops a dirty entry writes it back first (dax_writeback_one), so
     dax_writeback_mapping_range in fsync finds every line it must flush."""
     b, g = bg
-    return Implies(s[L.cache[b][g]] != 0, Exists(L.file_blks, lambda fx: And(
-        s[L.xa_kind[fx[0]][fx[1]]] == XA_PFN, s[L.xa_pfn[fx[0]][fx[1]]] == b,
-        s[L.xa_dirty[fx[0]][fx[1]]] == 1)))
+    return Implies(
+        s[L.cache[b][g]] != 0,
+        Exists(
+            L.file_blks,
+            lambda fx: And(
+                s[L.xa_kind[fx[0]][fx[1]]] == XA_PFN,
+                s[L.xa_pfn[fx[0]][fx[1]]] == b,
+                s[L.xa_dirty[fx[0]][fx[1]]] == 1,
+            ),
+        ),
+    )
 
 
 @lemma(each=file_segments)
@@ -103,9 +123,13 @@ def mapped_block_holds_written_data(L, s, fxg):
     The single-iomap CoW of seed 003 breaks it."""
     f, x, g = fxg
     p = s[L.ext_pblk[f][x]]
-    return Implies(s[L.ext_kind[f][x]] == WRITTEN, And(
-        legit(L, s, f, x, g, select(s, L.media_col[g], p)),
-        legit(L, s, f, x, g, select(s, L.cache_col[g], p))))
+    return Implies(
+        s[L.ext_kind[f][x]] == WRITTEN,
+        And(
+            legit(L, s, f, x, g, select(s, L.media_col[g], p)),
+            legit(L, s, f, x, g, select(s, L.cache_col[g], p)),
+        ),
+    )
 
 
 @lemma(each=file_segments)
@@ -117,9 +141,13 @@ def promise_matches_contents(L, s, fxg):
     promise = s[L.ghost_durable[f][x][g]]
     written = s[L.ext_kind[f][x]] == WRITTEN
     p = s[L.ext_pblk[f][x]]
-    return Implies(promise != 0, And(
-        file_view(L, s, f, x, g) == promise - 1,
-        Implies(written, select(s, L.cache_col[g], p) == 0)))
+    return Implies(
+        promise != 0,
+        And(
+            file_view(L, s, f, x, g) == promise - 1,
+            Implies(written, select(s, L.cache_col[g], p) == 0),
+        ),
+    )
 
 
 @lemma(each=file_blocks)
@@ -129,10 +157,17 @@ def map_sync_writable_is_journaled(L, s, fx):
     dax_finish_sync_fault forced the log before installing it (4.15), and every later
     change to the extent unmaps the PTE first."""
     f, x = fx
-    return ForAll(L.procs, lambda n: Implies(
-        And(s[L.pte_kind[n][f][x]] == PTE_RW, s[L.mmap_mode[n][f]] == MM_SYNC),
-        And(s[L.jext_kind[f][x]] == s[L.ext_kind[f][x]],
-            s[L.jext_pblk[f][x]] == s[L.ext_pblk[f][x]], x < s[L.jsize[f]])))
+    return ForAll(
+        L.procs,
+        lambda n: Implies(
+            And(s[L.pte_kind[n][f][x]] == PTE_RW, s[L.mmap_mode[n][f]] == MM_SYNC),
+            And(
+                s[L.jext_kind[f][x]] == s[L.ext_kind[f][x]],
+                s[L.jext_pblk[f][x]] == s[L.ext_pblk[f][x]],
+                x < s[L.jsize[f]],
+            ),
+        ),
+    )
 
 
 @lemma(each=file_blocks)
@@ -143,11 +178,17 @@ def sealed_map_is_journaled_and_exclusive(L, s, fx):
     change (Wong/Williams 2017, seed 001)."""
     f, x = fx
     p = s[L.ext_pblk[f][x]]
-    return Implies(s[L.sealed[f]] == 1, And(
-        s[L.size[f]] == len(L.blks), s[L.jsize[f]] == len(L.blks),
-        s[L.jext_kind[f][x]] == s[L.ext_kind[f][x]], s[L.jext_pblk[f][x]] == p,
-        select(s, L.refcount, p) == 1,
-        ForAll(L.file_blks, lambda hy: Or(hy == (f, x), Not(_jrefs(L, s, hy[0], hy[1], p))))))
+    return Implies(
+        s[L.sealed[f]] == 1,
+        And(
+            s[L.size[f]] == len(L.blks),
+            s[L.jsize[f]] == len(L.blks),
+            s[L.jext_kind[f][x]] == s[L.ext_kind[f][x]],
+            s[L.jext_pblk[f][x]] == p,
+            select(s, L.refcount, p) == 1,
+            ForAll(L.file_blks, lambda hy: Or(hy == (f, x), Not(_jrefs(L, s, hy[0], hy[1], p)))),
+        ),
+    )
 
 
 @lemma(each=lambda L: L.phys)
@@ -175,9 +216,18 @@ def pinned_page_has_entry(L, s, b):
     pinned through: gup reached it through a PTE, which needs the entry, and every path
     that deletes the entry first waits in dax_layout_busy_page while the page is pinned
     (xfs_break_dax_layouts, 4.19)."""
-    return Implies(s[L.pinned[b]] == 1, Exists(L.file_blks, lambda fx: And(
-        s[L.pin_file[b]] == fx[0], s[L.pin_idx[b]] == fx[1],
-        s[L.xa_kind[fx[0]][fx[1]]] == XA_PFN, s[L.xa_pfn[fx[0]][fx[1]]] == b)))
+    return Implies(
+        s[L.pinned[b]] == 1,
+        Exists(
+            L.file_blks,
+            lambda fx: And(
+                s[L.pin_file[b]] == fx[0],
+                s[L.pin_idx[b]] == fx[1],
+                s[L.xa_kind[fx[0]][fx[1]]] == XA_PFN,
+                s[L.xa_pfn[fx[0]][fx[1]]] == b,
+            ),
+        ),
+    )
 
 
 @lemma(each=lambda L: L.threads if L.races else ())
@@ -192,9 +242,10 @@ def threads_hold_only_their_operations_locks(L, s, t):
     me = t + 1
     op, tf, tx = s[L.th_op[t]], s[L.th_file[t]], s[L.th_idx[t]]
 
-    runs = {kind: Or(*[op == i + 1 for i, c in enumerate(SPLIT_FAMILIES.values())
-                       if kind in c.HOLDS])
-            for kind in ("entry", "io-excl", "mmap-excl", "mmap-shared", "pin")}
+    runs = {
+        kind: Or(*[op == i + 1 for i, c in enumerate(SPLIT_FAMILIES.values()) if kind in c.HOLDS])
+        for kind in ("entry", "io-excl", "mmap-excl", "mmap-shared", "pin")
+    }
     conds = []
     for f, x in L.file_blks:
         conds.append(Implies(s[L.xa_lock[f][x]] == me, And(runs["entry"], tf == f, tx == x)))

@@ -6,21 +6,22 @@ written in :mod:`daxcheck.spec.vocab` so both engines can evaluate it, registere
 bug it catches; the decorator rejects a property without one (Hypothesis-style
 ``InvalidDefinition`` at definition time).
 """
+
 from __future__ import annotations
 
 import difflib
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from daxcheck.spec.vocab import ForAll
 from daxcheck.usercode import guard_domain, guard_predicate
 from daxcheck.userfile import UserFileError, import_user_file
 
-PROPERTIES: dict[str, "Property"] = {}
+PROPERTIES: dict[str, Property] = {}
 """Invariants: what ``daxcheck check`` and ``prove`` decide, by name."""
 
-LEMMAS: dict[str, "Property"] = {}
+LEMMAS: dict[str, Property] = {}
 """Strengthening lemmas: auxiliary invariants that ``daxcheck prove`` offers the
 k-induction as candidates (each proved before it is used, Houdini); ``check --property``
 also accepts their names, so the explicit engine can confirm one on a design."""
@@ -101,29 +102,33 @@ def _check_dims(kind: str, name: str, each, dims) -> tuple | None:
     if dims is None:
         return None
     if each is None:
-        raise InvalidDefinition(f"{kind} {name}: dims= names the components of each= items; "
-                                f"give each= too")
+        raise InvalidDefinition(
+            f"{kind} {name}: dims= names the components of each= items; give each= too"
+        )
     dims = (dims,) if isinstance(dims, str) else tuple(dims)
     for d in dims:
         if d not in ITEM_DIMS:
             close = difflib.get_close_matches(str(d), ITEM_DIMS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise InvalidDefinition(f"{kind} {name}: dims= names unknown dimension {d!r}{hint} "
-                                    f"(valid: {', '.join(ITEM_DIMS)})")
+            raise InvalidDefinition(
+                f"{kind} {name}: dims= names unknown dimension {d!r}{hint} "
+                f"(valid: {', '.join(ITEM_DIMS)})"
+            )
     return dims
 
 
 def _register(table: dict, kind: str, fn, name, each, dims=None):
     if each is not None and not callable(each):
-        raise InvalidDefinition(f"{kind} {name or getattr(fn, '__name__', '?')}: each= must "
-                                f"be a function of the layout returning the items, not "
-                                f"{type(each).__name__}")
+        raise InvalidDefinition(
+            f"{kind} {name or getattr(fn, '__name__', '?')}: each= must "
+            f"be a function of the layout returning the items, not "
+            f"{type(each).__name__}"
+        )
     dims = _check_dims(kind, name or getattr(fn, "__name__", "?"), each, dims)
 
     def register(f):
         if not inspect.isfunction(f):
-            raise InvalidDefinition(f"@{kind} decorates a function (L, s), not "
-                                    f"{type(f).__name__}")
+            raise InvalidDefinition(f"@{kind} decorates a function (L, s), not {type(f).__name__}")
         nm = f.__name__ if name is None else name
         if not isinstance(nm, str) or not nm:
             raise InvalidDefinition(f"{kind} name {nm!r} is not a non-empty string")
@@ -133,12 +138,15 @@ def _register(table: dict, kind: str, fn, name, each, dims=None):
         params = list(inspect.signature(f).parameters.values())
         want = 2 if each is None else 3
         if len(params) != want:
-            raise InvalidDefinition(f"{kind} {nm} must take {'(L, s)' if want == 2 else '(L, s, item)'}, "
-                                    f"not {len(params)} parameters")
+            raise InvalidDefinition(
+                f"{kind} {nm} must take {'(L, s)' if want == 2 else '(L, s, item)'}, "
+                f"not {len(params)} parameters"
+            )
         for other in (PROPERTIES, LEMMAS):
             if nm in other:
-                raise InvalidDefinition(f"{kind} {nm} is already registered "
-                                        f"(from {other[nm].origin})")
+                raise InvalidDefinition(
+                    f"{kind} {nm} is already registered (from {other[nm].origin})"
+                )
         origin = _origin_of(f)
         g, domain = f, each
         if origin != "shipped":  # a user's code: one-line errors, non-bool results refused
@@ -148,8 +156,10 @@ def _register(table: dict, kind: str, fn, name, each, dims=None):
         if each is None:
             table[nm] = Property(nm, g, doc, origin)
         else:
+
             def whole(L, s):
                 return ForAll(domain(L), lambda it: g(L, s, it))
+
             whole.__name__ = whole.__qualname__ = f.__name__
             table[nm] = Property(nm, whole, doc, origin, domain, g, dims)
         return f
@@ -157,8 +167,9 @@ def _register(table: dict, kind: str, fn, name, each, dims=None):
     return register(fn) if fn is not None else register
 
 
-def invariant(fn: Callable | None = None, *, name: str | None = None,
-              each: Callable | None = None, dims=None):
+def invariant(
+    fn: Callable | None = None, *, name: str | None = None, each: Callable | None = None, dims=None
+):
     """Decorator registering an invariant named ``name`` (default: the function name).
 
     Without ``each`` the function is ``pred(L, s) -> bool``.  With ``each=domain`` (a
@@ -174,8 +185,9 @@ def invariant(fn: Callable | None = None, *, name: str | None = None,
     return _register(PROPERTIES, "property", fn, name, each, dims)
 
 
-def lemma(fn: Callable | None = None, *, name: str | None = None,
-          each: Callable | None = None, dims=None):
+def lemma(
+    fn: Callable | None = None, *, name: str | None = None, each: Callable | None = None, dims=None
+):
     """Decorator registering a strengthening lemma for ``daxcheck prove``: same shapes and
     errors as :func:`invariant`.  A lemma is an auxiliary invariant (typically relating
     two parts of the state, e.g. dirty cache lines and dirty DAX entries) that makes a
@@ -184,7 +196,7 @@ def lemma(fn: Callable | None = None, *, name: str | None = None,
     return _register(LEMMAS, "lemma", fn, name, each, dims)
 
 
-def lookup(name: str) -> "Property":
+def lookup(name: str) -> Property:
     """The invariant or lemma called ``name``; KeyError if neither exists."""
     if name in PROPERTIES:
         return PROPERTIES[name]

@@ -8,6 +8,7 @@
 Reading an old name here (``from daxcheck.spec.actions import Action, Write, action``)
 still works for one release and gives the new object with a DeprecationWarning.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -31,7 +32,10 @@ def __getattr__(name: str):
     obj = getattr(importlib.import_module(mod), new, None)
     if obj is None or name.startswith("__"):
         raise AttributeError(f"module 'daxcheck.spec.actions' has no attribute {name!r}")
-    warnings.warn(f"daxcheck.spec.actions.{name} is deprecated: use {mod}.{new}",
-                  DeprecationWarning, stacklevel=2)
-    globals()[name] = obj   # warned once per name and process
+    warnings.warn(
+        f"daxcheck.spec.actions.{name} is deprecated: use {mod}.{new}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    globals()[name] = obj  # warned once per name and process
     return obj

@@ -6,6 +6,7 @@ family that uses it (``file`` is the same inode index everywhere); an action may
 a field ``metadata={"doc": ...}``.  ``daxcheck list actions --verbose`` prints these, and
 :func:`show_arg` renders values in traces (``write(file=a, idx=0, lo=0, hi=1, token=t1)``).
 """
+
 from __future__ import annotations
 
 from dataclasses import fields as dc_fields
@@ -21,11 +22,10 @@ ARGUMENTS = {
     "seg": f"segment of the 4 KiB block: s0 = bytes 0-2047, s1 = 2048-4095 ({SEGS} per block)",
     "lo": "first segment written (0 = bytes 0-2047 of the block)",
     "hi": "last segment written, inclusive (1 = bytes 2048-4095): lo=0, hi=1 is the whole "
-          "block, anything else an unaligned (partial) write",
+    "block, anything else an unaligned (partial) write",
     "token": "data token written: t1, t2... stand for distinct userspace data (0 = zeros)",
     "sync": "true: mmap(MAP_SHARED_VALIDATE | MAP_SYNC); false: plain MAP_SHARED",
-    "write": "true: a write fault (->iomap_begin(IOMAP_WRITE), writable PTE); false: a read "
-             "fault",
+    "write": "true: a write fault (->iomap_begin(IOMAP_WRITE), writable PTE); false: a read fault",
     "size": "new i_size in 4 KiB blocks",
     "soff": "first block of the source range (4 KiB blocks)",
     "doff": "first block of the destination range (4 KiB blocks)",
@@ -34,13 +34,20 @@ ARGUMENTS = {
     "on": "true: set FS_XFLAG_DAX on the file; false: clear it",
     "thread": "kernel thread (T0, T1...) running the split operation (race designs)",
     "step": "the step of the split operation, from 0 (traces show it by the kernel "
-            "function it models, e.g. iomap_begin)",
+    "function it models, e.g. iomap_begin)",
 }
 """Argument name -> meaning (units: blocks are 4 KiB pages, segments 2 KiB)."""
 
-_SHOW = {"file": file_name, "src": file_name, "dst": file_name,
-         "proc": lambda v: f"P{v}", "token": lambda v: f"t{v}", "seg": lambda v: f"s{v}",
-         "phys": lambda v: f"p{v}", "thread": lambda v: f"T{v}"}
+_SHOW = {
+    "file": file_name,
+    "src": file_name,
+    "dst": file_name,
+    "proc": lambda v: f"P{v}",
+    "token": lambda v: f"t{v}",
+    "seg": lambda v: f"s{v}",
+    "phys": lambda v: f"p{v}",
+    "thread": lambda v: f"T{v}",
+}
 
 
 def show_arg(name: str, value) -> str:

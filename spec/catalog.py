@@ -3,6 +3,7 @@ order: the seed designs (:mod:`.designs`), the history designs (:mod:`.history`)
 designs (:mod:`.race_designs`), the coverage scopes (:mod:`.scopes`).  Imported by the package, so ``DESIGNS`` is complete
 whichever ``daxcheck.spec`` module is imported first; the design modules import only
 :mod:`.designs`, never each other's importer (no cycle)."""
+
 from __future__ import annotations
 
 from . import designs, history, race_designs, scopes

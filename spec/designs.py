@@ -20,23 +20,23 @@ hooks), and the design's *scope* (``families`` explored, default ``bounds``) is 
 bounds, compared with what exploration computes by ``check --expect``, ``daxcheck gate`` and
 the tests; ``cite`` names the commit, thread or xfstest the design comes from.
 """
+
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-import warnings
-
-from .ops import ACTIONS, SHIPPED_FAMILIES
 from .kernel import KERNEL_FUNCTIONS
 from .kernel.views import pmd_ptes_none
 from .kernel.warn import declare_module_warnings, declare_warnings_of
+from .ops import ACTIONS, SHIPPED_FAMILIES
 from .ops.races import SPLIT_FAMILIES
-from .state import Bounds, MM_SYNC, PTE_RW
-from .vocab import And, Or, Not
+from .state import MM_SYNC, PTE_RW, Bounds
+from .vocab import And, Not, Or
 
-DESIGNS: dict[str, "Design"] = {}
+DESIGNS: dict[str, Design] = {}
 
 ALL_FAMILIES = SHIPPED_FAMILIES
 """Every shipped action family (a user's ``@action`` family adds its name to a design's
@@ -60,8 +60,7 @@ def setting(default, choices: tuple, doc: str, race: bool = False):
     :func:`settings_doc`) and whether it is a lock-discipline setting that matters only in
     a race design (``race``).  Returns the dataclass field; :data:`SETTINGS` collects them
     and ``Design.__post_init__`` validates a design's values against them (DesignError)."""
-    return field(default=default, metadata={"choices": tuple(choices), "doc": doc,
-                                            "race": race})
+    return field(default=default, metadata={"choices": tuple(choices), "doc": doc, "race": race})
 
 
 @dataclass(frozen=True)
@@ -90,100 +89,192 @@ class Design:
     bounds: Bounds = field(default_factory=Bounds)
     expect_violated: frozenset = frozenset()
     cite: str = ""
-    page_owner: str = setting("shared-count", ("shared-count", "single-owner"),
-        "\"shared-count\" (6.2 page->share) | \"single-owner\" (before 5.19)")
-    reflink: str = setting("allowed", ("allowed", "refused"),
-        "\"allowed\" | \"refused\" (XFS: \"DAX and reflink cannot be used together\")")
-    seal: str = setting("none", ("none", "reflink-allowed", "no-reflink"),
-        "\"none\" | \"reflink-allowed\" (sealed files may be reflink sources and CoW) | "
-        "\"no-reflink\" (sealed files refuse reflink and CoW)")
-    seal_checks: str = setting("all", ("all", "no-shift"),
-        "\"all\" (a sealed inode refuses every block-map change) | \"no-shift\" "
-        "(collapse/insert range are not checked)")
-    cow: str = setting("srcmap", ("srcmap", "single-iomap"),
-        "\"srcmap\" (iomap srcmap, dax_iomap_copy_around) | \"single-iomap\"")
-    cow_edges: str = setting("zeroed", ("zeroed", "stale"),
-        "\"zeroed\" (a hole/unwritten CoW source is zeroed around the write, 2022) | "
-        "\"stale\" (skipped for a hole, copied raw for unwritten)")
-    cow_fork: str = setting("reflink", ("reflink", "always"),
-        "\"reflink\" (only shared extents are CoW'd) | \"always\" (XFS always_cow)")
-    fault_cow: str = setting("copy", ("copy", "in-place"),
-        "\"copy\" (a write fault on a shared extent CoWs it, 5.19) | \"in-place\" (before "
-        "5.19 the DAX fault path ignored IOMAP_F_SHARED)")
-    read_shared: str = setting("reported", ("reported", "not-reported"),
-        "\"reported\" (read faults get IOMAP_F_SHARED, 6.2) | \"not-reported\"")
-    hole_size: str = setting("iomap", ("iomap", "unknown"),
-        "\"iomap\" (true hole length) | \"unknown\" (get_block leaves b_size)")
-    flush_durable_mode: str = setting("map-sync", ("map-sync", "any"),
-        "\"map-sync\" (only MAP_SYNC or sealed mappings) | \"any\" (daxfile: every userspace "
-        "flush is a durability point, metadata not synced)")
-    mmap_map_sync: bool = setting(True, (False, True),
-        "MAP_SYNC accepted by ->mmap (mmap_supported_flags)")
-    sync_fault: str = setting("iomap-dirty", ("iomap-dirty", "never"),
-        "\"iomap-dirty\" (dax_fault_is_synchronous: a MAP_SYNC write fault with IOMAP_F_DIRTY "
-        "fsyncs before the PTE is writable) | \"never\"")
-    iomap_dirty: str = setting("pinned", ("pinned", "new"),
-        "\"pinned\" (IOMAP_F_DIRTY while the inode has unlogged metadata, xfs_ipincount) | "
-        "\"new\" (only when this ->iomap_begin allocated)")
-    usync_mode: bool = setting(False, (False, True),
+    page_owner: str = setting(
+        "shared-count",
+        ("shared-count", "single-owner"),
+        '"shared-count" (6.2 page->share) | "single-owner" (before 5.19)',
+    )
+    reflink: str = setting(
+        "allowed",
+        ("allowed", "refused"),
+        '"allowed" | "refused" (XFS: "DAX and reflink cannot be used together")',
+    )
+    seal: str = setting(
+        "none",
+        ("none", "reflink-allowed", "no-reflink"),
+        '"none" | "reflink-allowed" (sealed files may be reflink sources and CoW) | '
+        '"no-reflink" (sealed files refuse reflink and CoW)',
+    )
+    seal_checks: str = setting(
+        "all",
+        ("all", "no-shift"),
+        '"all" (a sealed inode refuses every block-map change) | "no-shift" '
+        "(collapse/insert range are not checked)",
+    )
+    cow: str = setting(
+        "srcmap",
+        ("srcmap", "single-iomap"),
+        '"srcmap" (iomap srcmap, dax_iomap_copy_around) | "single-iomap"',
+    )
+    cow_edges: str = setting(
+        "zeroed",
+        ("zeroed", "stale"),
+        '"zeroed" (a hole/unwritten CoW source is zeroed around the write, 2022) | '
+        '"stale" (skipped for a hole, copied raw for unwritten)',
+    )
+    cow_fork: str = setting(
+        "reflink",
+        ("reflink", "always"),
+        '"reflink" (only shared extents are CoW\'d) | "always" (XFS always_cow)',
+    )
+    fault_cow: str = setting(
+        "copy",
+        ("copy", "in-place"),
+        '"copy" (a write fault on a shared extent CoWs it, 5.19) | "in-place" (before '
+        "5.19 the DAX fault path ignored IOMAP_F_SHARED)",
+    )
+    read_shared: str = setting(
+        "reported",
+        ("reported", "not-reported"),
+        '"reported" (read faults get IOMAP_F_SHARED, 6.2) | "not-reported"',
+    )
+    hole_size: str = setting(
+        "iomap",
+        ("iomap", "unknown"),
+        '"iomap" (true hole length) | "unknown" (get_block leaves b_size)',
+    )
+    flush_durable_mode: str = setting(
+        "map-sync",
+        ("map-sync", "any"),
+        '"map-sync" (only MAP_SYNC or sealed mappings) | "any" (daxfile: every userspace '
+        "flush is a durability point, metadata not synced)",
+    )
+    mmap_map_sync: bool = setting(
+        True, (False, True), "MAP_SYNC accepted by ->mmap (mmap_supported_flags)"
+    )
+    sync_fault: str = setting(
+        "iomap-dirty",
+        ("iomap-dirty", "never"),
+        '"iomap-dirty" (dax_fault_is_synchronous: a MAP_SYNC write fault with IOMAP_F_DIRTY '
+        'fsyncs before the PTE is writable) | "never"',
+    )
+    iomap_dirty: str = setting(
+        "pinned",
+        ("pinned", "new"),
+        '"pinned" (IOMAP_F_DIRTY while the inode has unlogged metadata, xfs_ipincount) | '
+        '"new" (only when this ->iomap_begin allocated)',
+    )
+    usync_mode: bool = setting(
+        False,
+        (False, True),
         "MAP_SYNC puts the whole inode into userspace-sync mode, which stops dirty tracking "
-        "for every mapping (the mixed mode Chinner warns about)")
-    shared_check: str = setting("in-core+journal", ("in-core+journal", "in-core"),
-        "\"in-core+journal\" (a block still referenced by another inode's journaled map "
-        "counts as shared, so it is CoW'd, not overwritten in place) | \"in-core\" (the "
-        "in-core refcount btree alone decides)")
-    new_invalidate: str = setting("always", ("always", "faults-only"),
-        "\"always\" (write(2) over an IOMAP_F_NEW mapping invalidates the range, 4.12) | "
-        "\"faults-only\"")
-    pmd_conflict: str = setting("xas_find_conflict", ("xas_find_conflict", "index-only"),
-        "\"xas_find_conflict\" (a PMD entry only over an empty range) | \"index-only\" (only "
-        "the PMD-aligned index is looked up)")
-    private_pmd_split: str = setting("split", ("split", "none"),
-        "\"split\" (a MAP_PRIVATE write fault splits the PMD mapping first) | \"none\"")
-    dedupe_compare: str = setting("lockstep", ("lockstep", "stale-srcmap", "raw-media", "stale-raw-media"),
-        "\"lockstep\" | \"stale-srcmap\" (the source iterator does not advance) | "
-        "\"raw-media\" (6.12's dax_range_compare_iter: two holes are the same, a hole and an "
+        "for every mapping (the mixed mode Chinner warns about)",
+    )
+    shared_check: str = setting(
+        "in-core+journal",
+        ("in-core+journal", "in-core"),
+        '"in-core+journal" (a block still referenced by another inode\'s journaled map '
+        'counts as shared, so it is CoW\'d, not overwritten in place) | "in-core" (the '
+        "in-core refcount btree alone decides)",
+    )
+    new_invalidate: str = setting(
+        "always",
+        ("always", "faults-only"),
+        '"always" (write(2) over an IOMAP_F_NEW mapping invalidates the range, 4.12) | '
+        '"faults-only"',
+    )
+    pmd_conflict: str = setting(
+        "xas_find_conflict",
+        ("xas_find_conflict", "index-only"),
+        '"xas_find_conflict" (a PMD entry only over an empty range) | "index-only" (only '
+        "the PMD-aligned index is looked up)",
+    )
+    private_pmd_split: str = setting(
+        "split",
+        ("split", "none"),
+        '"split" (a MAP_PRIVATE write fault splits the PMD mapping first) | "none"',
+    )
+    dedupe_compare: str = setting(
+        "lockstep",
+        ("lockstep", "stale-srcmap", "raw-media", "stale-raw-media"),
+        '"lockstep" | "stale-srcmap" (the source iterator does not advance) | '
+        '"raw-media" (6.12\'s dax_range_compare_iter: two holes are the same, a hole and an '
         "extent differ, any other pair compares the raw pmem bytes, also of an unwritten "
-        "extent, which reads as zeros)")
-    break_layouts: str = setting("wait", ("wait", "none"),
-        "\"wait\" (punch/truncate wait for pinned pages, dax_layout_busy_page) | \"none\"")
-    dax_toggle: str = setting("on-evict", ("on-evict", "immediate"),
-        "\"on-evict\" (FS_XFLAG_DAX takes effect when the inode is evicted, 5.8) | "
-        "\"immediate\" (S_DAX flips under live mappings)")
-    fsync_log_force: str = setting("if-pinned", ("if-pinned", "always"),
-        "\"if-pinned\" (xfs_file_fsync forces the log only while the inode has metadata not "
+        "extent, which reads as zeros)",
+    )
+    break_layouts: str = setting(
+        "wait",
+        ("wait", "none"),
+        '"wait" (punch/truncate wait for pinned pages, dax_layout_busy_page) | "none"',
+    )
+    dax_toggle: str = setting(
+        "on-evict",
+        ("on-evict", "immediate"),
+        '"on-evict" (FS_XFLAG_DAX takes effect when the inode is evicted, 5.8) | '
+        '"immediate" (S_DAX flips under live mappings)',
+    )
+    fsync_log_force: str = setting(
+        "if-pinned",
+        ("if-pinned", "always"),
+        '"if-pinned" (xfs_file_fsync forces the log only while the inode has metadata not '
         "yet in it, xfs_ipincount; xfs_log_force_seq of its ili_commit_seq pushes the whole "
-        "current CIL checkpoint) | \"always\" (every fsync forces the whole log, the spec "
+        'current CIL checkpoint) | "always" (every fsync forces the whole log, the spec '
         "before the real-DAX oracle showed fdatasync of a clean file leaves another file's "
-        "new size out of the log)")
-    reflink_dax: str = setting("kept", ("kept", "dropped-on-load"),
-        "\"kept\" (a reflinked inode keeps S_DAX when it is read back from disk, v6.3 'xfs: "
-        "remove restrictions for fsdax and reflink') | \"dropped-on-load\" "
+        "new size out of the log)",
+    )
+    reflink_dax: str = setting(
+        "kept",
+        ("kept", "dropped-on-load"),
+        '"kept" (a reflinked inode keeps S_DAX when it is read back from disk, v6.3 \'xfs: '
+        'remove restrictions for fsdax and reflink\') | "dropped-on-load" '
         "(xfs_inode_supports_dax refuses inodes with XFS_DIFLAG2_REFLINK when they are "
         "loaded: 6.1; modelled as: a file sharing a block after log recovery comes back "
-        "without S_DAX; found by the real-DAX oracle on 6.1)")
-    partial_writes: bool = setting(True, (False, True),
-        "write(2) of part of a block is explored (unaligned writes)")
-    pmd_pfn_entries: bool = setting(False, (False, True),
-        "PMD faults over written PMD-aligned extents map pfn PMDs")
-    mmaplock: str = setting("fault+truncate", ("fault+truncate", "none"),
-        "\"fault+truncate\" (page faults take XFS_MMAPLOCK_SHARED, truncate and punch "
-        "XFS_MMAPLOCK_EXCL: 4.1 'xfs: introduce mmap/truncate lock') | \"none\"", race=True)
-    fault_entry_lock: str = setting("before-iomap", ("before-iomap", "after-iomap"),
-        "\"before-iomap\" (the DAX entry is locked before ->iomap_begin, 2017 'dax: Fix data "
-        "corruption when fault races with write') | \"after-iomap\"", race=True)
-    fault_pmd_recheck: str = setting("recheck", ("recheck", "none"),
-        "\"recheck\" (PTE and PMD faults recheck the PMD under the entry lock, 2017 'dax: Fix "
-        "race between colliding PMD & PTE entries') | \"none\"", race=True)
-    layout_break: str = setting("unmap-drop-retry", ("unmap-drop-retry", "no-unmap", "hold-mmaplock"),
-        "\"unmap-drop-retry\" (dax_layout_busy_page unmaps first; the wait drops MMAPLOCK and "
+        "without S_DAX; found by the real-DAX oracle on 6.1)",
+    )
+    partial_writes: bool = setting(
+        True, (False, True), "write(2) of part of a block is explored (unaligned writes)"
+    )
+    pmd_pfn_entries: bool = setting(
+        False, (False, True), "PMD faults over written PMD-aligned extents map pfn PMDs"
+    )
+    mmaplock: str = setting(
+        "fault+truncate",
+        ("fault+truncate", "none"),
+        '"fault+truncate" (page faults take XFS_MMAPLOCK_SHARED, truncate and punch '
+        "XFS_MMAPLOCK_EXCL: 4.1 'xfs: introduce mmap/truncate lock') | \"none\"",
+        race=True,
+    )
+    fault_entry_lock: str = setting(
+        "before-iomap",
+        ("before-iomap", "after-iomap"),
+        '"before-iomap" (the DAX entry is locked before ->iomap_begin, 2017 \'dax: Fix data '
+        'corruption when fault races with write\') | "after-iomap"',
+        race=True,
+    )
+    fault_pmd_recheck: str = setting(
+        "recheck",
+        ("recheck", "none"),
+        '"recheck" (PTE and PMD faults recheck the PMD under the entry lock, 2017 \'dax: Fix '
+        'race between colliding PMD & PTE entries\') | "none"',
+        race=True,
+    )
+    layout_break: str = setting(
+        "unmap-drop-retry",
+        ("unmap-drop-retry", "no-unmap", "hold-mmaplock"),
+        '"unmap-drop-retry" (dax_layout_busy_page unmaps first; the wait drops MMAPLOCK and '
         "retries, 4.19 'xfs, dax: introduce xfs_break_dax_layouts()') | \"no-unmap\" (pins "
-        "checked with the mapping left in place) | \"hold-mmaplock\" (the wait keeps "
-        "MMAPLOCK)", race=True)
-    mkwrite_entry_lock: str = setting("held", ("held", "none"),
-        "\"held\" (a write fault on a read-only PTE holds the DAX entry lock from tagging the "
+        'checked with the mapping left in place) | "hold-mmaplock" (the wait keeps '
+        "MMAPLOCK)",
+        race=True,
+    )
+    mkwrite_entry_lock: str = setting(
+        "held",
+        ("held", "none"),
+        '"held" (a write fault on a read-only PTE holds the DAX entry lock from tagging the '
         "entry dirty until the PTE is writable, 2016 'dax: Protect PTE modification on WP "
-        "fault by radix tree entry lock') | \"none\"", race=True)
+        'fault by radix tree entry lock\') | "none"',
+        race=True,
+    )
     symmetric: tuple = ("file", "proc", "tok")
 
     def __post_init__(self):
@@ -193,18 +284,26 @@ class Design:
                 if not isinstance(value, bool):
                     raise DesignError(f"design {self.name}: {key} must be True or False")
             elif value not in allowed:
-                raise DesignError(f"design {self.name}: {key}={value!r} is not one "
-                                  f"of {', '.join(allowed)}")
+                raise DesignError(
+                    f"design {self.name}: {key}={value!r} is not one of {', '.join(allowed)}"
+                )
         bad = [f for f in self.families if f not in ACTIONS]
         if bad:
-            raise DesignError(f"design {self.name}: unknown action famil{'y' if len(bad) == 1 else 'ies'} "
-                              f"{', '.join(bad)}")
+            raise DesignError(
+                f"design {self.name}: unknown action famil{'y' if len(bad) == 1 else 'ies'} "
+                f"{', '.join(bad)}"
+            )
         self.bounds.validate()
 
-    _OLD_HOOKS = {"associate": "dax_associate_entry", "disassociate": "dax_disassociate_entry",
-                  "cow_fill": "dax_iomap_copy_around", "hole_length": "iomap_hole_length",
-                  "flush_durable": "userspace_flush_durable", "tracks_dirty": "dax_mark_dirty",
-                  "reflink_allowed": "xfs_reflink_remap_prep"}
+    _OLD_HOOKS = {
+        "associate": "dax_associate_entry",
+        "disassociate": "dax_disassociate_entry",
+        "cow_fill": "dax_iomap_copy_around",
+        "hole_length": "iomap_hole_length",
+        "flush_durable": "userspace_flush_durable",
+        "tracks_dirty": "dax_mark_dirty",
+        "reflink_allowed": "xfs_reflink_remap_prep",
+    }
 
     def __init_subclass__(cls, **kw):
         """A subclass overriding a hook by its name before the hooks were named after the
@@ -212,9 +311,13 @@ class Design:
         ``tracks_dirty``, ``reflink_allowed``, ``cow_allowed``) overrides that hook."""
         super().__init_subclass__(**kw)
         if "dax_mark_dirty" in cls.__dict__ or "tracks_dirty" in cls.__dict__:
-            warnings.warn(f"{cls.__name__}: the dax_mark_dirty hook is deprecated (dax_insert_entry "
-                          f"decides the dirty tag, as in the kernel); still honoured in this "
-                          f"release", DeprecationWarning, stacklevel=2)
+            warnings.warn(
+                f"{cls.__name__}: the dax_mark_dirty hook is deprecated (dax_insert_entry "
+                f"decides the dirty tag, as in the kernel); still honoured in this "
+                f"release",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         for old, new in cls._OLD_HOOKS.items():
             if old in cls.__dict__ and new not in cls.__dict__:
                 setattr(cls, new, lambda self, *a, _old=old: getattr(self, _old)(*a))
@@ -225,9 +328,10 @@ class Design:
                 if op == "cow":
                     return Not(self.cow_allowed(L, s, f))
                 return _base(self, L, s, f, op)
+
             cls.is_iomap_immutable = immutable
 
-    def variant(self, **changes) -> "Design":
+    def variant(self, **changes) -> Design:
         """A copy with some settings changed (e.g. a user's variant of a shipped design).
         Raises DesignError for an unknown setting."""
         names = {f.name for f in dataclasses.fields(self)}
@@ -240,10 +344,12 @@ class Design:
         """The kernel-decision settings as a dict (for reports and ITF #meta): the valued
         settings then the flags, each in declaration order; the lock discipline settings
         only for a race design (:attr:`threaded`)."""
-        keys = [k for k, meta in SETTINGS.items() if meta["choices"] != (False, True)] + \
-               [k for k, meta in SETTINGS.items() if meta["choices"] == (False, True)]
-        return {key: getattr(self, key) for key in keys
-                if self.threaded or not SETTINGS[key]["race"]}
+        keys = [k for k, meta in SETTINGS.items() if meta["choices"] != (False, True)] + [
+            k for k, meta in SETTINGS.items() if meta["choices"] == (False, True)
+        ]
+        return {
+            key: getattr(self, key) for key in keys if self.threaded or not SETTINGS[key]["race"]
+        }
 
     def has(self, family: str) -> bool:
         """The family is in this design's scope (mechanisms a design leaves out cost
@@ -355,27 +461,33 @@ class Design:
         mapping."""
         if self.flush_durable_mode == "any":
             return True
-        return Or(And(s[L.mmap_mode[n][f]] == MM_SYNC, s[L.pte_kind[n][f][x]] == PTE_RW),
-                  s[L.sealed[f]] == 1)
+        return Or(
+            And(s[L.mmap_mode[n][f]] == MM_SYNC, s[L.pte_kind[n][f][x]] == PTE_RW),
+            s[L.sealed[f]] == 1,
+        )
 
 
-SETTINGS: dict[str, dict] = {f.name: dict(f.metadata) for f in dataclasses.fields(Design)
-                             if "choices" in f.metadata}
+SETTINGS: dict[str, dict] = {
+    f.name: dict(f.metadata) for f in dataclasses.fields(Design) if "choices" in f.metadata
+}
 """Every design setting in declaration order: ``{"choices", "doc", "race"}`` (see
 :func:`setting`); the default is the merged-kernel (6.x) behaviour."""
-setattr(Design, "_CHOICES", {k: m["choices"] for k, m in SETTINGS.items()
-                            if m["choices"] != (False, True)})  # the pre-0.2 name
+Design._CHOICES = {
+    k: m["choices"] for k, m in SETTINGS.items() if m["choices"] != (False, True)
+}  # the pre-0.2 name
 
 
 def settings_doc() -> list[tuple[str, object, tuple, str]]:
     """``(name, default, choices, doc)`` of every design setting, in declaration order (for
     ``daxcheck list settings`` and the docs)."""
     defaults = {f.name: f.default for f in dataclasses.fields(Design)}
-    return [(k, defaults[k], m["choices"], m["doc"] + (" [race designs]" if m["race"] else ""))
-            for k, m in SETTINGS.items()]
+    return [
+        (k, defaults[k], m["choices"], m["doc"] + (" [race designs]" if m["race"] else ""))
+        for k, m in SETTINGS.items()
+    ]
 
 
-for _name, _fn in KERNEL_FUNCTIONS.items():   # each modelled kernel function is the hook's body
+for _name, _fn in KERNEL_FUNCTIONS.items():  # each modelled kernel function is the hook's body
     if _name in vars(Design):
         raise DesignError(f"kernel function {_name} is also a method of Design")
     setattr(Design, _name, _fn)
@@ -409,92 +521,222 @@ def register_design(d: Design) -> Design:
     return d
 
 
-_REFLINK: dict[str, Any] = dict(families=("mmap", "fault", "store", "flush", "write", "read", "reflink", "punch",
-                          "fdatasync", "crash"),
-                bounds=Bounds(files=2, blocks=1, phys=2, tokens=1, procs=1, depth=7),
-                partial_writes=False)
-_IMMUTABLE: dict[str, Any] = dict(families=("mmap", "fault", "store", "flush", "write", "read", "seal", "reflink",
-                            "punch", "fdatasync", "crash"),
-                  bounds=Bounds(files=2, blocks=1, phys=3, tokens=1, procs=1, depth=6),
-                  partial_writes=False)
-_SYNC: dict[str, Any] = dict(families=("mmap", "fault", "store", "flush", "write", "read", "fallocate", "punch",
-                       "fdatasync", "crash"),
-             bounds=Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=7),
-             partial_writes=False)
-_MIXED: dict[str, Any] = dict(families=("mmap", "fault", "store", "flush", "write", "read", "fallocate",
-                        "fdatasync", "crash"),
-              bounds=Bounds(files=1, blocks=1, phys=2, tokens=1, procs=2, depth=6),
-              partial_writes=False)
-_COW: dict[str, Any] = dict(families=("mmap", "fault", "store", "flush", "write", "read", "reflink", "punch",
-                      "fdatasync", "crash"),
-            bounds=Bounds(files=2, blocks=1, phys=3, tokens=2, procs=1, depth=5))
-_HOLE: dict[str, Any] = dict(families=("mmap", "fault", "pmd_fault", "store", "flush", "write", "read",
-                       "fallocate", "punch", "fdatasync"),
-             bounds=Bounds(files=1, blocks=2, phys=2, tokens=1, procs=1, depth=5),
-             partial_writes=False)
+_REFLINK: dict[str, Any] = dict(
+    families=(
+        "mmap",
+        "fault",
+        "store",
+        "flush",
+        "write",
+        "read",
+        "reflink",
+        "punch",
+        "fdatasync",
+        "crash",
+    ),
+    bounds=Bounds(files=2, blocks=1, phys=2, tokens=1, procs=1, depth=7),
+    partial_writes=False,
+)
+_IMMUTABLE: dict[str, Any] = dict(
+    families=(
+        "mmap",
+        "fault",
+        "store",
+        "flush",
+        "write",
+        "read",
+        "seal",
+        "reflink",
+        "punch",
+        "fdatasync",
+        "crash",
+    ),
+    bounds=Bounds(files=2, blocks=1, phys=3, tokens=1, procs=1, depth=6),
+    partial_writes=False,
+)
+_SYNC: dict[str, Any] = dict(
+    families=(
+        "mmap",
+        "fault",
+        "store",
+        "flush",
+        "write",
+        "read",
+        "fallocate",
+        "punch",
+        "fdatasync",
+        "crash",
+    ),
+    bounds=Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=7),
+    partial_writes=False,
+)
+_MIXED: dict[str, Any] = dict(
+    families=(
+        "mmap",
+        "fault",
+        "store",
+        "flush",
+        "write",
+        "read",
+        "fallocate",
+        "fdatasync",
+        "crash",
+    ),
+    bounds=Bounds(files=1, blocks=1, phys=2, tokens=1, procs=2, depth=6),
+    partial_writes=False,
+)
+_COW: dict[str, Any] = dict(
+    families=(
+        "mmap",
+        "fault",
+        "store",
+        "flush",
+        "write",
+        "read",
+        "reflink",
+        "punch",
+        "fdatasync",
+        "crash",
+    ),
+    bounds=Bounds(files=2, blocks=1, phys=3, tokens=2, procs=1, depth=5),
+)
+_HOLE: dict[str, Any] = dict(
+    families=(
+        "mmap",
+        "fault",
+        "pmd_fault",
+        "store",
+        "flush",
+        "write",
+        "read",
+        "fallocate",
+        "punch",
+        "fdatasync",
+    ),
+    bounds=Bounds(files=1, blocks=2, phys=2, tokens=1, procs=1, depth=5),
+    partial_writes=False,
+)
 
 SEED_DESIGNS = (
-    Design("reflink-single-owner", "002",
-           "reflink on fsdax with one page->mapping per pmem page (the dax_associate_entry TODO)",
-           page_owner="single-owner",
-           expect_violated=frozenset({"no_page_two_mappings", "no_kernel_warning"}),
-           cite="seed 002 (Rodrigues/Wilcox 2021); WARN_ON_ONCE(page->mapping) in "
-                "dax_associate_entry", **_REFLINK),
-    Design("reflink-shared-count", "002",
-           "reflink on fsdax with PAGE_MAPPING_DAX_SHARED and page->share (5.19/6.2)",
-           cite="seed 002; 6.2 'fsdax: introduce page->share for fsdax in reflink mode'",
-           **_REFLINK),
-    Design("reflink-refused", "002",
-           "DAX and reflink exclusive (XFS until 5.18)", reflink="refused",
-           cite="seed 002; XFS 'DAX and reflink cannot be used together' (until 5.18)",
-           **_REFLINK),
-    Design("immutable-extents", "001",
-           "sealed block map, but sealed files can be reflinked and CoW'd",
-           seal="reflink-allowed",
-           expect_violated=frozenset({"immutable_extents_never_move", "durable_after_sync"}),
-           cite="seed 001 (Wong/Chinner 2017, FALLOC_FL_SEAL_BLOCK_MAP)", **_IMMUTABLE),
-    Design("immutable-no-reflink", "001",
-           "sealed inodes refuse reflink and CoW (Chinner: mutually exclusive)",
-           seal="no-reflink", cite="seed 001 (Chinner's reply)", **_IMMUTABLE),
-    Design("userspace-flush", "004",
-           "userspace flush is a durability point on any mapping; metadata never synced",
-           flush_durable_mode="any", mmap_map_sync=False,
-           expect_violated=frozenset({"durable_after_sync"}),
-           cite="seed 004 (Chinner/Lutomirski 2017, daxfile)", **_SYNC),
-    Design("map-sync", "004",
-           "MAP_SYNC: the fault syncs metadata before the PTE becomes writable (4.15)",
-           cite="seed 004; 4.15 'mm: Define MAP_SYNC and VM_SYNC flags', generic/470", **_SYNC),
-    Design("mixed-dirty-tracking", "004",
-           "a MAP_SYNC writer puts the inode in userspace-sync mode; fsync of another "
-           "process's plain mapping flushes nothing",
-           usync_mode=True, expect_violated=frozenset({"durable_after_sync"}),
-           cite="seed 004 (Chinner on mixed per-inode sync modes)", **_MIXED),
-    Design("cow-single-iomap", "003",
-           "CoW through one iomap with IOMAP_F_COW: unaligned head/tail left uncopied",
-           cow="single-iomap",
-           expect_violated=frozenset({"no_stale_data", "no_stale_data_after_crash",
-                                      "durable_after_sync", "read_returns_last_write"}),
-           cite="seed 003 (Hellwig/Chinner 2019, btrfs DAX IOMAP_F_COW)", **_COW),
-    Design("cow-srcmap", "003",
-           "CoW with a source map: head/tail copied, zeroed for an unwritten source (5.19)",
-           cite="seed 003; 5.5 'iomap: use a srcmap for a read-modify-write I/O', 5.19 "
-                "'fsdax: Introduce dax_iomap_cow_copy()'", **_COW),
-    Design("cow-in-core-refcount", "003",
-           "in-place overwrite decided by the in-core refcount alone: a block whose sharing an "
-           "uncommitted CoW remap broke is overwritten in place, and a crash hands it back to "
-           "the other file (model finding)",
-           shared_check="in-core",
-           expect_violated=frozenset({"durable_after_sync", "no_stale_data_after_crash"}),
-           cite="model finding, reproduced on XFS by the kernel oracle "
-                "(tests/test_oracle.py)", **_COW),
-    Design("hole-size-unknown", "000",
-           "the PMD fault trusts a hole length the filesystem never reported (buffer_head)",
-           hole_size="unknown",
-           expect_violated=frozenset({"mapping_matches_extents", "read_returns_last_write"}),
-           cite="seed 000 (Williams/Wilcox 2016, get_block b_size)", **_HOLE),
-    Design("iomap-hole-size", "000",
-           "->iomap_begin reports the true hole length; PMD zero page only over real holes",
-           cite="seed 000; iomap-based DAX faults (4.10)", **_HOLE),
+    Design(
+        "reflink-single-owner",
+        "002",
+        "reflink on fsdax with one page->mapping per pmem page (the dax_associate_entry TODO)",
+        page_owner="single-owner",
+        expect_violated=frozenset({"no_page_two_mappings", "no_kernel_warning"}),
+        cite="seed 002 (Rodrigues/Wilcox 2021); WARN_ON_ONCE(page->mapping) in dax_associate_entry",
+        **_REFLINK,
+    ),
+    Design(
+        "reflink-shared-count",
+        "002",
+        "reflink on fsdax with PAGE_MAPPING_DAX_SHARED and page->share (5.19/6.2)",
+        cite="seed 002; 6.2 'fsdax: introduce page->share for fsdax in reflink mode'",
+        **_REFLINK,
+    ),
+    Design(
+        "reflink-refused",
+        "002",
+        "DAX and reflink exclusive (XFS until 5.18)",
+        reflink="refused",
+        cite="seed 002; XFS 'DAX and reflink cannot be used together' (until 5.18)",
+        **_REFLINK,
+    ),
+    Design(
+        "immutable-extents",
+        "001",
+        "sealed block map, but sealed files can be reflinked and CoW'd",
+        seal="reflink-allowed",
+        expect_violated=frozenset({"immutable_extents_never_move", "durable_after_sync"}),
+        cite="seed 001 (Wong/Chinner 2017, FALLOC_FL_SEAL_BLOCK_MAP)",
+        **_IMMUTABLE,
+    ),
+    Design(
+        "immutable-no-reflink",
+        "001",
+        "sealed inodes refuse reflink and CoW (Chinner: mutually exclusive)",
+        seal="no-reflink",
+        cite="seed 001 (Chinner's reply)",
+        **_IMMUTABLE,
+    ),
+    Design(
+        "userspace-flush",
+        "004",
+        "userspace flush is a durability point on any mapping; metadata never synced",
+        flush_durable_mode="any",
+        mmap_map_sync=False,
+        expect_violated=frozenset({"durable_after_sync"}),
+        cite="seed 004 (Chinner/Lutomirski 2017, daxfile)",
+        **_SYNC,
+    ),
+    Design(
+        "map-sync",
+        "004",
+        "MAP_SYNC: the fault syncs metadata before the PTE becomes writable (4.15)",
+        cite="seed 004; 4.15 'mm: Define MAP_SYNC and VM_SYNC flags', generic/470",
+        **_SYNC,
+    ),
+    Design(
+        "mixed-dirty-tracking",
+        "004",
+        "a MAP_SYNC writer puts the inode in userspace-sync mode; fsync of another "
+        "process's plain mapping flushes nothing",
+        usync_mode=True,
+        expect_violated=frozenset({"durable_after_sync"}),
+        cite="seed 004 (Chinner on mixed per-inode sync modes)",
+        **_MIXED,
+    ),
+    Design(
+        "cow-single-iomap",
+        "003",
+        "CoW through one iomap with IOMAP_F_COW: unaligned head/tail left uncopied",
+        cow="single-iomap",
+        expect_violated=frozenset(
+            {
+                "no_stale_data",
+                "no_stale_data_after_crash",
+                "durable_after_sync",
+                "read_returns_last_write",
+            }
+        ),
+        cite="seed 003 (Hellwig/Chinner 2019, btrfs DAX IOMAP_F_COW)",
+        **_COW,
+    ),
+    Design(
+        "cow-srcmap",
+        "003",
+        "CoW with a source map: head/tail copied, zeroed for an unwritten source (5.19)",
+        cite="seed 003; 5.5 'iomap: use a srcmap for a read-modify-write I/O', 5.19 "
+        "'fsdax: Introduce dax_iomap_cow_copy()'",
+        **_COW,
+    ),
+    Design(
+        "cow-in-core-refcount",
+        "003",
+        "in-place overwrite decided by the in-core refcount alone: a block whose sharing an "
+        "uncommitted CoW remap broke is overwritten in place, and a crash hands it back to "
+        "the other file (model finding)",
+        shared_check="in-core",
+        expect_violated=frozenset({"durable_after_sync", "no_stale_data_after_crash"}),
+        cite="model finding, reproduced on XFS by the kernel oracle (tests/test_oracle.py)",
+        **_COW,
+    ),
+    Design(
+        "hole-size-unknown",
+        "000",
+        "the PMD fault trusts a hole length the filesystem never reported (buffer_head)",
+        hole_size="unknown",
+        expect_violated=frozenset({"mapping_matches_extents", "read_returns_last_write"}),
+        cite="seed 000 (Williams/Wilcox 2016, get_block b_size)",
+        **_HOLE,
+    ),
+    Design(
+        "iomap-hole-size",
+        "000",
+        "->iomap_begin reports the true hole length; PMD zero page only over real holes",
+        cite="seed 000; iomap-based DAX faults (4.10)",
+        **_HOLE,
+    ),
 )
 
 declare_module_warnings(__file__)

@@ -11,6 +11,7 @@ in this module).  Names whose old signature had no design argument
 (``writeback_entry``, ``journal_commit``, ``insert_zero_entry``) get a wrapper with the old
 signature.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -74,8 +75,10 @@ OLD_NAMES: dict[str, tuple[str, str, bool]] = {
 
 def _without_design(fn):
     """``fn(D, L, d, ...)`` as the old ``fn(L, d, ...)`` (its body does not read ``D``)."""
+
     def old(L, d, *args):
         return fn(None, L, d, *args)
+
     old.__doc__ = fn.__doc__
     old.__name__ = fn.__name__
     return old
@@ -87,11 +90,14 @@ def __getattr__(name: str):
         mod, new, wrap = OLD_NAMES[name]
     except KeyError:
         raise AttributeError(f"module 'daxcheck.spec.fsdax' has no attribute {name!r}") from None
-    warnings.warn(f"daxcheck.spec.fsdax.{name} is deprecated: use "
-                  f"daxcheck.spec.kernel.{mod}.{new}", DeprecationWarning, stacklevel=2)
+    warnings.warn(
+        f"daxcheck.spec.fsdax.{name} is deprecated: use daxcheck.spec.kernel.{mod}.{new}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     obj = getattr(importlib.import_module(f"daxcheck.spec.kernel.{mod}"), new)
     obj = _without_design(obj) if wrap else obj
-    globals()[name] = obj   # warned once; later reads (in a transition's hot path) are plain
+    globals()[name] = obj  # warned once; later reads (in a transition's hot path) are plain
     return obj
 
 

@@ -27,13 +27,13 @@ enabling condition of a step (:func:`free`), the waits-for relation of the built
 (checker/explicit/por.py): a lock held by thread ``t`` is released only by ``t``'s own
 steps (no atomic action writes a lock field; the reduction checks this).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .state import XA_PFN
-from .state import file_name
-from .vocab import And, Or, Not, ForAll, select
+from .state import XA_PFN, file_name
+from .vocab import And, ForAll, Not, Or, select
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,11 @@ class Need:
             return s[L.io_excl[f]] == u + 1
         if self.kind == "pin":
             p = s[L.xa_pfn[f][x]]
-            return And(s[L.xa_kind[f][x]] == XA_PFN, select(s, L.pinned, p) == 1,
-                       select(s, L.pin_holder, p) == u + 1)
+            return And(
+                s[L.xa_kind[f][x]] == XA_PFN,
+                select(s, L.pinned, p) == 1,
+                select(s, L.pin_holder, p) == u + 1,
+            )
         raise ValueError(f"unknown lock need {self.kind!r}")
 
     def free(self, L, s):
@@ -74,8 +77,9 @@ class Need:
         "pin": the page is not pinned at all, by a thread or by a device)."""
         if self.kind == "pin":
             f, x = self.file, self.idx
-            return Not(And(s[L.xa_kind[f][x]] == XA_PFN,
-                           select(s, L.pinned, s[L.xa_pfn[f][x]]) == 1))
+            return Not(
+                And(s[L.xa_kind[f][x]] == XA_PFN, select(s, L.pinned, s[L.xa_pfn[f][x]]) == 1)
+            )
         return ForAll(L.threads, lambda u: Not(self.blocked_by(L, s, u)))
 
     def describe(self) -> str:
@@ -165,7 +169,7 @@ def atomic_needs_of(D, L, a) -> tuple:
         return atomic_needs(D, L, "pmd_fault", a.file, tuple(L.blks))
     if a.name == "truncate":
         return atomic_needs(D, L, "truncate", a.file, tuple(x for x in L.blks if x >= a.size))
-    if a.name == "fdatasync":   # dax_writeback_one locks each entry it writes back
+    if a.name == "fdatasync":  # dax_writeback_one locks each entry it writes back
         return atomic_needs(D, L, "fdatasync", a.file, tuple(L.blks))
     return ()
 

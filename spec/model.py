@@ -5,10 +5,11 @@ state, and a pure :meth:`DaxModel.next_state`.  The action list is fixed per mod
 in :data:`~daxcheck.spec.actions.ACTIONS` order, arguments in ``instances`` order), so a
 trace names each step by action and replays deterministically.
 """
+
 from __future__ import annotations
 
-from .ops import ACTIONS, Action
 from .designs import Design
+from .ops import ACTIONS, Action
 from .ops.races import RACE_FIELDS, waits_for
 from .state import Bounds, Layout
 
@@ -94,6 +95,7 @@ class DaxModel:
         except TypeError as e:
             raise ActionError(f"action {name} has bad arguments {args!r}: {e}") from None
         if a not in self.index:
-            raise ActionError(f"action {a.describe()} is not in design {self.design.name} at "
-                              f"these bounds")
+            raise ActionError(
+                f"action {a.describe()} is not in design {self.design.name} at these bounds"
+            )
         return a

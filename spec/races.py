@@ -1,6 +1,7 @@
 """Deprecated (0.2): the split operations of the race designs moved to
 :mod:`daxcheck.spec.ops.races`.  Reading a name here still works for one release, with a
 DeprecationWarning (``_thread_offsets`` is now ``thread_offsets``)."""
+
 from __future__ import annotations
 
 import warnings
@@ -15,7 +16,10 @@ def __getattr__(name: str):
     obj = getattr(_new, new, None)
     if obj is None or name.startswith("__"):
         raise AttributeError(f"module 'daxcheck.spec.races' has no attribute {name!r}")
-    warnings.warn(f"daxcheck.spec.races.{name} is deprecated: use "
-                  f"daxcheck.spec.ops.races.{new}", DeprecationWarning, stacklevel=2)
-    globals()[name] = obj   # warned once per name and process
+    warnings.warn(
+        f"daxcheck.spec.races.{name} is deprecated: use daxcheck.spec.ops.races.{new}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    globals()[name] = obj  # warned once per name and process
     return obj

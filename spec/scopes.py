@@ -6,57 +6,98 @@ other designs never combine; ``seed`` is ``cov``.  ``daxcheck coverage`` measure
 add (docs/coverage.md); the gate pins their verdicts like every other design's.  A race scope's depth bound lets
 the search exhaust its reachable space, as the race designs' do.
 """
+
 from __future__ import annotations
 
 from .designs import Design, register_design
 from .state import Bounds
 
 SCOPES = (
-    Design("cov-zero-range", "cov",
-           "FALLOC_FL_ZERO_RANGE over shared (reflinked), pinned and mapped blocks",
-           families=("mmap", "fault", "store", "write", "reflink", "zero_range", "pin",
-                     "fdatasync", "crash"),
-           bounds=Bounds(files=2, blocks=1, phys=2, tokens=1, procs=1, depth=5),
-           cite="issue 28: ZERO_RANGE never ran with reflink or with mmap/stores"),
-    Design("cov-unshare", "cov",
-           "FALLOC_FL_UNSHARE_RANGE over holes, shared and exclusive blocks, sealed files",
-           families=("mmap", "fault", "write", "reflink", "unshare", "seal", "fallocate",
-                     "punch"),
-           bounds=Bounds(files=2, blocks=1, phys=2, tokens=1, procs=1, depth=5),
-           seal="no-reflink", cite="issue 28: unshare only ever ran over shared blocks"),
-    Design("cov-shift-mapped", "cov",
-           "COLLAPSE_RANGE / INSERT_RANGE under mappings, stores and pinned pages",
-           families=("mmap", "fault", "store", "write", "collapse_range", "insert_range",
-                     "pin", "seal"),
-           bounds=Bounds(files=1, blocks=2, phys=2, tokens=1, procs=1, depth=5),
-           seal="no-reflink", cite="issue 28: collapse/insert never ran with mappings"),
-    Design("cov-remap-eof", "cov",
-           "FICLONERANGE and FIDEDUPERANGE across EOF and onto sealed files",
-           families=("write", "truncate", "reflink_range", "dedupe", "seal"),
-           bounds=Bounds(files=2, blocks=2, phys=3, tokens=1, procs=1, depth=5),
-           seal="no-reflink", cite="issue 28: remap ranges never crossed EOF"),
-    Design("cov-truncate-sync-race", "cov",
-           "fdatasync and a crash inside the split truncate (after truncate_setsize, before "
-           "xfs_itruncate_extents), racing a DAX fault",
-           families=("mmap", "write", "setattr_size", "dax_fault", "fdatasync", "crash"),
-           bounds=Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=30, threads=2),
-           partial_writes=False,
-           cite="issue 28: a log force or crash never landed inside the split truncate; "
-                "this scope found the split truncate keeping a sync's promise for data it "
-                "had already cut off (fixed in SetattrSize.truncate_setsize)"),
-    Design("cov-mkwrite-punch", "cov",
-           "a hole punch and an munmap between the steps of dax_pfn_mkwrite",
-           families=("mmap", "write", "fault", "store", "munmap", "punch", "dax_mkwrite"),
-           bounds=Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=30, threads=2),
-           partial_writes=False,
-           cite="issue 28: nothing zapped a PTE between the steps of the mkwrite race"),
-    Design("cov-punch-two-files", "cov",
-           "the fault vs hole-punch race with two files and two pmem blocks, so the block a "
-           "stale PTE maps and the block an extent names can differ",
-           families=("mmap", "write", "fault", "punch_hole"),
-           bounds=Bounds(files=2, blocks=1, phys=2, tokens=1, procs=1, depth=40, threads=2),
-           partial_writes=False,
-           cite="issue 28: race designs with one pmem block cannot tell two blocks apart"),
+    Design(
+        "cov-zero-range",
+        "cov",
+        "FALLOC_FL_ZERO_RANGE over shared (reflinked), pinned and mapped blocks",
+        families=(
+            "mmap",
+            "fault",
+            "store",
+            "write",
+            "reflink",
+            "zero_range",
+            "pin",
+            "fdatasync",
+            "crash",
+        ),
+        bounds=Bounds(files=2, blocks=1, phys=2, tokens=1, procs=1, depth=5),
+        cite="issue 28: ZERO_RANGE never ran with reflink or with mmap/stores",
+    ),
+    Design(
+        "cov-unshare",
+        "cov",
+        "FALLOC_FL_UNSHARE_RANGE over holes, shared and exclusive blocks, sealed files",
+        families=("mmap", "fault", "write", "reflink", "unshare", "seal", "fallocate", "punch"),
+        bounds=Bounds(files=2, blocks=1, phys=2, tokens=1, procs=1, depth=5),
+        seal="no-reflink",
+        cite="issue 28: unshare only ever ran over shared blocks",
+    ),
+    Design(
+        "cov-shift-mapped",
+        "cov",
+        "COLLAPSE_RANGE / INSERT_RANGE under mappings, stores and pinned pages",
+        families=(
+            "mmap",
+            "fault",
+            "store",
+            "write",
+            "collapse_range",
+            "insert_range",
+            "pin",
+            "seal",
+        ),
+        bounds=Bounds(files=1, blocks=2, phys=2, tokens=1, procs=1, depth=5),
+        seal="no-reflink",
+        cite="issue 28: collapse/insert never ran with mappings",
+    ),
+    Design(
+        "cov-remap-eof",
+        "cov",
+        "FICLONERANGE and FIDEDUPERANGE across EOF and onto sealed files",
+        families=("write", "truncate", "reflink_range", "dedupe", "seal"),
+        bounds=Bounds(files=2, blocks=2, phys=3, tokens=1, procs=1, depth=5),
+        seal="no-reflink",
+        cite="issue 28: remap ranges never crossed EOF",
+    ),
+    Design(
+        "cov-truncate-sync-race",
+        "cov",
+        "fdatasync and a crash inside the split truncate (after truncate_setsize, before "
+        "xfs_itruncate_extents), racing a DAX fault",
+        families=("mmap", "write", "setattr_size", "dax_fault", "fdatasync", "crash"),
+        bounds=Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=30, threads=2),
+        partial_writes=False,
+        cite="issue 28: a log force or crash never landed inside the split truncate; "
+        "this scope found the split truncate keeping a sync's promise for data it "
+        "had already cut off (fixed in SetattrSize.truncate_setsize)",
+    ),
+    Design(
+        "cov-mkwrite-punch",
+        "cov",
+        "a hole punch and an munmap between the steps of dax_pfn_mkwrite",
+        families=("mmap", "write", "fault", "store", "munmap", "punch", "dax_mkwrite"),
+        bounds=Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=30, threads=2),
+        partial_writes=False,
+        cite="issue 28: nothing zapped a PTE between the steps of the mkwrite race",
+    ),
+    Design(
+        "cov-punch-two-files",
+        "cov",
+        "the fault vs hole-punch race with two files and two pmem blocks, so the block a "
+        "stale PTE maps and the block an extent names can differ",
+        families=("mmap", "write", "fault", "punch_hole"),
+        bounds=Bounds(files=2, blocks=1, phys=2, tokens=1, procs=1, depth=40, threads=2),
+        partial_writes=False,
+        cite="issue 28: race designs with one pmem block cannot tell two blocks apart",
+    ),
 )
 
 for _d in SCOPES:

@@ -21,9 +21,10 @@ Rules for spec authors:
 Symbolic evaluation of a construct outside these rules raises
 :class:`SymbolicUseError` naming the construct.
 """
+
 from __future__ import annotations
 
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 _backend = None
 
@@ -47,7 +48,8 @@ def _sym():
     if _backend is None:
         raise SymbolicUseError(
             "a non-bool condition reached the vocabulary with no symbolic backend installed "
-            "(compare state fields explicitly, e.g. `s[o] != 0`)")
+            "(compare state fields explicitly, e.g. `s[o] != 0`)"
+        )
     return _backend
 
 

@@ -13,6 +13,9 @@ def shipped_gate():
     from daxcheck.checker.gate import DEFAULT_MANIFEST, run_gate
     from daxcheck.properties import PROPERTIES
     from daxcheck.spec.designs import DESIGNS
-    shipped = {"designs": list(DESIGNS),
-               "properties": [n for n, p in PROPERTIES.items() if p.origin == "shipped"]}
+
+    shipped = {
+        "designs": list(DESIGNS),
+        "properties": [n for n, p in PROPERTIES.items() if p.origin == "shipped"],
+    }
     return run_gate(DEFAULT_MANIFEST, DESIGNS, PROPERTIES, require_all=shipped)

@@ -1,13 +1,29 @@
 """Shared helpers for the tests: build models and drive them by action."""
+
 from __future__ import annotations
 
 import subprocess
 import sys
 
-from daxcheck.spec.ops import (Crash, Evict, Fallocate, Fault, Fdatasync, Flush, Mmap,
-                                   PmdFault, Punch, Read, Reflink, Seal, Store, Truncate, Write)
-from daxcheck.spec.designs import DESIGNS, ALL_FAMILIES
+from daxcheck.spec.designs import ALL_FAMILIES, DESIGNS
 from daxcheck.spec.model import DaxModel
+from daxcheck.spec.ops import (
+    Crash,
+    Evict,
+    Fallocate,
+    Fault,
+    Fdatasync,
+    Flush,
+    Mmap,
+    PmdFault,
+    Punch,
+    Read,
+    Reflink,
+    Seal,
+    Store,
+    Truncate,
+    Write,
+)
 from daxcheck.spec.state import Bounds
 
 WIDE = Bounds(files=2, blocks=2, phys=4, tokens=2, procs=2, depth=6)
@@ -43,6 +59,7 @@ def reseal(doc: dict) -> dict:
     """``doc`` (an ITF document) with its integrity checksum recomputed, as if daxcheck had
     written it: for tests of the checks that come after the checksum."""
     from daxcheck.checker.trace import integrity_digest
+
     doc["#meta"]["integrity"] = {"sha256": integrity_digest(doc)}
     return doc
 
@@ -53,8 +70,10 @@ def dax_here(*args):
     test (it would be a traceback); ``SystemExit`` (argparse's --help) gives its code."""
     import contextlib
     import io
+
     from daxcheck import registries
     from daxcheck.checker.cli import main
+
     out, err = io.StringIO(), io.StringIO()
     with registries.isolated(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
@@ -67,15 +86,42 @@ def dax_here(*args):
 def dax(*args, cwd=None, env=None, traceback_ok=False):
     """Run ``python -m daxcheck ARGS`` in a subprocess (5 minutes at most); unless
     ``traceback_ok``, assert that nothing printed a Python traceback."""
-    r = subprocess.run([sys.executable, "-m", "daxcheck", *args], capture_output=True, text=True,
-                       cwd=cwd, env=env, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-m", "daxcheck", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+    )
     assert traceback_ok or "Traceback" not in r.stderr, r.stderr
     return r
 
 
-__all__ = ["dax", "dax_here", "reseal", "Crash", "Evict", "Fallocate", "Fault", "Fdatasync", "Flush", "Mmap", "PmdFault",
-           "Punch", "Read", "Reflink", "Seal", "Store", "Truncate", "Write", "model", "run",
-           "field", "WIDE"]
+__all__ = [
+    "dax",
+    "dax_here",
+    "reseal",
+    "Crash",
+    "Evict",
+    "Fallocate",
+    "Fault",
+    "Fdatasync",
+    "Flush",
+    "Mmap",
+    "PmdFault",
+    "Punch",
+    "Read",
+    "Reflink",
+    "Seal",
+    "Store",
+    "Truncate",
+    "Write",
+    "model",
+    "run",
+    "field",
+    "WIDE",
+]
 
 
 def thorough_for(names, heavy):
@@ -86,6 +132,7 @@ def thorough_for(names, heavy):
     stays well under its time budget.  Raises ValueError for a heavy name not in ``names``
     (a renamed design would otherwise slip back into the default run unnoticed)."""
     import pytest
+
     stray = set(heavy) - set(names)
     if stray:
         raise ValueError(f"not among the test's designs: {sorted(stray)}")

@@ -1,9 +1,42 @@
 """Unit tests of each action's transition (one or more per action family)."""
-from daxcheck.spec.state import (HOLE, UNWRITTEN, WRITTEN, XA_EMPTY, XA_ZERO, XA_PFN, PTE_NONE,
-                                 PTE_RO, PTE_RW, PTE_ZERO, MM_SHARED, MM_SYNC, PG_NULL,
-                                 PG_SHARED, STALE)
-from helpers import (Crash, Evict, Fallocate, Fault, Fdatasync, Flush, Mmap, PmdFault, Punch,
-                     Read, Reflink, Seal, Store, Truncate, Write, field, model, run)
+
+from helpers import (
+    Crash,
+    Evict,
+    Fallocate,
+    Fault,
+    Fdatasync,
+    Flush,
+    Mmap,
+    PmdFault,
+    Punch,
+    Read,
+    Reflink,
+    Seal,
+    Store,
+    Truncate,
+    Write,
+    field,
+    model,
+    run,
+)
+
+from daxcheck.spec.state import (
+    HOLE,
+    MM_SYNC,
+    PG_NULL,
+    PG_SHARED,
+    PTE_NONE,
+    PTE_RO,
+    PTE_RW,
+    PTE_ZERO,
+    STALE,
+    UNWRITTEN,
+    WRITTEN,
+    XA_EMPTY,
+    XA_PFN,
+    XA_ZERO,
+)
 
 A, B = 0, 1
 
@@ -65,8 +98,15 @@ def test_read_fault_on_hole_maps_zero_page_then_write_fault_allocates():
 
 def test_zero_entry_replacement_unmaps_other_process_zero_pte():
     m = model()
-    s = run(m, Truncate(A, 1), Mmap(0, A, False), Mmap(1, A, False), Fault(0, A, 0, False),
-            Fault(1, A, 0, False), Fault(0, A, 0, True))
+    s = run(
+        m,
+        Truncate(A, 1),
+        Mmap(0, A, False),
+        Mmap(1, A, False),
+        Fault(0, A, 0, False),
+        Fault(1, A, 0, False),
+        Fault(0, A, 0, True),
+    )
     assert field(m, s, "pte_kind", 1, A, 0) == PTE_NONE
     assert field(m, s, "pte_kind", 0, A, 0) == PTE_RW
 
@@ -104,23 +144,47 @@ def test_store_needs_a_writable_pte():
 
 def test_flush_promise_only_through_writable_map_sync_pte():
     m = model()
-    s = run(m, Truncate(A, 1), Mmap(0, A, True), Fault(0, A, 0, True), Store(0, A, 0, 0, 1),
-            Flush(0, A, 0))
+    s = run(
+        m,
+        Truncate(A, 1),
+        Mmap(0, A, True),
+        Fault(0, A, 0, True),
+        Store(0, A, 0, 0, 1),
+        Flush(0, A, 0),
+    )
     assert field(m, s, "ghost_durable", A, 0, 0) == 2  # token 1 promised
     m2 = model()
-    s2 = run(m2, Truncate(A, 1), Mmap(0, A, False), Fault(0, A, 0, True), Store(0, A, 0, 0, 1),
-             Flush(0, A, 0))
+    s2 = run(
+        m2,
+        Truncate(A, 1),
+        Mmap(0, A, False),
+        Fault(0, A, 0, True),
+        Store(0, A, 0, 0, 1),
+        Flush(0, A, 0),
+    )
     assert field(m2, s2, "ghost_durable", A, 0, 0) == 0
     m3 = model("userspace-flush")
-    s3 = run(m3, Truncate(A, 1), Mmap(0, A, False), Fault(0, A, 0, True), Store(0, A, 0, 0, 1),
-             Flush(0, A, 0))
+    s3 = run(
+        m3,
+        Truncate(A, 1),
+        Mmap(0, A, False),
+        Fault(0, A, 0, True),
+        Store(0, A, 0, 0, 1),
+        Flush(0, A, 0),
+    )
     assert field(m3, s3, "ghost_durable", A, 0, 0) == 2
 
 
 def test_fdatasync_writes_back_dirty_entries_write_protects_and_commits():
     m = model()
-    s = run(m, Truncate(A, 1), Mmap(0, A, False), Fault(0, A, 0, True), Store(0, A, 0, 0, 1),
-            Fdatasync(A))
+    s = run(
+        m,
+        Truncate(A, 1),
+        Mmap(0, A, False),
+        Fault(0, A, 0, True),
+        Store(0, A, 0, 0, 1),
+        Fdatasync(A),
+    )
     p = field(m, s, "ext_pblk", A, 0)
     assert field(m, s, "media", p, 0) == 1 and field(m, s, "cache", p, 0) == 0
     assert field(m, s, "xa_dirty", A, 0) == 0
@@ -131,8 +195,15 @@ def test_fdatasync_writes_back_dirty_entries_write_protects_and_commits():
 
 def test_mixed_dirty_tracking_fsync_flushes_nothing_in_usync_mode():
     m = model("mixed-dirty-tracking")
-    s = run(m, Truncate(A, 1), Mmap(0, A, True), Mmap(1, A, False), Fault(1, A, 0, True),
-            Store(1, A, 0, 0, 1), Fdatasync(A))
+    s = run(
+        m,
+        Truncate(A, 1),
+        Mmap(0, A, True),
+        Mmap(1, A, False),
+        Fault(1, A, 0, True),
+        Store(1, A, 0, 0, 1),
+        Fdatasync(A),
+    )
     p = field(m, s, "ext_pblk", A, 0)
     assert field(m, s, "xa_dirty", A, 0) == 0
     assert field(m, s, "cache", p, 0) == 1  # still only in the CPU cache
@@ -170,8 +241,12 @@ def test_reflink_shares_blocks_and_frees_destination_blocks():
 
 
 def test_reflink_refused_and_sealed_rules():
-    assert model("reflink-refused").next_state(
-        run(model("reflink-refused"), Write(A, 0, 0, 1, 1)), Reflink(A, B)) is None
+    assert (
+        model("reflink-refused").next_state(
+            run(model("reflink-refused"), Write(A, 0, 0, 1, 1)), Reflink(A, B)
+        )
+        is None
+    )
     m = model("immutable-no-reflink")
     s = run(m, Seal(A))
     assert m.next_state(s, Reflink(A, B)) is None and m.next_state(s, Reflink(B, A)) is None
@@ -216,8 +291,9 @@ def test_seal_fills_unshares_commits_and_refuses_changes():
     assert all(field(m, s, "ext_kind", A, x) == WRITTEN for x in (0, 1))
     assert field(m, s, "sealed", A) == 1 and field(m, s, "size", A) == 2
     assert field(m, s, "jext_kind", A, 1) == WRITTEN
-    assert [field(m, s, "ghost_seal_pblk", A, x) for x in (0, 1)] == \
-        [field(m, s, "ext_pblk", A, x) for x in (0, 1)]
+    assert [field(m, s, "ghost_seal_pblk", A, x) for x in (0, 1)] == [
+        field(m, s, "ext_pblk", A, x) for x in (0, 1)
+    ]
     for a in (Punch(A, 0), Truncate(A, 1), Seal(A)):
         assert m.next_state(s, a) is None
 
@@ -230,8 +306,9 @@ def test_immutable_extents_design_moves_a_sealed_extent_on_cow():
     assert field(m, s, "ext_pblk", A, 0) != p
     m2 = model("immutable-no-reflink")
     s2 = run(m2, Seal(A))
-    assert field(m2, run(m2, Write(A, 0, 0, 1, 1), s=s2), "ext_pblk", A, 0) == \
-        field(m2, s2, "ext_pblk", A, 0)
+    assert field(m2, run(m2, Write(A, 0, 0, 1, 1), s=s2), "ext_pblk", A, 0) == field(
+        m2, s2, "ext_pblk", A, 0
+    )
 
 
 def test_punch_unmaps_disassociates_and_frees():
@@ -263,13 +340,23 @@ def test_truncate_shrinks_and_frees_and_grows():
 
 def test_crash_loses_volatile_state_and_recovers_from_journal():
     m = model()
-    s = run(m, Write(A, 0, 0, 1, 1), Fdatasync(A), Write(A, 1, 0, 1, 1), Mmap(0, A, False),
-            Fault(0, A, 0, True), Store(0, A, 0, 0, 2), Crash())
+    s = run(
+        m,
+        Write(A, 0, 0, 1, 1),
+        Fdatasync(A),
+        Write(A, 1, 0, 1, 1),
+        Mmap(0, A, False),
+        Fault(0, A, 0, True),
+        Store(0, A, 0, 0, 2),
+        Crash(),
+    )
     p = field(m, s, "ext_pblk", A, 0)
     assert field(m, s, "size", A) == 1 and field(m, s, "ext_kind", A, 1) == HOLE
     assert field(m, s, "cache", p, 0) == 0 and field(m, s, "media", p, 0) == 1
     assert field(m, s, "mmap_mode", 0, A) == 0 and field(m, s, "xa_kind", A, 0) == XA_EMPTY
-    assert field(m, s, "refcount", p) == 1 and sum(field(m, s, "refcount", b) for b in range(4)) == 1
+    assert (
+        field(m, s, "refcount", p) == 1 and sum(field(m, s, "refcount", b) for b in range(4)) == 1
+    )
 
 
 def test_evict_writes_back_a_dirty_line_without_flush():
@@ -288,7 +375,9 @@ def test_pmd_fault_hole_length_decides_zero_page_coverage():
     assert s2 is not None
     assert field(bad, s2, "pte_kind", 0, A, 1) == PTE_ZERO  # zero page over a written block
     good = model("iomap-hole-size")
-    assert good.next_state(run(good, Write(A, 1, 0, 1, 1), Mmap(0, A, False)), PmdFault(0, A)) is None
+    assert (
+        good.next_state(run(good, Write(A, 1, 0, 1, 1), Mmap(0, A, False)), PmdFault(0, A)) is None
+    )
     s3 = run(good, Truncate(A, 2), Mmap(0, A, False), PmdFault(0, A))
     assert field(good, s3, "pmd_zero", A) == 1
     s4 = run(good, Fault(0, A, 1, True), s=s3)  # a PTE write fault downgrades the PMD
@@ -297,8 +386,15 @@ def test_pmd_fault_hole_length_decides_zero_page_coverage():
 
 def test_shared_count_associates_both_owners():
     m = model()
-    s = run(m, Write(A, 0, 0, 1, 1), Mmap(0, A, False), Fault(0, A, 0, False), Reflink(A, B),
-            Mmap(0, B, False), Fault(0, B, 0, False))
+    s = run(
+        m,
+        Write(A, 0, 0, 1, 1),
+        Mmap(0, A, False),
+        Fault(0, A, 0, False),
+        Reflink(A, B),
+        Mmap(0, B, False),
+        Fault(0, B, 0, False),
+    )
     p = field(m, s, "ext_pblk", A, 0)
     assert field(m, s, "page_mapping", p) == PG_SHARED and field(m, s, "page_share", p) == 2
     s = run(m, Punch(B, 0), s=s)
@@ -309,8 +405,15 @@ def test_shared_count_associates_both_owners():
 
 def test_single_owner_overwrites_page_mapping():
     m = model("reflink-single-owner")
-    s = run(m, Write(A, 0, 0, 1, 1), Mmap(0, A, False), Fault(0, A, 0, False), Reflink(A, B),
-            Mmap(0, B, False), Fault(0, B, 0, False))
+    s = run(
+        m,
+        Write(A, 0, 0, 1, 1),
+        Mmap(0, A, False),
+        Fault(0, A, 0, False),
+        Reflink(A, B),
+        Mmap(0, B, False),
+        Fault(0, B, 0, False),
+    )
     assert field(m, s, "page_mapping", field(m, s, "ext_pblk", A, 0)) == B + 1
 
 
@@ -337,6 +440,7 @@ def test_finer_segments_explore_every_unaligned_range_and_replay_on_bytes():
     pmem bytes."""
     from daxcheck.checker.concrete.executor import replay_concrete
     from daxcheck.spec.state import Bounds
+
     m = model("cow-srcmap", Bounds(files=2, blocks=1, phys=3, tokens=2, procs=1, depth=4, segs=4))
     ranges = {(a.lo, a.hi) for a in m.actions if a.name == "write"}
     assert len(ranges) == 10 and (1, 2) in ranges
@@ -350,16 +454,30 @@ def test_finer_segments_explore_every_unaligned_range_and_replay_on_bytes():
 
 
 # ------------------------------------------------------------------ issue 8 families
-from daxcheck.spec.ops import (CollapseRange, DaxToggle, Dedupe, Dma, EvictInode,  # noqa: E402
-                                   InsertRange, MmapPrivate, Msync, Munmap, Pin, Unshare,
-                                   ZeroRange)
-from daxcheck.spec.state import MM_NONE, MM_PRIVATE, PTE_ANON, UNWRITTEN as UNW  # noqa: E402
+from daxcheck.spec.ops import (  # noqa: E402
+    CollapseRange,
+    DaxToggle,
+    Dedupe,
+    Dma,
+    EvictInode,
+    InsertRange,
+    MmapPrivate,
+    Msync,
+    Munmap,
+    Pin,
+    Unshare,
+    ZeroRange,
+)
+from daxcheck.spec.state import MM_NONE, MM_PRIVATE, PTE_ANON  # noqa: E402
+from daxcheck.spec.state import UNWRITTEN as UNW
 
 
 def test_munmap_drops_ptes_but_keeps_entries():
     m = model()
     s = run(m, Write(A, 0, 0, 1, 1), Mmap(0, A, False), Fault(0, A, 0, True), Munmap(0, A))
-    assert field(m, s, "mmap_mode", 0, A) == MM_NONE and field(m, s, "pte_kind", 0, A, 0) == PTE_NONE
+    assert (
+        field(m, s, "mmap_mode", 0, A) == MM_NONE and field(m, s, "pte_kind", 0, A, 0) == PTE_NONE
+    )
     assert field(m, s, "xa_kind", A, 0) == XA_PFN and field(m, s, "xa_dirty", A, 0) == 1
     assert m.next_state(s, Munmap(0, A)) is None
 
@@ -367,13 +485,15 @@ def test_munmap_drops_ptes_but_keeps_entries():
 def test_private_write_fault_copies_into_an_anonymous_page():
     m = model()
     s = run(m, Write(A, 0, 0, 1, 1), MmapPrivate(0, A), Fault(0, A, 0, False))
-    assert field(m, s, "mmap_mode", 0, A) == MM_PRIVATE and field(m, s, "pte_kind", 0, A, 0) == PTE_RO
+    assert (
+        field(m, s, "mmap_mode", 0, A) == MM_PRIVATE and field(m, s, "pte_kind", 0, A, 0) == PTE_RO
+    )
     s = run(m, Fault(0, A, 0, True), Store(0, A, 0, 0, 2), s=s)
     assert field(m, s, "pte_kind", 0, A, 0) == PTE_ANON
     assert [field(m, s, "anon", 0, A, 0, g) for g in range(2)] == [2, 1]
-    p = field(m, s, "ext_pblk", A, 0)       # the file is untouched
+    p = field(m, s, "ext_pblk", A, 0)  # the file is untouched
     assert field(m, s, "cache", p, 0) == 0 and field(m, s, "ghost_last", A, 0, 0) == 1
-    assert m.next_state(s, Msync(0, A)) is None     # nothing to write back from a private map
+    assert m.next_state(s, Msync(0, A)) is None  # nothing to write back from a private map
 
 
 def test_pmd_fault_maps_an_aligned_written_extent_read_only():
@@ -382,7 +502,7 @@ def test_pmd_fault_maps_an_aligned_written_extent_read_only():
     assert field(m, s, "pmd_pfn", A) == 1 and field(m, s, "pmd_map", 0, A) == 1
     assert [field(m, s, "pte_pfn", 0, A, x) for x in (0, 1)] == [0, 1]
     assert [field(m, s, "page_mapping", p) for p in (0, 1)] == [A + 1, A + 1]
-    s = run(m, Punch(A, 1), s=s)                     # invalidating one index drops the PMD
+    s = run(m, Punch(A, 1), s=s)  # invalidating one index drops the PMD
     assert field(m, s, "pmd_pfn", A) == 0 and field(m, s, "pte_kind", 0, A, 0) == PTE_NONE
     assert field(m, s, "page_mapping", 0) == PG_NULL
 
@@ -395,7 +515,7 @@ def test_zero_range_whole_block_becomes_unwritten_partial_zeroes_in_place():
     assert field(m, s, "ghost_last", A, 0, 1) == 0
     s = run(m, ZeroRange(A, 0, 0, 1), s=s)
     assert field(m, s, "ext_kind", A, 0) == UNW and field(m, s, "ext_pblk", A, 0) == p
-    s2 = run(m, Write(A, 0, 0, 1, 1), Reflink(A, B), ZeroRange(A, 0, 0, 0))   # shared: CoW
+    s2 = run(m, Write(A, 0, 0, 1, 1), Reflink(A, B), ZeroRange(A, 0, 0, 0))  # shared: CoW
     q = field(m, s2, "ext_pblk", A, 0)
     assert q != field(m, s2, "ext_pblk", B, 0)
     assert [field(m, s2, "media", q, g) for g in (0, 1)] == [0, 1]
@@ -408,12 +528,12 @@ def test_collapse_and_insert_shift_extents_and_ghosts():
     c = run(m, CollapseRange(A, 0), s=s)
     assert field(m, c, "size", A) == 1 and field(m, c, "ext_pblk", A, 0) == p1
     assert field(m, c, "ext_kind", A, 1) == HOLE and field(m, c, "ghost_last", A, 0, 0) == 2
-    assert m.next_state(s, CollapseRange(A, 1)) is None          # the range reaches EOF
+    assert m.next_state(s, CollapseRange(A, 1)) is None  # the range reaches EOF
     i = run(m, Truncate(A, 1), InsertRange(A, 0), s=s)
     p0 = field(m, s, "ext_pblk", A, 0)
     assert field(m, i, "size", A) == 2 and field(m, i, "ext_kind", A, 0) == HOLE
     assert field(m, i, "ext_pblk", A, 1) == p0 and field(m, i, "ghost_last", A, 1, 0) == 1
-    assert m.next_state(s, InsertRange(A, 0)) is None             # no room past EOF
+    assert m.next_state(s, InsertRange(A, 0)) is None  # no room past EOF
 
 
 def test_unshare_copies_a_shared_block_and_nothing_else():
@@ -429,7 +549,7 @@ def test_unshare_copies_a_shared_block_and_nothing_else():
 def test_dedupe_shares_only_equal_ranges_and_changes_no_contents():
     m = model()
     s = run(m, Write(A, 0, 0, 1, 1), Write(B, 0, 0, 1, 2))
-    assert m.next_state(s, Dedupe(A, B, 0, 0, 1)) is None        # FILE_DEDUPE_RANGE_DIFFERS
+    assert m.next_state(s, Dedupe(A, B, 0, 0, 1)) is None  # FILE_DEDUPE_RANGE_DIFFERS
     s = run(m, Write(B, 0, 0, 1, 1), Dedupe(A, B, 0, 0, 1), s=s)
     assert field(m, s, "ext_pblk", A, 0) == field(m, s, "ext_pblk", B, 0)
     assert field(m, s, "ghost_written", B, 0, 0, 1) == 1 and field(m, s, "ghost_last", B, 0, 0) == 1
@@ -444,20 +564,30 @@ def test_pin_blocks_punch_until_the_dma_completes():
     s = run(m, Dma(p, 2), Punch(A, 0), s=s)
     assert field(m, s, "pinned", p) == 0 and field(m, s, "ghost_written", A, 0, 0, 1) == 1
     bad = model(families=("mmap", "fault", "write", "punch", "pin", "dma"), break_layouts="none")
-    s = run(bad, Write(A, 0, 0, 1, 1), Mmap(0, A, False), Fault(0, A, 0, True), Pin(0, A, 0),
-            Punch(A, 0))
-    assert bad.L.show(bad.L.warning, s[bad.L.warning]) == \
-        "dax_disassociate_entry: truncating a pinned page"
+    s = run(
+        bad,
+        Write(A, 0, 0, 1, 1),
+        Mmap(0, A, False),
+        Fault(0, A, 0, True),
+        Pin(0, A, 0),
+        Punch(A, 0),
+    )
+    assert (
+        bad.L.show(bad.L.warning, s[bad.L.warning])
+        == "dax_disassociate_entry: truncating a pinned page"
+    )
 
 
 def test_dax_flag_takes_effect_at_eviction():
     m = model(families=("mmap", "munmap", "fault", "write", "dax_toggle", "evict_inode"))
     s = run(m, Write(A, 0, 0, 1, 1), Mmap(0, A, False), Fault(0, A, 0, False), DaxToggle(A, False))
     assert field(m, s, "xflag_dax", A) == 0 and field(m, s, "s_dax", A) == 1
-    assert m.next_state(s, EvictInode(A)) is None                # still mapped
+    assert m.next_state(s, EvictInode(A)) is None  # still mapped
     s = run(m, Munmap(0, A), EvictInode(A), s=s)
     assert field(m, s, "s_dax", A) == 0 and field(m, s, "xa_kind", A, 0) == 0
-    assert m.next_state(s, Mmap(0, A, False)) is None            # no DAX mmap of a non-DAX inode
+    assert m.next_state(s, Mmap(0, A, False)) is None  # no DAX mmap of a non-DAX inode
     imm = model(families=("mmap", "fault", "write", "dax_toggle"), dax_toggle="immediate")
-    s = run(imm, Write(A, 0, 0, 1, 1), Mmap(0, A, False), Fault(0, A, 0, False), DaxToggle(A, False))
+    s = run(
+        imm, Write(A, 0, 0, 1, 1), Mmap(0, A, False), Fault(0, A, 0, False), DaxToggle(A, False)
+    )
     assert field(imm, s, "s_dax", A) == 0 and field(imm, s, "pte_kind", 0, A, 0) == PTE_RO

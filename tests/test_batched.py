@@ -1,31 +1,29 @@
 """The batched explorer (checker/explicit/levels.py) against the reference per-state explorer,
 and its parts: the array backend of the vocabulary, bit packing, key tables, the
 fingerprint set, exact mode."""
+
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_explore import Toy, _prop
 
-from daxcheck.checker.explicit import Budget
-from daxcheck.checker.explicit import frontier, levels
-from daxcheck.checker.explicit.batched import (evaluate_action, evaluate_predicate,
-                                               evaluate_rows)
+from daxcheck.checker.explicit import Budget, frontier, levels, packing
+from daxcheck.checker.explicit.batched import evaluate_action, evaluate_predicate, evaluate_rows
 from daxcheck.checker.explicit.explore import explore
 from daxcheck.checker.explicit.fpset import FingerprintIndex, FingerprintSet
 from daxcheck.checker.explicit.keytable import KeyTable
-from daxcheck.checker.explicit import packing
 from daxcheck.checker.explicit.packing import Packing, repack
 from daxcheck.checker.explicit.transitions import action_footprint
-from daxcheck.checker.results import HOLDS, INCOMPLETE, VIOLATED
-from daxcheck.properties import LEMMAS, PROPERTIES, Property
-from daxcheck.spec.ops import Action
+from daxcheck.checker.results import INCOMPLETE, VIOLATED
+from daxcheck.properties import LEMMAS, PROPERTIES
 from daxcheck.spec.designs import DESIGNS
 from daxcheck.spec.model import DaxModel
-from daxcheck.spec.vocab import If, draft, freeze, require
-
-from test_explore import Inc, Swap, Toy, _prop
+from daxcheck.spec.ops import Action
+from daxcheck.spec.vocab import draft, freeze, require
 
 
 def _reachable(m, depth, limit=400):
@@ -46,8 +44,14 @@ def _reachable(m, depth, limit=400):
 
 
 def _summary(r):
-    return (r.stats.states, r.stats.depth, r.stats.fired, r.stats.transitions, r.never_fired,
-            {k: (v.status, v.depth, v.complete, v.items, v.trace) for k, v in r.verdicts.items()})
+    return (
+        r.stats.states,
+        r.stats.depth,
+        r.stats.fired,
+        r.stats.transitions,
+        r.never_fired,
+        {k: (v.status, v.depth, v.complete, v.items, v.trace) for k, v in r.verdicts.items()},
+    )
 
 
 # ---------------------------------------------------------------- the array backend
@@ -108,16 +112,19 @@ def test_batched_explorer_equals_reference_explorer(design):
     assert _summary(explore(m, props)) == _summary(explore(m, props, batched=False))
 
 
-@pytest.mark.parametrize("design", sorted(n for n in DESIGNS if DESIGNS[n].expect_violated
-                                           and n != "cow-in-core-refcount"))
+@pytest.mark.parametrize(
+    "design",
+    sorted(n for n in DESIGNS if DESIGNS[n].expect_violated and n != "cow-in-core-refcount"),
+)
 def test_batched_explorer_stops_where_the_reference_stops(design):
     """When every checked property is violated the reference stops after the parent state
     whose successor violated the last one; the batched explorer counts the same states and
     transitions (each violated property alone, then all of them together).  The CoW designs
     run to depth 4 to stay cheap (cow-in-core-refcount is violated only at 5: left out)."""
     d = DESIGNS[design]
-    m = DaxModel(d, d.bounds.replace(depth=min(d.bounds.depth, 4)) if design.startswith("cow")
-                 else d.bounds)
+    m = DaxModel(
+        d, d.bounds.replace(depth=min(d.bounds.depth, 4)) if design.startswith("cow") else d.bounds
+    )
     violated = [PROPERTIES[p] for p in sorted(d.expect_violated)]
     for props in [[p] for p in violated] + [violated]:
         a, b = explore(m, props), explore(m, props, batched=False)
@@ -129,10 +136,11 @@ def test_toy_models_with_repacking_and_rowwise_properties():
     a property written with Python operators (evaluated row by row) give the reference
     results."""
     for mod in (3, 9, 40):
-        props = [_prop("small", lambda L, s: s[0] < mod - 1),
-                 _prop("any", lambda L, s: True)]
-        a, b = explore(Toy(mod, depth=mod), props), explore(Toy(mod, depth=mod), props,
-                                                            batched=False)
+        props = [_prop("small", lambda L, s: s[0] < mod - 1), _prop("any", lambda L, s: True)]  # noqa: B023 (evaluated within the iteration)
+        a, b = (
+            explore(Toy(mod, depth=mod), props),
+            explore(Toy(mod, depth=mod), props, batched=False),
+        )
         assert _summary(a) == _summary(b)
         assert a.verdicts["small"].status == VIOLATED
         assert a.verdicts["small"].depth == mod - 1
@@ -154,15 +162,19 @@ def test_key_table_entries_given_to_another_explorer_are_not_evaluated_again(mon
         merged, fills = [], []
         init = b.initial
 
-        def initial():                  # the packing is set here: then merge, twice
-            out = init()
-            merged.extend([b.merge_tables(delta), b.merge_tables(delta)])
+        def initial():  # the packing is set here: then merge, twice
+            out = init()  # noqa: B023 (called within the iteration)
+            merged.extend([b.merge_tables(delta), b.merge_tables(delta)])  # noqa: B023 (called within the iteration)
             return out
+
         monkeypatch.setattr(b, "initial", initial)
         for fill in ("fill_actions", "_fill_conjs"):
             orig = getattr(b, fill)
-            monkeypatch.setattr(b, fill, lambda g, rows, base, orig=orig:
-                                fills.append(rows.shape[0]) or orig(g, rows, base))
+            monkeypatch.setattr(
+                b,
+                fill,
+                lambda g, rows, base, orig=orig: fills.append(rows.shape[0]) or orig(g, rows, base),  # noqa: B023 (called within the iteration)
+            )
         assert _summary(b.run()) == _summary(ra)
         assert merged == [entries, 0] and entries > 0 and fills == []
         assert a.table_delta(a.table_marks())[1] == {}
@@ -189,6 +201,7 @@ def test_exact_mode_detects_a_collision_and_reruns(monkeypatch):
 
     def degenerate(width, seed=levels.SEED):
         return np.zeros((width, 256), dtype=np.uint64) if seed == levels.SEED else real(width, seed)
+
     monkeypatch.setattr(levels, "zobrist_table", degenerate)
     m = DaxModel(DESIGNS["map-sync"], DESIGNS["map-sync"].bounds.replace(depth=3))
     props = [PROPERTIES["durable_after_sync"]]
@@ -225,6 +238,7 @@ def test_rebuilt_counterexample_is_checked(monkeypatch):
     def replay(self, *a):
         _Flaky.replaying.append(1)
         return real(self, *a)
+
     monkeypatch.setattr(levels.BatchedExplorer, "_trace", replay)
     monkeypatch.setattr(_Flaky, "replaying", [])
     prop = _prop("never2", lambda L, s: s[0] < 2)
@@ -248,9 +262,14 @@ def test_progress_is_reported():
 
 # ---------------------------------------------------------------- the parts
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.integers(0, 255), min_size=1, max_size=40).flatmap(
-    lambda caps: st.tuples(st.just(caps), st.lists(
-        st.tuples(*[st.integers(0, c) for c in caps]), min_size=1, max_size=30))))
+@given(
+    st.lists(st.integers(0, 255), min_size=1, max_size=40).flatmap(
+        lambda caps: st.tuples(
+            st.just(caps),
+            st.lists(st.tuples(*[st.integers(0, c) for c in caps]), min_size=1, max_size=30),
+        )
+    )
+)
 def test_packing_round_trips_and_repacks(case):
     caps, rows = case
     rows = np.array(rows, dtype=np.uint8)
@@ -276,8 +295,10 @@ def test_key_table_is_an_exact_map(width, data):
     t, ref = KeyTable(p, cols), {}
     for _ in range(data.draw(st.integers(1, 4))):
         n = data.draw(st.integers(1, 60))
-        rows = np.array([[data.draw(st.integers(0, (1 << b) - 1)) for b in bits]
-                         for _ in range(n)], dtype=np.uint8)
+        rows = np.array(
+            [[data.draw(st.integers(0, (1 << b) - 1)) for b in bits] for _ in range(n)],
+            dtype=np.uint8,
+        )
         keys = t.keys(p.pack_rows(rows))
         ent = t.lookup(keys)
         proj = [tuple(r[list(cols)]) for r in rows]
@@ -296,7 +317,7 @@ def test_key_table_is_an_exact_map(width, data):
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.lists(st.integers(0, 2**64 - 1), max_size=300), max_size=8), st.data())
 def test_fingerprint_set_and_index_agree_with_a_set(batches, data):
-    with pytest.MonkeyPatch.context() as mp:   # small buckets: splits happen
+    with pytest.MonkeyPatch.context() as mp:  # small buckets: splits happen
         mp.setattr("daxcheck.checker.explicit.fpset.BUCKET_TARGET", 16)
         _fingerprint_set_case(batches, data)
 
@@ -309,24 +330,34 @@ def _fingerprint_set_case(batches, data):
         ix.add(q, np.arange(len(ref), len(ref) + q.size))
         for x in q.tolist():
             ref[x] = len(ref)
-        probe = np.array(sorted(set(data.draw(st.lists(st.integers(0, 2**64 - 1), max_size=20)))
-                                | set(list(ref)[:20])), dtype=np.uint64)
+        probe = np.array(
+            sorted(
+                set(data.draw(st.lists(st.integers(0, 2**64 - 1), max_size=20)))
+                | set(list(ref)[:20])
+            ),
+            dtype=np.uint64,
+        )
         assert fs.contains(probe).tolist() == [x in ref for x in probe.tolist()]
         assert ix.find(probe).tolist() == [ref.get(x, -1) for x in probe.tolist()]
     assert len(fs) == len(ref)
-    assert fs.array().tolist() == sorted(ref)      # the distributed driver's handoff
+    assert fs.array().tolist() == sorted(ref)  # the distributed driver's handoff
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(1, 5000).flatmap(lambda span: st.tuples(
-    st.just(span), st.sets(st.integers(0, span - 1), max_size=min(span, 400)))))
+@given(
+    st.integers(1, 5000).flatmap(
+        lambda span: st.tuples(
+            st.just(span), st.sets(st.integers(0, span - 1), max_size=min(span, 400))
+        )
+    )
+)
 def test_key_order_is_the_sort_of_distinct_keys(case):
     """``key_order`` (the order of a chunk's new okeys) is ``argsort``'s, both ways: by
     sorting (sparse keys) and by marking (dense keys), each forced here."""
     span, keys = case
     keys = np.array(sorted(keys, key=lambda k: (k * 7919) % 5003), dtype=np.int32)
     want = np.argsort(keys, kind="stable").tolist()
-    for scatter in (0, span + 1):       # 0: always the sort; span + 1: always the marking
+    for scatter in (0, span + 1):  # 0: always the sort; span + 1: always the marking
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(frontier, "KEY_ORDER_SCATTER", scatter)
             assert frontier.key_order(keys, span).tolist() == want
@@ -343,8 +374,9 @@ def test_symmetry_keeps_verdicts_and_shortest_depths(design):
     m = DaxModel(d, d.bounds.replace(depth=d.bounds.depth - 1))
     props = list(PROPERTIES.values())
     a, b = explore(m, props, symmetry=True), explore(m, props)
-    assert {k: (v.status, v.depth, v.complete) for k, v in a.verdicts.items()} == \
-        {k: (v.status, v.depth, v.complete) for k, v in b.verdicts.items()}
+    assert {k: (v.status, v.depth, v.complete) for k, v in a.verdicts.items()} == {
+        k: (v.status, v.depth, v.complete) for k, v in b.verdicts.items()
+    }
     reducible = any(m.L.dims[x] > 1 for x in d.symmetric)
     assert not (a.stats.symmetry or "").startswith("off")
     assert (a.stats.states < b.stats.states) if reducible else (a.stats.states == b.stats.states)
@@ -364,8 +396,9 @@ def test_symmetry_reduces_the_cow_design_by_files_and_tokens():
     a, b = explore(m, props, symmetry=True), explore(m, props)
     assert a.stats.symmetry == "file x2, tok x2 (4 permutations)"
     assert b.stats.states >= 3 * a.stats.states
-    assert {k: (v.status, v.depth) for k, v in a.verdicts.items()} == \
-        {k: (v.status, v.depth) for k, v in b.verdicts.items()}
+    assert {k: (v.status, v.depth) for k, v in a.verdicts.items()} == {
+        k: (v.status, v.depth) for k, v in b.verdicts.items()
+    }
 
 
 def test_a_symmetry_that_does_not_hold_is_not_used():
@@ -389,8 +422,9 @@ def test_exact_mode_with_symmetry_compares_orbits():
     d = DESIGNS["cow-srcmap"]
     m = DaxModel(d, d.bounds.replace(depth=4))
     props = list(PROPERTIES.values())
-    assert _summary(explore(m, props, symmetry=True, exact=True)) == \
-        _summary(explore(m, props, symmetry=True))
+    assert _summary(explore(m, props, symmetry=True, exact=True)) == _summary(
+        explore(m, props, symmetry=True)
+    )
 
 
 @settings(max_examples=25, deadline=None)
@@ -399,15 +433,27 @@ def test_image_fingerprints_are_fingerprints_of_images(data):
     """The table of element k fingerprints a state as the identity table fingerprints its
     image; images of images compose (the group acts on states)."""
     from daxcheck.checker.explicit.symmetry import Symmetry
-    m = DaxModel(DESIGNS["cow-single-iomap"], DESIGNS["cow-single-iomap"].bounds.replace(
-        files=3, procs=2))
+
+    m = DaxModel(
+        DESIGNS["cow-single-iomap"], DESIGNS["cow-single-iomap"].bounds.replace(files=3, procs=2)
+    )
     sym = Symmetry(m.L, ("file", "proc", "tok"))
     assert len(sym) == 6 * 2 * 2
-    rows = np.array(data.draw(st.lists(st.lists(st.integers(0, 255), min_size=m.L.width,
-                                                max_size=m.L.width), min_size=1, max_size=5)),
-                    dtype=np.uint8)
+    rows = np.array(
+        data.draw(
+            st.lists(
+                st.lists(st.integers(0, 255), min_size=m.L.width, max_size=m.L.width),
+                min_size=1,
+                max_size=5,
+            )
+        ),
+        dtype=np.uint8,
+    )
     Zs = sym.zobrist(levels.zobrist_table(m.L.width))
     k = data.draw(st.integers(0, len(sym) - 1))
-    assert (levels.fingerprints(Zs[k], rows) == levels.fingerprints(Zs[0], sym.image(rows, k))).all()
-    assert sorted(map(bytes, (sym.image(sym.image(rows, k), j) for j in range(len(sym))))) == \
-        sorted(map(bytes, (sym.image(rows, j) for j in range(len(sym)))))
+    assert (
+        levels.fingerprints(Zs[k], rows) == levels.fingerprints(Zs[0], sym.image(rows, k))
+    ).all()
+    assert sorted(
+        map(bytes, (sym.image(sym.image(rows, k), j) for j in range(len(sym))))
+    ) == sorted(map(bytes, (sym.image(rows, j) for j in range(len(sym)))))

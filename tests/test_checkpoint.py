@@ -1,6 +1,7 @@
 """Checkpoint/resume of the batched explorer (checker/explicit/checkpoint.py): a run killed
 with SIGKILL and resumed gives the uninterrupted run's states, verdicts, depths and
 counterexample traces; a corrupt, truncated or mismatched checkpoint is one line, exit 2."""
+
 from __future__ import annotations
 
 import json
@@ -12,14 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import dax_here
 
 from daxcheck.checker.explicit import Budget
 from daxcheck.checker.explicit.checkpoint import MANIFEST, Checkpointer, CheckpointOptions
 from daxcheck.checker.explicit.levels import explore_batched
 from daxcheck.checker.runner import make_model, pick_properties
 from daxcheck.spec.designs import DESIGNS
-
-from helpers import dax_here
 
 SMALL = "userspace-flush"
 
@@ -47,9 +47,21 @@ def test_sigkill_midway_then_resume_matches_uninterrupted(tmp_path):
     then --resume: same state count, verdicts, depths and traces as an uninterrupted run."""
     ck = tmp_path / "ck"
     args = ["check", "--design", "cow-single-iomap", "--depth", "6", "--quiet"]
-    p = subprocess.Popen([sys.executable, "-m", "daxcheck", *args, "--checkpoint", str(ck),
-                          "--checkpoint-every", "0.05", "--no-write"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daxcheck",
+            *args,
+            "--checkpoint",
+            str(ck),
+            "--checkpoint-every",
+            "0.05",
+            "--no-write",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     while p.poll() is None and time.monotonic() < deadline:
         m = _manifest(ck)
@@ -66,11 +78,13 @@ def test_sigkill_midway_then_resume_matches_uninterrupted(tmp_path):
     # Checked before --resume, which goes on saving into the folder.
     names = sorted(x.name for x in ck.iterdir())
     assert names[0] == MANIFEST and m["folder"] in names and len(names) <= 3
-    code, out, err = dax_here(*args, "--resume", str(ck), "--json", str(tmp_path / "r.json"),
-                              "--out", str(tmp_path / "r"))
+    code, out, err = dax_here(
+        *args, "--resume", str(ck), "--json", str(tmp_path / "r.json"), "--out", str(tmp_path / "r")
+    )
     assert code == 12, err
-    code, out, err = dax_here(*args, "--json", str(tmp_path / "u.json"),
-                              "--out", str(tmp_path / "u"))
+    code, out, err = dax_here(
+        *args, "--json", str(tmp_path / "u.json"), "--out", str(tmp_path / "u")
+    )
     assert code == 12, err
     resumed, whole = _results(tmp_path / "r.json"), _results(tmp_path / "u.json")
     assert resumed == whole
@@ -99,23 +113,43 @@ class _DiesAfter(Checkpointer):
 
 
 def _strip(r):
-    return ({n: (v.status, v.depth, v.complete, v.items,
-                 None if v.trace is None else [(a, bytes(s)) for a, s in v.trace])
-             for n, v in r.verdicts.items()},
-            r.stats.states, r.stats.transitions, r.stats.fired, r.stats.depth, r.never_fired)
+    return (
+        {
+            n: (
+                v.status,
+                v.depth,
+                v.complete,
+                v.items,
+                None if v.trace is None else [(a, bytes(s)) for a, s in v.trace],
+            )
+            for n, v in r.verdicts.items()
+        },
+        r.stats.states,
+        r.stats.transitions,
+        r.stats.fired,
+        r.stats.depth,
+        r.never_fired,
+    )
 
 
-@pytest.mark.parametrize("design,options,n,where", [
-    ("cow-srcmap", {}, 8, (3, True)), ("cow-single-iomap", {}, 8, (3, True)),
-    ("cow-single-iomap", {}, 7, (3, False)), ("reflink-single-owner", {}, 6, (2, True)),
-    ("reflink-single-owner", {"exact": True}, 8, (3, True)),
-    ("reflink-single-owner", {"symmetry": True}, 8, (3, True))])
+@pytest.mark.parametrize(
+    "design,options,n,where",
+    [
+        ("cow-srcmap", {}, 8, (3, True)),
+        ("cow-single-iomap", {}, 8, (3, True)),
+        ("cow-single-iomap", {}, 7, (3, False)),
+        ("reflink-single-owner", {}, 6, (2, True)),
+        ("reflink-single-owner", {"exact": True}, 8, (3, True)),
+        ("reflink-single-owner", {"symmetry": True}, 8, (3, True)),
+    ],
+)
 def test_resume_from_any_chunk_matches(tmp_path, monkeypatch, design, options, n, where):
     """Deterministic: chunks of 1024 states, a checkpoint after every chunk, the run
     stopped right after the n-th (inside level ``where[0]`` or at its start), resumed:
     identical result (violations found before and after the checkpoint included)."""
     import daxcheck.checker.explicit.checkpoint as ckmod
     import daxcheck.checker.explicit.levels as levels
+
     monkeypatch.setattr(levels, "CHUNK", 1024)
     m = make_model(DESIGNS[design], {"depth": 4})
     props = pick_properties([])
@@ -128,8 +162,9 @@ def test_resume_from_any_chunk_matches(tmp_path, monkeypatch, design, options, n
     man = _manifest(opts.path)
     assert (man["level"], man["mid_level"]) == where
     monkeypatch.setattr(ckmod, "Checkpointer", real)
-    resumed = explore_batched(m, props, checkpoint=CheckpointOptions(opts.path, resume=True),
-                              **options)
+    resumed = explore_batched(
+        m, props, checkpoint=CheckpointOptions(opts.path, resume=True), **options
+    )
     assert _strip(resumed) == _strip(whole)
 
 
@@ -140,6 +175,7 @@ def test_resume_validation_with_a_bucketed_visited_set(tmp_path, monkeypatch):
     import daxcheck.checker.explicit.checkpoint as ckmod
     import daxcheck.checker.explicit.fpset as fpset
     import daxcheck.checker.explicit.levels as levels
+
     monkeypatch.setattr(levels, "CHUNK", 256)
     monkeypatch.setattr(fpset, "BUCKET_TARGET", 64)
     m = make_model(DESIGNS["cow-single-iomap"], {"depth": 5})
@@ -150,7 +186,7 @@ def test_resume_validation_with_a_bucketed_visited_set(tmp_path, monkeypatch):
     monkeypatch.setattr(ckmod, "Checkpointer", lambda o, c: _DiesAfter(o, c, 28))
     with pytest.raises(_Killed):
         explore_batched(m, props, checkpoint=opts)
-    assert _manifest(opts.path)["states"] > 1 << 16     # folded into buckets on load
+    assert _manifest(opts.path)["states"] > 1 << 16  # folded into buckets on load
     monkeypatch.setattr(ckmod, "Checkpointer", real)
     resumed = explore_batched(m, props, checkpoint=CheckpointOptions(opts.path, resume=True))
     assert _strip(resumed) == _strip(whole)
@@ -160,14 +196,16 @@ def test_resume_validation_with_a_bucketed_visited_set(tmp_path, monkeypatch):
 def saved(tmp_path_factory):
     """A checkpoint of the small design (a time limit never reached: level starts only)."""
     d = tmp_path_factory.mktemp("saved") / "ck"
-    code, _, err = dax_here("check", "--design", SMALL, "--checkpoint", str(d), "--no-write",
-                            "--quiet")
+    code, _, err = dax_here(
+        "check", "--design", SMALL, "--checkpoint", str(d), "--no-write", "--quiet"
+    )
     assert code == 12, err
     return d
 
 
 def _copy(saved, tmp_path):
     import shutil
+
     dst = tmp_path / "ck"
     shutil.copytree(saved, dst)
     return dst
@@ -187,18 +225,24 @@ def _one_line(code, err, *words):
 
 def test_resume_of_the_saved_run_works(saved, tmp_path):
     ck = _copy(saved, tmp_path)
-    code, _, err = dax_here("check", "--design", SMALL, "--resume", str(ck), "--no-write",
-                            "--quiet")
+    code, _, err = dax_here(
+        "check", "--design", SMALL, "--resume", str(ck), "--no-write", "--quiet"
+    )
     assert code == 12, err
 
 
-@pytest.mark.parametrize("extra,word", [
-    (["--depth", "4"], "depth"), (["--property", "no_stale_data"], "properties"),
-    (["--exact"], "exact"), (["--phys", "3"], "bounds")])
+@pytest.mark.parametrize(
+    "extra,word",
+    [
+        (["--depth", "4"], "depth"),
+        (["--property", "no_stale_data"], "properties"),
+        (["--exact"], "exact"),
+        (["--phys", "3"], "bounds"),
+    ],
+)
 def test_mismatched_configuration_refused(saved, tmp_path, extra, word):
     ck = _copy(saved, tmp_path)
-    code, _, err = dax_here("check", "--design", SMALL, "--resume", str(ck), "--no-write",
-                            *extra)
+    code, _, err = dax_here("check", "--design", SMALL, "--resume", str(ck), "--no-write", *extra)
     _one_line(code, err, "--resume", word)
 
 
@@ -215,7 +259,7 @@ def test_truncated_or_corrupt_files_refused(saved, tmp_path):
         f = folder / "visited.npy"
         data = f.read_bytes()
         if damage == "truncate":
-            f.write_bytes(data[:len(data) // 2])
+            f.write_bytes(data[: len(data) // 2])
         elif damage == "flip":
             f.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
         else:
@@ -224,9 +268,16 @@ def test_truncated_or_corrupt_files_refused(saved, tmp_path):
         _one_line(code, err, "--resume", "visited.npy")
 
 
-@pytest.mark.parametrize("text", ["", "{", "[]", '{"format": "daxcheck-checkpoint/1"}',
-                                  '{"format": "daxcheck-checkpoint/1", "folder": "../x", '
-                                  '"files": {}}'])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "{",
+        "[]",
+        '{"format": "daxcheck-checkpoint/1"}',
+        '{"format": "daxcheck-checkpoint/1", "folder": "../x", "files": {}}',
+    ],
+)
 def test_bad_manifest_refused(saved, tmp_path, text):
     ck = _copy(saved, tmp_path)
     (ck / MANIFEST).write_text(text)
@@ -238,6 +289,7 @@ def _reseal(ck, name, data):
     """Replace a checkpoint file by ``data`` with a matching manifest entry (an edit the
     SHA-256 cannot see: the consistency checks must)."""
     import hashlib
+
     folder, m = _files(ck)
     (folder / name).write_bytes(data)
     m["files"][name] = [len(data), hashlib.sha256(data).hexdigest()]
@@ -246,13 +298,15 @@ def _reseal(ck, name, data):
 
 def _npy(a):
     import io
+
     b = io.BytesIO()
     np.save(b, a)
     return b.getvalue()
 
 
-@pytest.mark.parametrize("edit", ["level", "found", "visited", "unsorted", "fired", "pickle",
-                                  "seed"])
+@pytest.mark.parametrize(
+    "edit", ["level", "found", "visited", "unsorted", "fired", "pickle", "seed"]
+)
 def test_consistent_looking_but_wrong_checkpoint_refused(saved, tmp_path, edit):
     ck = _copy(saved, tmp_path)
     folder, _ = _files(ck)
@@ -277,15 +331,19 @@ def test_consistent_looking_but_wrong_checkpoint_refused(saved, tmp_path, edit):
     _one_line(code, err, "--resume")
 
 
-@pytest.mark.parametrize("args,word", [
-    (["--resume", "{d}/none"], "no checkpoint"),
-    (["--checkpoint", "{d}/ck", "--resume", "{d}/ck"], "give one"),
-    (["--checkpoint", "{d}/ck", "--design", "map-sync"], "one design"),
-    (["--checkpoint", "{d}/ck", "--engine", "z3"], "explicit engine"),
-    (["--checkpoint-every", "5"], "needs --checkpoint"),
-    (["--checkpoint", "{d}/file"], "not a folder"),
-    (["--checkpoint", "{d}/foreign"], "neither empty nor"),
-    (["--checkpoint", ""], "empty path")])
+@pytest.mark.parametrize(
+    "args,word",
+    [
+        (["--resume", "{d}/none"], "no checkpoint"),
+        (["--checkpoint", "{d}/ck", "--resume", "{d}/ck"], "give one"),
+        (["--checkpoint", "{d}/ck", "--design", "map-sync"], "one design"),
+        (["--checkpoint", "{d}/ck", "--engine", "z3"], "explicit engine"),
+        (["--checkpoint-every", "5"], "needs --checkpoint"),
+        (["--checkpoint", "{d}/file"], "not a folder"),
+        (["--checkpoint", "{d}/foreign"], "neither empty nor"),
+        (["--checkpoint", ""], "empty path"),
+    ],
+)
 def test_bad_checkpoint_options(tmp_path, args, word):
     (tmp_path / "file").write_text("mine")
     (tmp_path / "foreign").mkdir()
@@ -303,8 +361,9 @@ def test_existing_checkpoint_kept_unless_forced(saved, tmp_path):
     code, _, err = dax_here("check", "--design", SMALL, "--checkpoint", str(ck), "--no-write")
     _one_line(code, err, "holds a checkpoint", "--force")
     assert _manifest(ck) == before
-    code, _, err = dax_here("check", "--design", SMALL, "--checkpoint", str(ck), "--no-write",
-                            "--force", "--quiet")
+    code, _, err = dax_here(
+        "check", "--design", SMALL, "--checkpoint", str(ck), "--no-write", "--force", "--quiet"
+    )
     assert code == 12, err
     assert _manifest(ck)["folder"] != before["folder"]
     assert not (ck / before["folder"]).exists()
@@ -325,12 +384,11 @@ def test_time_limit_stop_saves_and_resume_continues(tmp_path, monkeypatch):
     assert resumed.stats.seconds >= part.stats.seconds
 
 
-
-def test_a_failing_save_is_one_line_and_keeps_the_previous_checkpoint(saved, tmp_path,
-                                                                      monkeypatch):
+def test_a_failing_save_is_one_line_and_keeps_the_previous_checkpoint(saved, tmp_path, monkeypatch):
     """ENOSPC while saving: exit 2 with one line, the half-written folder removed, the
     previous checkpoint still resumable."""
     import daxcheck.checker.explicit.checkpoint as ckmod
+
     ck = _copy(saved, tmp_path)
     before = _manifest(ck)
     real = ckmod.atomic_write
@@ -339,30 +397,37 @@ def test_a_failing_save_is_one_line_and_keeps_the_previous_checkpoint(saved, tmp
         if Path(path).name == "visited.npy":
             raise OSError(28, "No space left on device")
         return real(path, data, **kw)
+
     monkeypatch.setattr(ckmod, "atomic_write", full)
-    code, _, err = dax_here("check", "--design", SMALL, "--checkpoint", str(ck), "--force",
-                            "--no-write")
+    code, _, err = dax_here(
+        "check", "--design", SMALL, "--checkpoint", str(ck), "--force", "--no-write"
+    )
     _one_line(code, err, "cannot save a checkpoint", "No space left on device")
-    assert _manifest(ck) == before and sorted(p.name for p in ck.iterdir()) == \
-        sorted([MANIFEST, before["folder"]])
+    assert _manifest(ck) == before and sorted(p.name for p in ck.iterdir()) == sorted(
+        [MANIFEST, before["folder"]]
+    )
     monkeypatch.setattr(ckmod, "atomic_write", real)
-    code, _, err = dax_here("check", "--design", SMALL, "--resume", str(ck), "--no-write",
-                            "--quiet")
+    code, _, err = dax_here(
+        "check", "--design", SMALL, "--resume", str(ck), "--no-write", "--quiet"
+    )
     assert code == 12, err
 
 
-@pytest.mark.parametrize("extra,expect", [
-    (["--checkpoint", "{d}", "--workers", "2"], "--checkpoint: runs in one process"),
-    (["--checkpoint", "{d}", "--por"], "--checkpoint: not with --por"),
-    (["--por", "--workers", "2"], "--por is not supported with --workers"),
-])
-def test_options_the_one_process_search_needs_are_refused_before_any_work(tmp_path, extra,
-                                                                           expect):
+@pytest.mark.parametrize(
+    "extra,expect",
+    [
+        (["--checkpoint", "{d}", "--workers", "2"], "--checkpoint: runs in one process"),
+        (["--checkpoint", "{d}", "--por"], "--checkpoint: not with --por"),
+        (["--por", "--workers", "2"], "--por is not supported with --workers"),
+    ],
+)
+def test_options_the_one_process_search_needs_are_refused_before_any_work(tmp_path, extra, expect):
     """Checkpoints and partial-order reduction run in the one-process explorer: with
     ``--workers 2`` (or each other) one line, exit 2, before Ray starts or a folder is made."""
     d = tmp_path / "ck"
-    code, out, err = dax_here("check", "--design", "fault-punch-unlocked", "--no-write",
-                              *[a.format(d=d) for a in extra])
+    code, out, err = dax_here(
+        "check", "--design", "fault-punch-unlocked", "--no-write", *[a.format(d=d) for a in extra]
+    )
     assert code == 2 and expect in err and len(err.strip().splitlines()) == 1, err
     assert not d.exists()
 
@@ -370,8 +435,9 @@ def test_options_the_one_process_search_needs_are_refused_before_any_work(tmp_pa
 def _resume_outcome(ck, tmp_path, tag):
     """Resume ``ck``: ``(exit code, stderr, results without timings or None)``."""
     out = tmp_path / f"{tag}.json"
-    code, _, err = dax_here("check", "--design", SMALL, "--resume", str(ck), "--no-write",
-                            "--quiet", "--json", str(out))
+    code, _, err = dax_here(
+        "check", "--design", SMALL, "--resume", str(ck), "--no-write", "--quiet", "--json", str(out)
+    )
     return code, err, (_results(out) if out.exists() else None)
 
 
@@ -379,6 +445,7 @@ def _resume_outcome(ck, tmp_path, tag):
 def uninterrupted(saved, tmp_path_factory):
     """The results of the saved run resumed from its intact checkpoint."""
     import shutil
+
     d = tmp_path_factory.mktemp("whole")
     shutil.copytree(saved, d / "ck")
     code, err, res = _resume_outcome(d / "ck", d, "whole")
@@ -389,7 +456,9 @@ def uninterrupted(saved, tmp_path_factory):
 def _npy_data_start(data):
     """Offset of the first data byte of an .npy file (after its header)."""
     import io
+
     import numpy.lib.format as fmt
+
     f = io.BytesIO(data)
     fmt.read_magic(f)
     fmt.read_array_header_1_0(f)
@@ -402,6 +471,7 @@ def test_frontier_words_edited_and_resealed_never_give_a_search_result(saved, tm
     has another fingerprint or is not in the visited set; one line, exit 2, never a
     search (main reported 956,044 states instead of 956,039 on cow-single-iomap)."""
     import random
+
     data = (_files(saved)[0] / "queue_words.npy").read_bytes()
     start = _npy_data_start(data)
     assert len(data) - start >= 64
@@ -425,12 +495,12 @@ def test_a_visited_fingerprint_edited_and_resealed_is_refused(saved, tmp_path):
     for k, i in enumerate((1, len(v) // 2, len(v) - 2)):
         ck = _copy(saved, tmp_path / str(k))
         w = v.copy()
-        w[i] = w[i - 1] + (w[i] - w[i - 1]) // 2          # strictly between its neighbours
+        w[i] = w[i - 1] + (w[i] - w[i - 1]) // 2  # strictly between its neighbours
         assert w[i - 1] < w[i] < w[i + 1]
         _reseal(ck, "visited.npy", _npy(w))
         code, err, res = _resume_outcome(ck, tmp_path, str(k))
         assert res is None, res
-        _one_line(code, err, "--resume", "visited")     # the set, or a frontier state not in it
+        _one_line(code, err, "--resume", "visited")  # the set, or a frontier state not in it
 
 
 @pytest.mark.parametrize("name", ["queue_words", "queue_fps", "visited", "init_rows"])
@@ -445,12 +515,12 @@ def test_a_zeroed_array_resealed_is_refused(saved, tmp_path, name):
     _one_line(code, err, "--resume")
 
 
-def test_state_json_edited_and_resealed_is_one_line_or_the_same_run(saved, uninterrupted,
-                                                                    tmp_path):
+def test_state_json_edited_and_resealed_is_one_line_or_the_same_run(saved, uninterrupted, tmp_path):
     """Bytes of state.json flipped and resealed: one line, exit 2 (not an internal error:
     main gave "ValueError: byte must be in range(0, 256)", exit 1), or, where the edit
     means nothing (the seconds spent, whitespace), exactly the uninterrupted run."""
     import random
+
     data = (_files(saved)[0] / "state.json").read_bytes()
     rng = random.Random(27)
     refused = 0
@@ -468,8 +538,9 @@ def test_state_json_edited_and_resealed_is_one_line_or_the_same_run(saved, unint
     assert refused >= 20
 
 
-@pytest.mark.parametrize("edit", ["n_states", "manifest states", "manifest level",
-                                  "base", "found index", "link"])
+@pytest.mark.parametrize(
+    "edit", ["n_states", "manifest states", "manifest level", "base", "found index", "link"]
+)
 def test_counts_that_do_not_add_up_are_refused(saved, tmp_path, edit):
     """State count, level sizes, visited set, links and the manifest must agree."""
     ck = _copy(saved, tmp_path)
@@ -477,8 +548,11 @@ def test_counts_that_do_not_add_up_are_refused(saved, tmp_path, edit):
     state = json.loads((folder / "state.json").read_text())
     if edit == "n_states":
         state["n_states"] += 1
-        _reseal(ck, "visited.npy", _npy(np.append(np.load(folder / "visited.npy"),
-                                                  np.uint64(2**64 - 1))))
+        _reseal(
+            ck,
+            "visited.npy",
+            _npy(np.append(np.load(folder / "visited.npy"), np.uint64(2**64 - 1))),
+        )
     elif edit == "base":
         state["position"]["base"] = 1
     elif edit == "found index":

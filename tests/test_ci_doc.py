@@ -2,6 +2,7 @@
 copied to a temporary folder (with ``daxcheck`` on PATH), pass there, and fail with the
 trace on disk after a wrong design change; the workflow runs the script and uploads what it
 writes."""
+
 import os
 import re
 import shutil
@@ -33,14 +34,14 @@ def block(info: str) -> str:
 
 
 def sh(script: str, cwd: Path, bin_dir: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-           "COLUMNS": "120"}
-    return subprocess.run(["sh", "-c", script], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "COLUMNS": "120"}
+    return subprocess.run(
+        ["sh", "-c", script], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_the_shell_gate_of_docs_ci_on_a_copied_project(tmp_path):
-    bin_dir = tmp_path / "bin"                    # `daxcheck` as installed by pip
+    bin_dir = tmp_path / "bin"  # `daxcheck` as installed by pip
     bin_dir.mkdir()
     shim = bin_dir / "daxcheck"
     shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m daxcheck "$@"\n')
@@ -52,7 +53,7 @@ def test_the_shell_gate_of_docs_ci_on_a_copied_project(tmp_path):
     r = sh(block("sh setup"), work, bin_dir)
     assert r.returncode == 0, r.stdout + r.stderr
     (work / "ci" / "gate.sh").write_text(block("sh ci/gate.sh"))
-    clone = tmp_path / "runner" / "checkout"      # the CI's clone, elsewhere
+    clone = tmp_path / "runner" / "checkout"  # the CI's clone, elsewhere
     shutil.copytree(work, clone)
     shutil.rmtree(tmp_path / "laptop")
 
@@ -62,16 +63,24 @@ def test_the_shell_gate_of_docs_ci_on_a_copied_project(tmp_path):
     assert xml.failures == 0 and xml.tests > 0
     assert (clone / "daxcheck.json").is_file() and (clone / "daxcheck-summary.md").is_file()
 
-    d = clone / "designs.py"                      # a wrong change: the fixed design broken
-    d.write_text(d.read_text().replace(
-        "register_design(FIXED)\n", "register_design(DirtyOnlyIfNew(**{f.name: getattr("
-        "FIXED, f.name) for f in fields(Design)}))\n"))
+    d = clone / "designs.py"  # a wrong change: the fixed design broken
+    d.write_text(
+        d.read_text().replace(
+            "register_design(FIXED)\n",
+            "register_design(DirtyOnlyIfNew(**{f.name: getattr("
+            "FIXED, f.name) for f in fields(Design)}))\n",
+        )
+    )
     r = sh("sh ci/gate.sh", clone, bin_dir)
     assert r.returncode == 1, r.stdout + r.stderr
     trace = clone / "gate-failures" / "dsync-dirty-if-pinned__dsync_writes_survive_crash.itf.json"
     assert trace.is_file()
-    failed = {(c.classname, c.name) for s in JUnitXml.fromfile(str(clone / "daxcheck-junit.xml"))
-              for c in s if any(isinstance(x, Failure) for x in c.result)}
+    failed = {
+        (c.classname, c.name)
+        for s in JUnitXml.fromfile(str(clone / "daxcheck-junit.xml"))
+        for c in s
+        if any(isinstance(x, Failure) for x in c.result)
+    }
     assert ("dsync-dirty-if-pinned", "dsync_writes_survive_crash") in failed
     hint = "daxcheck gate --update ci/manifest.json --designs designs.py --properties props.py"
     assert hint in r.stdout and hint in DOC.read_text()
@@ -96,7 +105,7 @@ def test_the_install_step_names_a_real_source(tmp_path):
     assert '"${DAXCHECK_SOURCE:-./daxcheck}"' in install and "submodules: true" in wf
     assert '"${DAXCHECK_SOURCE:-./daxcheck}"' in wf and "vars.DAXCHECK_SOURCE" in wf
     assert "  daxcheck/ " in text
-    bin_dir = tmp_path / "bin"           # python3 that records what pip was asked to install
+    bin_dir = tmp_path / "bin"  # python3 that records what pip was asked to install
     bin_dir.mkdir()
     stub = bin_dir / "python3"
     stub.write_text('#!/bin/sh\n[ "$1 $2 $3" = "-m pip install" ] && echo "$4" >> installed\n')
@@ -105,8 +114,16 @@ def test_the_install_step_names_a_real_source(tmp_path):
     (tmp_path / "ci" / "gate.sh").write_text("true\n")
     assert sh(install, tmp_path, bin_dir).returncode == 0
     env_src = "daxcheck @ git+https://git.example.org/daxcheck.git@v0.1.0"
-    r = subprocess.run(["sh", "-c", install], cwd=tmp_path, capture_output=True, text=True,
-                       env={**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-                            "DAXCHECK_SOURCE": env_src})
+    r = subprocess.run(
+        ["sh", "-c", install],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+            "DAXCHECK_SOURCE": env_src,
+        },
+    )
     assert r.returncode == 0
     assert (tmp_path / "installed").read_text().splitlines() == ["./daxcheck", env_src]

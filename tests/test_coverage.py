@@ -1,5 +1,6 @@
 """Spec coverage (issue 28): decision sites found in the source, outcomes recorded while an
 engine explores, and the report's numbers."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -43,8 +44,9 @@ def test_sites_are_read_from_the_source(tmp_path):
     sites = scan_file(p, "decide.py")
     kinds = [(s.kind, s.operand) for s in sites]
     # require, when, If, And x2 operands, Or with a starred operand (one decision).
-    assert sorted(kinds) == sorted([("require", 0), ("when", 0), ("If", 0), ("And", 0),
-                                    ("And", 1), ("Or", -1)])
+    assert sorted(kinds) == sorted(
+        [("require", 0), ("when", 0), ("If", 0), ("And", 0), ("And", 1), ("Or", -1)]
+    )
     assert {s.function for s in sites} == {"f"}
 
 
@@ -52,14 +54,14 @@ def test_the_recorder_notes_each_way_and_operands_that_decide_alone(tmp_path):
     m, p = _module(tmp_path, SOURCE)
     sites = {(s.kind, s.operand): s for s in scan_file(p, "decide.py")}
     with Recorder({str(p): "decide.py"}, modules=[m]) as rec:
-        m.f(1, 1, ())        # And true; when true
-        m.f(1, 2, ())        # And false by operand 1 alone; when false
-        m.f(9, 1, ())        # disabled: require false
+        m.f(1, 1, ())  # And true; when true
+        m.f(1, 2, ())  # And false by operand 1 alone; when false
+        m.f(9, 1, ())  # disabled: require false
     seen = rec.decisions
     assert seen[sites[("require", 0)].key] == TRUE | FALSE
     assert seen[sites[("when", 0)].key] == TRUE | FALSE
     assert seen[sites[("And", 1)].key] == TRUE | FALSE | ALONE
-    assert seen[sites[("And", 0)].key] == TRUE          # never false: a gap
+    assert seen[sites[("And", 0)].key] == TRUE  # never false: a gap
     # Outside the block the module has the plain vocabulary again.
     assert m.And is vocab.And and m.If is vocab.If
 
@@ -67,10 +69,12 @@ def test_the_recorder_notes_each_way_and_operands_that_decide_alone(tmp_path):
 def test_symbolic_conditions_decide_nothing(tmp_path):
     m, p = _module(tmp_path, SOURCE)
 
-    class Term:                     # what the read-set analysis passes
+    class Term:  # what the read-set analysis passes
         def __eq__(self, other):
             return self
+
         __ne__ = __eq__
+
     with Recorder({str(p): "decide.py"}, modules=[m]) as rec:
         try:
             m.f(Term(), Term(), ())
@@ -86,7 +90,7 @@ def test_a_design_covers_its_operations_and_leaves_the_rest_unreached():
     assert t["sites"] == t["both"] + t["one_way"] + t["unreached"]
     assert 0 < t["both"] < t["sites"]
     assert cov.operations["dax_toggle"] == TRUE | FALSE
-    assert "reflink" not in cov.operations           # not in this design's scope
+    assert "reflink" not in cov.operations  # not in this design's scope
     assert cov.designs[0][0] == "dax-toggle-on-evict"
     page = html_report(cov)
     assert page.count("class='none'") >= 1 and page.count("class='both'") >= 1
@@ -103,8 +107,12 @@ def test_merging_is_a_union():
 
 # ------------------------------------------------------------------ Z3 explanations
 def _gaps(cov, limit=None):
-    gaps = [(s, want) for s in cov.sites for want in (TRUE, FALSE)
-            if cov.outcome(s) and not cov.outcome(s) & want]
+    gaps = [
+        (s, want)
+        for s in cov.sites
+        for want in (TRUE, FALSE)
+        if cov.outcome(s) and not cov.outcome(s) & want
+    ]
     return gaps[:limit] if limit else gaps
 
 
@@ -155,8 +163,20 @@ def test_z3_finds_what_a_shallow_exploration_missed_and_the_trace_decides_it():
 
 def test_coverage_command_writes_json_and_html_and_gates_on_a_share(tmp_path, capsys):
     out_json, out_html = tmp_path / "c.json", tmp_path / "c.html"
-    code = main(["coverage", "--design", "dax-toggle-on-evict", "-q", "--json", str(out_json),
-                 "--html", str(out_html), "--property", "no_stale_data"])
+    code = main(
+        [
+            "coverage",
+            "--design",
+            "dax-toggle-on-evict",
+            "-q",
+            "--json",
+            str(out_json),
+            "--html",
+            str(out_html),
+            "--property",
+            "no_stale_data",
+        ]
+    )
     assert code == 0
     doc = json.loads(out_json.read_text())
     assert doc["format"] == "daxcheck-coverage" and doc["totals"]["sites"] == len(doc["sites"])
@@ -166,9 +186,35 @@ def test_coverage_command_writes_json_and_html_and_gates_on_a_share(tmp_path, ca
     # Far under 100%: --fail-under 99 fails; a file daxcheck did not write is kept.
     mine = tmp_path / "mine.json"
     mine.write_text("my notes\n")
-    assert main(["coverage", "--design", "dax-toggle-on-evict", "-q",
-                 "--property", "no_stale_data", "--fail-under", "99"]) == 1
-    assert main(["coverage", "--design", "dax-toggle-on-evict", "-q",
-                 "--property", "no_stale_data", "--json", str(mine)]) == 2
+    assert (
+        main(
+            [
+                "coverage",
+                "--design",
+                "dax-toggle-on-evict",
+                "-q",
+                "--property",
+                "no_stale_data",
+                "--fail-under",
+                "99",
+            ]
+        )
+        == 1
+    )
+    assert (
+        main(
+            [
+                "coverage",
+                "--design",
+                "dax-toggle-on-evict",
+                "-q",
+                "--property",
+                "no_stale_data",
+                "--json",
+                str(mine),
+            ]
+        )
+        == 2
+    )
     assert mine.read_text() == "my notes\n"
     assert main(["coverage", "--design", "no-such-design"]) == 2

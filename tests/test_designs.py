@@ -5,6 +5,7 @@ and replays every shipped counterexample; each design violates exactly what it d
 After an intended spec change, regenerate the manifest and the counterexamples with
 ``daxcheck gate --update`` and review the diff.
 """
+
 import pytest
 
 from daxcheck.checker.results import HOLDS, VIOLATED
@@ -18,8 +19,12 @@ def test_shipped_gate_passes(shipped_gate):
 
 
 def test_every_violation_has_a_reproducing_counterexample(shipped_gate):
-    want = {f"{c.result.design}__{p}.itf.json" for c in shipped_gate.checks
-            for p, v in c.result.verdicts.items() if v.status == VIOLATED}
+    want = {
+        f"{c.result.design}__{p}.itf.json"
+        for c in shipped_gate.checks
+        for p, v in c.result.verdicts.items()
+        if v.status == VIOLATED
+    }
     assert want and dict(shipped_gate.replayed) == {f: "reproduces" for f in want}
 
 
@@ -34,9 +39,14 @@ def test_design_violates_exactly_what_it_declares(shipped_gate, name):
 
 def test_seed_pairs_differ_in_one_setting():
     """Each seed's broken and fixed design differ in exactly one kernel decision."""
-    pairs = [("reflink-single-owner", "reflink-shared-count"), ("immutable-extents", "immutable-no-reflink"),
-             ("userspace-flush", "map-sync"), ("cow-single-iomap", "cow-srcmap"),
-             ("cow-in-core-refcount", "cow-srcmap"), ("hole-size-unknown", "iomap-hole-size")]
+    pairs = [
+        ("reflink-single-owner", "reflink-shared-count"),
+        ("immutable-extents", "immutable-no-reflink"),
+        ("userspace-flush", "map-sync"),
+        ("cow-single-iomap", "cow-srcmap"),
+        ("cow-in-core-refcount", "cow-srcmap"),
+        ("hole-size-unknown", "iomap-hole-size"),
+    ]
     for bad, good in pairs:
         a, b = DESIGNS[bad].settings(), DESIGNS[good].settings()
         diff = {k for k in a if a[k] != b[k]}
@@ -49,6 +59,7 @@ def test_history_items_are_pairs_differing_in_one_setting():
     """Each history item (fsdax-history.md 1-10) is a pair or triple in one scope: the fixed
     design holds, each broken one violates, and they differ in exactly one setting."""
     from daxcheck.spec.history import HISTORY
+
     assert len(HISTORY) >= 20 and len(DESIGNS) >= 33
     items = {}
     for d in HISTORY:
@@ -68,5 +79,6 @@ def test_history_items_are_pairs_differing_in_one_setting():
 
 def test_every_action_family_is_in_some_shipped_scope():
     from daxcheck.spec.ops import SHIPPED_FAMILIES
+
     covered = {f for d in DESIGNS.values() for f in d.families}
     assert set(SHIPPED_FAMILIES) <= covered

@@ -4,6 +4,7 @@ through the CLI; bad options and a missing Ray are one-line errors.
 
 One local Ray session (4 logical CPUs: 2 partition actors, 2 for simulate's tasks) is
 shared by the whole module; the tests that need no Ray run without starting it."""
+
 import json
 import sys
 
@@ -21,13 +22,26 @@ ALL = list(PROPERTIES.values())
 # A subset of the shipped designs at their default bounds for CI: one per family of
 # mechanisms, violated and holding, including the largest (cow-srcmap, 137,705 states).
 # test_every_design (slow) runs them all.
-CI_DESIGNS = ("hole-size-unknown", "map-sync", "dedupe-stale-srcmap", "pmd-lookup-index-only",
-              "reflink-single-owner", "immutable-extents", "cow-srcmap")
+CI_DESIGNS = (
+    "hole-size-unknown",
+    "map-sync",
+    "dedupe-stale-srcmap",
+    "pmd-lookup-index-only",
+    "reflink-single-owner",
+    "immutable-extents",
+    "cow-srcmap",
+)
 
 
 def _summary(r):
-    return (r.stats.states, r.stats.depth, r.stats.fired, r.stats.transitions, r.never_fired,
-            {k: (v.status, v.depth, v.complete, v.items, v.trace) for k, v in r.verdicts.items()})
+    return (
+        r.stats.states,
+        r.stats.depth,
+        r.stats.fired,
+        r.stats.transitions,
+        r.never_fired,
+        {k: (v.status, v.depth, v.complete, v.items, v.trace) for k, v in r.verdicts.items()},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +49,7 @@ def pool():
     pytest.importorskip("ray")
     from daxcheck.checker.distributed import bfs, workers
     from daxcheck.checker.distributed.session import ray_session
+
     with ray_session(4) as ray:
         p = bfs.shared_pool(ray, 2)
         try:
@@ -49,11 +64,13 @@ def from_level_0(monkeypatch):
     """The workers explore every level: no level is left to the driver (at the default
     handoff, one chunk, the driver would explore most of these small designs alone)."""
     from daxcheck.checker.distributed import bfs
+
     monkeypatch.setattr(bfs, "HANDOFF", 0)
 
 
 def _same_as_one_process(pool, m, props, budget=Budget(), handoff=None, stats=None):
     from daxcheck.checker.distributed.bfs import explore_distributed
+
     a = explore(m, props, budget=budget)
     b = explore_distributed(m, props, pool, budget=budget, handoff=handoff, stats_out=stats)
     assert _summary(b) == _summary(a)
@@ -74,23 +91,30 @@ def test_workers_take_over_from_the_driver_mid_search(pool):
     workers go on from its frontier, visited set and key tables: the one-process result,
     with counterexamples found on either side of the handoff (their traces run through the
     driver's links and the workers'), and a --max-states cut after it."""
-    m = DaxModel(DESIGNS["dedupe-stale-srcmap"])       # levels of 8, 56, 304, 1296, 3968 states
+    m = DaxModel(DESIGNS["dedupe-stale-srcmap"])  # levels of 8, 56, 304, 1296, 3968 states
     for h, level in ((50, 2), (1000, 4), (3000, 5)):
         stats = {}
         r = _same_as_one_process(pool, m, ALL, handoff=h, stats=stats)
         assert stats["handoff"] == level
         assert {v.depth for v in r.verdicts.values() if v.status == VIOLATED} == {5}
-    stats = {}                                          # violated at depth 3, then level 4 on
-    r = _same_as_one_process(pool, DaxModel(DESIGNS["hole-size-unknown"]), ALL, handoff=300,
-                             stats=stats)
+    stats = {}  # violated at depth 3, then level 4 on
+    r = _same_as_one_process(
+        pool, DaxModel(DESIGNS["hole-size-unknown"]), ALL, handoff=300, stats=stats
+    )
     assert stats["handoff"] == 4 and r.stats.depth == 5
     stats = {}
-    r = _same_as_one_process(pool, DaxModel(DESIGNS["cow-srcmap"]), ALL, Budget(max_states=9000),
-                             handoff=500, stats=stats)
+    r = _same_as_one_process(
+        pool,
+        DaxModel(DESIGNS["cow-srcmap"]),
+        ALL,
+        Budget(max_states=9000),
+        handoff=500,
+        stats=stats,
+    )
     assert r.stats.states == 9000 and r.stats.stopped and stats["handoff"] >= 2
     stats = {}
     _same_as_one_process(pool, m, ALL, stats=stats)
-    assert stats["handoff"] is None         # the default, one chunk: never reached here
+    assert stats["handoff"] is None  # the default, one chunk: never reached here
 
 
 def test_stop_when_every_property_is_violated_and_max_states(pool, from_level_0):
@@ -136,6 +160,7 @@ class _InProcess:
 
     def __init__(self, n):
         from daxcheck.checker.distributed.bfs import PartitionWorker
+
         self.n, self.ray = n, self
         self.actors = [self._Actor(PartitionWorker(r, n)) for r in range(n)]
 
@@ -158,13 +183,16 @@ def test_three_workers_equal_the_one_process_explorer():
     explorer's result, also cut by --max-states (no Ray: the workers run in this
     process)."""
     from daxcheck.checker.distributed.bfs import explore_distributed
+
     m = DaxModel(DESIGNS["hole-size-unknown"])
     for budget in (Budget(), Budget(max_states=777)):
         for handoff, level in ((0, 0), (30, 3)):
             stats = {}
-            assert _summary(explore_distributed(m, ALL, _InProcess(3), budget=budget,
-                                                handoff=handoff, stats_out=stats)) == \
-                _summary(explore(m, ALL, budget=budget))
+            assert _summary(
+                explore_distributed(
+                    m, ALL, _InProcess(3), budget=budget, handoff=handoff, stats_out=stats
+                )
+            ) == _summary(explore(m, ALL, budget=budget))
             assert stats["handoff"] == level
 
 
@@ -172,12 +200,14 @@ def test_workers_share_their_key_table_entries():
     """At each level's end the workers hand each other the projections they evaluated:
     entries are taken over (and the result is still the one-process explorer's)."""
     from daxcheck.checker.distributed.bfs import explore_distributed
+
     m = DaxModel(DESIGNS["cow-srcmap"])
     stats = {}
-    assert _summary(explore_distributed(m, ALL, _InProcess(2), stats_out=stats, handoff=0)) == \
-        _summary(explore(m, ALL))
+    assert _summary(
+        explore_distributed(m, ALL, _InProcess(2), stats_out=stats, handoff=0)
+    ) == _summary(explore(m, ALL))
     shared = [lv.get("shared_entries", 0) for lv in stats["levels"]]
-    assert sum(shared) > 0 and shared[-1] == 0      # nothing after the last level
+    assert sum(shared) > 0 and shared[-1] == 0  # nothing after the last level
 
 
 @pytest.mark.slow
@@ -195,8 +225,13 @@ def test_cli_check_workers_2_writes_the_same_trace(pool, tmp_path, capsys, from_
     and writes the same counterexample (ITF states and actions)."""
     args = ["check", "--design", "hole-size-unknown", "--quiet"]
     assert main(args + ["--out", str(tmp_path / "one")]) == 12
-    assert main(args + ["--workers", "2", "--out", str(tmp_path / "two"),
-                        "--json", str(tmp_path / "r.json")]) == 12
+    assert (
+        main(
+            args
+            + ["--workers", "2", "--out", str(tmp_path / "two"), "--json", str(tmp_path / "r.json")]
+        )
+        == 12
+    )
     files = sorted(p.name for p in (tmp_path / "one").iterdir())
     assert files and files == sorted(p.name for p in (tmp_path / "two").iterdir())
     for f in files:
@@ -211,6 +246,7 @@ def test_simulate_workers_is_deterministic_and_finds_the_violation(pool):
     violation is found and shrunk to within 2 steps of the BFS depth; the same seed and
     worker count give the same result."""
     from daxcheck.checker.distributed.swarm import simulate_distributed, worker_plan
+
     m = DaxModel(DESIGNS["dma-pin-ignored"])
     props = [PROPERTIES[p] for p in sorted(DESIGNS["dma-pin-ignored"].expect_violated)]
     bfs = explore(m, props)
@@ -225,7 +261,7 @@ def test_simulate_workers_is_deterministic_and_finds_the_violation(pool):
     assert [w["swarm"] for w in worker_plan(7, 1, 3)] == [False, True, True]
 
 
-SPIN = '''
+SPIN = """
 import dataclasses
 from daxcheck.spec.designs import DESIGNS, Design, register_design
 
@@ -240,40 +276,65 @@ class Spin(Design):
 
 register_design(Spin(**{{**{{f.name: getattr(DESIGNS["iomap-hole-size"], f.name)
                            for f in dataclasses.fields(Design)}}, "name": "spin"}}))
-'''
+"""
 
 
-@pytest.mark.parametrize("body, limit, stop", [
-    ("pass", "2", "in user code {f}:9"),
-    ("try:\n                while True:\n                    pass\n            except "
-     "BaseException:\n                pass", "1", "(the Ray workers did not stop: killed)")])
-def test_time_limit_stops_a_hook_that_never_returns_in_a_worker(pool, tmp_path, body, limit,
-                                                                stop, from_level_0):
+@pytest.mark.parametrize(
+    "body, limit, stop",
+    [
+        ("pass", "2", "in user code {f}:9"),
+        (
+            "try:\n                while True:\n                    pass\n            except "
+            "BaseException:\n                pass",
+            "1",
+            "(the Ray workers did not stop: killed)",
+        ),
+    ],
+)
+def test_time_limit_stops_a_hook_that_never_returns_in_a_worker(
+    pool, tmp_path, body, limit, stop, from_level_0
+):
     """A user's design hook that never returns inside the Ray workers: --time-limit stops
     it there (naming the user's file:line; the limit leaves the workers' setup time to
     reach the hook on a loaded machine), or, when the hook swallows the stop, the driver
     kills the workers; incomplete, exit 75, one line; the next design runs on new
     workers."""
     from helpers import dax_here
+
     f = tmp_path / "spin.py"
     f.write_text(SPIN.format(body=body))
-    code, out, err = dax_here("check", "--designs", str(f), "--design", "spin", "--design",
-                              "map-sync", "--workers", "2", "--time-limit", limit,
-                              "--no-write", "--quiet")
+    code, out, err = dax_here(
+        "check",
+        "--designs",
+        str(f),
+        "--design",
+        "spin",
+        "--design",
+        "map-sync",
+        "--workers",
+        "2",
+        "--time-limit",
+        limit,
+        "--no-write",
+        "--quiet",
+    )
     assert code == 75, out + err
     assert f"incomplete: spin: time limit {limit}s reached {stop.format(f=f)}\n" in out
     assert "incomplete: map-sync" not in out and err == ""
 
 
-@pytest.mark.parametrize("args, msg", [
-    (["check", "--workers", "0"], "--workers: '0' is not at least 1"),
-    (["check", "--workers", "-2"], "--workers: '-2' is not at least 1"),
-    (["check", "--ray-address", "auto"], "--ray-address needs --workers N with N >= 2"),
-    (["simulate", "--workers", "1", "--ray-address", "auto"], "--ray-address needs"),
-    (["check", "--workers", "2", "--exact"], "--exact is not supported with --workers"),
-    (["check", "--workers", "2", "--symmetry"], "--symmetry is not supported"),
-    (["check", "--workers", "2", "--engine", "z3"], "--engine z3 is not supported"),
-])
+@pytest.mark.parametrize(
+    "args, msg",
+    [
+        (["check", "--workers", "0"], "--workers: '0' is not at least 1"),
+        (["check", "--workers", "-2"], "--workers: '-2' is not at least 1"),
+        (["check", "--ray-address", "auto"], "--ray-address needs --workers N with N >= 2"),
+        (["simulate", "--workers", "1", "--ray-address", "auto"], "--ray-address needs"),
+        (["check", "--workers", "2", "--exact"], "--exact is not supported with --workers"),
+        (["check", "--workers", "2", "--symmetry"], "--symmetry is not supported"),
+        (["check", "--workers", "2", "--engine", "z3"], "--engine z3 is not supported"),
+    ],
+)
 def test_bad_distributed_options_are_one_line_errors(args, msg, capsys):
     with pytest.raises(SystemExit) if "is not at least" in msg else _no_raise():
         code = main(args + ["--design", "map-sync", "--no-write"])
@@ -284,13 +345,15 @@ def test_bad_distributed_options_are_one_line_errors(args, msg, capsys):
 
 def test_without_ray_workers_2_says_how_to_install(monkeypatch, capsys):
     from daxcheck.checker.distributed import workers
+
     monkeypatch.setattr(workers, "SHARED_POOLS", {})
-    monkeypatch.setitem(sys.modules, "ray", None)      # import ray -> ImportError
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
     for cmd in (["check"], ["simulate", "--runs", "3"]):
         assert main(cmd + ["--workers", "2", "--design", "map-sync", "--no-write"]) == 2
         err = capsys.readouterr().err
-        assert err == ("daxcheck: error: --workers N>=2 needs Ray: "
-                       "pip install 'daxcheck[distributed]'\n")
+        assert err == (
+            "daxcheck: error: --workers N>=2 needs Ray: pip install 'daxcheck[distributed]'\n"
+        )
 
 
 class _no_raise:

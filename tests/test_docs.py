@@ -1,6 +1,7 @@
 """README.md and docs/ cannot go stale: every block of command output is regenerated from
 its marker by docs/regen.py and compared here; the tutorial's snippets are the whole
 tutorial file; the quickstart is first; every relative link resolves."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers import dax_here
 
 from daxcheck import registries
 from daxcheck.checker.explicit.explore import explore
@@ -17,17 +19,19 @@ from daxcheck.checker.runner import load_user_files
 from daxcheck.properties import PROPERTIES
 from daxcheck.spec.designs import DESIGNS
 from daxcheck.spec.model import DaxModel
-from helpers import dax_here
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
-OWN_DOCS = [README, ROOT / "CONTRIBUTING.md",
-            *[p for p in sorted((ROOT / "docs").glob("*.md")) if p.name != "real-dax.md"]]
+OWN_DOCS = [
+    README,
+    ROOT / "CONTRIBUTING.md",
+    *[p for p in sorted((ROOT / "docs").glob("*.md")) if p.name != "real-dax.md"],
+]
 """The documents these rules cover (docs/real-dax.md is the real-DAX campaign's record)."""
 
 _spec = importlib.util.spec_from_file_location("docs_regen", ROOT / "docs" / "regen.py")
 regen = importlib.util.module_from_spec(_spec)
-sys.modules["docs_regen"] = regen          # dataclasses look their module up there
+sys.modules["docs_regen"] = regen  # dataclasses look their module up there
 _spec.loader.exec_module(regen)
 
 WITH_OUTPUT = [p for p in regen.DOCS if regen.blocks(p.read_text())]
@@ -50,9 +54,12 @@ def test_regen_compares_excerpts_and_normalises_times():
     assert regen.matches("a\nb 0.3s\n...\ne", out)
     assert regen.matches("a\n...\nc\n...", out)
     assert not regen.matches("a\n...\nx\n...", out)
-    assert not regen.matches("a\nb 0.3s\nc", out)       # no elision: the whole output
+    assert not regen.matches("a\nb 0.3s\nc", out)  # no elision: the whole output
     assert regen.parse_marker("COLUMNS=110 daxcheck list hooks exit 12") == (
-        {"COLUMNS": "110"}, ["list", "hooks"], 12)
+        {"COLUMNS": "110"},
+        ["list", "hooks"],
+        12,
+    )
     with pytest.raises(ValueError):
         regen.parse_marker("rm -rf /")
 
@@ -68,7 +75,8 @@ def test_every_bare_block_is_generated_or_a_dated_measurement(doc):
         if line.startswith("```"):
             if not inside and line == "```":
                 assert re.match(r"<!-- (output|measured): ", lines[i - 1]), (
-                    f"{doc.name}:{i + 1}: a bare block without an output/measured marker")
+                    f"{doc.name}:{i + 1}: a bare block without an output/measured marker"
+                )
             inside = not inside
 
 
@@ -86,7 +94,8 @@ def test_the_tutorial_snippets_are_the_whole_file(tmp_path):
         bad = explore(DaxModel(DESIGNS["dsync-dirty-if-new"]), props)
         good = explore(DaxModel(DESIGNS["dsync-dirty-if-pinned"]), props)
     assert {p: v.depth for p, v in bad.verdicts.items() if v.status == VIOLATED} == {
-        "dsync_writes_survive_crash": 2}
+        "dsync_writes_survive_crash": 2
+    }
     assert {v.status for v in good.verdicts.values()} == {HOLDS}
 
 
@@ -102,19 +111,31 @@ def test_readme_is_a_quickstart():
     test_cmd = "python -m pytest -q -p no:cacheprovider"
     assert f"pip install -q -e '.[test,distributed]' && {test_cmd}" in head
     assert re.search(rf"^{re.escape(test_cmd)}$", (ROOT / ".ci" / "run").read_text(), re.M)
-    for heading in ("## Reading the output", "## Find a counterexample", "## Write an invariant",
-                    "## Gate CI on a design change"):
+    for heading in (
+        "## Reading the output",
+        "## Find a counterexample",
+        "## Write an invariant",
+        "## Gate CI on a design change",
+    ):
         assert heading in lines
-    for link in ("docs/extending.md", "docs/ci.md", "docs/engines.md", "docs/benchmarks.md",
-                 "docs/real-dax.md", "ARCHITECTURE.md", "CHANGELOG.md"):
+    for link in (
+        "docs/extending.md",
+        "docs/ci.md",
+        "docs/engines.md",
+        "docs/benchmarks.md",
+        "docs/real-dax.md",
+        "ARCHITECTURE.md",
+        "CHANGELOG.md",
+    ):
         assert f"]({link})" in text, link
     prose = re.sub(r"```.*?```", "", text, flags=re.S)
     assert "this VM" not in prose and "this machine" not in prose
     assert all(m.group(0) == "2-core VM" for m in re.finditer(r"\S+ VM", prose))
 
 
-@pytest.mark.parametrize("doc", [*OWN_DOCS, ROOT / "ARCHITECTURE.md", ROOT / "CHANGELOG.md"],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "doc", [*OWN_DOCS, ROOT / "ARCHITECTURE.md", ROOT / "CHANGELOG.md"], ids=lambda p: p.name
+)
 def test_relative_links_resolve(doc):
     for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", doc.read_text()):
         if "://" in target or target.startswith("mailto:"):

@@ -4,6 +4,7 @@ Each registered engine is checked against the function it wraps (same verdicts, 
 traces, statistics), the runner's entry points against the engines, and the options an
 engine does not support against a one-line InputError.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -22,8 +23,13 @@ SHIPPED = [p for p in PROPERTIES.values() if p.origin == "shipped"]
 
 def summary(res):
     """What two runs of the same search must agree on."""
-    return ({k: (v.status, v.depth, v.complete, v.trace) for k, v in res.verdicts.items()},
-            res.stats.states, res.stats.transitions, res.stats.depth, res.stats.stopped)
+    return (
+        {k: (v.status, v.depth, v.complete, v.trace) for k, v in res.verdicts.items()},
+        res.stats.states,
+        res.stats.transitions,
+        res.stats.depth,
+        res.stats.stopped,
+    )
 
 
 def model(name, depth=None):
@@ -32,8 +38,15 @@ def model(name, depth=None):
 
 
 def test_every_strategy_is_registered_behind_the_protocol():
-    assert set(engines.ENGINES) == {"bfs", "reference", "bmc", "prove", "simulate",
-                                    "distributed", "swarm"}
+    assert set(engines.ENGINES) == {
+        "bfs",
+        "reference",
+        "bmc",
+        "prove",
+        "simulate",
+        "distributed",
+        "swarm",
+    }
     for name, e in engines.ENGINES.items():
         assert isinstance(e, Engine) and e.name == name and get(name) is e
 
@@ -94,7 +107,7 @@ def test_prove_engine_gives_verdicts_and_the_proof():
 def test_prove_design_returns_the_refuted_trace():
     m = model("userspace-flush")
     p = PROPERTIES["durable_after_sync"]
-    got = runner.run_prove(m, [p], k=5, command="daxcheck prove")   # refuted in the base case
+    got = runner.run_prove(m, [p], k=5, command="daxcheck prove")  # refuted in the base case
     assert got.incomplete is None and got.run.results[0].status == "refuted"
     t = got.traces[p.name]
     assert t.depth == 4 and t.meta["engine"] == "z3 k-induction base case"
@@ -114,8 +127,11 @@ def test_simulate_engine_equals_simulate():
 
 def test_distributed_engines_refuse_what_they_do_not_support():
     m = model("map-sync", 2)
-    for kw, what in (({"exact": True}, "--exact"), ({"symmetry": True}, "--symmetry"),
-                     ({}, "needs a worker pool")):
+    for kw, what in (
+        ({"exact": True}, "--exact"),
+        ({"symmetry": True}, "--symmetry"),
+        ({}, "needs a worker pool"),
+    ):
         with pytest.raises(InputError, match=what):
             get("distributed").check(EngineOptions(m, tuple(SHIPPED), **kw))
 

@@ -1,19 +1,20 @@
 """The explicit engine: BFS, shortest traces, budgets, memoisation — on a toy model apart
 from the filesystem spec, and on the spec with pinned state-space sizes."""
+
 from dataclasses import dataclass
 from typing import ClassVar
 
 import pytest
 
 from daxcheck.checker.explicit.explore import Budget, explore
-from daxcheck.checker.results import HOLDS, INCOMPLETE, VIOLATED
 from daxcheck.checker.explicit.transitions import MemoSuccessors, action_footprint
+from daxcheck.checker.results import HOLDS, INCOMPLETE, VIOLATED
 from daxcheck.properties import PROPERTIES, Property
-from daxcheck.spec.ops import Action
 from daxcheck.spec.designs import DESIGNS
 from daxcheck.spec.model import DaxModel
+from daxcheck.spec.ops import Action
 from daxcheck.spec.state import Bounds
-from daxcheck.spec.vocab import If, draft, freeze, require
+from daxcheck.spec.vocab import draft, freeze, require
 
 
 # ---------------------------------------------------------------- a toy model
@@ -119,8 +120,10 @@ def test_time_limit_gives_incomplete():
 
 
 def test_never_fired_actions_are_reported():
-    r = explore(DaxModel(DESIGNS["reflink-refused"], DESIGNS["reflink-refused"].bounds.replace(depth=3)),
-                list(PROPERTIES.values()))
+    r = explore(
+        DaxModel(DESIGNS["reflink-refused"], DESIGNS["reflink-refused"].bounds.replace(depth=3)),
+        list(PROPERTIES.values()),
+    )
     assert "reflink" in r.never_fired and "write" not in r.never_fired
 
 
@@ -128,7 +131,7 @@ def test_never_fired_actions_are_reported():
 PINNED = {  # (design, depth) -> distinct states (BFS to the depth bound, reference engine)
     ("map-sync", 4): 92,
     ("reflink-shared-count", 4): 414,  # FICLONE keeps a larger dst's tail (kernel oracle);
-    ("cow-srcmap", 3): 2229,           # fdatasync of a clean inode forces no log (real DAX)
+    ("cow-srcmap", 3): 2229,  # fdatasync of a clean inode forces no log (real DAX)
     ("hole-size-unknown", 3): 139,
 }
 
@@ -173,5 +176,6 @@ def test_memo_and_plain_explorations_agree_on_verdicts():
     a = explore(m, list(PROPERTIES.values()))
     b = explore(m, list(PROPERTIES.values()), memo=False)
     assert a.stats.states == b.stats.states
-    assert {k: (v.status, v.depth) for k, v in a.verdicts.items()} == \
-        {k: (v.status, v.depth) for k, v in b.verdicts.items()}
+    assert {k: (v.status, v.depth) for k, v in a.verdicts.items()} == {
+        k: (v.status, v.depth) for k, v in b.verdicts.items()
+    }

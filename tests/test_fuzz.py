@@ -10,6 +10,7 @@ in the working folder changed (snapshot before and after: a user's files, a FIFO
 ``*.itf.json.tmp`` of their own).  Runs are deterministic (``derandomize``); set
 ``DAXCHECK_FUZZ_RANDOM=1`` for fresh inputs and ``DAXCHECK_FUZZ_EXAMPLES=N`` for more.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -27,7 +28,8 @@ import time
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from daxcheck import registries
 from daxcheck.checker.cli import main
@@ -42,12 +44,19 @@ SECONDS = 20.0
 MAX_RSS_GROWTH_MB = 400
 """Largest growth of this process's peak memory over one category."""
 
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None, print_blob=True,
-                derandomize=not os.environ.get("DAXCHECK_FUZZ_RANDOM"),
-                suppress_health_check=list(HealthCheck))
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    print_blob=True,
+    derandomize=not os.environ.get("DAXCHECK_FUZZ_RANDOM"),
+    suppress_health_check=list(HealthCheck),
+)
 SMALL = "iomap-hole-size"
-TRACES = ("hole-size-unknown__mapping_matches_extents.itf.json",
-          "cow-single-iomap__no_stale_data.itf.json")
+TRACES = (
+    "hole-size-unknown__mapping_matches_extents.itf.json",
+    "cow-single-iomap__no_stale_data.itf.json",
+)
 COUNT: dict[str, int] = {}
 
 
@@ -63,15 +72,19 @@ def run(argv: list[str]) -> tuple[int, str, str, float]:
 
     def on_alarm(signum, frame):
         raise Hung(argv)
+
     old = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, 60)
     t0 = time.monotonic()
     try:
-        with registries.isolated(), contextlib.redirect_stdout(out), \
-                contextlib.redirect_stderr(err):
+        with (
+            registries.isolated(),
+            contextlib.redirect_stdout(out),
+            contextlib.redirect_stderr(err),
+        ):
             try:
                 code = main(argv)
-            except SystemExit as e:            # argparse: its one-line error, exit 2
+            except SystemExit as e:  # argparse: its one-line error, exit 2
                 code = e.code
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
@@ -84,16 +97,22 @@ def snapshot(root: Path, skip=("out",)) -> dict:
     files under 1 MiB, a hash of the contents (a FIFO is never opened)."""
     snap = {}
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if Path(dirpath, d).relative_to(root).parts[0]
-                       not in skip]
+        dirnames[:] = [
+            d for d in dirnames if Path(dirpath, d).relative_to(root).parts[0] not in skip
+        ]
         for name in dirnames + filenames:
             p = Path(dirpath, name)
             st_ = p.lstat()
             digest = None
             if stat.S_ISREG(st_.st_mode) and st_.st_size < 1 << 20:
                 digest = hashlib.sha256(p.read_bytes()).hexdigest()
-            snap[str(p.relative_to(root))] = (stat.S_IFMT(st_.st_mode), st_.st_size,
-                                              st_.st_mode, st_.st_mtime_ns, digest)
+            snap[str(p.relative_to(root))] = (
+                stat.S_IFMT(st_.st_mode),
+                st_.st_size,
+                st_.st_mode,
+                st_.st_mtime_ns,
+                digest,
+            )
     return snap
 
 
@@ -134,11 +153,11 @@ def ws(tmp_path_factory):
     (w / "latin1.py").write_bytes(b"x = '\xe9'\n")
     (w / "adir").mkdir()
     os.mkfifo(w / "fifo")
-    with open(w / "huge.itf.json", "wb") as f:     # sparse: 17 MiB, over the size cap
+    with open(w / "huge.itf.json", "wb") as f:  # sparse: 17 MiB, over the size cap
         f.truncate(17 << 20)
     (w / "small_manifest.json").write_text(json.dumps(_small_manifest(), indent=1))
     (w / "u").mkdir()
-    (w / "out").mkdir()                       # where an input may write (not snapshotted)
+    (w / "out").mkdir()  # where an input may write (not snapshotted)
     return w
 
 
@@ -162,20 +181,74 @@ def _small_manifest() -> dict:
 
 
 # ---------------------------------------------------------------- 1. command lines
-SPECIAL = ["fifo", "/dev/zero", "adir", "huge.itf.json", "no/such/file", "mine.json",
-           "bad.py", "text.txt", "empty.py", "latin1.py", "x[/dim].itf.json", "ünï.py", ""]
+SPECIAL = [
+    "fifo",
+    "/dev/zero",
+    "adir",
+    "huge.itf.json",
+    "no/such/file",
+    "mine.json",
+    "bad.py",
+    "text.txt",
+    "empty.py",
+    "latin1.py",
+    "x[/dim].itf.json",
+    "ünï.py",
+    "",
+]
 names = st.text(st.characters(codec="utf-8", exclude_characters="\x00"), max_size=30)
-bad_ints = st.one_of(st.sampled_from(["x", "-1", "1.5", "1e3", "", "0x10", "--", "nan",
-                                      "9" * 5000]), names.filter(lambda t: not t.strip().isdigit()))
+bad_ints = st.one_of(
+    st.sampled_from(["x", "-1", "1.5", "1e3", "", "0x10", "--", "nan", "9" * 5000]),
+    names.filter(lambda t: not t.strip().isdigit()),
+)
 bad_floats = st.sampled_from(["0", "-1", "nan", "inf", "-inf", "x", "", "1e999", "0.0"])
 COMMANDS = {
-    "check": ["--design", "--property", "--depth", "--files", "--blocks", "--phys",
-              "--tokens", "--procs", "--max-states", "--time-limit", "--out", "--json",
-              "--junit", "--summary", "--designs", "--properties", "--engine"],
-    "simulate": ["--design", "--property", "--depth", "--runs", "--seed", "--time-limit",
-                 "--weights", "--files", "--out", "--json", "--designs", "--properties"],
-    "prove": ["--design", "--property", "--k", "--max-k", "--lemmas", "--time-limit",
-              "--files", "--out", "--json", "--designs", "--properties"],
+    "check": [
+        "--design",
+        "--property",
+        "--depth",
+        "--files",
+        "--blocks",
+        "--phys",
+        "--tokens",
+        "--procs",
+        "--max-states",
+        "--time-limit",
+        "--out",
+        "--json",
+        "--junit",
+        "--summary",
+        "--designs",
+        "--properties",
+        "--engine",
+    ],
+    "simulate": [
+        "--design",
+        "--property",
+        "--depth",
+        "--runs",
+        "--seed",
+        "--time-limit",
+        "--weights",
+        "--files",
+        "--out",
+        "--json",
+        "--designs",
+        "--properties",
+    ],
+    "prove": [
+        "--design",
+        "--property",
+        "--k",
+        "--max-k",
+        "--lemmas",
+        "--time-limit",
+        "--files",
+        "--out",
+        "--json",
+        "--designs",
+        "--properties",
+    ],
     "replay": ["--design", "--pmem", "--crash-states", "--seed", "--designs", "--properties"],
     "view": ["--html"],
     "graph": ["--design", "--out", "--max-states", "--files", "--designs"],
@@ -184,10 +257,29 @@ COMMANDS = {
     "list": ["--designs", "--properties"],
     "oracle": ["--runs", "--seed", "--max-ops"],
 }
-BOUND_LIMITS = {"--files": (1, 3), "--blocks": (1, 3), "--phys": (1, 6), "--tokens": (1, 3),
-                "--procs": (1, 2), "--depth": (0, 60)}
-INTS = {"--depth", "--files", "--blocks", "--phys", "--tokens", "--procs", "--max-states",
-        "--runs", "--seed", "--k", "--max-k", "--max-ops", "--crash-states"}
+BOUND_LIMITS = {
+    "--files": (1, 3),
+    "--blocks": (1, 3),
+    "--phys": (1, 6),
+    "--tokens": (1, 3),
+    "--procs": (1, 2),
+    "--depth": (0, 60),
+}
+INTS = {
+    "--depth",
+    "--files",
+    "--blocks",
+    "--phys",
+    "--tokens",
+    "--procs",
+    "--max-states",
+    "--runs",
+    "--seed",
+    "--k",
+    "--max-k",
+    "--max-ops",
+    "--crash-states",
+}
 FLOATS = {"--time-limit"}
 FILES_IN = {"--designs", "--properties", "--pmem"}
 FILES_OUT = {"--json", "--junit", "--summary", "--html"}
@@ -198,8 +290,16 @@ def poison(draw, cmd: str) -> list[str]:
     """Tokens that make a command line bad input (exit 2) before any work is done."""
     flags = COMMANDS[cmd]
     kinds = ["unknown option", "extra"]
-    kinds += [k for k, fs in (("bad int", INTS), ("bad float", FLOATS), ("file in", FILES_IN),
-                              ("file out", FILES_OUT)) if set(flags) & fs]
+    kinds += [
+        k
+        for k, fs in (
+            ("bad int", INTS),
+            ("bad float", FLOATS),
+            ("file in", FILES_IN),
+            ("file out", FILES_OUT),
+        )
+        if set(flags) & fs
+    ]
     if "--design" in flags:
         kinds.append("unknown design")
     if "--property" in flags:
@@ -208,10 +308,18 @@ def poison(draw, cmd: str) -> list[str]:
         kinds.append("bound")
     if "--out" in flags:
         kinds.append("out is a file")
-    kinds += {"simulate": ["weights"], "prove": ["max-k"], "check": ["engine"],
-              "replay": ["trace"], "view": ["trace"], "gate": ["manifest"],
-              "oracle": ["oracle range"], "query": ["query"], "list": ["what"],
-              "graph": ["graph out"]}.get(cmd, [])
+    kinds += {
+        "simulate": ["weights"],
+        "prove": ["max-k"],
+        "check": ["engine"],
+        "replay": ["trace"],
+        "view": ["trace"],
+        "gate": ["manifest"],
+        "oracle": ["oracle range"],
+        "query": ["query"],
+        "list": ["what"],
+        "graph": ["graph out"],
+    }.get(cmd, [])
     kind = draw(st.sampled_from(kinds))
     pick = lambda fs: draw(st.sampled_from(sorted(set(flags) & fs)))  # noqa: E731
     if kind == "unknown option":
@@ -231,20 +339,40 @@ def poison(draw, cmd: str) -> list[str]:
     if kind == "unknown property":
         return ["--property", "zz" + draw(names)]
     if kind == "bound":
-        b = draw(st.sampled_from([f for f in BOUND_LIMITS if f in flags and not (
-            cmd == "simulate" and f == "--depth")]))     # simulate's --depth: walk length
+        b = draw(
+            st.sampled_from(
+                [
+                    f
+                    for f in BOUND_LIMITS
+                    if f in flags and not (cmd == "simulate" and f == "--depth")
+                ]
+            )
+        )  # simulate's --depth: walk length
         lo, hi = BOUND_LIMITS[b]
-        v = draw(st.one_of(st.integers(hi + 1, hi + 100), st.integers(hi + 1, 10**40),
-                           st.just(lo - 1).filter(lambda x: x >= 0)))
+        v = draw(
+            st.one_of(
+                st.integers(hi + 1, hi + 100),
+                st.integers(hi + 1, 10**40),
+                st.just(lo - 1).filter(lambda x: x >= 0),
+            )
+        )
         return [b, str(v)]
     if kind == "out is a file":
         return ["--out", "mine.json"]
     if kind == "weights":
-        return ["--weights", draw(st.sampled_from(["x", "crash=-1", "crash=nan", "crash=inf",
-                                                   "=1", "crash", "crash=1,", "nope=1"]))]
+        return [
+            "--weights",
+            draw(
+                st.sampled_from(
+                    ["x", "crash=-1", "crash=nan", "crash=inf", "=1", "crash", "crash=1,", "nope=1"]
+                )
+            ),
+        ]
     if kind == "max-k":
-        return [draw(st.sampled_from(["--max-k", "--k"])), draw(st.sampled_from(["0", "31",
-                                                                              str(10**20)]))]
+        return [
+            draw(st.sampled_from(["--max-k", "--k"])),
+            draw(st.sampled_from(["0", "31", str(10**20)])),
+        ]
     if kind == "engine":
         return ["--engine", draw(st.sampled_from(["z4", "", "EXPLICIT"]))]
     if kind == "trace":
@@ -252,8 +380,10 @@ def poison(draw, cmd: str) -> list[str]:
     if kind == "manifest":
         return [draw(st.sampled_from(SPECIAL))]
     if kind == "oracle range":
-        return [draw(st.sampled_from(["--runs", "--max-ops"])),
-                draw(st.sampled_from(["0", str(10**30), "1000001"]))]
+        return [
+            draw(st.sampled_from(["--runs", "--max-ops"])),
+            draw(st.sampled_from(["0", str(10**30), "1000001"])),
+        ]
     if kind == "query":
         return ["zz" + draw(names)]
     if kind == "what":
@@ -295,7 +425,7 @@ def command_lines(draw) -> list[str]:
     fill = draw(filler(cmd, avoid=bad[0]))
     parts = [fill, bad]
     if cmd in ("replay", "view") and parts[1][0].startswith("-"):
-        parts.insert(0, [draw(st.sampled_from(SPECIAL))])      # a bad positional as well
+        parts.insert(0, [draw(st.sampled_from(SPECIAL))])  # a bad positional as well
     if cmd == "view" and "--html" not in parts[1]:
         parts.append(["--html", "out/v.html"])
     if cmd == "graph" and "--out" not in parts[1]:
@@ -310,10 +440,12 @@ def command_lines(draw) -> list[str]:
 
 def test_fuzz_command_lines(ws):
     """>= EXAMPLES command lines, each bad in at least one way: exit 2, one line."""
+
     @FUZZ
     @given(argv=command_lines())
     def one(argv):
         check("cli", argv, {2}, ws)
+
     with inside(ws):
         one()
     assert COUNT.get("cli", 0) >= EXAMPLES
@@ -336,8 +468,9 @@ def _norm(v):
 
 def _content(doc) -> str:
     meta = doc.get("#meta") if isinstance(doc, dict) else None
-    return json.dumps(_norm({"#meta": meta, "vars": doc.get("vars"),
-                             "states": doc.get("states")}), sort_keys=True)
+    return json.dumps(
+        _norm({"#meta": meta, "vars": doc.get("vars"), "states": doc.get("states")}), sort_keys=True
+    )
 
 
 def _paths(doc, here=()):
@@ -358,13 +491,19 @@ def _deep(n: int):
 
 
 json_values = st.one_of(
-    st.integers(-3, 300), st.integers(min_value=10**18, max_value=10**60), st.none(),
-    st.booleans(), st.floats(allow_nan=False, allow_infinity=False), names,
+    st.integers(-3, 300),
+    st.integers(min_value=10**18, max_value=10**60),
+    st.none(),
+    st.booleans(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    names,
     st.sampled_from(["written", "hole", "p0", "p9", "t1", "stale", "a", "P0", "none", "pfn"]),
     st.builds(lambda s: {"#bigint": s}, st.one_of(st.integers().map(str), names)),
     st.builds(lambda n: {"#map": [[i, 0] for i in range(n)]}, st.integers(0, 3)),
     st.integers(1, 300).map(_deep),
-    st.lists(st.integers(0, 3), max_size=3), st.dictionaries(names, st.integers(), max_size=2))
+    st.lists(st.integers(0, 3), max_size=3),
+    st.dictionaries(names, st.integers(), max_size=2),
+)
 
 
 @st.composite
@@ -378,8 +517,21 @@ def corrupted_traces(draw):
     orig = json.loads((SHIPPED_DIR / name).read_text())
     doc = json.loads(json.dumps(orig))
     for _ in range(draw(st.integers(1, 3))):
-        op = draw(st.sampled_from(["delete", "replace", "replace", "add", "design", "state",
-                                   "swap", "duplicate", "rename"]))
+        op = draw(
+            st.sampled_from(
+                [
+                    "delete",
+                    "replace",
+                    "replace",
+                    "add",
+                    "design",
+                    "state",
+                    "swap",
+                    "duplicate",
+                    "rename",
+                ]
+            )
+        )
         meta, states = doc.get("#meta"), doc.get("states")
         if op == "design" and isinstance(meta, dict):
             meta["design"] = draw(st.sampled_from(sorted(DESIGNS)))
@@ -413,6 +565,7 @@ def corrupted_traces(draw):
     meta = doc.get("#meta")
     if seal == "reseal" and isinstance(meta, dict):
         from daxcheck.checker.trace import integrity_digest
+
         try:
             meta["integrity"] = {"sha256": integrity_digest(doc)}
         except (TypeError, ValueError, AttributeError, RecursionError):
@@ -423,10 +576,10 @@ def corrupted_traces(draw):
     data = data.encode("utf-8")
     byte_op = draw(st.sampled_from(["none"] * 4 + ["truncate", "flip", "insert", "bom"]))
     if byte_op == "truncate":
-        data = data[:draw(st.integers(0, len(data) - 1))]
+        data = data[: draw(st.integers(0, len(data) - 1))]
     elif byte_op == "flip":
         i = draw(st.integers(0, len(data) - 1))
-        data = data[:i] + bytes([data[i] ^ draw(st.integers(1, 255))]) + data[i + 1:]
+        data = data[:i] + bytes([data[i] ^ draw(st.integers(1, 255))]) + data[i + 1 :]
     elif byte_op == "insert":
         i = draw(st.integers(0, len(data)))
         data = data[:i] + draw(st.sampled_from([b"\xff", b"\x00", b"\xc3", b"]", b"{"])) + data[i:]
@@ -446,23 +599,27 @@ def corrupted_traces(draw):
         same = same_as_sealed = False
     has = "integrity" in final["#meta"]
     if has and final["#meta"]["integrity"] == orig["#meta"]["integrity"]:
-        if same:          # untouched content: the trace daxcheck wrote
+        if same:  # untouched content: the trace daxcheck wrote
             return "t.itf.json", data, {12}, {0, 2, 12}, {0}
-        return "t.itf.json", data, {2}, {2}, {2}          # edited: tampered
-    if has and seal == "reseal" and same_as_sealed:      # a consistent file with a checksum
+        return "t.itf.json", data, {2}, {2}, {2}  # edited: tampered
+    if has and seal == "reseal" and same_as_sealed:  # a consistent file with a checksum
         return "t.itf.json", data, {0, 2, 12}, {0, 2, 12}, {0, 2}
     if has:
         return "t.itf.json", data, {2}, {2}, {2}
-    return "t.itf.json", data, {2}, {0, 2, 12}, {0, 2}   # no checksum: --design only
+    return "t.itf.json", data, {2}, {0, 2, 12}, {0, 2}  # no checksum: --design only
 
 
 def test_fuzz_corrupted_traces(ws):
     """>= EXAMPLES corrupted traces through replay, replay --design and view: exit 2 with
     one line for anything malformed, special or tampered, never "fixed" (exit 0) for a
     tampered trace."""
+
     @FUZZ
-    @given(case=corrupted_traces(), how=st.sampled_from(["replay", "replay", "design", "view"]),
-           design=st.sampled_from([SMALL, "hole-size-unknown", "cow-srcmap"]))
+    @given(
+        case=corrupted_traces(),
+        how=st.sampled_from(["replay", "replay", "design", "view"]),
+        design=st.sampled_from([SMALL, "hole-size-unknown", "cow-srcmap"]),
+    )
     def one(case, how, design):
         name, data, plain, other, view = case
         path = name
@@ -475,6 +632,7 @@ def test_fuzz_corrupted_traces(ws):
             check("itf", ["replay", path, "--design", design, "--crash-states", "4"], other, ws)
         else:
             check("itf", ["view", path, "--html", "out/v.html"], view, ws)
+
     with inside(ws):
         one()
     assert COUNT.get("itf", 0) >= EXAMPLES
@@ -486,8 +644,11 @@ def test_fuzz_manifests(ws):
     orig = _small_manifest()
 
     @settings(FUZZ, max_examples=max(EXAMPLES // 10, 20))
-    @given(path=st.lists(st.integers(0, 10**6), min_size=1, max_size=4), value=json_values,
-           op=st.sampled_from(["delete", "replace"]))
+    @given(
+        path=st.lists(st.integers(0, 10**6), min_size=1, max_size=4),
+        value=json_values,
+        op=st.sampled_from(["delete", "replace"]),
+    )
     def one(path, value, op):
         doc = json.loads(json.dumps(orig))
         paths = [p for p in _paths(doc) if p]
@@ -501,6 +662,7 @@ def test_fuzz_manifests(ws):
             parent[p[-1]] = value
         Path("out/m.json").write_text(json.dumps(doc))
         check("manifest", ["gate", "out/m.json", "--no-replay", "--quiet"], {0, 1, 2}, ws)
+
     with inside(ws):
         one()
 
@@ -514,7 +676,7 @@ def mine(L, s):
     """A user's invariant."""
     return {body}
 '''
-HOOK = '''import dataclasses
+HOOK = """import dataclasses
 from daxcheck.spec.designs import DESIGNS, Design, register_design
 
 
@@ -526,107 +688,247 @@ class Mine(Design):
 
 register_design(Mine(**{{**{{f.name: getattr(DESIGNS["iomap-hole-size"], f.name)
                            for f in dataclasses.fields(Design)}}, "name": "mine"}}))
-'''
-RAISES = ["1 / 0", "[][1]", "{}['k']", "None.x", "int('x')", "__import__('sys').exit(0)",
-          "__import__('sys').exit('bye')", "(_ for _ in ()).throw(KeyboardInterrupt())",
-          "(_ for _ in ()).throw(GeneratorExit())", "(_ for _ in ()).throw(MemoryError())",
-          "(_ for _ in ()).throw(StopIteration())", "(_ for _ in ()).throw(BaseException('b'))",
-          "__import__('nosuchmodule')", "s[10**6]", "L.nosuchfield"]
-NON_BOOLS = ["'yes'", "5", "[0]", "None", "0.0", "1.0", "object()", "s", "L", "{}", "(1,)",
-             "b''", "float('nan')"]
-EXCEPTIONS = ["ValueError('v')", "SystemExit(0)", "SystemExit('text')", "SystemExit(None)",
-              "KeyboardInterrupt()", "GeneratorExit()", "MemoryError()", "RecursionError()",
-              "StopIteration()", "BaseException('b')", "ImportError('i')", "Exception()"]
-BAD_NAMES = ["5", "None", "''", "'../x'", "'a/b'", "'a b'", "'[x]'", "'x' * 101", "'désign'",
-             "('t',)", "1.5", "'-lead'", "'.hidden'"]
+"""
+RAISES = [
+    "1 / 0",
+    "[][1]",
+    "{}['k']",
+    "None.x",
+    "int('x')",
+    "__import__('sys').exit(0)",
+    "__import__('sys').exit('bye')",
+    "(_ for _ in ()).throw(KeyboardInterrupt())",
+    "(_ for _ in ()).throw(GeneratorExit())",
+    "(_ for _ in ()).throw(MemoryError())",
+    "(_ for _ in ()).throw(StopIteration())",
+    "(_ for _ in ()).throw(BaseException('b'))",
+    "__import__('nosuchmodule')",
+    "s[10**6]",
+    "L.nosuchfield",
+]
+NON_BOOLS = [
+    "'yes'",
+    "5",
+    "[0]",
+    "None",
+    "0.0",
+    "1.0",
+    "object()",
+    "s",
+    "L",
+    "{}",
+    "(1,)",
+    "b''",
+    "float('nan')",
+]
+EXCEPTIONS = [
+    "ValueError('v')",
+    "SystemExit(0)",
+    "SystemExit('text')",
+    "SystemExit(None)",
+    "KeyboardInterrupt()",
+    "GeneratorExit()",
+    "MemoryError()",
+    "RecursionError()",
+    "StopIteration()",
+    "BaseException('b')",
+    "ImportError('i')",
+    "Exception()",
+]
+BAD_NAMES = [
+    "5",
+    "None",
+    "''",
+    "'../x'",
+    "'a/b'",
+    "'a b'",
+    "'[x]'",
+    "'x' * 101",
+    "'désign'",
+    "('t',)",
+    "1.5",
+    "'-lead'",
+    "'.hidden'",
+]
 
 
 @st.composite
 def user_files(draw):
     """``(source bytes, flag, extra argv, expected exit code)``."""
-    kind = draw(st.sampled_from(["garbage", "import raises", "exit", "design name",
-                                 "property name", "entry", "decoration", "predicate raises",
-                                 "non-bool", "domain", "hook", "bytes"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "garbage",
+                "import raises",
+                "exit",
+                "design name",
+                "property name",
+                "entry",
+                "decoration",
+                "predicate raises",
+                "non-bool",
+                "domain",
+                "hook",
+                "bytes",
+            ]
+        )
+    )
     props = ["--property", "mine"]
     if kind == "garbage":
         src = draw(st.text(max_size=200))
-        return src.encode("utf-8", "surrogatepass"), draw(st.sampled_from(
-            ["--designs", "--properties"])), [], 2
+        return (
+            src.encode("utf-8", "surrogatepass"),
+            draw(st.sampled_from(["--designs", "--properties"])),
+            [],
+            2,
+        )
     if kind == "import raises":
-        return f"raise {draw(st.sampled_from(EXCEPTIONS))}\n".encode(), draw(st.sampled_from(
-            ["--designs", "--properties"])), [], 2
+        return (
+            f"raise {draw(st.sampled_from(EXCEPTIONS))}\n".encode(),
+            draw(st.sampled_from(["--designs", "--properties"])),
+            [],
+            2,
+        )
     if kind == "exit":
         code = draw(st.one_of(st.integers(-300, 300), st.none(), names).map(repr))
-        return f"import sys\nsys.exit({code})\n".encode(), draw(st.sampled_from(
-            ["--designs", "--properties"])), [], 2
+        return (
+            f"import sys\nsys.exit({code})\n".encode(),
+            draw(st.sampled_from(["--designs", "--properties"])),
+            [],
+            2,
+        )
     if kind == "design name":
-        return (f"from daxcheck.spec.designs import DESIGNS, register_design\n"
+        return (
+            (
+                f"from daxcheck.spec.designs import DESIGNS, register_design\n"
                 f"register_design(DESIGNS['{SMALL}'].variant(name="
-                f"{draw(st.sampled_from(BAD_NAMES))}))\n").encode(), "--designs", [], 2
+                f"{draw(st.sampled_from(BAD_NAMES))}))\n"
+            ).encode(),
+            "--designs",
+            [],
+            2,
+        )
     if kind == "property name":
         bad = draw(st.sampled_from([n for n in BAD_NAMES if n != "None"]))  # None: default
-        return PRED.format(body="True").replace("@invariant", f"@invariant(name={bad})"
-                                                ).encode(), "--properties", [], 2
+        return (
+            PRED.format(body="True").replace("@invariant", f"@invariant(name={bad})").encode(),
+            "--properties",
+            [],
+            2,
+        )
     if kind == "entry":
-        reg = draw(st.sampled_from([("daxcheck.spec.designs", "DESIGNS"),
-                                    ("daxcheck.properties", "PROPERTIES"),
-                                    ("daxcheck.properties", "LEMMAS"),
-                                    ("daxcheck.spec.ops", "ACTIONS")]))
-        value = draw(st.sampled_from(["5", "'s'", "None", "lambda L, s: True", "object()",
-                                      "int", "DESIGNS_OR_NOT"]))
+        reg = draw(
+            st.sampled_from(
+                [
+                    ("daxcheck.spec.designs", "DESIGNS"),
+                    ("daxcheck.properties", "PROPERTIES"),
+                    ("daxcheck.properties", "LEMMAS"),
+                    ("daxcheck.spec.ops", "ACTIONS"),
+                ]
+            )
+        )
+        value = draw(
+            st.sampled_from(
+                ["5", "'s'", "None", "lambda L, s: True", "object()", "int", "DESIGNS_OR_NOT"]
+            )
+        )
         src = f"from {reg[0]} import {reg[1]}\nDESIGNS_OR_NOT = [1]\n{reg[1]}['x'] = {value}\n"
         return src.encode(), draw(st.sampled_from(["--designs", "--properties"])), [], 2
     if kind == "decoration":
-        src = draw(st.sampled_from([
-            "from daxcheck.properties import invariant\ninvariant(5)\n",
-            "from daxcheck.properties import invariant\n@invariant\nclass C:\n    'doc'\n",
-            "from daxcheck.properties import invariant\n@invariant\ndef p(L, s):\n    return True\n",
-            "from daxcheck.properties import invariant\n@invariant\ndef p(L):\n    'doc'\n",
-            "from daxcheck.properties import invariant\n"
-            "@invariant(each=[1])\ndef p(L, s, i):\n    'doc'\n",
-            "from daxcheck.properties import lemma\n@lemma(each=3)\ndef p(L, s, i):\n    'doc'\n",
-            "from daxcheck.properties import invariant\n@invariant(name='no_stale_data')\n"
-            "def p(L, s):\n    'doc'\n    return True\n"]))
+        src = draw(
+            st.sampled_from(
+                [
+                    "from daxcheck.properties import invariant\ninvariant(5)\n",
+                    "from daxcheck.properties import invariant\n@invariant\nclass C:\n    'doc'\n",
+                    "from daxcheck.properties import invariant\n@invariant\ndef p(L, s):\n    return True\n",
+                    "from daxcheck.properties import invariant\n@invariant\ndef p(L):\n    'doc'\n",
+                    "from daxcheck.properties import invariant\n"
+                    "@invariant(each=[1])\ndef p(L, s, i):\n    'doc'\n",
+                    "from daxcheck.properties import lemma\n@lemma(each=3)\ndef p(L, s, i):\n    'doc'\n",
+                    "from daxcheck.properties import invariant\n@invariant(name='no_stale_data')\n"
+                    "def p(L, s):\n    'doc'\n    return True\n",
+                ]
+            )
+        )
         return src.encode(), "--properties", [], 2
     if kind == "predicate raises":
-        return PRED.format(body=draw(st.sampled_from(RAISES))).encode(), "--properties", \
-            props, 3
+        return PRED.format(body=draw(st.sampled_from(RAISES))).encode(), "--properties", props, 3
     if kind == "non-bool":
-        return PRED.format(body=draw(st.sampled_from(NON_BOOLS))).encode(), "--properties", \
-            props, 3
+        return PRED.format(body=draw(st.sampled_from(NON_BOOLS))).encode(), "--properties", props, 3
     if kind == "domain":
-        dom = draw(st.sampled_from(["lambda L: 5", "lambda L: None", "lambda L: 'ab'",
-                                    "lambda L: 1 / 0", "lambda L: __import__('sys').exit(1)",
-                                    "lambda L: {1: 2}"]))
-        src = PRED.format(body="True").replace("@invariant", f"@invariant(each={dom})").replace(
-            "def mine(L, s)", "def mine(L, s, item)")
+        dom = draw(
+            st.sampled_from(
+                [
+                    "lambda L: 5",
+                    "lambda L: None",
+                    "lambda L: 'ab'",
+                    "lambda L: 1 / 0",
+                    "lambda L: __import__('sys').exit(1)",
+                    "lambda L: {1: 2}",
+                ]
+            )
+        )
+        src = (
+            PRED.format(body="True")
+            .replace("@invariant", f"@invariant(each={dom})")
+            .replace("def mine(L, s)", "def mine(L, s, item)")
+        )
         return src.encode(), "--properties", props, 3
     if kind == "hook":
-        hook = draw(st.sampled_from(["hole_length(self, L, s, f, x, want)",
-                                     "cow_allowed(self, L, s, f)"]))
+        hook = draw(
+            st.sampled_from(["hole_length(self, L, s, f, x, want)", "cow_allowed(self, L, s, f)"])
+        )
         body = draw(st.sampled_from([f"raise {e}" for e in EXCEPTIONS] + [r for r in RAISES]))
-        return HOOK.format(hook=hook, body=body if body.startswith("raise") else
-                           f"return {body}").encode(), "--designs", \
-            ["--design", "mine", "--property", "no_stale_data"], 3
-    raw = draw(st.sampled_from([b"x = '\xff\xfe'\n", b"\x00\x00", b"x = 1\x00\n",
-                                b"# -*- coding: nosuch -*-\n", b"\xef\xbb\xbfraise SystemExit\n"]))
+        return (
+            HOOK.format(
+                hook=hook, body=body if body.startswith("raise") else f"return {body}"
+            ).encode(),
+            "--designs",
+            ["--design", "mine", "--property", "no_stale_data"],
+            3,
+        )
+    raw = draw(
+        st.sampled_from(
+            [
+                b"x = '\xff\xfe'\n",
+                b"\x00\x00",
+                b"x = 1\x00\n",
+                b"# -*- coding: nosuch -*-\n",
+                b"\xef\xbb\xbfraise SystemExit\n",
+            ]
+        )
+    )
     return raw, draw(st.sampled_from(["--designs", "--properties"])), [], 2
 
 
 def test_fuzz_user_files(ws):
     """>= EXAMPLES user files: one that cannot be loaded is exit 2, one whose code raises
     (or returns a non-bool) while checking is exit 3; one line naming the file."""
+
     @FUZZ
-    @given(case=user_files(), name=st.sampled_from(["u/mine.py", "u/x.txt", "u/noext",
-                                                    "u/[b].py", "u/a b.py", "u/ü.py"]))
+    @given(
+        case=user_files(),
+        name=st.sampled_from(["u/mine.py", "u/x.txt", "u/noext", "u/[b].py", "u/a b.py", "u/ü.py"]),
+    )
     def one(case, name):
         source, flag, extra, code = case
         Path(name).write_bytes(source)
-        argv = ["check", flag, name, "--design", SMALL, "--depth", "1", "--no-write",
-                "--quiet", *extra]
+        argv = [
+            "check",
+            flag,
+            name,
+            "--design",
+            SMALL,
+            "--depth",
+            "1",
+            "--no-write",
+            "--quiet",
+            *extra,
+        ]
         if "--design" in extra:
             argv[3:5] = []
         check("user", argv, {code}, ws)
+
     with inside(ws):
         one()
     assert COUNT.get("user", 0) >= EXAMPLES
@@ -634,18 +936,31 @@ def test_fuzz_user_files(ws):
 
 # ---------------------------------------------------------------- across a process boundary
 def _daxcheck(args, cwd, timeout=60, preexec=None):
-    return subprocess.run([sys.executable, "-m", "daxcheck", *args], capture_output=True,
-                          text=True, cwd=cwd, timeout=timeout, preexec_fn=preexec)
+    return subprocess.run(
+        [sys.executable, "-m", "daxcheck", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        preexec_fn=preexec,
+    )
 
 
 def _limit_memory():
     resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 
 
-@pytest.mark.parametrize("args", [["replay", "fifo"], ["replay", "/dev/zero"],
-                                  ["view", "fifo", "--html", "out/v.html"],
-                                  ["check", "--properties", "fifo"],
-                                  ["gate", "/dev/zero"], ["check", "--json", "fifo"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["replay", "fifo"],
+        ["replay", "/dev/zero"],
+        ["view", "fifo", "--html", "out/v.html"],
+        ["check", "--properties", "fifo"],
+        ["gate", "/dev/zero"],
+        ["check", "--json", "fifo"],
+    ],
+)
 def test_special_files_neither_block_nor_exhaust_memory(ws, args):
     """In a separate process with 1 GiB of address space: a FIFO nobody writes to and an
     endless device are refused at once."""
@@ -659,9 +974,22 @@ def test_ctrl_c_at_any_moment_is_one_line(ws):
     "interrupted" (or the run's own code when it finished first), never a traceback.  (The
     first ~50 ms, while the interpreter itself starts, are Python's.)"""
     for delay in (0.15, 0.3, 0.6, 1.2):
-        p = subprocess.Popen([sys.executable, "-m", "daxcheck", "check", "--design",
-                              "cow-srcmap", "--no-write", "--quiet"], cwd=ws,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        p = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daxcheck",
+                "check",
+                "--design",
+                "cow-srcmap",
+                "--no-write",
+                "--quiet",
+            ],
+            cwd=ws,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(delay)
         p.send_signal(signal.SIGINT)
         out, err = p.communicate(timeout=60)
@@ -676,6 +1004,7 @@ def _edit(f):
     """A copy of the small shipped trace edited by ``f`` and resealed (so that the check
     after the checksum is the one exercised), as a path."""
     from daxcheck.checker.trace import integrity_digest
+
     doc = json.loads((SHIPPED_DIR / TRACES[0]).read_text())
     f(doc)
     doc["#meta"]["integrity"] = {"sha256": integrity_digest(doc)}
@@ -684,21 +1013,31 @@ def _edit(f):
 
 
 ISSUE_CASES = [
-    (lambda: ["replay", _edit(lambda d: d["#meta"].update(design={"#bigint": "5"}))],
-     "field #meta.design holds {'#bigint': '5'}, not a string"),
-    (lambda: ["replay", _edit(lambda d: d["states"][1]["#meta"]["args"].update(file="x"))],
-     "field states[1].#meta.args.file holds 'x', not an integer or a boolean"),
-    (lambda: ["replay", _edit(lambda d: d["states"][1]["#meta"]["args"].update(proc=0.0))],
-     "are not the arguments of mmap(proc=P0, file=a, sync=false)"),
-    (lambda: ["replay", _edit(lambda d: d["#meta"]["bounds"].pop("depth"))],
-     "field #meta.bounds.depth is missing"),
+    (
+        lambda: ["replay", _edit(lambda d: d["#meta"].update(design={"#bigint": "5"}))],
+        "field #meta.design holds {'#bigint': '5'}, not a string",
+    ),
+    (
+        lambda: ["replay", _edit(lambda d: d["states"][1]["#meta"]["args"].update(file="x"))],
+        "field states[1].#meta.args.file holds 'x', not an integer or a boolean",
+    ),
+    (
+        lambda: ["replay", _edit(lambda d: d["states"][1]["#meta"]["args"].update(proc=0.0))],
+        "are not the arguments of mmap(proc=P0, file=a, sync=false)",
+    ),
+    (
+        lambda: ["replay", _edit(lambda d: d["#meta"]["bounds"].pop("depth"))],
+        "field #meta.bounds.depth is missing",
+    ),
     (lambda: ["replay", "fifo"], "fifo: is a FIFO, not a regular trace file"),
     (lambda: ["replay", "/dev/zero"], "is a character device, not a regular trace file"),
     (lambda: ["replay", "latin1.py"], "not UTF-8 text"),
     (lambda: ["check", "--properties", "text.txt"], "text.txt line 1: SyntaxError"),
     (lambda: ["prove", "--max-k", "0"], "max-k must be an int in 1..30"),
-    (lambda: ["oracle", "--max-ops", str(10**30)], "--max-ops 1000000000000000000000000000000 "
-     "is out of range 1..100"),
+    (
+        lambda: ["oracle", "--max-ops", str(10**30)],
+        "--max-ops 1000000000000000000000000000000 is out of range 1..100",
+    ),
     (lambda: ["check", "--time-limit", "inf"], "'inf' is not a finite number"),
     (lambda: ["gate", ""], "manifest: an empty path"),
 ]
@@ -714,8 +1053,17 @@ def test_the_cases_issue_12_lists(ws, case):
         assert expect in run(argv)[2]
 
 
-@pytest.mark.parametrize("pmem,code", [("fifo", 2), ("/dev/zero", 2), ("adir", 2),
-                                       ("mine.json", 2), ("no/such", 2), ("huge.itf.json", 12)])
+@pytest.mark.parametrize(
+    "pmem,code",
+    [
+        ("fifo", 2),
+        ("/dev/zero", 2),
+        ("adir", 2),
+        ("mine.json", 2),
+        ("no/such", 2),
+        ("huge.itf.json", 12),
+    ],
+)
 def test_replay_pmem_on_special_files(ws, pmem, code):
     """``replay --pmem``: special and small files refused with one line; a big enough user
     file is replayed on a copy next to it, which is removed again (folder unchanged)."""
@@ -747,20 +1095,32 @@ interpreter start on a loaded machine)."""
 PARALLEL = 4
 """Child processes run at once."""
 
-HANG_LOOPS = ["while True:\n    pass", "time.sleep(10**6)", "threading.Event().wait()",
-              "sum(range(10**15))", "select.select([], [], [])",
-              "while True:\n    try:\n        time.sleep(10**6)\n    except BaseException:\n"
-              "        pass"]
+HANG_LOOPS = [
+    "while True:\n    pass",
+    "time.sleep(10**6)",
+    "threading.Event().wait()",
+    "sum(range(10**15))",
+    "select.select([], [], [])",
+    "while True:\n    try:\n        time.sleep(10**6)\n    except BaseException:\n        pass",
+]
 """Ways never to return (``sum(range(...))`` runs in C: no Python handler runs inside)."""
-DEFEATS = ["", "signal.alarm(0)", "signal.setitimer(signal.ITIMER_REAL, 0)",
-           "signal.signal(signal.SIGALRM, signal.SIG_IGN)",
-           "signal.signal(signal.SIGTERM, signal.SIG_IGN)",
-           "signal.pthread_sigmask(signal.SIG_BLOCK, {sigs})",
-           "signal.signal(signal.SIGALRM, lambda *a: None)",
-           "threading.Thread(target=lambda: time.sleep(10**6)).start()"]
+DEFEATS = [
+    "",
+    "signal.alarm(0)",
+    "signal.setitimer(signal.ITIMER_REAL, 0)",
+    "signal.signal(signal.SIGALRM, signal.SIG_IGN)",
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN)",
+    "signal.pthread_sigmask(signal.SIG_BLOCK, {sigs})",
+    "signal.signal(signal.SIGALRM, lambda *a: None)",
+    "threading.Thread(target=lambda: time.sleep(10**6)).start()",
+]
 """What a user's code does first to escape a deadline."""
-SIG_SETS = ["{signal.SIGALRM}", "{signal.SIGTERM}", "{signal.SIGALRM, signal.SIGTERM}",
-            "{signal.SIGALRM, signal.SIGTERM, signal.SIGINT}"]
+SIG_SETS = [
+    "{signal.SIGALRM}",
+    "{signal.SIGTERM}",
+    "{signal.SIGALRM, signal.SIGTERM}",
+    "{signal.SIGALRM, signal.SIGTERM, signal.SIGINT}",
+]
 USER_FILE = '''import os, select, signal, sys, threading, time
 from daxcheck.properties import invariant
 {top}
@@ -782,6 +1142,7 @@ def hang_case(i: int) -> dict:
     imported, or in a predicate), how (:data:`HANG_LOOPS`), after which escape
     (:data:`DEFEATS`); or a file that only starts a non-daemon thread and returns."""
     import random
+
     r = random.Random(f"hang {i}")
     loop = r.choice(HANG_LOOPS)
     defeat = r.choice(DEFEATS).format(sigs=r.choice(SIG_SETS))
@@ -792,11 +1153,29 @@ def hang_case(i: int) -> dict:
     elif where == "predicate":
         src = USER_FILE.format(top="", body=_indent(code))
     else:
-        src = USER_FILE.format(top="threading.Thread(target=lambda: time.sleep(10**6))"
-                               ".start()", body="    pass")
-    return {"src": src, "where": where, "what": f"{where}: {defeat or 'plain'}; {loop}",
-            "argv": ["check", "--design", SMALL, "--depth", "2", "--no-write", "--quiet",
-                     "--properties", "u.py", "--property", "mine", "--time-limit", "1"]}
+        src = USER_FILE.format(
+            top="threading.Thread(target=lambda: time.sleep(10**6)).start()", body="    pass"
+        )
+    return {
+        "src": src,
+        "where": where,
+        "what": f"{where}: {defeat or 'plain'}; {loop}",
+        "argv": [
+            "check",
+            "--design",
+            SMALL,
+            "--depth",
+            "2",
+            "--no-write",
+            "--quiet",
+            "--properties",
+            "u.py",
+            "--property",
+            "mine",
+            "--time-limit",
+            "1",
+        ],
+    }
 
 
 def signal_case(i: int) -> dict:
@@ -805,29 +1184,52 @@ def signal_case(i: int) -> dict:
     or two signals) reaches ``daxcheck`` at a random moment after it started its worker
     (the first ~50 ms of a process, while Python itself starts, are Python's)."""
     import random
+
     r = random.Random(f"signal {i}")
-    game = r.choice([
-        "", "signal.signal(signal.SIGINT, signal.SIG_IGN)",
-        "signal.signal(signal.SIGTERM, signal.SIG_IGN)",
-        "signal.signal(signal.SIGINT, signal.SIG_DFL)",
-        "signal.signal(signal.SIGTERM, signal.SIG_DFL)",
-        "signal.signal(signal.SIGINT, lambda *a: None)",
-        "signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))",
-        "signal.signal(signal.SIGINT, lambda *a: 1 / 0)",
-        "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})",
-        "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})",
-    ])
+    game = r.choice(
+        [
+            "",
+            "signal.signal(signal.SIGINT, signal.SIG_IGN)",
+            "signal.signal(signal.SIGTERM, signal.SIG_IGN)",
+            "signal.signal(signal.SIGINT, signal.SIG_DFL)",
+            "signal.signal(signal.SIGTERM, signal.SIG_DFL)",
+            "signal.signal(signal.SIGINT, lambda *a: None)",
+            "signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))",
+            "signal.signal(signal.SIGINT, lambda *a: 1 / 0)",
+            "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})",
+            "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})",
+        ]
+    )
     where = r.choice(["import", "predicate"])
-    src = USER_FILE.format(top=game if where == "import" else "",
-                           body=_indent(game) if where == "predicate" and game else "    pass")
-    sigs = r.choice([[], [signal.SIGINT], [signal.SIGTERM], [signal.SIGINT, signal.SIGINT],
-                     [signal.SIGTERM, signal.SIGINT]])
-    delays = sorted(round(r.uniform(0.0, 3.5), 2) for _ in sigs)   # after the worker starts
-    return {"src": src, "sigs": sigs, "delays": delays,
-            "what": f"{where}: {game or 'plain'}; signals {[s.name for s in sigs]} after "
-                    f"{delays}s",
-            "argv": ["check", "--design", "cow-srcmap", "--no-write", "--quiet",
-                     "--properties", "u.py"]}
+    src = USER_FILE.format(
+        top=game if where == "import" else "",
+        body=_indent(game) if where == "predicate" and game else "    pass",
+    )
+    sigs = r.choice(
+        [
+            [],
+            [signal.SIGINT],
+            [signal.SIGTERM],
+            [signal.SIGINT, signal.SIGINT],
+            [signal.SIGTERM, signal.SIGINT],
+        ]
+    )
+    delays = sorted(round(r.uniform(0.0, 3.5), 2) for _ in sigs)  # after the worker starts
+    return {
+        "src": src,
+        "sigs": sigs,
+        "delays": delays,
+        "what": f"{where}: {game or 'plain'}; signals {[s.name for s in sigs]} after {delays}s",
+        "argv": [
+            "check",
+            "--design",
+            "cow-srcmap",
+            "--no-write",
+            "--quiet",
+            "--properties",
+            "u.py",
+        ],
+    }
 
 
 def _supervised(case: dict, folder: Path) -> tuple[int, str, float, str]:
@@ -837,15 +1239,20 @@ def _supervised(case: dict, folder: Path) -> tuple[int, str, float, str]:
     folder.mkdir()
     (folder / "u.py").write_text(case["src"])
     t0 = time.monotonic()
-    p = subprocess.Popen([sys.executable, "-m", "daxcheck", *case["argv"]], cwd=folder,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "daxcheck", *case["argv"]],
+        cwd=folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     ready = t0
-    if case.get("sigs"):      # from when daxcheck has started its worker (its handlers are
+    if case.get("sigs"):  # from when daxcheck has started its worker (its handlers are
         ready = _worker_started(p, t0 + PROCESS_BOUND)  # set: before, Python's own apply)
     for sig, delay in zip(case.get("sigs", []), case.get("delays", [])):
         try:
             p.wait(max(0.0, ready + delay - time.monotonic()))
-            break                               # ended before the signal
+            break  # ended before the signal
         except subprocess.TimeoutExpired:
             p.send_signal(sig)
     try:
@@ -874,10 +1281,12 @@ def _worker_started(p, until: float) -> float:
 def _run_cases(make, n: int, tmp_path: Path) -> list[tuple[dict, tuple]]:
     """Cases ``make(0..n-1)`` run :data:`PARALLEL` at a time; ``[(case, outcome)]``."""
     from concurrent.futures import ThreadPoolExecutor
+
     cases = [make(i) for i in range(n)]
     with ThreadPoolExecutor(PARALLEL) as pool:
-        outs = list(pool.map(lambda ic: _supervised(ic[1], tmp_path / f"c{ic[0]}"),
-                             enumerate(cases)))
+        outs = list(
+            pool.map(lambda ic: _supervised(ic[1], tmp_path / f"c{ic[0]}"), enumerate(cases))
+        )
     return list(zip(cases, outs))
 
 
@@ -897,8 +1306,8 @@ def _hangs(n, tmp_path):
         shown = _no_traceback_one_line(case, code, err + out, secs, lines=99)
         _no_traceback_one_line(case, code, err, secs)
         if case["where"] == "thread only":
-            assert code == 0 and not err, shown        # mine holds; the thread is left
-        else:     # the verdict table's "incomplete:" line, or the supervisor's one line
+            assert code == 0 and not err, shown  # mine holds; the thread is left
+        else:  # the verdict table's "incomplete:" line, or the supervisor's one line
             assert code == 75 and "time limit 1s reached" in err + out, shown
 
 
@@ -906,13 +1315,13 @@ def _signal_games(n, tmp_path):
     for case, (code, err, secs, out) in _run_cases(signal_case, n, tmp_path):
         assert "Traceback" not in out, case["what"]
         shown = _no_traceback_one_line(case, code, err, secs, lines=2)
-        allowed = {0}                                   # cow-srcmap holds every property
+        allowed = {0}  # cow-srcmap holds every property
         if signal.SIGINT in case["sigs"]:
             allowed |= {130}
         if signal.SIGTERM in case["sigs"]:
             allowed |= {143}
         if "1 / 0" in case["src"] or "sys.exit" in case["src"]:
-            allowed |= {3}                              # the user's handler raised
+            allowed |= {3}  # the user's handler raised
         assert code in allowed, shown
         if code == 0:
             assert err == "" or err.strip() == "daxcheck: interrupted", shown
@@ -976,7 +1385,7 @@ def _other(r, old, pool=()):
     if isinstance(old, int):
         return old + r.choice([-2, -1, 1, 2, 7, 1 << 33])
     choices = [p for p in pool if isinstance(p, str) and p != old] + [old + "x", ""]
-    if old.lstrip("-").isdigit():             # an ITF #bigint
+    if old.lstrip("-").isdigit():  # an ITF #bigint
         choices.append(str(int(old) + r.choice([-1, 1, 1 << 40])))
     return r.choice(choices)
 
@@ -987,13 +1396,16 @@ def trace_edit(i: int, doc: dict) -> tuple[str, dict]:
     one the trace still fits in (the same states, the same violation)."""
     import copy
     import random
+
     r = random.Random(f"trace edit {i}")
     doc = copy.deepcopy(doc)
     meta = doc["#meta"]
-    kind = r.choice(["state", "state", "arg", "settings", "design", "property", "bounds",
-                     "harmless"])
-    strings = sorted({s for st_ in doc["states"] for p in _leaves(st_)
-                      if isinstance(s := _get(st_, p), str)})
+    kind = r.choice(
+        ["state", "state", "arg", "settings", "design", "property", "bounds", "harmless"]
+    )
+    strings = sorted(
+        {s for st_ in doc["states"] for p in _leaves(st_) if isinstance(s := _get(st_, p), str)}
+    )
     if kind == "state":
         n = r.randrange(len(doc["states"]))
         field_ = r.choice([k for k in doc["states"][n] if k != "#meta"])
@@ -1001,8 +1413,11 @@ def trace_edit(i: int, doc: dict) -> tuple[str, dict]:
         if path == ():
             doc["states"][n][field_] = _other(r, doc["states"][n][field_], strings)
         else:
-            _set(doc["states"][n][field_], path, _other(r, _get(doc["states"][n][field_],
-                                                                 path), strings))
+            _set(
+                doc["states"][n][field_],
+                path,
+                _other(r, _get(doc["states"][n][field_], path), strings),
+            )
     elif kind == "arg":
         n = r.randrange(1, len(doc["states"]))
         args = doc["states"][n]["#meta"]["args"]
@@ -1011,8 +1426,9 @@ def trace_edit(i: int, doc: dict) -> tuple[str, dict]:
     elif kind == "settings":
         key = r.choice(sorted(meta["design_settings"]))
         seen = {getattr(d, key, None) for d in DESIGNS.values()}
-        meta["design_settings"][key] = _other(r, meta["design_settings"][key], sorted(
-            v for v in seen if isinstance(v, str)))
+        meta["design_settings"][key] = _other(
+            r, meta["design_settings"][key], sorted(v for v in seen if isinstance(v, str))
+        )
     elif kind == "design":
         meta["design"] = r.choice([d for d in DESIGNS if d != meta["design"]])
     elif kind == "property":
@@ -1021,10 +1437,11 @@ def trace_edit(i: int, doc: dict) -> tuple[str, dict]:
         key = r.choice(sorted(meta["bounds"]))
         meta["bounds"][key] = _other(r, meta["bounds"][key])
         if key == "depth" and meta["bounds"][key] >= len(doc["states"]) - 1:
-            kind = "harmless"    # a search bound the trace still fits in: the same states
+            kind = "harmless"  # a search bound the trace still fits in: the same states
     else:
         meta["command"] = meta.get("command", "") + r.choice([" --quiet", "x", ""])
     from daxcheck.checker.trace import integrity_digest
+
     meta["integrity"] = {"sha256": integrity_digest(doc)}
     return kind, doc
 
@@ -1033,6 +1450,7 @@ def _violated_at_end(trace: str) -> set[str]:
     """The properties violated in the final state of a shipped ``trace`` (on the spec)."""
     from daxcheck.checker.replay import replay_spec
     from daxcheck.checker.trace import integrity_digest
+
     doc = json.loads((SHIPPED_DIR / trace).read_text())
     out = set()
     for p in PROPERTIES:
@@ -1053,12 +1471,17 @@ def _resealed_traces(ws, n):
             kind, doc = trace_edit(i, docs[t])
             Path("out/e.itf.json").write_text(json.dumps(doc))
             ok = {2}
-            if kind == "harmless" or (kind == "property" and doc["#meta"]["property"]
-                                      in violated[t]):
-                ok = {2, 12}     # the same file, or a true claim of another property
+            if kind == "harmless" or (
+                kind == "property" and doc["#meta"]["property"] in violated[t]
+            ):
+                ok = {2, 12}  # the same file, or a true claim of another property
             check("resealed", ["replay", "out/e.itf.json", "--crash-states", "4"], ok, ws)
-            check("resealed", ["view", "out/e.itf.json", "--html", "out/v.html"],
-                  {0, 2} if 12 in ok else {2}, ws)
+            check(
+                "resealed",
+                ["view", "out/e.itf.json", "--html", "out/v.html"],
+                {0, 2} if 12 in ok else {2},
+                ws,
+            )
 
 
 def test_fuzz_resealed_traces(ws):
@@ -1083,7 +1506,9 @@ def checkpoint_edit(i: int, folder: Path) -> str:
     ``.npy`` array or of ``state.json`` changed (or an array zeroed, cut or extended, or a
     field of ``MANIFEST.json``); returns what was done."""
     import random
+
     import numpy as np
+
     r = random.Random(f"checkpoint edit {i}")
     man = json.loads((folder / "MANIFEST.json").read_text())
     gen = folder / man["folder"]
@@ -1129,8 +1554,10 @@ def checkpoint_edit(i: int, folder: Path) -> str:
 
 
 def _results(path) -> list:
-    return [{k: v for k, v in row.items() if k != "seconds"}
-            for row in json.loads(Path(path).read_text())["results"]]
+    return [
+        {k: v for k, v in row.items() if k != "seconds"}
+        for row in json.loads(Path(path).read_text())["results"]
+    ]
 
 
 def _resealed_checkpoints(ws, n):
@@ -1146,7 +1573,7 @@ def _resealed_checkpoints(ws, n):
             argv = [*CK_ARGV, "--resume", "out/ck", "--json", "out/r.json"]
             result = run(argv)
             check("checkpoint", argv + [what], {2, ref_code}, ws, result)
-            if result[0] != 2:    # accepted: then it must be the uninterrupted run's result
+            if result[0] != 2:  # accepted: then it must be the uninterrupted run's result
                 assert _results("out/r.json") == ref, f"{what}: a silent wrong result"
 
 

@@ -3,6 +3,7 @@
 deprecated ``dax_mark_dirty`` hook, settings, a ghost field) loads with DeprecationWarnings
 and gives the verdicts it was written for; the old hook alias and the new hook name give
 the same design."""
+
 import dataclasses
 from pathlib import Path
 
@@ -43,7 +44,7 @@ def test_old_api_file_loads_with_deprecation_warnings(old_api):
     assert actions.Action is ops.Action and actions.remap_range is xfs_reflink_remap_blocks
     assert fsdax.insert_entry is dax_insert_entry and fsdax.file_view is file_view
     with pytest.raises(AttributeError, match="no attribute 'nonesuch'"):
-        fsdax.nonesuch
+        fsdax.nonesuch  # noqa: B018 (the attribute access is the test)
 
 
 def test_old_api_designs_give_their_verdicts(old_api):
@@ -57,6 +58,7 @@ def test_old_hook_alias_is_the_new_hook(old_api):
     class NewNoCowCopy(Design):
         def dax_iomap_copy_around(self, L, d, src_kind, src, dst, segs, whole):
             pass
+
     old = DESIGNS["old-api-no-cow-copy"]
     new = NewNoCowCopy(**{f.name: getattr(old, f.name) for f in dataclasses.fields(Design)})
     (r_old, v_old), (r_new, v_new) = _run(old), _run(new)

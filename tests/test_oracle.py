@@ -4,6 +4,7 @@ Every test here needs root, mkfs.xfs and a loop device; elsewhere they skip with
 one-line reason from :func:`unavailable_reason`.  One 512 MiB image is made and mounted for
 the whole module and always unmounted and removed (the crash experiment gets its own).
 """
+
 from __future__ import annotations
 
 import os
@@ -11,11 +12,26 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from daxcheck.checker.oracle.differential import (
+    Clone,
+    CloneRange,
+    Falloc,
+    Fsync,
+    MStore,
+    OracleError,
+    PunchHole,
+    PWrite,
+    Trunc,
+    crash_experiment,
+    oracle_design,
+    run_oracle,
+    run_sequence,
+    sequences,
+    token_bytes,
+    unavailable_reason,
+    xfs_mount,
+)
 from daxcheck.checker.oracle.kernel import block_map
-from daxcheck.checker.oracle.differential import (Clone, CloneRange, Falloc, Fsync, MStore, OracleError,
-                                     PunchHole, PWrite, Trunc, crash_experiment, oracle_design,
-                                     run_oracle, run_sequence, sequences, token_bytes,
-                                     unavailable_reason, xfs_mount)
 from daxcheck.spec.model import DaxModel
 
 REASON = unavailable_reason()
@@ -40,8 +56,7 @@ def match(root, ops, files=2, blocks=2):
 
 # ---------------------------------------------------------------- differential (hypothesis)
 @needs_kernel
-@settings(max_examples=220, deadline=None, database=None,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=220, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(seq=sequences(max_ops=14))
 def test_kernel_agrees_with_spec_on_generated_sequences(xfs, seq):
     """Contents after every op and FIEMAP sharing at the end agree with the spec; a
@@ -65,10 +80,16 @@ def test_run_oracle_shrinks_a_mismatch_to_a_minimal_op_list(xfs, monkeypatch):
     """Against a wrong spec (single-iomap CoW leaves the tail of an unaligned CoW write
     uncopied) the oracle reports a mismatch whose op list is short and ends in the write."""
     import daxcheck.checker.oracle.differential as oracle
+
     wrong = oracle.oracle_design().variant(cow="single-iomap")
     monkeypatch.setattr(oracle, "_MODELS", {})
-    monkeypatch.setattr(oracle, "oracle_design", lambda files=3, blocks=2, phys=6:
-                        wrong.variant(bounds=wrong.bounds.replace(files=files, blocks=blocks)))
+    monkeypatch.setattr(
+        oracle,
+        "oracle_design",
+        lambda files=3, blocks=2, phys=6: wrong.variant(
+            bounds=wrong.bounds.replace(files=files, blocks=blocks)
+        ),
+    )
     s = run_oracle(xfs, 300, seed=3)
     assert len(s.mismatches) == 1
     ops, msg = s.mismatches[0]
@@ -116,6 +137,7 @@ def test_ficlone_sets_fiemap_shared_on_both_files(xfs):
     try:
         os.pwrite(fa, token_bytes(1) * 4, 0)
         from daxcheck.checker.oracle.kernel import ficlone, writeback
+
         ficlone(fa, fb)
         ma, mb = block_map(fa, 2), block_map(fb, 2)
         assert ma == mb and all(e is not None and e[1] for e in ma)
@@ -143,8 +165,10 @@ def test_spec_fixes_found_by_the_oracle(xfs):
     match(xfs, [PWrite(A, 0, 2, 1), PWrite(B, 0, 4, 2), Clone(A, B)])
     m = DaxModel(oracle_design(2, 2))
     s = m.init_states()[0]
-    for a in (m.action_from_args("fallocate", {"file": A, "idx": 0}),
-              m.action_from_args("reflink", {"src": A, "dst": B})):
+    for a in (
+        m.action_from_args("fallocate", {"file": A, "idx": 0}),
+        m.action_from_args("reflink", {"src": A, "dst": B}),
+    ):
         s = m.next_state(s, a)
     assert s[m.L.ext_kind[B][0]] == 0 and s[m.L.refcount[s[m.L.ext_pblk[A][0]]]] == 1
 
@@ -162,6 +186,7 @@ def test_ficlonerange_past_a_mid_block_eof_cows_the_shared_eof_block(xfs):
     fb = os.open(os.path.join(d, "b"), os.O_RDWR | os.O_CREAT | os.O_TRUNC)
     try:
         from daxcheck.checker.oracle.kernel import ficlone, ficlonerange
+
         os.pwrite(fb, token_bytes(1), 0)
         ficlone(fb, fa)
         before = block_map(fb, 1)[0][0]
@@ -172,7 +197,7 @@ def test_ficlonerange_past_a_mid_block_eof_cows_the_shared_eof_block(xfs):
         os.close(fa)
         os.close(fb)
     out = match(xfs, [PWrite(B, 0, 1, 1), Clone(B, A), CloneRange(A, 0, A, 1, 1)], files=3)
-    assert out.ops_run == 2      # the clone was skipped on both sides
+    assert out.ops_run == 2  # the clone was skipped on both sides
 
 
 def test_bad_ops_are_rejected_with_a_message(tmp_path):
@@ -232,6 +257,7 @@ def _leftovers():
     """Our temporary oracle directories and the mounts inside them."""
     import glob
     import tempfile
+
     dirs = glob.glob(os.path.join(tempfile.gettempdir(), "daxcheck-xfs-*"))
     with open("/proc/mounts") as fh:
         mounts = [line.split()[1] for line in fh if "daxcheck-xfs-" in line]
@@ -243,10 +269,15 @@ def _oracle_until_mounted(tmp_path):
     import subprocess
     import sys
     import time
+
     before = _leftovers()[0]
-    p = subprocess.Popen([sys.executable, "-m", "daxcheck", "oracle", "--runs", "1000000"],
-                         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         text=True)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "daxcheck", "oracle", "--runs", "1000000"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     for _ in range(300):
         dirs, mounts = _leftovers()
         if any(m.startswith(d) for d in set(dirs) - set(before) for m in mounts):
@@ -259,24 +290,27 @@ def _oracle_until_mounted(tmp_path):
 @needs_kernel
 def test_sigterm_unmounts_and_removes_everything(tmp_path):
     import signal
+
     before = _leftovers()
     p = _oracle_until_mounted(tmp_path)
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=60)
     assert p.returncode == 143 and "terminated" in err and "Traceback" not in err
     assert _leftovers() == before
-    assert list(tmp_path.iterdir()) == []          # no .hypothesis/ in the user's directory
+    assert list(tmp_path.iterdir()) == []  # no .hypothesis/ in the user's directory
 
 
 @needs_kernel
 def test_a_killed_run_is_cleaned_up_by_the_next_one(tmp_path):
     import signal
+
     from daxcheck.checker.oracle.kernel import reap_stale_mounts
+
     before = _leftovers()
     p = _oracle_until_mounted(tmp_path)
     p.send_signal(signal.SIGKILL)
     p.wait(timeout=30)
     left = _leftovers()
-    assert left != before                          # SIGKILL leaves the mount behind ...
-    removed = reap_stale_mounts()                  # ... which the next run removes
+    assert left != before  # SIGKILL leaves the mount behind ...
+    removed = reap_stale_mounts()  # ... which the next run removes
     assert set(removed) == set(left[0]) - set(before[0]) and _leftovers() == before

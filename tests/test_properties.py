@@ -1,19 +1,25 @@
 """Properties: each shipped invariant fails on a hand-made bad state; planted bugs in the
 spec are caught by exploration; users' property files load or fail with one line."""
+
 import dataclasses
 
 import pytest
+from helpers import Fault, Mmap, Write, field, model, run
 
-from daxcheck.spec.kernel import mm, xfs_bmap, xfs_reflink
 from daxcheck.checker.explicit.explore import explore
 from daxcheck.checker.explicit.readset import read_set
 from daxcheck.checker.results import VIOLATED
-from daxcheck.properties import (PROPERTIES, InvalidDefinition, PropertyFileError, invariant,
-                                 load_properties_file)
+from daxcheck.properties import (
+    PROPERTIES,
+    InvalidDefinition,
+    PropertyFileError,
+    invariant,
+    load_properties_file,
+)
 from daxcheck.spec.designs import DESIGNS, Design
+from daxcheck.spec.kernel import mm, xfs_bmap, xfs_reflink
 from daxcheck.spec.model import DaxModel
 from daxcheck.spec.state import PG_SHARED, PTE_ZERO, STALE, WRITTEN, XA_PFN
-from helpers import Fault, Mmap, Reflink, Write, field, model, run
 
 A, B = 0, 1
 P = PROPERTIES
@@ -87,7 +93,7 @@ def test_properties_have_docstrings_naming_a_kernel_bug():
 
 def test_every_shipped_property_is_symbolically_analysable():
     L = DaxModel(DESIGNS["cow-srcmap"]).L
-    races = DaxModel(DESIGNS["xfs-break-dax-layouts"]).L   # no_deadlock reads thread state
+    races = DaxModel(DESIGNS["xfs-break-dax-layouts"]).L  # no_deadlock reads thread state
     for p in P.values():
         if p.origin == "shipped":
             rs = read_set(p.fn, L) or read_set(p.fn, races)
@@ -131,6 +137,7 @@ def test_planted_dirty_tracking_bug_is_caught():
     class NoDirty(Design):
         def dax_mark_dirty(self, L, s, f):
             return False
+
     base = DESIGNS["map-sync"]
     d = NoDirty(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)})
     assert _explore(d, 6, ["durable_after_sync"])["durable_after_sync"].status == VIOLATED
@@ -139,8 +146,9 @@ def test_planted_dirty_tracking_bug_is_caught():
 def test_planted_refcount_bug_is_caught(monkeypatch):
     real = xfs_bmap.ref_add
     for mod in (xfs_bmap, xfs_reflink):
-        monkeypatch.setattr(mod, "ref_add",
-                            lambda L, d, b, delta: real(L, d, b, delta) if delta > 0 else None)
+        monkeypatch.setattr(
+            mod, "ref_add", lambda L, d, b, delta: real(L, d, b, delta) if delta > 0 else None
+        )
     v = _explore(DESIGNS["reflink-shared-count"], 3, ["refcounts_consistent"])
     assert v["refcounts_consistent"].status == VIOLATED
 
@@ -160,15 +168,20 @@ def test_planted_journal_bug_is_caught(monkeypatch):
 # ------------------------------------------------------------------- user properties
 def test_invariant_decorator_rejects_bad_definitions():
     with pytest.raises(InvalidDefinition, match="docstring"):
+
         @invariant
         def undocumented(L, s):
             return True
+
     with pytest.raises(InvalidDefinition, match="take"):
+
         @invariant
         def one_arg(s):
             """Doc."""
             return True
+
     with pytest.raises(InvalidDefinition, match="already registered"):
+
         @invariant(name="no_stale_data")
         def dup(L, s):
             """Doc."""
@@ -198,13 +211,18 @@ def test_user_never_two_files_written(L, s):
         PROPERTIES.pop("test_user_never_two_files_written", None)
 
 
-@pytest.mark.parametrize("body,msg", [
-    ("x = (", "SyntaxError"),
-    ("import nonexistent_module_xyz", "ModuleNotFoundError"),
-    ("y = 1", "defines no @invariant"),
-    ("from daxcheck.properties import invariant\n@invariant\ndef nodoc(L, s):\n    return True\n",
-     "no docstring"),
-])
+@pytest.mark.parametrize(
+    "body,msg",
+    [
+        ("x = (", "SyntaxError"),
+        ("import nonexistent_module_xyz", "ModuleNotFoundError"),
+        ("y = 1", "defines no @invariant"),
+        (
+            "from daxcheck.properties import invariant\n@invariant\ndef nodoc(L, s):\n    return True\n",
+            "no docstring",
+        ),
+    ],
+)
 def test_bad_user_property_files_give_one_line_errors(tmp_path, body, msg):
     f = tmp_path / "bad.py"
     f.write_text(body)
@@ -221,6 +239,7 @@ class StaleLineWrite(Design):
 
     def dax_copy_from_iter(self, L, d, p, g, t):
         from daxcheck.spec.vocab import store
+
         store(d, L.media_col[g], p, t)
 
 
@@ -229,6 +248,6 @@ def test_planted_stale_cache_line_is_caught_only_by_read_returns_last_write():
     d = StaleLineWrite(**{f.name: getattr(base, f.name) for f in dataclasses.fields(base)})
     v = _explore(d, 5, [p for p, x in P.items() if x.origin == "shipped"])
     bad = {p: x.depth for p, x in v.items() if x.status == VIOLATED}
-    assert bad == {"read_returns_last_write": 5}    # mmap, write t1, fault, store t2, write t1
+    assert bad == {"read_returns_last_write": 5}  # mmap, write t1, fault, store t2, write t1
     fixed = _explore(base, 5, ["read_returns_last_write"])
     assert fixed["read_returns_last_write"].status != VIOLATED

@@ -9,14 +9,15 @@
 * A wrong lemma (a user's or a planted one) is dropped, never trusted; the shipped lemmas
   each broken design violates are pinned, so a lemma's docstring claim is checked.
 """
+
 from __future__ import annotations
 
-
 import pytest
+from helpers import thorough_for
 
 from daxcheck.checker.explicit.explore import explore
-from daxcheck.checker.results import HOLDS, VIOLATED
 from daxcheck.checker.gate import DEFAULT_MANIFEST, load_manifest
+from daxcheck.checker.results import HOLDS, VIOLATED
 from daxcheck.checker.symbolic.engine import ProveError, SymbolicModel, frame_lemmas, prove_all
 from daxcheck.properties import LEMMAS, PROPERTIES
 from daxcheck.properties.registry import Property
@@ -24,11 +25,15 @@ from daxcheck.spec.designs import DESIGNS
 from daxcheck.spec.model import DaxModel
 from daxcheck.spec.state import STALE
 
-from helpers import thorough_for
-
-MANIFEST = {name: {"verdicts": {p: (f"violated@{e['depth']}" if e["verdict"] == "violated" else
-                                   e["verdict"]) for p, e in entry["verdicts"].items()}}
-            for name, entry in load_manifest(DEFAULT_MANIFEST)["designs"].items()}
+MANIFEST = {
+    name: {
+        "verdicts": {
+            p: (f"violated@{e['depth']}" if e["verdict"] == "violated" else e["verdict"])
+            for p, e in entry["verdicts"].items()
+        }
+    }
+    for name, entry in load_manifest(DEFAULT_MANIFEST)["designs"].items()
+}
 """Verdicts per design as pinned by the gate's shipped manifest: "holds" or "violated@N"."""
 SHIPPED = [p for p in PROPERTIES.values() if p.origin == "shipped"]
 
@@ -37,12 +42,18 @@ SHIPPED = [p for p in PROPERTIES.values() if p.origin == "shipped"]
 LEMMA_VIOLATIONS = {
     "immutable-extents": {"sealed_map_is_journaled_and_exclusive": 2},
     "userspace-flush": {"promise_matches_contents": 5},
-    "mixed-dirty-tracking": {"writable_pte_has_dirty_entry": 3, "dirty_lines_have_dirty_entry": 4,
-                             "promise_matches_contents": 5},
+    "mixed-dirty-tracking": {
+        "writable_pte_has_dirty_entry": 3,
+        "dirty_lines_have_dirty_entry": 4,
+        "promise_matches_contents": 5,
+    },
     "cow-single-iomap": {"mapped_block_holds_written_data": 3, "promise_matches_contents": 4},
-    "cow-fault-in-place": {"dirty_entry_owns_block": 4, "dirty_block_not_in_other_journal": 4,
-                           "dirty_lines_have_dirty_entry": 6,
-                           "mapped_block_holds_written_data": 5},
+    "cow-fault-in-place": {
+        "dirty_entry_owns_block": 4,
+        "dirty_block_not_in_other_journal": 4,
+        "dirty_lines_have_dirty_entry": 6,
+        "mapped_block_holds_written_data": 5,
+    },
     "cow-edges-stale": {"mapped_block_holds_written_data": 1},
     "dedupe-stale-srcmap": {"mapped_block_holds_written_data": 5},
     "dma-pin-ignored": {"nothing_last_written_beyond_eof": 6, "pinned_page_has_entry": 5},
@@ -61,8 +72,12 @@ LEMMA_VIOLATIONS = {
 # yet; exploration covers their whole reachable space and BMC their races.  The coverage
 # scopes (seed "cov") exist for the gate's exploration; in cov-zero-range,
 # pinned_pages_stay_allocated is not 2-inductive with the shipped lemmas.
-PROVED = [n for n, d in DESIGNS.items() if not d.seed.startswith(("r", "cov")) and
-          (not d.seed.startswith("h") or (not d.expect_violated and n != "dedupe-lockstep"))]
+PROVED = [
+    n
+    for n, d in DESIGNS.items()
+    if not d.seed.startswith(("r", "cov"))
+    and (not d.seed.startswith("h") or (not d.expect_violated and n != "dedupe-lockstep"))
+]
 
 # Lemmas a design expected to hold cannot use, with the reason: in cow-edges-zeroed (XFS
 # always_cow, no mappings in scope) nothing creates a dirty cache line, but writes clear cache
@@ -73,9 +88,16 @@ UNPROVABLE_LEMMAS = {"cow-edges-zeroed": {"dirty_lines_have_dirty_entry"}}
 
 # The designs whose proof takes 7-28 s each (--durations on this VM): run under -m thorough,
 # the other proofs (0.6-7 s each) by default.
-HEAVY_PROOFS = {"cow-in-core-refcount", "immutable-extents", "cow-srcmap", "pmd-find-conflict",
-                "cow-single-iomap", "hole-size-unknown", "pmd-private-split",
-                "reflink-single-owner"}
+HEAVY_PROOFS = {
+    "cow-in-core-refcount",
+    "immutable-extents",
+    "cow-srcmap",
+    "pmd-find-conflict",
+    "cow-single-iomap",
+    "hole-size-unknown",
+    "pmd-private-split",
+    "reflink-single-owner",
+}
 
 
 @pytest.mark.slow
@@ -127,17 +149,19 @@ def test_wrong_lemmas_are_dropped_not_trusted():
         return s[L.cache[1][0]] == 0
 
     def everything_is_fine(L, s):
-        return s[L.size[0]] == 7   # would make any property vacuously inductive
+        return s[L.size[0]] == 7  # would make any property vacuously inductive
 
     def branches_in_python(L, s):
-        if s[L.size[0]] > 1:             # fine on bytes, not on Z3 terms
+        if s[L.size[0]] > 1:  # fine on bytes, not on Z3 terms  # noqa: SIM103 (the Python branch is the test)
             return False
         return True
 
-    wrong = [Property("media_never_stale", media_never_stale, "planted: false at mkfs"),
-             Property("branches_in_python", branches_in_python, "planted: explicit-only"),
-             Property("caches_always_clean", caches_always_clean, "planted: a store dirties one"),
-             Property("everything_is_fine", everything_is_fine, "planted: unreachable")]
+    wrong = [
+        Property("media_never_stale", media_never_stale, "planted: false at mkfs"),
+        Property("branches_in_python", branches_in_python, "planted: explicit-only"),
+        Property("caches_always_clean", caches_always_clean, "planted: a store dirties one"),
+        Property("everything_is_fine", everything_is_fine, "planted: unreachable"),
+    ]
     for w in wrong:
         LEMMAS[w.name] = w
     try:
@@ -156,7 +180,7 @@ def test_wrong_lemmas_are_dropped_not_trusted():
 
 
 def test_frame_lemmas_pin_fields_no_action_writes():
-    m = DaxModel(DESIGNS["map-sync"])          # no seal action in its scope
+    m = DaxModel(DESIGNS["map-sync"])  # no seal action in its scope
     names = {lm.name for lm in frame_lemmas(SymbolicModel(m))}
     assert "frame:sealed[a]" in names and "frame:ghost_seal_pblk[a,0]" in names
     assert not any(n.startswith("frame:size") for n in names)
@@ -186,4 +210,6 @@ def test_in_core_refcount_breaks_the_journal_lemma_one_step_past_the_default_bou
     m = DaxModel(d, d.bounds.replace(depth=6))
     ex = explore(m, [LEMMAS["dirty_block_not_in_other_journal"], PROPERTIES["no_stale_data"]])
     assert {n: (v.status, v.depth) for n, v in ex.verdicts.items()} == {
-        "dirty_block_not_in_other_journal": (VIOLATED, 6), "no_stale_data": (VIOLATED, 6)}
+        "dirty_block_not_in_other_journal": (VIOLATED, 6),
+        "no_stale_data": (VIOLATED, 6),
+    }

@@ -1,14 +1,15 @@
 """The pytest plugin: a kernel developer's own suite asserts verdicts in process, any
 number of times (registries isolated per test, user files loaded idempotently)."""
+
 from daxcheck import registries
 
-DESIGNS_FILE = '''
+DESIGNS_FILE = """
 from daxcheck.spec.designs import DESIGNS, register_design
 register_design(DESIGNS["iomap-hole-size"].variant(
     name="my-hole", hole_size="unknown", expect_violated=frozenset({"mapping_matches_extents"})))
 register_design(DESIGNS["iomap-hole-size"].variant(
     name="claims-fixed", hole_size="unknown", expect_violated=frozenset()))
-'''
+"""
 
 USER_SUITE = '''
 import pytest
@@ -49,7 +50,7 @@ def test_plugin_fixture_in_a_users_suite(pytester, tmp_path):
     f.write_text(DESIGNS_FILE)
     pytester.makepyfile(test_user_suite=USER_SUITE.format(path=str(f)))
     before = registries.names()
-    with registries.isolated():          # the inner session shares this process
+    with registries.isolated():  # the inner session shares this process
         result = pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=5)
     assert registries.names() == before

@@ -1,11 +1,13 @@
 """Threads, locks and split operations (issue 11): the race designs with both engines and
 replay, no_deadlock, the partial-order reduction, and threads=1 leaving the atomic designs
 alone."""
+
 from __future__ import annotations
 
 import dataclasses
 
 import pytest
+from helpers import dax_here, thorough_for
 
 from daxcheck.checker.concrete.executor import replay_concrete
 from daxcheck.checker.explicit.explore import explore
@@ -16,8 +18,6 @@ from daxcheck.spec.designs import DESIGNS, Design
 from daxcheck.spec.model import DaxModel
 from daxcheck.spec.ops.races import SPLIT_FAMILIES, SplitOp
 from daxcheck.spec.state import Bounds, BoundsError
-
-from helpers import dax_here, thorough_for
 
 RACES = sorted(n for n, d in DESIGNS.items() if d.threaded and d.seed != "cov")
 """The race designs (seed r<n>); the threaded coverage scopes are tests/test_scopes.py's."""
@@ -34,15 +34,16 @@ def test_race_designs_pair_up_and_cite():
         assert DESIGNS[n].cite and DESIGNS[n].bounds.threads == 2
     for n in BROKEN:
         d = DESIGNS[n]
-        assert any(DESIGNS[f].families == d.families and DESIGNS[f].seed == d.seed
-                   for f in FIXED), n
+        assert any(
+            DESIGNS[f].families == d.families and DESIGNS[f].seed == d.seed for f in FIXED
+        ), n
     assert set(SPLIT_FAMILIES) <= {f for n in RACES for f in DESIGNS[n].families}
 
 
 def test_atomic_designs_have_no_thread_state():
     """threads=1 leaves every design without split operations as it was: no thread or
     lock field in its states, no ``threads`` in its bounds' dict (traces, manifest)."""
-    for n, d in DESIGNS.items():
+    for _n, d in DESIGNS.items():
         if d.threaded:
             continue
         m = DaxModel(d)
@@ -88,8 +89,11 @@ def test_bmc_holds_on_the_fix_to_the_race_depth(name):
     """Z3 finds nothing on the fixed designs to the depth of their broken partner's
     deepest counterexample (the explicit engine covers the whole space)."""
     d = DESIGNS[name]
-    partner = next(DESIGNS[b] for b in BROKEN
-                   if DESIGNS[b].families == d.families and DESIGNS[b].seed == d.seed)
+    partner = next(
+        DESIGNS[b]
+        for b in BROKEN
+        if DESIGNS[b].families == d.families and DESIGNS[b].seed == d.seed
+    )
     props = [PROPERTIES[p] for p in sorted(partner.expect_violated)]
     depth = max(v.depth for v in explore(DaxModel(partner), props).verdicts.values())
     z = bmc(DaxModel(d), props, depth=depth)
@@ -118,10 +122,11 @@ def test_i_rwsem_serialises_hole_punches_and_write():
     punch: in no reachable state are both threads inside a punch, and write(2), which
     takes it too, is disabled while a punch holds it.  A variant whose
     ``xfs_ilock_iolock`` takes nothing lets both punches run at once."""
-    code = list(SPLIT_FAMILIES).index("punch_hole") + 1      # th_op of a hole punch
+    code = list(SPLIT_FAMILIES).index("punch_hole") + 1  # th_op of a hole punch
 
     def inside(m, s):
         return [t for t in m.L.threads if s[m.L.th_op[t]] == code]
+
     m = DaxModel(DESIGNS["busy-page-unmap"])
     writes = [a for a in m.actions if a.name == "write"]
     held = 0
@@ -140,13 +145,20 @@ def test_split_punch_runs_the_free_file_space_hooks():
     hooks, the two halves of ``xfs_free_file_space``: a variant whose flush forgets to
     unmap (only dax_writeback_one) leaves a PTE over the freed block on the design that
     otherwise holds."""
+
     def no_unmap(self, L, d, f, x):
         self.dax_writeback_one(L, d, f, x)
+
     prop = [PROPERTIES["mapping_matches_extents"]]
-    assert explore(DaxModel(DESIGNS["fault-punch-mmaplock"]), prop).verdicts[
-        "mapping_matches_extents"].status == HOLDS
-    v = explore(DaxModel(_variant("fault-punch-mmaplock", xfs_flush_unmap_range=no_unmap)),
-                prop).verdicts["mapping_matches_extents"]
+    assert (
+        explore(DaxModel(DESIGNS["fault-punch-mmaplock"]), prop)
+        .verdicts["mapping_matches_extents"]
+        .status
+        == HOLDS
+    )
+    v = explore(
+        DaxModel(_variant("fault-punch-mmaplock", xfs_flush_unmap_range=no_unmap)), prop
+    ).verdicts["mapping_matches_extents"]
     assert v.status == VIOLATED
 
 
@@ -160,7 +172,8 @@ DEADLOCK_NOT_INDUCTIVE = {
     # threads_hold_only_their_operations_locks cannot state (it says "may hold", not
     # "holds"), so an arbitrary start state with the punch at xfs_wait_dax_page but
     # without i_rwsem lets write(2) run into a state the prover cannot rule out.
-    "xfs-break-dax-layouts"}
+    "xfs-break-dax-layouts"
+}
 
 
 @pytest.mark.parametrize("name", thorough_for(RACES, set(RACES) - FAST_PROOFS))
@@ -199,6 +212,7 @@ def test_livelock_is_found_where_threads_deadlock_and_not_on_the_fixes():
     design get stuck (already once the punch holds MMAPLOCK after the read pinned its first
     page); on every fixed race design every thread can always finish."""
     from daxcheck.checker.explicit.progress import stuck_threads
+
     m = DaxModel(DESIGNS["busy-page-wait-holds-mmaplock"])
     r = stuck_threads(m)
     assert r.complete and sorted(s.thread for s in r.stuck) == [0, 1]
@@ -207,8 +221,16 @@ def test_livelock_is_found_where_threads_deadlock_and_not_on_the_fixes():
     for n in FIXED:
         r = stuck_threads(DaxModel(DESIGNS[n]))
         assert r.complete and not r.stuck, n
-    code, out, err = dax_here("check", "--quiet", "--no-write", "--livelock", "--design",
-                              "busy-page-wait-holds-mmaplock", "--property", "no_deadlock")
+    code, out, err = dax_here(
+        "check",
+        "--quiet",
+        "--no-write",
+        "--livelock",
+        "--design",
+        "busy-page-wait-holds-mmaplock",
+        "--property",
+        "no_deadlock",
+    )
     assert code == 12 and "livelock: busy-page-wait-holds-mmaplock: thread T0" in out
 
 
@@ -245,9 +267,18 @@ def test_check_threads_flag_and_bad_bound(tmp_path):
     """``--threads 1`` runs a race design with one kernel thread (the pin race needs only
     one: the pin is an atomic action) and still finds it, and the trace replays naming the
     thread; ``--threads 4`` is one line and exit 2."""
-    code, out, err = dax_here("check", "--quiet", "--design", "busy-page-no-unmap",
-                              "--threads", "1", "--property", "pinned_pages_stay_allocated",
-                              "--out", str(tmp_path))
+    code, out, err = dax_here(
+        "check",
+        "--quiet",
+        "--design",
+        "busy-page-no-unmap",
+        "--threads",
+        "1",
+        "--property",
+        "pinned_pages_stay_allocated",
+        "--out",
+        str(tmp_path),
+    )
     assert code == 12, err
     trace = tmp_path / "busy-page-no-unmap__pinned_pages_stay_allocated.itf.json"
     code, out, err = dax_here("replay", str(trace))

@@ -6,6 +6,7 @@ shipped counterexamples to syscalls, bad input).  The second boots the kernels t
 or the fixture they skip with the one-line reason :func:`fixture.unavailable_reason` gives.
 One guest per kernel is booted for the module and always killed.
 """
+
 from __future__ import annotations
 
 import glob
@@ -51,14 +52,23 @@ def test_missing_packages_are_named(monkeypatch):
     assert fixture.missing_tools() == ["ndctl"]
 
 
-@pytest.mark.parametrize("argv, msg", [
-    (["oracle", "--target", "qemu-dax", "--kernel", "5.4"], "invalid choice: '5.4'"),
-    (["oracle", "--target", "qemu-dax", "--setting", "foo=bar"], "unknown setting 'foo'"),
-    (["oracle", "--target", "qemu-dax", "--setting", "sync_fault=maybe"], "'maybe' is not one of"),
-    (["oracle", "--target", "qemu-dax", "--setting", "sync_fault"], "is not KEY=VALUE"),
-    (["oracle", "--target", "qemu-dax", "--crash-rate", "2"], "not a number in 0..1"),
-    (["oracle", "--setting", "sync_fault=never"], "--setting applies to --target qemu-dax only"),
-])
+@pytest.mark.parametrize(
+    "argv, msg",
+    [
+        (["oracle", "--target", "qemu-dax", "--kernel", "5.4"], "invalid choice: '5.4'"),
+        (["oracle", "--target", "qemu-dax", "--setting", "foo=bar"], "unknown setting 'foo'"),
+        (
+            ["oracle", "--target", "qemu-dax", "--setting", "sync_fault=maybe"],
+            "'maybe' is not one of",
+        ),
+        (["oracle", "--target", "qemu-dax", "--setting", "sync_fault"], "is not KEY=VALUE"),
+        (["oracle", "--target", "qemu-dax", "--crash-rate", "2"], "not a number in 0..1"),
+        (
+            ["oracle", "--setting", "sync_fault=never"],
+            "--setting applies to --target qemu-dax only",
+        ),
+    ],
+)
 def test_bad_oracle_input_is_one_line_exit_2(argv, msg, capsys):
     with pytest.raises(SystemExit) as e:
         raise SystemExit(cli.main(argv))
@@ -127,6 +137,7 @@ def test_shrink_drops_ops_that_do_not_matter():
         calls.append(ops)
         bad = "x" in ops and "y" in ops
         return O.Outcome("mismatch" if bad else "match", len(ops), f"{len(ops)} ops")
+
     ops, msg = O.shrink(run, ["a", "x", "b", "y", "c"], "5 ops")
     assert ops == ["x", "y"] and msg == "2 ops"
 
@@ -144,8 +155,13 @@ def test_shipped_counterexamples_map_to_syscalls_or_say_why():
         except traces.NotMappable as e:
             why[os.path.basename(path)] = str(e)
     assert len(mapped) == 31 and len(why) == len(SHIPPED) - 31
-    assert all(any(k in w for k in ("threads", "never merged", "2 MiB", "has no",
-                                    "dax=inode", "second process")) for w in why.values())
+    assert all(
+        any(
+            k in w
+            for k in ("threads", "never merged", "2 MiB", "has no", "dax=inode", "second process")
+        )
+        for w in why.values()
+    )
 
 
 # ----------------------------------------------------------------------------- QEMU
@@ -188,7 +204,7 @@ def test_dedupe_compares_an_unwritten_extents_raw_pmem(guest612):
     """The kernel finding behind dedupe_compare='raw-media': a fallocated block that got a
     freed block's 'A's "equals" a written block of 'A's, and b's data is gone."""
     g = guest612
-    O.prepare(g, fresh=True)      # a new XFS: the allocator's choices as in the reproducer
+    O.prepare(g, fresh=True)  # a new XFS: the allocator's choices as in the reproducer
     for line in ("reset 3", "pwrite 2 0 4096 65", "fdatasync 2"):
         g.cmd(line)
     freed = g.cmd("state 2")["ext"].split(":")[1]
@@ -197,21 +213,28 @@ def test_dedupe_compares_an_unwritten_extents_raw_pmem(guest612):
     a = g.cmd("state 0")
     if a["ext"].split(":")[1] != freed:
         pytest.skip("XFS did not hand the freed block to the fallocate: no stale bytes")
-    assert a["segs"] == "00,00" and a["ext"].endswith(":801")   # unwritten: reads zeros
+    assert a["segs"] == "00,00" and a["ext"].endswith(":801")  # unwritten: reads zeros
     g.cmd("pwrite 1 0 4096 65")
     assert g.cmd("dedupe 0 0 4096 1 0")["same"] == "1"
     b = g.cmd("state 1")
-    assert b["ext"] == "-" and b["segs"] == "00,00"               # b's 'A's are gone
+    assert b["ext"] == "-" and b["segs"] == "00,00"  # b's 'A's are gone
 
 
 def test_a_store_past_eof_is_sigbus_on_both_sides(guest612):
-    out = O.run_sequence(guest612, "6.12", 2, 2, [O.PWrite(0, 0, 2, 1), O.Map(0, "shared"),
-                                                   O.MStore(0, 2, 1), O.MLoad(0, 3)])
+    out = O.run_sequence(
+        guest612,
+        "6.12",
+        2,
+        2,
+        [O.PWrite(0, 0, 2, 1), O.Map(0, "shared"), O.MStore(0, 2, 1), O.MLoad(0, 3)],
+    )
     assert out.status == "match" and out.ops_run == 4
 
 
 def test_a_shipped_counterexample_shows_the_fixed_design(guest612):
-    t, m, _ = read_itf(os.path.join(ROOT, "counterexamples", "cow-single-iomap__no_stale_data.itf.json"))
+    t, m, _ = read_itf(
+        os.path.join(ROOT, "counterexamples", "cow-single-iomap__no_stale_data.itf.json")
+    )
     r = traces.check_on_kernel(guest612, "6.12", t.actions, m.design, t.prop)
     assert r.shows_fixed and r.tells_apart and r.differing == {"cow": "single-iomap"}
 
@@ -228,11 +251,13 @@ def test_every_mapped_counterexample_shows_the_fixed_design(guest612):
 
 
 def test_no_qemu_survives_a_sigkill_of_daxcheck(guest612, tmp_path):
-    script = ("import sys, time\n"
-              "from daxcheck.checker.oracle.qemu import fixture\n"
-              "from daxcheck.checker.oracle.qemu.guest import DaxGuest\n"
-              f"g = DaxGuest(fixture.find('6.12'), workdir={str(tmp_path)!r})\n"
-              "g.boot(); print(g.proc.pid, flush=True); time.sleep(600)\n")
+    script = (
+        "import sys, time\n"
+        "from daxcheck.checker.oracle.qemu import fixture\n"
+        "from daxcheck.checker.oracle.qemu.guest import DaxGuest\n"
+        f"g = DaxGuest(fixture.find('6.12'), workdir={str(tmp_path)!r})\n"
+        "g.boot(); print(g.proc.pid, flush=True); time.sleep(600)\n"
+    )
     p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
     qemu = int(p.stdout.readline())
     p.send_signal(signal.SIGKILL)
@@ -249,8 +274,12 @@ def test_no_qemu_survives_a_sigkill_of_daxcheck(guest612, tmp_path):
 
 
 def test_cli_qemu_oracle_runs_and_reports(guest612, capsys):
-    assert cli.main(["oracle", "--target", "qemu-dax", "--runs", "5", "--seed", "2",
-                     "--crash-rate", "0"]) == 0
+    assert (
+        cli.main(
+            ["oracle", "--target", "qemu-dax", "--runs", "5", "--seed", "2", "--crash-rate", "0"]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "real-DAX oracle on 6.12 (6.12." in out and "5 matched" in out and "0 mismatches" in out
 
@@ -261,8 +290,14 @@ def test_6_1_shows_the_two_settings_it_differs_in():
     why = reason("6.1")
     if why:
         pytest.skip(why)
-    warn = [O.PWrite(0, 0, 2, 1), O.Map(0, "shared"), O.MLoad(0, 0), O.Clone(0, 1),
-            O.Map(1, "shared"), O.MLoad(1, 0)]
+    warn = [
+        O.PWrite(0, 0, 2, 1),
+        O.Map(0, "shared"),
+        O.MLoad(0, 0),
+        O.Clone(0, 1),
+        O.Map(1, "shared"),
+        O.MLoad(1, 0),
+    ]
     dax = [O.PWrite(0, 0, 2, 1), O.Clone(0, 1), O.Fdatasync(1), O.Crash("shutdown")]
     with DaxGuest(fixture.find("6.1")) as g:
         g.boot()
@@ -278,7 +313,9 @@ def test_a_guest_that_does_not_boot_is_one_line(tmp_path):
     why = fixture.host_reason()
     if why:
         pytest.skip(why)
-    bogus = fixture.Fixture("6.12", "none", str(tmp_path / "no-vmlinuz"), str(tmp_path / "no-initrd"))
+    bogus = fixture.Fixture(
+        "6.12", "none", str(tmp_path / "no-vmlinuz"), str(tmp_path / "no-initrd")
+    )
     g = DaxGuest(bogus)
     with pytest.raises(GuestError, match="QEMU exited .*no-vmlinuz") as e:
         g.boot()

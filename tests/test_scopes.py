@@ -1,5 +1,6 @@
 """Coverage scopes (issue 28, spec/scopes.py): a bug planted where only a coverage scope
 decides is caught by the gate's exploration of that scope and by no older design."""
+
 from __future__ import annotations
 
 import inspect
@@ -23,8 +24,11 @@ def _plant(monkeypatch, cls, old: str, new: str) -> None:
     src = textwrap.dedent(inspect.getsource(cls.apply))
     assert old in src, f"{cls.__name__}.apply no longer contains {old!r}"
     ns: dict = {}
-    exec(compile(src.replace(old, new), inspect.getsourcefile(cls), "exec"),
-         vars(inspect.getmodule(cls)), ns)
+    exec(
+        compile(src.replace(old, new), inspect.getsourcefile(cls), "exec"),
+        vars(inspect.getmodule(cls)),
+        ns,
+    )
     monkeypatch.setattr(cls, "apply", ns["apply"])
 
 
@@ -39,16 +43,19 @@ def test_every_coverage_scope_is_registered_and_holds():
             assert all(v.status == "holds" and v.complete for v in r.verdicts.values()), d.name
 
 
-def test_zero_range_that_skips_breaking_layouts_is_caught_only_by_its_coverage_scope(
-        monkeypatch):
+def test_zero_range_that_skips_breaking_layouts_is_caught_only_by_its_coverage_scope(monkeypatch):
     """FALLOC_FL_ZERO_RANGE that no longer waits for DMA-pinned pages
     (xfs_break_layouts) frees a pinned block: only cov-zero-range, which combines ZERO_RANGE
     with pins and reflink, sees it; the older designs with ZERO_RANGE in scope do not."""
     targets = [d for d in DESIGNS.values() if "zero_range" in d.families]
     assert any(d.seed == "cov" for d in targets) and any(d.seed != "cov" for d in targets)
     before = {d.name: _verdicts(d) for d in targets}
-    _plant(monkeypatch, fallocate.ZeroRange,
-           'busy = D.xfs_break_layouts(L, s, f, [x]) if D.has("pin") else True', "busy = True")
+    _plant(
+        monkeypatch,
+        fallocate.ZeroRange,
+        'busy = D.xfs_break_layouts(L, s, f, [x]) if D.has("pin") else True',
+        "busy = True",
+    )
     after = {d.name: _verdicts(d) for d in targets}
     changed = {n for n in before if before[n] != after[n]}
     assert changed == {"cov-zero-range"}

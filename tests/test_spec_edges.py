@@ -1,20 +1,30 @@
 """Spec behaviour no shipped design's exploration pins down, found unchecked by mutation
 testing (bench/mutants.py; each test names the surviving mutants it kills, see
 bench/mutants_survivors.md).  Unit tests per action, like tests/test_actions.py."""
+
 import importlib.util
 import sys
 from dataclasses import dataclass
 from typing import ClassVar
 
 import pytest
+from helpers import WIDE, Fault, Mmap, Reflink, Seal, Write, field, model, run
 
 from daxcheck import registries
 from daxcheck.spec.kernel import warn as k
-from daxcheck.spec.ops import (Action, ActionDefinitionError, Dedupe, Dma, Fallocate,
-                                   MmapPrivate, Pin, PmdFault, ZeroRange, action)
+from daxcheck.spec.ops import (
+    Action,
+    ActionDefinitionError,
+    Dedupe,
+    Dma,
+    Fallocate,
+    MmapPrivate,
+    Pin,
+    PmdFault,
+    ZeroRange,
+    action,
+)
 from daxcheck.spec.state import PTE_ANON, PTE_NONE, STALE, UNWRITTEN, WARNINGS
-
-from helpers import WIDE, Fault, Mmap, Reflink, Seal, Write, field, model, run
 
 A, B = 0, 1
 
@@ -35,11 +45,11 @@ def test_zero_range_refused_on_enospc_and_on_a_sealed_file():
     ``require`` deleted)."""
     m = model(bounds=WIDE.replace(phys=2))
     s = run(m, Write(A, 0, 0, 1, 1), Write(A, 1, 0, 1, 1))
-    assert m.next_state(s, ZeroRange(B, 0, 0, 1)) is None          # a hole, no free block
-    assert m.next_state(s, ZeroRange(A, 0, 0, 1)) is not None      # written: in place
+    assert m.next_state(s, ZeroRange(B, 0, 0, 1)) is None  # a hole, no free block
+    assert m.next_state(s, ZeroRange(A, 0, 0, 1)) is not None  # written: in place
     s = run(m, Write(A, 0, 0, 1, 1), Reflink(A, B), Write(A, 1, 0, 1, 1))
-    assert m.next_state(s, ZeroRange(A, 0, 0, 0)) is None          # shared: CoW, no block
-    assert m.next_state(s, ZeroRange(A, 1, 0, 0)) is not None      # not shared: in place
+    assert m.next_state(s, ZeroRange(A, 0, 0, 0)) is None  # shared: CoW, no block
+    assert m.next_state(s, ZeroRange(A, 1, 0, 0)) is not None  # not shared: in place
     m = model("immutable-no-reflink")
     s = run(m, Write(A, 0, 0, 0, 1), Seal(A))
     assert m.next_state(s, ZeroRange(A, 0, 0, 1)) is None
@@ -50,11 +60,20 @@ def test_dma_completion_records_the_write_at_the_pinned_offset_only():
     """The DMA's ghost write goes to the (file, index) the pin was taken through, not to
     other blocks of that file or the same index of another file (mutant: And -> Or)."""
     m = model(families=("mmap", "fault", "write", "pin", "dma"))
-    s = run(m, Write(A, 0, 0, 1, 1), Write(A, 1, 0, 1, 1), Write(B, 0, 0, 1, 1),
-            Mmap(0, A, False), Fault(0, A, 0, True), Pin(0, A, 0))
+    s = run(
+        m,
+        Write(A, 0, 0, 1, 1),
+        Write(A, 1, 0, 1, 1),
+        Write(B, 0, 0, 1, 1),
+        Mmap(0, A, False),
+        Fault(0, A, 0, True),
+        Pin(0, A, 0),
+    )
     s = run(m, Dma(field(m, s, "ext_pblk", A, 0), 2), s=s)
-    written = {(f, x): [field(m, s, "ghost_written", f, x, g, 1) for g in (0, 1)]
-               for f, x in ((A, 0), (A, 1), (B, 0))}
+    written = {
+        (f, x): [field(m, s, "ghost_written", f, x, g, 1) for g in (0, 1)]
+        for f, x in ((A, 0), (A, 1), (B, 0))
+    }
     assert written == {(A, 0): [1, 1], (A, 1): [0, 0], (B, 0): [0, 0]}
     assert [field(m, s, "ghost_last", f, x, 0) for f, x in ((A, 0), (A, 1), (B, 0))] == [2, 1, 1]
 
@@ -115,10 +134,14 @@ def _user_module(tmp_path, monkeypatch, text):
 def test_warnings_of_a_users_class_and_instance_are_declared(tmp_path, monkeypatch):
     """declare_warnings_of reads the source file of a class or of an instance's class
     (mutant: the two cases swapped, nothing declared)."""
-    mod = _user_module(tmp_path, monkeypatch, "from daxcheck.spec.fsdax import warn_on\n"
-                       "class Hooked:\n"
-                       "    def hook(self, L, d):\n"
-                       "        warn_on(L, d, True, 'xfs_edge: from a class')\n")
+    mod = _user_module(
+        tmp_path,
+        monkeypatch,
+        "from daxcheck.spec.fsdax import warn_on\n"
+        "class Hooked:\n"
+        "    def hook(self, L, d):\n"
+        "        warn_on(L, d, True, 'xfs_edge: from a class')\n",
+    )
     with registries.isolated():
         k.declare_warnings_of(mod.Hooked)
         assert "xfs_edge: from a class" in WARNINGS
@@ -129,6 +152,7 @@ def test_warnings_of_a_users_class_and_instance_are_declared(tmp_path, monkeypat
 
 def _family(family):
     """A do-nothing action family class named ``family`` (not registered)."""
+
     @dataclass(frozen=True)
     class Family(Action):
         name: ClassVar[str] = family
@@ -139,6 +163,7 @@ def _family(family):
         @classmethod
         def instances(cls, L, D):
             return []
+
     return Family
 
 

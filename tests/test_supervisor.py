@@ -1,6 +1,7 @@
 """The supervisor (issue 27, :mod:`daxcheck.supervisor`): the console script runs the
 command in a worker process and enforces, from outside it, what a user's code can defeat
 in process.  Every test runs the real command in a subprocess under a wall-clock bound."""
+
 import os
 import signal
 import subprocess
@@ -20,8 +21,14 @@ slow interpreter start on a loaded machine)."""
 def daxcheck(*args, cwd, env=None):
     """Run ``python -m daxcheck ARGS`` (supervised); ``(exit code, stderr, seconds)``."""
     t = time.monotonic()
-    r = subprocess.run([sys.executable, "-m", "daxcheck", *args], cwd=cwd, env=env,
-                       capture_output=True, text=True, timeout=BOUND + 30)
+    r = subprocess.run(
+        [sys.executable, "-m", "daxcheck", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=BOUND + 30,
+    )
     return r.returncode, r.stderr, time.monotonic() - t
 
 
@@ -48,21 +55,30 @@ def _predicate(tmp_path, body):
     return ["--properties", str(f), "--property", "mine"]
 
 
-@pytest.mark.parametrize("what,body,line", [
-    ("disarmed alarm", "signal.setitimer(signal.ITIMER_REAL, 0)\nsignal.alarm(0)\n"
-     "while True:\n    pass", 11),
-    ("blocked signals", "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, "
-     "signal.SIGTERM, signal.SIGINT})\nwhile True:\n    pass", 10),
-])
-def test_a_predicate_that_defeats_the_alarm_is_stopped_from_outside(tmp_path, what, body,
-                                                                     line):
+@pytest.mark.parametrize(
+    "what,body,line",
+    [
+        (
+            "disarmed alarm",
+            "signal.setitimer(signal.ITIMER_REAL, 0)\nsignal.alarm(0)\nwhile True:\n    pass",
+            11,
+        ),
+        (
+            "blocked signals",
+            "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, "
+            "signal.SIGTERM, signal.SIGINT})\nwhile True:\n    pass",
+            10,
+        ),
+    ],
+)
+def test_a_predicate_that_defeats_the_alarm_is_stopped_from_outside(tmp_path, what, body, line):
     """main: never stopped (the alarm disarmed), or only by SIGKILL (signals blocked)."""
-    code, err, secs = daxcheck(*CHECK, *_predicate(tmp_path, body), "--time-limit", "2",
-                               cwd=tmp_path)
+    code, err, secs = daxcheck(
+        *CHECK, *_predicate(tmp_path, body), "--time-limit", "2", cwd=tmp_path
+    )
     assert code == 75, err
-    _one_line(err, "time limit 2s reached in design userspace-flush",
-              "stopped by the supervisor")
-    assert f"mine.py:{line - 1}," in err or f"mine.py:{line}," in err, err   # the loop
+    _one_line(err, "time limit 2s reached in design userspace-flush", "stopped by the supervisor")
+    assert f"mine.py:{line - 1}," in err or f"mine.py:{line}," in err, err  # the loop
     assert secs < BOUND
 
 
@@ -80,14 +96,31 @@ def test_a_stray_non_daemon_thread_neither_hangs_nor_prints(tmp_path):
     """main: daxcheck never exited; on SIGTERM a traceback ending in SystemExit: 143."""
     args = _predicate(tmp_path, "return True")
     f = tmp_path / "mine.py"
-    f.write_text("import threading, time\nthreading.Thread(target=lambda: time.sleep(10**6))"
-                 ".start()\n" + f.read_text())
+    f.write_text(
+        "import threading, time\nthreading.Thread(target=lambda: time.sleep(10**6))"
+        ".start()\n" + f.read_text()
+    )
     code, err, secs = daxcheck(*CHECK, *args, cwd=tmp_path)
     assert code == 0 and err == "" and secs < BOUND, err
-    p = subprocess.Popen([sys.executable, "-m", "daxcheck", "check", "--design",
-                          "cow-single-iomap", "--depth", "7", "--no-write", "--quiet", *args],
-                         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                         text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daxcheck",
+            "check",
+            "--design",
+            "cow-single-iomap",
+            "--depth",
+            "7",
+            "--no-write",
+            "--quiet",
+            *args,
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     time.sleep(3)
     p.send_signal(signal.SIGTERM)
     _, err = p.communicate(timeout=BOUND)
@@ -98,18 +131,24 @@ def test_a_stray_non_daemon_thread_neither_hangs_nor_prints(tmp_path):
 def test_os_exit_in_atexit_cannot_change_the_exit_code(tmp_path):
     """main: a refused user file whose atexit handler calls os._exit(0) exited 0."""
     f = tmp_path / "refused.py"
-    f.write_text("import atexit, os\natexit.register(lambda: os._exit(0))\n"
-                 "raise ValueError('refused')\n")
+    f.write_text(
+        "import atexit, os\natexit.register(lambda: os._exit(0))\nraise ValueError('refused')\n"
+    )
     code, err, _ = daxcheck(*CHECK, "--designs", str(f), cwd=tmp_path)
     assert code == 2, err
     _one_line(err, "refused.py line 3: ValueError: refused")
 
 
-@pytest.mark.parametrize("body,words", [
-    ("import ctypes\nreturn ctypes.string_at(0) == b''", ["died of SIGSEGV",
-                                                           "design userspace-flush"]),
-    ("os._exit(0)", ["exited (status 0)", "without reporting a result"]),
-])
+@pytest.mark.parametrize(
+    "body,words",
+    [
+        (
+            "import ctypes\nreturn ctypes.string_at(0) == b''",
+            ["died of SIGSEGV", "design userspace-flush"],
+        ),
+        ("os._exit(0)", ["exited (status 0)", "without reporting a result"]),
+    ],
+)
 def test_a_worker_that_dies_is_one_line_exit_3(tmp_path, body, words):
     code, err, secs = daxcheck(*CHECK, *_predicate(tmp_path, body), cwd=tmp_path)
     assert code == 3, err
@@ -118,8 +157,18 @@ def test_a_worker_that_dies_is_one_line_exit_3(tmp_path, body, words):
 
 
 def test_memory_limit_is_incomplete(tmp_path):
-    code, err, secs = daxcheck("check", "--design", "cow-single-iomap", "--depth", "7",
-                               "--no-write", "--quiet", "--memory-limit", "300", cwd=tmp_path)
+    code, err, secs = daxcheck(
+        "check",
+        "--design",
+        "cow-single-iomap",
+        "--depth",
+        "7",
+        "--no-write",
+        "--quiet",
+        "--memory-limit",
+        "300",
+        cwd=tmp_path,
+    )
     assert code == 75, err
     _one_line(err, "out of memory (--memory-limit 300 MB)")
 
@@ -134,9 +183,23 @@ def _children(pid):
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="needs Linux /proc")
 def test_sigkill_of_daxcheck_leaves_no_worker_behind(tmp_path):
-    p = subprocess.Popen([sys.executable, "-m", "daxcheck", "check", "--design",
-                          "cow-single-iomap", "--depth", "7", "--no-write", "--quiet"],
-                         cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daxcheck",
+            "check",
+            "--design",
+            "cow-single-iomap",
+            "--depth",
+            "7",
+            "--no-write",
+            "--quiet",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     until = time.monotonic() + BOUND
     while not _children(p.pid) and time.monotonic() < until:
         time.sleep(0.05)
@@ -149,7 +212,7 @@ def test_sigkill_of_daxcheck_leaves_no_worker_behind(tmp_path):
         try:
             with open(f"/proc/{workers[0]}/stat") as f:
                 if f.read().split(") ")[1].startswith("Z"):
-                    break      # a zombie waiting for init: dead
+                    break  # a zombie waiting for init: dead
         except OSError:
             break
         time.sleep(0.05)
@@ -168,9 +231,14 @@ def test_the_in_process_path_is_kept(tmp_path):
     b = daxcheck(*CHECK, "--json", "b.json", cwd=tmp_path)
     assert a[0] == b[0] == 12, (a, b)
     import json
-    strip = [[{k: v for k, v in r.items() if k != "seconds"}
-              for r in json.loads((tmp_path / f).read_text())["results"]]
-             for f in ("a.json", "b.json")]
+
+    strip = [
+        [
+            {k: v for k, v in r.items() if k != "seconds"}
+            for r in json.loads((tmp_path / f).read_text())["results"]
+        ]
+        for f in ("a.json", "b.json")
+    ]
     assert strip[0] == strip[1]
 
 
@@ -206,11 +274,26 @@ def test_the_parent_alone_writes_the_result_files(tmp_path):
     their contents nor the exit code (in process it turns the run into exit 0)."""
     import json
     import xml.etree.ElementTree as ET
+
     (tmp_path / "tamper.py").write_text(TAMPER)
-    code, err, secs = daxcheck("check", "--design", "userspace-flush", "--quiet",
-                               "--properties", "tamper.py", "--out", "cx", "--force",
-                               "--json", "out.json", "--junit", "out.xml",
-                               "--summary", "out.md", cwd=tmp_path)
+    code, err, secs = daxcheck(
+        "check",
+        "--design",
+        "userspace-flush",
+        "--quiet",
+        "--properties",
+        "tamper.py",
+        "--out",
+        "cx",
+        "--force",
+        "--json",
+        "out.json",
+        "--junit",
+        "out.xml",
+        "--summary",
+        "out.md",
+        cwd=tmp_path,
+    )
     assert code == 12 and err == "" and secs < BOUND, err
     doc = json.loads((tmp_path / "out.json").read_text())
     assert doc["exit_code"] == 12
@@ -219,8 +302,7 @@ def test_the_parent_alone_writes_the_result_files(tmp_path):
     suite = ET.parse(tmp_path / "out.xml").getroot()
     assert int(suite.get("failures")) >= 1 and int(suite.get("tests")) == len(verdicts)
     assert (tmp_path / "out.md").read_text().startswith("<!-- daxcheck summary -->")
-    trace = json.loads((tmp_path / "cx/userspace-flush__durable_after_sync.itf.json")
-                       .read_text())
+    trace = json.loads((tmp_path / "cx/userspace-flush__durable_after_sync.itf.json").read_text())
     assert trace["#meta"]["property"] == "durable_after_sync"
 
 
@@ -249,8 +331,7 @@ def test_the_oracle_is_stopped_at_its_time_limit_and_cleans_up(tmp_path):
     """``daxcheck oracle`` runs under the supervisor too: ``--time-limit`` from the parent
     (SIGTERM, the loop mount removed by the worker's cleanup), one line, exit 75."""
     before = _daxcheck_mounts()
-    code, err, secs = daxcheck("oracle", "--runs", "1000000", "--time-limit", "2",
-                               cwd=tmp_path)
+    code, err, secs = daxcheck("oracle", "--runs", "1000000", "--time-limit", "2", cwd=tmp_path)
     assert code == 75, err
     _one_line(err, "time limit 2s reached in oracle --target loop-xfs", "it cleaned up")
     assert secs < BOUND

@@ -3,24 +3,29 @@
 The cross-check runs both engines on every shipped design x property and requires
 identical verdicts and identical shortest counterexample depths.
 """
+
 from __future__ import annotations
 
 import pytest
+from helpers import thorough_for
 
-from daxcheck.checker.symbolic import smt
 from daxcheck.checker.explicit.explore import explore
-from daxcheck.checker.symbolic.queries import PAGE_SIZE, PMD_SIZE, QUERIES, QueryError, get_query
 from daxcheck.checker.results import EXIT_INCOMPLETE, HOLDS, INCOMPLETE, VIOLATED
-from daxcheck.checker.symbolic.engine import (EngineDisagreement, ProveError, SymbolicModel, bmc,
-                                       prove)
+from daxcheck.checker.symbolic import smt
+from daxcheck.checker.symbolic.engine import (
+    EngineDisagreement,
+    ProveError,
+    SymbolicModel,
+    bmc,
+    prove,
+)
+from daxcheck.checker.symbolic.queries import PAGE_SIZE, PMD_SIZE, QUERIES, QueryError, get_query
 from daxcheck.properties import PROPERTIES
 from daxcheck.properties.registry import Property
 from daxcheck.spec.designs import DESIGNS
 from daxcheck.spec.model import DaxModel
 from daxcheck.spec.state import field_domain
 from daxcheck.spec.vocab import SymbolicUseError
-
-from helpers import thorough_for
 
 PROPS = list(PROPERTIES.values())
 
@@ -83,9 +88,7 @@ def test_bmc_time_limit_is_incomplete_exit_75():
 
 
 def _if_on_state(L, s):
-    if s[L.size[0]] == 0:
-        return True
-    return False
+    return s[L.size[0]] == 0
 
 
 def _index_by_state(L, s):
@@ -113,8 +116,9 @@ def test_field_domains_cover_reachable_states():
     seen = {m.L.init_state()}
     frontier = list(seen)
     for _ in range(3):
-        frontier = [ns for s in frontier for _, ns in m.successors(s) if ns not in seen
-                    and not seen.add(ns)]
+        frontier = [
+            ns for s in frontier for _, ns in m.successors(s) if ns not in seen and not seen.add(ns)
+        ]
     doms = [set(field_domain(m.L, o)) for o in range(m.L.width)]
     bad = [(m.L.label(o), s[o]) for s in seen for o in range(m.L.width) if s[o] not in doms[o]]
     assert not bad
@@ -133,8 +137,13 @@ def _check_trace(m, prop, v):
 
 # Designs where one of the two tests below takes 7-19 s (--durations on this VM): run
 # under -m thorough; the rest by default (each seed bug stays cross-checked or BMC-found).
-HEAVY_CROSS = {"cow-srcmap", "immutable-no-reflink", "cow-in-core-refcount", "dedupe-lockstep",
-               "cow-single-iomap"}
+HEAVY_CROSS = {
+    "cow-srcmap",
+    "immutable-no-reflink",
+    "cow-in-core-refcount",
+    "dedupe-lockstep",
+    "cow-single-iomap",
+}
 HEAVY_BMC = {"immutable-extents"}
 
 
@@ -157,8 +166,9 @@ def test_cross_check_engines(name):
             assert z.depth == depth
 
 
-@pytest.mark.parametrize("name", thorough_for([n for n, d in DESIGNS.items()
-                                               if d.expect_violated], HEAVY_BMC))
+@pytest.mark.parametrize(
+    "name", thorough_for([n for n, d in DESIGNS.items() if d.expect_violated], HEAVY_BMC)
+)
 def test_bmc_finds_seed_violation_at_explore_depth(name):
     """Each violating seed design's expected violation: BMC (run to exactly the depth
     explore reports) finds it at the same shortest depth, with a replayable trace."""
@@ -177,8 +187,14 @@ def test_bmc_finds_seed_violation_at_explore_depth(name):
 
 @pytest.mark.slow
 @pytest.mark.thorough
-@pytest.mark.parametrize("name", [n for n, d in DESIGNS.items() if d.bounds.depth > CROSS_DEPTH_CAP
-                                  and not d.seed.startswith(("h", "r"))])
+@pytest.mark.parametrize(
+    "name",
+    [
+        n
+        for n, d in DESIGNS.items()
+        if d.bounds.depth > CROSS_DEPTH_CAP and not d.seed.startswith(("h", "r"))
+    ],
+)
 def test_cross_check_engines_full_depth(name):
     d = DESIGNS[name]
     m = DaxModel(d)
@@ -196,6 +212,7 @@ def test_disagreement_is_an_error_not_a_verdict():
     # A predicate that answers differently on concrete and symbolic states.
     def liar(L, s):
         return True if isinstance(s, bytes) else s[L.size[0]] != 0
+
     m = DaxModel(DESIGNS["map-sync"])
     with pytest.raises(EngineDisagreement):
         bmc(m, [Property("liar", liar, "doc")], depth=2)
@@ -252,14 +269,22 @@ def _cow_offending(copy, pos, ln, off):
     head_off = pos & (PAGE_SIZE - 1)
     rel = off - start
     copy_all = head_off == 0 and end == pg_end
-    filled = (copy_all and rel < ln) or (head_off and rel < head_off) or (
-        end < pg_end and head_off + ln <= rel < head_off + ln + pg_end - end)
+    filled = (
+        (copy_all and rel < ln)
+        or (head_off and rel < head_off)
+        or (end < pg_end and head_off + ln <= rel < head_off + ln + pg_end - end)
+    )
     return not (written or filled)
 
 
 def _pmd_offending(report, v):
-    pmd, fault, hole_end, hole_start, isize = (v["pmd"], v["fault"], v["hole_end"],
-                                              v["hole_start"], v["i_size"])
+    pmd, fault, hole_end, hole_start, isize = (
+        v["pmd"],
+        v["fault"],
+        v["hole_end"],
+        v["hole_start"],
+        v["i_size"],
+    )
     assert pmd == fault & ~(PMD_SIZE - 1) and hole_start <= fault < hole_end < isize
     length = PMD_SIZE if report == "unknown" else min(hole_end - pmd, PMD_SIZE)
     return length >= PMD_SIZE and hole_end < pmd + PMD_SIZE

@@ -1,5 +1,6 @@
 """The vocabulary computes directly on Python values and lifts to symbols (here the taint
 backend, which records dependencies) with the same code."""
+
 import pytest
 
 from daxcheck.checker.explicit.readset import Dep, TaintState, read_set, taint_backend
@@ -11,9 +12,16 @@ def test_concrete_connectives():
     assert V.If(True, 1, 2) == 1 and V.If(False, 1, 2) == 2
     assert V.And(True, True) is True and V.And(True, False) is False and V.And() is True
     assert V.Or(False, True) is True and V.Or() is False
-    assert V.Not(True) is False and V.Implies(False, False) is True and V.Implies(True, False) is False
-    assert V.ForAll(range(3), lambda i: i < 3) is True and V.ForAll(range(3), lambda i: i < 2) is False
-    assert V.Exists(range(3), lambda i: i == 2) is True and V.Count(range(5), lambda i: i % 2 == 0) == 3
+    assert (
+        V.Not(True) is False and V.Implies(False, False) is True and V.Implies(True, False) is False
+    )
+    assert (
+        V.ForAll(range(3), lambda i: i < 3) is True and V.ForAll(range(3), lambda i: i < 2) is False
+    )
+    assert (
+        V.Exists(range(3), lambda i: i == 2) is True
+        and V.Count(range(5), lambda i: i % 2 == 0) == 3
+    )
 
 
 def test_first_select_store_when():
@@ -50,12 +58,13 @@ def test_symbolic_when_guards_every_changed_field():
 
 def test_python_truth_test_on_a_state_value_is_a_clear_error():
     def bad(L, s):
-        if s[0] == 1:          # not allowed: use If/when
+        if s[0] == 1:  # not allowed: use If/when  # noqa: SIM103 (the Python branch is the test)
             return True
         return False
 
     class L:
         width = 2
+
     assert read_set(bad, L) is None
     with taint_backend(), pytest.raises(SymbolicUseError, match="truth test"):
         bad(L, TaintState(2))

@@ -32,20 +32,31 @@ spec or an engine (~1.5 s), because the supervisor's parent process imports it t
 and refuse bad input (:mod:`daxcheck.supervisor`); :func:`main` and :func:`gate_command`
 load :mod:`.dispatch` / :mod:`.gate` on first access (PEP 562 module ``__getattr__``).
 """
+
 from __future__ import annotations
 
 import importlib
 
-from .common import (EXIT_INTERRUPTED, OUTPUT_FILES, PATH_OPTIONS, check_paths, esc,
-                     preflight_argv)
+from .common import EXIT_INTERRUPTED, OUTPUT_FILES, PATH_OPTIONS, check_paths, esc, preflight_argv
 from .parser import BOUND_HELP, BOUND_NAMES, EPILOG, build_parser
 
 _LAZY = {"main": "dispatch", "gate_command": "gate"}
 """Names loaded on first access, from the module that imports the engines."""
 
-__all__ = ["BOUND_HELP", "BOUND_NAMES", "EPILOG", "EXIT_INTERRUPTED", "OUTPUT_FILES",
-           "PATH_OPTIONS", "build_parser", "check_paths", "esc", "gate_command", "main",
-           "preflight_argv"]
+__all__ = [
+    "BOUND_HELP",
+    "BOUND_NAMES",
+    "EPILOG",
+    "EXIT_INTERRUPTED",
+    "OUTPUT_FILES",
+    "PATH_OPTIONS",
+    "build_parser",
+    "check_paths",
+    "esc",
+    "gate_command",
+    "main",
+    "preflight_argv",
+]
 
 
 def __getattr__(name):

@@ -1,4 +1,5 @@
 """``daxcheck check``: explore designs and check properties (explicit BFS or Z3 BMC)."""
+
 from __future__ import annotations
 
 import contextlib
@@ -19,10 +20,26 @@ from ..explicit.progress import stuck_threads
 from ..gate import expect_differences
 from ..outputs import attach_expectations, rows_of_checks, write_outputs
 from ..report import Progress, run_summary, stats_line, trace_table, verdict_tables
-from ..results import (EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_OK, EXIT_UNEXPECTED,
-                       EXIT_VIOLATION, HOLDS, InputError, combined_exit, fmt_items)
-from ..runner import (check_distributable, command_line, load_user_files, make_model, pick,
-                      pick_properties, run_check)
+from ..results import (
+    EXIT_BAD_INPUT,
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    EXIT_UNEXPECTED,
+    EXIT_VIOLATION,
+    HOLDS,
+    InputError,
+    combined_exit,
+    fmt_items,
+)
+from ..runner import (
+    check_distributable,
+    command_line,
+    load_user_files,
+    make_model,
+    pick,
+    pick_properties,
+    run_check,
+)
 from .common import EXIT_INTERRUPTED, esc, user_flags
 from .parser import BOUND_NAMES
 from .runs import check_distributed, preflight_outputs, save
@@ -63,17 +80,28 @@ def run(args, argv, console) -> int:
     if args.livelock:
         code = _livelock(checks, console, code)
     if not args.quiet:
-        print_summary(console, run_summary(checks, names, diffs, written, user_flags(args),
-                                           None if args.no_write else args.out,
-                                           len(models), expect=args.expect))
+        print_summary(
+            console,
+            run_summary(
+                checks,
+                names,
+                diffs,
+                written,
+                user_flags(args),
+                None if args.no_write else args.out,
+                len(models),
+                expect=args.expect,
+            ),
+        )
     elif args.expect:
         _expect(checks, names, console)
     if interrupted:
         code = EXIT_INTERRUPTED
     rows = rows_of_checks(checks, names, written, args.engine)
-    if args.expect:      # JUnit and JSON agree with the exit code: expected violations pass
-        write_outputs(args, attach_expectations(rows, checks), "daxcheck check --expect", cmd,
-                      code, diffs)
+    if args.expect:  # JUnit and JSON agree with the exit code: expected violations pass
+        write_outputs(
+            args, attach_expectations(rows, checks), "daxcheck check --expect", cmd, code, diffs
+        )
     else:
         write_outputs(args, rows, "daxcheck check", cmd, code)
     return code
@@ -96,9 +124,21 @@ def _search(args, models, props, ckpt, stop, console, cmd) -> list:
             phase(f"design {m.design.name}", limited=True)
             prog = Progress(console, m.design.name, time_limit=args.time_limit)
             try:
-                checks.append(run_check(m, props, args.engine, budget, prog, cmd,
-                                        exact=args.exact, symmetry=args.symmetry, pool=pool,
-                                        checkpoint=ckpt, por=args.por))
+                checks.append(
+                    run_check(
+                        m,
+                        props,
+                        args.engine,
+                        budget,
+                        prog,
+                        cmd,
+                        exact=args.exact,
+                        symmetry=args.symmetry,
+                        pool=pool,
+                        checkpoint=ckpt,
+                        por=args.por,
+                    )
+                )
             finally:
                 prog.close()
             if stop.is_set():
@@ -115,18 +155,27 @@ def _print_checks(args, checks, one_design, console, written) -> list[str]:
     for c in checks:
         r = c.result
         complete = not r.stats.stopped and any(v.status == HOLDS for v in r.verdicts.values())
-        for w in (r.never_fired if complete else ()):
-            console.print(f"[yellow]warning:[/yellow] {esc(c.model.design.name)}: action "
-                          f"'{w}' never fired", soft_wrap=True)
+        for w in r.never_fired if complete else ():
+            console.print(
+                f"[yellow]warning:[/yellow] {esc(c.model.design.name)}: action '{w}' never fired",
+                soft_wrap=True,
+            )
         if r.stats.stopped:
-            console.print(f"[yellow]incomplete:[/yellow] {esc(c.model.design.name)}: "
-                          f"{esc(r.stats.stopped)}", soft_wrap=True)
+            console.print(
+                f"[yellow]incomplete:[/yellow] {esc(c.model.design.name)}: {esc(r.stats.stopped)}",
+                soft_wrap=True,
+            )
         if verbose and not args.quiet:
             for name, t in c.traces.items():
                 items = fmt_items(name, r.verdicts[name].items, c.model.L)
                 where = f" (at {', '.join(items)})" if items else ""
-                console.print(trace_table(t, c.model, f"{c.model.design.name}: {name} violated "
-                                          f"at depth {t.depth}{where}"))
+                console.print(
+                    trace_table(
+                        t,
+                        c.model,
+                        f"{c.model.design.name}: {name} violated at depth {t.depth}{where}",
+                    )
+                )
         if not args.no_write:
             problems += save(c, args, console, written, show=args.verbose)
     if args.verbose and not args.quiet:
@@ -142,11 +191,19 @@ def print_summary(console, lines) -> None:
     for style, line in lines:
         if not line.startswith(("  daxcheck ", "  t=")):
             indent = " " * (len(line) - len(line.lstrip()))
-            console.print(Text(textwrap.fill(line.strip(), max(console.width, 40),
-                                             initial_indent=indent,
-                                             subsequent_indent=indent + "  ",
-                                             break_on_hyphens=False), style=style),
-                          soft_wrap=True)
+            console.print(
+                Text(
+                    textwrap.fill(
+                        line.strip(),
+                        max(console.width, 40),
+                        initial_indent=indent,
+                        subsequent_indent=indent + "  ",
+                        break_on_hyphens=False,
+                    ),
+                    style=style,
+                ),
+                soft_wrap=True,
+            )
             continue
         cmd, sep, why = line.partition("   (")
         if sep and len(line) > console.width:
@@ -175,7 +232,7 @@ def _soft_interrupt(event):
                 old(signum, frame)
             raise KeyboardInterrupt
         event.set()
-        sys.stderr.write("daxcheck: interrupted\n")     # the one line of any Ctrl-C
+        sys.stderr.write("daxcheck: interrupted\n")  # the one line of any Ctrl-C
 
     signal.signal(signal.SIGINT, first)
     try:
@@ -194,8 +251,10 @@ def checkpoint_options(args, models):
             raise InputError("--checkpoint-every needs --checkpoint DIR or --resume DIR")
         return None
     if args.checkpoint is not None and args.resume is not None:
-        raise InputError("--checkpoint and --resume: give one (a resumed run keeps "
-                         "checkpointing into its folder)")
+        raise InputError(
+            "--checkpoint and --resume: give one (a resumed run keeps "
+            "checkpointing into its folder)"
+        )
     flag = "--resume" if args.resume is not None else "--checkpoint"
     if args.engine != "explicit":
         raise InputError(f"{flag}: the explicit engine only")
@@ -204,11 +263,15 @@ def checkpoint_options(args, models):
     if getattr(args, "workers", 1) >= 2:
         raise InputError(f"{flag}: runs in one process: drop --workers")
     if len(models) != 1:
-        raise InputError(f"{flag}: one design per checkpoint ({len(models)} selected); "
-                         f"pick it with --design")
-    opts = CheckpointOptions(path, resume=args.resume is not None,
-                             every=EVERY if args.checkpoint_every is None
-                             else args.checkpoint_every, force=args.force)
+        raise InputError(
+            f"{flag}: one design per checkpoint ({len(models)} selected); pick it with --design"
+        )
+    opts = CheckpointOptions(
+        path,
+        resume=args.resume is not None,
+        every=EVERY if args.checkpoint_every is None else args.checkpoint_every,
+        force=args.force,
+    )
     prepare(opts)
     return opts
 
@@ -224,22 +287,31 @@ def _livelock(checks, console, code) -> int:
         try:
             r = stuck_threads(m)
         except ValueError as e:
-            console.print(f"[yellow]incomplete:[/yellow] {esc(name)}: {esc(str(e))}",
-                          soft_wrap=True)
+            console.print(
+                f"[yellow]incomplete:[/yellow] {esc(name)}: {esc(str(e))}", soft_wrap=True
+            )
             code = code if code == EXIT_VIOLATION else EXIT_INCOMPLETE
             continue
         if not r.complete:
-            console.print(f"[yellow]incomplete:[/yellow] {esc(name)}: progress not decided: the "
-                          f"state graph is not exhausted at depth {r.depth}", soft_wrap=True)
+            console.print(
+                f"[yellow]incomplete:[/yellow] {esc(name)}: progress not decided: the "
+                f"state graph is not exhausted at depth {r.depth}",
+                soft_wrap=True,
+            )
             code = code if code == EXIT_VIOLATION else EXIT_INCOMPLETE
         elif not r.stuck:
-            console.print(f"{esc(name)}: every thread can always finish its operation "
-                          f"({r.states:,} states)", soft_wrap=True)
+            console.print(
+                f"{esc(name)}: every thread can always finish its operation ({r.states:,} states)",
+                soft_wrap=True,
+            )
         for s in r.stuck:
             steps = "; ".join(m.actions[i].describe() for i, _ in s.trace[1:])
-            console.print(f"[red]livelock:[/red] {esc(name)}: thread T{s.thread} can never "
-                          f"finish its operation after: {esc(steps)} ({s.states:,} such "
-                          f"states)", soft_wrap=True)
+            console.print(
+                f"[red]livelock:[/red] {esc(name)}: thread T{s.thread} can never "
+                f"finish its operation after: {esc(steps)} ({s.states:,} such "
+                f"states)",
+                soft_wrap=True,
+            )
             code = EXIT_VIOLATION
     return code
 
@@ -250,8 +322,14 @@ def _expect(checks, names, console) -> int:
     incomplete verdict are all differences (exit 1)."""
     bad = expect_differences(checks, names)
     for d in bad:
-        console.print(f"[red]unexpected:[/red] {esc(d.design)}: {esc(d.computed)} (expected "
-                      f"{esc(d.manifest)})", highlight=False, soft_wrap=True)
+        console.print(
+            f"[red]unexpected:[/red] {esc(d.design)}: {esc(d.computed)} (expected "
+            f"{esc(d.manifest)})",
+            highlight=False,
+            soft_wrap=True,
+        )
     if not bad:
-        console.print("[green]all verdicts match the designs' expectations exactly[/green]", soft_wrap=True)
+        console.print(
+            "[green]all verdicts match the designs' expectations exactly[/green]", soft_wrap=True
+        )
     return EXIT_UNEXPECTED if bad else EXIT_OK

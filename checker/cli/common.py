@@ -3,13 +3,14 @@
 Light on purpose (no spec, no engine): the supervisor's parent process imports it through
 :func:`preflight_argv` (:mod:`daxcheck.supervisor`).
 """
+
 from __future__ import annotations
 
 import errno
 import os
-from pathlib import Path
 import sys
 import traceback as tb_mod
+from pathlib import Path
 
 from rich.markup import escape
 
@@ -23,8 +24,20 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 """Exit code after SIGTERM (128 + 15)."""
 
-PATH_OPTIONS = ("file", "manifest", "out", "json", "junit", "summary", "html", "pmem",
-                "designs", "properties", "checkpoint", "resume")
+PATH_OPTIONS = (
+    "file",
+    "manifest",
+    "out",
+    "json",
+    "junit",
+    "summary",
+    "html",
+    "pmem",
+    "designs",
+    "properties",
+    "checkpoint",
+    "resume",
+)
 """Arguments that name files or folders (an empty one is bad input, not "the current
 folder" or "not given")."""
 
@@ -52,9 +65,11 @@ def internal_error(e: BaseException, traceback: bool) -> int:
     frames = tb_mod.extract_tb(e.__traceback__)
     at = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
     msg = one_line(e)[:300]
-    sys.stderr.write(f"daxcheck: internal error: {type(e).__name__}"
-                     f"{': ' + msg if msg else ''}{at} (please report it; --traceback shows "
-                     f"the full one)\n")
+    sys.stderr.write(
+        f"daxcheck: internal error: {type(e).__name__}"
+        f"{': ' + msg if msg else ''}{at} (please report it; --traceback shows "
+        f"the full one)\n"
+    )
     return EXIT_UNEXPECTED
 
 
@@ -70,8 +85,10 @@ def user_code_error(e, args) -> int:
 def user_flags(args) -> list:
     """``--designs F``/``--properties F`` of this run as command-line words."""
     out = []
-    for flag, f in (("--designs", getattr(args, "designs", None)),
-                    ("--properties", getattr(args, "properties", None))):
+    for flag, f in (
+        ("--designs", getattr(args, "designs", None)),
+        ("--properties", getattr(args, "properties", None)),
+    ):
         if f:
             out += [flag, f]
     return out
@@ -144,8 +161,9 @@ def check_paths(args) -> None:
         except OSError as e:
             raise InputError(f"{flag} {path}: {e.strerror or e}") from None
         if pst is None or not os.path.isdir(parent):
-            raise InputError(f"{flag} {path}: a parent is not a folder ({first_file(path)} "
-                             f"is a file)")
+            raise InputError(
+                f"{flag} {path}: a parent is not a folder ({first_file(path)} is a file)"
+            )
         if not os.access(parent, os.W_OK | os.X_OK):
             raise InputError(f"{flag} {path}: cannot create it: {parent} is not writable")
 

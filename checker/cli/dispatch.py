@@ -1,5 +1,6 @@
 """The in-process command line: :func:`main` parses, checks the paths, runs one command
 module and turns every exception into one line and an exit code."""
+
 from __future__ import annotations
 
 import contextlib
@@ -9,8 +10,15 @@ import sys
 from daxcheck.fileio import InputFileError, redirected_writes
 from daxcheck.spec.vocab import SymbolicUseError
 from daxcheck.supervisor import is_worker, send_file, stopped_by_supervisor
-from daxcheck.usercode import (Terminated, TimeLimitReached, UserCodeError, is_interrupt,
-                               raised, signal_handlers, user_frame)
+from daxcheck.usercode import (
+    Terminated,
+    TimeLimitReached,
+    UserCodeError,
+    is_interrupt,
+    raised,
+    signal_handlers,
+    user_frame,
+)
 
 from ..explicit.checkpoint import CheckpointError
 from ..gate import ManifestError
@@ -20,12 +28,19 @@ from ..results import EXIT_BAD_INPUT, EXIT_INCOMPLETE, EXIT_UNEXPECTED, InputErr
 from ..trace import TraceError
 from . import check, coverage, gate, graph, oracle, prove, query, replay, simulate, view
 from . import list as list_command
-from .common import (EXIT_INTERRUPTED, EXIT_TERMINATED, check_paths, internal_error,
-                     one_line, refuse_empty_paths, user_code_error, user_path_error)
+from .common import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    check_paths,
+    internal_error,
+    one_line,
+    refuse_empty_paths,
+    user_code_error,
+    user_path_error,
+)
 from .parser import build_parser
 
-BAD_INPUT = (InputError, TraceError, ManifestError, OutputError, InputFileError,
-             CheckpointError)
+BAD_INPUT = (InputError, TraceError, ManifestError, OutputError, InputFileError, CheckpointError)
 """Exceptions that are bad input: one line, exit 2."""
 
 
@@ -41,11 +56,11 @@ def main(argv=None) -> int:
         try:
             return _main(argv)
         except Terminated:
-            if not stopped_by_supervisor():     # else the supervisor prints why
+            if not stopped_by_supervisor():  # else the supervisor prints why
                 sys.stderr.write("daxcheck: terminated\n")
             return EXIT_TERMINATED
         except KeyboardInterrupt as e:
-            if not is_interrupt(e):       # raised by code, outside any user frame: a bug
+            if not is_interrupt(e):  # raised by code, outside any user frame: a bug
                 return internal_error(e, "--traceback" in argv)
             sys.stderr.write("daxcheck: interrupted\n")
             return EXIT_INTERRUPTED
@@ -62,7 +77,7 @@ def _main(argv) -> int:
         return EXIT_BAD_INPUT
     except UserCodeError as e:
         return user_code_error(e, args)
-    except TimeLimitReached as e:      # outside an engine run (the runner reports its own)
+    except TimeLimitReached as e:  # outside an engine run (the runner reports its own)
         sys.stderr.write(f"daxcheck: incomplete: {e.reason()}\n")
         return EXIT_INCOMPLETE
     except BaseException as e:  # an engine disagreement, a user's code, or a bug: one line
@@ -80,13 +95,14 @@ def _other_error(e: BaseException, args) -> int:
         sys.stderr.write(f"daxcheck: internal error: {one_line(e)}\n")
         return EXIT_UNEXPECTED
     if isinstance(e, MemoryError) and getattr(args, "memory_limit", None) is not None:
-        sys.stderr.write(f"daxcheck: incomplete: out of memory (--memory-limit "
-                         f"{args.memory_limit:g} MB)\n")
+        sys.stderr.write(
+            f"daxcheck: incomplete: out of memory (--memory-limit {args.memory_limit:g} MB)\n"
+        )
         return EXIT_INCOMPLETE
-    if user_frame(e):    # raised in a user's file (a hook, a domain, sys.exit())
+    if user_frame(e):  # raised in a user's file (a hook, a domain, sys.exit())
         return user_code_error(raised(e, "user code"), args)
     bad = user_path_error(e, args)
-    if bad:              # an OS error on a path the user gave: bad input, not a bug
+    if bad:  # an OS error on a path the user gave: bad input, not a bug
         sys.stderr.write(f"daxcheck: error: {bad}\n")
         return EXIT_BAD_INPUT
     return internal_error(e, args.traceback)
@@ -121,8 +137,11 @@ def _parent_writes(args):
     (read back while it writes them)."""
     if not is_worker() or (args.cmd == "gate" and args.update):
         return contextlib.nullcontext()
-    keep = [os.path.abspath(d) for d in (getattr(args, "checkpoint", None),
-                                         getattr(args, "resume", None)) if d]
+    keep = [
+        os.path.abspath(d)
+        for d in (getattr(args, "checkpoint", None), getattr(args, "resume", None))
+        if d
+    ]
 
     def kept(path) -> bool:
         p = os.path.abspath(path)
@@ -139,6 +158,12 @@ def _run(args, argv, console) -> int:
         return mod.run(args, argv, console)
     if args.cmd in ("oracle", "kernel"):
         return oracle.run(args, console)
-    mod = {"replay": replay, "view": view, "graph": graph, "query": query,
-           "list": list_command, "coverage": coverage}[args.cmd]
+    mod = {
+        "replay": replay,
+        "view": view,
+        "graph": graph,
+        "query": query,
+        "list": list_command,
+        "coverage": coverage,
+    }[args.cmd]
     return mod.run(args, console)

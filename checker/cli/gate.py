@@ -1,17 +1,27 @@
 """``daxcheck gate``: recompute every verdict, depth and state count of a manifest and
 compare them exactly; ``--update`` rewrites it."""
+
 from __future__ import annotations
 
-from pathlib import Path
 import shlex
+from pathlib import Path
 
 from daxcheck.properties import PROPERTIES
 from daxcheck.spec.designs import DESIGNS
 from daxcheck.supervisor import phase
 
-from ..gate import (DEFAULT_MANIFEST, compare, compute, expect_differences, load_manifest,
-                    load_manifest_user_files, manifest_of, run_gate, update_manifest,
-                    write_failures)
+from ..gate import (
+    DEFAULT_MANIFEST,
+    compare,
+    compute,
+    expect_differences,
+    load_manifest,
+    load_manifest_user_files,
+    manifest_of,
+    run_gate,
+    update_manifest,
+    write_failures,
+)
 from ..outputs import attach_differences, rows_of_checks, write_outputs
 from ..report import Progress, difference_table, verdict_tables
 from ..results import EXIT_OK, EXIT_UNEXPECTED, InputError, did_you_mean
@@ -24,22 +34,28 @@ def run(args, argv, console) -> int:
     """Run ``daxcheck gate [MANIFEST]`` (or ``--update``); returns 0 when every design
     matches the manifest (or the update leaves no unexpected verdict), 1 otherwise.
     Raises InputError / ManifestError on bad input (no manifest, unknown design)."""
-    shipped = {"designs": list(DESIGNS),
-               "properties": [n for n, p in PROPERTIES.items() if p.origin == "shipped"]}
+    shipped = {
+        "designs": list(DESIGNS),
+        "properties": [n for n, p in PROPERTIES.items() if p.origin == "shipped"],
+    }
     preflight_outputs(args)
     load_user_files(args.designs, args.properties)
     path = Path(args.manifest) if args.manifest is not None else DEFAULT_MANIFEST
     is_shipped = path.resolve() == DEFAULT_MANIFEST.resolve()
-    if path.exists():      # the user files it records, unless given on the command line
+    if path.exists():  # the user files it records, unless given on the command line
         for note in load_manifest_user_files(load_manifest(path), path):
             console.print(f"[yellow]note:[/yellow] {esc(note)}", soft_wrap=True)
     elif not args.update and not path.is_symlink():
-        raise InputError(f"{path}: no such manifest (create one with "
-                         f"{gate_command(args, is_shipped, update=True)})")
+        raise InputError(
+            f"{path}: no such manifest (create one with "
+            f"{gate_command(args, is_shipped, update=True)})"
+        )
     unknown = [d for d in args.design if d not in DESIGNS]
     if unknown:
-        raise InputError(f"unknown design {unknown[0]!r}{did_you_mean(unknown[0], DESIGNS)} "
-                         f"(valid: {', '.join(DESIGNS)})")
+        raise InputError(
+            f"unknown design {unknown[0]!r}{did_you_mean(unknown[0], DESIGNS)} "
+            f"(valid: {', '.join(DESIGNS)})"
+        )
 
     def progress(name):
         phase(f"design {name}", limited=True)
@@ -69,25 +85,34 @@ def _update(args, path, is_shipped, shipped, progress, console) -> int:
     """``gate --update``: recompute, print what moved, rewrite the manifest and its
     counterexamples; 1 when a design still differs from its ``expect_violated``."""
     if args.time_limit is not None:
-        raise InputError("--time-limit cannot be combined with --update (a manifest never "
-                         "pins an incomplete verdict)")
+        raise InputError(
+            "--time-limit cannot be combined with --update (a manifest never "
+            "pins an incomplete verdict)"
+        )
     old = load_manifest(path) if path.exists() else None
     if old is not None:
         refuse_unregistered(old, path, DESIGNS, PROPERTIES)
     names, props = _update_names(args, old, is_shipped, shipped)
     checks = compute(names, DESIGNS, [PROPERTIES[p] for p in props], progress=progress)
     if old is not None:
-        moved = compare({**old, "designs": {n: e for n, e in old["designs"].items()
-                                            if n in names}},
-                        manifest_of(checks, props), checks)
+        moved = compare(
+            {**old, "designs": {n: e for n, e in old["designs"].items() if n in names}},
+            manifest_of(checks, props),
+            checks,
+        )
         if moved:
             console.print(difference_table(moved, f"what moved since {path}"))
     for f, status in update_manifest(path, checks, props, old):
         console.print(f"[dim]{status}: {esc(f)}[/dim]", soft_wrap=True)
     still = expect_differences(checks, props)
     if still:
-        console.print(difference_table(still, "still different after --update: a design "
-                                       "must declare what it violates (expect_violated)"))
+        console.print(
+            difference_table(
+                still,
+                "still different after --update: a design "
+                "must declare what it violates (expect_violated)",
+            )
+        )
         return EXIT_UNEXPECTED
     return EXIT_OK
 
@@ -95,37 +120,68 @@ def _update(args, path, is_shipped, shipped, progress, console) -> int:
 def _gate(args, argv, path, is_shipped, shipped, progress, console) -> int:
     """The gate itself: recompute, replay, write ``--json/--junit/--summary`` and, on a
     failure, the traces behind it into ``--out``."""
-    res = run_gate(path, DESIGNS, PROPERTIES, only=args.design or None,
-                   require_all=shipped if is_shipped else None,
-                   budget=budget(args), progress=progress, replay=not args.no_replay)
+    res = run_gate(
+        path,
+        DESIGNS,
+        PROPERTIES,
+        only=args.design or None,
+        require_all=shipped if is_shipped else None,
+        budget=budget(args),
+        progress=progress,
+        replay=not args.no_replay,
+    )
     names = [p for p in res.manifest["properties"] if p in PROPERTIES]
     if not args.quiet:
         for part in verdict_tables(res.checks, names, console.width):
             console.print(part)
         ok = sum(1 for _, s in res.replayed if s == "reproduces")
-        console.print(f"[dim]counterexamples replayed (spec and pmem bytes): {ok} of "
-                      f"{len(res.replayed)} reproduce[/dim]", soft_wrap=True)
-    files = {(n, p): str(path.parent / e["counterexample"]) for n, d in res.manifest["designs"].items()
-             for p, e in d["verdicts"].items() if "counterexample" in e}
+        console.print(
+            f"[dim]counterexamples replayed (spec and pmem bytes): {ok} of "
+            f"{len(res.replayed)} reproduce[/dim]",
+            soft_wrap=True,
+        )
+    files = {
+        (n, p): str(path.parent / e["counterexample"])
+        for n, d in res.manifest["designs"].items()
+        for p, e in d["verdicts"].items()
+        if "counterexample" in e
+    }
     failures, problems = ({}, []) if res.passed else write_failures(res, args.out)
     files.update(failures)
     for p in problems:
         console.print(f"[yellow]warning:[/yellow] {esc(p)}", soft_wrap=True)
     code = EXIT_OK if res.passed else EXIT_UNEXPECTED
-    write_outputs(args, attach_differences(rows_of_checks(res.checks, names, files),
-                                           res.differences),
-                  "daxcheck gate", command_line(argv), code, res.differences)
+    write_outputs(
+        args,
+        attach_differences(rows_of_checks(res.checks, names, files), res.differences),
+        "daxcheck gate",
+        command_line(argv),
+        code,
+        res.differences,
+    )
     if res.passed:
-        console.print(f"[green]gate passed:[/green] {len(res.checks)} designs match {esc(path)}", soft_wrap=True)
+        console.print(
+            f"[green]gate passed:[/green] {len(res.checks)} designs match {esc(path)}",
+            soft_wrap=True,
+        )
         return EXIT_OK
-    console.print(difference_table(res.differences, f"gate failed: {len(res.differences)} "
-                                   f"difference(s) from {path}"))
+    console.print(
+        difference_table(
+            res.differences, f"gate failed: {len(res.differences)} difference(s) from {path}"
+        )
+    )
     if failures:
         first = next(iter(failures.values()))
-        console.print(f"the traces behind it: {len(failures)} in {esc(args.out)}/ (see one: "
-                      f"{esc(replay_command(first, args))})", soft_wrap=True, highlight=False)
-    console.print(f"[dim]after a deliberate change: {esc(gate_command(args, is_shipped, update=True))}"
-                  "[/dim]", soft_wrap=True)
+        console.print(
+            f"the traces behind it: {len(failures)} in {esc(args.out)}/ (see one: "
+            f"{esc(replay_command(first, args))})",
+            soft_wrap=True,
+            highlight=False,
+        )
+    console.print(
+        f"[dim]after a deliberate change: {esc(gate_command(args, is_shipped, update=True))}[/dim]",
+        soft_wrap=True,
+    )
     return EXIT_UNEXPECTED
 
 
@@ -149,10 +205,13 @@ def refuse_unregistered(manifest: dict, path, designs, props) -> None:
     """``gate --update`` never drops what a manifest gates: InputError naming the first
     design or property the manifest lists that is not registered in this run."""
     for what, names, registry, flag in (
-            ("design", manifest["designs"], designs, "--designs"),
-            ("property", manifest["properties"], props, "--properties")):
+        ("design", manifest["designs"], designs, "--designs"),
+        ("property", manifest["properties"], props, "--properties"),
+    ):
         gone = [n for n in names if n not in registry]
         if gone:
-            raise InputError(f"{path} lists {what} {gone[0]!r}, not registered in this run: "
-                             f"pass the file defining it with {flag} FILE (or delete it from "
-                             f"{path} by hand to stop gating it); nothing was updated")
+            raise InputError(
+                f"{path} lists {what} {gone[0]!r}, not registered in this run: "
+                f"pass the file defining it with {flag} FILE (or delete it from "
+                f"{path} by hand to stop gating it); nothing was updated"
+            )

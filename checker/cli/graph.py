@@ -1,4 +1,5 @@
 """``daxcheck graph --design D --out G.graphml|G.dot``: the explored state graph."""
+
 from __future__ import annotations
 
 from daxcheck.spec.designs import DESIGNS
@@ -21,6 +22,9 @@ def run(args, console) -> int:
         write_graph(g, args.out, force=args.force)
     except GraphError as e:
         raise InputError(str(e)) from None
-    console.print(f"[dim]written: {esc(args.out)} ({g.number_of_nodes():,} states, "
-                  f"{g.number_of_edges():,} transitions)[/dim]", soft_wrap=True)
+    console.print(
+        f"[dim]written: {esc(args.out)} ({g.number_of_nodes():,} states, "
+        f"{g.number_of_edges():,} transitions)[/dim]",
+        soft_wrap=True,
+    )
     return EXIT_OK

@@ -1,15 +1,16 @@
 """``daxcheck list designs|properties|lemmas|actions|hooks|queries [--verbose]``."""
+
 from __future__ import annotations
 
-from dataclasses import fields as dc_fields
 import re
+from dataclasses import fields as dc_fields
 
 from rich.table import Table
 
 from daxcheck.properties import LEMMAS, PROPERTIES
-from daxcheck.spec.ops import ACTIONS
 from daxcheck.spec.arguments import arg_doc
 from daxcheck.spec.designs import DESIGNS, hooks
+from daxcheck.spec.ops import ACTIONS
 
 from ..results import EXIT_OK
 from ..runner import load_user_files
@@ -20,8 +21,13 @@ def run(args, console) -> int:
     """Print one table of what ``args.what`` names (with the user files' entries); 0."""
     load_user_files(args.designs, args.properties)
     t = Table(show_lines=False)
-    fill = {"designs": _designs, "hooks": _hooks, "properties": _properties,
-            "lemmas": _properties, "queries": _queries}.get(args.what, _actions)
+    fill = {
+        "designs": _designs,
+        "hooks": _hooks,
+        "properties": _properties,
+        "lemmas": _properties,
+        "queries": _queries,
+    }.get(args.what, _actions)
     fill(t, args)
     console.print(t)
     return EXIT_OK
@@ -29,7 +35,8 @@ def run(args, console) -> int:
 
 def _designs(t, args) -> None:
     cols = ("design", "seed", "expected", "summary") + (
-        ("citation", "scope") if args.verbose else ())
+        ("citation", "scope") if args.verbose else ()
+    )
     for col in cols:
         t.add_column(col, overflow="fold")
     for d in DESIGNS.values():
@@ -37,9 +44,12 @@ def _designs(t, args) -> None:
         row = [d.name, d.seed, exp, d.summary]
         if args.verbose:
             b = d.bounds
-            row += [d.cite or "-", f"{' '.join(d.families)}; files={b.files} "
-                    f"blocks={b.blocks} phys={b.phys} tokens={b.tokens} procs={b.procs} "
-                    f"depth={b.depth}" + (f" segs={b.segs}" if b.segs != 2 else "")]
+            row += [
+                d.cite or "-",
+                f"{' '.join(d.families)}; files={b.files} "
+                f"blocks={b.blocks} phys={b.phys} tokens={b.tokens} procs={b.procs} "
+                f"depth={b.depth}" + (f" segs={b.segs}" if b.segs != 2 else ""),
+            ]
         t.add_row(*row)
 
 
@@ -79,5 +89,6 @@ def _actions(t, args) -> None:
         t.add_row(name, "", doc, end_section=not dc_fields(cls))
         fs = dc_fields(cls)
         for i, f in enumerate(fs):
-            t.add_row("", f.name, arg_doc(cls, f.name) or "(undocumented)",
-                      end_section=i == len(fs) - 1)
+            t.add_row(
+                "", f.name, arg_doc(cls, f.name) or "(undocumented)", end_section=i == len(fs) - 1
+            )

@@ -12,6 +12,7 @@ package, no fixture, a guest that does not boot or hangs) is one line and exit 7
 (incomplete); bad input is exit 2; a mismatch is exit 12.  Their options are declared in
 :mod:`.parser` (the supervisor's parent builds the parser without importing the oracles).
 """
+
 from __future__ import annotations
 
 import sys
@@ -52,9 +53,11 @@ def _kernel_setup(args, console) -> int:
 
 
 def _loop_oracle(args, console) -> int:
-    for flag, v, hi in (("--runs", args.runs, differential.MAX_RUNS),
-                        ("--max-ops", args.max_ops, differential.MAX_OPS)):
-        if not 1 <= v <= hi:          # bad input before the availability check and the mount
+    for flag, v, hi in (
+        ("--runs", args.runs, differential.MAX_RUNS),
+        ("--max-ops", args.max_ops, differential.MAX_OPS),
+    ):
+        if not 1 <= v <= hi:  # bad input before the availability check and the mount
             raise InputError(f"{flag} {v} is out of range 1..{hi:,}")
     if args.setting:
         raise InputError("--setting applies to --target qemu-dax only")
@@ -117,12 +120,25 @@ def on_guest(kernel: str, what: str, work):
 
 def _qemu_oracle(args, console) -> int:
     if not 1 <= args.runs <= differential.MAX_RUNS or not 1 <= args.max_ops <= differential.MAX_OPS:
-        raise InputError(f"--runs must be in 1..{differential.MAX_RUNS:,} and --max-ops in "
-                         f"1..{differential.MAX_OPS}")
+        raise InputError(
+            f"--runs must be in 1..{differential.MAX_RUNS:,} and --max-ops in "
+            f"1..{differential.MAX_OPS}"
+        )
     settings = _settings(args)
-    s = on_guest(args.kernel, "oracle", lambda g: dax_oracle.run(
-        g, args.kernel, args.runs, args.seed, args.max_ops, args.crash_rate, args.kill_share,
-        settings))
+    s = on_guest(
+        args.kernel,
+        "oracle",
+        lambda g: dax_oracle.run(
+            g,
+            args.kernel,
+            args.runs,
+            args.seed,
+            args.max_ops,
+            args.crash_rate,
+            args.kill_share,
+            settings,
+        ),
+    )
     if s is None:
         return EXIT_INCOMPLETE
     for line in s.lines():
@@ -144,23 +160,37 @@ def replay_on_kernel(args, console) -> int:
     except traces.NotMappable as e:
         console.print(f"not mappable to syscalls: {e}", markup=False)
         return EXIT_INCOMPLETE
-    r = on_guest(args.kernel, "replay", lambda g: traces.check_on_kernel(
-        g, args.kernel, recorded.actions, model.design, recorded.prop))
+    r = on_guest(
+        args.kernel,
+        "replay",
+        lambda g: traces.check_on_kernel(
+            g, args.kernel, recorded.actions, model.design, recorded.prop
+        ),
+    )
     if r is None:
         return EXIT_INCOMPLETE
     console.print(f"{args.file} on {args.kernel} as {len(r.ops)} syscall ops:", markup=False)
     for i, op in enumerate(r.ops):
         console.print(f"  {i}. {op}", markup=False)
-    console.print(f"xfs-{args.kernel} (fixed): {r.fixed.status}"
-                  + (f" ({r.fixed.message})" if r.fixed.message else ""), markup=False)
+    console.print(
+        f"xfs-{args.kernel} (fixed): {r.fixed.status}"
+        + (f" ({r.fixed.message})" if r.fixed.message else ""),
+        markup=False,
+    )
     if r.broken is not None:
         diff = ", ".join(f"{k}={v}" for k, v in r.differing.items())
-        console.print(f"{model.design.name} ({diff}): {r.broken.status}"
-                      + (f" ({r.broken.message})" if r.broken.message else ""), markup=False)
+        console.print(
+            f"{model.design.name} ({diff}): {r.broken.status}"
+            + (f" ({r.broken.message})" if r.broken.message else ""),
+            markup=False,
+        )
     if r.shows_fixed and r.kernel_has_bug:
         diff = ", ".join(f"{k}={v}" for k, v in r.bug.items())
-        console.print(f"the kernel has this design's setting ({diff}): the counterexample is "
-                      f"the kernel's own behaviour", markup=False)
+        console.print(
+            f"the kernel has this design's setting ({diff}): the counterexample is "
+            f"the kernel's own behaviour",
+            markup=False,
+        )
         return EXIT_VIOLATION
     if r.shows_fixed and (r.broken is None or r.tells_apart):
         console.print("the kernel shows the fixed design's behaviour", markup=False)
@@ -169,8 +199,11 @@ def replay_on_kernel(args, console) -> int:
         console.print("the kernel shows the broken design's behaviour", markup=False)
         return EXIT_VIOLATION
     if r.shows_fixed:
-        console.print("the kernel matches both designs on this trace: the difference is not "
-                      "observable through syscalls here", markup=False)
+        console.print(
+            "the kernel matches both designs on this trace: the difference is not "
+            "observable through syscalls here",
+            markup=False,
+        )
         return EXIT_OK
     console.print("the kernel matches neither design", markup=False)
     return EXIT_UNEXPECTED

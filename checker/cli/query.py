@@ -1,4 +1,5 @@
 """``daxcheck query [NAME ...]``: byte-offset questions answered by Z3."""
+
 from __future__ import annotations
 
 from ..results import EXIT_INCOMPLETE, EXIT_OK, EXIT_VIOLATION, InputError

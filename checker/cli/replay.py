@@ -1,4 +1,5 @@
 """``daxcheck replay FILE``: re-execute a counterexample on the spec, then on pmem bytes."""
+
 from __future__ import annotations
 
 import sys
@@ -24,31 +25,39 @@ def run(args, console) -> int:
     with the spec, 75 when ``--time-limit`` runs out.  Raises TraceError / InputError on a bad or edited trace."""
     load_user_files(args.designs, args.properties)
     phase(f"replay {args.file}", limited=True)
-    with deadline(args.time_limit):       # TimeLimitReached: incomplete, exit 75
+    with deadline(args.time_limit):  # TimeLimitReached: incomplete, exit 75
         return _replay(args, console)
 
 
 def _replay(args, console) -> int:
     r = replay_spec(args.file, on_design=args.design)
-    if args.design is None:    # the file's own claims: checked on the spec, before any bytes
+    if args.design is None:  # the file's own claims: checked on the spec, before any bytes
         why = mismatch(r, args.file)
         if why:
             raise TraceError(why)
-    console.print(trace_table(r.trace, r.model, f"replay of {args.file} on design "
-                              f"{r.model.design.name}"))
+    console.print(
+        trace_table(r.trace, r.model, f"replay of {args.file} on design {r.model.design.name}")
+    )
     for note in r.notes:
         console.print(f"[yellow]note:[/yellow] {esc(note)}", soft_wrap=True, highlight=False)
     if r.divergence:
-        console.print(f"[yellow]note:[/yellow] the spec now computes different states: "
-                      f"{esc(r.divergence)}", soft_wrap=True)
+        console.print(
+            f"[yellow]note:[/yellow] the spec now computes different states: {esc(r.divergence)}",
+            soft_wrap=True,
+        )
     if r.disabled_at is not None:
-        console.print(f"[green]does not reproduce:[/green] step {r.disabled_at} is no longer "
-                      f"enabled in design {esc(r.model.design.name)}", soft_wrap=True)
+        console.print(
+            f"[green]does not reproduce:[/green] step {r.disabled_at} is no longer "
+            f"enabled in design {esc(r.model.design.name)}",
+            soft_wrap=True,
+        )
         return EXIT_OK
-    if not r.reproduced:     # decided on the spec: a byte-level symptom would be another
-        console.print(f"[green]does not reproduce:[/green] {esc(r.prop)} holds after the last "
-                      f"step (on the spec; no byte-level replay for a property that holds)",
-                      soft_wrap=True)
+    if not r.reproduced:  # decided on the spec: a byte-level symptom would be another
+        console.print(
+            f"[green]does not reproduce:[/green] {esc(r.prop)} holds after the last "
+            f"step (on the spec; no byte-level replay for a property that holds)",
+            soft_wrap=True,
+        )
         return EXIT_OK
     return _on_bytes(args, r, console)
 
@@ -56,8 +65,15 @@ def _replay(args, console) -> int:
 def _on_bytes(args, r, console) -> int:
     """The byte-level replay of a trace that reproduces on the spec."""
     try:
-        rep = replay_concrete(r.model, r.trace.actions, pmem_path=args.pmem, force=args.force,
-                              crash_states=args.crash_states, seed=args.seed, prop=r.prop)
+        rep = replay_concrete(
+            r.model,
+            r.trace.actions,
+            pmem_path=args.pmem,
+            force=args.force,
+            crash_states=args.crash_states,
+            seed=args.seed,
+            prop=r.prop,
+        )
     except RefinementError as e:
         sys.stderr.write(f"daxcheck: internal error: spec and byte-level replay disagree: {e}\n")
         return EXIT_UNEXPECTED
@@ -66,7 +82,9 @@ def _on_bytes(args, r, console) -> int:
     console.print("[bold]byte-level replay on pmem[/bold]", soft_wrap=True)
     for line in rep.lines():
         console.print(f"  {line}", markup=False, soft_wrap=True)
-    console.print(f"[bold red]reproduces:[/bold red] {esc(r.prop)} fails after step "
-                  f"{r.trace.depth}{'' if rep.reproduced else ' (on the spec; no byte-level symptom)'}",
-                  soft_wrap=True)
+    console.print(
+        f"[bold red]reproduces:[/bold red] {esc(r.prop)} fails after step "
+        f"{r.trace.depth}{'' if rep.reproduced else ' (on the spec; no byte-level symptom)'}",
+        soft_wrap=True,
+    )
     return EXIT_VIOLATION

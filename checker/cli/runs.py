@@ -1,9 +1,10 @@
 """Helpers the search commands (check, simulate, gate, prove) share: output destinations
 refused before any work, counterexamples saved, budgets, the distributed options."""
+
 from __future__ import annotations
 
-from pathlib import Path
 import shlex
+from pathlib import Path
 
 from ..explicit import Budget
 from ..outputs import check_outputs
@@ -20,8 +21,12 @@ def preflight_outputs(args) -> None:
     InputError or OutputError (exit 2)."""
     check_outputs(args)
     out = getattr(args, "out", None)
-    if out and not getattr(args, "no_write", False) and Path(out).exists() \
-            and not Path(out).is_dir():
+    if (
+        out
+        and not getattr(args, "no_write", False)
+        and Path(out).exists()
+        and not Path(out).is_dir()
+    ):
         raise InputError(f"--out {out}: exists and is not a folder")
 
 
@@ -47,7 +52,7 @@ def save(check, args, console, written=None, show=None) -> list[str]:
     problems = []
     for path, status in save_traces(check, args.out, args.force):
         if status.startswith("conflict"):
-            problems.append(status[len("conflict: "):])
+            problems.append(status[len("conflict: ") :])
             continue
         if written is not None:
             written[(check.model.design.name, by_file[Path(path).name])] = path
@@ -59,8 +64,10 @@ def save(check, args, console, written=None, show=None) -> list[str]:
 def replay_command(trace: str, args) -> str:
     """``daxcheck replay TRACE`` with the run's ``--designs``/``--properties`` (shell-quoted)."""
     parts = ["daxcheck", "replay", trace]
-    for flag, f in (("--designs", getattr(args, "designs", None)),
-                    ("--properties", getattr(args, "properties", None))):
+    for flag, f in (
+        ("--designs", getattr(args, "designs", None)),
+        ("--properties", getattr(args, "properties", None)),
+    ):
         if f:
             parts += [flag, f]
     return " ".join(shlex.quote(p) for p in parts)

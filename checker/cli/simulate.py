@@ -1,4 +1,5 @@
 """``daxcheck simulate``: random walks deeper than BFS reaches, violations shrunk and saved."""
+
 from __future__ import annotations
 
 import contextlib
@@ -35,17 +36,20 @@ def run(args, argv, console) -> int:
         console.print(part)
     for c in checks:
         st = c.result.stats
-        console.print(f"[dim]{esc(c.model.design.name)}: {st.walks:,} walks of up to {args.depth} "
-                      f"steps, {st.states:,} states visited, {st.deadlocks:,} deadlocked, "
-                      f"{st.seconds:.1f}s{'; ' + esc(st.stopped) if st.stopped else ''}[/dim]",
-                      soft_wrap=True)
+        console.print(
+            f"[dim]{esc(c.model.design.name)}: {st.walks:,} walks of up to {args.depth} "
+            f"steps, {st.states:,} states visited, {st.deadlocks:,} deadlocked, "
+            f"{st.seconds:.1f}s{'; ' + esc(st.stopped) if st.stopped else ''}[/dim]",
+            soft_wrap=True,
+        )
     for p in problems:
         sys.stderr.write(f"daxcheck: error: {p}\n")
     if problems:
         return EXIT_BAD_INPUT
     code = combined_exit([c.result for c in checks])
-    write_outputs(args, rows_of_checks(checks, names, written, "simulate"), "daxcheck simulate",
-                  cmd, code)
+    write_outputs(
+        args, rows_of_checks(checks, names, written, "simulate"), "daxcheck simulate", cmd, code
+    )
     return code
 
 
@@ -55,25 +59,42 @@ def _walk(args, designs, props, cmd, console) -> tuple[list, list, dict]:
     overrides = {k: getattr(args, k) for k in BOUND_NAMES[1:]}
     checks, problems, written = [], [], {}
     with contextlib.ExitStack() as stack:
-        if args.workers >= 2:     # one Ray session for every design
+        if args.workers >= 2:  # one Ray session for every design
             stack.enter_context(ray_session(args.workers, args.ray_address))
         for d in designs:
             phase(f"design {d.name}", limited=True)
             m = make_model(d, overrides)
             prog = Progress(console, d.name, time_limit=args.time_limit, walks=args.runs)
             try:
-                c = run_simulate(m, props, args.depth, args.runs, args.seed, args.time_limit,
-                                 args.weights, args.swarm, prog, cmd, args.workers,
-                                 args.ray_address)
+                c = run_simulate(
+                    m,
+                    props,
+                    args.depth,
+                    args.runs,
+                    args.seed,
+                    args.time_limit,
+                    args.weights,
+                    args.swarm,
+                    prog,
+                    cmd,
+                    args.workers,
+                    args.ray_address,
+                )
             finally:
                 prog.close()
             checks.append(c)
             for name, t in c.traces.items():
                 f = c.result.stats.found[name]
                 if not args.quiet:
-                    console.print(trace_table(t, m, f"{d.name}: {name} violated: found in walk "
-                                              f"{f.walk} at step {f.step}, shrunk from "
-                                              f"{f.raw_length} to {t.depth} steps"))
+                    console.print(
+                        trace_table(
+                            t,
+                            m,
+                            f"{d.name}: {name} violated: found in walk "
+                            f"{f.walk} at step {f.step}, shrunk from "
+                            f"{f.raw_length} to {t.depth} steps",
+                        )
+                    )
             if not args.no_write:
                 problems += save(c, args, console, written)
     return checks, problems, written

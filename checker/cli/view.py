@@ -1,4 +1,5 @@
 """``daxcheck view FILE --html OUT``: a counterexample as one self-contained HTML page."""
+
 from __future__ import annotations
 
 from ..results import EXIT_OK, InputError

@@ -10,6 +10,7 @@ while a :class:`~.recorder.Recorder` notes each decision's outcomes.  The result
 outcomes seen — both ways, one way, or never reached — plus the operations enabled and
 disabled and the Design hooks called.
 """
+
 from __future__ import annotations
 
 import html
@@ -17,9 +18,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from daxcheck.spec.ops import ACTIONS
 from daxcheck.spec.designs import hooks
 from daxcheck.spec.model import DaxModel
+from daxcheck.spec.ops import ACTIONS
 
 from ..explicit.explore import explore
 from .recorder import ALONE, FALSE, TRUE, Recorder
@@ -65,8 +66,12 @@ class Coverage:
         """Counts over decisions: ``sites``, ``both``, ``one_way``, ``unreached``."""
         both = sum(self.outcome(s) == TRUE | FALSE for s in self.sites)
         unreached = sum(self.outcome(s) == 0 for s in self.sites)
-        return {"sites": len(self.sites), "both": both,
-                "one_way": len(self.sites) - both - unreached, "unreached": unreached}
+        return {
+            "sites": len(self.sites),
+            "both": both,
+            "one_way": len(self.sites) - both - unreached,
+            "unreached": unreached,
+        }
 
     def by_function(self) -> list[tuple[str, str, int, int, list[Site]]]:
         """Per enclosing function: ``(file, function, decisions, decided both ways,
@@ -84,15 +89,27 @@ class Coverage:
         """A JSON-ready dict: totals, designs, operations, hooks and every site with its
         outcome (``both``, ``only true``, ``only false``, ``never reached``)."""
         return {
-            "format": "daxcheck-coverage", "version": 1, "totals": self.totals(),
+            "format": "daxcheck-coverage",
+            "version": 1,
+            "totals": self.totals(),
             "designs": [{"design": d, "states": n, "depth": k} for d, n, k in self.designs],
             "operations": {f: OUTCOME[b] for f, b in sorted(self.operations.items())},
             "hooks": dict(sorted(self.hooks.items())),
-            "sites": [{"file": s.path, "line": s.line, "col": s.col, "kind": s.kind,
-                       "operand": s.operand, "function": s.function, "condition": s.text,
-                       "outcome": OUTCOME[self.outcome(s)],
-                       **({"alone": self.alone(s)} if s.kind in ("And", "Or") else {})}
-                      for s in self.sites]}
+            "sites": [
+                {
+                    "file": s.path,
+                    "line": s.line,
+                    "col": s.col,
+                    "kind": s.kind,
+                    "operand": s.operand,
+                    "function": s.function,
+                    "condition": s.text,
+                    "outcome": OUTCOME[self.outcome(s)],
+                    **({"alone": self.alone(s)} if s.kind in ("And", "Or") else {}),
+                }
+                for s in self.sites
+            ],
+        }
 
     def merge(self, other: Coverage) -> None:
         """Add ``other``'s outcomes (same sites) to this one."""
@@ -122,8 +139,7 @@ def source_sites(extra: dict[str, Path] | None = None) -> tuple[list[Site], dict
     return sorted(sites), files
 
 
-def measure(designs, props, depth: int | None = None, extra_files=None,
-            progress=None) -> Coverage:
+def measure(designs, props, depth: int | None = None, extra_files=None, progress=None) -> Coverage:
     """Explore every design in ``designs`` (each at its own bounds, to ``depth`` or its
     bound) checking ``props``, recording decisions.  Returns the merged :class:`Coverage`.
     The exploration stops where the gate's does (all properties violated, or the bound).
@@ -140,10 +156,13 @@ def measure(designs, props, depth: int | None = None, extra_files=None,
         with Recorder(files, actions=dict(ACTIONS), hooks=names) as rec:
             rec.watch_design(model.design)
             result = explore(model, props, depth, batched=False, memo=True)
-        one = Coverage(sites, dict(rec.decisions), dict(rec.operations),
-                       {h: h in rec.hooks_called for h in names},
-                       [(design.name, result.stats.states,
-                         model.bounds.depth if depth is None else depth)])
+        one = Coverage(
+            sites,
+            dict(rec.decisions),
+            dict(rec.operations),
+            {h: h in rec.hooks_called for h in names},
+            [(design.name, result.stats.states, model.bounds.depth if depth is None else depth)],
+        )
         cov.merge(one)
     return cov
 
@@ -156,13 +175,15 @@ def html_report(cov: Coverage) -> str:
     for s in cov.sites:
         per_line[s.path][s.line].append(s)
     t = cov.totals()
-    parts = ["<!doctype html><meta charset=utf-8><title>daxcheck spec coverage</title>",
-             "<style>body{font-family:sans-serif}pre{margin:0}.l{font-family:monospace;"
-             "white-space:pre}.both{background:#cfc}.one{background:#ffc}.none{background:#fcc}"
-             "td.n{color:#888;text-align:right;padding-right:1em}</style>",
-             f"<h1>Spec coverage</h1><p>{t['both']} of {t['sites']} decisions decided both "
-             f"ways, {t['one_way']} one way, {t['unreached']} never reached, over "
-             f"{len(cov.designs)} design(s).</p>"]
+    parts = [
+        "<!doctype html><meta charset=utf-8><title>daxcheck spec coverage</title>",
+        "<style>body{font-family:sans-serif}pre{margin:0}.l{font-family:monospace;"
+        "white-space:pre}.both{background:#cfc}.one{background:#ffc}.none{background:#fcc}"
+        "td.n{color:#888;text-align:right;padding-right:1em}</style>",
+        f"<h1>Spec coverage</h1><p>{t['both']} of {t['sites']} decisions decided both "
+        f"ways, {t['one_way']} one way, {t['unreached']} never reached, over "
+        f"{len(cov.designs)} design(s).</p>",
+    ]
     for path in sorted(per_line):
         src = (PROJECT / path).read_text(encoding="utf-8").splitlines()
         parts.append(f"<h2 id='{html.escape(path)}'>{html.escape(path)}</h2><table>")
@@ -171,12 +192,22 @@ def html_report(cov: Coverage) -> str:
             cls = ""
             if marks:
                 outs = [cov.outcome(s) for s in marks]
-                cls = ("both" if all(o == TRUE | FALSE for o in outs) else
-                       "none" if all(o == 0 for o in outs) else "one")
-            tip = html.escape("; ".join(f"{s.kind}[{s.operand}] {s.text}: "
-                                        f"{OUTCOME[cov.outcome(s)]}" for s in marks))
-            parts.append(f"<tr class='{cls}' title='{tip}'><td class=n>{n}</td>"
-                         f"<td class=l>{html.escape(text)}</td></tr>")
+                cls = (
+                    "both"
+                    if all(o == TRUE | FALSE for o in outs)
+                    else "none"
+                    if all(o == 0 for o in outs)
+                    else "one"
+                )
+            tip = html.escape(
+                "; ".join(
+                    f"{s.kind}[{s.operand}] {s.text}: {OUTCOME[cov.outcome(s)]}" for s in marks
+                )
+            )
+            parts.append(
+                f"<tr class='{cls}' title='{tip}'><td class=n>{n}</td>"
+                f"<td class=l>{html.escape(text)}</td></tr>"
+            )
         parts.append("</table>")
     return "\n".join(parts)
 

@@ -16,20 +16,25 @@ so the symbolic evaluation walks every path the concrete one can), so:
   (a condition evaluated inside an eagerly evaluated argument of an ``If``) is reported as
   unresolved, never as either answer.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
 from daxcheck.spec.model import DaxModel
 
+from ..results import HOLDS, VIOLATED
 from ..symbolic import smt
 from ..symbolic.engine import EngineDisagreement, SymbolicModel, bmc
-from ..results import HOLDS, VIOLATED
-from .recorder import FALSE, TRUE, Recorder
+from .recorder import TRUE, Recorder
 from .sites import Site
 
 REACHABLE, UNREACHABLE, UNRESOLVED, NOT_REACHED = (
-    "reachable", "unreachable", "unresolved", "not evaluated")
+    "reachable",
+    "unreachable",
+    "unresolved",
+    "not evaluated",
+)
 
 
 @dataclass(frozen=True)
@@ -63,8 +68,10 @@ class Explanation:
             return f"{head}: reachable in {scope}: {steps}, then {self.unit}"
         if self.status == UNREACHABLE:
             if self.note:
-                return (f"{head}: unreachable (Z3) {self.note}, each to its own depth "
-                        f"(deepest: {self.design}, {self.depth})")
+                return (
+                    f"{head}: unreachable (Z3) {self.note}, each to its own depth "
+                    f"(deepest: {self.design}, {self.depth})"
+                )
             return f"{head}: unreachable (Z3) up to depth {self.depth} in {self.design}"
         if self.status == NOT_REACHED:
             return f"{head}: {self.design} never evaluates it"
@@ -136,18 +143,26 @@ class DesignGoals:
         if not found:
             return None
         units = tuple(dict.fromkeys(u for u, _, _ in found))
-        parts = [smt.conj([*path, smt.term(c) if outcome == TRUE else smt.neg(smt.term(c))])
-                 for _, path, c in found]
+        parts = [
+            smt.conj([*path, smt.term(c) if outcome == TRUE else smt.neg(smt.term(c))])
+            for _, path, c in found
+        ]
         return smt.simplify(smt.disj(parts)), units
 
-    def explain(self, site: Site, outcome: int, depth: int | None = None,
-                time_limit: float | None = 60.0) -> Explanation:
+    def explain(
+        self, site: Site, outcome: int, depth: int | None = None, time_limit: float | None = 60.0
+    ) -> Explanation:
         """Whether ``site`` can be decided ``outcome`` (TRUE or FALSE) within ``depth``
         steps (default: the bounds' depth); see the module docstring."""
         model = self.model
         K = model.bounds.depth if depth is None else depth
-        base = dict(site=site, outcome=outcome, design=self.design.name,
-                    bounds=model.bounds.as_dict(), depth=K)
+        base = dict(
+            site=site,
+            outcome=outcome,
+            design=self.design.name,
+            bounds=model.bounds.as_dict(),
+            depth=K,
+        )
         g = self.goal(site, outcome)
         if g is None:
             return Explanation(**base, status=NOT_REACHED)
@@ -155,31 +170,47 @@ class DesignGoals:
         try:
             result = bmc(model, [probe], K, time_limit=time_limit, sm=self.sm)
         except EngineDisagreement as e:
-            return Explanation(**base, status=UNRESOLVED,
-                               note=f"Z3's goal state is not confirmed concretely: {e}")
+            return Explanation(
+                **base, status=UNRESOLVED, note=f"Z3's goal state is not confirmed concretely: {e}"
+            )
         v = result.verdicts[probe.name]
         if v.status == VIOLATED:
             steps = tuple(model.actions[i].describe() for i, _ in v.trace[1:])
             probe.fn(model.L, v.trace[-1][1])
-            return Explanation(**{**base, "depth": v.depth}, status=REACHABLE, trace=steps,
-                               unit=probe.decider)
+            return Explanation(
+                **{**base, "depth": v.depth}, status=REACHABLE, trace=steps, unit=probe.decider
+            )
         if v.status == HOLDS:
             return Explanation(**base, status=UNREACHABLE)
-        return Explanation(**base, status=UNRESOLVED,
-                           note=result.stats.stopped or "solver unknown")
+        return Explanation(**base, status=UNRESOLVED, note=result.stats.stopped or "solver unknown")
 
 
-def explain(design, site: Site, outcome: int, props, files: dict[str, str],
-            depth: int | None = None, bounds: dict | None = None,
-            time_limit: float | None = 60.0) -> Explanation:
+def explain(
+    design,
+    site: Site,
+    outcome: int,
+    props,
+    files: dict[str, str],
+    depth: int | None = None,
+    bounds: dict | None = None,
+    time_limit: float | None = 60.0,
+) -> Explanation:
     """Whether ``site`` can be decided ``outcome`` in ``design`` at its bounds (with
     ``bounds`` overrides) within ``depth`` steps: :meth:`DesignGoals.explain` for one
     question."""
     return DesignGoals(design, props, files, bounds).explain(site, outcome, depth, time_limit)
 
 
-def explain_gaps(gaps, designs, props, files, depth=None, bounds=None,
-                 time_limit: float | None = 60.0, progress=None) -> list[Explanation]:
+def explain_gaps(
+    gaps,
+    designs,
+    props,
+    files,
+    depth=None,
+    bounds=None,
+    time_limit: float | None = 60.0,
+    progress=None,
+) -> list[Explanation]:
     """For every ``(site, outcome)`` in ``gaps``: the first design of ``designs`` where Z3
     finds the outcome reachable; else, among the designs that evaluate the site, an
     unresolved answer if any (the solver could not decide one of them), else an

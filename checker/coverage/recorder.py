@@ -11,6 +11,7 @@ A recording twin finds its call site from the caller's frame: the position
 (``co_positions``) of the instruction being executed is the call expression's start, which
 is what :mod:`.sites` read from the source.
 """
+
 from __future__ import annotations
 
 import sys
@@ -40,8 +41,13 @@ class Recorder:
     disabled in some); ``hooks_called`` the set of hook names called.
     """
 
-    def __init__(self, files: dict[str, str], actions: dict[str, type] | None = None,
-                 hooks: tuple[str, ...] = (), modules: list[ModuleType] | None = None):
+    def __init__(
+        self,
+        files: dict[str, str],
+        actions: dict[str, type] | None = None,
+        hooks: tuple[str, ...] = (),
+        modules: list[ModuleType] | None = None,
+    ):
         self.files = dict(files)
         self.action_classes = dict(actions or {})
         self.hook_names = tuple(hooks)
@@ -109,6 +115,7 @@ class Recorder:
                     update(d2)
                 finally:
                     self.path.pop()
+
             return vocab.when(d, c, under)
 
         def require(c):
@@ -131,11 +138,17 @@ class Recorder:
                             k = next(k for k, c in enumerate(cs) if c is deciding)
                             self.decisions[(*site, k)] |= ALONE
                 return real(*cs)
+
             twin.__name__ = real.__name__
             return twin
 
-        return {"If": If, "when": when, "require": require,
-                "And": junction(vocab.And), "Or": junction(vocab.Or)}
+        return {
+            "If": If,
+            "when": when,
+            "require": require,
+            "And": junction(vocab.And),
+            "Or": junction(vocab.Or),
+        }
 
     def _patch(self, obj, name: str, new) -> None:
         had = name in vars(obj)
@@ -147,8 +160,11 @@ class Recorder:
         originals = {name: getattr(vocab, name) for name in twins}
         mods = self.modules
         if mods is None:
-            mods = [m for m in list(sys.modules.values())
-                    if isinstance(m, ModuleType) and getattr(m, "__file__", None) in self.files]
+            mods = [
+                m
+                for m in list(sys.modules.values())
+                if isinstance(m, ModuleType) and getattr(m, "__file__", None) in self.files
+            ]
         for m in mods:
             for name, twin in twins.items():
                 if vars(m).get(name) is originals[name]:
@@ -165,6 +181,7 @@ class Recorder:
             if type(s) is bytes:
                 ops[family] |= FALSE if ns is None else TRUE
             return ns
+
         return recorded
 
     def watch_design(self, design) -> None:
@@ -179,12 +196,13 @@ class Recorder:
             def hooked(*a, _name=name, _bound=bound, **kw):
                 called.add(_name)
                 return _bound(*a, **kw)
+
             self._undo.append((design, name, None, False))
             object.__setattr__(design, name, hooked)
 
     def __exit__(self, *exc) -> None:
         for obj, name, old, had in reversed(self._undo):
-            if isinstance(obj, type) or isinstance(obj, ModuleType):
+            if isinstance(obj, (type, ModuleType)):
                 if had:
                     setattr(obj, name, old)
                 else:

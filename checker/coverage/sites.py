@@ -8,6 +8,7 @@ A *decision site* is one call of a vocabulary function that decides on a conditi
 exploration ever reaches is still listed (the point of a coverage report); the recorder
 (:mod:`.recorder`) matches a call at run time to its site by the call's source position.
 """
+
 from __future__ import annotations
 
 import ast
@@ -51,7 +52,7 @@ class Site:
 
 def _short(node: ast.AST, limit: int = 60) -> str:
     text = ast.unparse(node)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class _Finder(ast.NodeVisitor):
@@ -68,8 +69,13 @@ class _Finder(ast.NodeVisitor):
     visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _scoped
 
     def visit_Call(self, node: ast.Call):
-        name = (node.func.id if isinstance(node.func, ast.Name) else
-                node.func.attr if isinstance(node.func, ast.Attribute) else None)
+        name = (
+            node.func.id
+            if isinstance(node.func, ast.Name)
+            else node.func.attr
+            if isinstance(node.func, ast.Attribute)
+            else None
+        )
         if name in KINDS:
             fn = ".".join(self.stack) or "<module>"
             at = (self.path, node.lineno, node.col_offset)

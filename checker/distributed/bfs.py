@@ -57,6 +57,7 @@ seconds more, then kills the workers that have not answered (a user's code that 
 the stop) and replaces them after the run.  The result is then incomplete, with the
 levels completed.
 """
+
 from __future__ import annotations
 
 import time
@@ -68,8 +69,16 @@ from ..explicit.frontier import join_pieces
 from ..explicit.levels import BatchedExplorer, ExploreError
 from ..results import CheckResult, InputError, Stats
 from .spec import ModelSpec
-from .workers import (KILL_AFTER, PartitionWorker, WorkerPool,  # noqa: F401 (re-exported)
-                      WorkerTimeLimit, owner, shared_pool, split, worker_pool)
+from .workers import (  # noqa: F401 (re-exported)
+    KILL_AFTER,
+    PartitionWorker,
+    WorkerPool,
+    WorkerTimeLimit,
+    owner,
+    shared_pool,
+    split,
+    worker_pool,
+)
 
 U64 = np.uint64
 
@@ -108,15 +117,26 @@ class DistributedExplorer(BatchedExplorer):
     between workers, bytes moved, and the key-table entries the workers took from each
     other at the level's end (``shared_entries``)."""
 
-    def __init__(self, model, props, pool, spec, depth=None, budget=None, progress=None,
-                 progress_every=0.25, stats_out=None, handoff=None):
+    def __init__(
+        self,
+        model,
+        props,
+        pool,
+        spec,
+        depth=None,
+        budget=None,
+        progress=None,
+        progress_every=0.25,
+        stats_out=None,
+        handoff=None,
+    ):
         super().__init__(model, props, depth, budget or Budget(), progress, progress_every)
         self.pool, self.spec = pool, spec
         self.stats_out = stats_out if stats_out is not None else {}
         handoff = HANDOFF if handoff is None else handoff
         self.handoff = self.chunk if handoff is None else handoff
         self.deadline = None
-        self.calls = []         # ObjectRefs of the calls of the current level
+        self.calls = []  # ObjectRefs of the calls of the current level
 
     def _get(self, refs):
         """``ray.get(refs)``; raises :class:`_Deadline` when a worker's deadline stopped a
@@ -127,20 +147,21 @@ class DistributedExplorer(BatchedExplorer):
             left = max(0.0, self.deadline + KILL_AFTER - time.perf_counter())
             return self.pool.ray.get(refs, timeout=left)
         except self.pool.ray.exceptions.GetTimeoutError:
-            raise _Deadline(f"time limit {self.budget.time_limit:g}s reached (the Ray "
-                            f"workers did not stop: killed)") from None
+            raise _Deadline(
+                f"time limit {self.budget.time_limit:g}s reached (the Ray "
+                f"workers did not stop: killed)"
+            ) from None
         except WorkerTimeLimit as e:
             raise _Deadline(e.reason) from None
 
     def _path(self, depth, idx):
         h = None if self.handed is None else self.handed[0]
-        if h is None or depth <= h:             # a level the driver explored
+        if h is None or depth <= h:  # a level the driver explored
             return super()._path(depth, idx)
         actors = self.pool.actors
         steps, i = [], idx
         for lvl in range(depth, h, -1):
-            found = [k for k in self._get([a.link.remote(lvl, i) for a in actors])
-                     if k is not None]
+            found = [k for k in self._get([a.link.remote(lvl, i) for a in actors]) if k is not None]
             if len(found) != 1:
                 raise ExploreError(f"level {lvl}: position {i} owned by {len(found)} workers")
             i, a = divmod(found[0], self.nA)
@@ -157,12 +178,16 @@ class DistributedExplorer(BatchedExplorer):
         if budget.time_limit is not None:
             self.deadline = time.perf_counter() + budget.time_limit
         self.pool.revive()
-        self._track([a.prepare.remote(self.spec, self.depth, budget.time_limit,
-                                      budget.time_limit) for a in self.pool.actors])
+        self._track(
+            [
+                a.prepare.remote(self.spec, self.depth, budget.time_limit, budget.time_limit)
+                for a in self.pool.actors
+            ]
+        )
         level, complete, stopped = self._levels()
         t0 = self.t0
         try:
-            if self.handed is None:         # the driver did it all: the workers idle again
+            if self.handed is None:  # the driver did it all: the workers idle again
                 if not self._settle():
                     self.pool.kill()
                 return self._result(level, complete, stopped, t0)
@@ -194,7 +219,7 @@ class DistributedExplorer(BatchedExplorer):
         for r in done:
             try:
                 ray.get(r)
-            except Exception:       # the stop itself, or a round whose input was stopped
+            except Exception:  # the stop itself, or a round whose input was stopped
                 pass
         self.calls = rest
         return not rest
@@ -230,23 +255,40 @@ class DistributedExplorer(BatchedExplorer):
         level, frontier, frontier_n = self.handed
         self.stats_out["handoff"] = level
         self.stats_out["driver_seconds"] = time.perf_counter() - t0
-        self._get(self.calls)               # prepare: done by now, its errors raised here
+        self._get(self.calls)  # prepare: done by now, its errors raised here
         self.calls = []
-        words, fps = join_pieces(frontier) if frontier else (
-            np.zeros((self.packing.nw, 0), U64), np.zeros((1, 0), U64))
+        words, fps = (
+            join_pieces(frontier)
+            if frontier
+            else (np.zeros((self.packing.nw, 0), U64), np.zeros((1, 0), U64))
+        )
         visited, tables = ray.put(self.visited.array()), ray.put(self.table_delta({}))
-        self.visited = None                 # the workers' from now on, as the key tables
+        self.visited = None  # the workers' from now on, as the key tables
         self.groups.clear()
         self.cgroups.clear()
         b = split(frontier_n, N)
-        self._get(self._track([a.start.remote(
-            level, self.packing.bits, words[:, b[w]:b[w + 1]], fps[:, b[w]:b[w + 1]], b[w],
-            visited, tables) for w, a in enumerate(actors)]))
-        self.handed = (level, None, frontier_n)     # the frontier is the workers' now
+        self._get(
+            self._track(
+                [
+                    a.start.remote(
+                        level,
+                        self.packing.bits,
+                        words[:, b[w] : b[w + 1]],
+                        fps[:, b[w] : b[w + 1]],
+                        b[w],
+                        visited,
+                        tables,
+                    )
+                    for w, a in enumerate(actors)
+                ]
+            )
+        )
+        self.handed = (level, None, frontier_n)  # the frontier is the workers' now
         del words, fps, frontier, visited, tables
         self.calls = []
-        self.stats_out["setup_seconds"] = (time.perf_counter() - t0
-                                           - self.stats_out["driver_seconds"])
+        self.stats_out["setup_seconds"] = (
+            time.perf_counter() - t0 - self.stats_out["driver_seconds"]
+        )
         return level, frontier_n
 
     def _round(self, level, t0, per_level):
@@ -257,16 +299,26 @@ class DistributedExplorer(BatchedExplorer):
         lt = time.perf_counter()
         keep = level + 1 < self.depth
         adopted, self.calls = self.calls, []
-        outs = self._track([a.expand.options(num_returns=N + 1).remote(self.pending)
-                            for a in actors])
-        ans = self._track([a.resolve.options(num_returns=N + 1).remote(
-            *[outs[v][w] for v in range(N)]) for w, a in enumerate(actors)])
-        built = self._get(self._track([a.build.remote(
-            self.pending, keep, *[ans[u][w] for u in range(N)])
-            for w, a in enumerate(actors)]))
+        outs = self._track(
+            [a.expand.options(num_returns=N + 1).remote(self.pending) for a in actors]
+        )
+        ans = self._track(
+            [
+                a.resolve.options(num_returns=N + 1).remote(*[outs[v][w] for v in range(N)])
+                for w, a in enumerate(actors)
+            ]
+        )
+        built = self._get(
+            self._track(
+                [
+                    a.build.remote(self.pending, keep, *[ans[u][w] for u in range(N)])
+                    for w, a in enumerate(actors)
+                ]
+            )
+        )
         self.calls += adopted
         merged = self._get(adopted)
-        if merged and per_level:    # the previous level's entries, merged at its end
+        if merged and per_level:  # the previous level's entries, merged at its end
             per_level[-1]["shared_entries"] = sum(merged)
         infos = self._get([o[N] for o in outs])
         rinfos = self._get([r[N] for r in ans])
@@ -283,29 +335,46 @@ class DistributedExplorer(BatchedExplorer):
             last = max(key // self.nA for _, key, _ in first.values())
         elif cut is not None:
             last = self._parent_at(cut - 1, offsets) if cut > 0 else -1
-        if not stopped and budget.time_limit is not None and \
-                time.perf_counter() - t0 >= budget.time_limit:
+        if (
+            not stopped
+            and budget.time_limit is not None
+            and time.perf_counter() - t0 >= budget.time_limit
+        ):
             stopped = f"time limit {budget.time_limit:g}s reached"
         go_on = keep and last is None and not stopped
         bounds = split(total, N) if go_on else None
-        fins = self._track([a.finish.options(num_returns=N + 2).remote(
-            last, cut, offsets[w], bounds) for w, a in enumerate(actors)])
+        fins = self._track(
+            [
+                a.finish.options(num_returns=N + 2).remote(last, cut, offsets[w], bounds)
+                for w, a in enumerate(actors)
+            ]
+        )
         done = self._get([f[0] for f in fins])
         self.calls = []
-        if go_on:       # fetched with the next level's results
-            self._track([a.adopt.remote(*[fins[v][1 + w] for v in range(N)],
-                                        *[None if v == w else fins[v][N + 1]
-                                          for v in range(N)])
-                         for w, a in enumerate(actors)])
+        if go_on:  # fetched with the next level's results
+            self._track(
+                [
+                    a.adopt.remote(
+                        *[fins[v][1 + w] for v in range(N)],
+                        *[None if v == w else fins[v][N + 1] for v in range(N)],
+                    )
+                    for w, a in enumerate(actors)
+                ]
+            )
         for d in done:
             self.fired += d[0]
         kept = sum(d[1] for d in done)
         self.n_states += kept
         if first:
-            self.record({n: g for n, (g, _, _) in first.items()}, level + 1,
-                        {g: U64(fp) for g, _, fp in first.values()}, 0)
-        per_level.append(level_figures(level + 1, kept, time.perf_counter() - lt, infos,
-                                       rinfos, built, done))
+            self.record(
+                {n: g for n, (g, _, _) in first.items()},
+                level + 1,
+                {g: U64(fp) for g, _, fp in first.values()},
+                0,
+            )
+        per_level.append(
+            level_figures(level + 1, kept, time.perf_counter() - lt, infos, rinfos, built, done)
+        )
         return kept, stopped
 
     def _parent_at(self, pos, offsets):
@@ -334,20 +403,33 @@ def level_figures(level, kept, seconds, infos, rinfos, built, done) -> dict:
     seconds, candidates, fresh, per worker and round the seconds and CPU seconds, bytes
     and states sent (8 B per fingerprint, 1 B per answer, the words moved)."""
     sent = sum(i["sent_states"] for i in infos)
-    return {"level": level, "states": kept, "seconds": seconds,
-            "candidates": sum(i["candidates"] for i in infos),
-            "fresh": sum(i["fresh"] for i in infos),
-            "round_seconds": [[i["seconds"], r["seconds"], b[2]["seconds"]]
-                              for i, r, b in zip(infos, rinfos, built)],
-            "round_cpu": [[i["cpu"], r["cpu"], b[2]["cpu"]]
-                          for i, r, b in zip(infos, rinfos, built)],
-            "sent_bytes": 9 * sent + sum(d[2] for d in done),
-            "sent_states": sent,
-            "moved_states": sum(d[3] for d in done)}
+    return {
+        "level": level,
+        "states": kept,
+        "seconds": seconds,
+        "candidates": sum(i["candidates"] for i in infos),
+        "fresh": sum(i["fresh"] for i in infos),
+        "round_seconds": [
+            [i["seconds"], r["seconds"], b[2]["seconds"]] for i, r, b in zip(infos, rinfos, built)
+        ],
+        "round_cpu": [[i["cpu"], r["cpu"], b[2]["cpu"]] for i, r, b in zip(infos, rinfos, built)],
+        "sent_bytes": 9 * sent + sum(d[2] for d in done),
+        "sent_states": sent,
+        "moved_states": sum(d[3] for d in done),
+    }
 
 
-def explore_distributed(model, props, pool, depth=None, budget=None, progress=None,
-                        progress_every=0.25, stats_out=None, handoff=None) -> CheckResult:
+def explore_distributed(
+    model,
+    props,
+    pool,
+    depth=None,
+    budget=None,
+    progress=None,
+    progress_every=0.25,
+    stats_out=None,
+    handoff=None,
+) -> CheckResult:
     """Distributed BFS of ``model`` (a :class:`~daxcheck.spec.model.DaxModel` whose design
     and properties the workers can rebuild by name: :class:`~.spec.ModelSpec`) for the
     Property list ``props`` on the workers of ``pool`` (:class:`WorkerPool`), from the
@@ -355,8 +437,18 @@ def explore_distributed(model, props, pool, depth=None, budget=None, progress=No
     from level 0; :class:`DistributedExplorer`).  The result (states, transitions,
     verdicts, depths, traces) is the one-process
     :func:`~daxcheck.checker.explicit.levels.explore_batched`'s."""
-    return DistributedExplorer(model, props, pool, ModelSpec.of(model, props), depth, budget,
-                               progress, progress_every, stats_out, handoff).run()
+    return DistributedExplorer(
+        model,
+        props,
+        pool,
+        ModelSpec.of(model, props),
+        depth,
+        budget,
+        progress,
+        progress_every,
+        stats_out,
+        handoff,
+    ).run()
 
 
 class DistributedEngine:
@@ -372,11 +464,27 @@ class DistributedEngine:
 
     def check(self, options: EngineOptions) -> CheckResult:
         o = options
-        what = ("--exact" if o.exact else "--symmetry" if o.symmetry else
-                "--checkpoint/--resume" if o.checkpoint is not None else None)
+        what = (
+            "--exact"
+            if o.exact
+            else "--symmetry"
+            if o.symmetry
+            else "--checkpoint/--resume"
+            if o.checkpoint is not None
+            else None
+        )
         if what:
             raise InputError(f"{what} is not supported with --workers N >= 2")
         if o.pool is None:
             raise InputError("the distributed engine needs a worker pool (--workers N)")
-        return explore_distributed(o.model, list(o.properties), o.pool, o.depth, o.budget,
-                                   o.progress, o.progress_every, o.stats_out, o.handoff)
+        return explore_distributed(
+            o.model,
+            list(o.properties),
+            o.pool,
+            o.depth,
+            o.budget,
+            o.progress,
+            o.progress_every,
+            o.stats_out,
+            o.handoff,
+        )

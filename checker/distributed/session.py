@@ -4,6 +4,7 @@ clean shutdown.
 Ray is an optional dependency (``pip install 'daxcheck[distributed]'``); this module
 imports it lazily so that the rest of daxcheck (and ``--workers 1``) never needs it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -54,22 +55,26 @@ def ray_session(workers: int, address: str | None = None):
         return
     if address is not None:
         _reachable(address)
-    kw = dict(include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR,
-              configure_logging=True)
+    kw = dict(
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=logging.ERROR,
+        configure_logging=True,
+    )
     before = {}
     if threading.current_thread() is threading.main_thread():
         before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
         before = {k: (signal.SIG_DFL if v is None else v) for k, v in before.items()}
     try:
         if address is None:
-            ray.init(address="local", num_cpus=workers, **kw)   # never a running cluster
+            ray.init(address="local", num_cpus=workers, **kw)  # never a running cluster
         else:
             ray.init(address=address, **kw)
-    except SystemExit:       # ray.init's own SIGTERM handler, before ours is back
+    except SystemExit:  # ray.init's own SIGTERM handler, before ours is back
         _restore(before)
         ray.shutdown()
         raise Terminated() from None
-    except Exception as e:   # Ray raises ConnectionError, RuntimeError, ValueError...
+    except Exception as e:  # Ray raises ConnectionError, RuntimeError, ValueError...
         _restore(before)
         ray.shutdown()
         msg = " ".join(str(e).split())[:200]
@@ -94,18 +99,21 @@ def _reachable(address: str, timeout: float = 5.0) -> None:
     accepts a TCP connection within ``timeout`` seconds ("auto" is left to Ray): Ray
     itself retries an unreachable cluster for minutes."""
     import socket
+
     if address == "auto":
         return
     hostport = address.split("://", 1)[-1].rstrip("/")
     host, sep, port = hostport.rpartition(":")
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise DistributedError(f"--ray-address {address}: expected auto, HOST:PORT or "
-                               f"ray://HOST:PORT")
+        raise DistributedError(
+            f"--ray-address {address}: expected auto, HOST:PORT or ray://HOST:PORT"
+        )
     try:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
     except OSError as e:
-        raise DistributedError(f"--ray-address {address}: cannot connect "
-                               f"({e.strerror or e})") from None
+        raise DistributedError(
+            f"--ray-address {address}: cannot connect ({e.strerror or e})"
+        ) from None
 
 
 def _keep_signal_handlers(before):
@@ -120,7 +128,9 @@ def _keep_signal_handlers(before):
         def handler(signum, frame):
             got.append(signum)
             return prev(signum, frame)
+
         return handler
+
     for sig, prev in before.items():
         signal.signal(sig, wrap(prev) if callable(prev) else prev)
 

@@ -1,6 +1,7 @@
 """What a Ray worker needs to rebuild the driver's model and properties in its own process:
 names, bounds and the user files they came from (a design or property from a user's file
 is not importable by name in another process, and a guarded design does not pickle)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -25,11 +26,12 @@ class ModelSpec:
     user_files: tuple = ()
 
     @classmethod
-    def of(cls, model, props) -> "ModelSpec":
+    def of(cls, model, props) -> ModelSpec:
         """The spec of a :class:`~daxcheck.spec.model.DaxModel` and its Property list."""
         files = tuple((u.path, u.kind, u.sha256) for u in LOADED.values())
-        return cls(model.design.name, dict(model.bounds.as_dict()),
-                   tuple(p.name for p in props), files)
+        return cls(
+            model.design.name, dict(model.bounds.as_dict()), tuple(p.name for p in props), files
+        )
 
     def build(self):
         """``(model, props)`` in this process.  Raises RuntimeError when a user file

@@ -9,6 +9,7 @@ format: per property the shortest shrunk trace over the workers (ties: the lowes
 walk numbers counted across workers in worker order.  Given ``seed`` and the number of
 workers (and no time limit cutting walks short) the result is deterministic.
 """
+
 from __future__ import annotations
 
 import time
@@ -30,16 +31,27 @@ def worker_plan(runs: int | None, seed: int, n: int, weights=None, swarm=False) 
         r = None if runs is None else runs // n + (1 if k < runs % n else 0)
         if r == 0:
             continue
-        out.append({"runs": r, "seed": seed * n + k,
-                    "weights": weights if k == 0 else None, "swarm": swarm or k > 0})
+        out.append(
+            {
+                "runs": r,
+                "seed": seed * n + k,
+                "weights": weights if k == 0 else None,
+                "swarm": swarm or k > 0,
+            }
+        )
     return out
 
 
 def _run_part(spec, depth, time_limit, part):
     """One worker's walks (a Ray task), a user's code contained as in the one-process run."""
     model, props = spec.build()
-    return guarded_run(model, props, time_limit, lambda: simulate(
-        model, props, depth=depth, time_limit=time_limit, **part), SimStats)
+    return guarded_run(
+        model,
+        props,
+        time_limit,
+        lambda: simulate(model, props, depth=depth, time_limit=time_limit, **part),
+        SimStats,
+    )
 
 
 def merge_results(model, props, results, plan, depth) -> CheckResult:
@@ -49,7 +61,7 @@ def merge_results(model, props, results, plan, depth) -> CheckResult:
     stats = SimStats()
     verdicts, offset = {}, 0
     best = {}
-    for res, part in zip(results, plan):
+    for res, _part in zip(results, plan):
         st = res.stats
         stats.states += st.states
         stats.walks += st.walks
@@ -70,8 +82,18 @@ def merge_results(model, props, results, plan, depth) -> CheckResult:
     return CheckResult(model.design.name, model.bounds.as_dict(), verdicts, stats, [])
 
 
-def simulate_distributed(model, props, workers: int, depth=200, runs=1000, seed=0,
-                         time_limit=None, weights=None, swarm=False, address=None):
+def simulate_distributed(
+    model,
+    props,
+    workers: int,
+    depth=200,
+    runs=1000,
+    seed=0,
+    time_limit=None,
+    weights=None,
+    swarm=False,
+    address=None,
+):
     """:func:`~daxcheck.checker.simulate.simulate` split over ``workers`` Ray tasks
     (module docstring); same arguments and result format.  The parameters are checked in
     this process first (SimulationError); raises
@@ -103,9 +125,17 @@ class SwarmEngine:
     def check(self, options: EngineOptions) -> CheckResult:
         o = options
         try:
-            return simulate_distributed(o.model, list(o.properties), o.workers,
-                                        depth=200 if o.depth is None else o.depth,
-                                        runs=o.runs, seed=o.seed, time_limit=o.time_limit,
-                                        weights=o.weights, swarm=o.swarm, address=o.address)
+            return simulate_distributed(
+                o.model,
+                list(o.properties),
+                o.workers,
+                depth=200 if o.depth is None else o.depth,
+                runs=o.runs,
+                seed=o.seed,
+                time_limit=o.time_limit,
+                weights=o.weights,
+                swarm=o.swarm,
+                address=o.address,
+            )
         except SimulationError as e:
             raise InputError(str(e)) from None

@@ -11,6 +11,7 @@ run's time limit (:class:`WorkerTimeLimit`).  The driver is
 :class:`~.bfs.DistributedExplorer`.  Nothing here imports Ray: a pool is given the ``ray``
 module of a :func:`~.session.ray_session`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -63,6 +64,7 @@ def _bounded(method):
     """A round of :class:`PartitionWorker` run under the worker's deadline
     (:func:`daxcheck.usercode.deadline` until the run's time limit): a user's code still
     running then raises :class:`WorkerTimeLimit`."""
+
     @functools.wraps(method)
     def run(self, *args):
         left = None if self.until is None else max(1e-3, self.until - time.monotonic())
@@ -71,6 +73,7 @@ def _bounded(method):
                 return method(self, *args)
         except TimeLimitReached as e:
             raise WorkerTimeLimit(TimeLimitReached(self.limit, e.where).reason()) from None
+
     return run
 
 
@@ -86,8 +89,18 @@ class _Chunk:
     holds them already built and checked (words, first violating index per property),
     else None."""
 
-    __slots__ = ("words", "packing", "groups", "base", "okey", "fp", "entry", "dest",
-                 "order", "own")
+    __slots__ = (
+        "words",
+        "packing",
+        "groups",
+        "base",
+        "okey",
+        "fp",
+        "entry",
+        "dest",
+        "order",
+        "own",
+    )
 
     def __init__(self, words, packing, groups, base, okey, fp, entry, dest, order, own=None):
         self.words, self.packing, self.groups, self.base = words, packing, groups, base
@@ -104,11 +117,12 @@ class PartitionWorker:
         self.rank_, self.n = rank, n
         self.E = None
         self.until = None
-        self.registries = registries.snapshot()   # before any user file: see setup
+        self.registries = registries.snapshot()  # before any user file: see setup
 
     # ------------------------------------------------------------------ setup
-    def prepare(self, spec, depth: int, time_left: float | None = None,
-                time_limit: float | None = None) -> None:
+    def prepare(
+        self, spec, depth: int, time_left: float | None = None, time_limit: float | None = None
+    ) -> None:
         """Build the model of ``spec`` (:class:`~.spec.ModelSpec`) and its explorer for a
         search to ``depth`` (while the driver explores the first levels).  ``time_left``:
         seconds until the run's ``time_limit`` (None: unbounded), which bounds every round
@@ -120,9 +134,9 @@ class PartitionWorker:
 
     @_bounded
     def _prepare(self, spec, depth):
-        registries.restore(self.registries)    # a reused worker: the last run's user files out
+        registries.restore(self.registries)  # a reused worker: the last run's user files out
         model, props = spec.build()
-        self.E = E = BatchedExplorer(model, props, depth, Budget())   # the default chunks
+        self.E = E = BatchedExplorer(model, props, depth, Budget())  # the default chunks
         ridx = {r: j for j, r in enumerate(E.by_reads)}
         self.act_table = np.array([ridx[a.reads] for a in E.infos], dtype=np.intp)
 
@@ -141,9 +155,9 @@ class PartitionWorker:
         E.visited.add(visited)
         E.merge_tables(tables)
         self.front = [(words, fps)]
-        self.offset = offset                    # global position of the frontier's first
-        self.first_level = level + 1            # self.levels[i]: level first_level + i
-        self.levels = []                        # per level built here: (offset, keys)
+        self.offset = offset  # global position of the frontier's first
+        self.first_level = level + 1  # self.levels[i]: level first_level + i
+        self.levels = []  # per level built here: (offset, keys)
         self.chunks, self.cand, self.lost = [], [], None
         self.marks = E.table_marks()
         return fps.shape[1]
@@ -195,8 +209,20 @@ class PartitionWorker:
                 sel = np.flatnonzero(dest == 0)
                 built = E.build(words, parents[sel], acts[sel], ents)
                 own = (built, E.check_states(built, acts[sel]) if sel.size else {})
-            self.chunks.append(_Chunk(words, E.packing, dict(E.groups), base, nok, fp, ent,
-                                      dest.astype(np.int16), order, own))
+            self.chunks.append(
+                _Chunk(
+                    words,
+                    E.packing,
+                    dict(E.groups),
+                    base,
+                    nok,
+                    fp,
+                    ent,
+                    dest.astype(np.int16),
+                    order,
+                    own,
+                )
+            )
             self.cand.append((self.offset + base, rows_by))
             base += fps.shape[1]
         msgs, sent, fresh_n = [], 0, 0
@@ -209,8 +235,13 @@ class PartitionWorker:
             else:
                 sent += m.size
                 msgs.append(m)
-        info = {"candidates": ncand, "fresh": fresh_n, "sent_states": sent,
-                "seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0}
+        info = {
+            "candidates": ncand,
+            "fresh": fresh_n,
+            "sent_states": sent,
+            "seconds": time.perf_counter() - t0,
+            "cpu": time.process_time() - c0,
+        }
         return (*msgs, info)
 
     @_bounded
@@ -226,7 +257,7 @@ class PartitionWorker:
         E, me = self.E, self.rank_
         mine = self.mine
         self.mine = None
-        mo = ms = None                      # this worker's candidates sorted: when needed
+        mo = ms = None  # this worker's candidates sorted: when needed
         lost = np.zeros(mine.size, dtype=bool)
         answers = []
         for v, q in enumerate(msgs):
@@ -257,8 +288,7 @@ class PartitionWorker:
             ans[o] = acc
             answers.append(ans)
         self.lost = lost
-        return (*answers, {"seconds": time.perf_counter() - t0,
-                           "cpu": time.process_time() - c0})
+        return (*answers, {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0})
 
     @_bounded
     def build(self, pending, keep, *answers):
@@ -276,12 +306,12 @@ class PartitionWorker:
         first, keys, self.nxt, done = {}, [], [], 0
         for c in self.chunks:
             self._budget()
-            to = np.empty_like(c.dest)          # the owners in fingerprint order
+            to = np.empty_like(c.dest)  # the owners in fingerprint order
             to[c.order] = c.dest
             win = np.empty(c.okey.size, dtype=bool)
             for u in range(self.n):
                 sel = np.flatnonzero(to == u)
-                win[sel] = answers[u][at[u]:at[u] + sel.size]
+                win[sel] = answers[u][at[u] : at[u] + sel.size]
                 at[u] += sel.size
             win = win[c.order]
             # The states to build here now (all winners, or worker 0's foreign ones),
@@ -314,14 +344,13 @@ class PartitionWorker:
             done += fp.size
         self.chunks = []
         self.nkey = np.concatenate(keys) if keys else np.zeros(0, np.int64)
-        return done, first, {"seconds": time.perf_counter() - t0,
-                             "cpu": time.process_time() - c0}
+        return done, first, {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0}
 
     def _words(self, c, parents, acts, entry):
         """The words of new states built from chunk ``c`` (:class:`_Chunk`), under the
         current packing."""
         words = self.E.build(c.words, parents, acts, None, c.groups, entry)
-        if c.packing is not self.E.packing:         # a repack later in the level
+        if c.packing is not self.E.packing:  # a repack later in the level
             words = repack(words, c.packing, self.E.packing)
         return words
 
@@ -346,9 +375,12 @@ class PartitionWorker:
         nA = self.E.nA
         fired = np.zeros(nA, dtype=np.int64)
         for pos0, rows_by in self.cand:
-            for i, rows in rows_by.items():     # sorted chunk rows
-                fired[i] += rows.size if last is None else int(
-                    np.searchsorted(rows, last - pos0, side="right"))
+            for i, rows in rows_by.items():  # sorted chunk rows
+                fired[i] += (
+                    rows.size
+                    if last is None
+                    else int(np.searchsorted(rows, last - pos0, side="right"))
+                )
         self.cand = []
         K = self.nkey
         self.levels.append((offset, K))
@@ -363,8 +395,11 @@ class PartitionWorker:
         if bounds is not None:
             delta = self.E.table_delta(self.marks)
             nbytes += (self.n - 1) * _nbytes(delta)
-            words, fps = join_pieces(self.nxt) if self.nxt else (
-                np.zeros((self.E.packing.nw, 0), U64), np.zeros((1, 0), U64))
+            words, fps = (
+                join_pieces(self.nxt)
+                if self.nxt
+                else (np.zeros((self.E.packing.nw, 0), U64), np.zeros((1, 0), U64))
+            )
             self.nxt = []
             self.keep_part = None
             for w in range(self.n):
@@ -390,7 +425,7 @@ class PartitionWorker:
         key-table entries (``args[n:]``, this worker's own None) merged into this
         worker's tables.  Returns the number of entries merged."""
         E = self.E
-        parts, deltas = args[:self.n], args[self.n:]
+        parts, deltas = args[: self.n], args[self.n :]
         parts = [self.keep_part if w == self.rank_ else p for w, p in enumerate(parts)]
         parts = [p for p in parts if p is not None]
         self.keep_part = None
@@ -400,8 +435,10 @@ class PartitionWorker:
                 cap = np.maximum(cap, Packing(bits).cap)
         if E.packing.widened(cap) is not None:
             E.repack_all(cap, [])
-        self.front = [(w if bits == E.packing.bits else repack(w, Packing(bits), E.packing),
-                       f) for bits, w, f in parts]
+        self.front = [
+            (w if bits == E.packing.bits else repack(w, Packing(bits), E.packing), f)
+            for bits, w, f in parts
+        ]
         merged = sum(E.merge_tables(d) for d in deltas if d is not None)
         self.marks = E.table_marks()
         return merged
@@ -422,9 +459,11 @@ class PartitionWorker:
         """Bytes held: visited set (with the marks of fingerprints sent), per-level links,
         key tables (each worker holds every projection any worker evaluated before the
         last level, :meth:`finish`)."""
-        return {"visited": int(self.E.visited.nbytes),
-                "links": int(sum(k.nbytes for _, k in self.levels)),
-                "tables": int(self.E.table_bytes())}
+        return {
+            "visited": int(self.E.visited.nbytes),
+            "links": int(sum(k.nbytes for _, k in self.levels)),
+            "tables": int(self.E.table_bytes()),
+        }
 
 
 def _nbytes(delta) -> int:
@@ -444,12 +483,14 @@ class WorkerPool:
         self.actors = [self.cls.remote(r, n) for r in range(n)]
         try:
             ray.get([a.__ray_ready__.remote() for a in self.actors])
-        except Exception as e:   # ActorDiedError: typically daxcheck missing on a node
+        except Exception as e:  # ActorDiedError: typically daxcheck missing on a node
             self.close()
             msg = " ".join(str(e).split())[:160]
-            raise DistributedError(f"the Ray workers did not start (daxcheck must be "
-                                   f"importable by the cluster's Python on every node): "
-                                   f"{msg}") from None
+            raise DistributedError(
+                f"the Ray workers did not start (daxcheck must be "
+                f"importable by the cluster's Python on every node): "
+                f"{msg}"
+            ) from None
 
     def kill(self):
         """Kill the workers, whatever they are running (a user's hook that never returns);
@@ -476,7 +517,7 @@ SHARED_POOLS: dict = {}
 """Pools kept open by :func:`shared_pool` (by worker count), reused by :func:`worker_pool`."""
 
 
-def shared_pool(ray, n: int) -> "WorkerPool":
+def shared_pool(ray, n: int) -> WorkerPool:
     """A pool of ``n`` workers on the running session that :func:`worker_pool` reuses
     instead of starting its own (a test session's fixture; the caller closes it)."""
     pool = SHARED_POOLS[n] = WorkerPool(ray, n)

@@ -9,6 +9,7 @@ arrays outside the heap (``memory.py``) and symmetry reduction (``symmetry.py``)
 actions and the reference's memoised successors; ``readset.py`` the taint backend of the
 vocabulary that computes those read and write sets.
 """
+
 from .explore import Budget, explore
 
 __all__ = ["Budget", "explore"]

@@ -19,6 +19,7 @@ branching on state is detected and evaluated row by row instead (:func:`evaluate
 Only this module and the explorer touch NumPy arrays of states; a different array library
 (CuPy, JAX) would replace ``np`` here and in the explorer's gathers and sorts.
 """
+
 from __future__ import annotations
 
 import operator
@@ -41,8 +42,9 @@ class Col:
         self.v = v
 
     def __bool__(self):
-        raise SymbolicUseError("a Python `if`/`and`/`or`/`not` (truth test) on a state value; "
-                               "use If/And/Or/Not/when")
+        raise SymbolicUseError(
+            "a Python `if`/`and`/`or`/`not` (truth test) on a state value; use If/And/Or/Not/when"
+        )
 
     def __index__(self):
         raise SymbolicUseError("a state value used as a Python index; use select()/store()")
@@ -74,14 +76,28 @@ def _cmp(op):
     return lambda self, other: Col(op(_num(self), _num(other)))
 
 
-for _name, _op in (("add", operator.add), ("sub", operator.sub), ("mul", operator.mul),
-                   ("floordiv", operator.floordiv), ("mod", operator.mod),
-                   ("and", operator.and_), ("or", operator.or_), ("xor", operator.xor),
-                   ("lshift", operator.lshift), ("rshift", operator.rshift)):
+for _name, _op in (
+    ("add", operator.add),
+    ("sub", operator.sub),
+    ("mul", operator.mul),
+    ("floordiv", operator.floordiv),
+    ("mod", operator.mod),
+    ("and", operator.and_),
+    ("or", operator.or_),
+    ("xor", operator.xor),
+    ("lshift", operator.lshift),
+    ("rshift", operator.rshift),
+):
     setattr(Col, f"__{_name}__", _arith(_op))
     setattr(Col, f"__r{_name}__", _arith(_op, reflected=True))
-for _name, _op in (("eq", operator.eq), ("ne", operator.ne), ("lt", operator.lt),
-                   ("le", operator.le), ("gt", operator.gt), ("ge", operator.ge)):
+for _name, _op in (
+    ("eq", operator.eq),
+    ("ne", operator.ne),
+    ("lt", operator.lt),
+    ("le", operator.le),
+    ("gt", operator.gt),
+    ("ge", operator.ge),
+):
     setattr(Col, f"__{_name}__", _cmp(_op))
 Col.__neg__ = lambda self: Col(-_num(self))
 Col.__invert__ = lambda self: Col(~_num(self))
@@ -218,8 +234,9 @@ def evaluate_rows(model, action, rows: np.ndarray, writes) -> tuple:
         if ns is None:
             continue
         if len(ns) != len(s):
-            raise ValueError(f"action {_describe(action)} returned a state of {len(ns)} "
-                             f"bytes, not {len(s)}")
+            raise ValueError(
+                f"action {_describe(action)} returned a state of {len(ns)} bytes, not {len(s)}"
+            )
         enabled[i] = True
         for j, o in enumerate(writes):
             values[j, i] = ns[o]

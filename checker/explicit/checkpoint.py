@@ -37,6 +37,7 @@ frontier and the next level so far must be exactly the states the links lead to 
 the run took about 5 s to reach).  Every problem with a checkpoint is a one-line
 :class:`CheckpointError` (the CLI exits 2), never a search.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -56,7 +57,6 @@ import daxcheck.properties as props_pkg
 import daxcheck.spec as spec_pkg
 from daxcheck.fileio import InputFileError, atomic_write
 from daxcheck.userfile import LOADED
-
 
 FORMAT = "daxcheck-checkpoint/1"
 """``format`` of MANIFEST.json and state.json."""
@@ -108,9 +108,10 @@ def _canon(v):
     if isinstance(v, dict):
         return sorted(((_canon(k), _canon(x)) for k, x in v.items()), key=repr)
     if dataclasses.is_dataclass(v) and not isinstance(v, type):
-        return [type(v).__name__] + [(f.name, _canon(getattr(v, f.name)))
-                                     for f in dataclasses.fields(v)]
-    if callable(v):    # a hook or class: its name (user code is covered by "user files")
+        return [type(v).__name__] + [
+            (f.name, _canon(getattr(v, f.name))) for f in dataclasses.fields(v)
+        ]
+    if callable(v):  # a hook or class: its name (user code is covered by "user files")
         return f"{getattr(v, '__module__', '')}.{getattr(v, '__qualname__', type(v).__name__)}"
     return repr(v)
 
@@ -121,8 +122,7 @@ def run_config(model, props, depth, exact, symmetry) -> dict:
     properties, exact, symmetry, the loaded user files' SHA-256 and a digest of the design,
     layout, actions and spec sources."""
     h = hashlib.sha256()
-    for part in (model.design, getattr(model.L, "fields", model.L.width),
-                 tuple(model.actions)):
+    for part in (model.design, getattr(model.L, "fields", model.L.width), tuple(model.actions)):
         h.update(repr(_canon(part)).encode())
     h.update(_sources_digest().encode())
     return {
@@ -156,11 +156,14 @@ def prepare(opts: CheckpointOptions) -> None:
     if not any(p.iterdir()):
         return
     if not (p / MANIFEST).is_file():
-        raise CheckpointError(f"--checkpoint {p}: a folder that is neither empty nor a "
-                              f"daxcheck checkpoint")
+        raise CheckpointError(
+            f"--checkpoint {p}: a folder that is neither empty nor a daxcheck checkpoint"
+        )
     if not opts.force:
-        raise CheckpointError(f"--checkpoint {p}: holds a checkpoint (continue it with "
-                              f"--resume {p}, or start over with --force)")
+        raise CheckpointError(
+            f"--checkpoint {p}: holds a checkpoint (continue it with "
+            f"--resume {p}, or start over with --force)"
+        )
 
 
 # ---------------------------------------------------------------------------- saving
@@ -214,8 +217,9 @@ class Checkpointer:
             "init_rows": ex.init_rows,
             "visited": visited_array(ex.visited),
             "fired": ex.fired,
-            "cur_links": (np.concatenate(link_pieces) if link_pieces
-                          else np.zeros(0, link_dtype)).astype(link_dtype),
+            "cur_links": (
+                np.concatenate(link_pieces) if link_pieces else np.zeros(0, link_dtype)
+            ).astype(link_dtype),
             "queue_words": _cat2([w for w, _ in queue], nw),
             "queue_fps": _cat2([f for _, f in queue], G),
             "nxt_words": _cat2([w for w, _ in nxt], nw),
@@ -225,19 +229,26 @@ class Checkpointer:
             arrays[f"links_{i:03d}"] = lk
         if ex.index is not None:
             idx = ex.index
-            arrays["stored"] = ex.stored[:, :ex.n_stored]
+            arrays["stored"] = ex.stored[:, : ex.n_stored]
             arrays["index_fps"] = np.concatenate([idx.fps] + [r[0] for r in idx.runs])
             arrays["index_ids"] = np.concatenate([idx.ids] + [r[1] for r in idx.runs])
         sym = None
         if ex.sym is not None:
-            sym = {"act": [[sorted(int(x) for x in c) for c in ck] for ck in ex.act_cand],
-                   "conj": [[sorted(int(x) for x in c) for c in ck] for ck in ex.conj_cand]}
+            sym = {
+                "act": [[sorted(int(x) for x in c) for c in ck] for ck in ex.act_cand],
+                "conj": [[sorted(int(x) for x in c) for c in ck] for ck in ex.conj_cand],
+            }
         state = {
             "format": FORMAT,
             "config": self.config,
             "run": self.run,
-            "position": {"level": int(level), "base": int(base), "done": int(done),
-                         "link_dtype": np.dtype(link_dtype).name, "links": len(ex.links)},
+            "position": {
+                "level": int(level),
+                "base": int(base),
+                "done": int(done),
+                "link_dtype": np.dtype(link_dtype).name,
+                "links": len(ex.links),
+            },
             "n_states": int(ex.n_states),
             "seconds": ex.seconds_before + (t - ex.t0),
             "found": {k: [int(d), int(i), str(int(fp))] for k, (d, i, fp) in ex.found.items()},
@@ -245,8 +256,11 @@ class Checkpointer:
             "symmetry": sym,
             "n_stored": int(getattr(ex, "n_stored", 0)),
         }
-        self.write(arrays, state, {"level": int(level), "mid_level": bool(base),
-                                   "states": int(ex.n_states)})
+        self.write(
+            arrays,
+            state,
+            {"level": int(level), "mid_level": bool(base), "states": int(ex.n_states)},
+        )
         self.saved += 1
         self.last = time.perf_counter()
         self.cost = self.last - t
@@ -268,22 +282,32 @@ class Checkpointer:
             data = json.dumps(state, indent=1).encode()
             atomic_write(gen / "state.json", data)
             files["state.json"] = [len(data), hashlib.sha256(data).hexdigest()]
-            manifest = {"format": FORMAT, "folder": gen.name, "files": files,
-                        "design": self.config["design"], **summary}
-            atomic_write(self.dir / MANIFEST, json.dumps(manifest, indent=1))   # the commit
+            manifest = {
+                "format": FORMAT,
+                "folder": gen.name,
+                "files": files,
+                "design": self.config["design"],
+                **summary,
+            }
+            atomic_write(self.dir / MANIFEST, json.dumps(manifest, indent=1))  # the commit
         except (OSError, InputFileError) as e:
             shutil.rmtree(gen, ignore_errors=True)
             why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-            raise CheckpointError(f"--checkpoint {self.dir}: cannot save a checkpoint "
-                                  f"({why}); the previous one is intact") from None
+            raise CheckpointError(
+                f"--checkpoint {self.dir}: cannot save a checkpoint "
+                f"({why}); the previous one is intact"
+            ) from None
         for n in gens:
             shutil.rmtree(self.dir / f"g{n:06d}", ignore_errors=True)
 
     def _gens(self) -> list[int]:
         if not self.dir.is_dir():
             return []
-        return sorted(int(m.group(1)) for m in (GEN_FOLDER.match(p.name) for p in self.dir.iterdir())
-                      if m and (self.dir / m.group(0)).is_dir())
+        return sorted(
+            int(m.group(1))
+            for m in (GEN_FOLDER.match(p.name) for p in self.dir.iterdir())
+            if m and (self.dir / m.group(0)).is_dir()
+        )
 
 
 # ---------------------------------------------------------------------------- loading

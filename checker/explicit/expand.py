@@ -10,6 +10,7 @@ de-duplication in BFS order (:meth:`~ChunkExpander.dedupe`), the new states' wor
 explorer's workers (:mod:`..distributed.bfs`) and checkpoint restore (:mod:`.checkpoint`)
 call.  The level loop, counterexamples and results are in :mod:`.levels`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -17,12 +18,23 @@ import numpy as np
 from daxcheck.spec.state import field_domain
 
 from .batched import evaluate_action, evaluate_predicate, evaluate_rows, predicate_rows
-from .frontier import (U64, ROWWISE_BELOW, Collision, ExploreError, Repack, describe_action,
-                       first_per_fingerprint, join_pieces, key_order, positions)
+from .frontier import (
+    ROWWISE_BELOW,
+    U64,
+    Collision,
+    ExploreError,
+    Repack,
+    describe_action,
+    first_per_fingerprint,
+    join_pieces,
+    key_order,
+    positions,
+)
 from .keytable import KeyTable
 from .memory import grow, long_lived
 from .packing import repack
 from .symmetry import SymmetryBroken, has_perfect_matching
+
 
 class ActionInfo:
     """Static facts of one action: read set R (all columns if the taint analysis could
@@ -58,7 +70,7 @@ class Memo:
         n0 = len(self.table)
         self.grow(n0 + rows.size)
         for a, v in zip(self.arrays(), values):
-            a[..., n0:n0 + rows.size] = v[..., rows]
+            a[..., n0 : n0 + rows.size] = v[..., rows]
         self.table.add(keys, rows)
 
     @property
@@ -82,7 +94,9 @@ class Group(Memo):
         self.clear = {}
         for a in infos:
             masks = packing.word_masks(a.writes)
-            self.clear[a.index] = tuple((w, U64(~m & (2**64 - 1))) for w, m in sorted(masks.items()))
+            self.clear[a.index] = tuple(
+                (w, U64(~m & (2**64 - 1))) for w, m in sorted(masks.items())
+            )
             self.wp[a.index] = np.zeros((len(masks), 0), dtype=U64)
             self.en[a.index] = np.zeros(0, dtype=bool)
             self.dz[a.index] = np.zeros((G, 0), dtype=U64)
@@ -161,7 +175,7 @@ class ChunkExpander:
         raised by a transition)."""
         caps = self.packing.cap
         maxvals = np.maximum(caps, maxvals)
-        for cols in self._field_columns():   # widen every element of a field together
+        for cols in self._field_columns():  # widen every element of a field together
             cols = list(cols)
             maxvals[cols] = maxvals[cols].max()
         new = self.packing.widened(maxvals)
@@ -252,7 +266,7 @@ class ChunkExpander:
                 return ent
             reps = t.distinct(keys, miss)
             rows = self.packing.unpack_rows(words[:, reps])
-            fill(g, rows, len(t))   # may raise Repack before anything is added
+            fill(g, rows, len(t))  # may raise Repack before anything is added
             t.add(keys, reps)
             ent[miss] = t.lookup(t.take(keys, miss))
 
@@ -269,8 +283,10 @@ class ChunkExpander:
                 if (bad & en).any():
                     # The reference would fail storing such a value: let it say so.
                     evaluate_rows(self.model, a.action, rows[(bad & en).any(axis=0)], a.writes)
-                    raise ExploreError(f"{a.action!r}: array backend produced a value outside "
-                                       f"0..255 that the reference accepts")
+                    raise ExploreError(
+                        f"{a.action!r}: array backend produced a value outside "
+                        f"0..255 that the reference accepts"
+                    )
                 vals = np.where(en, vals, 0)
                 cap = self.packing.cap[list(a.writes)]
                 over = vals.max(axis=1) > cap
@@ -288,23 +304,23 @@ class ChunkExpander:
         Zs = self.Zs
         for a, en, vals in results:
             i = a.index
-            g.en[i][base:base + k] = en
+            g.en[i][base : base + k] = en
             dz = np.zeros((self.G, k), dtype=U64)
             rs = set(a.reads)
             for j, c in enumerate(a.writes):
                 dz ^= Zs[:, c, :][:, vals[j]]
                 if c in rs:
                     dz ^= Zs[:, c, :][:, rows[:, c]]
-            g.dz[i][:, base:base + k] = np.where(en, dz, U64(0))
+            g.dz[i][:, base : base + k] = np.where(en, dz, U64(0))
             packed = self.packing.pack_values(a.writes, vals)
             for j, (w, _) in enumerate(g.clear[i]):
-                g.wp[i][j, base:base + k] = packed[w]
+                g.wp[i][j, base : base + k] = packed[w]
 
     def _evaluate(self, a, rows):
         if not a.rowwise and rows.shape[0] >= ROWWISE_BELOW:
             try:
                 return evaluate_action(self.model, a.action, rows, a.writes)
-            except Exception:   # outside the array backend: the reference path decides
+            except Exception:  # outside the array backend: the reference path decides
                 a.rowwise = True
         return evaluate_rows(self.model, a.action, rows, a.writes)
 
@@ -314,7 +330,7 @@ class ChunkExpander:
         if not self.conj_rowwise[ci] and rows.shape[0] >= ROWWISE_BELOW:
             try:
                 return evaluate_predicate(fn, self.L, rows)
-            except Exception:   # outside the array backend: the reference path decides
+            except Exception:  # outside the array backend: the reference path decides
                 self.conj_rowwise[ci] = True
         return predicate_rows(fn, self.L, rows)
 
@@ -325,7 +341,7 @@ class ChunkExpander:
             self._check_conjuncts(rows, g.conjs, results)
         g.grow(base + k)
         for j, r in enumerate(results):
-            g.ok[j][base:base + k] = r
+            g.ok[j][base : base + k] = r
 
     # ------------------------------------------------------------------ symmetry checks
     def _check_actions(self, rows, results):
@@ -342,8 +358,9 @@ class ChunkExpander:
                     if not sym.check_results(k, a.writes, en, vals, bi.writes, en_b, vals_b):
                         cand.discard(b)
                 if not cand:
-                    raise SymmetryBroken(f"{describe_action(a.action)} has no image under "
-                                         f"{sym.name(k)}")
+                    raise SymmetryBroken(
+                        f"{describe_action(a.action)} has no image under {sym.name(k)}"
+                    )
 
     def _check_conjuncts(self, rows, conjs, results):
         """Drop the candidate images of each evaluated conjunct that disagree with it on
@@ -357,8 +374,9 @@ class ChunkExpander:
                     if not np.array_equal(self._predicate(cj, img), r):
                         cand.discard(cj)
                 if not cand:
-                    raise SymmetryBroken(f"property {self.conjs[ci][0]} is not invariant under "
-                                         f"{sym.name(k)}")
+                    raise SymmetryBroken(
+                        f"property {self.conjs[ci][0]} is not invariant under {sym.name(k)}"
+                    )
 
     def _check_bijections(self):
         """At the end: the surviving candidates must contain a bijection of the actions and,
@@ -373,8 +391,9 @@ class ChunkExpander:
                 pos = {ci: j for j, ci in enumerate(idx)}
                 rel = [{pos[c] for c in self.conj_cand[k][ci]} for ci in idx]
                 if not has_perfect_matching(rel):
-                    raise SymmetryBroken(f"property {name} is not invariant under "
-                                         f"{self.sym.name(k)}")
+                    raise SymmetryBroken(
+                        f"property {name} is not invariant under {self.sym.name(k)}"
+                    )
 
     # ------------------------------------------------------------------ properties
     def check_states(self, words, acts=None):
@@ -450,11 +469,12 @@ class ChunkExpander:
             ents[reads] = self.entries(g, words, self.fill_actions)
         cf, co, rows_by = [], [], {}
         pk = self.packing
-        chosen = None   # partial-order reduction: per parent, its ample action or -1
+        chosen = None  # partial-order reduction: per parent, its ample action or -1
         if self.por is not None and self.por.active:
             chosen = self.por.choose_rows(
                 pk.unpack_rows(words),
-                lambda i: self.groups[self.infos[i].reads].en[i][ents[self.infos[i].reads]])
+                lambda i: self.groups[self.infos[i].reads].en[i][ents[self.infos[i].reads]],
+            )
         for mg in self.model_groups:
             first = None
             for i in mg:
@@ -515,7 +535,7 @@ class ChunkExpander:
         else:
             new = ~self.visited.contains(rfp)
         nfp, nok = rfp[new], rok[new]
-        fresh = None if self.exact else nfp   # sorted: for the visited set
+        fresh = None if self.exact else nfp  # sorted: for the visited set
         if self.G == 1:
             o = key_order(nok, words.shape[1] * self.nA)
             return (nok[o], nfp[o][None], fresh) + ((o,) if order else ())
@@ -558,13 +578,12 @@ class ChunkExpander:
             self.n_stored = 0
         if self.n_stored + n > self.stored.shape[1]:
             self.stored = grow(self.stored, max(self.n_stored + n, self.stored.shape[1] * 3 // 2))
-        self.stored[:, self.n_stored:self.n_stored + n] = nwords
+        self.stored[:, self.n_stored : self.n_stored + n] = nwords
         self.index.add(nfp, np.arange(self.n_stored, self.n_stored + n))
         self.n_stored += n
 
     def _stored_words(self, ids):
         return self.stored[:, ids]
-
 
     def build(self, words, parents, acts, ents, groups=None, entry=None):
         """The words of the new states: each parent's words patched on its action's W.
@@ -590,4 +609,3 @@ class ChunkExpander:
             for j, (w, clr) in enumerate(g.clear[i]):
                 nw[w, sel] = (nw[w, sel] & clr) | g.wp[i][j, e]
         return nw
-

@@ -7,16 +7,16 @@ property not yet violated; the search stops early once all are violated.  Budget
 (``max_states``, ``time_limit``) end the run with INCOMPLETE verdicts for the properties
 not yet violated, never with a false "holds".
 """
+
 from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import Callable
-
+from collections.abc import Callable
 from operator import itemgetter
 
 from ..engine import INTERRUPTED, Budget, EngineOptions  # noqa: F401 (re-exported)
-from ..results import CheckResult, Stats, Verdict, HOLDS, VIOLATED, INCOMPLETE
+from ..results import HOLDS, INCOMPLETE, VIOLATED, CheckResult, Stats, Verdict
 from .checkpoint import CheckpointError
 from .levels import explore_batched
 from .por import AmpleSets
@@ -38,8 +38,15 @@ class _Conjunct:
         rs = read_set(fn, L)
         self.reads = None if rs is None else frozenset(rs)
         # A conjunct that cannot be analysed is memoised on the whole state (exact).
-        self.key = (lambda s: s) if rs is None else (itemgetter(*rs) if len(rs) > 1 else (
-            (lambda s, o=rs[0]: s[o]) if rs else (lambda s: ())))
+        self.key = (
+            (lambda s: s)
+            if rs is None
+            else (
+                itemgetter(*rs)
+                if len(rs) > 1
+                else ((lambda s, o=rs[0]: s[o]) if rs else (lambda s: ()))
+            )
+        )
         self.cache = {}
 
     def fill(self, s) -> bool:
@@ -54,11 +61,20 @@ class _Conjunct:
         return self.fill(s) if r is None else r
 
 
-def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
-            progress: Callable[[Stats], None] | None = None,
-            progress_every: float = 0.25, memo: bool = True, batched: bool = True,
-            exact: bool = False, symmetry=False, checkpoint=None,
-            por: bool = False) -> CheckResult:
+def explore(
+    model,
+    props,
+    depth: int | None = None,
+    budget: Budget = Budget(),
+    progress: Callable[[Stats], None] | None = None,
+    progress_every: float = 0.25,
+    memo: bool = True,
+    batched: bool = True,
+    exact: bool = False,
+    symmetry=False,
+    checkpoint=None,
+    por: bool = False,
+) -> CheckResult:
     """Explore ``model`` breadth-first to ``depth`` (default: the model's bound) checking
     the :class:`~daxcheck.properties.Property` list ``props``.
 
@@ -77,32 +93,47 @@ def explore(model, props, depth: int | None = None, budget: Budget = Budget(),
     (counterexample traces as ``[(action index, state)]``) and :class:`Stats`.
     """
     if batched and memo:
-        return explore_batched(model, props, depth, budget, progress, progress_every,
-                               exact=exact, symmetry=symmetry, checkpoint=checkpoint,
-                               por=por)
+        return explore_batched(
+            model,
+            props,
+            depth,
+            budget,
+            progress,
+            progress_every,
+            exact=exact,
+            symmetry=symmetry,
+            checkpoint=checkpoint,
+            por=por,
+        )
     if checkpoint is not None:
         raise CheckpointError("checkpoints are saved by the batched explorer only")
     return explore_states(model, props, depth, budget, progress, progress_every, memo, por)
 
 
-def explore_states(model, props, depth: int | None = None, budget: Budget = Budget(),
-                   progress: Callable[[Stats], None] | None = None,
-                   progress_every: float = 0.25, memo: bool = True,
-                   por: bool = False) -> CheckResult:
+def explore_states(
+    model,
+    props,
+    depth: int | None = None,
+    budget: Budget = Budget(),
+    progress: Callable[[Stats], None] | None = None,
+    progress_every: float = 0.25,
+    memo: bool = True,
+    por: bool = False,
+) -> CheckResult:
     """The reference explorer: one state at a time, successors memoised per action on its
     read set (:class:`~.transitions.MemoSuccessors`), or plain with ``memo=False``; states
     kept whole in a :class:`~.store.StateStore` (no probabilistic step).  Same arguments and
     result as :func:`explore`."""
-    return ReferenceRun(model, props, depth, budget, progress, progress_every, memo,
-                        por).run()
+    return ReferenceRun(model, props, depth, budget, progress, progress_every, memo, por).run()
 
 
 def reference_successors(model, props, footprints, memo: bool, por: bool):
     """``(successors, ample)``: the reference explorer's successor function ``s ->
     [(action index, state)]`` (memoised on read sets unless ``memo`` is False) and, with
     ``por``, the :class:`~.por.AmpleSets` filtering it (None without)."""
-    successors = (MemoSuccessors(model, footprints=footprints).successors if memo
-                  else model.successors)
+    successors = (
+        MemoSuccessors(model, footprints=footprints).successors if memo else model.successors
+    )
     ample = None
     if por:
         ample = AmpleSets(model, props, footprints)
@@ -113,6 +144,7 @@ def reference_successors(model, props, footprints, memo: bool, por: bool):
                 succ = list(plain(s))
                 i = ample.choose(s, {j for j, _ in succ})
                 return succ if i < 0 else [(j, ns) for j, ns in succ if j == i]
+
     return successors, ample
 
 
@@ -143,22 +175,30 @@ class ReferenceRun:
         self.stats = Stats()
         self.fired = [0] * len(model.actions)
         self.verdicts: dict[str, Verdict] = {}
-        self.conj = {p.name: [_Conjunct(fn, self.L) for _, fn in p.conjuncts(self.L)]
-                     for p in props}
+        self.conj = {
+            p.name: [_Conjunct(fn, self.L) for _, fn in p.conjuncts(self.L)] for p in props
+        }
         self.pending = list(props)
         self.affected = []
         for fp in footprints:
             w = None if fp is None else frozenset(fp[1])
-            self.affected.append({p.name: [c for c in self.conj[p.name]
-                                           if w is None or c.reads is None or c.reads & w]
-                                  for p in props})
+            self.affected.append(
+                {
+                    p.name: [
+                        c for c in self.conj[p.name] if w is None or c.reads is None or c.reads & w
+                    ]
+                    for p in props
+                }
+            )
         self.flat = self.flatten()
 
     def flatten(self):
         """Per action, the pending properties' affected conjuncts in one list, as
         ``(key, cache, conjunct)`` for the inlined check in :meth:`level`."""
-        return [[(c.key, c.cache, c) for p in self.pending for c in aff[p.name]]
-                for aff in self.affected]
+        return [
+            [(c.key, c.cache, c) for p in self.pending for c in aff[p.name]]
+            for aff in self.affected
+        ]
 
     def check(self, sid, s, level):
         """Check state ``sid`` (``s``, at ``level``) against every pending property."""
@@ -166,9 +206,13 @@ class ReferenceRun:
         if bad:
             for p in bad:
                 items = p.failing_items(self.L, s)
-                self.verdicts[p.name] = Verdict(p.name, VIOLATED, level,
-                                                trace=self.store.path(sid),
-                                                items=[i for i in items if i is not None])
+                self.verdicts[p.name] = Verdict(
+                    p.name,
+                    VIOLATED,
+                    level,
+                    trace=self.store.path(sid),
+                    items=[i for i in items if i is not None],
+                )
             self.pending = [p for p in self.pending if p.name not in self.verdicts]
             self.flat = self.flatten()
 
@@ -248,7 +292,7 @@ class ReferenceRun:
         stats.fired = dict(by_family)
         stats.por = None if self.ample is None else self.ample.describe()
         for p in self.pending:
-            if stats.stopped:   # every state at <= level was checked
+            if stats.stopped:  # every state at <= level was checked
                 verdicts[p.name] = Verdict(p.name, INCOMPLETE, level)
             else:
                 verdicts[p.name] = Verdict(p.name, HOLDS, level, complete=complete)
@@ -270,9 +314,18 @@ class BfsEngine:
 
     def check(self, options: EngineOptions) -> CheckResult:
         o = options
-        return explore(o.model, list(o.properties), o.depth, o.budget, o.progress,
-                       o.progress_every, exact=o.exact, symmetry=o.symmetry,
-                       checkpoint=o.checkpoint, por=o.por)
+        return explore(
+            o.model,
+            list(o.properties),
+            o.depth,
+            o.budget,
+            o.progress,
+            o.progress_every,
+            exact=o.exact,
+            symmetry=o.symmetry,
+            checkpoint=o.checkpoint,
+            por=o.por,
+        )
 
 
 class ReferenceEngine:
@@ -289,5 +342,13 @@ class ReferenceEngine:
         o = options
         if o.checkpoint is not None:
             raise CheckpointError("checkpoints are saved by the batched explorer only")
-        return explore_states(o.model, list(o.properties), o.depth, o.budget, o.progress,
-                              o.progress_every, o.memo, o.por)
+        return explore_states(
+            o.model,
+            list(o.properties),
+            o.depth,
+            o.budget,
+            o.progress,
+            o.progress_every,
+            o.memo,
+            o.por,
+        )

@@ -8,6 +8,7 @@ copies more than one bucket at a time (the transient memory stays a fraction of 
 Queries come sorted (the explorer sorts its candidates anyway), so each bucket is searched
 with one ``np.searchsorted`` over a contiguous slice of the queries.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -52,7 +53,7 @@ class FingerprintSet:
 
     def __init__(self):
         self.b = 0
-        self.buckets = [_EMPTY]     # arrays with room; self.sizes[j] items in use
+        self.buckets = [_EMPTY]  # arrays with room; self.sizes[j] items in use
         self.sizes = [0]
         self.delta = _EMPTY
         self.n = 0
@@ -67,7 +68,7 @@ class FingerprintSet:
     def _bounds(self, q: np.ndarray) -> np.ndarray:
         if self.b == 0:
             return np.array([0, q.shape[0]])
-        top = (np.arange(1, 1 << self.b, dtype=U64) << U64(64 - self.b))
+        top = np.arange(1, 1 << self.b, dtype=U64) << U64(64 - self.b)
         return np.concatenate(([0], np.searchsorted(q, top), [q.shape[0]]))
 
     def contains(self, q: np.ndarray) -> np.ndarray:
@@ -77,13 +78,14 @@ class FingerprintSet:
         for j, arr in enumerate(self.buckets):
             lo, hi = bounds[j], bounds[j + 1]
             if hi > lo and self.sizes[j]:
-                hit[lo:hi] |= _hits(arr[:self.sizes[j]], q[lo:hi])
+                hit[lo:hi] |= _hits(arr[: self.sizes[j]], q[lo:hi])
         return hit
 
     def array(self) -> np.ndarray:
         """Every fingerprint of the set, sorted: one new uint64 array of ``len(self)``."""
-        return merge_sorted(np.concatenate([a[:n] for a, n in zip(self.buckets, self.sizes)]),
-                            self.delta)
+        return merge_sorted(
+            np.concatenate([a[:n] for a, n in zip(self.buckets, self.sizes)]), self.delta
+        )
 
     def add(self, q: np.ndarray) -> None:
         """Insert the sorted fingerprints ``q`` (none of them in the set)."""
@@ -93,10 +95,10 @@ class FingerprintSet:
             self._fold()
 
     def _fold(self):
-        release_free_memory()   # the set's largest moment: first give back freed heap pages
+        release_free_memory()  # the set's largest moment: first give back freed heap pages
         bounds = self._bounds(self.delta)
         for j in range(len(self.buckets)):
-            part = self.delta[bounds[j]:bounds[j + 1]]
+            part = self.delta[bounds[j] : bounds[j + 1]]
             if part.size:
                 self._merge_into(j, part)
         self.delta = _EMPTY
@@ -104,7 +106,7 @@ class FingerprintSet:
             old, sizes = self.buckets, self.sizes
             self.buckets, self.sizes = [], []
             for j in range(len(old)):
-                arr, old[j] = old[j][:sizes[j]], None     # one bucket copied at a time
+                arr, old[j] = old[j][: sizes[j]], None  # one bucket copied at a time
                 mid = int(np.searchsorted(arr, U64((2 * j + 1) << (63 - self.b))))
                 for half in (arr[:mid], arr[mid:]):
                     self.buckets.append(_with_room(half))
@@ -116,7 +118,7 @@ class FingerprintSet:
         arr, n = self.buckets[j], self.sizes[j]
         if n + part.shape[0] > arr.shape[0]:
             arr = self.buckets[j] = _with_room(arr[:n], n + part.shape[0])
-        arr[n:n + part.shape[0]] = part
+        arr[n : n + part.shape[0]] = part
         self.sizes[j] = n = n + part.shape[0]
         arr[:n].sort(kind="stable")
 
@@ -125,7 +127,7 @@ def _with_room(a: np.ndarray, need: int | None = None) -> np.ndarray:
     """A :func:`long_lived` copy of ``a`` with room for ``need`` items plus an eighth."""
     need = a.shape[0] if need is None else need
     out = long_lived(max(need + (need >> 3), 1024), a.dtype)
-    out[:a.shape[0]] = a
+    out[: a.shape[0]] = a
     return out
 
 

@@ -7,6 +7,7 @@ none of them reaches into another's private names.  Shapes: ``words`` are ``(nw,
 uint64 (bit-packed states, :mod:`.packing`), ``fps`` ``(G, n)`` uint64 (one fingerprint per
 symmetry element, identity first).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,8 +52,9 @@ class ExploreError(RuntimeError):
 def zobrist_table(width: int, seed: int = SEED) -> np.ndarray:
     """``(width, 256)`` random uint64: the fingerprint of a state is the XOR of
     ``Z[c, s[c]]`` over its fields ``c``."""
-    return np.random.default_rng(seed).integers(0, 2**64, size=(width, 256), dtype=U64,
-                                                endpoint=False)
+    return np.random.default_rng(seed).integers(
+        0, 2**64, size=(width, 256), dtype=U64, endpoint=False
+    )
 
 
 def fingerprints(Z: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -78,19 +80,20 @@ class Blocks:
 
     def __init__(self, nw, G, size):
         self.nw, self.G, self.size = nw, G, size
-        self.blocks = []          # [words (nw, size), fps (G, size), filled]
+        self.blocks = []  # [words (nw, size), fps (G, size), filled]
 
     def append(self, words, fps):
         """Append ``words`` ``(nw, n)`` and ``fps`` ``(G, n)`` (uint64), filling blocks."""
         n, at = fps.shape[1], 0
         while at < n:
             if not self.blocks or self.blocks[-1][2] == self.blocks[-1][1].shape[1]:
-                self.blocks.append([long_lived((self.nw, self.size), U64),
-                                    long_lived((self.G, self.size), U64), 0])
+                self.blocks.append(
+                    [long_lived((self.nw, self.size), U64), long_lived((self.G, self.size), U64), 0]
+                )
             b = self.blocks[-1]
             k = min(n - at, b[1].shape[1] - b[2])
-            b[0][:, b[2]:b[2] + k] = words[:, at:at + k]
-            b[1][:, b[2]:b[2] + k] = fps[:, at:at + k]
+            b[0][:, b[2] : b[2] + k] = words[:, at : at + k]
+            b[1][:, b[2] : b[2] + k] = fps[:, at : at + k]
             b[2] += k
             at += k
 
@@ -118,8 +121,10 @@ def join_pieces(buf):
     """One ``(words, fps)`` pair from a list of pieces (concatenated along states)."""
     if len(buf) == 1:
         return buf[0]
-    return (np.concatenate([w for w, _ in buf], axis=1),
-            np.concatenate([f for _, f in buf], axis=1))
+    return (
+        np.concatenate([w for w, _ in buf], axis=1),
+        np.concatenate([f for _, f in buf], axis=1),
+    )
 
 
 KEY_ORDER_SCATTER = 64

@@ -9,6 +9,7 @@ to R's bits, compared exactly (never a hash alone).  A key of at most
 larger keys go through an open-addressed hash table with linear probing, vectorised over
 all rows of a chunk.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -136,7 +137,7 @@ class KeyTable:
         if self.direct:
             k = np.flatnonzero(self.slots >= lo)
             return [k[np.argsort(self.slots[k], kind="stable")].astype(np.int64)]
-        return [st[lo:self.n].copy() for st in self.stored]
+        return [st[lo : self.n].copy() for st in self.stored]
 
     def keys_of(self, exported):
         """The keys (as :meth:`keys` returns them) of what :meth:`export` gave."""
@@ -159,7 +160,7 @@ class KeyTable:
             cap = max(need, self.stored[0].shape[0] * 3 // 2)
             self.stored = [grow(st, cap) for st in self.stored]
         for st, x in zip(self.stored, kws):
-            st[self.n:need] = x
+            st[self.n : need] = x
         self.n = need
         if 2 * self.n > (1 << self.tbits):
             self._rehash(self.n)

@@ -37,6 +37,7 @@ de-duplicated on the smallest, which is the same for all states of an orbit; the
 is the one reached first, so traces stay in original terms.  The claimed symmetry is
 checked on every projection evaluated, and the run is repeated without it when it fails.
 """
+
 from __future__ import annotations
 
 import time
@@ -45,17 +46,27 @@ from collections import Counter
 import numpy as np
 
 from ..engine import Budget
-from ..results import CheckResult, Stats, Verdict, HOLDS, VIOLATED, INCOMPLETE
-from .resume import start as start_checkpoint
+from ..results import HOLDS, INCOMPLETE, VIOLATED, CheckResult, Stats, Verdict
 from .expand import ActionInfo, ChunkExpander
 from .fpset import FingerprintIndex, FingerprintSet
-from .frontier import (BLOCK, SEED, U64, Blocks,  # noqa: F401 (re-exported)
-                       Collision, ExploreError, FingerprintCollision, collision_probability,
-                       concat_long_lived, fingerprints, zobrist_table)
+from .frontier import (  # noqa: F401 (re-exported)
+    BLOCK,
+    SEED,
+    U64,
+    Blocks,
+    Collision,
+    ExploreError,
+    FingerprintCollision,
+    collision_probability,
+    concat_long_lived,
+    fingerprints,
+    zobrist_table,
+)
 from .memory import release_free_memory
 from .packing import Packing
 from .por import AmpleSets
 from .readset import read_set
+from .resume import start as start_checkpoint
 from .symmetry import Symmetry, SymmetryBroken
 from .transitions import action_footprint
 
@@ -90,9 +101,22 @@ class BatchedExplorer(ChunkExpander):
     two), and whatever the reference ``apply`` raises on a state (a user's hook:
     ``UserCodeError``)."""
 
-    def __init__(self, model, props, depth, budget, progress=None, progress_every=0.25,
-                 exact=False, chunk=None, seed=SEED, symmetry=None, checkpoint=None,
-                 resume=None, por=False):
+    def __init__(
+        self,
+        model,
+        props,
+        depth,
+        budget,
+        progress=None,
+        progress_every=0.25,
+        exact=False,
+        chunk=None,
+        seed=SEED,
+        symmetry=None,
+        checkpoint=None,
+        resume=None,
+        por=False,
+    ):
         self.model, self.props = model, list(props)
         # Checkpoint/resume (.checkpoint): a Checkpointer saving this run, a Snapshot it
         # continues from; ``found``: per violated property (depth, index in level, fp).
@@ -109,8 +133,10 @@ class BatchedExplorer(ChunkExpander):
         self.chunk = chunk or default_chunk(self.nA)
         self.okey_dtype = np.int32 if self.chunk * self.nA < 2**31 else np.int64
         self.Z = zobrist_table(self.width, seed)
-        self.infos = [ActionInfo(i, a, action_footprint(model, a), self.width)
-                      for i, a in enumerate(model.actions)]
+        self.infos = [
+            ActionInfo(i, a, action_footprint(model, a), self.width)
+            for i, a in enumerate(model.actions)
+        ]
         # Symmetry: G fingerprints per state (one per group element, identity first).
         self.sym = Symmetry(self.L, symmetry) if symmetry else None
         if self.sym is not None and len(self.sym) == 1:
@@ -147,9 +173,14 @@ class BatchedExplorer(ChunkExpander):
         # --- partial-order reduction (issue 11): a successor-set filter, see .por
         self.por = None
         if por:
-            self.por = AmpleSets(model, self.props,
-                                 [None if a.reads == tuple(range(self.width)) else
-                                  (a.reads, a.writes) for a in self.infos])
+            self.por = AmpleSets(
+                model,
+                self.props,
+                [
+                    None if a.reads == tuple(range(self.width)) else (a.reads, a.writes)
+                    for a in self.infos
+                ],
+            )
         # --- end partial-order reduction
 
     def _setup_conjuncts(self):
@@ -157,8 +188,8 @@ class BatchedExplorer(ChunkExpander):
         ``conj_reads``), per read set the actions that write into it
         (``conj_affected``), and with symmetry the candidate images of actions and
         conjuncts (``act_cand``, ``conj_cand``)."""
-        self.conjs = []             # (property name, fn, read set)
-        self.conj_reads = {}        # read set -> indices into self.conjs
+        self.conjs = []  # (property name, fn, read set)
+        self.conj_reads = {}  # read set -> indices into self.conjs
         for p in self.props:
             for _, fn in p.conjuncts(self.L):
                 rs = read_set(fn, self.L)
@@ -167,13 +198,17 @@ class BatchedExplorer(ChunkExpander):
                 self.conjs.append((p.name, fn, rs))
         self.conj_rowwise = [False] * len(self.conjs)
         # Per conjunct read set, which actions write a field of it.
-        self.conj_affected = {r: np.array([not set(a.writes).isdisjoint(r) for a in self.infos],
-                                          dtype=bool) for r in self.conj_reads}
+        self.conj_affected = {
+            r: np.array([not set(a.writes).isdisjoint(r) for a in self.infos], dtype=bool)
+            for r in self.conj_reads
+        }
         if self.sym is not None:
             self.act_cand = self.sym.candidates([(a.reads, a.writes) for a in self.infos])
             cc = self.sym.candidates([(r, ()) for _, _, r in self.conjs])
-            self.conj_cand = [[{j for j in c if self.conjs[j][0] == self.conjs[i][0]}
-                               for i, c in enumerate(ck)] for ck in cc]
+            self.conj_cand = [
+                [{j for j in c if self.conjs[j][0] == self.conjs[i][0]} for i, c in enumerate(ck)]
+                for ck in cc
+            ]
 
     # ------------------------------------------------------------------ main loop
     def initial(self):
@@ -185,13 +220,12 @@ class BatchedExplorer(ChunkExpander):
             if s not in init:
                 init.append(s)
         rows0 = np.frombuffer(b"".join(init), dtype=np.uint8).reshape(len(init), self.width)
-        self.set_packing(Packing.for_values(np.maximum(rows0.max(axis=0),
-                                                        self._domain_max())))
+        self.set_packing(Packing.for_values(np.maximum(rows0.max(axis=0), self._domain_max())))
         if self.sym is not None:
             self.sym.check_init(rows0)
         fps0 = fingerprints(self.Zs, rows0)
         canon = fps0.min(axis=0)
-        first = np.sort(np.unique(canon, return_index=True)[1])   # one state per orbit
+        first = np.sort(np.unique(canon, return_index=True)[1])  # one state per orbit
         rows0, fps0, canon = rows0[first], fps0[:, first], canon[first]
         self.init_rows = rows0
         return self.packing.pack_rows(rows0), fps0, canon
@@ -225,7 +259,7 @@ class BatchedExplorer(ChunkExpander):
         self.t0 = time.perf_counter()
         self.next_tick = self.t0 + self.progress_every
         level = 0
-        mid = None    # a position inside a level to continue from (a resumed checkpoint)
+        mid = None  # a position inside a level to continue from (a resumed checkpoint)
         if self.resume is not None:
             level, *mid = self.resume.restore(self)
         else:
@@ -250,14 +284,16 @@ class BatchedExplorer(ChunkExpander):
             self.cur = link_pieces
             # base: position of the chunk in the frontier level; done: new states so far
             while queue:
-                new, expanded, stopped = self._expand_chunk(queue, nxt, link_pieces, level,
-                                                            base, done, link_dtype)
+                new, expanded, stopped = self._expand_chunk(
+                    queue, nxt, link_pieces, level, base, done, link_dtype
+                )
                 done += new
                 base += expanded
                 if not self.pending or stopped:
                     break
-                stopped = self._between_chunks(level, queue, nxt, link_pieces, base, done,
-                                               link_dtype)
+                stopped = self._between_chunks(
+                    level, queue, nxt, link_pieces, base, done, link_dtype
+                )
                 if stopped:
                     break
             self.links.append(concat_long_lived(link_pieces, link_dtype))
@@ -267,7 +303,7 @@ class BatchedExplorer(ChunkExpander):
                 break
             frontier = nxt.pieces()
             frontier_n = done
-            level += 1   # also when every property is violated (the reference counts it)
+            level += 1  # also when every property is violated (the reference counts it)
         return level, complete, stopped
 
     def _begin_level(self, level, frontier, frontier_n):
@@ -300,31 +336,35 @@ class BatchedExplorer(ChunkExpander):
         acts = nok % self.nA
         nwords = self.build(words, parents, acts, ents)
         cut, stopped = None, None
-        if budget.max_states is not None and \
-                self.n_states + nfp.shape[1] >= budget.max_states:
+        if budget.max_states is not None and self.n_states + nfp.shape[1] >= budget.max_states:
             cut = max(0, budget.max_states - self.n_states)
             stopped = f"max-states {budget.max_states} reached"
-            nwords, nfp, parents, acts = (nwords[:, :cut], nfp[:, :cut],
-                                          parents[:cut], acts[:cut])
+            nwords, nfp, parents, acts = (nwords[:, :cut], nfp[:, :cut], parents[:cut], acts[:cut])
         first = self.check_states(nwords, acts) if nfp.shape[1] else {}
-        last = None   # last parent whose successors count (a stop mid-chunk)
+        last = None  # last parent whose successors count (a stop mid-chunk)
         if first and len(first) == len(self.pending):
             # Every pending property is violated in this chunk: the reference stops
             # after the parent whose successors violated the last of them.
             last = int(parents[max(first.values())])
             keep = int(np.searchsorted(parents, last, side="right"))
-            nwords, nfp, parents, acts = (nwords[:, :keep], nfp[:, :keep],
-                                          parents[:keep], acts[:keep])
+            nwords, nfp, parents, acts = (
+                nwords[:, :keep],
+                nfp[:, :keep],
+                parents[:keep],
+                acts[:keep],
+            )
         elif cut is not None:
             last = int(parents[-1]) if parents.size else -1
         for i, rows in rows_by.items():
-            self.fired[i] += rows.size if last is None else int(
-                np.searchsorted(rows, last, side="right"))
-        link_pieces.append(((parents.astype(np.int64) + base) * self.nA + acts)
-                           .astype(link_dtype, copy=False))
+            self.fired[i] += (
+                rows.size if last is None else int(np.searchsorted(rows, last, side="right"))
+            )
+        link_pieces.append(
+            ((parents.astype(np.int64) + base) * self.nA + acts).astype(link_dtype, copy=False)
+        )
         if self.index is not None:
             self._store(nwords, nfp)
-        if level + 1 < self.depth:   # the last level is checked, never expanded
+        if level + 1 < self.depth:  # the last level is checked, never expanded
             nxt.append(nwords, nfp)
         self.n_states += nfp.shape[1]
         if first:
@@ -361,8 +401,9 @@ class BatchedExplorer(ChunkExpander):
             trace = self._trace(depth, offset + j, nfp[j])
             self.found[name] = (depth, offset + j, nfp[j])
             items = p.failing_items(self.L, trace[-1][1])
-            self.verdicts[name] = Verdict(name, VIOLATED, depth, trace=trace,
-                                          items=[i for i in items if i is not None])
+            self.verdicts[name] = Verdict(
+                name, VIOLATED, depth, trace=trace, items=[i for i in items if i is not None]
+            )
         self.pending = [n for n in self.pending if n not in self.verdicts]
 
     def _trace(self, depth, idx, fp):
@@ -374,14 +415,17 @@ class BatchedExplorer(ChunkExpander):
         for a in steps:
             ns = self.model.actions[a].apply(self.model, s)
             if ns is None:
-                raise ExploreError(f"rebuilt counterexample: step {len(path)} "
-                                   f"({self.model.actions[a]!r}) is disabled")
+                raise ExploreError(
+                    f"rebuilt counterexample: step {len(path)} "
+                    f"({self.model.actions[a]!r}) is disabled"
+                )
             path.append((a, ns))
             s = ns
         got = fingerprints(self.Z, np.frombuffer(s, dtype=np.uint8).reshape(1, -1))[0]
         if got != fp:
-            raise ExploreError("rebuilt counterexample does not reach the state found "
-                               "(fingerprint mismatch)")
+            raise ExploreError(
+                "rebuilt counterexample does not reach the state found (fingerprint mismatch)"
+            )
         return path
 
     def _path(self, depth, idx):
@@ -410,8 +454,9 @@ class BatchedExplorer(ChunkExpander):
         for i, c in enumerate(fired):
             by_family[self.model.actions[i].name] += c
         st.fired = dict(by_family)
-        st.collision_probability = None if self.exact else collision_probability(
-            self.n_states, self.G)
+        st.collision_probability = (
+            None if self.exact else collision_probability(self.n_states, self.G)
+        )
         st.symmetry = None if self.sym is None else self.sym.describe()
         st.por = None if self.por is None else self.por.describe()
         for name in self.pending:
@@ -425,13 +470,21 @@ class BatchedExplorer(ChunkExpander):
                 families.append(a.name)
         never = [f for f in families if by_family.get(f, 0) == 0]
         ordered = {p.name: self.verdicts[p.name] for p in self.props}
-        return CheckResult(self.model.design.name, self.model.bounds.as_dict(), ordered, st,
-                           never)
+        return CheckResult(self.model.design.name, self.model.bounds.as_dict(), ordered, st, never)
 
 
-
-def explore_batched(model, props, depth=None, budget=None, progress=None, progress_every=0.25,
-                    exact=False, symmetry=False, checkpoint=None, por=False) -> CheckResult:
+def explore_batched(
+    model,
+    props,
+    depth=None,
+    budget=None,
+    progress=None,
+    progress_every=0.25,
+    exact=False,
+    symmetry=False,
+    checkpoint=None,
+    por=False,
+) -> CheckResult:
     """Run a :class:`BatchedExplorer`.  ``symmetry``: reduce by the index sets the design
     declares symmetric (``design.symmetric``), or by the given sets; when the check finds
     the symmetry does not hold the search is run again without it and the stats say why.
@@ -448,15 +501,27 @@ def explore_batched(model, props, depth=None, budget=None, progress=None, progre
     broken = None
     seed, saver, resume = SEED, None, None
     if checkpoint is not None:
-        saver, resume, seed, sets, broken = start_checkpoint(checkpoint, model, props, depth, exact,
-                                                  symmetry, seed, sets, broken)
+        saver, resume, seed, sets, broken = start_checkpoint(
+            checkpoint, model, props, depth, exact, symmetry, seed, sets, broken
+        )
     for attempt in range(4):
         try:
             if saver is not None:
                 saver.run = {"seed": seed + attempt, "sets": sets, "broken": broken}
-            r = BatchedExplorer(model, props, depth, budget, progress, progress_every,
-                                exact=exact, seed=seed + attempt, symmetry=sets,
-                                checkpoint=saver, resume=resume, por=por).run()
+            r = BatchedExplorer(
+                model,
+                props,
+                depth,
+                budget,
+                progress,
+                progress_every,
+                exact=exact,
+                seed=seed + attempt,
+                symmetry=sets,
+                checkpoint=saver,
+                resume=resume,
+                por=por,
+            ).run()
             if broken:
                 r.stats.symmetry = f"off ({broken})"
             return r
@@ -465,6 +530,4 @@ def explore_batched(model, props, depth=None, budget=None, progress=None, progre
             continue
         except SymmetryBroken as e:
             broken, sets, resume = str(e), None, None
-    raise ExploreError("four fingerprint collisions in a row: the Zobrist tables are not "
-                       "random")
-
+    raise ExploreError("four fingerprint collisions in a row: the Zobrist tables are not random")

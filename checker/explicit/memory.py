@@ -8,6 +8,7 @@ megabytes above the live data (measured on the toy model: 31 MB free in an 85 MB
 as soon as the array is dropped; short-lived per-chunk temporaries stay in the heap, where
 they are reused chunk after chunk.
 """
+
 from __future__ import annotations
 
 import mmap
@@ -53,6 +54,7 @@ def release_free_memory() -> None:
     if _TRIM is None:
         try:
             import ctypes
+
             _TRIM = ctypes.CDLL("libc.so.6").malloc_trim
         except (OSError, AttributeError):
             _TRIM = False

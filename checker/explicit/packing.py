@@ -12,6 +12,7 @@ grow when a transition produces a value that does not fit (:meth:`Packing.widene
 explorer then repacks its frontier (:func:`repack`).  Nothing here knows field names: the
 layout is only ``width`` columns.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -45,14 +46,14 @@ class Packing:
         self.word = tuple(word)
         self.shift = tuple(shift)
         self.cap = np.array([(1 << b) - 1 for b in self.bits], dtype=np.int64)
-        self._words = None      # _by_word, computed on first use
+        self._words = None  # _by_word, computed on first use
 
     @classmethod
-    def for_values(cls, maxvals) -> "Packing":
+    def for_values(cls, maxvals) -> Packing:
         """The narrowest packing holding value ``maxvals[c]`` in column ``c``."""
         return cls([max(1, int(v).bit_length()) for v in maxvals])
 
-    def widened(self, maxvals) -> "Packing | None":
+    def widened(self, maxvals) -> Packing | None:
         """A packing whose columns also hold ``maxvals`` (per column), or None if this one
         already does."""
         need = [max(b, int(v).bit_length()) for b, v in zip(self.bits, maxvals)]
@@ -112,8 +113,9 @@ class Packing:
             for w in range(self.nw):
                 cols = np.flatnonzero(word == w)
                 if cols.size:
-                    self._words.append((w, int(cols[0]), int(cols[-1]) + 1,
-                                        shift[None, cols], cap[None, cols]))
+                    self._words.append(
+                        (w, int(cols[0]), int(cols[-1]) + 1, shift[None, cols], cap[None, cols])
+                    )
         return self._words
 
     def pack_values(self, cols, values) -> dict:

@@ -32,12 +32,14 @@ violation past the bound, so the race designs' default bounds let both searches 
 the reachable space (``complete``), where the verdicts coincide (tested on every race
 design).  Designs without threads are never reduced.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
 from daxcheck.spec import locks
 from daxcheck.spec.ops.races import LOCK_FIELDS, SplitOp, thread_offsets
+
 from .readset import read_set
 from .transitions import action_footprint
 
@@ -82,15 +84,14 @@ class AmpleSets:
         self.L, self.D = L, D
         self.reduced = 0
         self.expanded = 0
-        self.cands = []          # (action index, thread, atomic dependents, split dependents)
+        self.cands = []  # (action index, thread, atomic dependents, split dependents)
         self.active = False
         self.why = None
         if not getattr(L, "races", False):
             self.why = "no threads"
             return
         acts = model.actions
-        fps = footprints if footprints is not None else [action_footprint(model, a)
-                                                          for a in acts]
+        fps = footprints if footprints is not None else [action_footprint(model, a) for a in acts]
         private = private_fields(L)
         for a, fp in zip(acts, fps):
             if not isinstance(a, SplitOp) and (fp is None or private & set(fp[1])):
@@ -99,7 +100,7 @@ class AmpleSets:
         # Each thread's step instances by (family, arguments, step), for the reachability
         # of another thread's dependent step.
         self.steps = {}
-        for i, a in enumerate(acts):
+        for a in acts:
             if isinstance(a, SplitOp):
                 self.steps[(a.thread, _op_key(a), a.step)] = a
         visible = visible_fields(props, L)
@@ -155,7 +156,7 @@ class AmpleSets:
         elif op == b.code() and _state_key(L, s, u, b) == key:
             starts = [pc]
         else:
-            starts = [0]      # it may finish its operation and start this one
+            starts = [0]  # it may finish its operation and start this one
         seen, todo = set(), list(starts)
         while todo:
             j = todo.pop()
@@ -176,10 +177,7 @@ class AmpleSets:
         for needs in atomic:
             if not any(n.blocked_by(L, s, t) is True for n in needs):
                 return False
-        for b in split:
-            if self._reachable(b, s, t):
-                return False
-        return True
+        return all(not self._reachable(b, s, t) for b in split)
 
     def choose(self, s: bytes, enabled) -> int:
         """The ample action of state ``s`` whose enabled action indices are ``enabled``
@@ -211,8 +209,10 @@ class AmpleSets:
         """For the run statistics: how many expanded states got a proper ample set."""
         if not self.active:
             return f"off ({self.why})"
-        return (f"ample sets at {self.reduced:,} of {self.expanded:,} expanded states "
-                f"({len(self.cands)} candidate steps)")
+        return (
+            f"ample sets at {self.reduced:,} of {self.expanded:,} expanded states "
+            f"({len(self.cands)} candidate steps)"
+        )
 
 
 def _op_key(a):

@@ -10,6 +10,7 @@ exhausted the reachable space within the depth bound can say so (a state on the 
 of an incomplete search may only look stuck): :func:`stuck_threads` reports incomplete
 instead.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -74,7 +75,7 @@ def stuck_threads(model, depth=None, max_states=500_000) -> ProgressResult:
     for t in L.threads:
         idle = [n for n, s in enumerate(states) if s[L.th_op[t]] == 0]
         can, todo = set(idle), list(idle)
-        while todo:       # every state from which an idle state of t is reachable
+        while todo:  # every state from which an idle state of t is reachable
             for p in g.predecessors(todo.pop()):
                 if p not in can:
                     can.add(p)

@@ -8,6 +8,7 @@ predicate reads.  The explorer memoises properties on that projection of the sta
 predicate that uses a Python construct on a state value (``if``, ``and``, indexing) raises
 :class:`~daxcheck.spec.vocab.SymbolicUseError` here and is simply not memoised.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -38,8 +39,9 @@ class Dep:
     __hash__ = None
 
     def __bool__(self):
-        raise SymbolicUseError("a Python `if`/`and`/`or`/`not` (truth test) on a state value; "
-                               "use If/And/Or/Not/when")
+        raise SymbolicUseError(
+            "a Python `if`/`and`/`or`/`not` (truth test) on a state value; use If/And/Or/Not/when"
+        )
 
     def __index__(self):
         raise SymbolicUseError("a state value used as a Python index; use select()/store()")

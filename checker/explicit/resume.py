@@ -7,6 +7,7 @@ SHA-256 checked), :class:`Snapshot` validates its content against the model (see
 :class:`~.checkpoint.Checkpointer`, and the Snapshot to continue from with ``--resume``).
 Every problem is a one-line :class:`~.checkpoint.CheckpointError`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,8 +22,17 @@ from daxcheck.fileio import InputFileError, parse_json, read_input
 from daxcheck.spec.state import field_domain
 
 from . import checkpoint
-from .checkpoint import (FORMAT, GEN_FOLDER, MANIFEST, MAX_FILE, CheckpointError,
-                         CheckpointOptions, prepare, run_config, visited_array)
+from .checkpoint import (
+    FORMAT,
+    GEN_FOLDER,
+    MANIFEST,
+    MAX_FILE,
+    CheckpointError,
+    CheckpointOptions,
+    prepare,
+    run_config,
+    visited_array,
+)
 from .fpset import FingerprintIndex, FingerprintSet
 from .frontier import BLOCK, U64, Blocks, ExploreError, Repack, fingerprints
 from .memory import long_lived_copy
@@ -96,12 +106,16 @@ class Snapshot:
         ex.n_states = int(st["n_states"])
         ex.seconds_before = float(st["seconds"])
         self._restore_visited(ex, nw)
-        qw, qf = self._array("queue_words", np.uint64, 2, nw), self._array("queue_fps",
-                                                                          np.uint64, 2, G)
-        xw, xf = self._array("nxt_words", np.uint64, 2, nw), self._array("nxt_fps",
-                                                                        np.uint64, 2, G)
-        if qw.shape[1] != qf.shape[1] or xw.shape[1] != xf.shape[1] or \
-                xf.shape[1] != (done if level + 1 < ex.depth else 0):
+        qw, qf = (
+            self._array("queue_words", np.uint64, 2, nw),
+            self._array("queue_fps", np.uint64, 2, G),
+        )
+        xw, xf = self._array("nxt_words", np.uint64, 2, nw), self._array("nxt_fps", np.uint64, 2, G)
+        if (
+            qw.shape[1] != qf.shape[1]
+            or xw.shape[1] != xf.shape[1]
+            or xf.shape[1] != (done if level + 1 < ex.depth else 0)
+        ):
             raise self.bad("frontier arrays of different lengths")
         queue = [(qw, qf)] if qf.shape[1] else []
         nxt = Blocks(nw, G, max(ex.chunk, BLOCK))
@@ -116,7 +130,7 @@ class Snapshot:
         if sym is not None:
             ex.act_cand = [[set(c) for c in ck] for ck in sym["act"]]
             ex.conj_cand = [[set(c) for c in ck] for ck in sym["conj"]]
-        for name, (depth, idx, fp) in st["found"].items():
+        for name, (depth, _idx, _fp) in st["found"].items():
             if name not in ex.pending or not 0 <= depth <= level + 1:
                 raise self.bad(f"violation of {name!r}")
         self._validate(ex, level, base, done, qw, qf, xw, xf, cur)
@@ -149,8 +163,7 @@ class Snapshot:
         trace that does not reach the recorded state means edited links or
         fingerprints)."""
         ex.cur = link_pieces
-        for name, (depth, idx, fp) in sorted(self.state["found"].items(),
-                                             key=lambda x: x[1][:2]):
+        for name, (depth, idx, fp) in sorted(self.state["found"].items(), key=lambda x: x[1][:2]):
             try:
                 ex.record({name: int(idx)}, int(depth), {int(idx): np.uint64(int(fp))}, 0)
             except ExploreError as e:
@@ -167,17 +180,25 @@ class Snapshot:
         with the same words).  Raises CheckpointError naming the first inconsistency."""
         sizes = [int(lk.shape[0]) for lk in ex.links]
         if sum(sizes) + int(done) != ex.n_states:
-            raise self.bad(f"the levels hold {sum(sizes) + int(done):,} states, state.json "
-                            f"says {ex.n_states:,}")
+            raise self.bad(
+                f"the levels hold {sum(sizes) + int(done):,} states, state.json "
+                f"says {ex.n_states:,}"
+            )
         if ex.exact and ex.n_stored != ex.n_states:
             raise self.bad("stored.npy does not hold every state")
         man = self.manifest or {}
-        for key, want in (("level", level), ("states", ex.n_states), ("mid_level", bool(base)),
-                          ("design", ex.model.design.name)):
+        for key, want in (
+            ("level", level),
+            ("states", ex.n_states),
+            ("mid_level", bool(base)),
+            ("design", ex.model.design.name),
+        ):
             if key in man and man[key] != want:
                 raise self.bad(f"{MANIFEST} says {key} {man[key]}, the checkpoint {want}")
-        if not (math.isfinite(ex.seconds_before) and ex.seconds_before >= 0) \
-                or (ex.fired < 0).any():
+        if (
+            not (math.isfinite(ex.seconds_before) and ex.seconds_before >= 0)
+            or (ex.fired < 0).any()
+        ):
             raise self.bad("run statistics")
         for i in range(1, level + 1):
             lk = ex.links[i]
@@ -186,8 +207,10 @@ class Snapshot:
         if cur.size and (int(cur.min()) < 0 or int(cur.max()) >= sizes[level] * ex.nA):
             raise self.bad("cur_links.npy points outside the frontier level")
         if not 0 <= base <= sizes[level] or qf.shape[1] != sizes[level] - base:
-            raise self.bad(f"the frontier holds {qf.shape[1]:,} states, level {level} has "
-                            f"{sizes[level]:,} of which {base:,} were expanded")
+            raise self.bad(
+                f"the frontier holds {qf.shape[1]:,} states, level {level} has "
+                f"{sizes[level]:,} of which {base:,} were expanded"
+            )
         for name, (depth, idx, _fp) in self.state["found"].items():
             n = sizes[depth] if depth <= level else int(done)
             if not 0 <= int(idx) < n:
@@ -199,11 +222,19 @@ class Snapshot:
         init_w = ex.packing.pack_rows(ex.init_rows) if ex.packing.fits(ex.init_rows) else None
         if init_w is None:
             raise self.bad("init_rows.npy does not fit the packing")
-        for what, words, fps in (("init_rows", init_w, fingerprints(ex.Zs, ex.init_rows)),
-                                 ("queue_words", qw, qf), ("nxt_words", xw, xf)):
+        for what, words, fps in (
+            ("init_rows", init_w, fingerprints(ex.Zs, ex.init_rows)),
+            ("queue_words", qw, qf),
+            ("nxt_words", xw, xf),
+        ):
             for lo in range(0, words.shape[1], _VALIDATE_CHUNK):
-                self._check_states(ex, what, words[:, lo:lo + _VALIDATE_CHUNK],
-                                   fps[:, lo:lo + _VALIDATE_CHUNK], allowed)
+                self._check_states(
+                    ex,
+                    what,
+                    words[:, lo : lo + _VALIDATE_CHUNK],
+                    fps[:, lo : lo + _VALIDATE_CHUNK],
+                    allowed,
+                )
         self._rederive(ex, level, base, init_w, qw, xw, cur)
 
     def _rederive(self, ex, level, base, init_w, qw, xw, cur):
@@ -222,17 +253,17 @@ class Snapshot:
             canon.append(_canonical(fps))
             links = ex.links[i] if i <= level else cur
             name = f"links_{i:03d}.npy" if i <= level else "cur_links.npy"
-            if i == level + 1:
-                if (words[:, base:] != qw).any():
-                    raise self.bad("queue_words.npy is not the rest of the frontier level "
-                                    "the links lead to")
+            if i == level + 1 and (words[:, base:] != qw).any():
+                raise self.bad(
+                    "queue_words.npy is not the rest of the frontier level the links lead to"
+                )
             words, fps = self._successors(ex, words, fps, links, name)
         canon.append(_canonical(fps))
         if xw.shape[1] and (words != xw).any():
             raise self.bad("nxt_words.npy is not the next level the links lead to")
         if ex.exact:
             stored.append(words)
-            if (np.concatenate(stored, axis=1) != ex.stored[:, :ex.n_stored]).any():
+            if (np.concatenate(stored, axis=1) != ex.stored[:, : ex.n_stored]).any():
                 raise self.bad("stored.npy is not the states the links lead to")
             return
         reached = np.sort(np.concatenate(canon))
@@ -269,8 +300,7 @@ class Snapshot:
                     if reads not in ents:
                         ents[reads] = ex.entries(ex.group(reads), w, ex.fill_actions)
             except Repack:
-                raise self.bad("a state the links lead to does not fit the saved "
-                                "packing") from None
+                raise self.bad("a state the links lead to does not fit the saved packing") from None
             for i in used:
                 i = int(i)
                 mine = np.flatnonzero(act == i)
@@ -282,7 +312,7 @@ class Snapshot:
                 info = ex.infos[i]
                 f = fps[:, lo + sel] ^ ex.groups[info.reads].dz[i][:, ents[info.reads][sel]]
                 for c in info.wnr:
-                    v = ((w[pk.word[c]][sel] >> U64(pk.shift[c])) & U64(int(pk.cap[c])))
+                    v = (w[pk.word[c]][sel] >> U64(pk.shift[c])) & U64(int(pk.cap[c]))
                     f ^= ex.Zs[:, c, :][:, v.astype(np.intp)]
                 ofp[:, a + mine] = f
             out[:, a:b] = ex.build(w, par, act, ents)
@@ -298,13 +328,14 @@ class Snapshot:
         if bad.any():
             i, c = (int(x[0]) for x in np.nonzero(bad))
             name = _field_name(ex, c)
-            raise self.bad(f"{what}.npy: a state holds {int(rows[i, c])} in {name}, outside "
-                            f"its domain")
+            raise self.bad(
+                f"{what}.npy: a state holds {int(rows[i, c])} in {name}, outside its domain"
+            )
         if (fingerprints(ex.Zs, rows) != fps).any():
             raise self.bad(f"{what}.npy: a state's fingerprint differs from the recorded one")
         canon = fps[0] if ex.G == 1 else fps.min(axis=0)
         if not ex.exact:
-            if not ex.visited.contains(np.sort(canon)).all():     # takes sorted queries
+            if not ex.visited.contains(np.sort(canon)).all():  # takes sorted queries
                 raise self.bad(f"{what}.npy: a state is not in the visited set")
             return
         ids = ex.index.find(canon)
@@ -342,10 +373,10 @@ def _allowed_values(ex) -> np.ndarray:
     for c in range(ex.width):
         try:
             dom = list(field_domain(ex.L, c))
-        except Exception:     # no declaration for this column
+        except Exception:  # no declaration for this column
             dom = None
         if dom is None or any(not 0 <= v <= 255 for v in dom):
-            out[c, :int(ex.packing.cap[c]) + 1] = True
+            out[c, : int(ex.packing.cap[c]) + 1] = True
         else:
             out[c, dom] = True
     return out
@@ -364,20 +395,27 @@ def load(opts: CheckpointOptions, config: dict) -> Snapshot:
     SHA-256, the configuration against ``config``).  Raises CheckpointError (one line)."""
     where = Path(opts.path)
     try:
-        man = parse_json(read_input(where / MANIFEST, "checkpoint manifest"),
-                         str(where / MANIFEST))
+        man = parse_json(read_input(where / MANIFEST, "checkpoint manifest"), str(where / MANIFEST))
     except InputFileError as e:
         raise CheckpointError(f"--resume {where}: {e}") from None
     if not isinstance(man, dict) or man.get("format") != FORMAT:
         raise CheckpointError(f"--resume {where}: {MANIFEST} is not a {FORMAT} manifest")
     folder, files = man.get("folder"), man.get("files")
-    if not isinstance(folder, str) or not GEN_FOLDER.match(folder) or not isinstance(files, dict) \
-            or "state.json" not in files:
+    if (
+        not isinstance(folder, str)
+        or not GEN_FOLDER.match(folder)
+        or not isinstance(files, dict)
+        or "state.json" not in files
+    ):
         raise CheckpointError(f"--resume {where}: {MANIFEST} is malformed")
     arrays, state = {}, None
     for name, meta in files.items():
-        if not (isinstance(name, str) and re.fullmatch(r"[a-z_0-9]+\.(npy|json)", name)
-                and isinstance(meta, list) and len(meta) == 2):
+        if not (
+            isinstance(name, str)
+            and re.fullmatch(r"[a-z_0-9]+\.(npy|json)", name)
+            and isinstance(meta, list)
+            and len(meta) == 2
+        ):
             raise CheckpointError(f"--resume {where}: {MANIFEST} is malformed")
         path = where / folder / name
         try:
@@ -385,30 +423,40 @@ def load(opts: CheckpointOptions, config: dict) -> Snapshot:
         except InputFileError as e:
             raise CheckpointError(f"--resume {where}: {e}") from None
         if len(data) != meta[0] or hashlib.sha256(data).hexdigest() != meta[1]:
-            raise CheckpointError(f"--resume {where}: {folder}/{name} is corrupt or truncated "
-                                  f"(size or SHA-256 differs from {MANIFEST})")
+            raise CheckpointError(
+                f"--resume {where}: {folder}/{name} is corrupt or truncated "
+                f"(size or SHA-256 differs from {MANIFEST})"
+            )
         try:
             if name == "state.json":
                 state = parse_json(data, str(path))
             else:
                 arrays[name[:-4]] = np.load(io.BytesIO(data), allow_pickle=False)
-        except Exception as e:   # numpy's header parser raises tokenize/syntax errors too
-            raise CheckpointError(f"--resume {where}: {folder}/{name}: unreadable "
-                                  f"({' '.join(str(e).split())[:200]})") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT \
-            or not isinstance(state.get("config"), dict):
+        except Exception as e:  # numpy's header parser raises tokenize/syntax errors too
+            raise CheckpointError(
+                f"--resume {where}: {folder}/{name}: unreadable ({' '.join(str(e).split())[:200]})"
+            ) from None
+    if (
+        not isinstance(state, dict)
+        or state.get("format") != FORMAT
+        or not isinstance(state.get("config"), dict)
+    ):
         raise CheckpointError(f"--resume {where}: state.json is not a {FORMAT} state")
     saved = state["config"]
     for key, want in config.items():
         got = saved.get(key)
         if got != want:
             if key in ("model", "user files"):
-                what = ("the spec, design or actions differ from those the checkpoint was "
-                        "made with" if key == "model" else
-                        "the user files loaded differ from those of the checkpointed run")
+                what = (
+                    "the spec, design or actions differ from those the checkpoint was made with"
+                    if key == "model"
+                    else "the user files loaded differ from those of the checkpointed run"
+                )
                 raise CheckpointError(f"--resume {where}: {what}")
-            raise CheckpointError(f"--resume {where}: the checkpoint was made with {key} "
-                                  f"{_show(got)}, this run has {_show(want)}")
+            raise CheckpointError(
+                f"--resume {where}: the checkpoint was made with {key} "
+                f"{_show(got)}, this run has {_show(want)}"
+            )
     return Snapshot(where, state, arrays, man)
 
 
@@ -432,9 +480,11 @@ def start(opts: CheckpointOptions, model, props, depth, exact, symmetry, seed, s
     if opts.resume:
         snap = load(opts, config)
         run = snap.run
-        if not isinstance(run.get("seed"), int) or not (
-                run.get("sets") is None or isinstance(run["sets"], list)) or not (
-                run.get("broken") is None or isinstance(run["broken"], str)):
+        if (
+            not isinstance(run.get("seed"), int)
+            or not (run.get("sets") is None or isinstance(run["sets"], list))
+            or not (run.get("broken") is None or isinstance(run["broken"], str))
+        ):
             raise snap.bad("run record")
         seed, broken = run["seed"], run.get("broken")
         sets = None if run.get("sets") is None else tuple(run["sets"])

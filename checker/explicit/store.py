@@ -6,6 +6,7 @@ state to id, and per id the parent id and the index of the action that produced 
 is rebuilt without re-executing, at about 120 bytes of state + ~100 bytes of dict entry
 per state).
 """
+
 from __future__ import annotations
 
 from array import array

@@ -22,6 +22,7 @@ without the reduction (:class:`SymmetryBroken`).  Since every transition taken a
 property value used comes from a checked projection, the explored orbits are exactly the
 orbits of the reachable states.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -62,14 +63,16 @@ class Symmetry:
         self.dims = {x: dims[x] for x in sets}
         width = L.width
         members = _members()
-        self.elements = [dict(zip(sets, ps)) for ps in itertools.product(
-            *[itertools.permutations(range(dims[x])) for x in sets])] or [{}]
+        self.elements = [
+            dict(zip(sets, ps))
+            for ps in itertools.product(*[itertools.permutations(range(dims[x])) for x in sets])
+        ] or [{}]
         self.colmap = np.tile(np.arange(width), (len(self.elements), 1))
         self.valmap = np.tile(np.arange(256, dtype=np.uint8), (len(self.elements), width, 1))
         for k, perm in enumerate(self.elements):
-            for name, fdims, _, enum, _, flat in fields:
+            for _name, fdims, _, enum, _, flat in fields:
                 shape = [dims[d] for d in fdims]
-                strides = [int(np.prod(shape[i + 1:], dtype=np.int64)) for i in range(len(shape))]
+                strides = [int(np.prod(shape[i + 1 :], dtype=np.int64)) for i in range(len(shape))]
                 vmap = None
                 if isinstance(enum, str) and enum in members and members[enum][0] in perm:
                     dim, off = members[enum]
@@ -77,8 +80,10 @@ class Symmetry:
                     for m, pm in enumerate(perm[dim]):
                         vmap[m + off] = pm + off
                 for idx, o in zip(itertools.product(*[range(n) for n in shape]), flat):
-                    new = sum((perm[d][i] if d in perm else i) * st
-                              for d, i, st in zip(fdims, idx, strides))
+                    new = sum(
+                        (perm[d][i] if d in perm else i) * st
+                        for d, i, st in zip(fdims, idx, strides)
+                    )
                     self.colmap[k, o] = flat[0] + new
                     if vmap is not None:
                         self.valmap[k, o] = vmap
@@ -90,8 +95,7 @@ class Symmetry:
         """E.g. ``file x3, tok x2 (12 permutations)``."""
         if len(self) == 1:
             return "none"
-        return (", ".join(f"{x} x{n}" for x, n in self.dims.items())
-                + f" ({len(self)} permutations)")
+        return ", ".join(f"{x} x{n}" for x, n in self.dims.items()) + f" ({len(self)} permutations)"
 
     def zobrist(self, Z: np.ndarray) -> np.ndarray:
         """``(len, width, 256)``: the Zobrist table of each image (element 0: ``Z``)."""
@@ -116,9 +120,16 @@ class Symmetry:
         out = []
         for k in range(len(self)):
             cm = self.colmap[k]
-            out.append([set(by_fp.get((frozenset(int(cm[c]) for c in r),
-                                        frozenset(int(cm[c]) for c in w)), ()))
-                        for r, w in footprints])
+            out.append(
+                [
+                    set(
+                        by_fp.get(
+                            (frozenset(int(cm[c]) for c in r), frozenset(int(cm[c]) for c in w)), ()
+                        )
+                    )
+                    for r, w in footprints
+                ]
+            )
         return out
 
     def check_results(self, k, writes_a, en_a, vals_a, writes_b, en_b, vals_b) -> bool:
@@ -147,8 +158,7 @@ class Symmetry:
         have = {bytes(r) for r in rows}
         for k in range(1, len(self)):
             if {bytes(r) for r in self.image(rows, k)} != have:
-                raise SymmetryBroken(f"the initial states are not symmetric under "
-                                     f"{self.name(k)}")
+                raise SymmetryBroken(f"the initial states are not symmetric under {self.name(k)}")
 
     def name(self, k: int) -> str:
         """Element ``k`` as cycles of members, e.g. ``file (0 1)``."""
@@ -164,6 +174,7 @@ def has_perfect_matching(cand) -> bool:
     items (a perfect bipartite matching, networkx Hopcroft-Karp)."""
     import networkx as nx
     from networkx.algorithms import bipartite
+
     n = len(cand)
     if any(not c for c in cand):
         return False

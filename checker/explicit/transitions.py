@@ -7,6 +7,7 @@ engine caches ``s[R] -> (values at W) | disabled`` per action and patches ``s``.
 that cannot be analysed run their plain ``apply``.  :meth:`DaxModel.successors` remains
 the reference semantics; the tests check this cache against it state by state.
 """
+
 from __future__ import annotations
 
 from operator import itemgetter
@@ -48,8 +49,11 @@ class _Memo:
 
     def __init__(self, reads, writes):
         self.reads = reads
-        self.key = itemgetter(*reads) if len(reads) > 1 else (
-            (lambda s, o=reads[0]: s[o]) if reads else (lambda s: ()))
+        self.key = (
+            itemgetter(*reads)
+            if len(reads) > 1
+            else ((lambda s, o=reads[0]: s[o]) if reads else (lambda s: ()))
+        )
         self.writes = writes
         # Contiguous runs of written offsets: (start, end, index into the cached values).
         runs, i = [], 0
@@ -71,8 +75,11 @@ class MemoSuccessors:
         self.model = model
         self.limit = limit
         self.memos = []
-        fps = footprints if footprints is not None else [action_footprint(model, a)
-                                                         for a in model.actions]
+        fps = (
+            footprints
+            if footprints is not None
+            else [action_footprint(model, a) for a in model.actions]
+        )
         for fp in fps:
             self.memos.append(None if fp is None else _Memo(*fp))
 
@@ -90,8 +97,11 @@ class MemoSuccessors:
         if m is None:
             return lambda s: apply(model, s)
         key, cache, runs, writes = m.key, m.cache, m.runs, m.writes
-        wget = itemgetter(*writes) if len(writes) > 1 else (
-            (lambda s, o=writes[0]: (s[o],)) if writes else (lambda s: ()))
+        wget = (
+            itemgetter(*writes)
+            if len(writes) > 1
+            else ((lambda s, o=writes[0]: (s[o],)) if writes else (lambda s: ()))
+        )
         last = self._last.setdefault(m.reads, [None, None])
 
         def step(s):
@@ -115,6 +125,7 @@ class MemoSuccessors:
             for lo, hi, i0, i1 in runs:
                 d[lo:hi] = vals[i0:i1]
             return bytes(d)
+
         return step
 
     def successors(self, s: bytes):

@@ -23,6 +23,7 @@ instantiate these templates per step by substitution.
   is assumed is thereby proved, so the answer "proved" is sound whatever the source of the
   candidates (Flanagan & Leino, Houdini, FME 2001; Sheeran et al., k-induction, FMCAD 2000).
 """
+
 from __future__ import annotations
 
 import time
@@ -32,16 +33,28 @@ from daxcheck.properties import LEMMAS, PROPERTIES
 from daxcheck.spec.state import field_domain
 from daxcheck.spec.vocab import Implies, Or
 
+from ..results import HOLDS, INCOMPLETE, VIOLATED, CheckResult, Stats, Verdict
 from . import smt
-from ..results import CheckResult, Stats, Verdict, HOLDS, VIOLATED, INCOMPLETE
 from .smt import Result
-from .unroll import (EngineDisagreement, ProveError, SymbolicModel,  # noqa: F401 (re-exported)
-                     Unrolling, byte_range, replay_path)
+from .unroll import (  # noqa: F401 (re-exported)
+    EngineDisagreement,
+    ProveError,
+    SymbolicModel,
+    Unrolling,
+    byte_range,
+    replay_path,
+)
 
 
 # ----------------------------------------------------------------------------- BMC
-def bmc(model, props, depth: int | None = None, time_limit: float | None = None,
-        progress=None, sm: SymbolicModel | None = None) -> CheckResult:
+def bmc(
+    model,
+    props,
+    depth: int | None = None,
+    time_limit: float | None = None,
+    progress=None,
+    sm: SymbolicModel | None = None,
+) -> CheckResult:
     """Bounded model checking of ``props`` on ``model`` up to ``depth`` actions (default:
     the model's bounds.depth) with Z3.
 
@@ -102,8 +115,7 @@ def bmc_depth(model, sm, solver, run, k, pending, bad, verdicts, stats) -> list:
     the properties still pending."""
     while pending:
         goal = smt.z3.Bool(f"goal{k}.{stats.transitions}")
-        solver.add(smt.z3.Implies(goal, smt.disj([sm.at(bad[p.name], run.S[k])
-                                                   for p in pending])))
+        solver.add(smt.z3.Implies(goal, smt.disj([sm.at(bad[p.name], run.S[k]) for p in pending])))
         out = solver.check(goal)
         stats.transitions += 1
         if out.result is Result.REFUTED:
@@ -114,13 +126,15 @@ def bmc_depth(model, sm, solver, run, k, pending, bad, verdicts, stats) -> list:
             break
         if out.result is Result.CONFIRMED:
             break
-        tr, failing = replay_path(model, acts, states, pending,
-                                  f"bmc {model.design.name} depth {k}")
+        tr, failing = replay_path(
+            model, acts, states, pending, f"bmc {model.design.name} depth {k}"
+        )
         if not failing:
             raise EngineDisagreement(
                 f"bmc {model.design.name} depth {k}: Z3 says one of "
                 f"{', '.join(p.name for p in pending)} fails, but all hold on the replayed "
-                f"state")
+                f"state"
+            )
         path = tr.path(model)
         for name in failing:
             verdicts[name] = Verdict(name, VIOLATED, k, trace=path)
@@ -148,11 +162,12 @@ def domain_lemmas(L) -> list[Lemma]:
 
         def fn(L, s, o=o, vals=vals):
             return Or(*[s[o] == v for v in vals])
+
         out.append(Lemma(f"domain:{L.label(o)}", fn, f"{L.label(o)} in {vals}"))
     return out
 
 
-def frame_lemmas(sm: "SymbolicModel") -> list[Lemma]:
+def frame_lemmas(sm: SymbolicModel) -> list[Lemma]:
     """One lemma per state field that no action of the model writes (e.g. ``sealed`` in a
     design without the seal action), or that every action writing it sets to its initial
     value (e.g. ``pinned``, which only the crash resets, in a design without pins): the
@@ -162,14 +177,17 @@ def frame_lemmas(sm: "SymbolicModel") -> list[Lemma]:
     written = set(sm.written)
     for o in list(written):
         vals = [w[o] for _, _, w in sm.entries if o in w]
-        if all(smt.z3.is_bv_value(v) or smt.z3.is_int_value(v) for v in vals) and \
-                all(smt.z3.simplify(v).as_long() == init[o] for v in vals):
+        if all(smt.z3.is_bv_value(v) or smt.z3.is_int_value(v) for v in vals) and all(
+            smt.z3.simplify(v).as_long() == init[o] for v in vals
+        ):
             written.discard(o)
     out = []
     for o in range(sm.L.width):
         if o not in written:
+
             def fn(L, s, o=o, v=init[o]):
                 return s[o] == v
+
             out.append(Lemma(f"frame:{sm.L.label(o)}", fn, f"{sm.L.label(o)} stays {init[o]}"))
     return out
 
@@ -201,8 +219,10 @@ def mined_lemmas(model, max_states: int = 30000, depth: int | None = None) -> li
     for o in range(W):
         dom = field_domain(L, o)
         if len(vals[o]) < len(dom):
+
             def fn(L, s, o=o, vs=tuple(vals[o])):
                 return Or(*[s[o] == v for v in vs])
+
             out.append(Lemma(f"values:{L.label(o)}", fn))
     for o1 in range(W):
         if len(vals[o1]) < 2:
@@ -214,8 +234,10 @@ def mined_lemmas(model, max_states: int = 30000, depth: int | None = None) -> li
                     continue
                 vs = sorted({s[o2] for s in sub})
                 if len(vs) < len(vals[o2]):
+
                     def fn(L, s, o1=o1, v=v, o2=o2, vs=tuple(vs)):
                         return Implies(s[o1] == v, Or(*[s[o2] == w for w in vs]))
+
                     out.append(Lemma(f"when:{L.label(o1)}={v}:{L.label(o2)}", fn))
     return out
 
@@ -248,26 +270,39 @@ class ProofResult:
         :meth:`ProofRun.lines`); with layout ``L`` the counterexample to induction
         is shown as the first state's non-zero fields and then, per step, the action and
         the fields it changed (``label: old -> new``)."""
-        head = {"proved": f"{self.prop} holds at every depth in {self.design} "
-                          f"({self.k}-induction, {len(self.lemmas)} lemma(s), {self.seconds:.1f}s)",
-                "refuted": f"{self.prop} is violated in {self.design} at depth {self.k}",
-                "not inductive": f"{self.prop} is not {self.k}-inductive in {self.design} "
-                                 f"(with {len(self.lemmas)} surviving lemma(s))",
-                "unknown": f"{self.prop} in {self.design}: unknown ({self.reason}); not a pass"}
+        head = {
+            "proved": f"{self.prop} holds at every depth in {self.design} "
+            f"({self.k}-induction, {len(self.lemmas)} lemma(s), {self.seconds:.1f}s)",
+            "refuted": f"{self.prop} is violated in {self.design} at depth {self.k}",
+            "not inductive": f"{self.prop} is not {self.k}-inductive in {self.design} "
+            f"(with {len(self.lemmas)} surviving lemma(s))",
+            "unknown": f"{self.prop} in {self.design}: unknown ({self.reason}); not a pass",
+        }
         out = [head[self.status]]
         if self.status == "not inductive" and self.cti and L is not None:
             acts, states = self.cti
-            out.append("  counterexample to induction (arbitrary start state, candidates hold "
-                       "until the last state):")
-            out.append("  state 0: " + ", ".join(f"{L.label(o)}={L.show(o, v)}"
-                                                 for o, v in enumerate(states[0]) if v != 0))
+            out.append(
+                "  counterexample to induction (arbitrary start state, candidates hold "
+                "until the last state):"
+            )
+            out.append(
+                "  state 0: "
+                + ", ".join(
+                    f"{L.label(o)}={L.show(o, v)}" for o, v in enumerate(states[0]) if v != 0
+                )
+            )
             for n, (a, s0, s1) in enumerate(zip(acts, states, states[1:]), 1):
-                ch = [f"{L.label(o)}: {L.show(o, s0[o])} -> {L.show(o, s1[o])}"
-                      for o in range(L.width) if s0[o] != s1[o]]
+                ch = [
+                    f"{L.label(o)}: {L.show(o, s0[o])} -> {L.show(o, s1[o])}"
+                    for o in range(L.width)
+                    if s0[o] != s1[o]
+                ]
                 out.append(f"  step {n} {a.describe()}: " + ("; ".join(ch) or "no change"))
-            out.append("  (the start state may be unreachable: a @lemma that excludes it, or a "
-                       "larger --max-k, may complete the proof; `daxcheck check` searches for a "
-                       "reachable violation)")
+            out.append(
+                "  (the start state may be unreachable: a @lemma that excludes it, or a "
+                "larger --max-k, may complete the proof; `daxcheck check` searches for a "
+                "reachable violation)"
+            )
         return out
 
 
@@ -293,9 +328,15 @@ class ProofRun:
         """Report lines on the lemmas: those proved and used, those dropped and why."""
         used = [n for n, st in self.lemma_status.items() if st == "proved"]
         dropped = [f"{n} ({st})" for n, st in self.lemma_status.items() if st != "proved"]
-        out = [f"  lemmas proved and assumed: {', '.join(used) or 'none'}"
-               + (f"; plus the proved ones of {self.auto_lemmas} generated per-field "
-                  f"(domain/frame/mined) candidates" if self.auto_lemmas else "")]
+        out = [
+            f"  lemmas proved and assumed: {', '.join(used) or 'none'}"
+            + (
+                f"; plus the proved ones of {self.auto_lemmas} generated per-field "
+                f"(domain/frame/mined) candidates"
+                if self.auto_lemmas
+                else ""
+            )
+        ]
         if dropped:
             out.append(f"  lemmas dropped: {', '.join(dropped)}")
         return out
@@ -311,8 +352,9 @@ def induction_depths(k: int | None, max_k: int) -> list[int]:
     """The induction depths ``prove_all`` tries: ``[k]``, or 1..``max_k``.  Both must be
     ints in 1..30 when given (``max_k`` too when ``k`` is given: an impossible bound is bad
     input whether or not it is used).  Raises ProveError."""
-    if max_k is not None and (not isinstance(max_k, int) or isinstance(max_k, bool)
-                              or not 1 <= max_k <= 30):
+    if max_k is not None and (
+        not isinstance(max_k, int) or isinstance(max_k, bool) or not 1 <= max_k <= 30
+    ):
         raise ProveError(f"largest induction depth max-k must be an int in 1..30, not {max_k!r}")
     ks = [k] if k is not None else list(range(1, max_k + 1))
     for kk in ks:
@@ -321,9 +363,17 @@ def induction_depths(k: int | None, max_k: int) -> list[int]:
     return ks
 
 
-def prove_all(model, props, k: int | None = None, max_k: int = 4, lemmas: str = "shipped",
-              time_limit: float | None = None, simple_path: bool = True,
-              mine_states: int = 30000, sm: SymbolicModel | None = None) -> ProofRun:
+def prove_all(
+    model,
+    props,
+    k: int | None = None,
+    max_k: int = 4,
+    lemmas: str = "shipped",
+    time_limit: float | None = None,
+    simple_path: bool = True,
+    mine_states: int = 30000,
+    sm: SymbolicModel | None = None,
+) -> ProofRun:
     """k-induction for every property of ``props`` on ``model`` in one Houdini run.
 
     ``k``: a single induction depth to try; otherwise k = 1..``max_k`` in turn (1..30).
@@ -372,7 +422,7 @@ class Houdini:
         self.terms = {c.name: self.sm.prop_term(c) for c in self.cands}
         self.name = model.design.name
         self.results, self.ctis = {}, {}
-        self.false_at = {}          # candidate name -> shallowest failing depth
+        self.false_at = {}  # candidate name -> shallowest failing depth
         self.survivors = set()
         # Base case, shared by all k: which candidates fail within depth < k.
         self.base_solver = smt.Solver(self.deadline, logic=self.sm.logic)
@@ -386,8 +436,9 @@ class Houdini:
         for the named ones that cannot."""
         named, auto = [], []
         if lemmas in ("shipped", "mined"):
-            named = [p for p in PROPERTIES.values()
-                     if p.name not in self.goals and p.origin == "shipped"]
+            named = [
+                p for p in PROPERTIES.values() if p.name not in self.goals and p.origin == "shipped"
+            ]
             named += [p for p in LEMMAS.values() if p.name not in self.goals]
             auto = domain_lemmas(self.L) + frame_lemmas(self.sm)
         if lemmas == "mined":
@@ -396,14 +447,13 @@ class Houdini:
         for c in named:
             try:
                 self.sm.prop_term(c)
-            except smt.SymbolicUseError as e:   # explicit-only lemma: offered, not usable here
+            except smt.SymbolicUseError as e:  # explicit-only lemma: offered, not usable here
                 unusable[c.name] = f"not symbolic: {e}"
         return [c for c in named if c.name not in unusable], auto, unusable
 
     def done(self, prop, status, kk, **kw) -> ProofResult:
         """The :class:`ProofResult` of goal ``prop`` now."""
-        return ProofResult(self.name, prop, status, kk, seconds=time.perf_counter() - self.t0,
-                           **kw)
+        return ProofResult(self.name, prop, status, kk, seconds=time.perf_counter() - self.t0, **kw)
 
     def finish(self, kk, unknown=None) -> ProofRun:
         """The :class:`ProofRun` at depth ``kk``: goals without an answer are "unknown"
@@ -426,8 +476,7 @@ class Houdini:
                 status[c.name] = "undecided (solver unknown)"
             else:
                 status[c.name] = "proved" if c.name in self.survivors else "not inductive"
-        return ProofRun(self.name, out, status, len(self.auto), kk,
-                        time.perf_counter() - self.t0)
+        return ProofRun(self.name, out, status, len(self.auto), kk, time.perf_counter() - self.t0)
 
     def run(self, ks) -> ProofRun:
         """Base case then inductive step at each depth of ``ks`` until every goal has an
@@ -458,8 +507,9 @@ class Houdini:
             live = [c for c in self.cands if c.name not in self.false_at]
             while live:
                 with solver.frame():
-                    solver.add(smt.disj([smt.neg(sm.at(self.terms[c.name], base.S[d]))
-                                         for c in live]))
+                    solver.add(
+                        smt.disj([smt.neg(sm.at(self.terms[c.name], base.S[d])) for c in live])
+                    )
                     out = solver.check()
                     if out.result is Result.REFUTED:
                         acts, states = base.path(out)
@@ -467,11 +517,14 @@ class Houdini:
                     return self.finish(kk, f"base case depth {d}: {out.reason}")
                 if out.result is Result.CONFIRMED:
                     break
-                tr, failing = replay_path(self.model, acts, states, live,
-                                          f"prove {self.name} base {d}")
+                tr, failing = replay_path(
+                    self.model, acts, states, live, f"prove {self.name} base {d}"
+                )
                 if not failing:
-                    raise EngineDisagreement(f"prove {self.name}: base case counterexample at "
-                                             f"depth {d} does not fail on replay")
+                    raise EngineDisagreement(
+                        f"prove {self.name}: base case counterexample at "
+                        f"depth {d} does not fail on replay"
+                    )
                 for n in failing:
                     self.false_at[n] = d
                     if n in self.goals and n not in self.results:
@@ -492,9 +545,14 @@ class Houdini:
         for c in active:
             for i in range(kk):
                 solver.add(smt.z3.Implies(ind[c.name], sm.at(self.terms[c.name], run.S[i])))
-        solver.add(smt.disj([smt.z3.And(ind[c.name],
-                                        smt.neg(sm.at(self.terms[c.name], run.S[kk])))
-                             for c in active]))
+        solver.add(
+            smt.disj(
+                [
+                    smt.z3.And(ind[c.name], smt.neg(sm.at(self.terms[c.name], run.S[kk])))
+                    for c in active
+                ]
+            )
+        )
         if self.simple_path:
             for i in range(kk + 1):
                 for j in range(i + 1, kk + 1):
@@ -520,13 +578,16 @@ class Houdini:
             last = states[-1]
             dropped = {c.name for c in active if not c.fn(self.L, last)}
             if not dropped:
-                raise EngineDisagreement(f"prove {self.name} k={kk}: Z3 step counterexample "
-                                         f"satisfies every candidate when evaluated concretely")
+                raise EngineDisagreement(
+                    f"prove {self.name} k={kk}: Z3 step counterexample "
+                    f"satisfies every candidate when evaluated concretely"
+                )
             for n in dropped & set(self.goals):
                 self.ctis[n] = ((acts, states), sorted(live - dropped - set(self.goals)))
             active = [c for c in active if c.name not in dropped]
         for n in self.goals:
             if n in self.survivors and n not in self.results:
-                self.results[n] = self.done(n, "proved", kk,
-                                            lemmas=[c.name for c in active if c.name != n])
+                self.results[n] = self.done(
+                    n, "proved", kk, lemmas=[c.name for c in active if c.name != n]
+                )
         return None

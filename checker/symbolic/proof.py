@@ -8,6 +8,7 @@ counterexamples as :class:`~daxcheck.checker.trace.Trace` objects), so the front
 parses and prints.  Imports Z3 (through :mod:`.smt`): the registry loads this module on
 first use.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -35,11 +36,11 @@ class BmcEngine:
 
     def check(self, options: EngineOptions) -> CheckResult:
         o = options
-        report = None if o.progress is None else (
-            lambda k, sec: o.progress(Stats(depth=k, seconds=sec)))
+        report = (
+            None if o.progress is None else (lambda k, sec: o.progress(Stats(depth=k, seconds=sec)))
+        )
         depth = o.model.bounds.depth if o.depth is None else o.depth
-        return bmc(o.model, list(o.properties), depth, time_limit=o.time_limit,
-                   progress=report)
+        return bmc(o.model, list(o.properties), depth, time_limit=o.time_limit, progress=report)
 
 
 def proof_result(model, run: ProofRun) -> CheckResult:
@@ -48,13 +49,23 @@ def proof_result(model, run: ProofRun) -> CheckResult:
     "unknown" INCOMPLETE (never a pass); depth: the induction depth of the answer;
     ``stats.stopped``: the first "unknown" reason."""
     status = {"proved": HOLDS, "refuted": VIOLATED}
-    verdicts = {r.prop: Verdict(r.prop, status.get(r.status, INCOMPLETE), r.k,
-                                complete=r.status == "proved",
-                                trace=r.trace if r.status == "refuted" else None)
-                for r in run.results}
+    verdicts = {
+        r.prop: Verdict(
+            r.prop,
+            status.get(r.status, INCOMPLETE),
+            r.k,
+            complete=r.status == "proved",
+            trace=r.trace if r.status == "refuted" else None,
+        )
+        for r in run.results
+    }
     why = next((f"{r.status}: {r.reason}" for r in run.results if r.status == "unknown"), None)
-    return CheckResult(model.design.name, model.bounds.as_dict(), verdicts,
-                       Stats(depth=run.k, seconds=run.seconds, stopped=why))
+    return CheckResult(
+        model.design.name,
+        model.bounds.as_dict(),
+        verdicts,
+        Stats(depth=run.k, seconds=run.seconds, stopped=why),
+    )
 
 
 class ProveEngine:
@@ -70,9 +81,14 @@ class ProveEngine:
     def check(self, options: EngineOptions) -> CheckResult:
         o = options
         try:
-            run = prove_all(o.model, list(o.properties), k=o.k,
-                            max_k=4 if o.max_k is None else o.max_k, lemmas=o.lemmas,
-                            time_limit=o.time_limit)
+            run = prove_all(
+                o.model,
+                list(o.properties),
+                k=o.k,
+                max_k=4 if o.max_k is None else o.max_k,
+                lemmas=o.lemmas,
+                time_limit=o.time_limit,
+            )
         except ProveError as e:
             raise InputError(str(e)) from None
         if o.stats_out is not None:
@@ -102,8 +118,9 @@ class DesignProof:
     incomplete: str | None = None
 
 
-def prove_design(model, props, k=None, max_k=4, lemmas="shipped", time_limit=None,
-                 command: str = "") -> DesignProof:
+def prove_design(
+    model, props, k=None, max_k=4, lemmas="shipped", time_limit=None, command: str = ""
+) -> DesignProof:
     """k-induction for the Property list ``props`` on ``model`` (:func:`~.engine.prove_all`)
     under a ``time_limit`` deadline that also bounds a user's lemma that never returns;
     refuted properties' base-case counterexamples become traces (``#meta.engine``
@@ -111,13 +128,15 @@ def prove_design(model, props, k=None, max_k=4, lemmas="shipped", time_limit=Non
     arguments (ProveError)."""
     try:
         with deadline(time_limit):
-            run = prove_all(model, props, k=k, max_k=max_k, lemmas=lemmas,
-                            time_limit=time_limit)
+            run = prove_all(model, props, k=k, max_k=max_k, lemmas=lemmas, time_limit=time_limit)
     except ProveError as e:
         raise InputError(str(e)) from None
     except TimeLimitReached as e:
         return DesignProof(model, None, {}, e.reason())
     meta = {"engine": PROVE_TRACE_ENGINE, "command": command}
-    traces = {r.prop: Trace.from_path(model, r.trace, r.prop, meta)
-              for r in run.results if r.status == "refuted"}
+    traces = {
+        r.prop: Trace.from_path(model, r.trace, r.prop, meta)
+        for r in run.results
+        if r.status == "refuted"
+    }
     return DesignProof(model, run, traces)

@@ -10,14 +10,15 @@ which the tests compare with what Z3 computes.
 
 All Z3 use goes through :mod:`daxcheck.checker.symbolic.smt` (64-bit bit-vector helpers).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
+from ..results import did_you_mean
 from . import smt
 from .smt import Result
-from ..results import did_you_mean
 
 PAGE_SIZE = 4096
 PMD_SIZE = 2 * 1024 * 1024
@@ -111,8 +112,9 @@ class Query:
             status = "sat"
             found.append({k: out.value(vars_[k]) for k in shown})
             s.add(vars_[shown[0]] != smt.u64_val(found[-1][shown[0]]))
-        return QueryResult(self.name, status, self.expect, found,
-                           proof if status == "unsat" else "", reason, total)
+        return QueryResult(
+            self.name, status, self.expect, found, proof if status == "unsat" else "", reason, total
+        )
 
 
 QUERIES: dict[str, Query] = {}
@@ -131,8 +133,9 @@ def get_query(name: str) -> Query:
     try:
         return QUERIES[name]
     except KeyError:
-        raise QueryError(f"unknown query {name!r}{did_you_mean(name, QUERIES)} (known: "
-                         f"{', '.join(QUERIES)})") from None
+        raise QueryError(
+            f"unknown query {name!r}{did_you_mean(name, QUERIES)} (known: {', '.join(QUERIES)})"
+        ) from None
 
 
 def run_queries(names=None, time_limit: float | None = 30.0) -> list[QueryResult]:
@@ -150,12 +153,15 @@ def _cow_write(copy: str):
     pos, ln, off = u("pos"), u("len"), u("byte")
     mask = smt.u64_val(PAGE_SIZE - 1)
     end = pos + ln
-    start = pos & ~mask                       # first byte of the first new block
-    pg_end = (end + mask) & ~mask             # round_up(end, PAGE_SIZE)
-    cons = [smt.ult(smt.u64_val(0), ln),      # a non-empty write
-            smt.ule(pos, smt.u64_val(LLONG_MAX - 2 * PAGE_SIZE)),   # loff_t, no overflow
-            smt.ule(ln, smt.u64_val(1 << 40)),
-            smt.ule(start, off), smt.ult(off, pg_end)]              # a byte of the new blocks
+    start = pos & ~mask  # first byte of the first new block
+    pg_end = (end + mask) & ~mask  # round_up(end, PAGE_SIZE)
+    cons = [
+        smt.ult(smt.u64_val(0), ln),  # a non-empty write
+        smt.ule(pos, smt.u64_val(LLONG_MAX - 2 * PAGE_SIZE)),  # loff_t, no overflow
+        smt.ule(ln, smt.u64_val(1 << 40)),
+        smt.ule(start, off),
+        smt.ult(off, pg_end),
+    ]  # a byte of the new blocks
     written = smt.conj([smt.ule(pos, off), smt.ult(off, end)])
     if copy == "single-iomap":
         # IOMAP_F_COW through one iomap (2019 btrfs/dax series): the actor writes
@@ -176,28 +182,43 @@ def _cow_write(copy: str):
         copy_all = smt.conj([head_off == 0, end == pg_end])
         head = smt.conj([head_off != 0, smt.ult(rel, head_off)])
         tail_off = head_off + ln
-        tail = smt.conj([smt.ult(end, pg_end), smt.ule(tail_off, rel),
-                         smt.ult(rel, tail_off + (pg_end - end))])
+        tail = smt.conj(
+            [smt.ult(end, pg_end), smt.ule(tail_off, rel), smt.ult(rel, tail_off + (pg_end - end))]
+        )
         whole = smt.conj([copy_all, smt.ult(rel, ln)])
         filled = smt.disj([whole, head, tail])
     cons.append(smt.neg(smt.disj([written, filled])))
-    return ({"pos": pos, "len": ln, "byte": off}, cons, ["pos", "len", "byte"],
-            "every byte of the new blocks [round_down(pos), round_up(pos+len)) is either "
-            "written or copied/zeroed by dax_iomap_copy_around, for every pos and len")
+    return (
+        {"pos": pos, "len": ln, "byte": off},
+        cons,
+        ["pos", "len", "byte"],
+        "every byte of the new blocks [round_down(pos), round_up(pos+len)) is either "
+        "written or copied/zeroed by dax_iomap_copy_around, for every pos and len",
+    )
 
 
-register_query(Query(
-    "cow-single-iomap",
-    "Seed 003: an unaligned write to a reflinked block under a single IOMAP_F_COW iomap: "
-    "which write offsets/lengths leave bytes of the new block neither written nor copied "
-    "(exposing the CoW block's stale contents)?",
-    "sat", lambda: _cow_write("single-iomap"), "cow-single-iomap"))
+register_query(
+    Query(
+        "cow-single-iomap",
+        "Seed 003: an unaligned write to a reflinked block under a single IOMAP_F_COW iomap: "
+        "which write offsets/lengths leave bytes of the new block neither written nor copied "
+        "(exposing the CoW block's stale contents)?",
+        "sat",
+        lambda: _cow_write("single-iomap"),
+        "cow-single-iomap",
+    )
+)
 
-register_query(Query(
-    "cow-srcmap",
-    "Seed 003: the same write with a source map and dax_iomap_copy_around's head_off/pg_end "
-    "arithmetic: prove no byte of the new blocks is left unfilled.",
-    "unsat", lambda: _cow_write("srcmap"), "cow-srcmap"))
+register_query(
+    Query(
+        "cow-srcmap",
+        "Seed 003: the same write with a source map and dax_iomap_copy_around's head_off/pg_end "
+        "arithmetic: prove no byte of the new blocks is left unfilled.",
+        "unsat",
+        lambda: _cow_write("srcmap"),
+        "cow-srcmap",
+    )
+)
 
 
 # --------------------------------------------------------------------------- seed 000: hole
@@ -217,12 +238,18 @@ def _pmd_hole(report: str):
     pmd = fault & ~pm
     PMD = smt.u64_val(PMD_SIZE)
     lim = smt.u64_val(1 << 50)
-    cons = [smt.ule(isize, lim), smt.ule(hole_end, lim),
-            hole_start & pg == 0, hole_end & pg == 0,
-            smt.ule(hole_start, pmd), smt.ule(pmd, fault),
-            smt.ule(hole_start, fault), smt.ult(fault, hole_end),   # the faulting page is in the hole
-            smt.ult(hole_end, isize),                               # a written extent follows
-            smt.ule(pmd + PMD, isize)]                              # PMD within EOF
+    cons = [
+        smt.ule(isize, lim),
+        smt.ule(hole_end, lim),
+        hole_start & pg == 0,
+        hole_end & pg == 0,
+        smt.ule(hole_start, pmd),
+        smt.ule(pmd, fault),
+        smt.ule(hole_start, fault),
+        smt.ult(fault, hole_end),  # the faulting page is in the hole
+        smt.ult(hole_end, isize),  # a written extent follows
+        smt.ule(pmd + PMD, isize),
+    ]  # PMD within EOF
     if report == "unknown":
         # ext2/ext4 get_block: an unmapped buffer_head keeps b_size = the requested length.
         length = PMD
@@ -233,20 +260,39 @@ def _pmd_hole(report: str):
     installed = smt.ule(PMD, length)
     overlaps = smt.ult(hole_end, pmd + PMD)
     cons += [installed, overlaps]
-    return ({"fault": fault, "pmd": pmd, "hole_start": hole_start, "hole_end": hole_end,
-             "i_size": isize}, cons, ["pmd", "fault", "hole_end", "hole_start", "i_size"],
-            "no PMD-aligned zero-page range installed by a read fault overlaps the written "
-            "extent after the hole, for every fault offset, hole and file size")
+    return (
+        {
+            "fault": fault,
+            "pmd": pmd,
+            "hole_start": hole_start,
+            "hole_end": hole_end,
+            "i_size": isize,
+        },
+        cons,
+        ["pmd", "fault", "hole_end", "hole_start", "i_size"],
+        "no PMD-aligned zero-page range installed by a read fault overlaps the written "
+        "extent after the hole, for every fault offset, hole and file size",
+    )
 
 
-register_query(Query(
-    "hole-size-unknown",
-    "Seed 000: PMD-aligned (2 MiB) read-fault ranges that overlap an extent boundary when "
-    "the filesystem reports the requested length instead of the hole length (get_block).",
-    "sat", lambda: _pmd_hole("unknown"), "hole-size-unknown"))
+register_query(
+    Query(
+        "hole-size-unknown",
+        "Seed 000: PMD-aligned (2 MiB) read-fault ranges that overlap an extent boundary when "
+        "the filesystem reports the requested length instead of the hole length (get_block).",
+        "sat",
+        lambda: _pmd_hole("unknown"),
+        "hole-size-unknown",
+    )
+)
 
-register_query(Query(
-    "iomap-hole-size",
-    "Seed 000: the same fault when ->iomap_begin reports the true hole length: prove no "
-    "zero PMD covers a written extent.",
-    "unsat", lambda: _pmd_hole("iomap"), "iomap-hole-size"))
+register_query(
+    Query(
+        "iomap-hole-size",
+        "Seed 000: the same fault when ->iomap_begin reports the true hole length: prove no "
+        "zero PMD covers a written extent.",
+        "unsat",
+        lambda: _pmd_hole("iomap"),
+        "iomap-hole-size",
+    )
+)

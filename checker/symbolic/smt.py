@@ -24,16 +24,17 @@ the prover checks the field domains, so wrap-around cannot hide a bug.  Byte-off
 questions (:mod:`daxcheck.checker.queries`) use 64-bit bit-vectors (``loff_t``) through
 the ``u64`` helpers below.
 """
+
 from __future__ import annotations
 
 import linecache
 import os
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import Enum
-from typing import Callable, Sequence
 
 import z3
 
@@ -41,10 +42,32 @@ from daxcheck.spec import vocab
 from daxcheck.spec.state import field_domain
 from daxcheck.spec.vocab import SymbolicUseError
 
-__all__ = ["Result", "Outcome", "Solver", "Deadline", "Z3Backend", "evaluate", "fresh_state",
-           "domain", "state_value", "term", "conj", "disj", "neg", "ite", "eq_state",
-           "is_true", "is_false", "simplify", "substitute", "u64", "u64_val", "ult", "ule",
-           "SymbolicUseError"]
+__all__ = [
+    "Result",
+    "Outcome",
+    "Solver",
+    "Deadline",
+    "Z3Backend",
+    "evaluate",
+    "fresh_state",
+    "domain",
+    "state_value",
+    "term",
+    "conj",
+    "disj",
+    "neg",
+    "ite",
+    "eq_state",
+    "is_true",
+    "is_false",
+    "simplify",
+    "substitute",
+    "u64",
+    "u64_val",
+    "ult",
+    "ule",
+    "SymbolicUseError",
+]
 
 
 # ----------------------------------------------------------------------------- results
@@ -361,7 +384,11 @@ def _construct(e: BaseException) -> str:
     msg = str(e)
     if isinstance(e, z3.Z3Exception) and "Boolean" in msg:
         return "a Python truth test (`if`/`and`/`or`/`not`/`bool()`) on a state value; use If/And/Or/Not/when"
-    if "indices must be" in msg or "cannot be interpreted as an integer" in msg or "__index__" in msg:
+    if (
+        "indices must be" in msg
+        or "cannot be interpreted as an integer" in msg
+        or "__index__" in msg
+    ):
         return "a state value used as a Python index or count; use select()/store()"
     return f"a Python operation on a state value the solver cannot take ({type(e).__name__}: {msg})"
 
@@ -414,7 +441,9 @@ def evaluate(fn: Callable, *args, what: str | None = None):
         except SymbolicUseError as e:
             raise SymbolicUseError(f"{label}: {e} (in {_culprit(e.__traceback__)})") from None
         except (z3.Z3Exception, TypeError) as e:
-            raise SymbolicUseError(f"{label} cannot be evaluated symbolically: "
-                                   f"{_culprit(e.__traceback__)} uses {_construct(e)}") from None
+            raise SymbolicUseError(
+                f"{label} cannot be evaluated symbolically: "
+                f"{_culprit(e.__traceback__)} uses {_construct(e)}"
+            ) from None
         guards = b.frames.pop()
     return r, guards

@@ -7,13 +7,13 @@ next-state terms; :class:`Unrolling` joins ``k`` copies of the step relation in 
 counterexample is checked that way before it is reported).  Used by :mod:`.engine`
 (``bmc``, ``prove_all``).
 """
+
 from __future__ import annotations
 
 import time
 
-
-from . import smt
 from ..trace import Trace, TraceError
+from . import smt
 
 
 class EngineDisagreement(RuntimeError):
@@ -45,8 +45,9 @@ class SymbolicModel:
         L = self.L = model.L
         self.cur = smt.fresh_state(L, "cur")
         self.nxt = smt.fresh_state(L, "nxt")
-        self.entries = [e for i, a in enumerate(model.actions)
-                        if (e := self._entry(i, a)) is not None]
+        self.entries = [
+            e for i, a in enumerate(model.actions) if (e := self._entry(i, a)) is not None
+        ]
         n = len(self.entries)
         z3 = smt.z3
         self.written = sorted({o for _, _, w in self.entries for o in w})
@@ -57,8 +58,9 @@ class SymbolicModel:
             parts = [z3.PbEq([(a, 1) for a in self.sel], 1)] if n else [z3.BoolVal(False)]
             writers = {o: [] for o in self.written}
             for j, (_, g, w) in enumerate(self.entries):
-                parts.append(z3.Implies(self.sel[j], z3.And([g] + [self.nxt[o] == v
-                                                                    for o, v in w.items()])))
+                parts.append(
+                    z3.Implies(self.sel[j], z3.And([g] + [self.nxt[o] == v for o, v in w.items()]))
+                )
                 for o in w:
                     writers[o].append(self.sel[j])
             for o in self.written:
@@ -125,8 +127,10 @@ class SymbolicModel:
             sels = [z3.Bool(f"{tag}.act{j}") for j in range(len(self.sel))]
         else:
             sels = [z3.BitVec(f"{tag}.sel", 16)]
-        t = smt.substitute(self.step_term, list(zip(self.cur, s)) + list(zip(self.nxt, s2))
-                           + list(zip(self.sel, sels)))
+        t = smt.substitute(
+            self.step_term,
+            list(zip(self.cur, s)) + list(zip(self.nxt, s2)) + list(zip(self.sel, sels)),
+        )
         return t, sels
 
     def chosen(self, out: smt.Outcome, sels) -> int:
@@ -192,7 +196,8 @@ def replay_path(model, acts, states, props, what):
     for n, (a, b) in enumerate(zip(tr.states, states)):
         if a != b:
             diff = [model.L.label(o) for o in range(model.L.width) if a[o] != b[o]]
-            raise EngineDisagreement(f"{what}: Z3 state {n} differs from the replayed one at "
-                                     f"{', '.join(diff[:5])}")
+            raise EngineDisagreement(
+                f"{what}: Z3 state {n} differs from the replayed one at {', '.join(diff[:5])}"
+            )
     last = tr.states[-1]
     return tr, [p.name for p in props if not p.fn(model.L, last)]

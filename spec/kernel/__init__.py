@@ -19,11 +19,22 @@ module              kernel source
 ``warn``            WARN_ON_ONCE and the declared kernel warning messages
 ==================  =====================================================================
 """
+
 from __future__ import annotations
 
+from . import (  # noqa: F401  # noqa: F401  # noqa: F401
+    dax,
+    huge_memory,
+    mm,
+    pmem,
+    views,
+    warn,
+    xfs_bmap,
+    xfs_file,
+    xfs_iomap,
+    xfs_log,
+    xfs_reflink,
+)
 from .registry import KERNEL_FUNCTIONS, KernelFunctionError, kernel_function
-from . import warn, views, pmem, huge_memory  # noqa: F401
-from . import xfs_log, xfs_bmap, xfs_reflink, xfs_iomap  # noqa: F401
-from . import dax, mm, xfs_file  # noqa: F401
 
 __all__ = ["KERNEL_FUNCTIONS", "KernelFunctionError", "kernel_function"]

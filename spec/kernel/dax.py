@@ -10,12 +10,28 @@ several kernel functions share).
 Units: ``f`` file, ``x`` file block (page index), ``b``/``p`` pmem block (pfn), ``g``
 segment, ``n`` process; ``L`` the layout, ``s`` a state, ``d`` a draft.
 """
+
 from __future__ import annotations
 
-from ..state import (HOLE, UNWRITTEN, WRITTEN, XA_EMPTY, XA_ZERO, XA_PFN, PTE_RO,
-                     PTE_RW, PTE_ZERO, PTE_ANON, PG_NULL, PG_SHARED, ORDER_PTE, ORDER_PMD,
-                     MM_PRIVATE, MM_SYNC)
-from ..vocab import And, Or, Not, If, Exists, ForAll, select, store, when, require
+from ..state import (
+    HOLE,
+    MM_PRIVATE,
+    MM_SYNC,
+    ORDER_PMD,
+    ORDER_PTE,
+    PG_NULL,
+    PG_SHARED,
+    PTE_ANON,
+    PTE_RO,
+    PTE_RW,
+    PTE_ZERO,
+    UNWRITTEN,
+    WRITTEN,
+    XA_EMPTY,
+    XA_PFN,
+    XA_ZERO,
+)
+from ..vocab import And, Exists, ForAll, If, Not, Or, require, select, store, when
 from .huge_memory import zap_huge_pmd
 from .pmem import copy_block, flush_block, nt_store, zero_segs
 from .registry import kernel_function
@@ -30,8 +46,12 @@ DAX = "fs/dax.c"
 def associate_single_owner(L, d, b, f, x, shared):
     """dax_associate_entry before 5.19: one owner per page, ``WARN_ON_ONCE(page->mapping)``
     then overwrite page->mapping/index (the TODO about reflink in fs/dax.c)."""
-    warn_on(L, d, select(d, L.page_mapping, b) != PG_NULL,
-            "dax_associate_entry: page->mapping already set")
+    warn_on(
+        L,
+        d,
+        select(d, L.page_mapping, b) != PG_NULL,
+        "dax_associate_entry: page->mapping already set",
+    )
     store(d, L.page_mapping, b, f + 1)
     store(d, L.page_index, b, x)
 
@@ -40,8 +60,12 @@ def disassociate_single_owner(L, d, b, f, x):
     """dax_disassociate_entry before 5.19: ``WARN_ON_ONCE(page->mapping && page->mapping !=
     mapping)``, then clear page->mapping and page->index."""
     m = select(d, L.page_mapping, b)
-    warn_on(L, d, And(m != PG_NULL, m != f + 1),
-            "dax_disassociate_entry: page->mapping is another file's")
+    warn_on(
+        L,
+        d,
+        And(m != PG_NULL, m != f + 1),
+        "dax_disassociate_entry: page->mapping is another file's",
+    )
     store(d, L.page_mapping, b, PG_NULL)
     store(d, L.page_index, b, 0)
 
@@ -55,11 +79,18 @@ def associate_shared_count(L, d, b, f, x, shared):
     cnt = select(d, L.page_share, b)
     new_share = If(m == PG_SHARED, cnt + 1, If(m != PG_NULL, 2, 1))
     warn_on(L, d, And(Not(shared), m != PG_NULL), "dax_associate_entry: page->mapping already set")
-    when(d, shared, lambda d: (store(d, L.page_mapping, b, PG_SHARED),
-                               store(d, L.page_index, b, 0),
-                               store(d, L.page_share, b, new_share)))
-    when(d, Not(shared), lambda d: (store(d, L.page_mapping, b, f + 1),
-                                    store(d, L.page_index, b, x)))
+    when(
+        d,
+        shared,
+        lambda d: (
+            store(d, L.page_mapping, b, PG_SHARED),
+            store(d, L.page_index, b, 0),
+            store(d, L.page_share, b, new_share),
+        ),
+    )
+    when(
+        d, Not(shared), lambda d: (store(d, L.page_mapping, b, f + 1), store(d, L.page_index, b, x))
+    )
 
 
 def disassociate_shared_count(L, d, b, f, x):
@@ -68,8 +99,12 @@ def disassociate_shared_count(L, d, b, f, x):
     page->mapping != mapping)``)."""
     m = select(d, L.page_mapping, b)
     cnt = select(d, L.page_share, b)
-    warn_on(L, d, And(m != PG_NULL, m != PG_SHARED, m != f + 1),
-            "dax_disassociate_entry: page->mapping is another file's")
+    warn_on(
+        L,
+        d,
+        And(m != PG_NULL, m != PG_SHARED, m != f + 1),
+        "dax_disassociate_entry: page->mapping is another file's",
+    )
     last = Or(m != PG_SHARED, cnt <= 1)
     store(d, L.page_share, b, If(last, 0, cnt - 1))
     store(d, L.page_mapping, b, If(last, PG_NULL, PG_SHARED))
@@ -80,8 +115,7 @@ def truncate_pinned_warning(L, d, b):
     """dax_disassociate_entry(trunc): ``WARN_ON_ONCE(trunc && page_ref_count(page) > 1)``:
     a page whose block is being freed is still pinned (the filesystem did not wait in
     dax_layout_busy_page)."""
-    warn_on(L, d, select(d, L.pinned, b) == 1,
-            "dax_disassociate_entry: truncating a pinned page")
+    warn_on(L, d, select(d, L.pinned, b) == 1, "dax_disassociate_entry: truncating a pinned page")
 
 
 @kernel_function(DAX)
@@ -111,6 +145,7 @@ def break_pmd(D, L, d, f):
     invalidated: unmap the whole PMD range in every process and drop the PMD entry: a zero
     PMD's entries go, a pfn PMD's pages are written back and disassociated (through
     ``D.dax_writeback_one`` and ``D.dax_delete_mapping_entry``) and its entries go."""
+
     def zero(d):
         for x in L.blks:
             D.unmap_mapping_pages(L, d, f, x)
@@ -128,6 +163,7 @@ def break_pmd(D, L, d, f):
         for n in L.procs:
             d[L.pmd_map[n][f]] = 0
         d[L.pmd_pfn[f]] = 0
+
     when(d, d[L.pmd_zero[f]] == 1, zero)
     if D.pmd_pfn_entries:
         when(d, d[L.pmd_pfn[f]] == 1, pfn)
@@ -147,14 +183,16 @@ def dax_insert_entry(D, L, d, f, x, p, write, shared, sync=False):
         dirty = And(write, D.dax_mark_dirty(L, d, f))
         if sync is not False:
             dirty = And(dirty, Not(sync))
-    break_mixed = Or(d[L.xa_kind[f][x]] == XA_ZERO,
-                     And(d[L.xa_kind[f][x]] == XA_PFN, d[L.xa_pfn[f][x]] != p))
+    break_mixed = Or(
+        d[L.xa_kind[f][x]] == XA_ZERO, And(d[L.xa_kind[f][x]] == XA_PFN, d[L.xa_pfn[f][x]] != p)
+    )
     when(d, break_mixed, lambda d: D.invalidate_inode_pages2_range(L, d, f, x))
 
     def fresh(d):
         D.dax_associate_entry(L, d, p, f, x, shared)
         d[L.xa_kind[f][x]] = XA_PFN
         d[L.xa_pfn[f][x]] = p
+
     when(d, d[L.xa_kind[f][x]] == XA_EMPTY, fresh)
     if dirty is not False:
         o = L.xa_dirty[f][x]
@@ -175,8 +213,9 @@ def dax_load_hole(D, L, d, n, f, x):
 def pmd_conflict(L, s, n, f, indices):
     """xas_find_conflict over ``indices`` of ``f``'s PMD range: some index has an entry of
     its own (not part of a PMD entry)."""
-    return Exists(indices, lambda x: And(s[L.xa_kind[f][x]] != XA_EMPTY,
-                                         s[L.xa_order[f][x]] == ORDER_PTE))
+    return Exists(
+        indices, lambda x: And(s[L.xa_kind[f][x]] != XA_EMPTY, s[L.xa_order[f][x]] == ORDER_PTE)
+    )
 
 
 @kernel_function("lib/xarray.c")
@@ -194,8 +233,11 @@ def dax_delete_mapping_entry(D, L, d, f, x):
     """dax_delete_mapping_entry / __dax_invalidate_entry (fs/dax.c): drop the xarray entry
     of ``f``/``x``, disassociating its page (``D.dax_disassociate_entry``) if it is a pfn
     entry."""
-    when(d, d[L.xa_kind[f][x]] == XA_PFN,
-         lambda d: D.dax_disassociate_entry(L, d, d[L.xa_pfn[f][x]], f, x))
+    when(
+        d,
+        d[L.xa_kind[f][x]] == XA_PFN,
+        lambda d: D.dax_disassociate_entry(L, d, d[L.xa_pfn[f][x]], f, x),
+    )
     d[L.xa_kind[f][x]] = XA_EMPTY
     d[L.xa_pfn[f][x]] = 0
     d[L.xa_dirty[f][x]] = 0
@@ -218,12 +260,14 @@ def dax_iomap_iter_new(D, L, d, f, x, op):
 def dax_writeback_one(D, L, d, f, x):
     """dax_writeback_one (fs/dax.c): a dirty pfn entry's cache lines are flushed, the
     entry is cleaned and dax_entry_mkclean write-protects every PTE of the index."""
+
     def go(d):
         flush_block(L, d, d[L.xa_pfn[f][x]])
         d[L.xa_dirty[f][x]] = 0
         for n in L.procs:
             o = L.pte_kind[n][f][x]
             d[o] = If(d[o] == PTE_RW, PTE_RO, d[o])
+
     when(d, And(d[L.xa_kind[f][x]] == XA_PFN, d[L.xa_dirty[f][x]] == 1), go)
 
 
@@ -263,8 +307,9 @@ def dax_iomap_copy_around(D, L, d, src_kind, src, dst, segs, whole):
     destination ``dst`` outside the write (``segs``; all of them for a fault, ``whole``)
     from the srcmap block ``src`` of kind ``src_kind``, see :func:`copy_around` (settings
     ``cow``, ``cow_edges``)."""
-    copy_around(L, d, src_kind, src, dst, segs, whole, D.cow == "single-iomap",
-                D.cow_edges == "zeroed")
+    copy_around(
+        L, d, src_kind, src, dst, segs, whole, D.cow == "single-iomap", D.cow_edges == "zeroed"
+    )
 
 
 @kernel_function(DAX)
@@ -303,8 +348,12 @@ def dax_range_compare_iter(D, L, s, a, x, b, y):
     written block of 'A's reports SAME and leaves the destination a hole).  Used by the
     "raw-media" ``dedupe_compare`` variants."""
     ka, kb = s[L.ext_kind[a][x]], s[L.ext_kind[b][y]]
-    raw = And(*[cpu_data(L, s, s[L.ext_pblk[a][x]], g)
-                == cpu_data(L, s, s[L.ext_pblk[b][y]], g) for g in L.segs])
+    raw = And(
+        *[
+            cpu_data(L, s, s[L.ext_pblk[a][x]], g) == cpu_data(L, s, s[L.ext_pblk[b][y]], g)
+            for g in L.segs
+        ]
+    )
     return Or(And(ka == HOLE, kb == HOLE), And(ka != HOLE, kb != HOLE, raw))
 
 
@@ -316,11 +365,19 @@ def dax_dedupe_file_range_compare(D, L, s, a, soff, b, doff, length):
     ``D.dax_range_compare_iter``)."""
     stale = D.dedupe_compare in ("stale-srcmap", "stale-raw-media")
     if D.dedupe_compare in ("raw-media", "stale-raw-media"):
-        return And(*[D.dax_range_compare_iter(L, s, a, soff + (0 if stale else i), b, doff + i)
-                     for i in range(length)])
-    return And(*[file_view(L, s, a, soff + (0 if stale else i), g)
-                 == file_view(L, s, b, doff + i, g)
-                 for i in range(length) for g in L.segs])
+        return And(
+            *[
+                D.dax_range_compare_iter(L, s, a, soff + (0 if stale else i), b, doff + i)
+                for i in range(length)
+            ]
+        )
+    return And(
+        *[
+            file_view(L, s, a, soff + (0 if stale else i), g) == file_view(L, s, b, doff + i, g)
+            for i in range(length)
+            for g in L.segs
+        ]
+    )
 
 
 # --------------------------------------------------------------------------- faults
@@ -431,8 +488,11 @@ def dax_iomap_pte_fault(D, L, d, n, f, x, write, vma=True):
     private = (d[L.mmap_mode[n][f]] == MM_PRIVATE) if D.private_mappings else False
     if not require(And(vma, x < d[L.size[f]], Or(private, ok))):
         return False
-    when(d, Not(private), lambda d: (break_pmd(D, L, d, f),
-                                     write_effects(D, L, d, f, x, (), "fault", plan)))
+    when(
+        d,
+        Not(private),
+        lambda d: (break_pmd(D, L, d, f), write_effects(D, L, d, f, x, (), "fault", plan)),
+    )
     D.dax_fault_iter(L, d, n, f, x, True, private, new)
     return True
 
@@ -463,8 +523,7 @@ def dax_iomap_pmd_fault(D, L, d, n, f, vma=True):
     states as before).  Returns False (disabled) before changing ``d``; call it at the top
     level of a transition."""
     B = len(L.blks)
-    common = And(d[L.size[f]] >= B, pmd_ptes_none(L, d, n, f),
-                 Not(D.xas_find_conflict(L, d, n, f)))
+    common = And(d[L.size[f]] >= B, pmd_ptes_none(L, d, n, f), Not(D.xas_find_conflict(L, d, n, f)))
     hole = And(d[L.ext_kind[f][0]] == HOLE, D.iomap_hole_length(L, d, f, 0, B) >= B)
     pfn, base = pmd_aligned_extent(L, d, f) if D.pmd_pfn_entries else (False, 0)
     if pfn is not False:
@@ -482,6 +541,7 @@ def dax_iomap_pmd_fault(D, L, d, n, f, vma=True):
             d[L.pte_kind[n][f][x]] = PTE_RO
             d[L.pte_pfn[n][f][x]] = p
         d[L.pmd_pfn[f]] = 1
+
     when(d, hole, lambda d: dax_pmd_load_hole(D, L, d, n, f))
     if pfn is not False:
         when(d, Not(hole), pfn_pmd)

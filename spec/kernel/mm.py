@@ -4,9 +4,10 @@ unmap_mapping_pages, mm/truncate.c invalidate_inode_pages2_range; the PMD zap is
 
 ``n`` process, ``f`` file, ``x`` page index; ``L`` layout, ``d`` draft.
 """
+
 from __future__ import annotations
 
-from ..state import PTE_NONE, PTE_ANON
+from ..state import PTE_ANON, PTE_NONE
 from ..vocab import If
 from .dax import break_pmd
 from .registry import kernel_function

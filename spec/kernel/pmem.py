@@ -2,6 +2,7 @@
 arch_wb_cache_pmem): the primitives the kernel functions store and flush with.  Segment
 ``g`` of physical block ``b`` has a media value and a cache line (0 = clean).
 """
+
 from __future__ import annotations
 
 from ..vocab import If, select, store

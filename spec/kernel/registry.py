@@ -8,6 +8,7 @@ as the ``Design`` method of the same name: the default body of that hook.  A ker
 calls the next kernel step through ``D.<name>(...)``, so a design subclass overriding one
 hook changes that step everywhere (both engines and the byte-level replay).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -34,10 +35,12 @@ def kernel_function(source: str) -> Callable[[F], F]:
     def register(fn: F) -> F:
         old = KERNEL_FUNCTIONS.get(fn.__name__)
         if old is not None and old.__module__ != fn.__module__:
-            raise KernelFunctionError(f"kernel function {fn.__name__} is already modelled in "
-                                      f"{old.__module__}")
-        setattr(fn, "__kernel_source__", source)
-        setattr(fn, "__daxcheck_hook__", True)
+            raise KernelFunctionError(
+                f"kernel function {fn.__name__} is already modelled in {old.__module__}"
+            )
+        fn.__kernel_source__ = source
+        fn.__daxcheck_hook__ = True
         KERNEL_FUNCTIONS[fn.__name__] = fn
         return fn
+
     return register

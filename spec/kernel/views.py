@@ -8,10 +8,11 @@ block (pfn), ``g`` segment of a block (``L.nsegs`` per block), ``n`` process, ``
 token.  Every function takes the layout ``L`` and a state or draft (``bytes``/``bytearray``
 concretely, terms symbolically) and is written in :mod:`daxcheck.spec.vocab`.
 """
+
 from __future__ import annotations
 
-from ..state import WRITTEN, PTE_NONE, PTE_ZERO, PTE_ANON, MM_NONE
-from ..vocab import And, Or, If, ForAll, select
+from ..state import MM_NONE, PTE_ANON, PTE_NONE, PTE_ZERO, WRITTEN
+from ..vocab import And, ForAll, If, Or, select
 
 
 def cpu_data(L, d, b, g):
@@ -30,8 +31,11 @@ def file_view(L, d, f, x, g):
 def persisted_view(L, d, f, x, g):
     """What read(2) would return after a crash now: the journaled extent map, the journaled
     size and the media only (caches, in-memory metadata lost)."""
-    return If(And(d[L.jext_kind[f][x]] == WRITTEN, x < d[L.jsize[f]]),
-              select(d, L.media_col[g], d[L.jext_pblk[f][x]]), 0)
+    return If(
+        And(d[L.jext_kind[f][x]] == WRITTEN, x < d[L.jsize[f]]),
+        select(d, L.media_col[g], d[L.jext_pblk[f][x]]),
+        0,
+    )
 
 
 def load_view(L, d, n, f, x, g):
@@ -39,8 +43,11 @@ def load_view(L, d, n, f, x, g):
     zero page, the process's anonymous copy for a MAP_PRIVATE CoW page, else the pmem
     block; only meaningful when the PTE is present."""
     k = d[L.pte_kind[n][f][x]]
-    return If(k == PTE_ZERO, 0, If(k == PTE_ANON, d[L.anon[n][f][x][g]],
-                                    cpu_data(L, d, d[L.pte_pfn[n][f][x]], g)))
+    return If(
+        k == PTE_ZERO,
+        0,
+        If(k == PTE_ANON, d[L.anon[n][f][x][g]], cpu_data(L, d, d[L.pte_pfn[n][f][x]], g)),
+    )
 
 
 def pmd_aligned_extent(L, s, f):
@@ -49,17 +56,20 @@ def pmd_aligned_extent(L, s, f):
     the range with one PMD: the iomap covers the PMD and its address is PMD-aligned)."""
     B = len(L.blks)
     base = s[L.ext_pblk[f][0]]
-    ok = And(*[s[L.ext_kind[f][x]] == WRITTEN for x in L.blks],
-             *[s[L.ext_pblk[f][x]] == base + x for x in L.blks[1:]],
-             Or(*[base == a for a in range(0, len(L.phys) - B + 1, B)]))
+    ok = And(
+        *[s[L.ext_kind[f][x]] == WRITTEN for x in L.blks],
+        *[s[L.ext_pblk[f][x]] == base + x for x in L.blks[1:]],
+        Or(*[base == a for a in range(0, len(L.phys) - B + 1, B)]),
+    )
     return ok, base
 
 
 def pmd_ptes_none(L, s, n, f):
     """pmd_none: process ``n`` has no page table under the PMD of ``f``'s range (no PTE
     and no PMD mapping)."""
-    return And(s[L.pmd_map[n][f]] == 0,
-               ForAll(L.blks, lambda x: s[L.pte_kind[n][f][x]] == PTE_NONE))
+    return And(
+        s[L.pmd_map[n][f]] == 0, ForAll(L.blks, lambda x: s[L.pte_kind[n][f][x]] == PTE_NONE)
+    )
 
 
 def mapped(L, s, n, f):

@@ -1,6 +1,7 @@
 """Kernel WARNs (include/asm-generic/bug.h ``WARN_ON_ONCE``): declaring the messages a
 transition may report and :func:`warn_on`, which records the first one reached in the
 ``warning`` state field (read by the built-in invariant ``no_kernel_warning``)."""
+
 from __future__ import annotations
 
 import ast
@@ -59,9 +60,11 @@ def warn_on(L, d, cond, msg: str) -> None:
     try:
         i = list(WARNINGS).index(msg) + 1
     except ValueError:
-        raise SpecError(f"kernel warning {msg!r} is not declared: write the message as a "
-                        f"string literal in the warn_on call or declare it with "
-                        f"kernel_warning()") from None
+        raise SpecError(
+            f"kernel warning {msg!r} is not declared: write the message as a "
+            f"string literal in the warn_on call or declare it with "
+            f"kernel_warning()"
+        ) from None
     o = L.warning
     d[o] = If(And(cond, d[o] == 0), i, d[o])
 

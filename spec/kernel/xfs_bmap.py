@@ -1,10 +1,11 @@
 """fs/xfs/libxfs/xfs_bmap.c and friends: the block map of an inode, allocation (with busy
 extents) and freeing, the refcount btree's counts, zeroing a new extent.
 """
+
 from __future__ import annotations
 
 from ..state import HOLE
-from ..vocab import And, Or, ForAll, If, select, store, when, first
+from ..vocab import And, ForAll, If, Or, first, select, store, when
 from .pmem import zero_block
 from .registry import kernel_function
 from .views import clear_promise, set_last
@@ -14,9 +15,13 @@ def allocatable(L, d, b):
     """Block ``b`` may be handed out: refcount 0 in memory and not referenced by the
     journaled block map (XFS busy extents, xfs_extent_busy_*: a freed extent is not reused
     until the transaction that freed it is on disk)."""
-    return And(d[L.refcount[b]] == 0,
-               ForAll(L.file_blks, lambda fx: Or(d[L.jext_kind[fx[0]][fx[1]]] == HOLE,
-                                                 d[L.jext_pblk[fx[0]][fx[1]]] != b)))
+    return And(
+        d[L.refcount[b]] == 0,
+        ForAll(
+            L.file_blks,
+            lambda fx: Or(d[L.jext_kind[fx[0]][fx[1]]] == HOLE, d[L.jext_pblk[fx[0]][fx[1]]] != b),
+        ),
+    )
 
 
 def find_free(L, d):

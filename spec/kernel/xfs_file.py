@@ -2,6 +2,7 @@
 DAX code: fsync, breaking layouts before a block-map change, freeing file space, the
 per-inode DAX flag.
 """
+
 from __future__ import annotations
 
 from ..state import XA_PFN
@@ -50,8 +51,10 @@ def xfs_flush_unmap_range(D, L, d, f, x):
     a page still pinned by get_user_pages (a device pin or an O_DIRECT read's) trips the WARN
     in dax_disassociate_entry."""
     if D.has("pin") or D.has("dio_read"):
+
         def warn(d):
             truncate_pinned_warning(L, d, d[L.xa_pfn[f][x]])
+
         when(d, d[L.xa_kind[f][x]] == XA_PFN, warn)
     D.dax_writeback_one(L, d, f, x)
     D.invalidate_inode_pages2_range(L, d, f, x)

@@ -3,10 +3,11 @@ offset, and how": the IOMAP_F_* flags (SHARED, NEW, DIRTY), a hole's length, and
 write the allocation, unwritten conversion or CoW (xfs_dax_write_iomap_begin).  Also the
 proposed IS_IOMAP_IMMUTABLE check (seed 001).
 """
+
 from __future__ import annotations
 
 from ..state import HOLE, UNWRITTEN, WRITTEN
-from ..vocab import And, Or, Not, store, when, require
+from ..vocab import And, Not, Or, require, store, when
 from .registry import kernel_function
 from .xfs_bmap import hole_run
 from .xfs_log import inode_meta_dirty
@@ -89,8 +90,9 @@ def write_plan(D, L, d, f, x, op):
     shared = D.iomap_f_shared(L, d, f, x, "fault" if op in ("fault", "seal") else "write")
     needs_block = Or(kd == HOLE, shared)
     found, b = (False, 0) if needs_block is False else D.xfs_bmapi_write(L, d)
-    ok = And(Or(Not(needs_block), found),
-             Or(Not(shared), Not(D.is_iomap_immutable(L, d, f, "cow"))))
+    ok = And(
+        Or(Not(needs_block), found), Or(Not(shared), Not(D.is_iomap_immutable(L, d, f, "cow")))
+    )
     return (kd, old, shared, b), ok
 
 

@@ -2,19 +2,27 @@
 sizes: ``jext_*``, ``jsize``), forcing it, and rebuilding the in-memory state from it after
 a power failure.
 """
+
 from __future__ import annotations
 
 from ..state import HOLE
-from ..vocab import And, Or, If, Exists, Count, select
+from ..vocab import And, Count, Exists, If, Or, select
 from .registry import kernel_function
 
 
 def inode_meta_dirty(L, d, f):
     """The inode has metadata not yet in the journal (xfs_ipincount with
     ili_fsync_fields): in-memory and journaled map or size differ."""
-    return Or(d[L.size[f]] != d[L.jsize[f]],
-              Exists(L.blks, lambda x: Or(d[L.ext_kind[f][x]] != d[L.jext_kind[f][x]],
-                                          d[L.ext_pblk[f][x]] != d[L.jext_pblk[f][x]])))
+    return Or(
+        d[L.size[f]] != d[L.jsize[f]],
+        Exists(
+            L.blks,
+            lambda x: Or(
+                d[L.ext_kind[f][x]] != d[L.jext_kind[f][x]],
+                d[L.ext_pblk[f][x]] != d[L.jext_pblk[f][x]],
+            ),
+        ),
+    )
 
 
 @kernel_function("fs/xfs/xfs_log.c")
@@ -46,8 +54,10 @@ def recover_from_log(L, d, per_inode_dax=True):
         if per_inode_dax:
             d[L.s_dax[f]] = d[L.xflag_dax[f]]
     for b in L.phys:
-        d[L.refcount[b]] = Count(L.file_blks, lambda fx: And(
-            d[L.jext_kind[fx[0]][fx[1]]] != HOLE, d[L.jext_pblk[fx[0]][fx[1]]] == b))
+        d[L.refcount[b]] = Count(
+            L.file_blks,
+            lambda fx: And(d[L.jext_kind[fx[0]][fx[1]]] != HOLE, d[L.jext_pblk[fx[0]][fx[1]]] == b),  # noqa: B023 (Count calls it at once)
+        )
 
 
 @kernel_function("fs/xfs/xfs_log_recover.c")
@@ -59,6 +69,10 @@ def xlog_recover(D, L, d):
     recover_from_log(L, d, D.has("dax_toggle"))
     if D.reflink_dax == "dropped-on-load":
         for f in L.files:
-            shares = Or(*[And(d[L.ext_kind[f][x]] != HOLE,
-                              select(d, L.refcount, d[L.ext_pblk[f][x]]) > 1) for x in L.blks])
+            shares = Or(
+                *[
+                    And(d[L.ext_kind[f][x]] != HOLE, select(d, L.refcount, d[L.ext_pblk[f][x]]) > 1)
+                    for x in L.blks
+                ]
+            )
             d[L.s_dax[f]] = If(shares, 0, d[L.s_dax[f]])

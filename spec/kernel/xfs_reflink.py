@@ -1,10 +1,11 @@
 """fs/xfs/xfs_reflink.c: sharing blocks between inodes (FICLONE, FICLONERANGE,
 FIDEDUPERANGE), the shared-extent test behind IOMAP_F_SHARED, and the CoW remap.
 """
+
 from __future__ import annotations
 
 from ..state import HOLE, UNWRITTEN, WRITTEN
-from ..vocab import And, Or, Not, If, Exists, select, store, when
+from ..vocab import And, Exists, If, Not, Or, select, store, when
 from .registry import kernel_function
 from .views import grow, set_last
 from .xfs_bmap import ref_add
@@ -21,9 +22,17 @@ def is_shared(L, d, f, x, journal=True):
     p = d[L.ext_pblk[f][x]]
     shared = select(d, L.refcount, p) > 1
     if journal and shared is not True:
-        shared = Or(shared, Exists(L.file_blks, lambda gy: And(
-            gy != (f, x), d[L.jext_kind[gy[0]][gy[1]]] != HOLE,
-            d[L.jext_pblk[gy[0]][gy[1]]] == p)))
+        shared = Or(
+            shared,
+            Exists(
+                L.file_blks,
+                lambda gy: And(
+                    gy != (f, x),
+                    d[L.jext_kind[gy[0]][gy[1]]] != HOLE,
+                    d[L.jext_pblk[gy[0]][gy[1]]] == p,
+                ),
+            ),
+        )
     return And(k != HOLE, shared)
 
 
@@ -34,8 +43,10 @@ def xfs_reflink_remap_prep(D, L, s, src, dst):
     disabled)."""
     if D.reflink == "refused":
         return False
-    return And(Not(D.is_iomap_immutable(L, s, src, "reflink-src")),
-               Not(D.is_iomap_immutable(L, s, dst, "reflink-dst")))
+    return And(
+        Not(D.is_iomap_immutable(L, s, src, "reflink-src")),
+        Not(D.is_iomap_immutable(L, s, dst, "reflink-dst")),
+    )
 
 
 @kernel_function("fs/xfs/xfs_reflink.c")
@@ -82,11 +93,15 @@ def xfs_reflink_remap_blocks(D, L, d, a, b, soff, doff, length, dedupe=False):
             if dedupe:
                 keep = [d[L.ghost_last[b][y][g]] for g in L.segs]
             D.invalidate_inode_pages2_range(L, d, b, y)
-            when(d, Not(And(d[L.ext_kind[a][x]] == UNWRITTEN, d[L.ext_kind[b][y]] == UNWRITTEN)),
-                 replace)
+            when(
+                d,
+                Not(And(d[L.ext_kind[a][x]] == UNWRITTEN, d[L.ext_kind[b][y]] == UNWRITTEN)),
+                replace,
+            )
             if dedupe:
                 for g in L.segs:
                     set_last(L, d, b, y, g, keep[g])
+
         when(d, soff + i < sz, remap)
     grow(L, d, b, If(sz - soff < length, doff + sz - soff, doff + length))
 

@@ -11,13 +11,22 @@ The shipped families are registered in :data:`SHIPPED_FAMILIES` order whatever t
 they are defined in: that order is every model's action order, so traces replay by action
 and breadth-first search meets states in the same order as before the split.
 """
+
 from __future__ import annotations
 
 from .base import ACTIONS, Action, ActionDefinitionError, action
 from .common import per_inode_dax, per_mapping, write_ranges
 from .crash import Crash, Evict
-from .fallocate import (CollapseRange, Fallocate, InsertRange, Punch, Seal, Truncate, Unshare,
-                        ZeroRange)
+from .fallocate import (
+    CollapseRange,
+    Fallocate,
+    InsertRange,
+    Punch,
+    Seal,
+    Truncate,
+    Unshare,
+    ZeroRange,
+)
 from .file_io import Read, Write
 from .inode import DaxToggle, EvictInode
 from .mmap_fault import Fault, Flush, Mmap, MmapPrivate, Munmap, PmdFault, Store
@@ -25,18 +34,45 @@ from .pins import Dma, Pin
 from .reflink import Dedupe, Reflink, ReflinkRange
 from .sync import Fdatasync, Fsync, Msync
 
-SHIPPED_FAMILIES = ("mmap", "mmap_private", "munmap", "fault", "pmd_fault", "store", "flush",
-                    "write", "read", "fallocate", "seal", "reflink", "punch", "truncate",
-                    "fdatasync", "crash", "evict", "reflink_range", "fsync", "msync",
-                    "zero_range", "collapse_range", "insert_range", "unshare", "dedupe", "pin",
-                    "dma", "dax_toggle", "evict_inode")
+SHIPPED_FAMILIES = (
+    "mmap",
+    "mmap_private",
+    "munmap",
+    "fault",
+    "pmd_fault",
+    "store",
+    "flush",
+    "write",
+    "read",
+    "fallocate",
+    "seal",
+    "reflink",
+    "punch",
+    "truncate",
+    "fdatasync",
+    "crash",
+    "evict",
+    "reflink_range",
+    "fsync",
+    "msync",
+    "zero_range",
+    "collapse_range",
+    "insert_range",
+    "unshare",
+    "dedupe",
+    "pin",
+    "dma",
+    "dax_toggle",
+    "evict_inode",
+)
 """The shipped atomic action families, in model order."""
 FAMILY_ORDER = SHIPPED_FAMILIES
 """The shipped families in model order (users' families follow, see :data:`ACTIONS`)."""
 
-if set(ACTIONS) != set(SHIPPED_FAMILIES):   # a family added to a module but not listed here
-    raise ActionDefinitionError(f"spec/ops: SHIPPED_FAMILIES does not list "
-                                f"{sorted(set(ACTIONS) ^ set(SHIPPED_FAMILIES))}")
+if set(ACTIONS) != set(SHIPPED_FAMILIES):  # a family added to a module but not listed here
+    raise ActionDefinitionError(
+        f"spec/ops: SHIPPED_FAMILIES does not list {sorted(set(ACTIONS) ^ set(SHIPPED_FAMILIES))}"
+    )
 _registered = dict(ACTIONS)
 ACTIONS.clear()
 ACTIONS.update((name, _registered[name]) for name in SHIPPED_FAMILIES)
@@ -44,9 +80,46 @@ ACTIONS.update((name, _registered[name]) for name in SHIPPED_FAMILIES)
 from . import races  # noqa: E402  (split operations register after the atomic ones)
 from .races import SPLIT_FAMILIES, SplitOp  # noqa: E402
 
-__all__ = ["ACTIONS", "Action", "ActionDefinitionError", "action", "per_inode_dax",
-           "per_mapping", "write_ranges", "SHIPPED_FAMILIES", "FAMILY_ORDER", "SPLIT_FAMILIES",
-           "SplitOp", "races", "Crash", "Evict", "CollapseRange", "Fallocate", "InsertRange",
-           "Punch", "Seal", "Truncate", "Unshare", "ZeroRange", "Read", "Write", "DaxToggle",
-           "EvictInode", "Fault", "Flush", "Mmap", "MmapPrivate", "Munmap", "PmdFault", "Store",
-           "Dma", "Pin", "Dedupe", "Reflink", "ReflinkRange", "Fdatasync", "Fsync", "Msync"]
+__all__ = [
+    "ACTIONS",
+    "Action",
+    "ActionDefinitionError",
+    "action",
+    "per_inode_dax",
+    "per_mapping",
+    "write_ranges",
+    "SHIPPED_FAMILIES",
+    "FAMILY_ORDER",
+    "SPLIT_FAMILIES",
+    "SplitOp",
+    "races",
+    "Crash",
+    "Evict",
+    "CollapseRange",
+    "Fallocate",
+    "InsertRange",
+    "Punch",
+    "Seal",
+    "Truncate",
+    "Unshare",
+    "ZeroRange",
+    "Read",
+    "Write",
+    "DaxToggle",
+    "EvictInode",
+    "Fault",
+    "Flush",
+    "Mmap",
+    "MmapPrivate",
+    "Munmap",
+    "PmdFault",
+    "Store",
+    "Dma",
+    "Pin",
+    "Dedupe",
+    "Reflink",
+    "ReflinkRange",
+    "Fdatasync",
+    "Fsync",
+    "Msync",
+]

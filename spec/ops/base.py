@@ -13,10 +13,12 @@ the model's action list, and therefore every trace, replays by action.  A user's
 family with :func:`action` (a frozen dataclass with ``name``, ``instances`` and ``apply``);
 a design explores it when its name is in the design's ``families``.
 """
+
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, fields as dc_fields
+from dataclasses import dataclass
+from dataclasses import fields as dc_fields
 from typing import ClassVar
 
 from ..arguments import show_arg
@@ -42,12 +44,14 @@ def action(cls):
     loaded twice) replaces it in place; a name taken by another family raises
     ActionDefinitionError."""
     if not (isinstance(cls, type) and issubclass(cls, Action)):
-        raise ActionDefinitionError(f"@action {getattr(cls, '__name__', cls)!r} must subclass "
-                                    f"daxcheck.spec.ops.Action")
+        raise ActionDefinitionError(
+            f"@action {getattr(cls, '__name__', cls)!r} must subclass daxcheck.spec.ops.Action"
+        )
     name = cls.__dict__.get("name")
     if not isinstance(name, str) or not name.isidentifier():
-        raise ActionDefinitionError(f"@action {cls.__name__} needs a class attribute "
-                                    f"name: ClassVar[str] = '<family>'")
+        raise ActionDefinitionError(
+            f"@action {cls.__name__} needs a class attribute name: ClassVar[str] = '<family>'"
+        )
     for m in ("apply", "instances"):
         if getattr(cls, m) is getattr(Action, m):
             raise ActionDefinitionError(f"@action {name} does not define {m}()")
@@ -57,8 +61,9 @@ def action(cls):
         raise ActionDefinitionError(f"@action {name} must be a frozen dataclass")
     old = ACTIONS.get(name)
     if old is not None and (old.__module__, old.__qualname__) != (cls.__module__, cls.__qualname__):
-        raise ActionDefinitionError(f"action family {name} is already registered "
-                                    f"({old.__module__}.{old.__qualname__})")
+        raise ActionDefinitionError(
+            f"action family {name} is already registered ({old.__module__}.{old.__qualname__})"
+        )
     ACTIONS[name] = cls
     warn.declare_warnings_of(cls)
     return cls
@@ -83,14 +88,20 @@ class Action:
 
     def guard_key(self):
         """Arguments that decide enabledness (all but ``free``)."""
-        return (self.name,) + tuple(getattr(self, f.name) for f in dc_fields(self)
-                                    if f.name not in self.free)
+        return (self.name,) + tuple(
+            getattr(self, f.name) for f in dc_fields(self) if f.name not in self.free
+        )
 
     def describe(self) -> str:
         """Short human form with argument names, e.g. ``fault(proc=P0, file=a, idx=0,
         write=true)`` (values shown by :func:`~daxcheck.spec.arguments.show_arg`)."""
-        return f"{self.name}(" + ", ".join(
-            f"{f.name}={show_arg(f.name, getattr(self, f.name))}" for f in dc_fields(self)) + ")"
+        return (
+            f"{self.name}("
+            + ", ".join(
+                f"{f.name}={show_arg(f.name, getattr(self, f.name))}" for f in dc_fields(self)
+            )
+            + ")"
+        )
 
     @classmethod
     def instances(cls, L, D):  # pragma: no cover - abstract

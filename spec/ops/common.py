@@ -1,7 +1,7 @@
 """Helpers the operations share: argument enumerations and guards that are not kernel
 functions."""
-from __future__ import annotations
 
+from __future__ import annotations
 
 
 def per_inode_dax(D, L, s, f):
@@ -17,8 +17,7 @@ def write_ranges(L, D):
     whole = (0, S - 1)
     if not D.partial_writes:
         return (whole,)
-    return (whole,) + tuple((lo, hi) for lo in range(S) for hi in range(lo, S)
-                            if (lo, hi) != whole)
+    return (whole,) + tuple((lo, hi) for lo in range(S) for hi in range(lo, S) if (lo, hi) != whole)
 
 
 def per_mapping(L):

@@ -1,13 +1,14 @@
 """Events that are no system call: a power failure with log recovery, and a CPU evicting a
 dirty cache line on its own.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..vocab import require, draft, freeze
 from ..kernel import views
+from ..vocab import draft, freeze, require
 from .base import Action, action
 
 

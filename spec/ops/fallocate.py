@@ -1,15 +1,16 @@
 """Block-map changes: fallocate and its modes (ZERO_RANGE, COLLAPSE_RANGE, INSERT_RANGE,
 UNSHARE_RANGE, PUNCH_HOLE, the 2017 SEAL_BLOCK_MAP proposal) and ftruncate.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..state import (HOLE, UNWRITTEN, WRITTEN)
-from ..vocab import And, Or, Not, If, store, when, require, draft, freeze
-from ..kernel import views, xfs_iomap, xfs_reflink
 from .. import locks
+from ..kernel import views, xfs_iomap, xfs_reflink
+from ..state import HOLE, UNWRITTEN, WRITTEN
+from ..vocab import And, If, Not, Or, draft, freeze, require, store, when
 from .base import Action, action
 from .common import write_ranges
 
@@ -29,8 +30,9 @@ class Fallocate(Action):
         L, D = m.L, m.design
         f, x = self.file, self.idx
         found, b = D.xfs_bmapi_write(L, s)
-        if not require(And(Not(D.is_iomap_immutable(L, s, f, "fallocate")),
-                           s[L.ext_kind[f][x]] == HOLE, found)):
+        if not require(
+            And(Not(D.is_iomap_immutable(L, s, f, "fallocate")), s[L.ext_kind[f][x]] == HOLE, found)
+        ):
             return None
         d = draft(s)
         d[L.ext_kind[f][x]] = UNWRITTEN
@@ -91,9 +93,14 @@ class Punch(Action):
         L, D = m.L, m.design
         f, x = self.file, self.idx
         busy = D.xfs_break_layouts(L, s, f, [x]) if D.has("pin") else True
-        if not require(And(Not(D.is_iomap_immutable(L, s, f, "punch")),
-                           s[L.ext_kind[f][x]] != HOLE, busy,
-                           locks.atomic_guard(D, L, s, self))):
+        if not require(
+            And(
+                Not(D.is_iomap_immutable(L, s, f, "punch")),
+                s[L.ext_kind[f][x]] != HOLE,
+                busy,
+                locks.atomic_guard(D, L, s, self),
+            )
+        ):
             return None
         d = draft(s)
         D.xfs_free_file_space(L, d, f, x)
@@ -121,9 +128,14 @@ class Truncate(Action):
         f, n = self.file, self.size
         gone = [x for x in L.blks if x >= n]
         busy = D.xfs_break_layouts(L, s, f, gone) if D.has("pin") else True
-        if not require(And(Not(D.is_iomap_immutable(L, s, f, "truncate")),
-                           s[L.size[f]] != n, busy,
-                           locks.atomic_guard(D, L, s, self))):
+        if not require(
+            And(
+                Not(D.is_iomap_immutable(L, s, f, "truncate")),
+                s[L.size[f]] != n,
+                busy,
+                locks.atomic_guard(D, L, s, self),
+            )
+        ):
             return None
         d = draft(s)
         for x in gone:
@@ -183,6 +195,7 @@ class ZeroRange(Action):
                 D.xfs_free_file_space(L, d, f, x)
                 d[L.ext_pblk[f][x]] = b
                 store(d, L.refcount, b, 1)
+
             when(d, renew, fresh)
             d[L.ext_kind[f][x]] = UNWRITTEN
         else:
@@ -196,12 +209,14 @@ class ZeroRange(Action):
             def zero(d):
                 xfs_iomap.write_effects(D, L, d, f, x, segs, "zero", plan)
                 D.dax_zero_range(L, d, f, x, segs)
+
             when(d, mapped, zero)
 
             def prealloc(d):  # xfs_alloc_file_space over the range rounded out to blocks
                 d[L.ext_kind[f][x]] = UNWRITTEN
                 d[L.ext_pblk[f][x]] = b
                 store(d, L.refcount, b, 1)
+
             when(d, hole, prealloc)
         for g in segs:
             views.set_last(L, d, f, x, g, 0)
@@ -211,8 +226,7 @@ class ZeroRange(Action):
 
     @classmethod
     def instances(cls, L, D):
-        return [cls(f, x, lo, hi) for f in L.files for x in L.blks
-                for lo, hi in write_ranges(L, D)]
+        return [cls(f, x, lo, hi) for f in L.files for x in L.blks for lo, hi in write_ranges(L, D)]
 
 
 def _shift(L, d, f, dst, src):
@@ -257,8 +271,9 @@ class CollapseRange(Action):
         f, x, B = self.file, self.idx, len(L.blks)
         tail = list(range(x, B))
         busy = D.xfs_break_layouts(L, s, f, tail) if D.has("pin") else True
-        if not require(And(Not(D.is_iomap_immutable(L, s, f, "collapse")),
-                           x + 1 < s[L.size[f]], busy)):
+        if not require(
+            And(Not(D.is_iomap_immutable(L, s, f, "collapse")), x + 1 < s[L.size[f]], busy)
+        ):
             return None
         d = draft(s)
         D.xfs_free_file_space(L, d, f, x)
@@ -292,8 +307,14 @@ class InsertRange(Action):
         f, x, B = self.file, self.idx, len(L.blks)
         tail = list(range(x, B))
         busy = D.xfs_break_layouts(L, s, f, tail) if D.has("pin") else True
-        if not require(And(Not(D.is_iomap_immutable(L, s, f, "insert")),
-                           x < s[L.size[f]], s[L.size[f]] < B, busy)):
+        if not require(
+            And(
+                Not(D.is_iomap_immutable(L, s, f, "insert")),
+                x < s[L.size[f]],
+                s[L.size[f]] < B,
+                busy,
+            )
+        ):
             return None
         d = draft(s)
         _flush_unmap(D, L, d, f, tail)
@@ -331,9 +352,15 @@ class Unshare(Action):
         found, b = D.xfs_bmapi_write(L, s)
         d = draft(s)
         plan, ok = xfs_iomap.write_plan(D, L, d, f, x, "unshare")
-        if not require(And(Or(shared, hole), x < s[L.size[f]],
-                           Not(D.is_iomap_immutable(L, s, f, "unshare")),
-                           Or(Not(shared), ok), Or(Not(hole), found))):
+        if not require(
+            And(
+                Or(shared, hole),
+                x < s[L.size[f]],
+                Not(D.is_iomap_immutable(L, s, f, "unshare")),
+                Or(Not(shared), ok),
+                Or(Not(hole), found),
+            )
+        ):
             return None
         when(d, shared, lambda d: xfs_iomap.write_effects(D, L, d, f, x, (), "unshare", plan))
 
@@ -341,6 +368,7 @@ class Unshare(Action):
             d[L.ext_kind[f][x]] = UNWRITTEN
             d[L.ext_pblk[f][x]] = b
             store(d, L.refcount, b, 1)
+
         when(d, hole, prealloc)
         return freeze(d)
 

@@ -1,13 +1,13 @@
-"""File I/O through the DAX iomap path: write(2) and read(2) (dax_iomap_rw).
-"""
+"""File I/O through the DAX iomap path: write(2) and read(2) (dax_iomap_rw)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..vocab import And, require, draft, freeze
-from ..kernel import views
 from .. import locks
+from ..kernel import views
+from ..vocab import And, draft, freeze, require
 from .base import Action, action
 from .common import write_ranges
 
@@ -48,8 +48,13 @@ class Write(Action):
 
     @classmethod
     def instances(cls, L, D):
-        return [cls(f, x, lo, hi, t) for f in L.files for x in L.blks
-                for lo, hi in write_ranges(L, D) for t in L.toks]
+        return [
+            cls(f, x, lo, hi, t)
+            for f in L.files
+            for x in L.blks
+            for lo, hi in write_ranges(L, D)
+            for t in L.toks
+        ]
 
 
 @action
@@ -64,8 +69,9 @@ class Read(Action):
     idx: int
 
     def apply(self, m, s):
-        if not require(And(self.idx < s[m.L.size[self.file]],
-                           locks.atomic_guard(m.design, m.L, s, self))):
+        if not require(
+            And(self.idx < s[m.L.size[self.file]], locks.atomic_guard(m.design, m.L, s, self))
+        ):
             return None
         return s
 

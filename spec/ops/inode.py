@@ -1,13 +1,13 @@
-"""The per-inode DAX flag (FS_XFLAG_DAX, 5.8) and inode eviction.
-"""
+"""The per-inode DAX flag (FS_XFLAG_DAX, 5.8) and inode eviction."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..state import (MM_NONE)
-from ..vocab import And, ForAll, require, draft, freeze
 from ..kernel import dax
+from ..state import MM_NONE
+from ..vocab import And, ForAll, draft, freeze, require
 from .base import Action, action
 
 
@@ -52,8 +52,12 @@ class EvictInode(Action):
     def apply(self, m, s):
         L, D = m.L, m.design
         f = self.file
-        if not require(And(ForAll(L.procs, lambda n: s[L.mmap_mode[n][f]] == MM_NONE),
-                           s[L.s_dax[f]] != s[L.xflag_dax[f]])):
+        if not require(
+            And(
+                ForAll(L.procs, lambda n: s[L.mmap_mode[n][f]] == MM_NONE),
+                s[L.s_dax[f]] != s[L.xflag_dax[f]],
+            )
+        ):
             return None
         d = draft(s)
         D.dax_writeback_mapping_range(L, d, f)

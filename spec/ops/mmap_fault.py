@@ -3,16 +3,16 @@ and PMD faults (:func:`~daxcheck.spec.kernel.dax.dax_iomap_pte_fault`,
 :func:`~daxcheck.spec.kernel.dax.dax_iomap_pmd_fault`), userspace stores and cache flushes
 through a mapping.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..state import (PTE_NONE, PTE_RO, PTE_RW, PTE_ANON,
-                     MM_NONE, MM_SHARED, MM_SYNC, MM_PRIVATE)
-from ..vocab import And, Or, store, when, require, draft, freeze
-from ..kernel import pmem, views
 from .. import locks
+from ..kernel import pmem, views
+from ..state import MM_NONE, MM_PRIVATE, MM_SHARED, MM_SYNC, PTE_ANON, PTE_NONE, PTE_RO, PTE_RW
+from ..vocab import And, Or, draft, freeze, require, store, when
 from .base import Action, action
 from .common import per_inode_dax, per_mapping
 
@@ -129,8 +129,7 @@ class Fault(Action):
         mm = s[L.mmap_mode[n][f]]
         pk = s[L.pte_kind[n][f][x]]
         want = And(pk != PTE_RW, pk != PTE_ANON) if self.write else pk == PTE_NONE
-        vma = And(mm != MM_NONE, want, per_inode_dax(D, L, s, f),
-                  locks.atomic_guard(D, L, s, self))
+        vma = And(mm != MM_NONE, want, per_inode_dax(D, L, s, f), locks.atomic_guard(D, L, s, self))
         d = draft(s)
         if not D.dax_iomap_pte_fault(L, d, n, f, x, self.write, vma):
             return None
@@ -138,8 +137,9 @@ class Fault(Action):
 
     @classmethod
     def instances(cls, L, D):
-        return [cls(n, f, x, w) for n in L.procs for f in L.files for x in L.blks
-                for w in (False, True)]
+        return [
+            cls(n, f, x, w) for n in L.procs for f in L.files for x in L.blks for w in (False, True)
+        ]
 
 
 @action
@@ -162,8 +162,11 @@ class PmdFault(Action):
     def apply(self, m, s):
         L, D = m.L, m.design
         n, f = self.proc, self.file
-        vma = And(s[L.mmap_mode[n][f]] != MM_NONE, per_inode_dax(D, L, s, f),
-                  locks.atomic_guard(D, L, s, self))
+        vma = And(
+            s[L.mmap_mode[n][f]] != MM_NONE,
+            per_inode_dax(D, L, s, f),
+            locks.atomic_guard(D, L, s, self),
+        )
         d = draft(s)
         if not D.dax_iomap_pmd_fault(L, d, n, f, vma):
             return None
@@ -202,6 +205,7 @@ class Store(Action):
         def shared(d):
             store(d, L.cache_col[g], d[L.pte_pfn[n][f][x]], t)
             views.wrote(L, d, f, x, g, t)
+
         when(d, pk == PTE_RW, shared)
         if anon is not False:
             when(d, anon, lambda d: d.__setitem__(L.anon[n][f][x][g], t))
@@ -209,8 +213,14 @@ class Store(Action):
 
     @classmethod
     def instances(cls, L, D):
-        return [cls(n, f, x, g, t) for n in L.procs for f in L.files for x in L.blks
-                for g in L.segs for t in L.toks]
+        return [
+            cls(n, f, x, g, t)
+            for n in L.procs
+            for f in L.files
+            for x in L.blks
+            for g in L.segs
+            for t in L.toks
+        ]
 
 
 @action

@@ -1,13 +1,13 @@
-"""get_user_pages pins on DAX mappings and the device DMA into them.
-"""
+"""get_user_pages pins on DAX mappings and the device DMA into them."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..state import (PTE_RW)
-from ..vocab import And, store, select, when, require, draft, freeze
 from ..kernel import views
+from ..state import PTE_RW
+from ..vocab import And, draft, freeze, require, select, store, when
 from .base import Action, action
 
 
@@ -57,7 +57,7 @@ class Dma(Action):
     def apply(self, m, s):
         L = m.L
         p, t = self.phys, self.token
-        mine = (s[L.pin_holder[p]] == 0) if L.races else True   # not a thread's O_DIRECT pin
+        mine = (s[L.pin_holder[p]] == 0) if L.races else True  # not a thread's O_DIRECT pin
         if not require(And(s[L.pinned[p]] == 1, mine)):
             return None
         d = draft(s)
@@ -66,8 +66,11 @@ class Dma(Action):
             d[L.cache[p][g]] = 0
         pf, pi = s[L.pin_file[p]], s[L.pin_idx[p]]
         for f, x in L.file_blks:
-            when(d, And(pf == f, pi == x),
-                 lambda d, f=f, x=x: [views.wrote(L, d, f, x, g, t) for g in L.segs])
+            when(
+                d,
+                And(pf == f, pi == x),
+                lambda d, f=f, x=x: [views.wrote(L, d, f, x, g, t) for g in L.segs],
+            )
         d[L.pinned[p]] = 0
         d[L.pin_file[p]] = 0
         d[L.pin_idx[p]] = 0

@@ -18,6 +18,7 @@ MMAPLOCK or not, lock the entry before or after ->iomap_begin, recheck the page 
 under the entry lock, unmap before looking for busy pages, drop MMAPLOCK while waiting),
 so a fix and the bug before it are a design pair (:mod:`daxcheck.spec.race_designs`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,13 +27,42 @@ from typing import ClassVar
 from .. import locks
 from ..kernel import dax, views, xfs_iomap
 from ..locks import Need
-from .split import (DONE, LOCK_FIELDS, SPLIT_FAMILIES, SplitOp, WaitCycle, bunmapi_unless_hole,
-                    cycles, drop_locks, split, take_locks, thread_offsets, waits_for)
+from ..state import (
+    EXT_NAMES,
+    HOLE,
+    MM_NONE,
+    MM_PRIVATE,
+    MM_SHARED,
+    MM_SYNC,
+    ORDER_PMD,
+    PTE_ANON,
+    PTE_NONE,
+    PTE_RO,
+    PTE_RW,
+    PTE_ZERO,
+    WRITTEN,
+    XA_EMPTY,
+    XA_PFN,
+    XA_ZERO,
+    FieldSpec,
+)
+from ..vocab import And, If, Not, Or, draft, require, select, store, when
 from .common import per_mapping
-from ..state import (EXT_NAMES, FieldSpec, HOLE, WRITTEN, MM_NONE, MM_PRIVATE,
-                    MM_SHARED, MM_SYNC, PTE_RO, PTE_NONE,
-                    PTE_RW, PTE_ANON, PTE_ZERO, ORDER_PMD, XA_EMPTY, XA_ZERO, XA_PFN)
-from ..vocab import And, Or, Not, If, select, store, when, require, draft
+from .split import (
+    DONE,
+    LOCK_FIELDS,
+    SPLIT_FAMILIES,
+    SplitOp,
+    WaitCycle,
+    bunmapi_unless_hole,
+    cycles,
+    drop_locks,
+    split,
+    take_locks,
+    thread_offsets,
+    waits_for,
+)
+
 
 # ============================================================================ page faults
 @split
@@ -55,8 +85,12 @@ class DaxFault(SplitOp):
 
     name: ClassVar[str] = "dax_fault"
     HOLDS: ClassVar[tuple] = ("entry", "mmap-shared")
-    STEPS: ClassVar[tuple] = ("xfs_filemap_fault", "iomap_begin", "finish_fault",
-                              "dax_unlock_entry")
+    STEPS: ClassVar[tuple] = (
+        "xfs_filemap_fault",
+        "iomap_begin",
+        "finish_fault",
+        "dax_unlock_entry",
+    )
     FLAGS: ClassVar[tuple] = ("write",)
     thread: int
     proc: int
@@ -105,11 +139,13 @@ class DaxFault(SplitOp):
         collide = D.dax_pte_fault_pmd_collision(L, s, n, f)
         pk = s[L.pte_kind[n][f][x]]
         if self.write:
-            def cow(d):   # dax_fault_cow_page on the PTE path: no PMD split
+
+            def cow(d):  # dax_fault_cow_page on the PTE path: no PMD split
                 for g in L.segs:
                     d[L.anon[n][f][x][g]] = views.file_view(L, d, f, x, g)
                 d[L.pte_kind[n][f][x]] = PTE_ANON
                 d[L.pte_pfn[n][f][x]] = 0
+
             when(d, And(Not(collide), pk != PTE_ANON), cow)
         else:
             p = s[L.th_pblk[t]]
@@ -119,12 +155,16 @@ class DaxFault(SplitOp):
                 dax.break_pmd(D, L, d, f)
                 shared = D.iomap_f_shared(L, d, f, x, "read")
                 D.dax_insert_entry(L, d, f, x, p, False, shared)
-                d[L.pte_kind[n][f][x]] = 1   # PTE_RO
+                d[L.pte_kind[n][f][x]] = 1  # PTE_RO
                 d[L.pte_pfn[n][f][x]] = p
+
             go = And(Not(collide), pk == PTE_NONE)
             when(d, And(go, written), pfn)
-            when(d, And(go, Not(written)), lambda d: (dax.break_pmd(D, L, d, f),
-                                                      D.dax_load_hole(L, d, n, f, x)))
+            when(
+                d,
+                And(go, Not(written)),
+                lambda d: (dax.break_pmd(D, L, d, f), D.dax_load_hole(L, d, n, f, x)),
+            )
         return d, 3
 
     def dax_unlock_entry(self, m, L, D, s):
@@ -135,8 +175,13 @@ class DaxFault(SplitOp):
     @classmethod
     def op_instances(cls, L, D):
         writes = (False, True) if D.has("mmap_private") else (False,)
-        return [dict(proc=n, file=f, idx=x, write=w) for n in L.procs for f in L.files
-                for x in L.blks for w in writes]
+        return [
+            dict(proc=n, file=f, idx=x, write=w)
+            for n in L.procs
+            for f in L.files
+            for x in L.blks
+            for w in writes
+        ]
 
 
 @split
@@ -174,8 +219,13 @@ class DaxMkwrite(SplitOp):
     def dax_pfn_mkwrite(self, m, L, D, s):
         n, f, x, t = self.proc, self.file, self.idx, self.thread
         mm = s[L.mmap_mode[n][f]]
-        if not require(And(Or(mm == MM_SHARED, mm == MM_SYNC), s[L.pte_kind[n][f][x]] == PTE_RO,
-                           s[L.xa_kind[f][x]] == XA_PFN)):
+        if not require(
+            And(
+                Or(mm == MM_SHARED, mm == MM_SYNC),
+                s[L.pte_kind[n][f][x]] == PTE_RO,
+                s[L.xa_kind[f][x]] == XA_PFN,
+            )
+        ):
             return None
         d = draft(s)
         take_locks(L, d, self._held(D), t)
@@ -221,17 +271,21 @@ class DaxPmdFault(SplitOp):
 
     def huge_fault(self, m, L, D, s):
         n, f, B = self.proc, self.file, len(L.blks)
-        if not require(And(s[L.mmap_mode[n][f]] != MM_NONE, s[L.size[f]] >= B,
-                           views.pmd_ptes_none(L, s, n, f))):
+        if not require(
+            And(s[L.mmap_mode[n][f]] != MM_NONE, s[L.size[f]] >= B, views.pmd_ptes_none(L, s, n, f))
+        ):
             return None
         return draft(s), 1
 
     def finish_pmd(self, m, L, D, s):
         n, f, B = self.proc, self.file, len(L.blks)
         d = draft(s)
-        ok = And(Not(D.xas_find_conflict(L, s, n, f)), s[L.ext_kind[f][0]] == HOLE,
-                 D.iomap_hole_length(L, s, f, 0, B) >= B,
-                 Not(D.dax_pmd_fault_pte_collision(L, s, n, f)))
+        ok = And(
+            Not(D.xas_find_conflict(L, s, n, f)),
+            s[L.ext_kind[f][0]] == HOLE,
+            D.iomap_hole_length(L, s, f, 0, B) >= B,
+            Not(D.dax_pmd_fault_pte_collision(L, s, n, f)),
+        )
 
         def zero(d):
             for x in L.blks:
@@ -242,6 +296,7 @@ class DaxPmdFault(SplitOp):
                 d[L.pte_kind[n][f][x]] = If(none, PTE_ZERO, d[L.pte_kind[n][f][x]])
             d[L.pmd_zero[f]] = 1
             d[L.pmd_map[n][f]] = 1
+
         when(d, ok, zero)
         return d, DONE
 
@@ -272,9 +327,15 @@ class PunchHole(SplitOp):
 
     name: ClassVar[str] = "punch_hole"
     HOLDS: ClassVar[tuple] = ("io-excl", "mmap-excl")
-    STEPS: ClassVar[tuple] = ("xfs_ilock", "dax_layout_busy_page", "xfs_wait_dax_page",
-                              "xfs_relock", "xfs_flush_unmap_range", "xfs_bunmapi",
-                              "xfs_iunlock")
+    STEPS: ClassVar[tuple] = (
+        "xfs_ilock",
+        "dax_layout_busy_page",
+        "xfs_wait_dax_page",
+        "xfs_relock",
+        "xfs_flush_unmap_range",
+        "xfs_bunmapi",
+        "xfs_iunlock",
+    )
     RETRY: ClassVar[frozenset] = frozenset({3})
     NEXT: ClassVar[dict] = {1: (2, 4), 2: (3, 4), 3: (1,)}
     thread: int
@@ -289,7 +350,7 @@ class PunchHole(SplitOp):
 
     def needs(self, D, L, step):
         f, x, t = self.file, self.idx, self.thread
-        if step == 0:     # what xfs_file_fallocate takes: i_rwsem, MMAPLOCK
+        if step == 0:  # what xfs_file_fallocate takes: i_rwsem, MMAPLOCK
             return locks.atomic_needs(D, L, "punch", f, me=t)
         if step == 3:
             return self._mmap(D)
@@ -301,8 +362,9 @@ class PunchHole(SplitOp):
 
     def xfs_ilock(self, m, L, D, s):
         f, x = self.file, self.idx
-        if not require(And(s[L.ext_kind[f][x]] != HOLE,
-                           Not(D.is_iomap_immutable(L, s, f, "punch")))):
+        if not require(
+            And(s[L.ext_kind[f][x]] != HOLE, Not(D.is_iomap_immutable(L, s, f, "punch")))
+        ):
             return None
         d = draft(s)
         take_locks(L, d, self.needs(D, L, 0), self.thread)
@@ -402,13 +464,15 @@ class DioRead(SplitOp):
         plan, ok = xfs_iomap.write_plan(D, L, draft(s), f, x, "fault")
         d = draft(s)
         failed = s[L.th_kind[t]] == 1 if x else False
-        faultable = And(Not(fast), Not(failed), s[L.mmap_mode[n][f]] != MM_NONE,
-                        x < s[L.size[f]], ok)
+        faultable = And(
+            Not(fast), Not(failed), s[L.mmap_mode[n][f]] != MM_NONE, x < s[L.size[f]], ok
+        )
 
         def fault(d):
             xfs_iomap.write_effects(D, L, d, f, x, (), "fault", plan)
-            dax.break_pmd(D, L, d, f)           # grab_mapping_entry's PMD downgrade
+            dax.break_pmd(D, L, d, f)  # grab_mapping_entry's PMD downgrade
             dax.dax_insert_pfn(D, L, d, n, f, x, True)
+
         when(d, faultable, fault)
         p = d[L.pte_pfn[n][f][x]]
         got = And(Not(failed), Or(fast, faultable), select(d, L.pinned, p) == 0)
@@ -418,6 +482,7 @@ class DioRead(SplitOp):
             store(d, L.pin_holder, p, t + 1)
             store(d, L.pin_file, p, f)
             store(d, L.pin_idx, p, x)
+
         when(d, got, pin)
         d[L.th_kind[t]] = If(got, 0, 1)
         return d
@@ -439,9 +504,12 @@ class DioRead(SplitOp):
 
             def write(d, p=p):
                 pf, pi = d[L.pin_file[p]], d[L.pin_idx[p]]
-                for f, x in L.file_blks:   # the DMA wrote the data read (t1) there
-                    when(d, And(pf == f, pi == x),
-                         lambda d, f=f, x=x: [views.wrote(L, d, f, x, g, 1) for g in L.segs])
+                for f, x in L.file_blks:  # the DMA wrote the data read (t1) there
+                    when(
+                        d,
+                        And(pf == f, pi == x),
+                        lambda d, f=f, x=x: [views.wrote(L, d, f, x, g, 1) for g in L.segs],
+                    )
                 for g in L.segs:
                     d[L.media[p][g]] = 1
                     d[L.cache[p][g]] = 0
@@ -449,6 +517,7 @@ class DioRead(SplitOp):
             def unpin(d, p=p):
                 for o in (L.pinned[p], L.pin_holder[p], L.pin_file[p], L.pin_idx[p]):
                     d[o] = 0
+
             when(d, And(mine, dma), write)
             when(d, mine, unpin)
         return d, DONE
@@ -476,8 +545,13 @@ class SetattrSize(SplitOp):
     name: ClassVar[str] = "setattr_size"
     HOLDS: ClassVar[tuple] = ("io-excl", "mmap-excl")
     TH_ARGS: ClassVar[dict] = {"file": "file", "idx": "size"}
-    STEPS: ClassVar[tuple] = ("xfs_ilock", "truncate_setsize", "truncate_pagecache",
-                              "xfs_itruncate_extents", "xfs_iunlock")
+    STEPS: ClassVar[tuple] = (
+        "xfs_ilock",
+        "truncate_setsize",
+        "truncate_pagecache",
+        "xfs_itruncate_extents",
+        "xfs_iunlock",
+    )
     thread: int
     file: int
     size: int
@@ -488,7 +562,7 @@ class SetattrSize(SplitOp):
 
     def needs(self, D, L, step):
         f, t = self.file, self.thread
-        if step == 0:     # what xfs_vn_setattr_size takes: i_rwsem, MMAPLOCK
+        if step == 0:  # what xfs_vn_setattr_size takes: i_rwsem, MMAPLOCK
             return locks.atomic_needs(D, L, "truncate", f, me=t)
         if step == 2:
             return tuple(Need("entry", f, x, t) for x in self._gone(L))
@@ -496,8 +570,9 @@ class SetattrSize(SplitOp):
 
     def xfs_ilock(self, m, L, D, s):
         f = self.file
-        if not require(And(Not(D.is_iomap_immutable(L, s, f, "truncate")),
-                           s[L.size[f]] > self.size)):
+        if not require(
+            And(Not(D.is_iomap_immutable(L, s, f, "truncate")), s[L.size[f]] > self.size)
+        ):
             return None
         d = draft(s)
         take_locks(L, d, self.needs(D, L, 0), self.thread)
@@ -526,7 +601,7 @@ class SetattrSize(SplitOp):
             bunmapi_unless_hole(L, D, s, d, f, x)
         return d, 4
 
-    xfs_iunlock = PunchHole.xfs_iunlock    # drops what xfs_ilock took (needs of step 0)
+    xfs_iunlock = PunchHole.xfs_iunlock  # drops what xfs_ilock took (needs of step 0)
 
     @classmethod
     def op_instances(cls, L, D):
@@ -543,36 +618,98 @@ def _pcs(b):
 
 
 RACE_FIELDS = (
-    FieldSpec("th_op", ("thread",), "meta", _op_names(),
-              "the split operation the kernel thread is in (idle = none)"),
-    FieldSpec("th_pc", ("thread",), "meta", None, "the thread's next step in its operation",
-              _pcs),
-    FieldSpec("th_proc", ("thread",), "meta", None, "the operation's process argument",
-              lambda b: range(b.procs)),
+    FieldSpec(
+        "th_op",
+        ("thread",),
+        "meta",
+        _op_names(),
+        "the split operation the kernel thread is in (idle = none)",
+    ),
+    FieldSpec("th_pc", ("thread",), "meta", None, "the thread's next step in its operation", _pcs),
+    FieldSpec(
+        "th_proc",
+        ("thread",),
+        "meta",
+        None,
+        "the operation's process argument",
+        lambda b: range(b.procs),
+    ),
     FieldSpec("th_file", ("thread",), "meta", "file", "the operation's file argument"),
     FieldSpec("th_idx", ("thread",), "meta", "blk", "the operation's file index argument"),
-    FieldSpec("th_flag", ("thread",), "meta", None, "the operation's flag argument (write)",
-              lambda b: (0, 1)),
-    FieldSpec("th_pblk", ("thread",), "meta", "pblk",
-              "the physical block ->iomap_begin reported to an earlier step"),
-    FieldSpec("th_kind", ("thread",), "meta", EXT_NAMES,
-              "the extent state ->iomap_begin reported to an earlier step"),
-    FieldSpec("xa_lock", ("file", "blk"), "xarray", "holder",
-              "DAX_LOCKED: the thread holding the DAX entry lock (grab_mapping_entry)"),
-    FieldSpec("mmap_excl", ("file",), "meta", "holder",
-              "XFS_MMAPLOCK_EXCL / invalidate_lock held exclusive by"),
-    FieldSpec("io_excl", ("file",), "meta", "holder",
-              "i_rwsem (XFS_IOLOCK_EXCL) held across steps by"),
-    FieldSpec("mmap_shared", ("file", "thread"), "meta", None,
-              "XFS_MMAPLOCK_SHARED / invalidate_lock held shared by the thread",
-              lambda b: (0, 1)),
-    FieldSpec("pin_holder", ("phys",), "page", "holder",
-              "the thread whose get_user_pages pin holds the page (0: a device's or none)"),
+    FieldSpec(
+        "th_flag",
+        ("thread",),
+        "meta",
+        None,
+        "the operation's flag argument (write)",
+        lambda b: (0, 1),
+    ),
+    FieldSpec(
+        "th_pblk",
+        ("thread",),
+        "meta",
+        "pblk",
+        "the physical block ->iomap_begin reported to an earlier step",
+    ),
+    FieldSpec(
+        "th_kind",
+        ("thread",),
+        "meta",
+        EXT_NAMES,
+        "the extent state ->iomap_begin reported to an earlier step",
+    ),
+    FieldSpec(
+        "xa_lock",
+        ("file", "blk"),
+        "xarray",
+        "holder",
+        "DAX_LOCKED: the thread holding the DAX entry lock (grab_mapping_entry)",
+    ),
+    FieldSpec(
+        "mmap_excl",
+        ("file",),
+        "meta",
+        "holder",
+        "XFS_MMAPLOCK_EXCL / invalidate_lock held exclusive by",
+    ),
+    FieldSpec(
+        "io_excl", ("file",), "meta", "holder", "i_rwsem (XFS_IOLOCK_EXCL) held across steps by"
+    ),
+    FieldSpec(
+        "mmap_shared",
+        ("file", "thread"),
+        "meta",
+        None,
+        "XFS_MMAPLOCK_SHARED / invalidate_lock held shared by the thread",
+        lambda b: (0, 1),
+    ),
+    FieldSpec(
+        "pin_holder",
+        ("phys",),
+        "page",
+        "holder",
+        "the thread whose get_user_pages pin holds the page (0: a device's or none)",
+    ),
 )
 """The per-thread and lock fields, in every race design's states (after the shipped
 fields) and in no other design's."""
 
 
-__all__ = ["DONE", "LOCK_FIELDS", "RACE_FIELDS", "SPLIT_FAMILIES", "SplitOp", "WaitCycle",
-           "cycles", "split", "thread_offsets", "waits_for", "DaxFault", "DaxMkwrite",
-           "DaxPmdFault", "PunchHole", "DioRead", "SetattrSize"]
+__all__ = [
+    "DONE",
+    "LOCK_FIELDS",
+    "RACE_FIELDS",
+    "SPLIT_FAMILIES",
+    "SplitOp",
+    "WaitCycle",
+    "cycles",
+    "split",
+    "thread_offsets",
+    "waits_for",
+    "DaxFault",
+    "DaxMkwrite",
+    "DaxPmdFault",
+    "PunchHole",
+    "DioRead",
+    "SetattrSize",
+]

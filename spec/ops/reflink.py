@@ -1,12 +1,13 @@
 """Sharing blocks: FICLONE, FICLONERANGE and FIDEDUPERANGE
 (:func:`~daxcheck.spec.kernel.xfs_reflink.xfs_reflink_remap_blocks`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..vocab import And, require, draft, freeze
+from ..vocab import And, draft, freeze, require
 from .base import Action, action
 
 
@@ -108,9 +109,14 @@ class Dedupe(Action):
     def apply(self, m, s):
         L, D = m.L, m.design
         a, b, n = self.src, self.dst, self.length
-        if not require(And(D.xfs_reflink_remap_prep(L, s, a, b),
-                           self.soff + n <= s[L.size[a]], self.doff + n <= s[L.size[b]],
-                           D.dax_dedupe_file_range_compare(L, s, a, self.soff, b, self.doff, n))):
+        if not require(
+            And(
+                D.xfs_reflink_remap_prep(L, s, a, b),
+                self.soff + n <= s[L.size[a]],
+                self.doff + n <= s[L.size[b]],
+                D.dax_dedupe_file_range_compare(L, s, a, self.soff, b, self.doff, n),
+            )
+        ):
             return None
         d = draft(s)
         D.xfs_reflink_remap_blocks(L, d, a, b, self.soff, self.doff, n, dedupe=True)

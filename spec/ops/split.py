@@ -4,17 +4,18 @@ the :func:`split` registration decorator and :data:`SPLIT_FAMILIES`, the lock he
 step, and the waits-for relation (:func:`waits_for`, :func:`cycles`: the items of
 ``no_deadlock``).  The split operations themselves are in :mod:`.races`.
 """
+
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, fields as dc_fields
+from dataclasses import dataclass
+from dataclasses import fields as dc_fields
 from typing import ClassVar
 
 from .. import locks
 from ..state import HOLE, file_name
-from ..vocab import And, Or, If, when, require, freeze
+from ..vocab import And, If, Or, freeze, require, when
 from .base import Action, action
-
 
 DONE = 0
 """The "next step" of a step that ends its operation (the thread becomes idle)."""
@@ -68,7 +69,7 @@ class SplitOp(Action):
         conds = [s[L.th_op[t]] == self.code()]
         for a, o in (("proc", L.th_proc), ("file", L.th_file), ("idx", L.th_idx)):
             conds.append(s[o[t]] == self._arg(a))
-        for i, a in enumerate(self.FLAGS):
+        for _i, a in enumerate(self.FLAGS):
             conds.append(s[L.th_flag[t]] == (1 if getattr(self, a) else 0))
         return And(*conds)
 
@@ -135,8 +136,7 @@ class SplitOp(Action):
         step stays disabled until ``u`` drops it (the partial-order reduction's test).  A
         pin is not such a lock (whether the page under an entry is pinned also changes
         with the entry), so a wait for a pin never counts."""
-        return Or(*[n.blocked_by(L, s, u) for n in self.needs(D, L, self.step)
-                    if n.kind != "pin"])
+        return Or(*[n.blocked_by(L, s, u) for n in self.needs(D, L, self.step) if n.kind != "pin"])
 
     def describe(self) -> str:
         """As :meth:`Action.describe`, with the step shown by name."""
@@ -174,14 +174,26 @@ class SplitOp(Action):
 
     @classmethod
     def instances(cls, L, D):
-        return [cls(thread=t, step=i, **args) for t in L.threads
-                for args in cls.op_instances(L, D) for i in range(len(cls.STEPS))]
+        return [
+            cls(thread=t, step=i, **args)
+            for t in L.threads
+            for args in cls.op_instances(L, D)
+            for i in range(len(cls.STEPS))
+        ]
 
 
 def thread_offsets(L, t):
     """The state offsets of thread ``t``'s program counter, arguments and locals."""
-    return (L.th_op[t], L.th_pc[t], L.th_proc[t], L.th_file[t], L.th_idx[t], L.th_flag[t],
-            L.th_pblk[t], L.th_kind[t])
+    return (
+        L.th_op[t],
+        L.th_pc[t],
+        L.th_proc[t],
+        L.th_file[t],
+        L.th_idx[t],
+        L.th_flag[t],
+        L.th_pblk[t],
+        L.th_kind[t],
+    )
 
 
 def take_locks(L, d, needs, t):
@@ -216,8 +228,14 @@ def waits_for(model):
             by_thread.setdefault(a.thread, []).append(a)
 
     def W(L, s, t, u):
-        return Or(*[And(a.at(L, s), a.blocked_by(D, L, s, u))
-                    for a in by_thread.get(t, ()) if a.step > 0 and a.needs(D, L, a.step)])
+        return Or(
+            *[
+                And(a.at(L, s), a.blocked_by(D, L, s, u))
+                for a in by_thread.get(t, ())
+                if a.step > 0 and a.needs(D, L, a.step)
+            ]
+        )
+
     return W
 
 

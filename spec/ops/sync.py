@@ -1,14 +1,14 @@
-"""Durability requests: fdatasync, fsync, msync(MS_SYNC) (xfs_file_fsync).
-"""
+"""Durability requests: fdatasync, fsync, msync(MS_SYNC) (xfs_file_fsync)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..state import MM_SHARED, MM_SYNC
-from ..vocab import Or, when, require, draft, freeze
-from ..kernel import views
 from .. import locks
+from ..kernel import views
+from ..state import MM_SHARED, MM_SYNC
+from ..vocab import Or, draft, freeze, require, when
 from .base import Action, action
 
 
