@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from daxcheck.spec.ops.races import SplitOp, cycles
-from daxcheck.spec.state import HOLE, WRITTEN, XA_PFN, PTE_NONE, PTE_RO, PTE_RW, PTE_ZERO, PG_NULL, PG_SHARED, ORDER_PMD, file_name, token_name
+from daxcheck.spec.state import (HOLE, ORDER_PMD, PG_NULL, PG_SHARED, PTE_NONE, PTE_RO, PTE_RW,
+                                 PTE_ZERO, WRITTEN, XA_PFN, file_name, token_name)
 
 from .codec import hex_excerpt
 from .pmem import BLOCK, LINE, MAX_ENUM

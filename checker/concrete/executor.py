@@ -37,6 +37,7 @@ from daxcheck.spec.ops import Crash
 from daxcheck.spec.state import (HOLE, PTE_ANON, PTE_NONE, PTE_ZERO, STALE, UNWRITTEN, WRITTEN,
                                  XA_PFN, token_name)
 
+from ..trace import TraceError
 from .checks import FINAL_CHECKS, MAX_DETAILS, CrashCheck, crash_point
 from .codec import LINES_PER_SEG, SEG_BYTES, Codec, LineInfo, hex_excerpt
 from .ops.crash import CrashOps
@@ -49,7 +50,6 @@ from .ops.races import RacesOps
 from .ops.reflink import ReflinkOps
 from .ops.sync import SyncOps
 from .pmem import BLOCK, LINE, PmemBuffer, PmemError
-from ..trace import TraceError
 
 DURABILITY_PROPS = frozenset({"durable_after_sync", "no_stale_data_after_crash"})
 """Properties about what a crash leaves: checked on the crash images of a crash added at

@@ -1,4 +1,6 @@
-"""The concrete executor's byte-level effects of a power failure and a cache-line eviction (spec/ops/crash.py).
+"""The concrete executor's byte-level effects of the ``crash`` family (spec/ops/crash.py).
+
+The family: a power failure and a cache-line eviction.
 
 :class:`CrashOps` is a mixin of :class:`~daxcheck.checker.concrete.executor.ConcreteExecutor`:
 one ``_do_<action name>(a, s, ns)`` method per action of the family (``a`` the action,

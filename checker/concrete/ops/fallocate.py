@@ -1,4 +1,6 @@
-"""The concrete executor's byte-level effects of fallocate(2) modes, sealing, hole punch and truncate (spec/ops/fallocate.py).
+"""The concrete executor's byte-level effects of the ``fallocate`` family (spec/ops/fallocate.py).
+
+The family: fallocate(2) modes, sealing, hole punch and truncate.
 
 :class:`FallocateOps` is a mixin of :class:`~daxcheck.checker.concrete.executor.ConcreteExecutor`:
 one ``_do_<action name>(a, s, ns)`` method per action of the family (``a`` the action,

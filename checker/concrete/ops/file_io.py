@@ -1,4 +1,6 @@
-"""The concrete executor's byte-level effects of write(2) and read(2) (spec/ops/file_io.py).
+"""The concrete executor's byte-level effects of the ``file_io`` family (spec/ops/file_io.py).
+
+The family: write(2) and read(2).
 
 :class:`FileIoOps` is a mixin of :class:`~daxcheck.checker.concrete.executor.ConcreteExecutor`:
 one ``_do_<action name>(a, s, ns)`` method per action of the family (``a`` the action,
@@ -7,7 +9,6 @@ one ``_do_<action name>(a, s, ns)`` method per action of the family (``a`` the a
 executor's data primitives (``seg_off``, ``_begin_write``, ``_writeback_entry``, ...).
 """
 from __future__ import annotations
-
 
 
 class FileIoOps:

@@ -1,4 +1,6 @@
-"""The concrete executor's byte-level effects of the per-inode DAX flag and inode eviction (spec/ops/inode.py).
+"""The concrete executor's byte-level effects of the ``inode`` family (spec/ops/inode.py).
+
+The family: the per-inode DAX flag and inode eviction.
 
 :class:`InodeOps` is a mixin of :class:`~daxcheck.checker.concrete.executor.ConcreteExecutor`:
 one ``_do_<action name>(a, s, ns)`` method per action of the family (``a`` the action,
@@ -7,7 +9,6 @@ one ``_do_<action name>(a, s, ns)`` method per action of the family (``a`` the a
 executor's data primitives (``seg_off``, ``_begin_write``, ``_writeback_entry``, ...).
 """
 from __future__ import annotations
-
 
 
 class InodeOps:

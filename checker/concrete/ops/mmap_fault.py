@@ -1,4 +1,6 @@
-"""The concrete executor's byte-level effects of mmap(2), munmap(2), faults through a mapping, stores and cache flushes (spec/ops/mmap_fault.py).
+"""The concrete executor's byte-level effects of the ``mmap_fault`` family (spec/ops/mmap_fault.py).
+
+The family: mmap(2), munmap(2), faults through a mapping, stores and cache flushes.
 
 :class:`MmapFaultOps` is a mixin of :class:`~daxcheck.checker.concrete.executor.ConcreteExecutor`:
 one ``_do_<action name>(a, s, ns)`` method per action of the family (``a`` the action,
@@ -8,7 +10,7 @@ executor's data primitives (``seg_off``, ``_begin_write``, ``_writeback_entry``,
 """
 from __future__ import annotations
 
-from daxcheck.spec.state import PTE_ANON, MM_SYNC, MM_PRIVATE
+from daxcheck.spec.state import MM_PRIVATE, MM_SYNC, PTE_ANON
 
 from ..pmem import BLOCK
 

@@ -1,4 +1,6 @@
-"""The concrete executor's byte-level effects of page pins (get_user_pages) and device DMA into pinned pages (spec/ops/pins.py).
+"""The concrete executor's byte-level effects of the ``pins`` family (spec/ops/pins.py).
+
+The family: page pins (get_user_pages) and device DMA into pinned pages.
 
 :class:`PinsOps` is a mixin of :class:`~daxcheck.checker.concrete.executor.ConcreteExecutor`:
 one ``_do_<action name>(a, s, ns)`` method per action of the family (``a`` the action,
@@ -7,7 +9,6 @@ one ``_do_<action name>(a, s, ns)`` method per action of the family (``a`` the a
 executor's data primitives (``seg_off``, ``_begin_write``, ``_writeback_entry``, ...).
 """
 from __future__ import annotations
-
 
 
 class PinsOps:

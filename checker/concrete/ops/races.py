@@ -1,4 +1,6 @@
-"""The concrete executor's byte-level effects of the split race steps of issue 11 (spec/ops/races.py).
+"""The concrete executor's byte-level effects of the ``races`` family (spec/ops/races.py).
+
+The family: the split race steps of issue 11.
 
 :class:`RacesOps` is a mixin of :class:`~daxcheck.checker.concrete.executor.ConcreteExecutor`:
 one ``_do_<action name>(a, s, ns)`` method per action of the family (``a`` the action,

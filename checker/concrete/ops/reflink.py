@@ -1,4 +1,6 @@
-"""The concrete executor's byte-level effects of FICLONE, FICLONERANGE and FIDEDUPERANGE (spec/ops/reflink.py).
+"""The concrete executor's byte-level effects of the ``reflink`` family (spec/ops/reflink.py).
+
+The family: FICLONE, FICLONERANGE and FIDEDUPERANGE.
 
 :class:`ReflinkOps` is a mixin of :class:`~daxcheck.checker.concrete.executor.ConcreteExecutor`:
 one ``_do_<action name>(a, s, ns)`` method per action of the family (``a`` the action,

@@ -1,4 +1,6 @@
-"""The concrete executor's byte-level effects of fdatasync(2), fsync(2) and msync(2) (spec/ops/sync.py).
+"""The concrete executor's byte-level effects of the ``sync`` family (spec/ops/sync.py).
+
+The family: fdatasync(2), fsync(2) and msync(2).
 
 :class:`SyncOps` is a mixin of :class:`~daxcheck.checker.concrete.executor.ConcreteExecutor`:
 one ``_do_<action name>(a, s, ns)`` method per action of the family (``a`` the action,
@@ -7,7 +9,6 @@ one ``_do_<action name>(a, s, ns)`` method per action of the family (``a`` the a
 executor's data primitives (``seg_off``, ``_begin_write``, ``_writeback_entry``, ...).
 """
 from __future__ import annotations
-
 
 
 class SyncOps:

@@ -16,18 +16,8 @@ from .. import ops as D
 from ..kernel import BLOCK
 from ..ops import SEG, Discard, Mismatch, Op, OracleError, Skip
 from .guest import CommandError
-from .shadows import (
-    FALLOC_PUNCH,
-    PIN_CORE,
-    PIN_TIME,
-    REFUSED_SHIFT_LOGS_CORE,
-    GuestCtx,
-    errname,
-    fsync_step,
-    guest_call,
-    pin_inode,
-    remapped,
-)
+from .shadows import (FALLOC_PUNCH, PIN_CORE, PIN_TIME, REFUSED_SHIFT_LOGS_CORE, GuestCtx, errname,
+                      fsync_step, guest_call, pin_inode, remapped)
 
 
 class _LogsInodeCore:

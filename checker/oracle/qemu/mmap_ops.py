@@ -12,26 +12,14 @@ from itertools import combinations
 from ....spec import ops as A
 from ....spec.kernel.views import load_view
 from ....spec.kernel.xfs_log import inode_meta_dirty
-from ....spec.state import MM_NONE, MM_PRIVATE, MM_SYNC, PTE_ANON, PTE_NONE, PTE_RW, SEGS, file_name
+from ....spec.state import (MM_NONE, MM_PRIVATE, MM_SYNC, PTE_ANON, PTE_NONE, PTE_RW, SEGS,
+                            file_name)
 from .. import ops as D
 from ..kernel import BLOCK
 from ..ops import SEG, Mismatch, Op, OracleError, Skip
 from .guest import CommandError
-from .shadows import (
-    MAP_KINDS,
-    PIN_CORE,
-    PIN_TIME,
-    SIGBUS,
-    GuestCtx,
-    errname,
-    force_if_pinned,
-    fsync_step,
-    guest_call,
-    pin_inode,
-    seg_names,
-    seg_summary,
-    skip_if_unsure,
-)
+from .shadows import (MAP_KINDS, PIN_CORE, PIN_TIME, SIGBUS, GuestCtx, errname, force_if_pinned,
+                      fsync_step, guest_call, pin_inode, seg_names, seg_summary, skip_if_unsure)
 
 
 @dataclass(frozen=True)
