@@ -26,7 +26,7 @@ from daxcheck.properties import PropertyFileError, load_properties_file
 from daxcheck.supervisor import phase
 from daxcheck.userfile import GIVEN, LOADED, file_sha256
 
-from .concrete.executor import _FINAL_CHECKS, DURABILITY_PROPS, RefinementError, replay_concrete
+from .concrete.executor import DURABILITY_PROPS, FINAL_CHECKS, RefinementError, replay_concrete
 from .engine import Budget
 from .replay import replay_spec
 from .results import FAILURES_DIR, HOLDS, INCOMPLETE, VIOLATED  # noqa: F401 (re-exported)
@@ -391,7 +391,7 @@ def byte_checked(prop: str) -> bool:
     """Whether property ``prop`` has a byte-level check on pmem (a final-state check or a
     crash-image check); a user's invariant has none, so its counterexample is gated by
     the spec replay and the refinement check alone."""
-    return prop in _FINAL_CHECKS or prop in DURABILITY_PROPS
+    return prop in FINAL_CHECKS or prop in DURABILITY_PROPS
 
 
 def compute(names, designs, props, budget=None, progress=None) -> list:

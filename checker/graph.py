@@ -14,6 +14,8 @@ from pathlib import Path
 
 import networkx as nx
 
+from daxcheck.fileio import InputFileError, atomic_write, check_destination
+
 
 class GraphError(ValueError):
     """Too many states for a graph export, an unknown file type or an unwritable file;
@@ -76,7 +78,6 @@ def write_graph(g, path, force: bool = False) -> None:
     if p.suffix not in (".graphml", ".dot"):
         raise GraphError(f"{path}: unknown graph format {p.suffix or '(none)'} "
                          f"(use .graphml or .dot)")
-    from daxcheck.fileio import InputFileError, atomic_write, check_destination
     try:
         if check_destination(p) and not force:
             raise GraphError(f"{path} exists (use --force to overwrite it)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 
-from daxcheck.spec.state import _fmt_index as index_name
+from daxcheck.spec.state import fmt_index as index_name
 
 
 class TraceError(ValueError):

@@ -25,6 +25,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from daxcheck.properties import lookup
+from daxcheck.spec.designs import DESIGNS
+from daxcheck.spec.model import DaxModel
+from daxcheck.usercode import guard_design
+from daxcheck.userfile import provenance
 
 from .results import did_you_mean
 from .trace import Trace, TraceError, check_design_settings, read_itf, recorded_path
@@ -62,7 +66,6 @@ def replay_spec(path, designs=None, on_design=None) -> SpecReplay:
     or tampered file, a file without an integrity checksum replayed without ``on_design``,
     an unknown design, or a property that is not registered (load the user's file
     first)."""
-    from daxcheck.spec.designs import DESIGNS
     designs = DESIGNS if designs is None else designs
     recorded, model, doc = read_itf(path, designs)
     if on_design is None and not recorded.verified:
@@ -89,13 +92,25 @@ def replay_spec(path, designs=None, on_design=None) -> SpecReplay:
             raise TraceError(f"unknown design {on_design!r} for --design"
                              f"{did_you_mean(on_design, designs)} (valid: {', '.join(designs)})")
         if on_design != model.design.name:
-            from daxcheck.spec.model import DaxModel
-            from daxcheck.usercode import guard_design
             notes.append(f"recorded on design {model.design.name}, replayed on {on_design}")
             model = DaxModel(guard_design(designs[on_design]), recorded.bounds)
         if not recorded.verified:
             notes.append("the file has no integrity checksum: its actions are replayed as "
                          "they stand")
+    acts, states, disabled, disabled_step, divergence = _rerun(recorded, model, notes)
+    s = states[-1]
+    L = model.L
+    trace = Trace(model.design.name, name, model.bounds, acts, states, recorded.meta)
+    reproduced = disabled is None and not prop.holds(L, s)
+    return SpecReplay(trace, model, name, reproduced, disabled, divergence, notes,
+                      disabled_step, bool(changed))
+
+
+def _rerun(recorded: Trace, model, notes: list):
+    """Re-execute ``recorded``'s actions on ``model`` from its initial state, appending to
+    ``notes`` why a step is outside the design's scope.  Returns ``(actions, states,
+    disabled step number or None, disabled action's description or None, first divergence
+    from the recorded states or None)`` (divergence only on the recorded design)."""
     L = model.L
     s = model.init_states()[0]
     states, acts = [s], []
@@ -119,10 +134,7 @@ def replay_spec(path, designs=None, on_design=None) -> SpecReplay:
         if same_design and divergence is None and recorded.states[n] != ns:
             divergence = _diff(L, n, recorded.states[n], ns)
         s = ns
-    trace = Trace(model.design.name, name, model.bounds, acts, states, recorded.meta)
-    reproduced = disabled is None and not prop.holds(L, s)
-    return SpecReplay(trace, model, name, reproduced, disabled, divergence, notes,
-                      disabled_step, bool(changed))
+    return acts, states, disabled, disabled_step, divergence
 
 
 def _property_file_changed(meta: dict, name: str, base) -> str | None:
@@ -130,7 +142,6 @@ def _property_file_changed(meta: dict, name: str, base) -> str | None:
     ``#meta.user_files`` records that path (relative to the trace's folder ``base``, or
     absolute in older files) with another SHA-256 (the user loaded the file as it is now);
     else None."""
-    from daxcheck.userfile import provenance
     rec = provenance("properties", name) or provenance("lemmas", name)
     if rec is None:
         return None

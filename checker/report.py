@@ -7,7 +7,6 @@ import os
 import shlex
 import textwrap
 import time
-from pathlib import Path
 
 from rich import box
 from rich.console import Console
@@ -208,6 +207,15 @@ def run_summary(checks, prop_names, differences, written, user_flags=(), out_dir
     if not files and not any(c.traces for c in checks):
         out.append(("dim", "next: daxcheck list properties   (what each property means)"))
         return out
+    return out + _next_commands(checks, written, files, bad, user_flags)
+
+
+def _next_commands(checks, written, files, bad, user_flags) -> list:
+    """The "next:" lines of :func:`run_summary` (``[(rich style, plain line)]``): the first
+    trace (of an unexpected design if any) as ``t=TRACE``, then view, replay, check
+    --design and list properties, with ``user_flags`` where they are needed; ``bad``: the
+    designs with unexpected results."""
+    out = []
     first = next((written[k] for k in written if k[0] in bad), files[0] if files else None)
     q = " ".join(shlex.quote(x) for x in user_flags)
     out.append(("bold", "next:"))
@@ -218,7 +226,7 @@ def run_summary(checks, prop_names, differences, written, user_flags=(), out_dir
                         f"   (re-run it on the spec and on pmem bytes)"))
     design = next((c.result.design for c in checks if c.result.design in bad), None) or \
         next((c.result.design for c in checks if c.traces), None)
-    if design and n > 1:
+    if design and len(checks) > 1:
         out.append(("", f"  daxcheck check --design {shlex.quote(design)}"
                         f"{' ' + q if q else ''}   (its traces step by step)"))
     out.append(("", f"  daxcheck list properties{' ' + q if q else ''}"

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import difflib
-
 from dataclasses import dataclass, field
+
+from daxcheck.properties import LEMMAS, PROPERTIES
+from daxcheck.spec.state import file_name, fmt_index
 
 EXIT_OK = 0
 """Every property holds within the bound (TLC: 0)."""
@@ -135,7 +137,6 @@ def fmt_item(item, dims=None) -> str:
     named by its dimension, a block or segment attached to the file before it (``P0 a[1]``,
     ``a[0].s1``, ``p2``).  Without: guessed from the shape, as the shipped domains have it
     (a pmem page ``p1``, a file block ``a[0]``, a segment ``a[0].s1``)."""
-    from daxcheck.spec.state import _fmt_index, file_name
     if dims is not None:
         comps = item if isinstance(item, tuple) else (item,)
         if len(comps) == len(dims) and all(isinstance(c, int) for c in comps):
@@ -146,7 +147,7 @@ def fmt_item(item, dims=None) -> str:
                 elif d == "seg" and parts:
                     parts[-1] += f".s{i}"
                 else:
-                    parts.append(_fmt_index(d, i) if d != "blk" else f"blk {i}")
+                    parts.append(fmt_index(d, i) if d != "blk" else f"blk {i}")
             return " ".join(parts)
     if isinstance(item, int):
         return f"p{item}"
@@ -161,7 +162,6 @@ def item_dims(prop_name: str, L):
     ones it declares (``dims=``), else those of the layout domain its ``each=`` returns
     (``L.file_blk_segs`` -> file, blk, seg; ``L.file_blks``; ``L.phys``; ``L.files``;
     ``L.procs``), else None (unknown: :func:`fmt_item` guesses)."""
-    from daxcheck.properties import LEMMAS, PROPERTIES
     p = PROPERTIES.get(prop_name) or LEMMAS.get(prop_name)
     if p is None or p.each is None:
         return None

@@ -17,7 +17,13 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+from daxcheck.fileio import InputFileError, atomic_write, read_head
+from daxcheck.properties import lookup
 from daxcheck.spec.state import file_name
+
+from .replay import check_states
+from .results import fmt_items
+from .trace import TraceError, check_design_settings, read_itf
 
 _CSS = """
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;background:#fff}
@@ -83,34 +89,59 @@ def _changed_keys(L, prev, s) -> set:
     return out
 
 
+_ROW = 40
+"""The height of one row of boxes in the drawing (SVG pixels)."""
+_XS = {"file": 10, "ext": 120, "pmem": 430, "pte": 760}
+"""The x position of each column of the drawing (SVG pixels)."""
+
+
+class _Svg:
+    """The elements of one SVG drawing, with the boxes a step changed and the failing
+    items' boxes marked."""
+
+    def __init__(self, changed, failing):
+        self.out, self.changed, self.failing = [], changed, failing
+
+    def box(self, x, y, w, h, cls, key, lines):
+        c = cls + (" changed" if key in self.changed else "") + \
+            (" failing" if key in self.failing else "")
+        self.out.append(f'<rect class="box {c}" x="{x}" y="{y}" width="{w}" height="{h}" rx="4"/>')
+        for i, t in enumerate(lines):
+            self.out.append(f'<text x="{x + 5}" y="{y + 13 + i * 12}">{html.escape(t)}</text>')
+
+
 def draw_state(L, s, changed=frozenset(), failing=frozenset()) -> str:
-    """An SVG drawing of state ``s``: files → extents → pmem blocks ← page tables."""
+    """An SVG drawing of state ``s``: files → extents → pmem blocks ← page tables.
+    ``changed`` and ``failing`` hold box keys (:func:`_item_keys`) drawn yellow and
+    outlined red."""
     B = L.bounds
-    row = 40
-    xs = {"file": 10, "ext": 120, "pmem": 430, "pte": 760}
     rows_ext = [(f, x) for f in range(B.files) for x in range(B.blocks)]
     ptes = [(n, f, x) for n in range(B.procs) for f in range(B.files) for x in range(B.blocks)
             if _show(L, s, "pte_kind", n, f, x) not in ("none", "?")]
-    height = max(len(rows_ext), B.phys + 1, len(ptes), 1) * row + 30
-    y_ext = {fx: 20 + i * row for i, fx in enumerate(rows_ext)}
-    y_p = {b: 20 + b * row for b in range(B.phys)}
-    y_zero = 20 + B.phys * row
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="1020" height="{height}" '
-           f'viewBox="0 0 1020 {height}"><defs><marker id="ah" viewBox="0 0 10 10" refX="10" '
-           f'refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
-           f'<path d="M0,0 L10,5 L0,10 z"/></marker></defs>']
+    height = max(len(rows_ext), B.phys + 1, len(ptes), 1) * _ROW + 30
+    y_ext = {fx: 20 + i * _ROW for i, fx in enumerate(rows_ext)}
+    y_p = {b: 20 + b * _ROW for b in range(B.phys)}
+    svg = _Svg(changed, failing)
+    svg.out.append(f'<svg xmlns="http://www.w3.org/2000/svg" width="1020" height="{height}" '
+                   f'viewBox="0 0 1020 {height}"><defs><marker id="ah" viewBox="0 0 10 10" '
+                   f'refX="10" refY="5" markerWidth="7" markerHeight="7" '
+                   f'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"/></marker></defs>')
+    _draw_files(svg, L, s, y_ext, y_p)
+    _draw_pmem(svg, L, s, y_p, ptes)
+    _draw_ptes(svg, L, s, y_p, ptes)
+    svg.out.append("</svg>")
+    return "".join(svg.out)
 
-    def box(x, y, w, h, cls, key, lines):
-        c = cls + (" changed" if key in changed else "") + (" failing" if key in failing else "")
-        out.append(f'<rect class="box {c}" x="{x}" y="{y}" width="{w}" height="{h}" rx="4"/>')
-        for i, t in enumerate(lines):
-            out.append(f'<text x="{x + 5}" y="{y + 13 + i * 12}">{html.escape(t)}</text>')
 
+def _draw_files(svg: _Svg, L, s, y_ext, y_p) -> None:
+    """The file boxes, one extent box per file block (with its xarray entry), and the
+    arrows file → extent → pmem block."""
+    B = L.bounds
     for f in range(B.files):
         ys = [y_ext[(f, x)] for x in range(B.blocks)]
         extra = " sealed" if _get(L, s, "sealed", f) == 1 else ""
-        box(xs["file"], ys[0], 90, ys[-1] - ys[0] + 32, "file", ("f", f),
-            [f"file {file_name(f)}", f"size {_get(L, s, 'size', f)}{extra}"])
+        svg.box(_XS["file"], ys[0], 90, ys[-1] - ys[0] + 32, "file", ("f", f),
+                [f"file {file_name(f)}", f"size {_get(L, s, 'size', f)}{extra}"])
     for (f, x), y in y_ext.items():
         kind = _show(L, s, "ext_kind", f, x)
         xa = _show(L, s, "xa_kind", f, x)
@@ -118,37 +149,47 @@ def draw_state(L, s, changed=frozenset(), failing=frozenset()) -> str:
             xa += " " + _show(L, s, "xa_pfn", f, x)
         if _get(L, s, "xa_dirty", f, x) == 1:
             xa += " dirty"
-        box(xs["ext"], y, 220, 32, "ext", ("x", f, x),
-            [f"{file_name(f)}[{x}] {kind}" + (f" @{_show(L, s, 'ext_pblk', f, x)}"
-                                             if kind != "hole" else ""),
-             f"xarray: {xa}; journal {_show(L, s, 'jext_kind', f, x)}"])
-        out.append(f'<line class="arrow" x1="{xs["file"] + 90}" y1="{y + 16}" x2="{xs["ext"]}" '
-                   f'y2="{y + 16}"/>')
+        svg.box(_XS["ext"], y, 220, 32, "ext", ("x", f, x),
+                [f"{file_name(f)}[{x}] {kind}" + (f" @{_show(L, s, 'ext_pblk', f, x)}"
+                                                 if kind != "hole" else ""),
+                 f"xarray: {xa}; journal {_show(L, s, 'jext_kind', f, x)}"])
+        svg.out.append(f'<line class="arrow" x1="{_XS["file"] + 90}" y1="{y + 16}" '
+                       f'x2="{_XS["ext"]}" y2="{y + 16}"/>')
         if kind != "hole":
             b = _get(L, s, "ext_pblk", f, x)
             cls = "arrow" + (" unwritten" if kind == "unwritten" else "")
-            out.append(f'<path class="{cls}" d="M{xs["ext"] + 220},{y + 16} C{xs["ext"] + 270},'
-                       f'{y + 16} {xs["pmem"] - 50},{y_p[b] + 16} {xs["pmem"]},{y_p[b] + 16}"/>')
+            svg.out.append(f'<path class="{cls}" d="M{_XS["ext"] + 220},{y + 16} '
+                           f'C{_XS["ext"] + 270},{y + 16} {_XS["pmem"] - 50},{y_p[b] + 16} '
+                           f'{_XS["pmem"]},{y_p[b] + 16}"/>')
+
+
+def _draw_pmem(svg: _Svg, L, s, y_p, ptes) -> None:
+    """One box per pmem block (refcount, page->mapping, media and dirty cache per
+    segment), and the zero page when a PTE maps it."""
     for b, y in y_p.items():
         segs = " ".join(f"s{g}={_show(L, s, 'media', b, g)}" for g in range(len(L.segs)))
         dirty = " ".join(f"s{g}={_show(L, s, 'cache', b, g)}" for g in range(len(L.segs))
                          if _get(L, s, "cache", b, g, default=0) != 0)
-        box(xs["pmem"], y, 260, 32, "pmem", ("p", b),
-            [f"p{b} ref={_get(L, s, 'refcount', b)} mapping={_show(L, s, 'page_mapping', b)}",
-             f"media {segs}" + (f" cache {dirty}" if dirty else "")])
+        svg.box(_XS["pmem"], y, 260, 32, "pmem", ("p", b),
+                [f"p{b} ref={_get(L, s, 'refcount', b)} mapping={_show(L, s, 'page_mapping', b)}",
+                 f"media {segs}" + (f" cache {dirty}" if dirty else "")])
     if any(_show(L, s, "pte_kind", *t) == "zero" for t in ptes):
-        box(xs["pmem"], y_zero, 260, 26, "zero", ("z",), ["zero page"])
+        svg.box(_XS["pmem"], 20 + L.bounds.phys * _ROW, 260, 26, "zero", ("z",), ["zero page"])
+
+
+def _draw_ptes(svg: _Svg, L, s, y_p, ptes) -> None:
+    """One box per present PTE ``(proc, file, block)`` with an arrow to its pfn or the
+    zero page."""
+    y_zero = 20 + L.bounds.phys * _ROW
     for i, (n, f, x) in enumerate(ptes):
-        y = 20 + i * row
+        y = 20 + i * _ROW
         kind = _show(L, s, "pte_kind", n, f, x)
-        box(xs["pte"], y, 200, 32, "pte", ("t", n, f, x),
-            [f"P{n} page table", f"{file_name(f)}[{x}] {kind}"
-             + (f" -> {_show(L, s, 'pte_pfn', n, f, x)}" if kind != "zero" else "")])
+        svg.box(_XS["pte"], y, 200, 32, "pte", ("t", n, f, x),
+                [f"P{n} page table", f"{file_name(f)}[{x}] {kind}"
+                 + (f" -> {_show(L, s, 'pte_pfn', n, f, x)}" if kind != "zero" else "")])
         ty = y_zero + 13 if kind == "zero" else y_p[_get(L, s, "pte_pfn", n, f, x)] + 16
-        out.append(f'<path class="ptearrow" d="M{xs["pte"]},{y + 16} C{xs["pte"] - 40},{y + 16} '
-                   f'{xs["pmem"] + 300},{ty} {xs["pmem"] + 260},{ty}"/>')
-    out.append("</svg>")
-    return "".join(out)
+        svg.out.append(f'<path class="ptearrow" d="M{_XS["pte"]},{y + 16} C{_XS["pte"] - 40},'
+                       f'{y + 16} {_XS["pmem"] + 300},{ty} {_XS["pmem"] + 260},{ty}"/>')
 
 
 def _changes(L, prev, s) -> str:
@@ -165,7 +206,6 @@ def render_html(trace, model, failing_items=()) -> str:
     """The HTML page of ``trace`` (a :class:`~daxcheck.checker.trace.Trace`) in ``model``;
     ``failing_items`` are the property's failing items in the last state (pages as ints,
     file blocks/segments as tuples)."""
-    from .results import fmt_items
     L = model.L
     failing = set()
     for it in failing_items:
@@ -203,9 +243,6 @@ def write_view(trace_path, out_path, force: bool = False) -> int:
     are not the spec's successors or whose property holds in its final state, and
     FileExistsError when
     ``out_path`` exists and is not a daxcheck page (unless ``force``)."""
-    from daxcheck.properties import lookup
-    from .replay import check_states
-    from .trace import TraceError, check_design_settings, read_itf
     trace, model, doc = read_itf(trace_path)
     check_design_settings(str(trace_path), doc["#meta"], model.design)
     check_states(trace_path, trace, model)     # never draw states the spec does not compute
@@ -220,7 +257,6 @@ def write_view(trace_path, out_path, force: bool = False) -> int:
                 raise TraceError(f"{trace_path}: the trace does not match the spec: "
                                  f"#meta.property {trace.prop} holds in its final state")
             items = [i for i in prop.failing_items(model.L, trace.states[-1]) if i is not None]
-    from daxcheck.fileio import InputFileError, atomic_write, read_head
     page = render_html(trace, model, items)
     p = Path(out_path)
     try:

@@ -17,6 +17,11 @@ from __future__ import annotations
 
 import pytest
 
+# The imports of daxcheck.testing and daxcheck.registries below stay inside the functions on
+# purpose: pytest imports this plugin (entry point pytest11) at the startup of every test
+# session of every project that has daxcheck installed, and those modules load the spec, the
+# designs and the engines.  tests/test_imports.py allows exactly these lazy imports.
+
 
 class DaxcheckFixture:
     """What the ``daxcheck`` fixture yields: :meth:`check_design` and the user-file

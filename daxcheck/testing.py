@@ -16,7 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from daxcheck.checker.explicit import Budget
+from daxcheck.checker.gate import expect_differences
+from daxcheck.checker.runner import (InputError, load_designs_file, make_model, pick,
+                                     pick_properties, run_check)
+from daxcheck.properties import Property, load_properties_file
 from daxcheck.registries import isolated
+from daxcheck.spec.designs import DESIGNS
 
 __all__ = ["DesignCheck", "check_design", "isolated", "load_designs", "load_properties"]
 
@@ -71,7 +77,6 @@ class DesignCheck:
         """Assert that exactly ``violated`` (default: the design's ``expect_violated``,
         restricted to the properties checked) is violated and nothing is incomplete; the
         AssertionError names every difference."""
-        from daxcheck.checker.gate import expect_differences
         names = list(self.verdicts)
         if violated is None:
             diffs = expect_differences([self.check], names)
@@ -86,14 +91,12 @@ class DesignCheck:
 def load_designs(path) -> list[str]:
     """Load a user's design file (once; see :mod:`daxcheck.userfile`); returns the design
     names it registered.  Raises :class:`~daxcheck.checker.runner.InputError`."""
-    from daxcheck.checker.runner import load_designs_file
     return load_designs_file(str(path))
 
 
 def load_properties(path) -> list[str]:
     """Load a user's property file (once); returns the invariant and lemma names it
     registered.  Raises :class:`~daxcheck.properties.PropertyFileError`."""
-    from daxcheck.properties import load_properties_file
     return load_properties_file(str(path))
 
 
@@ -107,11 +110,6 @@ def check_design(design, properties=None, *, engine: str = "explicit", max_state
     Raises :class:`~daxcheck.checker.runner.InputError` for an unknown name or bounds out of
     range and :class:`~daxcheck.usercode.UserCodeError` when a user's predicate or hook raises
     (or a predicate returns a non-bool)."""
-    from daxcheck.checker.explicit import Budget
-    from daxcheck.checker.runner import (InputError, make_model, pick, pick_properties,
-                                         run_check)
-    from daxcheck.properties import Property
-    from daxcheck.spec.designs import DESIGNS
     d = pick([design], DESIGNS, "design")[0] if isinstance(design, str) else design
     if properties is None:
         props = pick_properties([])

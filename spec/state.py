@@ -400,7 +400,7 @@ class Layout:
         name, dims, ix = self._names[offset]
         if not dims:
             return name
-        return f"{name}[{','.join(_fmt_index(d, i) for d, i in zip(dims, ix))}]"
+        return f"{name}[{','.join(fmt_index(d, i) for d, i in zip(dims, ix))}]"
 
     def show(self, offset: int, value: int) -> str:
         """Human-readable value of the field at ``offset``."""
@@ -450,7 +450,10 @@ _LAYOUT_ATTRS = frozenset(dir(Layout)) | {
     "races", "threads", "waits_for"}
 
 
-def _fmt_index(dim: str, i: int) -> str:
+def fmt_index(dim: str, i: int) -> str:
+    """The display name of index ``i`` along dimension ``dim`` of a state variable
+    (``file`` -> the file name, ``phys`` -> ``p<i>``, ``seg`` -> ``s<i>``, ``tok`` ->
+    ``t<i+1>``, ``proc`` -> ``P<i>``, ``thread`` -> ``T<i>``, otherwise ``str(i)``)."""
     if dim == "file":
         return file_name(i)
     if dim == "phys":
@@ -464,6 +467,9 @@ def _fmt_index(dim: str, i: int) -> str:
     if dim == "thread":
         return f"T{i}"
     return str(i)
+
+
+_fmt_index = fmt_index      # the old private name, kept for callers outside the tree
 
 
 def _nest(flat, shape):

@@ -4,10 +4,12 @@ The graph is built with :mod:`ast` over the source folders (``spec/``, ``propert
 ``checker/``, ``daxcheck/``; installed, one ``daxcheck.*`` namespace) and analysed with
 networkx.  An edge ``a -> b`` is a module-level import in ``a`` of ``b`` (``from P import
 n`` counts as an import of ``P.n`` when that is a module, else of ``P``); imports under
-``if TYPE_CHECKING:`` are not edges.  Checked: no import cycle among the engine-side
-modules, no function-level project import there (optional extras excepted: Ray, and the
-lazily loaded Z3 engine), and no module importing or calling another module's private
-(``_underscore``) name.
+``if TYPE_CHECKING:`` are not edges.  Checked: no import cycle, no function-level project
+import (optional extras excepted: Ray, and the lazily loaded Z3 engine; and the imports
+:data:`LAZY_BY_NAME` lists by name with their reason), no module importing or calling
+another module's private (``_underscore``) name, and no module over 600 lines or function
+over 60.  The project-wide checks skip :data:`PENDING_SLICE` (the modules of the last open
+slice of issue 24) until the lead empties it after that merge.
 """
 from __future__ import annotations
 
@@ -16,7 +18,6 @@ import functools
 from pathlib import Path
 
 import networkx as nx
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = {"spec": "daxcheck.spec", "properties": "daxcheck.properties",
@@ -34,6 +35,26 @@ OWNED_PREFIXES = ("daxcheck.checker.runner", "daxcheck.checker.engine",
 
 # Function-level imports allowed: optional extras, imported lazily on purpose.
 LAZY_OK = ("ray", "z3", "daxcheck.checker.symbolic", "daxcheck.checker.distributed")
+
+# Function-level imports allowed by (importing module, imported module), with the reason.
+LAZY_BY_NAME = {
+    ("daxcheck.pytest_plugin", "daxcheck.testing"):
+        "pytest imports the plugin (entry point pytest11) at the startup of every session "
+        "with daxcheck installed; daxcheck.testing loads the spec, designs and engines",
+    ("daxcheck.pytest_plugin", "daxcheck.registries"):
+        "same: the registries load the properties and designs",
+}
+
+# Modules of the last open slice of issue 24 (daxcheck/supervisor.py's _wait,
+# checker/outputs.py, checker/cli/, daxcheck/__main__.py), left out of the project-wide checks
+# below until that slice is merged.  The lead empties this tuple after the merge.
+PENDING_SLICE = ("daxcheck.supervisor", "daxcheck.checker.outputs", "daxcheck.checker.cli",
+                 "daxcheck.__main__")
+
+
+def pending(mod: str) -> bool:
+    """Whether ``mod`` (dotted name) is in :data:`PENDING_SLICE` (or under one of them)."""
+    return any(mod == p or mod.startswith(p + ".") for p in PENDING_SLICE)
 
 
 def owned(mod: str) -> bool:
@@ -121,8 +142,6 @@ def test_no_import_cycle_among_engine_modules():
     assert owned_cycles(graph()) == []
 
 
-@pytest.mark.xfail(strict=False, reason="spec/designs <-> history <-> race_designs: the spec "
-                   "helper's slice of issue 24 (made strict after the merge)")
 def test_no_import_cycle_anywhere():
     cycles = [sorted(c) for c in nx.strongly_connected_components(graph()) if len(c) > 1]
     assert cycles == []
@@ -130,14 +149,16 @@ def test_no_import_cycle_anywhere():
 
 def function_level(select) -> list[str]:
     """``module:line -> target`` for each function-level project import in the modules
-    ``select(name)`` accepts, optional extras (:data:`LAZY_OK`) excepted."""
+    ``select(name)`` accepts, optional extras (:data:`LAZY_OK`) and the imports listed in
+    :data:`LAZY_BY_NAME` excepted."""
     mods = modules()
     out = []
     for m in mods:
         if not select(m):
             continue
         for target, _, line, level in imports(m):
-            if not level and not target.startswith(LAZY_OK):
+            if not level and not target.startswith(LAZY_OK) \
+                    and (m, target) not in LAZY_BY_NAME:
                 out.append(f"{m}:{line} -> {target}")
     return out
 
@@ -146,10 +167,16 @@ def test_no_function_level_imports_in_engine_modules():
     assert function_level(owned) == []
 
 
-@pytest.mark.xfail(strict=False, reason="checker/cli*.py, report, spec/: other helpers' "
-                   "slices of issue 24 (made strict after the merge)")
 def test_no_function_level_imports_anywhere():
-    assert function_level(lambda m: True) == []
+    """Strict outside :data:`PENDING_SLICE`."""
+    assert function_level(lambda m: not pending(m)) == []
+
+
+def test_lazy_exceptions_are_still_needed():
+    """Every entry of :data:`LAZY_BY_NAME` is a function-level import that exists (a stale
+    exception is removed, not kept)."""
+    found = {(m, t) for m in modules() for t, _, _, level in imports(m) if not level}
+    assert set(LAZY_BY_NAME) <= found
 
 
 def private_uses() -> list[tuple[str, int, str | None, str]]:
@@ -208,12 +235,10 @@ def test_no_private_names_across_engine_modules():
     assert bad == []
 
 
-@pytest.mark.xfail(strict=False, reason="spec/ and checker/concrete private names used from "
-                   "checker/ (spec.state._fmt_index, spec.races._thread_offsets, "
-                   "concrete.executor._FINAL_CHECKS), checker/cli*.py: other helpers' slices "
-                   "of issue 24 (made strict after the merge)")
 def test_no_private_names_across_modules():
-    assert [f"{m}:{line} {what}" for m, line, _, what in private_uses()] == []
+    """Strict outside :data:`PENDING_SLICE`."""
+    assert [f"{m}:{line} {what}" for m, line, _, what in private_uses()
+            if not pending(m)] == []
 
 
 MAX_MODULE_LINES, MAX_FUNCTION_LINES = 600, 60
@@ -243,10 +268,9 @@ def test_engine_units_are_small():
     assert big_units(owned) == []
 
 
-@pytest.mark.xfail(strict=False, reason="spec/, checker/cli.py, checker/concrete, "
-                   "checker/oracle, view, replay: other helpers' slices of issue 24")
 def test_every_unit_is_small():
-    assert big_units(lambda m: True) == []
+    """Strict outside :data:`PENDING_SLICE`."""
+    assert big_units(lambda m: not pending(m)) == []
 
 
 def test_the_graph_sees_known_edges():

@@ -26,860 +26,37 @@ the background).  The kernel's recovered state must equal one member at the spec
 granularity (block counts, segment contents, extent map).
 
 Units: ``seg`` is a 2 KiB segment within a file, ``blk`` a 4 KiB block, sizes in bytes.
+
+Modules: :mod:`.shadows` (the guest context and its shadow of the kernel's inode core),
+:mod:`.file_ops` and :mod:`.mmap_ops` (the operations), :mod:`.compare` (what is compared);
+this module runs sequences (:func:`run_sequence`, :func:`run`) and re-exports their public
+names.
 """
 from __future__ import annotations
 
-import errno
 import random
 import time
 from dataclasses import dataclass, field
-from itertools import combinations
 
-from ....spec import ops as A
-from ....spec.kernel.views import load_view
-from ....spec.kernel.xfs_log import inode_meta_dirty
-from ....spec.vocab import draft, freeze
 from ....spec.kernels import SETTINGS, kernel_design
-from ....spec.state import (WARNINGS, WRITTEN, UNWRITTEN, MM_NONE, MM_PRIVATE, MM_SYNC, PTE_ANON, PTE_NONE, PTE_RW, SEGS, file_name)
+from ....spec.state import SEGS
 from .. import differential as D
-from ..differential import BLOCK, SEG, Ctx, Discard, Mismatch, Op, OracleError, Skip
-from .guest import CommandError, DaxGuest
-
-SIGBUS = -7
-"""The ``errno`` daxguest reports when a store or load through a mapping raised SIGBUS."""
-
-MAP_KINDS = ("shared", "sync", "private")
-"""``Map.kind`` values: MAP_SHARED, MAP_SHARED_VALIDATE|MAP_SYNC, MAP_PRIVATE."""
-
-FALLOC_PUNCH = 0x3
-"""FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE."""
-
-
-# ----------------------------------------------------------------------------- guest side
-class GuestCtx(Ctx):
-    """A :class:`~..differential.Ctx` whose kernel is a guest: ``g`` the
-    :class:`~.guest.DaxGuest`, ``expect`` the errno the spec predicts for the current op
-    (None: success),
-    ``blocks`` the blocks per file (a mapping's length), ``load_want`` the token the last
-    MLoad expects, ``pin[f]`` what the kernel has logged of inode ``f`` since the last log
-    force that the spec's state cannot show (:data:`PIN_TIME`, :data:`PIN_CORE`), the
-    shadow of the kernel's inode core next to ``nbytes``, the shadow of its byte sizes;
-    ``fresh[f]``: the inode's ili_fsync_fields still hold XFS_ILOG_CORE from its creation
-    (only an fsync that forces the log for it clears them), so any later transaction on it,
-    a timestamp update too, pins it for fdatasync;
-    ``reflinked[f]``: XFS_DIFLAG2_REFLINK, set on both inodes by a remap that got past
-    xfs_reflink_remap_prep (the spec has no such field)."""
-
-    def __init__(self, model, guest: DaxGuest, blocks: int, kernel: str = "6.12"):
-        super().__init__(model, None)
-        self.g = guest
-        self.kernel = kernel
-        self.blocks = blocks
-        self.load_want = 0
-        self.pin = [PIN_NONE] * model.bounds.files
-        self.pin_sure = [PIN_NONE] * model.bounds.files
-        self.fresh = [True] * model.bounds.files
-        self.reflinked = [False] * model.bounds.files
-        self.dedupe_same = False
-        self.dedupe_either = False
-        self.dedupe_before = None
-        self.expect: int | None = None
-        self.kills = 0
-
-    def mapped(self, f: int) -> int:
-        """The spec's mmap mode of ``file`` in process 0 (MM_NONE when unmapped)."""
-        return self.s[self.L.mmap_mode[0][f]]
-
-
-PIN_NONE, PIN_TIME, PIN_CORE = 0, 1, 2
-"""What the kernel logged of an inode since the last log force, beyond the spec's map and
-block size: nothing; timestamps only (XFS_ILOG_TIMESTAMP: write(2) and write faults,
-file_update_time; fsync forces the log for it, fdatasync does not); the inode core
-(XFS_ILOG_CORE: fallocate's xfs_update_prealloc_flags even where no extent changes,
-ftruncate's xfs_setattr_size, a byte i_size grown by xfs_setfilesize, a reflink's inode
-flags; fdatasync and a MAP_SYNC write fault force the log for it: ili_fsync_fields).  The
-mount uses noatime, so reads log nothing."""
-
-
-def _pin(c: "GuestCtx", f: int, level: int, sure: bool = True) -> None:
-    """Inode ``f`` logged at ``level``.  A timestamp update (:data:`PIN_TIME`) is never
-    sure: with coarse timestamps it logs nothing when the clock has not ticked since the
-    last one (a sync that depends on it alone is skipped, :func:`_sync`)."""
-    if level == PIN_TIME:
-        sure = False
-    if level and c.fresh[f]:
-        level = PIN_CORE  # the creation's XFS_ILOG_CORE is still in ili_fsync_fields
-    c.pin[f] = max(c.pin[f], level)
-    if sure:
-        c.pin_sure[f] = max(c.pin_sure[f], level)
-
-
-def _journal(c: "GuestCtx") -> tuple:
-    L, s = c.L, c.s
-    return tuple(s[o] for f, x in L.file_blks for o in (L.jext_kind[f][x], L.jext_pblk[f][x])) + \
-        tuple(s[L.jsize[f]] for f in L.files)
-
-
-REFUSED_SHIFT_LOGS_CORE = {"6.1": True, "6.12": False}
-"""Per kernel: a COLLAPSE_RANGE or INSERT_RANGE refused with EINVAL logs the inode core
-even after an fsync cleared its fsync fields (on both kernels the refused call updates the
-timestamps, file_modified, which pins a fresh inode: see ``GuestCtx.fresh``).  Observed on
-6.1.192, not on 6.12.118; reproducer: pwrite(a, 0, 2048); fdatasync(a); pwrite(b, 0, 4096);
-fallocate(a, COLLAPSE_RANGE, 0, 4096) -> EINVAL; fdatasync(a); power cut: b keeps its
-4096 bytes on 6.1 only.  The source of the difference is not traced yet; it is kept in the
-oracle's shadow of the inode core because the spec has no state for a failed fallocate."""
-
-
-def _remapped(c: "GuestCtx", src: int, dst: int) -> None:
-    """A FICLONE/FICLONERANGE/FIDEDUPERANGE went through: both inodes log their core and
-    carry the reflink flag."""
-    for f in (src, dst):
-        _pin(c, f, PIN_CORE)
-        c.reflinked[f] = True
-
-
-def _force_if_pinned(c: "GuestCtx", f: int, level: int) -> None:
-    """The kernel forces the log for an inode pinned at ``level`` or more
-    (xfs_fsync_flush_log; dax_iomap_fault's IOMAP_F_DIRTY): commit the spec's journal too
-    (hook xfs_log_force) when only the shadow ``pin`` knows the inode is pinned."""
-    if c.pin[f] >= level:
-        d = draft(c.s)
-        c.m.design.xfs_log_force(c.L, d)
-        c.s = freeze(d)
-        _forced(c)
-
-
-def _forced(c: "GuestCtx") -> None:
-    """The log was forced: no inode is pinned any more."""
-    c.pin = [PIN_NONE] * len(c.pin)
-    c.pin_sure = [PIN_NONE] * len(c.pin)
-
-
-def _unsure(c: "GuestCtx", f: int, level: int) -> None:
-    """Raise Skip when whether the kernel forces the log for ``f`` at ``level`` hangs on
-    timestamp updates alone (the spec's inode is clean and no sure pin reaches ``level``):
-    the answer depends on the clock, not on the operations."""
-    if not inode_meta_dirty(c.L, c.s, f) and c.pin_sure[f] < level <= c.pin[f]:
-        raise Skip()
-
-
-def _sync(c: "GuestCtx", f: int, level: int, action) -> None:
-    """An fsync-family op on ``f`` (``level``: PIN_CORE for fdatasync and msync, PIN_TIME
-    for fsync): the spec's ``action``, then the shadow's part of xfs_fsync_flush_log; a
-    force for ``f`` (the spec's inode had unlogged metadata, or the shadow pin reached
-    ``level``) clears its fsync fields."""
-    _unsure(c, f, level)
-    forced = bool(inode_meta_dirty(c.L, c.s, f)) or c.pin[f] >= level
-    c.step(action)
-    _force_if_pinned(c, f, level)
-    if forced:
-        c.fresh[f] = False
-
-
-def _guest_call(c: GuestCtx, line: str) -> None:
-    """Run one guest command; compare its errno with ``c.expect``; raise Mismatch."""
-    try:
-        c.g.cmd(line)
-        got = None
-    except CommandError as e:
-        got = e.errno
-    if got != c.expect:
-        want = "success" if c.expect is None else _errname(c.expect)
-        have = "success" if got is None else _errname(got)
-        raise Mismatch(f"kernel {have}, spec predicts {want} ({line})")
-
-
-def _errname(e: int) -> str:
-    if e == SIGBUS:
-        return "SIGBUS"
-    return errno.errorcode.get(e, str(e))
-
-
-class _LogsInodeCore:
-    """Mixin for an op of the loop-XFS oracle that logs ``self.file``'s inode core
-    (fallocate's xfs_update_prealloc_flags, ftruncate's xfs_setattr_size): after its spec
-    side, the shadow pin (:data:`PIN_CORE`)."""
-
-    def spec(self, c):
-        super().spec(c)
-        _pin(c, self.file, PIN_CORE)
-
-
-@dataclass(frozen=True)
-class PWrite(D.PWrite):
-    __doc__ = D.PWrite.__doc__
-
-    def spec(self, c):
-        grows = (self.seg + self.nsegs) * SEG > c.nbytes[self.file]
-        super().spec(c)
-        _pin(c, self.file, PIN_CORE if grows else PIN_TIME)
-
-    def guest(self, c):
-        _guest_call(c, f"pwrite {self.file} {self.seg * SEG} {self.nsegs * SEG} {0x40 + self.token}")
-
-
-@dataclass(frozen=True)
-class Falloc(_LogsInodeCore, D.Falloc):
-    __doc__ = D.Falloc.__doc__
-
-    def guest(self, c):
-        _guest_call(c, f"falloc {self.file} 0 {self.blk * BLOCK} {BLOCK}")
-
-
-@dataclass(frozen=True)
-class PunchHole(_LogsInodeCore, D.PunchHole):
-    __doc__ = D.PunchHole.__doc__
-
-    def guest(self, c):
-        _guest_call(c, f"falloc {self.file} {FALLOC_PUNCH} {self.blk * BLOCK} {BLOCK}")
-
-
-@dataclass(frozen=True)
-class Clone(D.Clone):
-    __doc__ = D.Clone.__doc__
-
-    def spec(self, c):
-        empty = c.nbytes[self.src] == 0  # FICLONE of an empty file remaps nothing
-        super().spec(c)
-        if not empty:
-            _remapped(c, self.src, self.dst)
-
-    def guest(self, c):
-        _guest_call(c, f"clone {self.src} {self.dst}")
-
-
-@dataclass(frozen=True)
-class CloneRange(D.CloneRange):
-    __doc__ = D.CloneRange.__doc__
-
-    def spec(self, c):
-        super().spec(c)
-        _remapped(c, self.src, self.dst)
-
-    def guest(self, c):
-        _guest_call(c, f"clonerange {self.src} {self.soff * BLOCK} {c.clone_len} {self.dst} "
-                       f"{self.doff * BLOCK}")
-
-
-@dataclass(frozen=True)
-class Fdatasync(D.Fsync):
-    __doc__ = D.Fsync.__doc__
-
-    def spec(self, c):
-        _sync(c, self.file, PIN_CORE, A.Fdatasync(self.file))
-
-    def guest(self, c):
-        _guest_call(c, f"fdatasync {self.file}")
-
-
-@dataclass(frozen=True)
-class Trunc(_LogsInodeCore, D.Trunc):
-    __doc__ = D.Trunc.__doc__
-
-    def guest(self, c):
-        _guest_call(c, f"ftrunc {self.file} {self.blocks * BLOCK}")
-
-
-@dataclass(frozen=True)
-class Fsync(Op):
-    """fsync(2) of ``file``: spec Fsync (xfs_file_fsync with datasync 0)."""
-
-    file: int
-
-    def __str__(self):
-        return f"fsync({file_name(self.file)})"
-
-    def spec(self, c):
-        _sync(c, self.file, PIN_TIME, A.Fsync(self.file))
-
-    def guest(self, c):
-        _guest_call(c, f"fsync {self.file}")
-
-
-FALLOC_COLLAPSE, FALLOC_ZERO, FALLOC_INSERT, FALLOC_UNSHARE = 0x08, 0x10, 0x20, 0x40
-"""fallocate modes (linux/falloc.h): COLLAPSE_RANGE, ZERO_RANGE, INSERT_RANGE, UNSHARE_RANGE."""
-
-
-def _spec_step_or_refused(c: GuestCtx, action, errno_if_refused: int | None) -> bool:
-    """Step ``action`` on the spec; when the spec refuses it (its guard is false), expect
-    ``errno_if_refused`` from the kernel (None: the kernel succeeds and changes nothing the
-    spec models).  Returns whether the spec stepped."""
-    ns = c.m.next_state(c.s, action)
-    if ns is None:
-        c.expect = errno_if_refused
-        return False
-    c.s = ns
-    return True
-
-
-@dataclass(frozen=True)
-class ZeroRange(Op):
-    """fallocate(FALLOC_FL_ZERO_RANGE) of segments ``lo``..``hi`` of block ``blk`` of
-    ``file`` (i_size grows to the range's end): spec ZeroRange (a whole block becomes
-    unwritten, XFS's punch + preallocate; part of a block is zeroed in place or through a
-    CoW).  Skipped where growing a mid-block EOF would zero a shared tail (as pwrite)."""
-
-    file: int
-    blk: int
-    lo: int
-    hi: int
-
-    def __str__(self):
-        return (f"zero_range({file_name(self.file)}, off={self.blk * BLOCK + self.lo * SEG}, "
-                f"len={(self.hi - self.lo + 1) * SEG})")
-
-    def check(self, B, F):
-        super().check(B, F)
-        if not (0 <= self.blk < B and 0 <= self.lo <= self.hi < SEGS):
-            raise OracleError(f"{self}: outside {B} blocks")
-
-    def spec(self, c):
-        end = self.blk * BLOCK + (self.hi + 1) * SEG
-        if c.zeroing_eof_cows(self.file, end):
-            raise Skip()
-        c.step(A.ZeroRange(self.file, self.blk, self.lo, self.hi))
-        c.nbytes[self.file] = max(c.nbytes[self.file], end)
-        _pin(c, self.file, PIN_CORE)
-
-    def guest(self, c):
-        _guest_call(c, f"falloc {self.file} {FALLOC_ZERO} {self.blk * BLOCK + self.lo * SEG} "
-                       f"{(self.hi - self.lo + 1) * SEG}")
-
-
-def _aligned(c: GuestCtx, *files) -> None:
-    """Skip unless every one of ``files`` ends on a block boundary (collapse, insert and
-    dedupe lengths are then the spec's whole blocks)."""
-    if any(c.nbytes[f] % BLOCK for f in files):
-        raise Skip()
-
-
-@dataclass(frozen=True)
-class CollapseRange(Op):
-    """fallocate(FALLOC_FL_COLLAPSE_RANGE) of block ``blk`` of ``file``: spec
-    CollapseRange; EINVAL on both sides unless the block ends before EOF.  Skipped for a
-    file whose EOF is inside a block."""
-
-    file: int
-    blk: int
-
-    def __str__(self):
-        return f"collapse_range({file_name(self.file)}, off={self.blk * BLOCK}, len={BLOCK})"
-
-    def check(self, B, F):
-        super().check(B, F)
-        if not 0 <= self.blk < B - 1:
-            raise OracleError(f"{self}: block {self.blk} leaves nothing to shift in {B} blocks")
-
-    def spec(self, c):
-        _aligned(c, self.file)
-        if _spec_step_or_refused(c, A.CollapseRange(self.file, self.blk), errno.EINVAL):
-            c.nbytes[self.file] -= BLOCK
-            _pin(c, self.file, PIN_CORE)
-        else:  # file_modified ran before the EINVAL
-            _pin(c, self.file, PIN_CORE if REFUSED_SHIFT_LOGS_CORE[c.kernel] else PIN_TIME,
-                 sure=False)
-
-    def guest(self, c):
-        _guest_call(c, f"falloc {self.file} {FALLOC_COLLAPSE} {self.blk * BLOCK} {BLOCK}")
-
-
-@dataclass(frozen=True)
-class InsertRange(Op):
-    """fallocate(FALLOC_FL_INSERT_RANGE) of one block at ``blk`` of ``file``: spec
-    InsertRange; EINVAL on both sides unless ``blk`` is before EOF.  Discarded when the
-    file already fills the spec's blocks (the kernel has room, the spec has not); skipped
-    for a file whose EOF is inside a block."""
-
-    file: int
-    blk: int
-
-    def __str__(self):
-        return f"insert_range({file_name(self.file)}, off={self.blk * BLOCK}, len={BLOCK})"
-
-    def check(self, B, F):
-        super().check(B, F)
-        if not 0 <= self.blk < B - 1:
-            raise OracleError(f"{self}: block {self.blk} leaves no room in {B} blocks")
-
-    def spec(self, c):
-        _aligned(c, self.file)
-        size = c.s[c.L.size[self.file]]
-        if self.blk < size and size >= c.blocks:
-            raise Discard(f"{self}: the file fills the spec's {c.blocks} blocks")
-        if _spec_step_or_refused(c, A.InsertRange(self.file, self.blk), errno.EINVAL):
-            c.nbytes[self.file] += BLOCK
-            _pin(c, self.file, PIN_CORE)
-        else:  # file_modified ran before the EINVAL
-            _pin(c, self.file, PIN_CORE if REFUSED_SHIFT_LOGS_CORE[c.kernel] else PIN_TIME,
-                 sure=False)
-
-    def guest(self, c):
-        _guest_call(c, f"falloc {self.file} {FALLOC_INSERT} {self.blk * BLOCK} {BLOCK}")
-
-
-@dataclass(frozen=True)
-class Unshare(Op):
-    """fallocate(FALLOC_FL_UNSHARE_RANGE) of block ``blk`` of ``file``: spec Unshare (a
-    shared block is copied, a hole preallocated unwritten); where it is refused the kernel
-    succeeds and changes no extent.  Skipped past EOF, and for a hole or unwritten block of
-    a reflinked inode (see :meth:`spec`)."""
-
-    file: int
-    blk: int
-
-    def __str__(self):
-        return f"unshare({file_name(self.file)}, off={self.blk * BLOCK}, len={BLOCK})"
-
-    def check(self, B, F):
-        super().check(B, F)
-        if not 0 <= self.blk < B:
-            raise OracleError(f"{self}: block {self.blk} exceeds {B} blocks")
-
-    def spec(self, c):
-        if (self.blk + 1) * BLOCK > c.nbytes[self.file]:
-            raise Skip()  # a range past EOF: the kernel trims it; the spec has no such op
-        if c.reflinked[self.file] and c.s[c.L.ext_kind[self.file][self.blk]] != WRITTEN:
-            # on a reflinked inode dax_file_unshare's ->iomap_begin(IOMAP_WRITE) allocates a
-            # hole and converts an unwritten extent written and zeroed; the spec's Unshare
-            # is the path of an inode without XFS_DIFLAG2_REFLINK, a state it does not have
-            raise Skip()
-        _spec_step_or_refused(c, A.Unshare(self.file, self.blk), None)
-        _pin(c, self.file, PIN_CORE)
-
-    def guest(self, c):
-        _guest_call(c, f"falloc {self.file} {FALLOC_UNSHARE} {self.blk * BLOCK} {BLOCK}")
-
-
-@dataclass(frozen=True)
-class Dedupe(Op):
-    """ioctl(FIDEDUPERANGE) of ``nblk`` blocks of ``src`` at ``soff`` against ``dst`` at
-    ``doff``: spec Dedupe when both ranges are inside EOF and read the same; the kernel's
-    FILE_DEDUPE_RANGE_SAME / _DIFFERS status is compared with whether the spec could step;
-    where the design compares raw pmem and a range has an unwritten extent, its stale bytes
-    depend on which block the allocator chose, so either status is accepted and the spec
-    follows the kernel's.  Skipped for files whose EOF is inside a block, or ranges past
-    EOF."""
-
-    src: int
-    soff: int
-    dst: int
-    doff: int
-    nblk: int
-
-    def __str__(self):
-        return (f"dedupe({file_name(self.src)}@{self.soff * BLOCK} -> "
-                f"{file_name(self.dst)}@{self.doff * BLOCK}, {self.nblk} blk)")
-
-    def check(self, B, F):
-        super().check(B, F)
-        if self.src == self.dst or self.nblk < 1 or self.soff + self.nblk > B or \
-                self.doff + self.nblk > B:
-            raise OracleError(f"{self}: not two files' ranges inside {B} blocks")
-
-    def spec(self, c):
-        _aligned(c, self.src, self.dst)
-        if (self.soff + self.nblk) * BLOCK > c.nbytes[self.src] or \
-                (self.doff + self.nblk) * BLOCK > c.nbytes[self.dst]:
-            raise Skip()
-        L = c.L
-        c.dedupe_before = (c.s, list(c.pin), list(c.reflinked))
-        c.dedupe_either = c.m.design.dedupe_compare in ("raw-media", "stale-raw-media") and any(
-            c.s[L.ext_kind[f][x]] == UNWRITTEN
-            for f, x0 in ((self.src, self.soff), (self.dst, self.doff))
-            for x in range(x0, x0 + self.nblk))
-        c.dedupe_same = _spec_step_or_refused(
-            c, A.Dedupe(self.src, self.dst, self.soff, self.doff, self.nblk), None)
-        if c.dedupe_same:
-            _remapped(c, self.src, self.dst)
-
-    def guest(self, c):
-        line = (f"dedupe {self.src} {self.soff * BLOCK} {self.nblk * BLOCK} {self.dst} "
-                f"{self.doff * BLOCK}")
-        try:
-            same = c.g.cmd(line)["same"] == "1"
-        except CommandError as e:
-            raise Mismatch(f"kernel {_errname(e.errno)}, spec predicts success ({line})") from None
-        if same == c.dedupe_same:
-            return
-        if not c.dedupe_either:
-            raise Mismatch(f"kernel dedupe status {'SAME' if same else 'DIFFERS'}, spec "
-                           f"{'SAME' if c.dedupe_same else 'DIFFERS'} ({line})")
-        # A raw compare of an unwritten extent reads whatever its block held before: which
-        # freed block XFS hands out is not the spec allocator's choice, so both outcomes are
-        # the spec's; follow the kernel's (hook xfs_reflink_remap_blocks for SAME).
-        c.s, c.pin, c.reflinked = c.dedupe_before
-        if same:
-            d = draft(c.s)
-            c.m.design.xfs_reflink_remap_blocks(c.L, d, self.src, self.dst, self.soff,
-                                                self.doff, self.nblk, dedupe=True)
-            c.s = freeze(d)
-            _remapped(c, self.src, self.dst)
-        c.dedupe_same = same
-
-
-@dataclass(frozen=True)
-class Map(Op):
-    """mmap of all of ``file``'s blocks (offset 0, the sequence's block count x 4 KiB) as
-    ``kind``: 'shared' (MAP_SHARED), 'sync' (MAP_SHARED_VALIDATE | MAP_SYNC) or 'private'
-    (MAP_PRIVATE).  An existing mapping of the file is unmapped first on both sides.  Spec:
-    Munmap, then Mmap(sync) or MmapPrivate."""
-
-    file: int
-    kind: str
-
-    def __str__(self):
-        return f"mmap({file_name(self.file)}, {self.kind})"
-
-    def check(self, B, F):
-        super().check(B, F)
-        if self.kind not in MAP_KINDS:
-            raise OracleError(f"{self}: kind {self.kind!r} is not one of {', '.join(MAP_KINDS)}")
-
-    def spec(self, c):
-        if c.mapped(self.file) != MM_NONE:
-            c.step(A.Munmap(0, self.file))
-        if self.kind == "private":
-            c.step(A.MmapPrivate(0, self.file))
-        else:
-            c.step(A.Mmap(0, self.file, self.kind == "sync"))
-
-    def guest(self, c):
-        _guest_call(c, f"mmap {self.file} {MAP_KINDS.index(self.kind)} {c.blocks * BLOCK}")
-
-
-@dataclass(frozen=True)
-class Unmap(Op):
-    """munmap of ``file``'s mapping: spec Munmap.  Skipped when the file is not mapped."""
-
-    file: int
-
-    def __str__(self):
-        return f"munmap({file_name(self.file)})"
-
-    def spec(self, c):
-        if c.mapped(self.file) == MM_NONE:
-            raise Skip()
-        c.step(A.Munmap(0, self.file))
-
-    def guest(self, c):
-        _guest_call(c, f"munmap {self.file}")
-
-
-def _page_access(c: GuestCtx, f: int, seg: int) -> bool:
-    """Whether the page of ``seg`` is inside i_size: False means the spec predicts SIGBUS
-    (its fault is disabled at or past EOF).  Raises Skip when the segment is only partly
-    below the kernel's byte i_size (bytes past EOF in the last page are not file data and
-    the spec's sizes are whole blocks)."""
-    x = seg // SEGS
-    if x >= c.s[c.L.size[f]]:
-        return False
-    if (seg + 1) * SEG > c.nbytes[f]:
-        raise Skip()
-    return True
-
-
-def _write_fault(c: GuestCtx, f: int, x: int) -> None:
-    """A write fault on ``f``/``x``: on MAP_SYNC, in a design whose IOMAP_F_DIRTY follows
-    xfs_ipincount (``sync_fault="iomap-dirty"``, ``iomap_dirty="pinned"``: the kernel's),
-    IOMAP_F_DIRTY (and so the log force of dax_finish_sync_fault) also holds for an inode
-    only the shadow ``pin`` knows is pinned;
-    then the spec's Fault; shared mappings update the timestamps (xfs_write_fault →
-    file_update_time)."""
-    D = c.m.design
-    if c.mapped(f) == MM_SYNC and D.sync_fault == "iomap-dirty" and D.iomap_dirty == "pinned":
-        _unsure(c, f, PIN_CORE)
-        if inode_meta_dirty(c.L, c.s, f) or c.pin[f] >= PIN_CORE:
-            c.fresh[f] = False
-        _force_if_pinned(c, f, PIN_CORE)
-    c.step(A.Fault(0, f, x, True))
-    if c.mapped(f) != MM_PRIVATE:
-        _pin(c, f, PIN_TIME)
-
-
-@dataclass(frozen=True)
-class MStore(D.MStore):
-    """A store of token ``token`` into segment ``seg`` of ``file`` through its mapping
-    (2 KiB memset).  Spec: a write fault (dax_iomap_pte_fault; pfn_mkwrite on a read-only
-    PTE; dax_fault_cow_page on MAP_PRIVATE; dax_finish_sync_fault on MAP_SYNC) unless the
-    PTE is already writable, then Store.  Past EOF: SIGBUS on both sides.  Skipped when the
-    file is not mapped.  (The loop-XFS oracle's MStore maps, stores and msyncs in one op.)"""
-
-    def __str__(self):
-        return f"mstore({file_name(self.file)}, off={self.seg * SEG}, t{self.token})"
-
-    def spec(self, c):
-        f, x, g = self.file, self.seg // SEGS, self.seg % SEGS
-        mm = c.mapped(f)
-        if mm == MM_NONE:
-            raise Skip()
-        if not _page_access(c, f, self.seg):
-            c.expect = SIGBUS
-            return
-        if c.s[c.L.pte_kind[0][f][x]] != (PTE_ANON if mm == MM_PRIVATE else PTE_RW):
-            _write_fault(c, f, x)
-        c.step(A.Store(0, f, x, g, self.token))
-
-    def guest(self, c):
-        _guest_call(c, f"store {self.file} {self.seg * SEG} {SEG} {0x40 + self.token}")
-
-
-@dataclass(frozen=True)
-class MTouch(Op):
-    """A write fault on block ``blk`` of ``file`` with no new data: the first byte of the
-    page is loaded and stored back through the mapping.  Spec: a write fault unless the PTE
-    is already writable (or an anonymous copy on MAP_PRIVATE).  Past EOF: SIGBUS on both
-    sides.  Skipped when the file is not mapped."""
-
-    file: int
-    blk: int
-
-    def __str__(self):
-        return f"mtouch({file_name(self.file)}, off={self.blk * BLOCK})"
-
-    def check(self, B, F):
-        super().check(B, F)
-        if not 0 <= self.blk < B:
-            raise OracleError(f"{self}: block {self.blk} exceeds {B} blocks")
-
-    def spec(self, c):
-        f, x = self.file, self.blk
-        mm = c.mapped(f)
-        if mm == MM_NONE:
-            raise Skip()
-        if not _page_access(c, f, x * SEGS):
-            c.expect = SIGBUS
-            return
-        if c.s[c.L.pte_kind[0][f][x]] != (PTE_ANON if mm == MM_PRIVATE else PTE_RW):
-            _write_fault(c, f, x)
-
-    def guest(self, c):
-        _guest_call(c, f"touch {self.file} {self.blk * BLOCK}")
-
-
-@dataclass(frozen=True)
-class MLoad(Op):
-    """A load of segment ``seg`` of ``file`` through its mapping (2 KiB memcpy), compared
-    with the spec's load_view.  Spec: a read fault (dax_load_hole for a hole or unwritten
-    extent, a read-only pfn PTE otherwise) unless a PTE is present.  Past EOF: SIGBUS on
-    both sides.  Skipped when the file is not mapped."""
-
-    file: int
-    seg: int
-
-    def __str__(self):
-        return f"mload({file_name(self.file)}, off={self.seg * SEG})"
-
-    def check(self, B, F):
-        super().check(B, F)
-        if not 0 <= self.seg < B * SEGS:
-            raise OracleError(f"{self}: segment {self.seg} exceeds {B} blocks")
-
-    def spec(self, c):
-        f, x, g = self.file, self.seg // SEGS, self.seg % SEGS
-        if c.mapped(f) == MM_NONE:
-            raise Skip()
-        if not _page_access(c, f, self.seg):
-            c.expect = SIGBUS
-            return
-        if c.s[c.L.pte_kind[0][f][x]] == PTE_NONE:
-            c.step(A.Fault(0, f, x, False))
-        c.load_want = load_view(c.L, c.s, 0, f, x, g)
-
-    def guest(self, c):
-        line = f"load {self.file} {self.seg * SEG} {SEG}"
-        if c.expect is not None:
-            _guest_call(c, line)
-            return
-        try:
-            got = c.g.cmd(line)["segs"]
-        except CommandError as e:
-            raise Mismatch(f"kernel {_errname(e.errno)}, spec predicts success ({line})") from None
-        want = _summary(D.token_bytes(c.load_want))
-        if got != want:
-            raise Mismatch(f"load through the mapping returns {_names(got)}, spec "
-                           f"{_names(want)}")
-
-
-@dataclass(frozen=True)
-class Msync(Op):
-    """msync(MS_SYNC) of ``file``'s whole mapping: spec Msync on a shared or MAP_SYNC
-    mapping (dax_writeback_mapping_range + log force); nothing on a MAP_PRIVATE one.
-    Skipped when the file is not mapped."""
-
-    file: int
-
-    def __str__(self):
-        return f"msync({file_name(self.file)})"
-
-    def spec(self, c):
-        mm = c.mapped(self.file)
-        if mm == MM_NONE:
-            raise Skip()
-        if mm != MM_PRIVATE:
-            _sync(c, self.file, PIN_CORE, A.Msync(0, self.file))
-
-    def guest(self, c):
-        _guest_call(c, f"msync {self.file}")
-
-
-CRASH_KINDS = ("kill", "shutdown")
-"""``Crash.how``: SIGKILL of QEMU + reboot, or XFS_IOC_GOINGDOWN(NOLOGFLUSH) + remount."""
-
-
-@dataclass(frozen=True)
-class Crash(Op):
-    """A crash and log recovery, the last op of a sequence: ``how`` 'kill' (SIGKILL of
-    QEMU, reboot on the same pmem image, mount) or 'shutdown' (XFS_IOC_GOINGDOWN with
-    NOLOGFLUSH, umount, mount).  Spec: the set of allowed post-crash states (module
-    docstring); the recovered kernel state must be one of them."""
-
-    how: str = "kill"
-
-    def __str__(self):
-        return f"crash({self.how})"
-
-    def check(self, B, F):
-        if self.how not in CRASH_KINDS:
-            raise OracleError(f"{self}: how {self.how!r} is not one of {', '.join(CRASH_KINDS)}")
-
-    def spec(self, c):
-        """Nothing to step: the allowed states are computed from ``c.s`` once the kernel
-        has recovered (:func:`crash_members`)."""
-
-    def guest(self, c):
-        if self.how == "kill":
-            c.g.crash()
-            c.kills += 1
-        else:
-            c.g.cmd("shutdown")
-        c.g.cmd("mount xfs dax=always")
-        c.g.cmd(f"reopen {c.L.bounds.files}")
-
-
-def crash_members(c: GuestCtx, every_subset: bool = False):
-    """The spec's allowed post-crash states from ``c.s``, as ``(label, state)`` pairs
-    (deduplicated): the state after the Crash action with every dirty cache line evicted
-    first (what QEMU shows: it has no cache model) and, with ``every_subset``, with each
-    subset of them evicted.  The log is as the spec's last log force left it: the guest
-    runs with the XFS log worker's period at its maximum, so nothing pushes the log in the
-    background during a sequence.  A generator: the all-evicted member comes first."""
-    L, s, m = c.L, c.s, c.m
-    dirty = [(b, g) for b in L.phys for g in L.segs if s[L.cache[b][g]] != 0]
-    subsets = [tuple(dirty)]
-    if every_subset:
-        subsets += [sub for k in range(len(dirty)) for sub in combinations(dirty, k)]
-    seen = set()
-    for sub in subsets:
-        t = s
-        for b, g in sub:
-            t = m.next_state(t, A.Evict(b, g))
-        t = m.next_state(t, A.Crash())
-        if t is not None and t not in seen:
-            seen.add(t)
-            yield f"{len(sub)} of {len(dirty)} dirty cache lines evicted", t
-
-
-# ----------------------------------------------------------------------------- comparison
-def _summary(data: bytes) -> str:
-    """daxguest's segment summary of ``data``: one hex byte per 2 KiB segment, 'xx' where the
-    segment's bytes differ, comma-separated."""
-    out = []
-    for i in range(0, len(data), SEG):
-        sg = data[i:i + SEG]
-        out.append(f"{sg[0]:02x}" if sg.count(sg[0]) == len(sg) else "xx")
-    return ",".join(out)
-
-
-def _names(summary: str) -> str:
-    names = []
-    for h in summary.split(",") if summary else []:
-        v = -1 if h == "xx" else int(h, 16)
-        names.append("0" if v == 0 else f"t{v - 0x40}" if 0x41 <= v <= 0x43 else
-                     "mixed" if v < 0 else f"0x{h}")
-    return "[" + " ".join(names) + "]"
-
-
-def _block_map(state: dict, nblocks: int) -> list:
-    """daxguest's ``ext=`` field as :func:`~..kernel.block_map` does FIEMAP: per block None
-    or (physical block, shared, unwritten)."""
-    exts = []
-    if state["ext"] != "-":
-        for e in state["ext"].split(","):
-            lo, ph, ln, fl = e.split(":")
-            exts.append((int(lo), int(ph), int(ln), int(fl, 16)))
-    out = []
-    for x in range(nblocks):
-        pos, hit = x * BLOCK, None
-        for lo, ph, ln, fl in exts:
-            if lo <= pos < lo + ln:
-                hit = ((ph + pos - lo) // BLOCK, bool(fl & 0x2000), bool(fl & 0x800))
-                break
-        out.append(hit)
-    return out
-
-
-def _states(c: GuestCtx) -> list:
-    return [c.g.cmd(f"state {f}") for f in c.L.files]
-
-
-def compare(c: GuestCtx, states: list, exact_size: bool = True) -> None:
-    """The guest's per-file ``state`` answers against the spec state ``c.s``: i_size (bytes
-    with ``exact_size``, else whole blocks), contents (segment summaries, up to the kernel's
-    i_size), STATX_ATTR_DAX (the spec's S_DAX) and the extent map.  Raises Mismatch."""
-    L, s = c.L, c.s
-    for f in L.files:
-        st = states[f]
-        size = int(st["size"])
-        name = file_name(f)
-        if exact_size and size != c.nbytes[f]:
-            raise Mismatch(f"{name}: kernel i_size {size} B, expected {c.nbytes[f]} B")
-        if s[L.size[f]] != -(-size // BLOCK):
-            raise Mismatch(f"{name}: spec size {s[L.size[f]]} blocks, kernel {size} B")
-        saved, c.nbytes[f] = c.nbytes[f], size
-        try:
-            want = _summary(D.expected_bytes(c, f))
-        finally:
-            c.nbytes[f] = saved
-        if st["segs"] != want:
-            raise Mismatch(f"{name}: kernel reads {_names(st['segs'])}, spec {_names(want)}")
-        if int(st["dax"]) != s[L.s_dax[f]]:
-            raise Mismatch(f"{name}: kernel STATX_ATTR_DAX={st['dax']}, spec S_DAX={s[L.s_dax[f]]}")
-    D.compare_maps(c, [_block_map(states[f], s[L.size[f]]) for f in L.files])
-
-
-def _compare_crash(c: GuestCtx, states: list) -> str:
-    """The recovered kernel state against every allowed member; returns the matching
-    member's label, raises Mismatch naming the closest difference when none matches."""
-    first, n = None, 0
-    keep = c.s
-    for every in (False, True):
-        for label, t in crash_members(c, every):
-            n += 1
-            c.s = t
-            try:
-                compare(c, states, exact_size=False)
-                return label
-            except Mismatch as e:
-                first = first or f"{e} (member: {label})"
-            finally:
-                c.s = keep
-    raise Mismatch(f"after recovery no allowed post-crash state matches "
-                   f"({n} members tried); e.g. {first}")
-
-
-def _check_warnings(c: GuestCtx, op, before: int) -> None:
-    """The console against the spec's sticky ``warning`` field (``before``: its value before
-    ``op``): a WARN/BUG line while the spec has reached no warning is a mismatch, and so is
-    a warning the spec reaches in ``op`` when the kernel printed none this boot (its
-    WARN_ON_ONCE may have fired in an earlier sequence of the same boot)."""
-    lines = c.g.kernel_warnings()
-    now = c.s[c.L.warning]
-    if lines and now == 0:
-        raise Mismatch(f"kernel warned after {op}: {lines[0]} (the spec predicts no warning)")
-    if now and not before and not c.g.warned:
-        raise Mismatch(f"spec predicts a kernel warning after {op} "
-                       f"({list(WARNINGS)[now - 1]!r}); the kernel printed none")
-
+from ..ops import Discard, Mismatch, OracleError, Skip
+from .compare import check_warnings, compare, compare_crash, guest_states
+from .file_ops import (Clone, CloneRange, CollapseRange, Dedupe, Falloc, Fdatasync, Fsync,
+                       InsertRange, PunchHole, PWrite, Trunc, Unshare, ZeroRange)
+from .guest import DaxGuest
+from .mmap_ops import CRASH_KINDS, Crash, Map, MLoad, MStore, MTouch, Msync, Unmap, crash_members
+from .shadows import (FALLOC_PUNCH, MAP_KINDS, PIN_CORE, PIN_NONE, PIN_TIME,
+                      REFUSED_SHIFT_LOGS_CORE, SIGBUS, GuestCtx, journal_of, log_forced)
+
+__all__ = ["Clone", "CloneRange", "CollapseRange", "Dedupe", "Falloc", "Fdatasync", "Fsync",
+           "InsertRange", "PunchHole", "PWrite", "Trunc", "Unshare", "ZeroRange", "Crash",
+           "CRASH_KINDS", "Map", "MLoad", "MStore", "MTouch", "Msync", "Unmap", "crash_members",
+           "compare", "compare_crash", "check_warnings", "GuestCtx", "FALLOC_PUNCH",
+           "MAP_KINDS", "PIN_CORE", "PIN_NONE", "PIN_TIME", "REFUSED_SHIFT_LOGS_CORE", "SIGBUS",
+           "Outcome", "run_sequence", "check_settings", "prepare", "sequences", "shrink",
+           "Summary", "run"]
 
 # ----------------------------------------------------------------------------- runner
 @dataclass
@@ -913,7 +90,7 @@ def run_sequence(guest: DaxGuest, kernel: str, files: int, blocks: int, ops,
     done, warned = 0, 0
     for i, op in enumerate(ops):
         c.expect = None
-        journal = _journal(c)
+        journal = journal_of(c)
         try:
             op.spec(c)
         except Skip:
@@ -921,17 +98,17 @@ def run_sequence(guest: DaxGuest, kernel: str, files: int, blocks: int, ops,
         except Discard as e:
             return Outcome("discarded", done, f"op {i} {op}: spec cannot express {e} "
                                               f"(ENOSPC at these bounds)")
-        if _journal(c) != journal:  # the log was forced: every inode's changes are in it
-            _forced(c)
+        if journal_of(c) != journal:  # the log was forced: every inode's changes are in it
+            log_forced(c)
         try:
             op.guest(c)
             done += 1
             if isinstance(op, Crash):
-                member = _compare_crash(c, _states(c))
-                _check_warnings(c, op, warned)
+                member = compare_crash(c, guest_states(c))
+                check_warnings(c, op, warned)
                 return Outcome("match", done, crash=op.how, member=member)
-            compare(c, _states(c))
-            _check_warnings(c, op, warned)
+            compare(c, guest_states(c))
+            check_warnings(c, op, warned)
             warned = c.s[c.L.warning]
         except Mismatch as e:
             return Outcome("mismatch", done, f"after op {i} {op}: {e}",
@@ -1101,12 +278,7 @@ def run(guest: DaxGuest, kernel: str, runs: int, seed: int, max_ops: int = 10,
     list (:func:`shrink`); ``settings`` change the spec design as in :func:`run_sequence`.
     Returns a :class:`Summary`.  Raises OracleError for bad
     counts or rates, GuestError when the guest dies or hangs."""
-    if kernel not in SETTINGS:
-        raise OracleError(f"unknown kernel {kernel!r}: choose one of {', '.join(SETTINGS)}")
-    if not 1 <= runs <= D.MAX_RUNS or not 1 <= max_ops <= D.MAX_OPS:
-        raise OracleError(f"runs must be in 1..{D.MAX_RUNS} and max-ops in 1..{D.MAX_OPS}")
-    if not (0 <= crash_rate <= 1 and 0 <= kill_share <= 1):
-        raise OracleError("crash rate and kill share must be in 0..1")
+    _check_run_args(kernel, runs, max_ops, crash_rate, kill_share)
     D.hypothesis_home()
     from hypothesis import HealthCheck, Phase, assume, given, seed as hseed
     from hypothesis import settings as hsettings
@@ -1131,11 +303,7 @@ def run(guest: DaxGuest, kernel: str, runs: int, seed: int, max_ops: int = 10,
     @given(sequences(max_ops))
     def prop(seq):
         files, blocks, ops = seq
-        # the crash is drawn here, not by hypothesis (whose draws favour the bounds), so
-        # the rates are what was asked for
-        r = random.Random(f"{seed}:{ops!r}").random()
-        if r < crash_rate:
-            ops = ops + [Crash("kill" if r < crash_rate * kill_share else "shutdown")]
+        ops = _with_crash(ops, seed, crash_rate, kill_share)
         out = once(files, blocks, ops)
         if out.status == "discarded":
             summary.discarded += 1
@@ -1143,11 +311,7 @@ def run(guest: DaxGuest, kernel: str, runs: int, seed: int, max_ops: int = 10,
         if out.status == "mismatch":
             failing[:] = [files, blocks, ops, out.message]
             raise AssertionError(out.message)
-        summary.matched += 1
-        if out.crash == "kill":
-            summary.kills += 1
-        elif out.crash == "shutdown":
-            summary.shutdowns += 1
+        _tally(summary, out)
 
     try:
         prop()
@@ -1161,3 +325,35 @@ def run(guest: DaxGuest, kernel: str, runs: int, seed: int, max_ops: int = 10,
     summary.boot_seconds = list(guest.boot_seconds)
     summary.seconds = time.monotonic() - t0
     return summary
+
+
+def _check_run_args(kernel: str, runs: int, max_ops: int, crash_rate: float,
+                    kill_share: float) -> None:
+    """Raise OracleError (one line) for an unknown kernel, a run or op count out of range,
+    or a rate outside 0..1 (the arguments of :func:`run`)."""
+    if kernel not in SETTINGS:
+        raise OracleError(f"unknown kernel {kernel!r}: choose one of {', '.join(SETTINGS)}")
+    if not 1 <= runs <= D.MAX_RUNS or not 1 <= max_ops <= D.MAX_OPS:
+        raise OracleError(f"runs must be in 1..{D.MAX_RUNS} and max-ops in 1..{D.MAX_OPS}")
+    if not (0 <= crash_rate <= 1 and 0 <= kill_share <= 1):
+        raise OracleError("crash rate and kill share must be in 0..1")
+
+
+def _with_crash(ops: list, seed: int, crash_rate: float, kill_share: float) -> list:
+    """``ops``, ending in a :class:`Crash` for a share ``crash_rate`` of sequences (a kill
+    for a share ``kill_share`` of those).  The crash is drawn here from ``seed`` and the
+    ops, not by hypothesis (whose draws favour the bounds), so the rates are what was
+    asked for."""
+    r = random.Random(f"{seed}:{ops!r}").random()
+    if r < crash_rate:
+        return ops + [Crash("kill" if r < crash_rate * kill_share else "shutdown")]
+    return ops
+
+
+def _tally(summary: Summary, out: Outcome) -> None:
+    """Count a matched sequence ``out`` in ``summary`` (and its crash point by kind)."""
+    summary.matched += 1
+    if out.crash == "kill":
+        summary.kills += 1
+    elif out.crash == "shutdown":
+        summary.shutdowns += 1
