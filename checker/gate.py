@@ -15,6 +15,7 @@ The shipped manifest is ``counterexamples/manifest.json`` beside the shipped cou
 ``daxcheck gate --update`` rewrites it (and the counterexample files) after a deliberate change.
 This module imports no ``rich``; :mod:`daxcheck.checker.cli` prints the differences.
 """
+
 from __future__ import annotations
 
 import json
@@ -31,9 +32,15 @@ from .engine import Budget
 from .replay import replay_spec
 from .results import FAILURES_DIR, HOLDS, INCOMPLETE, VIOLATED  # noqa: F401 (re-exported)
 from .runner import InputError, load_designs_file, make_model, run_check, save_traces
-from .trace import (DesignChanged, TraceError, file_name_for, json_path, load_itf_document,
-                    recorded_path,
-                    user_files_of)
+from .trace import (
+    DesignChanged,
+    TraceError,
+    file_name_for,
+    json_path,
+    load_itf_document,
+    recorded_path,
+    user_files_of,
+)
 
 MANIFEST_FORMAT = "daxcheck-manifest"
 MANIFEST_VERSION = 1
@@ -63,12 +70,19 @@ MANIFEST_SCHEMA = {
         "version": {"const": MANIFEST_VERSION},
         "engine": {"const": "explicit"},
         "properties": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
-        "user_files": {"type": "array", "items": {
-            "type": "object", "required": ["kind", "path", "sha256"],
-            "additionalProperties": False,
-            "properties": {"kind": {"enum": ["designs", "properties"]},
-                           "path": {"type": "string", "minLength": 1},
-                           "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}}}},
+        "user_files": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["kind", "path", "sha256"],
+                "additionalProperties": False,
+                "properties": {
+                    "kind": {"enum": ["designs", "properties"]},
+                    "path": {"type": "string", "minLength": 1},
+                    "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                },
+            },
+        },
         "designs": {
             "type": "object",
             "additionalProperties": {
@@ -76,8 +90,10 @@ MANIFEST_SCHEMA = {
                 "required": ["bounds", "states", "verdicts"],
                 "additionalProperties": False,
                 "properties": {
-                    "bounds": {"type": "object",
-                               "additionalProperties": {"type": "integer", "minimum": 0}},
+                    "bounds": {
+                        "type": "object",
+                        "additionalProperties": {"type": "integer", "minimum": 0},
+                    },
                     "states": {"type": "integer", "minimum": 0},
                     "verdicts": {"type": "object", "additionalProperties": _VERDICT_SCHEMA},
                 },
@@ -135,16 +151,19 @@ def load_manifest(path) -> dict:
     """Read and validate a manifest.  Raises ManifestError (missing file, invalid JSON,
     schema violation naming the JSON path)."""
     import jsonschema
+
     p = Path(path)
     if not p.exists() and not p.is_symlink():
-        raise ManifestError(f"{path}: no such manifest (create one with daxcheck gate "
-                            f"--update {path})")
+        raise ManifestError(
+            f"{path}: no such manifest (create one with daxcheck gate --update {path})"
+        )
     try:
         doc = read_json(p, "manifest")
     except InputFileError as e:
         raise ManifestError(str(e)) from None
     err = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(MANIFEST_SCHEMA).iter_errors(doc))
+        jsonschema.Draft202012Validator(MANIFEST_SCHEMA).iter_errors(doc)
+    )
     if err is not None:
         where = json_path(err.absolute_path)
         msg = " ".join(err.message.split())
@@ -183,8 +202,9 @@ def load_manifest_user_files(manifest: dict, path) -> list[str]:
         try:
             digest = file_sha256(f)
         except (OSError, ValueError):
-            raise ManifestError(f"{where}: {f} no longer exists (moved? pass {flag} FILE)") \
-                from None
+            raise ManifestError(
+                f"{where}: {f} no longer exists (moved? pass {flag} FILE)"
+            ) from None
         if digest != e["sha256"]:
             notes.append(f"{e['path']} changed since {path} was written: gated as it is now")
         try:
@@ -216,11 +236,19 @@ def manifest_of(checks, prop_names) -> dict:
         designs[r.design] = {
             "bounds": dict(r.bounds),
             "states": r.stats.states,
-            "verdicts": {p: _verdict_entry(r.verdicts[p], file_name_for(r.design, p))
-                         for p in prop_names if p in r.verdicts},
+            "verdicts": {
+                p: _verdict_entry(r.verdicts[p], file_name_for(r.design, p))
+                for p in prop_names
+                if p in r.verdicts
+            },
         }
-    return {"format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "engine": "explicit",
-            "properties": list(prop_names), "designs": dict(sorted(designs.items()))}
+    return {
+        "format": MANIFEST_FORMAT,
+        "version": MANIFEST_VERSION,
+        "engine": "explicit",
+        "properties": list(prop_names),
+        "designs": dict(sorted(designs.items())),
+    }
 
 
 def _show(e: dict | None) -> str:
@@ -252,26 +280,42 @@ def compare(manifest: dict, computed: dict, checks, require_all: dict | None = N
             out.append(Difference(name, None, "design", "listed", "not registered"))
             continue
         if want["bounds"] != got["bounds"]:
-            out.append(Difference(name, None, "bounds", _fmt_bounds(want["bounds"]),
-                                  _fmt_bounds(got["bounds"])))
+            out.append(
+                Difference(
+                    name, None, "bounds", _fmt_bounds(want["bounds"]), _fmt_bounds(got["bounds"])
+                )
+            )
         if want["states"] != got["states"]:
-            out.append(Difference(name, None, "states", f"{want['states']:,}",
-                                  f"{got['states']:,}"))
+            out.append(
+                Difference(name, None, "states", f"{want['states']:,}", f"{got['states']:,}")
+            )
         for p in want_props:
             if p not in got_props:
                 continue
             w, g = want["verdicts"].get(p), got["verdicts"].get(p)
-            if w is None or g is None or (w["verdict"], w.get("complete", False)) != (
-                    g["verdict"], g.get("complete", False)):
+            if (
+                w is None
+                or g is None
+                or (w["verdict"], w.get("complete", False))
+                != (g["verdict"], g.get("complete", False))
+            ):
                 out.append(Difference(name, p, "verdict", _show(w), _show(g)))
             elif w["depth"] != g["depth"]:
                 what = "shortest counterexample depth" if g["verdict"] == VIOLATED else "depth"
                 out.append(Difference(name, p, what, str(w["depth"]), str(g["depth"])))
             elif w.get("counterexample") != g.get("counterexample"):
-                out.append(Difference(name, p, "counterexample", str(w.get("counterexample")),
-                                      str(g.get("counterexample"))))
-    out += expect_differences([c for c in checks if c.result.design in manifest["designs"]],
-                              got_props)
+                out.append(
+                    Difference(
+                        name,
+                        p,
+                        "counterexample",
+                        str(w.get("counterexample")),
+                        str(g.get("counterexample")),
+                    )
+                )
+    out += expect_differences(
+        [c for c in checks if c.result.design in manifest["designs"]], got_props
+    )
     if require_all:
         for d in require_all.get("designs", ()):
             if d not in manifest["designs"]:
@@ -294,15 +338,28 @@ def expect_differences(checks, prop_names) -> list:
         want = set(c.model.design.expect_violated) & set(prop_names)
         open_ = sorted(p for p, v in c.result.verdicts.items() if v.status == INCOMPLETE)
         if open_:
-            out.append(Difference(name, None, "expect_violated", _fmt_set(want),
-                                  f"incomplete for {', '.join(open_)}"))
+            out.append(
+                Difference(
+                    name,
+                    None,
+                    "expect_violated",
+                    _fmt_set(want),
+                    f"incomplete for {', '.join(open_)}",
+                )
+            )
         extra, missing = got - want, want - got - set(open_)
         if extra or missing:
-            why = "; ".join(x for x in (
-                extra and f"unexpected violation of {', '.join(sorted(extra))}",
-                missing and f"expected violation of {', '.join(sorted(missing))} not found") if x)
-            out.append(Difference(name, None, "expect_violated", _fmt_set(want),
-                                  f"{_fmt_set(got)}: {why}"))
+            why = "; ".join(
+                x
+                for x in (
+                    extra and f"unexpected violation of {', '.join(sorted(extra))}",
+                    missing and f"expected violation of {', '.join(sorted(missing))} not found",
+                )
+                if x
+            )
+            out.append(
+                Difference(name, None, "expect_violated", _fmt_set(want), f"{_fmt_set(got)}: {why}")
+            )
     return out
 
 
@@ -314,8 +371,9 @@ def _fmt_bounds(b: dict) -> str:
     return " ".join(f"{k}={v}" for k, v in b.items())
 
 
-def check_counterexamples(manifest: dict, folder: Path, checks, crash_states=256,
-                          scan_folder=True) -> tuple:
+def check_counterexamples(
+    manifest: dict, folder: Path, checks, crash_states=256, scan_folder=True
+) -> tuple:
     """Replay every counterexample file the manifest names (on the spec, then byte-level on
     a pmem buffer with up to ``crash_states`` crash images per crash) and compare it with the
     shortest trace the explorer computed now.  Returns ``(differences, replayed)`` where
@@ -337,8 +395,7 @@ def check_counterexamples(manifest: dict, folder: Path, checks, crash_states=256
                 out.append(Difference(name, p, "counterexample", f, "file missing"))
                 replayed.append((f, "missing"))
                 continue
-            status, problem = check_counterexample(path, name, p, by_design.get(name),
-                                                   crash_states)
+            status, problem = check_counterexample(path, name, p, by_design.get(name), crash_states)
             if problem:
                 out.append(Difference(name, p, "counterexample", f, problem))
             replayed.append((f, status))
@@ -374,8 +431,10 @@ def check_counterexample(path: Path, name: str, p: str, check, crash_states: int
         if v is not None and v.status == VIOLATED:
             now = [check.model.actions[i] for i, _ in v.trace[1:]]
             if now != r.trace.actions:
-                problem = (f"not the shortest trace found now ({len(r.trace.actions)} "
-                           f"steps recorded, {len(now)} computed, or other actions)")
+                problem = (
+                    f"not the shortest trace found now ({len(r.trace.actions)} "
+                    f"steps recorded, {len(now)} computed, or other actions)"
+                )
     if problem is None:
         try:
             rep = replay_concrete(r.model, r.trace.actions, prop=p, crash_states=crash_states)
@@ -404,16 +463,27 @@ def compute(names, designs, props, budget=None, progress=None) -> list:
         m = make_model(designs[name], {})
         cb = progress(name) if progress else None
         try:
-            checks.append(run_check(m, props, "explicit", budget or Budget(), cb,
-                                    command="daxcheck gate --update"))
+            checks.append(
+                run_check(
+                    m, props, "explicit", budget or Budget(), cb, command="daxcheck gate --update"
+                )
+            )
         finally:
             if cb is not None and hasattr(cb, "close"):
                 cb.close()
     return checks
 
 
-def run_gate(manifest_path, designs, props, only=None, require_all=None, budget=None,
-             progress=None, replay=True) -> GateResult:
+def run_gate(
+    manifest_path,
+    designs,
+    props,
+    only=None,
+    require_all=None,
+    budget=None,
+    progress=None,
+    replay=True,
+) -> GateResult:
     """Recompute the verdicts of the manifest's designs and compare them with it.
 
     ``designs``: the registry (name -> Design); ``props``: registered properties (name ->
@@ -427,20 +497,26 @@ def run_gate(manifest_path, designs, props, only=None, require_all=None, budget=
     manifest = load_manifest(path)
     if only:
         missing = [n for n in only if n not in manifest["designs"]]
-        manifest = {**manifest, "designs": {n: manifest["designs"][n] for n in only
-                                            if n in manifest["designs"]}}
+        manifest = {
+            **manifest,
+            "designs": {n: manifest["designs"][n] for n in only if n in manifest["designs"]},
+        }
         require_all = None
     names = [p for p in manifest["properties"] if p in props]
-    checks = compute([n for n in manifest["designs"] if n in designs], designs,
-                     [props[p] for p in names], budget, progress)
+    checks = compute(
+        [n for n in manifest["designs"] if n in designs],
+        designs,
+        [props[p] for p in names],
+        budget,
+        progress,
+    )
     diffs = compare(manifest, manifest_of(checks, names), checks, require_all)
     if only:
         diffs += [Difference(n, None, "design", "not listed", "asked for") for n in missing]
     replayed = []
     if replay:
         phase("replaying counterexamples")
-        d2, replayed = check_counterexamples(manifest, path.parent, checks,
-                                             scan_folder=not only)
+        d2, replayed = check_counterexamples(manifest, path.parent, checks, scan_folder=not only)
         diffs += d2
     return GateResult(path, manifest, checks, diffs, replayed)
 
@@ -462,15 +538,21 @@ def write_failures(result: GateResult, folder) -> tuple[dict, list]:
             wanted.append((d.design, d.prop))
         elif d.what == "expect_violated" and c is not None:
             exp = set(c.model.design.expect_violated)
-            wanted += [(d.design, p) for p, v in c.result.verdicts.items()
-                       if v.status == VIOLATED and p not in exp]
+            wanted += [
+                (d.design, p)
+                for p, v in c.result.verdicts.items()
+                if v.status == VIOLATED and p not in exp
+            ]
     written, problems = {}, []
     for design, prop in dict.fromkeys(wanted):
         c = by.get(design)
         trace = c.traces.get(prop) if c is not None else None
         entry = result.manifest["designs"].get(design, {}).get("verdicts", {}).get(prop, {})
-        old = result.manifest_path.parent / entry["counterexample"] \
-            if entry.get("counterexample") else None
+        old = (
+            result.manifest_path.parent / entry["counterexample"]
+            if entry.get("counterexample")
+            else None
+        )
         if trace is None and (old is None or not old.is_file()):
             continue
         dest = folder / file_name_for(design, prop)
@@ -511,9 +593,10 @@ def update_manifest(manifest_path, checks, prop_names, old: dict | None = None) 
     if old:
         kept = {n: e for n, e in old["designs"].items() if n not in doc["designs"]}
         doc["designs"] = dict(sorted({**kept, **doc["designs"]}.items()))
-        if kept:      # the designs not recomputed may need the files recorded before
-            files += [e for e in old.get("user_files", []) if e["path"] not in
-                      {f["path"] for f in files}]
+        if kept:  # the designs not recomputed may need the files recorded before
+            files += [
+                e for e in old.get("user_files", []) if e["path"] not in {f["path"] for f in files}
+            ]
     if files:
         doc["user_files"] = files
     changed = []
@@ -521,10 +604,13 @@ def update_manifest(manifest_path, checks, prop_names, old: dict | None = None) 
         for p, status in save_traces(c, folder, force=True):
             if status != "unchanged":
                 changed.append((p, status))
-    keep = {e.get("counterexample") for d in doc["designs"].values()
-            for e in d["verdicts"].values()}
+    keep = {
+        e.get("counterexample") for d in doc["designs"].values() for e in d["verdicts"].values()
+    }
     for c in checks:
-        for e in (old or {}).get("designs", {}).get(c.result.design, {}).get("verdicts", {}).values():
+        for e in (
+            (old or {}).get("designs", {}).get(c.result.design, {}).get("verdicts", {}).values()
+        ):
             f = e.get("counterexample")
             if f and f not in keep and (folder / f).is_file():
                 (folder / f).unlink()

@@ -8,6 +8,7 @@ pointers, for shortest counterexamples): nodes are distinct states numbered in B
 transitions (attributes: ``action`` with its arguments, ``family``).  :func:`write_graph`
 writes GraphML (``.graphml``) or Graphviz DOT (``.dot``, through pydot).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,8 +28,10 @@ def state_graph(model, props, max_states: int = 5000) -> nx.MultiDiGraph:
     ``props`` in every state.  Raises GraphError as soon as it has more than ``max_states``
     states (lower the bounds or raise the limit)."""
     L = model.L
-    g = nx.MultiDiGraph(design=model.design.name,
-                        bounds=" ".join(f"{k}={v}" for k, v in model.bounds.as_dict().items()))
+    g = nx.MultiDiGraph(
+        design=model.design.name,
+        bounds=" ".join(f"{k}={v}" for k, v in model.bounds.as_dict().items()),
+    )
     ids = {}
     init = L.init_state()
 
@@ -37,17 +40,25 @@ def state_graph(model, props, max_states: int = 5000) -> nx.MultiDiGraph:
         if i is not None:
             return i, False
         if len(ids) >= max_states:
-            raise GraphError(f"design {model.design.name} has more than {max_states:,} states "
-                             f"at these bounds (lower --depth or other bounds, or raise "
-                             f"--max-states)")
+            raise GraphError(
+                f"design {model.design.name} has more than {max_states:,} states "
+                f"at these bounds (lower --depth or other bounds, or raise "
+                f"--max-states)"
+            )
         i = ids[s] = len(ids)
         truth = {p.name: bool(p.holds(L, s)) for p in props}
         failing = [n for n, ok in truth.items() if not ok]
-        fields = ", ".join(f"{L.label(o)}={L.show(o, v)}" for o, v in enumerate(s)
-                           if v != init[o])
-        g.add_node(i, depth=depth, init=depth == 0, failing=" ".join(failing),
-                   fields=fields, state=s.hex(), label=f"#{i} d={depth}"
-                   + (f" ✗ {' '.join(failing)}" if failing else ""), **truth)
+        fields = ", ".join(f"{L.label(o)}={L.show(o, v)}" for o, v in enumerate(s) if v != init[o])
+        g.add_node(
+            i,
+            depth=depth,
+            init=depth == 0,
+            failing=" ".join(failing),
+            fields=fields,
+            state=s.hex(),
+            label=f"#{i} d={depth}" + (f" ✗ {' '.join(failing)}" if failing else ""),
+            **truth,
+        )
         return i, True
 
     frontier = []
@@ -76,8 +87,9 @@ def write_graph(g, path, force: bool = False) -> None:
     another extension, an existing file (without ``force``) or an OS error."""
     p = Path(path)
     if p.suffix not in (".graphml", ".dot"):
-        raise GraphError(f"{path}: unknown graph format {p.suffix or '(none)'} "
-                         f"(use .graphml or .dot)")
+        raise GraphError(
+            f"{path}: unknown graph format {p.suffix or '(none)'} (use .graphml or .dot)"
+        )
     try:
         if check_destination(p) and not force:
             raise GraphError(f"{path} exists (use --force to overwrite it)")
@@ -85,6 +97,7 @@ def write_graph(g, path, force: bool = False) -> None:
             text = "\n".join(nx.generate_graphml(g)) + "\n"
         else:
             from networkx.drawing.nx_pydot import to_pydot
+
             text = to_pydot(g).to_string()
         atomic_write(p, text)
     except InputFileError as e:

@@ -6,6 +6,7 @@ values as member names, index dimensions with named members (files, procs, pmem 
 :func:`state_from_itf` is its inverse, with a field-level :class:`TraceError` for any value
 out of the layout's domain.  Used by :mod:`.trace` (``Trace``, ``read_itf``).
 """
+
 from __future__ import annotations
 
 import functools
@@ -46,6 +47,7 @@ def state_to_itf(L, s: bytes) -> dict:
             if _named(d):
                 return {index_name(d, i): v for i, v in items}
             return {"#map": [[i, v] for i, v in items]}
+
         out[name] = enc(tuple(dims))
     return out
 
@@ -85,13 +87,16 @@ def state_from_itf(L, rec: dict) -> bytes:
                 if n is None and isinstance(v, str) and enum is not None:
                     n = _names_to_values(L, name).get(v)
                 if n is None or not 0 <= n <= 255:
-                    want = "an int in 0..255" if enum is None else (
-                        "one of " + ", ".join(list(_names_to_values(L, name))[:8]) + "...")
+                    want = (
+                        "an int in 0..255"
+                        if enum is None
+                        else ("one of " + ", ".join(list(_names_to_values(L, name))[:8]) + "...")
+                    )
                     raise ValueError(f"{path} holds {v!r}, not {want}")
                 d[o] = n
                 return
             dim, rest, n = dims[0], dims[1:], L.dims[dims[0]]
-            if isinstance(v, list):                      # the earlier positional form
+            if isinstance(v, list):  # the earlier positional form
                 if len(v) != n:
                     raise ValueError(f"{path} has {len(v)} entries, not {n}")
                 for i, e in enumerate(v):
@@ -100,10 +105,14 @@ def state_from_itf(L, rec: dict) -> bytes:
             if isinstance(v, dict) and "#map" in v:
                 pairs = v["#map"]
                 ok = isinstance(pairs, list) and all(
-                    isinstance(e, list) and len(e) == 2 for e in pairs)
+                    isinstance(e, list) and len(e) == 2 for e in pairs
+                )
                 keys = [_int(e[0]) for e in pairs] if ok else None
-                if not ok or sorted(k for k in keys if k is not None) != list(range(n)) \
-                        or None in keys:
+                if (
+                    not ok
+                    or sorted(k for k in keys if k is not None) != list(range(n))
+                    or None in keys
+                ):
                     raise ValueError(f"{path} must be a #map from each of 0..{n - 1} to a value")
                 by = dict(zip(keys, (e[1] for e in pairs)))
                 for i in range(n):
@@ -112,11 +121,14 @@ def state_from_itf(L, rec: dict) -> bytes:
             if isinstance(v, dict) and _named(dim):
                 want = [index_name(dim, i) for i in range(n)]
                 if sorted(v) != sorted(want):
-                    raise ValueError(f"{path} must be a record with keys {', '.join(want)}, "
-                                     f"not {', '.join(map(str, v)) or 'none'}")
+                    raise ValueError(
+                        f"{path} must be a record with keys {', '.join(want)}, "
+                        f"not {', '.join(map(str, v)) or 'none'}"
+                    )
                 for k in want:
                     dec(v[k], rest, f"{path}.{k}")
                 return
             raise ValueError(f"{path} is neither a list, a record nor a #map")
+
         dec(rec[name], tuple(dims), name)
     return bytes(d)

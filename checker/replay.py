@@ -19,6 +19,7 @@ recorded actions on another design at the recorded bounds; there, a violation th
 longer reproduces (a step is disabled or outside the design's scope, or the property
 holds) is the expected outcome of a fix.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -69,9 +70,11 @@ def replay_spec(path, designs=None, on_design=None) -> SpecReplay:
     designs = DESIGNS if designs is None else designs
     recorded, model, doc = read_itf(path, designs)
     if on_design is None and not recorded.verified:
-        raise TraceError(f"{path}: field #meta.integrity is missing: an older or stripped "
-                         f"file cannot be told apart from an edited one; re-record it, or "
-                         f"replay its actions on a design you name with --design D")
+        raise TraceError(
+            f"{path}: field #meta.integrity is missing: an older or stripped "
+            f"file cannot be told apart from an edited one; re-record it, or "
+            f"replay its actions on a design you name with --design D"
+        )
     if on_design is None:
         check_design_settings(str(path), doc["#meta"], model.design)
     name = recorded.prop
@@ -80,30 +83,38 @@ def replay_spec(path, designs=None, on_design=None) -> SpecReplay:
     try:
         prop = lookup(name)
     except KeyError:
-        raise TraceError(f"{path}: field #meta.property names unknown property {name!r} "
-                         f"(pass --properties FILE for a user's invariant)") from None
+        raise TraceError(
+            f"{path}: field #meta.property names unknown property {name!r} "
+            f"(pass --properties FILE for a user's invariant)"
+        ) from None
     notes = []
     changed = _property_file_changed(doc["#meta"], name, Path(path).resolve().parent)
     if changed:
-        notes.append(f"property {name} is evaluated as {changed} defines it now (not the "
-                     f"file the trace records)")
+        notes.append(
+            f"property {name} is evaluated as {changed} defines it now (not the "
+            f"file the trace records)"
+        )
     if on_design is not None:
         if on_design not in designs:
-            raise TraceError(f"unknown design {on_design!r} for --design"
-                             f"{did_you_mean(on_design, designs)} (valid: {', '.join(designs)})")
+            raise TraceError(
+                f"unknown design {on_design!r} for --design"
+                f"{did_you_mean(on_design, designs)} (valid: {', '.join(designs)})"
+            )
         if on_design != model.design.name:
             notes.append(f"recorded on design {model.design.name}, replayed on {on_design}")
             model = DaxModel(guard_design(designs[on_design]), recorded.bounds)
         if not recorded.verified:
-            notes.append("the file has no integrity checksum: its actions are replayed as "
-                         "they stand")
+            notes.append(
+                "the file has no integrity checksum: its actions are replayed as they stand"
+            )
     acts, states, disabled, disabled_step, divergence = _rerun(recorded, model, notes)
     s = states[-1]
     L = model.L
     trace = Trace(model.design.name, name, model.bounds, acts, states, recorded.meta)
     reproduced = disabled is None and not prop.holds(L, s)
-    return SpecReplay(trace, model, name, reproduced, disabled, divergence, notes,
-                      disabled_step, bool(changed))
+    return SpecReplay(
+        trace, model, name, reproduced, disabled, divergence, notes, disabled_step, bool(changed)
+    )
 
 
 def _rerun(recorded: Trace, model, notes: list):
@@ -120,9 +131,11 @@ def _rerun(recorded: Trace, model, notes: list):
         divergence = _diff(L, 0, recorded.states[0], s)
     disabled = disabled_step = None
     for n, a in enumerate(recorded.actions, 1):
-        if a not in model.index:          # another design whose scope lacks this family
-            notes.append(f"step {n}: {a.describe()} is not an action of design "
-                         f"{model.design.name} (outside its scope)")
+        if a not in model.index:  # another design whose scope lacks this family
+            notes.append(
+                f"step {n}: {a.describe()} is not an action of design "
+                f"{model.design.name} (outside its scope)"
+            )
             disabled = n
             break
         ns = model.next_state(s, a)
@@ -146,10 +159,13 @@ def _property_file_changed(meta: dict, name: str, base) -> str | None:
     if rec is None:
         return None
     for e in meta.get("user_files", ()):
-        if isinstance(e, dict) and e.get("kind") == "properties" \
-                and isinstance(e.get("path"), str) \
-                and recorded_path(e["path"], base) == str(Path(rec.path).resolve()) \
-                and e.get("sha256") != rec.sha256:
+        if (
+            isinstance(e, dict)
+            and e.get("kind") == "properties"
+            and isinstance(e.get("path"), str)
+            and recorded_path(e["path"], base) == str(Path(rec.path).resolve())
+            and e.get("sha256") != rec.sha256
+        ):
             return rec.path
     return None
 
@@ -162,18 +178,24 @@ def mismatch(r: SpecReplay, path) -> str | None:
     design changed since it was written, or the file was edited (and resealed)."""
     why = None
     if r.disabled_at is not None:
-        why = (f"step {r.disabled_at} ({r.disabled_step or 'its action'}) is not "
-               f"enabled in design {r.model.design.name}, yet the file records its successor")
+        why = (
+            f"step {r.disabled_at} ({r.disabled_step or 'its action'}) is not "
+            f"enabled in design {r.model.design.name}, yet the file records its successor"
+        )
     elif r.divergence:
         why = f"a recorded state is not the spec's successor ({r.divergence})"
     elif not r.reproduced and not r.property_changed:
-        why = (f"#meta.property {r.prop} holds in the final state on the spec: the file is "
-               f"not a counterexample of it")
+        why = (
+            f"#meta.property {r.prop} holds in the final state on the spec: the file is "
+            f"not a counterexample of it"
+        )
     if why is None:
         return None
-    return (f"{path}: the trace does not match the spec: {why} (the spec or the design "
-            f"changed since it was written, or the file was edited; to replay its actions "
-            f"as they stand, pass --design {r.model.design.name})")
+    return (
+        f"{path}: the trace does not match the spec: {why} (the spec or the design "
+        f"changed since it was written, or the file was edited; to replay its actions "
+        f"as they stand, pass --design {r.model.design.name})"
+    )
 
 
 def check_states(path, recorded: Trace, model) -> None:
@@ -182,21 +204,29 @@ def check_states(path, recorded: Trace, model) -> None:
     whose recorded state differs from the spec's successor."""
     s = model.init_states()[0]
     if recorded.states[0] != s:
-        raise TraceError(f"{path}: the trace does not match the spec: the recorded initial "
-                         f"state is not the design's ({_diff(model.L, 0, recorded.states[0], s)})")
+        raise TraceError(
+            f"{path}: the trace does not match the spec: the recorded initial "
+            f"state is not the design's ({_diff(model.L, 0, recorded.states[0], s)})"
+        )
     for n, a in enumerate(recorded.actions, 1):
         ns = model.next_state(s, a)
         if ns is None:
-            raise TraceError(f"{path}: the trace does not match the spec: step {n} "
-                             f"({a.describe()}) is not enabled in design {model.design.name}")
+            raise TraceError(
+                f"{path}: the trace does not match the spec: step {n} "
+                f"({a.describe()}) is not enabled in design {model.design.name}"
+            )
         if recorded.states[n] != ns:
-            raise TraceError(f"{path}: the trace does not match the spec: a recorded state "
-                             f"is not the spec's successor ({_diff(model.L, n, recorded.states[n], ns)})")
+            raise TraceError(
+                f"{path}: the trace does not match the spec: a recorded state "
+                f"is not the spec's successor ({_diff(model.L, n, recorded.states[n], ns)})"
+            )
         s = ns
 
 
 def _diff(L, n, old, new) -> str:
     for o in range(L.width):
         if old[o] != new[o]:
-            return f"step {n}: {L.label(o)} recorded {L.show(o, old[o])}, spec now {L.show(o, new[o])}"
+            return (
+                f"step {n}: {L.label(o)} recorded {L.show(o, old[o])}, spec now {L.show(o, new[o])}"
+            )
     return f"step {n}: differs"

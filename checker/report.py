@@ -1,5 +1,6 @@
 """Terminal reporting with rich: verdict tables, counterexamples as per-step diffs,
 statistics and progress.  Only this module and the CLI import rich."""
+
 from __future__ import annotations
 
 import io
@@ -27,9 +28,11 @@ def make_console(stderr=False) -> Console:
     return c
 
 
-LEGEND = ("ok = holds up to the depth bound; ok* = holds in the whole reachable space; "
-          "✗N = violated, shortest counterexample N steps; ? = incomplete (budget or Ctrl-C); "
-          "nf = no random walk violated it (simulate: not a pass); - = not checked")
+LEGEND = (
+    "ok = holds up to the depth bound; ok* = holds in the whole reachable space; "
+    "✗N = violated, shortest counterexample N steps; ? = incomplete (budget or Ctrl-C); "
+    "nf = no random walk violated it (simulate: not a pass); - = not checked"
+)
 """What the cells of the verdict table mean."""
 
 
@@ -67,8 +70,14 @@ def prop_labels(prop_names) -> dict:
 
 
 def _verdict_table(checks, prop_names, cols, stats: bool, title: str | None) -> Table:
-    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-              show_edge=False, padding=(0, 0))
+    t = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+        padding=(0, 0),
+    )
     t.add_column("design", overflow="fold")
     t.add_column("seed", justify="center")
     labels = prop_labels(prop_names)
@@ -80,10 +89,17 @@ def _verdict_table(checks, prop_names, cols, stats: bool, title: str | None) -> 
         t.add_column("time", justify="right", no_wrap=True)
     for c in checks:
         r = c.result
-        row = [Text(str(r.design)), Text(str(c.model.design.seed)), *[_cell(r.verdicts.get(prop_names[i])) for i in cols]]
+        row = [
+            Text(str(r.design)),
+            Text(str(c.model.design.seed)),
+            *[_cell(r.verdicts.get(prop_names[i])) for i in cols],
+        ]
         if stats:
-            row += [f"{r.stats.states:,}" if r.stats.states else "(z3)",
-                    str(depth_reached(c)), f"{r.stats.seconds:.1f}s"]
+            row += [
+                f"{r.stats.states:,}" if r.stats.states else "(z3)",
+                str(depth_reached(c)),
+                f"{r.stats.seconds:.1f}s",
+            ]
         t.add_row(*row)
     return t
 
@@ -100,8 +116,14 @@ def _compact_table(checks, prop_names, title: str | None) -> Table:
     """One row per design for a narrow terminal: under "all" the verdict most of its
     properties share and under "but" every other property as label + verdict (``P3✗5``),
     read as "all ok but P3✗5"."""
-    t = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False,
-              show_edge=False, padding=(0, 0))
+    t = Table(
+        title=title,
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        show_edge=False,
+        padding=(0, 0),
+    )
     t.add_column("design", overflow="fold")
     t.add_column("seed", justify="center", no_wrap=True)
     t.add_column("all", justify="left", no_wrap=True)
@@ -122,9 +144,15 @@ def _compact_table(checks, prop_names, title: str | None) -> Table:
                     rest.append(" ")
                 rest.append(labels[p]).append(cell)
         head = next(x for x in cells if x.plain == common) if cells else Text("-")
-        t.add_row(Text(str(r.design)), Text(str(c.model.design.seed)), head, rest,
-                  f"{r.stats.states:,}" if r.stats.states else "(z3)",
-                  str(depth_reached(c)), f"{r.stats.seconds:.1f}s")
+        t.add_row(
+            Text(str(r.design)),
+            Text(str(c.model.design.seed)),
+            head,
+            rest,
+            f"{r.stats.states:,}" if r.stats.states else "(z3)",
+            str(depth_reached(c)),
+            f"{r.stats.seconds:.1f}s",
+        )
     return t
 
 
@@ -150,7 +178,7 @@ def verdict_tables(checks, prop_names, width: int = 80) -> list:
     compact = measure.measure(full).maximum > width
     table = _compact_table(checks, prop_names, "daxcheck verdicts") if compact else full
     lines = [""]
-    for p in prop_names:      # "P1 name" entries packed, never split
+    for p in prop_names:  # "P1 name" entries packed, never split
         entry = f"{labels[p]} {p}"
         if lines[-1] and len(lines[-1]) + 2 + len(entry) > width:
             lines.append("")
@@ -159,8 +187,16 @@ def verdict_tables(checks, prop_names, width: int = 80) -> list:
     return [table, Text(textwrap.fill(legend, width) + "\n" + "\n".join(lines), style="dim")]
 
 
-def run_summary(checks, prop_names, differences, written, user_flags=(), out_dir=None,
-                designs_asked=None, expect=False) -> list:
+def run_summary(
+    checks,
+    prop_names,
+    differences,
+    written,
+    user_flags=(),
+    out_dir=None,
+    designs_asked=None,
+    expect=False,
+) -> list:
     """The closing summary of ``daxcheck check``, as ``[(rich style, plain line)]``: the
     unexpected results first (``differences``: :func:`~daxcheck.checker.gate.expect_differences`,
     a design whose violations differ from its ``expect_violated``), the incomplete designs
@@ -173,32 +209,57 @@ def run_summary(checks, prop_names, differences, written, user_flags=(), out_dir
     out = []
     n = len(checks)
     secs = sum(c.result.stats.seconds for c in checks)
-    out.append(("bold", f"summary: {n} design{'s' if n != 1 else ''} x {len(prop_names)} "
-                        f"propert{'ies' if len(prop_names) != 1 else 'y'} in {secs:.1f}s"))
+    out.append(
+        (
+            "bold",
+            f"summary: {n} design{'s' if n != 1 else ''} x {len(prop_names)} "
+            f"propert{'ies' if len(prop_names) != 1 else 'y'} in {secs:.1f}s",
+        )
+    )
     stopped = [c for c in checks if c.result.stats.stopped]
-    differences = [d for d in differences        # an incomplete design is listed below
-                   if not d.computed.startswith("incomplete for")]
+    differences = [
+        d
+        for d in differences  # an incomplete design is listed below
+        if not d.computed.startswith("incomplete for")
+    ]
     bad = {d.design for d in differences}
     for d in differences:
-        out.append(("red", f"  unexpected: {d.design}: {d.computed} (expected violations: "
-                           f"{d.manifest})"))
+        out.append(
+            ("red", f"  unexpected: {d.design}: {d.computed} (expected violations: {d.manifest})")
+        )
     asked = designs_asked if designs_asked is not None else n
     if asked > n:
-        out.append(("yellow", f"  interrupted (Ctrl-C): {n} of {asked} designs checked; the "
-                              f"run is incomplete"))
+        out.append(
+            (
+                "yellow",
+                f"  interrupted (Ctrl-C): {n} of {asked} designs checked; the run is incomplete",
+            )
+        )
     if stopped:
-        out.append(("yellow", f"  incomplete: {len(stopped)} design(s): " + ", ".join(
-            f"{c.result.design} ({c.result.stats.stopped})" for c in stopped[:4])
-            + (", ..." if len(stopped) > 4 else "")))
+        out.append(
+            (
+                "yellow",
+                f"  incomplete: {len(stopped)} design(s): "
+                + ", ".join(f"{c.result.design} ({c.result.stats.stopped})" for c in stopped[:4])
+                + (", ..." if len(stopped) > 4 else ""),
+            )
+        )
     settled = [c for c in checks if c.result.design not in bad and c not in stopped]
     broken = [c for c in settled if any(v.status == VIOLATED for v in c.result.verdicts.values())]
-    out.append(("", f"  as expected: {len(broken)} design(s) broken as expected (their "
-                    f"violations match expect_violated), {len(settled) - len(broken)} hold "
-                    f"every property checked"))
+    out.append(
+        (
+            "",
+            f"  as expected: {len(broken)} design(s) broken as expected (their "
+            f"violations match expect_violated), {len(settled) - len(broken)} hold "
+            f"every property checked",
+        )
+    )
     if expect:
-        out.append(("red", "  --expect: some verdicts differ from the designs' expectations")
-                   if differences else
-                   ("green", "  --expect: all verdicts match the designs' expectations exactly"))
+        out.append(
+            ("red", "  --expect: some verdicts differ from the designs' expectations")
+            if differences
+            else ("green", "  --expect: all verdicts match the designs' expectations exactly")
+        )
     files = list(written.values())
     if out_dir is None:
         out.append(("dim", "  counterexamples: not written (--no-write)"))
@@ -219,18 +280,30 @@ def _next_commands(checks, written, files, bad, user_flags) -> list:
     first = next((written[k] for k in written if k[0] in bad), files[0] if files else None)
     q = " ".join(shlex.quote(x) for x in user_flags)
     out.append(("bold", "next:"))
-    if first:        # the trace path once, so every command fits 80 columns and stays whole
+    if first:  # the trace path once, so every command fits 80 columns and stays whole
         out.append(("", f"  t={shlex.quote(first)}"))
         out.append(("", '  daxcheck view "$t" --html trace.html   (draw it as a web page)'))
-        out.append(("", f'  daxcheck replay "$t"{" " + q if q else ""}'
-                        f"   (re-run it on the spec and on pmem bytes)"))
-    design = next((c.result.design for c in checks if c.result.design in bad), None) or \
-        next((c.result.design for c in checks if c.traces), None)
+        out.append(
+            (
+                "",
+                f'  daxcheck replay "$t"{" " + q if q else ""}'
+                f"   (re-run it on the spec and on pmem bytes)",
+            )
+        )
+    design = next((c.result.design for c in checks if c.result.design in bad), None) or next(
+        (c.result.design for c in checks if c.traces), None
+    )
     if design and len(checks) > 1:
-        out.append(("", f"  daxcheck check --design {shlex.quote(design)}"
-                        f"{' ' + q if q else ''}   (its traces step by step)"))
-    out.append(("", f"  daxcheck list properties{' ' + q if q else ''}"
-                    f"   (what each property means)"))
+        out.append(
+            (
+                "",
+                f"  daxcheck check --design {shlex.quote(design)}"
+                f"{' ' + q if q else ''}   (its traces step by step)",
+            )
+        )
+    out.append(
+        ("", f"  daxcheck list properties{' ' + q if q else ''}   (what each property means)")
+    )
     return out
 
 
@@ -242,8 +315,13 @@ def difference_table(differences, title: str) -> Table:
     for col in ("design", "property", "what", "manifest", "computed"):
         t.add_column(col, overflow="fold")
     for d in differences:
-        t.add_row(Text(d.design), Text(d.prop or "-"), Text(d.what), Text(d.manifest),
-                  Text(d.computed, style="red"))
+        t.add_row(
+            Text(d.design),
+            Text(d.prop or "-"),
+            Text(d.what),
+            Text(d.manifest),
+            Text(d.computed, style="red"),
+        )
     return t
 
 
@@ -256,8 +334,11 @@ def trace_table(trace, model, title: str) -> Table:
     t.add_column("action")
     t.add_column("changed fields")
     prev = trace.states[0]
-    t.add_row("0", Text("init", style="dim"), Text("empty files, nothing mapped, media stale",
-                                                  style="dim"))
+    t.add_row(
+        "0",
+        Text("init", style="dim"),
+        Text("empty files, nothing mapped, media stale", style="dim"),
+    )
     for n, (a, s) in enumerate(zip(trace.actions, trace.states[1:]), 1):
         lines = Text()
         for o in range(L.width):
@@ -278,16 +359,20 @@ def stats_line(check) -> str:
     """One line of statistics for a check."""
     st = check.result.stats
     fired = ", ".join(f"{k} {v:,}" for k, v in sorted(st.fired.items()))
-    line = (f"{check.model.design.name}: {st.states:,} distinct states, {st.transitions:,} "
-            f"transitions, depth {st.depth}, {st.seconds:.2f}s, {st.rate:,.0f} states/s; "
-            f"fired: {fired}")
+    line = (
+        f"{check.model.design.name}: {st.states:,} distinct states, {st.transitions:,} "
+        f"transitions, depth {st.depth}, {st.seconds:.2f}s, {st.rate:,.0f} states/s; "
+        f"fired: {fired}"
+    )
     if st.symmetry is not None:
         line += f"; symmetry: {st.symmetry}"
     if getattr(st, "por", None) is not None:
         line += f"; partial-order reduction: {st.por}"
     if st.collision_probability is not None:
-        line += (f"; fingerprints: probability {st.collision_probability:.1e} that a "
-                 f"collision hid a state (--exact to rule it out)")
+        line += (
+            f"; fingerprints: probability {st.collision_probability:.1e} that a "
+            f"collision hid a state (--exact to rule it out)"
+        )
     if st.stopped:
         line += f"; stopped: {st.stopped}"
     return line
@@ -303,9 +388,15 @@ class Progress:
     ``, ETA 12s`` when computable.  ``time_limit`` (seconds) bounds the run; ``walks`` is
     the number of random walks a simulation runs (done / total gives its ETA)."""
 
-    def __init__(self, console: Console, label: str, every: float = 5.0,
-                 clock=time.perf_counter, time_limit: float | None = None,
-                 walks: int | None = None):
+    def __init__(
+        self,
+        console: Console,
+        label: str,
+        every: float = 5.0,
+        clock=time.perf_counter,
+        time_limit: float | None = None,
+        walks: int | None = None,
+    ):
         self.console, self.label, self.every, self.clock = console, label, every, clock
         self.time_limit, self.walks = time_limit, walks
         self.start = self.last = clock()
@@ -335,36 +426,57 @@ class Progress:
         left = self.eta(stats)
         eta = f", ETA {left:.0f}s" if left is not None else ""
         if stats.states:
-            return (f"Progress({stats.depth}) {self.label}: {stats.states:,} distinct states, "
-                    f"{stats.rate:,.0f} states/s, {stats.seconds:.1f}s{eta}")
-        return (f"Progress({stats.depth}) {self.label}: depth {stats.depth} done, "
-                f"{stats.seconds:.1f}s{eta}")
+            return (
+                f"Progress({stats.depth}) {self.label}: {stats.states:,} distinct states, "
+                f"{stats.rate:,.0f} states/s, {stats.seconds:.1f}s{eta}"
+            )
+        return (
+            f"Progress({stats.depth}) {self.label}: depth {stats.depth} done, "
+            f"{stats.seconds:.1f}s{eta}"
+        )
 
     def __call__(self, stats) -> None:
         now = self.clock()
         if not self.console.is_terminal:
             if now - self.last >= self.every:
-                self.console.print(self.text(stats), markup=False, highlight=False, crop=False,
-                                   soft_wrap=True)
+                self.console.print(
+                    self.text(stats), markup=False, highlight=False, crop=False, soft_wrap=True
+                )
                 self.last = now
             return
         if now - self.start < 1.0:
             return
         frac = self._fraction(stats)
         if self.bar is None:
-            from rich.progress import (BarColumn, Progress as Bar, SpinnerColumn, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
-            cols = [SpinnerColumn(), TextColumn("{task.description}", style="cyan"),
-                    TimeElapsedColumn()]
+            from rich.progress import (
+                BarColumn,
+                SpinnerColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import (
+                Progress as Bar,
+            )
+
+            cols = [
+                SpinnerColumn(),
+                TextColumn("{task.description}", style="cyan"),
+                TimeElapsedColumn(),
+            ]
             if frac is not None:
                 cols += [BarColumn(bar_width=20), TimeRemainingColumn()]
             self.bar = Bar(*cols, console=self.console, transient=True)
             self.bar.start()
-            self.task = self.bar.add_task(self.text(stats), total=None if frac is None else 1.0,
-                                          completed=frac or 0.0)
+            self.task = self.bar.add_task(
+                self.text(stats), total=None if frac is None else 1.0, completed=frac or 0.0
+            )
         else:
-            self.bar.update(self.task, description=self.text(stats),
-                            **({} if frac is None else {"completed": frac}))
+            self.bar.update(
+                self.task,
+                description=self.text(stats),
+                **({} if frac is None else {"completed": frac}),
+            )
 
     def close(self) -> None:
         """Remove the terminal progress line (if any)."""

@@ -1,4 +1,5 @@
 """Result values of a check: per-property verdicts, exploration statistics, exit codes."""
+
 from __future__ import annotations
 
 import difflib
@@ -21,21 +22,32 @@ designs' expected verdicts."""
 EXIT_USER_CODE = 3
 """A user's predicate, lemma or design hook raised (or a predicate returned a non-bool)."""
 
-EXIT_CODES = ((EXIT_OK, "every property holds within the bound (a replayed trace no longer "
-               "reproduces)"),
-              (EXIT_VIOLATION, "a violation was found (or reproduced by replay)"),
-              (EXIT_INCOMPLETE, "incomplete: a budget ran out (--time-limit also stops a "
-               "user's code that never returns; --memory-limit), the solver said unknown, or a "
-               "proof is not inductive (never a pass)"),
-              (EXIT_BAD_INPUT, "bad input: unknown design or property, malformed or tampered "
-               "file (or a trace the spec contradicts), a special or oversized file, a path the "
-               "system refuses (checked before any search), impossible bounds, a user file "
-               "that cannot be imported (one line on stderr)"),
-              (EXIT_UNEXPECTED, "the gate or --expect found a difference"),
-              (EXIT_USER_CODE, "a user's predicate, lemma or design hook raised, or a predicate "
-               "returned a non-bool (one line naming file:line; --traceback for the full one), "
-               "or, with user files given, the worker process died (a signal, os._exit)"))
+EXIT_CODES = (
+    (EXIT_OK, "every property holds within the bound (a replayed trace no longer reproduces)"),
+    (EXIT_VIOLATION, "a violation was found (or reproduced by replay)"),
+    (
+        EXIT_INCOMPLETE,
+        "incomplete: a budget ran out (--time-limit also stops a "
+        "user's code that never returns; --memory-limit), the solver said unknown, or a "
+        "proof is not inductive (never a pass)",
+    ),
+    (
+        EXIT_BAD_INPUT,
+        "bad input: unknown design or property, malformed or tampered "
+        "file (or a trace the spec contradicts), a special or oversized file, a path the "
+        "system refuses (checked before any search), impossible bounds, a user file "
+        "that cannot be imported (one line on stderr)",
+    ),
+    (EXIT_UNEXPECTED, "the gate or --expect found a difference"),
+    (
+        EXIT_USER_CODE,
+        "a user's predicate, lemma or design hook raised, or a predicate "
+        "returned a non-bool (one line naming file:line; --traceback for the full one), "
+        "or, with user files given, the worker process died (a signal, os._exit)",
+    ),
+)
 """Every exit code with its meaning (``--help`` and the README print this table)."""
+
 
 class InputError(ValueError):
     """Bad user input: the message is one line naming the problem (also importable from
@@ -169,10 +181,15 @@ def item_dims(prop_name: str, L):
         return p.dims
     try:
         items = tuple(p.each(L))
-    except Exception:          # a user's domain that raises: reported where it is checked
+    except Exception:  # a user's domain that raises: reported where it is checked
         return None
-    for dims, dom in ((("file", "blk", "seg"), L.file_blk_segs), (("file", "blk"), L.file_blks),
-                      (("phys",), L.phys), (("file",), L.files), (("proc",), L.procs)):
+    for dims, dom in (
+        (("file", "blk", "seg"), L.file_blk_segs),
+        (("file", "blk"), L.file_blks),
+        (("phys",), L.phys),
+        (("file",), L.files),
+        (("proc",), L.procs),
+    ):
         if items == tuple(dom):
             return dims
     return None

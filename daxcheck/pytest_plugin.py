@@ -13,6 +13,7 @@ before each test that uses the fixture and restored after it
 register designs, and load the same files, as often as it likes.  The module imports
 nothing heavy until a test uses the fixture.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -30,16 +31,19 @@ class DaxcheckFixture:
     def check_design(self, design, properties=None, **kw):
         """See :func:`daxcheck.testing.check_design`."""
         from daxcheck.testing import check_design
+
         return check_design(design, properties, **kw)
 
     def load_designs(self, path):
         """See :func:`daxcheck.testing.load_designs`."""
         from daxcheck.testing import load_designs
+
         return load_designs(path)
 
     def load_properties(self, path):
         """See :func:`daxcheck.testing.load_properties`."""
         from daxcheck.testing import load_properties
+
         return load_properties(path)
 
 
@@ -47,5 +51,6 @@ class DaxcheckFixture:
 def daxcheck():
     """daxcheck in process, with registries restored after the test."""
     from daxcheck.registries import isolated
+
     with isolated():
         yield DaxcheckFixture()

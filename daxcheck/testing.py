@@ -12,14 +12,21 @@ functions and designs, or load the same user files, any number of times::
         assert r.violated == {"no_stale_data"} and r.depth_of("no_stale_data") == 3
         r.assert_expected()                # exactly the design's expect_violated
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from daxcheck.checker.explicit import Budget
 from daxcheck.checker.gate import expect_differences
-from daxcheck.checker.runner import (InputError, load_designs_file, make_model, pick,
-                                     pick_properties, run_check)
+from daxcheck.checker.runner import (
+    InputError,
+    load_designs_file,
+    make_model,
+    pick,
+    pick_properties,
+    run_check,
+)
 from daxcheck.properties import Property, load_properties_file
 from daxcheck.registries import isolated
 from daxcheck.spec.designs import DESIGNS
@@ -100,8 +107,9 @@ def load_properties(path) -> list[str]:
     return load_properties_file(str(path))
 
 
-def check_design(design, properties=None, *, engine: str = "explicit", max_states=None,
-                 time_limit=None, **bounds) -> DesignCheck:
+def check_design(
+    design, properties=None, *, engine: str = "explicit", max_states=None, time_limit=None, **bounds
+) -> DesignCheck:
     """Explore ``design`` (a registered name or a Design value, registered or not) with the
     named engine, checking ``properties`` (names or Property values; default: every
     registered invariant), at the design's default bounds changed by ``bounds`` (``depth=``,
@@ -117,8 +125,16 @@ def check_design(design, properties=None, *, engine: str = "explicit", max_state
         props = [p if isinstance(p, Property) else pick_properties([p])[0] for p in properties]
     unknown = sorted(set(bounds) - {"depth", "files", "blocks", "phys", "tokens", "procs"})
     if unknown:
-        raise InputError(f"unknown bound {unknown[0]!r} (valid: depth, files, blocks, phys, "
-                         f"tokens, procs)")
+        raise InputError(
+            f"unknown bound {unknown[0]!r} (valid: depth, files, blocks, phys, tokens, procs)"
+        )
     m = make_model(d, bounds)
-    return DesignCheck(run_check(m, props, engine, Budget(max_states, time_limit),
-                                 command="daxcheck.testing.check_design"))
+    return DesignCheck(
+        run_check(
+            m,
+            props,
+            engine,
+            Budget(max_states, time_limit),
+            command="daxcheck.testing.check_design",
+        )
+    )

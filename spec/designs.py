@@ -472,7 +472,7 @@ SETTINGS: dict[str, dict] = {
 }
 """Every design setting in declaration order: ``{"choices", "doc", "race"}`` (see
 :func:`setting`); the default is the merged-kernel (6.x) behaviour."""
-Design._CHOICES = {
+Design._CHOICES = {  # type: ignore[attr-defined]
     k: m["choices"] for k, m in SETTINGS.items() if m["choices"] != (False, True)
 }  # the pre-0.2 name
 

@@ -29,6 +29,7 @@ SCOPES = (
             "crash",
         ),
         bounds=Bounds(files=2, blocks=1, phys=2, tokens=1, procs=1, depth=5),
+        symmetric=("proc", "tok"),  # a pin names its file: no file symmetry
         cite="issue 28: ZERO_RANGE never ran with reflink or with mmap/stores",
     ),
     Design(
@@ -96,6 +97,7 @@ SCOPES = (
         families=("mmap", "write", "fault", "punch_hole"),
         bounds=Bounds(files=2, blocks=1, phys=2, tokens=1, procs=1, depth=40, threads=2),
         partial_writes=False,
+        symmetric=("proc", "tok"),  # the split punch names its file: no file symmetry
         cite="issue 28: race designs with one pmem block cannot tell two blocks apart",
     ),
 )

@@ -10,10 +10,14 @@ Units: a *file block* and a *physical block* are one 4 KiB pmem page (one PTE); 
 block holds ``SEGS`` = 2 *segments* of 2 KiB so that a partial (unaligned) write is
 distinguishable from a full one; a segment holds one *data token* (0 = zeros).
 """
+
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, fields as dc_fields
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from dataclasses import fields as dc_fields
+from typing import TYPE_CHECKING, Any
 
 SEGS = 2
 """Default segments per block (``Bounds.segs``): the granule of partial writes (2 segments
@@ -86,10 +90,18 @@ class Bounds:
     segs: int = SEGS
     threads: int = 1
 
-    LIMITS = {"files": (1, 3), "blocks": (1, 3), "phys": (1, 6), "tokens": (1, 3),
-              "procs": (1, 2), "depth": (0, 60), "segs": (1, 4), "threads": (1, 3)}
+    LIMITS = {
+        "files": (1, 3),
+        "blocks": (1, 3),
+        "phys": (1, 6),
+        "tokens": (1, 3),
+        "procs": (1, 2),
+        "depth": (0, 60),
+        "segs": (1, 4),
+        "threads": (1, 3),
+    }
 
-    def validate(self) -> "Bounds":
+    def validate(self) -> Bounds:
         """Return self, or raise BoundsError naming the first bound out of range."""
         for f in dc_fields(self):
             lo, hi = self.LIMITS[f.name]
@@ -97,11 +109,13 @@ class Bounds:
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise BoundsError(f"bound {f.name}={v!r} is out of range {lo}..{hi}")
         if self.segs not in SEG_CHOICES:
-            raise BoundsError(f"bound segs={self.segs} must be one of "
-                              f"{', '.join(map(str, SEG_CHOICES))} (4096 bytes split evenly)")
+            raise BoundsError(
+                f"bound segs={self.segs} must be one of "
+                f"{', '.join(map(str, SEG_CHOICES))} (4096 bytes split evenly)"
+            )
         return self
 
-    def replace(self, **kw) -> "Bounds":
+    def replace(self, **kw) -> Bounds:
         """A copy with the given bounds changed (None values ignored), validated."""
         d = {f.name: getattr(self, f.name) for f in dc_fields(self)}
         d.update({k: v for k, v in kw.items() if v is not None})
@@ -140,11 +154,11 @@ class FieldSpec:
     category: str
     kind: object
     doc: str
-    domain: object = None
+    domain: Callable[[Bounds], Iterable[int]] | None = None
     init: int = 0
     origin: str = "shipped"
 
-    def values(self, b: "Bounds") -> tuple:
+    def values(self, b: Bounds) -> tuple:
         """Sorted tuple of the values this field can hold at bounds ``b``."""
         if self.domain is not None:
             return tuple(sorted(set(self.domain(b))))
@@ -180,61 +194,154 @@ def _flag(b):
 
 FIELDS = (
     FieldSpec("size", ("file",), "meta", None, "i_size in blocks", lambda b: range(b.blocks + 1)),
-    FieldSpec("jsize", ("file",), "journal", None, "i_size as persisted in the log",
-              lambda b: range(b.blocks + 1)),
-    FieldSpec("sealed", ("file",), "journal", None,
-              "S_IOMAP_IMMUTABLE: block map sealed (2017 proposal)", _flag),
+    FieldSpec(
+        "jsize",
+        ("file",),
+        "journal",
+        None,
+        "i_size as persisted in the log",
+        lambda b: range(b.blocks + 1),
+    ),
+    FieldSpec(
+        "sealed",
+        ("file",),
+        "journal",
+        None,
+        "S_IOMAP_IMMUTABLE: block map sealed (2017 proposal)",
+        _flag,
+    ),
     FieldSpec("usync", ("file",), "meta", None, "inode in userspace-sync (MAP_SYNC) mode", _flag),
-    FieldSpec("pmd_zero", ("file",), "xarray", None,
-              "a PMD zero-page entry covers indices 0..blocks-1", _flag),
+    FieldSpec(
+        "pmd_zero",
+        ("file",),
+        "xarray",
+        None,
+        "a PMD zero-page entry covers indices 0..blocks-1",
+        _flag,
+    ),
     FieldSpec("ext_kind", ("file", "blk"), "meta", EXT_NAMES, "in-memory extent state"),
     FieldSpec("ext_pblk", ("file", "blk"), "meta", "pblk", "in-memory extent physical block"),
     FieldSpec("jext_kind", ("file", "blk"), "journal", EXT_NAMES, "journaled extent state"),
     FieldSpec("jext_pblk", ("file", "blk"), "journal", "pblk", "journaled extent physical block"),
     FieldSpec("xa_kind", ("file", "blk"), "xarray", XA_NAMES, "DAX xarray entry"),
     FieldSpec("xa_pfn", ("file", "blk"), "xarray", "pblk", "pfn of a pfn entry"),
-    FieldSpec("xa_dirty", ("file", "blk"), "xarray", None, "PAGECACHE_TAG_DIRTY on the entry", _flag),
+    FieldSpec(
+        "xa_dirty", ("file", "blk"), "xarray", None, "PAGECACHE_TAG_DIRTY on the entry", _flag
+    ),
     FieldSpec("mmap_mode", ("proc", "file"), "pte", MM_NAMES, "the process's mapping of the file"),
     FieldSpec("pte_kind", ("proc", "file", "blk"), "pte", PTE_NAMES, "page-table entry"),
     FieldSpec("pte_pfn", ("proc", "file", "blk"), "pte", "pblk", "pfn the PTE maps"),
-    FieldSpec("refcount", ("phys",), "meta", None,
-              "extent references (refcount btree; 0 = free)", _extents),
+    FieldSpec(
+        "refcount",
+        ("phys",),
+        "meta",
+        None,
+        "extent references (refcount btree; 0 = free)",
+        _extents,
+    ),
     FieldSpec("page_mapping", ("phys",), "page", "pgmap", "page->mapping"),
     FieldSpec("page_index", ("phys",), "page", None, "page->index", lambda b: range(b.blocks)),
     FieldSpec("page_share", ("phys",), "page", None, "page->share (6.2 fsdax reflink)", _extents),
-    FieldSpec("cache", ("phys", "seg"), "cache", "token",
-              "dirty CPU cache line contents (0 = clean)", lambda b: range(b.tokens + 1)),
+    FieldSpec(
+        "cache",
+        ("phys", "seg"),
+        "cache",
+        "token",
+        "dirty CPU cache line contents (0 = clean)",
+        lambda b: range(b.tokens + 1),
+    ),
     FieldSpec("media", ("phys", "seg"), "media", "token", "persisted pmem contents"),
-    FieldSpec("ghost_written", ("file", "blk", "seg", "tok"), "ghost", None,
-              "token was ever written at this file offset (or inherited by reflink); monotonic",
-              _flag),
-    FieldSpec("ghost_durable", ("file", "blk", "seg"), "ghost", "promise",
-              "token promised durable at this offset by a sync (0 = no promise, else token+1)"),
+    FieldSpec(
+        "ghost_written",
+        ("file", "blk", "seg", "tok"),
+        "ghost",
+        None,
+        "token was ever written at this file offset (or inherited by reflink); monotonic",
+        _flag,
+    ),
+    FieldSpec(
+        "ghost_durable",
+        ("file", "blk", "seg"),
+        "ghost",
+        "promise",
+        "token promised durable at this offset by a sync (0 = no promise, else token+1)",
+    ),
     FieldSpec("ghost_seal_pblk", ("file", "blk"), "ghost", "pblk", "physical block when sealed"),
     # ---- issue 8: kernel assertions, PMD pfn entries, MAP_PRIVATE, pins, S_DAX, POSIX reads
-    FieldSpec("warning", (), "ghost", "warning",
-              "the first kernel WARN_ON reached (message number, 0 = none; sticky like dmesg)"),
-    FieldSpec("pmd_pfn", ("file",), "xarray", None,
-              "a PMD pfn entry covers indices 0..blocks-1 (a PMD-aligned contiguous extent)", _flag),
-    FieldSpec("xa_order", ("file", "blk"), "xarray", ORDER_NAMES,
-              "the index's entry is part of the file's PMD entry (DAX_PMD) or its own"),
-    FieldSpec("pmd_map", ("proc", "file"), "pte", OFF_ON,
-              "the process maps indices 0..blocks-1 with one PMD (the PTEs mirror it)"),
-    FieldSpec("anon", ("proc", "file", "blk", "seg"), "anon", "token",
-              "contents of the process's anonymous CoW page of a MAP_PRIVATE mapping",
-              lambda b: tuple(range(b.tokens + 1)) + (STALE,)),
-    FieldSpec("pinned", ("phys",), "page", None,
-              "a get_user_pages pin (FOLL_PIN: O_DIRECT or RDMA in flight) holds the page", _flag),
-    FieldSpec("pin_file", ("phys",), "page", "file", "file whose mapping the pinned page was "
-              "reached through"),
-    FieldSpec("pin_idx", ("phys",), "page", "blk", "file index the pinned page was reached through"),
-    FieldSpec("s_dax", ("file",), "meta", OFF_ON, "S_DAX: the inode's I/O and faults use DAX",
-              init=1),
-    FieldSpec("xflag_dax", ("file",), "journal", OFF_ON,
-              "FS_XFLAG_DAX on disk: the S_DAX the inode gets when next loaded", init=1),
-    FieldSpec("ghost_last", ("file", "blk", "seg"), "ghost", "token",
-              "the data last written at this offset (write(2), a store, DMA, reflink, dedupe, "
-              "zeroing); what read(2) must return (0 = zeros)"),
+    FieldSpec(
+        "warning",
+        (),
+        "ghost",
+        "warning",
+        "the first kernel WARN_ON reached (message number, 0 = none; sticky like dmesg)",
+    ),
+    FieldSpec(
+        "pmd_pfn",
+        ("file",),
+        "xarray",
+        None,
+        "a PMD pfn entry covers indices 0..blocks-1 (a PMD-aligned contiguous extent)",
+        _flag,
+    ),
+    FieldSpec(
+        "xa_order",
+        ("file", "blk"),
+        "xarray",
+        ORDER_NAMES,
+        "the index's entry is part of the file's PMD entry (DAX_PMD) or its own",
+    ),
+    FieldSpec(
+        "pmd_map",
+        ("proc", "file"),
+        "pte",
+        OFF_ON,
+        "the process maps indices 0..blocks-1 with one PMD (the PTEs mirror it)",
+    ),
+    FieldSpec(
+        "anon",
+        ("proc", "file", "blk", "seg"),
+        "anon",
+        "token",
+        "contents of the process's anonymous CoW page of a MAP_PRIVATE mapping",
+        lambda b: tuple(range(b.tokens + 1)) + (STALE,),
+    ),
+    FieldSpec(
+        "pinned",
+        ("phys",),
+        "page",
+        None,
+        "a get_user_pages pin (FOLL_PIN: O_DIRECT or RDMA in flight) holds the page",
+        _flag,
+    ),
+    FieldSpec(
+        "pin_file",
+        ("phys",),
+        "page",
+        "file",
+        "file whose mapping the pinned page was reached through",
+    ),
+    FieldSpec(
+        "pin_idx", ("phys",), "page", "blk", "file index the pinned page was reached through"
+    ),
+    FieldSpec(
+        "s_dax", ("file",), "meta", OFF_ON, "S_DAX: the inode's I/O and faults use DAX", init=1
+    ),
+    FieldSpec(
+        "xflag_dax",
+        ("file",),
+        "journal",
+        OFF_ON,
+        "FS_XFLAG_DAX on disk: the S_DAX the inode gets when next loaded",
+        init=1,
+    ),
+    FieldSpec(
+        "ghost_last",
+        ("file", "blk", "seg"),
+        "ghost",
+        "token",
+        "the data last written at this offset (write(2), a store, DMA, reflink, dedupe, "
+        "zeroing); what read(2) must return (0 = zeros)",
+    ),
 )
 """The shipped state fields, in layout order."""
 
@@ -252,8 +359,9 @@ VOLATILE_CATEGORIES = frozenset({"meta", "xarray", "pte", "page", "anon", "cache
 _DIM_NAMES = ("file", "blk", "seg", "tok", "proc", "phys", "thread")
 
 
-def ghost_field(name: str, dims: tuple, kind=None, doc: str = "", domain=None,
-                origin: str = "user") -> FieldSpec:
+def ghost_field(
+    name: str, dims: tuple, kind=None, doc: str = "", domain=None, origin: str = "user"
+) -> FieldSpec:
     """Declare a user ghost field (state that only properties read, e.g. "the writer was told
     this range is durable").  ``dims`` from ``file blk seg tok proc phys``; ``kind`` as in
     :class:`FieldSpec` (None: a 0/1 flag unless ``domain`` says otherwise); ``domain``: a
@@ -270,8 +378,9 @@ def ghost_field(name: str, dims: tuple, kind=None, doc: str = "", domain=None,
     dims = tuple(dims)
     bad = [d for d in dims if d not in _DIM_NAMES]
     if bad:
-        raise ValueError(f"ghost field {name}: unknown dimension {bad[0]!r} "
-                         f"(known: {', '.join(_DIM_NAMES)})")
+        raise ValueError(
+            f"ghost field {name}: unknown dimension {bad[0]!r} (known: {', '.join(_DIM_NAMES)})"
+        )
     spec = FieldSpec(name, dims, "ghost", kind, doc or name, domain, 0, origin)
     old = GHOST_FIELDS.get(name)
     if old is not None:
@@ -281,8 +390,14 @@ def ghost_field(name: str, dims: tuple, kind=None, doc: str = "", domain=None,
     GHOST_FIELDS[name] = spec
     return spec
 
-ENUM_MEMBERS = {"pblk": ("phys", 0), "token": ("tok", 1), "promise": ("tok", 2),
-                "pgmap": ("file", 1), "holder": ("thread", 1)}
+
+ENUM_MEMBERS = {
+    "pblk": ("phys", 0),
+    "token": ("tok", 1),
+    "promise": ("tok", 2),
+    "pgmap": ("file", 1),
+    "holder": ("thread", 1),
+}
 """Value encodings (the ``enum`` of FIELDS) that name a member of an index dimension: a
 value ``v`` names member ``v - offset`` of that dimension when it lies in range; other
 values (0 = zeros or NULL, STALE, PG_SHARED, a promise of zeros) name none.  Symmetry
@@ -314,17 +429,26 @@ class Layout:
     empty for every other design, whose states stay exactly as they were.
     """
 
+    if TYPE_CHECKING:  # one attribute per field, set in __init__ from the field table
+
+        def __getattr__(self, name: str) -> Any: ...
+
     def __init__(self, bounds: Bounds, extra=None, races=()):
         self.bounds = bounds
         self.nsegs = bounds.segs
-        self.dims = {"file": bounds.files, "blk": bounds.blocks, "seg": bounds.segs,
-                     "tok": bounds.tokens, "proc": bounds.procs, "phys": bounds.phys,
-                     "thread": bounds.threads}
+        self.dims = {
+            "file": bounds.files,
+            "blk": bounds.blocks,
+            "seg": bounds.segs,
+            "tok": bounds.tokens,
+            "proc": bounds.procs,
+            "phys": bounds.phys,
+            "thread": bounds.threads,
+        }
         self.races = bool(races)
         self.waits_for = None
-        specs = list(FIELDS) + list(races) + list(
-            GHOST_FIELDS.values() if extra is None else extra)
-        self.fields = []          # (name, dims, category, enum, doc, flat offsets)
+        specs = list(FIELDS) + list(races) + list(GHOST_FIELDS.values() if extra is None else extra)
+        self.fields = []  # (name, dims, category, enum, doc, flat offsets)
         self.specs = {}
         off = 0
         for fs in specs:
@@ -340,10 +464,12 @@ class Layout:
             off += n
         self.width = off
         # Columns indexed by physical block, for reads at a pfn taken from the state.
-        self.media_col = tuple(tuple(self.media[b][g] for b in range(bounds.phys))
-                               for g in range(bounds.segs))
-        self.cache_col = tuple(tuple(self.cache[b][g] for b in range(bounds.phys))
-                               for g in range(bounds.segs))
+        self.media_col = tuple(
+            tuple(self.media[b][g] for b in range(bounds.phys)) for g in range(bounds.segs)
+        )
+        self.cache_col = tuple(
+            tuple(self.cache[b][g] for b in range(bounds.phys)) for g in range(bounds.segs)
+        )
         self.files = range(bounds.files)
         self.blks = range(bounds.blocks)
         self.phys = range(bounds.phys)
@@ -353,8 +479,9 @@ class Layout:
         self.threads = range(bounds.threads) if races else range(0)
         self.file_blks = tuple(itertools.product(self.files, self.blks))
         self.file_blk_segs = tuple(itertools.product(self.files, self.blks, self.segs))
-        self.volatile = tuple(o for (_, _, cat, _, _, flat) in self.fields
-                              if cat in VOLATILE_CATEGORIES for o in flat)
+        self.volatile = tuple(
+            o for (_, _, cat, _, _, flat) in self.fields if cat in VOLATILE_CATEGORIES for o in flat
+        )
         self._names = {}
         self._enum = {}
         for name, dims, _, enum, _, flat in self.fields:
@@ -362,15 +489,15 @@ class Layout:
             for o, ix in zip(flat, idxs):
                 self._names[o] = (name, dims, ix)
             self._enum[name] = enum
-        self._init = bytearray(self.width)
+        init = bytearray(self.width)
         for fs in specs:
             if fs.init:
                 for o in self.flat(fs.name):
-                    self._init[o] = fs.init
+                    init[o] = fs.init
         for b in self.phys:
             for g in self.segs:
-                self._init[self.media[b][g]] = STALE
-        self._init = bytes(self._init)
+                init[self.media[b][g]] = STALE
+        self._init = bytes(init)
 
     @staticmethod
     def warning_names() -> tuple:
@@ -415,8 +542,11 @@ class Layout:
         if enum == "promise":
             return "-" if value == 0 else token_name(value - 1)
         if enum == "pgmap":
-            return "NULL" if value == PG_NULL else (
-                "SHARED" if value == PG_SHARED else file_name(value - 1))
+            return (
+                "NULL"
+                if value == PG_NULL
+                else ("SHARED" if value == PG_SHARED else file_name(value - 1))
+            )
         if enum == "file":
             return file_name(value)
         if enum == "holder":
@@ -445,9 +575,27 @@ class Layout:
 
 
 _LAYOUT_ATTRS = frozenset(dir(Layout)) | {
-    "bounds", "nsegs", "dims", "fields", "specs", "width", "media_col", "cache_col", "files",
-    "blks", "phys", "segs", "toks", "procs", "file_blks", "file_blk_segs", "volatile",
-    "races", "threads", "waits_for"}
+    "bounds",
+    "nsegs",
+    "dims",
+    "fields",
+    "specs",
+    "width",
+    "media_col",
+    "cache_col",
+    "files",
+    "blks",
+    "phys",
+    "segs",
+    "toks",
+    "procs",
+    "file_blks",
+    "file_blk_segs",
+    "volatile",
+    "races",
+    "threads",
+    "waits_for",
+}
 
 
 def fmt_index(dim: str, i: int) -> str:
@@ -469,7 +617,7 @@ def fmt_index(dim: str, i: int) -> str:
     return str(i)
 
 
-_fmt_index = fmt_index      # the old private name, kept for callers outside the tree
+_fmt_index = fmt_index  # the old private name, kept for callers outside the tree
 
 
 def _nest(flat, shape):
@@ -478,7 +626,7 @@ def _nest(flat, shape):
     if len(shape) == 1:
         return tuple(flat)
     step = len(flat) // shape[0]
-    return tuple(_nest(flat[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0]))
+    return tuple(_nest(flat[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0]))
 
 
 def _nest_list(flat, shape):
@@ -487,7 +635,7 @@ def _nest_list(flat, shape):
     if len(shape) == 1:
         return list(flat)
     step = len(flat) // shape[0]
-    return [_nest_list(flat[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])]
+    return [_nest_list(flat[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
 
 
 def _flatten(v, shape, name):
@@ -501,7 +649,7 @@ def _flatten(v, shape, name):
     return out
 
 
-def field_domain(L: "Layout", offset: int) -> tuple[int, ...]:
+def field_domain(L: Layout, offset: int) -> tuple[int, ...]:
     """The values field ``offset`` of layout ``L`` can hold in any state the transitions
     produce (a sound over-approximation used by the symbolic engine to constrain arbitrary
     states; the k-induction prover re-proves it, so a too-narrow domain is reported, not

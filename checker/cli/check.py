@@ -49,10 +49,14 @@ def run(args, argv, console) -> int:
     """Run ``daxcheck check`` (``args`` parsed, paths checked); prints the verdict tables
     and the run summary, writes counterexamples and ``--json/--junit/--summary``; returns
     the exit code (0 holds, 12 violated, 75 incomplete, 1 ``--expect`` difference, 130
-    after a first Ctrl-C).  Raises InputError / CheckpointError / OutputError on bad input."""
+    after a first Ctrl-C).  Without ``--design``: every design except the coverage scopes.  Raises InputError / CheckpointError / OutputError on bad input."""
     preflight_outputs(args)
     load_user_files(args.designs, args.properties)
-    designs = pick(args.design, DESIGNS, "design")
+    # Without --design: every design but the coverage scopes (seed "cov", spec/scopes.py),
+    # which exist for the gate's exploration and `daxcheck coverage`.
+    designs = pick(args.design, DESIGNS, "design") or []
+    if not args.design:
+        designs = [d for d in designs if d.seed != "cov"]
     props = pick_properties(args.property)
     overrides = {k: getattr(args, k) for k in BOUND_NAMES}
     models = [make_model(d, overrides) for d in designs]

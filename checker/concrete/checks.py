@@ -6,6 +6,7 @@ bytes at a sealed physical address, ...); :func:`crash_point` enumerates (or sam
 crash images at one crash point, recovers each with the abstract Crash action's metadata and
 checks that promised data is present and no stale data is read.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -13,8 +14,20 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from daxcheck.spec.ops.races import SplitOp, cycles
-from daxcheck.spec.state import (HOLE, ORDER_PMD, PG_NULL, PG_SHARED, PTE_NONE, PTE_RO, PTE_RW,
-                                 PTE_ZERO, WRITTEN, XA_PFN, file_name, token_name)
+from daxcheck.spec.state import (
+    HOLE,
+    ORDER_PMD,
+    PG_NULL,
+    PG_SHARED,
+    PTE_NONE,
+    PTE_RO,
+    PTE_RW,
+    PTE_ZERO,
+    WRITTEN,
+    XA_PFN,
+    file_name,
+    token_name,
+)
 
 from .codec import hex_excerpt
 from .pmem import BLOCK, LINE, MAX_ENUM
@@ -30,10 +43,10 @@ MAX_DETAILS = 3
 @dataclass
 class _Bad:
     file: int
-    start: int      # file byte offset
-    end: int        # inclusive
+    start: int  # file byte offset
+    end: int  # inclusive
     desc: str
-    pmem_off: int   # -1 when the bytes are not on pmem
+    pmem_off: int  # -1 when the bytes are not on pmem
     sample: bytes
 
 
@@ -54,8 +67,9 @@ def _fmt_bad(b: _Bad, prefix: str = "file") -> str:
     return where
 
 
-def _bad_lines(ex: ConcreteExecutor, f, x, data: bytes, pmem_off: int, verb: str,
-               promise=None) -> list[_Bad]:
+def _bad_lines(
+    ex: ConcreteExecutor, f, x, data: bytes, pmem_off: int, verb: str, promise=None
+) -> list[_Bad]:
     """Classify each line of a 4096-byte block read at ``f``/``x``: illegitimate data (not
     written/inherited at that offset), and with ``promise`` ((g) -> expected token or 0
     for none) data differing from the promised token."""
@@ -69,17 +83,22 @@ def _bad_lines(ex: ConcreteExecutor, f, x, data: bytes, pmem_off: int, verb: str
         if want and info.token != want - 1:
             desc = f"promised {token_name(want - 1)} by a sync, but {verb} {info.describe()}"
         elif info.kind in ("stale", "garbled") or (
-                info.kind == "data" and info.token not in ex.written[(f, x, g)]):
+            info.kind == "data" and info.token not in ex.written[(f, x, g)]
+        ):
             if info.kind == "data" and info.file != f:
-                desc = (f"{verb} file {file_name(info.file)}'s data (written at "
-                        f"{file_name(info.file)} block {info.blk}, token {token_name(info.token)})")
+                desc = (
+                    f"{verb} file {file_name(info.file)}'s data (written at "
+                    f"{file_name(info.file)} block {info.blk}, token {token_name(info.token)})"
+                )
             elif info.kind == "data":
-                desc = (f"{verb} {token_name(info.token)} written at block {info.blk} segment "
-                        f"{info.seg}, never written at this offset")
+                desc = (
+                    f"{verb} {token_name(info.token)} written at block {info.blk} segment "
+                    f"{info.seg}, never written at this offset"
+                )
             else:
                 desc = f"{verb} {info.describe()}"
         if desc:
-            out.append(_Bad(f, start, start + LINE - 1, desc, po, data[i * LINE:(i + 1) * LINE]))
+            out.append(_Bad(f, start, start + LINE - 1, desc, po, data[i * LINE : (i + 1) * LINE]))
     return out
 
 
@@ -101,8 +120,7 @@ def _check_reads(ex, s) -> list[str]:
             data = ex.load_block(s, n, f, x)
             if data is None:
                 continue
-            po = (s[L.pte_pfn[n][f][x]] * BLOCK
-                  if s[L.pte_kind[n][f][x]] in (PTE_RO, PTE_RW) else -1)
+            po = s[L.pte_pfn[n][f][x]] * BLOCK if s[L.pte_kind[n][f][x]] in (PTE_RO, PTE_RW) else -1
             bads += _bad_lines(ex, f, x, data, po, "loads through the mapping return")
         out += [f"P{n}: " + _fmt_bad(b) for b in _merge(bads)]
     return out
@@ -120,17 +138,26 @@ def _check_coherence(ex, s) -> list[str]:
                 continue
             rng = f"bytes {x * BLOCK}-{x * BLOCK + BLOCK - 1}"
             read = ex.read_block(s, f, x)
-            zero = " (the zero page)" if s[L.pte_kind[n][f][x]] == PTE_ZERO else (
-                f" (pmem block p{s[L.pte_pfn[n][f][x]]})")
+            zero = (
+                " (the zero page)"
+                if s[L.pte_kind[n][f][x]] == PTE_ZERO
+                else (f" (pmem block p{s[L.pte_pfn[n][f][x]]})")
+            )
             if read is None:
-                out.append(f"P{n} maps file {file_name(f)}, {rng} beyond EOF (i_size "
-                           f"{s[L.size[f]] * BLOCK} bytes): loads return {ex.codec.summarize(load)}")
+                out.append(
+                    f"P{n} maps file {file_name(f)}, {rng} beyond EOF (i_size "
+                    f"{s[L.size[f]] * BLOCK} bytes): loads return {ex.codec.summarize(load)}"
+                )
             elif read != load:
-                i = next(i for i in range(0, BLOCK, LINE) if read[i:i + LINE] != load[i:i + LINE])
-                out.append(f"P{n}'s mapping of file {file_name(f)}, {rng}: loads return "
-                           f"{ex.codec.summarize(load)}{zero} but read(2) returns "
-                           f"{ex.codec.summarize(read)} [offset {x * BLOCK + i}: load "
-                           f"{hex_excerpt(load[i:])} vs read {hex_excerpt(read[i:])}]")
+                i = next(
+                    i for i in range(0, BLOCK, LINE) if read[i : i + LINE] != load[i : i + LINE]
+                )
+                out.append(
+                    f"P{n}'s mapping of file {file_name(f)}, {rng}: loads return "
+                    f"{ex.codec.summarize(load)}{zero} but read(2) returns "
+                    f"{ex.codec.summarize(read)} [offset {x * BLOCK + i}: load "
+                    f"{hex_excerpt(load[i:])} vs read {hex_excerpt(read[i:])}]"
+                )
     return out
 
 
@@ -141,10 +168,21 @@ def _check_reverse_map(ex, s) -> list[str]:
     dax_layout_busy_page() and dax_disassociate_entry()."""
     L, out = ex.L, []
     for p in L.phys:
-        owners = sorted({(f, x) for f, x in L.file_blks
-                         if s[L.xa_kind[f][x]] == XA_PFN and s[L.xa_pfn[f][x]] == p})
-        users = sorted({(n, f, x) for n in L.procs for f, x in L.file_blks
-                        if s[L.pte_kind[n][f][x]] in (PTE_RO, PTE_RW) and s[L.pte_pfn[n][f][x]] == p})
+        owners = sorted(
+            {
+                (f, x)
+                for f, x in L.file_blks
+                if s[L.xa_kind[f][x]] == XA_PFN and s[L.xa_pfn[f][x]] == p
+            }
+        )
+        users = sorted(
+            {
+                (n, f, x)
+                for n in L.procs
+                for f, x in L.file_blks
+                if s[L.pte_kind[n][f][x]] in (PTE_RO, PTE_RW) and s[L.pte_pfn[n][f][x]] == p
+            }
+        )
         m, idx, share = s[L.page_mapping[p]], s[L.page_index[p]], s[L.page_share[p]]
         if m == PG_NULL:
             ok, rec = not owners, "page->mapping is NULL"
@@ -157,10 +195,12 @@ def _check_reverse_map(ex, s) -> list[str]:
             continue
         who = ", ".join(f"file {file_name(f)} index {x}" for f, x in owners) or "no file"
         ptes = ", ".join(f"P{n} at file {file_name(f)} offset {x * BLOCK}" for n, f, x in users)
-        out.append(f"pmem bytes 0x{p * BLOCK:05x}-0x{p * BLOCK + BLOCK - 1:05x} (block p{p}, "
-                   f"holding {ex.codec.summarize(ex.pmem.load(p * BLOCK, BLOCK))}) are mapped "
-                   f"by {who}" + (f" (PTEs: {ptes})" if ptes else "") + f", but {rec}: "
-                   f"the kernel's reverse map of these bytes is wrong")
+        out.append(
+            f"pmem bytes 0x{p * BLOCK:05x}-0x{p * BLOCK + BLOCK - 1:05x} (block p{p}, "
+            f"holding {ex.codec.summarize(ex.pmem.load(p * BLOCK, BLOCK))}) are mapped "
+            f"by {who}" + (f" (PTEs: {ptes})" if ptes else "") + f", but {rec}: "
+            f"the kernel's reverse map of these bytes is wrong"
+        )
     return out
 
 
@@ -173,18 +213,26 @@ def _check_sealed(ex, s) -> list[str]:
         if s[L.sealed[f]] != 1:
             continue
         q, p = s[L.ghost_seal_pblk[f][x]], s[L.ext_pblk[f][x]]
-        moved = (s[L.ext_kind[f][x]] != WRITTEN or p != q or s[L.jext_kind[f][x]] != WRITTEN
-                 or s[L.jext_pblk[f][x]] != q)
+        moved = (
+            s[L.ext_kind[f][x]] != WRITTEN
+            or p != q
+            or s[L.jext_kind[f][x]] != WRITTEN
+            or s[L.jext_pblk[f][x]] != q
+        )
         if not moved:
             continue
         at_seal = ex.pmem.load(q * BLOCK, BLOCK)
         read = ex.read_block(s, f, x) or bytes(BLOCK)
-        msg = (f"sealed file {file_name(f)} block {x} was at pmem bytes 0x{q * BLOCK:05x}-"
-               f"0x{q * BLOCK + BLOCK - 1:05x} (p{q}) when sealed but now lives at p{p}")
+        msg = (
+            f"sealed file {file_name(f)} block {x} was at pmem bytes 0x{q * BLOCK:05x}-"
+            f"0x{q * BLOCK + BLOCK - 1:05x} (p{q}) when sealed but now lives at p{p}"
+        )
         if at_seal != read:
-            out.append(msg + f": the sealed physical range holds {ex.codec.summarize(at_seal)} "
-                       f"[pmem 0x{q * BLOCK:05x}: {hex_excerpt(at_seal)}] while read(2) returns "
-                       f"{ex.codec.summarize(read)}")
+            out.append(
+                msg + f": the sealed physical range holds {ex.codec.summarize(at_seal)} "
+                f"[pmem 0x{q * BLOCK:05x}: {hex_excerpt(at_seal)}] while read(2) returns "
+                f"{ex.codec.summarize(read)}"
+            )
         else:
             out.append(msg + " (the bytes at both addresses are still equal)")
     return out
@@ -193,12 +241,12 @@ def _check_sealed(ex, s) -> list[str]:
 def _seg_tokens(ex, data: bytes) -> list:
     """Token per segment of a 4096-byte block (None: torn or garbled)."""
     n = ex.seg_bytes
-    return [ex.codec.segment_token(data[g * n:(g + 1) * n]) for g in ex.L.segs]
+    return [ex.codec.segment_token(data[g * n : (g + 1) * n]) for g in ex.L.segs]
 
 
 def _describe_seg(ex, data: bytes, g: int) -> str:
     n = ex.seg_bytes
-    return ex.codec.summarize(data[g * n:(g + 1) * n])
+    return ex.codec.summarize(data[g * n : (g + 1) * n])
 
 
 def _check_last_write(ex, s) -> list[str]:
@@ -212,9 +260,12 @@ def _check_last_write(ex, s) -> list[str]:
             want = ex.last[(f, x, g)]
             if tok != want:
                 start = x * BLOCK + g * ex.seg_bytes
-                out.append(f"{where} file {file_name(f)}, bytes {start}-{start + ex.seg_bytes - 1}"
-                           f" return {_describe_seg(ex, data, g)}, but the last write there was "
-                           f"{token_name(want) if want else 'zeros'}")
+                out.append(
+                    f"{where} file {file_name(f)}, bytes {start}-{start + ex.seg_bytes - 1}"
+                    f" return {_describe_seg(ex, data, g)}, but the last write there was "
+                    f"{token_name(want) if want else 'zeros'}"
+                )
+
     for f, x in L.file_blks:
         data = ex.read_block(s, f, x)
         if data is not None:
@@ -237,23 +288,28 @@ def _check_shared_data(ex, s) -> list[str]:
     same bytes, so what userspace last wrote at both must be the same; report the offset
     whose own last write the shared bytes contradict."""
     L, out = ex.L, []
-    for (f, x) in L.file_blks:
+    for f, x in L.file_blks:
         if s[L.ext_kind[f][x]] != WRITTEN:
             continue
-        for (h, y) in L.file_blks:
-            if (h, y) <= (f, x) or s[L.ext_kind[h][y]] != WRITTEN or \
-                    s[L.ext_pblk[h][y]] != s[L.ext_pblk[f][x]]:
+        for h, y in L.file_blks:
+            if (
+                (h, y) <= (f, x)
+                or s[L.ext_kind[h][y]] != WRITTEN
+                or s[L.ext_pblk[h][y]] != s[L.ext_pblk[f][x]]
+            ):
                 continue
             p = s[L.ext_pblk[f][x]]
             data = ex.pmem.load(p * BLOCK, BLOCK)
-            for g, tok in enumerate(_seg_tokens(ex, data)):
+            for g, _tok in enumerate(_seg_tokens(ex, data)):
                 a, b = ex.last[(f, x, g)], ex.last[(h, y, g)]
                 if a != b:
                     start = g * ex.seg_bytes
-                    out.append(f"pmem block p{p} (bytes 0x{p * BLOCK + start:05x}-) is shared by "
-                               f"file {file_name(f)} block {x} and file {file_name(h)} block {y} "
-                               f"and holds {_describe_seg(ex, data, g)}, but the last writes "
-                               f"there were {token_name(a)} and {token_name(b)}")
+                    out.append(
+                        f"pmem block p{p} (bytes 0x{p * BLOCK + start:05x}-) is shared by "
+                        f"file {file_name(f)} block {x} and file {file_name(h)} block {y} "
+                        f"and holds {_describe_seg(ex, data, g)}, but the last writes "
+                        f"there were {token_name(a)} and {token_name(b)}"
+                    )
     return out
 
 
@@ -267,14 +323,20 @@ def _check_pins(ex, s) -> list[str]:
         f, x = s[L.pin_file[p]], s[L.pin_idx[p]]
         if s[L.ext_kind[f][x]] == WRITTEN and s[L.ext_pblk[f][x]] == p:
             continue
-        now = [(h, y) for h, y in L.file_blks
-               if s[L.ext_kind[h][y]] != HOLE and s[L.ext_pblk[h][y]] == p]
-        who = (", ".join(f"file {file_name(h)} block {y}" for h, y in now)
-               if now else "no file (free)")
-        out.append(f"pmem bytes 0x{p * BLOCK:05x}-0x{p * BLOCK + BLOCK - 1:05x} (p{p}, holding "
-                   f"{ex.codec.summarize(ex.pmem.load(p * BLOCK, BLOCK))}) are pinned for a DMA "
-                   f"into file {file_name(f)} block {x}, but now belong to {who}: the DMA "
-                   f"will land there")
+        now = [
+            (h, y)
+            for h, y in L.file_blks
+            if s[L.ext_kind[h][y]] != HOLE and s[L.ext_pblk[h][y]] == p
+        ]
+        who = (
+            ", ".join(f"file {file_name(h)} block {y}" for h, y in now) if now else "no file (free)"
+        )
+        out.append(
+            f"pmem bytes 0x{p * BLOCK:05x}-0x{p * BLOCK + BLOCK - 1:05x} (p{p}, holding "
+            f"{ex.codec.summarize(ex.pmem.load(p * BLOCK, BLOCK))}) are pinned for a DMA "
+            f"into file {file_name(f)} block {x}, but now belong to {who}: the DMA "
+            f"will land there"
+        )
     return out
 
 
@@ -287,22 +349,32 @@ def _check_pmd(ex, s) -> list[str]:
         for x in L.blks:
             own = s[L.xa_kind[f][x]] != 0 and s[L.xa_order[f][x]] != ORDER_PMD
             if pmd and own:
-                out.append(f"file {file_name(f)}: a PMD entry covers bytes 0-"
-                           f"{len(L.blks) * BLOCK - 1} but index {x} (bytes {x * BLOCK}-"
-                           f"{x * BLOCK + BLOCK - 1}) still has a 4 KiB entry of its own")
+                out.append(
+                    f"file {file_name(f)}: a PMD entry covers bytes 0-"
+                    f"{len(L.blks) * BLOCK - 1} but index {x} (bytes {x * BLOCK}-"
+                    f"{x * BLOCK + BLOCK - 1}) still has a 4 KiB entry of its own"
+                )
         for n in L.procs:
             if s[L.pmd_map[n][f]] != 1:
                 continue
             for x in L.blks:
                 k = s[L.pte_kind[n][f][x]]
-                ok = (k == PTE_ZERO) if s[L.pmd_zero[f]] == 1 else (
-                    k == PTE_RO and s[L.pte_pfn[n][f][x]] == s[L.xa_pfn[f][x]])
+                ok = (
+                    (k == PTE_ZERO)
+                    if s[L.pmd_zero[f]] == 1
+                    else (k == PTE_RO and s[L.pte_pfn[n][f][x]] == s[L.xa_pfn[f][x]])
+                )
                 if not ok:
                     load = ex.load_block(s, n, f, x)
-                    what = ("an anonymous CoW page" if load is None else
-                            f"loads return {ex.codec.summarize(load)}")
-                    out.append(f"P{n} maps file {file_name(f)} with a PMD and also with a PTE "
-                               f"at bytes {x * BLOCK}-{x * BLOCK + BLOCK - 1} ({what})")
+                    what = (
+                        "an anonymous CoW page"
+                        if load is None
+                        else f"loads return {ex.codec.summarize(load)}"
+                    )
+                    out.append(
+                        f"P{n} maps file {file_name(f)} with a PMD and also with a PTE "
+                        f"at bytes {x * BLOCK}-{x * BLOCK + BLOCK - 1} ({what})"
+                    )
     return out
 
 
@@ -316,14 +388,19 @@ def _check_dax_flag(ex, s) -> list[str]:
         for n in L.procs:
             for x in L.blks:
                 if s[L.pte_kind[n][f][x]] in (PTE_RO, PTE_RW, PTE_ZERO):
-                    out.append(f"file {file_name(f)} is no longer DAX (S_DAX clear) but P{n} "
-                               f"still maps bytes {x * BLOCK}-{x * BLOCK + BLOCK - 1} to "
-                               f"{'the zero page' if s[L.pte_kind[n][f][x]] == PTE_ZERO else f'pmem block p{s[L.pte_pfn[n][f][x]]}'}")
+                    out.append(
+                        f"file {file_name(f)} is no longer DAX (S_DAX clear) but P{n} "
+                        f"still maps bytes {x * BLOCK}-{x * BLOCK + BLOCK - 1} to "
+                        f"{'the zero page' if s[L.pte_kind[n][f][x]] == PTE_ZERO else f'pmem block p{s[L.pte_pfn[n][f][x]]}'}"
+                    )
         for x in L.blks:
             if s[L.xa_kind[f][x]] != 0 and not any(
-                    s[L.pte_kind[n][f][x]] != PTE_NONE for n in L.procs):
-                out.append(f"file {file_name(f)} is no longer DAX (S_DAX clear) but its "
-                           f"xarray still holds a DAX entry at index {x}")
+                s[L.pte_kind[n][f][x]] != PTE_NONE for n in L.procs
+            ):
+                out.append(
+                    f"file {file_name(f)} is no longer DAX (S_DAX clear) but its "
+                    f"xarray still holds a DAX entry at index {x}"
+                )
     return out
 
 
@@ -348,23 +425,27 @@ def _check_deadlock(ex, s) -> list[str]:
                 if isinstance(a, SplitOp) and a.thread == t and a.step and a.at(L, s) is True:
                     for n in a.needs(D, L, a.step):
                         if n.blocked_by(L, s, u) is True and a.blocked_by(D, L, s, u) is True:
-                            waits.append(f"T{t} ({a.name} at {a.STEPS[a.step]}) waits for "
-                                         f"{n.describe()}, held by T{u}")
+                            waits.append(
+                                f"T{t} ({a.name} at {a.STEPS[a.step]}) waits for "
+                                f"{n.describe()}, held by T{u}"
+                            )
         out.append(f"threads blocked forever ({c}): " + "; ".join(waits))
     return out
 
 
-FINAL_CHECKS = {"no_stale_data": _check_reads,
-                 "no_deadlock": _check_deadlock,
-                 "mapping_matches_extents": _check_coherence,
-                 "no_page_two_mappings": _check_reverse_map,
-                 "immutable_extents_never_move": _check_sealed,
-                 "read_returns_last_write": _check_last_write,
-                 "no_kernel_warning": _check_warnings,
-                 "dedupe_shares_equal_data": _check_shared_data,
-                 "pinned_pages_stay_allocated": _check_pins,
-                 "pmd_excludes_pte": _check_pmd,
-                 "dax_flag_changes_only_when_unmapped": _check_dax_flag}
+FINAL_CHECKS = {
+    "no_stale_data": _check_reads,
+    "no_deadlock": _check_deadlock,
+    "mapping_matches_extents": _check_coherence,
+    "no_page_two_mappings": _check_reverse_map,
+    "immutable_extents_never_move": _check_sealed,
+    "read_returns_last_write": _check_last_write,
+    "no_kernel_warning": _check_warnings,
+    "dedupe_shares_equal_data": _check_shared_data,
+    "pinned_pages_stay_allocated": _check_pins,
+    "pmd_excludes_pte": _check_pmd,
+    "dax_flag_changes_only_when_unmapped": _check_dax_flag,
+}
 """Property name -> its byte-level check ``(executor, final abstract state) -> [symptom
 line]`` on the concrete bytes after a replay (used by :func:`~.executor.replay_concrete`
 and the gate)."""
@@ -395,8 +476,11 @@ class CrashCheck:
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
-        how = (f"{self.checked} sampled (seed {self.seed}) of {self.possible} possible"
-               if self.sampled else f"{self.checked} of {self.possible} (all)")
+        how = (
+            f"{self.checked} sampled (seed {self.seed}) of {self.possible} possible"
+            if self.sampled
+            else f"{self.checked} of {self.possible} (all)"
+        )
         where = "at the end of the trace" if self.at_end else f"at step {self.after_step}"
         out = [f"crash {where}: {how} crash images checked, {self.failed} failed"]
         for desc, n in self.failures.most_common():
@@ -417,10 +501,18 @@ def _check_recovered(ex, rec, media: bytes) -> list[_Bad]:
                 want = promise(g)
                 if want and want - 1 != 0:
                     start = x * BLOCK + g * ex.seg_bytes
-                    bads.append(_Bad(f, start, start + ex.seg_bytes - 1,
-                                     f"promised {token_name(want - 1)} by a sync, but the "
-                                     f"recovered file ends at byte {rec[L.size[f]] * BLOCK}: "
-                                     f"the data is lost", -1, b""))
+                    bads.append(
+                        _Bad(
+                            f,
+                            start,
+                            start + ex.seg_bytes - 1,
+                            f"promised {token_name(want - 1)} by a sync, but the "
+                            f"recovered file ends at byte {rec[L.size[f]] * BLOCK}: "
+                            f"the data is lost",
+                            -1,
+                            b"",
+                        )
+                    )
             continue
         po = rec[L.ext_pblk[f][x]] * BLOCK if rec[L.ext_kind[f][x]] == WRITTEN else -1
         bads += _bad_lines(ex, f, x, data, po, "after recovery reads", promise)
@@ -446,7 +538,9 @@ def crash_point(ex, rec, after_step, at_end, crash_states, seed) -> CrashCheck:
             cc.failures[d] += 1
         if len(cc.details) < MAX_DETAILS:
             n_lines = len(img.choice)
-            cc.details.append(f"image #{img.index} ({img.persisted_lines()} of {n_lines} lines "
-                              f"with unpersisted stores reached the media): "
-                              + "; ".join(_fmt_bad(b) for b in bads[:3]))
+            cc.details.append(
+                f"image #{img.index} ({img.persisted_lines()} of {n_lines} lines "
+                f"with unpersisted stores reached the media): "
+                + "; ".join(_fmt_bad(b) for b in bads[:3])
+            )
     return cc

@@ -5,6 +5,7 @@ the segment with a record such as ``DAXCHECK t=1 file=a blk=0 seg=1 ln=07 op=003
 token 0 is zeros; the media starts with ``STALE-PMEM pblk=p ln=..`` records (contents from
 before mkfs).  :class:`Codec` writes and reads them, :class:`LineInfo` is one decoded line.
 """
+
 from __future__ import annotations
 
 import re
@@ -45,12 +46,16 @@ class LineInfo:
             return "stale pmem contents (no file wrote them)"
         if self.kind == "garbled":
             return "bytes no writer produced"
-        return (f"{token_name(self.token)} (file {file_name(self.file)}'s data, written at "
-                f"{file_name(self.file)} block {self.blk} by {self.via} at step {self.step})")
+        return (
+            f"{token_name(self.token)} (file {file_name(self.file)}'s data, written at "
+            f"{file_name(self.file)} block {self.blk} by {self.via} at step {self.step})"
+        )
 
 
-_DATA_RE = re.compile(rb"DAXCHECK t=(\d+) file=([abc]) blk=(\d+) seg=(\d+) ln=(\d+) "
-                      rb"op=(\d+) by=(\w+) *\n")
+_DATA_RE = re.compile(
+    rb"DAXCHECK t=(\d+) file=([abc]) blk=(\d+) seg=(\d+) ln=(\d+) "
+    rb"op=(\d+) by=(\w+) *\n"
+)
 _STALE_RE = re.compile(rb"STALE-PMEM pblk=(\d+) ln=(\d+) \(contents from before mkfs\) *\n")
 _ZERO_LINE = bytes(LINE)
 _GARBLED = LineInfo("garbled", None)
@@ -75,14 +80,20 @@ class Codec:
         ``via`` ("write"/"store") at trace step ``step``; token 0 is zeros."""
         if t == 0:
             return bytes(self.seg_bytes)
-        return b"".join(self._pad(f"DAXCHECK t={t} file={file_name(f)} blk={x} seg={g} "
-                                  f"ln={ln:02d} op={step:03d} by={via}")
-                        for ln in range(self.seg_bytes // LINE))
+        return b"".join(
+            self._pad(
+                f"DAXCHECK t={t} file={file_name(f)} blk={x} seg={g} "
+                f"ln={ln:02d} op={step:03d} by={via}"
+            )
+            for ln in range(self.seg_bytes // LINE)
+        )
 
     def stale_block(self, p: int) -> bytes:
         """The 4096 pre-mkfs bytes of physical block ``p``."""
-        return b"".join(self._pad(f"STALE-PMEM pblk={p} ln={ln:02d} (contents from before mkfs)")
-                        for ln in range(BLOCK // LINE))
+        return b"".join(
+            self._pad(f"STALE-PMEM pblk={p} ln={ln:02d} (contents from before mkfs)")
+            for ln in range(BLOCK // LINE)
+        )
 
     def line(self, b: bytes) -> LineInfo:
         """Decode one 64-byte line (anything unrecognised is "garbled")."""
@@ -92,8 +103,15 @@ class Codec:
             return info
         m = _DATA_RE.fullmatch(b)
         if m:
-            info = LineInfo("data", int(m[1]), "abc".index(m[2].decode()), int(m[3]),
-                            int(m[4]), int(m[6]), m[7].decode())
+            info = LineInfo(
+                "data",
+                int(m[1]),
+                "abc".index(m[2].decode()),
+                int(m[3]),
+                int(m[4]),
+                int(m[6]),
+                m[7].decode(),
+            )
         else:
             m = _STALE_RE.fullmatch(b)
             info = LineInfo("stale", STALE, pblk=int(m[1])) if m else _GARBLED
@@ -103,7 +121,7 @@ class Codec:
 
     def lines(self, b: bytes) -> list[LineInfo]:
         """Decode consecutive 64-byte lines."""
-        return [self.line(b[i:i + LINE]) for i in range(0, len(b), LINE)]
+        return [self.line(b[i : i + LINE]) for i in range(0, len(b), LINE)]
 
     def segment_token(self, b: bytes):
         """The token of a 2048-byte segment if all its lines decode to the same token, else
@@ -115,7 +133,7 @@ class Codec:
         """Short English for a block's (or segment's) contents, per segment."""
         parts = []
         for g in range(0, len(b), self.seg_bytes):
-            infos = self.lines(b[g:g + self.seg_bytes])
+            infos = self.lines(b[g : g + self.seg_bytes])
             kinds = {(i.kind, i.token, i.file) for i in infos}
             parts.append(infos[0].describe() if len(kinds) == 1 else "a torn mix of writes")
         if len(set(parts)) == 1:

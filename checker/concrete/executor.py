@@ -28,14 +28,24 @@ each pmem page, the bytes at a sealed physical address), and for durability prop
 every crash in the trace the crash images are enumerated (or sampled), recovered with the
 abstract Crash action's metadata and checked: promised data present, no stale data.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from daxcheck.spec.designs import Design
 from daxcheck.spec.ops import Crash
-from daxcheck.spec.state import (HOLE, PTE_ANON, PTE_NONE, PTE_ZERO, STALE, UNWRITTEN, WRITTEN,
-                                 XA_PFN, token_name)
+from daxcheck.spec.state import (
+    HOLE,
+    PTE_ANON,
+    PTE_NONE,
+    PTE_ZERO,
+    STALE,
+    UNWRITTEN,
+    WRITTEN,
+    XA_PFN,
+    token_name,
+)
 
 from ..trace import TraceError
 from .checks import FINAL_CHECKS, MAX_DETAILS, CrashCheck, crash_point
@@ -67,8 +77,17 @@ def _tok(v) -> str:
 
 
 # ============================================================================ executor
-class ConcreteExecutor(MmapFaultOps, FileIoOps, FallocateOps, ReflinkOps, SyncOps, PinsOps,
-                       CrashOps, InodeOps, RacesOps):
+class ConcreteExecutor(
+    MmapFaultOps,
+    FileIoOps,
+    FallocateOps,
+    ReflinkOps,
+    SyncOps,
+    PinsOps,
+    CrashOps,
+    InodeOps,
+    RacesOps,
+):
     """Performs the data effects of the model's actions on a :class:`PmemBuffer`.
 
     ``model``: a :class:`~daxcheck.spec.model.DaxModel`; ``pmem``: a buffer of at least
@@ -89,8 +108,10 @@ class ConcreteExecutor(MmapFaultOps, FileIoOps, FallocateOps, ReflinkOps, SyncOp
         self.m, self.L, self.D = model, model.L, model.design
         need = model.bounds.phys * BLOCK
         if pmem.size < need:
-            raise PmemError(f"pmem region of {pmem.size} bytes is too small: the trace uses "
-                            f"{model.bounds.phys} blocks = {need} bytes")
+            raise PmemError(
+                f"pmem region of {pmem.size} bytes is too small: the trace uses "
+                f"{model.bounds.phys} blocks = {need} bytes"
+            )
         self.pmem = pmem
         self.seg_bytes = BLOCK // self.L.nsegs
         self.codec = Codec(self.seg_bytes)
@@ -118,8 +139,9 @@ class ConcreteExecutor(MmapFaultOps, FileIoOps, FallocateOps, ReflinkOps, SyncOp
         """dax_iomap_copy_around copy: coherent CPU read of ``src`` (copy_mc_to_kernel),
         non-temporal stores into ``dst``, fence."""
         for g in segs:
-            self.pmem.nt_store(self.seg_off(dst, g),
-                               self.pmem.load(self.seg_off(src, g), self.seg_bytes))
+            self.pmem.nt_store(
+                self.seg_off(dst, g), self.pmem.load(self.seg_off(src, g), self.seg_bytes)
+            )
         self.pmem.sfence()
 
     def _zero_segs(self, dst, segs):
@@ -192,10 +214,11 @@ class ConcreteExecutor(MmapFaultOps, FileIoOps, FallocateOps, ReflinkOps, SyncOp
                 elif k0 in (HOLE, UNWRITTEN):
                     if self.D.cow_edges == "zeroed":
                         self._zero_segs(p1, uncovered)
-                    elif k0 == UNWRITTEN:   # before the 2022 fix: copied raw, holes skipped
+                    elif k0 == UNWRITTEN:  # before the 2022 fix: copied raw, holes skipped
                         self._copy_segs(p0, p1, uncovered)
                 else:
                     self._copy_segs(p0, p1, uncovered)
+
             self._fill(s, ns, p0 if k0 != HOLE else None, p1, uncovered, own)
 
     def _moved_by_cow(self, s, ns, f, x) -> bool:
@@ -211,8 +234,10 @@ class ConcreteExecutor(MmapFaultOps, FileIoOps, FallocateOps, ReflinkOps, SyncOp
         self.step_no += 1
         L = self.L
         if ns[L.warning] != s[L.warning]:
-            self.warned.append(f"step {self.step_no} {a.describe()} reaches "
-                               f"WARN_ON_ONCE: {L.show(L.warning, ns[L.warning])}")
+            self.warned.append(
+                f"step {self.step_no} {a.describe()} reaches "
+                f"WARN_ON_ONCE: {L.show(L.warning, ns[L.warning])}"
+            )
         do = getattr(self, "_do_" + a.name, None)
         if do is None:
             self._adopt(a, s, ns)
@@ -244,14 +269,15 @@ class ConcreteExecutor(MmapFaultOps, FileIoOps, FallocateOps, ReflinkOps, SyncOp
                     self.pmem.store(off, self._pattern(c1, b, f, x, g))
         for f, x in L.file_blks:
             for g in L.segs:
-                self.written[(f, x, g)] = {t for t in L.toks
-                                           if ns[L.ghost_written[f][x][g][t - 1]] == 1}
+                self.written[(f, x, g)] = {
+                    t for t in L.toks if ns[L.ghost_written[f][x][g][t - 1]] == 1
+                }
                 self.last[(f, x, g)] = ns[L.ghost_last[f][x][g]]
 
     def _pattern(self, t, b, f, x, g):
         """The bytes of token ``t`` for segment ``g`` of block ``b`` (written at ``f``/``x``)."""
         if t == STALE:
-            return self.codec.stale_block(b)[g * self.seg_bytes:(g + 1) * self.seg_bytes]
+            return self.codec.stale_block(b)[g * self.seg_bytes : (g + 1) * self.seg_bytes]
         return self.codec.data_segment(t, f, x, g, self.step_no, "user")
 
     # ------------------------------------------------------------------ abstraction
@@ -265,8 +291,11 @@ class ConcreteExecutor(MmapFaultOps, FileIoOps, FallocateOps, ReflinkOps, SyncOp
                 off = self.seg_off(b, g)
                 n = self.seg_bytes
                 media = self.codec.segment_token(self.pmem.media(off, n))
-                cache = (self.codec.segment_token(self.pmem.load(off, n))
-                         if self.pmem.dirty(off, n) else 0)
+                cache = (
+                    self.codec.segment_token(self.pmem.load(off, n))
+                    if self.pmem.dirty(off, n)
+                    else 0
+                )
                 out[(b, g)] = (media, cache)
         return out
 
@@ -284,22 +313,27 @@ class ConcreteExecutor(MmapFaultOps, FileIoOps, FallocateOps, ReflinkOps, SyncOp
                     raise RefinementError(
                         f"refinement check failed after {where}: {L.label(off)} is "
                         f"{int(t in toks)} in the concrete write history but {s[off]} in "
-                        f"the spec")
+                        f"the spec"
+                    )
         for (f, x, g), t in self.last.items():
             off = L.ghost_last[f][x][g]
             if t != s[off]:
                 raise RefinementError(
                     f"refinement check failed after {where}: {L.label(off)} is "
-                    f"{_tok(t)} in the concrete write history but {_tok(s[off])} in the spec")
+                    f"{_tok(t)} in the concrete write history but {_tok(s[off])} in the spec"
+                )
         for (b, g), (media, cache) in self.abstraction().items():
-            for name, conc, off in (("media", media, L.media[b][g]),
-                                    ("cache", cache, L.cache[b][g])):
+            for _name, conc, off in (
+                ("media", media, L.media[b][g]),
+                ("cache", cache, L.cache[b][g]),
+            ):
                 if conc != s[off]:
                     raise RefinementError(
                         f"refinement check failed after {where}: {L.label(off)} is "
                         f"{_tok(conc)} on the concrete pmem (bytes 0x{self.seg_off(b, g):05x}-"
                         f"0x{self.seg_off(b, g) + self.seg_bytes - 1:05x}) but {_tok(s[off])} in "
-                        f"the spec")
+                        f"the spec"
+                    )
 
     # ------------------------------------------------------------------ views
     def read_block(self, s, f, x, media: bytes | None = None):
@@ -312,7 +346,7 @@ class ConcreteExecutor(MmapFaultOps, FileIoOps, FallocateOps, ReflinkOps, SyncOp
         if s[L.ext_kind[f][x]] != WRITTEN:
             return bytes(BLOCK)
         off = s[L.ext_pblk[f][x]] * BLOCK
-        return self.pmem.load(off, BLOCK) if media is None else media[off:off + BLOCK]
+        return self.pmem.load(off, BLOCK) if media is None else media[off : off + BLOCK]
 
     def load_block(self, s, n, f, x):
         """What loads through process ``n``'s PTE of ``f``/``x`` return (the zero page for
@@ -368,29 +402,48 @@ class ConcreteReport:
 
     def as_dict(self) -> dict:
         """The report as JSON-able data (for a summary table or ``--json``)."""
-        return {"design": self.design, "property": self.prop, "steps": self.steps,
-                "pmem_path": self.pmem_path, "pmem_bytes": self.pmem_bytes,
-                "pmem_copy_of": self.pmem_copy_of, "refinement_ok": self.refinement_ok,
-                "refinement_error": self.refinement_error, "symptoms": list(self.symptoms),
-                "notes": list(self.notes),
-                "crashes": [{"after_step": c.after_step, "at_end": c.at_end,
-                             "possible": c.possible, "checked": c.checked, "failed": c.failed,
-                             "sampled": c.sampled, "seed": c.seed,
-                             "failures": dict(c.failures)} for c in self.crashes],
-                "crash_images_checked": self.crash_images_checked,
-                "crash_images_failed": self.crash_images_failed,
-                "reproduced": self.reproduced}
+        return {
+            "design": self.design,
+            "property": self.prop,
+            "steps": self.steps,
+            "pmem_path": self.pmem_path,
+            "pmem_bytes": self.pmem_bytes,
+            "pmem_copy_of": self.pmem_copy_of,
+            "refinement_ok": self.refinement_ok,
+            "refinement_error": self.refinement_error,
+            "symptoms": list(self.symptoms),
+            "notes": list(self.notes),
+            "crashes": [
+                {
+                    "after_step": c.after_step,
+                    "at_end": c.at_end,
+                    "possible": c.possible,
+                    "checked": c.checked,
+                    "failed": c.failed,
+                    "sampled": c.sampled,
+                    "seed": c.seed,
+                    "failures": dict(c.failures),
+                }
+                for c in self.crashes
+            ],
+            "crash_images_checked": self.crash_images_checked,
+            "crash_images_failed": self.crash_images_failed,
+            "reproduced": self.reproduced,
+        }
 
     def lines(self) -> list[str]:
         """The report as plain text lines (no markup)."""
         src = f" (a copy of {self.pmem_copy_of})" if self.pmem_copy_of else ""
-        out = [f"concrete replay of {self.design}"
-               + (f" / {self.prop}" if self.prop else "")
-               + f": {self.steps} steps on a {self.pmem_bytes}-byte pmem buffer "
-               f"{self.pmem_path}{src}, {LINE}-byte cache lines"]
+        out = [
+            f"concrete replay of {self.design}"
+            + (f" / {self.prop}" if self.prop else "")
+            + f": {self.steps} steps on a {self.pmem_bytes}-byte pmem buffer "
+            f"{self.pmem_path}{src}, {LINE}-byte cache lines"
+        ]
         if self.refinement_ok:
-            out.append("refinement: ok (decoded pmem media and cache equal the spec's after "
-                       "every step)")
+            out.append(
+                "refinement: ok (decoded pmem media and cache equal the spec's after every step)"
+            )
         else:
             out.append(f"refinement: FAILED: {self.refinement_error}")
         for sym in self.symptoms:
@@ -399,14 +452,22 @@ class ConcreteReport:
             out.append(f"note: {n}")
         for c in self.crashes:
             out += c.lines()
-        out.append("byte-level violation: " + ("reproduced" if self.reproduced else
-                                                 "not reproduced"))
+        out.append(
+            "byte-level violation: " + ("reproduced" if self.reproduced else "not reproduced")
+        )
         return out
 
 
-def replay_concrete(model, actions, pmem_path=None, force: bool = False,
-                    crash_states="all", seed: int = 0, prop: str | None = None,
-                    strict: bool = True) -> ConcreteReport:
+def replay_concrete(
+    model,
+    actions,
+    pmem_path=None,
+    force: bool = False,
+    crash_states="all",
+    seed: int = 0,
+    prop: str | None = None,
+    strict: bool = True,
+) -> ConcreteReport:
     """Replay ``actions`` on ``model`` and on a concrete pmem buffer, refinement-checked.
 
     model: a :class:`~daxcheck.spec.model.DaxModel`; actions: its actions (e.g.
@@ -429,16 +490,22 @@ def replay_concrete(model, actions, pmem_path=None, force: bool = False,
     size = model.bounds.phys * BLOCK
     with PmemBuffer(size, pmem_path, force=force) as pm:
         ex = ConcreteExecutor(model, pm)
-        rep = ConcreteReport(model.design.name, prop, pmem_path=pm.path, pmem_bytes=size,
-                             pmem_copy_of=pm.user_path if pm.is_copy else None)
+        rep = ConcreteReport(
+            model.design.name,
+            prop,
+            pmem_path=pm.path,
+            pmem_bytes=size,
+            pmem_copy_of=pm.user_path if pm.is_copy else None,
+        )
         s = model.init_states()[0]
         try:
             ex.check(0, None, s)
             for n, a in enumerate(actions, 1):
                 ns = model.next_state(s, a)
                 if ns is None:
-                    raise TraceError(f"step {n}: {a.describe()} is not enabled in design "
-                                     f"{model.design.name}")
+                    raise TraceError(
+                        f"step {n}: {a.describe()} is not enabled in design {model.design.name}"
+                    )
                 if a.name == "crash":
                     rep.crashes.append(crash_point(ex, ns, n - 1, False, crash_states, seed))
                 ex.step(a, s, ns)
@@ -451,19 +518,38 @@ def replay_concrete(model, actions, pmem_path=None, force: bool = False,
                 raise
             rep.refinement_ok, rep.refinement_error = False, str(e)
             return rep
-        checks = (list(FINAL_CHECKS.items()) if prop is None
-                  else [(prop, FINAL_CHECKS[prop])] if prop in FINAL_CHECKS else [])
+        checks = (
+            list(FINAL_CHECKS.items())
+            if prop is None
+            else [(prop, FINAL_CHECKS[prop])]
+            if prop in FINAL_CHECKS
+            else []
+        )
         for _, fn in checks:
             rep.symptoms += fn(ex, s)
         if prop is None or prop in DURABILITY_PROPS:
             rec = Crash().apply(model, s)
             rep.crashes.append(crash_point(ex, rec, len(actions), True, crash_states, seed))
         elif prop not in FINAL_CHECKS:
-            rep.notes.append(f"property {prop} has no byte-level check; only the refinement "
-                             f"check applies")
+            rep.notes.append(
+                f"property {prop} has no byte-level check; only the refinement check applies"
+            )
         return rep
 
 
-__all__ = ["replay_concrete", "ConcreteReport", "ConcreteExecutor", "CrashCheck",
-           "RefinementError", "PmemError", "Codec", "LineInfo", "hex_excerpt", "FINAL_CHECKS",
-           "DURABILITY_PROPS", "MAX_DETAILS", "SEG_BYTES", "LINES_PER_SEG"]
+__all__ = [
+    "replay_concrete",
+    "ConcreteReport",
+    "ConcreteExecutor",
+    "CrashCheck",
+    "RefinementError",
+    "PmemError",
+    "Codec",
+    "LineInfo",
+    "hex_excerpt",
+    "FINAL_CHECKS",
+    "DURABILITY_PROPS",
+    "MAX_DETAILS",
+    "SEG_BYTES",
+    "LINES_PER_SEG",
+]

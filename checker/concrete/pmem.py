@@ -21,6 +21,7 @@ leave any *prefix* of each line's pending versions (see :meth:`PmemBuffer.crash_
 Units: offsets and lengths in bytes from the start of the region; ``LINE`` = 64 bytes;
 ``BLOCK`` = 4096 bytes (one pmem page, one file block of the abstract model).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -29,8 +30,8 @@ import os
 import random
 import stat
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 LINE = 64
 """Bytes per CPU cache line (x86)."""
@@ -104,8 +105,8 @@ class PmemBuffer:
             self._cleanup_tmp()
             raise PmemError(f"cannot mmap {self.path}: {e}") from None
         os.close(fd)
-        self._pending: dict[int, list[bytes]] = {}   # line -> unpersisted versions, in order
-        self._flushing: dict[int, int] = {}          # line -> versions persisted at next fence
+        self._pending: dict[int, list[bytes]] = {}  # line -> unpersisted versions, in order
+        self._flushing: dict[int, int] = {}  # line -> versions persisted at next fence
         self.stats = {"stores": 0, "nt_stores": 0, "clwb": 0, "sfence": 0, "crashes": 0}
 
     def _copy_of(self, p: str, size: int) -> int:
@@ -164,8 +165,9 @@ class PmemBuffer:
     # ------------------------------------------------------------------ helpers
     def _check(self, off: int, n: int) -> None:
         if off < 0 or n < 0 or off + n > self.size:
-            raise PmemError(f"pmem access at bytes {off}-{off + n - 1} is outside the "
-                            f"{self.size}-byte region")
+            raise PmemError(
+                f"pmem access at bytes {off}-{off + n - 1} is outside the {self.size}-byte region"
+            )
 
     @staticmethod
     def _lines(off: int, n: int) -> range:
@@ -173,7 +175,7 @@ class PmemBuffer:
 
     def _line_view(self, ln: int) -> bytes:
         p = self._pending.get(ln)
-        return p[-1] if p else self._mm[ln * LINE:(ln + 1) * LINE]
+        return p[-1] if p else self._mm[ln * LINE : (ln + 1) * LINE]
 
     def _put(self, off: int, data: bytes, nt: bool) -> None:
         data = bytes(data)
@@ -181,10 +183,10 @@ class PmemBuffer:
         for ln in self._lines(off, len(data)):
             a, b = max(off, ln * LINE), min(off + len(data), (ln + 1) * LINE)
             if a == ln * LINE and b == a + LINE:
-                new = data[a - off:b - off]
+                new = data[a - off : b - off]
             else:
                 cur = bytearray(self._line_view(ln))
-                cur[a - ln * LINE:b - ln * LINE] = data[a - off:b - off]
+                cur[a - ln * LINE : b - ln * LINE] = data[a - off : b - off]
                 new = bytes(cur)
             versions = self._pending.setdefault(ln, [])
             versions.append(new)
@@ -197,12 +199,12 @@ class PmemBuffer:
         (cached or non-temporal, x86 is coherent), else the media."""
         self._check(off, n)
         if not self._pending:
-            return self._mm[off:off + n]
+            return self._mm[off : off + n]
         out = bytearray()
         for ln in self._lines(off, n):
             out += self._line_view(ln)
         s = off - (off // LINE) * LINE
-        return bytes(out[s:s + n])
+        return bytes(out[s : s + n])
 
     def store(self, off: int, data: bytes) -> None:
         """Cached store(s) of ``data`` at ``off`` (write-back memory): each touched line gets
@@ -233,7 +235,7 @@ class PmemBuffer:
         self.stats["sfence"] += 1
         for ln, k in self._flushing.items():
             p = self._pending[ln]
-            self._mm[ln * LINE:(ln + 1) * LINE] = p[k - 1]
+            self._mm[ln * LINE : (ln + 1) * LINE] = p[k - 1]
             rest = p[k:]
             if rest:
                 self._pending[ln] = rest
@@ -253,14 +255,14 @@ class PmemBuffer:
         for ln in self._lines(off, n):
             p = self._pending.pop(ln, None)
             if p:
-                self._mm[ln * LINE:(ln + 1) * LINE] = p[-1]
+                self._mm[ln * LINE : (ln + 1) * LINE] = p[-1]
             self._flushing.pop(ln, None)
 
     def write_media(self, off: int, data: bytes) -> None:
         """Write bytes straight onto the media, bypassing the CPU (used to lay down the
         pre-mkfs contents); drops any pending versions of the touched lines."""
         self._check(off, len(data))
-        self._mm[off:off + len(data)] = data
+        self._mm[off : off + len(data)] = data
         for ln in self._lines(off, len(data)):
             self._pending.pop(ln, None)
             self._flushing.pop(ln, None)
@@ -270,7 +272,7 @@ class PmemBuffer:
         """The persisted bytes (what survives a crash for sure), ``off..off+n-1``."""
         n = self.size - off if n is None else n
         self._check(off, n)
-        return self._mm[off:off + n]
+        return self._mm[off : off + n]
 
     def dirty(self, off: int, n: int) -> bool:
         """Whether any line of the range has unpersisted versions (a dirty cache line or a
@@ -301,8 +303,9 @@ class PmemBuffer:
             n *= len(p) + 1
         return n
 
-    def crash_images(self, sample: int | None = None, seed: int = 0,
-                     limit: int = MAX_ENUM) -> Iterator[CrashImage]:
+    def crash_images(
+        self, sample: int | None = None, seed: int = 0, limit: int = MAX_ENUM
+    ) -> Iterator[CrashImage]:
         """Yield the media images a crash can leave now, without changing the buffer.
 
         Every line with pending versions independently keeps a prefix of them (0..all, in
@@ -322,7 +325,7 @@ class PmemBuffer:
             m = bytearray(base)
             for ln, k in zip(lines, ks):
                 if k:
-                    m[ln * LINE:(ln + 1) * LINE] = self._pending[ln][k - 1]
+                    m[ln * LINE : (ln + 1) * LINE] = self._pending[ln][k - 1]
             return CrashImage(i, tuple(zip(lines, ks)), bytes(m))
 
         if total <= limit:
@@ -368,8 +371,10 @@ def _check_user_file(p: str, size: int) -> None:
         except OSError as e:
             raise PmemError(f"pmem file {p}: {e.strerror}") from None
     if have < size:
-        raise PmemError(f"pmem file {p} is too small: {have} bytes, the trace needs {size} "
-                        f"({size // BLOCK} blocks of {BLOCK} bytes)")
+        raise PmemError(
+            f"pmem file {p} is too small: {have} bytes, the trace needs {size} "
+            f"({size // BLOCK} blocks of {BLOCK} bytes)"
+        )
 
 
 __all__ = ["PmemBuffer", "PmemError", "CrashImage", "LINE", "BLOCK", "MAX_ENUM"]

@@ -6,6 +6,7 @@ After every op the contents of every file are compared byte for byte
 is compared with the spec's extent map (:func:`compare_maps`).  Each raises
 :class:`~.ops.Mismatch` naming the file, block and what differs.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,13 +29,13 @@ def expected_bytes(c: Ctx, f: int) -> bytes:
             if t == STALE:
                 raise Mismatch(f"spec exposes stale media in {file_name(f)} block {x} seg {g}")
             out += token_bytes(t)
-    return bytes(out[:c.nbytes[f]])
+    return bytes(out[: c.nbytes[f]])
 
 
 def describe(data: bytes) -> str:
     """``data`` as segment names, e.g. ``[t1 0 mixed] (6144 B)``: 0 for zeros, tN for token
     N's bytes, mixed otherwise."""
-    segs = [data[i:i + SEG] for i in range(0, len(data), SEG)]
+    segs = [data[i : i + SEG] for i in range(0, len(data), SEG)]
     names = []
     for sg in segs:
         if not sg.strip(b"\0"):
@@ -59,8 +60,7 @@ def compare_contents(c: Ctx) -> None:
         got = os.pread(c.fd(f), size + 1, 0)
         want = expected_bytes(c, f)
         if got != want:
-            raise Mismatch(f"{file_name(f)}: kernel reads {describe(got)}, spec "
-                            f"{describe(want)}")
+            raise Mismatch(f"{file_name(f)}: kernel reads {describe(got)}, spec {describe(want)}")
 
 
 def compare_extents(c: Ctx) -> None:
@@ -85,22 +85,29 @@ def compare_maps(c: Ctx, kmaps: list) -> None:
             k = km[x] if x < len(km) else None
             where = f"{file_name(f)} block {x}"
             if (k is None) != (kind == HOLE):
-                raise Mismatch(f"{where}: kernel {'hole' if k is None else 'allocated'}, spec "
-                               f"{'hole' if kind == HOLE else 'allocated'}")
+                raise Mismatch(
+                    f"{where}: kernel {'hole' if k is None else 'allocated'}, spec "
+                    f"{'hole' if kind == HOLE else 'allocated'}"
+                )
             if k is None:
                 continue
             if k[2] != (kind == UNWRITTEN):
-                raise Mismatch(f"{where}: kernel {'unwritten' if k[2] else 'written'}, spec "
-                               f"{'unwritten' if kind == UNWRITTEN else 'written'}")
+                raise Mismatch(
+                    f"{where}: kernel {'unwritten' if k[2] else 'written'}, spec "
+                    f"{'unwritten' if kind == UNWRITTEN else 'written'}"
+                )
             spec_shared = s[L.refcount[p]] > 1
             if k[1] != spec_shared:
-                raise Mismatch(f"{where}: kernel FIEMAP_EXTENT_SHARED={k[1]}, spec refcount "
-                               f"{s[L.refcount[p]]}")
+                raise Mismatch(
+                    f"{where}: kernel FIEMAP_EXTENT_SHARED={k[1]}, spec refcount {s[L.refcount[p]]}"
+                )
             kphys.setdefault(k[0], set()).add((f, x))
             sphys.setdefault(p, set()).add((f, x))
     kc = {frozenset(v) for v in kphys.values()}
     sc = {frozenset(v) for v in sphys.values()}
     if kc != sc:
+
         def fmt(cs):
             return sorted(sorted(f"{file_name(f)}{x}" for f, x in cl) for cl in cs)
+
         raise Mismatch(f"blocks sharing a physical block differ: kernel {fmt(kc)}, spec {fmt(sc)}")

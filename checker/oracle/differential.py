@@ -24,6 +24,7 @@ generates the sequences and shrinks a mismatch to a minimal operation list.
 Units: ``seg`` is a 2 KiB segment index *within the file* (block ``seg // 2``), ``blk`` a
 4 KiB block index, sizes in bytes unless named ``*_blocks``.
 """
+
 from __future__ import annotations
 
 import mmap
@@ -35,17 +36,71 @@ from ...spec.designs import ALL_FAMILIES, DESIGNS, Design
 from ...spec.model import DaxModel
 from ...spec.state import SEGS, Bounds, file_name
 from .compare import compare_contents, compare_extents, compare_maps, describe, expected_bytes
-from .kernel import (BLOCK, OracleUnavailable, XfsMount, block_map, ficlone,
-                     shutdown_nologflush, unavailable_reason, writeback, xfs_mount)
-from .ops import (SEG, Clone, CloneRange, Ctx, Discard, Falloc, Fsync, Mismatch, MStore, Op,
-                  OracleError, PunchHole, PWrite, Skip, Trunc, token_bytes)
+from .kernel import (
+    BLOCK,
+    OracleUnavailable,
+    XfsMount,
+    block_map,
+    ficlone,
+    shutdown_nologflush,
+    unavailable_reason,
+    writeback,
+    xfs_mount,
+)
+from .ops import (
+    SEG,
+    Clone,
+    CloneRange,
+    Ctx,
+    Discard,
+    Falloc,
+    Fsync,
+    Mismatch,
+    MStore,
+    Op,
+    OracleError,
+    PunchHole,
+    PWrite,
+    Skip,
+    Trunc,
+    token_bytes,
+)
 
-__all__ = ["Op", "PWrite", "MStore", "Falloc", "PunchHole", "Clone", "CloneRange", "Fsync",
-           "Trunc", "Outcome", "OracleSummary", "OracleError", "oracle_design", "run_sequence",
-           "run_oracle", "sequences", "token_bytes", "xfs_mount", "unavailable_reason",
-           "OracleUnavailable", "crash_experiment", "Ctx", "Discard", "Skip", "Mismatch", "SEG",
-           "BLOCK", "compare_maps", "compare_contents", "compare_extents", "describe",
-           "expected_bytes", "model_for"]
+__all__ = [
+    "Op",
+    "PWrite",
+    "MStore",
+    "Falloc",
+    "PunchHole",
+    "Clone",
+    "CloneRange",
+    "Fsync",
+    "Trunc",
+    "Outcome",
+    "OracleSummary",
+    "OracleError",
+    "oracle_design",
+    "run_sequence",
+    "run_oracle",
+    "sequences",
+    "token_bytes",
+    "xfs_mount",
+    "unavailable_reason",
+    "OracleUnavailable",
+    "crash_experiment",
+    "Ctx",
+    "Discard",
+    "Skip",
+    "Mismatch",
+    "SEG",
+    "BLOCK",
+    "compare_maps",
+    "compare_contents",
+    "compare_extents",
+    "describe",
+    "expected_bytes",
+    "model_for",
+]
 
 
 def oracle_design(files: int = 3, blocks: int = 2, phys: int = 6) -> Design:
@@ -54,9 +109,12 @@ def oracle_design(files: int = 3, blocks: int = 2, phys: int = 6) -> Design:
     IOMAP_F_SHARED from the in-core refcount btree alone), at the given bounds (3 tokens,
     1 process)."""
     return DESIGNS["cow-srcmap"].variant(
-        name="oracle-xfs", families=ALL_FAMILIES, shared_check="in-core",
+        name="oracle-xfs",
+        families=ALL_FAMILIES,
+        shared_check="in-core",
         expect_violated=frozenset(),
-        bounds=Bounds(files=files, blocks=blocks, phys=phys, tokens=3, procs=1, depth=60))
+        bounds=Bounds(files=files, blocks=blocks, phys=phys, tokens=3, procs=1, depth=60),
+    )
 
 
 _MODELS: dict = {}
@@ -109,13 +167,19 @@ def run_sequence(root: str, files: int, blocks: int, ops, extents: bool = True) 
             except Skip:
                 continue
             except Discard as e:
-                return Outcome("discarded", done, f"op {i} {op}: spec cannot express {e} "
-                                                  f"(ENOSPC at these bounds)")
+                return Outcome(
+                    "discarded",
+                    done,
+                    f"op {i} {op}: spec cannot express {e} (ENOSPC at these bounds)",
+                )
             try:
                 op.kernel(c)
             except OSError as e:
-                return Outcome("mismatch", done + 1, f"after op {i} {op}: kernel failed "
-                                                     f"({e}) where the spec succeeded")
+                return Outcome(
+                    "mismatch",
+                    done + 1,
+                    f"after op {i} {op}: kernel failed ({e}) where the spec succeeded",
+                )
             done += 1
             try:
                 compare_contents(c)
@@ -162,17 +226,24 @@ def sequences(max_ops: int = 10):
         @st.composite
         def clonerange(d):
             n = d(st.integers(1, blocks))
-            return CloneRange(d(fi), d(st.integers(0, blocks - n)), d(fi),
-                              d(st.integers(0, blocks - n)), n)
+            return CloneRange(
+                d(fi), d(st.integers(0, blocks - n)), d(fi), d(st.integers(0, blocks - n)), n
+            )
 
         op = st.one_of(
-            pwrite(), pwrite(),
+            pwrite(),
+            pwrite(),
             st.builds(MStore, fi, st.integers(0, nseg - 1), tok),
-            st.builds(Falloc, fi, bl), st.builds(PunchHole, fi, bl),
-            clone(), clonerange(),
-            st.builds(Fsync, fi), st.builds(Trunc, fi, st.integers(0, blocks)))
+            st.builds(Falloc, fi, bl),
+            st.builds(PunchHole, fi, bl),
+            clone(),
+            clonerange(),
+            st.builds(Fsync, fi),
+            st.builds(Trunc, fi, st.integers(0, blocks)),
+        )
         n = draw(st.integers(1, max_ops))
         return files, blocks, draw(st.lists(op, min_size=n, max_size=n))
+
     return strat()
 
 
@@ -187,6 +258,7 @@ def hypothesis_home() -> None:
     ``~/.cache``, ``daxcheck/hypothesis``) so that no ``.hypothesis/`` folder appears in the
     directory daxcheck is run from."""
     from hypothesis.configuration import set_hypothesis_home_dir
+
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     set_hypothesis_home_dir(os.path.join(base, "daxcheck", "hypothesis"))
 
@@ -207,18 +279,21 @@ class OracleSummary:
 
     def lines(self) -> list[str]:
         """A human-readable report, one line per item."""
-        out = [f"kernel oracle: {self.sequences} sequences, {self.operations} operations, "
-               f"{self.matched} matched, {self.discarded} discarded (spec bounds), "
-               f"{len(self.mismatches)} mismatch{'es' if len(self.mismatches) != 1 else ''} "
-               f"in {self.seconds:.1f}s"]
+        out = [
+            f"kernel oracle: {self.sequences} sequences, {self.operations} operations, "
+            f"{self.matched} matched, {self.discarded} discarded (spec bounds), "
+            f"{len(self.mismatches)} mismatch{'es' if len(self.mismatches) != 1 else ''} "
+            f"in {self.seconds:.1f}s"
+        ]
         for ops, msg in self.mismatches:
             out.append(f"MISMATCH: {msg}")
             out.extend(f"  {i}. {o}" for i, o in enumerate(ops))
         return out
 
 
-def run_oracle(mountpoint: str | os.PathLike | None, runs: int, seed: int,
-               max_ops: int = 10) -> OracleSummary:
+def run_oracle(
+    mountpoint: str | os.PathLike | None, runs: int, seed: int, max_ops: int = 10
+) -> OracleSummary:
     """Differential test: hypothesis generates sequences (seeded with ``seed``) until
     ``runs`` of them were not discarded, runs each with :func:`run_sequence` in directory
     ``mountpoint`` (an XFS with reflink; None: a temporary :func:`xfs_mount`), and shrinks
@@ -236,16 +311,23 @@ def run_oracle(mountpoint: str | os.PathLike | None, runs: int, seed: int,
     if not os.path.isdir(root):
         raise OracleError(f"oracle directory {root} does not exist")
     hypothesis_home()
-    from hypothesis import HealthCheck, given, settings, seed as hseed, assume
+    from hypothesis import HealthCheck, assume, given, settings
+    from hypothesis import seed as hseed
 
     summary = OracleSummary()
     last_fail: list = []
     t0 = time.monotonic()
 
     @hseed(seed)
-    @settings(max_examples=runs, deadline=None, database=None, derandomize=False,
-              suppress_health_check=list(HealthCheck), print_blob=False,
-              report_multiple_bugs=False)
+    @settings(
+        max_examples=runs,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+        report_multiple_bugs=False,
+    )
     @given(sequences(max_ops))
     def prop(seq):
         files, blocks, ops = seq
@@ -305,8 +387,10 @@ def crash_experiment(mnt: XfsMount) -> dict:
     fb = os.open(pb, os.O_RDONLY)
     try:
         snap("after shutdown(NOLOGFLUSH) + remount (log recovery)", fa, fb)
-        obs["after_recovery"] = {"a": describe(os.pread(fa, BLOCK + 1, 0)),
-                                 "b": describe(os.pread(fb, BLOCK + 1, 0))}
+        obs["after_recovery"] = {
+            "a": describe(os.pread(fa, BLOCK + 1, 0)),
+            "b": describe(os.pread(fb, BLOCK + 1, 0)),
+        }
     finally:
         os.close(fa)
         os.close(fb)
@@ -339,8 +423,10 @@ def _crash_steps(pa: str, pb: str, obs: dict, snap) -> None:
             os.close(fd_direct)
         snap("O_DIRECT pwrite b[0:4K] t3", fa, fb)
         obs["b_in_place"] = obs["steps"][-1][2][0][0] == obs["steps"][-2][2][0][0]
-        obs["before_crash"] = {"a": describe(os.pread(fa, BLOCK, 0)),
-                               "b": describe(os.pread(fb, BLOCK, 0))}
+        obs["before_crash"] = {
+            "a": describe(os.pread(fa, BLOCK, 0)),
+            "b": describe(os.pread(fb, BLOCK, 0)),
+        }
     finally:
         os.close(fa)
         os.close(fb)

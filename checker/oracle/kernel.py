@@ -6,6 +6,7 @@ FICLONERANGE, FIEMAP) and the XFS shutdown ioctl used by the crash experiment.  
 lengths are in **bytes** unless a name says blocks.  Errors from the kernel propagate as
 ``OSError`` with the kernel's errno.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -28,9 +29,9 @@ BLOCK = 4096
 FALLOC_FL_KEEP_SIZE = 0x01
 FALLOC_FL_PUNCH_HOLE = 0x02
 
-FICLONE = 0x40049409          # _IOW(0x94, 9, int)
-FICLONERANGE = 0x4020940D     # _IOW(0x94, 13, struct file_clone_range)
-FS_IOC_FIEMAP = 0xC020660B    # _IOWR('f', 11, struct fiemap)
+FICLONE = 0x40049409  # _IOW(0x94, 9, int)
+FICLONERANGE = 0x4020940D  # _IOW(0x94, 13, struct file_clone_range)
+FS_IOC_FIEMAP = 0xC020660B  # _IOWR('f', 11, struct fiemap)
 XFS_IOC_GOINGDOWN = 0x8004587D  # _IOR('X', 125, __u32)
 XFS_FSOP_GOING_FLAGS_NOLOGFLUSH = 0x2
 
@@ -41,8 +42,8 @@ FIEMAP_EXTENT_DELALLOC = 0x4
 FIEMAP_EXTENT_UNWRITTEN = 0x800
 FIEMAP_EXTENT_SHARED = 0x2000
 
-_FIEMAP_HDR = struct.Struct("=QQIIII")           # fm_start, fm_length, flags, mapped, count, reserved
-_FIEMAP_EXT = struct.Struct("=QQQQQIIII")        # logical, physical, length, res64[2], flags, res32[3]
+_FIEMAP_HDR = struct.Struct("=QQIIII")  # fm_start, fm_length, flags, mapped, count, reserved
+_FIEMAP_EXT = struct.Struct("=QQQQQIIII")  # logical, physical, length, res64[2], flags, res32[3]
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.fallocate.argtypes = (ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64)
@@ -79,7 +80,9 @@ def unavailable_reason() -> str | None:
 def _run(cmd: list[str]) -> str:
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
-        raise OracleUnavailable(f"{' '.join(cmd)} failed: {(r.stderr or r.stdout).strip().splitlines()[-1:] or ['?']}")
+        raise OracleUnavailable(
+            f"{' '.join(cmd)} failed: {(r.stderr or r.stdout).strip().splitlines()[-1:] or ['?']}"
+        )
     return r.stdout
 
 
@@ -100,8 +103,11 @@ def _start_time(pid: int) -> str | None:
         if fields[0] in ("Z", "X", "x"):
             return None
         with open(f"/proc/{pid}/status") as fh:
-            pending = {k: int(v, 16) for k, _, v in (line.partition(":\t") for line in fh)
-                       if k in ("SigPnd", "ShdPnd")}
+            pending = {
+                k: int(v, 16)
+                for k, _, v in (line.partition(":\t") for line in fh)
+                if k in ("SigPnd", "ShdPnd")
+            }
         if any(v >> (signal.SIGKILL - 1) & 1 for v in pending.values()):
             return None
         return fields[19]
@@ -125,7 +131,7 @@ def reap_stale_mounts(tmpdir: str | None = None) -> list[str]:
         except (OSError, ValueError, KeyError, TypeError):
             continue
         if _start_time(pid) == start:
-            continue                      # its owner is alive: not ours to clean
+            continue  # its owner is alive: not ours to clean
         mnt, image = os.path.join(top, "mnt"), os.path.join(top, "xfs.img")
         if os.path.ismount(mnt):
             _umount(mnt)
@@ -271,14 +277,17 @@ def fiemap(fd: int, sync: bool = True, max_extents: int = 256) -> list[Extent]:
     """FS_IOC_FIEMAP over the whole file (with FIEMAP_FLAG_SYNC: dirty page cache written
     back first, so delayed allocations and CoW remaps have happened).  Returns the data-fork
     extents in logical order.  Raises OSError on failure."""
-    hdr = _FIEMAP_HDR.pack(0, 0xFFFFFFFFFFFFFFFF, FIEMAP_FLAG_SYNC if sync else 0, 0,
-                           max_extents, 0)
+    hdr = _FIEMAP_HDR.pack(
+        0, 0xFFFFFFFFFFFFFFFF, FIEMAP_FLAG_SYNC if sync else 0, 0, max_extents, 0
+    )
     buf = bytearray(hdr + bytes(_FIEMAP_EXT.size * max_extents))
     fcntl.ioctl(fd, FS_IOC_FIEMAP, buf, True)
     _, _, _, mapped, _, _ = _FIEMAP_HDR.unpack_from(buf, 0)
     out = []
     for i in range(mapped):
-        lo, ph, ln, _, _, fl, _, _, _ = _FIEMAP_EXT.unpack_from(buf, _FIEMAP_HDR.size + i * _FIEMAP_EXT.size)
+        lo, ph, ln, _, _, fl, _, _, _ = _FIEMAP_EXT.unpack_from(
+            buf, _FIEMAP_HDR.size + i * _FIEMAP_EXT.size
+        )
         out.append(Extent(lo, ph, ln, fl))
     return out
 

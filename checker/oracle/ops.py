@@ -7,6 +7,7 @@ and the kernel's byte-granular sizes.  Used by :mod:`.differential` (XFS on a lo
 and :mod:`.qemu.dax_oracle` (XFS on pmem in a guest).  Units: ``seg`` a 2 KiB segment index
 within the file, ``blk`` a 4 KiB block index, sizes in bytes unless named ``*_blocks``.
 """
+
 from __future__ import annotations
 
 import mmap
@@ -35,7 +36,9 @@ def token_bytes(t: int) -> bytes:
     if t == 0:
         return bytes(SEG)
     if not 1 <= t <= 3:
-        raise OracleError(f"token {token_name(t)} has no byte pattern (spec exposes {token_name(t)})")
+        raise OracleError(
+            f"token {token_name(t)} has no byte pattern (spec exposes {token_name(t)})"
+        )
     return bytes([0x40 + t]) * SEG
 
 
@@ -179,10 +182,15 @@ class MStore(Op):
     def kernel(self, c):
         x, g = self.seg // SEGS, self.seg % SEGS
         length = min(BLOCK, c.nbytes[self.file] - x * BLOCK)
-        mm = mmap.mmap(c.fd(self.file), length, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE,
-                       offset=x * BLOCK)
+        mm = mmap.mmap(
+            c.fd(self.file),
+            length,
+            mmap.MAP_SHARED,
+            mmap.PROT_READ | mmap.PROT_WRITE,
+            offset=x * BLOCK,
+        )
         try:
-            mm[g * SEG:(g + 1) * SEG] = token_bytes(self.token)
+            mm[g * SEG : (g + 1) * SEG] = token_bytes(self.token)
             mm.flush()
         finally:
             mm.close()
@@ -290,12 +298,18 @@ class CloneRange(Op):
     nblk: int
 
     def __str__(self):
-        return (f"ficlonerange({file_name(self.src)}@{self.soff * BLOCK} -> "
-                f"{file_name(self.dst)}@{self.doff * BLOCK}, {self.nblk} blk)")
+        return (
+            f"ficlonerange({file_name(self.src)}@{self.soff * BLOCK} -> "
+            f"{file_name(self.dst)}@{self.doff * BLOCK}, {self.nblk} blk)"
+        )
 
     def check(self, B, F):
         super().check(B, F)
-        if self.nblk < 1 or not 0 <= self.soff <= B - self.nblk or not 0 <= self.doff <= B - self.nblk:
+        if (
+            self.nblk < 1
+            or not 0 <= self.soff <= B - self.nblk
+            or not 0 <= self.doff <= B - self.nblk
+        ):
             raise OracleError(f"{self}: range exceeds {B} blocks")
 
     def _len(self, c) -> int:
@@ -315,8 +329,9 @@ class CloneRange(Op):
         c.clone_len = n  # the kernel side must use the length from before the size update
 
     def kernel(self, c):
-        ficlonerange(c.fd(self.src), self.soff * BLOCK, c.clone_len, c.fd(self.dst),
-                     self.doff * BLOCK)
+        ficlonerange(
+            c.fd(self.src), self.soff * BLOCK, c.clone_len, c.fd(self.dst), self.doff * BLOCK
+        )
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,8 @@ def kernel_function(source: str) -> Callable[[F], F]:
             raise KernelFunctionError(
                 f"kernel function {fn.__name__} is already modelled in {old.__module__}"
             )
-        fn.__kernel_source__ = source
-        fn.__daxcheck_hook__ = True
+        fn.__kernel_source__ = source  # type: ignore[attr-defined]
+        fn.__daxcheck_hook__ = True  # type: ignore[attr-defined]
         KERNEL_FUNCTIONS[fn.__name__] = fn
         return fn
 

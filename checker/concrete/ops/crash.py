@@ -8,6 +8,7 @@ one ``_do_<action name>(a, s, ns)`` method per action of the family (``a`` the a
 :meth:`~daxcheck.checker.concrete.executor.ConcreteExecutor.step`.  The methods use the
 executor's data primitives (``seg_off``, ``_begin_write``, ``_writeback_entry``, ...).
 """
+
 from __future__ import annotations
 
 from daxcheck.spec.state import STALE
@@ -23,8 +24,13 @@ class CrashOps:
         for f, x in self.L.file_blks:
             data = self.read_block(ns, f, x)
             for g in self.L.segs:
-                tok = 0 if data is None else self.codec.segment_token(
-                    data[g * self.seg_bytes:(g + 1) * self.seg_bytes])
+                tok = (
+                    0
+                    if data is None
+                    else self.codec.segment_token(
+                        data[g * self.seg_bytes : (g + 1) * self.seg_bytes]
+                    )
+                )
                 self.last[(f, x, g)] = STALE if tok is None else tok
 
     def _do_evict(self, a, s, ns):

@@ -8,6 +8,7 @@ one ``_do_<action name>(a, s, ns)`` method per action of the family (``a`` the a
 :meth:`~daxcheck.checker.concrete.executor.ConcreteExecutor.step`.  The methods use the
 executor's data primitives (``seg_off``, ``_begin_write``, ``_writeback_entry``, ...).
 """
+
 from __future__ import annotations
 
 from daxcheck.spec.state import WRITTEN
@@ -35,7 +36,7 @@ class FallocateOps:
         if len(segs) == len(L.segs) or ns[L.ext_kind[f][x]] != WRITTEN:
             return  # the block became unwritten (or already read zeros): no data moves
         self._begin_write(s, ns, f, x, segs)
-        self._zero_segs(ns[L.ext_pblk[f][x]], segs)   # dax_zero_iter → dax_memzero
+        self._zero_segs(ns[L.ext_pblk[f][x]], segs)  # dax_zero_iter → dax_memzero
 
     def _shift_written(self, f, dst, src):
         for g in self.L.segs:

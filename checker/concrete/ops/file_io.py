@@ -8,6 +8,7 @@ one ``_do_<action name>(a, s, ns)`` method per action of the family (``a`` the a
 :meth:`~daxcheck.checker.concrete.executor.ConcreteExecutor.step`.  The methods use the
 executor's data primitives (``seg_off``, ``_begin_write``, ``_writeback_entry``, ...).
 """
+
 from __future__ import annotations
 
 
@@ -24,7 +25,7 @@ class FileIoOps:
         for g in segs:  # dax_copy_from_iter -> memcpy_flushcache (movnt)
             data = self.codec.data_segment(a.token, a.file, a.idx, g, self.step_no, "write")
             if self._overrides("dax_copy_from_iter") and ns[self.L.cache[p][g]] != 0:
-                self.pmem.store(self.seg_off(p, g), data)   # the override left a cached store
+                self.pmem.store(self.seg_off(p, g), data)  # the override left a cached store
             else:
                 self.pmem.nt_store(self.seg_off(p, g), data)
             self.written[(a.file, a.idx, g)].add(a.token)

@@ -8,6 +8,7 @@ one ``_do_<action name>(a, s, ns)`` method per action of the family (``a`` the a
 :meth:`~daxcheck.checker.concrete.executor.ConcreteExecutor.step`.  The methods use the
 executor's data primitives (``seg_off``, ``_begin_write``, ``_writeback_entry``, ...).
 """
+
 from __future__ import annotations
 
 from daxcheck.spec.state import MM_PRIVATE, MM_SYNC, PTE_ANON
@@ -33,9 +34,10 @@ class MmapFaultOps:
     def _synced(self, s, ns, f) -> bool:
         """The step forced the log with a change of ``f``'s journaled map or size."""
         L = self.L
-        return any(s[o] != ns[o] for y in L.blks
-                   for o in (L.jext_kind[f][y], L.jext_pblk[f][y])) or \
-            s[L.jsize[f]] != ns[L.jsize[f]]
+        return (
+            any(s[o] != ns[o] for y in L.blks for o in (L.jext_kind[f][y], L.jext_pblk[f][y]))
+            or s[L.jsize[f]] != ns[L.jsize[f]]
+        )
 
     def _do_fault(self, a, s, ns):
         if not a.write:
@@ -48,8 +50,10 @@ class MmapFaultOps:
         # changed in this step); its writeback sees the entry as it was unless
         # ->iomap_begin moved or converted the extent (which invalidated the entry).
         if s[L.mmap_mode[a.proc][f]] == MM_SYNC and self._synced(s, ns, f):
-            same = (s[L.ext_kind[f][x]], s[L.ext_pblk[f][x]]) == \
-                (ns[L.ext_kind[f][x]], ns[L.ext_pblk[f][x]])
+            same = (s[L.ext_kind[f][x]], s[L.ext_pblk[f][x]]) == (
+                ns[L.ext_kind[f][x]],
+                ns[L.ext_pblk[f][x]],
+            )
             if same:
                 self._writeback_entry(s, f, x)
 
@@ -58,9 +62,10 @@ class MmapFaultOps:
         if s[L.pte_kind[a.proc][a.file][a.idx]] == PTE_ANON:
             return  # a MAP_PRIVATE anonymous page is DRAM, not pmem
         b = s[L.pte_pfn[a.proc][a.file][a.idx]]
-        self.pmem.store(self.seg_off(b, a.seg),
-                        self.codec.data_segment(a.token, a.file, a.idx, a.seg, self.step_no,
-                                                "store"))
+        self.pmem.store(
+            self.seg_off(b, a.seg),
+            self.codec.data_segment(a.token, a.file, a.idx, a.seg, self.step_no, "store"),
+        )
         self.written[(a.file, a.idx, a.seg)].add(a.token)
         self.last[(a.file, a.idx, a.seg)] = a.token
 

@@ -8,6 +8,7 @@ one ``_do_<action name>(a, s, ns)`` method per action of the family (``a`` the a
 :meth:`~daxcheck.checker.concrete.executor.ConcreteExecutor.step`.  The methods use the
 executor's data primitives (``seg_off``, ``_begin_write``, ``_writeback_entry``, ...).
 """
+
 from __future__ import annotations
 
 
@@ -27,8 +28,9 @@ class PinsOps:
         L = self.L
         f, x = s[L.pin_file[p]], s[L.pin_idx[p]]
         for g in L.segs:
-            self.pmem.nt_store(self.seg_off(p, g),
-                               self.codec.data_segment(token, f, x, g, self.step_no, "dma"))
+            self.pmem.nt_store(
+                self.seg_off(p, g), self.codec.data_segment(token, f, x, g, self.step_no, "dma")
+            )
             self.written[(f, x, g)].add(token)
             self.last[(f, x, g)] = token
         self.pmem.sfence()

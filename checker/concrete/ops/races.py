@@ -8,6 +8,7 @@ one ``_do_<action name>(a, s, ns)`` method per action of the family (``a`` the a
 :meth:`~daxcheck.checker.concrete.executor.ConcreteExecutor.step`.  The methods use the
 executor's data primitives (``seg_off``, ``_begin_write``, ``_writeback_entry``, ...).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,20 +48,29 @@ class RacesOps:
                 self._zeroed(f, x)
 
     def _do_punch_hole(self, a, s, ns):
-        self._split_free(s, a.STEPS[a.step], a.file, (a.idx,), "xfs_flush_unmap_range",
-                         "xfs_bunmapi")
+        self._split_free(
+            s, a.STEPS[a.step], a.file, (a.idx,), "xfs_flush_unmap_range", "xfs_bunmapi"
+        )
 
     def _do_setattr_size(self, a, s, ns):
-        self._split_free(s, a.STEPS[a.step], a.file, [x for x in self.L.blks if x >= a.size],
-                         "truncate_pagecache", "xfs_itruncate_extents")
+        self._split_free(
+            s,
+            a.STEPS[a.step],
+            a.file,
+            [x for x in self.L.blks if x >= a.size],
+            "truncate_pagecache",
+            "xfs_itruncate_extents",
+        )
 
     def _do_dio_read(self, a, s, ns):
         """get_user_pages' slow path faults the page in like a write fault; at completion
         the device writes the data read (t1) into the pages this thread pinned."""
         L, step = self.L, a.STEPS[a.step]
-        if step in ("gup_page0", "gup_page1") and \
-                s[L.pte_kind[a.proc][a.file][a.step]] != PTE_RW and \
-                ns[L.pte_kind[a.proc][a.file][a.step]] == PTE_RW:
+        if (
+            step in ("gup_page0", "gup_page1")
+            and s[L.pte_kind[a.proc][a.file][a.step]] != PTE_RW
+            and ns[L.pte_kind[a.proc][a.file][a.step]] == PTE_RW
+        ):
             self._do_fault(WriteFault(a.proc, a.file, a.step), s, ns)
         elif step == "dio_complete" and s[L.th_kind[a.thread]] == 0:
             for p in L.phys:

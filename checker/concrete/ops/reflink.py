@@ -8,6 +8,7 @@ one ``_do_<action name>(a, s, ns)`` method per action of the family (``a`` the a
 :meth:`~daxcheck.checker.concrete.executor.ConcreteExecutor.step`.  The methods use the
 executor's data primitives (``seg_off``, ``_begin_write``, ``_writeback_entry``, ...).
 """
+
 from __future__ import annotations
 
 from daxcheck.spec.state import UNWRITTEN, WRITTEN
@@ -32,9 +33,12 @@ class ReflinkOps:
             self._writeback_entry(s, dst, doff + i)
         for i in n:
             x, y = soff + i, doff + i
-            kept = (s[L.ext_kind[src][x]] == UNWRITTEN and s[L.ext_kind[dst][y]] == UNWRITTEN
-                    and ns[L.ext_kind[dst][y]] == UNWRITTEN
-                    and ns[L.ext_pblk[dst][y]] == s[L.ext_pblk[dst][y]])
+            kept = (
+                s[L.ext_kind[src][x]] == UNWRITTEN
+                and s[L.ext_kind[dst][y]] == UNWRITTEN
+                and ns[L.ext_kind[dst][y]] == UNWRITTEN
+                and ns[L.ext_pblk[dst][y]] == s[L.ext_pblk[dst][y]]
+            )
             if not kept and inherit:
                 src_written = s[L.ext_kind[src][x]] == WRITTEN
                 for g in L.segs:

@@ -3,6 +3,7 @@
 Contents, sizes and the extent map per file (:func:`compare`), after a crash the allowed
 post-crash states (:func:`compare_crash`), and kernel WARNs (:func:`check_warnings`).
 """
+
 from __future__ import annotations
 
 from ....spec.state import WARNINGS, file_name
@@ -77,8 +78,9 @@ def compare_crash(c: GuestCtx, states: list) -> str:
                 first = first or f"{e} (member: {label})"
             finally:
                 c.s = keep
-    raise Mismatch(f"after recovery no allowed post-crash state matches "
-                   f"({n} members tried); e.g. {first}")
+    raise Mismatch(
+        f"after recovery no allowed post-crash state matches ({n} members tried); e.g. {first}"
+    )
 
 
 def check_warnings(c: GuestCtx, op, before: int) -> None:
@@ -91,5 +93,7 @@ def check_warnings(c: GuestCtx, op, before: int) -> None:
     if lines and now == 0:
         raise Mismatch(f"kernel warned after {op}: {lines[0]} (the spec predicts no warning)")
     if now and not before and not c.g.warned:
-        raise Mismatch(f"spec predicts a kernel warning after {op} "
-                       f"({list(WARNINGS)[now - 1]!r}); the kernel printed none")
+        raise Mismatch(
+            f"spec predicts a kernel warning after {op} "
+            f"({list(WARNINGS)[now - 1]!r}); the kernel printed none"
+        )

@@ -32,6 +32,7 @@ Modules: :mod:`.shadows` (the guest context and its shadow of the kernel's inode
 this module runs sequences (:func:`run_sequence`, :func:`run`) and re-exports their public
 names.
 """
+
 from __future__ import annotations
 
 import random
@@ -43,20 +44,80 @@ from ....spec.state import SEGS
 from .. import differential as D
 from ..ops import Discard, Mismatch, OracleError, Skip
 from .compare import check_warnings, compare, compare_crash, guest_states
-from .file_ops import (Clone, CloneRange, CollapseRange, Dedupe, Falloc, Fdatasync, Fsync,
-                       InsertRange, PunchHole, PWrite, Trunc, Unshare, ZeroRange)
+from .file_ops import (
+    Clone,
+    CloneRange,
+    CollapseRange,
+    Dedupe,
+    Falloc,
+    Fdatasync,
+    Fsync,
+    InsertRange,
+    PunchHole,
+    PWrite,
+    Trunc,
+    Unshare,
+    ZeroRange,
+)
 from .guest import DaxGuest
-from .mmap_ops import CRASH_KINDS, Crash, Map, MLoad, MStore, MTouch, Msync, Unmap, crash_members
-from .shadows import (FALLOC_PUNCH, MAP_KINDS, PIN_CORE, PIN_NONE, PIN_TIME,
-                      REFUSED_SHIFT_LOGS_CORE, SIGBUS, GuestCtx, journal_of, log_forced)
+from .mmap_ops import CRASH_KINDS, Crash, Map, MLoad, MStore, Msync, MTouch, Unmap, crash_members
+from .shadows import (
+    FALLOC_PUNCH,
+    MAP_KINDS,
+    PIN_CORE,
+    PIN_NONE,
+    PIN_TIME,
+    REFUSED_SHIFT_LOGS_CORE,
+    SIGBUS,
+    GuestCtx,
+    journal_of,
+    log_forced,
+)
 
-__all__ = ["Clone", "CloneRange", "CollapseRange", "Dedupe", "Falloc", "Fdatasync", "Fsync",
-           "InsertRange", "PunchHole", "PWrite", "Trunc", "Unshare", "ZeroRange", "Crash",
-           "CRASH_KINDS", "Map", "MLoad", "MStore", "MTouch", "Msync", "Unmap", "crash_members",
-           "compare", "compare_crash", "check_warnings", "GuestCtx", "FALLOC_PUNCH",
-           "MAP_KINDS", "PIN_CORE", "PIN_NONE", "PIN_TIME", "REFUSED_SHIFT_LOGS_CORE", "SIGBUS",
-           "Outcome", "run_sequence", "check_settings", "prepare", "sequences", "shrink",
-           "Summary", "run"]
+__all__ = [
+    "Clone",
+    "CloneRange",
+    "CollapseRange",
+    "Dedupe",
+    "Falloc",
+    "Fdatasync",
+    "Fsync",
+    "InsertRange",
+    "PunchHole",
+    "PWrite",
+    "Trunc",
+    "Unshare",
+    "ZeroRange",
+    "Crash",
+    "CRASH_KINDS",
+    "Map",
+    "MLoad",
+    "MStore",
+    "MTouch",
+    "Msync",
+    "Unmap",
+    "crash_members",
+    "compare",
+    "compare_crash",
+    "check_warnings",
+    "GuestCtx",
+    "FALLOC_PUNCH",
+    "MAP_KINDS",
+    "PIN_CORE",
+    "PIN_NONE",
+    "PIN_TIME",
+    "REFUSED_SHIFT_LOGS_CORE",
+    "SIGBUS",
+    "Outcome",
+    "run_sequence",
+    "check_settings",
+    "prepare",
+    "sequences",
+    "shrink",
+    "Summary",
+    "run",
+]
+
 
 # ----------------------------------------------------------------------------- runner
 @dataclass
@@ -72,15 +133,18 @@ class Outcome:
     member: str = ""
 
 
-def run_sequence(guest: DaxGuest, kernel: str, files: int, blocks: int, ops,
-                 settings: dict | None = None) -> Outcome:
+def run_sequence(
+    guest: DaxGuest, kernel: str, files: int, blocks: int, ops, settings: dict | None = None
+) -> Outcome:
     """Run ``ops`` on fresh files f0.. in the guest's DAX XFS (mounted by :func:`prepare`)
     and on ``xfs-<kernel>`` (with ``settings`` changed, e.g. a deliberately wrong
     ``{"sync_fault": "never"}``) at ``files`` x ``blocks``, comparing after every op (module
     docstring).  Raises OracleError for ops outside the bounds, GuestError when the guest
     dies or hangs."""
     if files not in (2, 3) or blocks not in (1, 2, 3):
-        raise OracleError(f"the real-DAX oracle runs 2-3 files of 1-3 blocks, not {files} x {blocks}")
+        raise OracleError(
+            f"the real-DAX oracle runs 2-3 files of 1-3 blocks, not {files} x {blocks}"
+        )
     for op in ops:
         op.check(blocks, files)
     model = D.model_for(files, blocks, _design(kernel, settings))
@@ -96,8 +160,9 @@ def run_sequence(guest: DaxGuest, kernel: str, files: int, blocks: int, ops,
         except Skip:
             continue
         except Discard as e:
-            return Outcome("discarded", done, f"op {i} {op}: spec cannot express {e} "
-                                              f"(ENOSPC at these bounds)")
+            return Outcome(
+                "discarded", done, f"op {i} {op}: spec cannot express {e} (ENOSPC at these bounds)"
+            )
         if journal_of(c) != journal:  # the log was forced: every inode's changes are in it
             log_forced(c)
         try:
@@ -111,8 +176,12 @@ def run_sequence(guest: DaxGuest, kernel: str, files: int, blocks: int, ops,
             check_warnings(c, op, warned)
             warned = c.s[c.L.warning]
         except Mismatch as e:
-            return Outcome("mismatch", done, f"after op {i} {op}: {e}",
-                           crash=op.how if isinstance(op, Crash) else None)
+            return Outcome(
+                "mismatch",
+                done,
+                f"after op {i} {op}: {e}",
+                crash=op.how if isinstance(op, Crash) else None,
+            )
     return Outcome("match", done)
 
 
@@ -124,7 +193,7 @@ def check_settings(kernel: str, settings: dict) -> None:
     if kernel not in SETTINGS:
         raise ValueError(f"unknown kernel {kernel!r}: choose one of {', '.join(SETTINGS)}")
     known = kernel_design(kernel).settings()
-    for key, value in settings.items():
+    for key, _value in settings.items():
         if key not in known:
             raise ValueError(f"unknown setting {key!r} (settings: {', '.join(sorted(known))})")
     kernel_design(kernel).variant(**settings)  # DesignError (a ValueError) for a bad value
@@ -140,8 +209,14 @@ def _design(kernel: str, settings: dict | None = None):
 
         def make(files, blocks):
             d = kernel_design(kernel, files, blocks)
-            return d.variant(name=f"{d.name}+{','.join(f'{k}={v}' for k, v in key[1])}",
-                             **dict(key[1])) if key[1] else d
+            return (
+                d.variant(
+                    name=f"{d.name}+{','.join(f'{k}={v}' for k, v in key[1])}", **dict(key[1])
+                )
+                if key[1]
+                else d
+            )
+
         _DESIGNS[key] = make
     return _DESIGNS[key]
 
@@ -181,14 +256,20 @@ def sequences(max_ops: int = 10):
         @st.composite
         def clonerange(d):
             n = d(st.integers(1, blocks))
-            return CloneRange(d(fi), d(st.integers(0, blocks - n)), d(fi),
-                              d(st.integers(0, blocks - n)), n)
+            return CloneRange(
+                d(fi), d(st.integers(0, blocks - n)), d(fi), d(st.integers(0, blocks - n)), n
+            )
 
         @st.composite
         def dedupe(d):
             a, n = d(fi), d(st.integers(1, blocks))
-            return Dedupe(a, d(st.integers(0, blocks - n)), d(fi.filter(lambda b: b != a)),
-                          d(st.integers(0, blocks - n)), n)
+            return Dedupe(
+                a,
+                d(st.integers(0, blocks - n)),
+                d(fi.filter(lambda b: b != a)),
+                d(st.integers(0, blocks - n)),
+                n,
+            )
 
         @st.composite
         def zero_range(d):
@@ -196,21 +277,31 @@ def sequences(max_ops: int = 10):
             return ZeroRange(d(fi), d(bl), lo, d(st.integers(lo, SEGS - 1)))
 
         op = st.one_of(
-            pwrite(), pwrite(),
+            pwrite(),
+            pwrite(),
             st.builds(Map, fi, st.sampled_from(MAP_KINDS)),
-            st.builds(MStore, fi, seg, tok), st.builds(MStore, fi, seg, tok),
-            st.builds(MLoad, fi, seg), st.builds(MTouch, fi, bl),
-            st.builds(Msync, fi), st.builds(Unmap, fi),
-            st.builds(Falloc, fi, bl), st.builds(PunchHole, fi, bl),
-            clone(), clonerange(), dedupe(),
+            st.builds(MStore, fi, seg, tok),
+            st.builds(MStore, fi, seg, tok),
+            st.builds(MLoad, fi, seg),
+            st.builds(MTouch, fi, bl),
+            st.builds(Msync, fi),
+            st.builds(Unmap, fi),
+            st.builds(Falloc, fi, bl),
+            st.builds(PunchHole, fi, bl),
+            clone(),
+            clonerange(),
+            dedupe(),
             zero_range(),
             st.builds(Unshare, fi, bl),
             st.builds(CollapseRange, fi, st.integers(0, blocks - 2)),
             st.builds(InsertRange, fi, st.integers(0, blocks - 2)),
-            st.builds(Fdatasync, fi), st.builds(Fsync, fi),
-            st.builds(Trunc, fi, st.integers(0, blocks)))
+            st.builds(Fdatasync, fi),
+            st.builds(Fsync, fi),
+            st.builds(Trunc, fi, st.integers(0, blocks)),
+        )
         n = draw(st.integers(1, max_ops))
         return files, blocks, draw(st.lists(op, min_size=n, max_size=n))
+
     return strat()
 
 
@@ -222,7 +313,7 @@ def shrink(run_ops, ops: list, message: str) -> tuple[list, str]:
     while changed:
         changed = False
         for i in range(len(ops)):
-            trial = ops[:i] + ops[i + 1:]
+            trial = ops[:i] + ops[i + 1 :]
             if not trial:
                 continue
             out = run_ops(trial)
@@ -254,23 +345,35 @@ class Summary:
 
     def lines(self) -> list[str]:
         """A human-readable report, one line per item."""
-        boot = (f", {self.boots} boots ({min(self.boot_seconds):.1f}-"
-                f"{max(self.boot_seconds):.1f} s)" if self.boot_seconds else "")
-        out = [f"real-DAX oracle on {self.kernel} ({self.release}): {self.sequences} sequences, "
-               f"{self.operations} operations, {self.matched} matched, {self.discarded} discarded "
-               f"(spec bounds), crash points {self.kills + self.shutdowns} ({self.kills} kill+reboot, "
-               f"{self.shutdowns} shutdown+remount)"
-               f"{boot}, {len(self.mismatches)} mismatch{'es' if len(self.mismatches) != 1 else ''} "
-               f"in {self.seconds:.1f}s"]
+        boot = (
+            f", {self.boots} boots ({min(self.boot_seconds):.1f}-{max(self.boot_seconds):.1f} s)"
+            if self.boot_seconds
+            else ""
+        )
+        out = [
+            f"real-DAX oracle on {self.kernel} ({self.release}): {self.sequences} sequences, "
+            f"{self.operations} operations, {self.matched} matched, {self.discarded} discarded "
+            f"(spec bounds), crash points {self.kills + self.shutdowns} ({self.kills} kill+reboot, "
+            f"{self.shutdowns} shutdown+remount)"
+            f"{boot}, {len(self.mismatches)} mismatch{'es' if len(self.mismatches) != 1 else ''} "
+            f"in {self.seconds:.1f}s"
+        ]
         for ops, msg in self.mismatches:
             out.append(f"MISMATCH: {msg}")
             out.extend(f"  {i}. {o}" for i, o in enumerate(ops))
         return out
 
 
-def run(guest: DaxGuest, kernel: str, runs: int, seed: int, max_ops: int = 10,
-        crash_rate: float = 0.1, kill_share: float = 0.2,
-        settings: dict | None = None) -> Summary:
+def run(
+    guest: DaxGuest,
+    kernel: str,
+    runs: int,
+    seed: int,
+    max_ops: int = 10,
+    crash_rate: float = 0.1,
+    kill_share: float = 0.2,
+    settings: dict | None = None,
+) -> Summary:
     """Hypothesis generates sequences (seeded with ``seed``) until ``runs`` were not
     discarded, each run by :func:`run_sequence` on the booted ``guest``; a share
     ``crash_rate`` of them end in a crash, of which a share ``kill_share`` kill QEMU (a
@@ -280,7 +383,8 @@ def run(guest: DaxGuest, kernel: str, runs: int, seed: int, max_ops: int = 10,
     counts or rates, GuestError when the guest dies or hangs."""
     _check_run_args(kernel, runs, max_ops, crash_rate, kill_share)
     D.hypothesis_home()
-    from hypothesis import HealthCheck, Phase, assume, given, seed as hseed
+    from hypothesis import HealthCheck, Phase, assume, given
+    from hypothesis import seed as hseed
     from hypothesis import settings as hsettings
 
     summary = Summary(kernel, guest.release)
@@ -297,9 +401,16 @@ def run(guest: DaxGuest, kernel: str, runs: int, seed: int, max_ops: int = 10,
     # len(ops)**2 replays) rather than by hypothesis, whose shrinker replays a sequence
     # with a crash hundreds of times, a reboot each.
     @hseed(seed)
-    @hsettings(max_examples=runs, deadline=None, database=None, derandomize=False,
-               suppress_health_check=list(HealthCheck), print_blob=False,
-               report_multiple_bugs=False, phases=(Phase.explicit, Phase.generate))
+    @hsettings(
+        max_examples=runs,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        suppress_health_check=list(HealthCheck),
+        print_blob=False,
+        report_multiple_bugs=False,
+        phases=(Phase.explicit, Phase.generate),
+    )
     @given(sequences(max_ops))
     def prop(seq):
         files, blocks, ops = seq
@@ -327,8 +438,9 @@ def run(guest: DaxGuest, kernel: str, runs: int, seed: int, max_ops: int = 10,
     return summary
 
 
-def _check_run_args(kernel: str, runs: int, max_ops: int, crash_rate: float,
-                    kill_share: float) -> None:
+def _check_run_args(
+    kernel: str, runs: int, max_ops: int, crash_rate: float, kill_share: float
+) -> None:
     """Raise OracleError (one line) for an unknown kernel, a run or op count out of range,
     or a rate outside 0..1 (the arguments of :func:`run`)."""
     if kernel not in SETTINGS:

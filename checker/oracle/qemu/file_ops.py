@@ -4,6 +4,7 @@ Each :class:`~..ops.Op` here runs on the spec (``spec``) and in the guest (``gue
 pwrite, fallocate modes (ZERO_RANGE, COLLAPSE_RANGE, INSERT_RANGE, UNSHARE, punch),
 FICLONE/FICLONERANGE/FIDEDUPERANGE, fdatasync, fsync, ftruncate.
 """
+
 from __future__ import annotations
 
 import errno
@@ -16,8 +17,18 @@ from .. import ops as D
 from ..kernel import BLOCK
 from ..ops import SEG, Discard, Mismatch, Op, OracleError, Skip
 from .guest import CommandError
-from .shadows import (FALLOC_PUNCH, PIN_CORE, PIN_TIME, REFUSED_SHIFT_LOGS_CORE, GuestCtx, errname,
-                      fsync_step, guest_call, pin_inode, remapped)
+from .shadows import (
+    FALLOC_PUNCH,
+    PIN_CORE,
+    PIN_TIME,
+    REFUSED_SHIFT_LOGS_CORE,
+    GuestCtx,
+    errname,
+    fsync_step,
+    guest_call,
+    pin_inode,
+    remapped,
+)
 
 
 class _LogsInodeCore:
@@ -82,8 +93,11 @@ class CloneRange(D.CloneRange):
         remapped(c, self.src, self.dst)
 
     def guest(self, c):
-        guest_call(c, f"clonerange {self.src} {self.soff * BLOCK} {c.clone_len} {self.dst} "
-                       f"{self.doff * BLOCK}")
+        guest_call(
+            c,
+            f"clonerange {self.src} {self.soff * BLOCK} {c.clone_len} {self.dst} "
+            f"{self.doff * BLOCK}",
+        )
 
 
 @dataclass(frozen=True)
@@ -150,8 +164,10 @@ class ZeroRange(Op):
     hi: int
 
     def __str__(self):
-        return (f"zero_range({file_name(self.file)}, off={self.blk * BLOCK + self.lo * SEG}, "
-                f"len={(self.hi - self.lo + 1) * SEG})")
+        return (
+            f"zero_range({file_name(self.file)}, off={self.blk * BLOCK + self.lo * SEG}, "
+            f"len={(self.hi - self.lo + 1) * SEG})"
+        )
 
     def check(self, B, F):
         super().check(B, F)
@@ -167,8 +183,11 @@ class ZeroRange(Op):
         pin_inode(c, self.file, PIN_CORE)
 
     def guest(self, c):
-        guest_call(c, f"falloc {self.file} {FALLOC_ZERO} {self.blk * BLOCK + self.lo * SEG} "
-                       f"{(self.hi - self.lo + 1) * SEG}")
+        guest_call(
+            c,
+            f"falloc {self.file} {FALLOC_ZERO} {self.blk * BLOCK + self.lo * SEG} "
+            f"{(self.hi - self.lo + 1) * SEG}",
+        )
 
 
 def _aligned(c: GuestCtx, *files) -> None:
@@ -201,8 +220,12 @@ class CollapseRange(Op):
             c.nbytes[self.file] -= BLOCK
             pin_inode(c, self.file, PIN_CORE)
         else:  # file_modified ran before the EINVAL
-            pin_inode(c, self.file, PIN_CORE if REFUSED_SHIFT_LOGS_CORE[c.kernel] else PIN_TIME,
-                 sure=False)
+            pin_inode(
+                c,
+                self.file,
+                PIN_CORE if REFUSED_SHIFT_LOGS_CORE[c.kernel] else PIN_TIME,
+                sure=False,
+            )
 
     def guest(self, c):
         guest_call(c, f"falloc {self.file} {FALLOC_COLLAPSE} {self.blk * BLOCK} {BLOCK}")
@@ -235,8 +258,12 @@ class InsertRange(Op):
             c.nbytes[self.file] += BLOCK
             pin_inode(c, self.file, PIN_CORE)
         else:  # file_modified ran before the EINVAL
-            pin_inode(c, self.file, PIN_CORE if REFUSED_SHIFT_LOGS_CORE[c.kernel] else PIN_TIME,
-                 sure=False)
+            pin_inode(
+                c,
+                self.file,
+                PIN_CORE if REFUSED_SHIFT_LOGS_CORE[c.kernel] else PIN_TIME,
+                sure=False,
+            )
 
     def guest(self, c):
         guest_call(c, f"falloc {self.file} {FALLOC_INSERT} {self.blk * BLOCK} {BLOCK}")
@@ -292,34 +319,45 @@ class Dedupe(Op):
     nblk: int
 
     def __str__(self):
-        return (f"dedupe({file_name(self.src)}@{self.soff * BLOCK} -> "
-                f"{file_name(self.dst)}@{self.doff * BLOCK}, {self.nblk} blk)")
+        return (
+            f"dedupe({file_name(self.src)}@{self.soff * BLOCK} -> "
+            f"{file_name(self.dst)}@{self.doff * BLOCK}, {self.nblk} blk)"
+        )
 
     def check(self, B, F):
         super().check(B, F)
-        if self.src == self.dst or self.nblk < 1 or self.soff + self.nblk > B or \
-                self.doff + self.nblk > B:
+        if (
+            self.src == self.dst
+            or self.nblk < 1
+            or self.soff + self.nblk > B
+            or self.doff + self.nblk > B
+        ):
             raise OracleError(f"{self}: not two files' ranges inside {B} blocks")
 
     def spec(self, c):
         _aligned(c, self.src, self.dst)
-        if (self.soff + self.nblk) * BLOCK > c.nbytes[self.src] or \
-                (self.doff + self.nblk) * BLOCK > c.nbytes[self.dst]:
+        if (self.soff + self.nblk) * BLOCK > c.nbytes[self.src] or (
+            self.doff + self.nblk
+        ) * BLOCK > c.nbytes[self.dst]:
             raise Skip()
         L = c.L
         c.dedupe_before = (c.s, list(c.pin), list(c.reflinked))
         c.dedupe_either = c.m.design.dedupe_compare in ("raw-media", "stale-raw-media") and any(
             c.s[L.ext_kind[f][x]] == UNWRITTEN
             for f, x0 in ((self.src, self.soff), (self.dst, self.doff))
-            for x in range(x0, x0 + self.nblk))
+            for x in range(x0, x0 + self.nblk)
+        )
         c.dedupe_same = _spec_step_or_refused(
-            c, A.Dedupe(self.src, self.dst, self.soff, self.doff, self.nblk), None)
+            c, A.Dedupe(self.src, self.dst, self.soff, self.doff, self.nblk), None
+        )
         if c.dedupe_same:
             remapped(c, self.src, self.dst)
 
     def guest(self, c):
-        line = (f"dedupe {self.src} {self.soff * BLOCK} {self.nblk * BLOCK} {self.dst} "
-                f"{self.doff * BLOCK}")
+        line = (
+            f"dedupe {self.src} {self.soff * BLOCK} {self.nblk * BLOCK} {self.dst} "
+            f"{self.doff * BLOCK}"
+        )
         try:
             same = c.g.cmd(line)["same"] == "1"
         except CommandError as e:
@@ -327,16 +365,19 @@ class Dedupe(Op):
         if same == c.dedupe_same:
             return
         if not c.dedupe_either:
-            raise Mismatch(f"kernel dedupe status {'SAME' if same else 'DIFFERS'}, spec "
-                           f"{'SAME' if c.dedupe_same else 'DIFFERS'} ({line})")
+            raise Mismatch(
+                f"kernel dedupe status {'SAME' if same else 'DIFFERS'}, spec "
+                f"{'SAME' if c.dedupe_same else 'DIFFERS'} ({line})"
+            )
         # A raw compare of an unwritten extent reads whatever its block held before: which
         # freed block XFS hands out is not the spec allocator's choice, so both outcomes are
         # the spec's; follow the kernel's (hook xfs_reflink_remap_blocks for SAME).
         c.s, c.pin, c.reflinked = c.dedupe_before
         if same:
             d = draft(c.s)
-            c.m.design.xfs_reflink_remap_blocks(c.L, d, self.src, self.dst, self.soff,
-                                                self.doff, self.nblk, dedupe=True)
+            c.m.design.xfs_reflink_remap_blocks(
+                c.L, d, self.src, self.dst, self.soff, self.doff, self.nblk, dedupe=True
+            )
             c.s = freeze(d)
             remapped(c, self.src, self.dst)
         c.dedupe_same = same

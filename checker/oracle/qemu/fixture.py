@@ -18,6 +18,7 @@ Facts this relies on are in the project's notes on real DAX in QEMU (TCG, Debian
 Errors: :class:`FixtureError` with a one-line reason (not root, a missing tool and the
 Debian package that has it, the package mirror unreachable, an unknown kernel).
 """
+
 from __future__ import annotations
 
 import glob
@@ -198,8 +199,10 @@ def _module_order(root: str, release: str) -> list[str]:
     would be taken as module parameters)."""
     order: list[str] = []
     for m in MODULES:
-        out = _run(["modprobe", "-C", os.devnull, "--show-depends", "-d", root, "-S", release, m],
-                   f"modprobe --show-depends {m}")
+        out = _run(
+            ["modprobe", "-C", os.devnull, "--show-depends", "-d", root, "-S", release, m],
+            f"modprobe --show-depends {m}",
+        )
         for line in out.splitlines():
             parts = line.split()
             if len(parts) >= 2 and parts[0] == "insmod" and parts[1] not in order:
@@ -246,14 +249,17 @@ def _build_initrd(work: str, modules: list[str], out_path: str) -> None:
         os.makedirs(os.path.dirname(dst), exist_ok=True)
         shutil.copy2(lib, dst)
     src = os.path.join(os.path.dirname(__file__), "daxguest.c")
-    _run(["gcc", "-static", "-O2", "-o", os.path.join(root, "bin", "daxguest"), src],
-         "gcc -static daxguest.c (apt-get install gcc libc6-dev)")
+    _run(
+        ["gcc", "-static", "-O2", "-o", os.path.join(root, "bin", "daxguest"), src],
+        "gcc -static daxguest.c (apt-get install gcc libc6-dev)",
+    )
     with open(os.path.join(root, "init"), "w") as fh:
         fh.write(INIT)
     os.chmod(os.path.join(root, "init"), 0o755)
     files = _run(["find", ".", "-mindepth", "1"], "find initrd", cwd=root)
-    cpio = subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], input=files.encode(),
-                          capture_output=True, cwd=root)
+    cpio = subprocess.run(
+        ["cpio", "-o", "-H", "newc", "--quiet"], input=files.encode(), capture_output=True, cwd=root
+    )
     if cpio.returncode != 0:
         raise FixtureError(f"cpio failed: {cpio.stderr.decode().strip()}")
     with gzip.open(out_path + ".tmp", "wb", compresslevel=1) as fh:
@@ -287,10 +293,12 @@ def setup(kernel: str = "6.12", log=print) -> Fixture:
     vm = glob.glob(os.path.join(tree, "boot", "vmlinuz-*"))
     if not vm:
         raise FixtureError(f"{pkg} has no boot/vmlinuz-*")
-    release = os.path.basename(vm[0])[len("vmlinuz-"):]
+    release = os.path.basename(vm[0])[len("vmlinuz-") :]
     _run(["depmod", "-b", tree, release], "depmod")
     modules = _module_order(tree, release)
-    log(f"kernel {kernel}: initramfs with {len(modules)} modules, busybox, xfsprogs, ndctl, daxguest")
+    log(
+        f"kernel {kernel}: initramfs with {len(modules)} modules, busybox, xfsprogs, ndctl, daxguest"
+    )
     initrd = os.path.join(d, "initrd.cpio.gz")
     _build_initrd(d, modules, initrd)
     shutil.copy2(vm[0], os.path.join(d, "vmlinuz"))

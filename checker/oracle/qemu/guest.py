@@ -19,6 +19,7 @@ the host: one command line out, one answer line back (``ok ...`` or ``err ERRNO 
   :meth:`DaxGuest.kernel_warnings` returns the WARN/BUG/Oops lines printed since the last
   call, which the oracle treats as a mismatch unless the spec predicts a kernel warning.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -44,8 +45,10 @@ BOOT_TIMEOUT = 120.0
 CMD_TIMEOUT = 60.0
 """Seconds one command may take in the guest before it is declared hung."""
 
-WARN_RE = re.compile(r"(WARNING:|BUG:|Oops|kernel BUG|Call Trace:|general protection|"
-                     r"XFS \(pmem0\): (?:Corruption|Internal error|metadata I/O error))")
+WARN_RE = re.compile(
+    r"(WARNING:|BUG:|Oops|kernel BUG|Call Trace:|general protection|"
+    r"XFS \(pmem0\): (?:Corruption|Internal error|metadata I/O error))"
+)
 """Console lines that are a kernel warning (a mismatch unless the spec predicts one)."""
 
 _PR_SET_PDEATHSIG = 1
@@ -72,8 +75,9 @@ class DaxGuest:
     ``console.log``.  Raises GuestError when QEMU cannot start or the guest does not answer.
     """
 
-    def __init__(self, fixture: Fixture, workdir: str | None = None, smp: int = 1,
-                 memory: str = "1G"):
+    def __init__(
+        self, fixture: Fixture, workdir: str | None = None, smp: int = 1, memory: str = "1G"
+    ):
         self.fixture = fixture
         self._own_dir = workdir is None
         self.dir = workdir or tempfile.mkdtemp(prefix="daxcheck-qemu-")
@@ -96,17 +100,43 @@ class DaxGuest:
     # -------------------------------------------------------------- lifecycle
     def _argv(self) -> list[str]:
         f = self.fixture
-        return ["qemu-system-x86_64", "-machine", "pc,nvdimm=on", "-accel", "tcg",
-                "-cpu", "max", "-smp", str(self.smp), "-m", f"{self.memory},slots=2,maxmem=4G",
-                "-object", f"memory-backend-file,id=mem1,share=on,mem-path={self.image},"
-                           f"size={PMEM_BYTES}",
-                "-device", "nvdimm,id=nv1,memdev=mem1",
-                "-kernel", f.vmlinuz, "-initrd", f.initrd,
-                "-append", "console=ttyS0 panic=-1 loglevel=5",
-                "-display", "none", "-monitor", "none", "-no-reboot", "-nodefaults",
-                "-chardev", f"file,id=con,path={self.console},append=on", "-serial", "chardev:con",
-                "-chardev", f"socket,id=cmd,path={self.sock_path},server=on,wait=off",
-                "-device", "isa-serial,chardev=cmd"]
+        return [
+            "qemu-system-x86_64",
+            "-machine",
+            "pc,nvdimm=on",
+            "-accel",
+            "tcg",
+            "-cpu",
+            "max",
+            "-smp",
+            str(self.smp),
+            "-m",
+            f"{self.memory},slots=2,maxmem=4G",
+            "-object",
+            f"memory-backend-file,id=mem1,share=on,mem-path={self.image},size={PMEM_BYTES}",
+            "-device",
+            "nvdimm,id=nv1,memdev=mem1",
+            "-kernel",
+            f.vmlinuz,
+            "-initrd",
+            f.initrd,
+            "-append",
+            "console=ttyS0 panic=-1 loglevel=5",
+            "-display",
+            "none",
+            "-monitor",
+            "none",
+            "-no-reboot",
+            "-nodefaults",
+            "-chardev",
+            f"file,id=con,path={self.console},append=on",
+            "-serial",
+            "chardev:con",
+            "-chardev",
+            f"socket,id=cmd,path={self.sock_path},server=on,wait=off",
+            "-device",
+            "isa-serial,chardev=cmd",
+        ]
 
     def boot(self) -> str:
         """Start QEMU and wait for the guest's ``ready`` line; return its kernel release.
@@ -117,9 +147,13 @@ class DaxGuest:
             os.unlink(self.sock_path)
         self._console_pos = os.path.getsize(self.console) if os.path.exists(self.console) else 0
         try:
-            self.proc = subprocess.Popen(self._argv(), stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                         preexec_fn=_child_setup)
+            self.proc = subprocess.Popen(
+                self._argv(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                preexec_fn=_child_setup,
+            )
         except OSError as e:
             raise GuestError(f"cannot start qemu-system-x86_64: {e.strerror}") from None
         deadline = t0 + BOOT_TIMEOUT
@@ -150,11 +184,17 @@ class DaxGuest:
 
     def _check_alive(self, when: str) -> None:
         if self.proc is not None and self.proc.poll() is not None:
-            err = (self.proc.stderr.read().decode(errors="replace").strip().splitlines()
-                   if self.proc.stderr else [])
+            err = (
+                self.proc.stderr.read().decode(errors="replace").strip().splitlines()
+                if self.proc.stderr
+                else []
+            )
             tail = self.console_tail()
-            msg = (f"QEMU exited {when} (status {self.proc.returncode})"
-                   + (f": {err[-1]}" if err else "") + (f"; console: {tail}" if tail else ""))
+            msg = (
+                f"QEMU exited {when} (status {self.proc.returncode})"
+                + (f": {err[-1]}" if err else "")
+                + (f"; console: {tail}" if tail else "")
+            )
             self._kill()
             raise GuestError(" ".join(msg.split()))
 
@@ -195,7 +235,7 @@ class DaxGuest:
         if self._own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self) -> "DaxGuest":
+    def __enter__(self) -> DaxGuest:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -260,6 +300,8 @@ class DaxGuest:
         except OSError:
             return []
         self._console_pos += len(data)
-        new = [ln.strip() for ln in data.decode(errors="replace").splitlines() if WARN_RE.search(ln)]
+        new = [
+            ln.strip() for ln in data.decode(errors="replace").splitlines() if WARN_RE.search(ln)
+        ]
         self.warned += new
         return new

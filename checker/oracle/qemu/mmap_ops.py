@@ -4,6 +4,7 @@ mmap (MAP_SHARED, MAP_SYNC, MAP_PRIVATE), munmap, stores and loads through a map
 write fault, msync, and a crash (QEMU killed, or XFS shut down) with the allowed
 post-crash states (:func:`crash_members`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,14 +13,26 @@ from itertools import combinations
 from ....spec import ops as A
 from ....spec.kernel.views import load_view
 from ....spec.kernel.xfs_log import inode_meta_dirty
-from ....spec.state import (MM_NONE, MM_PRIVATE, MM_SYNC, PTE_ANON, PTE_NONE, PTE_RW, SEGS,
-                            file_name)
+from ....spec.state import MM_NONE, MM_PRIVATE, MM_SYNC, PTE_ANON, PTE_NONE, PTE_RW, SEGS, file_name
 from .. import ops as D
 from ..kernel import BLOCK
 from ..ops import SEG, Mismatch, Op, OracleError, Skip
 from .guest import CommandError
-from .shadows import (MAP_KINDS, PIN_CORE, PIN_TIME, SIGBUS, GuestCtx, errname, force_if_pinned,
-                      fsync_step, guest_call, pin_inode, seg_names, seg_summary, skip_if_unsure)
+from .shadows import (
+    MAP_KINDS,
+    PIN_CORE,
+    PIN_TIME,
+    SIGBUS,
+    GuestCtx,
+    errname,
+    force_if_pinned,
+    fsync_step,
+    guest_call,
+    pin_inode,
+    seg_names,
+    seg_summary,
+    skip_if_unsure,
+)
 
 
 @dataclass(frozen=True)
@@ -201,8 +214,9 @@ class MLoad(Op):
             raise Mismatch(f"kernel {errname(e.errno)}, spec predicts success ({line})") from None
         want = seg_summary(D.token_bytes(c.load_want))
         if got != want:
-            raise Mismatch(f"load through the mapping returns {seg_names(got)}, spec "
-                           f"{seg_names(want)}")
+            raise Mismatch(
+                f"load through the mapping returns {seg_names(got)}, spec {seg_names(want)}"
+            )
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ shadow of the kernel's inode core (what it logged since the last log force, :dat
 :data:`PIN_TIME`); the helpers here keep that shadow in step (xfs_fsync_flush_log,
 XFS_ILOG_CORE/XFS_ILOG_TIMESTAMP, ili_fsync_fields) and run guest commands.
 """
+
 from __future__ import annotations
 
 import errno
@@ -22,8 +23,6 @@ MAP_KINDS = ("shared", "sync", "private")
 
 FALLOC_PUNCH = 0x3
 """FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE."""
-
-
 
 
 class GuestCtx(Ctx):
@@ -71,7 +70,7 @@ flags; fdatasync and a MAP_SYNC write fault force the log for it: ili_fsync_fiel
 mount uses noatime, so reads log nothing."""
 
 
-def pin_inode(c: "GuestCtx", f: int, level: int, sure: bool = True) -> None:
+def pin_inode(c: GuestCtx, f: int, level: int, sure: bool = True) -> None:
     """Inode ``f`` logged at ``level``.  A timestamp update (:data:`PIN_TIME`) is never
     sure: with coarse timestamps it logs nothing when the clock has not ticked since the
     last one (a sync that depends on it alone is skipped, :func:`fsync_step`)."""
@@ -84,11 +83,12 @@ def pin_inode(c: "GuestCtx", f: int, level: int, sure: bool = True) -> None:
         c.pin_sure[f] = max(c.pin_sure[f], level)
 
 
-def journal_of(c: "GuestCtx") -> tuple:
+def journal_of(c: GuestCtx) -> tuple:
     """The spec's journaled extent map and sizes (changes when the log is forced)."""
     L, s = c.L, c.s
-    return tuple(s[o] for f, x in L.file_blks for o in (L.jext_kind[f][x], L.jext_pblk[f][x])) + \
-        tuple(s[L.jsize[f]] for f in L.files)
+    return tuple(
+        s[o] for f, x in L.file_blks for o in (L.jext_kind[f][x], L.jext_pblk[f][x])
+    ) + tuple(s[L.jsize[f]] for f in L.files)
 
 
 REFUSED_SHIFT_LOGS_CORE = {"6.1": True, "6.12": False}
@@ -101,7 +101,7 @@ fallocate(a, COLLAPSE_RANGE, 0, 4096) -> EINVAL; fdatasync(a); power cut: b keep
 oracle's shadow of the inode core because the spec has no state for a failed fallocate."""
 
 
-def remapped(c: "GuestCtx", src: int, dst: int) -> None:
+def remapped(c: GuestCtx, src: int, dst: int) -> None:
     """A FICLONE/FICLONERANGE/FIDEDUPERANGE went through: both inodes log their core and
     carry the reflink flag."""
     for f in (src, dst):
@@ -109,7 +109,7 @@ def remapped(c: "GuestCtx", src: int, dst: int) -> None:
         c.reflinked[f] = True
 
 
-def force_if_pinned(c: "GuestCtx", f: int, level: int) -> None:
+def force_if_pinned(c: GuestCtx, f: int, level: int) -> None:
     """The kernel forces the log for an inode pinned at ``level`` or more
     (xfs_fsync_flush_log; dax_iomap_fault's IOMAP_F_DIRTY): commit the spec's journal too
     (hook xfs_log_force) when only the shadow ``pin`` knows the inode is pinned."""
@@ -120,13 +120,13 @@ def force_if_pinned(c: "GuestCtx", f: int, level: int) -> None:
         log_forced(c)
 
 
-def log_forced(c: "GuestCtx") -> None:
+def log_forced(c: GuestCtx) -> None:
     """The log was forced: no inode is pinned any more."""
     c.pin = [PIN_NONE] * len(c.pin)
     c.pin_sure = [PIN_NONE] * len(c.pin)
 
 
-def skip_if_unsure(c: "GuestCtx", f: int, level: int) -> None:
+def skip_if_unsure(c: GuestCtx, f: int, level: int) -> None:
     """Raise Skip when whether the kernel forces the log for ``f`` at ``level`` hangs on
     timestamp updates alone (the spec's inode is clean and no sure pin reaches ``level``):
     the answer depends on the clock, not on the operations."""
@@ -134,7 +134,7 @@ def skip_if_unsure(c: "GuestCtx", f: int, level: int) -> None:
         raise Skip()
 
 
-def fsync_step(c: "GuestCtx", f: int, level: int, action) -> None:
+def fsync_step(c: GuestCtx, f: int, level: int, action) -> None:
     """An fsync-family op on ``f`` (``level``: PIN_CORE for fdatasync and msync, PIN_TIME
     for fsync): the spec's ``action``, then the shadow's part of xfs_fsync_flush_log; a
     force for ``f`` (the spec's inode had unlogged metadata, or the shadow pin reached
@@ -172,7 +172,7 @@ def seg_summary(data: bytes) -> str:
     segment's bytes differ, comma-separated."""
     out = []
     for i in range(0, len(data), SEG):
-        sg = data[i:i + SEG]
+        sg = data[i : i + SEG]
         out.append(f"{sg[0]:02x}" if sg.count(sg[0]) == len(sg) else "xx")
     return ",".join(out)
 
@@ -182,6 +182,13 @@ def seg_names(summary: str) -> str:
     names = []
     for h in summary.split(",") if summary else []:
         v = -1 if h == "xx" else int(h, 16)
-        names.append("0" if v == 0 else f"t{v - 0x40}" if 0x41 <= v <= 0x43 else
-                     "mixed" if v < 0 else f"0x{h}")
+        names.append(
+            "0"
+            if v == 0
+            else f"t{v - 0x40}"
+            if 0x41 <= v <= 0x43
+            else "mixed"
+            if v < 0
+            else f"0x{h}"
+        )
     return "[" + " ".join(names) + "]"

@@ -24,6 +24,7 @@
 (``xfs-<kernel>``, the fixed behaviour) and against the trace's own design's settings (the
 broken behaviour): the kernel must match the first and differ from the second.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -33,9 +34,29 @@ from ....spec import ops as A
 from ....spec.designs import Design
 from ....spec.kernels import kernel_design
 from ....spec.state import SEGS
-from .dax_oracle import (Clone, CloneRange, CollapseRange, Crash, Dedupe, Falloc, Fdatasync,
-                         Fsync, InsertRange, Map, MLoad, MStore, Msync, MTouch, PunchHole,
-                         PWrite, Trunc, Unmap, Unshare, ZeroRange, run_sequence)
+from .dax_oracle import (
+    Clone,
+    CloneRange,
+    CollapseRange,
+    Crash,
+    Dedupe,
+    Falloc,
+    Fdatasync,
+    Fsync,
+    InsertRange,
+    Map,
+    MLoad,
+    MStore,
+    Msync,
+    MTouch,
+    PunchHole,
+    PWrite,
+    Trunc,
+    Unmap,
+    Unshare,
+    ZeroRange,
+    run_sequence,
+)
 from .guest import DaxGuest
 
 NOT_MAPPED = {
@@ -70,8 +91,10 @@ def ops_from_trace(actions, design, prop: str | None = None) -> tuple[int, int, 
     syscalls, and why."""
     b = design.bounds
     if design.threaded:
-        raise NotMappable(f"design {design.name} interleaves split kernel operations of "
-                          f"several threads: a schedule cannot be forced from userspace")
+        raise NotMappable(
+            f"design {design.name} interleaves split kernel operations of "
+            f"several threads: a schedule cannot be forced from userspace"
+        )
     if b.blocks > 3 or b.files > 3:
         raise NotMappable(f"bounds {b.files} files x {b.blocks} blocks exceed the oracle's 3 x 3")
     ops: list = []
@@ -161,8 +184,11 @@ def bug_settings(design) -> dict:
     """The settings in which ``design`` differs from :class:`Design`'s defaults (the merged
     6.x behaviour), scope settings left out: the design's bug, for a shipped broken design."""
     defaults = {f.name: f.default for f in dataclasses.fields(Design)}
-    return {k: v for k, v in design.settings().items()
-            if k not in SCOPE_SETTINGS and v != defaults.get(k, v)}
+    return {
+        k: v
+        for k, v in design.settings().items()
+        if k not in SCOPE_SETTINGS and v != defaults.get(k, v)
+    }
 
 
 @dataclass
@@ -195,8 +221,9 @@ class KernelReplay:
         return self.broken is not None and self.broken.status == "mismatch"
 
 
-def check_on_kernel(guest: DaxGuest, kernel: str, actions, design,
-                    prop: str | None = None) -> KernelReplay:
+def check_on_kernel(
+    guest: DaxGuest, kernel: str, actions, design, prop: str | None = None
+) -> KernelReplay:
     """Run a trace's actions (:func:`ops_from_trace`) on the booted ``guest`` against
     ``xfs-<kernel>`` and against that design with ``design``'s bug settings that the kernel
     does not have (``prop``: the trace's property, see :func:`ops_from_trace`).  Raises
