@@ -3,8 +3,8 @@ that no seed, history or race design's scope reaches, so a design change there c
 the gate unseen.  Each is the merged kernel's behaviour (:class:`Design`'s defaults, sealing
 as Chinner proposed where ``seal`` is in scope) in a scope that combines operations the
 other designs never combine; ``seed`` is ``cov``.  ``daxcheck coverage`` measures what they
-add (docs/coverage.md); the gate pins their verdicts like every other design's.  A race scope's depth bound lets
-the search exhaust its reachable space, as the race designs' do.
+add (docs/coverage.md); the gate pins their verdicts like every other design's.  A race
+scope's depth bound lets the search exhaust its reachable space, as the race designs' do.
 """
 
 from __future__ import annotations
@@ -12,10 +12,20 @@ from __future__ import annotations
 from .designs import Design, register_design
 from .state import Bounds
 
+SCOPE_SEED = "cov"
+"""The ``seed`` of every coverage scope."""
+
+
+def is_coverage_scope(design: Design) -> bool:
+    """Whether ``design`` is a coverage scope: explored by the gate and ``daxcheck
+    coverage``, left out of ``daxcheck check`` without ``--design`` (the main job)."""
+    return design.seed == SCOPE_SEED
+
+
 SCOPES = (
     Design(
         "cov-zero-range",
-        "cov",
+        SCOPE_SEED,
         "FALLOC_FL_ZERO_RANGE over shared (reflinked), pinned and mapped blocks",
         families=(
             "mmap",
@@ -34,7 +44,7 @@ SCOPES = (
     ),
     Design(
         "cov-unshare",
-        "cov",
+        SCOPE_SEED,
         "FALLOC_FL_UNSHARE_RANGE over holes, shared and exclusive blocks, sealed files",
         families=("mmap", "fault", "write", "reflink", "unshare", "seal", "fallocate", "punch"),
         bounds=Bounds(files=2, blocks=1, phys=2, tokens=1, procs=1, depth=5),
@@ -43,7 +53,7 @@ SCOPES = (
     ),
     Design(
         "cov-shift-mapped",
-        "cov",
+        SCOPE_SEED,
         "COLLAPSE_RANGE / INSERT_RANGE under mappings, stores and pinned pages",
         families=(
             "mmap",
@@ -61,7 +71,7 @@ SCOPES = (
     ),
     Design(
         "cov-remap-eof",
-        "cov",
+        SCOPE_SEED,
         "FICLONERANGE and FIDEDUPERANGE across EOF and onto sealed files",
         families=("write", "truncate", "reflink_range", "dedupe", "seal"),
         bounds=Bounds(files=2, blocks=2, phys=3, tokens=1, procs=1, depth=5),
@@ -70,7 +80,7 @@ SCOPES = (
     ),
     Design(
         "cov-truncate-sync-race",
-        "cov",
+        SCOPE_SEED,
         "fdatasync and a crash inside the split truncate (after truncate_setsize, before "
         "xfs_itruncate_extents), racing a DAX fault",
         families=("mmap", "write", "setattr_size", "dax_fault", "fdatasync", "crash"),
@@ -82,7 +92,7 @@ SCOPES = (
     ),
     Design(
         "cov-mkwrite-punch",
-        "cov",
+        SCOPE_SEED,
         "a hole punch and an munmap between the steps of dax_pfn_mkwrite",
         families=("mmap", "write", "fault", "store", "munmap", "punch", "dax_mkwrite"),
         bounds=Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=30, threads=2),
@@ -91,7 +101,7 @@ SCOPES = (
     ),
     Design(
         "cov-punch-two-files",
-        "cov",
+        SCOPE_SEED,
         "the fault vs hole-punch race with two files and two pmem blocks, so the block a "
         "stale PTE maps and the block an extent names can differ",
         families=("mmap", "write", "fault", "punch_hole"),

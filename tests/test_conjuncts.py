@@ -210,6 +210,12 @@ _pfn_b = {T.xa_kind[B][0]: XA_PFN, T.xa_pfn[B][0]: 0}
 _sealed = {T.sealed[A]: 1, T.ext_kind[A][0]: WRITTEN, T.jext_kind[A][0]: WRITTEN}
 # -- read / load through a[0]: i_size 1 block, written extent at p0 (media STALE).
 _readable = {T.size[A]: 1, T.ext_kind[A][0]: WRITTEN}
+_anon_cow = {
+    T.mmap_mode[P0][A]: MM_PRIVATE,
+    T.pte_kind[P0][A][0]: PTE_ANON,
+    T.anon[P0][A][0][0]: 1,
+}
+"""A MAP_PRIVATE anonymous CoW page of file a block 0 holding token 1 (the process's own)."""
 _pte_ro = {T.mmap_mode[P0][A]: MM_SHARED, T.pte_kind[P0][A][0]: PTE_RO}
 _persisted = {T.jsize[A]: 1, T.jext_kind[A][0]: WRITTEN}
 _wrote_t1 = {T.ghost_written[A][0][0][0]: 1}
@@ -458,15 +464,7 @@ CASES = [
         "no_stale_data",
         "file_pte",
         "k != PTE_ANON",
-        _with(
-            T,
-            item=(A, 0, 0),
-            changes={
-                T.mmap_mode[P0][A]: MM_PRIVATE,
-                T.pte_kind[P0][A][0]: PTE_ANON,
-                T.anon[P0][A][0][0]: 1,
-            },
-        ),
+        _with(T, item=(A, 0, 0), changes={**_anon_cow}),
         violated=False,
     ),
     # ---- read_returns_last_write: read(2) and loads return the last write
@@ -497,15 +495,7 @@ CASES = [
         "read_returns_last_write",
         "file_pte",
         "k != PTE_ANON",
-        _with(
-            T,
-            item=(A, 0, 0),
-            changes={
-                T.mmap_mode[P0][A]: MM_PRIVATE,
-                T.pte_kind[P0][A][0]: PTE_ANON,
-                T.anon[P0][A][0][0]: 1,
-            },
-        ),
+        _with(T, item=(A, 0, 0), changes={**_anon_cow}),
         violated=False,
     ),
     # ---- mapping_matches_extents: DAX entries and PTEs agree with the extent map

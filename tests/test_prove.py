@@ -23,6 +23,7 @@ from daxcheck.properties import LEMMAS, PROPERTIES
 from daxcheck.properties.registry import Property
 from daxcheck.spec.designs import DESIGNS
 from daxcheck.spec.model import DaxModel
+from daxcheck.spec.scopes import is_coverage_scope
 from daxcheck.spec.state import STALE
 
 MANIFEST = {
@@ -75,7 +76,8 @@ LEMMA_VIOLATIONS = {
 PROVED = [
     n
     for n, d in DESIGNS.items()
-    if not d.seed.startswith(("r", "cov"))
+    if not d.seed.startswith("r")
+    and not is_coverage_scope(d)
     and (not d.seed.startswith("h") or (not d.expect_violated and n != "dedupe-lockstep"))
 ]
 

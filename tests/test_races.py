@@ -17,9 +17,10 @@ from daxcheck.properties import PROPERTIES
 from daxcheck.spec.designs import DESIGNS, Design
 from daxcheck.spec.model import DaxModel
 from daxcheck.spec.ops.races import SPLIT_FAMILIES, SplitOp
+from daxcheck.spec.scopes import is_coverage_scope
 from daxcheck.spec.state import Bounds, BoundsError
 
-RACES = sorted(n for n, d in DESIGNS.items() if d.threaded and d.seed != "cov")
+RACES = sorted(n for n, d in DESIGNS.items() if d.threaded and not is_coverage_scope(d))
 """The race designs (seed r<n>); the threaded coverage scopes are tests/test_scopes.py's."""
 BROKEN = [n for n in RACES if DESIGNS[n].expect_violated]
 FIXED = [n for n in RACES if not DESIGNS[n].expect_violated]

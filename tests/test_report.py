@@ -17,6 +17,7 @@ from daxcheck.checker.results import Stats
 from daxcheck.checker.runner import make_model, pick_properties, run_check
 from daxcheck.properties import LEMMAS, PROPERTIES
 from daxcheck.spec.designs import DESIGNS
+from daxcheck.spec.scopes import is_coverage_scope
 
 DESIGNS_FILE = """
 from daxcheck.spec.designs import DESIGNS, register_design
@@ -185,7 +186,7 @@ def test_main_job_prints_the_table_and_a_summary_people_act_on(tmp_path, columns
     assert r.returncode == 12, r.stdout + r.stderr
     lines = r.stdout.splitlines()
     rows = [x for x in lines if x.split()[:1] and x.split()[0] in DESIGNS]
-    main_job = [d for d in DESIGNS.values() if d.seed != "cov"]  # the coverage scopes: gate's
+    main_job = [d for d in DESIGNS.values() if not is_coverage_scope(d)]
     assert len(rows) == len(main_job) and "┏" not in r.stdout
     assert len(lines) <= 80 and max(len(x) for x in lines) <= columns
     start = next(

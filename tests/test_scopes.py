@@ -11,7 +11,7 @@ from daxcheck.properties import PROPERTIES
 from daxcheck.spec.designs import DESIGNS
 from daxcheck.spec.model import DaxModel
 from daxcheck.spec.ops import fallocate
-from daxcheck.spec.scopes import SCOPES
+from daxcheck.spec.scopes import SCOPES, is_coverage_scope
 
 
 def _verdicts(design) -> dict:
@@ -37,7 +37,7 @@ def test_every_coverage_scope_is_registered_and_holds():
     manifest pins the same; a scope that finds a violation is a finding to look at), and a
     race scope's bound lets the search exhaust its reachable space."""
     for d in SCOPES:
-        assert DESIGNS[d.name] is d and d.seed == "cov" and not d.expect_violated
+        assert DESIGNS[d.name] is d and is_coverage_scope(d) and not d.expect_violated
         if d.threaded:
             r = explore(DaxModel(d), list(PROPERTIES.values()))
             assert all(v.status == "holds" and v.complete for v in r.verdicts.values()), d.name
@@ -48,7 +48,8 @@ def test_zero_range_that_skips_breaking_layouts_is_caught_only_by_its_coverage_s
     (xfs_break_layouts) frees a pinned block: only cov-zero-range, which combines ZERO_RANGE
     with pins and reflink, sees it; the older designs with ZERO_RANGE in scope do not."""
     targets = [d for d in DESIGNS.values() if "zero_range" in d.families]
-    assert any(d.seed == "cov" for d in targets) and any(d.seed != "cov" for d in targets)
+    assert any(is_coverage_scope(d) for d in targets)
+    assert any(not is_coverage_scope(d) for d in targets)
     before = {d.name: _verdicts(d) for d in targets}
     _plant(
         monkeypatch,

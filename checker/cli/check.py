@@ -11,6 +11,7 @@ import threading
 from rich.text import Text
 
 from daxcheck.spec.designs import DESIGNS
+from daxcheck.spec.scopes import is_coverage_scope
 from daxcheck.supervisor import phase
 
 from ..distributed.bfs import worker_pool
@@ -56,7 +57,7 @@ def run(args, argv, console) -> int:
     # which exist for the gate's exploration and `daxcheck coverage`.
     designs = pick(args.design, DESIGNS, "design") or []
     if not args.design:
-        designs = [d for d in designs if d.seed != "cov"]
+        designs = [d for d in designs if not is_coverage_scope(d)]
     props = pick_properties(args.property)
     overrides = {k: getattr(args, k) for k in BOUND_NAMES}
     models = [make_model(d, overrides) for d in designs]

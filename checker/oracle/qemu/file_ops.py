@@ -197,6 +197,13 @@ def _aligned(c: GuestCtx, *files) -> None:
         raise Skip()
 
 
+def _refused_shift(c, f: int) -> None:
+    """A COLLAPSE/INSERT_RANGE refused with EINVAL: ``file_modified`` ran before the check,
+    so the inode core (6.1) or only its timestamps (6.12) were logged
+    (:data:`REFUSED_SHIFT_LOGS_CORE`); an unsure pin either way."""
+    pin_inode(c, f, PIN_CORE if REFUSED_SHIFT_LOGS_CORE[c.kernel] else PIN_TIME, sure=False)
+
+
 @dataclass(frozen=True)
 class CollapseRange(Op):
     """fallocate(FALLOC_FL_COLLAPSE_RANGE) of block ``blk`` of ``file``: spec
@@ -219,13 +226,8 @@ class CollapseRange(Op):
         if _spec_step_or_refused(c, A.CollapseRange(self.file, self.blk), errno.EINVAL):
             c.nbytes[self.file] -= BLOCK
             pin_inode(c, self.file, PIN_CORE)
-        else:  # file_modified ran before the EINVAL
-            pin_inode(
-                c,
-                self.file,
-                PIN_CORE if REFUSED_SHIFT_LOGS_CORE[c.kernel] else PIN_TIME,
-                sure=False,
-            )
+        else:
+            _refused_shift(c, self.file)
 
     def guest(self, c):
         guest_call(c, f"falloc {self.file} {FALLOC_COLLAPSE} {self.blk * BLOCK} {BLOCK}")
@@ -257,13 +259,8 @@ class InsertRange(Op):
         if _spec_step_or_refused(c, A.InsertRange(self.file, self.blk), errno.EINVAL):
             c.nbytes[self.file] += BLOCK
             pin_inode(c, self.file, PIN_CORE)
-        else:  # file_modified ran before the EINVAL
-            pin_inode(
-                c,
-                self.file,
-                PIN_CORE if REFUSED_SHIFT_LOGS_CORE[c.kernel] else PIN_TIME,
-                sure=False,
-            )
+        else:
+            _refused_shift(c, self.file)
 
     def guest(self, c):
         guest_call(c, f"falloc {self.file} {FALLOC_INSERT} {self.blk * BLOCK} {BLOCK}")
