@@ -36,6 +36,11 @@ from .results import NOT_FOUND, VIOLATED, CheckResult, InputError, Stats, Verdic
 from .trace import Trace
 
 
+BATCHED_FROM = 256
+"""``simulate`` runs batched (:class:`BatchedSimulation`) from this many walks (``--runs``)
+on, and with no walk limit."""
+
+
 class SimulationError(ValueError):
     """Bad simulation parameters (walk depth, run count, weights); the message names it."""
 
@@ -143,7 +148,7 @@ def simulate(
     swarm: bool = False,
     progress: Callable[[Stats], None] | None = None,
     progress_every: float = 0.5,
-    batched: bool = True,
+    batched: bool | None = None,
 ) -> CheckResult:
     """Random walks of at most ``depth`` steps on ``model`` checking the Property list
     ``props``; stops after ``runs`` walks (None: no limit), ``time_limit`` seconds, or once
@@ -153,13 +158,17 @@ def simulate(
     fresh random weights per walk instead.  Returns a :class:`CheckResult` whose violated
     verdicts carry a shrunk trace ``[(action index, state)]`` (checked against the reference
     semantics) and whose other verdicts have status :data:`NOT_FOUND`; ``stats`` is a
-    :class:`SimStats`.  ``batched`` (default): the walks run thousands at a time in
-    lockstep on the batched explorer's packed states (:class:`BatchedSimulation`); False:
-    one walk at a time with the reference semantics (:class:`Simulation`, the oracle the
-    tests compare against).  The two draw their random choices differently, so the same
-    seed gives each its own (reproducible) walks.  Raises SimulationError for bad
-    parameters."""
+    :class:`SimStats`.  ``batched`` True: the walks run thousands at a time in lockstep
+    on the batched explorer's packed states (:class:`BatchedSimulation`); False: one walk
+    at a time with the reference semantics (:class:`Simulation`, the oracle the tests
+    compare against); None (default): batched unless fewer than :data:`BATCHED_FROM`
+    walks are asked for (a step of the lockstep walks has a fixed cost of a few NumPy
+    calls per read set that a handful of walks does not repay).  The two draw their
+    random choices differently, so the same seed gives each its own (reproducible)
+    walks.  Raises SimulationError for bad parameters."""
     check_parameters(depth, runs, time_limit, weights)
+    if batched is None:
+        batched = runs is None or runs >= BATCHED_FROM
     cls = BatchedSimulation if batched else Simulation
     return cls(model, props, depth, seed, weights, swarm).run(
         runs, time_limit, progress, progress_every
