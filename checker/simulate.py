@@ -35,7 +35,6 @@ from .explicit.walks import BATCH, LockstepWalks
 from .results import NOT_FOUND, VIOLATED, CheckResult, InputError, Stats, Verdict
 from .trace import Trace
 
-
 BATCHED_FROM = 256
 """``simulate`` runs batched (:class:`BatchedSimulation`) from this many walks (``--runs``)
 on, and with no walk limit."""

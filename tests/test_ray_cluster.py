@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -116,28 +117,26 @@ def cluster():
     address = f"127.0.0.1:{gcs}"
     ray = [sys.executable, "-m", "ray.scripts.scripts", "start", "--block", "--num-cpus=1"]
     common = ["--disable-usage-stats", "--node-ip-address=127.0.0.1"]
-    log = open(os.path.join(tmp, "nodes.log"), "w")
+    log = os.path.join(tmp, "nodes.log")
     procs = []
     try:
         head = ray + ["--head", f"--port={gcs}", f"--temp-dir={tmp}", "--include-dashboard=false"]
         head += [f"--dashboard-port={dash}"]
-        for cmd in (
-            head + common + _node_ports(rest[:6]),
-            ray + [f"--address={address}"] + common + _node_ports(rest[6:12]),
-        ):
-            procs.append(
-                subprocess.Popen(
-                    cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        with open(log, "w") as out:
+            for cmd in (
+                head + common + _node_ports(rest[:6]),
+                ray + [f"--address={address}"] + common + _node_ports(rest[6:12]),
+            ):
+                procs.append(
+                    subprocess.Popen(
+                        cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                    )
                 )
-            )
-            if len(procs) == 1:
-                _wait_for_nodes(env, address, 1, procs, log.name)
-        _wait_for_nodes(env, address, 2, procs, log.name)
+                _wait_for_nodes(env, address, len(procs), procs, log)
         yield address, env
     finally:
         _stop(procs)
-        log.close()
-        subprocess.run(["rm", "-rf", tmp], check=False)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _daxcheck(env, *args, tmp):
@@ -159,8 +158,7 @@ def _rows(data):
     """Per design x property: verdict, depth and states (the comparable fields)."""
     rows = data["results"] if isinstance(data, dict) and "results" in data else data
     return sorted(
-        (x["design"], x["property"], x["verdict"], x.get("depth"), x.get("states"))
-        for x in rows
+        (x["design"], x["property"], x["verdict"], x.get("depth"), x.get("states")) for x in rows
     )
 
 
@@ -176,9 +174,11 @@ def test_check_on_the_cluster_matches_the_local_engine(cluster, tmp_path):
 
 
 def test_simulate_on_the_cluster_through_auto(cluster, tmp_path):
-    """``--ray-address auto`` finds the cluster through RAY_ADDRESS, as ``ray.init`` does."""
+    """``--ray-address auto`` finds the cluster through RAY_ADDRESS, as ``ray.init`` does;
+    RAY_AUTH_MODE unset: the token file given turns token mode on for the driver."""
     address, env = cluster
     env = dict(env, RAY_ADDRESS=address)
+    del env["RAY_AUTH_MODE"]
     args = ("simulate", "--design", "hole-size-unknown", "--runs", "40", "--workers", "2")
     a, ra = _daxcheck(env, *args, "--ray-address", "auto", tmp=str(tmp_path))
     b, rb = _daxcheck(env, *args, "--ray-address", address, tmp=str(tmp_path))
@@ -186,6 +186,7 @@ def test_simulate_on_the_cluster_through_auto(cluster, tmp_path):
     assert _rows(a) == _rows(b)
 
 
+@pytest.mark.thorough  # Ray retries a refused join for about 20 s
 def test_a_wrong_token_is_one_line_naming_the_token(cluster, tmp_path):
     address, env = cluster
     bad = str(tmp_path / "bad")
@@ -202,3 +203,23 @@ def test_a_wrong_token_is_one_line_naming_the_token(cluster, tmp_path):
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "token" in r.stderr.splitlines()[-1], r.stderr
+
+
+@pytest.mark.parametrize(
+    "env,msg",
+    [
+        ({"RAY_AUTH_MODE": "tokens"}, "RAY_AUTH_MODE=tokens: expected one of"),
+        ({"RAY_AUTH_TOKEN_PATH": "{tmp}/missing"}, "cannot read the Ray token"),
+        ({"RAY_AUTH_TOKEN_PATH": "{tmp}/empty"}, "the Ray token file is empty"),
+    ],
+)
+def test_bad_token_settings_are_named_before_ray_starts(monkeypatch, tmp_path, env, msg):
+    from daxcheck.checker.distributed.session import DistributedError, ray_session
+
+    (tmp_path / "empty").write_text("\n")
+    for k in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH"):
+        monkeypatch.delenv(k, raising=False)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v.format(tmp=tmp_path))
+    with pytest.raises(DistributedError, match=msg), ray_session(2, "127.0.0.1:1"):
+        pass

@@ -203,7 +203,10 @@ def test_batched_same_seed_same_walks_and_counts():
     runs = [simulate(m, ALL, runs=256, depth=20, seed=11, swarm=True) for _ in range(2)]
     a, b = ({k: (v.status, v.trace) for k, v in r.verdicts.items()} for r in runs)
     assert a == b and any(v[0] == VIOLATED for v in a.values())
-    assert (runs[0].stats.states, runs[0].stats.found) == (runs[1].stats.states, runs[1].stats.found)
+    assert (runs[0].stats.states, runs[0].stats.found) == (
+        runs[1].stats.states,
+        runs[1].stats.found,
+    )
     other = simulate(m, ALL, runs=256, depth=20, seed=12, swarm=True)
     assert other.stats.found != runs[0].stats.found or other.stats.states != runs[0].stats.states
 

@@ -49,13 +49,14 @@ def ray_session(workers: int, address: str | None = None):
     missing or cannot start/connect."""
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if address is not None:
+        _token_settings()  # before Ray is imported: it reads RAY_AUTH_MODE when it loads
     ray = ray_module()
     if ray.is_initialized():
         yield ray
         return
     if address is not None:
         _reachable(address)
-        _token_settings()
     kw = dict(
         include_dashboard=False,
         log_to_driver=False,
@@ -80,7 +81,9 @@ def ray_session(workers: int, address: str | None = None):
         ray.shutdown()
         msg = " ".join(str(e).split())[:200]
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-        raise DistributedError(f"cannot start {where}: {msg}{TOKEN_HINT if address else ''}") from None
+        raise DistributedError(
+            f"cannot start {where}: {msg}{TOKEN_HINT if address else ''}"
+        ) from None
     got, restore = _keep_signal_handlers(before)
     try:
         yield ray

@@ -30,7 +30,7 @@ from ..engine import Budget
 from .frontier import Repack
 from .levels import BatchedExplorer
 
-BATCH = 8192
+BATCH = 32768
 """Walks advanced together by default: large enough that the per-step fixed costs (one
 key-table lookup per read set, a few NumPy calls per action) are amortised, small enough
 that a short ``--runs`` is not overshot by much work."""
@@ -58,7 +58,9 @@ class LockstepWalks:
         self.ex.pending = [p.name for p in props]
         n = batch if runs is None else max(1, min(batch, runs))
         self.words = np.repeat(self.init_words, n, axis=1)
-        self.hist = np.zeros((depth, n), dtype=np.int16 if self.nA < 2**15 else np.int32)  # actions of each slot's walk
+        self.hist = np.zeros(
+            (depth, n), dtype=np.int16 if self.nA < 2**15 else np.int32
+        )  # actions of each slot's walk
         self.length = np.zeros(n, dtype=np.int64)
         self.walk = np.zeros(n, dtype=np.int64)  # walk number per slot (0: finished)
         self.W = np.zeros((n, self.nA), dtype=np.float64)
@@ -97,7 +99,9 @@ class LockstepWalks:
         ex = self.ex
         while True:
             try:
-                return words, {r: ex.entries(ex.group(r), words, ex.fill_actions) for r in ex.by_reads}
+                return words, {
+                    r: ex.entries(ex.group(r), words, ex.fill_actions) for r in ex.by_reads
+                }
             except Repack as e:
                 holder = [(self.words, np.zeros((1, self.words.shape[1]), np.uint64))]
                 ex.repack_all(e.maxvals, [holder])
