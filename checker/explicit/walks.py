@@ -36,6 +36,11 @@ key-table lookup per read set, a few NumPy calls per action) are amortised, smal
 that a short ``--runs`` is not overshot by much work."""
 
 
+HISTORY_BYTES = 64 << 20
+"""Bound on the per-walk action histories kept (2 bytes per step per walk): walks of
+``--depth 100000`` run 335 at a time, not 32,768."""
+
+
 class LockstepWalks:
     """``batch`` random walks of at most ``depth`` steps on ``model`` (a
     :class:`~daxcheck.spec.model.DaxModel`), checking the Property list ``props``.
@@ -56,7 +61,8 @@ class LockstepWalks:
         words0, _, _ = self.ex.initial()
         self.init_words = words0[:, :1]
         self.ex.pending = [p.name for p in props]
-        n = batch if runs is None else max(1, min(batch, runs))
+        n = min(batch, max(16, HISTORY_BYTES // (2 * depth)))  # deep walks: fewer at once
+        n = n if runs is None else max(1, min(n, runs))
         self.words = np.repeat(self.init_words, n, axis=1)
         self.hist = np.zeros(
             (depth, n), dtype=np.int16 if self.nA < 2**15 else np.int32
