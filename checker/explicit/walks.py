@@ -134,11 +134,10 @@ class LockstepWalks:
         if live.size == 0:
             return {}
         words, ents = self._entries(self.words[:, live])
-        P = self._enabled(ents) * self.W[live].T
-        cum = np.cumsum(P, axis=0)
-        total = cum[-1]
-        u = self.rng.random(live.size) * total
-        choice = np.argmax(cum > u, axis=0)
+        cum = np.cumsum(self.W[live] * self._enabled(ents).T, axis=1)  # (n, actions)
+        total = cum[:, -1]
+        u = np.minimum(self.rng.random(live.size) * total, np.nextafter(total, 0))
+        choice = np.argmax(cum > u[:, None], axis=1)
         moving = total > 0
         stuck = live[~moving]
         self.deadlocks += stuck.size
