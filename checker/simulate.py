@@ -25,12 +25,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from daxcheck.spec.ops import ACTIONS
 
 from .engine import EngineOptions
 from .explicit.transitions import MemoSuccessors
+from .explicit.walks import BATCH, LockstepWalks
 from .results import NOT_FOUND, VIOLATED, CheckResult, InputError, Stats, Verdict
 from .trace import Trace
+
+BATCHED_FROM = 256
+"""``simulate`` runs batched (:class:`BatchedSimulation`) from this many walks (``--runs``)
+on, and with no walk limit."""
 
 
 class SimulationError(ValueError):
@@ -140,6 +147,7 @@ def simulate(
     swarm: bool = False,
     progress: Callable[[Stats], None] | None = None,
     progress_every: float = 0.5,
+    batched: bool | None = None,
 ) -> CheckResult:
     """Random walks of at most ``depth`` steps on ``model`` checking the Property list
     ``props``; stops after ``runs`` walks (None: no limit), ``time_limit`` seconds, or once
@@ -149,9 +157,19 @@ def simulate(
     fresh random weights per walk instead.  Returns a :class:`CheckResult` whose violated
     verdicts carry a shrunk trace ``[(action index, state)]`` (checked against the reference
     semantics) and whose other verdicts have status :data:`NOT_FOUND`; ``stats`` is a
-    :class:`SimStats`.  Raises SimulationError for bad parameters."""
+    :class:`SimStats`.  ``batched`` True: the walks run thousands at a time in lockstep
+    on the batched explorer's packed states (:class:`BatchedSimulation`); False: one walk
+    at a time with the reference semantics (:class:`Simulation`, the oracle the tests
+    compare against); None (default): batched unless fewer than :data:`BATCHED_FROM`
+    walks are asked for (a step of the lockstep walks has a fixed cost of a few NumPy
+    calls per read set that a handful of walks does not repay).  The two draw their
+    random choices differently, so the same seed gives each its own (reproducible)
+    walks.  Raises SimulationError for bad parameters."""
     check_parameters(depth, runs, time_limit, weights)
-    return Simulation(model, props, depth, seed, weights, swarm).run(
+    if batched is None:
+        batched = runs is None or runs >= BATCHED_FROM
+    cls = BatchedSimulation if batched else Simulation
+    return cls(model, props, depth, seed, weights, swarm).run(
         runs, time_limit, progress, progress_every
     )
 
@@ -173,7 +191,7 @@ class Simulation:
 
     def __init__(self, model, props, depth, seed, weights, swarm):
         self.model, self.props, self.depth = model, props, depth
-        self.weights, self.swarm = weights, swarm
+        self.weights, self.swarm, self.seed = weights, swarm, seed
         self.rng = random.Random(seed)
         self.L = model.L
         self.succ = MemoSuccessors(model).successors
@@ -271,6 +289,66 @@ class Simulation:
         stats.depth = self.depth
         stats.transitions = stats.states
         return CheckResult(model.design.name, model.bounds.as_dict(), verdicts, stats, [])
+
+
+def action_weights(rng, n, fam_of, families, weights, swarm: bool) -> np.ndarray:
+    """``(n, len(fam_of))`` float weights of ``n`` walks starting now, one column per
+    action (``fam_of``: each action's family): in ``swarm`` mode fresh random family
+    weights per walk (each family left out with probability 0.3), drawn from the NumPy
+    Generator ``rng``; else 1 per family overridden by ``weights`` (the same for every
+    walk).  The batched counterpart of :func:`walk_weights`."""
+    col = np.array([families.index(f) for f in fam_of], dtype=np.intp)
+    if swarm:
+        w = rng.random((n, len(families)))
+        w[rng.random((n, len(families))) >= 0.7] = 0.0
+    else:
+        w = np.ones((n, len(families)))
+        for j, f in enumerate(families):
+            w[:, j] = (weights or {}).get(f, 1.0)
+    return w[:, col]
+
+
+class BatchedSimulation(Simulation):
+    """One batched :func:`simulate` run: the walks advanced in lockstep
+    (:class:`~daxcheck.checker.explicit.walks.LockstepWalks`, ``batch`` at a time, each with
+    its own random choices and, in swarm mode, its own family weights); violations are
+    shrunk and re-executed with the reference semantics as in :class:`Simulation`."""
+
+    batch = BATCH
+
+    def run(self, runs, time_limit, progress, progress_every) -> CheckResult:
+        """Walk until ``runs`` walks, ``time_limit`` seconds or every property violated."""
+        stats = self.stats
+        self.t0 = t0 = time.perf_counter()
+        next_tick = t0 + progress_every
+
+        def weights_of(rng, n):
+            fams = self.families
+            return action_weights(rng, n, self.fam_of, fams, self.weights, self.swarm)
+
+        walks = LockstepWalks(
+            self.model, self.props, self.depth, self.seed, weights_of, runs, self.batch
+        )
+        for name in walks.initial_violations():
+            self.hits[name] = (Found(0, 0, 0), [])
+        pending = {p.name for p in self.props} - set(self.hits)
+        while pending and walks.live:
+            if time_limit is not None and time.perf_counter() - t0 >= time_limit:
+                stats.stopped = f"time limit {time_limit:g}s reached"
+                break
+            for name, (walk, step, acts) in walks.step().items():
+                raw = [self.model.actions[i] for i in acts]
+                self.hits[name] = (Found(walk, step, len(raw)), raw)
+                pending.discard(name)
+            now = time.perf_counter()
+            if progress is not None and now >= next_tick:
+                stats.states, stats.walks = walks.states, walks.started
+                stats.seconds, stats.depth = now - t0, self.depth
+                progress(stats)
+                next_tick = now + progress_every
+        stats.states, stats.deadlocks = walks.states, walks.deadlocks
+        stats.walks = walks.started
+        return self.result()
 
 
 class SimulateEngine:

@@ -49,6 +49,8 @@ def ray_session(workers: int, address: str | None = None):
     missing or cannot start/connect."""
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    if address is not None:
+        _token_settings()  # before Ray is imported: it reads RAY_AUTH_MODE when it loads
     ray = ray_module()
     if ray.is_initialized():
         yield ray
@@ -79,7 +81,9 @@ def ray_session(workers: int, address: str | None = None):
         ray.shutdown()
         msg = " ".join(str(e).split())[:200]
         where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-        raise DistributedError(f"cannot start {where}: {msg}") from None
+        raise DistributedError(
+            f"cannot start {where}: {msg}{TOKEN_HINT if address else ''}"
+        ) from None
     got, restore = _keep_signal_handlers(before)
     try:
         yield ray
@@ -114,6 +118,38 @@ def _reachable(address: str, timeout: float = 5.0) -> None:
         raise DistributedError(
             f"--ray-address {address}: cannot connect ({e.strerror or e})"
         ) from None
+
+
+TOKEN_HINT = (
+    " (a cluster with token authentication needs its token here: RAY_AUTH_TOKEN or"
+    " RAY_AUTH_TOKEN_PATH, or ~/.ray/auth_token; `ray get-auth-token` on the head node prints it)"
+)
+AUTH_MODES = ("disabled", "token", "k8s")
+
+
+def _token_settings() -> None:
+    """Ray's token authentication (Ray >= 2.52: ``RAY_AUTH_MODE``, the token from
+    ``RAY_AUTH_TOKEN``, else the file ``RAY_AUTH_TOKEN_PATH``, else ``~/.ray/auth_token``)
+    for joining a cluster: DistributedError for a setting Ray would abort on (an unknown
+    mode, a token file that is missing or empty); a token given by ``RAY_AUTH_TOKEN`` or
+    ``RAY_AUTH_TOKEN_PATH`` with the mode unset turns token mode on in this process (the
+    cluster was started with that token), as ``ray start`` does when it finds one."""
+    mode = os.environ.get("RAY_AUTH_MODE")
+    if mode is not None and mode.lower() not in AUTH_MODES:
+        raise DistributedError(f"RAY_AUTH_MODE={mode}: expected one of {', '.join(AUTH_MODES)}")
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH")
+    if path and not os.environ.get("RAY_AUTH_TOKEN"):
+        try:
+            with open(path) as f:
+                ok = bool(f.read().strip())
+        except OSError as e:
+            raise DistributedError(
+                f"RAY_AUTH_TOKEN_PATH={path}: cannot read the Ray token ({e.strerror or e})"
+            ) from None
+        if not ok:
+            raise DistributedError(f"RAY_AUTH_TOKEN_PATH={path}: the Ray token file is empty")
+    if mode is None and (os.environ.get("RAY_AUTH_TOKEN") or path):
+        os.environ["RAY_AUTH_MODE"] = "token"
 
 
 def _keep_signal_handlers(before):
