@@ -24,6 +24,7 @@ from daxcheck.spec.ops import (
     Truncate,
     Write,
 )
+from daxcheck.spec.scopes import is_coverage_scope
 from daxcheck.spec.state import Bounds
 
 WIDE = Bounds(files=2, blocks=2, phys=4, tokens=2, procs=2, depth=6)
@@ -137,3 +138,14 @@ def thorough_for(names, heavy):
     if stray:
         raise ValueError(f"not among the test's designs: {sorted(stray)}")
     return [pytest.param(n, marks=pytest.mark.thorough) if n in heavy else n for n in names]
+
+
+COVERAGE_SCOPES = frozenset(n for n, d in DESIGNS.items() if is_coverage_scope(d))
+"""The coverage scopes (spec/scopes.py): the gate explores them in the default run, so the
+per-design cross-checks of the engines run on them under ``-m thorough`` only."""
+
+
+def per_design():
+    """Parameters for a cross-check run on every design: the shipped designs by name, the
+    coverage scopes marked ``thorough`` (:data:`COVERAGE_SCOPES`)."""
+    return thorough_for(sorted(DESIGNS), COVERAGE_SCOPES)

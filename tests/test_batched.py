@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 import pytest
+from helpers import per_design
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_explore import Toy, _prop
@@ -55,7 +56,7 @@ def _summary(r):
 
 
 # ---------------------------------------------------------------- the array backend
-@pytest.mark.parametrize("design", sorted(DESIGNS))
+@pytest.mark.parametrize("design", per_design())
 def test_array_backend_equals_reference_on_reachable_states(design):
     """Every action and every invariant and lemma, evaluated on a batch of reachable states
     at once, gives what the reference gives state by state."""
@@ -100,7 +101,7 @@ class _PyIf(Action):
 
 
 # ---------------------------------------------------------------- engine vs reference
-@pytest.mark.parametrize("design", sorted(DESIGNS))
+@pytest.mark.parametrize("design", per_design())
 def test_batched_explorer_equals_reference_explorer(design):
     """Same states, transitions per action family, verdicts, shortest depths, failing
     items and the very same counterexample traces as the memoised per-state explorer, on
@@ -364,7 +365,7 @@ def test_key_order_is_the_sort_of_distinct_keys(case):
 
 
 # ---------------------------------------------------------------- symmetry
-@pytest.mark.parametrize("design", sorted(DESIGNS))
+@pytest.mark.parametrize("design", per_design())
 def test_symmetry_keeps_verdicts_and_shortest_depths(design):
     """With the design's symmetric index sets (checked as the search goes) every verdict
     and shortest depth is the one of the full search, with fewer states where a set has two

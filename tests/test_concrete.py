@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from helpers import WIDE, Crash, Fallocate, Fault, Mmap, Reflink, Store, Write
+from helpers import WIDE, Crash, Fallocate, Fault, Mmap, Reflink, Store, Write, per_design
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -366,7 +366,7 @@ def test_crash_points_inside_a_trace_are_checked():
 
 
 # ------------------------------------------------------------------ refinement
-@pytest.mark.parametrize("name", sorted(DESIGNS))
+@pytest.mark.parametrize("name", per_design())
 @settings(
     max_examples=6,
     deadline=None,
@@ -390,7 +390,7 @@ def test_refinement_on_random_traces(name, data):
         assert not rep.reproduced, "\n".join(rep.lines())
 
 
-@pytest.mark.parametrize("name", sorted(DESIGNS))
+@pytest.mark.parametrize("name", per_design())
 @settings(
     max_examples=5,
     deadline=None,

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import pytest
+from helpers import per_design
 
 from daxcheck.checker.explicit.explore import Budget, explore
 from daxcheck.checker.explicit.transitions import MemoSuccessors, action_footprint
@@ -143,7 +144,7 @@ def test_pinned_state_space_sizes(design, depth):
     assert r.stats.states == PINNED[(design, depth)]
 
 
-@pytest.mark.parametrize("design", sorted(DESIGNS))
+@pytest.mark.parametrize("design", per_design())
 def test_memoised_successors_equal_reference_semantics(design):
     """The read/write-set cache must give exactly model.successors on every state."""
     m = DaxModel(DESIGNS[design], DESIGNS[design].bounds.replace(depth=4))

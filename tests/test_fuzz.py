@@ -996,7 +996,16 @@ def test_ctrl_c_at_any_moment_is_one_line(ws):
     )
     for delay in (0.0, 0.1, 0.3, 0.8):
         p = subprocess.Popen(
-            [sys.executable, "-c", start, "check", "--design", "cow-srcmap", "--no-write", "--quiet"],
+            [
+                sys.executable,
+                "-c",
+                start,
+                "check",
+                "--design",
+                "cow-srcmap",
+                "--no-write",
+                "--quiet",
+            ],
             cwd=ws,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
