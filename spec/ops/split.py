@@ -13,9 +13,10 @@ from dataclasses import fields as dc_fields
 from typing import ClassVar
 
 from .. import locks
-from ..state import HOLE, file_name
+from ..locks import LOCK_FIELDS  # noqa: F401  (re-exported: the reductions import it here)
+from ..state import EXT_NAMES, HOLE, FieldSpec, file_name
 from ..vocab import And, If, Or, freeze, require, when
-from .base import Action, action
+from .base import Action, ActionDefinitionError, action
 
 DONE = 0
 """The "next step" of a step that ends its operation (the thread becomes idle)."""
@@ -25,12 +26,65 @@ SPLIT_FAMILIES: dict[str, type] = {}
 + 1)."""
 
 
+@dataclass(frozen=True)
+class Step:
+    """One step of a split operation, declared in its ``STEPS``: ``body`` (a function
+    ``body(op, m, L, D, s)`` written in the vocabulary, or the name of a method of the
+    operation with that signature) returns None (disabled), a draft (the next step follows:
+    ``step + 1``, or the end of the operation after the last step) or ``(draft, next)`` with
+    ``next`` a step index or :data:`DONE` (a plain int or a vocabulary term).  ``waits``: the
+    locks the step waits for (its guard requires them free; ``no_deadlock`` and the
+    partial-order reduction read them); ``takes``: locks it waits for and then holds (taken
+    after the body); ``drops``: locks it releases (after the body).  Each lock list is a tuple
+    of :class:`~daxcheck.spec.locks.Need` or of lock names (``"entry"``, ``"mmap-shared"``, a
+    user's :func:`~daxcheck.spec.locks.declare_lock` kind: the instance on the operation's
+    own file and index, see :meth:`SplitOp.lock`), or a function ``(op, D, L)`` returning one
+    (a lock discipline that is a design hook).  ``name``: the step's name in traces (default:
+    the body's name)."""
+
+    body: object
+    waits: object = ()
+    takes: object = ()
+    drops: object = ()
+    name: str = ""
+
+    @property
+    def title(self) -> str:
+        """The step's name (``name``, else the body's)."""
+        if self.name:
+            return self.name
+        return self.body if isinstance(self.body, str) else self.body.__name__
+
+
 def split(cls):
     """Class decorator: register ``cls`` (a :class:`SplitOp` subclass) as an action family
-    and as a split operation.  Returns the registered class."""
+    and as a split operation (a user file's too: the thread fields' domains are computed
+    when a model is built).  ``STEPS`` may list :class:`Step` declarations: they become
+    ``STEP_DECLS`` and ``STEPS`` their names, and each function body a method of that name.
+    Raises ActionDefinitionError (from :func:`~daxcheck.spec.ops.base.action`) for a class
+    that is not a valid action, and for an empty ``STEPS``.  Returns the registered class."""
+    steps = tuple(cls.__dict__.get("STEPS", cls.STEPS))
+    if not steps:
+        raise ActionDefinitionError(f"@split {cls.__name__} declares no STEPS")
+    if any(isinstance(st, Step) for st in steps):
+        decls = tuple(st if isinstance(st, Step) else Step(st) for st in steps)
+        for st in decls:
+            if not isinstance(st.body, str) and st.title not in cls.__dict__:
+                setattr(cls, st.title, _method(st.body))
+        cls.STEP_DECLS = decls
+        cls.STEPS = tuple(st.title for st in decls)
     cls = action(cls)
     SPLIT_FAMILIES[cls.name] = cls
     return cls
+
+
+def _method(body):
+    def step(self, m, L, D, s):
+        return body(self, m, L, D, s)
+
+    step.__name__ = step.__qualname__ = body.__name__
+    step.__doc__ = body.__doc__
+    return step
 
 
 class SplitOp(Action):
@@ -49,6 +103,7 @@ class SplitOp(Action):
     ``threads_hold_only_their_operations_locks`` lemma)."""
 
     STEPS: ClassVar[tuple] = ()
+    STEP_DECLS: ClassVar[tuple] = ()
     RETRY: ClassVar[frozenset] = frozenset()
     HOLDS: ClassVar[tuple] = ()
     FLAGS: ClassVar[tuple] = ()
@@ -113,14 +168,46 @@ class SplitOp(Action):
         r = getattr(self, self.STEPS[self.step])(m, L, D, s)
         if r is None:
             return None
-        d, nxt = r
+        if isinstance(r, tuple):
+            d, nxt = r
+        else:
+            d, nxt = r, (self.step + 1 if self.step + 1 < len(self.STEPS) else DONE)
+        if self.STEP_DECLS:
+            decl = self.STEP_DECLS[self.step]
+            take_locks(L, d, self.resolve(decl.takes, D, L), self.thread)
+            drop_locks(L, d, self.resolve(decl.drops, D, L), self.thread)
         self._goto(L, d, nxt)
         return freeze(d)
 
     # ------------------------------------------------------------ locks
     def needs(self, D, L, step: int) -> tuple:
-        """The locks step ``step`` of this operation waits for (default: none)."""
-        return ()
+        """The locks step ``step`` of this operation waits for: its declaration's ``waits``
+        and ``takes`` (:class:`Step`; none for a step declared by name only)."""
+        if not self.STEP_DECLS:
+            return ()
+        decl = self.STEP_DECLS[step]
+        out = []
+        for n in self.resolve(decl.waits, D, L) + self.resolve(decl.takes, D, L):
+            if n not in out:
+                out.append(n)
+        return tuple(out)
+
+    def lock(self, kind: str, idx=None) -> locks.Need:
+        """The :class:`~daxcheck.spec.locks.Need` ``kind`` of this operation's thread on its
+        own file (argument ``file``) and index (``idx``, default the argument ``idx``; 0 for a
+        lock kind that is per inode).  Raises LockError for an undeclared lock."""
+        f = self._arg("file")
+        x = self._arg("idx") if idx is None else idx
+        if kind != "pin" and "blk" not in locks.lock_of(kind)[0].per:
+            x = 0
+        return locks.Need(kind, f, x, self.thread)
+
+    def resolve(self, spec, D, L) -> tuple:
+        """The Needs of a :class:`Step` lock list (a tuple of Needs or lock names, or a
+        function ``(op, D, L)`` returning one)."""
+        if callable(spec):
+            spec = spec(self, D, L)
+        return tuple(n if isinstance(n, locks.Need) else self.lock(n) for n in spec or ())
 
     def lock_guard(self, D, L, s):
         """This step's wait (vocabulary): every lock of ``needs`` for this step is free.
@@ -213,10 +300,6 @@ def bunmapi_unless_hole(L, D, s, d, f, x):
     when(d, s[L.ext_kind[f][x]] != HOLE, lambda d: D.xfs_bunmapi(L, d, f, x))
 
 
-LOCK_FIELDS = ("xa_lock", "io_excl", "mmap_excl", "mmap_shared", "pin_holder")
-"""The lock fields: only split steps write them (checked by the partial-order reduction)."""
-
-
 def waits_for(model):
     """The waits-for relation of ``model``'s threads, as ``W(L, s, t, u)``: thread ``t`` is
     at a step that needs a lock thread ``u`` holds (vocabulary); built from the split
@@ -263,3 +346,94 @@ def cycles(threads) -> list[WaitCycle]:
             if c[0] == min(c):
                 out.append(WaitCycle(c))
     return out
+
+
+# ============================================================================ state
+def _pcs(b):
+    return range(max(len(c.STEPS) for c in SPLIT_FAMILIES.values()) + 1)
+
+
+def race_fields() -> tuple:
+    """The per-thread and lock fields of a race design's states (after the shipped fields;
+    in no other design's): the thread's operation (its domain: every split operation
+    registered now, users' included), program counter, arguments and locals, the shipped
+    locks' fields, then the fields of users' lock kinds
+    (:func:`~daxcheck.spec.locks.declare_lock`)."""
+    op = FieldSpec(
+        "th_op",
+        ("thread",),
+        "meta",
+        ("idle",) + tuple(SPLIT_FAMILIES),
+        "the split operation the kernel thread is in (idle = none)",
+    )
+    return (op,) + _FIXED_FIELDS + locks.lock_fields()
+
+
+_FIXED_FIELDS = (
+    FieldSpec("th_pc", ("thread",), "meta", None, "the thread's next step in its operation", _pcs),
+    FieldSpec(
+        "th_proc",
+        ("thread",),
+        "meta",
+        None,
+        "the operation's process argument",
+        lambda b: range(b.procs),
+    ),
+    FieldSpec("th_file", ("thread",), "meta", "file", "the operation's file argument"),
+    FieldSpec("th_idx", ("thread",), "meta", "blk", "the operation's file index argument"),
+    FieldSpec(
+        "th_flag",
+        ("thread",),
+        "meta",
+        None,
+        "the operation's flag argument (write)",
+        lambda b: (0, 1),
+    ),
+    FieldSpec(
+        "th_pblk",
+        ("thread",),
+        "meta",
+        "pblk",
+        "the physical block ->iomap_begin reported to an earlier step",
+    ),
+    FieldSpec(
+        "th_kind",
+        ("thread",),
+        "meta",
+        EXT_NAMES,
+        "the extent state ->iomap_begin reported to an earlier step",
+    ),
+    FieldSpec(
+        "xa_lock",
+        ("file", "blk"),
+        "xarray",
+        "holder",
+        "DAX_LOCKED: the thread holding the DAX entry lock (grab_mapping_entry)",
+    ),
+    FieldSpec(
+        "mmap_excl",
+        ("file",),
+        "meta",
+        "holder",
+        "XFS_MMAPLOCK_EXCL / invalidate_lock held exclusive by",
+    ),
+    FieldSpec(
+        "io_excl", ("file",), "meta", "holder", "i_rwsem (XFS_IOLOCK_EXCL) held across steps by"
+    ),
+    FieldSpec(
+        "mmap_shared",
+        ("file", "thread"),
+        "meta",
+        None,
+        "XFS_MMAPLOCK_SHARED / invalidate_lock held shared by the thread",
+        lambda b: (0, 1),
+    ),
+    FieldSpec(
+        "pin_holder",
+        ("phys",),
+        "page",
+        "holder",
+        "the thread whose get_user_pages pin holds the page (0: a device's or none)",
+    ),
+)
+"""The thread fields after ``th_op`` and the shipped locks' fields (:func:`race_fields`)."""
