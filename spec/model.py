@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .designs import Design
 from .ops import ACTIONS, Action
-from .ops.races import race_fields, waits_for
+from .ops.races import has_sleepers, race_fields, waits_for
 from .state import Bounds, Layout
 
 
@@ -52,6 +52,7 @@ class DaxModel:
         self.groups = tuple(tuple(g) for g in groups)
         if threaded:
             self.L.waits_for = waits_for(self)
+            self.L.sleepers = has_sleepers(self.actions)
 
     def init_states(self) -> list[bytes]:
         """The initial states (one: empty files after mkfs, see Layout.init_state)."""

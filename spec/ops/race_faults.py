@@ -36,7 +36,7 @@ def fault_mmaplock(op, D, L):
     return ("mmap-shared",) if D.xfs_ilock_mmaplock("fault") else ()
 
 
-def _entry_if(op, cond):
+def entry_if(op, cond):
     """The operation's DAX entry lock when ``cond`` (a design decision), else nothing."""
     return ("entry",) if cond else ()
 
@@ -63,9 +63,9 @@ class DaxFault(SplitOp):
     HOLDS: ClassVar[tuple] = ("entry", "mmap-shared")
     STEPS: ClassVar[tuple] = (
         Step("xfs_filemap_fault", takes=fault_mmaplock),
-        Step("iomap_begin", takes=lambda op, D, L: _entry_if(op, D.dax_fault_grab_entry_first())),
+        Step("iomap_begin", takes=lambda op, D, L: entry_if(op, D.dax_fault_grab_entry_first())),
         Step(
-            "finish_fault", takes=lambda op, D, L: _entry_if(op, not D.dax_fault_grab_entry_first())
+            "finish_fault", takes=lambda op, D, L: entry_if(op, not D.dax_fault_grab_entry_first())
         ),
         Step("dax_unlock_entry", drops=lambda op, D, L: op.held(D, L)),
     )
@@ -172,7 +172,7 @@ class DaxMkwrite(SplitOp):
     step: int
 
     def _held(self, D):
-        return _entry_if(self, D.dax_pfn_mkwrite_holds_entry_lock())
+        return entry_if(self, D.dax_pfn_mkwrite_holds_entry_lock())
 
     def dax_pfn_mkwrite(self, m, L, D, s):
         n, f, x = self.proc, self.file, self.idx

@@ -31,6 +31,7 @@ from __future__ import annotations
 from .race_faults import DaxFault, DaxMkwrite, DaxPmdFault
 from .race_layouts import DioRead, PunchHole
 from .race_truncate import SetattrSize
+from .race_write import DaxWriteFault
 from .split import (
     DONE,
     LOCK_FIELDS,
@@ -39,7 +40,9 @@ from .split import (
     Step,
     WaitCycle,
     cycles,
+    has_sleepers,
     race_fields,
+    sleep_on,
     split,
     thread_offsets,
     waits_for,
@@ -62,7 +65,9 @@ __all__ = [
     "Step",
     "WaitCycle",
     "cycles",
+    "has_sleepers",
     "race_fields",
+    "sleep_on",
     "split",
     "thread_offsets",
     "waits_for",
@@ -72,4 +77,5 @@ __all__ = [
     "PunchHole",
     "DioRead",
     "SetattrSize",
+    "DaxWriteFault",
 ]

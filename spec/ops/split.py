@@ -14,7 +14,7 @@ from typing import ClassVar
 
 from .. import locks
 from ..locks import LOCK_FIELDS  # noqa: F401  (re-exported: the reductions import it here)
-from ..state import EXT_NAMES, HOLE, FieldSpec, file_name
+from ..state import EXT_NAMES, HOLE, ORDER_PMD, FieldSpec, file_name
 from ..vocab import And, If, Or, freeze, require, when
 from .base import Action, ActionDefinitionError, action
 
@@ -40,13 +40,18 @@ class Step:
     user's :func:`~daxcheck.spec.locks.declare_lock` kind: the instance on the operation's
     own file and index, see :meth:`SplitOp.lock`), or a function ``(op, D, L)`` returning one
     (a lock discipline that is a design hook).  ``name``: the step's name in traces (default:
-    the body's name)."""
+    the body's name).  ``sleeps``: the thread may be asleep on a wait queue at this step (its
+    body put it there: :func:`sleep_on`), and the step runs only once a wakeup
+    (``dax_wake_entry``) cleared that: a sleeping thread runs nothing.  Every DAX entry lock a
+    step drops then wakes the next waiter on its key (``D.dax_wake_entry``) in a model with
+    such steps."""
 
     body: object
     waits: object = ()
     takes: object = ()
     drops: object = ()
     name: str = ""
+    sleeps: bool = False
 
     @property
     def title(self) -> str:
@@ -134,7 +139,10 @@ class SplitOp(Action):
         t = self.thread
         if self.step == 0:
             return s[L.th_op[t]] == 0
-        return And(self.identity(L, s, t), s[L.th_pc[t]] == self.step)
+        here = And(self.identity(L, s, t), s[L.th_pc[t]] == self.step)
+        if self.STEP_DECLS and self.STEP_DECLS[self.step].sleeps:
+            return And(here, s[L.th_wq[t]] == 0)
+        return here
 
     def _goto(self, L, d, nxt):
         t = self.thread
@@ -175,7 +183,12 @@ class SplitOp(Action):
         if self.STEP_DECLS:
             decl = self.STEP_DECLS[self.step]
             take_locks(L, d, self.resolve(decl.takes, D, L), self.thread)
-            drop_locks(L, d, self.resolve(decl.drops, D, L), self.thread)
+            dropped = self.resolve(decl.drops, D, L)
+            drop_locks(L, d, dropped, self.thread)
+            if getattr(L, "sleepers", False):  # dax_unlock_entry -> dax_wake_entry(WAKE_NEXT)
+                for n in dropped:
+                    if n.kind == "entry":
+                        D.dax_wake_entry(L, d, n.file, n.idx, False)
         self._goto(L, d, nxt)
         return freeze(d)
 
@@ -280,7 +293,20 @@ def thread_offsets(L, t):
         L.th_flag[t],
         L.th_pblk[t],
         L.th_kind[t],
+        L.th_wq[t],
     )
+
+
+def sleep_on(L, d, t, key):
+    """Thread ``t`` goes to sleep on wait queue ``key`` (wait_entry_unlocked:
+    prepare_to_wait_exclusive, then schedule; ``key`` from ``D.dax_entry_waitqueue``): its
+    ``th_wq`` holds the key until a wakeup with that key clears it."""
+    d[L.th_wq[t]] = key
+
+
+def has_sleepers(actions) -> bool:
+    """Some split step of ``actions`` may sleep on a wait queue (:attr:`Step.sleeps`)."""
+    return any(isinstance(a, SplitOp) and any(st.sleeps for st in a.STEP_DECLS) for a in actions)
 
 
 def take_locks(L, d, needs, t):
@@ -302,22 +328,37 @@ def bunmapi_unless_hole(L, D, s, d, f, x):
 
 def waits_for(model):
     """The waits-for relation of ``model``'s threads, as ``W(L, s, t, u)``: thread ``t`` is
-    at a step that needs a lock thread ``u`` holds (vocabulary); built from the split
-    step instances in the model's scope."""
+    at a step that needs a lock thread ``u`` holds, or sleeps on the wait queue of a DAX entry
+    ``u`` holds locked (vocabulary); built from the split step instances in the model's
+    scope."""
     D = model.design
     by_thread = {}
     for a in model.actions:
         if isinstance(a, SplitOp):
             by_thread.setdefault(a.thread, []).append(a)
+    sleepers = has_sleepers(model.actions)
 
-    def W(L, s, t, u):
+    def asleep(L, s, t, u):
+        key = s[L.th_wq[t]]
         return Or(
             *[
-                And(a.at(L, s), a.blocked_by(D, L, s, u))
-                for a in by_thread.get(t, ())
-                if a.step > 0 and a.needs(D, L, a.step)
+                And(
+                    s[L.xa_lock[f][x]] == u + 1,
+                    key == D.dax_entry_waitqueue(L, s, f, x, s[L.xa_order[f][x]] == ORDER_PMD),
+                )
+                for f, x in L.file_blks
             ]
         )
+
+    def W(L, s, t, u):
+        waits = [
+            And(a.at(L, s), a.blocked_by(D, L, s, u))
+            for a in by_thread.get(t, ())
+            if a.step > 0 and a.needs(D, L, a.step)
+        ]
+        if sleepers:
+            waits.append(asleep(L, s, t, u))
+        return Or(*waits)
 
     return W
 
@@ -402,6 +443,14 @@ _FIXED_FIELDS = (
         "meta",
         EXT_NAMES,
         "the extent state ->iomap_begin reported to an earlier step",
+    ),
+    FieldSpec(
+        "th_wq",
+        ("thread",),
+        "meta",
+        None,
+        "the wait queue the thread sleeps on (dax_entry_waitqueue key; 0: runnable)",
+        lambda b: range(b.files * b.blocks + 1),
     ),
     FieldSpec(
         "xa_lock",
