@@ -30,6 +30,7 @@ steps (no atomic action writes a lock field; the reduction checks this).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .kernel.registry import kernel_function
@@ -53,8 +54,9 @@ class LockKind:
     then says ``"<name>-shared"`` or ``"<name>-excl"``), else exclusive only (``"<name>"``);
     ``sleeping``: a waiter sleeps (mutex, rwsem, the DAX entry lock's wait queue) rather
     than spins (spinlock_t; informational: both block the step); ``order``: the lockdep
-    ordering class (a smaller class is taken first: i_rwsem 0 < MMAPLOCK 1 < i_mmap_rwsem
-    2 < DAX entry 3), shown by ``no_deadlock``'s cycle; ``per``: the index dimensions of
+    ordering class (a smaller class is taken first; mm/filemap.c's and mm/rmap.c's order:
+    i_rwsem 0 < MMAPLOCK 1 < DAX entry (page) lock 3 < i_mmap_rwsem 4; recorded with the
+    kind, not yet read by an engine: ``no_deadlock`` finds an inversion as a cycle); ``per``: the index dimensions of
     one lock instance (``("file",)`` per inode, ``("file", "blk")`` per file index, ``()``
     one global lock).  Its state: ``field`` (the exclusive holder, thread + 1, 0 = free) and
     for a shared lock ``shared_field`` (per ``per`` + thread: 1 while that thread holds it
@@ -85,10 +87,30 @@ class LockKind:
 LOCK_KINDS: dict[str, LockKind] = {}
 """Every lock kind by name: the shipped ones, then users' in declaration order."""
 
-LOCK_FIELDS: list[str] = []
-"""The lock fields (holders, shared flags) of every declared kind: only split steps write
-them (the partial-order reduction checks this).  One list object, extended as kinds are
-declared, so an earlier ``from ... import LOCK_FIELDS`` sees users' kinds too."""
+
+class _LockFields(Sequence):
+    """The names of the lock fields of every kind declared now (a live view of
+    :data:`LOCK_KINDS`), then ``pin_holder``."""
+
+    def _names(self) -> tuple:
+        names = [n for k in LOCK_KINDS.values() for n in (k.field, k.shared_field) if n]
+        return tuple(names) + ("pin_holder",)
+
+    def __getitem__(self, i):
+        return self._names()[i]
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def __repr__(self) -> str:
+        return repr(self._names())
+
+
+LOCK_FIELDS = _LockFields()
+"""The lock fields (holders, shared flags) of every declared kind and ``pin_holder`` (a
+get_user_pages pin a thread holds): only split steps write them (the partial-order
+reduction checks this).  A live view, so an earlier ``from ... import LOCK_FIELDS`` sees
+users' kinds too."""
 
 
 def declare_lock(
@@ -132,7 +154,6 @@ def declare_lock(
             raise LockError(f"lock kind {name} is already declared ({old.source})")
         return old
     LOCK_KINDS[name] = kind
-    LOCK_FIELDS.extend(n for n in (field, sfield) if n)
     return kind
 
 
@@ -169,7 +190,6 @@ IOLOCK = declare_lock(
     order=0,
     _fields=("io_excl", None),
 )
-LOCK_FIELDS.append("pin_holder")  # a get_user_pages pin held by a thread ("pin" needs)
 
 
 def lock_of(kind: str) -> tuple[LockKind, str]:

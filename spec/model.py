@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .designs import Design
 from .ops import ACTIONS, Action
-from .ops.races import has_sleepers, race_fields, waits_for
+from .ops.races import race_fields, sleeping_families, waits_for
 from .state import Bounds, Layout
 
 
@@ -34,7 +34,9 @@ class DaxModel:
         self.design = design
         self.bounds = (bounds or design.bounds).validate()
         threaded = getattr(design, "threaded", False)
-        self.L = Layout(self.bounds, races=race_fields() if threaded else ())
+        sleepers = threaded and sleeping_families(design.families)
+        self.L = Layout(self.bounds, races=race_fields(sleepers) if threaded else ())
+        self.L.sleepers = sleepers
         acts = []
         for fam in ACTIONS:
             if fam in design.families:
@@ -52,7 +54,6 @@ class DaxModel:
         self.groups = tuple(tuple(g) for g in groups)
         if threaded:
             self.L.waits_for = waits_for(self)
-            self.L.sleepers = has_sleepers(self.actions)
 
     def init_states(self) -> list[bytes]:
         """The initial states (one: empty files after mkfs, see Layout.init_state)."""

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from ..kernel import dax, xfs_iomap
+from ..kernel.dax_wait import entry_is_pmd
 from ..state import HOLE, MM_SHARED, MM_SYNC, PTE_NONE, UNWRITTEN, WRITTEN
 from ..vocab import And, If, Not, Or, draft, require, store, when
 from .race_faults import entry_if, fault_mmaplock
-from .split import DONE, SplitOp, Step, split
+from .split import DONE, SplitOp, Step, sleep_on, split, take_locks
 
 
 @split
@@ -21,9 +22,10 @@ class DaxWriteFault(SplitOp):
     """A 4 KiB write fault on a MAP_SHARED (or MAP_SYNC) mapping split at its locks and at
     the zeroing of a new block (dax_iomap_pte_fault with IOMAP_WRITE): step
     ``xfs_filemap_fault`` (MMAPLOCK shared when the design takes it; i_size checked; no PTE
-    yet), step ``iomap_begin`` (the entry lock first if the design grabs it before
-    ->iomap_begin; ->iomap_begin(IOMAP_WRITE) allocates a hole's block: zeroed and written
-    under the ILOCK with ``xfs_bmapi_zero`` (XFS_BMAPI_ZERO), else unwritten and reported
+    yet), step ``grab_mapping_entry`` (if the design locks the entry before ->iomap_begin:
+    lock it, or sleep on its wait queue while another thread holds it and retry when
+    ``dax_wake_entry`` wakes this one), step ``iomap_begin`` (->iomap_begin(IOMAP_WRITE)
+    allocates a hole's block: zeroed and written under the ILOCK with ``xfs_bmapi_zero`` (XFS_BMAPI_ZERO), else unwritten and reported
     IOMAP_F_NEW, as an unwritten extent is; a shared extent is CoW'd; no free block:
     VM_FAULT_SIGBUS, the fault ends), step ``dax_iomap_zero`` (a block reported new is
     zeroed and converted: ``D.dax_iomap_zero``), step ``finish_fault`` (the entry lock if
@@ -33,9 +35,12 @@ class DaxWriteFault(SplitOp):
 
     name: ClassVar[str] = "dax_write_fault"
     HOLDS: ClassVar[tuple] = ("entry", "mmap-shared")
+    RETRY: ClassVar[frozenset] = frozenset({1})
+    NEXT: ClassVar[dict] = {1: (1, 2), 2: (3, 5)}
     STEPS: ClassVar[tuple] = (
         Step("xfs_filemap_fault", takes=fault_mmaplock),
-        Step("iomap_begin", takes=lambda op, D, L: entry_if(op, D.dax_fault_grab_entry_first())),
+        Step("grab_mapping_entry", sleeps=True),
+        Step("iomap_begin"),
         Step("dax_iomap_zero"),
         Step(
             "finish_fault",
@@ -50,8 +55,9 @@ class DaxWriteFault(SplitOp):
     step: int
 
     def held(self, D, L):
-        """Locks held after ``finish_fault`` (dropped by ``dax_unlock_entry``)."""
-        return self.needs(D, L, 0) + self.needs(D, L, 1) + self.needs(D, L, 3)
+        """Locks held after ``finish_fault`` (dropped by ``dax_unlock_entry``): MMAPLOCK and
+        the entry lock, each when the design takes it."""
+        return self.needs(D, L, 0) + (self.lock("entry"),)
 
     def xfs_filemap_fault(self, m, L, D, s):
         n, f, x = self.proc, self.file, self.idx
@@ -62,6 +68,21 @@ class DaxWriteFault(SplitOp):
         if not require(ok):
             return None
         return draft(s), 1
+
+    def grab_mapping_entry(self, m, L, D, s):
+        """With the design's entry lock before ->iomap_begin: lock the DAX entry, or, when
+        another thread holds it, sleep on its wait queue (wait_entry_unlocked, keyed by
+        ``D.dax_entry_waitqueue``) and retry once woken; else nothing yet."""
+        f, x, t = self.file, self.idx, self.thread
+        if not D.dax_fault_grab_entry_first():
+            return draft(s), 2
+        holder = s[L.xa_lock[f][x]]
+        busy = And(holder != 0, holder != t + 1)
+        key = D.dax_entry_waitqueue(L, s, f, x, entry_is_pmd(L, s, f, x))
+        d = draft(s)
+        when(d, busy, lambda d: sleep_on(L, d, t, key))
+        when(d, Not(busy), lambda d: take_locks(L, d, (self.lock("entry"),), t))
+        return d, If(busy, 1, 2)
 
     def iomap_begin(self, m, L, D, s):
         f, x, t = self.file, self.idx, self.thread
@@ -88,14 +109,14 @@ class DaxWriteFault(SplitOp):
             )
         d[L.th_kind[t]] = If(new, 1, 0)
         d[L.th_pblk[t]] = If(kd == HOLE, b, old)
-        return d, If(ok, 2, 4)
+        return d, If(ok, 3, 5)
 
     def dax_iomap_zero(self, m, L, D, s):
         f, x, t = self.file, self.idx, self.thread
         d = draft(s)
         new = s[L.th_kind[t]] == 1
         when(d, new, lambda d: D.dax_iomap_zero(L, d, f, x, s[L.th_pblk[t]]))
-        return d, 3
+        return d, 4
 
     def finish_fault(self, m, L, D, s):
         n, f, x = self.proc, self.file, self.idx
@@ -106,7 +127,7 @@ class DaxWriteFault(SplitOp):
             dax.dax_insert_pfn(D, L, d, n, f, x, True)
 
         when(d, s[L.ext_kind[f][x]] == WRITTEN, insert)
-        return d, 4
+        return d, 5
 
     def dax_unlock_entry(self, m, L, D, s):
         return draft(s), DONE

@@ -293,8 +293,7 @@ def thread_offsets(L, t):
         L.th_flag[t],
         L.th_pblk[t],
         L.th_kind[t],
-        L.th_wq[t],
-    )
+    ) + ((L.th_wq[t],) if getattr(L, "sleepers", False) else ())
 
 
 def sleep_on(L, d, t, key):
@@ -307,6 +306,16 @@ def sleep_on(L, d, t, key):
 def has_sleepers(actions) -> bool:
     """Some split step of ``actions`` may sleep on a wait queue (:attr:`Step.sleeps`)."""
     return any(isinstance(a, SplitOp) and any(st.sleeps for st in a.STEP_DECLS) for a in actions)
+
+
+def sleeping_families(families) -> bool:
+    """Some split operation among ``families`` (names) has a step that sleeps on a wait
+    queue: its race layout gets ``th_wq``."""
+    return any(
+        any(st.sleeps for st in SPLIT_FAMILIES[f].STEP_DECLS)
+        for f in families
+        if f in SPLIT_FAMILIES
+    )
 
 
 def take_locks(L, d, needs, t):
@@ -394,12 +403,14 @@ def _pcs(b):
     return range(max(len(c.STEPS) for c in SPLIT_FAMILIES.values()) + 1)
 
 
-def race_fields() -> tuple:
+def race_fields(sleepers: bool = False) -> tuple:
     """The per-thread and lock fields of a race design's states (after the shipped fields;
     in no other design's): the thread's operation (its domain: every split operation
     registered now, users' included), program counter, arguments and locals, the shipped
     locks' fields, then the fields of users' lock kinds
-    (:func:`~daxcheck.spec.locks.declare_lock`)."""
+    (:func:`~daxcheck.spec.locks.declare_lock`); with ``sleepers`` (a split operation in scope
+    has a step that sleeps on a wait queue: :func:`sleeping_families`) ``th_wq`` too, after
+    the shipped lock fields."""
     op = FieldSpec(
         "th_op",
         ("thread",),
@@ -407,7 +418,18 @@ def race_fields() -> tuple:
         ("idle",) + tuple(SPLIT_FAMILIES),
         "the split operation the kernel thread is in (idle = none)",
     )
-    return (op,) + _FIXED_FIELDS + locks.lock_fields()
+    wq = (_TH_WQ,) if sleepers else ()
+    return (op,) + _FIXED_FIELDS + wq + locks.lock_fields()
+
+
+_TH_WQ = FieldSpec(
+    "th_wq",
+    ("thread",),
+    "meta",
+    None,
+    "the wait queue the thread sleeps on (dax_entry_waitqueue key; 0: runnable)",
+    lambda b: range(b.files * b.blocks + 1),
+)
 
 
 _FIXED_FIELDS = (
@@ -443,14 +465,6 @@ _FIXED_FIELDS = (
         "meta",
         EXT_NAMES,
         "the extent state ->iomap_begin reported to an earlier step",
-    ),
-    FieldSpec(
-        "th_wq",
-        ("thread",),
-        "meta",
-        None,
-        "the wait queue the thread sleeps on (dax_entry_waitqueue key; 0: runnable)",
-        lambda b: range(b.files * b.blocks + 1),
     ),
     FieldSpec(
         "xa_lock",
