@@ -142,7 +142,14 @@ def declare_lock(
         specs = [FieldSpec(field, per, "meta", "holder", f"{title}: the exclusive holder")]
         if shared:
             specs.append(
-                FieldSpec(sfield, per + ("thread",), "meta", None, f"{title} held shared", _flag)
+                FieldSpec(
+                    f"lk_{name}_shared",
+                    per + ("thread",),
+                    "meta",
+                    None,
+                    f"{title} held shared",
+                    _flag,
+                )
             )
         fields = tuple(specs)
     else:

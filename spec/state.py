@@ -447,6 +447,7 @@ class Layout:
         }
         self.races = bool(races)
         self.waits_for = None
+        self.sleepers = False  # a split step may sleep on a wait queue (th_wq; spec.model)
         specs = list(FIELDS) + list(races) + list(GHOST_FIELDS.values() if extra is None else extra)
         self.fields = []  # (name, dims, category, enum, doc, flat offsets)
         self.specs = {}

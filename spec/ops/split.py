@@ -21,7 +21,7 @@ from .base import Action, ActionDefinitionError, action
 DONE = 0
 """The "next step" of a step that ends its operation (the thread becomes idle)."""
 
-SPLIT_FAMILIES: dict[str, type] = {}
+SPLIT_FAMILIES: dict[str, type[SplitOp]] = {}
 """Every split operation family by name, in registration order (``th_op`` = its position
 + 1)."""
 
@@ -58,7 +58,7 @@ class Step:
         """The step's name (``name``, else the body's)."""
         if self.name:
             return self.name
-        return self.body if isinstance(self.body, str) else self.body.__name__
+        return self.body if isinstance(self.body, str) else getattr(self.body, "__name__", "")
 
 
 def split(cls):
@@ -213,7 +213,7 @@ class SplitOp(Action):
         x = self._arg("idx") if idx is None else idx
         if kind != "pin" and "blk" not in locks.lock_of(kind)[0].per:
             x = 0
-        return locks.Need(kind, f, x, self.thread)
+        return locks.Need(kind, f, x, getattr(self, "thread"))  # noqa: B009 (a subclass field)
 
     def resolve(self, spec, D, L) -> tuple:
         """The Needs of a :class:`Step` lock list (a tuple of Needs or lock names, or a
