@@ -433,6 +433,9 @@ class Layout:
 
         def __getattr__(self, name: str) -> Any: ...
 
+    sleepers: bool = False
+    """A split step of the model may sleep on a wait queue (``th_wq``; set by spec.model)."""
+
     def __init__(self, bounds: Bounds, extra=None, races=()):
         self.bounds = bounds
         self.nsegs = bounds.segs
@@ -447,7 +450,6 @@ class Layout:
         }
         self.races = bool(races)
         self.waits_for = None
-        self.sleepers = False  # a split step may sleep on a wait queue (th_wq; spec.model)
         specs = list(FIELDS) + list(races) + list(GHOST_FIELDS.values() if extra is None else extra)
         self.fields = []  # (name, dims, category, enum, doc, flat offsets)
         self.specs = {}
