@@ -7,6 +7,7 @@ no_deadlock, --livelock, the partial-order reduction, Z3 and replay."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -242,3 +243,28 @@ def test_lock_and_split_declarations_are_checked():
             name = "empty_split"
             thread: int
             step: int
+
+
+def test_the_gate_pins_user_race_designs(tmp_path):
+    """``gate --update`` records the user's race designs (verdicts, depths, state counts and
+    the deadlock's trace) in a manifest of their own; ``gate`` then replays and matches them,
+    and a changed state count is a difference (exit 1)."""
+    man = tmp_path / "m.json"
+    args = (
+        "--designs",
+        str(DEADLOCK),
+        "--design",
+        "imap-walk-inverted",
+        "--design",
+        "imap-walk-ordered",
+    )
+    code, out, err = dax_here("gate", "--update", *args, str(man))
+    assert code == 0, err
+    assert (tmp_path / "imap-walk-inverted__no_deadlock.itf.json").exists()
+    code, out, err = dax_here("gate", "--quiet", *args, str(man))
+    assert code == 0 and "gate passed: 2 designs match" in out, out + err
+    doc = json.loads(man.read_text())
+    doc["designs"]["imap-walk-ordered"]["states"] += 1
+    man.write_text(json.dumps(doc))
+    code, out, err = dax_here("gate", "--quiet", *args, str(man))
+    assert code == 1 and "imap-walk-ordered" in out, out + err
