@@ -175,12 +175,13 @@ def test_livelock_cli_on_the_lost_wakeup(user):
 
 
 def test_race_flags_on_an_atomic_design_say_so_in_one_line():
-    """--livelock and --threads 2 on a design without a split operation: one note each."""
+    """--livelock, --por and --threads 2 on a design without a split operation: one note each."""
     code, out, err = dax_here(
         "check",
         "--quiet",
         "--no-write",
         "--livelock",
+        "--por",
         "--threads",
         "2",
         "--design",
@@ -190,6 +191,7 @@ def test_race_flags_on_an_atomic_design_say_so_in_one_line():
     assert code == 0, err
     assert notes == [
         "note: --livelock does not apply to iomap-hole-size: no split (race) operation in scope",
+        "note: --por does not apply to iomap-hole-size: no split (race) operation in scope",
         "note: --threads 2 does not apply to iomap-hole-size: no split (race) operation in "
         "scope, every operation is atomic",
     ]

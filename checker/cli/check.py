@@ -285,16 +285,17 @@ def checkpoint_options(args, models):
 
 def inapplicable_flags(args, models) -> list[str]:
     """One line per race-only flag given for designs it cannot apply to (no split operation
-    in their scope): ``--livelock`` (nothing can get stuck) and ``--threads N`` with N > 1
-    (their operations are atomic: the bound changes nothing).  Empty when every flag
+    in their scope): ``--livelock`` (nothing can get stuck), ``--por`` (nothing to reduce) and
+    ``--threads N`` with N > 1 (their operations are atomic: the bound changes nothing).  Empty when every flag
     applies.  Without ``--design`` (every design) only when no design in the run has one."""
     atomic = [m.design.name for m in models if not m.L.races]
     if not atomic or (not getattr(args, "design", None) and len(atomic) < len(models)):
         return []
     names = ", ".join(atomic[:3]) + (f" and {len(atomic) - 3} more" if len(atomic) > 3 else "")
     out = []
-    if getattr(args, "livelock", False):
-        out.append(f"--livelock does not apply to {names}: no split (race) operation in scope")
+    for flag in ("livelock", "por"):
+        if getattr(args, flag, False):
+            out.append(f"--{flag} does not apply to {names}: no split (race) operation in scope")
     threads = getattr(args, "threads", None)
     if threads is not None and threads > 1:
         out.append(

@@ -96,15 +96,17 @@ class SplitOp(Action):
     """Base of a split operation.  A subclass is a frozen dataclass whose fields are
     ``thread``, the operation's arguments (a subset of ``proc``, ``file``, ``idx``, plus
     plain flags such as ``write`` that are part of the operation's identity) and ``step``
-    (0 = the first step, taken from idle).  ``STEPS`` names each step's method, called as
-    ``method(m, L, D, s)`` after the program-counter guard; it returns None (disabled) or
-    ``(draft, next)`` with ``next`` the next step index or :data:`DONE` (a plain int or a
-    vocabulary term).  ``needs(D, L, step)`` lists the locks step ``step`` waits for (its
-    guard requires them free; ``no_deadlock`` and the partial-order reduction read them).
-    ``RETRY``: steps that may go back to an earlier step (never reduced, see
-    checker/explicit/por.py).  ``HOLDS``: the kinds of lock (:class:`~daxcheck.spec.locks.Need`
-    kinds, "pin" for a get_user_pages pin) a thread may hold between steps of this
-    operation, always on the operation's own file and index (the
+    (0 = the first step, taken from idle).  ``STEPS`` declares the steps, each a
+    :class:`Step` (its body and the locks it waits on, takes and drops) or, the older form, a
+    method name; a step's body is called as ``method(m, L, D, s)`` after the
+    program-counter guard and returns None (disabled), a draft or ``(draft, next)`` with
+    ``next`` the next step index or :data:`DONE` (a plain int or a vocabulary term).
+    ``needs(D, L, step)`` lists the locks step ``step`` waits for (its guard requires them
+    free; ``no_deadlock`` and the partial-order reduction read them; from the declarations
+    unless overridden).  ``RETRY``: steps that may go back to an earlier step (never
+    reduced, see checker/explicit/por.py).  ``HOLDS``: the kinds of lock
+    (:class:`~daxcheck.spec.locks.Need` kinds, "pin" for a get_user_pages pin) a thread may
+    hold between steps of this operation, always on the operation's own file and index (the
     ``threads_hold_only_their_operations_locks`` lemma)."""
 
     STEPS: ClassVar[tuple] = ()
