@@ -183,9 +183,8 @@ class SplitOp(Action):
         else:
             d, nxt = r, (self.step + 1 if self.step + 1 < len(self.STEPS) else DONE)
         if self.STEP_DECLS:
-            decl = self.STEP_DECLS[self.step]
-            take_locks(L, d, self.resolve(decl.takes, D, L), self.thread)
-            dropped = self.resolve(decl.drops, D, L)
+            take_locks(L, d, self.declared(D, L, self.step, "takes"), self.thread)
+            dropped = self.declared(D, L, self.step, "drops")
             drop_locks(L, d, dropped, self.thread)
             if getattr(L, "sleepers", False):  # dax_unlock_entry -> dax_wake_entry(WAKE_NEXT)
                 for n in dropped:
@@ -200,12 +199,24 @@ class SplitOp(Action):
         and ``takes`` (:class:`Step`; none for a step declared by name only)."""
         if not self.STEP_DECLS:
             return ()
-        decl = self.STEP_DECLS[step]
         out = []
-        for n in self.resolve(decl.waits, D, L) + self.resolve(decl.takes, D, L):
+        for n in self.declared(D, L, step, "waits") + self.declared(D, L, step, "takes"):
             if n not in out:
                 out.append(n)
         return tuple(out)
+
+    def declared(self, D, L, step: int, part: str) -> tuple:
+        """The Needs of step ``step``'s declared ``part`` ("waits", "takes", "drops") in design
+        ``D`` (memoised per layout: they depend on the design and the bounds, not the
+        state)."""
+        memo = L.__dict__.setdefault("split_lock_memo", {})
+        key = (self, step, part)
+        hit = memo.get(key)
+        if hit is not None and hit[0] is D:
+            return hit[1]
+        needs = self.resolve(getattr(self.STEP_DECLS[step], part), D, L)
+        memo[key] = (D, needs)
+        return needs
 
     def lock(self, kind: str, idx=None) -> locks.Need:
         """The :class:`~daxcheck.spec.locks.Need` ``kind`` of this operation's thread on its
