@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -221,6 +222,18 @@ def test_atomic_operations_locks_come_from_a_hook():
         xfs_ilock_mmaplock=lambda self, op: op in ("punch", "truncate"),
     )
     assert not _violated(explore(DaxModel(both), props))
+
+
+def test_the_guide_quotes_the_example_file():
+    """docs/extending.md's Locks and split operations section quotes its example file: every
+    line of its ```py excerpts is a line of tests/user_files/imap_deadlock.py."""
+    doc = (FILES.parent.parent / "docs" / "extending.md").read_text()
+    section = doc[doc.index("## Locks and split operations") :]
+    blocks = re.findall(r"```py\n(.*?)```", section, re.S)
+    src = {line.strip() for line in DEADLOCK.read_text().splitlines()}
+    assert len(blocks) >= 2
+    for line in (ln.strip() for b in blocks for ln in b.splitlines()):
+        assert not line or line in src, line
 
 
 def test_lock_and_split_declarations_are_checked():
