@@ -20,6 +20,8 @@ REGISTRIES = (
     ("lemmas", "daxcheck.properties.registry", "LEMMAS"),
     ("designs", "daxcheck.spec.designs", "DESIGNS"),
     ("actions", "daxcheck.spec.ops", "ACTIONS"),
+    ("split_families", "daxcheck.spec.ops.split", "SPLIT_FAMILIES"),
+    ("lock_kinds", "daxcheck.spec.locks", "LOCK_KINDS"),
     ("ghost_fields", "daxcheck.spec.state", "GHOST_FIELDS"),
     ("warnings", "daxcheck.spec.state", "WARNINGS"),
     ("user_files", "daxcheck.userfile", "LOADED"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .designs import Design
 from .ops import ACTIONS, Action
-from .ops.races import RACE_FIELDS, waits_for
+from .ops.races import race_fields, sleeping_families, waits_for
 from .state import Bounds, Layout
 
 
@@ -34,7 +34,9 @@ class DaxModel:
         self.design = design
         self.bounds = (bounds or design.bounds).validate()
         threaded = getattr(design, "threaded", False)
-        self.L = Layout(self.bounds, races=RACE_FIELDS if threaded else ())
+        sleepers = threaded and sleeping_families(design.families)
+        self.L = Layout(self.bounds, races=race_fields(sleepers) if threaded else ())
+        self.L.sleepers = sleepers
         acts = []
         for fam in ACTIONS:
             if fam in design.families:

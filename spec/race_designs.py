@@ -11,7 +11,9 @@ sizes and the partial-order reduction cannot push a violation past the bound.
 
 from __future__ import annotations
 
-from .designs import register_design
+from dataclasses import dataclass, fields
+
+from .designs import Design, register_design
 from .history import pair
 from .state import Bounds
 
@@ -187,6 +189,52 @@ RACES += _race(
     "serializing us with truncate / punch hole so this is a reliable test'",
     partial_writes=False,
 )
+
+
+# r8. Two write faults on one new block, both zeroing it (the fault path's own zeroing,
+#     dax_iomap_zero, outside any lock the faults share): the second wipes a store made
+#     through the first's PTE.  Fixed by allocating the block zeroed under the allocation
+#     lock (XFS_BMAPI_ZERO; ext4/ext2 2016).  No entry lock around ->iomap_begin: the 4.x
+#     fault path this comes from had none.
+@dataclass(frozen=True)
+class ZeroInFault(Design):
+    """->iomap_begin allocates a hole's block unwritten and not zeroed: each write fault that
+    sees the block new zeroes it after ->iomap_begin (4.x __dax_fault's dax_clear_sectors)."""
+
+    def xfs_bmapi_zero(self, L, op):
+        """XFS_BMAPI_ZERO not set: the fault zeroes the block itself (dax_iomap_zero)."""
+        return False
+
+
+_R8_CITE = (
+    "race r8; 'ext4: implement allocation of pre-zeroed blocks', 'ext2: Return BH_New "
+    "buffers for zeroed blocks', 'dax: Remove zeroing from dax_io()' (Jan Kara, 2016); XFS "
+    "XFS_BMAPI_ZERO for DAX (4.2)"
+)
+_R8 = next(d for d in RACES if d.name == "fault-write-entry-lock").variant(
+    name="write-fault-prezeroed",
+    seed="r8",
+    families=("mmap", "truncate", "store", "dax_write_fault"),
+    bounds=Bounds(files=1, blocks=1, phys=1, tokens=1, procs=1, depth=30, threads=2),
+    fault_entry_lock="after-iomap",
+    partial_writes=False,
+    cite=_R8_CITE,
+    summary="blocks are allocated zeroed under the allocation lock (XFS_BMAPI_ZERO): a second "
+    "write fault finds the block written and zeroes nothing",
+    expect_violated=frozenset(),
+)
+RACES.append(
+    ZeroInFault(
+        **{
+            **{f.name: getattr(_R8, f.name) for f in fields(Design)},
+            "name": "write-fault-double-zero",
+            "summary": "two write faults on a new block both zero it after ->iomap_begin: the "
+            "second zeroing wipes a store made through the first fault's PTE",
+            "expect_violated": frozenset({"read_returns_last_write"}),
+        }
+    )
+)
+RACES.append(_R8)
 
 for _d in RACES:
     register_design(_d)

@@ -433,6 +433,9 @@ class Layout:
 
         def __getattr__(self, name: str) -> Any: ...
 
+    sleepers: bool = False
+    """A split step of the model may sleep on a wait queue (``th_wq``; set by spec.model)."""
+
     def __init__(self, bounds: Bounds, extra=None, races=()):
         self.bounds = bounds
         self.nsegs = bounds.segs

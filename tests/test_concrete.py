@@ -320,6 +320,10 @@ SYMPTOM = {
         "fault-truncate-unlocked",
         "mapping_matches_extents",
     ): "P0 maps file a, bytes 0-4095 beyond EOF (i_size 0 bytes): loads return t1",
+    (
+        "write-fault-double-zero",
+        "read_returns_last_write",
+    ): "P0's loads from file a, bytes 0-2047 return zeros, but the last write there was t1",
 }
 """The byte-level symptom of each seed design's claimed violation (every violation's byte-level
 reproduction is checked by the gate, tests/test_designs.py)."""

@@ -61,6 +61,8 @@ def run(args, argv, console) -> int:
     props = pick_properties(args.property)
     overrides = {k: getattr(args, k) for k in BOUND_NAMES}
     models = [make_model(d, overrides) for d in designs]
+    for note in inapplicable_flags(args, models):
+        console.print(f"[yellow]note:[/yellow] {esc(note)}", soft_wrap=True)
     ckpt = checkpoint_options(args, models)
     stop = threading.Event()
     cmd = command_line(argv)
@@ -279,6 +281,28 @@ def checkpoint_options(args, models):
     )
     prepare(opts)
     return opts
+
+
+def inapplicable_flags(args, models) -> list[str]:
+    """One line per race-only flag given for designs it cannot apply to (no split operation
+    in their scope): ``--livelock`` (nothing can get stuck), ``--por`` (nothing to reduce) and
+    ``--threads N`` with N > 1 (their operations are atomic: the bound changes nothing).  Empty when every flag
+    applies.  Without ``--design`` (every design) only when no design in the run has one."""
+    atomic = [m.design.name for m in models if not m.L.races]
+    if not atomic or (not getattr(args, "design", None) and len(atomic) < len(models)):
+        return []
+    names = ", ".join(atomic[:3]) + (f" and {len(atomic) - 3} more" if len(atomic) > 3 else "")
+    out = []
+    for flag in ("livelock", "por"):
+        if getattr(args, flag, False):
+            out.append(f"--{flag} does not apply to {names}: no split (race) operation in scope")
+    threads = getattr(args, "threads", None)
+    if threads is not None and threads > 1:
+        out.append(
+            f"--threads {threads} does not apply to {names}: no split (race) operation in "
+            "scope, every operation is atomic"
+        )
+    return out
 
 
 def _livelock(checks, console, code) -> int:

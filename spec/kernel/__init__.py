@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from . import (  # noqa: F401  # noqa: F401  # noqa: F401
     dax,
+    dax_wait,
     huge_memory,
     mm,
     pmem,

@@ -35,6 +35,16 @@ class RacesOps:
     def _do_dax_pmd_fault(self, a, s, ns):
         pass  # maps the huge zero page
 
+    def _do_dax_write_fault(self, a, s, ns):
+        """->iomap_begin's data side (a hole allocated zeroed, an unwritten extent converted,
+        a shared one CoW'd: as the atomic write fault), and ``dax_iomap_zero``'s zeroing of
+        the block ->iomap_begin reported new (the thread's ``th_pblk``)."""
+        L, step, t = self.L, a.STEPS[a.step], a.thread
+        if step == "iomap_begin":
+            self._begin_write(s, ns, a.file, a.idx, ())
+        elif step == "dax_iomap_zero" and s[L.th_kind[t]] == 1:
+            self._zero_block(s[L.th_pblk[t]])
+
     def _do_dax_mkwrite(self, a, s, ns):
         pass  # tags the entry dirty, makes the PTE writable: no data moves
 
