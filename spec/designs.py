@@ -28,7 +28,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from .kernel import KERNEL_FUNCTIONS
+from .kernel.registry import KernelHooks, hook_rows
 from .kernel.views import pmd_ptes_none
 from .kernel.warn import declare_module_warnings, declare_warnings_of
 from .ops import ACTIONS, SHIPPED_FAMILIES
@@ -64,7 +64,7 @@ def setting(default, choices: tuple, doc: str, race: bool = False):
 
 
 @dataclass(frozen=True)
-class Design:
+class Design(KernelHooks):
     """One design variant: a name, where it comes from, its scope, and the kernel as hooks.
 
     Settings (strings so they show in traces, or flags; each selects the body of one or two
@@ -487,10 +487,7 @@ def settings_doc() -> list[tuple[str, object, tuple, str]]:
     ]
 
 
-for _name, _fn in KERNEL_FUNCTIONS.items():  # each modelled kernel function is the hook's body
-    if _name in vars(Design):
-        raise DesignError(f"kernel function {_name} is also a method of Design")
-    setattr(Design, _name, _fn)
+Design.install_kernel_functions({f.name for f in dataclasses.fields(Design)})
 
 
 def hooks() -> list[tuple[str, str]]:
@@ -499,15 +496,9 @@ def hooks() -> list[tuple[str, str]]:
     function of :mod:`daxcheck.spec.kernel`, its kernel file, prefixed as ``[file]`` if the
     sentence does not name it), in class order:
     the design decisions defined in the class, then the kernel functions in registration
-    order."""
-    out = []
-    for name, v in vars(Design).items():
-        if getattr(v, "__daxcheck_hook__", False):
-            doc = " ".join((v.__doc__ or "").split()).replace("``", "")
-            doc = doc.split(". ")[0].rstrip(".") + "."
-            src = getattr(v, "__kernel_source__", None)
-            out.append((name, f"[{src}] {doc}" if src and src not in doc else doc))
-    return out
+    order, then the hooks user files declared (``@kernel_function``; every design has their
+    default body: :class:`~daxcheck.spec.kernel.registry.KernelHooks`)."""
+    return hook_rows(vars(Design))
 
 
 def register_design(d: Design) -> Design:
