@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any
 
 from .kernel.registry import KernelHooks, hook_rows
@@ -33,6 +33,7 @@ from .kernel.views import pmd_ptes_none
 from .kernel.warn import declare_module_warnings, declare_warnings_of
 from .ops import ACTIONS, SHIPPED_FAMILIES
 from .ops.races import SPLIT_FAMILIES
+from .renamed import renamed_settings, warn_renamed
 from .state import MM_SYNC, PTE_RW, Bounds
 from .vocab import And, Not, Or
 
@@ -276,8 +277,11 @@ class Design(KernelHooks):
         race=True,
     )
     symmetric: tuple = ("file", "proc", "tok")
+    map_sync: InitVar[bool | None] = None  # renamed mmap_map_sync in 0.2 (spec/renamed.py)
 
-    def __post_init__(self):
+    def __post_init__(self, map_sync=None):
+        if map_sync is not None:
+            object.__setattr__(self, warn_renamed(self.name, "map_sync"), map_sync)
         for key, meta in SETTINGS.items():
             value, allowed = getattr(self, key), meta["choices"]
             if allowed == (False, True):
@@ -333,7 +337,9 @@ class Design(KernelHooks):
 
     def variant(self, **changes) -> Design:
         """A copy with some settings changed (e.g. a user's variant of a shipped design).
-        Raises DesignError for an unknown setting."""
+        Raises DesignError for an unknown setting.  A renamed setting (``map_sync``) is taken
+        under its new name with a DeprecationWarning (:mod:`~daxcheck.spec.renamed`)."""
+        changes = renamed_settings(self.name, changes)
         names = {f.name for f in dataclasses.fields(self)}
         bad = [c for c in changes if c not in names]
         if bad:
