@@ -11,6 +11,10 @@ hook changes that step everywhere (both engines and the byte-level replay).
 
 from __future__ import annotations
 
+import enum
+import functools
+import inspect
+import warnings
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
@@ -25,6 +29,33 @@ RESERVED_NAMES: set[str] = set()
 """Names a kernel function may not take because ``Design`` already has an attribute of that
 name that is not a hook (``variant``, ``settings``, ``families``...); filled by
 :mod:`daxcheck.spec.designs` when it is imported."""
+
+
+class Caller(enum.StrEnum):
+    """The kernel path that reached a caller-aware hook, passed as its ``caller`` keyword
+    argument (as the kernel's functions get an ``IOMAP_*`` flags word or their own flag
+    argument).  A str enum: ``Caller.WRITE == "write"``.  :attr:`iomap_flags` gives the
+    ``iomap_iter`` flags of the path.  ``None`` (the default of every ``caller`` parameter)
+    means a call written before the argument existed."""
+
+    WRITE = "write"  # write(2): dax_iomap_rw -> iomap_iter(IOMAP_WRITE)
+    FAULT = "fault"  # a page fault: dax_iomap_pte_fault / dax_iomap_pmd_fault
+    UNSHARE = "unshare"  # FALLOC_FL_UNSHARE_RANGE: dax_file_unshare (IOMAP_UNSHARE)
+    ZERO = "zero"  # FALLOC_FL_ZERO_RANGE / dax_zero_range (IOMAP_ZERO)
+    REMAP = "remap"  # FICLONE(RANGE) / FIDEDUPERANGE: xfs_reflink_remap_blocks
+    SEAL = "seal"  # the seed-001 seal: the block map made final (prealloc + unshare)
+    FLUSH = "flush"  # xfs_flush_unmap_range: punch, truncate, collapse/insert range
+
+    @property
+    def iomap_flags(self) -> tuple[str, ...]:
+        """The IOMAP_* flags of ``iomap_iter`` on this path (empty: not an iomap path)."""
+        return {
+            "write": ("IOMAP_WRITE",),
+            "fault": ("IOMAP_WRITE", "IOMAP_FAULT"),
+            "unshare": ("IOMAP_WRITE", "IOMAP_UNSHARE"),
+            "zero": ("IOMAP_ZERO",),
+            "seal": ("IOMAP_WRITE",),
+        }.get(self.value, ())
 
 
 class KernelFunctionError(ValueError):
@@ -81,6 +112,24 @@ class KernelHooks:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         return fn.__get__(self, type(self))
 
+    def __init_subclass__(cls, **kw):
+        """A subclass overriding a caller-aware hook (its default has a ``caller`` parameter:
+        :class:`Caller`) with a method that does not take ``caller`` keeps working: the
+        method is wrapped to drop the argument, with a DeprecationWarning."""
+        super().__init_subclass__(**kw)
+        for name, fn in list(KERNEL_FUNCTIONS.items()):
+            own = cls.__dict__.get(name)
+            if not callable(own) or not takes_caller(fn) or takes_caller(own):
+                continue
+            warnings.warn(
+                f"{cls.__name__}.{name}: an override without the caller argument is "
+                f"deprecated (it gets caller=Caller.<path>; see daxcheck list hooks); "
+                f"still honoured in this release",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            setattr(cls, name, without_caller(own))
+
     @classmethod
     def install_kernel_functions(cls, reserved: set[str]) -> None:
         """Install every kernel function registered so far (the shipped ones) as a method of
@@ -111,3 +160,23 @@ def hook_rows(namespace: Mapping[str, object]) -> list[tuple[str, str]]:
             doc = f"[{src}] {doc}" if src and src not in doc else doc
             out.append((name, f"{doc} ({cite})" if cite and cite not in doc else doc))
     return out
+
+
+def takes_caller(fn: Callable) -> bool:
+    """``fn`` accepts a ``caller`` keyword argument (named, or through ``**kwargs``)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return True  # not introspectable: leave it alone
+    return any(p.name == "caller" or p.kind is p.VAR_KEYWORD for p in params)
+
+
+def without_caller(method: Callable) -> Callable:
+    """``method`` (an override written before its hook took ``caller``) as a method that
+    accepts and drops the ``caller`` keyword argument."""
+
+    @functools.wraps(method)
+    def call(self, *args, caller=None, **kw):
+        return method(self, *args, **kw)
+
+    return call

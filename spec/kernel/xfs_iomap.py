@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..state import HOLE, UNWRITTEN, WRITTEN
 from ..vocab import And, Not, Or, require, store, when
-from .registry import kernel_function
+from .registry import Caller, kernel_function
 from .xfs_bmap import hole_run
 from .xfs_log import inode_meta_dirty
 from .xfs_reflink import is_shared
@@ -114,7 +114,7 @@ def write_effects(D, L, d, f, x, segs, op, plan):
 
     def cow(d):
         D.dax_iomap_copy_around(L, d, kd, old, b, [g for g in L.segs if g not in segs], not segs)
-        D.xfs_reflink_end_cow(L, d, f, x, b)
+        D.xfs_reflink_end_cow(L, d, f, x, b, caller=Caller(op))
 
     when(d, And(kd == HOLE, Not(shared)), hole)
     when(d, And(kd == UNWRITTEN, Not(shared)), convert)

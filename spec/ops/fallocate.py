@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from .. import locks
 from ..kernel import views, xfs_iomap, xfs_reflink
+from ..kernel.registry import Caller
 from ..state import HOLE, UNWRITTEN, WRITTEN
 from ..vocab import And, If, Not, Or, draft, freeze, require, store, when
 from .base import Action, action
@@ -152,7 +153,7 @@ def _flush_unmap(D, L, d, f, xs):
     """xfs_flush_unmap_range over indices ``xs``: write back and invalidate each."""
     for x in xs:
         D.dax_writeback_one(L, d, f, x)
-        D.invalidate_inode_pages2_range(L, d, f, x)
+        D.invalidate_inode_pages2_range(L, d, f, x, caller=Caller.FLUSH)
 
 
 @action
