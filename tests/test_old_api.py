@@ -6,6 +6,9 @@ the same design; the setting ``map_sync`` (renamed ``mmap_map_sync`` in 0.2) sti
 a constructor argument and in ``variant``."""
 
 import dataclasses
+import importlib
+import inspect
+import re
 from pathlib import Path
 
 import pytest
@@ -94,3 +97,16 @@ def test_old_api_file_from_the_command_line():
     code, out, err = dax_here("list", "designs", "--designs", str(OLD))
     assert code == 0, err
     assert "old-api-no-map-sync" in out and "unknown setting" not in err
+
+
+def test_public_building_blocks_in_the_docs_have_those_signatures():
+    """docs/extending.md lists the public building blocks with their signatures: each
+    exists at the module named and has exactly that signature."""
+    doc = (Path(__file__).parent.parent / "docs" / "extending.md").read_text()
+    section = doc.split("## Reference: public building blocks")[1].split("\n## ")[0]
+    rows = re.findall(r"^\| `(daxcheck\.[\w.]+)\.(\w+)(\([^`]*)` \|", section, re.M)
+    assert len(rows) >= 25 and "xfs_reflink_remap_blocks" in {n for _, n, _ in rows}
+    for mod, name, sig in rows:
+        fn = getattr(importlib.import_module(mod), name)
+        want = sig.replace("\\|", "|").replace("'", "")
+        assert str(inspect.signature(fn)).replace("'", "") == want, f"{mod}.{name}"
