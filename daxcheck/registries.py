@@ -24,12 +24,22 @@ REGISTRIES = (
     ("ghost_fields", "daxcheck.spec.state", "GHOST_FIELDS"),
     ("warnings", "daxcheck.spec.state", "WARNINGS"),
     ("hooks", "daxcheck.spec.kernel.registry", "KERNEL_FUNCTIONS"),
+    ("user_state", "daxcheck.spec.user_state", "CRASH_SEMANTICS"),
     ("user_files", "daxcheck.userfile", "LOADED"),
     ("given_files", "daxcheck.userfile", "GIVEN"),
 )
 """``(key, module, attribute)`` of every registry (a ``dict`` keyed by name)."""
 
-NAMED = ("properties", "lemmas", "designs", "actions", "ghost_fields", "warnings", "hooks")
+NAMED = (
+    "properties",
+    "lemmas",
+    "designs",
+    "actions",
+    "ghost_fields",
+    "warnings",
+    "hooks",
+    "user_state",
+)
 """The registries whose entries a user file defines (what it "added")."""
 
 ENTRY_TYPES = {
