@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import field, run
+from helpers import dax_here, field, run
 
 from daxcheck import registries
 from daxcheck.checker.explicit.explore import explore
@@ -75,3 +75,27 @@ def test_bad_crash_mode_and_redeclaration():
         with pytest.raises(ValueError, match="already declared with crash='lost'"):
             state_field("ustate_y", ("file",), crash="kept")
     assert "ustate_y" not in CRASH_SEMANTICS
+
+
+WRONG = '''from daxcheck.properties import invariant
+
+
+@invariant
+def ustate_crash_changes_nothing(L, s):
+    """Wrong on purpose: the in-core flag equals the on-media one."""
+    return s[L.ustate_lost[0]] == s[L.ustate_kept[0]]
+'''
+
+
+def test_replay_follows_the_crash_semantics(tmp_path):
+    props = tmp_path / "p.py"
+    props.write_text(WRONG)
+    files = ("--designs", str(USER), "--properties", str(props))
+    code, _, err = dax_here(
+        "check", *files, "--design", "user-state", "--out", str(tmp_path / "cx")
+    )
+    assert code == 12, err
+    trace = next((tmp_path / "cx").glob("*ustate_crash_changes_nothing*.itf.json"))
+    code, out, err = dax_here("replay", str(trace), *files)
+    assert code == 12, err
+    assert "reproduces: ustate_crash_changes_nothing fails after step 2" in " ".join(out.split())
