@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 import pytest
+from helpers import Reflink, Write, field, model, run
 
 from daxcheck.checker.explicit.explore import explore
 from daxcheck.checker.results import VIOLATED
@@ -15,6 +16,8 @@ from daxcheck.properties import PROPERTIES
 from daxcheck.spec.designs import DESIGNS, Design
 from daxcheck.spec.kernel.registry import Caller
 from daxcheck.spec.model import DaxModel
+from daxcheck.spec.ops import ACTIONS
+from daxcheck.spec.vocab import draft, freeze
 
 SEEN: dict[str, set] = {"end_cow": set(), "invalidate": set()}
 
@@ -87,3 +90,27 @@ def test_override_without_caller_is_deprecated_but_honoured():
     (r_def, _) = _run(DESIGNS["cow-srcmap"], depth=4)
     assert (r_old.stats.states, v_old) == (r_new.stats.states, v_new)
     assert r_old.stats.states != r_def.stats.states
+
+
+def test_unshare_over_a_block_range_is_a_hook():
+    """``D.xfs_reflink_unshare(L, d, f, off, length)``: a user's FALLOC_FL_UNSHARE_RANGE over
+    two blocks CoWs both, each with ``caller=Caller.UNSHARE``; the shipped unshare is the
+    same hook over one block."""
+    m = model("cow-srcmap")
+    L = m.L
+    s = run(m, Write(0, 0, 0, 1, 1), Write(0, 1, 0, 1, 2), Reflink(0, 1))
+    assert [field(m, s, "ext_pblk", 1, x) for x in (0, 1)] == [
+        field(m, s, "ext_pblk", 0, x) for x in (0, 1)
+    ]
+    for k in SEEN:
+        SEEN[k].clear()
+    rec = _as(Recording, "cow-srcmap", families=m.design.families)
+    d = draft(s)
+    assert rec.xfs_reflink_unshare(L, d, 1, 0, 2) is True
+    t = freeze(d)
+    assert SEEN["end_cow"] == {Caller.UNSHARE}
+    for x in (0, 1):
+        assert field(m, t, "ext_pblk", 1, x) != field(m, t, "ext_pblk", 0, x)
+        assert field(m, t, "refcount", field(m, t, "ext_pblk", 0, x)) == 1
+    one = run(m, ACTIONS["unshare"](1, 0), s=s)
+    assert field(m, one, "ext_pblk", 1, 1) == field(m, s, "ext_pblk", 1, 1)  # block 1 shared

@@ -352,18 +352,17 @@ class Unshare(Action):
         hole = s[L.ext_kind[f][x]] == HOLE
         found, b = D.xfs_bmapi_write(L, s)
         d = draft(s)
-        plan, ok = xfs_iomap.write_plan(D, L, d, f, x, "unshare")
+        ok = D.xfs_reflink_unshare(L, d, f, x, 1)
         if not require(
             And(
                 Or(shared, hole),
                 x < s[L.size[f]],
                 Not(D.is_iomap_immutable(L, s, f, "unshare")),
-                Or(Not(shared), ok),
+                ok,
                 Or(Not(hole), found),
             )
         ):
             return None
-        when(d, shared, lambda d: xfs_iomap.write_effects(D, L, d, f, x, (), "unshare", plan))
 
         def prealloc(d):  # xfs_file_fallocate: xfs_alloc_file_space after the unshare
             d[L.ext_kind[f][x]] = UNWRITTEN
