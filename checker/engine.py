@@ -31,7 +31,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from daxcheck.usercode import TimeLimitReached, UserCodeError, deadline
 
-from .results import INCOMPLETE, CheckResult, InputError, Stats, Verdict
+from .results import INCOMPLETE, CheckResult, InputError, Stats, Verdict, mark_vacuous
 
 
 @dataclass(frozen=True)
@@ -189,8 +189,14 @@ def run_engine(name: str, options: EngineOptions, guarded: bool = True) -> Check
     Raises what the engine raises (InputError, UserCodeError naming the design)."""
     engine = get(name)
     if not guarded:
-        return engine.check(options)
+        return mark_vacuous(engine.check(options))
     limit = options.time_limit if getattr(engine, "in_process", True) else None
-    return guarded_run(
-        options.model, options.properties, limit, lambda: engine.check(options), engine.stats_type
+    return mark_vacuous(
+        guarded_run(
+            options.model,
+            options.properties,
+            limit,
+            lambda: engine.check(options),
+            engine.stats_type,
+        )
     )

@@ -56,6 +56,7 @@ _ROW_SCHEMA = {
         },
         "depth": {"type": ["integer", "null"], "minimum": 0},
         "complete": {"type": "boolean"},
+        "vacuous": {"type": ["string", "null"]},
         "states": {"type": ["integer", "null"], "minimum": 0},
         "seconds": {"type": "number", "minimum": 0},
         "trace": {"type": ["string", "null"]},
@@ -135,6 +136,9 @@ class Row:
     expected: bool | None = None
     """``check --expect``: whether the design declares this property violated
     (``expect_violated``); None otherwise."""
+    vacuous: str | None = None
+    """For a "holds": why it is vacuous (the scope the property needs, or its antecedent
+    never fired: :attr:`~daxcheck.checker.results.Verdict.vacuous`); None otherwise."""
 
     @property
     def failed(self) -> bool:
@@ -190,6 +194,7 @@ def rows_of_checks(checks, prop_names, written=None, engine="explicit") -> list[
                     items,
                     engine,
                     dict(r.bounds),
+                    vacuous=v.vacuous,
                 )
             )
     return out

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from daxcheck.properties import LEMMAS, PROPERTIES
 
-from .results import INCOMPLETE, NOT_FOUND, VIOLATED
+from .results import HOLDS, INCOMPLETE, NOT_FOUND, VIOLATED
 
 
 def make_console(stderr=False) -> Console:
@@ -223,10 +223,29 @@ def run_summary(
         if not d.computed.startswith("incomplete for")
     ]
     bad = {d.design for d in differences}
+    out += _unsettled_lines(checks, differences, stopped, designs_asked)
+    out += _settled_lines(checks, bad, stopped, differences, expect)
+    out += vacuous_lines(checks, prop_names)
+    files = list(written.values())
+    if out_dir is None:
+        out.append(("dim", "  counterexamples: not written (--no-write)"))
+    elif files:
+        out.append(("", f"  counterexamples: {len(files)} trace(s) in {out_dir}/"))
+    if not files and not any(c.traces for c in checks):
+        out.append(("dim", "next: daxcheck list properties   (what each property means)"))
+        return out
+    return out + _next_commands(checks, written, files, bad, user_flags)
+
+
+def _unsettled_lines(checks, differences, stopped, designs_asked) -> list:
+    """The summary lines of :func:`run_summary` for what is not settled: each unexpected
+    result, an interrupted run, the incomplete designs."""
+    out = []
     for d in differences:
         out.append(
             ("red", f"  unexpected: {d.design}: {d.computed} (expected violations: {d.manifest})")
         )
+    n = len(checks)
     asked = designs_asked if designs_asked is not None else n
     if asked > n:
         out.append(
@@ -244,31 +263,57 @@ def run_summary(
                 + (", ..." if len(stopped) > 4 else ""),
             )
         )
+    return out
+
+
+def _settled_lines(checks, bad, stopped, differences, expect) -> list:
+    """The "as expected" line of :func:`run_summary` and, for ``--expect``, its verdict."""
     settled = [c for c in checks if c.result.design not in bad and c not in stopped]
     broken = [c for c in settled if any(v.status == VIOLATED for v in c.result.verdicts.values())]
-    out.append(
+    out = [
         (
             "",
             f"  as expected: {len(broken)} design(s) broken as expected (their "
             f"violations match expect_violated), {len(settled) - len(broken)} hold "
             f"every property checked",
         )
-    )
+    ]
     if expect:
         out.append(
             ("red", "  --expect: some verdicts differ from the designs' expectations")
             if differences
             else ("green", "  --expect: all verdicts match the designs' expectations exactly")
         )
-    files = list(written.values())
-    if out_dir is None:
-        out.append(("dim", "  counterexamples: not written (--no-write)"))
-    elif files:
-        out.append(("", f"  counterexamples: {len(files)} trace(s) in {out_dir}/"))
-    if not files and not any(c.traces for c in checks):
-        out.append(("dim", "next: daxcheck list properties   (what each property means)"))
-        return out
-    return out + _next_commands(checks, written, files, bad, user_flags)
+    return out
+
+
+def vacuous_lines(checks, prop_names) -> list:
+    """``[(style, line)]``: the properties that "hold (vacuous: why)" in some design
+    (:attr:`~daxcheck.checker.results.Verdict.vacuous`: the run's scope is below what the
+    property needs, or its antecedent never fired): for at most three designs each with its
+    reason and designs, else one short line of labels and design counts (the JSON results
+    give every reason); no line when none is vacuous."""
+    labels = prop_labels(prop_names)
+    by: dict = {}
+    for c in checks:
+        for p in prop_names:
+            v = c.result.verdicts.get(p)
+            if v is not None and v.status == HOLDS and v.vacuous:
+                by.setdefault((p, v.vacuous), []).append(c.result.design)
+    if not by:
+        return []
+    entries = sorted(by.items(), key=lambda kv: prop_names.index(kv[0][0]))
+    if len(checks) > 3:
+        counts: dict = {}
+        for (p, _), designs in entries:
+            counts[p] = counts.get(p, 0) + len(designs)
+        what = ", ".join(f"{labels[p]} in {n}" for p, n in counts.items())
+        return [("yellow", f"  vacuous holds (scope or antecedent missing; --json: why): {what}")]
+    parts = [
+        f"{labels[p]} {p} holds (vacuous: {why}) in {', '.join(designs)}"
+        for (p, why), designs in entries
+    ]
+    return [("yellow", "  vacuous: " + "; ".join(parts))]
 
 
 def _next_commands(checks, written, files, bad, user_flags) -> list:

@@ -70,7 +70,9 @@ class Verdict:
     reachable space (the frontier emptied before the depth bound).  trace: for VIOLATED,
     ``[(action index or -1, state bytes), ...]``; items: for VIOLATED, the items (pages,
     file blocks or segments) whose conjunct fails in the last state, for properties
-    declared per item.
+    declared per item.  vacuous: for HOLDS, why the run could not falsify what the property
+    means (its scope ``needs``, or none of its ``exercised_by`` families fired:
+    :meth:`~daxcheck.properties.Property.vacuity`; set by :func:`mark_vacuous`), else None.
     """
 
     prop: str
@@ -79,13 +81,17 @@ class Verdict:
     complete: bool = False
     trace: list | None = None
     items: list = field(default_factory=list)
+    vacuous: str | None = None
 
     def label(self) -> str:
+        """``violated at depth N``, ``incomplete (covered depth N)``, ``holds to depth N``
+        or ``holds (all reachable)``, each "holds" with `` (vacuous: why)`` when it is."""
         if self.status == VIOLATED:
             return f"violated at depth {self.depth}"
         if self.status == INCOMPLETE:
             return f"incomplete (covered depth {self.depth})"
-        return "holds (all reachable)" if self.complete else f"holds to depth {self.depth}"
+        held = "holds (all reachable)" if self.complete else f"holds to depth {self.depth}"
+        return held + (f" (vacuous: {self.vacuous})" if self.vacuous else "")
 
 
 @dataclass
@@ -132,6 +138,18 @@ class CheckResult:
         if INCOMPLETE in st:
             return EXIT_INCOMPLETE
         return EXIT_OK
+
+
+def mark_vacuous(result: CheckResult) -> CheckResult:
+    """Set :attr:`Verdict.vacuous` on every HOLDS verdict of ``result`` whose property (an
+    invariant or lemma registered by name) is vacuous at the run's bounds and fired counts
+    (:meth:`~daxcheck.properties.Property.vacuity`: no state is read, so it costs nothing
+    per state).  Returns ``result``."""
+    for name, v in result.verdicts.items():
+        p = PROPERTIES.get(name) or LEMMAS.get(name)
+        if v.status == HOLDS and p is not None:
+            v.vacuous = p.vacuity(result.bounds, result.stats.fired)
+    return result
 
 
 def combined_exit(results) -> int:

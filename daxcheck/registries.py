@@ -2,7 +2,8 @@
 
 A registry is a module-level ``dict`` that user code adds to: properties and lemmas
 (``@invariant``, ``@lemma``), designs (``register_design``), action families (``@action``)
-and the user files loaded so far.  :data:`REGISTRIES` lists them; a registry added later
+kernel functions (``@kernel_function``: a user file's hooks with their defaults) and the
+user files loaded so far.  :data:`REGISTRIES` lists them; a registry added later
 joins snapshots, isolation and user-file bookkeeping by one line there.
 
 :func:`isolated` snapshots every registry and restores it afterwards, so a test suite (the
@@ -24,12 +25,23 @@ REGISTRIES = (
     ("lock_kinds", "daxcheck.spec.locks", "LOCK_KINDS"),
     ("ghost_fields", "daxcheck.spec.state", "GHOST_FIELDS"),
     ("warnings", "daxcheck.spec.state", "WARNINGS"),
+    ("hooks", "daxcheck.spec.kernel.registry", "KERNEL_FUNCTIONS"),
+    ("user_state", "daxcheck.spec.user_state", "CRASH_SEMANTICS"),
     ("user_files", "daxcheck.userfile", "LOADED"),
     ("given_files", "daxcheck.userfile", "GIVEN"),
 )
 """``(key, module, attribute)`` of every registry (a ``dict`` keyed by name)."""
 
-NAMED = ("properties", "lemmas", "designs", "actions", "ghost_fields", "warnings")
+NAMED = (
+    "properties",
+    "lemmas",
+    "designs",
+    "actions",
+    "ghost_fields",
+    "warnings",
+    "hooks",
+    "user_state",
+)
 """The registries whose entries a user file defines (what it "added")."""
 
 ENTRY_TYPES = {

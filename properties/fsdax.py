@@ -227,7 +227,7 @@ def no_kernel_warning(L, s):
     return s[L.warning] == 0
 
 
-@invariant(each=file_segments)
+@invariant(each=file_segments, needs={"tokens": 2})
 def read_returns_last_write(L, s, fxg):
     """read(2) within i_size, and every load through a PTE that maps the file, returns the
     data last written at that offset (by write(2), a store through a shared mapping, a DMA
@@ -251,7 +251,7 @@ def read_returns_last_write(L, s, fxg):
     return And(read, loads)
 
 
-@invariant(each=file_blocks)
+@invariant(each=file_blocks, exercised_by=("reflink", "dedupe"))
 def dedupe_shares_equal_data(L, s, fx):
     """Two file offsets whose extents share a physical block (reflink, FICLONERANGE,
     FIDEDUPERANGE) were last written with the same data, segment by segment: sharing
@@ -283,7 +283,7 @@ def dedupe_shares_equal_data(L, s, fx):
     )
 
 
-@invariant(each=pages)
+@invariant(each=pages, exercised_by=("pin", "dio_read"))
 def pinned_pages_stay_allocated(L, s, b):
     """A pmem page pinned by get_user_pages (an O_DIRECT read or RDMA into a DAX mapping)
     stays allocated to the file offset it was pinned through until the pin is dropped:
@@ -384,7 +384,7 @@ def waiter_cycles(L):
     return cycles(L.threads) if L.waits_for is not None else ()
 
 
-@invariant(each=waiter_cycles)
+@invariant(each=waiter_cycles, needs={"threads": 2})
 def no_deadlock(L, s, c):
     """No cycle of kernel threads waits for each other's locks: for the threads
     T0 -> T1 -> ... -> T0 of the item, it is not the case that each is at a step that needs

@@ -12,8 +12,9 @@ from __future__ import annotations
 import difflib
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
+from daxcheck.spec.state import Bounds
 from daxcheck.spec.vocab import ForAll
 from daxcheck.usercode import guard_domain, guard_predicate
 from daxcheck.userfile import UserFileError, import_user_file
@@ -55,6 +56,27 @@ class Property:
     dims: tuple | None = None
     """For ``each=``: the index dimension of each component of an item (``("proc", "file",
     "blk")``), which names it in reports (``P0 a[1]``); None: inferred from the domain."""
+    needs: tuple = ()
+    """The scope the property's meaning needs: ``((bound, minimum), ...)`` over
+    :class:`~daxcheck.spec.state.Bounds` fields (``("tokens", 2)``: with one data token every
+    write stores the same data); a run below it "holds (vacuous: ...)"."""
+    exercised_by: tuple = ()
+    """Its antecedent as action families: the property says something only in a run where
+    one of them fired (``("dedupe",)``); else it "holds (vacuous: ...)"."""
+
+    def vacuity(self, bounds: dict, fired: dict | None) -> str | None:
+        """Why a "holds" of this property is vacuous in a run with ``bounds`` (a
+        :meth:`~daxcheck.spec.state.Bounds.as_dict`, missing keys at their defaults) and
+        ``fired`` (successful transitions per action family; None or empty: not counted,
+        e.g. Z3), or None.  E.g. "tokens=1, needs 2" or "no dedupe fired"."""
+        why = []
+        for bound, least in self.needs:
+            have = bounds.get(bound, getattr(Bounds(), bound, 0))
+            if have < least:
+                why.append(f"{bound}={have}, needs {least}")
+        if self.exercised_by and fired and not any(fired.get(f) for f in self.exercised_by):
+            why.append(f"no {' or '.join(self.exercised_by)} fired")
+        return "; ".join(why) or None
 
     def holds(self, L, s) -> bool:
         """Evaluate the invariant on state ``s``."""
@@ -117,7 +139,31 @@ def _check_dims(kind: str, name: str, each, dims) -> tuple | None:
     return dims
 
 
-def _register(table: dict, kind: str, fn, name, each, dims=None):
+def _check_needs(kind: str, name: str, needs, exercised_by) -> tuple[tuple, tuple]:
+    """``needs`` (``{bound: minimum}``) and ``exercised_by`` (action families) as tuples;
+    InvalidDefinition for an unknown bound or a minimum that is not a positive int."""
+    known = [f.name for f in fields(Bounds) if f.name != "depth"]
+    pairs = tuple((needs or {}).items())
+    for bound, least in pairs:
+        if bound not in known:
+            raise InvalidDefinition(
+                f"{kind} {name}: needs= names unknown bound {bound!r}{_close(bound, known)} "
+                f"(valid: {', '.join(known)})"
+            )
+        if not isinstance(least, int) or isinstance(least, bool) or least < 1:
+            raise InvalidDefinition(f"{kind} {name}: needs {bound}={least!r}: a positive int")
+    fams = (exercised_by,) if isinstance(exercised_by, str) else tuple(exercised_by or ())
+    if not all(isinstance(f, str) and f for f in fams):
+        raise InvalidDefinition(f"{kind} {name}: exercised_by= names action families")
+    return pairs, fams
+
+
+def _close(name, choices) -> str:
+    close = difflib.get_close_matches(str(name), choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _register(table: dict, kind: str, fn, name, each, dims=None, needs=None, exercised_by=None):
     if each is not None and not callable(each):
         raise InvalidDefinition(
             f"{kind} {name or getattr(fn, '__name__', '?')}: each= must "
@@ -125,6 +171,9 @@ def _register(table: dict, kind: str, fn, name, each, dims=None):
             f"{type(each).__name__}"
         )
     dims = _check_dims(kind, name or getattr(fn, "__name__", "?"), each, dims)
+    needs, exercised_by = _check_needs(
+        kind, name or getattr(fn, "__name__", "?"), needs, exercised_by
+    )
 
     def register(f):
         if not inspect.isfunction(f):
@@ -154,21 +203,27 @@ def _register(table: dict, kind: str, fn, name, each, dims=None):
             if each is not None:
                 domain = guard_domain(each, f"the each= domain of {kind} {nm}")
         if each is None:
-            table[nm] = Property(nm, g, doc, origin)
+            table[nm] = Property(nm, g, doc, origin, needs=needs, exercised_by=exercised_by)
         else:
 
             def whole(L, s):
                 return ForAll(domain(L), lambda it: g(L, s, it))
 
             whole.__name__ = whole.__qualname__ = f.__name__
-            table[nm] = Property(nm, whole, doc, origin, domain, g, dims)
+            table[nm] = Property(nm, whole, doc, origin, domain, g, dims, needs, exercised_by)
         return f
 
     return register(fn) if fn is not None else register
 
 
 def invariant(
-    fn: Callable | None = None, *, name: str | None = None, each: Callable | None = None, dims=None
+    fn: Callable | None = None,
+    *,
+    name: str | None = None,
+    each: Callable | None = None,
+    dims=None,
+    needs: dict | None = None,
+    exercised_by=None,
 ):
     """Decorator registering an invariant named ``name`` (default: the function name).
 
@@ -178,11 +233,14 @@ def invariant(
     ``dims`` names the index dimension of each component of an item (a tuple of
     :data:`ITEM_DIMS`, e.g. ``("proc", "file", "blk")``) so reports name a failing item
     ``P0 a[1]`` (default: inferred for the layout's own domains ``L.file_blk_segs``,
-    ``L.file_blks``, ``L.phys``, ``L.files``, ``L.procs``).  Raises InvalidDefinition for a
-    missing docstring, a wrong number of parameters, a name already registered (as an
-    invariant or a lemma) or an unknown dimension.
+    ``L.file_blks``, ``L.phys``, ``L.files``, ``L.procs``).  ``needs`` (``{"tokens": 2}``:
+    :class:`~daxcheck.spec.state.Bounds` field -> minimum) is the scope its meaning needs and
+    ``exercised_by`` (action families) its antecedent: a run below the scope, or where none of
+    those families fired, reports "holds (vacuous: ...)" (:meth:`Property.vacuity`).  Raises
+    InvalidDefinition for a missing docstring, a wrong number of parameters, a name already
+    registered (as an invariant or a lemma), an unknown dimension or bound.
     """
-    return _register(PROPERTIES, "property", fn, name, each, dims)
+    return _register(PROPERTIES, "property", fn, name, each, dims, needs, exercised_by)
 
 
 def lemma(

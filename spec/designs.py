@@ -25,14 +25,15 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any
 
-from .kernel import KERNEL_FUNCTIONS
+from .kernel.registry import KernelHooks, hook_rows
 from .kernel.views import pmd_ptes_none
 from .kernel.warn import declare_module_warnings, declare_warnings_of
 from .ops import ACTIONS, SHIPPED_FAMILIES
 from .ops.races import SPLIT_FAMILIES
+from .renamed import renamed_settings, warn_renamed
 from .state import MM_SYNC, PTE_RW, Bounds
 from .vocab import And, Not, Or
 
@@ -64,7 +65,7 @@ def setting(default, choices: tuple, doc: str, race: bool = False):
 
 
 @dataclass(frozen=True)
-class Design:
+class Design(KernelHooks):
     """One design variant: a name, where it comes from, its scope, and the kernel as hooks.
 
     Settings (strings so they show in traces, or flags; each selects the body of one or two
@@ -276,8 +277,11 @@ class Design:
         race=True,
     )
     symmetric: tuple = ("file", "proc", "tok")
+    map_sync: InitVar[bool | None] = None  # renamed mmap_map_sync in 0.2 (spec/renamed.py)
 
-    def __post_init__(self):
+    def __post_init__(self, map_sync=None):
+        if map_sync is not None:
+            object.__setattr__(self, warn_renamed(self.name, "map_sync"), map_sync)
         for key, meta in SETTINGS.items():
             value, allowed = getattr(self, key), meta["choices"]
             if allowed == (False, True):
@@ -333,7 +337,9 @@ class Design:
 
     def variant(self, **changes) -> Design:
         """A copy with some settings changed (e.g. a user's variant of a shipped design).
-        Raises DesignError for an unknown setting."""
+        Raises DesignError for an unknown setting.  A renamed setting (``map_sync``) is taken
+        under its new name with a DeprecationWarning (:mod:`~daxcheck.spec.renamed`)."""
+        changes = renamed_settings(self.name, changes)
         names = {f.name for f in dataclasses.fields(self)}
         bad = [c for c in changes if c not in names]
         if bad:
@@ -487,10 +493,7 @@ def settings_doc() -> list[tuple[str, object, tuple, str]]:
     ]
 
 
-for _name, _fn in KERNEL_FUNCTIONS.items():  # each modelled kernel function is the hook's body
-    if _name in vars(Design):
-        raise DesignError(f"kernel function {_name} is also a method of Design")
-    setattr(Design, _name, _fn)
+Design.install_kernel_functions({f.name for f in dataclasses.fields(Design)})
 
 
 def hooks() -> list[tuple[str, str]]:
@@ -499,15 +502,9 @@ def hooks() -> list[tuple[str, str]]:
     function of :mod:`daxcheck.spec.kernel`, its kernel file, prefixed as ``[file]`` if the
     sentence does not name it), in class order:
     the design decisions defined in the class, then the kernel functions in registration
-    order."""
-    out = []
-    for name, v in vars(Design).items():
-        if getattr(v, "__daxcheck_hook__", False):
-            doc = " ".join((v.__doc__ or "").split()).replace("``", "")
-            doc = doc.split(". ")[0].rstrip(".") + "."
-            src = getattr(v, "__kernel_source__", None)
-            out.append((name, f"[{src}] {doc}" if src and src not in doc else doc))
-    return out
+    order, then the hooks user files declared (``@kernel_function``; every design has their
+    default body: :class:`~daxcheck.spec.kernel.registry.KernelHooks`)."""
+    return hook_rows(vars(Design))
 
 
 def register_design(d: Design) -> Design:

@@ -340,7 +340,6 @@ OVERSIZE = {
     "daxcheck.checker.explicit.levels.__init__": 68,
     "daxcheck.checker.explicit.resume.load": 66,
     "daxcheck.checker.oracle.qemu.dax_oracle.sequences": 64,
-    "daxcheck.checker.report.run_summary": 73,
 }
 
 

@@ -36,6 +36,6 @@ from . import (  # noqa: F401  # noqa: F401  # noqa: F401
     xfs_log,
     xfs_reflink,
 )
-from .registry import KERNEL_FUNCTIONS, KernelFunctionError, kernel_function
+from .registry import KERNEL_FUNCTIONS, Caller, KernelFunctionError, kernel_function
 
-__all__ = ["KERNEL_FUNCTIONS", "KernelFunctionError", "kernel_function"]
+__all__ = ["KERNEL_FUNCTIONS", "Caller", "KernelFunctionError", "kernel_function"]

@@ -34,7 +34,7 @@ from ..state import (
 from ..vocab import And, Exists, ForAll, If, Not, Or, require, select, store, when
 from .huge_memory import zap_huge_pmd
 from .pmem import copy_block, flush_block, nt_store, zero_segs
-from .registry import kernel_function
+from .registry import Caller, kernel_function
 from .views import cpu_data, file_view, pmd_aligned_extent, pmd_ptes_none
 from .warn import declare_module_warnings, warn_on
 from .xfs_iomap import write_effects, write_plan
@@ -186,7 +186,7 @@ def dax_insert_entry(D, L, d, f, x, p, write, shared, sync=False):
     break_mixed = Or(
         d[L.xa_kind[f][x]] == XA_ZERO, And(d[L.xa_kind[f][x]] == XA_PFN, d[L.xa_pfn[f][x]] != p)
     )
-    when(d, break_mixed, lambda d: D.invalidate_inode_pages2_range(L, d, f, x))
+    when(d, break_mixed, lambda d: D.invalidate_inode_pages2_range(L, d, f, x, caller=Caller.FAULT))
 
     def fresh(d):
         D.dax_associate_entry(L, d, p, f, x, shared)
@@ -252,7 +252,7 @@ def dax_iomap_iter_new(D, L, d, f, x, op):
     fault/seal/zero; ``new_invalidate="faults-only"`` skips write(2)."""
     if D.new_invalidate == "faults-only" and op == "write":
         return
-    D.invalidate_inode_pages2_range(L, d, f, x)
+    D.invalidate_inode_pages2_range(L, d, f, x, caller=Caller(op))
 
 
 # --------------------------------------------------------------------------- writeback

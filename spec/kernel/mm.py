@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..state import PTE_ANON, PTE_NONE
 from ..vocab import If
 from .dax import break_pmd
-from .registry import kernel_function
+from .registry import Caller, kernel_function
 
 
 def unmap(L, d, f, x):
@@ -36,12 +36,15 @@ def unmap_mapping_pages(D, L, d, f, x):
 
 
 @kernel_function("mm/truncate.c")
-def invalidate_inode_pages2_range(D, L, d, f, x):
+def invalidate_inode_pages2_range(D, L, d, f, x, caller: Caller | None = None):
     """invalidate_inode_pages2_range / truncate_pagecache_range (mm/truncate.c) for one
     index: break a covering PMD entry (grab_mapping_entry's downgrade, through
     ``D.dax_delete_mapping_entry``), unmap every PTE of ``f``/``x``
     (``D.unmap_mapping_pages``) and delete its DAX entry (dax_invalidate_mapping_entry_sync,
-    ``D.dax_delete_mapping_entry``)."""
+    ``D.dax_delete_mapping_entry``).  ``caller`` (:class:`Caller`): the path, FAULT
+    (dax_insert_entry replacing a zero or stale entry), WRITE/FAULT/ZERO/UNSHARE/SEAL
+    (dax_iomap_iter over an IOMAP_F_NEW or CoW mapping, also via xfs_reflink_end_cow), REMAP
+    (a reflink destination), FLUSH (xfs_flush_unmap_range); the default body ignores it."""
     break_pmd(D, L, d, f)
     D.unmap_mapping_pages(L, d, f, x)
     D.dax_delete_mapping_entry(L, d, f, x)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ..state import XA_PFN
 from ..vocab import And, Not, when
 from .dax import truncate_pinned_warning
-from .registry import kernel_function
+from .registry import Caller, kernel_function
 from .xfs_log import inode_meta_dirty
 
 
@@ -57,7 +57,7 @@ def xfs_flush_unmap_range(D, L, d, f, x):
 
         when(d, d[L.xa_kind[f][x]] == XA_PFN, warn)
     D.dax_writeback_one(L, d, f, x)
-    D.invalidate_inode_pages2_range(L, d, f, x)
+    D.invalidate_inode_pages2_range(L, d, f, x, caller=Caller.FLUSH)
 
 
 @kernel_function("fs/xfs/xfs_ioctl.c")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ..state import HOLE, UNWRITTEN, WRITTEN
 from ..vocab import And, Not, Or, require, store, when
-from .registry import kernel_function
+from .registry import Caller, kernel_function
 from .xfs_bmap import hole_run
 from .xfs_log import inode_meta_dirty
 from .xfs_reflink import is_shared
@@ -114,7 +114,7 @@ def write_effects(D, L, d, f, x, segs, op, plan):
 
     def cow(d):
         D.dax_iomap_copy_around(L, d, kd, old, b, [g for g in L.segs if g not in segs], not segs)
-        D.xfs_reflink_end_cow(L, d, f, x, b)
+        D.xfs_reflink_end_cow(L, d, f, x, b, caller=Caller(op))
 
     when(d, And(kd == HOLE, Not(shared)), hole)
     when(d, And(kd == UNWRITTEN, Not(shared)), convert)
@@ -147,3 +147,26 @@ def xfs_dax_write_iomap_begin(D, L, d, f, x, segs, op="write"):
         return False
     write_effects(D, L, d, f, x, segs, op, plan)
     return True
+
+
+@kernel_function("fs/xfs/xfs_reflink.c")
+def xfs_reflink_unshare(D, L, d, f, off, length):
+    """xfs_reflink_unshare (fs/xfs/xfs_reflink.c) -> dax_file_unshare -> dax_unshare_iter over
+    blocks ``off`` .. ``off + length - 1`` of ``f`` (FALLOC_FL_UNSHARE_RANGE; a byte range is
+    widened to the blocks it touches): each block ->iomap_begin(IOMAP_WRITE | IOMAP_UNSHARE)
+    reports IOMAP_F_SHARED is copied whole into a CoW block and remapped
+    (``D.xfs_reflink_end_cow`` with ``caller=Caller.UNSHARE``), one block after the other.
+    Returns the enabling condition (every shared block got its CoW block: else ENOSPC or a
+    design refusing the CoW); the caller ``require``s it and discards ``d`` when it fails.
+    (Defined here, next to the write plan it drives, as xfs_iomap.c's callers are.)"""
+    ok = True
+    for x in range(off, off + length):
+        shared = D.iomap_f_shared(L, d, f, x, "write")
+        plan, can = write_plan(D, L, d, f, x, Caller.UNSHARE.value)
+        ok = And(ok, Or(Not(shared), can))
+        when(
+            d,
+            shared,
+            lambda d, x=x, plan=plan: write_effects(D, L, d, f, x, (), Caller.UNSHARE.value, plan),
+        )
+    return ok

@@ -6,6 +6,7 @@ a power failure.
 from __future__ import annotations
 
 from ..state import HOLE
+from ..user_state import crash_user_state, log_force_user_state
 from ..vocab import And, Count, Exists, If, Or, select
 from .registry import kernel_function
 
@@ -29,19 +30,21 @@ def inode_meta_dirty(L, d, f):
 def xfs_log_force(D, L, d):
     """xfs_log_force (fs/xfs/xfs_log.c): every metadata transaction so far reaches the log, so
     the journaled map and sizes of every inode become the in-memory ones (the log is global and
-    ordered)."""
+    ordered), the journalled user state fields too (``"recovered"``)."""
     for f, x in L.file_blks:
         d[L.jext_kind[f][x]] = d[L.ext_kind[f][x]]
         d[L.jext_pblk[f][x]] = d[L.ext_pblk[f][x]]
     for f in L.files:
         d[L.jsize[f]] = d[L.size[f]]
+    log_force_user_state(L, d)
 
 
 def recover_from_log(L, d, per_inode_dax=True):
     """Power failure, mount and log recovery (xlog_recover + refcount btree): CPU caches,
     DAX entries, page tables, struct pages, anonymous pages and in-memory metadata are
     lost; the in-memory map, sizes and (with ``per_inode_dax``: else it stays set) S_DAX
-    are rebuilt from the journal and the refcounts recomputed from it."""
+    are rebuilt from the journal and the refcounts recomputed from it.  A user's state fields
+    follow their declared crash semantics (:func:`~daxcheck.spec.user_state.state_field`)."""
     keep = set() if per_inode_dax else set(L.s_dax)
     for o in L.volatile:
         if o not in keep:
@@ -58,6 +61,7 @@ def recover_from_log(L, d, per_inode_dax=True):
             L.file_blks,
             lambda fx: And(d[L.jext_kind[fx[0]][fx[1]]] != HOLE, d[L.jext_pblk[fx[0]][fx[1]]] == b),  # noqa: B023 (Count calls it at once)
         )
+    crash_user_state(L, d)
 
 
 @kernel_function("fs/xfs/xfs_log_recover.c")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..state import HOLE, UNWRITTEN, WRITTEN
 from ..vocab import And, Exists, If, Not, Or, select, store, when
-from .registry import kernel_function
+from .registry import Caller, kernel_function
 from .views import grow, set_last
 from .xfs_bmap import ref_add
 
@@ -92,7 +92,7 @@ def xfs_reflink_remap_blocks(D, L, d, a, b, soff, doff, length, dedupe=False):
         def remap(d, x=x, y=y, replace=replace):
             if dedupe:
                 keep = [d[L.ghost_last[b][y][g]] for g in L.segs]
-            D.invalidate_inode_pages2_range(L, d, b, y)
+            D.invalidate_inode_pages2_range(L, d, b, y, caller=Caller.REMAP)
             when(
                 d,
                 Not(And(d[L.ext_kind[a][x]] == UNWRITTEN, d[L.ext_kind[b][y]] == UNWRITTEN)),
@@ -107,12 +107,15 @@ def xfs_reflink_remap_blocks(D, L, d, a, b, soff, doff, length, dedupe=False):
 
 
 @kernel_function("fs/xfs/xfs_reflink.c")
-def xfs_reflink_end_cow(D, L, d, f, x, new):
+def xfs_reflink_end_cow(D, L, d, f, x, new, caller: Caller | None = None):
     """xfs_reflink_end_cow (fs/xfs/xfs_reflink.c): the file block now maps the CoW destination
     ``new``; the old block (if any: an always_cow write into a hole has none) loses a
     reference; the index's mappings and entry are invalidated first (dax_iomap_iter invalidates
-    the range of a CoW write, dax_insert_entry unmaps a shared index)."""
-    D.invalidate_inode_pages2_range(L, d, f, x)
+    the range of a CoW write, dax_insert_entry unmaps a shared index).  ``caller``
+    (:class:`~daxcheck.spec.kernel.registry.Caller`): whose CoW ends, WRITE (write(2)),
+    FAULT (a write fault), ZERO (zero range), UNSHARE (unshare range), SEAL; passed on to
+    the invalidation."""
+    D.invalidate_inode_pages2_range(L, d, f, x, caller=caller)
     when(d, d[L.ext_kind[f][x]] != HOLE, lambda d: ref_add(L, d, d[L.ext_pblk[f][x]], -1))
     d[L.ext_kind[f][x]] = WRITTEN
     d[L.ext_pblk[f][x]] = new

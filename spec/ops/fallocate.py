@@ -9,6 +9,7 @@ from typing import ClassVar
 
 from .. import locks
 from ..kernel import views, xfs_iomap, xfs_reflink
+from ..kernel.registry import Caller
 from ..state import HOLE, UNWRITTEN, WRITTEN
 from ..vocab import And, If, Not, Or, draft, freeze, require, store, when
 from .base import Action, action
@@ -152,7 +153,7 @@ def _flush_unmap(D, L, d, f, xs):
     """xfs_flush_unmap_range over indices ``xs``: write back and invalidate each."""
     for x in xs:
         D.dax_writeback_one(L, d, f, x)
-        D.invalidate_inode_pages2_range(L, d, f, x)
+        D.invalidate_inode_pages2_range(L, d, f, x, caller=Caller.FLUSH)
 
 
 @action
@@ -351,18 +352,17 @@ class Unshare(Action):
         hole = s[L.ext_kind[f][x]] == HOLE
         found, b = D.xfs_bmapi_write(L, s)
         d = draft(s)
-        plan, ok = xfs_iomap.write_plan(D, L, d, f, x, "unshare")
+        ok = D.xfs_reflink_unshare(L, d, f, x, 1)
         if not require(
             And(
                 Or(shared, hole),
                 x < s[L.size[f]],
                 Not(D.is_iomap_immutable(L, s, f, "unshare")),
-                Or(Not(shared), ok),
+                ok,
                 Or(Not(hole), found),
             )
         ):
             return None
-        when(d, shared, lambda d: xfs_iomap.write_effects(D, L, d, f, x, (), "unshare", plan))
 
         def prealloc(d):  # xfs_file_fallocate: xfs_alloc_file_space after the unshare
             d[L.ext_kind[f][x]] = UNWRITTEN

@@ -91,3 +91,6 @@ register_design(_copy(DESIGNS["map-sync"].variant(bounds=Bounds(files=1, blocks=
                       OldNoDirty, name="old-api-no-dirty", seed="user",
                       summary="map-sync whose write faults never tag the entry dirty",
                       expect_violated=frozenset({"durable_after_sync"})))
+register_design(DESIGNS["map-sync"].variant(   # the setting's name before 0.2
+    name="old-api-no-map-sync", seed="user", summary="map-sync with MAP_SYNC not offered",
+    map_sync=False, bounds=Bounds(files=1, blocks=1, phys=2, tokens=1, procs=1, depth=5)))
