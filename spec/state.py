@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from dataclasses import fields as dc_fields
 from typing import TYPE_CHECKING, Any
 
+from .segments import byte_range, cuts_problem
+
 SEGS = 2
 """Default segments per block (``Bounds.segs``): the granule of partial writes (2 segments
 of 2 KiB per 4 KiB block)."""
-BLOCK_BYTES = 4096
-"""Bytes in a file or pmem block (one 4 KiB page)."""
 SEG_CHOICES = (1, 2, 4)
 """Segments per block a model may use (4 KiB / segs must be a whole number of 64-byte lines)."""
 
@@ -80,12 +80,8 @@ class Bounds:
     threads: kernel threads that may each be inside one split (lock-delimited) operation
             at a time (1..3); only a race design (one with split operations in its scope,
             issue 11) has per-thread state, so at 1 every other design is unchanged.
-    cuts:   byte granularity (issue 25): the byte offsets inside a 4 KiB block where one
-            segment ends and the next begins, strictly increasing in 1..4095, with
-            ``segs == len(cuts) + 1`` (``--segs 100,110``: bytes 0-99, 100-109, 110-4095,
-            so a write of 10 bytes at offset 100 is one whole segment); ``()`` (the
-            default) splits the block evenly into ``segs``.  :func:`seg_spans` gives the
-            byte span of each segment, :meth:`Layout.byte_range` the segments of a range.
+    cuts:   byte offsets where segments end (issue 25, ``--segs 100,110``; ``segs ==
+            len(cuts) + 1``); ``()``: an even split (:mod:`daxcheck.spec.segments`).
     Raises BoundsError from :meth:`validate`.
     """
 
@@ -123,9 +119,9 @@ class Bounds:
             v = getattr(self, f.name)
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise BoundsError(f"bound {f.name}={v!r} is out of range {lo}..{hi}")
-        if self.cuts != ():
-            check_cuts(self.cuts, self.segs)
-        elif self.segs not in SEG_CHOICES:
+        if self.cuts != () and cuts_problem(self.cuts, self.segs):
+            raise BoundsError(cuts_problem(self.cuts, self.segs))
+        if self.cuts == () and self.segs not in SEG_CHOICES:
             raise BoundsError(
                 f"bound segs={self.segs} must be one of "
                 f"{', '.join(map(str, SEG_CHOICES))} (4096 bytes split evenly)"
@@ -139,11 +135,8 @@ class Bounds:
         d = {f.name: getattr(self, f.name) for f in dc_fields(self)}
         kw = {k: v for k, v in kw.items() if v is not None}
         if isinstance(kw.get("segs"), (tuple, list)):
-            kw["cuts"] = tuple(kw["segs"])
-            kw["segs"] = len(kw["cuts"]) + 1
-        elif "segs" in kw and "cuts" not in kw:
-            kw["cuts"] = ()
-        d.update(kw)
+            kw["segs"], kw["cuts"] = len(kw["segs"]) + 1, tuple(kw["segs"])
+        d.update({"cuts": ()} if "segs" in kw else {}, **kw)
         return Bounds(**d).validate()
 
     def as_dict(self) -> dict:
@@ -155,37 +148,10 @@ class Bounds:
             del d["segs"]
         if d["threads"] == 1:
             del d["threads"]
-        if d["cuts"] == ():
+        d["cuts"] = list(d["cuts"])
+        if not d["cuts"]:
             del d["cuts"]
-        else:
-            d["cuts"] = list(d["cuts"])
         return d
-
-
-def check_cuts(cuts, segs: int) -> None:
-    """Raise BoundsError unless ``cuts`` (:attr:`Bounds.cuts`) are ints strictly increasing
-    in 1..4095 that split a block into ``segs`` segments."""
-    ok = all(isinstance(c, int) and not isinstance(c, bool) for c in cuts)
-    if not ok or list(cuts) != sorted(set(cuts)) or not 0 < cuts[0] <= cuts[-1] < BLOCK_BYTES:
-        raise BoundsError(
-            f"bound cuts={list(cuts)!r} must be byte offsets strictly increasing in "
-            f"1..{BLOCK_BYTES - 1}"
-        )
-    if segs != len(cuts) + 1:
-        raise BoundsError(
-            f"bound cuts={list(cuts)!r} makes {len(cuts) + 1} segments, not segs={segs}"
-        )
-
-
-def seg_spans(bounds: Bounds) -> tuple:
-    """The byte span ``(start, end)`` (end exclusive, inside the 4 KiB block) of each of the
-    ``bounds.segs`` segments: at :attr:`Bounds.cuts`, else an even split."""
-    if bounds.cuts:
-        edges = (0, *bounds.cuts, BLOCK_BYTES)
-    else:
-        step = BLOCK_BYTES // bounds.segs
-        edges = tuple(range(0, BLOCK_BYTES + 1, step))
-    return tuple(zip(edges, edges[1:]))
 
 
 @dataclass(frozen=True)
@@ -561,27 +527,12 @@ class Layout:
         return ("none",) + tuple(WARNINGS)
 
     def byte_range(self, offset: int, length: int) -> tuple[int, int, int]:
-        """The segments of the byte range ``offset``..``offset+length-1`` of a file (bytes
-        from the start of the file) as ``(idx, lo, hi)``: file block ``idx`` and its
-        segments ``lo``..``hi``, the arguments of a ``write``/``zero_range``.  Raises
-        BoundsError (naming the ``--segs`` cuts that would make it exact) when the range is
-        empty, crosses a block, lies past the file's blocks or is not whole segments."""
-        x, start = divmod(offset, BLOCK_BYTES) if offset >= 0 else (-1, 0)
-        end = start + length
-        spans = seg_spans(self.bounds)
-        starts, ends = [a for a, _ in spans], [b for _, b in spans]
-        if length < 1 or not 0 <= x < self.bounds.blocks or end > BLOCK_BYTES:
-            raise BoundsError(
-                f"bytes {offset}+{length} are not a range inside one of the "
-                f"{self.bounds.blocks} block(s) of a file"
-            )
-        if start not in starts or end not in ends:
-            cuts = sorted({*self.bounds.cuts, start, end} - {0, BLOCK_BYTES})
-            raise BoundsError(
-                f"bytes {offset}+{length} are not whole segments of this model (segment "
-                f"spans {list(spans)}); --segs {','.join(map(str, cuts))} makes them exact"
-            )
-        return x, starts.index(start), ends.index(end)
+        """:func:`daxcheck.spec.segments.byte_range` of this layout's bounds: ``(idx, lo,
+        hi)`` of a byte range of a file; BoundsError when it is not whole segments."""
+        found = byte_range(self.bounds, offset, length)
+        if isinstance(found, str):
+            raise BoundsError(found)
+        return found
 
     def flat(self, name: str) -> tuple:
         """Every offset of field ``name``, in layout order (KeyError if there is none)."""

@@ -12,7 +12,8 @@ from daxcheck.checker.trace import read_itf
 from daxcheck.spec.designs import DESIGNS
 from daxcheck.spec.kernel.views import file_view
 from daxcheck.spec.model import DaxModel
-from daxcheck.spec.state import Bounds, BoundsError, Layout, seg_spans
+from daxcheck.spec.segments import seg_spans
+from daxcheck.spec.state import Bounds, BoundsError, Layout
 
 A = 0
 

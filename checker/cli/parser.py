@@ -16,7 +16,7 @@ import textwrap
 from daxcheck import __version__
 
 from ..oracle.qemu.fixture import KERNELS
-from ..results import EXIT_BAD_INPUT, EXIT_CODES, FAILURES_DIR, did_you_mean
+from ..results import EXIT_BAD_INPUT, EXIT_CODES, FAILURES_DIR, did_you_mean, segs_arg
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,8 +58,7 @@ BOUND_HELP = {
     "phys": "physical pmem blocks",
     "tokens": "distinct data tokens",
     "procs": "processes",
-    "segs": "segments per 4 KiB block, the granule of partial writes (1, 2 or 4), or the "
-    "byte offsets where segments end (e.g. 100,110: bytes 100-109 are one segment)",
+    "segs": "segments per 4 KiB block (1, 2 or 4), or byte offsets that end them (100,110)",
     "threads": "kernel threads running split operations (race designs; 1..3)",
 }
 """The bounds a command line may override (``check --files 3``), with their help."""
@@ -220,21 +219,11 @@ def _machine(sp):
     sp.add_argument("--summary", metavar="FILE", help="write a Markdown table (for a PR comment)")
 
 
-def _segs(text):
-    """``--segs``: N (an even split) or comma-separated byte offsets (Bounds.cuts)."""
-    if "," not in text:
-        return _positive_int(text)
-    try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not N or BYTE,BYTE,...") from None
-
-
 def _sizes(sp, names):
     for b in names:
         sp.add_argument(
             f"--{b}",
-            type=_segs if b == "segs" else _positive_int,
+            type=segs_arg if b == "segs" else _positive_int,
             metavar="N,..." if b == "segs" else "N",
             help=BOUND_HELP[b] + " (default: the design's)",
         )
