@@ -344,6 +344,23 @@ def dax_copy_from_iter(D, L, d, p, g, t):
 
 
 @kernel_function(DAX)
+def dax_iomap_iter_copy(D, L, d, p, segs, t, avail):
+    """dax_iomap_iter (fs/dax.c, v6.12), the copy of a write(2) after ->iomap_begin:
+    ``D.dax_copy_from_iter`` of token ``t`` into each segment of ``segs`` (in order) of
+    pmem block ``p``, where the user buffer supplies only the first ``avail`` segments (a
+    fault in the user copy, or an uncorrectable source read, ends the copy short:
+    ``xfer < map_len``, -EFAULT, and dax_iomap_rw returns ``done``, the bytes copied: 4.19
+    a77d4786 'dax: Report bytes remaining for dax_iomap_actor').  Returns the segments
+    write(2) reports written (its return value, in segments); the caller records them as the
+    data written and extends i_size only over them.  A short copy into a CoW'd block leaves
+    the rest of ``segs`` as the new block held (xfs_reflink_end_cow still remaps it)."""
+    copied = tuple(segs)[:avail]
+    for g in copied:
+        D.dax_copy_from_iter(L, d, p, g, t)
+    return copied
+
+
+@kernel_function(DAX)
 def dax_zero_range(D, L, d, f, x, segs):
     """dax_zero_range (fs/dax.c) -> dax_zero_iter -> dax_memzero: zero ``segs`` of
     ``f``/``x`` in place (a written, unshared block after ->iomap_begin(IOMAP_ZERO))."""

@@ -27,7 +27,7 @@ from .fallocate import (
     Unshare,
     ZeroRange,
 )
-from .file_io import Read, Write
+from .file_io import Read, Write, WriteShort
 from .inode import DaxToggle, EvictInode
 from .mmap_fault import (
     Fault,
@@ -74,9 +74,10 @@ SHIPPED_FAMILIES = (
     "dax_toggle",
     "evict_inode",
     "pmd_write_fault",
+    "write_short",
 )
 """The shipped atomic action families, in model order."""
-OPT_IN_FAMILIES = ("pmd_write_fault",)
+OPT_IN_FAMILIES = ("pmd_write_fault", "write_short")
 """Shipped families a design explores only when its ``families`` name them (issue 25's
 added kernel detail): not in :data:`~daxcheck.spec.designs.ALL_FAMILIES`, so every scope
 written before them keeps its action list and state counts."""
@@ -124,6 +125,7 @@ __all__ = [
     "ZeroRange",
     "Read",
     "Write",
+    "WriteShort",
     "DaxToggle",
     "EvictInode",
     "Fault",
