@@ -399,22 +399,3 @@ HISTORY += pair(
 
 for _d in HISTORY:
     register_design(_d)
-
-# Issue 25: a write(2) whose copy ends short reports and records only what was copied.
-DETAIL = (
-    Design(
-        "short-copy-reported",
-        "i25",
-        "write(2) whose user copy ends short returns the bytes copied; only they are the "
-        "data written and i_size grows only over them",
-        families=("mmap", "fault", "store", "write", "write_short", "read", "fdatasync", "crash"),
-        bounds=Bounds(files=1, blocks=1, phys=2, tokens=2, procs=1, depth=6),
-        cite="issue 25; fs/dax.c dax_iomap_iter (xfer < map_len: -EFAULT, return done), 4.19 "
-        "a77d4786 'dax: Report bytes remaining for dax_iomap_actor'",
-    ),
-)
-"""Issue 25's kernel-detail scopes (not history items: no broken partner), registered
-after the history designs."""
-
-for _d in DETAIL:
-    register_design(_d)

@@ -19,7 +19,7 @@ from daxcheck.spec.ops import WriteShort
 from daxcheck.spec.state import STALE, Bounds
 
 A, B = 0, 1
-SCOPE = DESIGNS["short-copy-reported"]
+SCOPE = DESIGNS["cov-short-copy"]
 
 
 def copy_of(base, cls):
