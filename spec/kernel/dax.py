@@ -263,8 +263,9 @@ def dax_iomap_iter_new(D, L, d, f, x, op):
 # --------------------------------------------------------------------------- writeback
 @kernel_function(DAX)
 def dax_entry_mkclean(D, L, d, f, x):
-    """dax_entry_mkclean (fs/dax.c; dax_mapping_entry_mkclean before 4.17, folio_mkclean
-    since 6.1): walk every shared mapping of ``f``/``x`` and write-protect it, so the next
+    """dax_entry_mkclean (fs/dax.c; dax_mapping_entry_mkclean before the 4.20 XArray
+    conversion; since 5.18 dax_writeback_one walks i_mmap and calls pfn_mkclean_range,
+    mm/rmap.c): walk every shared mapping of ``f``/``x`` and write-protect it, so the next
     store faults (pfn_mkwrite / the PMD's write fault) and re-tags the entry dirty.  A
     process mapping the index through a PMD (``pmd_map``; its PTEs mirror the PMD) has the
     PMD write-protected and cleaned (pmdp_invalidate, pmd_wrprotect, pmd_mkclean: 4.10
