@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import difflib
 from dataclasses import dataclass, field
 
@@ -229,3 +230,16 @@ def did_you_mean(name, choices) -> str:
     (:func:`difflib.get_close_matches`, up to two), or "" when none is close."""
     close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=2, cutoff=0.6)
     return f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+
+
+def segs_arg(text):
+    """The argparse type of ``--segs``: ``N`` (an int: segments of an even split) or
+    comma-separated byte offsets (a tuple: :attr:`~daxcheck.spec.state.Bounds.cuts`);
+    validated by ``Bounds.replace``.  Raises argparse.ArgumentTypeError otherwise."""
+    try:
+        v = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not N or BYTE,BYTE,...") from None
+    if len(v) == 1 and v[0] < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is negative")
+    return v[0] if len(v) == 1 else v

@@ -99,7 +99,8 @@ TRACE_SCHEMA = {
                     "required": list(BOUND_KEYS),
                     "additionalProperties": False,
                     "properties": {
-                        k: {"type": "integer"} for k in BOUND_KEYS + OPTIONAL_BOUND_KEYS
+                        **{k: {"type": "integer"} for k in BOUND_KEYS + OPTIONAL_BOUND_KEYS},
+                        "cuts": {"type": "array", "items": {"type": "integer"}},
                     },
                 },
                 "depth": {"type": "integer", "minimum": 0},

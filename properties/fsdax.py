@@ -313,8 +313,8 @@ def pmd_excludes_pte(L, s, f):
     """A PMD entry of a file's DAX xarray excludes PTE-sized entries in its range: while the
     file has a PMD (zero-page or pfn) entry, every index of the range belongs to it, and
     no index claims the PMD order without one; in each process a PMD mapping excludes PTE
-    mappings of the range (its PTEs mirror the PMD: the zero page, or the PMD's pfns
-    read-only).
+    mappings of the range (its PTEs mirror the PMD: the zero page, or the PMD's pfns,
+    read-only or, after a PMD write fault, writable).
 
     Catches a PMD inserted over 4 KiB entries the lookup missed (2016 zero-page entries
     left in the tree; 2018 XArray conversion, fixed with xas_find_conflict) and a
@@ -341,7 +341,7 @@ def pmd_excludes_pte(L, s, f):
                         s[L.pmd_zero[f]] == 1,
                         s[L.pte_kind[n][f][x]] == PTE_ZERO,
                         And(
-                            s[L.pte_kind[n][f][x]] == PTE_RO,
+                            Or(s[L.pte_kind[n][f][x]] == PTE_RO, s[L.pte_kind[n][f][x]] == PTE_RW),
                             s[L.pte_pfn[n][f][x]] == s[L.xa_pfn[f][x]],
                         ),
                     ),

@@ -32,6 +32,8 @@ ARGUMENTS = {
     "length": "length of the range in 4 KiB blocks",
     "phys": "physical pmem block (pfn) p0, p1...",
     "on": "true: set FS_XFLAG_DAX on the file; false: clear it",
+    "avail": "segments of the range the user buffer supplies before the copy faults (a "
+    "short write(2) returns that many segments' bytes)",
     "thread": "kernel thread (T0, T1...) running the split operation (race designs)",
     "step": "the step of the split operation, from 0 (traces show it by the kernel "
     "function it models, e.g. iomap_begin)",

@@ -28,20 +28,17 @@ import warnings
 from dataclasses import InitVar, dataclass, field
 from typing import Any
 
+from .kernel.dax import PMD_MKCLEAN_DOC
 from .kernel.registry import KernelHooks, hook_rows
 from .kernel.views import pmd_ptes_none
 from .kernel.warn import declare_module_warnings, declare_warnings_of
-from .ops import ACTIONS, SHIPPED_FAMILIES
+from .ops import ACTIONS, ALL_FAMILIES
 from .ops.races import SPLIT_FAMILIES
 from .renamed import renamed_settings, warn_renamed
 from .state import MM_SYNC, PTE_RW, Bounds
 from .vocab import And, Not, Or
 
 DESIGNS: dict[str, Design] = {}
-
-ALL_FAMILIES = SHIPPED_FAMILIES
-"""Every shipped action family (a user's ``@action`` family adds its name to a design's
-``families`` to be explored there)."""
 
 
 class DesignError(ValueError):
@@ -195,6 +192,7 @@ class Design(KernelHooks):
         ("split", "none"),
         '"split" (a MAP_PRIVATE write fault splits the PMD mapping first) | "none"',
     )
+    pmd_mkclean: str = setting("wrprotect", ("wrprotect", "pte-only"), PMD_MKCLEAN_DOC)
     dedupe_compare: str = setting(
         "lockstep",
         ("lockstep", "stale-srcmap", "raw-media", "stale-raw-media"),

@@ -356,6 +356,27 @@ HISTORY += pair(
     pmd_pfn_entries=True,
 )
 
+HISTORY += pair(
+    9,
+    ("mmap", "pmd_fault", "pmd_write_fault", "store", "write", "fdatasync"),
+    Bounds(files=1, blocks=2, phys=2, tokens=2, procs=1, depth=7),
+    "pmd_mkclean",
+    "pte-only",
+    "wrprotect",
+    "history 9; 4.10 f729c8c9b24f 'dax: wrprotect pmd_t in dax_mapping_entry_mkclean' "
+    "(issue 25: PMD write faults)",
+    (
+        "writeback cleans a dirty PMD entry but leaves the PMD writable: a store through it "
+        "dirties no entry and the next fdatasync flushes nothing",
+        "dax_entry_mkclean write-protects and cleans the PMD (4.10), so the next store "
+        "faults and re-dirties the entry",
+    ),
+    (frozenset({"durable_after_sync"}),),
+    ("pmd-mkclean-pte-only", "pmd-mkclean-wrprotect"),
+    partial_writes=False,
+    pmd_pfn_entries=True,
+)
+
 # 10. Toggling S_DAX while mapped.
 HISTORY += pair(
     10,

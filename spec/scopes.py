@@ -110,6 +110,16 @@ SCOPES = (
         symmetric=("proc", "tok"),  # the split punch names its file: no file symmetry
         cite="issue 28: race designs with one pmem block cannot tell two blocks apart",
     ),
+    Design(
+        "cov-short-copy",
+        SCOPE_SEED,
+        "write(2) whose user copy ends short (write_short) returns the bytes copied; only "
+        "they are the data written and i_size grows only over them",
+        families=("mmap", "fault", "store", "write", "write_short", "read", "fdatasync", "crash"),
+        bounds=Bounds(files=1, blocks=1, phys=2, tokens=2, procs=1, depth=6),
+        cite="issue 25; fs/dax.c dax_iomap_iter (xfer < map_len: -EFAULT, return done), 4.19 "
+        "a77d4786 'dax: Report bytes remaining for dax_iomap_actor'",
+    ),
 )
 
 for _d in SCOPES:

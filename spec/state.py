@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from dataclasses import fields as dc_fields
 from typing import TYPE_CHECKING, Any
 
+from .segments import byte_range, cuts_problem
+
 SEGS = 2
 """Default segments per block (``Bounds.segs``): the granule of partial writes (2 segments
 of 2 KiB per 4 KiB block)."""
@@ -78,6 +80,8 @@ class Bounds:
     threads: kernel threads that may each be inside one split (lock-delimited) operation
             at a time (1..3); only a race design (one with split operations in its scope,
             issue 11) has per-thread state, so at 1 every other design is unchanged.
+    cuts:   byte offsets where segments end (issue 25, ``--segs 100,110``; ``segs ==
+            len(cuts) + 1``); ``()``: an even split (:mod:`daxcheck.spec.segments`).
     Raises BoundsError from :meth:`validate`.
     """
 
@@ -89,6 +93,7 @@ class Bounds:
     depth: int = 8
     segs: int = SEGS
     threads: int = 1
+    cuts: tuple = ()
 
     LIMITS = {
         "files": (1, 3),
@@ -101,14 +106,22 @@ class Bounds:
         "threads": (1, 3),
     }
 
+    def __post_init__(self):
+        if isinstance(self.cuts, list):  # as read back from JSON (an ITF trace's #meta)
+            object.__setattr__(self, "cuts", tuple(self.cuts))
+
     def validate(self) -> Bounds:
         """Return self, or raise BoundsError naming the first bound out of range."""
         for f in dc_fields(self):
+            if f.name == "cuts":
+                continue
             lo, hi = self.LIMITS[f.name]
             v = getattr(self, f.name)
             if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
                 raise BoundsError(f"bound {f.name}={v!r} is out of range {lo}..{hi}")
-        if self.segs not in SEG_CHOICES:
+        if self.cuts != () and cuts_problem(self.cuts, self.segs):
+            raise BoundsError(cuts_problem(self.cuts, self.segs))
+        if self.cuts == () and self.segs not in SEG_CHOICES:
             raise BoundsError(
                 f"bound segs={self.segs} must be one of "
                 f"{', '.join(map(str, SEG_CHOICES))} (4096 bytes split evenly)"
@@ -116,9 +129,14 @@ class Bounds:
         return self
 
     def replace(self, **kw) -> Bounds:
-        """A copy with the given bounds changed (None values ignored), validated."""
+        """A copy with the given bounds changed (None values ignored), validated.  ``segs``
+        may be a tuple of byte offsets (``--segs 100,110``): it sets ``cuts`` and
+        ``segs = len(cuts) + 1``; an int ``segs`` without ``cuts`` splits evenly again."""
         d = {f.name: getattr(self, f.name) for f in dc_fields(self)}
-        d.update({k: v for k, v in kw.items() if v is not None})
+        kw = {k: v for k, v in kw.items() if v is not None}
+        if isinstance(kw.get("segs"), (tuple, list)):
+            kw["segs"], kw["cuts"] = len(kw["segs"]) + 1, tuple(kw["segs"])
+        d.update({"cuts": ()} if "segs" in kw else {}, **kw)
         return Bounds(**d).validate()
 
     def as_dict(self) -> dict:
@@ -130,6 +148,9 @@ class Bounds:
             del d["segs"]
         if d["threads"] == 1:
             del d["threads"]
+        d["cuts"] = list(d["cuts"])
+        if not d["cuts"]:
+            del d["cuts"]
         return d
 
 
@@ -507,6 +528,14 @@ class Layout:
         """Display names of the ``warning`` field's values: "none", then each declared
         kernel WARN message."""
         return ("none",) + tuple(WARNINGS)
+
+    def byte_range(self, offset: int, length: int) -> tuple[int, int, int]:
+        """:func:`daxcheck.spec.segments.byte_range` of this layout's bounds: ``(idx, lo,
+        hi)`` of a byte range of a file; BoundsError when it is not whole segments."""
+        found = byte_range(self.bounds, offset, length)
+        if isinstance(found, str):
+            raise BoundsError(found)
+        return found
 
     def flat(self, name: str) -> tuple:
         """Every offset of field ``name``, in layout order (KeyError if there is none)."""

@@ -48,7 +48,9 @@ def _designs(t, args) -> None:
                 d.cite or "-",
                 f"{' '.join(d.families)}; files={b.files} "
                 f"blocks={b.blocks} phys={b.phys} tokens={b.tokens} procs={b.procs} "
-                f"depth={b.depth}" + (f" segs={b.segs}" if b.segs != 2 else ""),
+                f"depth={b.depth}"
+                + (f" segs={b.segs}" if b.segs != 2 else "")
+                + (f" cuts={','.join(map(str, b.cuts))}" if b.cuts else ""),
             ]
         t.add_row(*row)
 

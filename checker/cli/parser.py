@@ -16,7 +16,7 @@ import textwrap
 from daxcheck import __version__
 
 from ..oracle.qemu.fixture import KERNELS
-from ..results import EXIT_BAD_INPUT, EXIT_CODES, FAILURES_DIR, did_you_mean
+from ..results import EXIT_BAD_INPUT, EXIT_CODES, FAILURES_DIR, did_you_mean, segs_arg
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,7 +58,7 @@ BOUND_HELP = {
     "phys": "physical pmem blocks",
     "tokens": "distinct data tokens",
     "procs": "processes",
-    "segs": "segments per 4 KiB block, the granule of partial writes (1, 2 or 4)",
+    "segs": "segments per 4 KiB block (1, 2 or 4), or byte offsets that end them (100,110)",
     "threads": "kernel threads running split operations (race designs; 1..3)",
 }
 """The bounds a command line may override (``check --files 3``), with their help."""
@@ -223,8 +223,8 @@ def _sizes(sp, names):
     for b in names:
         sp.add_argument(
             f"--{b}",
-            type=_positive_int,
-            metavar="N",
+            type=segs_arg if b == "segs" else _positive_int,
+            metavar="N,..." if b == "segs" else "N",
             help=BOUND_HELP[b] + " (default: the design's)",
         )
 

@@ -64,6 +64,19 @@ def _replay(args, console) -> int:
 
 def _on_bytes(args, r, console) -> int:
     """The byte-level replay of a trace that reproduces on the spec."""
+    if r.model.bounds.cuts:  # uneven byte segments: the pmem codec needs whole lines
+        console.print(
+            f"[yellow]note:[/yellow] no byte-level replay: the model cuts blocks at bytes "
+            f"{list(r.model.bounds.cuts)} (--segs), the pmem replay needs equal segments "
+            f"of whole 64-byte lines",
+            soft_wrap=True,
+        )
+        console.print(
+            f"[bold red]reproduces:[/bold red] {esc(r.prop)} fails after step "
+            f"{r.trace.depth} (on the spec)",
+            soft_wrap=True,
+        )
+        return EXIT_VIOLATION
     try:
         rep = replay_concrete(
             r.model,

@@ -362,7 +362,7 @@ def _check_pmd(ex, s) -> list[str]:
                 ok = (
                     (k == PTE_ZERO)
                     if s[L.pmd_zero[f]] == 1
-                    else (k == PTE_RO and s[L.pte_pfn[n][f][x]] == s[L.xa_pfn[f][x]])
+                    else (k in (PTE_RO, PTE_RW) and s[L.pte_pfn[n][f][x]] == s[L.xa_pfn[f][x]])
                 )
                 if not ok:
                     load = ex.load_block(s, n, f, x)

@@ -112,6 +112,11 @@ class ConcreteExecutor(
                 f"pmem region of {pmem.size} bytes is too small: the trace uses "
                 f"{model.bounds.phys} blocks = {need} bytes"
             )
+        if model.bounds.cuts:
+            raise PmemError(
+                f"byte-level replay splits a block into equal segments of whole 64-byte "
+                f"lines; this model cuts it at bytes {list(model.bounds.cuts)} (--segs)"
+            )
         self.pmem = pmem
         self.seg_bytes = BLOCK // self.L.nsegs
         self.codec = Codec(self.seg_bytes)

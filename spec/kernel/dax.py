@@ -32,7 +32,6 @@ from ..state import (
     XA_ZERO,
 )
 from ..vocab import And, Exists, ForAll, If, Not, Or, require, select, store, when
-from .huge_memory import zap_huge_pmd
 from .pmem import copy_block, flush_block, nt_store, zero_segs
 from .registry import Caller, kernel_function
 from .views import cpu_data, file_view, pmd_aligned_extent, pmd_ptes_none
@@ -40,6 +39,12 @@ from .warn import declare_module_warnings, warn_on
 from .xfs_iomap import write_effects, write_plan
 
 DAX = "fs/dax.c"
+PMD_MKCLEAN_DOC = (
+    '"wrprotect" (writeback write-protects and cleans PMD mappings too, hook '
+    "dax_entry_mkclean, 4.10 'dax: wrprotect pmd_t in dax_mapping_entry_mkclean') | "
+    '"pte-only" (only 4 KiB PTEs: a PMD stays writable after writeback)'
+)
+"""The meaning of the ``pmd_mkclean`` setting (:func:`dax_entry_mkclean`'s two bodies)."""
 
 
 # --------------------------------------------------------------------------- association
@@ -257,16 +262,35 @@ def dax_iomap_iter_new(D, L, d, f, x, op):
 
 # --------------------------------------------------------------------------- writeback
 @kernel_function(DAX)
+def dax_entry_mkclean(D, L, d, f, x):
+    """dax_entry_mkclean (fs/dax.c; dax_mapping_entry_mkclean before the 4.20 XArray
+    conversion; since 5.18 dax_writeback_one walks i_mmap and calls pfn_mkclean_range,
+    mm/rmap.c): walk every shared mapping of ``f``/``x`` and write-protect it, so the next
+    store faults (pfn_mkwrite / the PMD's write fault) and re-tags the entry dirty.  A
+    process mapping the index through a PMD (``pmd_map``; its PTEs mirror the PMD) has the
+    PMD write-protected and cleaned (pmdp_invalidate, pmd_wrprotect, pmd_mkclean: 4.10
+    f729c8c9b24f 'dax: wrprotect pmd_t in dax_mapping_entry_mkclean').  The setting
+    ``pmd_mkclean="pte-only"`` selects the body before that commit: only 4 KiB PTEs are
+    write-protected, a PMD stays writable and a store through it after writeback leaves no
+    dirty entry for the next fdatasync."""
+    for n in L.procs:
+        o = L.pte_kind[n][f][x]
+        wp = d[o] == PTE_RW
+        if D.pmd_mkclean == "pte-only":
+            wp = And(wp, d[L.pmd_map[n][f]] == 0)
+        d[o] = If(wp, PTE_RO, d[o])
+
+
+@kernel_function(DAX)
 def dax_writeback_one(D, L, d, f, x):
     """dax_writeback_one (fs/dax.c): a dirty pfn entry's cache lines are flushed, the
-    entry is cleaned and dax_entry_mkclean write-protects every PTE of the index."""
+    entry is cleaned and ``D.dax_entry_mkclean`` write-protects every mapping of the index
+    (PTEs and PMDs)."""
 
     def go(d):
         flush_block(L, d, d[L.xa_pfn[f][x]])
         d[L.xa_dirty[f][x]] = 0
-        for n in L.procs:
-            o = L.pte_kind[n][f][x]
-            d[o] = If(d[o] == PTE_RW, PTE_RO, d[o])
+        D.dax_entry_mkclean(L, d, f, x)
 
     when(d, And(d[L.xa_kind[f][x]] == XA_PFN, d[L.xa_dirty[f][x]] == 1), go)
 
@@ -318,6 +342,23 @@ def dax_copy_from_iter(D, L, d, p, g, t):
     into segment ``g`` of block ``p`` with non-temporal stores (durable, no dirty line
     left)."""
     nt_store(L, d, p, g, t)
+
+
+@kernel_function(DAX)
+def dax_iomap_iter_copy(D, L, d, p, segs, t, avail):
+    """dax_iomap_iter (fs/dax.c, v6.12), the copy of a write(2) after ->iomap_begin:
+    ``D.dax_copy_from_iter`` of token ``t`` into each segment of ``segs`` (in order) of
+    pmem block ``p``, where the user buffer supplies only the first ``avail`` segments (a
+    fault in the user copy, or an uncorrectable source read, ends the copy short:
+    ``xfer < map_len``, -EFAULT, and dax_iomap_rw returns ``done``, the bytes copied: 4.19
+    a77d4786 'dax: Report bytes remaining for dax_iomap_actor').  Returns the segments
+    write(2) reports written (its return value, in segments); the caller records them as the
+    data written and extends i_size only over them.  A short copy into a CoW'd block leaves
+    the rest of ``segs`` as the new block held (xfs_reflink_end_cow still remaps it)."""
+    copied = tuple(segs)[:avail]
+    for g in copied:
+        D.dax_copy_from_iter(L, d, p, g, t)
+    return copied
 
 
 @kernel_function(DAX)
@@ -410,10 +451,9 @@ def dax_finish_sync_fault(D, L, d, f, x):
 def dax_fault_cow_page(D, L, d, n, f, x):
     """dax_fault_cow_page (fs/dax.c): a write fault on a MAP_PRIVATE mapping copies the
     file page (zeros for a hole) into a new anonymous page and maps it writable; no block
-    is allocated.  A PMD mapping of the range is split first (``private_pmd_split``; the
+    is allocated.  A PMD mapping of the range is split first (``D.split_huge_pmd``; the
     huge-PMD write-protect fault of a DAX PMD falls back to PTEs)."""
-    if D.private_pmd_split == "split":
-        zap_huge_pmd(L, d, n, f)
+    D.split_huge_pmd(L, d, n, f)
     for g in L.segs:
         d[L.anon[n][f][x][g]] = file_view(L, d, f, x, g)
     d[L.pte_kind[n][f][x]] = PTE_ANON
@@ -509,9 +549,55 @@ def dax_pmd_load_hole(D, L, d, n, f):
     d[L.pmd_zero[f]] = 1
 
 
+def pmd_entries_reusable(L, s, f, base):
+    """grab_mapping_entry(PMD_ORDER) for a write fault: every index of ``f``'s PMD range is
+    empty or already part of ``f``'s PMD pfn entry for the run starting at pmem block
+    ``base`` (a write-protect fault on a mapped PMD finds its own entry)."""
+    return ForAll(
+        L.blks,
+        lambda x: Or(
+            s[L.xa_kind[f][x]] == XA_EMPTY,
+            And(
+                s[L.xa_kind[f][x]] == XA_PFN,
+                s[L.xa_order[f][x]] == ORDER_PMD,
+                s[L.xa_pfn[f][x]] == base + x,
+            ),
+        ),
+    )
+
+
+def dax_pmd_write(D, L, d, n, f, base):
+    """The write side of dax_fault_iter for a PMD (fs/dax.c, v6.12) of process ``n`` over
+    ``f``'s written, PMD-aligned run at pmem block ``base``: dax_insert_entry(DAX_PMD, dirty)
+    associates each page of a new entry (``D.dax_associate_entry``) and tags the entry
+    PAGECACHE_TAG_DIRTY unless the fault is synchronous (MAP_SYNC with IOMAP_F_DIRTY:
+    VM_FAULT_NEEDDSYNC, then ``D.dax_finish_sync_fault`` of each index, which fsyncs and
+    tags); vmf_insert_pfn_pmd(write) maps the PMD writable (its PTEs mirror it read-write)."""
+    sync = D.dax_fault_is_synchronous(L, d, n, f)
+    if sync is not False:
+        sync = And(sync, D.iomap_f_dirty(L, d, f, 0, False))
+    for x in L.blks:
+        p = base + x
+
+        def fresh(d, x=x, p=p):
+            D.dax_associate_entry(L, d, p, f, x, D.iomap_f_shared(L, d, f, x, "read"))
+            d[L.xa_kind[f][x]] = XA_PFN
+            d[L.xa_pfn[f][x]] = p
+            d[L.xa_order[f][x]] = ORDER_PMD
+
+        when(d, d[L.xa_kind[f][x]] == XA_EMPTY, fresh)
+        o = L.xa_dirty[f][x]
+        d[o] = If(Not(sync), 1, d[o]) if sync is not False else 1
+        if sync is not False:
+            when(d, sync, lambda d, x=x: D.dax_finish_sync_fault(L, d, f, x))
+        d[L.pte_kind[n][f][x]] = PTE_RW
+        d[L.pte_pfn[n][f][x]] = p
+    d[L.pmd_pfn[f]] = 1
+
+
 @kernel_function(DAX)
-def dax_iomap_pmd_fault(D, L, d, n, f, vma=True):
-    """dax_iomap_pmd_fault (fs/dax.c): a read fault of process ``n`` served by one PMD over
+def dax_iomap_pmd_fault(D, L, d, n, f, vma=True, write=False):
+    """dax_iomap_pmd_fault (fs/dax.c): a fault of process ``n`` served by one PMD over
     indices 0..blocks-1 of ``f``.  Falls back (disabled) unless the PMD lies within EOF,
     ``n`` has no page table under the PMD (pmd_none) and grab_mapping_entry(PMD_ORDER)
     finds no conflict (``D.xas_find_conflict``).  ->iomap_begin reports the extent at
@@ -520,9 +606,38 @@ def dax_iomap_pmd_fault(D, L, d, n, f, vma=True):
     written, PMD-aligned, physically contiguous extent dax_insert_entry(DAX_PMD)
     associates each page and the PMD maps them read-only.  ``vma``: the operation's VMA
     and lock checks, required together with these (so the hooks are asked in the same
-    states as before).  Returns False (disabled) before changing ``d``; call it at the top
-    level of a transition."""
+    states as before).
+
+    ``write`` (FAULT_FLAG_WRITE; create_huge_pmd on pmd_none, or wp_huge_pmd -> huge_fault
+    on ``n``'s read-only PMD: the PMD mkwrite; a writable PMD takes no fault):
+    dax_fault_check_fallback falls back for a
+    MAP_PRIVATE mapping (the caller splits, ``D.split_huge_pmd``); ->iomap_begin(IOMAP_WRITE)
+    must report a written, unshared, PMD-aligned, physically contiguous extent (a hole,
+    unwritten or shared extent would need an allocation, conversion or CoW of a whole PMD,
+    which this model leaves to the 4 KiB path: fallback); grab_mapping_entry(PMD_ORDER)
+    must find the range empty or ``f``'s own PMD entry for that run; then
+    :func:`dax_pmd_write`.  Returns False (disabled) before changing ``d``; call it at the
+    top level of a transition."""
     B = len(L.blks)
+    if write:
+        pfn, base = pmd_aligned_extent(L, d, f)
+        ok = And(
+            d[L.size[f]] >= B,
+            d[L.mmap_mode[n][f]] != MM_PRIVATE,
+            Or(
+                pmd_ptes_none(L, d, n, f),
+                And(d[L.pmd_map[n][f]] == 1, d[L.pte_kind[n][f][0]] != PTE_RW),
+            ),
+            d[L.pmd_zero[f]] == 0,
+            pfn,
+            pmd_entries_reusable(L, d, f, base),
+            *[Not(D.iomap_f_shared(L, d, f, x, "fault")) for x in L.blks],
+        )
+        if not require(And(vma, ok)):
+            return False
+        dax_pmd_write(D, L, d, n, f, base)
+        d[L.pmd_map[n][f]] = 1
+        return True
     common = And(d[L.size[f]] >= B, pmd_ptes_none(L, d, n, f), Not(D.xas_find_conflict(L, d, n, f)))
     hole = And(d[L.ext_kind[f][0]] == HOLE, D.iomap_hole_length(L, d, f, 0, B) >= B)
     pfn, base = pmd_aligned_extent(L, d, f) if D.pmd_pfn_entries else (False, 0)

@@ -27,9 +27,18 @@ from .fallocate import (
     Unshare,
     ZeroRange,
 )
-from .file_io import Read, Write
+from .file_io import Read, Write, WriteShort
 from .inode import DaxToggle, EvictInode
-from .mmap_fault import Fault, Flush, Mmap, MmapPrivate, Munmap, PmdFault, Store
+from .mmap_fault import (
+    Fault,
+    Flush,
+    Mmap,
+    MmapPrivate,
+    Munmap,
+    PmdFault,
+    PmdWriteFault,
+    Store,
+)
 from .pins import Dma, Pin
 from .reflink import Dedupe, Reflink, ReflinkRange
 from .sync import Fdatasync, Fsync, Msync
@@ -64,8 +73,18 @@ SHIPPED_FAMILIES = (
     "dma",
     "dax_toggle",
     "evict_inode",
+    "pmd_write_fault",
+    "write_short",
 )
 """The shipped atomic action families, in model order."""
+OPT_IN_FAMILIES = ("pmd_write_fault", "write_short")
+"""Shipped families a design explores only when its ``families`` name them (issue 25's
+added kernel detail): not in :data:`~daxcheck.spec.designs.ALL_FAMILIES`, so every scope
+written before them keeps its action list and state counts."""
+ALL_FAMILIES = tuple(f for f in SHIPPED_FAMILIES if f not in OPT_IN_FAMILIES)
+"""Every shipped atomic family but the :data:`OPT_IN_FAMILIES`: the default ``families`` of
+a design (re-exported as :data:`daxcheck.spec.designs.ALL_FAMILIES`; a user's ``@action``
+family, or an opt-in one, adds its name to a design's ``families`` to be explored there)."""
 FAMILY_ORDER = SHIPPED_FAMILIES
 """The shipped families in model order (users' families follow, see :data:`ACTIONS`)."""
 
@@ -89,6 +108,7 @@ __all__ = [
     "per_mapping",
     "write_ranges",
     "SHIPPED_FAMILIES",
+    "ALL_FAMILIES",
     "FAMILY_ORDER",
     "SPLIT_FAMILIES",
     "SplitOp",
@@ -105,6 +125,7 @@ __all__ = [
     "ZeroRange",
     "Read",
     "Write",
+    "WriteShort",
     "DaxToggle",
     "EvictInode",
     "Fault",
@@ -113,6 +134,8 @@ __all__ = [
     "MmapPrivate",
     "Munmap",
     "PmdFault",
+    "PmdWriteFault",
+    "OPT_IN_FAMILIES",
     "Store",
     "Dma",
     "Pin",

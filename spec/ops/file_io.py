@@ -39,12 +39,16 @@ class Write(Action):
         d = draft(s)
         if not D.xfs_dax_write_iomap_begin(L, d, f, x, segs):
             return None
-        p = d[L.ext_pblk[f][x]]
-        for g in segs:
-            D.dax_copy_from_iter(L, d, p, g, t)
+        reported = D.dax_iomap_iter_copy(L, d, d[L.ext_pblk[f][x]], segs, t, self.copied())
+        for g in reported:
             views.wrote(L, d, f, x, g, t)
-        views.grow(L, d, f, x + 1)
+        if reported:
+            views.grow(L, d, f, x + 1)
         return freeze(d)
+
+    def copied(self) -> int:
+        """Segments the user buffer supplies (all of them: a full copy)."""
+        return self.hi - self.lo + 1
 
     @classmethod
     def instances(cls, L, D):
@@ -53,6 +57,38 @@ class Write(Action):
             for f in L.files
             for x in L.blks
             for lo, hi in write_ranges(L, D)
+            for t in L.toks
+        ]
+
+
+@action
+@dataclass(frozen=True)
+class WriteShort(Write):
+    """write(2) whose copy ends short (issue 25): as :class:`Write` over segments
+    ``lo``..``hi``, but the user buffer supplies only the first ``avail`` of them (the user
+    copy faults on an unmapped or poisoned source page after them), so
+    ``D.dax_iomap_iter_copy`` copies ``avail`` segments and write(2) returns that many
+    bytes: only they become the data written, and i_size grows only over them.  Instances:
+    every multi-segment range, ``avail`` 1..length-1 (a copy of 0 bytes returns -EFAULT
+    with nothing written: not a state change this model distinguishes).  Opt-in family
+    (``write_short`` in a design's ``families``)."""
+
+    name: ClassVar[str] = "write_short"
+    free: ClassVar[tuple] = ("lo", "hi", "avail", "token")
+    avail: int = 1
+
+    def copied(self) -> int:
+        """Segments the user buffer supplies before the copy faults: ``avail``."""
+        return self.avail
+
+    @classmethod
+    def instances(cls, L, D):
+        return [
+            cls(f, x, lo, hi, t, n)
+            for f in L.files
+            for x in L.blks
+            for lo, hi in write_ranges(L, D)
+            for n in range(1, hi - lo + 1)
             for t in L.toks
         ]
 

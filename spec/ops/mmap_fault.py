@@ -179,6 +179,41 @@ class PmdFault(Action):
 
 @action
 @dataclass(frozen=True)
+class PmdWriteFault(Action):
+    """A write fault served by one PMD over indices 0..blocks-1 (dax_iomap_pmd_fault with
+    FAULT_FLAG_WRITE): on a range with no page table (create_huge_pmd) or on this process's
+    read-only PMD (wp_huge_pmd -> huge_fault: the PMD mkwrite).  Over a written, unshared,
+    PMD-aligned, physically contiguous extent the PMD entry is inserted (or found) and
+    tagged dirty and the PMD maps the pages writable (a MAP_SYNC fault with IOMAP_F_DIRTY
+    fsyncs first, dax_finish_sync_fault).  Falls back (disabled) on a MAP_PRIVATE mapping
+    (the 4 KiB CoW fault splits the PMD, hook ``split_huge_pmd``), over any other extent, or
+    when another entry is in the range.  Opt-in family: a design explores it only when
+    ``pmd_write_fault`` is in its ``families`` (not in ``ALL_FAMILIES``)."""
+
+    name: ClassVar[str] = "pmd_write_fault"
+    proc: int
+    file: int
+
+    def apply(self, m, s):
+        L, D = m.L, m.design
+        n, f = self.proc, self.file
+        vma = And(
+            s[L.mmap_mode[n][f]] != MM_NONE,
+            per_inode_dax(D, L, s, f),
+            locks.atomic_guard(D, L, s, self),
+        )
+        d = draft(s)
+        if not D.dax_iomap_pmd_fault(L, d, n, f, vma, write=True):
+            return None
+        return freeze(d)
+
+    @classmethod
+    def instances(cls, L, D):
+        return [cls(**a) for a in per_mapping(L)]
+
+
+@action
+@dataclass(frozen=True)
 class Store(Action):
     """A userspace store of ``token`` into segment ``seg`` of ``file`` index ``idx``
     through process ``proc``'s writable PTE: the data sits in the CPU cache (dirty line)

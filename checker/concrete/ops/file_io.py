@@ -18,11 +18,14 @@ class FileIoOps:
     def _do_read(self, a, s, ns):
         pass
 
+    def _do_write_short(self, a, s, ns):
+        self._do_write(a, s, ns)  # a.copied(): the segments the user buffer supplied
+
     def _do_write(self, a, s, ns):
         segs = tuple(range(a.lo, a.hi + 1))
         self._begin_write(s, ns, a.file, a.idx, segs)
         p = ns[self.L.ext_pblk[a.file][a.idx]]
-        for g in segs:  # dax_copy_from_iter -> memcpy_flushcache (movnt)
+        for g in segs[: a.copied()]:  # dax_copy_from_iter -> memcpy_flushcache (movnt)
             data = self.codec.data_segment(a.token, a.file, a.idx, g, self.step_no, "write")
             if self._overrides("dax_copy_from_iter") and ns[self.L.cache[p][g]] != 0:
                 self.pmem.store(self.seg_off(p, g), data)  # the override left a cached store

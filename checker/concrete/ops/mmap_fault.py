@@ -72,3 +72,11 @@ class MmapFaultOps:
     def _do_flush(self, a, s, ns):
         b = s[self.L.pte_pfn[a.proc][a.file][a.idx]]
         self.pmem.persist(b * BLOCK, BLOCK)
+
+    def _do_pmd_write_fault(self, a, s, ns):
+        # No pmem data is touched: the PMD maps written pages writable.  MAP_SYNC with
+        # IOMAP_F_DIRTY: dax_finish_sync_fault fsyncs the range first.
+        L, f = self.L, a.file
+        if s[L.mmap_mode[a.proc][f]] == MM_SYNC and self._synced(s, ns, f):
+            for x in L.blks:
+                self._writeback_entry(s, f, x)
