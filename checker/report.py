@@ -203,7 +203,7 @@ def run_summary(
     (a budget, Ctrl-C), how many designs are broken as expected and how many hold every
     property, where the counterexamples are (``written``: ``{(design, property): path}``;
     ``out_dir`` None: not written), then the next commands (a shell assignment ``t=TRACE`` of
-    the first trace, then view, replay, check --design, list properties), carrying ``user_flags`` (``["--designs", F, ...]``) where they are needed.
+    the first trace, then view, replay, check --design; list properties without a trace), carrying ``user_flags`` (``["--designs", F, ...]``) where they are needed.
     ``designs_asked``: how many designs the run was to check (more than ``checks`` after
     Ctrl-C); ``expect``: the run is ``--expect`` (a one-line verdict on expectations)."""
     out = []
@@ -273,9 +273,8 @@ def _settled_lines(checks, bad, stopped, differences, expect) -> list:
     out = [
         (
             "",
-            f"  as expected: {len(broken)} design(s) broken as expected (their "
-            f"violations match expect_violated), {len(settled) - len(broken)} hold "
-            f"every property checked",
+            f"  as expected: {len(broken)} broken as expect_violated says, "
+            f"{len(settled) - len(broken)} hold every property checked",
         )
     ]
     if expect:
@@ -308,7 +307,7 @@ def vacuous_lines(checks, prop_names) -> list:
         for (p, _), designs in entries:
             counts[p] = counts.get(p, 0) + len(designs)
         what = ", ".join(f"{labels[p]} in {n}" for p, n in counts.items())
-        return [("yellow", f"  vacuous holds (scope or antecedent missing; --json: why): {what}")]
+        return [("yellow", f"  vacuous holds (--json says why): {what}")]
     parts = [
         f"{labels[p]} {p} holds (vacuous: {why}) in {', '.join(designs)}"
         for (p, why), designs in entries
@@ -318,15 +317,14 @@ def vacuous_lines(checks, prop_names) -> list:
 
 def _next_commands(checks, written, files, bad, user_flags) -> list:
     """The "next:" lines of :func:`run_summary` (``[(rich style, plain line)]``): the first
-    trace (of an unexpected design if any) as ``t=TRACE``, then view, replay, check
-    --design and list properties, with ``user_flags`` where they are needed; ``bad``: the
+    trace (of an unexpected design if any) as ``next: t=TRACE``, then view, replay and check
+    --design (list properties when no trace was written), with ``user_flags`` where they are needed; ``bad``: the
     designs with unexpected results."""
     out = []
     first = next((written[k] for k in written if k[0] in bad), files[0] if files else None)
     q = " ".join(shlex.quote(x) for x in user_flags)
-    out.append(("bold", "next:"))
     if first:  # the trace path once, so every command fits 80 columns and stays whole
-        out.append(("", f"  t={shlex.quote(first)}"))
+        out.append(("bold", f"next: t={shlex.quote(first)}"))
         out.append(("", '  daxcheck view "$t" --html trace.html   (draw it as a web page)'))
         out.append(
             (
@@ -346,9 +344,11 @@ def _next_commands(checks, written, files, bad, user_flags) -> list:
                 f"{' ' + q if q else ''}   (its traces step by step)",
             )
         )
-    out.append(
-        ("", f"  daxcheck list properties{' ' + q if q else ''}   (what each property means)")
-    )
+    if not first:  # with a trace the legend above names the properties already
+        out.append(("bold", "next:"))
+        out.append(
+            ("", f"  daxcheck list properties{' ' + q if q else ''}   (what each property means)")
+        )
     return out
 
 

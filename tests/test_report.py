@@ -193,10 +193,10 @@ def test_main_job_prints_the_table_and_a_summary_people_act_on(tmp_path, columns
         i for i, x in enumerate(lines) if x.startswith(f"summary: {len(main_job)} designs")
     )
     tail = "\n".join(lines[start:])
-    assert "broken as expected" in tail and "in cx/" in tail
-    for cmd in ('daxcheck view "$t"', 'daxcheck replay "$t"', "daxcheck list properties"):
+    assert "broken as expect_violated says" in tail and "in cx/" in tail
+    for cmd in ('daxcheck view "$t"', 'daxcheck replay "$t"', "daxcheck check --design"):
         assert cmd in tail
-    t = next(x for x in lines if x.startswith("  t=")).strip()[2:]
+    t = next(x for x in lines if x.startswith("next: t="))[len("next: t=") :]
     assert (tmp_path / t).is_file()  # the hint names a file that is there
     # the depth column shows the depth reached: an exhausted space stops short of the bound
     row = next(x for x in lines if x.startswith("fault-truncate-mmaplock "))
@@ -315,8 +315,8 @@ def test_the_summary_fits_a_narrow_terminal_and_keeps_commands_whole(tmp_path):
     assert r.returncode == 12, r.stdout + r.stderr
     lines = r.stdout.splitlines()
     tail = lines[next(i for i, x in enumerate(lines) if x.startswith("summary:")) :]
-    commands = [x for x in tail if x.startswith(("  daxcheck ", "  t="))]
-    assert len(commands) == 5 and all(len(x) <= 60 for x in tail if x not in commands)
-    t = next(x for x in commands if x.startswith("  t=")).strip()[2:]
+    commands = [x for x in tail if x.startswith(("  daxcheck ", "next: t="))]
+    assert len(commands) == 4 and all(len(x) <= 60 for x in tail if x not in commands)
+    t = next(x for x in commands if x.startswith("next: t="))[len("next: t=") :]
     assert Path(t).is_file()  # whole, copyable
     assert '  daxcheck view "$t" --html trace.html' in commands

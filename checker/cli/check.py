@@ -196,7 +196,7 @@ def print_summary(console, lines) -> None:
     at the console's width; a command is never broken (it stays copyable), and when it does
     not fit with its explanation, the explanation goes on the line above it."""
     for style, line in lines:
-        if not line.startswith(("  daxcheck ", "  t=")):
+        if not line.startswith(("  daxcheck ", "next: t=")):
             indent = " " * (len(line) - len(line.lstrip()))
             console.print(
                 Text(
