@@ -1,0 +1,411 @@
+"""Transaction (Lipton) reduction by kernel locks for the race designs (issue 26):
+``check --reduce lipton``.
+
+Lipton (1975), Flanagan and Qadeer ("Transactions for software model checking", 2003),
+and Spin's ``atomic`` / CIVL's movers: a step of a thread that commutes with every step
+another thread could take before it is a *mover*, and a run of such steps can be
+executed as one atomic block without losing reachable violations.  The kernel's locks
+are what make steps commute here: while thread ``t`` holds the DAX entry lock of
+``a[0]``, MMAPLOCK or i_rwsem, every other thread's step and atomic operation that needs
+that lock is disabled, and only ``t``'s own steps release it.
+
+**Mover classification** (semantic, from the taint read/write sets of
+:func:`~.transitions.action_footprint` and the lock fields of
+:data:`~daxcheck.spec.ops.split.LOCK_FIELDS`, never from step names): a split step that
+writes only lock fields it waits for (:meth:`~daxcheck.spec.ops.split.SplitOp.needs`) is
+an *acquire*, a right mover; one that writes a lock field it does not wait for is a
+*release*, a left mover; a step whose dependent actions (below) all wait for some lock
+is a *both-mover under a lock*; the rest are non-movers.  The classification the
+explorer acts on is decided per state: in state ``s``, thread ``t``'s next step ``c``
+(``t`` inside an operation; never an operation's first step, taken from idle) is a
+**continuation** of the block ``t`` is running when
+
+* ``c`` is enabled in ``s``;
+* every action ``b`` that could conflict with ``c`` is *locked out by t* in ``s``: its
+  guard needs a lock ``t`` holds in a conflicting mode (an atomic operation's
+  :func:`~daxcheck.spec.locks.atomic_needs_of`), or, for another thread's split step, no
+  path of that thread's own steps reaches ``b`` without a step locked out by ``t``
+  (:func:`.por.may_run_before`).  ``b`` conflicts with ``c`` when their read/write sets
+  overlap (``R(c)∩W(b)``, ``W(c)∩R(b)``, ``W(c)∩W(b)``), **or** when ``b`` writes the
+  read set of a property conjunct that ``c`` writes (the per-property condition: a
+  conjunct ``c`` changes may only mix state ``c`` changes with state no unlocked action
+  changes, so its value in every interleaving is one the block's own states show).
+
+So a continuation is a left mover in context (every action that could run between the
+block's previous step and ``c`` is independent of ``c``) and never a blocking acquire:
+the threads that could take a lock ``c`` waits for write that lock's field, which ``c``
+reads, so they are locked out and ``c``'s acquire is uncontended.
+
+**Exploration with maximal atomic blocks:** every enabled action of a stored state is
+explored (no action is ever left out, so there is no ignoring problem); after a split
+step of ``t`` the explorer keeps running ``t``'s continuations, so a block is an
+operation's step followed by as many continuations as hold (at most
+:data:`MAX_BLOCK`).  Only a block's last state is stored and de-duplicated; every
+property conjunct the block's steps may change is checked on **every** state of the
+block (they are computed anyway), and a counterexample is the whole action sequence, so
+it replays like any other.
+
+Why no violation is lost: take a full run reaching a first violation of conjunct ``I``
+and its first point where some thread ``t``'s continuation ``c`` (enabled after ``t``'s
+step, state ``x``) is not taken next.  The actions ``b1..bk`` that follow until ``c`` (or
+the end) are independent of ``c`` and none of them writes a conjunct ``c`` writes, so
+``c`` can be moved up to ``x`` (same final state; each state in between becomes its image
+under ``c``).  If ``c`` does not write ``I``'s read set, ``I`` has the same value after the
+move; if it does, none of ``b1..bk`` writes it, so ``I`` was already false in ``x``, a
+state of the block, which is checked.  Repeating this turns the run into a run of
+blocks.  ``no_deadlock`` is exempt from the conjunct rule as stable (as in :mod:`.por`):
+a thread whose continuation is enabled is not waiting, the cycle is among other threads,
+and ``c`` neither releases their locks nor moves them.
+
+**Fall back:** the reduction is off (unreduced exploration, said in the statistics and
+by ``check``) for a design without kernel threads, when an action other than a split step
+writes a lock or thread field (the "only ``t`` releases ``t``'s locks" premise), when a
+property conjunct or an action cannot be analysed by the taint backend, and when no step
+can ever be a continuation.
+
+Depth: a violation's depth is the length in actions of its trace; BFS levels are blocks.
+:func:`ops_depth` counts a trace in *operations*: atomic actions plus completed split
+operations, the measure in which reduced and unreduced shortest violations agree.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from operator import itemgetter
+
+from daxcheck.spec import locks
+from daxcheck.spec.ops.split import LOCK_FIELDS, SplitOp
+
+from ..engine import Budget
+from ..results import VIOLATED, Verdict
+from .explore import ReferenceRun, budget_stop
+from .por import may_run_before, private_fields, split_steps
+from .readset import read_set
+from .transitions import MemoSuccessors, action_footprint
+
+STABLE = frozenset({"no_deadlock"})
+"""Properties exempt from the per-conjunct rule: stable once violated (see above)."""
+
+MAX_BLOCK = 64
+"""The most steps in one atomic block (a retry loop of continuations ends there)."""
+
+
+def ops_depth(model, actions) -> int:
+    """A trace's depth in operations: the atomic actions plus the split operations that
+    completed (a step after which its thread is idle) among the action indices
+    ``actions`` of ``model`` (``-1`` entries, the initial state, are skipped)."""
+    n = 0
+    for i in actions:
+        if i < 0:
+            continue
+        a = model.actions[i]
+        if not isinstance(a, SplitOp) or not type(a).next_steps(a.step):
+            n += 1
+    return n
+
+
+class Transactions:
+    """The mover classification and the continuation test of ``model`` for the Property
+    list ``props`` (see the module docstring).  ``footprints``: per action its
+    ``(reads, writes)`` offsets or None.  ``active``: the reduction applies (else ``why``
+    says why not).  ``kinds``: per split step action index its static mover class
+    ("right", "left", "both", "non")."""
+
+    def __init__(self, model, props, footprints):
+        self.model = model
+        self.footprints = footprints
+        L, D = model.L, model.design
+        self.L, self.D = L, D
+        self.active = False
+        self.why = None
+        self.blocks = 0
+        self.merged = 0
+        self.cont: dict[int, tuple] = {}
+        self.kinds: dict[int, str] = {}
+        if not getattr(L, "races", False):
+            self.why = "the design has no kernel threads"
+            return
+        acts = model.actions
+        private = private_fields(L)
+        for a, fp in zip(acts, footprints):
+            if fp is None:
+                self.why = f"{a.describe()} cannot be analysed (taint backend)"
+                return
+            if not isinstance(a, SplitOp) and private & set(fp[1]):
+                self.why = f"{a.describe()} writes a lock or thread field"
+                return
+        conj_reads = []
+        for p in props:
+            if p.name in STABLE:
+                continue
+            for _, fn in p.conjuncts(L):
+                rs = read_set(fn, L)
+                if rs is None:
+                    self.why = f"property {p.name} cannot be analysed (taint backend)"
+                    return
+                conj_reads.append(frozenset(rs))
+        self.steps = split_steps(acts)
+        lock_offs = set()
+        for name in LOCK_FIELDS:
+            lock_offs.update(L.flat(name))
+        self.at = {}
+        for i, (a, fp) in enumerate(zip(acts, footprints)):
+            if not isinstance(a, SplitOp):
+                continue
+            self.at[(a.thread, *self.identity(a))] = i
+            self.kinds[i] = self._kind(a, fp, lock_offs)
+            if a.step == 0:
+                continue  # an operation starts from idle: always a block's first step
+            deps = self._dependents(a, fp, conj_reads)
+            if deps is not None:
+                self.cont[i] = deps
+        if not self.cont:
+            self.why = "no step of a thread can move past the others' steps in any state"
+            return
+        self.active = True
+        ident = []
+        for t in L.threads:
+            ident += [L.th_op[t], L.th_pc[t], L.th_proc[t], L.th_file[t], L.th_idx[t]]
+            ident.append(L.th_flag[t])
+        self.key = itemgetter(*sorted(lock_offs | set(ident)))
+        self.thread_fields = {
+            t: itemgetter(L.th_op[t], L.th_pc[t], L.th_proc[t], L.th_file[t], L.th_idx[t])
+            for t in L.threads
+        }
+        self.cache: dict = {}
+
+    @staticmethod
+    def identity(a) -> tuple:
+        """``(th_op, th_pc, th_proc, th_file, th_idx, th_flag)`` of a thread about to run
+        split step ``a`` (what the step's program-counter guard compares)."""
+        args = [getattr(a, a.TH_ARGS.get(k, k), 0) for k in ("proc", "file", "idx")]
+        flag = 1 if any(getattr(a, f) for f in a.FLAGS) else 0
+        return (a.code(), a.step, *args, flag)
+
+    def _kind(self, a, fp, lock_offs) -> str:
+        """Static mover class of split step ``a`` from its writes on the lock fields."""
+        L, D = self.L, self.D
+        written = lock_offs & set(fp[1])
+        waited = set()
+        for n in a.needs(D, L, a.step):
+            if n.kind == "entry":
+                waited.add(L.xa_lock[n.file][n.idx])
+            elif n.kind == "mmap-shared":
+                waited.add(L.mmap_shared[n.file][a.thread])
+            elif n.kind == "mmap-excl":
+                waited.add(L.mmap_excl[n.file])
+            elif n.kind in ("io-excl", "io-shared"):
+                waited.add(L.io_excl[n.file])
+        if written and written <= waited:
+            return "right"
+        if written:
+            return "left"
+        return "both" if a.step and self._dependents(a, fp, ()) is not None else "non"
+
+    def _dependents(self, a, fp, conj_reads):
+        """``(atomic operations' lock needs, other threads' split steps)`` that conflict
+        with step ``a`` (footprint ``fp``; conjunct read sets ``conj_reads``), or None
+        when an atomic operation that takes no lock conflicts (never a continuation)."""
+        ra, wa = set(fp[0]), set(fp[1])
+        touched = [rs for rs in conj_reads if rs & wa]
+        atomic, split = [], []
+        for b, fb in zip(self.model.actions, self.footprints):
+            if isinstance(b, SplitOp) and b.thread == a.thread:
+                continue
+            rb, wb = set(fb[0]), set(fb[1])
+            if not (ra & wb or wa & rb or wa & wb or any(rs & wb for rs in touched)):
+                continue
+            if isinstance(b, SplitOp):
+                split.append(b)
+                continue
+            needs = locks.atomic_needs_of(self.D, self.L, b)
+            if not needs:
+                return None
+            atomic.append(needs)
+        return tuple(atomic), tuple(split)
+
+    # ------------------------------------------------------------ per state
+    def next_step(self, s: bytes, t: int) -> int:
+        """The action index of thread ``t``'s next step in ``s``, -1 when it is idle."""
+        op = s[self.L.th_op[t]]
+        if op == 0:
+            return -1
+        return self.at.get((t, *self.thread_fields[t](s), s[self.L.th_flag[t]]), -1)
+
+    def continues(self, s: bytes, j: int, t: int) -> bool:
+        """Step ``j`` of thread ``t`` is a continuation in ``s`` (every conflicting action
+        is locked out by ``t``; enabledness is the caller's)."""
+        k = (j, self.key(s))
+        r = self.cache.get(k)
+        if r is None:
+            atomic, split = self.cont[j]
+            L, D = self.L, self.D
+            r = all(any(n.blocked_by(L, s, t) is True for n in needs) for needs in atomic)
+            r = r and not any(may_run_before(D, L, self.steps, b, s, t) for b in split)
+            if len(self.cache) > 1_000_000:
+                self.cache.clear()
+            self.cache[k] = r
+        return r
+
+    def describe(self) -> str:
+        """For the run statistics: the classification and how many steps were merged."""
+        if not self.active:
+            return f"lipton reduction off ({self.why}): unreduced exploration"
+        c = Counter(self.kinds.values())
+        return (
+            f"lipton: {self.merged:,} steps run inside {self.blocks:,} atomic blocks; "
+            f"split steps: {c['right']} right movers (acquire), {c['left']} left movers "
+            f"(release), {c['both']} both-movers under a lock, {c['non']} non-movers; "
+            f"{len(self.cont)} may continue a block"
+        )
+
+
+class LiptonRun(ReferenceRun):
+    """The reference explorer (:class:`~.explore.ReferenceRun`) over maximal atomic
+    blocks: same arguments (``memo`` always on) and result; the verdicts' traces are the
+    whole action sequences, ``depth`` their length in actions; ``stats.depth`` counts
+    blocks; ``stats.por`` describes the reduction.  Unreduced (plain
+    :class:`~.explore.ReferenceRun`) when :class:`Transactions` is not active."""
+
+    def __init__(self, model, props, depth, budget, progress, progress_every):
+        super().__init__(model, props, depth, budget, progress, progress_every, True, False)
+        footprints = [action_footprint(model, a) for a in model.actions]
+        self.tx = Transactions(model, props, footprints)
+        self.memo = MemoSuccessors(model, footprints=footprints)
+        self.block_ids: dict[tuple, int] = {}
+        self.block_of: list[tuple] = []
+
+    def block(self, s: bytes, i: int, ns: bytes):
+        """``(actions, states)``: action ``i`` from ``s`` (giving ``ns``) and the
+        continuations of its thread after it."""
+        acts, states = [i], [ns]
+        a = self.model.actions[i]
+        if not isinstance(a, SplitOp):
+            return acts, states
+        tx, t, steps = self.tx, a.thread, self.memo.steps
+        while len(acts) < MAX_BLOCK:
+            j = tx.next_step(ns, t)
+            if j < 0 or j not in tx.cont:
+                break
+            nn = steps[j](ns)
+            if nn is None or nn is ns or not tx.continues(ns, j, t):
+                break
+            ns = nn
+            acts.append(j)
+            states.append(ns)
+        if len(acts) > 1:
+            tx.blocks += 1
+            tx.merged += len(acts) - 1
+        return acts, states
+
+    def run(self):
+        """As :meth:`ReferenceRun.run`; unreduced when the reduction does not apply."""
+        if not self.tx.active:
+            res = super().run()
+            res.stats.por = self.tx.describe()
+            return res
+        return super().run()
+
+    def level(self, frontier, level) -> list:
+        """Expand ``frontier`` (ids) by blocks; the new states' ids."""
+        store, stats, fired = self.store, self.stats, self.fired
+        states, add = store.states, store.add
+        nxt = []
+        for sid in frontier:
+            s = states[sid]
+            for i, ns in self.memo.successors(s):
+                if ns is s:
+                    fired[i] += 1
+                    continue
+                acts, seq = self.block(s, i, ns)
+                for j in acts:
+                    fired[j] += 1
+                if len(acts) > 1 or seq[-1] not in store.ids:
+                    self.check_block(sid, acts, seq)
+                bid = self.block_ids.setdefault(tuple(acts), len(self.block_of))
+                if bid == len(self.block_of):
+                    self.block_of.append(tuple(acts))
+                nid = add(seq[-1], sid, bid)
+                if nid >= 0:
+                    nxt.append(nid)
+                if not self.pending:
+                    break
+            if not self.pending:
+                break
+            n = len(states)
+            if n & 255 == 0 or self.progress is not None:
+                now = time.perf_counter()
+                stats.stopped = budget_stop(self.budget, n, now - self.t0)
+                if self.progress is not None and now >= self.next_tick:
+                    stats.states, stats.depth, stats.seconds = n, level, now - self.t0
+                    self.progress(stats)
+                    self.next_tick = now + self.progress_every
+                if stats.stopped:
+                    break
+        return nxt
+
+    def check_block(self, sid, acts, seq) -> bool:
+        """Check every state of a block from state ``sid``; record the violations (trace:
+        the path to ``sid`` and the block's steps up to the violating state).  True when
+        every pending property holds on all of them."""
+        ok = True
+        for k, (j, ns) in enumerate(zip(acts, seq)):
+            bad = []
+            for key, cache, c in self.flat[j]:
+                r = cache.get(key(ns))
+                if r is None:
+                    r = c.fill(ns)
+                if not r:
+                    bad = [
+                        p for p in self.pending if not all(cc.holds(ns) for cc in self.conj[p.name])
+                    ]
+                    break
+            if not bad:
+                continue
+            ok = False
+            trace = self.path(sid) + list(zip(acts[: k + 1], seq[: k + 1]))
+            for p in bad:
+                items = p.failing_items(self.L, ns)
+                self.verdicts[p.name] = Verdict(
+                    p.name,
+                    VIOLATED,
+                    len(trace) - 1,
+                    trace=trace,
+                    items=[i for i in items if i is not None],
+                )
+            self.pending = [p for p in self.pending if p.name not in self.verdicts]
+            self.flat = self.flatten()
+            if not self.pending:
+                break
+        return ok
+
+    def path(self, sid) -> list:
+        """The whole action path ``[(action index or -1, state)]`` to stored state ``sid``
+        (each block expanded into its steps and states)."""
+        out = []
+        prev = None
+        for bid, s in self.store.path(sid):
+            if bid < 0:
+                out.append((-1, s))
+                prev = s
+                continue
+            steps = self.memo.steps
+            for j in self.block_of[bid]:
+                prev = steps[j](prev)
+                out.append((j, prev))
+            assert prev == s, "a block's steps did not rebuild its stored state"
+        return out
+
+    def result(self, level, complete):
+        """As :meth:`ReferenceRun.result`, with the reduction's description."""
+        res = super().result(level, complete)
+        res.stats.por = self.tx.describe()
+        return res
+
+
+def explore_lipton(model, props, depth=None, budget=None, progress=None, progress_every=0.25):
+    """Check the Property list ``props`` on ``model`` with the transaction reduction
+    (:class:`LiptonRun`); a :class:`~daxcheck.checker.results.CheckResult` whose
+    ``stats.por`` says what was reduced or why the run was not."""
+    return LiptonRun(model, props, depth, budget or Budget(), progress, progress_every).run()
