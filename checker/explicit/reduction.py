@@ -63,9 +63,13 @@ writes a lock or thread field (the "only ``t`` releases ``t``'s locks" premise),
 property conjunct or an action cannot be analysed by the taint backend, and when no step
 can ever be a continuation.
 
-Depth: a violation's depth is the length in actions of its trace; BFS levels are blocks.
-:func:`ops_depth` counts a trace in *operations*: atomic actions plus completed split
-operations, the measure in which reduced and unreduced shortest violations agree.
+Depth: the search runs in order of depth in *operations* (:func:`ops_depth`: atomic
+actions plus split operations, completed or still running when the trace ends), the
+measure the reduction preserves: moving a continuation earlier or appending one to a run
+adds no operation (a continuation never begins one), and a violation caught inside a
+block is caught on a prefix.  (Completed operations alone are not preserved: a full run
+may stop inside an operation whose remaining steps the reduced run must finish.)  A
+violation's ``depth`` is the length in actions of its trace.
 """
 
 from __future__ import annotations
@@ -92,15 +96,16 @@ MAX_BLOCK = 64
 
 
 def ops_depth(model, actions) -> int:
-    """A trace's depth in operations: the atomic actions plus the split operations that
-    completed (a step after which its thread is idle) among the action indices
-    ``actions`` of ``model`` (``-1`` entries, the initial state, are skipped)."""
+    """A trace's depth in operations: its atomic actions plus its split operations (the
+    completed ones and the one a thread may still be inside when the trace ends: each
+    counted at its first step), among the action indices ``actions`` of ``model`` (``-1``
+    entries, the initial state, are skipped)."""
     n = 0
     for i in actions:
         if i < 0:
             continue
         a = model.actions[i]
-        if not isinstance(a, SplitOp) or not type(a).next_steps(a.step):
+        if not isinstance(a, SplitOp) or a.step == 0:
             n += 1
     return n
 
@@ -122,6 +127,7 @@ class Transactions:
         self.blocks = 0
         self.merged = 0
         self.cont: dict[int, tuple] = {}
+        self.right: dict[int, tuple] = {}
         self.kinds: dict[int, str] = {}
         if not getattr(L, "races", False):
             self.why = "the design has no kernel threads"
@@ -155,12 +161,16 @@ class Transactions:
                 continue
             self.at[(a.thread, *self.identity(a))] = i
             self.kinds[i] = self._kind(a, fp, lock_offs)
+            if not any(rs & set(fp[1]) for rs in conj_reads):
+                deps = self._dependents(a, fp, ())
+                if deps is not None:
+                    self.right[i] = deps
             if a.step == 0:
                 continue  # an operation starts from idle: always a block's first step
             deps = self._dependents(a, fp, conj_reads)
             if deps is not None:
                 self.cont[i] = deps
-        if not self.cont:
+        if not self.cont and not self.right:
             self.why = "no step of a thread can move past the others' steps in any state"
             return
         self.active = True
@@ -234,12 +244,23 @@ class Transactions:
         return self.at.get((t, *self.thread_fields[t](s), s[self.L.th_flag[t]]), -1)
 
     def continues(self, s: bytes, j: int, t: int) -> bool:
-        """Step ``j`` of thread ``t`` is a continuation in ``s`` (every conflicting action
-        is locked out by ``t``; enabledness is the caller's)."""
-        k = (j, self.key(s))
+        """Step ``j`` of thread ``t`` is a continuation (a left mover in context) in ``s``,
+        the state before it: every conflicting action is locked out by ``t``; enabledness
+        is the caller's."""
+        return self._locked_out(s, j, t, self.cont)
+
+    def right_mover(self, s: bytes, j: int, t: int) -> bool:
+        """Step ``j`` of thread ``t``, just run and giving ``s``, is an invisible right
+        mover in context: it writes no property's read set (``no_deadlock`` exempt) and
+        every action whose read/write sets overlap its own is locked out by ``t`` in ``s``
+        (so it can be delayed past anything the others do before ``t``'s next step)."""
+        return j in self.right and self._locked_out(s, j, t, self.right)
+
+    def _locked_out(self, s, j, t, table) -> bool:
+        k = (j, table is self.right, self.key(s))
         r = self.cache.get(k)
         if r is None:
-            atomic, split = self.cont[j]
+            atomic, split = table[j]
             L, D = self.L, self.D
             r = all(any(n.blocked_by(L, s, t) is True for n in needs) for needs in atomic)
             r = r and not any(may_run_before(D, L, self.steps, b, s, t) for b in split)
@@ -263,34 +284,45 @@ class Transactions:
 
 class LiptonRun(ReferenceRun):
     """The reference explorer (:class:`~.explore.ReferenceRun`) over maximal atomic
-    blocks: same arguments (``memo`` always on) and result; the verdicts' traces are the
-    whole action sequences, ``depth`` their length in actions; ``stats.depth`` counts
-    blocks; ``stats.por`` describes the reduction.  Unreduced (plain
-    :class:`~.explore.ReferenceRun`) when :class:`Transactions` is not active."""
+    blocks, in order of depth in operations: level ``k`` holds the states whose shortest
+    path begins ``k`` operations (:func:`ops_depth`); a block that starts with a step inside
+    an operation costs nothing, so it stays in its parent's level (a 0-1 breadth-first
+    search: a level's zero-cost blocks are all run before its costly ones are stored).
+    Arguments as :class:`~.explore.ReferenceRun` (``memo`` always on); ``reduce=False``:
+    every block is one action (the unreduced search in the same order, for the tests'
+    comparison).  Verdicts' traces are whole action sequences, their ``depth`` the
+    length in actions; ``stats.depth`` is the last level (operations); ``stats.por``
+    describes the reduction."""
 
-    def __init__(self, model, props, depth, budget, progress, progress_every):
+    def __init__(self, model, props, depth, budget, progress, progress_every, reduce=True):
         super().__init__(model, props, depth, budget, progress, progress_every, True, False)
         footprints = [action_footprint(model, a) for a in model.actions]
         self.tx = Transactions(model, props, footprints)
+        self.reducing = reduce and self.tx.active
         self.memo = MemoSuccessors(model, footprints=footprints)
         self.block_ids: dict[tuple, int] = {}
         self.block_of: list[tuple] = []
+        self.costly = [
+            not isinstance(a, SplitOp) or a.step == 0 for a in model.actions
+        ]  # the action begins an operation
 
     def block(self, s: bytes, i: int, ns: bytes):
         """``(actions, states)``: action ``i`` from ``s`` (giving ``ns``) and the
         continuations of its thread after it."""
         acts, states = [i], [ns]
         a = self.model.actions[i]
-        if not isinstance(a, SplitOp):
+        if not self.reducing or not isinstance(a, SplitOp):
             return acts, states
         tx, t, steps = self.tx, a.thread, self.memo.steps
+        pre = tx.right_mover(ns, i, t)  # right movers so far: the commit step is next
         while len(acts) < MAX_BLOCK:
             j = tx.next_step(ns, t)
-            if j < 0 or j not in tx.cont:
+            if j < 0 or not pre and j not in tx.cont:
                 break
             nn = steps[j](ns)
-            if nn is None or nn is ns or not tx.continues(ns, j, t):
+            if nn is None or nn is ns or not pre and not tx.continues(ns, j, t):
                 break
+            pre = pre and tx.right_mover(nn, j, t)
             ns = nn
             acts.append(j)
             states.append(ns)
@@ -299,51 +331,62 @@ class LiptonRun(ReferenceRun):
             tx.merged += len(acts) - 1
         return acts, states
 
-    def run(self):
-        """As :meth:`ReferenceRun.run`; unreduced when the reduction does not apply."""
-        if not self.tx.active:
-            res = super().run()
-            res.stats.por = self.tx.describe()
-            return res
-        return super().run()
+    def _store(self, sid, acts, seq) -> int:
+        """Check the block's states and store its last; the new id or -1."""
+        if len(acts) > 1 or seq[-1] not in self.store.ids:
+            self.check_block(sid, acts, seq)
+        bid = self.block_ids.setdefault(tuple(acts), len(self.block_of))
+        if bid == len(self.block_of):
+            self.block_of.append(tuple(acts))
+        return self.store.add(seq[-1], sid, bid)
 
     def level(self, frontier, level) -> list:
-        """Expand ``frontier`` (ids) by blocks; the new states' ids."""
-        store, stats, fired = self.store, self.stats, self.fired
-        states, add = store.states, store.add
-        nxt = []
-        for sid in frontier:
+        """Expand level ``level`` from ``frontier`` (ids): its zero-cost closure first,
+        then the blocks that begin an operation; the next level's ids."""
+        store, stats, fired, costly = self.store, self.stats, self.fired, self.costly
+        states = store.states
+        queue, later, nxt = list(frontier), [], []
+        q = 0
+        while q < len(queue) and self.pending:
+            sid = queue[q]
+            q += 1
             s = states[sid]
             for i, ns in self.memo.successors(s):
+                fired[i] += 1
                 if ns is s:
-                    fired[i] += 1
                     continue
                 acts, seq = self.block(s, i, ns)
-                for j in acts:
+                for j in acts[1:]:
                     fired[j] += 1
-                if len(acts) > 1 or seq[-1] not in store.ids:
-                    self.check_block(sid, acts, seq)
-                bid = self.block_ids.setdefault(tuple(acts), len(self.block_of))
-                if bid == len(self.block_of):
-                    self.block_of.append(tuple(acts))
-                nid = add(seq[-1], sid, bid)
+                if costly[i]:
+                    later.append((sid, acts, seq))
+                    continue
+                nid = self._store(sid, acts, seq)
                 if nid >= 0:
-                    nxt.append(nid)
+                    queue.append(nid)
                 if not self.pending:
                     break
+            if self.stopped(len(states), level):
+                return nxt
+        for sid, acts, seq in later:
             if not self.pending:
                 break
-            n = len(states)
-            if n & 255 == 0 or self.progress is not None:
-                now = time.perf_counter()
-                stats.stopped = budget_stop(self.budget, n, now - self.t0)
-                if self.progress is not None and now >= self.next_tick:
-                    stats.states, stats.depth, stats.seconds = n, level, now - self.t0
-                    self.progress(stats)
-                    self.next_tick = now + self.progress_every
-                if stats.stopped:
-                    break
+            nid = self._store(sid, acts, seq)
+            if nid >= 0:
+                nxt.append(nid)
         return nxt
+
+    def stopped(self, n, level) -> bool:
+        """Budget and progress between two expanded states (``n`` stored)."""
+        stats = self.stats
+        if n & 255 == 0 or self.progress is not None:
+            now = time.perf_counter()
+            stats.stopped = budget_stop(self.budget, n, now - self.t0)
+            if self.progress is not None and now >= self.next_tick:
+                stats.states, stats.depth, stats.seconds = n, level, now - self.t0
+                self.progress(stats)
+                self.next_tick = now + self.progress_every
+        return stats.stopped is not None
 
     def check_block(self, sid, acts, seq) -> bool:
         """Check every state of a block from state ``sid``; record the violations (trace:
@@ -404,8 +447,12 @@ class LiptonRun(ReferenceRun):
         return res
 
 
-def explore_lipton(model, props, depth=None, budget=None, progress=None, progress_every=0.25):
+def explore_lipton(
+    model, props, depth=None, budget=None, progress=None, progress_every=0.25, reduce=True
+):
     """Check the Property list ``props`` on ``model`` with the transaction reduction
-    (:class:`LiptonRun`); a :class:`~daxcheck.checker.results.CheckResult` whose
-    ``stats.por`` says what was reduced or why the run was not."""
-    return LiptonRun(model, props, depth, budget or Budget(), progress, progress_every).run()
+    (:class:`LiptonRun`; ``reduce=False``: the same search without blocks); a
+    :class:`~daxcheck.checker.results.CheckResult` whose ``stats.por`` says what was reduced
+    or why the run was not."""
+    return LiptonRun(model, props, depth, budget or Budget(), progress, progress_every, reduce
+    ).run()
