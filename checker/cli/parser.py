@@ -309,6 +309,15 @@ def _check_command(command) -> None:
         "graph; exit 12 when one is found)",
     )
     c.add_argument(
+        "--reduce",
+        choices=("lipton",),
+        default=None,
+        help="explicit engine, race designs: transaction (Lipton) reduction by "
+        "kernel locks: steps that commute under a held lock run as one atomic "
+        "block (same verdicts and depths in operations; state counts then "
+        "differ from the manifest's); other designs run unreduced, said so",
+    )
+    c.add_argument(
         "--por",
         action="store_true",
         help="explicit engine, race designs: partial-order reduction by ample "

@@ -82,8 +82,8 @@ from daxcheck.spec import locks
 from daxcheck.spec.ops.split import LOCK_FIELDS, SplitOp
 
 from ..engine import Budget
-from ..results import VIOLATED, Verdict
-from .explore import ReferenceRun, budget_stop
+from ..results import VIOLATED, CheckResult, Stats, Verdict
+from .explore import ReferenceRun, budget_stop, explore
 from .por import may_run_before, private_fields, split_steps
 from .readset import read_set
 from .transitions import MemoSuccessors, action_footprint
@@ -113,11 +113,12 @@ def ops_depth(model, actions) -> int:
 class Transactions:
     """The mover classification and the continuation test of ``model`` for the Property
     list ``props`` (see the module docstring).  ``footprints``: per action its
-    ``(reads, writes)`` offsets or None.  ``active``: the reduction applies (else ``why``
+    ``(reads, writes)`` offsets or None; ``steps``: per action its successor function
+    (:attr:`~.transitions.MemoSuccessors.steps`; built when None).  ``active``: the reduction applies (else ``why``
     says why not).  ``kinds``: per split step action index its static mover class
     ("right", "left", "both", "non")."""
 
-    def __init__(self, model, props, footprints):
+    def __init__(self, model, props, footprints, steps=None):
         self.model = model
         self.footprints = footprints
         L, D = model.L, model.design
@@ -184,6 +185,9 @@ class Transactions:
             for t in L.threads
         }
         self.cache: dict = {}
+        self._needs: dict = {}
+        self._wakers: dict = {}
+        self.steps_of = steps or MemoSuccessors(model, footprints=footprints).steps
 
     @staticmethod
     def identity(a) -> tuple:
@@ -211,12 +215,14 @@ class Transactions:
             return "right"
         if written:
             return "left"
-        return "both" if a.step and self._dependents(a, fp, ()) is not None else "non"
+        if not a.step:
+            return "non"
+        return "both" if all(needs for _, needs in self._dependents(a, fp, ())[0]) else "non"
 
     def _dependents(self, a, fp, conj_reads):
-        """``(atomic operations' lock needs, other threads' split steps)`` that conflict
-        with step ``a`` (footprint ``fp``; conjunct read sets ``conj_reads``), or None
-        when an atomic operation that takes no lock conflicts (never a continuation)."""
+        """``(atomic operations as (action index, lock needs), other threads' split
+        steps)`` that conflict with step ``a`` (footprint ``fp``; conjunct read sets
+        ``conj_reads``)."""
         ra, wa = set(fp[0]), set(fp[1])
         touched = [rs for rs in conj_reads if rs & wa]
         atomic, split = [], []
@@ -229,10 +235,7 @@ class Transactions:
             if isinstance(b, SplitOp):
                 split.append(b)
                 continue
-            needs = locks.atomic_needs_of(self.D, self.L, b)
-            if not needs:
-                return None
-            atomic.append(needs)
+            atomic.append((self.model.index[b], locks.atomic_needs_of(self.D, self.L, b)))
         return tuple(atomic), tuple(split)
 
     # ------------------------------------------------------------ per state
@@ -257,16 +260,63 @@ class Transactions:
         return j in self.right and self._locked_out(s, j, t, self.right)
 
     def _locked_out(self, s, j, t, table) -> bool:
+        """Every action of ``table[j]`` is locked out by ``t`` in ``s`` or dormant
+        (:meth:`dormant`)."""
         k = (j, table is self.right, self.key(s))
         r = self.cache.get(k)
         if r is None:
             atomic, split = table[j]
             L, D = self.L, self.D
-            r = all(any(n.blocked_by(L, s, t) is True for n in needs) for needs in atomic)
-            r = r and not any(may_run_before(D, L, self.steps, b, s, t) for b in split)
+            if any(may_run_before(D, L, self.steps, b, s, t) for b in split):
+                r = False
+            else:  # the atomic ones no lock keeps out: each must be dormant
+                r = tuple(
+                    b for b, needs in atomic if not any(n.blocked_by(L, s, t) is True for n in needs)
+                )
             if len(self.cache) > 1_000_000:
                 self.cache.clear()
             self.cache[k] = r
+        return r is not False and all(self.dormant(s, b, t) for b in r)
+
+    def dormant(self, s: bytes, b: int, t: int) -> bool:
+        """Action ``b`` cannot run before thread ``t`` moves: it is disabled in ``s`` and so
+        is every action that could enable it, transitively (its *wakers*: the actions
+        that write its read set), unless that action is ``t``'s own step or locked out by
+        ``t``.  (If one of them ran first, a waker of it outside the set would have run
+        before it.)"""
+        acts, steps, L, D = self.model.actions, self.steps_of, self.L, self.D
+        seen, todo = set(), [b]
+        while todo:
+            w = todo.pop()
+            if w in seen:
+                continue
+            seen.add(w)
+            a = acts[w]
+            if isinstance(a, SplitOp):
+                if a.thread == t or not may_run_before(D, L, self.steps, a, s, t):
+                    continue
+            elif any(n.blocked_by(L, s, t) is True for n in self.needs_of(w)):
+                continue
+            if steps[w](s) is not None:
+                return False
+            todo.extend(self.wakers(w))
+        return True
+
+    def needs_of(self, w: int) -> tuple:
+        """The locks atomic action ``w`` takes (memoised)."""
+        r = self._needs.get(w)
+        if r is None:
+            r = self._needs[w] = locks.atomic_needs_of(self.D, self.L, self.model.actions[w])
+        return r
+
+    def wakers(self, w: int) -> list:
+        """The actions other than ``w`` that write ``w``'s read set (memoised)."""
+        r = self._wakers.get(w)
+        if r is None:
+            reads = set(self.footprints[w][0])
+            r = self._wakers[w] = [
+                v for v, fv in enumerate(self.footprints) if v != w and reads.intersection(fv[1])
+            ]
         return r
 
     def describe(self) -> str:
@@ -297,9 +347,9 @@ class LiptonRun(ReferenceRun):
     def __init__(self, model, props, depth, budget, progress, progress_every, reduce=True):
         super().__init__(model, props, depth, budget, progress, progress_every, True, False)
         footprints = [action_footprint(model, a) for a in model.actions]
-        self.tx = Transactions(model, props, footprints)
-        self.reducing = reduce and self.tx.active
         self.memo = MemoSuccessors(model, footprints=footprints)
+        self.tx = Transactions(model, props, footprints, self.memo.steps)
+        self.reducing = reduce and self.tx.active
         self.block_ids: dict[tuple, int] = {}
         self.block_of: list[tuple] = []
         self.costly = [
@@ -456,3 +506,24 @@ def explore_lipton(
     or why the run was not."""
     return LiptonRun(model, props, depth, budget or Budget(), progress, progress_every, reduce
     ).run()
+
+
+class LiptonEngine:
+    """``check --reduce lipton`` (engine ``lipton``): :func:`explore_lipton` behind the
+    :class:`~daxcheck.checker.engine.Engine` interface (reads ``depth``, ``budget``,
+    ``progress``/``progress_every``).  When the reduction does not apply to the design
+    (:attr:`Transactions.why`) the default batched explorer runs unreduced, with the same
+    states and verdicts as without the option, and ``stats.por`` says why."""
+
+    name = "lipton"
+    stats_type = Stats
+
+    def check(self, options) -> CheckResult:
+        o = options
+        props = list(o.properties)
+        run = LiptonRun(o.model, props, o.depth, o.budget, o.progress, o.progress_every)
+        if run.tx.active:
+            return run.run()
+        res = explore(o.model, props, o.depth, o.budget, o.progress, o.progress_every)
+        res.stats.por = run.tx.describe()
+        return res
