@@ -19,7 +19,14 @@ from pathlib import Path
 from daxcheck.spec.model import DaxModel
 
 from . import engines  # noqa: F401 (registers every engine)
-from .engine import Budget, EngineOptions, guarded_run, run_engine, timed_out  # noqa: F401
+from .engine import (  # noqa: F401
+    REDUCTIONS,
+    Budget,
+    EngineOptions,
+    guarded_run,
+    run_engine,
+    timed_out,
+)
 from .resolve import (  # noqa: F401 (re-exported)
     hook_typos,
     load_designs_file,
@@ -70,10 +77,6 @@ def run(engine: str, options: EngineOptions, meta: dict | None = None) -> Check:
     return Check(
         options.model, res, traces_of(options.model, res, meta or {"engine": engine, "command": ""})
     )
-
-
-REDUCTIONS = ("lipton",)
-"""``check --reduce`` choices."""
 
 
 def reduce_supported(reduce, engine, exact, symmetry, pool, checkpoint, por) -> None:

@@ -121,8 +121,7 @@ class Transactions:
     def __init__(self, model, props, footprints, steps=None):
         self.model = model
         self.footprints = footprints
-        L, D = model.L, model.design
-        self.L, self.D = L, D
+        self.L, self.D = model.L, model.design
         self.active = False
         self.why = None
         self.blocks = 0
@@ -130,51 +129,19 @@ class Transactions:
         self.cont: dict[int, tuple] = {}
         self.right: dict[int, tuple] = {}
         self.kinds: dict[int, str] = {}
-        if not getattr(L, "races", False):
-            self.why = "the design has no kernel threads"
+        conj_reads = self._premises(props)
+        if conj_reads is None:
             return
-        acts = model.actions
-        private = private_fields(L)
-        for a, fp in zip(acts, footprints):
-            if fp is None:
-                self.why = f"{a.describe()} cannot be analysed (taint backend)"
-                return
-            if not isinstance(a, SplitOp) and private & set(fp[1]):
-                self.why = f"{a.describe()} writes a lock or thread field"
-                return
-        conj_reads = []
-        for p in props:
-            if p.name in STABLE:
-                continue
-            for _, fn in p.conjuncts(L):
-                rs = read_set(fn, L)
-                if rs is None:
-                    self.why = f"property {p.name} cannot be analysed (taint backend)"
-                    return
-                conj_reads.append(frozenset(rs))
-        self.steps = split_steps(acts)
+        self.steps = split_steps(model.actions)
         lock_offs = set()
         for name in LOCK_FIELDS:
-            lock_offs.update(L.flat(name))
-        self.at = {}
-        for i, (a, fp) in enumerate(zip(acts, footprints)):
-            if not isinstance(a, SplitOp):
-                continue
-            self.at[(a.thread, *self.identity(a))] = i
-            self.kinds[i] = self._kind(a, fp, lock_offs)
-            if not any(rs & set(fp[1]) for rs in conj_reads):
-                deps = self._dependents(a, fp, ())
-                if deps is not None:
-                    self.right[i] = deps
-            if a.step == 0:
-                continue  # an operation starts from idle: always a block's first step
-            deps = self._dependents(a, fp, conj_reads)
-            if deps is not None:
-                self.cont[i] = deps
+            lock_offs.update(self.L.flat(name))
+        self._classify(conj_reads, lock_offs)
         if not self.cont and not self.right:
             self.why = "no step of a thread can move past the others' steps in any state"
             return
         self.active = True
+        L = self.L
         ident = []
         for t in L.threads:
             ident += [L.th_op[t], L.th_pc[t], L.th_proc[t], L.th_file[t], L.th_idx[t]]
@@ -188,6 +155,50 @@ class Transactions:
         self._needs: dict = {}
         self._wakers: dict = {}
         self.steps_of = steps or MemoSuccessors(model, footprints=footprints).steps
+
+    def _premises(self, props):
+        """The read sets of the checked properties' conjuncts (``no_deadlock`` exempt), or
+        None (with :attr:`why`) when the reduction cannot apply: no kernel threads, an
+        action or a conjunct the taint backend cannot follow, or an action other than a
+        split step writing a lock or thread field."""
+        L = self.L
+        if not getattr(L, "races", False):
+            self.why = "the design has no kernel threads"
+            return None
+        private = private_fields(L)
+        for a, fp in zip(self.model.actions, self.footprints):
+            if fp is None:
+                self.why = f"{a.describe()} cannot be analysed (taint backend)"
+                return None
+            if not isinstance(a, SplitOp) and private & set(fp[1]):
+                self.why = f"{a.describe()} writes a lock or thread field"
+                return None
+        conj_reads = []
+        for p in props:
+            if p.name in STABLE:
+                continue
+            for _, fn in p.conjuncts(L):
+                rs = read_set(fn, L)
+                if rs is None:
+                    self.why = f"property {p.name} cannot be analysed (taint backend)"
+                    return None
+                conj_reads.append(frozenset(rs))
+        return conj_reads
+
+    def _classify(self, conj_reads, lock_offs) -> None:
+        """Fill :attr:`kinds`, :attr:`at` (split step by thread identity), :attr:`right`
+        (invisible steps: their dependents) and :attr:`cont` (steps that may continue a
+        block: their dependents, the per-conjunct rule included)."""
+        self.at = {}
+        for i, (a, fp) in enumerate(zip(self.model.actions, self.footprints)):
+            if not isinstance(a, SplitOp):
+                continue
+            self.at[(a.thread, *self.identity(a))] = i
+            self.kinds[i] = self._kind(a, fp, lock_offs)
+            if not any(rs & set(fp[1]) for rs in conj_reads):
+                self.right[i] = self._dependents(a, fp, ())
+            if a.step:  # an operation starts from idle: always a block's first step
+                self.cont[i] = self._dependents(a, fp, conj_reads)
 
     @staticmethod
     def identity(a) -> tuple:
@@ -271,7 +282,9 @@ class Transactions:
                 r = False
             else:  # the atomic ones no lock keeps out: each must be dormant
                 r = tuple(
-                    b for b, needs in atomic if not any(n.blocked_by(L, s, t) is True for n in needs)
+                    b
+                    for b, needs in atomic
+                    if not any(n.blocked_by(L, s, t) is True for n in needs)
                 )
             if len(self.cache) > 1_000_000:
                 self.cache.clear()
@@ -393,7 +406,7 @@ class LiptonRun(ReferenceRun):
     def level(self, frontier, level) -> list:
         """Expand level ``level`` from ``frontier`` (ids): its zero-cost closure first,
         then the blocks that begin an operation; the next level's ids."""
-        store, stats, fired, costly = self.store, self.stats, self.fired, self.costly
+        store, fired, costly = self.store, self.fired, self.costly
         states = store.states
         queue, later, nxt = list(frontier), [], []
         q = 0
@@ -504,7 +517,8 @@ def explore_lipton(
     (:class:`LiptonRun`; ``reduce=False``: the same search without blocks); a
     :class:`~daxcheck.checker.results.CheckResult` whose ``stats.por`` says what was reduced
     or why the run was not."""
-    return LiptonRun(model, props, depth, budget or Budget(), progress, progress_every, reduce
+    return LiptonRun(
+        model, props, depth, budget or Budget(), progress, progress_every, reduce
     ).run()
 
 
