@@ -3,10 +3,11 @@ distinct states and seconds of the unreduced search (the default batched BFS, ``
 check``) and of the reduced one (``check --reduce lipton``), measured in one run, their
 ratio, and whether the verdicts agree.
 
-Scopes: each design's default bounds, then ``--threads 2 --files 2`` and ``--threads 3
---files 2 --depth 60`` (the issue's scope).  Every search runs under ``--time-limit``
-(default 60 s): a search that does not finish is shown with ``>`` and its state count at
-the limit, and a ratio involving it is a bound.  The reduced search is the per-state
+Scopes: each design's default bounds, then ``--threads 2 --files 2 --depth 60`` and
+``--threads 3 --files 2 --depth 60`` (the issue's scope; the unreduced depth is in steps,
+the reduced one in operations, and both exhaust the space where they finish: "complete").
+Every search runs under ``--time-limit`` (default 60 s): a search that does not finish is
+shown with ``>`` and its state count at the limit, and a ratio involving it is a bound.  The reduced search is the per-state
 reference explorer (:mod:`daxcheck.checker.explicit.reduction`), about 2,000-3,000
 states/s against the batched BFS's 30,000-60,000, so the seconds column compares unlike
 engines; the states column is what the reduction itself removes.
@@ -32,7 +33,7 @@ from daxcheck.spec.scopes import is_coverage_scope
 
 SCOPES = {
     "default": {},
-    "2x2": {"threads": 2, "files": 2},
+    "2x2": {"threads": 2, "files": 2, "depth": 60},
     "3x2": {"threads": 3, "files": 2, "depth": 60},
 }
 
@@ -52,6 +53,9 @@ def measure(name, scope, limit):
     full, full_s = _run(explore, m, props, limit)
     red, red_s = _run(explore_lipton, m, props, limit)
     done = [not r.stats.stopped for r in (full, red)]
+    complete = all(
+        v.complete for r in (full, red) for v in r.verdicts.values() if v.status == "holds"
+    )
     same = all(full.verdicts[p].status == red.verdicts[p].status for p in full.verdicts)
     return {
         "design": name,
@@ -64,6 +68,7 @@ def measure(name, scope, limit):
         "reduced_done": done[1],
         "ratio": full.stats.states / max(red.stats.states, 1),
         "same_verdicts": same if all(done) else None,
+        "complete": complete if all(done) else None,
         "reduction": red.stats.por,
     }
 
@@ -82,7 +87,7 @@ def main(argv=None):
     rows = []
     print(
         f"{'design':30} {'scope':>7} {'unreduced':>11} {'s':>7} {'reduced':>10} {'s':>7} "
-        f"{'ratio':>7} same"
+        f"{'ratio':>7} same complete"
     )
     for scope in scopes:
         for n in names:
@@ -92,7 +97,7 @@ def main(argv=None):
             g = ("" if r["reduced_done"] else ">") + f"{r['reduced']:,}"
             print(
                 f"{n:30} {scope:>7} {f:>11} {r['full_s']:>7.1f} {g:>10} {r['reduced_s']:>7.1f} "
-                f"{r['ratio']:>6.1f}x {r['same_verdicts']}",
+                f"{r['ratio']:>6.1f}x {r['same_verdicts']} {r['complete']}",
                 flush=True,
             )
     if args.json:
