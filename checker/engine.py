@@ -33,6 +33,10 @@ from daxcheck.usercode import TimeLimitReached, UserCodeError, deadline
 
 from .results import INCOMPLETE, CheckResult, InputError, Stats, Verdict, mark_vacuous
 
+REDUCTIONS = ("lipton",)
+"""``check --reduce`` choices: "lipton" runs the registered engine of that name
+(:mod:`.explicit.reduction`)."""
+
 
 @dataclass(frozen=True)
 class Budget:

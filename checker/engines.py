@@ -6,6 +6,7 @@ the options and the registry functions are in :mod:`.engine`.  Registered here:
 =============  ==========================================================================
 ``bfs``        batched explicit BFS (:class:`.explicit.explore.BfsEngine`), the default
 ``reference``  per-state explicit BFS, the tests' oracle (:class:`.explicit.explore.ReferenceEngine`)
+``lipton``     explicit BFS over atomic blocks, ``check --reduce lipton`` (:class:`.explicit.reduction.LiptonEngine`)
 ``bmc``        Z3 bounded model checking (:class:`.symbolic.proof.BmcEngine`)
 ``prove``      Z3 k-induction with lemmas (:class:`.symbolic.proof.ProveEngine`)
 ``simulate``   random walks, shrunk (:class:`.simulate.SimulateEngine`)
@@ -25,6 +26,7 @@ from .distributed.bfs import DistributedEngine
 from .distributed.swarm import SwarmEngine
 from .engine import ENGINES, Engine, EngineOptions, get, register, run_engine  # noqa: F401
 from .explicit.explore import BfsEngine, ReferenceEngine
+from .explicit.reduction import LiptonEngine
 from .results import CheckResult, Stats
 from .simulate import SimulateEngine
 
@@ -52,6 +54,7 @@ class LazyEngine:
 for _engine in (
     BfsEngine(),
     ReferenceEngine(),
+    LiptonEngine(),
     LazyEngine("bmc", "daxcheck.checker.symbolic.proof", "BmcEngine"),
     LazyEngine("prove", "daxcheck.checker.symbolic.proof", "ProveEngine"),
     SimulateEngine(),

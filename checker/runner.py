@@ -19,7 +19,14 @@ from pathlib import Path
 from daxcheck.spec.model import DaxModel
 
 from . import engines  # noqa: F401 (registers every engine)
-from .engine import Budget, EngineOptions, guarded_run, run_engine, timed_out  # noqa: F401
+from .engine import (  # noqa: F401
+    REDUCTIONS,
+    Budget,
+    EngineOptions,
+    guarded_run,
+    run_engine,
+    timed_out,
+)
 from .resolve import (  # noqa: F401 (re-exported)
     hook_typos,
     load_designs_file,
@@ -72,6 +79,24 @@ def run(engine: str, options: EngineOptions, meta: dict | None = None) -> Check:
     )
 
 
+def reduce_supported(reduce, engine, exact, symmetry, pool, checkpoint, por) -> None:
+    """InputError (one line) when ``check --reduce`` cannot run with these options: the
+    explicit engine in one process only, without ``--exact``, ``--symmetry``,
+    ``--checkpoint``/``--resume`` or ``--por``."""
+    if reduce not in REDUCTIONS:
+        raise InputError(f"unknown reduction {reduce!r} (valid: {', '.join(REDUCTIONS)})")
+    for bad, what in (
+        (engine != "explicit", f"--engine {engine} (the explicit engine only)"),
+        (pool is not None, "--workers N >= 2 (one process only)"),
+        (exact, "--exact"),
+        (bool(symmetry), "--symmetry"),
+        (checkpoint is not None, "--checkpoint/--resume"),
+        (por, "--por"),
+    ):
+        if bad:
+            raise InputError(f"--reduce {reduce}: not supported with {what}")
+
+
 def run_check(
     model,
     props,
@@ -84,6 +109,7 @@ def run_check(
     pool=None,
     checkpoint=None,
     por=False,
+    reduce=None,
 ) -> Check:
     """Check ``props`` on ``model`` with the named engine ("explicit": the ``bfs`` engine,
     or ``distributed`` with a ``pool``; "z3": ``bmc``); the counterexamples come back as
@@ -94,12 +120,16 @@ def run_check(
     distributed over its Ray workers (same result; InputError with ``exact``,
     ``symmetry`` or the z3 engine); ``checkpoint``: a
     :class:`~.explicit.checkpoint.CheckpointOptions` (save the run, or resume it; one
-    process only); ``por``: by ample sets (partial-order reduction, race designs).  Raises
+    process only); ``por``: by ample sets (partial-order reduction, race designs);
+    ``reduce``: "lipton" runs the explicit engine over atomic blocks
+    (:mod:`.explicit.reduction`; InputError with another engine or option).  Raises
     :class:`~daxcheck.usercode.UserCodeError` (naming the design) when a user's predicate or
     hook raises or a predicate returns a non-bool; ``budget.time_limit`` also stops a
     user's code that never returns (:func:`guarded_run`: all verdicts INCOMPLETE)."""
     if engine not in CHECK_ENGINES:
         raise InputError(f"unknown engine {engine!r} (valid: {', '.join(CHECK_ENGINES)})")
+    if reduce is not None:
+        reduce_supported(reduce, engine, exact, symmetry, pool, checkpoint, por)
     if pool is not None:
         check_distributable(engine, exact, symmetry)
         if checkpoint is not None:
@@ -120,7 +150,9 @@ def run_check(
     # code the driver runs itself (read sets, level 0, rebuilding a counterexample).
     try:
         return run(
-            "distributed" if pool is not None else CHECK_ENGINES[engine],
+            "lipton"
+            if reduce is not None
+            else ("distributed" if pool is not None else CHECK_ENGINES[engine]),
             options,
             {"engine": engine, "command": command or ""},
         )

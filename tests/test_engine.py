@@ -41,6 +41,7 @@ def test_every_strategy_is_registered_behind_the_protocol():
     assert set(engines.ENGINES) == {
         "bfs",
         "reference",
+        "lipton",
         "bmc",
         "prove",
         "simulate",

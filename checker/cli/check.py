@@ -125,6 +125,8 @@ def _search(args, models, props, ckpt, stop, console, cmd) -> list:
             check_distributable(args.engine, args.exact, args.symmetry)
             if args.por:
                 raise InputError("--por is not supported with --workers N >= 2")
+            if args.reduce:
+                raise InputError(f"--reduce {args.reduce}: not supported with --workers N >= 2")
             pool = stack.enter_context(worker_pool(args.workers, args.ray_address))
         stack.enter_context(_soft_interrupt(stop))
         for m in models:
@@ -144,10 +146,14 @@ def _search(args, models, props, ckpt, stop, console, cmd) -> list:
                         pool=pool,
                         checkpoint=ckpt,
                         por=args.por,
+                        reduce=args.reduce,
                     )
                 )
             finally:
                 prog.close()
+            por = checks[-1].result.stats.por if checks else None
+            if args.reduce and por and por.startswith("lipton reduction off"):
+                console.print(f"{m.design.name}: {por}", soft_wrap=True)
             if stop.is_set():
                 break
     return checks

@@ -17,6 +17,7 @@ from daxcheck import __version__
 
 from ..oracle.qemu.fixture import KERNELS
 from ..results import EXIT_BAD_INPUT, EXIT_CODES, FAILURES_DIR, did_you_mean, segs_arg
+from .reduction_options import add_reduction_options
 
 
 class _Parser(argparse.ArgumentParser):
@@ -308,13 +309,7 @@ def _check_command(command) -> None:
         "its operation from some reachable state (builds the whole state "
         "graph; exit 12 when one is found)",
     )
-    c.add_argument(
-        "--por",
-        action="store_true",
-        help="explicit engine, race designs: partial-order reduction by ample "
-        "sets (same verdicts when the search is complete; counterexamples "
-        "may be longer; state counts then differ from the manifest's)",
-    )
+    add_reduction_options(c)
     _outputs(c)
     _machine(c)
     c.add_argument("--quiet", action="store_true", help="verdict table only")

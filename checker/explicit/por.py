@@ -99,10 +99,7 @@ class AmpleSets:
                 return
         # Each thread's step instances by (family, arguments, step), for the reachability
         # of another thread's dependent step.
-        self.steps = {}
-        for a in acts:
-            if isinstance(a, SplitOp):
-                self.steps[(a.thread, _op_key(a), a.step)] = a
+        self.steps = split_steps(acts)
         visible = visible_fields(props, L)
         for i, (a, fp) in enumerate(zip(acts, fps)):
             if not isinstance(a, SplitOp) or a.step == 0 or a.step in a.RETRY or fp is None:
@@ -145,31 +142,9 @@ class AmpleSets:
         return b.locked_out(self.D, self.L, s, t) is True
 
     def _reachable(self, b, s, t) -> bool:
-        """Thread ``b.thread`` may run step ``b`` before thread ``t`` moves: some path of its
-        own steps from where it is now reaches ``b`` through steps not locked out by ``t``
-        (over-approximated: a thread inside another operation may finish it)."""
-        L, u = self.L, b.thread
-        key = _op_key(b)
-        op, pc = s[L.th_op[u]], s[L.th_pc[u]]
-        if op == 0:
-            starts = [0]
-        elif op == b.code() and _state_key(L, s, u, b) == key:
-            starts = [pc]
-        else:
-            starts = [0]  # it may finish its operation and start this one
-        seen, todo = set(), list(starts)
-        while todo:
-            j = todo.pop()
-            if j in seen:
-                continue
-            seen.add(j)
-            step = self.steps.get((u, key, j))
-            if step is None or self._locked(step, s, t):
-                continue
-            if j == b.step:
-                return True
-            todo.extend(type(b).next_steps(j))
-        return False
+        """Thread ``b.thread`` may run step ``b`` before thread ``t`` moves
+        (:func:`may_run_before`)."""
+        return may_run_before(self.D, self.L, self.steps, b, s, t)
 
     def _ample_ok(self, s, cand) -> bool:
         _, t, atomic, split = cand
@@ -215,7 +190,44 @@ class AmpleSets:
         )
 
 
-def _op_key(a):
+def may_run_before(D, L, steps, b, s, t) -> bool:
+    """Thread ``b.thread`` may run split step ``b`` before thread ``t`` moves, in state
+    ``s`` (bytes): some path of its own steps from where it is now reaches ``b`` through
+    steps not locked out by ``t`` (:meth:`~daxcheck.spec.ops.split.SplitOp.locked_out`;
+    over-approximated: a thread inside another operation may finish it).  ``steps``: each
+    thread's step instances by ``(thread, op_key(step), step index)``
+    (:func:`split_steps`).  Used by the ample sets here and by the transaction reduction
+    (:mod:`.reduction`)."""
+    u = b.thread
+    key = op_key(b)
+    op, pc = s[L.th_op[u]], s[L.th_pc[u]]
+    if op == 0:
+        starts = [0]
+    elif op == b.code() and _state_key(L, s, u, b) == key:
+        starts = [pc]
+    else:
+        starts = [0]  # it may finish its operation and start this one
+    seen, todo = set(), list(starts)
+    while todo:
+        j = todo.pop()
+        if j in seen:
+            continue
+        seen.add(j)
+        step = steps.get((u, key, j))
+        if step is None or step.locked_out(D, L, s, t) is True:
+            continue
+        if j == b.step:
+            return True
+        todo.extend(type(b).next_steps(j))
+    return False
+
+
+def split_steps(actions) -> dict:
+    """The split step instances of ``actions`` by ``(thread, op_key(step), step index)``."""
+    return {(a.thread, op_key(a), a.step): a for a in actions if isinstance(a, SplitOp)}
+
+
+def op_key(a):
     """A split step's operation identity: family and arguments (not thread or step)."""
     return (a.name,) + tuple((k, v) for k, v in a.args().items() if k not in ("thread", "step"))
 
