@@ -7,7 +7,7 @@ identical verdicts and identical shortest counterexample depths.
 from __future__ import annotations
 
 import pytest
-from helpers import thorough_for
+from helpers import COVERAGE_SCOPES, thorough_for
 
 from daxcheck.checker.explicit.explore import explore
 from daxcheck.checker.results import EXIT_INCOMPLETE, HOLDS, INCOMPLETE, VIOLATED
@@ -149,7 +149,7 @@ HEAVY_CROSS = {
 HEAVY_BMC = {"immutable-extents"}
 
 
-@pytest.mark.parametrize("name", thorough_for(list(DESIGNS), HEAVY_CROSS))
+@pytest.mark.parametrize("name", thorough_for(list(DESIGNS), HEAVY_CROSS | COVERAGE_SCOPES))
 def test_cross_check_engines(name):
     """Both engines, every shipped property: identical verdicts, identical shortest
     counterexample depths, and every BMC counterexample replays."""
