@@ -628,6 +628,14 @@ def _coverage_command(command) -> None:
         help="--explain: seconds per solver question (default 60)",
     )
     cv.add_argument(
+        "--gaps",
+        nargs="?",
+        const="",
+        metavar="FILE",
+        help="explore nothing: list every gap of a saved --explain --json report (default: "
+        "the gate's, docs/coverage_gaps.json) with Z3's answer",
+    )
+    cv.add_argument(
         "--fail-under",
         type=_percent,
         metavar="PCT",

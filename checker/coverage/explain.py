@@ -58,6 +58,28 @@ class Explanation:
     unit: str = ""
     note: str = ""
 
+    def to_json(self) -> dict:
+        """A JSON-ready dict: the site (file, line, kind, operand, condition), the missing
+        outcome (``true``/``false``), the answer and its scope (design, bounds, depth),
+        the trace when reachable and the note."""
+        return {
+            "file": self.site.path,
+            "line": self.site.line,
+            "kind": self.site.kind,
+            "operand": self.site.operand,
+            "function": self.site.function,
+            "condition": self.site.text,
+            "missing": "true" if self.outcome == TRUE else "false",
+            "answer": self.status,
+            "design": self.design,
+            "bounds": self.bounds,
+            "depth": self.depth,
+            "trace": list(self.trace),
+            "unit": self.unit,
+            "note": self.note,
+            "text": self.line(),
+        }
+
     def line(self) -> str:
         """One line for people."""
         want = "true" if self.outcome == TRUE else "false"
@@ -216,9 +238,24 @@ def explain_gaps(
     unresolved answer if any (the solver could not decide one of them), else an
     unreachable one whose ``note`` counts the designs that proved it unreachable; else
     NOT_REACHED (no design evaluates the site).  ``progress(done, total)`` after each gap.
+    A list in the order of ``gaps``; :func:`iter_explanations` yields them one by one.
     """
+    return list(iter_explanations(gaps, designs, props, files, depth, bounds, time_limit, progress))
+
+
+def iter_explanations(
+    gaps,
+    designs,
+    props,
+    files,
+    depth=None,
+    bounds=None,
+    time_limit: float | None = 60.0,
+    progress=None,
+):
+    """:func:`explain_gaps` as a generator: one :class:`Explanation` per gap, in order, as
+    soon as it is known (each design's symbolic model is built once, on first use)."""
     built: dict[str, DesignGoals] = {}
-    out = []
     for n, (site, outcome) in enumerate(gaps):
         answers = []
         for d in designs:
@@ -229,10 +266,9 @@ def explain_gaps(
             answers.append(e)
             if e.status == REACHABLE:
                 break
-        out.append(_summarise(answers))
         if progress is not None:
             progress(n + 1, len(gaps))
-    return out
+        yield _summarise(answers)
 
 
 def _summarise(answers: list[Explanation]) -> Explanation:
