@@ -218,3 +218,43 @@ def test_coverage_command_writes_json_and_html_and_gates_on_a_share(tmp_path, ca
     )
     assert mine.read_text() == "my notes\n"
     assert main(["coverage", "--design", "no-such-design"]) == 2
+
+
+def test_explanations_are_saved_and_listed_by_gaps(tmp_path, capsys):
+    """``--explain --json`` saves Z3's answer per missing outcome; ``--gaps FILE`` lists
+    them without exploring and gives the share of the reachable decisions; a file that is
+    not such a report is one line of error (exit 2)."""
+    out = tmp_path / "c.json"
+    args = ["coverage", "--design", "dax-toggle-on-evict", "-q", "--property", "no_stale_data"]
+    assert main([*args, "--depth", "1", "--explain", "--time-limit", "20", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    missing = sum(
+        {"both": 0, "only true": 1, "only false": 1, "never reached": 2}[s["outcome"]]
+        for s in doc["sites"]
+    )
+    assert len(doc["explanations"]) == missing > 0
+    answers = {e["answer"] for e in doc["explanations"]}
+    assert answers <= {REACHABLE, UNREACHABLE, "unresolved", "not evaluated"}
+    capsys.readouterr()
+    assert main(["coverage", "--gaps", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert all(e["text"] in text for e in doc["explanations"][:5])
+    unreachable = len(
+        {
+            (e["file"], e["line"], e["kind"], e["operand"])
+            for e in doc["explanations"]
+            if e["answer"] == UNREACHABLE
+        }
+        - {
+            (e["file"], e["line"], e["kind"], e["operand"])
+            for e in doc["explanations"]
+            if e["answer"] != UNREACHABLE
+        }
+    )
+    t = doc["totals"]
+    assert f"{t['both']} of {t['sites'] - unreachable} reachable decisions" in text
+    (tmp_path / "x.json").write_text('{"format": "something else"}')
+    for bad in ("x.json", "none.json"):
+        assert main(["coverage", "--gaps", str(tmp_path / bad)]) == 2
+        err = capsys.readouterr()
+        assert len((err.out + err.err).strip().splitlines()) == 1
