@@ -9,9 +9,14 @@ import textwrap
 
 from daxcheck.checker.cli import main
 from daxcheck.checker.coverage import Coverage, html_report, measure, source_sites
-from daxcheck.checker.coverage.explain import REACHABLE, UNREACHABLE, DesignGoals
+from daxcheck.checker.coverage.explain import (
+    REACHABLE,
+    UNREACHABLE,
+    DesignGoals,
+    iter_explanations,
+)
 from daxcheck.checker.coverage.recorder import ALONE, FALSE, TRUE, Recorder
-from daxcheck.checker.coverage.sites import scan_file
+from daxcheck.checker.coverage.sites import scan_file, shortcut_guards
 from daxcheck.checker.runner import pick_properties
 from daxcheck.spec import vocab
 from daxcheck.spec.designs import DESIGNS
@@ -258,3 +263,28 @@ def test_explanations_are_saved_and_listed_by_gaps(tmp_path, capsys):
         assert main(["coverage", "--gaps", str(tmp_path / bad)]) == 2
         err = capsys.readouterr()
         assert len((err.out + err.err).strip().splitlines()) == 1
+
+
+def test_a_decision_behind_an_is_not_false_shortcut_never_sees_false(tmp_path):
+    """``if x is not False: when(d, x, ...)``: concretely the call sees only ``x`` true (and
+    ``Not(x)`` only false); --explain answers that outcome without Z3, in every scope."""
+    _, p = _module(
+        tmp_path,
+        """
+        from daxcheck.spec.vocab import And, Not, when
+
+        def g(d, x, y):
+            if x is not False:
+                when(d, x, print)
+                y = And(y, Not(x))
+            when(d, y, print)
+        """,
+    )
+    cuts = shortcut_guards(p, "g.py")
+    sites = {(s.kind, s.line): s for s in scan_file(p, "g.py")}
+    when_x, and_not = sites[("when", 6)], sites[("And", 7)]
+    assert cuts == {when_x.key: (5, "x", False), (*and_not.key[:3], 1): (5, "x", True)}
+    not_x = next(s for s in scan_file(p, "g.py") if s.key == (*and_not.key[:3], 1))
+    answers = list(iter_explanations([(when_x, FALSE), (not_x, TRUE)], [], [], {str(p): "g.py"}))
+    assert [e.status for e in answers] == [UNREACHABLE, UNREACHABLE]
+    assert all("if x is not False" in e.line() for e in answers)

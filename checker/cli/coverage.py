@@ -55,6 +55,9 @@ def run(args, console) -> int:
     explained = (
         _print_explanations(console, cov, designs, props, extra, args) if args.explain else None
     )
+    if args.json:
+        _write_json(args, cov, explained)
+        console.print(f"[dim]written: {esc(args.json)}[/dim]", soft_wrap=True)
     t = cov.totals()
     pct = 100.0 * t["both"] / max(t["sites"], 1)
     console.print(
@@ -64,21 +67,6 @@ def run(args, console) -> int:
         "states",
         soft_wrap=True,
     )
-    if args.json:
-        write_file(
-            args.json,
-            json.dumps(
-                {
-                    **cov.to_json(),
-                    **({"explanations": explained} if explained is not None else {}),
-                },
-                indent=1,
-            )
-            + "\n",
-            '"format": "daxcheck-coverage"',
-            args.force,
-        )
-        console.print(f"[dim]written: {esc(args.json)}[/dim]", soft_wrap=True)
     if args.html:
         write_file(args.html, html_report(cov), "daxcheck spec coverage", args.force)
         console.print(f"[dim]written: {esc(args.html)}[/dim]", soft_wrap=True)
@@ -119,16 +107,28 @@ def _print_unexercised(console, cov) -> None:
             console.print(f"{label}: {', '.join(names)}", soft_wrap=True)
 
 
+def _write_json(args, cov, explained) -> None:
+    doc = {**cov.to_json(), **({"explanations": explained} if explained is not None else {})}
+    write_file(
+        args.json, json.dumps(doc, indent=1) + "\n", '"format": "daxcheck-coverage"', args.force
+    )
+
+
 def _print_explanations(console, cov, designs, props, extra, args) -> list[dict]:
-    """Ask Z3 about every missing outcome, printing each answer as soon as it is known;
-    returns the answers as JSON-ready dicts (:meth:`Explanation.to_json`)."""
+    """Ask Z3 about every missing outcome (the spec's first, the properties' after),
+    printing each answer as soon as it is known and, with ``--json``, rewriting the file
+    after each (a long run leaves what it found); returns the answers as JSON-ready dicts
+    (:meth:`Explanation.to_json`)."""
     _, files = source_sites(extra)
     gaps = [(s, want) for s in cov.sites for want in (TRUE, FALSE) if not cov.outcome(s) & want]
+    gaps.sort(key=lambda g: g[0].path.startswith("properties/"))
     console.print(f"asking Z3 about {len(gaps)} missing outcomes (BMC to each design's depth)...")
-    out = []
+    out: list[dict] = []
     for e in iter_explanations(gaps, designs, props, files, args.depth, time_limit=args.time_limit):
         console.print(e.line(), markup=False, soft_wrap=True)
         out.append(e.to_json())
+        if args.json:
+            _write_json(args, cov, out)
     return out
 
 
