@@ -7,7 +7,7 @@ import inspect
 import textwrap
 
 from daxcheck.checker.explicit.explore import explore
-from daxcheck.properties import PROPERTIES
+from daxcheck.properties import LEMMAS, PROPERTIES
 from daxcheck.spec.designs import DESIGNS, Design
 from daxcheck.spec.kernel import xfs_log
 from daxcheck.spec.model import DaxModel
@@ -99,3 +99,19 @@ def test_log_recovery_that_keeps_s_dax_on_a_reflinked_file_is_caught_by_its_cove
     exec(compile(src, inspect.getsourcefile(xfs_log), "exec"), vars(xfs_log), ns)
     monkeypatch.setattr(Design, "xlog_recover", ns["xlog_recover"])
     assert _verdicts(scope)["dax_flag_changes_only_when_unmapped"][0] == "violated"
+
+
+def test_the_race_lemmas_hold_on_the_whole_space_of_every_race_design():
+    """The race designs' strengthening lemmas (properties/lemmas.py, "Race designs only")
+    are claims about reachable states; k-induction assumes them but is not run on the race
+    designs (tests/test_prove.py), so here every race design and race coverage scope whose
+    bound exhausts its space is explored with them as invariants: a wrong lemma (the
+    lock-holder lemma with ``Or`` of the holding operations turned into ``And``, a mutant
+    that survived the gate) is caught."""
+    lemmas = [p for p in LEMMAS.values() if "Race designs only" in (p.doc or "")]
+    races = [d for d in DESIGNS.values() if d.threaded and not d.expect_violated]
+    assert lemmas and any(is_coverage_scope(d) for d in races) and len(races) >= 5
+    for d in races:
+        r = explore(DaxModel(d), lemmas)
+        bad = {k: v.depth for k, v in r.verdicts.items() if v.status != "holds"}
+        assert not bad and all(v.complete for v in r.verdicts.values()), (d.name, bad)
