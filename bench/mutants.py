@@ -4,19 +4,19 @@
                             [--only ID,...] [--list] [--out bench/mutants_results.json]
 
 Generates one-line mutations of the kernel functions (``spec/kernel/*.py``), the
-operations (``spec/ops/*.py``), ``spec/designs.py`` and ``spec/history.py`` with a small
-AST-based generator (mutmut and cosmic-ray mutate
-Python operators; the spec's logic is written in the vocabulary, ``And``/``Or``/``Not``/
-``If``/``require`` calls, which they do not know), samples ``--count`` of them
-deterministically (``--seed``; round-robin over the operators so each is represented), and
-runs each mutant in a temporary copy of the tree (never the worktree): it is *killed* when
-the fast tests fail (``tests/test_actions.py``, ``tests/test_properties.py``,
-``tests/test_vocab.py``, ``tests/test_spec_edges.py``, ``-x``) or, if they pass, when ``python -m daxcheck gate --quiet``
-(every shipped design against the verdict manifest, every shipped counterexample
-replayed; ``tests/test_designs.py`` is that gate) exits non-zero; *timeout* (counted as
-killed) when the pair runs over ``--timeout`` seconds.  The copy is imported through
-``PYTHONPATH`` and the working folder, ahead of the
-editable install (``daxcheck/spec`` etc. symlinked in the copy).
+operations (``spec/ops/*.py``, the race steps included), ``spec/locks.py``, the designs
+(``spec/designs.py``, ``spec/history.py``, ``spec/race_designs.py``) and the properties and
+lemmas (``properties/fsdax.py``, ``properties/lemmas.py``) with a small AST-based
+generator (mutmut and cosmic-ray mutate Python operators; the spec's logic is written in
+the vocabulary, ``And``/``Or``/``Not``/``If``/``require`` calls, which they do not know),
+samples ``--count`` of them deterministically (``--seed``; round-robin over the operators
+so each is represented), and runs each mutant in a temporary copy of the tree (never the
+worktree): it is *killed* when the fast tests fail (:data:`FAST_TESTS`, ``-x``), else when
+``python -m daxcheck gate --quiet`` (every shipped design against the verdict manifest,
+every shipped counterexample replayed) exits non-zero, else when the default-suite tests
+of :data:`SURVIVOR_TESTS` fail; *timeout* (counted as killed) when the steps run over
+``--timeout`` seconds.  The copy is imported through ``PYTHONPATH`` and the working folder,
+ahead of the editable install (``daxcheck/spec`` etc. symlinked in the copy).
 
 Operators: ``cmp`` (negate a comparison), ``boundary`` (``<``/``<=``, ``>``/``>=``),
 ``and_or`` (``And``<->``Or``, ``and``<->``or``), ``drop_not`` (``Not(x)``/``not x`` -> ``x``),
@@ -92,6 +92,9 @@ FAST_TESTS = (
     "tests/test_spec_edges.py",
     "tests/test_conjuncts.py",
 )
+SURVIVOR_TESTS = ("tests/test_scopes.py",)
+"""Default-suite tests run only on a mutant that the fast tests and the gate missed (the
+coverage scopes' planted bugs and the race lemmas on every race design's whole space)."""
 OPERATORS = ("cmp", "boundary", "and_or", "drop_not", "swap_if", "const", "require", "setting")
 _NEG = {
     ast.Eq: ast.NotEq,
@@ -300,7 +303,8 @@ def _sandbox(base: Path, m: dict) -> tuple[Path, dict]:
 
 
 def run_one(m: dict, timeout: float) -> dict:
-    """Run mutant ``m``: fast tests, then the gate; returns the record."""
+    """Run mutant ``m``: fast tests, then the gate, then :data:`SURVIVOR_TESTS`; returns
+    the record."""
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="daxmut") as tmp:
         tree, env = _sandbox(Path(tmp), m)
@@ -310,6 +314,19 @@ def run_one(m: dict, timeout: float) -> dict:
                 [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *FAST_TESTS],
             ),
             ("gate", [sys.executable, "-m", "daxcheck", "gate", "--quiet"]),
+            (
+                "default tests",
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-q",
+                    "-x",
+                    "-p",
+                    "no:cacheprovider",
+                    *SURVIVOR_TESTS,
+                ],
+            ),
         ]
         status, detail = "survived", ""
         for name, cmd in steps:
@@ -409,6 +426,7 @@ def main(argv=None) -> int:
         "wall_seconds": round(wall, 1),
         "jobs": a.jobs,
         "fast_tests": list(FAST_TESTS),
+        "survivor_tests": list(SURVIVOR_TESTS),
         "baseline_seconds": base["seconds"],
         "mutants": records,
     }
