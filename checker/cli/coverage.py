@@ -146,21 +146,39 @@ def _show_gaps(console, path: Path) -> int:
         raise InputError(f"{path}: not a daxcheck coverage report")
     if "explanations" not in doc:
         raise InputError(f"{path}: no explanations (write it with coverage --explain --json)")
-    answers: dict[tuple, list[dict]] = {}
-    for e in doc["explanations"]:
-        answers.setdefault((e["file"], e["line"], e["kind"], e["operand"]), []).append(e)
+    answers = {
+        (e["file"], e["line"], e.get("col"), e["kind"], e["operand"], e["missing"]): e
+        for e in doc["explanations"]
+    }
+    missing_of = {"only true": ("false",), "only false": ("true",)}
+    unreachable = not_asked = 0
+    for site in doc["sites"]:
+        if site["outcome"] == "both":
+            continue
+        key = (site["file"], site["line"], site["col"], site["kind"], site["operand"])
+        es = []
+        for want in missing_of.get(site["outcome"], ("true", "false")):
+            e = answers.get((*key, want)) or answers.get((*key[:2], None, *key[3:], want))
+            if e is None:
+                not_asked += 1
+                console.print(
+                    f"{site['file']}:{site['line']} {site['kind']} {site['condition']!r} "
+                    f"{want}: not asked (the run stopped first)",
+                    markup=False,
+                    soft_wrap=True,
+                )
+            else:
+                console.print(e["text"], markup=False, soft_wrap=True)
+            es.append(e)
+        unreachable += all(e is not None and e["answer"] == UNREACHABLE for e in es)
     t = doc["totals"]
-    unreachable = 0
-    for _key, es in sorted(answers.items()):
-        for e in es:
-            console.print(e["text"], markup=False, soft_wrap=True)
-        unreachable += all(e["answer"] == UNREACHABLE for e in es)
     reachable = t["sites"] - unreachable
     console.print(
         f"{t['both']} of {t['sites']} decisions decided both ways; {unreachable} unreachable "
-        f"(Z3) the other way; {t['both']} of {reachable} reachable decisions "
-        f"({100.0 * t['both'] / max(reachable, 1):.1f}%) decided both ways over "
-        f"{len(doc['designs'])} design(s) and {sum(d['states'] for d in doc['designs']):,} states",
+        f"the other way (Z3, or a Python shortcut); {t['both']} of {reachable} reachable "
+        f"decisions ({100.0 * t['both'] / max(reachable, 1):.1f}%) decided both ways over "
+        f"{len(doc['designs'])} design(s) and {sum(d['states'] for d in doc['designs']):,} states"
+        + (f"; {not_asked} missing outcome(s) not asked" if not_asked else ""),
         soft_wrap=True,
     )
     return EXIT_OK
