@@ -7,6 +7,8 @@ import importlib.util
 import json
 import textwrap
 
+import pytest
+
 from daxcheck.checker.cli import main
 from daxcheck.checker.coverage import Coverage, html_report, measure, source_sites
 from daxcheck.checker.coverage.explain import (
@@ -225,6 +227,7 @@ def test_coverage_command_writes_json_and_html_and_gates_on_a_share(tmp_path, ca
     assert main(["coverage", "--design", "no-such-design"]) == 2
 
 
+@pytest.mark.thorough  # about 25 s of CPU: Z3 over every gap of one design
 def test_explanations_are_saved_and_listed_by_gaps(tmp_path, capsys):
     """``--explain --json`` saves Z3's answer per missing outcome; ``--gaps FILE`` lists
     them without exploring and gives the share of the reachable decisions; a file that is
@@ -246,12 +249,12 @@ def test_explanations_are_saved_and_listed_by_gaps(tmp_path, capsys):
     assert all(e["text"] in text for e in doc["explanations"][:5])
     unreachable = len(
         {
-            (e["file"], e["line"], e["kind"], e["operand"])
+            (e["file"], e["line"], e["col"], e["kind"], e["operand"])
             for e in doc["explanations"]
             if e["answer"] == UNREACHABLE
         }
         - {
-            (e["file"], e["line"], e["kind"], e["operand"])
+            (e["file"], e["line"], e["col"], e["kind"], e["operand"])
             for e in doc["explanations"]
             if e["answer"] != UNREACHABLE
         }
