@@ -92,9 +92,10 @@ FAST_TESTS = (
     "tests/test_spec_edges.py",
     "tests/test_conjuncts.py",
 )
-SURVIVOR_TESTS = ("tests/test_scopes.py",)
-"""Default-suite tests run only on a mutant that the fast tests and the gate missed (the
-coverage scopes' planted bugs and the race lemmas on every race design's whole space)."""
+SURVIVOR_TESTS = ("tests/test_scopes.py", "tests/test_prove.py")
+"""Default-suite tests run only on a mutant that the fast tests and the gate missed: the
+coverage scopes' planted bugs and the race lemmas on every race design's whole space, and
+k-induction, which checks the lemmas the gate never evaluates."""
 OPERATORS = ("cmp", "boundary", "and_or", "drop_not", "swap_if", "const", "require", "setting")
 _NEG = {
     ast.Eq: ast.NotEq,
