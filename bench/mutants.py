@@ -4,19 +4,19 @@
                             [--only ID,...] [--list] [--out bench/mutants_results.json]
 
 Generates one-line mutations of the kernel functions (``spec/kernel/*.py``), the
-operations (``spec/ops/*.py``), ``spec/designs.py`` and ``spec/history.py`` with a small
-AST-based generator (mutmut and cosmic-ray mutate
-Python operators; the spec's logic is written in the vocabulary, ``And``/``Or``/``Not``/
-``If``/``require`` calls, which they do not know), samples ``--count`` of them
-deterministically (``--seed``; round-robin over the operators so each is represented), and
-runs each mutant in a temporary copy of the tree (never the worktree): it is *killed* when
-the fast tests fail (``tests/test_actions.py``, ``tests/test_properties.py``,
-``tests/test_vocab.py``, ``tests/test_spec_edges.py``, ``-x``) or, if they pass, when ``python -m daxcheck gate --quiet``
-(every shipped design against the verdict manifest, every shipped counterexample
-replayed; ``tests/test_designs.py`` is that gate) exits non-zero; *timeout* (counted as
-killed) when the pair runs over ``--timeout`` seconds.  The copy is imported through
-``PYTHONPATH`` and the working folder, ahead of the
-editable install (``daxcheck/spec`` etc. symlinked in the copy).
+operations (``spec/ops/*.py``, the race steps included), ``spec/locks.py``, the designs
+(``spec/designs.py``, ``spec/history.py``, ``spec/race_designs.py``) and the properties and
+lemmas (``properties/fsdax.py``, ``properties/lemmas.py``) with a small AST-based
+generator (mutmut and cosmic-ray mutate Python operators; the spec's logic is written in
+the vocabulary, ``And``/``Or``/``Not``/``If``/``require`` calls, which they do not know),
+samples ``--count`` of them deterministically (``--seed``; round-robin over the operators
+so each is represented), and runs each mutant in a temporary copy of the tree (never the
+worktree): it is *killed* when the fast tests fail (:data:`FAST_TESTS`, ``-x``), else when
+``python -m daxcheck gate --quiet`` (every shipped design against the verdict manifest,
+every shipped counterexample replayed) exits non-zero, else when the default-suite tests
+of :data:`SURVIVOR_TESTS` fail; *timeout* (counted as killed) when the steps run over
+``--timeout`` seconds.  The copy is imported through ``PYTHONPATH`` and the working folder,
+ahead of the editable install (``daxcheck/spec`` etc. symlinked in the copy).
 
 Operators: ``cmp`` (negate a comparison), ``boundary`` (``<``/``<=``, ``>``/``>=``),
 ``and_or`` (``And``<->``Or``, ``and``<->``or``), ``drop_not`` (``Not(x)``/``not x`` -> ``x``),
@@ -25,8 +25,14 @@ constant + 1), ``require`` (``require(x)`` -> ``require(True)``: the guard delet
 ``setting`` (a ``Design`` setting's default changed to another value a shipped design uses,
 a bool flipped).  Only mutations whose node sits on one source line are generated.
 
-Writes one record per mutant to ``--out`` (JSON) and prints the kill rate; survivors are
-classified by hand in ``bench/mutants_survivors.md``.  A bench tool, not product code.
+Writes one record per mutant to ``--out`` (JSON) and prints two rates: killed of all, and
+killed of the non-equivalent ones.  A survivor is *equivalent* only when
+``bench/mutants_survivors.md`` lists it (by file, line and mutated text, in its
+"Equivalent" table) with a proof that no scope built from the shipped actions
+distinguishes it: a Z3 answer (``daxcheck coverage --explain``: the outcome where mutant
+and original differ is unreachable, at the scope named) or an argument over the
+transition checked the same way.  That shipped scopes happen to miss it is not such a
+proof: every other survivor counts as a real hole.  A bench tool, not product code.
 """
 
 from __future__ import annotations
@@ -75,14 +81,21 @@ TARGETS = (
             "sync",
         )
     )
-    + ("spec/designs.py", "spec/history.py")
+    + ("spec/ops/races.py", "spec/ops/split.py", "spec/locks.py")
+    + ("spec/designs.py", "spec/history.py", "spec/race_designs.py")
+    + ("properties/fsdax.py", "properties/lemmas.py")
 )
 FAST_TESTS = (
     "tests/test_actions.py",
     "tests/test_properties.py",
     "tests/test_vocab.py",
     "tests/test_spec_edges.py",
+    "tests/test_conjuncts.py",
 )
+SURVIVOR_TESTS = ("tests/test_scopes.py", "tests/test_prove.py")
+"""Default-suite tests run only on a mutant that the fast tests and the gate missed: the
+coverage scopes' planted bugs and the race lemmas on every race design's whole space, and
+k-induction, which checks the lemmas the gate never evaluates."""
 OPERATORS = ("cmp", "boundary", "and_or", "drop_not", "swap_if", "const", "require", "setting")
 _NEG = {
     ast.Eq: ast.NotEq,
@@ -114,6 +127,35 @@ def _docstrings(tree) -> set[int]:
                 and isinstance(body[0].value.value, str)
             ):
                 out.add(id(body[0].value))
+    return out
+
+
+SURVIVORS = ROOT / "bench" / "mutants_survivors.md"
+
+
+def proven_equivalent(path: Path = SURVIVORS) -> set[tuple[str, int, str]]:
+    """The mutants ``(file, line, mutated text)`` that ``path``'s "Equivalent" table proves
+    equivalent: rows ``| id | `FILE:LINE` `OLD` -> `NEW` | proof |`` under a heading that
+    starts with "## Equivalent" (up to the next heading).  A missing file proves nothing."""
+    out: set[tuple[str, int, str]] = set()
+    if not path.exists():
+        return out
+    inside = False
+    for line in path.read_text().splitlines():
+        if line.startswith("## "):
+            inside = line.startswith("## Equivalent")
+            continue
+        if not inside or not line.startswith("|"):
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) < 3 or "->" not in cells[1]:
+            continue
+        ticks = cells[1].split("`")[1::2]
+        if len(ticks) < 3 or ":" not in ticks[0]:
+            continue
+        f, ln = ticks[0].rsplit(":", 1)
+        if ln.isdigit():
+            out.add((f, int(ln), ticks[2]))
     return out
 
 
@@ -262,7 +304,8 @@ def _sandbox(base: Path, m: dict) -> tuple[Path, dict]:
 
 
 def run_one(m: dict, timeout: float) -> dict:
-    """Run mutant ``m``: fast tests, then the gate; returns the record."""
+    """Run mutant ``m``: fast tests, then the gate, then :data:`SURVIVOR_TESTS`; returns
+    the record."""
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="daxmut") as tmp:
         tree, env = _sandbox(Path(tmp), m)
@@ -272,6 +315,19 @@ def run_one(m: dict, timeout: float) -> dict:
                 [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", *FAST_TESTS],
             ),
             ("gate", [sys.executable, "-m", "daxcheck", "gate", "--quiet"]),
+            (
+                "default tests",
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    "-q",
+                    "-x",
+                    "-p",
+                    "no:cacheprovider",
+                    *SURVIVOR_TESTS,
+                ],
+            ),
         ]
         status, detail = "survived", ""
         for name, cmd in steps:
@@ -371,6 +427,7 @@ def main(argv=None) -> int:
         "wall_seconds": round(wall, 1),
         "jobs": a.jobs,
         "fast_tests": list(FAST_TESTS),
+        "survivor_tests": list(SURVIVOR_TESTS),
         "baseline_seconds": base["seconds"],
         "mutants": records,
     }
@@ -392,10 +449,21 @@ def main(argv=None) -> int:
                 "fast_tests": list(FAST_TESTS),
             },
         }
+    equivalent = proven_equivalent()
+    for r in doc["mutants"]:
+        r["equivalent"] = (
+            r["status"] == "survived" and (r["file"], r["line"], r["new"]) in equivalent
+        )
+    eq = sum(r["equivalent"] for r in doc["mutants"])
+    doc["equivalent"] = eq
     Path(a.out).write_text(json.dumps(doc, indent=1) + "\n")
+    real = doc["count"] - eq
     print(
         f"{doc['killed']}/{doc['count']} killed ({100 * doc['killed'] / max(1, doc['count']):.1f}%),"
-        f" {doc['survived']} survived; {wall:.0f}s wall with {a.jobs} job(s); {a.out}"
+        f" {doc['survived']} survived, {eq} of them proven equivalent; "
+        f"{doc['killed']}/{real} non-equivalent killed "
+        f"({100 * doc['killed'] / max(1, real):.1f}%); {wall:.0f}s wall with {a.jobs} job(s); "
+        f"{a.out}"
     )
     return 0
 

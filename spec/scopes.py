@@ -52,6 +52,15 @@ SCOPES = (
         cite="issue 28: unshare only ever ran over shared blocks",
     ),
     Design(
+        "cov-unshare-enospc",
+        SCOPE_SEED,
+        "FALLOC_FL_UNSHARE_RANGE of a mapped, shared block with no free pmem block left",
+        families=("mmap", "fault", "write", "reflink", "unshare"),
+        bounds=Bounds(files=2, blocks=2, phys=2, tokens=1, procs=1, depth=5),
+        cite="issue 28: unshare never ran out of space (xfs_reflink_unshare -> ENOSPC "
+        "from xfs_bmapi_write when the CoW fork cannot get a block)",
+    ),
+    Design(
         "cov-shift-mapped",
         SCOPE_SEED,
         "COLLAPSE_RANGE / INSERT_RANGE under mappings, stores and pinned pages",
@@ -77,6 +86,17 @@ SCOPES = (
         bounds=Bounds(files=2, blocks=2, phys=3, tokens=1, procs=1, depth=5),
         seal="no-reflink",
         cite="issue 28: remap ranges never crossed EOF",
+    ),
+    Design(
+        "cov-recover-reflink-6.1",
+        SCOPE_SEED,
+        "log recovery of reflinked files with 6.1's xfs_inode_supports_dax, which gives a "
+        "file that shares a block no S_DAX when its inode is read back",
+        families=("mmap", "fault", "write", "reflink", "fdatasync", "crash"),
+        bounds=Bounds(files=2, blocks=1, phys=2, tokens=1, procs=1, depth=5),
+        reflink_dax="dropped-on-load",
+        cite="issue 28: xlog_recover's reflink_dax rule ran in no scope (6.1's "
+        "xfs_inode_supports_dax: 'Only supported on non-reflinked files', removed in v6.3)",
     ),
     Design(
         "cov-truncate-sync-race",

@@ -1000,7 +1000,7 @@ def _dropping(real, line: int, col: int, k: int, neutral: bool):
 
     def twin(*cs):
         f = sys._getframe(1)
-        if f.f_code.co_filename == PROPS_FILE:
+        if f.f_code.co_filename in (PROPS_FILE, props_fsdax.__file__):  # a symlinked copy too
             pos = list(f.f_code.co_positions())[f.f_lasti // 2]
             if (pos[0], pos[2]) == (line, col):
                 cs = cs[:k] + (neutral,) + cs[k + 1 :]

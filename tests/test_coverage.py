@@ -7,11 +7,18 @@ import importlib.util
 import json
 import textwrap
 
+import pytest
+
 from daxcheck.checker.cli import main
 from daxcheck.checker.coverage import Coverage, html_report, measure, source_sites
-from daxcheck.checker.coverage.explain import REACHABLE, UNREACHABLE, DesignGoals
+from daxcheck.checker.coverage.explain import (
+    REACHABLE,
+    UNREACHABLE,
+    DesignGoals,
+    iter_explanations,
+)
 from daxcheck.checker.coverage.recorder import ALONE, FALSE, TRUE, Recorder
-from daxcheck.checker.coverage.sites import scan_file
+from daxcheck.checker.coverage.sites import scan_file, shortcut_guards
 from daxcheck.checker.runner import pick_properties
 from daxcheck.spec import vocab
 from daxcheck.spec.designs import DESIGNS
@@ -218,3 +225,69 @@ def test_coverage_command_writes_json_and_html_and_gates_on_a_share(tmp_path, ca
     )
     assert mine.read_text() == "my notes\n"
     assert main(["coverage", "--design", "no-such-design"]) == 2
+
+
+@pytest.mark.thorough  # about 25 s of CPU: Z3 over every gap of one design
+def test_explanations_are_saved_and_listed_by_gaps(tmp_path, capsys):
+    """``--explain --json`` saves Z3's answer per missing outcome; ``--gaps FILE`` lists
+    them without exploring and gives the share of the reachable decisions; a file that is
+    not such a report is one line of error (exit 2)."""
+    out = tmp_path / "c.json"
+    args = ["coverage", "--design", "dax-toggle-on-evict", "-q", "--property", "no_stale_data"]
+    assert main([*args, "--depth", "1", "--explain", "--time-limit", "20", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    missing = sum(
+        {"both": 0, "only true": 1, "only false": 1, "never reached": 2}[s["outcome"]]
+        for s in doc["sites"]
+    )
+    assert len(doc["explanations"]) == missing > 0
+    answers = {e["answer"] for e in doc["explanations"]}
+    assert answers <= {REACHABLE, UNREACHABLE, "unresolved", "not evaluated"}
+    capsys.readouterr()
+    assert main(["coverage", "--gaps", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert all(e["text"] in text for e in doc["explanations"][:5])
+    unreachable = len(
+        {
+            (e["file"], e["line"], e["col"], e["kind"], e["operand"])
+            for e in doc["explanations"]
+            if e["answer"] == UNREACHABLE
+        }
+        - {
+            (e["file"], e["line"], e["col"], e["kind"], e["operand"])
+            for e in doc["explanations"]
+            if e["answer"] != UNREACHABLE
+        }
+    )
+    t = doc["totals"]
+    assert f"{t['both']} of {t['sites'] - unreachable} reachable decisions" in text
+    (tmp_path / "x.json").write_text('{"format": "something else"}')
+    for bad in ("x.json", "none.json"):
+        assert main(["coverage", "--gaps", str(tmp_path / bad)]) == 2
+        err = capsys.readouterr()
+        assert len((err.out + err.err).strip().splitlines()) == 1
+
+
+def test_a_decision_behind_an_is_not_false_shortcut_never_sees_false(tmp_path):
+    """``if x is not False: when(d, x, ...)``: concretely the call sees only ``x`` true (and
+    ``Not(x)`` only false); --explain answers that outcome without Z3, in every scope."""
+    _, p = _module(
+        tmp_path,
+        """
+        from daxcheck.spec.vocab import And, Not, when
+
+        def g(d, x, y):
+            if x is not False:
+                when(d, x, print)
+                y = And(y, Not(x))
+            when(d, y, print)
+        """,
+    )
+    cuts = shortcut_guards(p, "g.py")
+    sites = {(s.kind, s.line): s for s in scan_file(p, "g.py")}
+    when_x, and_not = sites[("when", 6)], sites[("And", 7)]
+    assert cuts == {when_x.key: (5, "x", False), (*and_not.key[:3], 1): (5, "x", True)}
+    not_x = next(s for s in scan_file(p, "g.py") if s.key == (*and_not.key[:3], 1))
+    answers = list(iter_explanations([(when_x, FALSE), (not_x, TRUE)], [], [], {str(p): "g.py"}))
+    assert [e.status for e in answers] == [UNREACHABLE, UNREACHABLE]
+    assert all("if x is not False" in e.line() for e in answers)

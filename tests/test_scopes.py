@@ -7,8 +7,9 @@ import inspect
 import textwrap
 
 from daxcheck.checker.explicit.explore import explore
-from daxcheck.properties import PROPERTIES
-from daxcheck.spec.designs import DESIGNS
+from daxcheck.properties import LEMMAS, PROPERTIES
+from daxcheck.spec.designs import DESIGNS, Design
+from daxcheck.spec.kernel import xfs_log
 from daxcheck.spec.model import DaxModel
 from daxcheck.spec.ops import fallocate
 from daxcheck.spec.scopes import SCOPES, is_coverage_scope
@@ -61,3 +62,56 @@ def test_zero_range_that_skips_breaking_layouts_is_caught_only_by_its_coverage_s
     changed = {n for n in before if before[n] != after[n]}
     assert changed == {"cov-zero-range"}
     assert after["cov-zero-range"]["pinned_pages_stay_allocated"][0] == "violated"
+
+
+def test_unshare_that_ignores_enospc_is_caught_only_by_its_coverage_scope(monkeypatch):
+    """FALLOC_FL_UNSHARE_RANGE that goes on when xfs_bmapi_write finds no free block for
+    the CoW fork (the ENOSPC guard dropped): only cov-unshare-enospc, where two reflinked
+    files fill the whole pmem device, sees it; the other designs with unshare in scope
+    always have a free block."""
+    targets = [d for d in DESIGNS.values() if "unshare" in d.families]
+    assert "cov-unshare-enospc" in {d.name for d in targets}
+    assert any(not is_coverage_scope(d) for d in targets)
+    before = {d.name: _verdicts(d) for d in targets}
+    _plant(monkeypatch, fallocate.Unshare, "Or(Not(shared), ok),", "")
+    after = {d.name: _verdicts(d) for d in targets}
+    changed = {n for n in before if before[n] != after[n]}
+    assert changed == {"cov-unshare-enospc"}
+    assert any(v[0] == "violated" for v in after["cov-unshare-enospc"].values())
+
+
+def test_log_recovery_that_keeps_s_dax_on_a_reflinked_file_is_caught_by_its_coverage_scope(
+    monkeypatch,
+):
+    """6.1's xfs_inode_supports_dax drops S_DAX from an inode that shares a block when log
+    recovery reads it back (``reflink_dax="dropped-on-load"``); a planted bug that drops it
+    from the files that do *not* share instead is caught by cov-recover-reflink-6.1, the
+    only shipped scope that runs xlog_recover with that setting."""
+    targets = [d for d in DESIGNS.values() if d.reflink_dax == "dropped-on-load"]
+    assert [d.name for d in targets] == ["cov-recover-reflink-6.1"]
+    (scope,) = targets
+    assert all(v[0] == "holds" for v in _verdicts(scope).values())  # 6.1's behaviour holds
+    src = textwrap.dedent(inspect.getsource(xfs_log.xlog_recover))
+    old, new = "If(shares, 0, d[L.s_dax[f]])", "If(shares, d[L.s_dax[f]], 0)"
+    assert old in src
+    src = "\n".join(ln for ln in src.replace(old, new).splitlines() if not ln.startswith("@"))
+    ns: dict = {}
+    exec(compile(src, inspect.getsourcefile(xfs_log), "exec"), vars(xfs_log), ns)
+    monkeypatch.setattr(Design, "xlog_recover", ns["xlog_recover"])
+    assert _verdicts(scope)["dax_flag_changes_only_when_unmapped"][0] == "violated"
+
+
+def test_the_race_lemmas_hold_on_the_whole_space_of_every_race_design():
+    """The race designs' strengthening lemmas (properties/lemmas.py, "Race designs only")
+    are claims about reachable states; k-induction assumes them but is not run on the race
+    designs (tests/test_prove.py), so here every race design and race coverage scope whose
+    bound exhausts its space is explored with them as invariants: a wrong lemma (the
+    lock-holder lemma with ``Or`` of the holding operations turned into ``And``, a mutant
+    that survived the gate) is caught."""
+    lemmas = [p for p in LEMMAS.values() if "Race designs only" in (p.doc or "")]
+    races = [d for d in DESIGNS.values() if d.threaded and not d.expect_violated]
+    assert lemmas and any(is_coverage_scope(d) for d in races) and len(races) >= 5
+    for d in races:
+        r = explore(DaxModel(d), lemmas)
+        bad = {k: v.depth for k, v in r.verdicts.items() if v.status != "holds"}
+        assert not bad and all(v.complete for v in r.verdicts.values()), (d.name, bad)

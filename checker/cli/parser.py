@@ -622,6 +622,7 @@ def _coverage_command(command) -> None:
         metavar="S",
         help="--explain: seconds per solver question (default 60)",
     )
+    cv.add_argument("--gaps", nargs="?", const="", metavar="FILE", help="a saved report's gaps")
     cv.add_argument(
         "--fail-under",
         type=_percent,
@@ -635,9 +636,7 @@ def _coverage_command(command) -> None:
         help="the spec's source with each decision marked (like coverage.py)",
     )
     cv.add_argument("--force", action="store_true", help="overwrite FILE")
-    cv.add_argument(
-        "--verbose", "-v", action="store_true", help="list every function, not only those with gaps"
-    )
+    cv.add_argument("--verbose", "-v", action="store_true", help="every function, gaps or not")
     cv.add_argument("--quiet", "-q", action="store_true", help="no progress lines")
 
 

@@ -27,7 +27,7 @@ from ..results import HOLDS, VIOLATED
 from ..symbolic import smt
 from ..symbolic.engine import EngineDisagreement, SymbolicModel, bmc
 from .recorder import TRUE, Recorder
-from .sites import Site
+from .sites import Site, shortcut_guards
 
 REACHABLE, UNREACHABLE, UNRESOLVED, NOT_REACHED = (
     "reachable",
@@ -58,6 +58,29 @@ class Explanation:
     unit: str = ""
     note: str = ""
 
+    def to_json(self) -> dict:
+        """A JSON-ready dict: the site (file, line, kind, operand, condition), the missing
+        outcome (``true``/``false``), the answer and its scope (design, bounds, depth),
+        the trace when reachable and the note."""
+        return {
+            "file": self.site.path,
+            "line": self.site.line,
+            "col": self.site.col,
+            "kind": self.site.kind,
+            "operand": self.site.operand,
+            "function": self.site.function,
+            "condition": self.site.text,
+            "missing": "true" if self.outcome == TRUE else "false",
+            "answer": self.status,
+            "design": self.design,
+            "bounds": self.bounds,
+            "depth": self.depth,
+            "trace": list(self.trace),
+            "unit": self.unit,
+            "note": self.note,
+            "text": self.line(),
+        }
+
     def line(self) -> str:
         """One line for people."""
         want = "true" if self.outcome == TRUE else "false"
@@ -67,6 +90,8 @@ class Explanation:
             steps = " -> ".join(self.trace) or "(initial state)"
             return f"{head}: reachable in {scope}: {steps}, then {self.unit}"
         if self.status == UNREACHABLE:
+            if not self.design:  # a Python-level shortcut: no scope reaches it
+                return f"{head}: unreachable: {self.note}"
             if self.note:
                 return (
                     f"{head}: unreachable (Z3) {self.note}, each to its own depth "
@@ -216,10 +241,42 @@ def explain_gaps(
     unresolved answer if any (the solver could not decide one of them), else an
     unreachable one whose ``note`` counts the designs that proved it unreachable; else
     NOT_REACHED (no design evaluates the site).  ``progress(done, total)`` after each gap.
+    A list in the order of ``gaps``; :func:`iter_explanations` yields them one by one.
     """
+    return list(iter_explanations(gaps, designs, props, files, depth, bounds, time_limit, progress))
+
+
+def iter_explanations(
+    gaps,
+    designs,
+    props,
+    files,
+    depth=None,
+    bounds=None,
+    time_limit: float | None = 60.0,
+    progress=None,
+):
+    """:func:`explain_gaps` as a generator: one :class:`Explanation` per gap, in order, as
+    soon as it is known (each design's symbolic model is built once, on first use)."""
     built: dict[str, DesignGoals] = {}
-    out = []
+    shortcuts = shortcuts_of(files)
     for n, (site, outcome) in enumerate(gaps):
+        cut = shortcuts.get(site.key)
+        if cut is not None and (outcome == TRUE) == cut[2]:
+            if progress is not None:
+                progress(n + 1, len(gaps))
+            yield Explanation(
+                site,
+                outcome,
+                "",
+                {},
+                0,
+                UNREACHABLE,
+                note=f"the enclosing `if {cut[1]} is not False:` (line {cut[0]}) enters "
+                f"only with {cut[1]} true, so under concrete evaluation the call never sees "
+                f"this outcome in any scope; that `if` decides the case",
+            )
+            continue
         answers = []
         for d in designs:
             dg = built.get(d.name)
@@ -229,9 +286,20 @@ def explain_gaps(
             answers.append(e)
             if e.status == REACHABLE:
                 break
-        out.append(_summarise(answers))
         if progress is not None:
             progress(n + 1, len(gaps))
+        yield _summarise(answers)
+
+
+def shortcuts_of(files: dict[str, str]) -> dict[tuple, tuple[int, str, bool]]:
+    """:func:`~.sites.shortcut_guards` of every file in ``files`` (absolute path -> shown
+    name) that can be read."""
+    out: dict[tuple, tuple[int, str, bool]] = {}
+    for path, shown in files.items():
+        try:
+            out.update(shortcut_guards(path, shown))
+        except (OSError, SyntaxError):
+            continue
     return out
 
 

@@ -14,6 +14,7 @@ is what :mod:`.sites` read from the source.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import defaultdict
 from types import CodeType, ModuleType
@@ -49,6 +50,8 @@ class Recorder:
         modules: list[ModuleType] | None = None,
     ):
         self.files = dict(files)
+        self._real = {os.path.realpath(k): v for k, v in self.files.items()}
+        self._other: dict[str, str | None] = {}
         self.action_classes = dict(actions or {})
         self.hook_names = tuple(hooks)
         self.modules = modules
@@ -79,9 +82,14 @@ class Recorder:
     # --------------------------------------------------------------- call sites
     def _site(self, depth: int = 2):
         f = sys._getframe(depth)
-        path = self.files.get(f.f_code.co_filename)
+        fn = f.f_code.co_filename
+        path = self.files.get(fn)
         if path is None:
-            return None
+            if fn not in self._other:  # the same file through a symlink (a copied tree)
+                self._other[fn] = self._real.get(os.path.realpath(fn))
+            path = self._other[fn]
+            if path is None:
+                return None
         pos = self._positions.get(f.f_code)
         if pos is None:
             pos = self._positions[f.f_code] = list(f.f_code.co_positions())
@@ -163,7 +171,9 @@ class Recorder:
             mods = [
                 m
                 for m in list(sys.modules.values())
-                if isinstance(m, ModuleType) and getattr(m, "__file__", None) in self.files
+                if isinstance(m, ModuleType)
+                and getattr(m, "__file__", None)
+                and (m.__file__ in self.files or os.path.realpath(m.__file__) in self._real)
             ]
         for m in mods:
             for name, twin in twins.items():

@@ -109,3 +109,63 @@ def scan(roots: dict[str, Path]) -> list[Site]:
         for f in sorted(Path(root).rglob("*.py")):
             sites.extend(scan_file(f, f"{prefix}/{f.relative_to(root).as_posix()}"))
     return sites
+
+
+def shortcut_guards(
+    path: str | Path, shown: str | None = None
+) -> dict[tuple, tuple[int, str, bool]]:
+    """The decisions of ``path`` behind a Python-level shortcut: a site whose whole
+    condition is a name ``X`` or ``Not(X)`` (an ``If``/``when``/``require`` condition or
+    one ``And``/``Or`` operand) inside the body of ``if X is not False:``.  Under concrete
+    evaluation (a bool), that ``if`` enters only with ``X`` true, so the call never sees
+    ``X`` false: that case is decided by the ``if``, and only a symbolic ``X`` (Z3, the
+    array backend) reaches the call both ways.  Returns site key (``Site.key`` with
+    ``shown``) -> (line of the ``if``, ``X``, the outcome the call never sees: False for
+    ``X``, True for ``Not(X)``).  Raises OSError or SyntaxError for a file that cannot be
+    read or parsed."""
+    tree = ast.parse(Path(path).read_text(encoding="utf-8"), filename=str(path))
+    name = shown or str(path)
+    out: dict[tuple, tuple[int, str]] = {}
+
+    def guarded(node: ast.If) -> str | None:
+        t = node.test
+        if (
+            isinstance(t, ast.Compare)
+            and len(t.ops) == 1
+            and isinstance(t.ops[0], ast.IsNot)
+            and isinstance(t.left, ast.Name)
+            and isinstance(t.comparators[0], ast.Constant)
+            and t.comparators[0].value is False
+        ):
+            return t.left.id
+        return None
+
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.If):
+            continue
+        x = guarded(node)
+        if x is None:
+            continue
+        for inner in (n for stmt in node.body for n in ast.walk(stmt)):
+            if not isinstance(inner, ast.Call):
+                continue
+            fn = inner.func.id if isinstance(inner.func, ast.Name) else None
+            if fn in CONDITION_ARG:
+                args = [(0, inner.args[CONDITION_ARG[fn]])] if len(inner.args) > 1 else []
+            elif fn in ("And", "Or") and not any(isinstance(a, ast.Starred) for a in inner.args):
+                args = list(enumerate(inner.args))
+            else:
+                continue
+            for k, a in args:
+                if isinstance(a, ast.Name) and a.id == x:
+                    out[(name, inner.lineno, inner.col_offset, k)] = (node.lineno, x, False)
+                elif (
+                    isinstance(a, ast.Call)
+                    and isinstance(a.func, ast.Name)
+                    and a.func.id == "Not"
+                    and len(a.args) == 1
+                    and isinstance(a.args[0], ast.Name)
+                    and a.args[0].id == x
+                ):
+                    out[(name, inner.lineno, inner.col_offset, k)] = (node.lineno, x, True)
+    return out
