@@ -132,14 +132,7 @@ def _gate(args, argv, path, is_shipped, shipped, progress, console) -> int:
     )
     names = [p for p in res.manifest["properties"] if p in PROPERTIES]
     if not args.quiet:
-        for part in verdict_tables(res.checks, names, console.width):
-            console.print(part)
-        ok = sum(1 for _, s in res.replayed if s == "reproduces")
-        console.print(
-            f"[dim]counterexamples replayed (spec and pmem bytes): {ok} of "
-            f"{len(res.replayed)} reproduce[/dim]",
-            soft_wrap=True,
-        )
+        _print_verdicts(res, names, console)
     files = {
         (n, p): str(path.parent / e["counterexample"])
         for n, d in res.manifest["designs"].items()
@@ -165,6 +158,26 @@ def _gate(args, argv, path, is_shipped, shipped, progress, console) -> int:
             soft_wrap=True,
         )
         return EXIT_OK
+    _print_failure(args, path, is_shipped, res, failures, console)
+    return EXIT_UNEXPECTED
+
+
+def _print_verdicts(res, names: list, console) -> None:
+    """The verdict tables of the gate's designs and how many manifest counterexamples
+    reproduced (not with ``--quiet``)."""
+    for part in verdict_tables(res.checks, names, console.width):
+        console.print(part)
+    ok = sum(1 for _, s in res.replayed if s == "reproduces")
+    console.print(
+        f"[dim]counterexamples replayed (spec and pmem bytes): {ok} of "
+        f"{len(res.replayed)} reproduce[/dim]",
+        soft_wrap=True,
+    )
+
+
+def _print_failure(args, path, is_shipped: bool, res, failures: dict, console) -> None:
+    """A failed gate's differences, where the traces behind them went (``failures``:
+    ``{(design, property): file}``) and the command that accepts a deliberate change."""
     console.print(
         difference_table(
             res.differences, f"gate failed: {len(res.differences)} difference(s) from {path}"
@@ -182,7 +195,6 @@ def _gate(args, argv, path, is_shipped, shipped, progress, console) -> int:
         f"[dim]after a deliberate change: {esc(gate_command(args, is_shipped, update=True))}[/dim]",
         soft_wrap=True,
     )
-    return EXIT_UNEXPECTED
 
 
 def gate_command(args, is_shipped: bool, update: bool = False) -> str:
