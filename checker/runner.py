@@ -44,7 +44,7 @@ class Check:
     traces: dict
 
 
-def check_distributable(engine="explicit", exact=False, symmetry=False) -> None:
+def check_distributable(engine="explicit", *, exact=False, symmetry=False) -> None:
     """InputError naming the first option the distributed explorer does not support."""
     if engine != "explicit" or exact or symmetry:
         what = "--engine z3" if engine != "explicit" else "--exact" if exact else "--symmetry"
@@ -79,6 +79,7 @@ def run_check(
     budget=Budget(),
     progress=None,
     command=None,
+    *,
     exact=False,
     symmetry=False,
     pool=None,
@@ -101,7 +102,7 @@ def run_check(
     if engine not in CHECK_ENGINES:
         raise InputError(f"unknown engine {engine!r} (valid: {', '.join(CHECK_ENGINES)})")
     if pool is not None:
-        check_distributable(engine, exact, symmetry)
+        check_distributable(engine, exact=exact, symmetry=symmetry)
         if checkpoint is not None:
             raise InputError("--checkpoint/--resume run in one process: drop --workers")
     options = EngineOptions(
@@ -137,7 +138,7 @@ def run_simulate(
     seed=0,
     time_limit=None,
     weights=None,
-    swarm=False,
+    swarm=False,  # noqa: FBT002  (positional in cli.simulate; issue 24: after the merge)
     progress=None,
     command=None,
     workers=1,
@@ -190,7 +191,7 @@ def check_prove_arguments(k, max_k) -> None:
     check_induction_depths(k, max_k)
 
 
-def save_traces(check: Check, out_dir, force=False) -> list[tuple[str, str]]:
+def save_traces(check: Check, out_dir, *, force=False) -> list[tuple[str, str]]:
     """Write each counterexample of ``check`` to ``out_dir``; returns ``[(path, status)]``
     with status "written", "unchanged" or "conflict: ..." (an existing different file is
     never overwritten without ``force``)."""

@@ -56,7 +56,7 @@ def hook(fn):
     return fn
 
 
-def setting(default, choices: tuple, doc: str, race: bool = False):
+def setting(default, choices: tuple, doc: str, *, race: bool = False):
     """Declare a :class:`Design` setting once: its ``default``, the allowed values
     (``choices``; ``(False, True)`` for a flag), what each value means (``doc``, shown by
     :func:`settings_doc`) and whether it is a lock-discipline setting that matters only in
@@ -152,7 +152,9 @@ class Design:
         "flush is a durability point, metadata not synced)",
     )
     mmap_map_sync: bool = setting(
-        True, (False, True), "MAP_SYNC accepted by ->mmap (mmap_supported_flags)"
+        default=True,
+        choices=(False, True),
+        doc="MAP_SYNC accepted by ->mmap (mmap_supported_flags)",
     )
     sync_fault: str = setting(
         "iomap-dirty",
@@ -167,9 +169,9 @@ class Design:
         '"new" (only when this ->iomap_begin allocated)',
     )
     usync_mode: bool = setting(
-        False,
-        (False, True),
-        "MAP_SYNC puts the whole inode into userspace-sync mode, which stops dirty tracking "
+        default=False,
+        choices=(False, True),
+        doc="MAP_SYNC puts the whole inode into userspace-sync mode, which stops dirty tracking "
         "for every mapping (the mixed mode Chinner warns about)",
     )
     shared_check: str = setting(
@@ -234,10 +236,14 @@ class Design:
         "without S_DAX; found by the real-DAX oracle on 6.1)",
     )
     partial_writes: bool = setting(
-        True, (False, True), "write(2) of part of a block is explored (unaligned writes)"
+        default=True,
+        choices=(False, True),
+        doc="write(2) of part of a block is explored (unaligned writes)",
     )
     pmd_pfn_entries: bool = setting(
-        False, (False, True), "PMD faults over written PMD-aligned extents map pfn PMDs"
+        default=False,
+        choices=(False, True),
+        doc="PMD faults over written PMD-aligned extents map pfn PMDs",
     )
     mmaplock: str = setting(
         "fault+truncate",

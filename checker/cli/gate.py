@@ -48,7 +48,7 @@ def run(args, argv, console) -> int:
     elif not args.update and not path.is_symlink():
         raise InputError(
             f"{path}: no such manifest (create one with "
-            f"{gate_command(args, is_shipped, update=True)})"
+            f"{gate_command(args, is_shipped=is_shipped, update=True)})"
         )
     unknown = [d for d in args.design if d not in DESIGNS]
     if unknown:
@@ -158,7 +158,7 @@ def _gate(args, argv, path, is_shipped, shipped, progress, console) -> int:
             soft_wrap=True,
         )
         return EXIT_OK
-    _print_failure(args, path, is_shipped, res, failures, console)
+    _print_failure(args, path, res, failures, console, is_shipped=is_shipped)
     return EXIT_UNEXPECTED
 
 
@@ -175,7 +175,7 @@ def _print_verdicts(res, names: list, console) -> None:
     )
 
 
-def _print_failure(args, path, is_shipped: bool, res, failures: dict, console) -> None:
+def _print_failure(args, path, res, failures: dict, console, *, is_shipped: bool) -> None:
     """A failed gate's differences, where the traces behind them went (``failures``:
     ``{(design, property): file}``) and the command that accepts a deliberate change."""
     console.print(
@@ -192,12 +192,12 @@ def _print_failure(args, path, is_shipped: bool, res, failures: dict, console) -
             highlight=False,
         )
     console.print(
-        f"[dim]after a deliberate change: {esc(gate_command(args, is_shipped, update=True))}[/dim]",
+        f"[dim]after a deliberate change: {esc(gate_command(args, is_shipped=is_shipped, update=True))}[/dim]",
         soft_wrap=True,
     )
 
 
-def gate_command(args, is_shipped: bool, update: bool = False) -> str:
+def gate_command(args, *, is_shipped: bool, update: bool = False) -> str:
     """The ``daxcheck gate`` command line that repeats this run's gate (with ``--update``
     when ``update``), carrying its manifest (unless the shipped one), ``--design`` and
     ``--designs``/``--properties`` exactly as given, shell-quoted: a hint that does the

@@ -462,6 +462,7 @@ def replay_concrete(
     model,
     actions,
     pmem_path=None,
+    *,
     force: bool = False,
     crash_states="all",
     seed: int = 0,
@@ -522,7 +523,7 @@ def _replay_steps(model, ex, rep, actions, crash_states, seed) -> bytes:
                 f"step {n}: {a.describe()} is not enabled in design {model.design.name}"
             )
         if a.name == "crash":
-            rep.crashes.append(crash_point(ex, ns, n - 1, False, crash_states, seed))
+            rep.crashes.append(crash_point(ex, ns, n - 1, crash_states, seed, at_end=False))
         ex.step(a, s, ns)
         ex.check(n, a, ns)
         rep.steps = n
@@ -546,7 +547,7 @@ def _final_checks(model, ex, rep, s, steps: int, prop, crash_states, seed) -> No
         rep.symptoms += fn(ex, s)
     if prop is None or prop in DURABILITY_PROPS:
         rec = Crash().apply(model, s)
-        rep.crashes.append(crash_point(ex, rec, steps, True, crash_states, seed))
+        rep.crashes.append(crash_point(ex, rec, steps, crash_states, seed, at_end=True))
     elif prop not in FINAL_CHECKS:
         rep.notes.append(
             f"property {prop} has no byte-level check; only the refinement check applies"

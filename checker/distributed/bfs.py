@@ -198,7 +198,7 @@ class DistributedExplorer(BatchedExplorer):
                 # (WorkerPool.revive), the next run starts on idle workers.
                 self.pool.kill()
                 self._settle(0.5)
-            return self._result(self.stats.depth, False, str(e), t0)
+            return self._result(self.stats.depth, complete=False, stopped=str(e), t0=t0)
 
     def _track(self, refs):
         """``refs`` (ObjectRefs, or lists of them from calls with several returns), noted

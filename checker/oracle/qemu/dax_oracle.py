@@ -221,7 +221,7 @@ def _design(kernel: str, settings: dict | None = None):
     return _DESIGNS[key]
 
 
-def prepare(guest: DaxGuest, fresh: bool) -> None:
+def prepare(guest: DaxGuest, *, fresh: bool) -> None:
     """mkfs.xfs -m reflink=1 (when ``fresh``) and mount -o dax=always in the guest."""
     if fresh:
         guest.cmd("mkfs xfs", timeout=120)
