@@ -477,7 +477,7 @@ def write_outputs(
             + ET.tostring(root, encoding="unicode")
             + "\n",
             f'<testsuites name="{_JUNIT_SUITES}"',
-            force,
+            force=force,
         )
         done.append(args.junit)
     if args.summary:
@@ -495,4 +495,4 @@ def write_file(path, text: str, marker: str, *, force: bool = False) -> None:
     """Write ``text`` to ``path`` atomically, refusing (OutputError) to overwrite a file
     that does not contain ``marker`` (one daxcheck did not write) unless ``force``, a
     folder, a FIFO or a device."""
-    _write(path, text, marker, force)
+    _write(path, text, marker, force=force)
