@@ -186,7 +186,7 @@ def guarded_run(model, props, time_limit, run, stats_type=Stats):
         raise UserCodeError(msg) from e.__cause__
 
 
-def run_engine(name: str, options: EngineOptions, guarded: bool = True) -> CheckResult:
+def run_engine(name: str, options: EngineOptions, *, guarded: bool = True) -> CheckResult:
     """``get(name).check(options)``, under :func:`guarded_run` unless ``guarded`` is False
     (the deadline is the budget's time limit, unless the engine says user code runs
     elsewhere: ``in_process = False``, e.g. walks on Ray workers, each guarded there).

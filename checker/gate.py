@@ -372,7 +372,7 @@ def _fmt_bounds(b: dict) -> str:
 
 
 def check_counterexamples(
-    manifest: dict, folder: Path, checks, crash_states=256, scan_folder=True
+    manifest: dict, folder: Path, checks, crash_states=256, *, scan_folder=True
 ) -> tuple:
     """Replay every counterexample file the manifest names (on the spec, then byte-level on
     a pmem buffer with up to ``crash_states`` crash images per crash) and compare it with the
@@ -482,6 +482,7 @@ def run_gate(
     require_all=None,
     budget=None,
     progress=None,
+    *,
     replay=True,
 ) -> GateResult:
     """Recompute the verdicts of the manifest's designs and compare them with it.

@@ -82,7 +82,7 @@ def state_graph(model, props, max_states: int = 5000) -> nx.MultiDiGraph:
     return g
 
 
-def write_graph(g, path, force: bool = False) -> None:
+def write_graph(g, path, *, force: bool = False) -> None:
     """Write ``g`` as GraphML or DOT by the extension of ``path``.  Raises GraphError for
     another extension, an existing file (without ``force``) or an OS error."""
     p = Path(path)

@@ -266,7 +266,7 @@ def attach_expectations(rows, checks) -> list[Row]:
     return rows
 
 
-def _check_writable(path: Path, marker: str, force: bool) -> None:
+def _check_writable(path: Path, marker: str, *, force: bool) -> None:
     if path.is_dir():
         raise OutputError(f"{path} is a directory")
     try:
@@ -279,10 +279,10 @@ def _check_writable(path: Path, marker: str, force: bool) -> None:
         )
 
 
-def _write(path, text: str, marker: str, force: bool) -> None:
+def _write(path, text: str, marker: str, *, force: bool) -> None:
     p = Path(path)
     if not is_worker():  # a worker checked it before any user code ran (check_outputs)
-        _check_writable(p, marker, force)
+        _check_writable(p, marker, force=force)
     try:
         atomic_write(p, text)
     except InputFileError as e:
@@ -446,7 +446,7 @@ def check_outputs(args) -> None:
     ):
         path = getattr(args, name, None)
         if path:
-            _check_writable(Path(path), marker, force)
+            _check_writable(Path(path), marker, force=force)
 
 
 def write_outputs(
@@ -462,11 +462,16 @@ def write_outputs(
         (args.summary, _MD_MARK),
     ):
         if path and not is_worker():  # a supervised worker: checked before the run
-            _check_writable(Path(path), marker, force)  # all refused before any is written
+            _check_writable(Path(path), marker, force=force)  # all refused before any is written
     done = []
     if args.json:
         doc = json_document(rows, command, exit_code, differences)
-        _write(args.json, json.dumps(doc, indent=1) + "\n", f'"format": "{RESULTS_FORMAT}"', force)
+        _write(
+            args.json,
+            json.dumps(doc, indent=1) + "\n",
+            f'"format": "{RESULTS_FORMAT}"',
+            force=force,
+        )
         done.append(args.json)
     if args.junit:
         root = junit_document(rows, title)
@@ -477,17 +482,22 @@ def write_outputs(
             + ET.tostring(root, encoding="unicode")
             + "\n",
             f'<testsuites name="{_JUNIT_SUITES}"',
-            force,
+            force=force,
         )
         done.append(args.junit)
     if args.summary:
-        _write(args.summary, markdown_summary(rows, title, exit_code, differences), _MD_MARK, force)
+        _write(
+            args.summary,
+            markdown_summary(rows, title, exit_code, differences),
+            _MD_MARK,
+            force=force,
+        )
         done.append(args.summary)
     return done
 
 
-def write_file(path, text: str, marker: str, force: bool = False) -> None:
+def write_file(path, text: str, marker: str, *, force: bool = False) -> None:
     """Write ``text`` to ``path`` atomically, refusing (OutputError) to overwrite a file
     that does not contain ``marker`` (one daxcheck did not write) unless ``force``, a
     folder, a FIFO or a device."""
-    _write(path, text, marker, force)
+    _write(path, text, marker, force=force)

@@ -19,7 +19,7 @@ from daxcheck.properties import LEMMAS, PROPERTIES
 from .results import HOLDS, INCOMPLETE, NOT_FOUND, VIOLATED
 
 
-def make_console(stderr=False) -> Console:
+def make_console(*, stderr=False) -> Console:
     """A console for the CLI: a terminal's own width; when output goes to a file or a CI
     log, the width in ``COLUMNS`` if set, else 120 (rich would assume 80)."""
     c = Console(stderr=stderr, highlight=False)
@@ -69,7 +69,7 @@ def prop_labels(prop_names) -> dict:
     return out
 
 
-def _verdict_table(checks, prop_names, cols, stats: bool, title: str | None) -> Table:
+def _verdict_table(checks, prop_names, cols, *, stats: bool, title: str | None) -> Table:
     t = Table(
         title=title,
         title_justify="left",
@@ -174,7 +174,9 @@ def verdict_tables(checks, prop_names, width: int = 80) -> list:
     no violation), "-" (not checked).  Returns ``[Table, Text legend]``."""
     measure = Console(width=10_000, file=io.StringIO())
     labels = prop_labels(prop_names)
-    full = _verdict_table(checks, prop_names, range(len(prop_names)), True, "daxcheck verdicts")
+    full = _verdict_table(
+        checks, prop_names, range(len(prop_names)), stats=True, title="daxcheck verdicts"
+    )
     compact = measure.measure(full).maximum > width
     table = _compact_table(checks, prop_names, "daxcheck verdicts") if compact else full
     lines = [""]
@@ -195,6 +197,7 @@ def run_summary(
     user_flags=(),
     out_dir=None,
     designs_asked=None,
+    *,
     expect=False,
 ) -> list:
     """The closing summary of ``daxcheck check``, as ``[(rich style, plain line)]``: the

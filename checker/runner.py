@@ -51,7 +51,7 @@ class Check:
     traces: dict
 
 
-def check_distributable(engine="explicit", exact=False, symmetry=False) -> None:
+def check_distributable(engine="explicit", *, exact=False, symmetry=False) -> None:
     """InputError naming the first option the distributed explorer does not support."""
     if engine != "explicit" or exact or symmetry:
         what = "--engine z3" if engine != "explicit" else "--exact" if exact else "--symmetry"
@@ -104,6 +104,7 @@ def run_check(
     budget=Budget(),
     progress=None,
     command=None,
+    *,
     exact=False,
     symmetry=False,
     pool=None,
@@ -131,7 +132,7 @@ def run_check(
     if reduce is not None:
         reduce_supported(reduce, engine, exact, symmetry, pool, checkpoint, por)
     if pool is not None:
-        check_distributable(engine, exact, symmetry)
+        check_distributable(engine, exact=exact, symmetry=symmetry)
         if checkpoint is not None:
             raise InputError("--checkpoint/--resume run in one process: drop --workers")
     options = EngineOptions(
@@ -169,7 +170,7 @@ def run_simulate(
     seed=0,
     time_limit=None,
     weights=None,
-    swarm=False,
+    swarm=False,  # noqa: FBT002  (positional in cli.simulate; issue 24: after the merge)
     progress=None,
     command=None,
     workers=1,
@@ -222,7 +223,7 @@ def check_prove_arguments(k, max_k) -> None:
     check_induction_depths(k, max_k)
 
 
-def save_traces(check: Check, out_dir, force=False) -> list[tuple[str, str]]:
+def save_traces(check: Check, out_dir, *, force=False) -> list[tuple[str, str]]:
     """Write each counterexample of ``check`` to ``out_dir``; returns ``[(path, status)]``
     with status "written", "unchanged" or "conflict: ..." (an existing different file is
     never overwritten without ``force``)."""

@@ -144,6 +144,7 @@ def simulate(
     seed: int = 0,
     time_limit: float | None = None,
     weights: dict | None = None,
+    *,
     swarm: bool = False,
     progress: Callable[[Stats], None] | None = None,
     progress_every: float = 0.5,
@@ -174,7 +175,7 @@ def simulate(
     )
 
 
-def walk_weights(rng, families, weights, swarm: bool) -> dict:
+def walk_weights(rng, families, weights, *, swarm: bool) -> dict:
     """Per action family, the weight of one walk: fresh random ones in ``swarm`` mode
     (30% of the families left out), else 1 overridden by ``weights``."""
     if swarm:
@@ -239,7 +240,7 @@ class Simulation:
     def walk(self, walk, s0, pending) -> list:
         """Walk number ``walk`` from ``s0``; the properties still pending after it."""
         rng, model, stats, fam_of = self.rng, self.model, self.stats, self.fam_of
-        w = walk_weights(rng, self.families, self.weights, self.swarm)
+        w = walk_weights(rng, self.families, self.weights, swarm=self.swarm)
         weighted = self.swarm or self.weights
         s, acts = s0, []
         for step in range(1, self.depth + 1):
@@ -291,7 +292,7 @@ class Simulation:
         return CheckResult(model.design.name, model.bounds.as_dict(), verdicts, stats, [])
 
 
-def action_weights(rng, n, fam_of, families, weights, swarm: bool) -> np.ndarray:
+def action_weights(rng, n, fam_of, families, weights, *, swarm: bool) -> np.ndarray:
     """``(n, len(fam_of))`` float weights of ``n`` walks starting now, one column per
     action (``fam_of``: each action's family): in ``swarm`` mode fresh random family
     weights per walk (each family left out with probability 0.3), drawn from the NumPy
@@ -324,7 +325,7 @@ class BatchedSimulation(Simulation):
 
         def weights_of(rng, n):
             fams = self.families
-            return action_weights(rng, n, self.fam_of, fams, self.weights, self.swarm)
+            return action_weights(rng, n, self.fam_of, fams, self.weights, swarm=self.swarm)
 
         walks = LockstepWalks(
             self.model, self.props, self.depth, self.seed, weights_of, runs, self.batch

@@ -315,7 +315,7 @@ class Trace:
         meta["integrity"] = {"sha256": integrity_digest(doc)}
         return doc
 
-    def write(self, model: DaxModel, path, force: bool = False) -> str:
+    def write(self, model: DaxModel, path, *, force: bool = False) -> str:
         """Write the ITF file at ``path``.  Returns "written", or "unchanged" when an identical
         trace (same design, property and states) is already there: that file is left alone,
         even with ``force``.  Raises FileExistsError if a different file is there and

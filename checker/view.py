@@ -305,7 +305,7 @@ def render_html(trace, model, failing_items=()) -> str:
     )
 
 
-def write_view(trace_path, out_path, force: bool = False) -> int:
+def write_view(trace_path, out_path, *, force: bool = False) -> int:
     """Read the ITF file ``trace_path`` and write its page to ``out_path``; returns the
     number of steps.  Raises TraceError for a malformed trace, one whose design settings
     differ from the registered design's (:class:`~.trace.DesignChanged`), one whose states

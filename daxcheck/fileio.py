@@ -69,7 +69,7 @@ def read_input(path, what: str = "file", limit: int = MAX_INPUT_BYTES) -> bytes:
 
 
 def _read_regular(
-    path, what: str, limit: int | None, head: int | None = None, missing_ok: bool = False
+    path, what: str, limit: int | None, head: int | None = None, *, missing_ok: bool = False
 ) -> bytes | None:
     """:func:`read_input` (``limit`` bytes at most), or with ``head`` just the first
     ``head`` bytes whatever the size; None for a missing file when ``missing_ok``."""
@@ -211,7 +211,7 @@ def redirected_writes(sink, keep=lambda path: False):
         _REDIRECT.remove((sink, keep))
 
 
-def atomic_write(path, data: bytes | str, mkdir: bool = True) -> None:
+def atomic_write(path, data: bytes | str, *, mkdir: bool = True) -> None:
     """Write ``data`` (``str`` is UTF-8 encoded) to ``path`` atomically (see the module
     docstring): readers see the old file or the new one, never a part, and on any failure
     nothing is left behind.  ``mkdir`` creates missing parent folders.  A new file gets the

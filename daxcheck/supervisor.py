@@ -183,7 +183,7 @@ def send_file(path: str, data: bytes) -> None:
     _send({"file": path, "data": base64.b64encode(data).decode("ascii")})
 
 
-def phase(name: str, limited: bool = False) -> None:
+def phase(name: str, *, limited: bool = False) -> None:
     """Tell the parent (when this process is a worker; otherwise nothing) that the run
     enters phase ``name`` (e.g. "design cow-srcmap"); ``limited``: the parent's
     ``--time-limit`` applies to it.  A limited phase also arms a watchdog that dumps every
@@ -274,8 +274,8 @@ def supervise(argv, args) -> int:
             return _EXIT_UNEXPECTED
         finally:
             os.close(w)
-        watch = _Watch(child, r, limit, stop, dump_path, cleanup)
-        code = watch.run(user_files)
+        watch = _Watch(child, r, limit, stop, dump_path, cleanup=cleanup)
+        code = watch.run(user_files=user_files)
         return _write_files(watch.files, code)
     finally:
         os.close(r)
@@ -334,7 +334,7 @@ class _Watch:
     ``cleanup``: a kernel command (oracle, kernel setup, replay --on qemu-dax), given
     :data:`CLEANUP_GRACE` to unmount and shut its guest down when stopped."""
 
-    def __init__(self, child, r, limit, stop, dump_path, cleanup=False):
+    def __init__(self, child, r, limit, stop, dump_path, *, cleanup=False):
         self.child, self.r, self.limit, self.stop = child, r, limit, stop
         self.dump_path, self.cleanup = dump_path, cleanup
         self.grace = CLEANUP_GRACE if cleanup else KILL_GRACE
@@ -350,7 +350,7 @@ class _Watch:
         self.stop_deadline = None
         self.stop_rc, self.stop_word = None, None
 
-    def run(self, user_files: bool) -> int:
+    def run(self, *, user_files: bool) -> int:
         """Wait for the worker's end; returns the exit code."""
         while True:
             now = time.monotonic()
@@ -361,7 +361,7 @@ class _Watch:
                 return code
             if not self._read(now):
                 break
-        return self._finish(user_files)
+        return self._finish(user_files=user_files)
 
     def _on_signal(self, now):
         if len(self.stop.signals) <= self.seen:
@@ -465,7 +465,7 @@ class _Watch:
             self.since = time.monotonic()
             self.ready = True
 
-    def _finish(self, user_files: bool) -> int:
+    def _finish(self, *, user_files: bool) -> int:
         """The exit code once the worker closed its pipe: the one it reported, else one
         line on how it ended."""
         try:

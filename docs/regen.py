@@ -156,7 +156,7 @@ def run(block: Block, cwd: Path) -> str:
     return r.stdout + r.stderr
 
 
-def process(doc: Path, check: bool) -> list[str]:
+def process(doc: Path, *, check: bool) -> list[str]:
     """Run every output block of ``doc``; with ``check`` return a line per block that
     differs, else rewrite the differing blocks with the output and return what changed."""
     text = doc.read_text()
@@ -201,7 +201,7 @@ def main(argv=None) -> int:
     problems = []
     for doc in args.files or DOCS:
         try:
-            problems += process(doc.resolve(), args.check)
+            problems += process(doc.resolve(), check=args.check)
         except (RuntimeError, ValueError) as e:
             print(f"regen: {doc}: {e}", file=sys.stderr)
             return 2

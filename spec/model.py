@@ -35,7 +35,7 @@ class DaxModel:
         self.bounds = (bounds or design.bounds).validate()
         threaded = getattr(design, "threaded", False)
         sleepers = threaded and sleeping_families(design.families)
-        self.L = Layout(self.bounds, races=race_fields(sleepers) if threaded else ())
+        self.L = Layout(self.bounds, races=race_fields(sleepers=sleepers) if threaded else ())
         self.L.sleepers = sleepers
         acts = []
         for fam in ACTIONS:

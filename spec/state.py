@@ -472,6 +472,14 @@ class Layout:
         self.races = bool(races)
         self.waits_for = None
         specs = list(FIELDS) + list(races) + list(GHOST_FIELDS.values() if extra is None else extra)
+        self._place(specs)
+        self._ranges(bounds, races)
+        self._index_names()
+        self._init = self._initial(specs)
+
+    def _place(self, specs: list) -> None:
+        """Give each field of ``specs`` its offsets, in order: the field's attribute (nested
+        offsets), ``fields``, ``specs`` and ``width`` (bytes of a state)."""
         self.fields = []  # (name, dims, category, enum, doc, flat offsets)
         self.specs = {}
         off = 0
@@ -487,6 +495,10 @@ class Layout:
             self.specs[fs.name] = fs
             off += n
         self.width = off
+
+    def _ranges(self, bounds: Bounds, races) -> None:
+        """The index ranges of the dimensions, their products the transitions loop over, the
+        media/cache columns by physical block and the volatile offsets (lost in a crash)."""
         # Columns indexed by physical block, for reads at a pfn taken from the state.
         self.media_col = tuple(
             tuple(self.media[b][g] for b in range(bounds.phys)) for g in range(bounds.segs)
@@ -506,6 +518,9 @@ class Layout:
         self.volatile = tuple(
             o for (_, _, cat, _, _, flat) in self.fields if cat in VOLATILE_CATEGORIES for o in flat
         )
+
+    def _index_names(self) -> None:
+        """Offset -> (field, dims, index) and field -> value encoding, for labels."""
         self._names = {}
         self._enum = {}
         for name, dims, _, enum, _, flat in self.fields:
@@ -513,6 +528,9 @@ class Layout:
             for o, ix in zip(flat, idxs):
                 self._names[o] = (name, dims, ix)
             self._enum[name] = enum
+
+    def _initial(self, specs: list) -> bytes:
+        """The initial state's bytes: each field's ``init``, media STALE."""
         init = bytearray(self.width)
         for fs in specs:
             if fs.init:
@@ -521,7 +539,7 @@ class Layout:
         for b in self.phys:
             for g in self.segs:
                 init[self.media[b][g]] = STALE
-        self._init = bytes(init)
+        return bytes(init)
 
     @staticmethod
     def warning_names() -> tuple:

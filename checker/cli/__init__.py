@@ -21,7 +21,9 @@ Bad input and a user's code that raises are reported on one line, never as a tra
 console script runs it under :mod:`daxcheck.supervisor` (a worker process, limits enforced
 from outside, exit 3 or 1 for a worker that dies, 75 for ``--memory-limit``).
 
-The package: :mod:`.parser` (the argument parser, one function per command), :mod:`.common`
+The package: :mod:`.parser` (the argument parser: the search commands' options;
+:mod:`.options` the shared option types and groups, :mod:`.parser_tools` the tool
+commands' options), :mod:`.common`
 (one-line errors, the paths a command names, :func:`preflight_argv`), :mod:`.runs` (what
 the search commands share), :mod:`.dispatch` (:func:`main`) and one module per command
 (:mod:`.check`, :mod:`.simulate`, :mod:`.gate`, :mod:`.replay`, :mod:`.view`,

@@ -122,7 +122,7 @@ def _search(args, models, props, ckpt, stop, console, cmd) -> list:
     with contextlib.ExitStack() as stack:
         pool = None
         if args.workers >= 2:
-            check_distributable(args.engine, args.exact, args.symmetry)
+            check_distributable(args.engine, exact=args.exact, symmetry=args.symmetry)
             if args.por:
                 raise InputError("--por is not supported with --workers N >= 2")
             if args.reduce:

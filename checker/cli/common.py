@@ -57,7 +57,7 @@ def one_line(e) -> str:
     return " ".join(safe_str(e).split())
 
 
-def internal_error(e: BaseException, traceback: bool) -> int:
+def internal_error(e: BaseException, *, traceback: bool) -> int:
     """A failure in daxcheck's own code: one line naming the exception and where it was
     raised (exit 1), the full traceback with ``--traceback``."""
     if traceback:

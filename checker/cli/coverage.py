@@ -50,7 +50,7 @@ def run(args, console) -> int:
         console.print(f"[dim]{i}/{n} {esc(name)}[/dim]", soft_wrap=True)
 
     cov = measure(designs, props, args.depth, extra, progress=None if args.quiet else progress)
-    _print_table(console, cov, args.verbose)
+    _print_table(console, cov, verbose=args.verbose)
     _print_unexercised(console, cov)
     explained = (
         _print_explanations(console, cov, designs, props, extra, args) if args.explain else None
@@ -68,7 +68,7 @@ def run(args, console) -> int:
         soft_wrap=True,
     )
     if args.html:
-        write_file(args.html, html_report(cov), "daxcheck spec coverage", args.force)
+        write_file(args.html, html_report(cov), "daxcheck spec coverage", force=args.force)
         console.print(f"[dim]written: {esc(args.html)}[/dim]", soft_wrap=True)
     if args.fail_under is not None and pct < args.fail_under:
         console.print(f"coverage {pct:.1f}% is under --fail-under {args.fail_under:g}%")
@@ -76,7 +76,7 @@ def run(args, console) -> int:
     return EXIT_OK
 
 
-def _print_table(console, cov, verbose: bool) -> None:
+def _print_table(console, cov, *, verbose: bool) -> None:
     t = Table(title="decisions by function (gaps: line kind[operand] outcome seen)")
     t.add_column("file")
     t.add_column("function")
@@ -110,7 +110,10 @@ def _print_unexercised(console, cov) -> None:
 def _write_json(args, cov, explained) -> None:
     doc = {**cov.to_json(), **({"explanations": explained} if explained is not None else {})}
     write_file(
-        args.json, json.dumps(doc, indent=1) + "\n", '"format": "daxcheck-coverage"', args.force
+        args.json,
+        json.dumps(doc, indent=1) + "\n",
+        '"format": "daxcheck-coverage"',
+        force=args.force,
     )
 
 

@@ -61,7 +61,7 @@ def main(argv=None) -> int:
             return EXIT_TERMINATED
         except KeyboardInterrupt as e:
             if not is_interrupt(e):  # raised by code, outside any user frame: a bug
-                return internal_error(e, "--traceback" in argv)
+                return internal_error(e, traceback="--traceback" in argv)
             sys.stderr.write("daxcheck: interrupted\n")
             return EXIT_INTERRUPTED
 
@@ -105,7 +105,7 @@ def _other_error(e: BaseException, args) -> int:
     if bad:  # an OS error on a path the user gave: bad input, not a bug
         sys.stderr.write(f"daxcheck: error: {bad}\n")
         return EXIT_BAD_INPUT
-    return internal_error(e, args.traceback)
+    return internal_error(e, traceback=args.traceback)
 
 
 @contextlib.contextmanager

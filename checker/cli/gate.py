@@ -48,7 +48,7 @@ def run(args, argv, console) -> int:
     elif not args.update and not path.is_symlink():
         raise InputError(
             f"{path}: no such manifest (create one with "
-            f"{gate_command(args, is_shipped, update=True)})"
+            f"{gate_command(args, is_shipped=is_shipped, update=True)})"
         )
     unknown = [d for d in args.design if d not in DESIGNS]
     if unknown:
@@ -132,14 +132,7 @@ def _gate(args, argv, path, is_shipped, shipped, progress, console) -> int:
     )
     names = [p for p in res.manifest["properties"] if p in PROPERTIES]
     if not args.quiet:
-        for part in verdict_tables(res.checks, names, console.width):
-            console.print(part)
-        ok = sum(1 for _, s in res.replayed if s == "reproduces")
-        console.print(
-            f"[dim]counterexamples replayed (spec and pmem bytes): {ok} of "
-            f"{len(res.replayed)} reproduce[/dim]",
-            soft_wrap=True,
-        )
+        _print_verdicts(res, names, console)
     files = {
         (n, p): str(path.parent / e["counterexample"])
         for n, d in res.manifest["designs"].items()
@@ -165,6 +158,26 @@ def _gate(args, argv, path, is_shipped, shipped, progress, console) -> int:
             soft_wrap=True,
         )
         return EXIT_OK
+    _print_failure(args, path, res, failures, console, is_shipped=is_shipped)
+    return EXIT_UNEXPECTED
+
+
+def _print_verdicts(res, names: list, console) -> None:
+    """The verdict tables of the gate's designs and how many manifest counterexamples
+    reproduced (not with ``--quiet``)."""
+    for part in verdict_tables(res.checks, names, console.width):
+        console.print(part)
+    ok = sum(1 for _, s in res.replayed if s == "reproduces")
+    console.print(
+        f"[dim]counterexamples replayed (spec and pmem bytes): {ok} of "
+        f"{len(res.replayed)} reproduce[/dim]",
+        soft_wrap=True,
+    )
+
+
+def _print_failure(args, path, res, failures: dict, console, *, is_shipped: bool) -> None:
+    """A failed gate's differences, where the traces behind them went (``failures``:
+    ``{(design, property): file}``) and the command that accepts a deliberate change."""
     console.print(
         difference_table(
             res.differences, f"gate failed: {len(res.differences)} difference(s) from {path}"
@@ -179,13 +192,12 @@ def _gate(args, argv, path, is_shipped, shipped, progress, console) -> int:
             highlight=False,
         )
     console.print(
-        f"[dim]after a deliberate change: {esc(gate_command(args, is_shipped, update=True))}[/dim]",
+        f"[dim]after a deliberate change: {esc(gate_command(args, is_shipped=is_shipped, update=True))}[/dim]",
         soft_wrap=True,
     )
-    return EXIT_UNEXPECTED
 
 
-def gate_command(args, is_shipped: bool, update: bool = False) -> str:
+def gate_command(args, *, is_shipped: bool, update: bool = False) -> str:
     """The ``daxcheck gate`` command line that repeats this run's gate (with ``--update``
     when ``update``), carrying its manifest (unless the shipped one), ``--design`` and
     ``--designs``/``--properties`` exactly as given, shell-quoted: a hint that does the

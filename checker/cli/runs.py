@@ -50,7 +50,7 @@ def save(check, args, console, written=None, show=None) -> list[str]:
     when ``show`` (default: unless ``--quiet``)."""
     by_file = {file_name_for(check.model.design.name, p): p for p in check.traces}
     problems = []
-    for path, status in save_traces(check, args.out, args.force):
+    for path, status in save_traces(check, args.out, force=args.force):
         if status.startswith("conflict"):
             problems.append(status[len("conflict: ") :])
             continue

@@ -519,7 +519,7 @@ def _check_recovered(ex, rec, media: bytes) -> list[_Bad]:
     return _merge(bads)
 
 
-def crash_point(ex, rec, after_step, at_end, crash_states, seed) -> CrashCheck:
+def crash_point(ex, rec, after_step, crash_states, seed, *, at_end) -> CrashCheck:
     """The crash images of executor ``ex``'s pmem buffer at one crash point, each recovered
     with ``rec`` (the abstract state after Crash) and checked (:class:`CrashCheck`).
     ``crash_states``: ``"all"`` (up to 2^12 images, else a sample of that many) or a

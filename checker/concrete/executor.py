@@ -467,6 +467,7 @@ def replay_concrete(
     model,
     actions,
     pmem_path=None,
+    *,
     force: bool = False,
     crash_states="all",
     seed: int = 0,
@@ -502,44 +503,60 @@ def replay_concrete(
             pmem_bytes=size,
             pmem_copy_of=pm.user_path if pm.is_copy else None,
         )
-        s = model.init_states()[0]
         try:
-            ex.check(0, None, s)
-            for n, a in enumerate(actions, 1):
-                ns = model.next_state(s, a)
-                if ns is None:
-                    raise TraceError(
-                        f"step {n}: {a.describe()} is not enabled in design {model.design.name}"
-                    )
-                if a.name == "crash":
-                    rep.crashes.append(crash_point(ex, ns, n - 1, False, crash_states, seed))
-                ex.step(a, s, ns)
-                ex.check(n, a, ns)
-                rep.steps = n
-                s = ns
-            rep.notes += ex.notes
+            s = _replay_steps(model, ex, rep, actions, crash_states, seed)
         except RefinementError as e:
             if strict:
                 raise
             rep.refinement_ok, rep.refinement_error = False, str(e)
             return rep
-        checks = (
-            list(FINAL_CHECKS.items())
-            if prop is None
-            else [(prop, FINAL_CHECKS[prop])]
-            if prop in FINAL_CHECKS
-            else []
-        )
-        for _, fn in checks:
-            rep.symptoms += fn(ex, s)
-        if prop is None or prop in DURABILITY_PROPS:
-            rec = Crash().apply(model, s)
-            rep.crashes.append(crash_point(ex, rec, len(actions), True, crash_states, seed))
-        elif prop not in FINAL_CHECKS:
-            rep.notes.append(
-                f"property {prop} has no byte-level check; only the refinement check applies"
-            )
+        _final_checks(model, ex, rep, s, len(actions), prop, crash_states, seed)
         return rep
+
+
+def _replay_steps(model, ex, rep, actions, crash_states, seed) -> bytes:
+    """Run ``actions`` from the initial state on the spec and on the executor ``ex``,
+    refinement-checking each step, recording a crash point at each crash into ``rep``;
+    returns the last spec state.  Raises TraceError (a step not enabled) and
+    RefinementError."""
+    s = model.init_states()[0]
+    ex.check(0, None, s)
+    for n, a in enumerate(actions, 1):
+        ns = model.next_state(s, a)
+        if ns is None:
+            raise TraceError(
+                f"step {n}: {a.describe()} is not enabled in design {model.design.name}"
+            )
+        if a.name == "crash":
+            rep.crashes.append(crash_point(ex, ns, n - 1, crash_states, seed, at_end=False))
+        ex.step(a, s, ns)
+        ex.check(n, a, ns)
+        rep.steps = n
+        s = ns
+    rep.notes += ex.notes
+    return s
+
+
+def _final_checks(model, ex, rep, s, steps: int, prop, crash_states, seed) -> None:
+    """After the last of ``steps`` actions (spec state ``s``): the byte-level symptom checks
+    of ``prop`` (every one when None) and, for a durability property, a crash at the end,
+    into ``rep``."""
+    checks = (
+        list(FINAL_CHECKS.items())
+        if prop is None
+        else [(prop, FINAL_CHECKS[prop])]
+        if prop in FINAL_CHECKS
+        else []
+    )
+    for _, fn in checks:
+        rep.symptoms += fn(ex, s)
+    if prop is None or prop in DURABILITY_PROPS:
+        rec = Crash().apply(model, s)
+        rep.crashes.append(crash_point(ex, rec, steps, crash_states, seed, at_end=True))
+    elif prop not in FINAL_CHECKS:
+        rep.notes.append(
+            f"property {prop} has no byte-level check; only the refinement check applies"
+        )
 
 
 __all__ = [

@@ -78,7 +78,7 @@ class PmemBuffer:
     ``is_copy``.  Use as a context manager or call :meth:`close`.
     """
 
-    def __init__(self, size: int, path: str | os.PathLike | None = None, force: bool = False):
+    def __init__(self, size: int, path: str | os.PathLike | None = None, *, force: bool = False):
         if size <= 0 or size % BLOCK:
             raise PmemError(f"pmem size {size} is not a positive multiple of {BLOCK} bytes")
         self.size = size
@@ -177,7 +177,7 @@ class PmemBuffer:
         p = self._pending.get(ln)
         return p[-1] if p else self._mm[ln * LINE : (ln + 1) * LINE]
 
-    def _put(self, off: int, data: bytes, nt: bool) -> None:
+    def _put(self, off: int, data: bytes, *, nt: bool) -> None:
         data = bytes(data)
         self._check(off, len(data))
         for ln in self._lines(off, len(data)):

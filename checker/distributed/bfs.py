@@ -198,7 +198,7 @@ class DistributedExplorer(BatchedExplorer):
                 # (WorkerPool.revive), the next run starts on idle workers.
                 self.pool.kill()
                 self._settle(0.5)
-            return self._result(self.stats.depth, False, str(e), t0)
+            return self._result(self.stats.depth, complete=False, stopped=str(e), t0=t0)
 
     def _track(self, refs):
         """``refs`` (ObjectRefs, or lists of them from calls with several returns), noted
@@ -295,9 +295,36 @@ class DistributedExplorer(BatchedExplorer):
         """One level on the workers (``expand``, ``resolve``, ``build``, ``finish``, and
         the key-table entries ``adopt``ed with the next level); ``(states kept, why the
         run stops or None)``.  Appends the level's figures to ``per_level``."""
-        actors, N, budget = self.pool.actors, self.pool.n, self.budget
+        actors, N = self.pool.actors, self.pool.n
         lt = time.perf_counter()
         keep = level + 1 < self.depth
+        outs, ans, built = self._expand_resolve_build(keep, per_level)
+        infos = self._get([o[N] for o in outs])
+        rinfos = self._get([r[N] for r in ans])
+        offsets, cut, stopped, first, last = self._stop_point(built, t0)
+        go_on = keep and last is None and not stopped
+        done = self._finish(actors, last, cut, offsets, go_on)
+        for d in done:
+            self.fired += d[0]
+        kept = sum(d[1] for d in done)
+        self.n_states += kept
+        if first:
+            self.record(
+                {n: g for n, (g, _, _) in first.items()},
+                level + 1,
+                {g: U64(fp) for g, _, fp in first.values()},
+                0,
+            )
+        per_level.append(
+            level_figures(level + 1, kept, time.perf_counter() - lt, infos, rinfos, built, done)
+        )
+        return kept, stopped
+
+    def _expand_resolve_build(self, keep, per_level):
+        """Rounds 1-3 of a level (``expand``, ``resolve``, ``build``; the previous level's
+        ``adopt`` calls collected meanwhile, their shared entries counted into
+        ``per_level[-1]``): ``(expand refs, resolve refs, build answers)``."""
+        actors, N = self.pool.actors, self.pool.n
         adopted, self.calls = self.calls, []
         outs = self._track(
             [a.expand.options(num_returns=N + 1).remote(self.pending) for a in actors]
@@ -320,8 +347,14 @@ class DistributedExplorer(BatchedExplorer):
         merged = self._get(adopted)
         if merged and per_level:  # the previous level's entries, merged at its end
             per_level[-1]["shared_entries"] = sum(merged)
-        infos = self._get([o[N] for o in outs])
-        rinfos = self._get([r[N] for r in ans])
+        return outs, ans, built
+
+    def _stop_point(self, built, t0):
+        """Where the level stops, from the ``build`` answers: ``(offsets, cut, stopped,
+        first, last)``: each worker's first global position (and the total last), the
+        ``--max-states`` cut (None), why the run stops (None), the first violation per
+        property (:func:`first_violations`) and the last parent expanded (None: all)."""
+        budget = self.budget
         offsets = [0]
         for b in built:
             offsets.append(offsets[-1] + b[0])
@@ -341,8 +374,13 @@ class DistributedExplorer(BatchedExplorer):
             and time.perf_counter() - t0 >= budget.time_limit
         ):
             stopped = f"time limit {budget.time_limit:g}s reached"
-        go_on = keep and last is None and not stopped
-        bounds = split(total, N) if go_on else None
+        return offsets, cut, stopped, first, last
+
+    def _finish(self, actors, last, cut, offsets, go_on):
+        """Round 4 (``finish``) and, when the search goes on, the next ranges ``adopt``ed
+        (fetched with the next level's results); the workers' ``finish`` answers."""
+        N = self.pool.n
+        bounds = split(offsets[-1], N) if go_on else None
         fins = self._track(
             [
                 a.finish.options(num_returns=N + 2).remote(last, cut, offsets[w], bounds)
@@ -361,21 +399,7 @@ class DistributedExplorer(BatchedExplorer):
                     for w, a in enumerate(actors)
                 ]
             )
-        for d in done:
-            self.fired += d[0]
-        kept = sum(d[1] for d in done)
-        self.n_states += kept
-        if first:
-            self.record(
-                {n: g for n, (g, _, _) in first.items()},
-                level + 1,
-                {g: U64(fp) for g, _, fp in first.values()},
-                0,
-            )
-        per_level.append(
-            level_figures(level + 1, kept, time.perf_counter() - lt, infos, rinfos, built, done)
-        )
-        return kept, stopped
+        return done
 
     def _parent_at(self, pos, offsets):
         """Parent position of the state at global position ``pos`` of the level being

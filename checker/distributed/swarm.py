@@ -21,7 +21,7 @@ from .session import ray_session
 from .spec import ModelSpec
 
 
-def worker_plan(runs: int | None, seed: int, n: int, weights=None, swarm=False) -> list[dict]:
+def worker_plan(runs: int | None, seed: int, n: int, weights=None, *, swarm=False) -> list[dict]:
     """Per worker the keyword arguments of :func:`simulate`: ``runs`` split as evenly as
     possible (the first ``runs % n`` workers one more; None: every worker unbounded, for a
     time limit), seed ``seed * n + k``, worker 0 with the given ``weights``/``swarm``, the
@@ -91,6 +91,7 @@ def simulate_distributed(
     seed=0,
     time_limit=None,
     weights=None,
+    *,
     swarm=False,
     address=None,
 ):
@@ -99,7 +100,7 @@ def simulate_distributed(
     this process first (SimulationError); raises
     :class:`~.session.DistributedError` when Ray is missing or cannot start."""
     check_parameters(depth, runs, time_limit, weights)
-    plan = worker_plan(runs, seed, workers, weights, swarm)
+    plan = worker_plan(runs, seed, workers, weights, swarm=swarm)
     spec = ModelSpec.of(model, props)
     t0 = time.perf_counter()
     with ray_session(workers, address) as ray:

@@ -180,7 +180,7 @@ class PartitionWorker:
         "fresh", "sent_states", "seconds", "cpu"}`` (wall-clock and CPU seconds of the
         round)."""
         t0, c0 = time.perf_counter(), time.process_time()
-        E, n, nA, act_table = self.E, self.n, self.E.nA, self.act_table
+        E, n = self.E, self.n
         queue, self.front = self.front, None
         # cand, per chunk: (global position of its first row, enabled rows per action)
         self.chunks, self.cand = [], []
@@ -191,50 +191,11 @@ class PartitionWorker:
             self._budget()
             words, fps, (cfp, cok, ents, rows_by) = E.next_chunk(queue, [])
             ncand += cok.shape[0]
-            nok, nfp, fresh, order = E.dedupe(cfp, cok, words, ents, order=True)
-            del cfp, cok
-            fresh = nfp[0, :0] if fresh is None else fresh
-            E.visited.add(fresh)
-            parents, acts = nok // nA, nok % nA
-            ent = np.stack([ents[r] for r in E.by_reads])[act_table[acts], parents]
-            fp = nfp[0]
-            # Sent sorted by fingerprint (runs of one chunk: the owner's sort merges them)
-            to = owner(fresh, n)
-            dest = to[order]
-            for w in range(n):
-                out[w].append(fresh[to == w])
-            del fresh, to
-            own = None
-            if self.rank_ == 0:
-                sel = np.flatnonzero(dest == 0)
-                built = E.build(words, parents[sel], acts[sel], ents)
-                own = (built, E.check_states(built, acts[sel]) if sel.size else {})
-            self.chunks.append(
-                _Chunk(
-                    words,
-                    E.packing,
-                    dict(E.groups),
-                    base,
-                    nok,
-                    fp,
-                    ent,
-                    dest.astype(np.int16),
-                    order,
-                    own,
-                )
-            )
+            self._expand_chunk(words, cfp, cok, ents, base, out)
+            del cfp, cok  # before the next chunk is made
             self.cand.append((self.offset + base, rows_by))
             base += fps.shape[1]
-        msgs, sent, fresh_n = [], 0, 0
-        for w in range(n):
-            m = np.concatenate(out[w]) if out[w] else np.zeros(0, U64)
-            fresh_n += m.size
-            if w == self.rank_:
-                self.mine = m
-                msgs.append(None)
-            else:
-                sent += m.size
-                msgs.append(m)
+        msgs, sent, fresh_n = self._messages(out)
         info = {
             "candidates": ncand,
             "fresh": fresh_n,
@@ -243,6 +204,59 @@ class PartitionWorker:
             "cpu": time.process_time() - c0,
         }
         return (*msgs, info)
+
+    def _expand_chunk(self, words, cfp, cok, ents, base, out) -> None:
+        """One frontier chunk of round 1 (first row at local position ``base``): its new
+        candidates marked visited, their fingerprints appended per owner to ``out``, the
+        chunk kept (:class:`_Chunk`; worker 0 builds and checks the ones it owns)."""
+        E, n, nA = self.E, self.n, self.E.nA
+        nok, nfp, fresh, order = E.dedupe(cfp, cok, words, ents, order=True)
+        del cfp, cok
+        fresh = nfp[0, :0] if fresh is None else fresh
+        E.visited.add(fresh)
+        parents, acts = nok // nA, nok % nA
+        ent = np.stack([ents[r] for r in E.by_reads])[self.act_table[acts], parents]
+        fp = nfp[0]
+        # Sent sorted by fingerprint (runs of one chunk: the owner's sort merges them)
+        to = owner(fresh, n)
+        dest = to[order]
+        for w in range(n):
+            out[w].append(fresh[to == w])
+        del fresh, to
+        own = None
+        if self.rank_ == 0:
+            sel = np.flatnonzero(dest == 0)
+            built = E.build(words, parents[sel], acts[sel], ents)
+            own = (built, E.check_states(built, acts[sel]) if sel.size else {})
+        self.chunks.append(
+            _Chunk(
+                words,
+                E.packing,
+                dict(E.groups),
+                base,
+                nok,
+                fp,
+                ent,
+                dest.astype(np.int16),
+                order,
+                own,
+            )
+        )
+
+    def _messages(self, out):
+        """Round 1's messages: per owner the fingerprints sent to it (this worker's own
+        kept as ``mine``, None in its place); ``(messages, fingerprints sent, fresh)``."""
+        msgs, sent, fresh_n = [], 0, 0
+        for w in range(self.n):
+            m = np.concatenate(out[w]) if out[w] else np.zeros(0, U64)
+            fresh_n += m.size
+            if w == self.rank_:
+                self.mine = m
+                msgs.append(None)
+            else:
+                sent += m.size
+                msgs.append(m)
+        return msgs, sent, fresh_n
 
     @_bounded
     def resolve(self, *msgs):

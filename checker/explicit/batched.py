@@ -66,7 +66,7 @@ def _num(x):
     return int(x) if type(x) is bool else x
 
 
-def _arith(op, reflected=False):
+def _arith(op, *, reflected=False):
     if reflected:
         return lambda self, other: Col(op(_num(other), _num(self)))
     return lambda self, other: Col(op(_num(self), _num(other)))

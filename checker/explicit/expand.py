@@ -508,7 +508,7 @@ class ChunkExpander:
             return np.zeros((self.G, 0), U64), np.zeros(0, self.okey_dtype), ents, rows_by
         return np.concatenate(cf, axis=1), np.concatenate(co), ents, rows_by
 
-    def dedupe(self, call, cok, words, ents, order=False):
+    def dedupe(self, call, cok, words, ents, *, order=False):
         """New states among the candidates: ``(okeys, fps, fresh)``: okeys in BFS order,
         ``fps`` ``(G, n)`` in that order, each the first occurrence of its canonical
         fingerprint (the smallest of its images'), none in the visited set; ``fresh`` their

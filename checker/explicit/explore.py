@@ -68,6 +68,7 @@ def explore(
     budget: Budget = Budget(),
     progress: Callable[[Stats], None] | None = None,
     progress_every: float = 0.25,
+    *,
     memo: bool = True,
     batched: bool = True,
     exact: bool = False,
@@ -107,7 +108,7 @@ def explore(
         )
     if checkpoint is not None:
         raise CheckpointError("checkpoints are saved by the batched explorer only")
-    return explore_states(model, props, depth, budget, progress, progress_every, memo, por)
+    return explore_states(model, props, depth, budget, progress, progress_every, memo=memo, por=por)
 
 
 def explore_states(
@@ -117,6 +118,7 @@ def explore_states(
     budget: Budget = Budget(),
     progress: Callable[[Stats], None] | None = None,
     progress_every: float = 0.25,
+    *,
     memo: bool = True,
     por: bool = False,
 ) -> CheckResult:
@@ -124,10 +126,12 @@ def explore_states(
     read set (:class:`~.transitions.MemoSuccessors`), or plain with ``memo=False``; states
     kept whole in a :class:`~.store.StateStore` (no probabilistic step).  Same arguments and
     result as :func:`explore`."""
-    return ReferenceRun(model, props, depth, budget, progress, progress_every, memo, por).run()
+    return ReferenceRun(
+        model, props, depth, budget, progress, progress_every, memo=memo, por=por
+    ).run()
 
 
-def reference_successors(model, props, footprints, memo: bool, por: bool):
+def reference_successors(model, props, footprints, *, memo: bool, por: bool):
     """``(successors, ample)``: the reference explorer's successor function ``s ->
     [(action index, state)]`` (memoised on read sets unless ``memo`` is False) and, with
     ``por``, the :class:`~.por.AmpleSets` filtering it (None without)."""
@@ -169,7 +173,9 @@ class ReferenceRun:
         self.model, self.props, self.L = model, props, model.L
         self.budget, self.progress, self.progress_every = budget, progress, progress_every
         footprints = [action_footprint(model, a) for a in model.actions]
-        self.successors, self.ample = reference_successors(model, props, footprints, memo, por)
+        self.successors, self.ample = reference_successors(
+            model, props, footprints, memo=memo, por=por
+        )
         self.depth = model.bounds.depth if depth is None else depth
         self.store = StateStore()
         self.stats = Stats()
@@ -349,6 +355,6 @@ class ReferenceEngine:
             o.budget,
             o.progress,
             o.progress_every,
-            o.memo,
-            o.por,
+            memo=o.memo,
+            por=o.por,
         )

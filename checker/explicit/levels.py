@@ -109,6 +109,7 @@ class BatchedExplorer(ChunkExpander):
         budget,
         progress=None,
         progress_every=0.25,
+        *,
         exact=False,
         chunk=None,
         seed=SEED,
@@ -132,23 +133,7 @@ class BatchedExplorer(ChunkExpander):
         # Candidates per chunk (states x enabled actions) bound the transient memory.
         self.chunk = chunk or default_chunk(self.nA)
         self.okey_dtype = np.int32 if self.chunk * self.nA < 2**31 else np.int64
-        self.Z = zobrist_table(self.width, seed)
-        self.infos = [
-            ActionInfo(i, a, action_footprint(model, a), self.width)
-            for i, a in enumerate(model.actions)
-        ]
-        # Symmetry: G fingerprints per state (one per group element, identity first).
-        self.sym = Symmetry(self.L, symmetry) if symmetry else None
-        if self.sym is not None and len(self.sym) == 1:
-            self.sym = None
-        self.Zs = self.Z[None] if self.sym is None else self.sym.zobrist(self.Z)
-        self.G = self.Zs.shape[0]
-        groups = getattr(model, "groups", None) or tuple((i,) for i in range(self.nA))
-        self.model_groups = tuple(tuple(g) for g in groups)
-        by_reads = {}
-        for a in self.infos:
-            by_reads.setdefault(a.reads, []).append(a)
-        self.by_reads = by_reads
+        self._setup_actions(model, seed, symmetry)
         self._setup_conjuncts()
         self.groups = {}
         self.cgroups = {}
@@ -182,6 +167,28 @@ class BatchedExplorer(ChunkExpander):
                 ],
             )
         # --- end partial-order reduction
+
+    def _setup_actions(self, model, seed, symmetry):
+        """The Zobrist table(s) (one per symmetry element, identity first: ``Zs``, ``G``),
+        each action's read/write footprint (``infos``), the model's action groups and the
+        actions grouped by read set (``by_reads``)."""
+        self.Z = zobrist_table(self.width, seed)
+        self.infos = [
+            ActionInfo(i, a, action_footprint(model, a), self.width)
+            for i, a in enumerate(model.actions)
+        ]
+        # Symmetry: G fingerprints per state (one per group element, identity first).
+        self.sym = Symmetry(self.L, symmetry) if symmetry else None
+        if self.sym is not None and len(self.sym) == 1:
+            self.sym = None
+        self.Zs = self.Z[None] if self.sym is None else self.sym.zobrist(self.Z)
+        self.G = self.Zs.shape[0]
+        groups = getattr(model, "groups", None) or tuple((i,) for i in range(self.nA))
+        self.model_groups = tuple(tuple(g) for g in groups)
+        by_reads = {}
+        for a in self.infos:
+            by_reads.setdefault(a.reads, []).append(a)
+        self.by_reads = by_reads
 
     def _setup_conjuncts(self):
         """Every property conjunct with its read set (``conjs``, grouped by read set in
@@ -480,6 +487,7 @@ def explore_batched(
     budget=None,
     progress=None,
     progress_every=0.25,
+    *,
     exact=False,
     symmetry=False,
     checkpoint=None,

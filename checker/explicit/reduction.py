@@ -357,8 +357,10 @@ class LiptonRun(ReferenceRun):
     length in actions; ``stats.depth`` is the last level (operations); ``stats.por``
     describes the reduction."""
 
-    def __init__(self, model, props, depth, budget, progress, progress_every, reduce=True):
-        super().__init__(model, props, depth, budget, progress, progress_every, True, False)
+    def __init__(self, model, props, depth, budget, progress, progress_every, *, reduce=True):
+        super().__init__(
+            model, props, depth, budget, progress, progress_every, memo=True, por=False
+        )
         footprints = [action_footprint(model, a) for a in model.actions]
         self.memo = MemoSuccessors(model, footprints=footprints)
         self.tx = Transactions(model, props, footprints, self.memo.steps)
@@ -513,14 +515,14 @@ class LiptonRun(ReferenceRun):
 
 
 def explore_lipton(
-    model, props, depth=None, budget=None, progress=None, progress_every=0.25, reduce=True
+    model, props, depth=None, budget=None, progress=None, progress_every=0.25, *, reduce=True
 ):
     """Check the Property list ``props`` on ``model`` with the transaction reduction
     (:class:`LiptonRun`; ``reduce=False``: the same search without blocks); a
     :class:`~daxcheck.checker.results.CheckResult` whose ``stats.por`` says what was reduced
     or why the run was not."""
     return LiptonRun(
-        model, props, depth, budget or Budget(), progress, progress_every, reduce
+        model, props, depth, budget or Budget(), progress, progress_every, reduce=reduce
     ).run()
 
 

@@ -408,6 +408,21 @@ def load(opts: CheckpointOptions, config: dict) -> Snapshot:
         or "state.json" not in files
     ):
         raise CheckpointError(f"--resume {where}: {MANIFEST} is malformed")
+    arrays, state = _read_files(where, folder, files)
+    if (
+        not isinstance(state, dict)
+        or state.get("format") != FORMAT
+        or not isinstance(state.get("config"), dict)
+    ):
+        raise CheckpointError(f"--resume {where}: state.json is not a {FORMAT} state")
+    _check_config(where, state["config"], config)
+    return Snapshot(where, state, arrays, man)
+
+
+def _read_files(where: Path, folder: str, files: dict) -> tuple[dict, object]:
+    """Every file the manifest lists (``files``: ``{name: [size, sha256]}``) read from
+    ``where/folder`` and checked against its size and SHA-256: ``({array name: ndarray},
+    parsed state.json)``.  Raises CheckpointError (one line)."""
     arrays, state = {}, None
     for name, meta in files.items():
         if not (
@@ -436,13 +451,12 @@ def load(opts: CheckpointOptions, config: dict) -> Snapshot:
             raise CheckpointError(
                 f"--resume {where}: {folder}/{name}: unreadable ({' '.join(str(e).split())[:200]})"
             ) from None
-    if (
-        not isinstance(state, dict)
-        or state.get("format") != FORMAT
-        or not isinstance(state.get("config"), dict)
-    ):
-        raise CheckpointError(f"--resume {where}: state.json is not a {FORMAT} state")
-    saved = state["config"]
+    return arrays, state
+
+
+def _check_config(where: Path, saved: dict, config: dict) -> None:
+    """The checkpointed run's configuration (``saved``) against this run's (``config``);
+    CheckpointError naming the first difference."""
     for key, want in config.items():
         got = saved.get(key)
         if got != want:
@@ -457,7 +471,6 @@ def load(opts: CheckpointOptions, config: dict) -> Snapshot:
                 f"--resume {where}: the checkpoint was made with {key} "
                 f"{_show(got)}, this run has {_show(want)}"
             )
-    return Snapshot(where, state, arrays, man)
 
 
 def _show(v) -> str:

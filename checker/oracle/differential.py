@@ -143,7 +143,7 @@ class Outcome:
     message: str = ""
 
 
-def run_sequence(root: str, files: int, blocks: int, ops, extents: bool = True) -> Outcome:
+def run_sequence(root: str, files: int, blocks: int, ops, *, extents: bool = True) -> Outcome:
     """Run ``ops`` (a sequence of :class:`Op`) on fresh files a, b[, c] in directory
     ``root`` (on an XFS with reflink, 4 KiB blocks) and on the spec at ``files`` files of
     ``blocks`` blocks, comparing contents after every op and, with ``extents``, FIEMAP at

@@ -273,7 +273,7 @@ class Extent:
         return bool(self.flags & FIEMAP_EXTENT_UNWRITTEN)
 
 
-def fiemap(fd: int, sync: bool = True, max_extents: int = 256) -> list[Extent]:
+def fiemap(fd: int, *, sync: bool = True, max_extents: int = 256) -> list[Extent]:
     """FS_IOC_FIEMAP over the whole file (with FIEMAP_FLAG_SYNC: dirty page cache written
     back first, so delayed allocations and CoW remaps have happened).  Returns the data-fork
     extents in logical order.  Raises OSError on failure."""
@@ -292,10 +292,10 @@ def fiemap(fd: int, sync: bool = True, max_extents: int = 256) -> list[Extent]:
     return out
 
 
-def block_map(fd: int, nblocks: int, sync: bool = True) -> list:
+def block_map(fd: int, nblocks: int, *, sync: bool = True) -> list:
     """Per-block view of FIEMAP for blocks 0..nblocks-1: ``None`` for a hole, else
     ``(physical block number, shared, unwritten)``."""
-    exts = fiemap(fd, sync)
+    exts = fiemap(fd, sync=sync)
     out = []
     for x in range(nblocks):
         pos = x * BLOCK

@@ -173,9 +173,9 @@ class MStore(Op):
             raise Skip()
         L, f, x, g = c.L, self.file, self.seg // SEGS, self.seg % SEGS
         if c.s[L.mmap_mode[0][f]] == MM_NONE:
-            c.step(A.Mmap(0, f, False))
+            c.step(A.Mmap(0, f, sync=False))
         if c.s[L.pte_kind[0][f][x]] != PTE_RW:
-            c.step(A.Fault(0, f, x, True))
+            c.step(A.Fault(0, f, x, write=True))
         c.step(A.Store(0, f, x, g, self.token))
         c.step(A.Fdatasync(f))
 

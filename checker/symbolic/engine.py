@@ -370,6 +370,7 @@ def prove_all(
     max_k: int = 4,
     lemmas: str = "shipped",
     time_limit: float | None = None,
+    *,
     simple_path: bool = True,
     mine_states: int = 30000,
     sm: SymbolicModel | None = None,

@@ -167,7 +167,7 @@ def _cow_write(copy: str):
         # IOMAP_F_COW through one iomap (2019 btrfs/dax series): the actor writes
         # [pos, end) into the new blocks; nothing copies the rest of the first and last
         # page from the source extent.
-        filled = smt.z3.BoolVal(False)
+        filled = smt.z3.BoolVal(False)  # noqa: FBT003
     else:
         # dax_iomap_copy_around (fs/dax.c, 5.19+; dax_iomap_cow_copy before 6.0):
         #   head_off = pos & (align_size - 1); end = pos + length;

@@ -55,7 +55,7 @@ class SymbolicModel:
             # One Boolean per action instance, exactly one true; each implies its guard
             # and its writes; a field keeps its value unless one of its writers is chosen.
             self.sel = [z3.Bool(f"act{j}") for j in range(n)]
-            parts = [z3.PbEq([(a, 1) for a in self.sel], 1)] if n else [z3.BoolVal(False)]
+            parts = [z3.PbEq([(a, 1) for a in self.sel], 1)] if n else [z3.BoolVal(False)]  # noqa: FBT003
             writers = {o: [] for o in self.written}
             for j, (_, g, w) in enumerate(self.entries):
                 parts.append(
@@ -69,7 +69,7 @@ class SymbolicModel:
             # A bit-vector selector and an if-then-else chain per field.
             self.sel = [z3.BitVec("sel", 16)]
             sel = self.sel[0]
-            enabled = z3.BoolVal(False)
+            enabled = z3.BoolVal(False)  # noqa: FBT003
             for j in range(n - 1, -1, -1):
                 enabled = z3.If(sel == j, self.entries[j][1], enabled)
             parts = [z3.ULT(sel, n), enabled]

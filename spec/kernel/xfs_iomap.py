@@ -31,7 +31,7 @@ def iomap_f_shared(D, L, s, f, x, op):
         return False
     if op == "fault" and D.fault_cow == "in-place":
         return False
-    shared = is_shared(L, s, f, x, D.shared_check == "in-core+journal")
+    shared = is_shared(L, s, f, x, journal=D.shared_check == "in-core+journal")
     if op != "read" and D.cow_fork == "always":
         return True
     return shared

@@ -39,7 +39,7 @@ def xfs_log_force(D, L, d):
     log_force_user_state(L, d)
 
 
-def recover_from_log(L, d, per_inode_dax=True):
+def recover_from_log(L, d, per_inode_dax=True):  # noqa: FBT002  (old fsdax.recover, one release)
     """Power failure, mount and log recovery (xlog_recover + refcount btree): CPU caches,
     DAX entries, page tables, struct pages, anonymous pages and in-memory metadata are
     lost; the in-memory map, sizes and (with ``per_inode_dax``: else it stays set) S_DAX
@@ -70,7 +70,7 @@ def xlog_recover(D, L, d):
     replayed; volatile state is gone (see :func:`~recover_from_log`).  With
     ``reflink_dax="dropped-on-load"`` (6.1's xfs_inode_supports_dax) a file that shares a block
     after recovery comes back without S_DAX."""
-    recover_from_log(L, d, D.has("dax_toggle"))
+    recover_from_log(L, d, per_inode_dax=D.has("dax_toggle"))
     if D.reflink_dax == "dropped-on-load":
         for f in L.files:
             shares = Or(

@@ -11,7 +11,7 @@ from .views import grow, set_last
 from .xfs_bmap import ref_add
 
 
-def is_shared(L, d, f, x, journal=True):
+def is_shared(L, d, f, x, journal=True):  # noqa: FBT002  (old fsdax.is_shared, one release)
     """IOMAP_F_SHARED: the extent's block has more than one reference in the in-core
     refcount btree (reflinked) or, with ``journal``, is still referenced by another
     inode's *journaled* map (a CoW remap or punch not yet committed): overwriting it in
@@ -50,7 +50,7 @@ def xfs_reflink_remap_prep(D, L, s, src, dst):
 
 
 @kernel_function("fs/xfs/xfs_reflink.c")
-def xfs_reflink_remap_blocks(D, L, d, a, b, soff, doff, length, dedupe=False):
+def xfs_reflink_remap_blocks(D, L, d, a, b, soff, doff, length, *, dedupe=False):
     """xfs_reflink_remap_range -> xfs_reflink_remap_blocks (fs/xfs/xfs_reflink.c) of blocks
     ``soff``.. of ``src`` ``a`` onto ``doff``.. of ``dst`` ``b``, ``length`` blocks, shortened
     to ``a``'s EOF (generic_remap_checks): the source range is written back

@@ -185,7 +185,7 @@ class ZeroRange(Action):
         d = draft(s)
         if whole:
             busy = D.xfs_break_layouts(L, s, f, [x]) if D.has("pin") else True
-            shared = xfs_reflink.is_shared(L, s, f, x, D.shared_check == "in-core+journal")
+            shared = xfs_reflink.is_shared(L, s, f, x, journal=D.shared_check == "in-core+journal")
             renew = Or(kd == HOLE, shared)
             found, b = D.xfs_bmapi_write(L, s)
             if not require(And(allowed, busy, Or(Not(renew), found))):

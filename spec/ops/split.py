@@ -189,7 +189,7 @@ class SplitOp(Action):
             if getattr(L, "sleepers", False):  # dax_unlock_entry -> dax_wake_entry(WAKE_NEXT)
                 for n in dropped:
                     if n.kind == "entry":
-                        D.dax_wake_entry(L, d, n.file, n.idx, False)
+                        D.dax_wake_entry(L, d, n.file, n.idx, False)  # noqa: FBT003 (a hook: positional)
         self._goto(L, d, nxt)
         return freeze(d)
 
@@ -416,7 +416,7 @@ def _pcs(b):
     return range(max(len(c.STEPS) for c in SPLIT_FAMILIES.values()) + 1)
 
 
-def race_fields(sleepers: bool = False) -> tuple:
+def race_fields(*, sleepers: bool = False) -> tuple:
     """The per-thread and lock fields of a race design's states (after the shipped fields;
     in no other design's): the thread's operation (its domain: every split operation
     registered now, users' included), program counter, arguments and locals, the shipped

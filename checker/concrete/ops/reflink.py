@@ -20,7 +20,7 @@ class ReflinkOps:
     def _do_dedupe(self, a, s, ns):
         self._remap(s, ns, a.src, a.dst, a.soff, a.doff, a.length, inherit=False)
 
-    def _remap(self, s, ns, src, dst, soff, doff, length, inherit=True):
+    def _remap(self, s, ns, src, dst, soff, doff, length, *, inherit=True):
         """xfs_reflink_remap_range: write back the source range and the destination range
         (clwb + fence of dirty entries, within ``src``'s EOF), then every destination block
         the remap replaced inherits the source block's written history.  A destination

@@ -37,7 +37,7 @@ def guest_states(c: GuestCtx) -> list:
     return [c.g.cmd(f"state {f}") for f in c.L.files]
 
 
-def compare(c: GuestCtx, states: list, exact_size: bool = True) -> None:
+def compare(c: GuestCtx, states: list, *, exact_size: bool = True) -> None:
     """The guest's per-file ``state`` answers against the spec state ``c.s``: i_size (bytes
     with ``exact_size``, else whole blocks), contents (segment summaries, up to the kernel's
     i_size), STATX_ATTR_DAX (the spec's S_DAX) and the extent map.  Raises Mismatch."""
@@ -68,7 +68,7 @@ def compare_crash(c: GuestCtx, states: list) -> str:
     first, n = None, 0
     keep = c.s
     for every in (False, True):
-        for label, t in crash_members(c, every):
+        for label, t in crash_members(c, every_subset=every):
             n += 1
             c.s = t
             try:

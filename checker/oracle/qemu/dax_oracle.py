@@ -221,7 +221,7 @@ def _design(kernel: str, settings: dict | None = None):
     return _DESIGNS[key]
 
 
-def prepare(guest: DaxGuest, fresh: bool) -> None:
+def prepare(guest: DaxGuest, *, fresh: bool) -> None:
     """mkfs.xfs -m reflink=1 (when ``fresh``) and mount -o dax=always in the guest."""
     if fresh:
         guest.cmd("mkfs xfs", timeout=120)
@@ -237,72 +237,89 @@ def sequences(max_ops: int = 10):
     @st.composite
     def strat(draw):
         files, blocks = draw(st.sampled_from(((3, 2), (2, 3))))
-        fi = st.integers(0, files - 1)
-        bl = st.integers(0, blocks - 1)
-        tok = st.integers(1, 3)
-        nseg = blocks * SEGS
-        seg = st.integers(0, nseg - 1)
-
-        @st.composite
-        def pwrite(d):
-            g = d(seg)
-            return PWrite(d(fi), g, d(st.integers(1, min(3, nseg - g))), d(tok))
-
-        @st.composite
-        def clone(d):
-            a = d(fi)
-            return Clone(a, d(fi.filter(lambda b: b != a)))
-
-        @st.composite
-        def clonerange(d):
-            n = d(st.integers(1, blocks))
-            return CloneRange(
-                d(fi), d(st.integers(0, blocks - n)), d(fi), d(st.integers(0, blocks - n)), n
-            )
-
-        @st.composite
-        def dedupe(d):
-            a, n = d(fi), d(st.integers(1, blocks))
-            return Dedupe(
-                a,
-                d(st.integers(0, blocks - n)),
-                d(fi.filter(lambda b: b != a)),
-                d(st.integers(0, blocks - n)),
-                n,
-            )
-
-        @st.composite
-        def zero_range(d):
-            lo = d(st.integers(0, SEGS - 1))
-            return ZeroRange(d(fi), d(bl), lo, d(st.integers(lo, SEGS - 1)))
-
-        op = st.one_of(
-            pwrite(),
-            pwrite(),
-            st.builds(Map, fi, st.sampled_from(MAP_KINDS)),
-            st.builds(MStore, fi, seg, tok),
-            st.builds(MStore, fi, seg, tok),
-            st.builds(MLoad, fi, seg),
-            st.builds(MTouch, fi, bl),
-            st.builds(Msync, fi),
-            st.builds(Unmap, fi),
-            st.builds(Falloc, fi, bl),
-            st.builds(PunchHole, fi, bl),
-            clone(),
-            clonerange(),
-            dedupe(),
-            zero_range(),
-            st.builds(Unshare, fi, bl),
-            st.builds(CollapseRange, fi, st.integers(0, blocks - 2)),
-            st.builds(InsertRange, fi, st.integers(0, blocks - 2)),
-            st.builds(Fdatasync, fi),
-            st.builds(Fsync, fi),
-            st.builds(Trunc, fi, st.integers(0, blocks)),
-        )
+        op = _operations(files, blocks)
         n = draw(st.integers(1, max_ops))
         return files, blocks, draw(st.lists(op, min_size=n, max_size=n))
 
     return strat()
+
+
+def _operations(files: int, blocks: int):
+    """Hypothesis strategy of one operation on ``files`` files of ``blocks`` blocks (of
+    ``SEGS`` segments): writes and stores twice as likely as the others."""
+    from hypothesis import strategies as st
+
+    fi = st.integers(0, files - 1)
+    bl = st.integers(0, blocks - 1)
+    tok = st.integers(1, 3)
+    nseg = blocks * SEGS
+    seg = st.integers(0, nseg - 1)
+
+    @st.composite
+    def pwrite(d):
+        g = d(seg)
+        return PWrite(d(fi), g, d(st.integers(1, min(3, nseg - g))), d(tok))
+
+    @st.composite
+    def zero_range(d):
+        lo = d(st.integers(0, SEGS - 1))
+        return ZeroRange(d(fi), d(bl), lo, d(st.integers(lo, SEGS - 1)))
+
+    clone, clonerange, dedupe = _sharing_operations(fi, blocks)
+    return st.one_of(
+        pwrite(),
+        pwrite(),
+        st.builds(Map, fi, st.sampled_from(MAP_KINDS)),
+        st.builds(MStore, fi, seg, tok),
+        st.builds(MStore, fi, seg, tok),
+        st.builds(MLoad, fi, seg),
+        st.builds(MTouch, fi, bl),
+        st.builds(Msync, fi),
+        st.builds(Unmap, fi),
+        st.builds(Falloc, fi, bl),
+        st.builds(PunchHole, fi, bl),
+        clone,
+        clonerange,
+        dedupe,
+        zero_range(),
+        st.builds(Unshare, fi, bl),
+        st.builds(CollapseRange, fi, st.integers(0, blocks - 2)),
+        st.builds(InsertRange, fi, st.integers(0, blocks - 2)),
+        st.builds(Fdatasync, fi),
+        st.builds(Fsync, fi),
+        st.builds(Trunc, fi, st.integers(0, blocks)),
+    )
+
+
+def _sharing_operations(fi, blocks: int) -> tuple:
+    """Hypothesis strategies ``(FICLONE, FICLONERANGE, FIDEDUPERANGE)`` between two
+    distinct files drawn from ``fi``, ranges of 1..``blocks`` blocks."""
+    from hypothesis import strategies as st
+
+    @st.composite
+    def clone(d):
+        a = d(fi)
+        return Clone(a, d(fi.filter(lambda b: b != a)))
+
+    @st.composite
+    def clonerange(d):
+        n = d(st.integers(1, blocks))
+        return CloneRange(
+            d(fi), d(st.integers(0, blocks - n)), d(fi), d(st.integers(0, blocks - n)), n
+        )
+
+    @st.composite
+    def dedupe(d):
+        a, n = d(fi), d(st.integers(1, blocks))
+        return Dedupe(
+            a,
+            d(st.integers(0, blocks - n)),
+            d(fi.filter(lambda b: b != a)),
+            d(st.integers(0, blocks - n)),
+            n,
+        )
+
+    return clone(), clonerange(), dedupe()
 
 
 def shrink(run_ops, ops: list, message: str) -> tuple[list, str]:

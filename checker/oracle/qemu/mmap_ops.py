@@ -109,7 +109,7 @@ def _write_fault(c: GuestCtx, f: int, x: int) -> None:
         if inode_meta_dirty(c.L, c.s, f) or c.pin[f] >= PIN_CORE:
             c.fresh[f] = False
         force_if_pinned(c, f, PIN_CORE)
-    c.step(A.Fault(0, f, x, True))
+    c.step(A.Fault(0, f, x, write=True))
     if c.mapped(f) != MM_PRIVATE:
         pin_inode(c, f, PIN_TIME)
 
@@ -200,7 +200,7 @@ class MLoad(Op):
             c.expect = SIGBUS
             return
         if c.s[c.L.pte_kind[0][f][x]] == PTE_NONE:
-            c.step(A.Fault(0, f, x, False))
+            c.step(A.Fault(0, f, x, write=False))
         c.load_want = load_view(c.L, c.s, 0, f, x, g)
 
     def guest(self, c):
@@ -275,7 +275,7 @@ class Crash(Op):
         c.g.cmd(f"reopen {c.L.bounds.files}")
 
 
-def crash_members(c: GuestCtx, every_subset: bool = False):
+def crash_members(c: GuestCtx, *, every_subset: bool = False):
     """The spec's allowed post-crash states from ``c.s``, as ``(label, state)`` pairs
     (deduplicated): the state after the Crash action with every dirty cache line evicted
     first (what QEMU shows: it has no cache model) and, with ``every_subset``, with each

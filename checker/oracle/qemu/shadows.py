@@ -70,7 +70,7 @@ flags; fdatasync and a MAP_SYNC write fault force the log for it: ili_fsync_fiel
 mount uses noatime, so reads log nothing."""
 
 
-def pin_inode(c: GuestCtx, f: int, level: int, sure: bool = True) -> None:
+def pin_inode(c: GuestCtx, f: int, level: int, *, sure: bool = True) -> None:
     """Inode ``f`` logged at ``level``.  A timestamp update (:data:`PIN_TIME`) is never
     sure: with coarse timestamps it logs nothing when the clock has not ticked since the
     last one (a sync that depends on it alone is skipped, :func:`fsync_step`)."""
