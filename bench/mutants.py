@@ -5,7 +5,7 @@
 
 Generates one-line mutations of the kernel functions (``spec/kernel/*.py``), the
 operations (``spec/ops/*.py``, the race steps included), ``spec/locks.py``, the designs
-(``spec/designs.py``, ``spec/history.py``, ``spec/race_designs.py``) and the properties and
+(``spec/designs.py``, ``spec/seeds.py``, ``spec/history.py``, ``spec/race_designs.py``) and the properties and
 lemmas (``properties/fsdax.py``, ``properties/lemmas.py``) with a small AST-based
 generator (mutmut and cosmic-ray mutate Python operators; the spec's logic is written in
 the vocabulary, ``And``/``Or``/``Not``/``If``/``require`` calls, which they do not know),
@@ -82,7 +82,7 @@ TARGETS = (
         )
     )
     + ("spec/ops/races.py", "spec/ops/split.py", "spec/locks.py")
-    + ("spec/designs.py", "spec/history.py", "spec/race_designs.py")
+    + ("spec/designs.py", "spec/seeds.py", "spec/history.py", "spec/race_designs.py")
     + ("properties/fsdax.py", "properties/lemmas.py")
 )
 FAST_TESTS = (
