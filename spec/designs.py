@@ -30,6 +30,7 @@ import dataclasses
 import warnings
 from dataclasses import InitVar, dataclass, field
 
+from . import locks
 from .kernel.dax import PMD_MKCLEAN_DOC
 from .kernel.registry import KernelHooks, hook_rows
 from .kernel.views import pmd_ptes_none
@@ -402,6 +403,15 @@ class Design(KernelHooks):
         a variant returning False drops it (two hole punches, or a write(2) and a punch,
         then run at once)."""
         return True
+
+    @hook
+    def atomic_op_locks(self, L, a) -> tuple:
+        """The locks the atomic (not split) action ``a`` takes and drops within its one step
+        in a race design (xfs_ilock in fs/xfs/xfs_file.c, the DAX entry locks of fs/dax.c):
+        a tuple of :class:`~daxcheck.spec.locks.Need` with ``me=None``; by default
+        :func:`daxcheck.spec.locks.atomic_op_locks`.  Override it to give an atomic
+        operation (a user's too) its locks."""
+        return locks.atomic_op_locks(self, L, a)
 
     @hook
     def xfs_ilock_mmaplock(self, op):

@@ -33,7 +33,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .kernel.registry import kernel_function
 from .state import XA_PFN, FieldSpec, file_name
 from .vocab import And, ForAll, Not, Or, select
 
@@ -328,7 +327,6 @@ def atomic_needs(D, L, op: str, f: int, xs=(), me=None) -> tuple:
     return tuple(out)
 
 
-@kernel_function("fs/xfs/xfs_file.c, fs/dax.c")
 def atomic_op_locks(D, L, a) -> tuple:
     """The locks the atomic (not split) action ``a`` takes and drops within its one step in
     a race design, so its guard requires them free: xfs_file_dax_write's, xfs_file_dax_read's,
@@ -337,7 +335,8 @@ def atomic_op_locks(D, L, a) -> tuple:
     family (:func:`atomic_needs`): ``fault``, ``pmd_fault``, ``write``, ``read``, ``punch``,
     ``truncate``, ``fdatasync``; other families take no modelled lock.  A design overrides
     it to give an atomic operation (a user's too) its locks: a tuple of
-    :class:`Need` with ``me=None``."""
+    :class:`Need` with ``me=None``.  The body of the ``Design.atomic_op_locks`` hook (a
+    design decision over several kernel functions, so not in ``spec/kernel/``)."""
     if a.name == "read":
         return atomic_needs(D, L, "read", a.file)
     if a.name in ("fault", "write", "punch"):

@@ -745,7 +745,18 @@ CASES = [
         ),
     ),
     Case(
-        "PMD pfn mapping: its PTEs are read-only",
+        "PMD pfn mapping: its PTEs are pfn PTEs (read-only or, after a PMD write fault, writable)",
+        "pmd_excludes_pte",
+        "pmd_excludes_pte",
+        "Or(s[L.pte_kind[n][f][x]] == PTE_RO, s[L.pte_kind[n][f][x]]…",
+        _with(
+            F2,
+            item=A,
+            changes={**_pmd_pfn, F2.pte_kind[P0][A][0]: PTE_RO, F2.pte_pfn[P0][A][1]: 1},
+        ),
+    ),
+    Case(
+        "PMD pfn mapping: a read-only pfn PTE is one of its PTE kinds",
         "pmd_excludes_pte",
         "pmd_excludes_pte",
         "s[L.pte_kind[n][f][x]] == PTE_RO",
@@ -754,11 +765,31 @@ CASES = [
             item=A,
             changes={
                 **_pmd_pfn,
-                F2.pte_kind[P0][A][0]: PTE_RW,
+                F2.pte_kind[P0][A][0]: PTE_RO,
                 F2.pte_kind[P0][A][1]: PTE_RO,
                 F2.pte_pfn[P0][A][1]: 1,
             },
         ),
+        violated=False,
+        kind="Or",
+    ),
+    Case(
+        "PMD pfn mapping: a writable pfn PTE is one of its PTE kinds (PMD write fault)",
+        "pmd_excludes_pte",
+        "pmd_excludes_pte",
+        "s[L.pte_kind[n][f][x]] == PTE_RW",
+        _with(
+            F2,
+            item=A,
+            changes={
+                **_pmd_pfn,
+                F2.pte_kind[P0][A][0]: PTE_RW,
+                F2.pte_kind[P0][A][1]: PTE_RW,
+                F2.pte_pfn[P0][A][1]: 1,
+            },
+        ),
+        violated=False,
+        kind="Or",
     ),
     Case(
         "PMD pfn mapping: its PTEs map the PMD's pfns",

@@ -9,7 +9,7 @@ import textwrap
 from daxcheck.checker.explicit.explore import explore
 from daxcheck.properties import LEMMAS, PROPERTIES
 from daxcheck.spec.designs import DESIGNS, Design
-from daxcheck.spec.kernel import xfs_log
+from daxcheck.spec.kernel import xfs_iomap, xfs_log
 from daxcheck.spec.model import DaxModel
 from daxcheck.spec.ops import fallocate
 from daxcheck.spec.scopes import SCOPES, is_coverage_scope
@@ -31,6 +31,17 @@ def _plant(monkeypatch, cls, old: str, new: str) -> None:
         ns,
     )
     monkeypatch.setattr(cls, "apply", ns["apply"])
+
+
+def _plant_hook(monkeypatch, module, name: str, old: str, new: str) -> None:
+    """Replace ``old`` by ``new`` in kernel function ``module.name`` and install the result
+    as every design's hook of that name (one planted bug)."""
+    src = textwrap.dedent(inspect.getsource(getattr(module, name)))
+    assert old in src, f"{name} no longer contains {old!r}"
+    src = "\n".join(ln for ln in src.replace(old, new).splitlines() if not ln.startswith("@"))
+    ns: dict = {}
+    exec(compile(src, inspect.getsourcefile(module), "exec"), vars(module), ns)
+    monkeypatch.setattr(Design, name, ns[name])
 
 
 def test_every_coverage_scope_is_registered_and_holds():
@@ -73,7 +84,7 @@ def test_unshare_that_ignores_enospc_is_caught_only_by_its_coverage_scope(monkey
     assert "cov-unshare-enospc" in {d.name for d in targets}
     assert any(not is_coverage_scope(d) for d in targets)
     before = {d.name: _verdicts(d) for d in targets}
-    _plant(monkeypatch, fallocate.Unshare, "Or(Not(shared), ok),", "")
+    _plant_hook(monkeypatch, xfs_iomap, "xfs_reflink_unshare", "Or(Not(shared), can)", "True")
     after = {d.name: _verdicts(d) for d in targets}
     changed = {n for n in before if before[n] != after[n]}
     assert changed == {"cov-unshare-enospc"}
@@ -91,13 +102,13 @@ def test_log_recovery_that_keeps_s_dax_on_a_reflinked_file_is_caught_by_its_cove
     assert [d.name for d in targets] == ["cov-recover-reflink-6.1"]
     (scope,) = targets
     assert all(v[0] == "holds" for v in _verdicts(scope).values())  # 6.1's behaviour holds
-    src = textwrap.dedent(inspect.getsource(xfs_log.xlog_recover))
-    old, new = "If(shares, 0, d[L.s_dax[f]])", "If(shares, d[L.s_dax[f]], 0)"
-    assert old in src
-    src = "\n".join(ln for ln in src.replace(old, new).splitlines() if not ln.startswith("@"))
-    ns: dict = {}
-    exec(compile(src, inspect.getsourcefile(xfs_log), "exec"), vars(xfs_log), ns)
-    monkeypatch.setattr(Design, "xlog_recover", ns["xlog_recover"])
+    _plant_hook(
+        monkeypatch,
+        xfs_log,
+        "xlog_recover",
+        "If(shares, 0, d[L.s_dax[f]])",
+        "If(shares, d[L.s_dax[f]], 0)",
+    )
     assert _verdicts(scope)["dax_flag_changes_only_when_unmapped"][0] == "violated"
 
 

@@ -62,6 +62,7 @@ from .guest import DaxGuest
 NOT_MAPPED = {
     "seal": "FALLOC_FL_SEAL_BLOCK_MAP was proposed in 2017 and never merged",
     "pmd_fault": "the spec's PMD spans two blocks, the kernel's 2 MiB",
+    "pmd_write_fault": "the spec's PMD spans two blocks, the kernel's 2 MiB",
     "pin": "a get_user_pages pin (O_DIRECT into a DAX mapping) has no oracle op",
     "dma": "DMA into a pinned page has no oracle op",
     "dax_toggle": "the per-inode DAX flag needs a dax=inode mount the oracle does not use",
