@@ -987,14 +987,15 @@ def test_special_files_neither_block_nor_exhaust_memory(ws, args):
 def test_ctrl_c_at_any_moment_is_one_line(ws):
     """SIGINT sent at several moments of a run (imports, loading, exploring): exit 130 with
     "interrupted" (or the run's own code when it finished first), never a traceback.  The
-    moments count from when the interpreter has started (it writes a line before importing
-    daxcheck): a Ctrl-C while Python itself starts is Python's, and on a loaded machine
-    that can take longer than any fixed delay."""
+    moments count from the line the child writes just before ``daxcheck.__main__.run``
+    (whose first line installs the handlers): a Ctrl-C while Python itself starts or finds
+    the package is Python's, and on a loaded machine that can take longer than any fixed
+    delay."""
     start = (
-        "import runpy, sys; sys.stderr.write('started\\n'); sys.stderr.flush(); "
-        "sys.argv[0] = 'daxcheck'; runpy.run_module('daxcheck', run_name='__main__')"
+        "import sys; import daxcheck.__main__ as m; sys.stderr.write('started\\n'); "
+        "sys.stderr.flush(); sys.argv[0] = 'daxcheck'; raise SystemExit(m.run())"
     )
-    for delay in (0.0, 0.1, 0.3, 0.8):
+    for delay in (0.05, 0.15, 0.4, 0.8):
         p = subprocess.Popen(
             [
                 sys.executable,

@@ -280,7 +280,7 @@ def test_cli_qemu_oracle_runs_and_reports(guest612, capsys):
         )
         == 0
     )
-    out = capsys.readouterr().out
+    out = " ".join(capsys.readouterr().out.split())  # as wrapped at any terminal width
     assert "real-DAX oracle on 6.12 (6.12." in out and "5 matched" in out and "0 mismatches" in out
 
 
