@@ -108,7 +108,7 @@ def test_readme_is_a_quickstart():
     assert len(lines) <= 250
     head = "\n".join(lines[:10])
     assert "pip install -e . && daxcheck check" in head
-    test_cmd = "python -m pytest -q -p no:cacheprovider"
+    test_cmd = "python -m pytest -q -p no:cacheprovider -n auto --dist loadfile"
     assert f"pip install -q -e '.[test,distributed]' && {test_cmd}" in head
     assert re.search(rf"^{re.escape(test_cmd)}$", (ROOT / ".ci" / "run").read_text(), re.M)
     for heading in (

@@ -156,6 +156,8 @@ class PmdFault(Action):
     ``xas_find_conflict``)."""
 
     name: ClassVar[str] = "pmd_fault"
+    write: ClassVar[bool] = False
+    """FAULT_FLAG_WRITE (:class:`PmdWriteFault`)."""
     proc: int
     file: int
 
@@ -168,7 +170,7 @@ class PmdFault(Action):
             locks.atomic_guard(D, L, s, self),
         )
         d = draft(s)
-        if not D.dax_iomap_pmd_fault(L, d, n, f, vma):
+        if not D.dax_iomap_pmd_fault(L, d, n, f, vma, write=self.write):
             return None
         return freeze(d)
 
@@ -179,7 +181,7 @@ class PmdFault(Action):
 
 @action
 @dataclass(frozen=True)
-class PmdWriteFault(Action):
+class PmdWriteFault(PmdFault):
     """A write fault served by one PMD over indices 0..blocks-1 (dax_iomap_pmd_fault with
     FAULT_FLAG_WRITE): on a range with no page table (create_huge_pmd) or on this process's
     read-only PMD (wp_huge_pmd -> huge_fault: the PMD mkwrite).  Over a written, unshared,
@@ -191,25 +193,7 @@ class PmdWriteFault(Action):
     ``pmd_write_fault`` is in its ``families`` (not in ``ALL_FAMILIES``)."""
 
     name: ClassVar[str] = "pmd_write_fault"
-    proc: int
-    file: int
-
-    def apply(self, m, s):
-        L, D = m.L, m.design
-        n, f = self.proc, self.file
-        vma = And(
-            s[L.mmap_mode[n][f]] != MM_NONE,
-            per_inode_dax(D, L, s, f),
-            locks.atomic_guard(D, L, s, self),
-        )
-        d = draft(s)
-        if not D.dax_iomap_pmd_fault(L, d, n, f, vma, write=True):
-            return None
-        return freeze(d)
-
-    @classmethod
-    def instances(cls, L, D):
-        return [cls(**a) for a in per_mapping(L)]
+    write: ClassVar[bool] = True
 
 
 @action
