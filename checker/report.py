@@ -69,8 +69,10 @@ def prop_labels(prop_names) -> dict:
     return out
 
 
-def _verdict_table(checks, prop_names, cols, *, stats: bool, title: str | None) -> Table:
-    t = Table(
+def _bare_table(title: str | None) -> Table:
+    """The verdict tables' layout: a head rule, no edges, no padding (so rows fit 80
+    columns), ``title`` on the left."""
+    return Table(
         title=title,
         title_justify="left",
         box=box.SIMPLE_HEAD,
@@ -78,6 +80,10 @@ def _verdict_table(checks, prop_names, cols, *, stats: bool, title: str | None) 
         show_edge=False,
         padding=(0, 0),
     )
+
+
+def _verdict_table(checks, prop_names, cols, *, stats: bool, title: str | None) -> Table:
+    t = _bare_table(title)
     t.add_column("design", overflow="fold")
     t.add_column("seed", justify="center")
     labels = prop_labels(prop_names)
@@ -116,14 +122,7 @@ def _compact_table(checks, prop_names, title: str | None) -> Table:
     """One row per design for a narrow terminal: under "all" the verdict most of its
     properties share and under "but" every other property as label + verdict (``P3✗5``),
     read as "all ok but P3✗5"."""
-    t = Table(
-        title=title,
-        title_justify="left",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-        show_edge=False,
-        padding=(0, 0),
-    )
+    t = _bare_table(title)
     t.add_column("design", overflow="fold")
     t.add_column("seed", justify="center", no_wrap=True)
     t.add_column("all", justify="left", no_wrap=True)

@@ -352,6 +352,21 @@ class BatchedSimulation(Simulation):
         return self.result()
 
 
+def walk_options(options) -> dict:
+    """The walk arguments of :func:`simulate` (and of the Ray engine's
+    ``simulate_distributed``) from an :class:`~daxcheck.checker.engine.EngineOptions`:
+    ``depth`` (steps per walk; 200 when the run gives none), ``runs``, ``seed``,
+    ``time_limit`` (seconds), ``weights`` and ``swarm``."""
+    return {
+        "depth": 200 if options.depth is None else options.depth,
+        "runs": options.runs,
+        "seed": options.seed,
+        "time_limit": options.time_limit,
+        "weights": options.weights,
+        "swarm": options.swarm,
+    }
+
+
 class SimulateEngine:
     """Random walks (``simulate``) behind the :class:`~daxcheck.checker.engine.Engine`
     interface: reads ``depth`` (walk length in actions; None: 200), ``runs``, ``seed``,
@@ -363,18 +378,12 @@ class SimulateEngine:
     stats_type = SimStats
 
     def check(self, options: EngineOptions) -> CheckResult:
-        o = options
         try:
             return simulate(
-                o.model,
-                list(o.properties),
-                depth=200 if o.depth is None else o.depth,
-                runs=o.runs,
-                seed=o.seed,
-                time_limit=o.time_limit,
-                weights=o.weights,
-                swarm=o.swarm,
-                progress=o.progress,
+                options.model,
+                list(options.properties),
+                **walk_options(options),
+                progress=options.progress,
             )
         except SimulationError as e:
             raise InputError(str(e)) from None

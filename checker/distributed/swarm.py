@@ -16,7 +16,7 @@ import time
 
 from ..engine import EngineOptions, guarded_run
 from ..results import NOT_FOUND, VIOLATED, CheckResult, InputError, Verdict
-from ..simulate import Found, SimStats, SimulationError, check_parameters, simulate
+from ..simulate import Found, SimStats, SimulationError, check_parameters, simulate, walk_options
 from .session import ray_session
 from .spec import ModelSpec
 
@@ -124,19 +124,13 @@ class SwarmEngine:
     in_process = False
 
     def check(self, options: EngineOptions) -> CheckResult:
-        o = options
         try:
             return simulate_distributed(
-                o.model,
-                list(o.properties),
-                o.workers,
-                depth=200 if o.depth is None else o.depth,
-                runs=o.runs,
-                seed=o.seed,
-                time_limit=o.time_limit,
-                weights=o.weights,
-                swarm=o.swarm,
-                address=o.address,
+                options.model,
+                list(options.properties),
+                options.workers,
+                **walk_options(options),
+                address=options.address,
             )
         except SimulationError as e:
             raise InputError(str(e)) from None
