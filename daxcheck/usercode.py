@@ -28,6 +28,7 @@ contains mistakes, not malice (``os._exit`` or a fork cannot be contained in-pro
 from __future__ import annotations
 
 import _thread
+import _weakrefset
 import copy
 import functools
 import gc
@@ -39,6 +40,7 @@ import sys
 import sysconfig
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -110,12 +112,23 @@ def _resend(signum: int) -> None:
     os.kill(os.getpid(), signum)
 
 
+WEAKREF_FILES = frozenset({weakref.__file__, _weakrefset.__file__})
+"""Where the weak reference callbacks of the standard library live (:func:`_unraisable`)."""
+
+
 def _unraisable(frame) -> bool:
-    """Whether ``frame`` (a signal handler's) runs inside a gc callback or a ``__del__``,
-    where an exception is reported as "unraisable" and dropped."""
+    """Whether ``frame`` (a signal handler's) runs inside a gc callback, a ``__del__`` or a
+    weak reference's callback (WeakKeyDictionary's ``remove``, seen under ``daxcheck
+    oracle``), where an exception is reported as "unraisable" and dropped.  A frame of the
+    weakref modules counts as one even when called normally: the signal is then only sent
+    again a moment later."""
     codes = {getattr(cb, "__code__", None) for cb in gc.callbacks}
     while frame is not None:
-        if frame.f_code in codes or frame.f_code.co_name == "__del__":
+        if (
+            frame.f_code in codes
+            or frame.f_code.co_name == "__del__"
+            or frame.f_code.co_filename in WEAKREF_FILES
+        ):
             return True
         frame = frame.f_back
     return False
